@@ -1,0 +1,50 @@
+"""cnmap: where community organisations reach people, and where they don't.
+
+Main entry points (imported lazily so that ``import cnmap`` stays fast):
+
+- :func:`cnmap.load_area` — official wards, LSOAs, IoD and population for an English LAD;
+- :func:`cnmap.read_iod` — read an IoD File 7 table (2019 or 2025) into short column names;
+- :func:`cnmap.read_organisations` — organisations from CSV/XLSX/GeoJSON/GPKG, geocoded;
+- :func:`cnmap.ward_profiles` — MHCLG deprivation summary measures per ward;
+- :func:`cnmap.coverage` — 15-minute walking coverage on the street network;
+- :func:`cnmap.thin_areas`, :func:`cnmap.compare`, :func:`cnmap.suggest_sites`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_EXPORTS = {
+    "Area": "cnmap.area",
+    "load_area": "cnmap.data",
+    "read_iod": "cnmap.iod",
+    "read_organisations": "cnmap.io",
+    "ward_profiles": "cnmap.deprivation",
+    "coverage": "cnmap.coverage",
+    "thin_areas": "cnmap.thin",
+    "Scenario": "cnmap.scenarios",
+    "compare": "cnmap.scenarios",
+    "suggest_sites": "cnmap.scenarios",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(_EXPORTS[name])
+        return getattr(module, name)
+    if name in {"data", "deprivation", "network", "maps", "geo", "io", "iod", "errors",
+                "settings", "columns", "thin", "scenarios"}:
+        return importlib.import_module(f"cnmap.{name}")
+    raise AttributeError(f"module 'cnmap' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
