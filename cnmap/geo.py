@@ -73,9 +73,11 @@ def check_same_crs(**frames: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
         if crs_seen is None:
             crs_seen, first = frame.crs, label
         elif not frame.crs.equals(crs_seen):
+            fix = first if frame.crs.equals(BNG) else label
             raise CRSError(
-                f"{label} is in {frame.crs.to_string()} but {first} is in "
-                f"{crs_seen.to_string()}; reproject one of them, e.g. cnmap.geo.to_bng({label})"
+                f"{first} is in {crs_seen.to_string()} but {label} is in "
+                f"{frame.crs.to_string()}; put both in British National Grid, e.g. "
+                f"cnmap.geo.to_bng({fix})"
             )
 
 
