@@ -462,14 +462,15 @@ def read_iod(
         outside 1..10; a rate outside 0..1; a negative population. Messages give the
         column, the file line or frame row, and the fix.
     """
-    from_file = not isinstance(path_or_df, pd.DataFrame)
-    if from_file:
-        raw, label = _read_table(path_or_df)  # type: ignore[arg-type]
-        prior_attrs: Mapping[str, Any] = {}
-    else:
-        raw = path_or_df
-        label = "IoD table"
+    prior_attrs: Mapping[str, Any]
+    if isinstance(path_or_df, pd.DataFrame):
+        from_file = False
+        raw, label = path_or_df, "IoD table"
         prior_attrs = dict(path_or_df.attrs)
+    else:
+        from_file = True
+        raw, label = _read_table(path_or_df)
+        prior_attrs = {}
 
     # --- map headers ----------------------------------------------------------------
     headers = [str(c) for c in raw.columns]
