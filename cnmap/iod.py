@@ -402,9 +402,14 @@ def _where(labels: pd.Index, mask: np.ndarray, *, from_file: bool, limit: int = 
 def _coerce_numeric(
     col: pd.Series, name: str, header: str, where: Any, label: str
 ) -> pd.Series:
-    text = col.astype("string").str.strip().str.replace(",", "", regex=False)
-    num = pd.to_numeric(text, errors="coerce")
-    bad = num.isna().to_numpy() & text.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        num = col.astype("float64")  # already numeric (e.g. a normalised table)
+        text = col
+        bad = np.zeros(len(col), dtype=bool)
+    else:
+        text = col.astype("string").str.strip().str.replace(",", "", regex=False)
+        num = pd.to_numeric(text, errors="coerce")
+        bad = num.isna().to_numpy() & text.notna().to_numpy()
     if bad.any():
         first = text[bad].iloc[0]
         raise ValidationError(
