@@ -1,0 +1,1418 @@
+"""Read organisation lists (CSV, Excel, GeoJSON, GeoPackage, DataFrames) into a geocoded table.
+
+:func:`read_organisations` is the entry point. Every input row ends up either in
+``OrganisationTable.organisations`` (a GeoDataFrame in EPSG:27700 with ward and LSOA codes) or
+in ``OrganisationTable.rejected`` with a reason code and a message naming the row and the fix.
+See ``docs/organisations.md`` for the detection rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io as _stdio
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cnmap import columns as C
+from cnmap.errors import CRSError, MissingColumnError, ValidationError
+from cnmap.postcodes import (
+    STATUS_MALFORMED,
+    STATUS_NO_COORDINATES,
+    STATUS_OK,
+    STATUS_UNKNOWN,
+    extract_postcode,
+    geocode_postcodes,
+    normalise_postcodes,
+    prepare_postcode_lookup,
+)
+
+__all__ = [
+    "read_organisations",
+    "OrganisationTable",
+    "REASONS",
+    "COLUMN_ALIASES",
+    "split_services",
+    "normalise_type",
+]
+
+log = logging.getLogger(__name__)
+
+CoordMode = Literal["auto", "latlon", "bng", "postcode", "address", "geometry"]
+
+#: Reject reason codes and what they mean.
+REASONS: dict[str, str] = {
+    "empty_row": "every cell of the row is blank",
+    "missing_coordinates": "no usable location: no coordinates, postcode, or postcode inside the address",
+    "malformed_postcode": "the postcode is not in the UK postcode format",
+    "unknown_postcode": "the postcode is well formed but not in the ONS postcode lookup",
+    "postcode_without_coordinates": "the postcode is in the lookup but has no coordinates",
+    "swapped_latlon": "latitude and longitude appear to be swapped",
+    "bng_in_latlon": "British National Grid metres given in the latitude/longitude columns",
+    "coordinates_out_of_range": "coordinates outside Great Britain or not numbers",
+    "outside_area": "farther than keep_outside_m from the area's boundary",
+    "duplicate": "same name within duplicate_within_m metres of an earlier row",
+}
+
+#: Column spellings recognised automatically (after lower-casing and replacing every run of
+#: characters other than letters and digits with "_"), in order of preference.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "name",
+        "organisation_name",
+        "organization_name",
+        "org_name",
+        "organisation",
+        "organization",
+        "title",
+        "venue_name",
+        "venue",
+        "group_name",
+        "site_name",
+        "provider_name",
+        "provider",
+        "charity_name",
+    ),
+    "type": (
+        "type",
+        "org_type",
+        "organisation_type",
+        "organization_type",
+        "type_of_organisation",
+        "type_of_organization",
+        "kind",
+        "category",
+    ),
+    "services": (
+        "services",
+        "service",
+        "services_offered",
+        "activities",
+        "activity",
+        "offer",
+        "offers",
+        "what_we_offer",
+    ),
+    "lat": ("lat", "latitude", "y"),
+    "lon": ("lon", "lng", "long", "longitude", "x"),
+    "easting": ("easting", "eastings", "east", "bng_easting", "bng_e", "oseast1m", "x_bng"),
+    "northing": ("northing", "northings", "north", "bng_northing", "bng_n", "osnrth1m", "y_bng"),
+    "postcode": (
+        "postcode",
+        "post_code",
+        "postal_code",
+        "postcodes",
+        "pcd",
+        "pcds",
+        "pcd2",
+        "zip",
+        "zip_code",
+        "zipcode",
+    ),
+    "address": (
+        "address",
+        "full_address",
+        "address_full",
+        "location",
+        "street_address",
+        "venue_address",
+        "addr",
+    ),
+    "id": ("org_id", "id", "organisation_id", "organization_id"),
+}
+_COORD_SUFFIXES = ("_wgs84", "_wgs_84", "_deg", "_degrees", "_dd", "_bng", "_osgb", "_osgb36", "_m")
+
+_MODES = ("auto", "latlon", "bng", "postcode", "address", "geometry")
+_ORDER = ("geometry", "latlon", "bng", "postcode", "address")
+_COORD_LABEL = {
+    "geometry": "geometry",
+    "latlon": "latlon",
+    "bng": "bng",
+    "postcode": "postcode",
+    "address": "address_postcode",
+}
+
+# coordinate sanity ranges
+_GB_LAT = (49.75, 61.01)  # EPSG:27700 area of use
+_GB_LON = (-9.01, 2.01)
+_ENG_LAT = (49.8, 55.9)  # England, for spotting swapped values
+_ENG_LON = (-6.5, 2.0)
+_BNG_E = (0.0, 700_000.0)
+_BNG_N = (0.0, 1_300_000.0)
+
+_STANDARD = [
+    C.ORG_ID,
+    C.NAME,
+    C.ORG_TYPE,
+    C.SERVICES,
+    "services_list",
+    C.ADDRESS,
+    C.POSTCODE,
+    C.COORD_SOURCE,
+    C.SOURCE_ROW,
+    C.LSOA_CODE,
+    C.WARD_CODE,
+    C.WARD_NAME,
+    "in_area",
+    C.LAT,
+    C.LON,
+    C.EASTING,
+    C.NORTHING,
+    "coord_note",
+]
+_REJECTED_STANDARD = [C.SOURCE_ROW, C.NAME, C.REASON, "reason_text", "duplicate_of"]
+
+
+# --------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrganisationTable:
+    """Organisations read by :func:`read_organisations`.
+
+    Attributes
+    ----------
+    organisations
+        GeoDataFrame in EPSG:27700, one row per matched input row, sorted by ``source_row``:
+        ``org_id``, ``name``, ``type``, ``services``, ``services_list`` (tuple), ``address``,
+        ``postcode``, ``coord_source``, ``source_row``, ``lsoa_code``, ``ward_code``,
+        ``ward_name``, ``in_area`` (only when an area was given), ``lat``, ``lon``,
+        ``easting``, ``northing``, ``coord_note``, then the input's other columns.
+    rejected
+        One row per rejected input row: ``source_row``, ``name``, ``reason`` (a code of
+        :data:`REASONS`), ``reason_text`` (a sentence naming the row and the fix),
+        ``duplicate_of`` (source row of the kept twin, for duplicates), then the original
+        values of that row.
+    n_input
+        Number of data rows read (``len(organisations) + len(rejected)``).
+    source
+        The file read, or ``"<DataFrame>"``.
+    params
+        Arguments and detections that change the result (columns used, coordinate mode,
+        area, thresholds, postcode lookup, encoding, header row).
+    notes
+        Remarks made while reading (encoding fallback, header row found below title rows...).
+    """
+
+    organisations: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    n_input: int
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_matched(self) -> int:
+        """Number of rows located (and kept)."""
+        return len(self.organisations)
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejected)
+
+    @property
+    def match_rate(self) -> float:
+        """Share of input rows kept, 0..1 (NaN for no input)."""
+        return self.n_matched / self.n_input if self.n_input else float("nan")
+
+    def summary(self) -> pd.Series:
+        """Counts of rows by outcome: ``matched`` then each reject reason (sums to n_input)."""
+        counts = (
+            self.rejected[C.REASON].value_counts() if len(self.rejected) else pd.Series(dtype=int)
+        )
+        order = [r for r in REASONS if r in counts.index]
+        out = pd.concat([pd.Series({"matched": self.n_matched}), counts.reindex(order).astype(int)])
+        out.name = "count"
+        out.index.name = "outcome"
+        return out.astype(int)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in self.summary().items() if k != "matched")
+        return (
+            f"OrganisationTable({self.source}: {self.n_input} rows, {self.n_matched} matched "
+            f"({self.match_rate:.1%}){'; rejected: ' + parts if parts else ''})"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+def _norm_col(name: Any) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _clean_text(s: pd.Series) -> pd.Series:
+    """Strings stripped of outer whitespace; blank → missing; HTML entities decoded."""
+    t = s.astype("str") if s.dtype != "str" else s
+    t = t.str.strip()
+    t = t.where(t.str.len() > 0)
+    ent = t.str.contains(r"&#?\w+;", regex=True).fillna(False).astype(bool)
+    if ent.any():
+        t = t.copy()
+        t[ent] = t[ent].map(html.unescape)
+    return t
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+        t = s.astype("str").str.strip()
+        return (t.isna() | (t.str.len() == 0)).to_numpy(dtype=bool)
+    return s.isna().to_numpy(dtype=bool)
+
+
+def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from a column; second array flags non-blank values that are not numbers."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(float).to_numpy(), np.zeros(len(s), dtype=bool)
+    t = s.astype("str").str.strip()
+    t = t.where(t.str.len() > 0)
+    t2 = t.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)  # decimal comma
+    v = pd.to_numeric(t2, errors="coerce").astype(float)
+    bad = (t.notna() & v.isna()).to_numpy(dtype=bool)
+    return v.to_numpy(dtype=float), bad
+
+
+def normalise_type(values: pd.Series) -> pd.Series:
+    """Organisation type as one lower-case token: trimmed, spaces and hyphens → ``_``.
+
+    ``"Food Bank"``, ``"food-bank"`` and ``" food_bank "`` all give ``"food_bank"``.
+    """
+    t = _clean_text(values).str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    return t.where(t.str.len() > 0)
+
+
+def split_services(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Split multi-valued services into lower-case tokens.
+
+    A value containing ``;`` or ``|`` is split on those only (so commas inside a phrase such
+    as ``"advice, guidance; food"`` stay); otherwise it is split on commas. ``"and"`` and
+    ``"/"`` never split (``"food and drink"`` stays one service). Tokens are trimmed,
+    lower-cased, inner whitespace collapsed; blanks and repeats dropped (first kept).
+
+    Returns
+    -------
+    (services, services_list)
+        ``services``: the tokens joined with ``"; "`` (missing when none);
+        ``services_list``: a tuple per row (empty tuple when none).
+    """
+    t = _clean_text(values).str.lower()
+    strong = t.str.contains(r"[;|]", regex=True).fillna(False).astype(bool)
+    parts = t.str.split(r"[;|]", regex=True).where(strong, t.str.split(","))
+    ex = parts.explode()
+    ex = ex.astype("str").str.strip().str.replace(r"\s+", " ", regex=True)
+    ex = ex[ex.notna() & (ex.str.len() > 0)]
+    ex = ex[~pd.MultiIndex.from_arrays([ex.index, ex.to_numpy()]).duplicated()]
+    empty: tuple[str, ...] = ()
+    lists = pd.Series([empty] * len(values), index=values.index, dtype=object)
+    if len(ex):
+        grouped = ex.groupby(level=0, sort=False).agg(tuple)
+        lists.loc[grouped.index] = grouped
+        joined = ex.groupby(level=0, sort=False).agg("; ".join)
+    else:
+        joined = pd.Series(dtype="str")
+    services = joined.reindex(values.index).astype("str")
+    return services, lists
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+@dataclass
+class _Raw:
+    frame: pd.DataFrame  # original columns (geometry dropped), positional index 0..n-1
+    geometry: gpd.GeoSeries | None
+    label: str
+    sheet_offset: int | None = None  # Excel: sheet row = offset + data row number
+    encoding: str | None = None
+    header_row: int = 0  # 0-based index of the header line/row in the file
+    notes: list[str] = field(default_factory=list)
+
+
+_EXCEL = {".xlsx", ".xlsm", ".xls"}
+_CSV = {".csv", ".txt", ".tsv", ".tab"}
+_VECTOR = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml"}
+
+
+def _decode(data: bytes, encoding: str | None, label: str, notes: list[str]) -> tuple[str, str]:
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"{label}: cannot be decoded as {encoding!r} ({exc}); leave encoding=None to "
+                "detect it, or pass the file's encoding"
+            ) from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text, enc = data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        text, enc = data.decode("latin-1"), "latin-1"
+    note = f"{label}: not UTF-8; read as {enc} (Windows/Latin-1). Pass encoding= if characters look wrong"
+    log.info(note)
+    notes.append(note)
+    return text, enc
+
+
+def _detect_header(rows: Sequence[Sequence[Any]], wanted: set[str]) -> int:
+    """Index of the first row that looks like a header (≥2 cells, one a known column name)."""
+    for i, row in enumerate(rows):
+        cells = [
+            c
+            for c in row
+            if c is not None and not (isinstance(c, float) and np.isnan(c)) and str(c).strip()
+        ]
+        if len(cells) >= 2 and any(_match_name(c) in wanted for c in cells):
+            return i
+    return 0
+
+
+def _match_name(col: Any) -> str:
+    n = _norm_col(col)
+    for suf in _COORD_SUFFIXES:
+        if n.endswith(suf) and len(n) > len(suf):
+            stem = n[: -len(suf)]
+            if any(stem in COLUMN_ALIASES[r] for r in ("lat", "lon", "easting", "northing")):
+                return stem
+    return n
+
+
+def _wanted_names(explicit: Mapping[str, str | None]) -> set[str]:
+    names = {a for aliases in COLUMN_ALIASES.values() for a in aliases} - {"x", "y"}
+    names |= {_match_name(v) for v in explicit.values() if v}
+    return names
+
+
+def _sniff_sep(text: str, suffix: str) -> str:
+    if suffix in {".tsv", ".tab"}:
+        return "\t"
+    head = [ln for ln in text[:20000].splitlines()[:30] if ln.strip()]
+    best, score = ",", 0
+    for sep in (",", ";", "\t", "|"):
+        counts = [ln.count(sep) for ln in head]
+        s = max(counts) if counts else 0
+        if s > score:
+            best, score = sep, s
+    return best
+
+
+def _read_csv(path: Path, encoding: str | None, wanted: set[str], text_cols: set[str]) -> _Raw:
+    label = str(path)
+    data = path.read_bytes()
+    notes: list[str] = []
+    if not data.strip(b" \t\r\n\x00") or data.strip() in {b"\xef\xbb\xbf"}:
+        raise ValidationError(
+            f"{label}: the file is empty; it needs a header row and one row per organisation"
+        )
+    text, enc = _decode(data, encoding, label, notes)
+    text = re.sub(r"(?:\r?\n[ \t]*)+\Z", "\n", text)  # trailing blank lines are not rows
+    sep = _sniff_sep(text, path.suffix.lower())
+    preview = list(csv.reader(_stdio.StringIO("\n".join(text.splitlines()[:40])), delimiter=sep))
+    h = _detect_header(preview, wanted)
+    if h:
+        notes.append(f"{label}: header found on line {h + 1} (the {h} line(s) above it skipped)")
+    header = preview[h] if h < len(preview) else []
+    dtype = {c: "str" for c in header if _match_name(c) in text_cols}
+    try:
+        frame = pd.read_csv(
+            _stdio.StringIO(text),
+            sep=sep,
+            skiprows=h,
+            header=0,
+            dtype=dtype,
+            skip_blank_lines=False,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise ValidationError(
+            f"{label}: the file is empty; it needs a header row and one row per organisation"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise ValidationError(
+            f"{label}: cannot be parsed as a table ({exc}); check the delimiter and quotes"
+        ) from exc
+    frame = frame.reset_index(drop=True)
+    return _Raw(frame=frame, geometry=None, label=label, encoding=enc, header_row=h, notes=notes)
+
+
+def _read_excel(path: Path, sheet: str | int | None, wanted: set[str], text_cols: set[str]) -> _Raw:
+    label = str(path)
+    try:
+        grid = pd.read_excel(
+            path, sheet_name=0 if sheet is None else sheet, header=None, dtype=object
+        )
+    except ValueError as exc:
+        raise ValidationError(
+            f"{label}: {exc}; pass sheet= with an existing sheet name or index"
+        ) from exc
+    if not isinstance(grid, pd.DataFrame):  # pragma: no cover - sheet_name=None not allowed here
+        raise ValidationError(f"{label}: pass one sheet")
+    label = f"{label} [sheet {sheet if sheet is not None else 1}]"
+    if grid.empty or grid.isna().all().all():
+        raise ValidationError(
+            f"{label}: the sheet is empty; it needs a header row and one row per organisation"
+        )
+    rows = grid.head(40).to_numpy().tolist()
+    h = _detect_header(rows, wanted)
+    notes = [f"{label}: header found on sheet row {h + 1} (rows above it skipped)"] if h else []
+    header = grid.iloc[h].tolist()
+    body = grid.iloc[h + 1 :].reset_index(drop=True)
+    names: list[str] = []
+    keep: list[int] = []
+    for j, v in enumerate(header):
+        blank_head = v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip()
+        if blank_head and body.iloc[:, j].isna().all():
+            continue  # an empty unnamed column
+        nm = f"unnamed_{j + 1}" if blank_head else str(v).strip()
+        while nm in names:
+            nm += "_2"
+        names.append(nm)
+        keep.append(j)
+    body = body.iloc[:, keep]
+    body.columns = names
+    # trailing all-empty rows are not rows
+    filled = ~body.isna().all(axis=1).to_numpy()
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    body = body.iloc[:last]
+    out = {}
+    for c in body.columns:
+        col = body[c]
+        if _match_name(c) in text_cols:
+            col = col.map(_excel_text, na_action="ignore").astype("str")
+        else:
+            col = col.infer_objects()
+            if col.dtype == object:
+                col = (
+                    col.map(_excel_text, na_action="ignore").astype("str")
+                    if col.map(lambda v: isinstance(v, str), na_action="ignore").fillna(True).all()
+                    else col
+                )
+        out[c] = col
+    frame = pd.DataFrame(out, index=body.index)
+    return _Raw(
+        frame=frame, geometry=None, label=label, sheet_offset=h + 1, header_row=h, notes=notes
+    )
+
+
+def _excel_text(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_vector(path: Path, layer: str | int | None) -> _Raw:
+    label = str(path)
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError types
+        if not path.read_bytes().strip():
+            raise ValidationError(
+                f"{label}: the file is empty; it needs one feature per organisation"
+            ) from exc
+        raise ValidationError(f"{label}: cannot be read as a spatial file ({exc})") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        return _Raw(frame=pd.DataFrame(gdf).reset_index(drop=True), geometry=None, label=label)
+    return _from_frame(gdf, label)
+
+
+def _from_frame(df: pd.DataFrame, label: str) -> _Raw:
+    geometry = None
+    if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns:
+        geometry = df.geometry.reset_index(drop=True)
+        frame = pd.DataFrame(df.drop(columns=df._geometry_column_name)).reset_index(drop=True)
+    else:
+        frame = pd.DataFrame(df).reset_index(drop=True)  # a new frame: the caller's is untouched
+    return _Raw(frame=frame, geometry=geometry, label=label)
+
+
+def _read_source(
+    source: Any,
+    *,
+    sheet: str | int | None,
+    encoding: str | None,
+    wanted: set[str],
+    text_cols: set[str],
+) -> _Raw:
+    if isinstance(source, pd.DataFrame):
+        return _from_frame(source, "<DataFrame>")
+    if not isinstance(source, (str, Path)):
+        raise ValidationError(
+            f"source must be a file path or a (Geo)DataFrame, got {type(source).__name__}"
+        )
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise ValidationError(f"{path}: is a folder; pass a CSV, XLSX, GeoJSON or GeoPackage file")
+    suffix = path.suffix.lower()
+    if suffix in _CSV:
+        return _read_csv(path, encoding, wanted, text_cols)
+    if suffix in _EXCEL:
+        if path.stat().st_size == 0:
+            raise ValidationError(
+                f"{path}: the file is empty; it needs a header row and one row per organisation"
+            )
+        return _read_excel(path, sheet, wanted, text_cols)
+    if suffix in _VECTOR:
+        if path.stat().st_size == 0:
+            raise ValidationError(
+                f"{path}: the file is empty; it needs one feature per organisation"
+            )
+        return _read_vector(path, sheet)
+    raise ValidationError(
+        f"{path}: unsupported file type {suffix!r}; use CSV (.csv/.tsv), Excel (.xlsx), "
+        "GeoJSON (.geojson) or GeoPackage (.gpkg), or pass a DataFrame"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# column detection
+# --------------------------------------------------------------------------------------
+def _resolve_columns(
+    frame: pd.DataFrame, explicit: Mapping[str, str | None], label: str
+) -> dict[str, str | None]:
+    cols = list(frame.columns)
+    seen = {}
+    for c in cols:
+        seen.setdefault(_match_name(c), c)
+    out: dict[str, str | None] = {}
+    for role, aliases in COLUMN_ALIASES.items():
+        given = explicit.get(role)
+        if given is not None:
+            if given in frame.columns:
+                out[role] = given
+            elif _match_name(given) in seen:
+                out[role] = seen[_match_name(given)]
+            else:
+                raise MissingColumnError(
+                    f"{label}: column {given!r} (passed as {role}_col=) not found; columns seen: "
+                    f"{[str(c) for c in cols]}"
+                )
+            continue
+        out[role] = next((seen[a] for a in aliases if a in seen), None)
+    return out
+
+
+def _xy_as_bng(
+    frame: pd.DataFrame, cols: dict[str, str | None], explicit: Mapping[str, str | None]
+) -> list[str]:
+    """Columns called x/y holding metres are easting/northing, not degrees."""
+    notes = []
+    lat, lon = cols.get("lat"), cols.get("lon")
+    if (
+        lat is None
+        or lon is None
+        or explicit.get("lat")
+        or explicit.get("lon")
+        or cols.get("easting")
+        or cols.get("northing")
+    ):
+        return notes
+    if _match_name(lat) == "y" and _match_name(lon) == "x":
+        yv, _ = _to_float(frame[lat])
+        xv, _ = _to_float(frame[lon])
+        if np.nanmedian(np.abs(np.r_[xv, yv, np.nan])) > 1000:
+            cols["easting"], cols["northing"] = lon, lat
+            cols["lat"] = cols["lon"] = None
+            notes.append(
+                f"columns {lon!r}/{lat!r} hold metres: read as easting/northing (EPSG:27700)"
+            )
+    return notes
+
+
+# --------------------------------------------------------------------------------------
+# coordinate checks
+# --------------------------------------------------------------------------------------
+def _between(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (v >= lo_hi[0]) & (v <= lo_hi[1])
+
+
+def _check_latlon(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Reason code per row ('' when the pair is plausible for Great Britain)."""
+    code = np.full(len(lat), "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        big = (np.abs(lat) >= 1000) & (np.abs(lon) >= 1000)
+    bng = big & (
+        (_between(lon, _BNG_E) & _between(lat, _BNG_N))
+        | (_between(lat, _BNG_E) & _between(lon, _BNG_N))
+    )
+    swapped = _between(lat, _ENG_LON) & _between(lon, _ENG_LAT)
+    ok = _between(lat, _GB_LAT) & _between(lon, _GB_LON)
+    code[~ok] = "coordinates_out_of_range"
+    code[~ok & swapped] = "swapped_latlon"
+    code[~ok & bng] = "bng_in_latlon"
+    return code
+
+
+def _check_bng(e: np.ndarray, n: np.ndarray) -> np.ndarray:
+    ok = _between(e, _BNG_E) & _between(n, _BNG_N)
+    with np.errstate(invalid="ignore"):
+        ok &= ~((np.abs(e) < 1000) & (np.abs(n) < 1000))  # degrees, not metres
+    code = np.full(len(e), "", dtype=object)
+    code[~ok] = "coordinates_out_of_range"
+    return code
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------
+# main entry point
+# --------------------------------------------------------------------------------------
+def read_organisations(
+    source: str | Path | pd.DataFrame,
+    *,
+    area: Any = None,
+    postcodes: pd.DataFrame | None = None,
+    coords: CoordMode = "auto",
+    name_col: str | None = None,
+    type_col: str | None = None,
+    services_col: str | None = None,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    easting_col: str | None = None,
+    northing_col: str | None = None,
+    postcode_col: str | None = None,
+    address_col: str | None = None,
+    id_col: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    keep_outside_m: float = 0.0,
+    duplicate_within_m: float | None = 50.0,
+) -> OrganisationTable:
+    """Read a list of organisations and locate each one in EPSG:27700.
+
+    Parameters
+    ----------
+    source
+        A CSV (UTF-8, UTF-8 with BOM, or Windows-1252/Latin-1, detected; delimiter ``,``
+        ``;`` tab or ``|`` detected), an Excel workbook (title rows above the header are
+        skipped), a GeoJSON or GeoPackage file, or a (Geo)DataFrame (not modified).
+    area
+        An :class:`cnmap.Area`. When given, points farther than ``keep_outside_m`` from its
+        boundary are rejected (``outside_area``), kept rows get ``in_area``, and ward and LSOA
+        codes come from its boundaries.
+    postcodes
+        Postcode lookup (``postcode``, ``lat``, ``lon``, optionally ``easting``,
+        ``northing``). Default: ``area.postcodes`` if present, else
+        :func:`cnmap.data.load_postcodes` — loaded only if some row needs a postcode.
+    coords
+        ``"auto"`` (default): each row uses the first location it has, in the order
+        geometry, lat/lon, easting/northing, postcode column, postcode inside the address.
+        ``"geometry"``, ``"latlon"``, ``"bng"``, ``"postcode"`` or ``"address"`` use only
+        that source.
+    name_col, type_col, services_col, lat_col, lon_col, easting_col, northing_col, postcode_col, address_col, id_col
+        Column names, overriding automatic detection (:data:`COLUMN_ALIASES`).
+    sheet
+        Excel sheet name or index, or GeoPackage layer (default: the first).
+    encoding
+        Text encoding of a CSV (default: detected).
+    keep_outside_m
+        With ``area``: keep points up to this distance (m) outside the boundary.
+    duplicate_within_m
+        Reject a row whose normalised name equals an earlier kept row's within this distance
+        (m). None disables the check.
+
+    Returns
+    -------
+    OrganisationTable
+        ``.organisations`` (GeoDataFrame, EPSG:27700), ``.rejected`` (with reasons),
+        ``.n_input``, ``.n_matched``, ``.match_rate``, ``.summary()``, ``.params``.
+
+    Raises
+    ------
+    ValidationError
+        Empty file, no data rows, unreadable file, or a bad argument.
+    MissingColumnError
+        No name column, or no location columns (the message lists the columns seen and the
+        keyword to pass).
+    CRSError
+        A GeoDataFrame without a CRS.
+    """
+    if coords not in _MODES:
+        raise ValidationError(f"coords={coords!r} is not one of {_MODES}")
+    if keep_outside_m is None or not np.isfinite(keep_outside_m) or keep_outside_m < 0:
+        raise ValidationError(f"keep_outside_m={keep_outside_m!r}: give a distance in metres >= 0")
+    if duplicate_within_m is not None and (
+        not np.isfinite(duplicate_within_m) or duplicate_within_m < 0
+    ):
+        raise ValidationError(
+            f"duplicate_within_m={duplicate_within_m!r}: give a distance in metres >= 0, or None to keep duplicates"
+        )
+    if postcodes is not None and not isinstance(postcodes, pd.DataFrame):
+        raise ValidationError(
+            f"postcodes must be a DataFrame (postcode, lat, lon), got {type(postcodes).__name__}"
+        )
+
+    explicit = {
+        "name": name_col,
+        "type": type_col,
+        "services": services_col,
+        "lat": lat_col,
+        "lon": lon_col,
+        "easting": easting_col,
+        "northing": northing_col,
+        "postcode": postcode_col,
+        "address": address_col,
+        "id": id_col,
+    }
+    text_cols = {
+        a
+        for r in ("name", "type", "services", "postcode", "address", "id")
+        for a in COLUMN_ALIASES[r]
+    }
+    text_cols |= {
+        _match_name(explicit[r])
+        for r in ("name", "type", "services", "postcode", "address", "id")
+        if explicit[r]
+    }
+    raw = _read_source(
+        source, sheet=sheet, encoding=encoding, wanted=_wanted_names(explicit), text_cols=text_cols
+    )
+    label = raw.label
+    frame = raw.frame
+    n = len(frame)
+    notes = list(raw.notes)
+    if n == 0:
+        raise ValidationError(
+            f"{label}: has a header but no data rows; add one row per organisation"
+        )
+
+    # ---- columns ------------------------------------------------------------------
+    cols = _resolve_columns(frame, explicit, label)
+    notes += _xy_as_bng(frame, cols, explicit)
+    if cols["name"] is None:
+        raise MissingColumnError(
+            f"{label}: no name column found; columns seen: {[str(c) for c in frame.columns]}. "
+            f"Expected one of {list(COLUMN_ALIASES['name'][:8])}..., or pass name_col='<column>'"
+        )
+    geom = raw.geometry
+    has_geom = geom is not None and bool((geom.notna() & ~geom.is_empty).any())
+    available = {
+        "geometry": has_geom,
+        "latlon": cols["lat"] is not None and cols["lon"] is not None,
+        "bng": cols["easting"] is not None and cols["northing"] is not None,
+        "postcode": cols["postcode"] is not None,
+        "address": cols["address"] is not None,
+    }
+    if coords == "auto":
+        order = [s for s in _ORDER if available[s]]
+        if not order:
+            raise MissingColumnError(
+                f"{label}: no location columns found; columns seen: {[str(c) for c in frame.columns]}. "
+                "Give latitude/longitude (lat, latitude / lon, lng, longitude), easting/northing, "
+                "a postcode column (postcode, post_code, postal_code, pcd), or an address containing "
+                "a postcode (address, full_address, location); or name them with lat_col=/lon_col=, "
+                "easting_col=/northing_col=, postcode_col= or address_col="
+            )
+    else:
+        if not available[coords]:
+            need = {
+                "geometry": "a spatial file or GeoDataFrame with geometries",
+                "latlon": "latitude/longitude columns (or lat_col=, lon_col=)",
+                "bng": "easting/northing columns (or easting_col=, northing_col=)",
+                "postcode": "a postcode column (or postcode_col=)",
+                "address": "an address column (or address_col=)",
+            }[coords]
+            raise MissingColumnError(
+                f"{label}: coords={coords!r} needs {need}; columns seen: {[str(c) for c in frame.columns]}"
+            )
+        order = [coords]
+    if has_geom and geom is not None and geom.crs is None:
+        raise CRSError(
+            f"{label}: the GeoDataFrame has no CRS; set it with .set_crs('EPSG:4326') or .set_crs('EPSG:27700')"
+        )
+
+    # ---- per-row location ---------------------------------------------------------
+    empty = np.ones(n, dtype=bool)
+    for c in frame.columns:
+        empty &= _blank(frame[c])
+    if geom is not None:
+        empty &= (geom.isna() | geom.is_empty).to_numpy()
+    if empty.all():
+        raise ValidationError(f"{label}: has a header but no data rows (all {n} rows are blank)")
+
+    lat = np.full(n, np.nan)
+    lon = np.full(n, np.nan)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    src = np.full(n, "", dtype=object)
+    pc_out = pd.Series(pd.NA, index=frame.index, dtype="str")
+    fail = np.full(n, "", dtype=object)  # first failure (reason code)
+    fail_text = np.full(n, "", dtype=object)
+    unresolved = ~empty
+
+    def _new(mask: np.ndarray) -> np.ndarray:
+        """Rows of ``mask`` without a recorded failure yet."""
+        return np.flatnonzero(mask & (fail == ""))
+
+    def record(idx: np.ndarray, code: str | np.ndarray, texts: list[str]) -> None:
+        """Keep the first failure of each row (reason code and message)."""
+        if len(idx):
+            fail[idx] = code[idx] if isinstance(code, np.ndarray) else code
+            fail_text[idx] = np.array(texts, dtype=object)
+
+    lookup_used: dict[str, Any] = {}
+
+    def get_lookup() -> pd.DataFrame:
+        if "table" not in lookup_used:
+            if postcodes is not None:
+                table, what = postcodes, f"postcodes= frame ({len(postcodes):,} rows)"
+            elif area is not None and getattr(area, "postcodes", None) is not None:
+                table, what = area.postcodes, f"area.postcodes ({len(area.postcodes):,} rows)"
+            else:
+                from cnmap.data import load_postcodes
+
+                table = load_postcodes()
+                what = f"cnmap.data.load_postcodes() ({len(table):,} rows)"
+            lookup_used["table"] = prepare_postcode_lookup(table)
+            lookup_used["what"] = what
+        return lookup_used["table"]
+
+    pc_norm = normalise_postcodes(frame[cols["postcode"]]) if cols["postcode"] else None
+    addr = _clean_text(frame[cols["address"]]) if cols["address"] else None
+
+    for s in order:
+        cand = unresolved.copy()
+        if not cand.any():
+            break
+        if s == "geometry":
+            assert geom is not None
+            present = (geom.notna() & ~geom.is_empty).to_numpy() & cand
+            if not present.any():
+                continue
+            gg = geom[present]
+            if not (gg.geom_type == "Point").all():
+                gg = gg.representative_point()
+            crs_name = geom.crs.to_string() if geom.crs is not None else "?"
+            if geom.crs is not None and geom.crs.is_geographic:
+                if not geom.crs.equals(C.WGS84):
+                    gg = gg.to_crs(C.WGS84)
+                glon = np.full(n, np.nan)
+                glat = np.full(n, np.nan)
+                glon[present], glat[present] = gg.x.to_numpy(), gg.y.to_numpy()
+                code = _check_latlon(glat, glon)
+                good = present & (code == "")
+                idx = _new(present & (code != ""))
+                record(
+                    idx,
+                    code,
+                    [
+                        f"geometry POINT ({_fmt(glon[i])} {_fmt(glat[i])}) ({crs_name}): "
+                        + _latlon_hint(str(code[i]), "geometry", "geometry")
+                        for i in idx
+                    ],
+                )
+                lat[good], lon[good] = glat[good], glon[good]
+            else:
+                gb = gg.to_crs(C.BNG)
+                ge = np.full(n, np.nan)
+                gn = np.full(n, np.nan)
+                ge[present], gn[present] = gb.x.to_numpy(), gb.y.to_numpy()
+                code = _check_bng(ge, gn)
+                good = present & (code == "")
+                idx = _new(present & (code != ""))
+                record(
+                    idx,
+                    code,
+                    [
+                        f"geometry ({_fmt(ge[i])}, {_fmt(gn[i])}) in EPSG:27700 lies outside "
+                        f"Great Britain; check the layer's CRS ({crs_name})"
+                        for i in idx
+                    ],
+                )
+                x[good], y[good] = ge[good], gn[good]
+            src[good] = "geometry"
+            unresolved &= ~good
+        elif s == "latlon":
+            lat_c, lon_c = str(cols["lat"]), str(cols["lon"])
+            la, la_bad = _to_float(frame[lat_c])
+            lo, lo_bad = _to_float(frame[lon_c])
+            both = cand & ~np.isnan(la) & ~np.isnan(lo)
+            notnum = cand & (la_bad | lo_bad)
+            half = cand & ~both & ~notnum & (np.isnan(la) ^ np.isnan(lo))
+            raw_la, raw_lo = frame[lat_c].to_numpy(), frame[lon_c].to_numpy()
+            idx = _new(notnum)
+            record(
+                idx,
+                "coordinates_out_of_range",
+                [
+                    f"{lat_c}={_show(raw_la[i])}, {lon_c}={_show(raw_lo[i])} are not numbers in "
+                    "decimal degrees; fix the values or give a postcode"
+                    for i in idx
+                ],
+            )
+            idx = _new(half)
+            record(
+                idx,
+                "missing_coordinates",
+                [
+                    (
+                        f"{lat_c} is blank but {lon_c} is given"
+                        if np.isnan(la[i])
+                        else f"{lon_c} is blank but {lat_c} is given"
+                    )
+                    + "; give both, or a postcode"
+                    for i in idx
+                ],
+            )
+            code = _check_latlon(la, lo)
+            good = both & (code == "")
+            idx = _new(both & (code != ""))
+            record(
+                idx,
+                code,
+                [
+                    f"{lat_c}={_fmt(la[i])}, {lon_c}={_fmt(lo[i])}: "
+                    + _latlon_hint(str(code[i]), lat_c, lon_c)
+                    for i in idx
+                ],
+            )
+            lat[good], lon[good] = la[good], lo[good]
+            src[good] = "latlon"
+            unresolved &= ~good
+        elif s == "bng":
+            e_c, n_c = str(cols["easting"]), str(cols["northing"])
+            e, e_bad = _to_float(frame[e_c])
+            no, n_bad = _to_float(frame[n_c])
+            both = cand & ~np.isnan(e) & ~np.isnan(no)
+            notnum = cand & (e_bad | n_bad)
+            half = cand & ~both & ~notnum & (np.isnan(e) ^ np.isnan(no))
+            raw_e, raw_n = frame[e_c].to_numpy(), frame[n_c].to_numpy()
+            idx = _new(notnum)
+            record(
+                idx,
+                "coordinates_out_of_range",
+                [
+                    f"{e_c}={_show(raw_e[i])}, {n_c}={_show(raw_n[i])} are not numbers in metres; "
+                    "fix the values or give a postcode"
+                    for i in idx
+                ],
+            )
+            idx = _new(half)
+            record(
+                idx,
+                "missing_coordinates",
+                [f"only one of {e_c}/{n_c} is given; give both, or a postcode" for i in idx],
+            )
+            code = _check_bng(e, no)
+            good = both & (code == "")
+            idx = _new(both & (code != ""))
+            record(
+                idx,
+                code,
+                [
+                    f"{e_c}={_fmt(e[i])}, {n_c}={_fmt(no[i])}: "
+                    + (
+                        "these look like degrees, not metres; pass lat_col=/lon_col= instead"
+                        if abs(e[i]) < 1000 and abs(no[i]) < 1000
+                        else "outside the British National Grid (easting 0..700000, northing 0..1300000); "
+                        "check the values"
+                    )
+                    for i in idx
+                ],
+            )
+            x[good], y[good] = e[good], no[good]
+            src[good] = "bng"
+            unresolved &= ~good
+        else:  # postcode column, or a postcode inside the address
+            if s == "postcode":
+                assert pc_norm is not None
+                values = pc_norm
+                present = cand & pc_norm.notna().to_numpy()
+                shown = frame[str(cols["postcode"])].to_numpy()
+                suffix = ""
+            else:
+                assert addr is not None
+                has_addr = cand & addr.notna().to_numpy()
+                if not has_addr.any():
+                    continue
+                values = pd.Series(pd.NA, index=frame.index, dtype="str")
+                values[has_addr] = extract_postcode(addr[has_addr])
+                present = has_addr & values.notna().to_numpy()
+                a_vals = addr.to_numpy()
+                a_c = str(cols["address"])
+                idx = _new(has_addr & ~present)
+                record(
+                    idx,
+                    "missing_coordinates",
+                    [
+                        f"no coordinates and no postcode found in {a_c} {_short(a_vals[i])!r}; "
+                        "add a postcode or lat/lon"
+                        for i in idx
+                    ],
+                )
+                shown = values.to_numpy()
+                suffix = f" (found in {a_c})"
+            if not present.any():
+                continue
+            geo = geocode_postcodes(values[present], get_lookup())
+            st = np.full(n, "", dtype=object)
+            st[present] = geo["status"].to_numpy()
+            for status, code_, msg in (
+                (
+                    STATUS_MALFORMED,
+                    "malformed_postcode",
+                    "is not a valid UK postcode; check the spelling or give lat/lon",
+                ),
+                (
+                    STATUS_UNKNOWN,
+                    "unknown_postcode",
+                    "not found in the ONS postcode lookup; check the spelling or give lat/lon",
+                ),
+                (
+                    STATUS_NO_COORDINATES,
+                    "postcode_without_coordinates",
+                    "is in the ONS postcode lookup but has no coordinates (a non-geographic "
+                    "postcode); give lat/lon",
+                ),
+            ):
+                idx = _new(present & (st == status))
+                record(idx, code_, [f"postcode {_show(shown[i])!r}{suffix} {msg}" for i in idx])
+            good = present & (st == STATUS_OK)
+            sel = np.flatnonzero(good)
+            ok_local = geo["status"].to_numpy() == STATUS_OK
+            lat[sel] = geo[C.LAT].to_numpy()[ok_local]
+            lon[sel] = geo[C.LON].to_numpy()[ok_local]
+            x[sel] = geo[C.EASTING].to_numpy()[ok_local]
+            y[sel] = geo[C.NORTHING].to_numpy()[ok_local]
+            if s == "address":
+                pc_out[good] = values[good]
+            src[good] = _COORD_LABEL[s]
+            unresolved &= ~good
+
+    # rows never located: their first failure, else nothing at all
+    none_given = unresolved & (fail == "")
+    if none_given.any():
+        what = [
+            k for k in ("lat", "lon", "easting", "northing", "postcode", "address") if cols.get(k)
+        ]
+        fail[none_given] = "missing_coordinates"
+        fail_text[none_given] = (
+            f"no location: {', '.join(str(cols[k]) for k in what) or 'geometry'} "
+            "blank; add lat/lon or a postcode"
+        )
+    located = ~empty & ~unresolved
+    coord_note = np.where(located & (fail != ""), fail_text, "").astype(object)
+
+    # fill BNG / WGS84 for located rows
+    need_xy = located & np.isnan(x)
+    if need_xy.any():
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(C.WGS84, C.BNG, always_xy=True)
+        x[need_xy], y[need_xy] = tr.transform(lon[need_xy], lat[need_xy])
+    need_ll = located & np.isnan(lat)
+    if need_ll.any():
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(C.BNG, C.WGS84, always_xy=True)
+        lon[need_ll], lat[need_ll] = tr.transform(x[need_ll], y[need_ll])
+
+    # ---- area ---------------------------------------------------------------------
+    reason = np.where(empty, "empty_row", np.where(unresolved, fail, "")).astype(object)
+    reason_text = np.where(
+        empty, "row is empty (every cell blank)", np.where(unresolved, fail_text, "")
+    ).astype(object)
+    in_area = None
+    if area is not None:
+        import shapely
+
+        boundary = area.boundary.to_crs(C.BNG).geometry.union_all()
+        inside = np.zeros(n, dtype=bool)
+        inside[located] = shapely.intersects_xy(boundary, x[located], y[located])
+        out_idx = np.flatnonzero(located & ~inside)
+        dist = np.zeros(n)
+        if len(out_idx):
+            dist[out_idx] = shapely.distance(boundary, shapely.points(x[out_idx], y[out_idx]))
+        far = located & ~inside & (dist > keep_outside_m)
+        lad = (
+            f"{getattr(area, 'lad_code', '')} {getattr(area, 'lad_name', '')}".strip() or "the area"
+        )
+        for i in np.flatnonzero(far):
+            reason[i] = "outside_area"
+            reason_text[i] = (
+                f"the point is {dist[i]:,.0f} m outside {lad} (keep_outside_m={keep_outside_m:g}); "
+                "check the location, or raise keep_outside_m to keep it"
+            )
+        located &= ~far
+        in_area = inside
+
+    # ---- names, duplicates ----------------------------------------------------------
+    names = _clean_text(frame[cols["name"]])
+    dup_of = np.full(n, -1, dtype=np.int64)
+    if duplicate_within_m is not None:
+        key = _name_key(names)
+        dup_of = _find_duplicates(
+            key.to_numpy(dtype=object), x, y, located, float(duplicate_within_m)
+        )
+        for i in np.flatnonzero(dup_of >= 0):
+            reason[i] = "duplicate"
+            d = float(np.hypot(x[i] - x[dup_of[i]], y[i] - y[dup_of[i]]))
+            reason_text[i] = (
+                f"duplicate of row {dup_of[i] + 1}: same name {names.iloc[i]!r} {d:,.0f} m away "
+                f"(duplicate_within_m={duplicate_within_m:g}); set duplicate_within_m=None to keep both"
+            )
+        located &= dup_of < 0
+
+    source_row = np.arange(1, n + 1)
+    prefix = np.array([_row_label(r, raw.sheet_offset) for r in source_row], dtype=object)
+
+    # ---- assemble outputs -------------------------------------------------------------
+    types = (
+        normalise_type(frame[cols["type"]])
+        if cols["type"]
+        else pd.Series(pd.NA, index=frame.index, dtype="str")
+    )
+    if cols["services"]:
+        services, services_list = split_services(frame[cols["services"]])
+    else:
+        services = pd.Series(pd.NA, index=frame.index, dtype="str")
+        services_list = pd.Series([()] * n, index=frame.index, dtype=object)
+    postcode_final = pc_norm.where(pc_norm.notna(), pc_out) if pc_norm is not None else pc_out
+
+    org_ids = _org_ids(frame, cols, explicit, located, source_row, label, notes)
+    used = {v for v in cols.values() if v is not None}
+
+    k = np.flatnonzero(located)
+    std = {
+        C.ORG_ID: org_ids[k],
+        C.NAME: names.to_numpy()[k],
+        C.ORG_TYPE: types.to_numpy()[k],
+        C.SERVICES: services.to_numpy()[k],
+        "services_list": services_list.to_numpy()[k],
+        C.ADDRESS: (
+            addr.to_numpy()[k] if addr is not None else np.full(len(k), pd.NA, dtype=object)
+        ),
+        C.POSTCODE: postcode_final.to_numpy()[k],
+        C.COORD_SOURCE: src[k],
+        C.SOURCE_ROW: source_row[k],
+    }
+    orgs = pd.DataFrame(std)
+    for c in (C.ORG_ID, C.NAME, C.ORG_TYPE, C.SERVICES, C.ADDRESS, C.POSTCODE, C.COORD_SOURCE):
+        orgs[c] = orgs[c].astype("str")
+    pts = gpd.GeoSeries(gpd.points_from_xy(x[k], y[k]), crs=C.BNG)
+    orgs[C.LSOA_CODE], orgs[C.WARD_CODE], orgs[C.WARD_NAME] = _assign(pts, area)
+    if in_area is not None:
+        orgs["in_area"] = in_area[k]
+    orgs[C.LAT], orgs[C.LON], orgs[C.EASTING], orgs[C.NORTHING] = lat[k], lon[k], x[k], y[k]
+    orgs["coord_note"] = pd.Series(coord_note[k], dtype="str").replace("", pd.NA)
+    others = [c for c in frame.columns if c not in used]
+    for c in others:
+        out_name = str(c) if str(c) not in orgs.columns else f"{c}_input"
+        orgs[out_name] = frame[c].to_numpy()[k]
+    organisations = gpd.GeoDataFrame(orgs, geometry=pts.to_numpy(), crs=C.BNG)
+
+    r = np.flatnonzero(~located)
+    rej = pd.DataFrame(
+        {
+            C.SOURCE_ROW: source_row[r],
+            C.NAME: names.to_numpy()[r],
+            C.REASON: reason[r],
+            "reason_text": prefix[r] + reason_text[r],
+            "duplicate_of": pd.array(np.where(dup_of[r] >= 0, dup_of[r] + 1, 0), dtype="Int64"),
+        }
+    )
+    rej["duplicate_of"] = rej["duplicate_of"].where(rej[C.REASON] == "duplicate")
+    for c in (C.NAME, C.REASON, "reason_text"):
+        rej[c] = rej[c].astype("str")
+    for c in frame.columns:
+        if c == cols["name"] and str(c) == C.NAME:
+            continue
+        out_name = str(c) if str(c) not in rej.columns else f"{c}_input"
+        rej[out_name] = frame[c].to_numpy()[r]
+    if geom is not None:
+        rej["geometry_wkt"] = pd.Series(geom.to_wkt().to_numpy()[r], dtype="str")
+
+    params = {
+        "coords": coords,
+        "coord_order": order,
+        "columns": {k_: v for k_, v in cols.items() if v is not None},
+        "area": getattr(area, "lad_code", None) if area is not None else None,
+        "keep_outside_m": float(keep_outside_m),
+        "duplicate_within_m": None if duplicate_within_m is None else float(duplicate_within_m),
+        "postcode_lookup": lookup_used.get("what"),
+        "encoding": raw.encoding,
+        "sheet": sheet,
+        "header_row": raw.header_row + 1,
+    }
+    result = OrganisationTable(
+        organisations=organisations,
+        rejected=rej.reset_index(drop=True),
+        n_input=n,
+        source=label,
+        params=params,
+        notes=tuple(notes),
+    )
+    if (
+        len(result.organisations) + len(result.rejected) != n
+    ):  # pragma: no cover - internal invariant
+        raise RuntimeError("read_organisations lost rows; please report this")
+    summ = result.summary()
+    rejected_txt = ", ".join(f"{a} {b}" for a, b in summ.items() if a != "matched") or "none"
+    log.info(
+        "read_organisations %s: %d rows, %d matched (%.1f%%); rejected: %s",
+        label,
+        n,
+        result.n_matched,
+        100 * result.match_rate,
+        rejected_txt,
+    )
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# internals used above
+# --------------------------------------------------------------------------------------
+def _latlon_hint(code: str, lat_name: str, lon_name: str) -> str:
+    if code == "bng_in_latlon":
+        return (
+            "these look like British National Grid metres, not degrees; pass "
+            f"easting_col={lon_name!r}, northing_col={lat_name!r} (or coords='bng')"
+        )
+    if code == "swapped_latlon":
+        return (
+            "latitude and longitude look swapped (latitude in England is 49.8..55.9, "
+            "longitude -6.5..2); swap the two values"
+        )
+    return (
+        f"outside Great Britain (latitude {_GB_LAT[0]}..{_GB_LAT[1]}, longitude "
+        f"{_GB_LON[0]}..{_GB_LON[1]}); check the values"
+    )
+
+
+def _show(v: Any) -> str:
+    """A cell value as the user typed it (for messages)."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ""
+    return str(v).strip()
+
+
+def _short(text: Any, width: int = 60) -> str:
+    t = str(text)
+    return t if len(t) <= width else t[: width - 1] + "…"
+
+
+def _row_label(row: int, sheet_offset: int | None) -> str:
+    if sheet_offset is None:
+        return f"row {row}: "
+    return f"row {row} (sheet row {row + sheet_offset}): "
+
+
+def _name_key(names: pd.Series) -> pd.Series:
+    """Name normalised for duplicate detection (case, '&', punctuation, spacing)."""
+    k = names.str.casefold().str.replace("&", " and ", regex=False)
+    k = (
+        k.str.replace(r"['’`]", "", regex=True)
+        .str.replace(r"[^0-9a-z]+", " ", regex=True)
+        .str.strip()
+    )
+    return k.where(k.str.len() > 0)
+
+
+def _find_duplicates(
+    key: np.ndarray, x: np.ndarray, y: np.ndarray, mask: np.ndarray, r: float
+) -> np.ndarray:
+    """For each row, the index of the earlier kept row it duplicates, else -1.
+
+    Rows are taken in order; a row duplicates the first earlier *kept* row with the same key
+    within ``r`` metres.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(key)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask & pd.notna(key))
+    if len(idx) < 2:
+        return dup_of
+    k = pd.Series(key[idx])
+    repeated = k.duplicated(keep=False).to_numpy()
+    idx = idx[repeated]
+    if len(idx) < 2:
+        return dup_of
+    codes, _ = pd.factorize(pd.Series(key[idx]))
+    sep = 4.0 * r + 1e7  # different names sit far apart along a third axis
+    pts = np.column_stack([x[idx], y[idx], codes.astype(float) * sep])
+    pairs = cKDTree(pts).query_pairs(r, output_type="ndarray")
+    if len(pairs) == 0:
+        return dup_of
+    pairs = np.sort(pairs, axis=1)
+    pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+    local = np.full(len(idx), -1, dtype=np.int64)
+    for i, j in pairs:  # loop over candidate pairs only (same name, close by)
+        if local[j] < 0 and local[i] < 0:
+            local[j] = i
+    has = local >= 0
+    dup_of[idx[has]] = idx[local[has]]
+    return dup_of
+
+
+def _org_ids(
+    frame: pd.DataFrame,
+    cols: dict[str, str | None],
+    explicit: Mapping[str, str | None],
+    located: np.ndarray,
+    source_row: np.ndarray,
+    label: str,
+    notes: list[str],
+) -> np.ndarray:
+    """org_id: the id column when usable, else the source row number as text."""
+    generated = source_row.astype(str).astype(object)
+    col = cols.get("id")
+    if col is None:
+        return generated
+    ids = _clean_text(frame[col])
+    kept = ids[located]
+    bad_rows = source_row[located][(kept.isna() | kept.duplicated(keep=False)).to_numpy()]
+    if len(bad_rows) == 0:
+        return ids.to_numpy(dtype=object)
+    if explicit.get("id"):
+        raise ValidationError(
+            f"{label}: id column {col!r} (id_col=) must be unique and filled for every located row; "
+            f"blank or repeated at rows {bad_rows[:10].tolist()}{'...' if len(bad_rows) > 10 else ''}; "
+            "fix the ids or leave id_col=None to number the rows"
+        )
+    notes.append(
+        f"column {col!r} is blank or repeated at rows {bad_rows[:10].tolist()}: "
+        "org_id is the source row number instead"
+    )
+    log.info(notes[-1])
+    cols["id"] = None
+    return generated
+
+
+def _assign(points: gpd.GeoSeries, area: Any) -> tuple[Any, Any, Any]:
+    """LSOA code, ward code and ward name per point (missing without an area)."""
+    n = len(points)
+    if area is None or n == 0:
+        blank = pd.array([pd.NA] * n, dtype="str")
+        return blank, blank.copy(), blank.copy()
+    from cnmap.geo import assign_areas
+
+    pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True), crs=C.BNG)
+    joined = assign_areas(pts, area.lsoas, area.wards)
+    out = []
+    for c in (C.LSOA_CODE, C.WARD_CODE, C.WARD_NAME):
+        out.append(
+            joined[c].astype("str").to_numpy()
+            if c in joined.columns
+            else pd.array([pd.NA] * n, dtype="str")
+        )
+    return out[0], out[1], out[2]
