@@ -67,6 +67,11 @@ _EXTRACT_RE = re.compile(
 def _as_text(values: Any) -> pd.Series:
     """Series of Python strings (missing stays missing); never mutates the input."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=float)
+        fin = np.isfinite(v)
+        if np.array_equal(v[fin], np.round(v[fin])):  # 12345.0 read from a number cell
+            s = s.astype("Int64")
     if s.dtype == object or not pd.api.types.is_string_dtype(s.dtype):
         s = s.astype("str")  # NaN/None stay missing with the default string dtype
     return s
