@@ -449,77 +449,78 @@ def iod_on_lsoa21(
         One row per 2021 LSOA (``lsoa_code``, in ``lsoa21`` order) with the IoD columns of
         ``lsoa11`` plus ``iod_lsoa11_code``, ``iod_method`` and ``iod_overlap_share``.
     """
-    c21 = lsoa21[LSOA_CODE].to_numpy()
-    c11 = set(lsoa11[LSOA_CODE])
-    value_cols = [c for c in lsoa11.columns if c not in (LSOA_CODE, LSOA_NAME, "geometry",
-                                                         lsoa11.geometry.name)]
+    geom11 = lsoa11.geometry.name
+    c21 = lsoa21[LSOA_CODE].to_numpy(dtype=object)
+    set21 = set(c21)
+    set11 = set(lsoa11[LSOA_CODE])
+    value_cols = [c for c in lsoa11.columns if c not in (LSOA_CODE, LSOA_NAME, geom11)]
     counts = [c for c in count_columns if c in lsoa11.columns]
-    others = [c for c in value_cols if c not in counts]
-    same = np.isin(c21, list(c11))
-    base = lsoa11.drop(columns=[lsoa11.geometry.name]).set_index(LSOA_CODE)
-    out = pd.DataFrame({LSOA_CODE: c21})
-    out["iod_lsoa11_code"] = pd.array(np.where(same, c21, None), dtype="str")
-    out["iod_method"] = np.where(same, "same_code", "largest_overlap")
-    out["iod_overlap_share"] = np.where(same, 1.0, np.nan)
-    for col in value_cols:
-        out[col] = base[col].reindex(c21).to_numpy() if same.any() else np.nan
-        if col in counts:
-            out[col] = out[col].astype("float64")
+    base = pd.DataFrame(lsoa11.drop(columns=[geom11])).set_index(LSOA_CODE)
+    same = np.array([c in set11 for c in c21], dtype=bool)
+
+    src_code = np.where(same, c21, None).astype(object)
+    overlap_share = np.where(same, 1.0, np.nan)
+    count_values = {c: base[c].reindex(c21).to_numpy(dtype="float64", copy=True) for c in counts}
 
     changed21 = lsoa21.loc[~same, [LSOA_CODE, lsoa21.geometry.name]]
-    changed11 = lsoa11.loc[~lsoa11[LSOA_CODE].isin(set(c21))]
-    if len(changed21) == 0:
-        if len(changed11):
-            raise ValidationError(
-                f"2011 LSOA(s) {sorted(changed11[LSOA_CODE])[:20]} have no 2021 successor; "
-                f"the two boundary sets do not cover the same district"
-            )
-        return out
-    if len(changed11) == 0:
+    changed11 = lsoa11.loc[~lsoa11[LSOA_CODE].isin(set21)]
+    if len(changed21) == 0 and len(changed11):
+        raise ValidationError(
+            f"2011 LSOA(s) {sorted(changed11[LSOA_CODE])[:20]} have no 2021 successor; "
+            f"the two boundary sets do not cover the same district"
+        )
+    if len(changed21) and len(changed11) == 0:
         raise ValidationError(
             f"2021 LSOA(s) {sorted(changed21[LSOA_CODE])[:20]} are new but no 2011 LSOA of the "
             f"district changed; the two boundary sets do not cover the same district"
         )
-    targets = changed21.rename(columns={LSOA_CODE: "lsoa21_code"})
-    src = changed11[[LSOA_CODE, *counts, changed11.geometry.name]]
-    if not counts:  # apportion still gives overlaps
-        src = src.assign(_one=1.0)
-    res = apportion(targets, src, columns=counts or ["_one"], id_col="lsoa21_code")
-    shares = res.shares
-    total = shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")
-    orphan = sorted(set(changed11[LSOA_CODE]) - set(shares[LSOA_CODE]))
-    if orphan:
-        raise ValidationError(
-            f"changed 2011 LSOA(s) {orphan[:20]} overlap no new 2021 LSOA; their population "
-            f"cannot be placed"
-        )
-    weight = shares["lsoa_share"] / total
-    pos = {code: i for i, code in enumerate(c21)}
-    rows = shares["lsoa21_code"].map(pos).to_numpy()
+    if len(changed21):
+        targets = changed21.rename(columns={LSOA_CODE: "lsoa21_code"})
+        src = changed11[[LSOA_CODE, *counts, geom11]]
+        if not counts:
+            src = src.assign(_one=1.0)
+        shares = apportion(targets, src, columns=counts or ["_one"], id_col="lsoa21_code").shares
+        orphan = sorted(set(changed11[LSOA_CODE]) - set(shares[LSOA_CODE]))
+        if orphan:
+            raise ValidationError(
+                f"changed 2011 LSOA(s) {orphan[:20]} overlap no new 2021 LSOA; their population "
+                f"cannot be placed"
+            )
+        empty = sorted(set(targets["lsoa21_code"]) - set(shares["lsoa21_code"]))
+        if empty:
+            raise ValidationError(
+                f"new 2021 LSOA(s) {empty[:20]} overlap no changed 2011 LSOA; IoD values "
+                f"cannot be assigned"
+            )
+        # each changed 2011 LSOA is shared out in full among the changed 2021 LSOAs
+        weight = (shares["lsoa_share"]
+                  / shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")).to_numpy()
+        pos = pd.Series(np.arange(len(c21)), index=c21)
+        rows = pos.reindex(shares["lsoa21_code"]).to_numpy()
+        for col in counts:
+            vals = base[col].astype("float64").reindex(shares[LSOA_CODE]).to_numpy()
+            summed = np.bincount(rows, weights=vals * weight, minlength=len(c21))
+            count_values[col][~same] = summed[~same]
+        best = (shares.sort_values(["lsoa21_code", "overlap_m2", LSOA_CODE],
+                                   ascending=[True, False, True])
+                .drop_duplicates("lsoa21_code").set_index("lsoa21_code"))
+        codes_changed = c21[~same]
+        area21 = targets.set_index("lsoa21_code").geometry.area
+        src_code[~same] = best.loc[codes_changed, LSOA_CODE].to_numpy()
+        overlap_share[~same] = (best.loc[codes_changed, "overlap_m2"].to_numpy()
+                                / area21.loc[codes_changed].to_numpy())
+
+    carried = base.loc[src_code, value_cols].reset_index(drop=True)
     for col in counts:
-        vals = changed11.set_index(LSOA_CODE)[col].astype("float64")
-        contrib = shares[LSOA_CODE].map(vals).to_numpy() * weight.to_numpy()
-        summed = np.bincount(rows, weights=contrib, minlength=len(c21))
-        out.loc[~same, col] = summed[~same]
-    empty = sorted(set(targets["lsoa21_code"]) - set(shares["lsoa21_code"]))
-    if empty:
-        raise ValidationError(
-            f"new 2021 LSOA(s) {empty[:20]} overlap no changed 2011 LSOA; IoD values cannot be "
-            f"assigned"
-        )
-    area21 = targets.set_index("lsoa21_code").geometry.area
-    best = shares.sort_values(["lsoa21_code", "overlap_m2", LSOA_CODE],
-                              ascending=[True, False, True]).drop_duplicates("lsoa21_code")
-    best = best.set_index("lsoa21_code")
-    idx = np.flatnonzero(~same)
-    codes_changed = c21[~same]
-    src11 = best.loc[codes_changed, LSOA_CODE].to_numpy()
-    out.loc[idx, "iod_lsoa11_code"] = src11
-    out.loc[idx, "iod_overlap_share"] = (
-        best.loc[codes_changed, "overlap_m2"].to_numpy() / area21.loc[codes_changed].to_numpy()
+        carried[col] = count_values[col]
+    out = pd.concat(
+        [pd.DataFrame({LSOA_CODE: c21,
+                       "iod_lsoa11_code": pd.array(src_code, dtype="str"),
+                       "iod_method": np.where(same, "same_code", "largest_overlap"),
+                       "iod_overlap_share": overlap_share}),
+         carried],
+        axis=1,
     )
-    for col in others:
-        out.loc[idx, col] = base[col].reindex(src11).to_numpy()
     return out
 
 
