@@ -398,15 +398,20 @@ def _wanted_names(explicit: Mapping[str, str | None]) -> set[str]:
 
 
 def _sniff_sep(text: str, suffix: str) -> str:
+    """Delimiter giving the most rows with the same (largest) number of fields."""
     if suffix in {".tsv", ".tab"}:
         return "\t"
-    head = [ln for ln in text[:20000].splitlines()[:30] if ln.strip()]
-    best, score = ",", 0
+    lines = [ln for ln in text[:50_000].splitlines()[:40] if ln.strip()]
+    best, best_score = ",", (0, 0)
     for sep in (",", ";", "\t", "|"):
-        counts = [ln.count(sep) for ln in head]
-        s = max(counts) if counts else 0
-        if s > score:
-            best, score = sep, s
+        counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
+        if not counts:
+            continue
+        values, freq = np.unique(counts, return_counts=True)
+        top = np.flatnonzero(freq == freq.max())[-1]  # most frequent, widest on ties
+        score = (int(freq[top]) if values[top] > 1 else 0, int(values[top]))
+        if score > best_score:
+            best, best_score = sep, score
     return best
 
 
@@ -954,7 +959,7 @@ def read_organisations(
                 idx,
                 "coordinates_out_of_range",
                 [
-                    f"{lat_c}={_show(raw_la[i])}, {lon_c}={_show(raw_lo[i])} are not numbers in "
+                    f"{lat_c}={_show(raw_la[i])!r}, {lon_c}={_show(raw_lo[i])!r} are not numbers in "
                     "decimal degrees; fix the values or give a postcode"
                     for i in idx
                 ],
@@ -1001,7 +1006,7 @@ def read_organisations(
                 idx,
                 "coordinates_out_of_range",
                 [
-                    f"{e_c}={_show(raw_e[i])}, {n_c}={_show(raw_n[i])} are not numbers in metres; "
+                    f"{e_c}={_show(raw_e[i])!r}, {n_c}={_show(raw_n[i])!r} are not numbers in metres; "
                     "fix the values or give a postcode"
                     for i in idx
                 ],
