@@ -114,6 +114,8 @@ class FetchRecord:
     vintage: str
     attribution: str
     notes: str
+    mirror_size: int = -1
+    mirror_mtime_ns: int = -1
 
     @property
     def read_from(self) -> str:
@@ -207,6 +209,8 @@ def _read_sidecar(side: Path) -> FetchRecord | None:
             vintage=d.get("vintage", ""),
             attribution=d.get("attribution", ""),
             notes=d.get("notes", ""),
+            mirror_size=int(d.get("mirror_size", -1)),
+            mirror_mtime_ns=int(d.get("mirror_mtime_ns", -1)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("cache sidecar %s is unreadable (%s); ignoring it", side, exc)
@@ -401,6 +405,10 @@ def _from_cache(
         if not rec.path.is_file():
             _discard(rec.path)
             continue
+        if rec.origin == "mirror" and _mirror_changed(rec):
+            log.info("%s: mirror file %s changed since it was cached; copying it again",
+                     ds.id, Path(rec.mirror_root) / rec.mirror_path)
+            continue
         try:
             entry = rec.mirror_entry()
             verify_file(rec.path, ds.id, sha256=rec.sha256, size=rec.size, entry=entry)
@@ -420,6 +428,16 @@ def _from_cache(
     return None
 
 
+def _mirror_changed(rec: FetchRecord) -> bool:
+    """True when the mirror file a cached copy came from now has another size or mtime."""
+    src = Path(rec.mirror_root) / rec.mirror_path
+    try:
+        st = src.stat()
+    except OSError:
+        return False  # mirror not reachable now: the cached copy stands in for it
+    return (st.st_size, st.st_mtime_ns) != (rec.mirror_size, rec.mirror_mtime_ns)
+
+
 def _from_mirror(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> FetchRecord | None:
@@ -428,6 +446,7 @@ def _from_mirror(
             continue
         assert entry.file is not None and entry.root is not None
         dest = _dataset_cache(ds.id) / f"mirror-{_key(str(entry.file))}" / Path(entry.path).name
+        src_stat = entry.file.stat()
         try:
             with _atomic_path(dest) as tmp:
                 with open(entry.file, "rb") as src, open(tmp, "wb") as dst:
@@ -455,6 +474,8 @@ def _from_mirror(
             vintage=entry.vintage or ds.vintage,
             attribution=entry.attribution or ds.attribution,
             notes=entry.notes,
+            mirror_size=src_stat.st_size,
+            mirror_mtime_ns=src_stat.st_mtime_ns,
         )
         _write_sidecar(rec)
         log.info("%s: copied mirror file %s into the cache", ds.id, entry.file)
