@@ -303,23 +303,29 @@ def split_services(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         ``services``: the tokens joined with ``"; "`` (missing when none);
         ``services_list``: a tuple per row (empty tuple when none).
     """
-    t = _clean_text(values).str.lower()
-    strong = t.str.contains(r"[;|]", regex=True).fillna(False).astype(bool)
-    parts = t.str.split(r"[;|]", regex=True).where(strong, t.str.split(","))
-    ex = parts.explode()
-    ex = ex.astype("str").str.strip().str.replace(r"\s+", " ", regex=True)
-    ex = ex[ex.notna() & (ex.str.len() > 0)]
-    ex = ex[~pd.MultiIndex.from_arrays([ex.index, ex.to_numpy()]).duplicated()]
+    t = _clean_text(values)
+    # work on the distinct values only: service lists repeat a lot
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
     empty: tuple[str, ...] = ()
-    lists = pd.Series([empty] * len(values), index=values.index, dtype=object)
-    if len(ex):
-        grouped = ex.groupby(level=0, sort=False).agg(tuple)
-        lists.loc[grouped.index] = grouped
-        joined = ex.groupby(level=0, sort=False).agg("; ".join)
-    else:
-        joined = pd.Series(dtype="str")
-    services = joined.reindex(values.index).astype("str")
+    tuples = [_split_one(u) for u in uniques]
+    tup_arr = np.empty(len(tuples) + 1, dtype=object)
+    tup_arr[:-1] = tuples
+    tup_arr[-1] = empty  # code -1 (missing) picks the last slot
+    joined = np.array(["; ".join(tp) if tp else None for tp in tuples] + [None], dtype=object)
+    lists = pd.Series(tup_arr[codes], index=values.index, dtype=object)
+    services = pd.Series(joined[codes], index=values.index, dtype="str")
     return services, lists
+
+
+def _split_one(text: str) -> tuple[str, ...]:
+    text = text.lower()
+    parts = re.split(r"[;|]", text) if re.search(r"[;|]", text) else text.split(",")
+    out: dict[str, None] = {}
+    for p in parts:
+        tok = " ".join(p.split())
+        if tok:
+            out.setdefault(tok, None)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------

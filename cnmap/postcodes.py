@@ -56,8 +56,6 @@ _INWARD = r"[0-9][ABD-HJLNP-UW-Z]{2}"
 POSTCODE_PATTERN = rf"(?:GIR 0AA|{_OUTWARD} {_INWARD})"
 _VALID_RE = re.compile(rf"^{POSTCODE_PATTERN}$")
 
-# whitespace of any kind, including non-breaking, figure, narrow and zero-width spaces and BOMs
-_SPACES = r"[\s\u00a0\u2007\u202f\u200b\u2060\ufeff]+"
 # the last postcode in a text: greedy prefix, not glued to letters/digits on either side
 _EXTRACT_RE = re.compile(
     rf"(?is)^.*(?<![A-Z0-9])((?:GIR|{_OUTWARD}))[\s\u00a0\u2007\u202f]*({_INWARD})(?![A-Z0-9])"
@@ -75,6 +73,22 @@ def _as_text(values: Any) -> pd.Series:
     if s.dtype == object or not pd.api.types.is_string_dtype(s.dtype):
         s = s.astype("str")  # NaN/None stay missing with the default string dtype
     return s
+
+
+_INVISIBLE = ("\u200b", "\u2060", "\ufeff")
+
+
+def _normalise_one(value: str) -> Any:
+    """One distinct value: drop whitespace, strip ``.,;:``, upper-case, space before inward."""
+    t = "".join(str(value).split())  # str.split() splits on every Unicode space (NBSP too)
+    for ch in _INVISIBLE:
+        t = t.replace(ch, "")
+    t = t.strip(".,;:").upper()
+    if not t:
+        return np.nan
+    if 5 <= len(t) <= 7 and t.isascii() and t.isalnum() and t[-3].isdigit() and t[-2:].isalpha():
+        t = f"{t[:-3]} {t[-3:]}"
+    return t
 
 
 def normalise_postcodes(postcodes: pd.Series | Any) -> pd.Series:
@@ -102,14 +116,11 @@ def normalise_postcodes(postcodes: pd.Series | Any) -> pd.Series:
     ['B1 1AA', 'B1 1AA', 'B36 8QS', nan]
     """
     s = _as_text(postcodes)
-    out = (
-        s.str.replace(_SPACES, "", regex=True)
-        .str.strip(".,;:")
-        .str.upper()
-        .str.replace(r"^([A-Z0-9]{2,4})([0-9][A-Z]{2})$", r"\1 \2", regex=True)
-    )
-    out = out.where(out.str.len() > 0)
-    out.name = getattr(postcodes, "name", None)
+    # normalise the distinct values only, then map back (lists repeat postcodes)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    cleaned = [_normalise_one(v) for v in np.asarray(uniques, dtype=object)]
+    table = np.array([*cleaned, np.nan], dtype=object)  # code -1 (missing) → last slot
+    out = pd.Series(table[codes], index=s.index, dtype="str", name=getattr(postcodes, "name", None))
     return out
 
 
