@@ -592,7 +592,7 @@ def _from_url(
         return None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         log.error("%s: download from %s failed: %s", ds.id, url, exc)
-        problems.append(_Problem(f"url {url}: {exc!r}"))
+        problems.append(_Problem(f"url {url}: {exc}"))
         return None
     rec = FetchRecord(
         dataset=ds.id,
@@ -704,6 +704,6 @@ def _fetch_error(
         f"cannot obtain dataset {what} ({ds.title}): no verified copy in the cache "
         f"(CNMAP_CACHE_DIR={settings.cache_dir()}), {mirror_txt}, and no download succeeded "
         f"[{details}]. Publisher URL: {url}. Fix: set CNMAP_DATA_MIRROR to a folder holding "
-        f"the file (catalogue mirror paths: {known}), or allow downloads (unset CNMAP_OFFLINE) "
-        f"so it can be fetched from the URL, or place a copy in CNMAP_CACHE_DIR via a mirror."
+        f"the file (catalogue mirror paths: {known}), or allow downloads from the URL (unset "
+        f"CNMAP_OFFLINE; downloads are kept in CNMAP_CACHE_DIR)."
     )
