@@ -240,6 +240,8 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
                               "ids must be unique")
     if C.NAME not in gdf.columns:
         gdf[C.NAME] = gdf[C.ORG_ID]
+    if type_col == C.ORG_TYPE and type_col not in gdf.columns:
+        type_col = None  # the default column is optional: no breakdown by type
     if type_col is not None and type_col not in gdf.columns:
         raise MissingColumnError(f"type_col={type_col!r} is not a column of the organisations "
                                  f"(columns: {list(gdf.columns)}); pass type_col=None to skip "
@@ -468,7 +470,8 @@ def coverage(
         Residents and organisations farther than this from any walkable street are not placed
         on the network; they are reported in ``quality`` (residents count as not covered).
     type_col
-        Organisation column holding the type, for coverage by type (None: no breakdown).
+        Organisation column holding the type, for coverage by type (None: no breakdown). The
+        default ``"type"`` is used only when the organisations have it.
     by_type
         Whether to compute the by-type columns.
     detour_factor

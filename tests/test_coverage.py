@@ -1,0 +1,236 @@
+"""cnmap.coverage: hand-checked lattice, property tests and the Birmingham acceptance run."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, Point, box
+
+from cnmap.area import Area
+from cnmap.coverage import coverage, weighted_median
+from cnmap.errors import CRSError, MissingColumnError, ValidationError
+from cnmap.network import walk_network_from_graph
+
+BNG = "EPSG:27700"
+X0, Y0 = 400000.0, 280000.0  # somewhere in England, so EPSG:27700 is meaningful
+
+
+def line_network(n: int = 11, step: float = 100.0):
+    """A straight street of n nodes, `step` metres apart, along y = Y0."""
+    G = nx.MultiGraph(crs=BNG)
+    for i in range(n):
+        G.add_node(i, x=X0 + i * step, y=Y0)
+    for i in range(n - 1):
+        G.add_edge(i, i + 1, length=step,
+                   geometry=LineString([(X0 + i * step, Y0), (X0 + (i + 1) * step, Y0)]))
+    return walk_network_from_graph(G)
+
+
+def line_area() -> Area:
+    lsoas = gpd.GeoDataFrame(
+        {"lsoa_code": ["L1", "L2"], "lsoa_name": ["West", "East"], "ward_code": ["W1", "W1"],
+         "ward_name": ["Ward", "Ward"], "population": [300.0, 300.0], "imd_decile": [1, 9]},
+        geometry=[box(X0 - 50, Y0 - 100, X0 + 500, Y0 + 100),
+                  box(X0 + 500, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
+    wards = gpd.GeoDataFrame({"ward_code": ["W1"], "ward_name": ["Ward"], "lad_code": ["X"]},
+                             geometry=[box(X0 - 50, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
+    return Area(lad_code="X", lad_name="Lattice", wards=wards, lsoas=lsoas,
+                boundary=wards.dissolve(), lookup=lsoas[["lsoa_code", "ward_code"]],
+                sources=pd.DataFrame({"id": ["hand"], "attribution": ["made by hand"]}))
+
+
+def line_residents() -> gpd.GeoDataFrame:
+    # 10 m off the street at x = 50, 450 (LSOA L1) and 950 (L2)
+    return gpd.GeoDataFrame(
+        {"lsoa_code": ["L1", "L1", "L2"], "ward_code": ["W1"] * 3, "weight": [100.0, 200.0, 300.0]},
+        geometry=[Point(X0 + 50, Y0 + 10), Point(X0 + 450, Y0 + 10), Point(X0 + 950, Y0 + 10)],
+        crs=BNG)
+
+
+def orgs_at(xs, types=None) -> gpd.GeoDataFrame:
+    data = {"org_id": [f"o{i}" for i in range(len(xs))], "name": [f"Org {i}" for i in range(len(xs))]}
+    if types is not None:
+        data["type"] = types
+    return gpd.GeoDataFrame(data, geometry=[Point(X0 + x, Y0) for x in xs], crs=BNG)
+
+
+@pytest.fixture(scope="module")
+def line():
+    return line_network(), line_area(), line_residents()
+
+
+def test_line_hand_checked(line):
+    net, area, res = line
+    r = coverage(orgs_at([0]), area, network=net, residents=res, minutes=[5, 10, 15])
+    # walks: 50 + 10 = 60 m, 450 + 10 = 460 m, 950 + 10 = 960 m; 80 m/min: 0.75, 5.75, 12 min
+    np.testing.assert_allclose(r.residents["walk_m"], [60, 460, 960])
+    np.testing.assert_allclose(r.residents["walk_min"], [0.75, 5.75, 12.0])
+    t = r.totals.set_index("minutes")
+    assert t.loc[5, "metres"] == pytest.approx(400)
+    assert t.loc[5, "pop_covered"] == 100 and t.loc[10, "pop_covered"] == 300
+    assert t.loc[15, "pop_covered"] == 600 and t.loc[15, "share_covered"] == 1.0
+    L = r.lsoas.set_index("lsoa_code")
+    assert L.loc["L1", "share_covered_5min"] == pytest.approx(1 / 3)
+    assert L.loc["L1", "share_covered_10min"] == 1.0 and L.loc["L2", "share_covered_10min"] == 0.0
+    assert L.loc["L1", "mean_walk_min"] == pytest.approx((100 * 0.75 + 200 * 5.75) / 300)
+    assert L.loc["L1", "median_walk_min"] == pytest.approx(5.75)
+    assert L.loc["L2", "mean_reachable_15min"] == 1.0
+    W = r.wards.set_index("ward_code")
+    assert W.loc["W1", "population"] == 600 and W.loc["W1", "pop_covered_10min"] == 300
+    d = r.deciles.set_index("imd_decile")
+    assert d.loc[1, "share_covered_5min"] == pytest.approx(1 / 3) and d.loc[9, "population"] == 300
+    assert np.isnan(d.loc[5, "population"])  # no LSOA in decile 5
+    assert r.params["speed_kmh"] == 4.8 and r.params["minutes"] == [5, 10, 15]
+
+
+def test_line_by_type_and_speed(line):
+    net, area, res = line
+    r = coverage(orgs_at([0, 1000], types=["Advice", "Food bank"]), area, network=net,
+                 residents=res, minutes=[5], speed_kmh=2.4)  # 40 m/min: 5 min = 200 m
+    assert r.types == ("advice", "food_bank")
+    np.testing.assert_allclose(r.residents["walk_m"], [60, 460, 60])
+    np.testing.assert_allclose(r.residents["walk_min_food_bank"], [(950 + 10) / 40, 560 / 40, 60 / 40])
+    L = r.lsoas.set_index("lsoa_code")
+    assert L.loc["L2", "share_covered_5min_food_bank"] == 1.0
+    assert L.loc["L2", "share_covered_5min_advice"] == 0.0
+    assert L.loc["L1", "share_covered_5min_advice"] == pytest.approx(1 / 3)
+    assert r.params["speed_kmh"] == 2.4
+
+
+def test_same_street_direct_walk(line):
+    net, area, res = line
+    # organisation in the middle of the edge 400-500, 5 m off the street: the resident at 450
+    # is on the same edge: 5 (org access) + 0 along + 10 (resident access) = 15 m
+    org = gpd.GeoDataFrame({"name": ["Mid"]}, geometry=[Point(X0 + 450, Y0 - 5)], crs=BNG)
+    r = coverage(org, area, network=net, residents=res, minutes=[1])
+    assert r.residents["walk_m"].iloc[1] == pytest.approx(15.0)
+    assert r.residents["walk_m"].iloc[0] == pytest.approx(5 + 400 + 10)
+
+
+def test_persona_older_walkers(line):
+    net, area, res = line
+    std = coverage(orgs_at([0]), area, network=net, residents=res, minutes=[10])
+    old = coverage(orgs_at([0]), area, network=net, residents=res, minutes=[10], persona="older")
+    assert old.speed_kmh < std.speed_kmh and old.params["persona"] == "older"
+    assert old.totals["pop_covered"].iloc[0] <= std.totals["pop_covered"].iloc[0]
+
+
+def test_crow_flies_explicit_factor(line):
+    _, area, res = line
+    r = coverage(orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=1.0)
+    assert r.mode == "crow_flies" and r.params["detour_factor"] == 1.0
+    assert r.residents["walk_m"].iloc[0] == pytest.approx(np.hypot(50, 10))
+    r2 = coverage(orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=2.0)
+    assert r2.residents["walk_m"].iloc[0] == pytest.approx(2 * np.hypot(50, 10))
+    with pytest.raises(ValidationError, match="catchments need the street network"):
+        r.catchments()
+
+
+def test_far_resident_reported_not_covered(line):
+    net, area, res = line
+    far = pd.concat([res, gpd.GeoDataFrame({"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [50.0]},
+                                           geometry=[Point(X0 + 900, Y0 + 900)], crs=BNG)],
+                    ignore_index=True)
+    r = coverage(orgs_at([0]), area, network=net, residents=far, minutes=[20], max_snap_m=500)
+    assert not r.residents["covered_20min"].iloc[3]
+    assert r.lsoas.set_index("lsoa_code").loc["L2", "pop_unplaced"] == 50
+    assert "residential points not placed" in set(r.quality["what"])
+    assert r.totals["population"].iloc[0] == 650
+
+
+def test_errors(line):
+    net, area, res = line
+    with pytest.raises(ValidationError, match="needs network="):
+        coverage(orgs_at([0]), area, residents=res)
+    with pytest.raises(ValidationError, match="positive number of minutes"):
+        coverage(orgs_at([0]), area, network=net, residents=res, minutes=[-5])
+    with pytest.raises(ValidationError, match="persona='jogger' is unknown"):
+        coverage(orgs_at([0]), area, network=net, residents=res, persona="jogger")
+    with pytest.raises(ValidationError, match="mode='bus'"):
+        coverage(orgs_at([0]), area, network=net, residents=res, mode="bus")
+    with pytest.raises(ValidationError, match="detour_factor"):
+        coverage(orgs_at([0]), area, residents=res, mode="crow_flies")
+    with pytest.raises(MissingColumnError, match="type_col='kind'"):
+        coverage(orgs_at([0]), area, network=net, residents=res, type_col="kind")
+    with pytest.raises(CRSError, match="no CRS"):
+        coverage(orgs_at([0]).set_crs(None, allow_override=True), area, network=net, residents=res)
+    with pytest.raises(ValidationError, match="at least one point"):
+        coverage(orgs_at([]), area, network=net, residents=res)
+    with pytest.raises(MissingColumnError, match="weight"):
+        coverage(orgs_at([0]), area, network=net, residents=res.drop(columns="weight"))
+
+
+def test_weighted_median_by_hand():
+    m = weighted_median(np.array(["a", "a", "a", "b"]), np.array([3.0, 1.0, 2.0, np.nan]),
+                        np.array([1.0, 1.0, 5.0, 1.0]))
+    assert m["a"] == 2.0 and "b" not in m.index
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xs=st.lists(st.floats(0, 1000), min_size=1, max_size=4), extra=st.floats(0, 1000))
+def test_properties_on_the_line(line, xs, extra):
+    net, area, res = line
+    a = coverage(orgs_at(xs), area, network=net, residents=res, minutes=[2, 5, 10, 15])
+    b = coverage(orgs_at([*xs, extra]), area, network=net, residents=res, minutes=[2, 5, 10, 15])
+    cov = a.lsoas[[f"pop_covered_{t}min" for t in (2, 5, 10, 15)]].to_numpy()
+    assert (np.diff(cov, axis=1) >= -1e-9).all()  # never falls as minutes grow
+    assert (b.lsoas.filter(like="pop_covered").to_numpy() >= cov - 1e-9).all()  # adding never lowers
+    assert (b.residents["walk_m"].to_numpy() <= a.residents["walk_m"].to_numpy() + 1e-9).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Birmingham (real data through the mirror)
+
+
+@pytest.fixture(scope="module")
+def birmingham(shared_data):
+    import cnmap
+    from cnmap.network import read_walk_network
+
+    area = cnmap.load_area("E08000025")
+    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
+                                    area=area)
+    net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
+    return area, orgs, net
+
+
+@pytest.mark.slow
+def test_birmingham_warm_spaces_acceptance(birmingham):
+    area, orgs, net = birmingham
+    r = coverage(orgs, area, network=net, minutes=[5, 10, 15, 20], speed_kmh=4.8)
+    assert len(r.wards) == 69 and r.wards["share_covered_15min"].notna().all()
+    assert r.wards["population"].sum() == pytest.approx(1_112_305, abs=1)
+    assert r.lsoas["population"].sum() == pytest.approx(1_112_305, abs=1)
+    assert len(r.lsoas) == 639
+    shares = r.totals["share_covered"].to_numpy()
+    assert (np.diff(shares) >= 0).all()
+    # per-LSOA and per-ward coverage never falls as minutes grow
+    for frame in (r.lsoas, r.wards):
+        cov = frame[[f"pop_covered_{t}min" for t in (5, 10, 15, 20)]].to_numpy()
+        assert (np.diff(cov, axis=1) >= -1e-6).all()
+    # numbers agree across tables: decile and ward totals equal the city total
+    t15 = r.totals.set_index("minutes").loc[15, "pop_covered"]
+    assert r.wards["pop_covered_15min"].sum() == pytest.approx(t15)
+    assert r.deciles["pop_covered_15min"].sum() == pytest.approx(t15)
+    assert 0.5 < r.share_covered(15) < 1.0
+    assert r.params["metres"][2] == pytest.approx(1200)
+
+
+@pytest.mark.slow
+def test_birmingham_adding_organisations_never_lowers_coverage(birmingham):
+    area, orgs, net = birmingham
+    full = orgs.organisations
+    rng = np.random.default_rng(7)
+    subset = full.iloc[np.sort(rng.choice(len(full), len(full) // 2, replace=False))]
+    a = coverage(subset, area, network=net, minutes=[10, 15], type_col=None)
+    b = coverage(full, area, network=net, minutes=[10, 15], type_col=None)
+    for t in (10, 15):
+        assert (b.lsoas[f"pop_covered_{t}min"].to_numpy() >= a.lsoas[f"pop_covered_{t}min"].to_numpy() - 1e-6).all()
+        assert (b.wards[f"pop_covered_{t}min"].to_numpy() >= a.wards[f"pop_covered_{t}min"].to_numpy() - 1e-6).all()
+    assert (b.residents["walk_m"].to_numpy() <= a.residents["walk_m"].to_numpy() + 1e-6).all()
+    assert b.share_covered(15) > a.share_covered(15)
