@@ -881,13 +881,20 @@ def read_organisations(
             fail_text[idx] = np.array(texts, dtype=object)
 
     lookup_used: dict[str, Any] = {}
+    area_label = (
+        f"{getattr(area, 'lad_code', '')} {getattr(area, 'lad_name', '')}".strip() or "the area"
+        if area is not None
+        else ""
+    )
 
     def get_lookup() -> pd.DataFrame:
         if "table" not in lookup_used:
+            lookup_used["area_only"] = False
             if postcodes is not None:
                 table, what = postcodes, f"postcodes= frame ({len(postcodes):,} rows)"
             elif area is not None and getattr(area, "postcodes", None) is not None:
                 table, what = area.postcodes, f"area.postcodes ({len(area.postcodes):,} rows)"
+                lookup_used["area_only"] = True
             else:
                 from cnmap.data import load_postcodes
 
@@ -896,6 +903,53 @@ def read_organisations(
             lookup_used["table"] = prepare_postcode_lookup(table)
             lookup_used["what"] = what
         return lookup_used["table"]
+
+    def wider_lookup(pcs: pd.Series) -> pd.DataFrame | None:
+        """The full lookup of the postcode areas of ``pcs`` (for postcodes outside the area)."""
+        from cnmap.data import load_postcodes
+        from cnmap.errors import DataFetchError
+
+        store: dict[str, pd.DataFrame | None] = lookup_used.setdefault("wider", {})
+        for pa in sorted(set(pcs.str.extract(r"^([A-Z]{1,2})", expand=False).dropna())):
+            if pa in store:
+                continue
+            try:
+                store[pa] = prepare_postcode_lookup(load_postcodes(postcode_area=pa))
+            except DataFetchError as exc:
+                store[pa] = None
+                msg = (
+                    f"postcodes not in {area_label}'s lookup could not be looked up in the full "
+                    f"postcode area {pa!r} lookup ({str(exc).split(':')[0]}); they are reported "
+                    "as unknown_postcode"
+                )
+                notes.append(msg)
+                log.info(msg)
+        frames = [t for t in store.values() if t is not None]
+        if not frames:
+            return None
+        lookup_used["what"] = (
+            f"{lookup_used['what']}, then cnmap.data.load_postcodes(postcode_area=...) "
+            f"for postcodes outside the area ({', '.join(k for k, v in store.items() if v is not None)})"
+        )
+        table = pd.concat(frames) if len(frames) > 1 else frames[0]
+        if len(frames) > 1:
+            table = table[~table.index.duplicated()]
+            table.attrs["cnmap_prepared"] = True
+        return table
+
+    def geocode(values: pd.Series) -> pd.DataFrame:
+        geo = geocode_postcodes(values, get_lookup())
+        if lookup_used["area_only"]:
+            unk = (geo["status"] == STATUS_UNKNOWN).to_numpy()
+            if unk.any():
+                wider = wider_lookup(geo["postcode"][unk])
+                if wider is not None:
+                    g2 = geocode_postcodes(geo["postcode"][unk], wider)
+                    for c in g2.columns:
+                        col = geo[c].to_numpy(copy=True)
+                        col[unk] = g2[c].to_numpy()
+                        geo[c] = col
+        return geo
 
     pc_norm = normalise_postcodes(frame[cols["postcode"]]) if cols["postcode"] else None
     addr = _clean_text(frame[cols["address"]]) if cols["address"] else None
@@ -1074,7 +1128,14 @@ def read_organisations(
                 suffix = f" (found in {a_c})"
             if not present.any():
                 continue
-            geo = geocode_postcodes(values[present], get_lookup())
+            geo = geocode(values[present])
+            unknown_msg = "not found in the ONS postcode lookup; check the spelling or give lat/lon"
+            wider_ok = any(v is not None for v in lookup_used.get("wider", {}).values())
+            if lookup_used["area_only"] and not wider_ok:
+                unknown_msg = (
+                    f"not found in the postcode lookup of {area_label} (postcodes outside "
+                    "the area are not in it); check the spelling or give lat/lon"
+                )
             st = np.full(n, "", dtype=object)
             st[present] = geo["status"].to_numpy()
             for status, code_, msg in (
@@ -1083,11 +1144,7 @@ def read_organisations(
                     "malformed_postcode",
                     "is not a valid UK postcode; check the spelling or give lat/lon",
                 ),
-                (
-                    STATUS_UNKNOWN,
-                    "unknown_postcode",
-                    "not found in the ONS postcode lookup; check the spelling or give lat/lon",
-                ),
+                (STATUS_UNKNOWN, "unknown_postcode", unknown_msg),
                 (
                     STATUS_NO_COORDINATES,
                     "postcode_without_coordinates",
