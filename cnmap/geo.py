@@ -325,7 +325,7 @@ def lsoa_to_ward(
         If the lookup gives one LSOA several wards, or some LSOAs of ``table`` are not in
         the lookup (all of them are listed).
     """
-    _require(table, [lsoa_col], "table", f"; pass lsoa_col= to name the LSOA code column")
+    _require(table, [lsoa_col], "table", "; pass lsoa_col= to name the LSOA code column")
     _require(lookup, [LSOA_CODE, WARD_CODE], "lookup")
     cols = [LSOA_CODE, WARD_CODE] + ([WARD_NAME] if WARD_NAME in lookup.columns else [])
     lk = lookup[cols].drop_duplicates()

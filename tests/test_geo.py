@@ -179,7 +179,7 @@ def test_apportion_hand_checked(lsoas):
 def test_apportion_conserves_totals_on_irregular_tiling(lsoas):
     # split the 200 x 200 square into 7 vertical strips of irregular width
     xs = [0, 13.3, 41.7, 77.7, 100.1, 133.3, 170.9, 200]
-    polys = gpd.GeoDataFrame(geometry=[box(a, 0, b, 200) for a, b in zip(xs, xs[1:])], crs=BNG)
+    polys = gpd.GeoDataFrame(geometry=[box(a, 0, b, 200) for a, b in zip(xs[:-1], xs[1:], strict=True)], crs=BNG)
     lsoas = lsoas.assign(households=[10.0, 20.0, 30.0, 40.0])
     res = apportion(polys, lsoas, columns=["population", "households"])
     assert res.table["population"].sum() == pytest.approx(2002.0, abs=1e-9)

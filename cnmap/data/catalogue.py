@@ -353,7 +353,7 @@ def normalise_columns(
             mapping[name] = target
     new_names = [mapping.get(str(c), str(c)) for c in frame.columns]
     seen: dict[str, str] = {}
-    for old, new in zip(frame.columns, new_names):
+    for old, new in zip(frame.columns, new_names, strict=True):
         if new in seen:
             raise ValidationError(
                 f"dataset {dataset.id!r}: columns {seen[new]!r} and {str(old)!r} both map to "

@@ -15,7 +15,6 @@ import logging
 import re
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -458,7 +457,8 @@ def iod_on_lsoa21(
     base = pd.DataFrame(lsoa11.drop(columns=[geom11])).set_index(LSOA_CODE)
     same = np.array([c in set11 for c in c21], dtype=bool)
 
-    src_code = np.where(same, c21, None).astype(object)
+    src_code = c21.copy()
+    src_code[~same] = None
     overlap_share = np.where(same, 1.0, np.nan)
     count_values = {c: base[c].reindex(c21).to_numpy(dtype="float64", copy=True) for c in counts}
 
