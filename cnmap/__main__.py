@@ -1,0 +1,5 @@
+"""``python -m cnmap`` runs the command-line interface."""
+
+from cnmap.cli import main
+
+raise SystemExit(main())
