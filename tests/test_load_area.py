@@ -382,3 +382,40 @@ def test_geometry_repair_is_recorded(edited_mirror):
     assert area.lsoas.geometry.is_valid.all()
     assert any(re.search(r"1 invalid geometries repaired with make_valid \(E01012500\)", n)
                for n in area.notes)
+
+
+# ---------------------------------------------------------------------------- postcode errors
+
+
+def _postcode_mirror(tmp_path, monkeypatch, csv: str) -> None:
+    mirror = tmp_path / "pcmirror"
+    mirror.mkdir()
+    (mirror / "pc.csv").write_text(csv)
+    (mirror / "cnmap-mirror.toml").write_text(
+        '[[mirror]]\ndataset = "postcodes"\npath = "pc.csv"\nlad_codes = ["*"]\n'
+        'postcode_areas = ["*"]\n')
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
+    monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_postcodes_without_lad_or_lsoa_columns(tmp_path, monkeypatch):
+    _postcode_mirror(tmp_path, monkeypatch, "pcds,lat,long\nB1 1AA,52.47667,-1.90353\n")
+    with pytest.raises(ValidationError, match=r"neither a LAD column nor 2021 LSOA codes"):
+        load_postcodes(WARR)
+    every = load_postcodes()  # no district asked: every row, normalised
+    assert every.columns.tolist() == ["postcode", "lat", "lon", "easting", "northing"]
+    assert every["easting"].iloc[0] == pytest.approx(406_500, abs=600)
+
+
+def test_postcodes_of_another_district_only(tmp_path, monkeypatch):
+    _postcode_mirror(tmp_path, monkeypatch,
+                     "pcds,lat,long,laua\nB1 1AA,52.47667,-1.90353,E08000025\n")
+    with pytest.raises(UnknownAreaError, match=r"no postcodes of E06000007 in mirror:pc.csv"):
+        load_postcodes(WARR)
+
+
+def test_postcodes_file_without_coordinates(tmp_path, monkeypatch):
+    # the structural check already refuses a postcode file without its key columns
+    _postcode_mirror(tmp_path, monkeypatch, "pcds,laua\nB1 1AA,E08000025\n")
+    with pytest.raises(DataFetchError, match=r"lacks the key column\(s\) \['lat', 'lon'\]"):
+        load_postcodes(BHAM)
