@@ -342,7 +342,7 @@ class _Raw:
     notes: list[str] = field(default_factory=list)
 
 
-_EXCEL = {".xlsx", ".xlsm", ".xls"}
+_EXCEL = {".xlsx", ".xlsm"}
 _CSV = {".csv", ".txt", ".tsv", ".tab"}
 _VECTOR = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml"}
 
@@ -583,6 +583,11 @@ def _read_source(
                 f"{path}: the file is empty; it needs one feature per organisation"
             )
         return _read_vector(path, sheet)
+    if suffix == ".xls":
+        raise ValidationError(
+            f"{path}: old Excel 97-2003 (.xls) files are not read; open it in Excel or "
+            "LibreOffice and save it as .xlsx (or CSV)"
+        )
     raise ValidationError(
         f"{path}: unsupported file type {suffix!r}; use CSV (.csv/.tsv), Excel (.xlsx), "
         "GeoJSON (.geojson) or GeoPackage (.gpkg), or pass a DataFrame"

@@ -182,6 +182,9 @@ def test_bad_sources(tmp_path):
     (tmp_path / "orgs.docx").write_text("x")
     with pytest.raises(ValidationError, match=r"unsupported file type '.docx'"):
         read_organisations(tmp_path / "orgs.docx")
+    (tmp_path / "old.xls").write_bytes(b"x")
+    with pytest.raises(ValidationError, match=r"old.xls: old Excel 97-2003 \(.xls\) files are not read"):
+        read_organisations(tmp_path / "old.xls")
     with pytest.raises(ValidationError, match="is a folder"):
         read_organisations(tmp_path)
     with pytest.raises(ValidationError, match="source must be a file path or a"):
