@@ -173,7 +173,8 @@ def _sha256(path: Path) -> str:
 def _atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; move it into place only on success."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}",
+                               dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
