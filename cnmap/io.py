@@ -601,7 +601,7 @@ def _resolve_columns(
     frame: pd.DataFrame, explicit: Mapping[str, str | None], label: str
 ) -> dict[str, str | None]:
     cols = list(frame.columns)
-    seen = {}
+    seen: dict[str, Any] = {}
     for c in cols:
         seen.setdefault(_match_name(c), c)
     out: dict[str, str | None] = {}
@@ -626,7 +626,7 @@ def _xy_as_bng(
     frame: pd.DataFrame, cols: dict[str, str | None], explicit: Mapping[str, str | None]
 ) -> list[str]:
     """Columns called x/y holding metres are easting/northing, not degrees."""
-    notes = []
+    notes: list[str] = []
     lat, lon = cols.get("lat"), cols.get("lon")
     if (
         lat is None
@@ -1246,7 +1246,6 @@ def read_organisations(
         located &= dup_of < 0
 
     source_row = np.arange(1, n + 1)
-    prefix = np.array([_row_label(r, raw.sheet_offset) for r in source_row], dtype=object)
 
     # ---- assemble outputs -------------------------------------------------------------
     types = (
@@ -1294,12 +1293,15 @@ def read_organisations(
     organisations = gpd.GeoDataFrame(orgs, geometry=pts.to_numpy(), crs=C.BNG)
 
     r = np.flatnonzero(~located)
+    prefix = np.array(
+        [_row_label(int(i), raw.sheet_offset) for i in source_row[r]] or [], dtype=object
+    )
     rej = pd.DataFrame(
         {
             C.SOURCE_ROW: source_row[r],
             C.NAME: names.to_numpy()[r],
             C.REASON: reason[r],
-            "reason_text": prefix[r] + reason_text[r],
+            "reason_text": prefix + reason_text[r],
             "duplicate_of": pd.array(np.where(dup_of[r] >= 0, dup_of[r] + 1, 0), dtype="Int64"),
         }
     )
