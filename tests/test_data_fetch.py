@@ -398,3 +398,22 @@ def test_arcgis_query_is_paged_into_one_geojson(env, monkeypatch, server):
     # per-LAD download: another district is not served from this cached copy
     fetch_record("t", lad_code="E09000002")
     assert len(server.hits) == 6
+
+
+def test_unconstrained_request_ignores_other_districts_cached_files(env, monkeypatch, tmp_path):
+    cache, mirror = env
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "t.csv").write_bytes(CSV)
+    (other / "cnmap-mirror.toml").write_text(
+        '[[mirror]]\ndataset = "t"\npath = "t.csv"\nlad_codes = ["E06000007"]\n')
+    newer = CSV + b"E01000003,Test 001C,1700\n"
+    (mirror / "t.csv").write_bytes(newer)
+    install_catalogue(monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv"))
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(other))
+    assert fetch_record("t", lad_code="E06000007").path.read_bytes() == CSV
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
+    first = fetch_record("t")  # no district: the current mirror's file, not the cached one
+    assert first.source == "mirror" and first.path.read_bytes() == newer
+    assert fetch_record("t").source == "cache"
+    assert fetch_record("t").path.read_bytes() == newer

@@ -400,8 +400,20 @@ def _expected_sha(rec: FetchRecord, ds: Dataset) -> str:
 def _from_cache(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> FetchRecord | None:
+    unconstrained = lad_code is None and postcode_area is None
+    preferred: tuple[str, str] | None = None
+    if unconstrained:
+        # no district asked for: a national copy, or the copy of the file the current mirror
+        # would give first; never an arbitrary district's file left in the cache
+        first = next(iter(mirror_entries(ds.id)), None)
+        if first is not None:
+            preferred = (str(first.root), first.path)
     for rec in cached_records(ds.id):
-        if not rec.covers(lad_code, postcode_area):
+        if unconstrained:
+            national = "*" in rec.lad_codes or "*" in rec.postcode_areas
+            if not national and (rec.mirror_root, rec.mirror_path) != preferred:
+                continue
+        elif not rec.covers(lad_code, postcode_area):
             continue
         if not rec.path.is_file():
             _discard(rec.path)
