@@ -23,6 +23,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _EXPORTS = {
     "Area": "cnmap.area",
     "load_area": "cnmap.data",
+    "load_postcodes": "cnmap.data",
+    "summarise": "cnmap.deprivation",
     "read_iod": "cnmap.iod",
     "read_organisations": "cnmap.io",
     "ward_profiles": "cnmap.deprivation",

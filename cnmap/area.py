@@ -35,7 +35,7 @@ class Area:
         attribution, url, where it was read from and its checksum.
     postcodes
         Postcode lookup rows for the district's area (``postcode``, ``lat``, ``lon``,
-        ``easting``, ``northing``, ``lsoa_code``...), or None if not loaded.
+        ``easting``, ``northing``, ``lsoa21_code``, ``ward_code``...), or None if not loaded.
     lsoa_vintage, iod
         The LSOA boundary vintage (2011 or 2021) and IoD edition (2019 or 2025) used.
     """
