@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -620,3 +622,14 @@ def coverage(
     )
     log.info("%s", result.summary())
     return result
+
+
+# ``cnmap.coverage`` is both this module and its main function: importing the module makes
+# Python set the package attribute ``cnmap.coverage`` to the module, so the module itself is
+# made callable (``cnmap.coverage(orgs, area, ...)`` calls :func:`coverage`).
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> CoverageResult:
+        return coverage(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -234,3 +234,12 @@ def test_birmingham_adding_organisations_never_lowers_coverage(birmingham):
         assert (b.wards[f"pop_covered_{t}min"].to_numpy() >= a.wards[f"pop_covered_{t}min"].to_numpy() - 1e-6).all()
     assert (b.residents["walk_m"].to_numpy() <= a.residents["walk_m"].to_numpy() + 1e-6).all()
     assert b.share_covered(15) > a.share_covered(15)
+
+
+def test_cnmap_coverage_is_callable_after_module_import(line):
+    import cnmap
+    import cnmap.coverage as mod
+
+    net, area, res = line
+    r = cnmap.coverage(orgs_at([0]), area, network=net, residents=res, minutes=[5])
+    assert isinstance(r, mod.CoverageResult) and r.totals["pop_covered"].iloc[0] == 100
