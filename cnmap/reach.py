@@ -1,0 +1,364 @@
+"""Who reaches what: a sparse matrix of walking distances from every source to every point.
+
+:func:`reach_matrix` answers, for each source (a candidate venue, an organisation) and each
+point (a residential point), "how many metres is the walk, if it is within the cutoff?" It
+runs one bounded Dijkstra search per source in compiled code (numba), in parallel threads,
+and keeps only the pairs within ``cutoff_m``: a ``scipy.sparse.csr_matrix`` of shape
+``(n_sources, n_points)``.
+
+The distances follow exactly the conventions of :mod:`cnmap.network`:
+
+- a source or point is snapped onto the nearest point of the nearest walkable edge
+  (:func:`cnmap.network.snap_points`), and the straight-line *access* distance to the street
+  is added at both ends;
+- a source on edge (u, v) starts the search at u with ``access + along_u`` and at v with
+  ``access + along_v``; a point on edge (u', v') is reached at ``min(D[u'] + along_u',
+  D[v'] + along_v') + access``;
+- when the source and the point lie on the same edge, the direct walk along it
+  (``|pos_point - pos_source| + both access distances``) is used when shorter;
+- a pair counts when its distance is ``<= cutoff_m``.
+
+So the row sums of ``reach_matrix(...) > 0`` are the counts of
+:func:`cnmap.network.count_within` with ``points=``, and the column minima are the distances of
+:func:`cnmap.network.distance_at_points` (where within the cutoff).
+
+Sources or points that are not placed on the network (farther than ``max_snap_m`` from any
+street, or without geometry) have empty rows / columns.
+
+:func:`crow_flies_reach_matrix` is the straight-line twin (distance x detour factor), for
+results computed in crow-flies mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numba import njit, prange
+from scipy import sparse
+
+from cnmap.errors import ValidationError
+from cnmap.network import SnapResult, snap_points
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+    from cnmap.network import WalkNetwork
+
+__all__ = ["reach_matrix", "crow_flies_reach_matrix"]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled kernels (a binary heap of (distance, node) in two preallocated arrays)
+
+
+@njit(cache=True, inline="always")
+def _heap_push(hk, hv, size, key, val):  # pragma: no cover - compiled
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hk[parent] <= key:
+            break
+        hk[i] = hk[parent]
+        hv[i] = hv[parent]
+        i = parent
+    hk[i] = key
+    hv[i] = val
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(hk, hv, size):  # pragma: no cover - compiled
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    if size > 0:
+        lk = hk[size]
+        lv = hv[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and hk[c + 1] < hk[c]:
+                c += 1
+            if hk[c] >= lk:
+                break
+            hk[i] = hk[c]
+            hv[i] = hv[c]
+            i = c
+        hk[i] = lk
+        hv[i] = lv
+    return key, val, size
+
+
+@njit(cache=True)
+def _one_source(indptr, indices, weights, su, sdu, sv, sdv, cutoff, dist, touched, hk,
+                hv):  # pragma: no cover - compiled
+    """Bounded Dijkstra from the two ends of a source's edge; returns the number of reached
+    nodes, listed in ``touched[:count]`` with their distances in ``dist`` (caller resets)."""
+    size = 0
+    count = 0
+    if sdu <= cutoff:
+        touched[count] = su
+        count += 1
+        dist[su] = sdu
+        size = _heap_push(hk, hv, size, sdu, su)
+    if sdv <= cutoff and sdv < dist[sv]:
+        if dist[sv] == np.inf:
+            touched[count] = sv
+            count += 1
+        dist[sv] = sdv
+        size = _heap_push(hk, hv, size, sdv, sv)
+    while size > 0:
+        d, u, size = _heap_pop(hk, hv, size)
+        if d > dist[u]:
+            continue  # stale heap entry
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd < dist[v] and nd <= cutoff:
+                if dist[v] == np.inf:
+                    touched[count] = v
+                    count += 1
+                dist[v] = nd
+                size = _heap_push(hk, hv, size, nd, v)
+    return count
+
+
+@njit(parallel=True, cache=True)
+def _reach(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge, src_pos, src_acc,
+           node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc, n_points, cutoff,
+           n_chunks, fill, out_ptr, out_idx, out_val):  # pragma: no cover - compiled
+    """Per source, the points within ``cutoff`` and their distances.
+
+    With ``fill=False`` returns the number of points per source; with ``fill=True`` writes the
+    pairs of source ``s`` at ``out_idx/out_val[out_ptr[s]:out_ptr[s + 1]]``. Sources with
+    ``src_edge < 0`` are not placed (no pairs). Sources are dealt round-robin to ``n_chunks``
+    workers with their own scratch arrays.
+    """
+    n = indptr.shape[0] - 1
+    n_src = src_u.shape[0]
+    counts = np.zeros(n_src, dtype=np.int64)
+    cap = indices.shape[0] + 3
+    for c in prange(n_chunks):
+        dist = np.full(n, np.inf)
+        touched = np.empty(n, dtype=np.int64)
+        hk = np.empty(cap, dtype=np.float64)
+        hv = np.empty(cap, dtype=np.int64)
+        best = np.full(n_points, np.inf)
+        ptouched = np.empty(n_points, dtype=np.int64)
+        for s in range(c, n_src, n_chunks):
+            e = src_edge[s]
+            if e < 0:
+                continue
+            count = _one_source(indptr, indices, weights, src_u[s], src_du[s], src_v[s],
+                                src_dv[s], cutoff, dist, touched, hk, hv)
+            npt = 0
+            for k in range(count):
+                node = touched[k]
+                dn = dist[node]
+                for j in range(node_ptr[node], node_ptr[node + 1]):
+                    p = node_pt[j]
+                    cand = dn + node_extra[j]
+                    if cand < best[p]:
+                        if best[p] == np.inf:
+                            ptouched[npt] = p
+                            npt += 1
+                        best[p] = cand
+                dist[node] = np.inf
+            for j in range(edge_ptr[e], edge_ptr[e + 1]):  # same edge: walk along it
+                p = edge_pt[j]
+                cand = abs(pt_pos[p] - src_pos[s]) + src_acc[s] + pt_acc[p]
+                if cand < best[p]:
+                    if best[p] == np.inf:
+                        ptouched[npt] = p
+                        npt += 1
+                    best[p] = cand
+            m = 0
+            base = out_ptr[s] if fill else 0
+            for k in range(npt):
+                p = ptouched[k]
+                if best[p] <= cutoff:
+                    if fill:
+                        out_idx[base + m] = p
+                        out_val[base + m] = best[p]
+                    m += 1
+                best[p] = np.inf
+            counts[s] = m
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# preparation
+
+
+def _snapped(net: WalkNetwork, obj: Any, max_snap_m: float, what: str) -> SnapResult:
+    if isinstance(obj, SnapResult):
+        obj.check_network(net)
+        return obj
+    import geopandas as gpd
+
+    if not isinstance(obj, gpd.GeoSeries | gpd.GeoDataFrame):
+        raise ValidationError(f"{what} must be points (a GeoSeries or GeoDataFrame, or a "
+                              f"SnapResult from cnmap.network.snap_points), not "
+                              f"{type(obj).__name__}")
+    return snap_points(net, obj, max_snap_m=max_snap_m)
+
+
+def _point_tables(net: WalkNetwork, P: SnapResult) -> tuple[np.ndarray, ...]:
+    """CSR node -> (point, along + access) and CSR edge -> points, for the placed points."""
+    ok = np.flatnonzero(P.ok)
+    nodes = np.concatenate([P.u[ok], P.v[ok]]).astype(np.int64)
+    pts = np.concatenate([ok, ok]).astype(np.int64)
+    extra = np.concatenate([P.along_u_m[ok] + P.access_m[ok],
+                            P.along_v_m[ok] + P.access_m[ok]]).astype(np.float64)
+    o = np.argsort(nodes, kind="stable")
+    node_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(nodes, minlength=net.n_nodes), out=node_ptr[1:])
+    e = P.edge[ok].astype(np.int64)
+    oe = np.argsort(e, kind="stable")
+    edge_ptr = np.zeros(net.n_edges + 1, dtype=np.int64)
+    np.cumsum(np.bincount(e, minlength=net.n_edges), out=edge_ptr[1:])
+    pos = np.nan_to_num(np.asarray(P.along_u_m, dtype=np.float64))
+    acc = np.nan_to_num(np.asarray(P.access_m, dtype=np.float64))
+    return node_ptr, pts[o], extra[o], edge_ptr, ok[oe].astype(np.int64), pos, acc
+
+
+def _cutoff(cutoff_m: Any) -> float:
+    try:
+        c = float(cutoff_m)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"cutoff_m={cutoff_m!r} must be a distance in metres") from exc
+    if not np.isfinite(c) or c < 0:
+        raise ValidationError(f"cutoff_m={cutoff_m!r} must be a finite distance >= 0 in metres "
+                              "(a reach matrix without a limit would be dense)")
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
+# public
+
+
+def reach_matrix(net: WalkNetwork, sources: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult,
+                 points: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult, *, cutoff_m: float,
+                 max_snap_m: float = 500.0) -> sparse.csr_matrix:
+    """Walking distance (metres) from every source to every point within ``cutoff_m``.
+
+    Parameters
+    ----------
+    net
+        The walk network (:func:`cnmap.network.read_walk_network`).
+    sources
+        Source points (GeoSeries/GeoDataFrame in any CRS, or a :class:`SnapResult` made on
+        ``net``): one row each, in order.
+    points
+        Destination points (e.g. residential points): one column each, in order.
+    cutoff_m
+        Walking distance limit in metres; pairs with a distance ``<= cutoff_m`` are stored.
+    max_snap_m
+        Snapping limit: sources and points farther than this from any walkable edge are not
+        placed and get an empty row / column.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(sources), len(points))``, float64 metres, sorted column indices. Stored
+        entries are exactly the pairs within the cutoff; a stored distance can be 0 (a source
+        and a point at the same spot on a street), so use the sparsity structure
+        (``m.indptr``/``m.indices``, or ``m.getnnz(axis=...)``), not ``m != 0``, to test reach.
+    """
+    cutoff = _cutoff(cutoff_m)
+    S = _snapped(net, sources, max_snap_m, "sources")
+    P = _snapped(net, points, max_snap_m, "points")
+    n_src, n_pts = len(S), len(P)
+    placed = np.asarray(S.ok, dtype=bool)
+    src_edge = np.where(placed, S.edge, -1).astype(np.int64)
+    src_u = np.where(placed, S.u, 0).astype(np.int64)
+    src_v = np.where(placed, S.v, 0).astype(np.int64)
+    acc = np.nan_to_num(np.asarray(S.access_m, dtype=np.float64))
+    au = np.nan_to_num(np.asarray(S.along_u_m, dtype=np.float64))
+    av = np.nan_to_num(np.asarray(S.along_v_m, dtype=np.float64))
+    node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc = _point_tables(net, P)
+
+    import numba
+
+    n_chunks = max(1, min(numba.get_num_threads(), max(n_src, 1)))
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0, dtype=np.float64)
+    args = (net.indptr, net.indices, net.data, src_u, acc + au, src_v, acc + av, src_edge, au,
+            acc, node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc, n_pts, cutoff,
+            n_chunks)
+    counts = _reach(*args, False, np.zeros(n_src + 1, dtype=np.int64), empty_i, empty_f)
+    indptr = np.zeros(n_src + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    idx = np.empty(nnz, dtype=np.int64)
+    val = np.empty(nnz, dtype=np.float64)
+    _reach(*args, True, indptr, idx, val)
+    m = sparse.csr_matrix((val, idx, indptr), shape=(n_src, n_pts))
+    m.sort_indices()
+    log.info("reach_matrix: %d sources (%d placed) x %d points (%d placed), cutoff %.0f m: "
+             "%d pairs", n_src, int(placed.sum()), n_pts, int(np.asarray(P.ok).sum()), cutoff,
+             nnz)
+    return m
+
+
+def crow_flies_reach_matrix(sources: gpd.GeoSeries | gpd.GeoDataFrame,
+                            points: gpd.GeoSeries | gpd.GeoDataFrame, *, cutoff_m: float,
+                            detour_factor: float = 1.0) -> sparse.csr_matrix:
+    """Straight-line twin of :func:`reach_matrix`: ``distance x detour_factor <= cutoff_m``.
+
+    Both inputs are reprojected to EPSG:27700; missing geometries get empty rows / columns.
+    The stored value is the straight-line distance times ``detour_factor`` (metres).
+    """
+    import geopandas as gpd
+    from scipy.spatial import cKDTree
+
+    from cnmap.columns import BNG
+
+    cutoff = _cutoff(cutoff_m)
+    if not np.isfinite(detour_factor) or detour_factor < 1.0:
+        raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1")
+
+    def xy(obj: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(obj, gpd.GeoSeries | gpd.GeoDataFrame):
+            raise ValidationError(f"{what} must be a GeoSeries or GeoDataFrame of points")
+        gs = obj.geometry if isinstance(obj, gpd.GeoDataFrame) else obj
+        if gs.crs is None:
+            from cnmap.errors import CRSError
+
+            raise CRSError(f"the {what} have no CRS; set it, e.g. .set_crs('EPSG:27700')")
+        gs = gs.to_crs(BNG)
+        ok = ~(gs.isna() | gs.is_empty).to_numpy()
+        c = np.full((len(gs), 2), np.nan)
+        if ok.any():
+            c[ok, 0] = gs[ok].x.to_numpy()
+            c[ok, 1] = gs[ok].y.to_numpy()
+        return c, ok
+
+    s, sok = xy(sources, "sources")
+    p, pok = xy(points, "points")
+    si, pi = np.flatnonzero(sok), np.flatnonzero(pok)
+    if si.size == 0 or pi.size == 0:
+        return sparse.csr_matrix((len(s), len(p)), dtype=np.float64)
+    d = cKDTree(s[si]).sparse_distance_matrix(cKDTree(p[pi]), max_distance=cutoff / detour_factor,
+                                              output_type="coo_matrix")
+    # sparse_distance_matrix drops exact zeros: add coincident pairs back explicitly
+    rows, cols, vals = d.row, d.col, d.data * detour_factor
+    same = cKDTree(s[si]).query_ball_tree(cKDTree(p[pi]), r=0.0)
+    extra = [(i, j) for i, js in enumerate(same) for j in js]
+    if extra:
+        er, ec = np.array(extra, dtype=np.int64).T
+        have = set(zip(rows.tolist(), cols.tolist(), strict=True))
+        add = np.array([(a, b) not in have for a, b in zip(er, ec, strict=True)], dtype=bool)
+        rows = np.concatenate([rows, er[add]])
+        cols = np.concatenate([cols, ec[add]])
+        vals = np.concatenate([vals, np.zeros(int(add.sum()))])
+    keep = vals <= cutoff
+    m = sparse.csr_matrix((vals[keep], (si[rows[keep]], pi[cols[keep]])), shape=(len(s), len(p)))
+    m.sort_indices()
+    return m
