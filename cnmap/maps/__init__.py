@@ -1,0 +1,54 @@
+"""Maps of walking coverage, deprivation and thin infrastructure.
+
+Interactive (folium / Leaflet, imported lazily):
+
+- :func:`coverage_map` — a multi-layer HTML map of a coverage result (and a thin result);
+- :func:`save_html` — write it, optionally self-contained (no CDN, opens offline);
+- :func:`simplify_for_web` — light EPSG:4326 geometry with shared borders kept.
+
+Static (matplotlib, EPSG:27700, for reports):
+
+- :func:`static_map` — choropleth + points + legend + metric scale bar + attribution;
+- :func:`coverage_figure`, :func:`imd_figure`, :func:`thin_figure` — the standard figures;
+- :func:`save_figure` — PNG and PDF.
+
+See ``docs/maps.md``.
+"""
+
+from __future__ import annotations
+
+from .interactive import (
+    DEFAULT_SHOW,
+    LAYER_KEYS,
+    POPUP_FIELDS,
+    coverage_map,
+    layer_names,
+    save_html,
+    simplify_for_web,
+)
+from .static import (
+    add_scale_bar,
+    bivariate_figure,
+    coverage_figure,
+    imd_figure,
+    save_figure,
+    static_map,
+    thin_figure,
+)
+
+__all__ = [
+    "DEFAULT_SHOW",
+    "LAYER_KEYS",
+    "POPUP_FIELDS",
+    "coverage_map",
+    "layer_names",
+    "save_html",
+    "simplify_for_web",
+    "static_map",
+    "coverage_figure",
+    "imd_figure",
+    "thin_figure",
+    "bivariate_figure",
+    "add_scale_bar",
+    "save_figure",
+]
