@@ -640,7 +640,9 @@ def _xy_as_bng(
     if _match_name(lat) == "y" and _match_name(lon) == "x":
         yv, _ = _to_float(frame[lat])
         xv, _ = _to_float(frame[lon])
-        if np.nanmedian(np.abs(np.r_[xv, yv, np.nan])) > 1000:
+        vals = np.abs(np.r_[xv, yv])
+        vals = vals[np.isfinite(vals)]
+        if vals.size and float(np.median(vals)) > 1000:
             cols["easting"], cols["northing"] = lon, lat
             cols["lat"] = cols["lon"] = None
             notes.append(
@@ -685,7 +687,7 @@ def _check_bng(e: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:g}" if abs(v) < 1000 else f"{v:.0f}"
+        return format(v, ".10g") if abs(v) < 1000 else f"{v:.0f}"
     return str(v)
 
 
@@ -932,8 +934,9 @@ def read_organisations(
         frames = [t for t in store.values() if t is not None]
         if not frames:
             return None
+        lookup_used.setdefault("base_what", lookup_used["what"])
         lookup_used["what"] = (
-            f"{lookup_used['what']}, then cnmap.data.load_postcodes(postcode_area=...) "
+            f"{lookup_used['base_what']}, then cnmap.data.load_postcodes(postcode_area=...) "
             f"for postcodes outside the area ({', '.join(k for k, v in store.items() if v is not None)})"
         )
         table = pd.concat(frames) if len(frames) > 1 else frames[0]

@@ -125,7 +125,7 @@ def test_excel_other_sheet(shared_data, binary_dir):
 def test_swapped_message(shared_data):
     res = read_organisations(ORGS / "09_swapped_latlon.csv")
     rej = res.rejected.set_index("source_row")
-    assert rej.loc[2, "reason_text"].startswith("row 2: lat=-1.91017, lon=52.4733: latitude and longitude look swapped")
+    assert rej.loc[2, "reason_text"].startswith("row 2: lat=-1.91017, lon=52.47327: latitude and longitude look swapped")
     assert res.params["postcode_lookup"] is None  # never needed, never loaded
 
 

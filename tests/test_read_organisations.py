@@ -232,6 +232,14 @@ def test_area_postcodes_then_wider_lookup(area, shared_data):
     assert res.rejected.set_index("source_row")["reason"].to_dict() == {2: "outside_area", 3: "unknown_postcode"}
     assert res.params["postcode_lookup"].startswith("area.postcodes")
     assert "postcode_area=" in res.params["postcode_lookup"]
+    # the address fallback goes through the wider lookup too (row 3: B91 2SQ in the address)
+    df["address"] = ["", "", "1 High Street, Solihull B91 2SQ"]
+    res = read_organisations(df, area=area)
+    assert res.rejected.set_index("source_row")["reason"].to_dict() == {2: "outside_area", 3: "outside_area"}
+    assert res.params["postcode_lookup"].count("then") == 1
+    wide = read_organisations(df, area=area, keep_outside_m=20_000)
+    assert wide.organisations["coord_source"].tolist() == ["postcode", "postcode", "address_postcode"]
+    assert wide.organisations["in_area"].tolist() == [True, False, False]
 
 
 def test_area_postcodes_without_wider_lookup(area, monkeypatch):
