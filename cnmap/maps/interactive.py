@@ -1084,8 +1084,17 @@ def coverage_map(
         el["Runtime"]().add_to(m)
 
     drawn: dict[str, Any] = {}
+    taken = {c.layer_name for c in m._children.values() if hasattr(c, "layer_name")}
+
+    def unique(name: str) -> str:  # layers stacked on an existing map keep distinct names
+        out, k = name, 2
+        while out in taken:
+            out, k = f"{name} ({k})", k + 1
+        taken.add(out)
+        return out
 
     def add_area(payload: AreaPayload, data: Any) -> None:
+        payload.name = unique(payload.name)
         layer = el["AreaLayer"](payload, data, show=payload.key in show_set)
         layer.add_to(m)
         drawn[payload.key] = layer
@@ -1169,7 +1178,7 @@ def coverage_map(
     orgs = _org_frame(result, organisations)
     if orgs is not None and len(orgs):
         payload = _org_payload(_points_wgs84(orgs, precision, "organisations"),
-                               names["organisations"], popup_fields)
+                               unique(names["organisations"]), popup_fields)
         group = (
             MarkerCluster(
                 name=payload.name, show="organisations" in show_set,
