@@ -459,4 +459,4 @@ def test_property_permutation_invariance_and_bounds(table: pd.DataFrame, seed: i
             assert r["imd_local_concentration"] >= r["imd_average_rank"] - 1e-6
             assert r["imd_local_concentration"] <= rev.max() + 1e-9
         else:
-            assert np.isnan(r["imd_average_rank"])
+            assert pd.isna(r["imd_average_rank"])
