@@ -27,6 +27,8 @@ _EXPORTS = {
     "summarise": "cnmap.deprivation",
     "read_iod": "cnmap.iod",
     "read_organisations": "cnmap.io",
+    "OrganisationTable": "cnmap.io",
+    "CoverageResult": "cnmap.coverage",
     "ward_profiles": "cnmap.deprivation",
     "coverage": "cnmap.coverage",
     "thin_areas": "cnmap.thin",
