@@ -1,0 +1,59 @@
+"""Walking networks from OpenStreetMap, snapping, shortest paths and catchments, on arrays.
+
+Read or build a network::
+
+    net = read_walk_network("birmingham_walk_osm_2021-08.gpkg")   # .gpkg/.graphml/.osm/.osm.pbf
+    net = walk_network_from_polygon(boundary)                        # online, osmnx "walk"
+
+Query it (distances in metres; speed is always explicit)::
+
+    d = distance_to_nearest(net, organisations, cutoff_m=metres_for_minutes(15, 4.8))
+    people_d = distance_at_points(net, d, people, sources=organisations)
+    n = count_within(net, organisations, cutoff_m=1200, groups="type", points=people)
+    polys = catchments(net, organisations, cutoff_m=1200, per_source=True)
+
+See ``docs/network.md`` for the data, the cleaning, the algorithms and their caveats.
+"""
+
+from __future__ import annotations
+
+from cnmap.network.build import (
+    NetworkReport,
+    WalkNetwork,
+    walk_network_from_gdfs,
+    walk_network_from_graph,
+)
+from cnmap.network.catchments import catchments, reached_edges
+from cnmap.network.io import read_walk_network, walk_graph_from_xml, walk_network_from_polygon
+from cnmap.network.paths import count_within, distance_at_points, distance_to_nearest
+from cnmap.network.snap import DEFAULT_MAX_SNAP_M, SnapResult, snap_points
+from cnmap.network.speeds import (
+    DEFAULT_SPEED_KMH,
+    WALKING_SPEEDS,
+    metres_for_minutes,
+    minutes_for_metres,
+    walking_speed,
+)
+
+__all__ = [
+    "WalkNetwork",
+    "NetworkReport",
+    "read_walk_network",
+    "walk_network_from_graph",
+    "walk_network_from_gdfs",
+    "walk_network_from_polygon",
+    "walk_graph_from_xml",
+    "SnapResult",
+    "snap_points",
+    "DEFAULT_MAX_SNAP_M",
+    "distance_to_nearest",
+    "distance_at_points",
+    "count_within",
+    "catchments",
+    "reached_edges",
+    "WALKING_SPEEDS",
+    "DEFAULT_SPEED_KMH",
+    "metres_for_minutes",
+    "minutes_for_metres",
+    "walking_speed",
+]

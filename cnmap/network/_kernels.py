@@ -1,0 +1,390 @@
+"""Compiled (numba) shortest-path kernels on CSR arrays.
+
+Private module: the public functions in :mod:`cnmap.network.paths` and
+:mod:`cnmap.network.catchments` prepare the arrays and call these kernels.
+
+Conventions
+-----------
+- The graph is a symmetric CSR matrix given as ``indptr`` (int64), ``indices`` (int32) and
+  ``weights`` (float64, metres). Self-loops are not stored; parallel edges are stored once
+  with their shortest length.
+- A *source* is a set of seeds: ``seed_node[src_ptr[s]:src_ptr[s + 1]]`` with initial
+  distances ``seed_dist[...]`` (one seed of distance 0 for a source at a node; two seeds, the
+  edge's ends, for a source snapped onto an edge).
+- Dijkstra uses a binary heap with lazy deletion. Every arc pushes at most once (a node's arcs
+  are scanned once, when it is settled), so the heap never holds more than
+  ``n_seeds + nnz`` entries.
+- A node is reached when its distance is ``<= cutoff``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# ----------------------------------------------------------------------------------------
+# binary heap (keys float64, values int64) held in two preallocated arrays
+
+
+@njit(cache=True, inline="always")
+def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hk[parent] <= key:
+            break
+        hk[i] = hk[parent]
+        hv[i] = hv[parent]
+        i = parent
+    hk[i] = key
+    hv[i] = val
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _pop(hk, hv, size):  # pragma: no cover - compiled
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    if size > 0:
+        lk = hk[size]
+        lv = hv[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and hk[c + 1] < hk[c]:
+                c += 1
+            if hk[c] >= lk:
+                break
+            hk[i] = hk[c]
+            hv[i] = hv[c]
+            i = c
+        hk[i] = lk
+        hv[i] = lv
+    return key, val, size
+
+
+# ----------------------------------------------------------------------------------------
+# one multi-source search: distance to (and label of) the nearest source
+
+
+@njit(cache=True)
+def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label,
+                 cutoff):  # pragma: no cover - compiled
+    """Distance from every node to its nearest seed, and that seed's label (-1 if none)."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, dtype=np.int64)
+    cap = seed_node.shape[0] + indices.shape[0] + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int64)
+    size = 0
+    for i in range(seed_node.shape[0]):
+        s = seed_node[i]
+        d = seed_dist[i]
+        if d <= cutoff and d < dist[s]:
+            dist[s] = d
+            label[s] = seed_label[i]
+            size = _push(hk, hv, size, d, s)
+    while size > 0:
+        d, u, size = _pop(hk, hv, size)
+        if d > dist[u]:
+            continue  # stale entry
+        lab = label[u]
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd < dist[v] and nd <= cutoff:
+                dist[v] = nd
+                label[v] = lab
+                size = _push(hk, hv, size, nd, v)
+    return dist, label
+
+
+# ----------------------------------------------------------------------------------------
+# bounded search from one source, reusing scratch arrays; returns the number of reached nodes
+# (their indices are in touched[:count]; the caller resets dist[touched[:count]] = inf)
+
+
+@njit(cache=True, inline="always")
+def _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk,
+             hv):  # pragma: no cover - compiled
+    size = 0
+    count = 0
+    for i in range(seeds.shape[0]):
+        s = seeds[i]
+        d = seed_d[i]
+        if d <= cutoff and d < dist[s]:
+            if dist[s] == np.inf:
+                touched[count] = s
+                count += 1
+            dist[s] = d
+            size = _push(hk, hv, size, d, s)
+    while size > 0:
+        d, u, size = _pop(hk, hv, size)
+        if d > dist[u]:
+            continue
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd < dist[v] and nd <= cutoff:
+                if dist[v] == np.inf:
+                    touched[count] = v
+                    count += 1
+                dist[v] = nd
+                size = _push(hk, hv, size, nd, v)
+    return count
+
+
+@njit(parallel=True, cache=True)
+def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_group,
+                 src_weight, n_groups, cutoff,
+                 node_pt_ptr, node_pt_idx, node_pt_extra,
+                 src_edge, src_pos, src_access,
+                 edge_pt_ptr, edge_pt_idx, pt_pos, pt_access,
+                 n_points, n_chunks):  # pragma: no cover - compiled
+    """Number of sources (weighted, by group) within ``cutoff`` of every node and point.
+
+    One bounded Dijkstra per source; sources are dealt round-robin to ``n_chunks`` workers,
+    each with its own scratch arrays and counters, summed at the end.
+
+    Points: ``node_pt_*`` is a CSR from node to the points on its incident edges with the
+    extra distance (along the edge + the point's access); ``edge_pt_*`` lists the points on
+    each edge, with ``pt_pos`` their position (metres from the edge's u end) and
+    ``pt_access`` their access distance, for the same-edge case (a source and a point on
+    the same edge reach each other directly along it). ``src_edge`` is -1 for node sources.
+    """
+    n = indptr.shape[0] - 1
+    n_src = src_ptr.shape[0] - 1
+    node_counts = np.zeros((n_chunks, n, n_groups), dtype=np.int64)
+    pt_counts = np.zeros((n_chunks, n_points, n_groups), dtype=np.int64)
+    cap = indices.shape[0] + seed_node.shape[0] + 1
+    for c in prange(n_chunks):
+        dist = np.full(n, np.inf)
+        touched = np.empty(n, dtype=np.int64)
+        hk = np.empty(cap, dtype=np.float64)
+        hv = np.empty(cap, dtype=np.int64)
+        best = np.full(n_points, np.inf)
+        ptouched = np.empty(n_points, dtype=np.int64)
+        nc = node_counts[c]
+        pc = pt_counts[c]
+        for s in range(c, n_src, n_chunks):
+            a = src_ptr[s]
+            b = src_ptr[s + 1]
+            count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
+                             dist, touched, hk, hv)
+            g = src_group[s]
+            w = src_weight[s]
+            npt = 0
+            for k in range(count):
+                node = touched[k]
+                nc[node, g] += w
+                if n_points > 0:
+                    dn = dist[node]
+                    for j in range(node_pt_ptr[node], node_pt_ptr[node + 1]):
+                        p = node_pt_idx[j]
+                        cand = dn + node_pt_extra[j]
+                        if cand < best[p]:
+                            if best[p] == np.inf:
+                                ptouched[npt] = p
+                                npt += 1
+                            best[p] = cand
+                dist[node] = np.inf
+            if n_points > 0:
+                e = src_edge[s]
+                if e >= 0:
+                    for j in range(edge_pt_ptr[e], edge_pt_ptr[e + 1]):
+                        p = edge_pt_idx[j]
+                        cand = abs(pt_pos[p] - src_pos[s]) + src_access[s] + pt_access[p]
+                        if cand < best[p]:
+                            if best[p] == np.inf:
+                                ptouched[npt] = p
+                                npt += 1
+                            best[p] = cand
+                for k in range(npt):
+                    p = ptouched[k]
+                    if best[p] <= cutoff:
+                        pc[p, g] += w
+                    best[p] = np.inf
+    return node_counts.sum(axis=0), pt_counts.sum(axis=0)
+
+
+@njit(cache=True)
+def same_edge_nearest(pt_edge, pt_pos, pt_access, src_edge_sorted, src_pos_sorted,
+                      src_access_sorted, src_label_sorted):  # pragma: no cover - compiled
+    """For every point, the shortest direct along-edge distance to a source on its own edge.
+
+    Sources are sorted by edge. Returns (distance, label); inf / -1 where no source shares
+    the point's edge.
+    """
+    m = pt_edge.shape[0]
+    out = np.full(m, np.inf)
+    lab = np.full(m, -1, dtype=np.int64)
+    for i in range(m):
+        e = pt_edge[i]
+        if e < 0:
+            continue
+        lo = np.searchsorted(src_edge_sorted, e, side="left")
+        hi = np.searchsorted(src_edge_sorted, e, side="right")
+        for j in range(lo, hi):
+            d = abs(pt_pos[i] - src_pos_sorted[j]) + src_access_sorted[j] + pt_access[i]
+            if d < out[i]:
+                out[i] = d
+                lab[i] = src_label_sorted[j]
+    return out, lab
+
+
+# ----------------------------------------------------------------------------------------
+# catchments: reached parts of edges
+
+
+@njit(cache=True)
+def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cutoff,
+                   node_edge_ptr, node_edge_idx, edge_u, edge_v, edge_len):  # pragma: no cover
+    """Reached stretches of edges for each source (group of seeds).
+
+    Returns ``(piece_src, piece_edge, start_m, end_m)``: metres from the edge's u end. An edge
+    wholly reached gives one piece [0, L]; otherwise up to two pieces, from each reached end
+    for the remaining budget ``cutoff - dist(end)``.
+    """
+    n = indptr.shape[0] - 1
+    n_src = src_ptr.shape[0] - 1
+    n_edges = edge_u.shape[0]
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, dtype=np.int64)
+    cap = indices.shape[0] + seed_node.shape[0] + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int64)
+    stamp = np.full(n_edges, -1, dtype=np.int64)
+    out_cap = 1024
+    o_src = np.empty(out_cap, dtype=np.int64)
+    o_edge = np.empty(out_cap, dtype=np.int64)
+    o_a = np.empty(out_cap, dtype=np.float64)
+    o_b = np.empty(out_cap, dtype=np.float64)
+    m = 0
+    for s in range(n_src):
+        a = src_ptr[s]
+        b = src_ptr[s + 1]
+        count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
+                         dist, touched, hk, hv)
+        for k in range(count):
+            node = touched[k]
+            for j in range(node_edge_ptr[node], node_edge_ptr[node + 1]):
+                e = node_edge_idx[j]
+                if stamp[e] == s:
+                    continue
+                stamp[e] = s
+                length = edge_len[e]
+                ru = cutoff - dist[edge_u[e]]  # -inf when u not reached
+                rv = cutoff - dist[edge_v[e]]
+                if m + 2 > out_cap:
+                    out_cap *= 2
+                    o_src = _grow_i(o_src, out_cap)
+                    o_edge = _grow_i(o_edge, out_cap)
+                    o_a = _grow_f(o_a, out_cap)
+                    o_b = _grow_f(o_b, out_cap)
+                if ru >= 0 and rv >= 0 and ru + rv >= length:
+                    o_src[m] = s
+                    o_edge[m] = e
+                    o_a[m] = 0.0
+                    o_b[m] = length
+                    m += 1
+                else:
+                    if ru > 0:
+                        o_src[m] = s
+                        o_edge[m] = e
+                        o_a[m] = 0.0
+                        o_b[m] = min(ru, length)
+                        m += 1
+                    if rv > 0:
+                        o_src[m] = s
+                        o_edge[m] = e
+                        o_a[m] = max(length - rv, 0.0)
+                        o_b[m] = length
+                        m += 1
+        for k in range(count):
+            dist[touched[k]] = np.inf
+    return o_src[:m].copy(), o_edge[:m].copy(), o_a[:m].copy(), o_b[:m].copy()
+
+
+@njit(cache=True)
+def _grow_i(arr, cap):  # pragma: no cover - compiled
+    out = np.empty(cap, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
+def _grow_f(arr, cap):  # pragma: no cover - compiled
+    out = np.empty(cap, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
+def substrings(coords, offsets, cum, piece_edge, start, end):  # pragma: no cover - compiled
+    """Cut line pieces out of edge geometries.
+
+    ``coords``/``offsets`` hold the edges' vertices (flat); ``cum`` the distance of each vertex
+    from its line's start (geometry units). ``start``/``end`` are distances along the
+    geometry. Returns the pieces' flat coordinates and the piece index of every coordinate
+    (for ``shapely.linestrings(coords, indices=...)``).
+    """
+    n = piece_edge.shape[0]
+    # first pass: number of vertices per piece
+    counts = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    last = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        e = piece_edge[i]
+        lo = offsets[e]
+        hi = offsets[e + 1]
+        seg = cum[lo:hi]
+        # vertices strictly inside (start, end)
+        f = lo + np.searchsorted(seg, start[i], side="right")
+        la = lo + np.searchsorted(seg, end[i], side="left")
+        first[i] = f
+        last[i] = la
+        inner = la - f
+        if inner < 0:
+            inner = 0
+        counts[i] = inner + 2
+    total = counts.sum()
+    out = np.empty((total, 2), dtype=np.float64)
+    idx = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        e = piece_edge[i]
+        lo = offsets[e]
+        hi = offsets[e + 1]
+        x0, y0 = _interp(coords, cum, lo, hi, start[i])
+        out[k, 0] = x0
+        out[k, 1] = y0
+        idx[k] = i
+        k += 1
+        for j in range(first[i], last[i]):
+            out[k, 0] = coords[j, 0]
+            out[k, 1] = coords[j, 1]
+            idx[k] = i
+            k += 1
+        x1, y1 = _interp(coords, cum, lo, hi, end[i])
+        out[k, 0] = x1
+        out[k, 1] = y1
+        idx[k] = i
+        k += 1
+    return out, idx
+
+
+@njit(cache=True, inline="always")
+def _interp(coords, cum, lo, hi, d):  # pragma: no cover - compiled
+    if d <= 0.0:
+        return coords[lo, 0], coords[lo, 1]
+    if d >= cum[hi - 1]:
+        return coords[hi - 1, 0], coords[hi - 1, 1]
+    j = lo + np.searchsorted(cum[lo:hi], d, side="right") - 1
+    seg = cum[j + 1] - cum[j]
+    t = 0.0 if seg <= 0.0 else (d - cum[j]) / seg
+    return (coords[j, 0] + t * (coords[j + 1, 0] - coords[j, 0]),
+            coords[j, 1] + t * (coords[j + 1, 1] - coords[j, 1]))

@@ -1,0 +1,571 @@
+"""The compact walk network (:class:`WalkNetwork`) and the builder every reader shares.
+
+A :class:`WalkNetwork` is a set of arrays: node ids and coordinates (EPSG:27700), a symmetric
+CSR adjacency of edge lengths in metres, and per-edge arrays (end nodes, length, geometry).
+Every input form (GeoPackage, GraphML, OSM XML, PBF, a networkx graph, osmnx online) ends in
+:func:`_assemble`, which projects, orients, de-duplicates, keeps the largest connected
+component and records what it did in a :class:`NetworkReport`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from cnmap.columns import BNG
+from cnmap.errors import CRSError, GraphError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import networkx as nx
+
+__all__ = ["WalkNetwork", "NetworkReport", "walk_network_from_graph", "walk_network_from_gdfs"]
+
+log = logging.getLogger(__name__)
+
+NODE_ID = "node_id"
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What the builder read, changed and dropped.
+
+    Attributes
+    ----------
+    source
+        Where the network came from (a path, ``"networkx graph"`` or ``"osmnx online"``).
+    reader
+        ``"gpkg"``, ``"graphml"``, ``"osm_xml"``, ``"osm_pbf"``, ``"graph"``, ``"gdfs"`` or
+        ``"online"``.
+    crs_in, crs
+        CRS of the input and of the network.
+    nodes_read, edges_read
+        Nodes and edges (rows, or directed edges for a directed graph) in the input.
+    duplicate_edges
+        Edges removed as exact copies of another edge (same ends, length and geometry): the
+        reverse twin of every two-way street in a directed (osmnx ``MultiDiGraph``) input.
+    components
+        Connected components of the undirected input graph.
+    nodes_dropped, edges_dropped
+        Nodes and edges outside the largest connected component, removed.
+    nodes, edges
+        Nodes and edges kept.
+    parallel_edges
+        Kept edges that join the same two nodes as another kept edge (the CSR keeps the
+        shortest; all stay in the edge arrays for snapping and catchments).
+    self_loops
+        Kept edges that start and end at the same node (e.g. pedestrian areas drawn as rings):
+        useless for routing between nodes, kept for snapping.
+    lengths_from_file, lengths_from_geometry
+        Edge lengths taken from the input's ``length`` (metres), or computed from the
+        projected geometry where the input had none.
+    geometries_filled
+        Edges without geometry, given a straight line between their end nodes.
+    total_length_km
+        Sum of kept edge lengths.
+    """
+
+    source: str
+    reader: str
+    crs_in: str
+    crs: str
+    nodes_read: int
+    edges_read: int
+    duplicate_edges: int
+    components: int
+    nodes_dropped: int
+    edges_dropped: int
+    nodes: int
+    edges: int
+    parallel_edges: int
+    self_loops: int
+    lengths_from_file: int
+    lengths_from_geometry: int
+    geometries_filled: int
+    total_length_km: float
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a plain dict (JSON-serialisable)."""
+        d = dataclasses.asdict(self)
+        d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkReport:
+        d = dict(d)
+        d["notes"] = tuple(d.get("notes", ()))
+        return cls(**d)
+
+    def __str__(self) -> str:
+        return (f"{self.source} ({self.reader}): read {self.nodes_read:,} nodes / "
+                f"{self.edges_read:,} edges; {self.duplicate_edges:,} duplicate edges removed; "
+                f"{self.components:,} components, dropped {self.nodes_dropped:,} nodes / "
+                f"{self.edges_dropped:,} edges outside the largest; kept {self.nodes:,} nodes / "
+                f"{self.edges:,} edges ({self.total_length_km:,.1f} km), "
+                f"{self.parallel_edges:,} parallel edges, {self.self_loops:,} self-loops")
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """An undirected walking network held as arrays (EPSG:27700 unless stated, metres).
+
+    Attributes
+    ----------
+    node_ids
+        int64 node identifiers (OSM ids, or the input's ids), one per node position.
+    x, y
+        float64 node coordinates in ``crs``.
+    indptr, indices, data
+        Symmetric CSR adjacency: for node position ``i``, neighbours
+        ``indices[indptr[i]:indptr[i+1]]`` at lengths ``data[...]`` metres (the shortest of
+        any parallel edges; self-loops are not stored).
+    edge_u, edge_v
+        Node positions of each edge's ends. Each geometry starts at ``u`` and ends at ``v``.
+    edge_length
+        Edge lengths in metres (see :class:`NetworkReport` for where they came from).
+    edge_geometry
+        shapely LineStrings in ``crs``.
+    crs
+        The network's CRS (``"EPSG:27700"`` by default).
+    report
+        :class:`NetworkReport`.
+    """
+
+    node_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_geometry: np.ndarray = field(repr=False)
+    crs: str
+    report: NetworkReport
+
+    def __repr__(self) -> str:
+        return (f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+                f"{float(self.edge_length.sum()) / 1000:,.1f} km, crs={self.crs!r})")
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_ids.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_u.shape[0])
+
+    @property
+    def adjacency(self) -> sparse.csr_matrix:
+        """The adjacency as a scipy ``csr_matrix`` of lengths (metres)."""
+        n = self.n_nodes
+        return sparse.csr_matrix((self.data, self.indices, self.indptr), shape=(n, n))
+
+    @cached_property
+    def _id_order(self) -> np.ndarray:
+        return np.argsort(self.node_ids, kind="stable")
+
+    def node_index(self, ids: Any) -> np.ndarray:
+        """Positions of node ids; raises :class:`GraphError` naming ids not in the network."""
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise GraphError(f"node ids must be integers, got dtype {ids.dtype}; pass the "
+                             "network's node ids (net.node_ids) or points (a GeoSeries)")
+        ids = ids.astype(np.int64, copy=False).ravel()
+        order = self._id_order
+        pos = np.searchsorted(self.node_ids, ids, sorter=order)
+        pos = np.clip(pos, 0, self.n_nodes - 1)
+        found = self.node_ids[order[pos]] == ids
+        if not found.all():
+            bad = np.unique(ids[~found])
+            raise GraphError(
+                f"{bad.size} node id(s) are not in the network (e.g. {bad[:5].tolist()}); "
+                f"the network has {self.n_nodes:,} nodes ({self.report.nodes_dropped:,} nodes "
+                "outside the largest connected component were dropped, see net.report). "
+                "Pass ids from net.node_ids, or give the places as points to snap them.")
+        return order[pos]
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """STRtree over the edge geometries (built on first use)."""
+        return shapely.STRtree(self.edge_geometry)
+
+    @cached_property
+    def _flat_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(coords, offsets, cumulative vertex distance, geometry length) of the edges."""
+        coords, index = shapely.get_coordinates(self.edge_geometry, return_index=True)
+        counts = np.bincount(index, minlength=self.n_edges)
+        offsets = np.zeros(self.n_edges + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        seg = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
+        cum = np.zeros(coords.shape[0])
+        np.cumsum(seg, out=cum[1:])
+        starts = cum[offsets[:-1]]
+        cum = cum - np.repeat(starts, counts)
+        geom_len = cum[offsets[1:] - 1]
+        return coords, offsets, cum, geom_len
+
+    @cached_property
+    def _node_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSR node position -> incident edge indices (a self-loop listed once)."""
+        loops = self.edge_u == self.edge_v
+        e = np.arange(self.n_edges)
+        nodes = np.concatenate([self.edge_u, self.edge_v[~loops]])
+        edges = np.concatenate([e, e[~loops]])
+        order = np.argsort(nodes, kind="stable")
+        ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(nodes, minlength=self.n_nodes), out=ptr[1:])
+        return ptr, edges[order].astype(np.int64)
+
+    def nodes_frame(self) -> gpd.GeoDataFrame:
+        """Nodes as a GeoDataFrame indexed by node id (columns ``x``, ``y``)."""
+        import geopandas as gpd
+
+        idx = pd.Index(self.node_ids, name=NODE_ID)
+        return gpd.GeoDataFrame({"x": self.x, "y": self.y},
+                                geometry=gpd.points_from_xy(self.x, self.y), index=idx,
+                                crs=self.crs)
+
+    def edges_frame(self) -> gpd.GeoDataFrame:
+        """Edges as a GeoDataFrame (``u``, ``v`` node ids, ``length`` m, geometry)."""
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame({"u": self.node_ids[self.edge_u],
+                                 "v": self.node_ids[self.edge_v],
+                                 "length": self.edge_length},
+                                geometry=np.asarray(self.edge_geometry), crs=self.crs)
+
+    def to_networkx(self) -> nx.MultiGraph:
+        """The network as an undirected ``networkx.MultiGraph`` (attribute ``length``)."""
+        import networkx as nx
+
+        G = nx.MultiGraph(crs=self.crs)
+        G.add_nodes_from((int(i), {"x": float(a), "y": float(b)})
+                         for i, a, b in zip(self.node_ids, self.x, self.y, strict=True))
+        u = self.node_ids[self.edge_u].tolist()
+        v = self.node_ids[self.edge_v].tolist()
+        G.add_edges_from((a, b, {"length": float(w)})
+                         for a, b, w in zip(u, v, self.edge_length.tolist(), strict=True))
+        return G
+
+
+# ----------------------------------------------------------------------------------------
+# builder
+
+
+def _crs_string(crs: Any) -> str:
+    try:
+        c = CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj raises CRSError of its own
+        raise CRSError(f"unknown CRS {crs!r}: {exc}; give an EPSG code such as 'EPSG:27700'") \
+            from exc
+    epsg = c.to_epsg()
+    return f"EPSG:{epsg}" if epsg else c.to_string()
+
+
+def _check_projected(crs: str) -> None:
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        raise CRSError(f"the network CRS must be projected in metres, got {crs}; use "
+                       f"'EPSG:27700' (British National Grid) for Great Britain")
+
+
+def _project_xy(x: np.ndarray, y: np.ndarray, crs_in: str, crs: str) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    if crs_in == crs:
+        return x.astype(np.float64), y.astype(np.float64)
+    tr = Transformer.from_crs(crs_in, crs, always_xy=True)
+    px, py = tr.transform(x, y)
+    return np.asarray(px, dtype=np.float64), np.asarray(py, dtype=np.float64)
+
+
+def _project_geoms(geoms: np.ndarray, crs_in: str, crs: str) -> np.ndarray:
+    if crs_in == crs:
+        return geoms
+    tr = Transformer.from_crs(crs_in, crs, always_xy=True)
+
+    def fn(c: np.ndarray) -> np.ndarray:
+        px, py = tr.transform(c[:, 0], c[:, 1])
+        return np.column_stack([px, py])
+
+    return shapely.transform(geoms, fn)
+
+
+def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.ndarray,
+              v_ids: np.ndarray, length: np.ndarray | None, geoms: np.ndarray | None, *,
+              crs_in: Any, crs: Any = BNG, source: str, reader: str,
+              notes: tuple[str, ...] = ()) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from raw arrays in ``crs_in`` (the shared builder).
+
+    ``geoms`` may hold None for edges without geometry (a straight line is used); ``length``
+    may hold NaN (computed from the projected geometry).
+    """
+    crs_in = _crs_string(crs_in)
+    crs = _crs_string(crs)
+    _check_projected(crs)
+    node_ids = np.asarray(node_ids)
+    if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
+        try:
+            node_ids = node_ids.astype(np.int64)
+        except (TypeError, ValueError) as exc:
+            raise GraphError(f"{source}: node ids must be integers (got {node_ids.dtype}); "
+                             "relabel the nodes with integer ids") from exc
+    node_ids = node_ids.astype(np.int64)
+    n_read = node_ids.shape[0]
+    e_read = int(np.asarray(u_ids).shape[0])
+    if n_read == 0 or e_read == 0:
+        raise GraphError(f"{source}: the network is empty ({n_read} nodes, {e_read} edges); "
+                         "check the file/area and the walk filter")
+    uniq, counts = np.unique(node_ids, return_counts=True)
+    if (counts > 1).any():
+        raise GraphError(f"{source}: duplicate node ids, e.g. {uniq[counts > 1][:5].tolist()}; "
+                         "each node needs a unique id")
+    nx_ = np.asarray(nx_, dtype=np.float64)
+    ny_ = np.asarray(ny_, dtype=np.float64)
+    bad = ~(np.isfinite(nx_) & np.isfinite(ny_))
+    if bad.any():
+        raise GraphError(f"{source}: {int(bad.sum())} node(s) without coordinates, e.g. ids "
+                         f"{node_ids[bad][:5].tolist()}; every node needs x/y (or a point)")
+
+    # map edge ends to node positions
+    order = np.argsort(node_ids, kind="stable")
+    sorted_ids = node_ids[order]
+
+    def locate(ids: np.ndarray, which: str) -> np.ndarray:
+        ids = np.asarray(ids).astype(np.int64)
+        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, n_read - 1)
+        ok = sorted_ids[pos] == ids
+        if not ok.all():
+            rows = np.flatnonzero(~ok)
+            raise GraphError(f"{source}: {rows.size} edge(s) have a '{which}' node that is not "
+                             f"in the nodes (edge rows {rows[:5].tolist()}, ids "
+                             f"{ids[rows[:5]].tolist()}); the nodes and edges do not match")
+        return order[pos]
+
+    u = locate(u_ids, "u")
+    v = locate(v_ids, "v")
+
+    px, py = _project_xy(nx_, ny_, crs_in, crs)
+    if geoms is None:
+        geoms = np.full(e_read, None, dtype=object)
+    geoms = np.asarray(geoms, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if (~missing).any():
+        gt = shapely.get_type_id(geoms[~missing])
+        if (gt != 1).any():
+            raise GraphError(f"{source}: edge geometries must be LineStrings "
+                             f"(found geometry type ids {np.unique(gt).tolist()})")
+        geoms = geoms.copy()
+        geoms[~missing] = _project_geoms(geoms[~missing], crs_in, crs)
+    n_filled = int(missing.sum())
+    if n_filled:
+        geoms = geoms.copy()
+        line = np.stack([np.column_stack([px[u[missing]], py[u[missing]]]),
+                         np.column_stack([px[v[missing]], py[v[missing]]])], axis=1)
+        geoms[missing] = shapely.linestrings(line)
+
+    # orient every geometry from u to v
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    du = (first[:, 0] - px[u]) ** 2 + (first[:, 1] - py[u]) ** 2
+    dv = (first[:, 0] - px[v]) ** 2 + (first[:, 1] - py[v]) ** 2
+    flip = dv < du
+    if flip.any():
+        geoms = geoms.copy()
+        geoms[flip] = shapely.reverse(geoms[flip])
+
+    # lengths
+    if length is None:
+        length = np.full(e_read, np.nan)
+    length = np.asarray(length, dtype=np.float64).copy()
+    need = ~np.isfinite(length)
+    if need.any():
+        length[need] = shapely.length(geoms[need])
+    if (length < 0).any():
+        rows = np.flatnonzero(length < 0)
+        raise GraphError(f"{source}: negative edge length in rows {rows[:5].tolist()}; "
+                         "lengths must be metres >= 0")
+    n_geom_len = int(need.sum())
+
+    # remove exact duplicates (the reverse twin of each edge of a directed graph)
+    a = np.minimum(u, v)
+    b = np.maximum(u, v)
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
+    key = pd.DataFrame({"a": a, "b": b, "len": np.round(length, 3),
+                        "mx": np.round(mid[:, 0], 2), "my": np.round(mid[:, 1], 2)})
+    dup = key.duplicated(keep="first").to_numpy()
+    n_dup = int(dup.sum())
+    if n_dup:
+        keep_e = ~dup
+        u, v, length, geoms = u[keep_e], v[keep_e], length[keep_e], geoms[keep_e]
+        need = need[keep_e]
+
+    # largest connected component
+    n = n_read
+    adj = sparse.coo_matrix((np.ones(u.shape[0]), (u, v)), shape=(n, n)).tocsr()
+    n_comp, comp = connected_components(adj, directed=False)
+    sizes = np.bincount(comp, minlength=n_comp)
+    keep_comp = int(np.argmax(sizes))
+    keep_node = comp == keep_comp
+    keep_edge = keep_node[u]
+    nodes_dropped = int((~keep_node).sum())
+    edges_dropped = int((~keep_edge).sum())
+    new_pos = np.full(n, -1, dtype=np.int64)
+    new_pos[keep_node] = np.arange(int(keep_node.sum()))
+    node_ids = node_ids[keep_node]
+    px, py = px[keep_node], py[keep_node]
+    u = new_pos[u[keep_edge]]
+    v = new_pos[v[keep_edge]]
+    length = length[keep_edge]
+    geoms = geoms[keep_edge]
+    need = need[keep_edge]
+    n = node_ids.shape[0]
+
+    # CSR with the shortest of any parallel edges, self-loops left out
+    loops = u == v
+    rows = np.concatenate([u[~loops], v[~loops]])
+    cols = np.concatenate([v[~loops], u[~loops]])
+    w = np.concatenate([length[~loops], length[~loops]])
+    o = np.lexsort((w, cols, rows))
+    rows, cols, w = rows[o], cols[o], w[o]
+    first_of_pair = np.ones(rows.shape[0], dtype=bool)
+    first_of_pair[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, w = rows[first_of_pair], cols[first_of_pair], w[first_of_pair]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    n_pairs = int(first_of_pair.sum()) // 2
+    parallel = int((~loops).sum()) - n_pairs
+
+    report = NetworkReport(
+        source=source, reader=reader, crs_in=crs_in, crs=crs, nodes_read=n_read,
+        edges_read=e_read, duplicate_edges=n_dup, components=int(n_comp),
+        nodes_dropped=nodes_dropped, edges_dropped=edges_dropped, nodes=int(n),
+        edges=int(u.shape[0]), parallel_edges=parallel, self_loops=int(loops.sum()),
+        lengths_from_file=int((~need).sum()), lengths_from_geometry=int(need.sum()),
+        geometries_filled=n_filled, total_length_km=round(float(length.sum()) / 1000.0, 3),
+        notes=tuple(notes))
+    if n_geom_len:
+        log.info("%s: %d edge lengths computed from the projected geometry", source, n_geom_len)
+    net = WalkNetwork(
+        node_ids=_readonly(node_ids), x=_readonly(px), y=_readonly(py),
+        indptr=_readonly(indptr), indices=_readonly(cols.astype(np.int32)),
+        data=_readonly(w.astype(np.float64)), edge_u=_readonly(u.astype(np.int64)),
+        edge_v=_readonly(v.astype(np.int64)), edge_length=_readonly(length),
+        edge_geometry=_readonly(geoms), crs=crs, report=report)
+    log.info("walk network: %s", report)
+    return net
+
+
+# ----------------------------------------------------------------------------------------
+# public builders from in-memory forms
+
+
+def walk_network_from_graph(G: nx.Graph, *, crs: str = BNG,
+                            source: str = "networkx graph") -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from a networkx graph in osmnx's layout.
+
+    Parameters
+    ----------
+    G
+        A graph (``MultiDiGraph`` from osmnx, or any networkx graph) whose nodes have ``x``
+        and ``y`` and whose ``G.graph["crs"]`` names their CRS (osmnx's default is
+        EPSG:4326). Edges may have ``length`` (metres; kept) and ``geometry`` (a LineString
+        in the same CRS; a straight line is used where absent). Directions are ignored:
+        every edge is walkable both ways, and the reverse twins of a directed graph are
+        removed as duplicates.
+    crs
+        CRS of the network (projected, metres).
+    source
+        Label recorded in the report.
+
+    Returns
+    -------
+    WalkNetwork
+    """
+    return _from_graph(G, crs=crs, source=source, reader="graph")
+
+
+def _from_graph(G: nx.Graph, *, crs: str, source: str, reader: str) -> WalkNetwork:
+    if "crs" not in G.graph:
+        raise CRSError(f"{source}: the graph has no G.graph['crs']; set it to the CRS of the "
+                       "nodes' x/y (osmnx graphs have it)")
+    n = G.number_of_nodes()
+    node_ids = np.fromiter(G.nodes, dtype=np.int64, count=n) if n else np.zeros(0, np.int64)
+    try:
+        xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=np.float64, count=n)
+        ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=np.float64, count=n)
+    except KeyError as exc:
+        raise GraphError(f"{source}: every node needs 'x' and 'y' attributes") from exc
+    if G.is_multigraph():
+        edges = list(G.edges(keys=True, data=True))
+        us = [e[0] for e in edges]
+        vs = [e[1] for e in edges]
+        datas = [e[3] for e in edges]
+    else:
+        edges2 = list(G.edges(data=True))
+        us = [e[0] for e in edges2]
+        vs = [e[1] for e in edges2]
+        datas = [e[2] for e in edges2]
+    length = np.array([float(d.get("length", np.nan)) for d in datas], dtype=np.float64)
+    geoms = np.array([d.get("geometry") for d in datas], dtype=object)
+    return _assemble(node_ids, xs, ys, np.asarray(us, dtype=np.int64),
+                     np.asarray(vs, dtype=np.int64), length, geoms, crs_in=G.graph["crs"],
+                     crs=crs, source=source, reader=reader)
+
+
+def walk_network_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
+                           crs: str = BNG, source: str = "GeoDataFrames") -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from node and edge GeoDataFrames (osmnx's layout).
+
+    Parameters
+    ----------
+    nodes
+        Point GeoDataFrame; ids from an ``osmid`` column, else the index (integers).
+    edges
+        LineString GeoDataFrame with ``u`` and ``v`` columns (or index levels) naming node
+        ids, and optionally ``length`` in metres.
+    crs
+        CRS of the network (projected, metres).
+    source
+        Label recorded in the report.
+    """
+    from cnmap.errors import MissingColumnError
+
+    if nodes.crs is None or edges.crs is None:
+        raise CRSError(f"{source}: nodes and edges need a CRS (set it with .set_crs())")
+    if "osmid" in nodes.columns:
+        ids = nodes["osmid"].to_numpy()
+    else:
+        ids = nodes.index.to_numpy()
+    pts = nodes.geometry.to_numpy()
+    coords = shapely.get_coordinates(pts)
+    if coords.shape[0] != len(nodes):
+        raise GraphError(f"{source}: every node needs a point geometry")
+    e = edges.reset_index() if not {"u", "v"} <= set(edges.columns) else edges
+    for col in ("u", "v"):
+        if col not in e.columns:
+            raise MissingColumnError(f"{source}: edges have no '{col}' column; osmnx layout "
+                                     "needs u and v naming the end nodes' ids")
+    length = e["length"].to_numpy(dtype=np.float64) if "length" in e.columns else None
+    edges_geoms = e.geometry.to_numpy() if edges.crs == nodes.crs else \
+        e.geometry.to_crs(nodes.crs).to_numpy()
+    return _assemble(ids, coords[:, 0], coords[:, 1], e["u"].to_numpy(), e["v"].to_numpy(),
+                     length, np.asarray(edges_geoms, dtype=object), crs_in=nodes.crs, crs=crs,
+                     source=source, reader="gdfs")
