@@ -228,6 +228,11 @@ def simplify_for_web(
     ).to_crs(WGS84)
     rounded = np.asarray(out.geometry.values, dtype=object).copy()
     rounded[present] = _round(rounded[present], precision)
+    # rounding can make a ring touch itself at a vertex: repair those few (vertices kept)
+    bad = present & ~shapely.is_valid(rounded)
+    if bad.any():
+        rounded[bad] = shapely.make_valid(rounded[bad], method="linework")
+        logger.debug("simplify_for_web: repaired %d geometries after rounding", int(bad.sum()))
     return out.set_geometry(list(rounded), crs=WGS84)
 
 

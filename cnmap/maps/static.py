@@ -251,7 +251,10 @@ def static_map(
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
             norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
             cm = colormaps[cmap]
-            face = [S.MISSING_COLOUR if not np.isfinite(v) else cm(norm(v)) for v in nums]
+            from matplotlib.colors import to_hex
+
+            face = [S.MISSING_COLOUR if not np.isfinite(v) else to_hex(cm(norm(v)))
+                    for v in nums]
             if legend:
                 from matplotlib.cm import ScalarMappable
 
