@@ -503,8 +503,8 @@ def thin_areas(
                      "classed, never thin")
 
     L["deprivation_domain"] = d
-    L["deprivation_rank"] = rank
-    L["deprivation_decile"] = decile
+    L["deprivation_rank"] = pd.array(rank, dtype="Int64")
+    L["deprivation_decile"] = pd.array(decile, dtype="Int64")
     if score is not None:
         L["deprivation_score"] = score
     L["deprived"] = deprived
@@ -528,8 +528,9 @@ def thin_areas(
         return ks
 
     dep_keys = [rank] + ([-score] if score is not None else [])
-    L["deprivation_rank_in_area"] = _worst_first_rank(dep_keys, "min")
-    L["provision_rank_in_area"] = _worst_first_rank(provision_keys(L), "min")
+    L["deprivation_rank_in_area"] = pd.array(_worst_first_rank(dep_keys, "min"), dtype="Int64")
+    L["provision_rank_in_area"] = pd.array(_worst_first_rank(provision_keys(L), "min"),
+                                           dtype="Int64")
     dep_t = _terciles(_worst_first_rank(dep_keys), worst_is=3)
     prov_t = _terciles(_worst_first_rank(provision_keys(L)), worst_is=1)
     L["deprivation_tercile"] = pd.array(dep_t, dtype="Int64")
@@ -600,22 +601,24 @@ def thin_areas(
     Wd["n_thin_lsoas"] = thin_by_ward.reindex(wcode).fillna(0).astype("int64").to_numpy()
     avg = Wd["deprivation_average_rank"].to_numpy(float)
     wdep_keys = [-avg]
-    Wd["deprivation_rank_in_area"] = _worst_first_rank(wdep_keys, "min")
-    Wd["provision_rank_in_area"] = _worst_first_rank(provision_keys(Wd), "min")
+    Wd["deprivation_rank_in_area"] = pd.array(_worst_first_rank(wdep_keys, "min"), dtype="Int64")
+    Wd["provision_rank_in_area"] = pd.array(_worst_first_rank(provision_keys(Wd), "min"),
+                                            dtype="Int64")
     wdep_t = _terciles(_worst_first_rank(wdep_keys), worst_is=3)
     wprov_t = _terciles(_worst_first_rank(provision_keys(Wd)), worst_is=1)
     Wd["deprivation_tercile"] = pd.array(wdep_t, dtype="Int64")
     Wd["provision_tercile"] = pd.array(wprov_t, dtype="Int64")
     Wd["bivariate_class"] = _bivariate(wdep_t, wprov_t).to_numpy()
     wdec = Wd["deprivation_decile"].to_numpy(float)
+    Wd["deprivation_decile"] = pd.array(wdec, dtype="Int64")
     ward_own = np.isfinite(wdec) & (wdec <= max_decile) & (wshare < min_share_covered) & (wpop > 0)
     has_thin = Wd["n_thin_lsoas"].to_numpy() > 0
     Wd["thin_ward_figures"] = ward_own
     Wd["thin"] = {"ward": ward_own, "any_lsoa": has_thin, "either": ward_own | has_thin}[ward_rule]
-    n_valid = int(np.isfinite(Wd["provision_rank_in_area"].to_numpy(float)).sum())
+    n_valid = int(Wd["provision_rank_in_area"].notna().sum())
     k_worst = max(1, math.ceil(n_valid * left_behind_pct / 100.0)) if n_valid else 0
-    wd_r = Wd["deprivation_rank_in_area"].to_numpy(float)
-    wp_r = Wd["provision_rank_in_area"].to_numpy(float)
+    wd_r = Wd["deprivation_rank_in_area"].to_numpy(dtype=float, na_value=np.nan)
+    wp_r = Wd["provision_rank_in_area"].to_numpy(dtype=float, na_value=np.nan)
     Wd["left_behind"] = (np.nan_to_num(wd_r, nan=np.inf) <= k_worst) & \
         (np.nan_to_num(wp_r, nan=np.inf) <= k_worst)
 
