@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from cnmap.errors import ValidationError
@@ -50,7 +51,8 @@ def reached_edges(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source
     -------
     geopandas.GeoDataFrame
         ``source_pos``, ``edge`` (edge index), ``start_m`` and ``end_m`` (metres from the
-        edge's u end) and the cut LineString.
+        edge's u end) and the cut LineString. Stretches of one edge reached by the same
+        source (or, dissolved, by any source) are merged, so pieces never overlap.
     """
     cutoff = _cutoff(cutoff_m, required=True)
     S = _as_sources(net, sources, max_snap_m)
@@ -83,7 +85,7 @@ def _pieces(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> gpd.Ge
         p_a = np.concatenate([p_a, a])
         p_b = np.concatenate([p_b, b])
     keep = p_b > p_a
-    p_src, p_edge, p_a, p_b = p_src[keep], p_edge[keep], p_a[keep], p_b[keep]
+    p_src, p_edge, p_a, p_b = _merge_intervals(p_src[keep], p_edge[keep], p_a[keep], p_b[keep])
     coords, offsets, cum, geom_len = net._flat_geometry
     L = net.edge_length[p_edge]
     scale = np.divide(geom_len[p_edge], L, out=np.zeros_like(L), where=L > 0)
@@ -94,6 +96,25 @@ def _pieces(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> gpd.Ge
     return gpd.GeoDataFrame({"source_pos": source_pos, "edge": p_edge, "start_m": p_a,
                              "end_m": p_b}, geometry=np.asarray(lines, dtype=object),
                             crs=net.crs)
+
+
+def _merge_intervals(src: np.ndarray, edge: np.ndarray, a: np.ndarray,
+                     b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Merge overlapping or touching [a, b] stretches of the same edge for the same source."""
+    if src.size == 0:
+        return src, edge, a, b
+    o = np.lexsort((a, edge, src))
+    src, edge, a, b = src[o], edge[o], a[o], b[o]
+    block_start = np.ones(src.size, dtype=bool)
+    block_start[1:] = (src[1:] != src[:-1]) | (edge[1:] != edge[:-1])
+    block = np.cumsum(block_start) - 1
+    running = pd.Series(b).groupby(block).cummax().to_numpy()
+    prev = np.empty_like(running)
+    prev[0] = -np.inf
+    prev[1:] = running[:-1]
+    new = block_start | (a > prev)
+    starts = np.flatnonzero(new)
+    return src[starts], edge[starts], a[starts], np.maximum.reduceat(b, starts)
 
 
 def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: bool = False,
