@@ -6,8 +6,9 @@ Build (warnings are errors)::
 
 Three lists below make the site easy to extend:
 
-- ``API_MODULES``: the modules of the API reference (``docs/api.md``). A module that does not
-  exist yet is left out (and logged); a module that exists but fails to import is an error.
+- ``API_MODULES``: the modules of the API reference (``docs/api.md``), in order, with a title.
+  A module that does not exist yet is left out (and logged); a module that exists but fails
+  to import is an error. Public modules of ``cnmap`` missing from the list are appended.
 - ``TOPIC_ORDER``: the order of the topic pages (``docs/*.md`` written beside the code).
   Every other top-level ``docs/*.md`` page is added after them automatically, so a new page
   never breaks the build with "document isn't included in any toctree".
@@ -19,8 +20,10 @@ Three lists below make the site easy to extend:
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -142,12 +145,12 @@ API_MODULES: list[tuple[str, str]] = [
     ("cnmap.residents", "Where people live"),
     ("cnmap.coverage", "Walking coverage"),
     ("cnmap.thin", "Thin infrastructure"),
-    ("cnmap.hotspots", "Hot and cold spots"),
-    ("cnmap.reach", "Reach"),
+    ("cnmap.hotspots", "Hot and cold spots (Getis-Ord Gi*, local Moran)"),
+    ("cnmap.reach", "Who reaches what: source-to-point walking distances"),
     ("cnmap.hours", "Opening hours"),
-    ("cnmap.basket", "Service baskets"),
-    ("cnmap.scenarios", "Scenarios and new sites"),
-    ("cnmap.maps", "Maps"),
+    ("cnmap.basket", "Basket coverage"),
+    ("cnmap.scenarios", "Scenarios, comparisons and next-best sites"),
+    ("cnmap.maps", "Interactive and static maps"),
     ("cnmap.export", "Writing tables"),
     ("cnmap.pipeline", "The end-to-end run"),
     ("cnmap.cli", "The command line"),
@@ -173,12 +176,33 @@ def module_exists(name: str) -> bool:
     return spec is not None and spec.origin not in (None, "namespace")
 
 
+def discovered_modules() -> list[str]:
+    """Public top-level modules and packages of cnmap (``cnmap/<name>.py``, ``cnmap/<name>/``)."""
+    import pkgutil
+
+    import cnmap
+
+    names = [f"cnmap.{m.name}" for m in pkgutil.iter_modules(cnmap.__path__)
+             if not m.name.startswith("_")]
+    return sorted(n for n in names if module_exists(n))
+
+
+def _first_line(module: str) -> str:
+    mod = importlib.import_module(module)
+    lines = (mod.__doc__ or "").strip().splitlines()
+    return lines[0].rstrip(".").split(": ")[0] if lines else module
+
+
 def api_modules() -> list[tuple[str, str]]:
+    """The modules of the API page: ``API_MODULES`` that exist, then any other public module
+    of cnmap (so a new module is documented even before it is added to the list)."""
     present = [(m, t) for m, t in API_MODULES if module_exists(m)]
     missing = [m for m, _ in API_MODULES if not module_exists(m)]
     if missing:
         log.info("API reference: modules not (yet) present, left out: %s", ", ".join(missing))
-    return present
+    listed = {m for m, _ in API_MODULES}
+    extra = [(m, _first_line(m)) for m in discovered_modules() if m not in listed]
+    return present + extra
 
 
 def topic_pages() -> list[str]:
@@ -196,21 +220,30 @@ def notebook_pages() -> list[str]:
     return [f"notebooks/{p.stem}" for p in sorted(folder.glob("*.ipynb"))]
 
 
+_RST_ROLE = re.compile(r":(?:py:)?(func|class|meth|attr|data|mod|obj|exc|const):`([^`]+)`")
+
+
+def _summary(obj: object) -> str:
+    """First paragraph of a docstring, as one line of MyST (reST roles converted)."""
+    doc = inspect.getdoc(obj) or ""
+    para = " ".join(doc.split("\n\n", 1)[0].split())
+    para = _RST_ROLE.sub(lambda m: f"{{py:{m.group(1)}}}`{m.group(2)}`", para)
+    return para.replace("|", "\\|")
+
+
 def _top_level_table() -> str:
     """The names ``import cnmap`` exposes, linked to where they are documented."""
     import cnmap
 
-    rows = ["| name | documented as | summary |", "|---|---|---|"]
+    rows = ["| name | what |", "|---|---|"]
     for name, module in cnmap._EXPORTS.items():  # noqa: SLF001 - the lazy export table
         if not module_exists(module):
             continue
         obj = getattr(importlib.import_module(module), name, None)
         if obj is None:
             continue
-        doc = (obj.__doc__ or "").strip().splitlines()
-        summary = doc[0].strip().replace("|", "\\|") if doc else ""
         role = "class" if isinstance(obj, type) else "func"
-        rows.append(f"| `cnmap.{name}` | {{py:{role}}}`{module}.{name}` | {summary} |")
+        rows.append(f"| {{py:{role}}}`cnmap.{name} <{module}.{name}>` | {_summary(obj)} |")
     return "\n".join(rows)
 
 
@@ -218,7 +251,8 @@ def _api_markdown() -> str:
     parts: list[str] = []
     for module, title in api_modules():
         if module == "cnmap":
-            parts += [f"## {title}: `cnmap`", "",
+            parts += [f"## {title}: `cnmap`", "", "```{eval-rst}", ".. automodule:: cnmap",
+                      "   :no-members:", "```", "",
                       "`import cnmap` is fast: these names are imported on first use from the "
                       "modules below.", "", _top_level_table(), ""]
             continue
