@@ -29,6 +29,7 @@ Needs the optional extra ``cnmap[spatialstats]`` (esda, libpysal).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -77,7 +78,7 @@ def _imports() -> tuple[Any, Any]:
     try:
         import esda
         import libpysal
-    except ImportError as exc:  # pragma: no cover - exercised by monkeypatching in the tests
+    except ImportError as exc:
         raise OptionalDependencyError(
             "cold_spots needs esda and libpysal: install the extra with "
             "`pip install cnmap[spatialstats]`") from exc
@@ -179,6 +180,27 @@ def spatial_weights(frame: gpd.GeoDataFrame, weights: Any = "queen") -> tuple[An
         log.info("spatial_weights: %d island(s) attached to their nearest neighbour", len(islands))
     w.transform = "B"
     return w, info
+
+
+def _run(esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed: int | None
+         ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+    """(p, z, extra output columns, Moran quadrants) from esda."""
+    if method == "gi_star":
+        g = esda.G_Local(y, w, transform=tr, permutations=perm, star=True,
+                         keep_simulations=False, n_jobs=1, seed=seed)
+        z = np.asarray(g.Zs, dtype="float64")
+        p = _exact_pseudo_p(g.p_sim, perm) if perm else np.asarray(g.p_norm, dtype="float64")
+        return p, z, {"gi_z": z}, None
+    m = esda.Moran_Local(y, w, transformation=tr.lower(), permutations=perm,
+                         keep_simulations=True, n_jobs=1, seed=seed)
+    if perm:
+        z = np.asarray(m.z_sim, dtype="float64")
+        p = _exact_pseudo_p(m.p_sim, perm)
+    else:  # conditional-randomisation moments (Sokal et al. 1998), normal approximation
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.asarray(m.Is) - np.asarray(m.EIc)) / np.sqrt(np.asarray(m.VIc))
+        p = _norm_sf(np.abs(z))
+    return p, z, {"moran_i": np.asarray(m.Is, dtype="float64"), "moran_z": z}, np.asarray(m.q)
 
 
 def cold_spots(
@@ -296,24 +318,14 @@ def cold_spots(
     p_ = prefix or column
     out = frame.copy()
     perm = int(permutations)
-    if method == "gi_star":
-        g = esda.G_Local(y, w, transform=tr, permutations=perm, star=True,
-                         keep_simulations=False, n_jobs=1, seed=seed)
-        z = np.asarray(g.Zs, dtype="float64")
-        p = _exact_pseudo_p(g.p_sim, perm) if perm else np.asarray(g.p_norm, dtype="float64")
-        out[f"{p_}_gi_z"] = z
-    else:
-        m = esda.Moran_Local(y, w, transformation=tr.lower(), permutations=perm,
-                             keep_simulations=True, n_jobs=1, seed=seed)
-        if perm:
-            z = np.asarray(m.z_sim, dtype="float64")
-            p = _exact_pseudo_p(m.p_sim, perm)
-        else:  # conditional-randomisation moments (Sokal et al. 1998), normal approximation
-            with np.errstate(divide="ignore", invalid="ignore"):
-                z = (np.asarray(m.Is) - np.asarray(m.EIc)) / np.sqrt(np.asarray(m.VIc))
-            p = _norm_sf(np.abs(z))
-        out[f"{p_}_moran_i"] = np.asarray(m.Is, dtype="float64")
-        out[f"{p_}_moran_z"] = z
+    with warnings.catch_warnings():
+        # esda warns that its default will become two-sided; cnmap documents and keeps the
+        # directed (one-sided, observed direction) pseudo p-value of esda 2.x
+        warnings.filterwarnings("ignore", message="The alternative hypothesis",
+                                category=DeprecationWarning)
+        p, z, extra, quadrant = _run(esda, method, y, w, tr, perm, seed)
+    for k, v in extra.items():
+        out[f"{p_}_{k}"] = v
     q = benjamini_hochberg(p)
     sig = (q <= alpha) if fdr else (p <= alpha)
     out[f"{p_}_p"] = p
@@ -322,7 +334,7 @@ def cold_spots(
         label = np.where(sig & (z < 0), "cold spot", np.where(sig & (z > 0), "hot spot",
                                                               NOT_SIGNIFICANT))
     else:
-        quad = pd.Series(np.asarray(m.q)).map(_MORAN_QUADRANTS).to_numpy(dtype=object)
+        quad = pd.Series(quadrant).map(_MORAN_QUADRANTS).to_numpy(dtype=object)
         label = np.where(sig, quad, NOT_SIGNIFICANT)
     out[f"{p_}_cluster"] = pd.array(label.astype(str), dtype="str")
     cutoff = float(np.max(p[sig])) if sig.any() else None
