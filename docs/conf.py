@@ -68,8 +68,9 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
+# only the top-level notebooks/*.ipynb are pages (see notebook_pages)
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store",
-                    "notebooks/README.md"]
+                    "notebooks/*.md", "notebooks/*/**"]
 templates_path: list[str] = []
 
 # MyST: GitHub-style Markdown as the pages are written (tables, ``$`` is not math, heading
@@ -105,10 +106,8 @@ nitpicky = False  # numpy/pandas type names in prose would otherwise all need ta
 
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}  # offline build: no inventories
 
-# Genuinely unfixable third-party noise only.
-suppress_warnings = [
-    "mystnb.unknown_mime_type",  # widget/HTML mime bundles folium stores in notebooks
-]
+# Genuinely unfixable third-party noise only (none needed so far).
+suppress_warnings: list[str] = []
 
 # -- HTML --------------------------------------------------------------------------------------
 
