@@ -1079,6 +1079,7 @@ def coverage_map(
             zoom_start=11,
             tiles=None,
             control_scale=True,
+            maxZoom=19,  # Leaflet option: markercluster needs it when there are no tiles
             width=width,
             height=height,
         )

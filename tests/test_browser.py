@@ -1,0 +1,296 @@
+"""The coverage map in a real browser: headless Debian Chromium driven by Playwright.
+
+Every page is opened from a file with the network cut (an offline context, and every
+non-file request aborted), so these tests never touch the internet: the maps are saved
+self-contained. Checks: no console errors, layers listed and toggled (SVG path counts),
+markers and popups, HTML injections shown as text (and no alert), ward search, legends,
+a screenshot and the render time under tests/_artifacts/maps/.
+
+Skipped (not failed) when /usr/bin/chromium or playwright is missing
+(scripts/test.sh installs Debian's chromium in CI).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnmap.maps import LAYER_KEYS, coverage_map, layer_names, save_html
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "_artifacts" / "maps"
+FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
+PATHS = "document.querySelectorAll('path.leaflet-interactive').length"
+MAP = "window[document.querySelector('.folium-map').id]"
+
+
+def _fake():
+    name = "cnmap_test_fake_results"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FAKE)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+F = _fake()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def data(shared_data):
+    cov = F.coverage(shared_data)
+    thin = F.thin(cov)
+    return {"cov": cov, "thin": thin, "profiles": F.ward_profiles(cov)}
+
+
+@pytest.fixture(scope="module")
+def pages(data):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    m = coverage_map(data["cov"], thin=data["thin"], ward_profiles=data["profiles"], tiles=None)
+    out = {"plain": save_html(m, ARTIFACTS / "birmingham_fixture.html", self_contained=True)}
+    m = coverage_map(data["cov"], thin=data["thin"], ward_profiles=data["profiles"])
+    out["tiles"] = save_html(m, ARTIFACTS / "birmingham_fixture_tiles.html", self_contained=True)
+    out["cdn"] = save_html(m, ARTIFACTS / "birmingham_fixture_cdn.html")
+    return out
+
+
+class Page:
+    """An offline page with its console errors, page errors, dialogs and failed requests."""
+
+    def __init__(self, browser, path: Path, min_paths: int = 601):
+        self.ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+        self.ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                       else r.abort())
+        self.page = self.ctx.new_page()
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.failed: list[str] = []
+        self.page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+
+        def dialog(d):
+            self.dialogs.append(d.message)
+            d.dismiss()
+
+        self.page.on("dialog", dialog)
+        t0 = time.perf_counter()
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function(f"{PATHS} >= {min_paths}", timeout=30_000)
+        self.drawn_s = time.perf_counter() - t0
+        self.drawn_ms_page = self.page.evaluate("performance.now()")
+
+    def paths(self) -> int:
+        return self.page.evaluate(PATHS)
+
+    def toggle(self, name: str) -> None:
+        label = self.page.locator(".leaflet-control-layers-overlays label", has_text=name)
+        label.locator("input").click()
+        self.page.wait_for_timeout(150)
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+def test_renders_without_errors_and_is_timed(browser, pages, data):
+    p = Page(browser, pages["plain"])
+    try:
+        assert p.errors == [] and p.console == [] and p.dialogs == []
+        assert p.failed == []
+        names = p.page.evaluate(
+            "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+            ".map(l => l.textContent.trim())")
+        assert names == [layer_names(15)[k] for k in
+                         ("imd", "share", "bivariate", "thin", "catchments", "wards",
+                          "organisations")]
+        # share (639 LSOAs) + wards (69) drawn, as SVG paths
+        n_lsoa, n_ward = len(data["cov"].lsoas), len(data["cov"].wards)
+        assert p.paths() == n_lsoa + n_ward
+        scale = p.page.locator(".leaflet-control-scale-line").all_inner_texts()
+        assert any(t.endswith((" m", " km")) for t in scale)  # metric (and imperial) lines
+        assert p.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+        attribution = p.page.locator(".leaflet-control-attribution").inner_text()
+        assert "Contains OS data © Crown copyright and database right" in attribution
+        assert "Open Government Licence v3.0" in attribution
+        assert "OpenStreetMap contributors" in attribution and "ODbL" in attribution
+        legend = p.page.locator(".cnmap-legend").all_inner_texts()
+        assert any("Residents within 15 min walk" in t for t in legend)
+        assert not any("IMD decile" in t for t in legend)  # its layer is off
+        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture.png"))
+        (ARTIFACTS / "render_time.json").write_text(json.dumps({
+            "file_mb": round(pages["plain"].stat().st_size / 1e6, 3),
+            "goto_to_layers_drawn_s": round(p.drawn_s, 3),
+            "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
+        }, indent=2))
+    finally:
+        p.close()
+
+
+def test_layers_toggle(browser, pages, data):
+    p = Page(browser, pages["plain"])
+    try:
+        n_lsoa = len(data["cov"].lsoas)
+        n_thin = int(data["thin"].lsoas["thin"].sum())
+        names = layer_names(15)
+        base = p.paths()
+        p.toggle(names["imd"])
+        assert p.paths() == base + n_lsoa
+        assert any("IMD decile (England)" in t
+                   for t in p.page.locator(".cnmap-legend").all_inner_texts())
+        p.toggle(names["share"])
+        assert p.paths() == base
+        p.toggle(names["thin"])
+        assert p.paths() == base + n_thin
+        p.toggle(names["wards"])
+        assert p.paths() == base + n_thin - len(data["cov"].wards)
+        p.toggle(names["catchments"])
+        assert p.paths() == base + n_thin - len(data["cov"].wards) + 1
+        p.toggle(names["bivariate"])
+        assert p.paths() == base + n_thin - len(data["cov"].wards) + 1 + n_lsoa
+        legend = p.page.locator(".cnmap-legend").all_inner_texts()
+        assert any("more deprived" in t for t in legend)  # the 3x3 legend
+        assert p.page.locator(".cnmap-legend table td").count() == 9
+        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture_layers.png"))
+        n_markers = p.page.locator(".marker-cluster, .cnmap-org").count()
+        assert n_markers > 0
+        p.toggle(names["organisations"])
+        assert p.page.locator(".marker-cluster, .cnmap-org").count() == 0
+        assert p.errors == [] and p.console == []
+    finally:
+        p.close()
+
+
+def test_markers_and_popup_escape_the_script(browser, pages, data):
+    p = Page(browser, pages["plain"])
+    try:
+        clusters = p.page.locator(".marker-cluster").count()
+        assert clusters > 5
+        counts = p.page.evaluate(
+            "Array.from(document.querySelectorAll('.marker-cluster')).map(e => +e.innerText)")
+        singles = p.page.locator(".cnmap-org").count()
+        assert sum(counts) + singles == len(data["cov"].organisations)
+        evil = data["cov"].organisations.to_crs(4326).geometry.iloc[0]
+        p.page.evaluate(f"{MAP}.setView([{evil.y}, {evil.x}], 18, {{animate: false}})")
+        p.page.wait_for_timeout(400)
+        box = p.page.locator(".folium-map").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        dots = p.page.locator(".cnmap-org")
+        assert dots.count() >= 1
+        best = min(range(dots.count()), key=lambda i: (
+            (lambda b: (b["x"] + b["width"] / 2 - cx) ** 2 + (b["y"] + b["height"] / 2 - cy) ** 2)
+            (dots.nth(i).bounding_box())))
+        dots.nth(best).click()
+        popup = p.page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5_000)
+        text = popup.inner_text()
+        assert F.EVIL in text  # shown as text
+        assert "1 <b>Bold</b> Street & Co" in text
+        assert "Mo-Fr 09:00-17:00 <i>" in text
+        assert popup.locator("script, b b, i, img").count() == 0
+        assert popup.locator("b").count() == 1  # cnmap's own bold title only
+        assert p.dialogs == []
+        assert p.errors == [] and p.console == []
+        p.page.wait_for_timeout(400)  # popup fade-in
+        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture_popup.png"))
+    finally:
+        p.close()
+
+
+def test_ward_search_and_tooltip_escape(browser, pages):
+    p = Page(browser, pages["plain"])
+    try:
+        p.page.locator(".leaflet-control-search .search-button").click()
+        p.page.locator(".leaflet-control-search input.search-input").press_sequentially("Evil", delay=30)
+        tip = p.page.locator(".leaflet-control-search .search-tip").first
+        tip.wait_for(timeout=5_000)
+        assert tip.inner_text() == F.EVIL_WARD
+        assert p.page.locator(".search-tooltip img").count() == 0
+        tip.click()
+        tooltip = p.page.locator(".leaflet-tooltip")
+        tooltip.first.wait_for(timeout=5_000)
+        text = tooltip.first.inner_text()
+        assert F.EVIL_WARD in text
+        assert "IMD average rank" in text and "of 69 wards" in text
+        assert tooltip.locator("img").count() == 0
+        assert p.page.locator("img[src='x']").count() == 0
+        assert p.dialogs == [] and p.errors == [] and p.console == []
+        # the found ward is highlighted
+        assert p.page.locator("path[stroke='#ff7f00']").count() == 1
+    finally:
+        p.close()
+
+
+def test_self_contained_with_tiles_renders_with_network_off(browser, pages):
+    p = Page(browser, pages["tiles"])
+    try:
+        assert p.errors == [] and p.dialogs == []
+        assert p.failed, "tile requests were expected (and refused)"
+        assert all("tile.openstreetmap.org" in u for u in p.failed)
+        assert all("Failed to load resource" in c for c in p.console)
+        assert p.page.locator(".marker-cluster").count() > 0
+    finally:
+        p.close()
+
+
+def test_cdn_file_needs_the_network(browser, pages):
+    """The check above can fail: the CDN version does not run offline."""
+    ctx = browser.new_context(offline=True)
+    ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(pages["cdn"].as_uri())
+        page.wait_for_timeout(500)
+        assert page.evaluate(PATHS) == 0
+        assert any("L is not defined" in e for e in errors)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.slow
+def test_real_birmingham_map_renders_fast(browser, shared_data):
+    """The real pipeline's map (cnmap.coverage, street catchments), every layer switched on:
+    time from navigation to every path drawn, recorded in render_time_birmingham.json."""
+    cov, cat, profiles = F.real_birmingham()
+    m = coverage_map(cov, ward_profiles=profiles, catchments=cat, tiles=None, show=LAYER_KEYS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = save_html(m, ARTIFACTS / "birmingham_all_layers.html", self_contained=True)
+    expected = 2 * len(cov.lsoas) + len(cat) + len(cov.wards)  # imd, share, catchments, wards
+    p = Page(browser, path, min_paths=expected)
+    try:
+        p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
+        assert p.paths() == expected
+        assert p.errors == [] and p.console == [] and p.dialogs == []
+        p.page.screenshot(path=str(ARTIFACTS / "birmingham_all_layers.png"))
+        (ARTIFACTS / "render_time_birmingham.json").write_text(json.dumps({
+            "file_mb": round(path.stat().st_size / 1e6, 3),
+            "paths": expected,
+            "organisations": len(cov.organisations),
+            "goto_to_layers_drawn_s": round(p.drawn_s, 3),
+            "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
+        }, indent=2))
+    finally:
+        p.close()
