@@ -8,9 +8,13 @@ Moran's I, LISA) and controls the false discovery rate over the many local tests
 Benjamini-Hochberg step-up procedure.
 
 Significance comes from conditional permutation (``permutations`` random re-allocations of
-the other values around each area). esda's pseudo p-value is one-sided in the direction of
-the observed statistic: ``(m + 1) / (permutations + 1)`` where ``m`` is the number of
-permuted statistics at least as extreme *on the observed side* (the smaller tail). Its floor
+the other values around each area, by esda). The pseudo p-value is one-sided in the
+direction of the observed statistic: ``(m + 1) / (permutations + 1)`` where ``m`` is the
+number of permuted statistics at least as extreme *on the observed side* (the smaller
+tail). cnmap recomputes it from esda's simulations so that permuted statistics equal to the
+observed one (within a relative 1e-9) count as extreme in both tails: with a measure where
+many areas share a value (most LSOAs 100% covered), esda's exact ``>=`` makes such ties
+depend on floating-point rounding and moves p-values between 0.001 and 0.1. Its floor
 is ``1 / (permutations + 1)`` (0.001 for 999), which limits what FDR control can declare
 significant among many areas: use more permutations (e.g. 9,999) for a final analysis.
 As in GeoDa and PySAL, testing one-sided in the observed direction at ``alpha`` is the same
@@ -67,11 +71,26 @@ def _norm_sf(x: np.ndarray) -> np.ndarray:
     return np.asarray(_norm.sf(x), dtype="float64")
 
 
-def _exact_pseudo_p(p_sim: Any, permutations: int) -> np.ndarray:
-    """esda's pseudo p-values are (m + 1) / (permutations + 1), sometimes held in float32:
-    restore the exact fractions."""
-    k = np.rint(np.asarray(p_sim, dtype="float64") * (permutations + 1))
-    return k / (permutations + 1)
+def _pseudo_p(observed: np.ndarray, sims: np.ndarray, permutations: int,
+              rtol: float = 1e-9) -> np.ndarray:
+    """Directed pseudo p-value ``(m + 1) / (permutations + 1)``, ``m`` the smaller of the
+    numbers of permuted statistics at least / at most the observed one, where a permuted
+    statistic within ``rtol`` (relative) of the observed one counts in both tails.
+
+    esda compares with ``>=`` exactly; when many areas share a value (e.g. 100% covered),
+    many permuted statistics equal the observed one, and floating-point rounding then
+    decides whether they count, moving a p-value between 0.001 and 0.1. Counting ties in
+    both tails is the conservative choice and does not depend on rounding.
+    """
+    obs = np.asarray(observed, dtype="float64").reshape(-1, 1)
+    sim = np.asarray(sims, dtype="float64")
+    if sim.shape[0] != obs.shape[0]:
+        sim = sim.T
+    tol = rtol * np.maximum(np.abs(obs), np.abs(sim).mean(axis=1, keepdims=True))
+    upper = (sim >= obs - tol).sum(axis=1)
+    lower = (sim <= obs + tol).sum(axis=1)
+    m = np.minimum(upper, lower)
+    return (m + 1.0) / (permutations + 1.0)
 
 
 def _imports() -> tuple[Any, Any]:
@@ -187,15 +206,16 @@ def _run(esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed
     """(p, z, extra output columns, Moran quadrants) from esda."""
     if method == "gi_star":
         g = esda.G_Local(y, w, transform=tr, permutations=perm, star=True,
-                         keep_simulations=False, n_jobs=1, seed=seed)
+                         keep_simulations=True, n_jobs=1, seed=seed)
         z = np.asarray(g.Zs, dtype="float64")
-        p = _exact_pseudo_p(g.p_sim, perm) if perm else np.asarray(g.p_norm, dtype="float64")
+        p = (_pseudo_p(np.asarray(g.Gs), np.asarray(g.rGs), perm) if perm
+             else np.asarray(g.p_norm, dtype="float64"))
         return p, z, {"gi_z": z}, None
     m = esda.Moran_Local(y, w, transformation=tr.lower(), permutations=perm,
                          keep_simulations=True, n_jobs=1, seed=seed)
     if perm:
         z = np.asarray(m.z_sim, dtype="float64")
-        p = _exact_pseudo_p(m.p_sim, perm)
+        p = _pseudo_p(np.asarray(m.Is), np.asarray(m.rlisas), perm)
     else:  # conditional-randomisation moments (Sokal et al. 1998), normal approximation
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (np.asarray(m.Is) - np.asarray(m.EIc)) / np.sqrt(np.asarray(m.VIc))

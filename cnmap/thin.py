@@ -384,7 +384,9 @@ def thin_areas(
         ``share_covered_q`` and ``share_covered_cluster`` on LSOAs and wards.
     cold_spot_options
         Keyword arguments for :func:`cnmap.hotspots.cold_spots` (``alpha``, ``fdr``,
-        ``weights``, ``permutations``, ``seed``, ``method``).
+        ``weights``, ``permutations``, ``seed``, ``method``). Here ``permutations`` defaults
+        to 9,999: with false-discovery-rate control over hundreds of areas, the 1/1,000 floor
+        of 999 permutations rarely lets any area be significant.
 
     Returns
     -------
@@ -629,6 +631,8 @@ def thin_areas(
 
         opts = dict(cold_spot_options or {})
         opts.setdefault("method", "gi_star")
+        # FDR over hundreds of areas needs p-values below 1/1000: 9,999 permutations
+        opts.setdefault("permutations", 9999)
         L, cs_l = _add_cold_spots(L, _cold_spots, opts, notes, "LSOA")
         Wd, cs_w = _add_cold_spots(Wd, _cold_spots, opts, notes, "ward")
         cs_params = {"lsoas": cs_l, "wards": cs_w}

@@ -215,3 +215,20 @@ def test_missing_extra_names_it(monkeypatch):
         cold_spots(lattice(), "v")
     with pytest.raises(ImportError):  # also an ImportError for callers that catch that
         cold_spots(lattice(), "v")
+
+
+def test_ties_count_in_both_tails_whatever_the_rounding(gi_perm):
+    # 70% of areas at exactly 1.0 (like shares covered): many permuted neighbourhoods tie
+    # with the observed one; binary and row-standardised weights round differently, and the
+    # pseudo p-values must not depend on that
+    rng = np.random.default_rng(11)
+    v = np.where(rng.random(N * N) < 0.7, 1.0, rng.uniform(0.2, 0.99, N * N))
+    g = lattice(v)
+    b = cold_spots(g, "v", permutations=999, seed=3, transform="B")
+    r = cold_spots(g, "v", permutations=999, seed=3, transform="R")
+    np.testing.assert_array_equal(b["v_p"].to_numpy(), r["v_p"].to_numpy())
+    # an area at 1.0 whose neighbours are all 1.0 ties with every all-ones draw: not extreme
+    ones = np.flatnonzero(v == 1.0)
+    w, _ = spatial_weights(g, "queen")
+    surrounded = [k for k in ones if all(v[j] == 1.0 for j in w.neighbors[k])]
+    assert surrounded and (b["v_p"].iloc[surrounded] > 0.01).all()
