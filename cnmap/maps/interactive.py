@@ -181,7 +181,7 @@ def simplify_for_web(
     tolerance_m
         Simplification tolerance in metres (0: none). For a coverage this is the
         Visvalingam-Whyatt tolerance of :func:`shapely.coverage_simplify` (triangles
-        smaller than ``tolerance_m``² are removed), otherwise the Douglas-Peucker distance.
+        smaller than ``tolerance_m`` squared are removed), otherwise the Douglas-Peucker distance.
     precision
         Decimal places kept in longitude/latitude (5 is about 1 m).
     coverage
