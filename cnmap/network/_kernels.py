@@ -11,7 +11,7 @@ Conventions
 - A *source* is a set of seeds: ``seed_node[src_ptr[s]:src_ptr[s + 1]]`` with initial
   distances ``seed_dist[...]`` (one seed of distance 0 for a source at a node; two seeds, the
   edge's ends, for a source snapped onto an edge).
-- Dijkstra uses a binary heap with lazy deletion. Every arc pushes at most once (a node's arcs
+- Dijkstra uses a 4-ary heap with lazy deletion. Every arc pushes at most once (a node's arcs
   are scanned once, when it is settled), so the heap never holds more than
   ``n_seeds + nnz`` entries.
 - A node is reached when its distance is ``<= cutoff``.
@@ -23,14 +23,15 @@ import numpy as np
 from numba import njit, prange
 
 # ----------------------------------------------------------------------------------------
-# binary heap (keys float64, values int64) held in two preallocated arrays
+# 4-ary min-heap (keys float64, values int32 node positions) in two preallocated arrays
+# (measured about 1.5-2x faster than a binary heap on the Birmingham network)
 
 
 @njit(cache=True, inline="always")
 def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
     i = size
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         if hk[parent] <= key:
             break
         hk[i] = hk[parent]
@@ -51,16 +52,21 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
         lv = hv[size]
         i = 0
         while True:
-            c = 2 * i + 1
+            c = 4 * i + 1
             if c >= size:
                 break
-            if c + 1 < size and hk[c + 1] < hk[c]:
-                c += 1
-            if hk[c] >= lk:
+            m = c
+            mk = hk[c]
+            end = min(c + 4, size)
+            for q in range(c + 1, end):
+                if hk[q] < mk:
+                    mk = hk[q]
+                    m = q
+            if mk >= lk:
                 break
-            hk[i] = hk[c]
-            hv[i] = hv[c]
-            i = c
+            hk[i] = mk
+            hv[i] = hv[m]
+            i = m
         hk[i] = lk
         hv[i] = lv
     return key, val, size
@@ -79,7 +85,7 @@ def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label,
     label = np.full(n, -1, dtype=np.int64)
     cap = seed_node.shape[0] + indices.shape[0] + 1
     hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int64)
+    hv = np.empty(cap, dtype=np.int32)
     size = 0
     for i in range(seed_node.shape[0]):
         s = seed_node[i]
@@ -165,7 +171,7 @@ def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_gr
         dist = np.full(n, np.inf)
         touched = np.empty(n, dtype=np.int64)
         hk = np.empty(cap, dtype=np.float64)
-        hv = np.empty(cap, dtype=np.int64)
+        hv = np.empty(cap, dtype=np.int32)
         best = np.full(n_points, np.inf)
         ptouched = np.empty(n_points, dtype=np.int64)
         nc = node_counts[c]
@@ -256,7 +262,7 @@ def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cuto
     touched = np.empty(n, dtype=np.int64)
     cap = indices.shape[0] + seed_node.shape[0] + 1
     hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int64)
+    hv = np.empty(cap, dtype=np.int32)
     stamp = np.full(n_edges, -1, dtype=np.int64)
     out_cap = 1024
     o_src = np.empty(out_cap, dtype=np.int64)
