@@ -239,3 +239,55 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
         assert "<img" in html or "<table" in html, f"{nb.name} rendered without outputs"
     nb1 = page("notebooks/01_birmingham_data.html")
     assert "missing_coordinates" in nb1 and "File 10" in nb1 and "<img" in nb1
+
+
+# ---------------------------------------------------------------------------------------------
+# slow: the Birmingham figures quoted in the pages are the ones the code gives
+
+
+@pytest.mark.slow
+def test_figures_quoted_in_the_docs(shared_data: Path) -> None:
+    import cnmap
+    from cnmap.coverage import coverage
+    from cnmap.network import read_walk_network
+    from cnmap.thin import thin_areas
+
+    area = cnmap.load_area("E08000025")
+    warm = cnmap.read_organisations(
+        shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area)
+    net = read_walk_network(shared_data / "birmingham" / "osm" /
+                            "birmingham_walk_osm_2021-08.gpkg")
+    cov_md = (DOCS / "coverage.md").read_text(encoding="utf-8")
+    walk_md = (DOCS / "guide" / "walk.md").read_text(encoding="utf-8")
+    res_md = (DOCS / "guide" / "residents.md").read_text(encoding="utf-8")
+    thin_md = (DOCS / "guide" / "thin.md").read_text(encoding="utf-8")
+
+    res = coverage(warm, area, minutes=[10, 15, 20], network=net)
+    assert int(res.organisations["snapped"].sum()) == 405 and "405 placed" in cov_md
+    pct15 = f"{res.share_covered(15):.1%}"
+    assert pct15 == "91.8%"
+    assert pct15 in cov_md and pct15 in walk_md
+    assert f"{res.params['n_residential_points']:,}" == "35,025"
+    assert "35,025" in cov_md and "35,025" in res_md
+
+    older = coverage(warm, area, minutes=15, network=net, persona="older")
+    assert f"{older.share_covered(15):.1%}" == "72.4%"
+    assert "72.4%" in cov_md and "72.4%" in walk_md
+
+    crow = coverage(warm, area, minutes=15, network=net, mode="crow_flies")
+    cal = crow.params["detour_calibration"]
+    assert f"{cal['median']:.2f}" == "1.41" and "1.41" in cov_md and "1.41" in walk_md
+    assert f"{cal['p25']:.2f}–{cal['p75']:.2f}" in cov_md
+    assert f"{int(cal['n']):,} pairs" in cov_md
+    assert f"{crow.share_covered(15):.1%}" in cov_md
+
+    def row(t):  # noqa: ANN001, ANN202
+        lt = t.lsoas
+        thin = lt["thin"].to_numpy(bool)
+        return int(thin.sum()), f"{lt.loc[thin, 'deprived_pop_out_of_reach'].sum():,.0f}"
+
+    assert row(thin_areas(res)) == (7, "9,830")
+    assert row(thin_areas(res, min_share_covered=0.9)) == (30, "19,403")
+    assert row(thin_areas(res, minutes=10)) == (50, "65,528")
+    for text in ("| 7 | 9,830 |", "| 30 | 19,403 |", "| 50 | 65,528 |"):
+        assert text in thin_md, text
