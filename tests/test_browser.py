@@ -274,11 +274,16 @@ def test_cdn_file_needs_the_network(browser, pages):
 def test_real_birmingham_map_renders_fast(browser, shared_data):
     """The real pipeline's map (cnmap.coverage, street catchments), every layer switched on:
     time from navigation to every path drawn, recorded in render_time_birmingham.json."""
+    import cnmap
+
     cov, cat, profiles = F.real_birmingham()
-    m = coverage_map(cov, ward_profiles=profiles, catchments=cat, tiles=None, show=LAYER_KEYS)
+    thin = cnmap.thin_areas(cov)
+    m = coverage_map(cov, thin=thin, ward_profiles=profiles, catchments=cat, tiles=None,
+                     show=LAYER_KEYS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = save_html(m, ARTIFACTS / "birmingham_all_layers.html", self_contained=True)
-    expected = 2 * len(cov.lsoas) + len(cat) + len(cov.wards)  # imd, share, catchments, wards
+    # imd, share, bivariate (639 each), thin LSOAs, catchments, wards
+    expected = 3 * len(cov.lsoas) + int(thin.lsoas["thin"].sum()) + len(cat) + len(cov.wards)
     p = Page(browser, path, min_paths=expected)
     try:
         p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")

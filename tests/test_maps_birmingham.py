@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from cnmap.maps import coverage_map, layer_names, save_html
+from cnmap.maps import (
+    coverage_figure,
+    coverage_map,
+    imd_figure,
+    layer_names,
+    save_figure,
+    save_html,
+    thin_figure,
+)
 from cnmap.maps._assets import external_resources
 
 pytestmark = pytest.mark.slow
@@ -32,15 +40,10 @@ def _fake():
 
 @pytest.fixture(scope="module")
 def real(shared_data):
+    import cnmap
+
     cov, cat, profiles = _fake().real_birmingham()
-    # a thin-like result from the real coverage (cnmap.thin may not exist yet)
-    fake = _fake()
-    thin = fake.thin(fake.FakeCoverage(
-        thresholds=cov.thresholds, speed_kmh=cov.speed_kmh, mode=cov.mode, lsoas=cov.lsoas,
-        wards=cov.wards, deciles=cov.deciles, totals=cov.totals,
-        organisations=cov.organisations, residents=cov.residents, quality=cov.quality,
-        params=cov.params, sources=cov.sources))
-    return cov, cat, profiles, thin
+    return cov, cat, profiles, cnmap.thin_areas(cov)
 
 
 def test_full_birmingham_map_within_8_mb(real):
@@ -58,5 +61,23 @@ def test_full_birmingham_map_within_8_mb(real):
     pts = json.loads(re.search(r"var pts = (\[.*?\]);\n", html, re.S).group(1))
     assert len(pts) == len(cov.organisations)
     assert len(cov.wards) == 69 and len(cov.lsoas) == 639
+    # every thin LSOA's reason is in the page, escaped
+    from jinja2.utils import htmlsafe_json_dumps
+
+    from cnmap.maps._style import esc
+
+    reasons = thin.lsoas.loc[thin.lsoas["thin"], "reason"].tolist()
+    assert reasons
+    for r in reasons:
+        assert str(htmlsafe_json_dumps(esc(r))) in html
     (ARTIFACTS / "birmingham_size.json").write_text(json.dumps(
         {"bytes": size, "mb": round(size / 1e6, 3), "organisations": len(pts)}, indent=2))
+
+
+def test_report_figures_from_the_real_pipeline(real):
+    cov, _, _, thin = real
+    figs = {"coverage_lsoa": coverage_figure(cov), "coverage_ward": coverage_figure(cov, level="ward"),
+            "imd": imd_figure(cov), "thin": thin_figure(thin, result=cov)}
+    for name, fig in figs.items():
+        png, pdf = save_figure(fig, ARTIFACTS / f"birmingham_{name}")
+        assert png.stat().st_size > 50_000 and pdf.stat().st_size > 10_000

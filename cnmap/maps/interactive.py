@@ -360,7 +360,7 @@ def _catchments(result: Any, catchments: Any, minutes: float) -> gpd.GeoDataFram
 
 def _ward_rank(
     codes: Sequence[str], candidates: Sequence[pd.DataFrame | None]
-) -> tuple[str, list[str]] | None:
+) -> tuple[str, list[str | None]] | None:
     """(label, formatted IMD average-rank text per ward code), or None if none is given."""
     for frame in candidates:
         if frame is None:
@@ -576,12 +576,12 @@ def _ward_payload(
     share_col: str,
     minutes: float,
     name: str,
-    rank: tuple[str, list[str]] | None,
+    rank: tuple[str, list[str | None]] | None,
     thin_wards: pd.DataFrame | None,
 ) -> AreaPayload:
     t = _fmt_min(minutes)
     labels = ["Code"]
-    cols: list[list[str]] = [[S.esc(c) for c in _col(wards, WARD_CODE)]]
+    cols: list[list[str | None]] = [[S.esc(c) for c in _col(wards, WARD_CODE)]]
     for col, label, fmt in (
         (POPULATION, "Population", S.fmt_int),
         (share_col, f"Within {t} min walk", S.fmt_share),
@@ -592,7 +592,7 @@ def _ward_payload(
             cols.append([fmt(v) for v in _col(wards, col)])
     if rank is not None:
         labels.append(rank[0])
-        cols.append(rank[1])
+        cols.append(list(rank[1]))
     if thin_wards is not None:
         tw = _by_code(_attributes(thin_wards), WARD_CODE).reindex(
             [str(c) for c in _col(wards, WARD_CODE)]
@@ -1183,21 +1183,21 @@ def coverage_map(
     # ---- organisations ----------------------------------------------------------------
     orgs = _org_frame(result, organisations)
     if orgs is not None and len(orgs):
-        payload = _org_payload(_points_wgs84(orgs, precision, "organisations"),
-                               unique(names["organisations"]), popup_fields)
+        org_payload = _org_payload(_points_wgs84(orgs, precision, "organisations"),
+                                   unique(names["organisations"]), popup_fields)
         group = (
             MarkerCluster(
-                name=payload.name, show="organisations" in show_set,
+                name=org_payload.name, show="organisations" in show_set,
                 options={"showCoverageOnHover": False, "disableClusteringAtZoom": 16,
                          "maxClusterRadius": 45, "chunkedLoading": True},
             )
             if cluster
-            else folium.FeatureGroup(name=payload.name, show="organisations" in show_set)
+            else folium.FeatureGroup(name=org_payload.name, show="organisations" in show_set)
         )
         group.add_to(m)
-        el["OrgMarkers"](payload).add_to(group)
+        el["OrgMarkers"](org_payload).add_to(group)
         drawn["organisations"] = group
-        el["Legend"](group, payload.legend, position="bottomright").add_to(m)
+        el["Legend"](group, org_payload.legend, position="bottomright").add_to(m)
 
     # ---- controls -----------------------------------------------------------------------
     children = list(m._children.values())

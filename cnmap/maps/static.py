@@ -231,8 +231,8 @@ def static_map(
             present = set(values.dropna().tolist())
             for key, col in colours.items():
                 if key in present:
-                    text = labels.get(key, str(key)) if labels else str(key)
-                    handles.append(Patch(facecolor=col, edgecolor="#555555", label=text))
+                    name = labels.get(key, str(key)) if labels else str(key)
+                    handles.append(Patch(facecolor=col, edgecolor="#555555", label=name))
         elif bins is not None:
             nums = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
             idx = np.clip(np.searchsorted(np.asarray(bins[1:-1]), nums, side="right"), 0,
@@ -240,7 +240,7 @@ def static_map(
             face = [S.MISSING_COLOUR if np.isnan(v) else bin_colours[i]  # type: ignore[index]
                     for v, i in zip(nums, idx, strict=True)]
             for k, col in enumerate(bin_colours):  # type: ignore[arg-type]
-                text = labels.get(k, None) if labels else None
+                text: str | None = labels.get(k) if labels else None
                 handles.append(Patch(facecolor=col, edgecolor="#555555",
                                      label=text or f"{bins[k]:g} to {bins[k + 1]:g}"))
         else:
@@ -282,10 +282,10 @@ def static_map(
             ax.scatter(pts.geometry.x, pts.geometry.y, s=9, c=[pal[k] for k in keys],
                        edgecolors="#222222", linewidths=0.3, zorder=5)
             counts = pd.Series(keys).value_counts()
-            for k, col in pal.items():
+            for key, col in pal.items():
                 handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=col,
                                       markeredgecolor="#222222", markersize=5,
-                                      label=f"{k} ({int(counts.get(k, 0))})"))
+                                      label=f"{key} ({int(counts.get(key, 0))})"))
         else:
             ax.scatter(pts.geometry.x, pts.geometry.y, s=9, c="#111111", edgecolors="white",
                        linewidths=0.3, zorder=5)
