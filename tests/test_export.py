@@ -1,0 +1,254 @@
+"""cnmap.export: CSV / XLSX / GeoPackage written and read back; the documented sheets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from openpyxl import load_workbook
+from shapely.geometry import LineString, Point, box
+
+from cnmap.area import Area
+from cnmap.coverage import coverage
+from cnmap.errors import CRSError, ValidationError
+from cnmap.export import SHEET_DESCRIPTIONS, export_coverage, sheet_name, write_tables
+from cnmap.network import walk_network_from_graph
+from cnmap.thin import thin_areas
+
+BNG = "EPSG:27700"
+X0, Y0 = 400000.0, 280000.0
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "thin.md"
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    pts = gpd.GeoDataFrame(
+        {"org_id": ["a", "b"], "name": ["=HYPERLINK(\"http://x\")", "Caf\u00e9 \x07bell"],
+         "services_list": [("food", "advice"), ()], "open": [True, False]},
+        geometry=[Point(-1.9, 52.48), Point(-1.88, 52.47)], crs="EPSG:4326")
+    stats = pd.DataFrame({"share_covered_15min": [0.25, np.nan], "population": [1234.4, 99.0],
+                          "n": pd.array([3, None], dtype="Int64"), "mean_walk_min": [7.26, np.inf]},
+                         index=pd.Index(["W1", "W2"], name="ward_code"))
+    return {"organisations": pts, "ward stats": stats}
+
+
+def read_sheet(ws) -> list[tuple]:
+    return [tuple(c.value for c in row) for row in ws.iter_rows()]
+
+
+def test_write_tables_all_formats(tmp_path):
+    t = tables()
+    out = write_tables(t, tmp_path / "out", params={"minutes": [5, 15], "nested": {"a": 1}},
+                       sources=pd.DataFrame({"title": ["Hand data"], "licence": ["OGL-UK-3.0"],
+                                             "attribution": ["made by hand"]}),
+                       stem="demo", notes=["a caveat"], title="Demo export")
+    d = tmp_path / "out"
+    assert [p.name for p in out["csv"]] == ["organisations.csv", "ward_stats.csv",
+                                            "parameters.csv", "sources.csv"]
+    assert out["xlsx"] == [d / "demo.xlsx"] and out["gpkg"] == [d / "demo.gpkg"]
+    assert t["organisations"].crs.to_epsg() == 4326  # inputs untouched
+
+    # CSV: no geometry; named index kept as a column; tuples as text
+    org = pd.read_csv(d / "organisations.csv")
+    assert "geometry" not in org.columns and org.loc[0, "services_list"] == "food, advice"
+    ws = pd.read_csv(d / "ward_stats.csv")
+    assert ws.columns[0] == "ward_code" and ws.loc[0, "population"] == 1234.4
+    par = pd.read_csv(d / "parameters.csv")
+    assert dict(zip(par["parameter"], par["value"], strict=True)) == {"minutes": "5, 15", "nested.a": "1"}
+
+    # XLSX
+    wb = load_workbook(d / "demo.xlsx")
+    assert wb.sheetnames == ["README", "organisations", "ward_stats"]  # as the file names
+    rd = [v for row in read_sheet(wb["README"]) for v in row if v is not None]
+    assert rd[0] == "Demo export"
+    for text in ("Sheets", "Parameters", "minutes", "5, 15", "nested.a", "Hand data", "OGL-UK-3.0",
+                 "made by hand", "Notes", "a caveat", "Column guide", "population"):
+        assert text in rd, text
+    s = wb["organisations"]
+    assert s.freeze_panes == "A2" and s.auto_filter.ref == "A1:D3"
+    assert [c.value for c in s[1]] == ["org_id", "name", "services_list", "open"]
+    assert all(c.font.b for c in s[1])
+    assert s["B2"].value == '=HYPERLINK("http://x")' and s["B2"].data_type == "s"  # not a formula
+    assert s["B3"].value == "Caf\u00e9 bell"  # control character removed
+    assert s["D2"].value is True
+    assert s.column_dimensions["B"].width >= len('=HYPERLINK("http://x")')
+    s = wb["ward_stats"]
+    assert [c.value for c in s[1]] == ["ward_code", "share_covered_15min", "population", "n",
+                                      "mean_walk_min"]
+    assert s["B2"].value == 0.25 and s["B2"].number_format == "0.0%"
+    assert s["C2"].number_format == "#,##0" and s["E2"].number_format == "0.0"
+    assert s["B3"].value is None and s["D3"].value is None and s["E3"].value is None  # NaN, NA, inf
+
+    # GeoPackage: spatial tables only, in EPSG:27700, plus the readme tables
+    layers = dict(pyogrio.list_layers(d / "demo.gpkg"))
+    assert layers == {"organisations": "Point", "readme_parameters": None, "readme_sources": None}
+    g = gpd.read_file(d / "demo.gpkg", layer="organisations")
+    assert g.crs.to_epsg() == 27700
+    exp = t["organisations"].to_crs(BNG)
+    assert np.allclose(g.geometry.x, exp.geometry.x) and g.loc[0, "services_list"] == "food, advice"
+    assert pyogrio.read_dataframe(d / "demo.gpkg", layer="readme_parameters").shape == (2, 2)
+
+
+def test_formats_subset_and_rewrite(tmp_path):
+    out = write_tables(tables(), tmp_path, formats=("csv",))
+    assert set(out) == {"csv"} and not (tmp_path / "cnmap.xlsx").exists()
+    out = write_tables({"x": pd.DataFrame({"a": [1]})}, tmp_path, formats="gpkg")
+    assert out["gpkg"] == []  # no spatial table: no GeoPackage
+    write_tables(tables(), tmp_path, formats=["gpkg"])
+    write_tables({"only": tables()["organisations"]}, tmp_path, formats=["gpkg"])
+    assert "ward_stats" not in dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))
+    assert list(dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))) == [
+        "only", "readme_parameters"]  # replaced, not appended
+
+
+def test_sheet_names():
+    long = "a very long table name that Excel would refuse"
+    assert sheet_name(long) == long[:31]
+    assert sheet_name("x[1]:y?") == "x_1__y_"
+    assert sheet_name("lsoas", taken=["LSOAS", "lsoas~2"]) == "lsoas~3"
+    assert len(sheet_name(long, taken=[long[:31]])) == 31
+
+
+def test_long_and_clashing_names(tmp_path):
+    long = {"thin_infrastructure_lsoas_ranked_by_need": pd.DataFrame({"a": [1]}),
+            "thin_infrastructure_lsoas_ranked_by_reach": pd.DataFrame({"a": [2]})}
+    write_tables(long, tmp_path, formats=["xlsx"])
+    names = load_workbook(tmp_path / "cnmap.xlsx").sheetnames
+    assert names == ["README", "thin_infrastructure_lsoas_ranke", "thin_infrastructure_lsoas_ran~2"]
+    assert all(len(n) <= 31 for n in names)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ValidationError, match="no tables"):
+        write_tables({}, tmp_path)
+    with pytest.raises(ValidationError, match="formats="):
+        write_tables(tables(), tmp_path, formats=("pdf",))
+    with pytest.raises(ValidationError, match="is a list, not a DataFrame"):
+        write_tables({"a": [1, 2]}, tmp_path)
+    with pytest.raises(ValidationError, match="reserved"):
+        write_tables({"README": pd.DataFrame({"a": [1]})}, tmp_path)
+    with pytest.raises(ValidationError, match="same file name"):
+        write_tables({"a b": pd.DataFrame({"a": [1]}), "a_b": pd.DataFrame({"a": [1]})}, tmp_path)
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(ValidationError, match="is a file"):
+        write_tables(tables(), f)
+    nocrs = tables()["organisations"].set_crs(None, allow_override=True)
+    with pytest.raises(CRSError, match="table 'o' has geometry but no CRS"):
+        write_tables({"o": nocrs}, tmp_path, formats=["gpkg"])
+    with pytest.raises(ValidationError, match="needs the result of cnmap.coverage"):
+        export_coverage(tables()["ward stats"], tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# export_coverage: the documented sheets
+
+
+def small_coverage():
+    G = nx.MultiGraph(crs=BNG)
+    for i in range(11):
+        G.add_node(i, x=X0 + i * 100, y=Y0)
+    for i in range(10):
+        G.add_edge(i, i + 1, length=100.0,
+                   geometry=LineString([(X0 + i * 100, Y0), (X0 + (i + 1) * 100, Y0)]))
+    net = walk_network_from_graph(G)
+    lsoas = gpd.GeoDataFrame(
+        {"lsoa_code": ["E01000001", "E01000002"], "lsoa_name": ["West", "East"],
+         "ward_code": ["W1", "W1"], "ward_name": ["Ward", "Ward"], "population": [300.0, 300.0],
+         "imd_rank": [30000, 10], "imd_decile": [10, 1]},
+        geometry=[box(X0 - 50, Y0 - 100, X0 + 500, Y0 + 100),
+                  box(X0 + 500, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
+    wards = gpd.GeoDataFrame({"ward_code": ["W1"], "ward_name": ["Ward"], "lad_code": ["X"]},
+                             geometry=[box(X0 - 50, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
+    area = Area(lad_code="X", lad_name="Line", wards=wards, lsoas=lsoas, boundary=wards,
+                lookup=lsoas[["lsoa_code", "ward_code"]],
+                sources=pd.DataFrame({"title": ["Hand-made"], "licence": ["CC0"]}))
+    res = gpd.GeoDataFrame({"lsoa_code": ["E01000001", "E01000002"], "ward_code": ["W1", "W1"],
+                            "weight": [300.0, 300.0]},
+                           geometry=[Point(X0 + 50, Y0 + 10), Point(X0 + 950, Y0 + 10)], crs=BNG)
+    orgs = gpd.GeoDataFrame({"org_id": ["o1"], "name": ["Hall"]}, geometry=[Point(X0, Y0)], crs=BNG)
+    return coverage(orgs, area, network=net, residents=res, minutes=[5, 15]), area
+
+
+def documented_sheets() -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("<!-- sheets -->")[1].split("<!-- /sheets -->")[0]
+    return re.findall(r"^\| `([A-Za-z_]+)` \|", section, flags=re.M)
+
+
+def test_export_coverage_holds_the_documented_sheets(tmp_path):
+    cov, area = small_coverage()
+    th = thin_areas(cov, minutes=5)
+    from cnmap.deprivation import ward_profiles
+
+    out = export_coverage(cov, tmp_path, thin=th, profiles=ward_profiles(area),
+                          sources=pd.DataFrame({"title": ["Organisations list"],
+                                                "licence": ["unstated"]}))
+    wb = load_workbook(out["xlsx"][0])
+    assert wb.sheetnames == ["README", "thin_lsoas", "thin_wards", "lsoas", "wards", "deciles",
+                             "totals", "organisations", "ward_deprivation", "quality"]
+    assert wb.sheetnames == documented_sheets()
+    assert set(wb.sheetnames[1:]) <= set(SHEET_DESCRIPTIONS)
+    # thin_lsoas: rank order, the thin LSOA first with its reason; shares as percentages
+    s = wb["thin_lsoas"]
+    head = [c.value for c in s[1]]
+    row = dict(zip(head, [c.value for c in s[2]], strict=True))
+    assert row["rank"] == 1 and row["lsoa_code"] == "E01000002" and row["thin"] is True
+    assert row["reason"].startswith("IMD decile 1; 300 residents more than 5 minutes' walk")
+    assert s.cell(2, head.index("share_covered") + 1).number_format == "0.0%"
+    assert "geometry" not in head
+    rd = [v for row in read_sheet(wb["README"]) for v in row if v is not None]
+    assert rd[0] == "cnmap walking coverage - Line (X)"
+    for text in ("thin.rule", "coverage.speed_kmh", "Hand-made", "CC0", "Organisations list",
+                 "unstated", "thin_lsoas", "ward_deprivation"):
+        assert text in rd, text
+    layers = dict(pyogrio.list_layers(out["gpkg"][0]))
+    assert {"thin_lsoas", "thin_wards", "lsoas", "wards", "organisations"} <= set(layers)
+    assert "deciles" not in layers and "quality" not in layers
+    g = gpd.read_file(out["gpkg"][0], layer="thin_lsoas")
+    assert g.crs.to_epsg() == 27700 and g.loc[0, "rank"] == 1 and bool(g.loc[0, "thin"])
+    # CSV mirror of the sheets
+    assert {p.stem for p in out["csv"]} >= set(wb.sheetnames[1:])
+    assert pd.read_csv(tmp_path / "thin_lsoas.csv").loc[0, "lsoa_code"] == "E01000002"
+    # without thin and profiles: only the coverage sheets
+    out2 = export_coverage(cov, tmp_path / "plain", formats=["xlsx"])
+    assert load_workbook(out2["xlsx"][0]).sheetnames == [
+        "README", "lsoas", "wards", "deciles", "totals", "organisations", "quality"]
+    with pytest.raises(ValidationError, match="thin must be the result of cnmap.thin_areas"):
+        export_coverage(cov, tmp_path, thin=cov)
+
+
+@pytest.mark.slow
+def test_birmingham_export_readable(shared_data, tmp_path):
+    import cnmap
+    from cnmap.deprivation import ward_profiles
+    from cnmap.network import read_walk_network
+
+    area = cnmap.load_area("E08000025")
+    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
+                                    area=area)
+    net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
+    cov = coverage(orgs, area, network=net, minutes=[10, 15, 20])
+    th = thin_areas(cov, org_label="warm space")
+    out = export_coverage(cov, tmp_path, thin=th, profiles=ward_profiles(area))
+    wb = load_workbook(out["xlsx"][0], read_only=True)
+    assert wb.sheetnames == documented_sheets()
+    rows = list(wb["thin_lsoas"].iter_rows(values_only=True))
+    head = rows[0]
+    assert len(rows) == 640
+    first = dict(zip(head, rows[1], strict=True))
+    assert first["rank"] == 1 and first["thin"] is True and first["reason"].startswith("IMD decile")
+    wards = list(wb["thin_wards"].iter_rows(values_only=True))
+    assert len(wards) == 70
+    rd = [v for row in wb["README"].iter_rows(values_only=True) for v in row if v is not None]
+    assert "cnmap walking coverage - Birmingham (E08000025)" in rd
+    assert any(isinstance(v, str) and "Open Government Licence" in v for v in rd)
+    assert any(isinstance(v, str) and "OpenStreetMap" in v for v in rd)
+    layers = dict(pyogrio.list_layers(out["gpkg"][0]))
+    assert layers["thin_lsoas"] in ("MultiPolygon", "Polygon") and layers["organisations"] == "Point"
+    wb.close()
