@@ -222,7 +222,7 @@ def _cell_values(s: pd.Series) -> list[Any]:
         a = s.to_numpy(dtype="float64", na_value=np.nan)
         return [float(v) if np.isfinite(v) else None for v in a]
     vals = s.astype(object).tolist()
-    out = []
+    out: list[Any] = []
     for v in vals:
         if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
             out.append(None)

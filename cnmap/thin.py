@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -767,7 +767,7 @@ def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
     tab = pd.DataFrame(lsoas[keep]).copy()
     tab[C.WARD_CODE] = tab[C.WARD_CODE].astype(str)
     pop_col = _iod.DOMAIN_POPULATION.get(d, "pop_total")
-    weights = "domain"
+    weights: Literal["domain", "total"] = "domain"
     if pop_col not in tab.columns and not (pop_col == "pop_total" and C.POPULATION in tab.columns):
         weights = "total"
         notes.append(f"no {pop_col!r} column for weighting {d!r} ward average ranks: total "
@@ -795,7 +795,7 @@ def _add_cold_spots(frame: gpd.GeoDataFrame, fn: Any, opts: dict[str, Any], note
                      "covered")
         frame = frame.copy()
         frame["share_covered_cluster"] = pd.array(
-            np.where(ok, "not significant", None), dtype="str")
+            ["not significant" if o else None for o in ok], dtype="str")
         return frame, None
     sub = frame.loc[ok, ["share_covered", "geometry"]]
     res = fn(sub, "share_covered", prefix="share_covered", **opts)

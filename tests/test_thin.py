@@ -385,3 +385,15 @@ def test_birmingham_domains_and_cold_spots(birmingham):
     ll = lm["share_covered_cluster"] == "LL"
     assert set(lm["share_covered_cluster"]) <= {"HH", "LL", "HL", "LH", "not significant"}
     assert ll.sum() >= 1 and (lm.loc[ll, "share_covered"] < lm["share_covered"].mean()).all()
+
+
+def test_cold_spots_skipped_when_every_area_has_the_same_share():
+    from cnmap.thin import _add_cold_spots
+
+    frame = gpd.GeoDataFrame({"share_covered": [1.0] * 5 + [np.nan]},
+                             geometry=[box(k, 0, k + 1, 1) for k in range(6)], crs=BNG)
+    notes: list[str] = []
+    out, info = _add_cold_spots(frame, None, {}, notes, "LSOA")
+    assert info is None and "every LSOA has the same share covered" in notes[0]
+    assert out["share_covered_cluster"].iloc[:5].eq("not significant").all()
+    assert pd.isna(out["share_covered_cluster"].iloc[5])
