@@ -114,6 +114,11 @@ def read_walk_network(path: str | os.PathLike[str], *, cache: bool = True, crs: 
         t0 = time.perf_counter()
         try:
             net = _load_cache(cache_file)
+            if net.report.source != str(path):  # same file content read from a new place
+                import dataclasses
+
+                net = dataclasses.replace(
+                    net, report=dataclasses.replace(net.report, source=str(path)))
         except Exception as exc:  # any corruption: rebuild
             log.warning("walk network cache %s is unreadable (%s); rebuilding it", cache_file,
                         exc)
