@@ -630,6 +630,9 @@ def thin_areas(
         from cnmap.hotspots import cold_spots as _cold_spots
 
         opts = dict(cold_spot_options or {})
+        if "prefix" in opts:
+            raise ValidationError("cold_spot_options cannot set 'prefix': thin_areas names the "
+                                  "columns share_covered_*")
         opts.setdefault("method", "gi_star")
         # FDR over hundreds of areas needs p-values below 1/1000: 9,999 permutations
         opts.setdefault("permutations", 9999)
@@ -651,7 +654,7 @@ def thin_areas(
             a = opts.get("alpha", 0.05)
             return (f"; part of a cold spot of walking coverage "
                     f"({'Gi*' if cold_label == 'cold spot' else 'local Moran LL'}, "
-                    f"{'FDR ' if opts.get('fdr', True) else 'p '}{a:.0%})")
+                    f"{f'FDR {a:.0%}' if opts.get('fdr', True) else f'p <= {a:g}'})")
         return ""
 
     reasons = []

@@ -397,3 +397,41 @@ def test_cold_spots_skipped_when_every_area_has_the_same_share():
     assert info is None and "every LSOA has the same share covered" in notes[0]
     assert out["share_covered_cluster"].iloc[:5].eq("not significant").all()
     assert pd.isna(out["share_covered_cluster"].iloc[5])
+
+
+def test_cold_spot_option_on_a_ten_lsoa_street():
+    # ten 200 m LSOAs, residents at their centres, one organisation at x = 0: at 15 minutes
+    # (1,200 m) the six western LSOAs are covered, the four eastern ones not at all
+    codes = [f"E0100010{k}" for k in range(10)]
+    lsoas = gpd.GeoDataFrame(
+        {"lsoa_code": codes, "lsoa_name": codes, "ward_code": ["W1"] * 5 + ["W2"] * 5,
+         "ward_name": ["One"] * 5 + ["Two"] * 5, "population": [100.0] * 10,
+         "imd_rank": [1000 + k for k in range(10)], "imd_decile": [1] * 10},
+        geometry=[box(X0 + 200 * k - (50 if k == 0 else 0), Y0 - 100, X0 + 200 * (k + 1), Y0 + 100)
+                  for k in range(10)], crs=BNG)
+    wards = lsoas.dissolve("ward_code", as_index=False)[["ward_code", "ward_name", "geometry"]]
+    area = Area(lad_code="X", lad_name="Street", wards=wards, lsoas=lsoas, boundary=wards.dissolve(),
+                lookup=lsoas[["lsoa_code", "ward_code"]], sources=pd.DataFrame({"id": ["hand"]}))
+    res = gpd.GeoDataFrame({"lsoa_code": codes, "ward_code": ["W1"] * 5 + ["W2"] * 5,
+                            "weight": [100.0] * 10},
+                           geometry=[Point(X0 + 200 * k + 100, Y0 + 10) for k in range(10)], crs=BNG)
+    cov = coverage(orgs_at([0]), area, network=street(), residents=res, minutes=[15])
+    t = thin_areas(cov, cold_spots=True,
+                   cold_spot_options={"permutations": 0, "fdr": False, "alpha": 0.05})
+    L = t.lsoas.set_index("lsoa_code")
+    assert L["share_covered"].tolist() == [1.0] * 6 + [0.0] * 4
+    assert L["thin"].tolist() == [False] * 6 + [True] * 4
+    # Gi* with binary queen weights along the line: LSOA 8 and its neighbours 7 and 9 all 0
+    x = L["share_covered"].to_numpy()
+    s = np.sqrt((x ** 2).mean() - x.mean() ** 2)
+    z8 = (0 - x.mean() * 3) / (s * np.sqrt((10 * 3 - 9) / 9))
+    assert L["share_covered_gi_z"].iat[8] == pytest.approx(z8)
+    cold = L["share_covered_cluster"] == "cold spot"
+    assert cold.iat[8] and not cold.iloc[:5].any()
+    assert L.loc[cold & L["thin"], "reason"].str.endswith(
+        "; part of a cold spot of walking coverage (Gi*, p <= 0.05)").all()
+    assert (cold & L["thin"]).sum() >= 1
+    assert t.params["cold_spots"]["lsoas"]["permutations"] == 0
+    assert "share_covered_cluster" in t.ranked().columns
+    with pytest.raises(ValidationError, match="cannot set 'prefix'"):
+        thin_areas(cov, cold_spots=True, cold_spot_options={"prefix": "x"})
