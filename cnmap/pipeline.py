@@ -273,22 +273,51 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     paths: dict[str, Any] = {}
     stem = _slug(area.lad_name)
     with _step("tables", steps, report):
-        from cnmap.export import export_coverage
+        from cnmap.export import export_coverage, write_tables
 
-        paths["tables"] = export_coverage(cov, out / "tables", thin=thin, profiles=profiles,
-                                          extra={"organisations_summary": org_summary,
-                                                 "rejected_organisations": rejected},
+        tables_dir = out / "tables"
+        paths["tables"] = export_coverage(cov, tables_dir, thin=thin, profiles=profiles,
                                           stem=f"cnmap_{stem}")
+        paths["organisation_tables"] = write_tables(
+            {"organisations_read": org_summary, "rejected_organisations": rejected},
+            out / "organisations", formats=("csv", "xlsx"), stem=f"cnmap_{stem}_organisations_read",
+            title=f"Organisations read for {area.lad_name}: what was placed and what was rejected",
+            descriptions={"organisations_read": "one row per input file: rows, placed, rejected",
+                          "rejected_organisations": "every row not placed, with its reason"})
     with _step("map", steps, report):
         from cnmap.maps import coverage_map, save_html
 
-        m = coverage_map(cov, thin=thin, profiles=profiles)
+        m = coverage_map(cov, thin=thin, ward_profiles=profiles)
         paths["map"] = save_html(m, out / f"{stem}_coverage_map.html",
                                  self_contained=config.self_contained)
     with _step("figures", steps, report):
-        from cnmap.maps import report_figures
+        import matplotlib
 
-        paths["figures"] = report_figures(cov, out / "figures", thin=thin)
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from cnmap.maps import (
+            bivariate_figure,
+            coverage_figure,
+            imd_figure,
+            save_figure,
+            thin_figure,
+        )
+
+        fig_dir = out / "figures"
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "coverage_lsoas": coverage_figure(cov, level="lsoa"),
+            "coverage_wards": coverage_figure(cov, level="ward"),
+            "imd_deciles": imd_figure(cov),
+            "thin_areas": thin_figure(thin, result=cov),
+            "deprivation_by_provision": bivariate_figure(thin, result=cov),
+        }
+        written: list[Path] = []
+        for name, fig in figures.items():
+            written += save_figure(fig, fig_dir / name)
+            plt.close(fig)
+        paths["figures"] = written
     with _step("methods note", steps, report):
         paths["methods"] = write_methods(out / "methods.md", config, cov, thin, org_summary,
                                          rejected, steps)
@@ -330,8 +359,10 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
                      f"({r['share_covered']:.1%}).")
     tp = getattr(thin, "params", {})
     if tp:
-        lines += ["", "## Thin infrastructure rule", "",
-                  "- " + "; ".join(f"{k} = {v}" for k, v in tp.items() if not isinstance(v, dict))]
+        lines += ["", "## Thin infrastructure rule", ""]
+        lines += [f"- {tp[k]}" for k in ("rule", "ward_rule_text", "left_behind") if tp.get(k)]
+        n_thin = int(thin.lsoas["thin"].sum()) if "thin" in thin.lsoas.columns else 0
+        lines.append(f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with reasons).")
     lines += ["", "## Organisations read", "", org_summary.to_markdown(index=False)
               if hasattr(org_summary, "to_markdown") and _has_tabulate() else
               org_summary.to_string(index=False), ""]

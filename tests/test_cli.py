@@ -1,0 +1,105 @@
+"""The cnmap command and the run pipeline: errors (exit codes, messages) and the Birmingham run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from cnmap.cli import main
+from cnmap.errors import ValidationError
+from cnmap.pipeline import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str, name: str = "run.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_config_reads_birmingham_file():
+    cfg = load_config(ROOT / "configs" / "birmingham.toml")
+    assert cfg.lad_code == "E08000025"
+    assert cfg.minutes == (5, 10, 15, 20) and cfg.speed_kmh == 4.8
+    assert [o.label for o in cfg.organisations] == ["Warm spaces", "Report organisations", "Food banks"]
+    assert cfg.organisations[0].path.name == "warm_spaces_birmingham.geojson"
+    assert cfg.organisations[2].options == {"keep_outside_m": 2000}
+    assert cfg.network_dataset == "osm_walk_network" and cfg.network_path is None
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[area]\nlad_code='E08000025'\n", "at least one \\[\\[organisations\\]\\]"),
+    ("[[organisations]]\npath='x.csv'\n", "needs lad_code"),
+    ("[area]\nlad_code='E08000025'\n[coverage]\nminuts=[15]\n[[organisations]]\npath='x.csv'\n",
+     "unknown key\\(s\\) \\['minuts'\\] in \\[coverage\\]"),
+    ("[area]\nlad_code='E08000025'\n[extra]\na=1\n[[organisations]]\npath='x.csv'\n",
+     "unknown section"),
+    ("[area]\nlad_code='E08000025'\n[[organisations]]\nlabel='no path'\n", "has no path"),
+    ("[area]\nlad_code='E08000025'\n[[organisations]]\npath='${CNMAP_NO_SUCH_VAR}/x.csv'\n",
+     "CNMAP_NO_SUCH_VAR"),
+    ("[area\n", "cannot parse"),
+])
+def test_config_errors(tmp_path, text, match):
+    with pytest.raises(ValidationError, match=match):
+        load_config(write(tmp_path, text))
+
+
+def test_yaml_config(tmp_path):
+    p = write(tmp_path, "area: {lad_code: E08000025}\norganisations:\n  - path: orgs.csv\n"
+                        "coverage: {minutes: 10, speed_kmh: 3.3}\n", "run.yaml")
+    cfg = load_config(p)
+    assert cfg.minutes == (10,) and cfg.speed_kmh == 3.3
+    assert cfg.organisations[0].path == (tmp_path / "orgs.csv").resolve()
+
+
+def test_cli_bad_input_exit_code_and_message(tmp_path, capsys):
+    p = write(tmp_path, "[area]\nlad_code='E08000025'\n[[organisations]]\npath='missing.csv'\n")
+    assert main(["run", str(p), "--out", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "does not exist" in err
+
+
+def test_cli_unknown_area_exit_code(tmp_path, capsys):
+    orgs = write(tmp_path, "name,lat,lon\nA,52.48,-1.90\n", "orgs.csv")
+    p = write(tmp_path, f"[area]\nlad_code='E0999999X'\n[[organisations]]\npath='{orgs}'\n")
+    assert main(["run", str(p), "--out", str(tmp_path / "o"), "-q"]) == 2
+    assert "E0999999X" in capsys.readouterr().err
+
+
+def test_cli_missing_data_exit_code(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(tmp_path / "empty_mirror"))
+    monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "empty_cache"))
+    (tmp_path / "empty_mirror").mkdir()
+    assert main(["fetch", "E08000025"]) == 3
+    err = capsys.readouterr().err
+    assert "CNMAP_DATA_MIRROR" in err
+
+
+@pytest.mark.slow
+def test_cli_runs_birmingham(tmp_path, capsys, shared_data):
+    out = tmp_path / "bham"
+    assert main(["run", str(ROOT / "configs" / "birmingham.toml"), "--out", str(out), "-q"]) == 0
+    stdout = capsys.readouterr().out
+    assert "1,112,305 residents" in stdout
+    html = out / "birmingham_coverage_map.html"
+    assert html.is_file() and html.stat().st_size <= 8 * 1024 * 1024
+    for name in ("coverage_lsoas", "coverage_wards", "imd_deciles", "thin_areas",
+                 "deprivation_by_provision"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert (out / "figures" / f"{name}.pdf").is_file()
+    wb = openpyxl.load_workbook(out / "tables" / "cnmap_birmingham.xlsx", read_only=True)
+    assert {"README", "lsoas", "wards", "deciles", "totals", "thin_lsoas", "thin_wards"} <= set(wb.sheetnames)
+    assert (out / "tables" / "cnmap_birmingham.gpkg").is_file()
+    rejected = (out / "organisations" / "rejected_organisations.csv").read_text()
+    assert "missing_coordinates" in rejected and "duplicate" in rejected
+    run = json.loads((out / "run.json").read_text())
+    assert run["params"]["minutes"] == [5, 10, 15, 20] and run["params"]["speed_kmh"] == 4.8
+    methods = (out / "methods.md").read_text()
+    assert "OpenStreetMap contributors" in methods and "Open Government Licence" in methods
+    wards = (out / "tables" / "wards.csv").read_text().splitlines()
+    assert len(wards) == 70  # header + 69 wards
