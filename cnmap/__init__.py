@@ -32,6 +32,9 @@ _EXPORTS = {
     "ward_profiles": "cnmap.deprivation",
     "coverage": "cnmap.coverage",
     "thin_areas": "cnmap.thin",
+    "cold_spots": "cnmap.hotspots",
+    "write_tables": "cnmap.export",
+    "export_coverage": "cnmap.export",
     "Scenario": "cnmap.scenarios",
     "compare": "cnmap.scenarios",
     "suggest_sites": "cnmap.scenarios",
@@ -45,7 +48,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(_EXPORTS[name])
         return getattr(module, name)
     if name in {"data", "deprivation", "network", "maps", "geo", "io", "iod", "errors",
-                "settings", "columns", "thin", "scenarios"}:
+                "settings", "columns", "thin", "scenarios", "hotspots", "export",
+                "residents", "pipeline", "cli", "postcodes", "reach", "hours", "basket"}:
         return importlib.import_module(f"cnmap.{name}")
     raise AttributeError(f"module 'cnmap' has no attribute {name!r}")
 

@@ -286,6 +286,7 @@ def _aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
         frame[f"_nw_{t}"] = w * res[f"n_reachable_{t}min"].to_numpy(float)
         for k in types:
             frame[f"_cov_{t}_{k}"] = np.where(res[f"covered_{t}min_{k}"].to_numpy(bool), w, 0.0)
+            frame[f"_nw_{t}_{k}"] = w * res[f"n_reachable_{t}min_{k}"].to_numpy(float)
     walk = res["walk_min"].to_numpy(float)
     fin = np.isfinite(walk)
     frame["_ww"] = np.where(fin, w * np.where(fin, walk, 0.0), 0.0)
@@ -310,6 +311,7 @@ def _aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
         for t in thresholds:
             for k in types:
                 out[f"share_covered_{t}min_{k}"] = sums[f"_cov_{t}_{k}"] / pop
+                out[f"mean_reachable_{t}min_{k}"] = sums[f"_nw_{t}_{k}"] / pop
         for k in types:
             out[f"mean_walk_min_{k}"] = sums[f"_ww_{k}"] / sums[f"_wf_{k}"]
     out.index.name = key
@@ -562,6 +564,7 @@ def coverage(
         R[f"covered_{t}min"] = res_ok & (walk_m <= m + 1e-9)
         for k in types:
             R[f"covered_{t}min_{k}"] = res_ok & (walks[f"walk_m_{k}"].to_numpy(float) <= m + 1e-9)
+            R[f"n_reachable_{t}min_{k}"] = walks[f"_n_{t}_{k}"].to_numpy(float)
     for k in types:
         R[f"walk_min_{k}"] = walks[f"walk_m_{k}"].to_numpy(float) / (speed * 1000.0 / 60.0)
 

@@ -243,3 +243,17 @@ def test_cnmap_coverage_is_callable_after_module_import(line):
     net, area, res = line
     r = cnmap.coverage(orgs_at([0]), area, network=net, residents=res, minutes=[5])
     assert isinstance(r, mod.CoverageResult) and r.totals["pop_covered"].iloc[0] == 100
+
+
+def test_mean_reachable_by_type(line):
+    net, area, res = line
+    r = coverage(orgs_at([0, 100, 1000], types=["a", "a", "b"]), area, network=net, residents=res,
+                 minutes=[15])  # 1,200 m: every resident reaches all three
+    L = r.lsoas.set_index("lsoa_code")
+    assert L.loc["L1", "mean_reachable_15min_a"] == 2.0 and L.loc["L1", "mean_reachable_15min_b"] == 1.0
+    assert L.loc["L1", "mean_reachable_15min"] == 3.0
+    r5 = coverage(orgs_at([0, 100, 1000], types=["a", "a", "b"]), area, network=net, residents=res,
+                  minutes=[5])  # 400 m: x=50 reaches both a's; x=450 reaches the one at 100 (360 m)
+    L5 = r5.lsoas.set_index("lsoa_code")
+    assert L5.loc["L1", "mean_reachable_5min_a"] == pytest.approx((100 * 2 + 200 * 1) / 300)
+    assert L5.loc["L2", "mean_reachable_5min_b"] == 1.0
