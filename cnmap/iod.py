@@ -5,23 +5,23 @@ MHCLG's *File 7* ("All IoD Scores, Ranks, Deciles and Population Denominators") 
 published for the IoD2019 (LSOA 2011) and the IoD2025 (LSOA 2021), or any subset of its
 columns, and returns a validated frame with short, documented column names:
 
-=========================  ==================================================================
-short name                 meaning
-=========================  ==================================================================
-``lsoa_code``              LSOA code (2011 for IoD2019, 2021 for IoD2025)
-``lsoa_name``              LSOA name
-``lad_code``, ``lad_name`` Local Authority District code and name (2019 / 2024 boundaries)
-``<d>_score``              score of index/domain ``<d>`` (a rate 0-1 for income, employment,
-                           IDACI and IDAOPI)
-``<d>_rank``               national rank, 1 = most deprived, 1..N (N LSOAs in England)
-``<d>_decile``             national decile, 1 = most deprived 10%
-``pop_total``              total population (mid-2015 for IoD2019, mid-2022 for IoD2025)
-``pop_children_0_15``      dependent children aged 0-15
-``pop_16_59``              population aged 16-59 (not in IoD2025 File 7)
-``pop_60_plus``            older population aged 60 and over
-``pop_working_age``        working-age population used by the Employment domain
-                           (18-59/64 in IoD2019, 18-66 in IoD2025)
-=========================  ==================================================================
+============================  ==================================================================
+short name                    meaning
+============================  ==================================================================
+``lsoa_code``                 LSOA code (2011 for IoD2019, 2021 for IoD2025)
+``lsoa_name``                 LSOA name
+``lad_code``, ``lad_name``    Local Authority District code and name (2019 / 2024 boundaries)
+``<d>_score``                 score of index/domain ``<d>`` (a rate 0-1 for income, employment,
+                              IDACI and IDAOPI)
+``<d>_rank``                  national rank, 1 = most deprived, 1..N (N LSOAs in England)
+``<d>_decile``                national decile, 1 = most deprived 10%
+``pop_total``                 total population (mid-2015 for IoD2019, mid-2022 for IoD2025)
+``pop_children_0_15``         dependent children aged 0-15
+``pop_16_59``                 population aged 16-59 (not in IoD2025 File 7)
+``pop_60_plus``               older population aged 60 and over
+``pop_working_age``           working-age population used by the Employment domain
+                              (18-59/64 in IoD2019, 18-66 in IoD2025)
+============================  ==================================================================
 
 where ``<d>`` is one of :data:`DOMAINS` (``imd`` is the Index of Multiple Deprivation itself)
 or :data:`SUBDOMAINS`. All population denominators exclude prisoners.
