@@ -25,8 +25,15 @@ from cnmap.maps import LAYER_KEYS, coverage_map, layer_names, save_html
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).parent / "_artifacts" / "maps"
 FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
 PATHS = "document.querySelectorAll('path.leaflet-interactive').length"
@@ -80,14 +87,17 @@ class Page:
 
     def __init__(self, browser, path: Path, min_paths: int = 601):
         self.ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-        self.ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
-                       else r.abort())
+        self.ctx.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+        )
         self.page = self.ctx.new_page()
         self.console: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.failed: list[str] = []
-        self.page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.console.append(m.text) if m.type == "error" else None
+        )
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
 
@@ -121,10 +131,12 @@ def test_renders_without_errors_and_is_timed(browser, pages, data):
         assert p.failed == []
         names = p.page.evaluate(
             "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
-            ".map(l => l.textContent.trim())")
-        assert names == [layer_names(15)[k] for k in
-                         ("imd", "share", "bivariate", "thin", "catchments", "wards",
-                          "organisations")]
+            ".map(l => l.textContent.trim())"
+        )
+        assert names == [
+            layer_names(15)[k]
+            for k in ("imd", "share", "bivariate", "thin", "catchments", "wards", "organisations")
+        ]
         # share (639 LSOAs) + wards (69) drawn, as SVG paths
         n_lsoa, n_ward = len(data["cov"].lsoas), len(data["cov"].wards)
         assert p.paths() == n_lsoa + n_ward
@@ -139,11 +151,16 @@ def test_renders_without_errors_and_is_timed(browser, pages, data):
         assert any("Residents within 15 min walk" in t for t in legend)
         assert not any("IMD decile" in t for t in legend)  # its layer is off
         p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture.png"))
-        (ARTIFACTS / "render_time.json").write_text(json.dumps({
-            "file_mb": round(pages["plain"].stat().st_size / 1e6, 3),
-            "goto_to_layers_drawn_s": round(p.drawn_s, 3),
-            "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
-        }, indent=2))
+        (ARTIFACTS / "render_time.json").write_text(
+            json.dumps(
+                {
+                    "file_mb": round(pages["plain"].stat().st_size / 1e6, 3),
+                    "goto_to_layers_drawn_s": round(p.drawn_s, 3),
+                    "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
+                },
+                indent=2,
+            )
+        )
     finally:
         p.close()
 
@@ -157,8 +174,9 @@ def test_layers_toggle(browser, pages, data):
         base = p.paths()
         p.toggle(names["imd"])
         assert p.paths() == base + n_lsoa
-        assert any("IMD decile (England)" in t
-                   for t in p.page.locator(".cnmap-legend").all_inner_texts())
+        assert any(
+            "IMD decile (England)" in t for t in p.page.locator(".cnmap-legend").all_inner_texts()
+        )
         p.toggle(names["share"])
         assert p.paths() == base
         p.toggle(names["thin"])
@@ -188,19 +206,26 @@ def test_markers_and_popup_escape_the_script(browser, pages, data):
         clusters = p.page.locator(".marker-cluster").count()
         assert clusters > 5
         counts = p.page.evaluate(
-            "Array.from(document.querySelectorAll('.marker-cluster')).map(e => +e.innerText)")
+            "Array.from(document.querySelectorAll('.marker-cluster')).map(e => +e.innerText)"
+        )
         singles = p.page.locator(".cnmap-org").count()
         assert sum(counts) + singles == len(data["cov"].organisations)
         evil = data["cov"].organisations.to_crs(4326).geometry.iloc[0]
-        p.page.evaluate(f"{MAP}.setView([{evil.y}, {evil.x}], 18, {{animate: false}})")
+        p.page.evaluate(f"{MAP}.setView([{evil.y}, {evil.x}], 18, {{animate: false}}); 0")
         p.page.wait_for_timeout(400)
-        box = p.page.locator(".folium-map").bounding_box()
-        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         dots = p.page.locator(".cnmap-org")
         assert dots.count() >= 1
-        best = min(range(dots.count()), key=lambda i: (
-            (lambda b: (b["x"] + b["width"] / 2 - cx) ** 2 + (b["y"] + b["height"] / 2 - cy) ** 2)
-            (dots.nth(i).bounding_box())))
+        best = p.page.evaluate("""() => {
+            const r = document.querySelector('.folium-map').getBoundingClientRect();
+            const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+            let best = -1, bestD = Infinity;
+            document.querySelectorAll('.cnmap-org').forEach((el, i) => {
+                const b = el.getBoundingClientRect();
+                const d = (b.left + b.width / 2 - cx) ** 2 + (b.top + b.height / 2 - cy) ** 2;
+                if (d < bestD) { bestD = d; best = i; }
+            });
+            return best;
+        }""")
         dots.nth(best).click()
         popup = p.page.locator(".leaflet-popup-content")
         popup.wait_for(timeout=5_000)
@@ -222,7 +247,9 @@ def test_ward_search_and_tooltip_escape(browser, pages):
     p = Page(browser, pages["plain"])
     try:
         p.page.locator(".leaflet-control-search .search-button").click()
-        p.page.locator(".leaflet-control-search input.search-input").press_sequentially("Evil", delay=30)
+        p.page.locator(".leaflet-control-search input.search-input").press_sequentially(
+            "Evil", delay=30
+        )
         tip = p.page.locator(".leaflet-control-search .search-tip").first
         tip.wait_for(timeout=5_000)
         assert tip.inner_text() == F.EVIL_WARD
@@ -278,8 +305,9 @@ def test_real_birmingham_map_renders_fast(browser, shared_data):
 
     cov, cat, profiles = F.real_birmingham()
     thin = cnmap.thin_areas(cov)
-    m = coverage_map(cov, thin=thin, ward_profiles=profiles, catchments=cat, tiles=None,
-                     show=LAYER_KEYS)
+    m = coverage_map(
+        cov, thin=thin, ward_profiles=profiles, catchments=cat, tiles=None, show=LAYER_KEYS
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = save_html(m, ARTIFACTS / "birmingham_all_layers.html", self_contained=True)
     # imd, share, bivariate (639 each), thin LSOAs, catchments, wards
@@ -290,12 +318,17 @@ def test_real_birmingham_map_renders_fast(browser, shared_data):
         assert p.paths() == expected
         assert p.errors == [] and p.console == [] and p.dialogs == []
         p.page.screenshot(path=str(ARTIFACTS / "birmingham_all_layers.png"))
-        (ARTIFACTS / "render_time_birmingham.json").write_text(json.dumps({
-            "file_mb": round(path.stat().st_size / 1e6, 3),
-            "paths": expected,
-            "organisations": len(cov.organisations),
-            "goto_to_layers_drawn_s": round(p.drawn_s, 3),
-            "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
-        }, indent=2))
+        (ARTIFACTS / "render_time_birmingham.json").write_text(
+            json.dumps(
+                {
+                    "file_mb": round(path.stat().st_size / 1e6, 3),
+                    "paths": expected,
+                    "organisations": len(cov.organisations),
+                    "goto_to_layers_drawn_s": round(p.drawn_s, 3),
+                    "page_clock_at_layers_drawn_ms": round(p.drawn_ms_page, 1),
+                },
+                indent=2,
+            )
+        )
     finally:
         p.close()

@@ -13,8 +13,13 @@ from cnmap.maps import _assets as A
 def test_vendor_checksums_and_licences():
     checked = A.verify_vendor()
     assert len(checked) >= 20
-    for pkg in ("leaflet", "leaflet.markercluster", "leaflet.fullscreen", "leaflet-search",
-                "jquery"):
+    for pkg in (
+        "leaflet",
+        "leaflet.markercluster",
+        "leaflet.fullscreen",
+        "leaflet-search",
+        "jquery",
+    ):
         files = [c for c in checked if c.startswith(pkg + "/")]
         assert any(re.search(r"licen[cs]e", f, re.I) for f in files), pkg
         assert (A.VENDOR_DIR / pkg / "VERSION").read_text().strip()
@@ -73,7 +78,9 @@ def test_inline_refuses_awesome_markers_in_use():
 
 
 def test_inline_refuses_unknown_remote_script():
-    page = PAGE.replace("</head>", '<script src="https://unpkg.com/some-plugin.js"></script></head>')
+    page = PAGE.replace(
+        "</head>", '<script src="https://unpkg.com/some-plugin.js"></script></head>'
+    )
     with pytest.raises(CnmapError, match="some-plugin.js"):
         A.inline_assets(page)
 

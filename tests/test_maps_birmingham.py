@@ -70,14 +70,19 @@ def test_full_birmingham_map_within_8_mb(real):
     assert reasons
     for r in reasons:
         assert str(htmlsafe_json_dumps(esc(r))) in html
-    (ARTIFACTS / "birmingham_size.json").write_text(json.dumps(
-        {"bytes": size, "mb": round(size / 1e6, 3), "organisations": len(pts)}, indent=2))
+    (ARTIFACTS / "birmingham_size.json").write_text(
+        json.dumps({"bytes": size, "mb": round(size / 1e6, 3), "organisations": len(pts)}, indent=2)
+    )
 
 
 def test_report_figures_from_the_real_pipeline(real):
     cov, _, _, thin = real
-    figs = {"coverage_lsoa": coverage_figure(cov), "coverage_ward": coverage_figure(cov, level="ward"),
-            "imd": imd_figure(cov), "thin": thin_figure(thin, result=cov)}
+    figs = {
+        "coverage_lsoa": coverage_figure(cov),
+        "coverage_ward": coverage_figure(cov, level="ward"),
+        "imd": imd_figure(cov),
+        "thin": thin_figure(thin, result=cov),
+    }
     for name, fig in figs.items():
         png, pdf = save_figure(fig, ARTIFACTS / f"birmingham_{name}")
         assert png.stat().st_size > 50_000 and pdf.stat().st_size > 10_000

@@ -31,9 +31,13 @@ def _check_coverage(original: gpd.GeoDataFrame, simplified: gpd.GeoDataFrame) ->
         for p in shapely.get_parts(shapely.union_all(orig))
         for r in p.interiors
     )
-    return {"overlap": overlap, "holes_orig": holes_orig, "holes_new": holes_new,
-            "gap_area": gap_area, "valid_coverage": bool(shapely.coverage_is_valid(
-                simplified.to_crs(27700).geometry.values))}
+    return {
+        "overlap": overlap,
+        "holes_orig": holes_orig,
+        "holes_new": holes_new,
+        "gap_area": gap_area,
+        "valid_coverage": bool(shapely.coverage_is_valid(simplified.to_crs(27700).geometry.values)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +68,11 @@ def test_real_boundaries_keep_shared_borders(which, tolerance, request):
     assert stats["holes_new"] == stats["holes_orig"]
     assert abs(stats["gap_area"]) < 1e-6 * total
     # the outline moves little: symmetric difference of the unions under 0.5%
-    moved = shapely.union_all(out.to_crs(27700).geometry.values).symmetric_difference(
-        shapely.union_all(gdf.geometry.values)).area
+    moved = (
+        shapely.union_all(out.to_crs(27700).geometry.values)
+        .symmetric_difference(shapely.union_all(gdf.geometry.values))
+        .area
+    )
     assert moved < 0.01 * total
 
 

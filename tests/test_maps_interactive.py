@@ -127,8 +127,14 @@ def test_lsoa_geometry_written_once(full_html, cov, thin):
 
 
 def test_legends_present(full_html):
-    for title in ("IMD decile (England)", "Residents within 15 min walk", "Organisations",
-                  "Thin infrastructure", "Walking catchments", "Deprivation × provision"):
+    for title in (
+        "IMD decile (England)",
+        "Residents within 15 min walk",
+        "Organisations",
+        "Thin infrastructure",
+        "Walking catchments",
+        "Deprivation × provision",
+    ):
         assert js(S.esc(title))[1:-1] in full_html, title
 
 
@@ -168,9 +174,16 @@ def test_ward_tooltip_values(cov, thin, profiles):
     wards = I.simplify_for_web(cov.wards)
     rank = I._ward_rank(list(wards["ward_code"]), [profiles])
     p = I._ward_payload(wards, "share_covered_15min", 15, "Wards", rank, thin.wards)
-    assert p.labels == ["Code", "Population", "Within 15 min walk", "Mean walk to nearest",
-                        "IMD average rank", "Thin infrastructure",
-                        "Left behind (dual threshold)", "Why"]
+    assert p.labels == [
+        "Code",
+        "Population",
+        "Within 15 min walk",
+        "Mean walk to nearest",
+        "IMD average rank",
+        "Thin infrastructure",
+        "Left behind (dual threshold)",
+        "Why",
+    ]
     i = int((cov.wards["ward_code"] == "E05011118").to_numpy().nonzero()[0][0])
     row = dict(zip(p.labels, p.rows[i], strict=True))
     lsoas = cov.lsoas[cov.lsoas["ward_code"] == "E05011118"]
@@ -263,8 +276,7 @@ def test_crow_flies_catchments_error_is_skipped(cov):
 
 def test_catchments_given_as_frame(cov):
     cat = cov.catchments(10)
-    names = _overlays(coverage_map(cov, minutes=10, catchments=cat, tiles=None)
-                      .get_root().render())
+    names = _overlays(coverage_map(cov, minutes=10, catchments=cat, tiles=None).get_root().render())
     assert layer_names(10)["catchments"] in names
 
 
@@ -304,12 +316,14 @@ def test_errors(cov):
         coverage_map(cov, minutes=12)
     with pytest.raises(ValidationError, match="unknown layers"):
         coverage_map(cov, show=["roads"])
-    bad = F.FakeCoverage(**{**cov.__dict__, "wards": cov.wards.drop(columns=["ward_name"]),
-                            "_cache": {}})
+    bad = F.FakeCoverage(
+        **{**cov.__dict__, "wards": cov.wards.drop(columns=["ward_name"]), "_cache": {}}
+    )
     with pytest.raises(MissingColumnError, match="ward_name"):
         coverage_map(bad)
-    nocrs = F.FakeCoverage(**{**cov.__dict__, "lsoas": cov.lsoas.set_crs(None, allow_override=True),
-                              "_cache": {}})
+    nocrs = F.FakeCoverage(
+        **{**cov.__dict__, "lsoas": cov.lsoas.set_crs(None, allow_override=True), "_cache": {}}
+    )
     with pytest.raises(CRSError, match="no CRS"):
         coverage_map(nocrs)
     with pytest.raises(ValidationError, match="catchments must be"):

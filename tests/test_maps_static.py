@@ -112,8 +112,9 @@ def test_thin_and_bivariate_figures(cov, thin, tmp_path):
     png = save_figure(fig, tmp_path / "biv", formats=("png",))[0]
     assert _colour_share(png, S.BIVARIATE_COLOURS["3-1"]) > 0.005
     # thin.lsoas without geometry: joined from the coverage result's LSOAs
-    bare = F.FakeThin(lsoas=thin.lsoas.drop(columns="geometry").rename_axis(None),
-                      wards=thin.wards, params={})
+    bare = F.FakeThin(
+        lsoas=thin.lsoas.drop(columns="geometry").rename_axis(None), wards=thin.wards, params={}
+    )
     import pandas as pd
 
     bare.lsoas = pd.DataFrame(bare.lsoas)
@@ -148,12 +149,21 @@ def test_scale_bar_length_is_metric():
 def test_static_map_options_and_errors(cov):
     sq = gpd.GeoDataFrame(
         {"v": [0.1, 0.5, None], "cat": ["a", "b", "a"]},
-        geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100),
-                  shapely.box(0, 100, 100, 200)],
+        geometry=[
+            shapely.box(0, 0, 100, 100),
+            shapely.box(100, 0, 200, 100),
+            shapely.box(0, 100, 100, 200),
+        ],
         crs="EPSG:27700",
     )
-    fig = static_map(sq, "v", bins=[0, 0.3, 1], bin_colours=["#ffffff", "#000000"],
-                     attribution=None, scale_bar=False)
+    fig = static_map(
+        sq,
+        "v",
+        bins=[0, 0.3, 1],
+        bin_colours=["#ffffff", "#000000"],
+        attribution=None,
+        scale_bar=False,
+    )
     text = _texts(fig)
     assert "0 to 0.3" in text and "no data (1)" in text
     fig = static_map(sq, "v", attribution=None)  # continuous: a colour bar axes
@@ -167,18 +177,28 @@ def test_static_map_options_and_errors(cov):
     with pytest.raises(ValidationError, match="ascending"):
         static_map(sq, "v", bins=[0, 0.3, 0.2], bin_colours=["#fff", "#000"])
     with pytest.raises(CRSError, match="no CRS"):
-        static_map(gpd.GeoDataFrame(sq.drop(columns="geometry"), geometry=list(sq.geometry)),
-                   "v")
+        static_map(gpd.GeoDataFrame(sq.drop(columns="geometry"), geometry=list(sq.geometry)), "v")
 
 
 def test_points_and_existing_axes(cov, tmp_path):
     fig = Figure(figsize=(10, 5))
     ax1, ax2 = fig.subplots(1, 2)
-    static_map(cov.lsoas, "imd_decile", ax=ax1, points=cov.organisations,
-               colours={d: c for d, c in enumerate(S.IMD_DECILE_COLOURS, 1)},
-               attribution=None)
-    static_map(cov.wards, None, ax=ax2, points=cov.organisations, points_column="type",
-               attribution=S.ATTRIBUTION_TEXT)
+    static_map(
+        cov.lsoas,
+        "imd_decile",
+        ax=ax1,
+        points=cov.organisations,
+        colours={d: c for d, c in enumerate(S.IMD_DECILE_COLOURS, 1)},
+        attribution=None,
+    )
+    static_map(
+        cov.wards,
+        None,
+        ax=ax2,
+        points=cov.organisations,
+        points_column="type",
+        attribution=S.ATTRIBUTION_TEXT,
+    )
     assert "Organisations (414)" in _texts(fig)
     assert "library (22)" in _texts(fig)
     png = save_figure(fig, tmp_path / "two", formats=("png",))[0]

@@ -82,7 +82,9 @@ ASSETS: tuple[Asset, ...] = (
         "leaflet-search/lib/leaflet-search.min.css",
         "css",
     ),
-    Asset(r"jquery[-@/]3\.\d+\.\d+(/dist)?(/jquery)?(\.min)?\.js$", "jquery/lib/jquery.min.js", "js"),
+    Asset(
+        r"jquery[-@/]3\.\d+\.\d+(/dist)?(/jquery)?(\.min)?\.js$", "jquery/lib/jquery.min.js", "js"
+    ),
 )
 
 
@@ -103,10 +105,24 @@ def _uses_awesome(script: str) -> bool:
 
 #: Assets folium always links but a cnmap map does not use; dropped unless ``needed``.
 _DROPPABLE: tuple[_Drop, ...] = (
-    _Drop(r"/bootstrap(@[\w.\-]+)?/dist/(js|css)/bootstrap(\.bundle)?(\.min)?\.(js|css)$", "Bootstrap", _never),
-    _Drop(r"bootstrap/3\.0\.0/css/bootstrap-glyphicons\.css$", "Glyphicons icon font", _uses_awesome),
-    _Drop(r"fontawesome-free(@[\w.\-]+)?/css/all(\.min)?\.css$", "Font Awesome icon font", _uses_awesome),
-    _Drop(r"Leaflet\.awesome-markers/[\w.\-]+/leaflet\.awesome-markers\.(js|css)$", "Leaflet.awesome-markers", _uses_awesome),
+    _Drop(
+        r"/bootstrap(@[\w.\-]+)?/dist/(js|css)/bootstrap(\.bundle)?(\.min)?\.(js|css)$",
+        "Bootstrap",
+        _never,
+    ),
+    _Drop(
+        r"bootstrap/3\.0\.0/css/bootstrap-glyphicons\.css$", "Glyphicons icon font", _uses_awesome
+    ),
+    _Drop(
+        r"fontawesome-free(@[\w.\-]+)?/css/all(\.min)?\.css$",
+        "Font Awesome icon font",
+        _uses_awesome,
+    ),
+    _Drop(
+        r"Leaflet\.awesome-markers/[\w.\-]+/leaflet\.awesome-markers\.(js|css)$",
+        "Leaflet.awesome-markers",
+        _uses_awesome,
+    ),
     _Drop(r"leaflet\.awesome\.rotate(\.min)?\.css$", "awesome-markers rotation CSS", _uses_awesome),
 )
 
@@ -307,7 +323,9 @@ def verify_vendor() -> list[str]:
         rel = rel.strip().removeprefix("./")
         path = VENDOR_DIR / rel
         if not path.is_file():
-            raise DataIntegrityError(f"vendored file {path} is missing; re-run scripts/vendor_assets.sh")
+            raise DataIntegrityError(
+                f"vendored file {path} is missing; re-run scripts/vendor_assets.sh"
+            )
         got = hashlib.sha256(path.read_bytes()).hexdigest()
         if got != digest:
             raise DataIntegrityError(

@@ -183,7 +183,8 @@ def share_colour(value: object) -> str:
 def share_labels() -> list[str]:
     """Legend labels of the share classes: ``"0-20%"`` .. ``"80-100%"``."""
     return [
-        f"{100 * a:.0f}–{100 * b:.0f}%" for a, b in zip(SHARE_BINS[:-1], SHARE_BINS[1:], strict=True)
+        f"{100 * a:.0f}–{100 * b:.0f}%"
+        for a, b in zip(SHARE_BINS[:-1], SHARE_BINS[1:], strict=True)
     ]
 
 
@@ -303,6 +304,10 @@ def bivariate_label(value: object) -> str:
 
 def _hex(colour: str) -> str:
     c = str(colour)
-    if not (c.startswith("#") and len(c) in (4, 7) and all(ch in "0123456789abcdefABCDEF" for ch in c[1:])):
+    if not (
+        c.startswith("#")
+        and len(c) in (4, 7)
+        and all(ch in "0123456789abcdefABCDEF" for ch in c[1:])
+    ):
         raise ValueError(f"legend colour {colour!r} is not a hex colour like '#1a2b3c'")
     return c

@@ -433,7 +433,9 @@ class OrgPayload:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _shared(gdf: gpd.GeoDataFrame, titles: Sequence[str], extra: dict[str, Sequence[Any]] | None = None) -> SharedGeometry:
+def _shared(
+    gdf: gpd.GeoDataFrame, titles: Sequence[str], extra: dict[str, Sequence[Any]] | None = None
+) -> SharedGeometry:
     texts = shapely.to_geojson(np.asarray(gdf.geometry.values, dtype=object))
     features = []
     for i, text in enumerate(texts):
@@ -474,7 +476,11 @@ def _imd_payload(lsoas: pd.DataFrame, name: str) -> AreaPayload:
         c = S.decile_colour(d)
         idx.append(palette.index(c))
     items = [
-        (c, f"{i + 1}" + (" most deprived 10%" if i == 0 else " least deprived 10%" if i == 9 else ""))
+        (
+            c,
+            f"{i + 1}"
+            + (" most deprived 10%" if i == 0 else " least deprived 10%" if i == 9 else ""),
+        )
         for i, c in enumerate(S.IMD_DECILE_COLOURS)
     ]
     return AreaPayload(
@@ -486,8 +492,11 @@ def _imd_payload(lsoas: pd.DataFrame, name: str) -> AreaPayload:
         rows=[
             [S.esc(w), S.esc(d), S.fmt_int(r), S.fmt_int(p)]
             for w, d, r, p in zip(
-                _col(lsoas, WARD_NAME), _col(lsoas, "imd_decile"), _col(lsoas, "imd_rank"),
-                _col(lsoas, POPULATION), strict=True,
+                _col(lsoas, WARD_NAME),
+                _col(lsoas, "imd_decile"),
+                _col(lsoas, "imd_rank"),
+                _col(lsoas, POPULATION),
+                strict=True,
             )
         ],
         highlight=_HOVER,
@@ -508,8 +517,11 @@ def _share_payload(lsoas: pd.DataFrame, share_col: str, minutes: float, name: st
         rows=[
             [S.esc(w), S.fmt_int(p), S.fmt_share(s), S.fmt_minutes(mw)]
             for w, p, s, mw in zip(
-                _col(lsoas, WARD_NAME), _col(lsoas, POPULATION), share,
-                _col(lsoas, "mean_walk_min"), strict=True,
+                _col(lsoas, WARD_NAME),
+                _col(lsoas, POPULATION),
+                share,
+                _col(lsoas, "mean_walk_min"),
+                strict=True,
             )
         ],
         highlight=_HOVER,
@@ -535,8 +547,11 @@ def _bivariate_payload(lsoas: pd.DataFrame, joined: pd.DataFrame, name: str) -> 
         rows=[
             [S.esc(w), S.esc(S.bivariate_label(c)), S.esc(d), S.fmt_share(s)]
             for w, c, d, s in zip(
-                _col(lsoas, WARD_NAME), cls, _col(joined, "deprivation_decile"),
-                _col(joined, "share_covered"), strict=True,
+                _col(lsoas, WARD_NAME),
+                cls,
+                _col(joined, "deprivation_decile"),
+                _col(joined, "share_covered"),
+                strict=True,
             )
         ],
         highlight=_HOVER,
@@ -551,21 +566,31 @@ def _thin_payload(lsoas: pd.DataFrame, joined: pd.DataFrame, name: str) -> AreaP
         key="thin",
         name=name,
         styles=[
-            {"color": S.THIN_COLOUR, "weight": 2.5, "fillColor": S.THIN_COLOUR,
-             "fillOpacity": 0.3, "dashArray": "4 3"}
+            {
+                "color": S.THIN_COLOUR,
+                "weight": 2.5,
+                "fillColor": S.THIN_COLOUR,
+                "fillOpacity": 0.3,
+                "dashArray": "4 3",
+            }
         ],
         style_index=[0 if f else -1 for f in flag],
         labels=["Ward", "Why", "Rank (1 = thinnest)", "Deprived residents out of reach"],
         rows=[
             [S.esc(w), S.esc(r), S.esc(k), S.fmt_int(o)] if f else []
             for f, w, r, k, o in zip(
-                flag, _col(lsoas, WARD_NAME), _col(joined, "reason"), _col(joined, "rank"),
-                _col(joined, "deprived_pop_out_of_reach"), strict=True,
+                flag,
+                _col(lsoas, WARD_NAME),
+                _col(joined, "reason"),
+                _col(joined, "rank"),
+                _col(joined, "deprived_pop_out_of_reach"),
+                strict=True,
             )
         ],
         highlight={"weight": 4},
         legend=S.legend_html(
-            "Thin infrastructure", [(S.THIN_COLOUR, f"thin LSOA ({n})")],
+            "Thin infrastructure",
+            [(S.THIN_COLOUR, f"thin LSOA ({n})")],
             note="deprived and poorly reached: see each area's reason",
         ),
     )
@@ -610,8 +635,15 @@ def _ward_payload(
     return AreaPayload(
         key="wards",
         name=name,
-        styles=[{"color": S.WARD_LINE_COLOUR, "weight": 1.4, "fillColor": "#000000",
-                 "fillOpacity": 0.0, "opacity": 0.9}],
+        styles=[
+            {
+                "color": S.WARD_LINE_COLOUR,
+                "weight": 1.4,
+                "fillColor": "#000000",
+                "fillOpacity": 0.0,
+                "opacity": 0.9,
+            }
+        ],
         style_index=[0] * len(wards),
         labels=labels,
         rows=rows,
@@ -635,8 +667,15 @@ def _org_payload(
     points = []
     for i in range(len(pts)):
         row = [None if S._missing(v[i]) or str(v[i]) == "" else S.esc(v[i]) for v in values]
-        points.append([float(ys[i]), float(xs[i]), order.index(keys[i]),
-                       S.esc(names[i], missing="(no name)"), row])
+        points.append(
+            [
+                float(ys[i]),
+                float(xs[i]),
+                order.index(keys[i]),
+                S.esc(names[i], missing="(no name)"),
+                row,
+            ]
+        )
     counts = pd.Series(keys).value_counts()
     items = [(c, f"{k} ({int(counts.get(k, 0))})") for k, c in colours.items()]
     return OrgPayload(
@@ -1116,7 +1155,9 @@ def coverage_map(
         if missing:
             logger.warning(
                 "coverage_map: %d LSOA(s) of thin.lsoas are not in result.lsoas and are not "
-                "drawn (e.g. %s)", len(missing), missing[:3],
+                "drawn (e.g. %s)",
+                len(missing),
+                missing[:3],
             )
         joined = tl.reindex(ids)
     lsoa_layers: list[AreaPayload] = []
@@ -1142,7 +1183,10 @@ def coverage_map(
     cat = _catchments(result, catchments, t)
     if cat is not None and len(cat):
         cat = simplify_for_web(
-            cat, tolerance_m=catchment_tolerance_m, precision=precision, coverage=False,
+            cat,
+            tolerance_m=catchment_tolerance_m,
+            precision=precision,
+            coverage=False,
             min_hole_m2=min_hole_m2,
         )
         title = S.esc(f"Within {_fmt_min(t)} minutes' walk of an organisation")
@@ -1152,8 +1196,14 @@ def coverage_map(
             AreaPayload(
                 key="catchments",
                 name=names["catchments"],
-                styles=[{"color": S.CATCHMENT_COLOUR, "weight": 0.8,
-                         "fillColor": S.CATCHMENT_COLOUR, "fillOpacity": 0.25}],
+                styles=[
+                    {
+                        "color": S.CATCHMENT_COLOUR,
+                        "weight": 0.8,
+                        "fillColor": S.CATCHMENT_COLOUR,
+                        "fillOpacity": 0.25,
+                    }
+                ],
                 style_index=[0] * len(cat),
                 labels=[],
                 rows=[[] for _ in range(len(cat))],
@@ -1167,8 +1217,14 @@ def coverage_map(
 
     # ---- wards (above the areas, searchable) ------------------------------------------
     codes = [str(c) for c in _col(wards, WARD_CODE)]
-    rank = _ward_rank(codes, [ward_profiles, _attributes(wards_in),
-                              None if thin_wards is None else _attributes(thin_wards)])
+    rank = _ward_rank(
+        codes,
+        [
+            ward_profiles,
+            _attributes(wards_in),
+            None if thin_wards is None else _attributes(thin_wards),
+        ],
+    )
     wnames = _col(wards, WARD_NAME)
     data = el["SharedData"](
         _shared(
@@ -1183,13 +1239,21 @@ def coverage_map(
     # ---- organisations ----------------------------------------------------------------
     orgs = _org_frame(result, organisations)
     if orgs is not None and len(orgs):
-        org_payload = _org_payload(_points_wgs84(orgs, precision, "organisations"),
-                                   unique(names["organisations"]), popup_fields)
+        org_payload = _org_payload(
+            _points_wgs84(orgs, precision, "organisations"),
+            unique(names["organisations"]),
+            popup_fields,
+        )
         group = (
             MarkerCluster(
-                name=org_payload.name, show="organisations" in show_set,
-                options={"showCoverageOnHover": False, "disableClusteringAtZoom": 16,
-                         "maxClusterRadius": 45, "chunkedLoading": True},
+                name=org_payload.name,
+                show="organisations" in show_set,
+                options={
+                    "showCoverageOnHover": False,
+                    "disableClusteringAtZoom": 16,
+                    "maxClusterRadius": 45,
+                    "chunkedLoading": True,
+                },
             )
             if cluster
             else folium.FeatureGroup(name=org_payload.name, show="organisations" in show_set)
@@ -1213,7 +1277,10 @@ def coverage_map(
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     logger.info(
         "coverage_map: %d wards, %d LSOAs, layers %s at %s min",
-        len(wards), len(lsoas), [k for k in LAYER_KEYS if k in drawn], _fmt_min(t),
+        len(wards),
+        len(lsoas),
+        [k for k in LAYER_KEYS if k in drawn],
+        _fmt_min(t),
     )
     return m
 
@@ -1252,7 +1319,9 @@ def save_html(m: Any, path: str | Path, *, self_contained: bool = False) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     logger.info(
-        "save_html: wrote %s (%.2f MB%s)", path, path.stat().st_size / 1e6,
+        "save_html: wrote %s (%.2f MB%s)",
+        path,
+        path.stat().st_size / 1e6,
         ", self-contained" if self_contained else "",
     )
     return path

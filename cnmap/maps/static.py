@@ -38,8 +38,23 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NICE_LENGTHS_M = (50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000,
-                   25_000, 50_000, 100_000, 200_000)
+_NICE_LENGTHS_M = (
+    50,
+    100,
+    200,
+    250,
+    500,
+    1_000,
+    2_000,
+    2_500,
+    5_000,
+    10_000,
+    20_000,
+    25_000,
+    50_000,
+    100_000,
+    200_000,
+)
 
 
 def _bng(gdf: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
@@ -104,19 +119,39 @@ def add_scale_bar(
     step = length_m / segments
     for k in range(segments):
         ax.add_patch(
-            Rectangle((left + k * step, bottom), step, bar_h,
-                      facecolor="black" if k % 2 == 0 else "white", edgecolor="black",
-                      linewidth=0.8, zorder=10)
+            Rectangle(
+                (left + k * step, bottom),
+                step,
+                bar_h,
+                facecolor="black" if k % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.8,
+                zorder=10,
+            )
         )
     label = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
-    ax.text(left, bottom + bar_h * 1.6, "0", ha="center", va="bottom", fontsize=fontsize,
-            zorder=10)
-    ax.text(left + length_m, bottom + bar_h * 1.6, label, ha="center", va="bottom",
-            fontsize=fontsize, zorder=10)
+    ax.text(left, bottom + bar_h * 1.6, "0", ha="center", va="bottom", fontsize=fontsize, zorder=10)
+    ax.text(
+        left + length_m,
+        bottom + bar_h * 1.6,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=fontsize,
+        zorder=10,
+    )
     # a small north arrow (grid north) above the bar
-    ax.annotate("N", xy=(left, bottom + height * 0.13), xytext=(left, bottom + height * 0.07),
-                ha="center", va="center", fontsize=fontsize + 1, fontweight="bold",
-                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2}, zorder=10)
+    ax.annotate(
+        "N",
+        xy=(left, bottom + height * 0.13),
+        xytext=(left, bottom + height * 0.07),
+        ha="center",
+        va="center",
+        fontsize=fontsize + 1,
+        fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
+        zorder=10,
+    )
     return float(length_m)
 
 
@@ -226,23 +261,34 @@ def static_map(
         values = data[column]
         missing = values.isna().to_numpy()
         if colours is not None:
-            face = [S.MISSING_COLOUR if miss else colours.get(v, S.MISSING_COLOUR)
-                    for v, miss in zip(values.tolist(), missing, strict=True)]
+            face = [
+                S.MISSING_COLOUR if miss else colours.get(v, S.MISSING_COLOUR)
+                for v, miss in zip(values.tolist(), missing, strict=True)
+            ]
             present = set(values.dropna().tolist())
             for key, col in colours.items():
                 if key in present:
                     name = labels.get(key, str(key)) if labels else str(key)
                     handles.append(Patch(facecolor=col, edgecolor="#555555", label=name))
-        elif bins is not None:
+        elif bins is not None and bin_colours is not None:  # both checked above
+            classes = list(bin_colours)
             nums = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-            idx = np.clip(np.searchsorted(np.asarray(bins[1:-1]), nums, side="right"), 0,
-                          len(bin_colours) - 1)  # type: ignore[arg-type]
-            face = [S.MISSING_COLOUR if np.isnan(v) else bin_colours[i]  # type: ignore[index]
-                    for v, i in zip(nums, idx, strict=True)]
-            for k, col in enumerate(bin_colours):  # type: ignore[arg-type]
+            idx = np.clip(
+                np.searchsorted(np.asarray(bins[1:-1]), nums, side="right"), 0, len(classes) - 1
+            )
+            face = [
+                S.MISSING_COLOUR if np.isnan(v) else classes[i]
+                for v, i in zip(nums, idx, strict=True)
+            ]
+            for k, col in enumerate(classes):
                 text: str | None = labels.get(k) if labels else None
-                handles.append(Patch(facecolor=col, edgecolor="#555555",
-                                     label=text or f"{bins[k]:g} to {bins[k + 1]:g}"))
+                handles.append(
+                    Patch(
+                        facecolor=col,
+                        edgecolor="#555555",
+                        label=text or f"{bins[k]:g} to {bins[k + 1]:g}",
+                    )
+                )
         else:
             from matplotlib import colormaps
 
@@ -253,8 +299,7 @@ def static_map(
             cm = colormaps[cmap]
             from matplotlib.colors import to_hex
 
-            face = [S.MISSING_COLOUR if not np.isfinite(v) else to_hex(cm(norm(v)))
-                    for v in nums]
+            face = [S.MISSING_COLOUR if not np.isfinite(v) else to_hex(cm(norm(v))) for v in nums]
             if legend:
                 from matplotlib.cm import ScalarMappable
 
@@ -262,36 +307,74 @@ def static_map(
                 cb = fig.colorbar(sm, ax=ax, shrink=0.6, pad=0.01)
                 cb.set_label(legend_title or column)
         if missing.any():
-            handles.append(Patch(facecolor=S.MISSING_COLOUR, edgecolor="#555555",
-                                 label=f"{missing_label} ({int(missing.sum())})"))
+            handles.append(
+                Patch(
+                    facecolor=S.MISSING_COLOUR,
+                    edgecolor="#555555",
+                    label=f"{missing_label} ({int(missing.sum())})",
+                )
+            )
     data.plot(ax=ax, color=face, edgecolor="white", linewidth=0.25)
     if boundaries is not None:
         _bng(boundaries, "static_map boundaries").boundary.plot(
-            ax=ax, color=S.WARD_LINE_COLOUR, linewidth=0.6)
+            ax=ax, color=S.WARD_LINE_COLOUR, linewidth=0.6
+        )
     if points is not None and len(points):
         pts = _bng(points, "static_map points")
         pts = pts[~(pts.geometry.is_empty | pts.geometry.isna())]
         if points_column is not None:
             if points_column not in pts.columns:
-                raise MissingColumnError(
-                    f"static_map: points have no column {points_column!r}"
-                )
-            keys = ["unknown" if S._missing(v) or str(v) == "" else str(v)
-                    for v in pts[points_column].tolist()]
+                raise MissingColumnError(f"static_map: points have no column {points_column!r}")
+            keys = [
+                "unknown" if S._missing(v) or str(v) == "" else str(v)
+                for v in pts[points_column].tolist()
+            ]
             pal = S.type_colours(pts[points_column].tolist())
-            ax.scatter(pts.geometry.x, pts.geometry.y, s=9, c=[pal[k] for k in keys],
-                       edgecolors="#222222", linewidths=0.3, zorder=5)
+            ax.scatter(
+                pts.geometry.x,
+                pts.geometry.y,
+                s=9,
+                c=[pal[k] for k in keys],
+                edgecolors="#222222",
+                linewidths=0.3,
+                zorder=5,
+            )
             counts = pd.Series(keys).value_counts()
             for key, col in pal.items():
-                handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=col,
-                                      markeredgecolor="#222222", markersize=5,
-                                      label=f"{key} ({int(counts.get(key, 0))})"))
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker="o",
+                        linestyle="",
+                        markerfacecolor=col,
+                        markeredgecolor="#222222",
+                        markersize=5,
+                        label=f"{key} ({int(counts.get(key, 0))})",
+                    )
+                )
         else:
-            ax.scatter(pts.geometry.x, pts.geometry.y, s=9, c="#111111", edgecolors="white",
-                       linewidths=0.3, zorder=5)
-            handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="#111111",
-                                  markeredgecolor="white", markersize=5,
-                                  label=f"{points_label} ({len(pts)})"))
+            ax.scatter(
+                pts.geometry.x,
+                pts.geometry.y,
+                s=9,
+                c="#111111",
+                edgecolors="white",
+                linewidths=0.3,
+                zorder=5,
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markerfacecolor="#111111",
+                    markeredgecolor="white",
+                    markersize=5,
+                    label=f"{points_label} ({len(pts)})",
+                )
+            )
     ax.set_aspect("equal")
     ax.set_axis_off()
     minx, miny, maxx, maxy = data.total_bounds
@@ -299,15 +382,29 @@ def static_map(
     ax.set_xlim(minx - padx, maxx + padx)
     ax.set_ylim(miny - pady * 4, maxy + pady)  # room for the scale bar
     if legend and handles:
-        ax.legend(handles=handles, title=legend_title or column, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), fontsize=8, title_fontsize=9, frameon=False)
+        ax.legend(
+            handles=handles,
+            title=legend_title or column,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=8,
+            title_fontsize=9,
+            frameon=False,
+        )
     if scale_bar:
         add_scale_bar(ax)
     if title:
         ax.set_title(title, fontsize=12, loc="left")
     if attribution:
-        fig.text(0.01, 0.005, "\n".join(textwrap.wrap(attribution, 130)), fontsize=6,
-                 color="#444444", ha="left", va="bottom")
+        fig.text(
+            0.01,
+            0.005,
+            "\n".join(textwrap.wrap(attribution, 130)),
+            fontsize=6,
+            color="#444444",
+            ha="left",
+            va="bottom",
+        )
     return fig
 
 
@@ -323,9 +420,7 @@ def _minutes(result: Any, minutes: float | None) -> float:
             raise ValidationError("the result has no thresholds; pass minutes=")
         return 15 if 15 in th else max(th)
     if th and minutes not in th:
-        raise ValidationError(
-            f"minutes={minutes!r} is not one of the result's thresholds {th}"
-        )
+        raise ValidationError(f"minutes={minutes!r} is not one of the result's thresholds {th}")
     return minutes
 
 
@@ -364,8 +459,11 @@ def coverage_figure(
         frame,
         col,
         ax=ax,
-        title=title or (f"Residents within {t:g} minutes' walk of an organisation, by "
-                        + ("LSOA" if level == "lsoa" else "ward")),
+        title=title
+        or (
+            f"Residents within {t:g} minutes' walk of an organisation, by "
+            + ("LSOA" if level == "lsoa" else "ward")
+        ),
         bins=S.SHARE_BINS,
         bin_colours=S.SHARE_COLOURS,
         labels=dict(enumerate(S.share_labels())),
@@ -394,8 +492,14 @@ def imd_figure(
         raise MissingColumnError("imd_figure: result.lsoas has no imd_decile column")
     lsoas["imd_decile"] = pd.to_numeric(lsoas["imd_decile"], errors="coerce").astype("Int64")
     return static_map(
-        lsoas, "imd_decile", ax=ax, title=title, colours=colours, labels=labels,
-        legend_title="IMD decile", boundaries=getattr(result, "wards", None),
+        lsoas,
+        "imd_decile",
+        ax=ax,
+        title=title,
+        colours=colours,
+        labels=labels,
+        legend_title="IMD decile",
+        boundaries=getattr(result, "wards", None),
         attribution=attribution,
     )
 
@@ -410,8 +514,11 @@ def _thin_frame(thin: Any, result: Any | None) -> gpd.GeoDataFrame:
             "LSOA boundaries can be joined by lsoa_code"
         )
     geom = result.lsoas[[LSOA_CODE, result.lsoas.geometry.name]]
-    return gpd.GeoDataFrame(geom.merge(pd.DataFrame(lsoas), on=LSOA_CODE, how="left"),
-                            geometry=result.lsoas.geometry.name, crs=result.lsoas.crs)
+    return gpd.GeoDataFrame(
+        geom.merge(pd.DataFrame(lsoas), on=LSOA_CODE, how="left"),
+        geometry=result.lsoas.geometry.name,
+        crs=result.lsoas.crs,
+    )
 
 
 def thin_figure(
@@ -432,11 +539,17 @@ def thin_figure(
     if not isinstance(wards, gpd.GeoDataFrame) and result is not None:
         wards = result.wards
     return static_map(
-        frame, "_class", ax=ax, title=title,
+        frame,
+        "_class",
+        ax=ax,
+        title=title,
         colours={"thin": S.THIN_COLOUR, "not thin": "#e6e6e6"},
-        labels={"thin": f"thin infrastructure ({int(flag.sum())} LSOAs)",
-                "not thin": "other LSOAs"},
-        legend_title="LSOAs", boundaries=wards if isinstance(wards, gpd.GeoDataFrame) else None,
+        labels={
+            "thin": f"thin infrastructure ({int(flag.sum())} LSOAs)",
+            "not thin": "other LSOAs",
+        },
+        legend_title="LSOAs",
+        boundaries=wards if isinstance(wards, gpd.GeoDataFrame) else None,
         attribution=attribution,
     )
 
@@ -454,8 +567,13 @@ def bivariate_figure(
     if "bivariate_class" not in frame.columns:
         raise MissingColumnError("bivariate_figure: thin.lsoas has no 'bivariate_class' column")
     fig = static_map(
-        frame, "bivariate_class", ax=ax, title=title, colours=S.BIVARIATE_COLOURS,
-        legend=False, attribution=attribution,
+        frame,
+        "bivariate_class",
+        ax=ax,
+        title=title,
+        colours=S.BIVARIATE_COLOURS,
+        legend=False,
+        attribution=attribution,
         boundaries=getattr(result, "wards", None) if result is not None else None,
     )
     axes = fig.axes[-1] if ax is None else ax
@@ -504,8 +622,9 @@ def save_figure(
     out = []
     for fmt in formats:
         target = base.with_suffix(f".{fmt}")
-        fig.savefig(target, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
-                    pad_inches=0.15)
+        fig.savefig(
+            target, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.15
+        )
         out.append(target)
     logger.info("save_figure: wrote %s", ", ".join(str(p) for p in out))
     return out
