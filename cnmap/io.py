@@ -128,6 +128,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "id": ("org_id", "id", "organisation_id", "organization_id"),
 }
+#: Columns holding OSM ``opening_hours`` syntax, copied to the standard ``opening_hours``.
+_HOURS_ALIASES = ("opening_hours", "hours_osm", "osm_opening_hours", "opening_hours_osm")
 _COORD_SUFFIXES = ("_wgs84", "_wgs_84", "_deg", "_degrees", "_dd", "_bng", "_osgb", "_osgb36", "_m")
 
 _MODES = ("auto", "latlon", "bng", "postcode", "address", "geometry")
@@ -1293,6 +1295,11 @@ def read_organisations(
     for c in others:
         out_name = str(c) if str(c) not in orgs.columns else f"{c}_input"
         orgs[out_name] = frame[c].to_numpy()[k]
+    if C.OPENING_HOURS not in orgs.columns:
+        # OSM opening_hours syntax under a usual spelling (the warm spaces call it hours_osm)
+        hours = next((c for a in _HOURS_ALIASES for c in others if _norm_col(c) == a), None)
+        if hours is not None:
+            orgs[C.OPENING_HOURS] = pd.Series(frame[hours].to_numpy()[k], dtype="str")
     organisations = gpd.GeoDataFrame(orgs, geometry=pts.to_numpy(), crs=C.BNG)
 
     r = np.flatnonzero(~located)

@@ -399,3 +399,14 @@ def test_warm_spaces_by_address_postcode(shared_data, lookup, area):
                                          "outside_area": 2, "duplicate": 14}
     assert res_a.rejected.loc[res_a.rejected["reason"] == "outside_area", "source_row"].tolist() == [6, 261]
     assert res_a.params["area"] == "E08000025"
+
+
+def test_osm_opening_hours_column_is_standardised(shared_data):
+    from cnmap import read_organisations
+
+    t = read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson")
+    o = t.organisations
+    assert "opening_hours" in o.columns and "hours_osm" in o.columns
+    first = o.loc[o["name"] == "Bromford Bridge Christian Church", "opening_hours"].iloc[0]
+    assert first == "Tu 10:00-14:00; Th 18:00-20:00; Fr 10:00-14:00; Su 10:00-13:30"
+    assert (o["opening_hours"].fillna("") == o["hours_osm"].fillna("")).all()
