@@ -118,9 +118,10 @@ def match_types(orgs: pd.DataFrame, required: Any) -> dict[str, np.ndarray]:
     missing = [k for k, m in masks.items() if not m.any()]
     if missing:
         seen = pd.Series([t for s in toks for t in s]).value_counts()
+        what = "; ".join(" or ".join(repr(a) for a in req[k])
+                         + ("" if req[k] == (k,) else f" (for {k!r})") for k in missing)
         raise ValidationError(
-            f"no organisation has type or service {', '.join(repr(k) for k in missing)} "
-            f"(looked for {[req[k] for k in missing]}); the most common types and services are "
+            f"no organisation has type or service {what}; the most common types and services are "
             f"{list(seen.index[:25])}; check the spelling or give alternatives, e.g. "
             "{'food': ['food_bank', 'food']}")
     return masks
