@@ -823,8 +823,23 @@ def compare_files(a_path: str | os.PathLike[str], b_path: str | os.PathLike[str]
     except ImportError:
         write_tables = None
     if write_tables is not None:
-        written = write_tables(tables, out / "comparison", formats=tuple(formats), params=params,
-                               sources=area.sources)
+        descriptions = {
+            "totals": "Whole area, one row per time limit: people covered in A and B, gained, "
+                      "lost, net change, shares, mean walking time and its change",
+            "equity": "Concentration indices of coverage over the IMD rank for A and B "
+                      "(standard, Wagstaff, Erreygers; negative = concentrated among the more "
+                      "deprived) and coverage of the most and least deprived deciles",
+            "deciles": "By IMD decile (1 = most deprived 10% in England): gained, lost, net "
+                       "change, shares in A and B",
+            "wards": "By ward: gained, lost, net change, shares in A and B, walking time change",
+            "lsoas": "By LSOA: gained, lost, net change, shares in A and B, walking time change",
+        }
+        written = write_tables(tables, out, formats=tuple(formats), params=params,
+                               sources=area.sources, stem="comparison",
+                               descriptions=descriptions,
+                               title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
+                               notes=["Gains and losses are counted per residential point and "
+                                      "then summed, so an LSOA can both gain and lose people."])
         log.info("compare_files: wrote %s", written)
     else:
         for name, df in tables.items():

@@ -671,4 +671,13 @@ def test_birmingham_compare_files_and_cli(tmp_path, shared_data):
     summary = (out / "comparison_summary.txt").read_text(encoding="utf-8")
     assert summary.startswith("'warm spaces' against 'seed':")
     files = sorted(p.name for p in out.rglob("*") if p.is_file())
-    assert any("totals" in f or f.endswith(".xlsx") for f in files), files
+    assert {"totals.csv", "equity.csv", "deciles.csv", "wards.csv", "lsoas.csv",
+            "comparison.xlsx", "comparison.gpkg", "comparison_summary.txt"} <= set(files), files
+    totals = pd.read_csv(out / "totals.csv")
+    assert totals["minutes"].tolist() == [10, 15]
+    # the warm spaces do not replace every seed organisation: some people gain, some lose
+    assert (totals["pop_lost"] > 0).all() and (totals["pop_gained"] > totals["pop_lost"]).all()
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out / "comparison.xlsx", read_only=True)
+    assert {"totals", "equity", "deciles", "wards", "lsoas"} <= set(wb.sheetnames)
