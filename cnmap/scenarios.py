@@ -1153,8 +1153,8 @@ def suggest_sites(coverage: CoverageResult, candidates: Any, k: int, *,
         where = _join_names(wn[:max_wards_named], max(0, len(wn) - max_wards_named))
         extra = f" ({people:,.0f} residents in all)" if weight != "population" and \
             abs(people - gain) > 0.5 else ""
-        why = (f"covers {gain:,.0f} {target_label}{extra} in {where} not within {t:g} minutes "
-               "of any organisation" + (" or an earlier pick" if rank > 1 else ""))
+        why = (f"covers {gain:,.0f} {target_label}{extra} not within {t:g} minutes of any "
+               "organisation" + (" or an earlier pick" if rank > 1 else "") + f", in {where}")
         rows.append({"rank": rank, "candidate_id": ids[j], "name": names[j], "gain": gain,
                      "people_newly_covered": people, "cumulative_gain": cum,
                      "share_of_target": cum / target_total if target_total else np.nan,

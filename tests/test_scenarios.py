@@ -407,8 +407,8 @@ def test_suggest_sites_hand_checked():
     # deprived (deciles 1-2): only x = 450 counts; c500 and c700 tie at 200, the first wins
     d = suggest_sites(a, cands, 1)
     assert list(d["candidate_id"]) == ["c500"] and d["gain"].iloc[0] == 200
-    assert d["why"].iloc[0] == ("covers 200 residents of IMD decile 1-2 LSOAs in Ward not "
-                                "within 5 minutes of any organisation")
+    assert d["why"].iloc[0] == ("covers 200 residents of IMD decile 1-2 LSOAs not within 5 "
+                                "minutes of any organisation, in Ward")
     assert d["share_covered_after"].iloc[0] == pytest.approx(300 / 600)
     assert d.attrs["params"]["target_total"] == 200
     # an LSOA count column, spread over the points: L1 30/300 per person, L2 150/300
@@ -624,7 +624,9 @@ def test_birmingham_next_best_sites(brum, shared_data):
     base = runs["seed"]
     s = suggest_sites(base, cands, 5)
     assert len(s) == 5 and (np.diff(s["gain"].to_numpy()) <= 0).all()
-    assert s["why"].str.contains("residents of IMD decile 1-2 LSOAs in ").all()
+    assert s["why"].str.contains("residents of IMD decile 1-2 LSOAs not within 15 minutes of any "
+                                 "organisation").all()
+    assert s["why"].iloc[1:].str.contains("or an earlier pick, in ").all()
     # check with an independent coverage run: seed + the 5 picks
     picked = cands.loc[cands["org_id"].isin(s["candidate_id"])]
     seed_orgs, _ = sc["seed"].read_organisations(area)
