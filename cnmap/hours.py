@@ -265,7 +265,9 @@ def _subtract(iv: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tup
 
 def _split_rules(text: str) -> list[str]:
     """Split at top-level ``;`` (not inside double-quoted comments)."""
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted
@@ -447,14 +449,14 @@ def open_during(orgs: Any, window: Any, *, require: str = "any", weeks: str = "e
     out["open_minutes_window"] = minutes
     out["hours_status"] = pd.array(status, dtype="str")
     out["hours_problem"] = pd.array(problem, dtype="str")
-    params = {"window": w.label, "window_ranges": [list(r) for r in w.ranges],
+    params: dict[str, Any] = {"window": w.label, "window_ranges": [list(r) for r in w.ranges],
               "require": require, "weeks": weeks, "rules": rules, "hours_col": col,
               "reference_start": reference_start.isoformat(), "n_weeks": int(n_weeks),
               "n_organisations": int(len(out)), "n_open": int(out["open_in_window"].sum()),
               "n_missing": int((status == "missing").sum()),
               "n_unparsed": int((status == "unparsed").sum())}
     out.attrs["params"] = params
-    n_unknown = params["n_missing"] + params["n_unparsed"]
+    n_unknown = int(params["n_missing"]) + int(params["n_unparsed"])
     if n_unknown:
         log.warning("open_during: %d of %d organisations have no usable opening hours in %r "
                     "(%d missing, %d unparsed); see hours_status", n_unknown, len(out), col,

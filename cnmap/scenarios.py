@@ -786,10 +786,9 @@ def compare_files(a_path: str | os.PathLike[str], b_path: str | os.PathLike[str]
 
     The area comes from the files' ``[area]`` (``lad_code`` must agree), the walk network from
     ``[network] path`` or the data catalogue (``osm_walk_network``). Tables are written with
-    :func:`cnmap.export.write_tables` when available, else as CSV files; a
-    ``comparison_summary.txt`` holds :meth:`Comparison.summary`.
+    :func:`cnmap.export.write_tables` (CSV files, ``comparison.xlsx`` with a README sheet,
+    ``comparison.gpkg``); ``comparison_summary.txt`` holds :meth:`Comparison.summary`.
     """
-    import json
 
     from cnmap.data import load_area
 
@@ -818,35 +817,26 @@ def compare_files(a_path: str | os.PathLike[str], b_path: str | os.PathLike[str]
     tables = cmp.tables()
     params = {"scenario_a": a.to_dict(), "scenario_b": b.to_dict(), "minutes": list(cmp.thresholds),
               "rank_by": cmp.params["rank_by"], "lad_code": lad}
-    try:
-        from cnmap.export import write_tables
-    except ImportError:
-        write_tables = None
-    if write_tables is not None:
-        descriptions = {
-            "totals": "Whole area, one row per time limit: people covered in A and B, gained, "
-                      "lost, net change, shares, mean walking time and its change",
-            "equity": "Concentration indices of coverage over the IMD rank for A and B "
-                      "(standard, Wagstaff, Erreygers; negative = concentrated among the more "
-                      "deprived) and coverage of the most and least deprived deciles",
-            "deciles": "By IMD decile (1 = most deprived 10% in England): gained, lost, net "
-                       "change, shares in A and B",
-            "wards": "By ward: gained, lost, net change, shares in A and B, walking time change",
-            "lsoas": "By LSOA: gained, lost, net change, shares in A and B, walking time change",
-        }
-        written = write_tables(tables, out, formats=tuple(formats), params=params,
-                               sources=area.sources, stem="comparison",
-                               descriptions=descriptions,
-                               title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
-                               notes=["Gains and losses are counted per residential point and "
-                                      "then summed, so an LSOA can both gain and lose people."])
-        log.info("compare_files: wrote %s", written)
-    else:
-        for name, df in tables.items():
-            flat = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
-            flat.to_csv(out / f"comparison_{name}.csv", index=False)
-        (out / "comparison_params.json").write_text(json.dumps(params, indent=2, default=str),
-                                                    encoding="utf-8")
+    from cnmap.export import write_tables
+
+    descriptions = {
+        "totals": "Whole area, one row per time limit: people covered in A and B, gained, "
+                  "lost, net change, shares, mean walking time and its change",
+        "equity": "Concentration indices of coverage over the IMD rank for A and B "
+                  "(standard, Wagstaff, Erreygers; negative = concentrated among the more "
+                  "deprived) and coverage of the most and least deprived deciles",
+        "deciles": "By IMD decile (1 = most deprived 10% in England): gained, lost, net "
+                   "change, shares in A and B",
+        "wards": "By ward: gained, lost, net change, shares in A and B, walking time change",
+        "lsoas": "By LSOA: gained, lost, net change, shares in A and B, walking time change",
+    }
+    written = write_tables(tables, out, formats=tuple(formats), params=params,
+                           sources=area.sources, stem="comparison",
+                           descriptions=descriptions,
+                           title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
+                           notes=["Gains and losses are counted per residential point and "
+                                  "then summed, so an LSOA can both gain and lose people."])
+    log.info("compare_files: wrote %s", written)
     (out / "comparison_summary.txt").write_text(cmp.summary() + "\n", encoding="utf-8")
     return cmp
 
