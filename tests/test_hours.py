@@ -266,3 +266,15 @@ def test_birmingham_weekday_evening_against_saturday_morning(shared_data):
     assert ev.share_covered(15) < full.share_covered(15) and sa.share_covered(15) < \
         full.share_covered(15)
     assert 0.3 < ev.share_covered(15) < 0.9 and 0.3 < sa.share_covered(15) < 0.9
+
+
+def test_missing_engine_names_the_extra(monkeypatch):
+    import sys
+
+    from cnmap.errors import OptionalDependencyError
+
+    monkeypatch.setitem(sys.modules, "opening_hours", None)  # import fails
+    with pytest.raises(OptionalDependencyError, match=r"cnmap\[hours\]"):
+        open_during(pd.DataFrame({"opening_hours": ["Mo 10:00-12:00"]}), "Mo 10:00-11:00")
+    with pytest.raises(ImportError):
+        weekly_open_intervals("Mo 10:00-12:00")

@@ -386,6 +386,16 @@ def test_compare_files_needs_an_area(tmp_path):
                                      encoding="utf-8")
     with pytest.raises(ValidationError, match="different areas"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
+    (tmp_path / "b.toml").write_text('name = "b"\norganisations = "o.csv"\n[area]\n'
+                                     'lad_code = "E1"\nlsoa_vintage = 2021', encoding="utf-8")
+    with pytest.raises(ValidationError, match="different data"):
+        compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
+    for n, net in (("a", "n1.gpkg"), ("b", "n2.gpkg")):
+        (tmp_path / f"{n}.toml").write_text(
+            f'name = "{n}"\norganisations = "o.csv"\n[area]\nlad_code = "E1"\n'
+            f'[network]\npath = "{net}"', encoding="utf-8")
+    with pytest.raises(ValidationError, match="different networks"):
+        compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
 
 
 # ---------------------------------------------------------------------------------------------
