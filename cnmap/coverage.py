@@ -298,22 +298,21 @@ def _aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
         frame[f"_wf_{k}"] = np.where(fk, w, 0.0)
     sums = pd.DataFrame(frame).groupby("_k", sort=True).sum()
     pop = sums["population"].to_numpy()
+    cols: dict[str, Any] = {"population": pop, "pop_unplaced": sums["pop_unplaced"].to_numpy()}
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = pd.DataFrame(index=sums.index)
-        out["population"] = pop
-        out["pop_unplaced"] = sums["pop_unplaced"]
         for t in thresholds:
-            out[f"pop_covered_{t}min"] = sums[f"pop_covered_{t}min"]
-            out[f"share_covered_{t}min"] = sums[f"pop_covered_{t}min"] / pop
-            out[f"mean_reachable_{t}min"] = sums[f"_nw_{t}"] / pop
-        out["mean_walk_min"] = sums["_ww"] / sums["_wf"]
-        out["median_walk_min"] = weighted_median(g, walk, w).reindex(sums.index)
+            cols[f"pop_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy()
+            cols[f"share_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy() / pop
+            cols[f"mean_reachable_{t}min"] = sums[f"_nw_{t}"].to_numpy() / pop
+        cols["mean_walk_min"] = sums["_ww"].to_numpy() / sums["_wf"].to_numpy()
+        cols["median_walk_min"] = weighted_median(g, walk, w).reindex(sums.index).to_numpy()
         for t in thresholds:
             for k in types:
-                out[f"share_covered_{t}min_{k}"] = sums[f"_cov_{t}_{k}"] / pop
-                out[f"mean_reachable_{t}min_{k}"] = sums[f"_nw_{t}_{k}"] / pop
+                cols[f"share_covered_{t}min_{k}"] = sums[f"_cov_{t}_{k}"].to_numpy() / pop
+                cols[f"mean_reachable_{t}min_{k}"] = sums[f"_nw_{t}_{k}"].to_numpy() / pop
         for k in types:
-            out[f"mean_walk_min_{k}"] = sums[f"_ww_{k}"] / sums[f"_wf_{k}"]
+            cols[f"mean_walk_min_{k}"] = sums[f"_ww_{k}"].to_numpy() / sums[f"_wf_{k}"].to_numpy()
+    out = pd.DataFrame(cols, index=sums.index)
     out.index.name = key
     return out
 
@@ -553,20 +552,22 @@ def coverage(
         og["snapped"] = True
 
     # per-resident results
-    R = pd.DataFrame({C.LSOA_CODE: res[C.LSOA_CODE].to_numpy(),
-                      C.WARD_CODE: res[C.WARD_CODE].to_numpy(),
-                      "weight": res["weight"].to_numpy(float), "placed": res_ok})
     walk_m = walks["walk_m"].to_numpy(float)
-    R["walk_m"] = walk_m
-    R["walk_min"] = walk_m / (speed * 1000.0 / 60.0)
+    per_min = speed * 1000.0 / 60.0
+    rcols: dict[str, np.ndarray] = {
+        C.LSOA_CODE: res[C.LSOA_CODE].to_numpy(), C.WARD_CODE: res[C.WARD_CODE].to_numpy(),
+        "weight": res["weight"].to_numpy(float), "placed": res_ok,
+        "walk_m": walk_m, "walk_min": walk_m / per_min,
+    }
     for t, m in metres.items():
-        R[f"n_reachable_{t}min"] = walks[f"n_reachable_{t}min"].to_numpy(float)
-        R[f"covered_{t}min"] = res_ok & (walk_m <= m + 1e-9)
+        rcols[f"n_reachable_{t}min"] = walks[f"n_reachable_{t}min"].to_numpy(float)
+        rcols[f"covered_{t}min"] = res_ok & (walk_m <= m + 1e-9)
         for k in types:
-            R[f"covered_{t}min_{k}"] = res_ok & (walks[f"walk_m_{k}"].to_numpy(float) <= m + 1e-9)
-            R[f"n_reachable_{t}min_{k}"] = walks[f"_n_{t}_{k}"].to_numpy(float)
+            rcols[f"covered_{t}min_{k}"] = res_ok & (walks[f"walk_m_{k}"].to_numpy(float) <= m + 1e-9)
+            rcols[f"n_reachable_{t}min_{k}"] = walks[f"_n_{t}_{k}"].to_numpy(float)
     for k in types:
-        R[f"walk_min_{k}"] = walks[f"walk_m_{k}"].to_numpy(float) / (speed * 1000.0 / 60.0)
+        rcols[f"walk_min_{k}"] = walks[f"walk_m_{k}"].to_numpy(float) / per_min
+    R = pd.DataFrame(rcols)
 
     # by LSOA, ward, decile
     lsoa_stats = _aggregate(R, C.LSOA_CODE, thresholds, types)
