@@ -38,6 +38,9 @@ _EXPORTS = {
     "Scenario": "cnmap.scenarios",
     "compare": "cnmap.scenarios",
     "suggest_sites": "cnmap.scenarios",
+    "basket_coverage": "cnmap.basket",
+    "coverage_at": "cnmap.hours",
+    "open_during": "cnmap.hours",
 }
 
 __all__ = ["__version__", *_EXPORTS]
