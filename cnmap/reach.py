@@ -40,6 +40,7 @@ from scipy import sparse
 
 from cnmap.errors import ValidationError
 from cnmap.network import SnapResult, snap_points
+from cnmap.network._kernels import _bounded
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -52,81 +53,8 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
-# compiled kernels (a binary heap of (distance, node) in two preallocated arrays)
-
-
-@njit(cache=True, inline="always")
-def _heap_push(hk, hv, size, key, val):  # pragma: no cover - compiled
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hk[parent] <= key:
-            break
-        hk[i] = hk[parent]
-        hv[i] = hv[parent]
-        i = parent
-    hk[i] = key
-    hv[i] = val
-    return size + 1
-
-
-@njit(cache=True, inline="always")
-def _heap_pop(hk, hv, size):  # pragma: no cover - compiled
-    key = hk[0]
-    val = hv[0]
-    size -= 1
-    if size > 0:
-        lk = hk[size]
-        lv = hv[size]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= size:
-                break
-            if c + 1 < size and hk[c + 1] < hk[c]:
-                c += 1
-            if hk[c] >= lk:
-                break
-            hk[i] = hk[c]
-            hv[i] = hv[c]
-            i = c
-        hk[i] = lk
-        hv[i] = lv
-    return key, val, size
-
-
-@njit(cache=True)
-def _one_source(indptr, indices, weights, su, sdu, sv, sdv, cutoff, dist, touched, hk,
-                hv):  # pragma: no cover - compiled
-    """Bounded Dijkstra from the two ends of a source's edge; returns the number of reached
-    nodes, listed in ``touched[:count]`` with their distances in ``dist`` (caller resets)."""
-    size = 0
-    count = 0
-    if sdu <= cutoff:
-        touched[count] = su
-        count += 1
-        dist[su] = sdu
-        size = _heap_push(hk, hv, size, sdu, su)
-    if sdv <= cutoff and sdv < dist[sv]:
-        if dist[sv] == np.inf:
-            touched[count] = sv
-            count += 1
-        dist[sv] = sdv
-        size = _heap_push(hk, hv, size, sdv, sv)
-    while size > 0:
-        d, u, size = _heap_pop(hk, hv, size)
-        if d > dist[u]:
-            continue  # stale heap entry
-        for j in range(indptr[u], indptr[u + 1]):
-            v = indices[j]
-            nd = d + weights[j]
-            if nd < dist[v] and nd <= cutoff:
-                if dist[v] == np.inf:
-                    touched[count] = v
-                    count += 1
-                dist[v] = nd
-                size = _heap_push(hk, hv, size, nd, v)
-    return count
+# compiled kernels: the bounded Dijkstra (binary heap, reusable scratch arrays) is the network
+# engine's own (cnmap.network._kernels._bounded); this module adds the per-point bookkeeping.
 
 
 @njit(parallel=True, cache=True)
@@ -151,12 +79,18 @@ def _reach(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge, src
         hv = np.empty(cap, dtype=np.int64)
         best = np.full(n_points, np.inf)
         ptouched = np.empty(n_points, dtype=np.int64)
+        seeds = np.empty(2, dtype=np.int64)
+        seed_d = np.empty(2, dtype=np.float64)
         for s in range(c, n_src, n_chunks):
             e = src_edge[s]
             if e < 0:
                 continue
-            count = _one_source(indptr, indices, weights, src_u[s], src_du[s], src_v[s],
-                                src_dv[s], cutoff, dist, touched, hk, hv)
+            seeds[0] = src_u[s]
+            seeds[1] = src_v[s]
+            seed_d[0] = src_du[s]
+            seed_d[1] = src_dv[s]
+            count = _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched,
+                             hk, hv)
             npt = 0
             for k in range(count):
                 node = touched[k]
