@@ -593,8 +593,11 @@ def coverage(
         "pop_covered": [float(R["weight"][R[f"covered_{t}min"]].sum()) for t in thresholds],
     })
     totals["share_covered"] = totals["pop_covered"] / total_pop
-    totals["mean_walk_min"] = float(np.average(R["walk_min"][np.isfinite(R["walk_min"])],
-                                               weights=R["weight"][np.isfinite(R["walk_min"])]))
+    fin = np.isfinite(R["walk_min"].to_numpy(float))
+    w_fin = R["weight"].to_numpy(float)[fin]
+    # NaN when nobody reaches any organisation (e.g. none is within max_snap_m of a street)
+    totals["mean_walk_min"] = (float(np.average(R["walk_min"].to_numpy(float)[fin], weights=w_fin))
+                               if w_fin.sum() > 0 else np.nan)
 
     residents_out = gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs)
     params: dict[str, Any] = {

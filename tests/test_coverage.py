@@ -257,3 +257,16 @@ def test_mean_reachable_by_type(line):
     L5 = r5.lsoas.set_index("lsoa_code")
     assert L5.loc["L1", "mean_reachable_5min_a"] == pytest.approx((100 * 2 + 200 * 1) / 300)
     assert L5.loc["L2", "mean_reachable_5min_b"] == 1.0
+
+
+def test_no_organisation_placed_gives_zero_coverage_not_a_crash(line):
+    # the only organisation is 5 km from the street: nobody can walk to it
+    net, area, res = line
+    far = gpd.GeoDataFrame({"org_id": ["far"], "name": ["Far away"]},
+                           geometry=[Point(X0 + 500, Y0 + 5000)], crs=BNG)
+    r = coverage(far, area, network=net, residents=res, minutes=[15])
+    assert r.totals["pop_covered"].iloc[0] == 0.0 and r.share_covered(15) == 0.0
+    assert np.isnan(r.totals["mean_walk_min"].iloc[0])
+    assert r.lsoas["mean_walk_min"].isna().all() and (r.lsoas["share_covered_15min"] == 0).all()
+    assert not r.organisations["snapped"].iloc[0]
+    assert list(r.quality["id"]) == ["far"]
