@@ -256,6 +256,26 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
     return gdf.reset_index(drop=True)
 
 
+def _check_residents(res: gpd.GeoDataFrame, area: Area) -> None:
+    """User residential points: weights are people (finite, >= 0), codes are the area's."""
+    w = pd.to_numeric(res["weight"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        rows = list(res.index[bad][:5])
+        raise ValidationError(f"residents column 'weight' is missing, not a number or negative "
+                              f"at rows {rows}; give every point a number of people >= 0")
+    for col, frame in ((C.LSOA_CODE, area.lsoas), (C.WARD_CODE, area.wards)):
+        if frame is None or col not in frame.columns:
+            continue
+        unknown = ~res[col].isin(frame[col]).to_numpy()
+        if unknown.any():
+            rows = list(res.index[unknown][:5])
+            vals = list(pd.unique(res[col].to_numpy()[unknown])[:5])
+            raise ValidationError(f"residents column {col!r} has codes {vals} (rows {rows}) that "
+                                  f"are not in area {area.lad_code}; their people would be left out "
+                                  "of the tables: fix the codes or drop those points first")
+
+
 def weighted_median(keys: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd.Series:
     """Weighted median of ``values`` within each key (NaN values ignored).
 
@@ -509,6 +529,12 @@ def coverage(
             if col not in residents.columns:
                 raise MissingColumnError(f"residents has no {col!r} column; give residential "
                                          "points with lsoa_code, ward_code and weight (people)")
+        if residents.crs is None:
+            from cnmap.errors import CRSError
+
+            raise CRSError("the residents GeoDataFrame has no CRS; set it (e.g. "
+                           "residents.set_crs('EPSG:27700'))")
+        _check_residents(residents, area)
         res = residents.to_crs(C.BNG).reset_index(drop=True)
         resident_method = "user points"
     else:

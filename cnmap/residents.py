@@ -116,6 +116,13 @@ def residential_points(
         if col not in lsoas.columns:
             raise MissingColumnError(f"area.lsoas has no {col!r} column; load it with cnmap.load_area")
     lsoas = lsoas[[C.LSOA_CODE, C.POPULATION, "geometry"]].reset_index(drop=True)
+    pop_vals = pd.to_numeric(lsoas[C.POPULATION], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(pop_vals) | (pop_vals < 0)
+    if bad.any():
+        codes = lsoas.loc[bad, C.LSOA_CODE].tolist()
+        raise ValidationError(f"area.lsoas column {C.POPULATION!r} is missing, not a number or "
+                              f"negative for LSOA(s) {codes[:5]}; their residents cannot be "
+                              "placed: fill the population (cnmap.load_area does) or drop them")
     frames: list[gpd.GeoDataFrame] = []
     placed: set[str] = set()
 

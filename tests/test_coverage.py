@@ -270,3 +270,41 @@ def test_no_organisation_placed_gives_zero_coverage_not_a_crash(line):
     assert r.lsoas["mean_walk_min"].isna().all() and (r.lsoas["share_covered_15min"] == 0).all()
     assert not r.organisations["snapped"].iloc[0]
     assert list(r.quality["id"]) == ["far"]
+
+
+def test_bad_residents_and_populations_are_errors_not_silent_drops(line):
+    import dataclasses
+
+    from cnmap.residents import residential_points
+
+    net, area, res = line
+    nan_w = res.copy()
+    nan_w.loc[1, "weight"] = np.nan
+    with pytest.raises(ValidationError, match=r"'weight'.*rows \[1\]"):
+        coverage(orgs_at([0]), area, network=net, residents=nan_w)
+    neg_w = res.copy()
+    neg_w.loc[2, "weight"] = -5.0
+    with pytest.raises(ValidationError, match=r"rows \[2\]"):
+        coverage(orgs_at([0]), area, network=net, residents=neg_w)
+    # a point in an LSOA / ward that is not the area's would be counted in the totals but in no
+    # LSOA / ward row
+    stray = res.copy()
+    stray.loc[0, "lsoa_code"] = "E01999999"
+    with pytest.raises(ValidationError, match=r"E01999999.*rows \[0\]"):
+        coverage(orgs_at([0]), area, network=net, residents=stray)
+    stray_w = res.copy()
+    stray_w.loc[2, "ward_code"] = "W9"
+    with pytest.raises(ValidationError, match=r"ward_code.*W9"):
+        coverage(orgs_at([0]), area, network=net, residents=stray_w)
+    with pytest.raises(CRSError, match="residents"):
+        coverage(orgs_at([0]), area, network=net, residents=res.set_crs(None, allow_override=True))
+    # an LSOA without population: its people would silently vanish from every table
+    lsoas = area.lsoas.copy()
+    lsoas.loc[1, "population"] = np.nan
+    holed = dataclasses.replace(area, lsoas=lsoas)
+    with pytest.raises(ValidationError, match=r"population.*\['L2'\]"):
+        residential_points(holed, method="centroids")
+    with pytest.raises(ValidationError, match=r"\['L2'\]"):
+        coverage(orgs_at([0]), holed, network=net, residents="streets")
+    # the caller's frames are untouched
+    assert res["weight"].tolist() == [100.0, 200.0, 300.0] and area.lsoas["population"].notna().all()
