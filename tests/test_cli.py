@@ -87,6 +87,9 @@ def test_cli_runs_birmingham(tmp_path, capsys, shared_data):
     assert "1,112,305 residents" in stdout
     html = out / "birmingham_coverage_map.html"
     assert html.is_file() and html.stat().st_size <= 8 * 1024 * 1024
+    # the README's main map opens with no network: scripts and styles inlined, no CDN
+    page = html.read_text()
+    assert "<script src=\"http" not in page and "stylesheet\" href=\"http" not in page
     for name in ("coverage_lsoas", "coverage_wards", "imd_deciles", "thin_areas",
                  "deprivation_by_provision"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
