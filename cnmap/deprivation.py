@@ -298,9 +298,19 @@ def summarise(
     pop_source = "pop_total"
     if "pop_total" not in pops and POPULATION in t.columns:
         pop_vals = pd.to_numeric(t[POPULATION], errors="coerce")
-        if pop_vals.notna().all() and (pop_vals >= 0).all():
-            pops["pop_total"] = pop_vals.to_numpy(dtype="float64")
-            pop_source = POPULATION
+        bad = (pop_vals.isna() | (pop_vals < 0)).to_numpy()
+        if bad.any():
+            # leaving the weighted measures out here would hide the gap behind a wrong
+            # "no population column" reason; a blank pop_total is an error too
+            codes = t.loc[bad, LSOA_CODE].tolist()
+            raise ValidationError(
+                f"summarise: column {POPULATION!r} is blank, not a number or negative for "
+                f"LSOA(s) {codes[:5]}{' ...' if len(codes) > 5 else ''}. Fill it (e.g. from "
+                "IoD File 7's total population) or drop the column to leave the "
+                "population-weighted measures out."
+            )
+        pops["pop_total"] = pop_vals.to_numpy(dtype="float64")
+        pop_source = POPULATION
 
     out: dict[str, np.ndarray] = {
         "n_lsoas": np.bincount(codes, minlength=n_groups).astype("int64"),

@@ -183,6 +183,18 @@ def test_population_column_used_as_total() -> None:
     assert s.attrs["population_source"] == "population"
 
 
+def test_blank_population_column_is_an_error_naming_the_lsoa() -> None:
+    # before: the weighted measures silently vanished with the reason "no total population
+    # column", although the column is there with one blank
+    t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 101],
+                      "population": [100, np.nan]})
+    with pytest.raises(ValidationError, match=r"'population'.*\['E01000002'\]"):
+        dp.summarise(t, {"E01000001": "g", "E01000002": "g"}, n_lsoas=1000)
+    t["population"] = [100, -3]
+    with pytest.raises(ValidationError, match=r"E01000002"):
+        dp.summarise(t, {"E01000001": "g", "E01000002": "g"}, n_lsoas=1000)
+
+
 def test_percentile_boundaries_2019() -> None:
     # N = 32,844: rank 3,284 is in the 10th percentile (100*3284/32844 = 9.9988), 3,285 in
     # the 11th; rank 9,853 in the 30th (29.9994), 9,854 in the 31st (30.0024).
