@@ -5,7 +5,10 @@ result (and optionally its thin-infrastructure classification and ward deprivati
 profiles) with the standard sheets documented in ``docs/thin.md``:
 
 - **CSV**: one UTF-8 file per table (``<name>.csv``, no geometry column) plus
-  ``parameters.csv`` and ``sources.csv``;
+  ``parameters.csv`` and ``sources.csv``; text that a spreadsheet would run as a formula
+  (a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, e.g. an
+  organisation named ``=HYPERLINK(...)`` in a user's file) is written with a leading ``'``
+  (``csv_guard_formulas=True``, the default; numbers are never changed);
 - **XLSX** (``<stem>.xlsx``): a first sheet ``README`` (what each sheet holds, the parameters,
   data vintages, licences and attribution, notes, a column guide), then one sheet per table:
   bold frozen header row with filters, column widths set, shares as percentages, people as
@@ -233,6 +236,25 @@ def _cell_values(s: pd.Series) -> list[Any]:
     return out
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_guard(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells that Excel or LibreOffice would run as a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return first) start with ``'``; numeric columns untouched."""
+    out = df
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        risky = col.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        if risky.any():
+            if out is df:
+                out = df.copy()
+            out[c] = col.astype(object).where(~risky.to_numpy(bool), "'" + col.astype(str))
+    return out
+
+
 def _xlsx_text(v: str) -> str:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -396,6 +418,7 @@ def write_tables(
     descriptions: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
     title: str | None = None,
+    csv_guard_formulas: bool = True,
 ) -> dict[str, list[Path]]:
     """Write named tables as CSV files, one Excel workbook and one GeoPackage.
 
@@ -425,6 +448,13 @@ def write_tables(
         Caveats to list on the README sheet.
     title
         First line of the README sheet.
+    csv_guard_formulas
+        In the CSV files, write text cells that start with ``=``, ``+``, ``-``, ``@``, a tab
+        or a carriage return with a leading ``'``, so that a spreadsheet opening the CSV
+        shows them as text instead of running them as formulas (CSV injection; names and
+        addresses come from users' files and OpenStreetMap). Numbers are never changed. The
+        XLSX always stores such text as text (no prefix needed) and the GeoPackage keeps
+        the values unchanged. False: write the CSV values unchanged.
 
     Returns
     -------
@@ -471,14 +501,17 @@ def write_tables(
         files = []
         for name, df in plain.items():
             p = out_dir / f"{safe[name]}.csv"
-            df.to_csv(p, index=False, encoding="utf-8")
+            (_csv_guard(df) if csv_guard_formulas else df).to_csv(p, index=False,
+                                                                   encoding="utf-8")
             files.append(p)
         p = out_dir / "parameters.csv"
-        pd.DataFrame(param_rows, columns=["parameter", "value"]).to_csv(p, index=False)
+        par = pd.DataFrame(param_rows, columns=["parameter", "value"])
+        (_csv_guard(par) if csv_guard_formulas else par).to_csv(p, index=False)
         files.append(p)
         if sources is not None:
             p = out_dir / "sources.csv"
-            _plain(sources).to_csv(p, index=False)
+            src = _plain(sources)
+            (_csv_guard(src) if csv_guard_formulas else src).to_csv(p, index=False)
             files.append(p)
         written["csv"] = files
 

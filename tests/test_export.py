@@ -252,3 +252,29 @@ def test_birmingham_export_readable(shared_data, tmp_path):
     layers = dict(pyogrio.list_layers(out["gpkg"][0]))
     assert layers["thin_lsoas"] in ("MultiPolygon", "Polygon") and layers["organisations"] == "Point"
     wb.close()
+
+
+def test_csv_formula_injection_guarded(tmp_path):
+    """Text a spreadsheet would run as a formula gets a leading ' in the CSV (numbers, the
+    XLSX and the GeoPackage keep the values); csv_guard_formulas=False writes them as given."""
+    t = {"orgs": pd.DataFrame({
+        "name": ['=HYPERLINK("http://x")', "+44 121", "-cmd|' /C calc'!A0", "@SUM(A1)",
+                 "\tTab", "Plain - name", None],
+        "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0]})}
+    src = t["orgs"].copy()
+    write_tables(t, tmp_path / "a", formats=["csv", "xlsx"], params={"note": "=1+1"},
+                 sources=pd.DataFrame({"title": ["@evil"]}))
+    text = (tmp_path / "a" / "orgs.csv").read_text()
+    for bad in ('\n=HYPERLINK', "\n+44", "\n-cmd", "\n@SUM", "\n\tTab"):
+        assert bad not in text, bad
+    got = pd.read_csv(tmp_path / "a" / "orgs.csv", keep_default_na=False)
+    assert got["name"].tolist()[:6] == ["'" + v for v in src["name"][:5]] + ["Plain - name"]
+    assert got["value"].tolist() == src["value"].tolist()  # negative numbers unchanged
+    assert "'=1+1" in (tmp_path / "a" / "parameters.csv").read_text()
+    assert "'@evil" in (tmp_path / "a" / "sources.csv").read_text()
+    pd.testing.assert_frame_equal(t["orgs"], src)  # caller's table untouched
+    ws = load_workbook(tmp_path / "a" / "cnmap.xlsx")["orgs"]
+    assert ws["A2"].value == '=HYPERLINK("http://x")' and ws["A2"].data_type == "s"
+    write_tables(t, tmp_path / "b", formats=["csv"], csv_guard_formulas=False)
+    raw = pd.read_csv(tmp_path / "b" / "orgs.csv", keep_default_na=False)
+    assert raw["name"].tolist()[:5] == src["name"].tolist()[:5]
