@@ -377,7 +377,8 @@ def thin_areas(
         The provision measure that orders areas for terciles, the left-behind flag and ties:
         one of :data:`PROVISION_MEASURES` (default ``"share_covered"``); the others break ties
         in the order share covered, organisations reachable, organisations per 1,000,
-        walking time.
+        walking time. ``"mean_reachable"`` is not available with ``org_type`` (the coverage
+        counts reachable organisations of all types together only).
     cold_spots
         Add Getis-Ord Gi* cold spots of ``share_covered`` (:func:`cnmap.hotspots.cold_spots`;
         needs ``cnmap[spatialstats]``): columns ``share_covered_gi_z``, ``share_covered_p``,
@@ -449,6 +450,11 @@ def thin_areas(
             raise ValidationError(f"org_type={org_type!r} is not a type of this coverage "
                                   f"(types: {list(types) or 'none: the organisations had no type'}"
                                   "); run coverage with type_col=... or pick one of those")
+    if K is not None and provision == "mean_reachable":
+        raise ValidationError(
+            f"provision='mean_reachable' is not available with org_type={org_type!r}: the "
+            "coverage counts organisations reachable for all types together only; use "
+            "provision='share_covered', 'orgs_per_1000' or 'mean_walk_min'")
     if org_label is not None:
         what = str(org_label).strip()
     elif K is not None:

@@ -242,6 +242,12 @@ def test_organisation_types_and_wording():
     assert "from any warm space" in thin_areas(one).lsoas.set_index("lsoa_code").loc[D, "reason"]
     lab = thin_areas(one, org_label="warm hub")
     assert "from any warm hub" in lab.lsoas.set_index("lsoa_code").loc[D, "reason"]
+    # organisations reachable is not computed by type: ordering by it would leave every
+    # tercile, bivariate class and left-behind flag empty, so it is refused, not done silently
+    with pytest.raises(ValidationError, match="provision='mean_reachable' is not available"):
+        thin_areas(two, org_type="Food bank", provision="mean_reachable")
+    by_walk = thin_areas(two, org_type="Food bank", provision="mean_walk_min")
+    assert by_walk.lsoas["bivariate_class"].notna().all()
 
 
 def test_cold_spot_option_needs_five_areas(cov):
