@@ -78,6 +78,15 @@ _KNOWN = {
 }
 
 
+def _keywords(module: str, func: str) -> set[str]:
+    """Keyword-only parameter names of ``module.func`` (what a config section may set)."""
+    import importlib
+    import inspect
+
+    sig = inspect.signature(getattr(importlib.import_module(module), func))
+    return {n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def _expand(value: str, where: str, config_path: Path | None) -> str:
     try:
         return string.Template(value).substitute(os.environ)
@@ -129,6 +138,11 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any], *,
         if extra:
             raise ValidationError(f"{where}: unknown key(s) {sorted(extra)} in [{sec}]; "
                                   f"expected some of {sorted(keys)}")
+    thin_extra = set(raw.get("thin", {})) - _keywords("cnmap.thin", "thin_areas")
+    if thin_extra:
+        raise ValidationError(f"{where}: unknown key(s) {sorted(thin_extra)} in [thin]; "
+                              f"expected some of {sorted(_keywords('cnmap.thin', 'thin_areas'))} "
+                              "(the options of cnmap.thin_areas)")
     area = raw.get("area", {})
     if "lad_code" not in area:
         raise ValidationError(f"{where}: [area] needs lad_code, e.g. lad_code = \"E08000025\"")
@@ -140,6 +154,12 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any], *,
         if "path" not in o:
             raise ValidationError(f"{where}: [[organisations]] number {i} has no path")
         opts = {k: v for k, v in o.items() if k not in {"path", "label", "type", "type_col"}}
+        read_keys = _keywords("cnmap.io", "read_organisations") - {"area", "type_col"}
+        if set(opts) - read_keys:
+            raise ValidationError(
+                f"{where}: unknown key(s) {sorted(set(opts) - read_keys)} in [[organisations]] "
+                f"number {i}; expected path, label, type, type_col or options of "
+                f"cnmap.read_organisations: {sorted(read_keys)}")
         p = _path(o["path"], f"organisations #{i} path", base, config_path)
         orgs.append(OrganisationSource(path=p, label=str(o.get("label", p.stem)),
                                        type=o.get("type"), type_col=o.get("type_col"),

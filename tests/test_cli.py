@@ -42,6 +42,12 @@ def test_config_reads_birmingham_file():
     ("[area]\nlad_code='E08000025'\n[[organisations]]\npath='${CNMAP_NO_SUCH_VAR}/x.csv'\n",
      "CNMAP_NO_SUCH_VAR"),
     ("[area\n", "cannot parse"),
+    # typos in [thin] and [[organisations]] are named before any data is read (they ended
+    # in a TypeError traceback after the whole coverage run)
+    ("[area]\nlad_code='E08000025'\n[[organisations]]\npath='o.csv'\n[thin]\nmax_decil=2\n",
+     r"unknown key\(s\) \['max_decil'\] in \[thin\].*max_decile"),
+    ("[area]\nlad_code='E08000025'\n[[organisations]]\npath='o.csv'\ntyp='food_bank'\n",
+     r"unknown key\(s\) \['typ'\] in \[\[organisations\]\] number 1.*keep_outside_m"),
 ])
 def test_config_errors(tmp_path, text, match):
     with pytest.raises(ValidationError, match=match):
