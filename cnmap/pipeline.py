@@ -350,6 +350,14 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
             "summary": org_summary, "rejected": rejected}
 
 
+_RESIDENT_WORDS = {
+    "postcodes": "each LSOA's population shared equally among the postcode centroids inside "
+                 "it, street length where an LSOA has none",
+    "streets": "each LSOA's population spread along its walkable streets by length",
+    "centroids": "one point per LSOA at its centroid (crude)",
+}
+
+
 def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summary: pd.DataFrame,
                   rejected: pd.DataFrame, steps: list[dict[str, Any]]) -> Path:
     """A short methods note: data vintages, licences, parameters, what was rejected."""
@@ -361,19 +369,32 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
         "## What was measured", "",
         f"- Residents: {p['population']:,.0f} people (IoD{p['iod']} population denominators), "
-        f"placed on {p['n_residential_points']:,} residential points ({p['residents']}: each "
-        "LSOA's population shared equally among the postcode centroids inside it).",
-        f"- Organisations: {p['n_organisations']:,} read and placed "
-        f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a walkable street).",
-        f"- Walking: {p['mode']} distance at {p['speed_kmh']:g} km/h"
-        + (f" (persona {p['persona']})" if p.get("persona") else "")
-        + "; limits " + ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"],
-                                                                         p["metres"], strict=True))
-        + ".",
-        "- People and organisations join the network at the nearest point of the nearest "
-        "street edge; the straight walk to it is added.",
-        "", "## Results", "",
+        f"placed on {p['n_residential_points']:,} residential points ({p['residents']}: "
+        f"{_RESIDENT_WORDS.get(str(p['residents']), 'points given by the user')}).",
     ]
+    crow = p.get("mode") == "crow_flies"
+    if crow:
+        lines.append(f"- Organisations: {p['n_organisations']:,} read and placed.")
+        lines.append(
+            f"- Walking: straight-line (crow-flies) distance x detour factor "
+            f"{p.get('detour_factor') or 1.0:g} at {p['speed_kmh']:g} km/h"
+            + (f" (persona {p['persona']})" if p.get("persona") else "") + "; limits "
+            + ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
+                                                                    strict=True)) + ".")
+        lines.append("- No street network: walks are estimated from straight lines, so rivers, "
+                     "railways and dead ends are not seen.")
+    else:
+        lines.append(f"- Organisations: {p['n_organisations']:,} read and placed "
+                     f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a "
+                     "walkable street).")
+        lines.append(
+            f"- Walking: network distance at {p['speed_kmh']:g} km/h"
+            + (f" (persona {p['persona']})" if p.get("persona") else "") + "; limits "
+            + ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
+                                                                    strict=True)) + ".")
+        lines.append("- People and organisations join the network at the nearest point of the "
+                     "nearest street edge; the straight walk to it is added.")
+    lines += ["", "## Results", ""]
     for _, r in cov.totals.iterrows():
         lines.append(f"- Within {r['minutes']:g} minutes: {r['pop_covered']:,.0f} people "
                      f"({r['share_covered']:.1%}).")
@@ -396,7 +417,8 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
                      f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}")
     lines += ["- Organisation lists: see each file's provenance; the warm-spaces compilation "
               "(Open Innovations) states no licence.",
-              "- Street network: © OpenStreetMap contributors, ODbL 1.0.", "",
+              *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."]
+                if not crow or p.get("detour_calibration") else []), "",
               "## Run time", ""]
     lines += [f"- {s['step']}: {s['seconds']:.1f} s" for s in steps]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from cnmap.cli import main
@@ -111,3 +112,26 @@ def test_cli_runs_birmingham(tmp_path, capsys, shared_data):
     assert "OpenStreetMap contributors" in methods and "Open Government Licence" in methods
     wards = (out / "tables" / "wards.csv").read_text().splitlines()
     assert len(wards) == 70  # header + 69 wards
+
+
+def test_methods_note_describes_crow_flies_runs(tmp_path):
+    """A crow-flies run must not be described as a street-network walk (hand-made street)."""
+    import importlib.util
+
+    from cnmap.coverage import coverage
+    from cnmap.pipeline import write_methods
+
+    spec = importlib.util.spec_from_file_location("thin_fixture", ROOT / "tests" / "test_thin.py")
+    T = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(T)
+    cov = coverage(T.orgs_at([0]), T.street_area(), residents=T.street_residents(), minutes=[10],
+                   mode="crow_flies", detour_factor=1.3)
+    cfg = load_config({"area": {"lad_code": "X"}, "organisations": [{"path": "o.csv"}],
+                       "coverage": {"mode": "crow_flies", "detour_factor": 1.3}})
+    text = write_methods(tmp_path / "methods.md", cfg, cov, None,
+                         pd.DataFrame({"dataset": ["a"], "rows": [1]}), pd.DataFrame(),
+                         []).read_text()
+    assert "straight-line (crow-flies) distance x detour factor 1.3 at 4.8 km/h" in text
+    assert "10 min (800 m)" in text
+    assert "join the network" not in text and "walkable street" not in text
+    assert "Street network" not in text
