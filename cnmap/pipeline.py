@@ -415,8 +415,9 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
     for _, s in cov.sources.iterrows():
         lines.append(f"- **{s.get('title', s.get('id'))}** — {s.get('publisher', '')}, "
                      f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}")
-    lines += ["- Organisation lists: see each file's provenance; the warm-spaces compilation "
-              "(Open Innovations) states no licence.",
+    lines += ["- Organisation lists (" + ", ".join(map(str, org_summary["dataset"])) + "): each "
+              "list's own licence and provenance apply; check them before redistributing the "
+              "organisation points.",
               *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."]
                 if not crow or p.get("detour_calibration") else []), "",
               "## Run time", ""]
