@@ -55,7 +55,7 @@ def _services(v: Any) -> list[str]:
 
 
 def organisation_tokens(orgs: pd.DataFrame) -> list[frozenset[str]]:
-    """The set of type tokens of every organisation: its type and each of its services."""
+    """The set of type tokens of every organisation: its type(s) and each of its services."""
     n = len(orgs)
     types = orgs[C.ORG_TYPE].astype(object) if C.ORG_TYPE in orgs.columns else \
         pd.Series([None] * n, dtype=object)
@@ -65,11 +65,15 @@ def organisation_tokens(orgs: pd.DataFrame) -> list[frozenset[str]]:
         services = orgs[C.SERVICES].astype(object)
     else:
         services = pd.Series([None] * n, dtype=object)
+    extra = orgs["types_list"].astype(object) if "types_list" in orgs.columns else \
+        pd.Series([()] * n, dtype=object)
     out = []
-    for t, s in zip(types.to_numpy(), services.to_numpy(), strict=True):
+    for t, s, more in zip(types.to_numpy(), services.to_numpy(), extra.to_numpy(), strict=True):
         toks = set()
         if t is not None and not (isinstance(t, float) and np.isnan(t)) and _slug(t):
             toks.add(_slug(t))
+        if isinstance(more, tuple):
+            toks.update(x for x in (_slug(v) for v in more) if x)
         toks.update(x for x in (_slug(v) for v in _services(s)) if x)
         out.append(frozenset(toks))
     return out

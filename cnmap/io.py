@@ -42,6 +42,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "split_services",
     "normalise_type",
+    "split_types",
 ]
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ _STANDARD = [
     C.ORG_TYPE,
     C.SERVICES,
     "services_list",
+    "types_list",
     C.ADDRESS,
     C.POSTCODE,
     C.COORD_SOURCE,
@@ -285,10 +287,31 @@ def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def normalise_type(values: pd.Series) -> pd.Series:
     """Organisation type as one lower-case token: trimmed, spaces and hyphens → ``_``.
 
-    ``"Food Bank"``, ``"food-bank"`` and ``" food_bank "`` all give ``"food_bank"``.
+    ``"Food Bank"``, ``"food-bank"`` and ``" food_bank "`` all give ``"food_bank"``. A
+    multi-valued type (``"Food bank; Advice"``, split on ``;`` and ``|``) keeps its first value
+    here; :func:`split_types` gives them all.
     """
-    t = _clean_text(values).str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    first = _clean_text(values).str.split(r"[;|]", n=1, regex=True).str[0].str.strip()
+    t = first.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
     return t.where(t.str.len() > 0)
+
+
+def split_types(values: pd.Series) -> pd.Series:
+    """Every type of a (possibly multi-valued) type column, as a tuple of tokens per row.
+
+    ``"Food Bank; Advice"`` gives ``("food_bank", "advice")``; the first is the row's ``type``.
+    """
+    text = _clean_text(values)
+    def one(v: object) -> tuple[str, ...]:
+        if not isinstance(v, str):
+            return ()
+        toks = (re.sub(r"[\s\-]+", "_", p.strip().lower()) for p in re.split(r"[;|]", v))
+        return tuple(dict.fromkeys(t for t in toks if t))
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    tuples = np.empty(len(uniques) + 1, dtype=object)
+    tuples[:-1] = [one(u) for u in uniques]
+    tuples[-1] = ()
+    return pd.Series(tuples[codes], index=values.index, dtype=object)
 
 
 def split_services(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -1275,6 +1298,8 @@ def read_organisations(
         C.ORG_TYPE: types.to_numpy()[k],
         C.SERVICES: services.to_numpy()[k],
         "services_list": services_list.to_numpy()[k],
+        "types_list": (split_types(frame[cols["type"]]).to_numpy()[k] if cols["type"]
+                       else np.array([()] * len(k) + [None], dtype=object)[:-1]),
         C.ADDRESS: (
             addr.to_numpy()[k] if addr is not None else np.full(len(k), pd.NA, dtype=object)
         ),

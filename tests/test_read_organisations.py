@@ -83,8 +83,9 @@ def test_dataframe_not_mutated_and_columns(small_lookup):
     assert o["ward_code"].isna().all()
     assert res.params["columns"] == {"name": "Organisation", "type": "Category",
                                      "services": "Activities", "postcode": "Postcode"}
-    assert list(o.columns[:9]) == ["org_id", "name", "type", "services", "services_list",
-                                   "address", "postcode", "coord_source", "source_row"]
+    assert list(o.columns[:10]) == ["org_id", "name", "type", "services", "services_list",
+                                    "types_list", "address", "postcode", "coord_source",
+                                    "source_row"]
 
 
 def test_geodataframe_in_bng_with_polygons():
@@ -410,3 +411,23 @@ def test_osm_opening_hours_column_is_standardised(shared_data):
     first = o.loc[o["name"] == "Bromford Bridge Christian Church", "opening_hours"].iloc[0]
     assert first == "Tu 10:00-14:00; Th 18:00-20:00; Fr 10:00-14:00; Su 10:00-13:30"
     assert (o["opening_hours"].fillna("") == o["hours_osm"].fillna("")).all()
+
+
+def test_multi_valued_type_keeps_first_and_lists_all():
+    import geopandas as gpd  # noqa: F401
+    import pandas as pd
+
+    from cnmap import read_organisations
+    from cnmap.basket import organisation_tokens
+
+    df = pd.DataFrame({"name": ["A", "B", "C"], "lat": [52.48, 52.47, 52.46],
+                       "lon": [-1.90, -1.89, -1.88],
+                       "type": ["Food Bank; Advice", "faith", None]})
+    t = read_organisations(df)
+    o = t.organisations.set_index("name")
+    assert o.loc["A", "type"] == "food_bank" and o.loc["A", "types_list"] == ("food_bank", "advice")
+    assert o.loc["B", "types_list"] == ("faith",) and o.loc["C", "types_list"] == ()
+    assert pd.isna(o.loc["C", "type"])
+    toks = organisation_tokens(t.organisations.reset_index(drop=True))
+    assert {"food_bank", "advice"} <= toks[0]
+    assert df["type"].iloc[0] == "Food Bank; Advice"  # the caller's frame is untouched
