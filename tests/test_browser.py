@@ -332,3 +332,30 @@ def test_real_birmingham_map_renders_fast(browser, shared_data):
         )
     finally:
         p.close()
+
+
+@pytest.mark.slow
+def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp_path):
+    """The map written by the README's main command (cnmap run configs/birmingham.toml), opened
+    as a planner would, with the network cut: every default layer drawn, no console error,
+    markers clustered, attribution shown. (Its render time is measured in bench/.)"""
+    from cnmap.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "birmingham.toml"
+    assert main(["run", str(config), "--out", str(tmp_path), "-q"]) == 0
+    path = tmp_path / "birmingham_coverage_map.html"
+    assert path.stat().st_size <= 8 * 1024 * 1024
+    p = Page(browser, path, min_paths=639 + 69)  # share-covered LSOAs + wards, shown by default
+    try:
+        p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
+        assert p.errors == [] and p.dialogs == []
+        # offline, only the base-map tiles fail to load (they always need the network); every
+        # script and stylesheet is inlined, and the layers draw without tiles
+        assert all("tile.openstreetmap.org" in u for u in p.failed), p.failed
+        assert all(c.startswith("Failed to load resource") for c in p.console), p.console
+        assert len(p.console) <= len(p.failed)
+        assert "OpenStreetMap contributors" in p.page.locator(
+            ".leaflet-control-attribution").inner_text()
+        p.page.screenshot(path=str(ARTIFACTS / "main_command_map.png"))
+    finally:
+        p.close()
