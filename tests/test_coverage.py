@@ -2,61 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import Point
 
-from cnmap.area import Area
 from cnmap.coverage import coverage, weighted_median
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
-from cnmap.network import walk_network_from_graph
 
-BNG = "EPSG:27700"
-X0, Y0 = 400000.0, 280000.0  # somewhere in England, so EPSG:27700 is meaningful
-
-
-def line_network(n: int = 11, step: float = 100.0):
-    """A straight street of n nodes, `step` metres apart, along y = Y0."""
-    G = nx.MultiGraph(crs=BNG)
-    for i in range(n):
-        G.add_node(i, x=X0 + i * step, y=Y0)
-    for i in range(n - 1):
-        G.add_edge(i, i + 1, length=step,
-                   geometry=LineString([(X0 + i * step, Y0), (X0 + (i + 1) * step, Y0)]))
-    return walk_network_from_graph(G)
-
-
-def line_area() -> Area:
-    lsoas = gpd.GeoDataFrame(
-        {"lsoa_code": ["L1", "L2"], "lsoa_name": ["West", "East"], "ward_code": ["W1", "W1"],
-         "ward_name": ["Ward", "Ward"], "population": [300.0, 300.0], "imd_decile": [1, 9]},
-        geometry=[box(X0 - 50, Y0 - 100, X0 + 500, Y0 + 100),
-                  box(X0 + 500, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
-    wards = gpd.GeoDataFrame({"ward_code": ["W1"], "ward_name": ["Ward"], "lad_code": ["X"]},
-                             geometry=[box(X0 - 50, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
-    return Area(lad_code="X", lad_name="Lattice", wards=wards, lsoas=lsoas,
-                boundary=wards.dissolve(), lookup=lsoas[["lsoa_code", "ward_code"]],
-                sources=pd.DataFrame({"id": ["hand"], "attribution": ["made by hand"]}))
-
-
-def line_residents() -> gpd.GeoDataFrame:
-    # 10 m off the street at x = 50, 450 (LSOA L1) and 950 (L2)
-    return gpd.GeoDataFrame(
-        {"lsoa_code": ["L1", "L1", "L2"], "ward_code": ["W1"] * 3, "weight": [100.0, 200.0, 300.0]},
-        geometry=[Point(X0 + 50, Y0 + 10), Point(X0 + 450, Y0 + 10), Point(X0 + 950, Y0 + 10)],
-        crs=BNG)
-
-
-def orgs_at(xs, types=None) -> gpd.GeoDataFrame:
-    data = {"org_id": [f"o{i}" for i in range(len(xs))], "name": [f"Org {i}" for i in range(len(xs))]}
-    if types is not None:
-        data["type"] = types
-    return gpd.GeoDataFrame(data, geometry=[Point(X0 + x, Y0) for x in xs], crs=BNG)
+# the hand-made street, area and residents shared with the scenario, reach, hours and basket
+# tests: one street of 11 nodes 100 m apart; LSOA L1 (x < 500, decile 1), L2 (decile 9); one ward
+_spec = importlib.util.spec_from_file_location(
+    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
+L = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(L)
+BNG, X0, Y0 = L.BNG, L.X0, L.Y0
+line_network, line_area, line_residents, orgs_at = (L.line_network, L.line_area,
+                                                    L.line_residents, L.orgs_at)
 
 
 @pytest.fixture(scope="module")
