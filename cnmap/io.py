@@ -998,6 +998,10 @@ def read_organisations(
                 continue
             gg = geom[present]
             if not (gg.geom_type == "Point").all():
+                n_shapes = int((gg.geom_type != "Point").sum())
+                notes.append(f"{n_shapes} non-point geometries (polygons or lines) were placed at "
+                             "an interior point (shapely representative_point)")
+                log.info("%s: %s", label, notes[-1])
                 gg = gg.representative_point()
             crs_name = geom.crs.to_string() if geom.crs is not None else "?"
             if geom.crs is not None and geom.crs.is_geographic:

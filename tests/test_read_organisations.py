@@ -102,6 +102,7 @@ def test_geodataframe_in_bng_with_polygons():
     # lat/lon filled for maps: EPSG:27700 (410000, 290000) is about 52.51 N, 1.85 W
     assert o["lat"].iloc[1] == pytest.approx(52.51, abs=0.01)
     assert o["lon"].iloc[1] == pytest.approx(-1.85, abs=0.01)
+    assert any("1 non-point geometries" in n for n in res.notes)  # said, not silent
 
 
 def test_geodataframe_without_crs():
