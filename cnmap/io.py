@@ -912,6 +912,28 @@ def read_organisations(
             fail[idx] = code[idx] if isinstance(code, np.ndarray) else code
             fail_text[idx] = np.array(texts, dtype=object)
 
+    def numeric_pair(a_c: str, b_c: str, cand: np.ndarray, units: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Parse a coordinate column pair; record rows that are not numbers or half blank.
+
+        Returns both columns as floats and the candidate rows where both are numbers."""
+        a, a_bad = _to_float(frame[a_c])
+        b, b_bad = _to_float(frame[b_c])
+        both = cand & ~np.isnan(a) & ~np.isnan(b)
+        notnum = cand & (a_bad | b_bad)
+        half = cand & ~both & ~notnum & (np.isnan(a) ^ np.isnan(b))
+        raw_a, raw_b = frame[a_c].to_numpy(), frame[b_c].to_numpy()
+        idx = _new(notnum)
+        record(idx, "coordinates_out_of_range",
+               [f"{a_c}={_show(raw_a[i])!r}, {b_c}={_show(raw_b[i])!r} are not numbers in "
+                f"{units}; fix the values or give a postcode" for i in idx])
+        idx = _new(half)
+        record(idx, "missing_coordinates",
+               [(f"{a_c} is blank but {b_c} is given" if np.isnan(a[i])
+                 else f"{b_c} is blank but {a_c} is given") + "; give both, or a postcode"
+                for i in idx])
+        return a, b, both
+
     lookup_used: dict[str, Any] = {}
     area_label = (
         f"{getattr(area, 'lad_code', '')} {getattr(area, 'lad_name', '')}".strip() or "the area"
@@ -1045,36 +1067,7 @@ def read_organisations(
             unresolved &= ~good
         elif s == "latlon":
             lat_c, lon_c = str(cols["lat"]), str(cols["lon"])
-            la, la_bad = _to_float(frame[lat_c])
-            lo, lo_bad = _to_float(frame[lon_c])
-            both = cand & ~np.isnan(la) & ~np.isnan(lo)
-            notnum = cand & (la_bad | lo_bad)
-            half = cand & ~both & ~notnum & (np.isnan(la) ^ np.isnan(lo))
-            raw_la, raw_lo = frame[lat_c].to_numpy(), frame[lon_c].to_numpy()
-            idx = _new(notnum)
-            record(
-                idx,
-                "coordinates_out_of_range",
-                [
-                    f"{lat_c}={_show(raw_la[i])!r}, {lon_c}={_show(raw_lo[i])!r} are not numbers in "
-                    "decimal degrees; fix the values or give a postcode"
-                    for i in idx
-                ],
-            )
-            idx = _new(half)
-            record(
-                idx,
-                "missing_coordinates",
-                [
-                    (
-                        f"{lat_c} is blank but {lon_c} is given"
-                        if np.isnan(la[i])
-                        else f"{lon_c} is blank but {lat_c} is given"
-                    )
-                    + "; give both, or a postcode"
-                    for i in idx
-                ],
-            )
+            la, lo, both = numeric_pair(lat_c, lon_c, cand, "decimal degrees")
             code = _check_latlon(la, lo)
             good = both & (code == "")
             idx = _new(both & (code != ""))
@@ -1092,28 +1085,7 @@ def read_organisations(
             unresolved &= ~good
         elif s == "bng":
             e_c, n_c = str(cols["easting"]), str(cols["northing"])
-            e, e_bad = _to_float(frame[e_c])
-            no, n_bad = _to_float(frame[n_c])
-            both = cand & ~np.isnan(e) & ~np.isnan(no)
-            notnum = cand & (e_bad | n_bad)
-            half = cand & ~both & ~notnum & (np.isnan(e) ^ np.isnan(no))
-            raw_e, raw_n = frame[e_c].to_numpy(), frame[n_c].to_numpy()
-            idx = _new(notnum)
-            record(
-                idx,
-                "coordinates_out_of_range",
-                [
-                    f"{e_c}={_show(raw_e[i])!r}, {n_c}={_show(raw_n[i])!r} are not numbers in metres; "
-                    "fix the values or give a postcode"
-                    for i in idx
-                ],
-            )
-            idx = _new(half)
-            record(
-                idx,
-                "missing_coordinates",
-                [f"only one of {e_c}/{n_c} is given; give both, or a postcode" for i in idx],
-            )
+            e, no, both = numeric_pair(e_c, n_c, cand, "metres")
             code = _check_bng(e, no)
             good = both & (code == "")
             idx = _new(both & (code != ""))
