@@ -40,7 +40,7 @@ from scipy import sparse
 
 from cnmap.errors import ValidationError
 from cnmap.network import SnapResult, snap_points
-from cnmap.network._kernels import _bounded
+from cnmap.network._kernels import _bounded, reach_points
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -91,27 +91,9 @@ def _reach(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge, src
             seed_d[1] = src_dv[s]
             count = _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched,
                              hk, hv)
-            npt = 0
-            for k in range(count):
-                node = touched[k]
-                dn = dist[node]
-                for j in range(node_ptr[node], node_ptr[node + 1]):
-                    p = node_pt[j]
-                    cand = dn + node_extra[j]
-                    if cand < best[p]:
-                        if best[p] == np.inf:
-                            ptouched[npt] = p
-                            npt += 1
-                        best[p] = cand
-                dist[node] = np.inf
-            for j in range(edge_ptr[e], edge_ptr[e + 1]):  # same edge: walk along it
-                p = edge_pt[j]
-                cand = abs(pt_pos[p] - src_pos[s]) + src_acc[s] + pt_acc[p]
-                if cand < best[p]:
-                    if best[p] == np.inf:
-                        ptouched[npt] = p
-                        npt += 1
-                    best[p] = cand
+            npt = reach_points(touched, count, dist, node_ptr, node_pt, node_extra, e,
+                               src_pos[s], src_acc[s], edge_ptr, edge_pt, pt_pos, pt_acc, best,
+                               ptouched)
             m = 0
             base = out_ptr[s] if fill else 0
             for k in range(npt):

@@ -144,6 +144,44 @@ def _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk,
     return count
 
 
+@njit(cache=True, inline="always")
+def reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra, edge, pos,
+                 access, edge_pt_ptr, edge_pt_idx, pt_pos, pt_access, best,
+                 ptouched):  # pragma: no cover - compiled
+    """Walking distance from one source to the points near the nodes it reached.
+
+    After a bounded search (``touched[:count]`` with distances in ``dist``), every point on an
+    edge incident to a reached node gets ``dist[node] + along + access`` in ``best`` (the
+    smaller end wins), and points on the source's own ``edge`` (-1: a node source) also get the
+    direct walk along it, ``|pt_pos - pos| + access + pt_access``. Resets ``dist`` of the
+    reached nodes to inf; returns how many points were touched (listed in ``ptouched``; the
+    caller resets their ``best``).
+    """
+    npt = 0
+    for k in range(count):
+        node = touched[k]
+        dn = dist[node]
+        for j in range(node_pt_ptr[node], node_pt_ptr[node + 1]):
+            p = node_pt_idx[j]
+            cand = dn + node_pt_extra[j]
+            if cand < best[p]:
+                if best[p] == np.inf:
+                    ptouched[npt] = p
+                    npt += 1
+                best[p] = cand
+        dist[node] = np.inf
+    if edge >= 0:
+        for j in range(edge_pt_ptr[edge], edge_pt_ptr[edge + 1]):
+            p = edge_pt_idx[j]
+            cand = abs(pt_pos[p] - pos) + access + pt_access[p]
+            if cand < best[p]:
+                if best[p] == np.inf:
+                    ptouched[npt] = p
+                    npt += 1
+                best[p] = cand
+    return npt
+
+
 @njit(parallel=True, cache=True)
 def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_group,
                  src_weight, n_groups, cutoff,
@@ -183,37 +221,20 @@ def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_gr
                              dist, touched, hk, hv)
             g = src_group[s]
             w = src_weight[s]
-            npt = 0
             for k in range(count):
-                node = touched[k]
-                nc[node, g] += w
-                if n_points > 0:
-                    dn = dist[node]
-                    for j in range(node_pt_ptr[node], node_pt_ptr[node + 1]):
-                        p = node_pt_idx[j]
-                        cand = dn + node_pt_extra[j]
-                        if cand < best[p]:
-                            if best[p] == np.inf:
-                                ptouched[npt] = p
-                                npt += 1
-                            best[p] = cand
-                dist[node] = np.inf
+                nc[touched[k], g] += w
             if n_points > 0:
-                e = src_edge[s]
-                if e >= 0:
-                    for j in range(edge_pt_ptr[e], edge_pt_ptr[e + 1]):
-                        p = edge_pt_idx[j]
-                        cand = abs(pt_pos[p] - src_pos[s]) + src_access[s] + pt_access[p]
-                        if cand < best[p]:
-                            if best[p] == np.inf:
-                                ptouched[npt] = p
-                                npt += 1
-                            best[p] = cand
+                npt = reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra,
+                                   src_edge[s], src_pos[s], src_access[s], edge_pt_ptr,
+                                   edge_pt_idx, pt_pos, pt_access, best, ptouched)
                 for k in range(npt):
                     p = ptouched[k]
                     if best[p] <= cutoff:
                         pc[p, g] += w
                     best[p] = np.inf
+            else:
+                for k in range(count):
+                    dist[touched[k]] = np.inf
     return node_counts.sum(axis=0), pt_counts.sum(axis=0)
 
 
