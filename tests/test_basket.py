@@ -3,9 +3,7 @@ crow-flies, real seed organisations, errors."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,11 +11,6 @@ import pytest
 from cnmap.basket import basket_coverage, match_types, organisation_tokens
 from cnmap.coverage import coverage
 from cnmap.errors import ValidationError
-
-_spec = importlib.util.spec_from_file_location(
-    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
-L = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(L)
 
 
 @pytest.fixture(scope="module")

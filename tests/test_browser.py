@@ -12,12 +12,11 @@ Skipped (not failed) when /usr/bin/chromium or playwright is missing
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
+import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import pytest
 
 from cnmap.maps import LAYER_KEYS, coverage_map, layer_names, save_html
@@ -35,22 +34,10 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "_artifacts" / "maps"
-FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
 PATHS = "document.querySelectorAll('path.leaflet-interactive').length"
 MAP = "window[document.querySelector('.folium-map').id]"
 
 
-def _fake():
-    name = "cnmap_test_fake_results"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FAKE)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-F = _fake()
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+# the hand-made street, area and residents shared with the scenario, reach, hours and basket
+# tests: one street of 11 nodes 100 m apart; LSOA L1 (x < 500, decile 1), L2 (decile 9); one ward
+import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -16,12 +16,6 @@ from shapely.geometry import Point
 from cnmap.coverage import coverage, weighted_median
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
 
-# the hand-made street, area and residents shared with the scenario, reach, hours and basket
-# tests: one street of 11 nodes 100 m apart; LSOA L1 (x < 500, decile 1), L2 (decile 9); one ward
-_spec = importlib.util.spec_from_file_location(
-    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
-L = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(L)
 BNG, X0, Y0 = L.BNG, L.X0, L.Y0
 line_network, line_area, line_residents, orgs_at = (L.line_network, L.line_area,
                                                     L.line_residents, L.orgs_at)

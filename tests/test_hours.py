@@ -4,10 +4,9 @@ open_during and coverage_at."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
-from pathlib import Path
 
+import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -20,11 +19,6 @@ from cnmap.hours import (
     parse_window,
     weekly_open_intervals,
 )
-
-_spec = importlib.util.spec_from_file_location(
-    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
-L = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(L)
 
 DAY = 1440
 

@@ -3,12 +3,11 @@ with the 414 warm spaces, ward profiles, street catchments): every layer, within
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
+import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import pytest
 
 from cnmap.maps import (
@@ -24,25 +23,14 @@ from cnmap.maps._assets import external_resources
 
 pytestmark = pytest.mark.slow
 
-FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
 ARTIFACTS = Path(__file__).parent / "_artifacts" / "maps"
-
-
-def _fake():
-    name = "cnmap_test_fake_results"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FAKE)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
 def real(shared_data):
     import cnmap
 
-    cov, cat, profiles = _fake().real_birmingham()
+    cov, cat, profiles = F.real_birmingham()
     return cov, cat, profiles, cnmap.thin_areas(cov)
 
 

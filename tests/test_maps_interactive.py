@@ -7,12 +7,10 @@ following SCHEMA.md; one organisation and one ward carry HTML/script injections.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
-from pathlib import Path
 
+import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -24,21 +22,6 @@ from cnmap.maps import _style as S
 from cnmap.maps import coverage_map, layer_names, save_html
 from cnmap.maps import interactive as I
 from cnmap.maps._assets import external_resources
-
-FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
-
-
-def _fake():
-    name = "cnmap_test_fake_results"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FAKE)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-F = _fake()
 
 
 @pytest.fixture(scope="module")

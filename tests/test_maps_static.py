@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -25,21 +24,6 @@ from cnmap.maps import (
     static_map,
     thin_figure,
 )
-
-FAKE = Path(__file__).parent / "fixtures" / "maps" / "fake_results.py"
-
-
-def _fake():
-    name = "cnmap_test_fake_results"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FAKE)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-F = _fake()
 
 
 @pytest.fixture(scope="module")

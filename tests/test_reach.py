@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -16,10 +14,6 @@ from cnmap.errors import CRSError, ValidationError
 from cnmap.network import count_within, distance_at_points, distance_to_nearest, snap_points
 from cnmap.reach import crow_flies_reach_matrix, reach_matrix
 
-_spec = importlib.util.spec_from_file_location(
-    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
-L = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(L)
 X0, Y0, BNG = L.X0, L.Y0, L.BNG
 
 

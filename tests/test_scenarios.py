@@ -5,10 +5,10 @@ and the Birmingham acceptance runs."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 from pathlib import Path
 
+import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,10 +20,6 @@ from cnmap.coverage import coverage
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
 from cnmap.scenarios import Comparison, Scenario, compare, concentration_index, suggest_sites
 
-_spec = importlib.util.spec_from_file_location(
-    "lattice", Path(__file__).parent / "fixtures" / "scenarios" / "lattice.py")
-L = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(L)
 X0, Y0, BNG = L.X0, L.Y0, L.BNG
 
 LINE_NET = L.line_network()
