@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cnmap import _check
 from cnmap import columns as C
 from cnmap.errors import ValidationError
 
@@ -212,9 +213,7 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
 
 
 def _minutes_list(cov: CoverageResult, minutes: Any) -> tuple[int | float, ...]:
-    from cnmap.coverage import _as_minutes
-
-    return tuple(cov.thresholds) if minutes is None else _as_minutes(minutes)
+    return tuple(cov.thresholds) if minutes is None else _check.minutes_tuple("minutes", minutes)
 
 
 def basket_coverage(coverage: CoverageResult, required_types: Any, *,

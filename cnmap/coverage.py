@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cnmap import _check
 from cnmap import columns as C
 from cnmap.errors import MissingColumnError, ValidationError
 from cnmap.residents import residential_points
@@ -127,7 +128,8 @@ class CoverageResult:
 
     def metres(self, minutes: float) -> float:
         """Walking distance in metres for ``minutes`` at this result's speed."""
-        return float(minutes) * self.speed_kmh * 1000.0 / 60.0
+        m = _check.non_negative_number("minutes", minutes, unit="minutes")
+        return m * self.speed_kmh * 1000.0 / 60.0
 
     def share_covered(self, minutes: float | None = None) -> float:
         """Share of the area's population within ``minutes`` of an organisation."""
@@ -151,6 +153,8 @@ class CoverageResult:
         from cnmap.network import catchments as _catchments
 
         m = self.headline_minutes if minutes is None else minutes
+        buffer_m = _check.non_negative_number("buffer_m", buffer_m, unit="metres")
+        simplify_m = _check.non_negative_number("simplify_m", simplify_m, unit="metres")
         snapped = self.organisations.loc[self.organisations["snapped"]]
         out = _catchments(self.network, snapped.set_index(C.ORG_ID).geometry,
                           cutoff_m=self.metres(m), per_source=per_organisation,
@@ -185,35 +189,46 @@ def _slug(value: object) -> str:
 
 
 def _as_minutes(minutes: float | Iterable[float]) -> tuple[int | float, ...]:
-    vals = [minutes] if np.isscalar(minutes) else list(minutes)  # type: ignore[arg-type]
-    if not vals:
-        raise ValidationError("minutes is empty: give one or more time limits, e.g. [5, 10, 15, 20]")
-    out: list[int | float] = []
-    for v in vals:
-        try:
-            f = float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"minutes={v!r} is not a number of minutes") from exc
-        if not np.isfinite(f) or f <= 0:
-            raise ValidationError(f"minutes={v!r} must be a positive number of minutes")
-        out.append(int(f) if f.is_integer() else f)
-    return tuple(sorted(set(out)))
+    """``minutes`` as sorted, distinct time limits (see :func:`cnmap._check.minutes_tuple`)."""
+    return _check.minutes_tuple("minutes", minutes)
 
 
 def _speed(speed_kmh: float | None, persona: str | None) -> tuple[float, str | None]:
+    persona = _check.optional_text("persona", persona, what="a walking persona name")
+    speed = None if speed_kmh is None else _check.speed_kmh("speed_kmh", speed_kmh)
     if persona is not None:
         speeds = _personas()
         if persona not in speeds:
             raise ValidationError(f"persona={persona!r} is unknown; choose one of {sorted(speeds)} "
                                   "or give speed_kmh")
-        if speed_kmh is not None and not np.isclose(speed_kmh, speeds[persona]):
+        if speed is not None and not np.isclose(speed, speeds[persona]):
             raise ValidationError(f"persona={persona!r} walks at {speeds[persona]} km/h but "
                                   f"speed_kmh={speed_kmh} was also given; give one of them")
         return float(speeds[persona]), persona
-    s = DEFAULT_SPEED_KMH if speed_kmh is None else float(speed_kmh)
-    if not np.isfinite(s) or s <= 0:
-        raise ValidationError(f"speed_kmh={speed_kmh!r} must be a positive speed in km/h")
-    return s, None
+    return (DEFAULT_SPEED_KMH if speed is None else speed), None
+
+
+def _check_arguments(mode: Any, max_snap_m: Any, network: Any, residents: Any, type_col: Any,
+                     by_type: Any, detour_factor: Any) -> float:
+    """Types and ranges of :func:`coverage`'s other arguments; returns ``max_snap_m``."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValidationError(f"mode={mode!r} is not one of {MODES}")
+    snap = _check.positive_number("max_snap_m", max_snap_m, unit="metres")
+    if network is not None:
+        from cnmap.network import WalkNetwork
+
+        if not isinstance(network, WalkNetwork):
+            raise ValidationError(f"network= must be a walk network from "
+                                  f"cnmap.network.read_walk_network(path), not "
+                                  f"{type(network).__name__}")
+    if not isinstance(residents, str | gpd.GeoDataFrame):
+        raise ValidationError(f"residents= must be 'postcodes', 'streets', 'centroids' or a "
+                              f"GeoDataFrame of points, not {type(residents).__name__}")
+    _check.optional_text("type_col", type_col, what="a column name")
+    _check.flag("by_type", by_type)
+    if detour_factor is not None:
+        _check.number("detour_factor", detour_factor, unit="walking / straight-line distance")
+    return snap
 
 
 def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
@@ -505,12 +520,10 @@ def coverage(
     -------
     CoverageResult
     """
-    if mode not in MODES:
-        raise ValidationError(f"mode={mode!r} is not one of {MODES}")
+    max_snap_m = _check_arguments(mode, max_snap_m, network, residents, type_col, by_type,
+                                  detour_factor)
     thresholds = _as_minutes(minutes)
     speed, persona_used = _speed(speed_kmh, persona)
-    if max_snap_m <= 0:
-        raise ValidationError(f"max_snap_m={max_snap_m!r} must be positive (metres)")
     if mode == "network" and network is None:
         raise ValidationError("mode='network' needs network=...: load one with "
                               "cnmap.network.read_walk_network(path), or use mode='crow_flies' "

@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import sparse
 
+from cnmap import _check
 from cnmap.errors import ValidationError
 from cnmap.network import SnapResult, snap_points
 from cnmap.network._kernels import _bounded, reach_points
@@ -145,14 +146,15 @@ def _point_tables(net: WalkNetwork, P: SnapResult) -> tuple[np.ndarray, ...]:
 
 
 def _cutoff(cutoff_m: Any) -> float:
-    try:
-        c = float(cutoff_m)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"cutoff_m={cutoff_m!r} must be a distance in metres") from exc
-    if not np.isfinite(c) or c < 0:
+    c = _check.number("cutoff_m", cutoff_m, unit="metres")
+    if c < 0:
         raise ValidationError(f"cutoff_m={cutoff_m!r} must be a finite distance >= 0 in metres "
                               "(a reach matrix without a limit would be dense)")
     return c
+
+
+def _snap_limit(max_snap_m: Any) -> float:
+    return _check.non_negative_number("max_snap_m", max_snap_m, unit="metres")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +190,7 @@ def reach_matrix(net: WalkNetwork, sources: gpd.GeoSeries | gpd.GeoDataFrame | S
         (``m.indptr``/``m.indices``, or ``m.getnnz(axis=...)``), not ``m != 0``, to test reach.
     """
     cutoff = _cutoff(cutoff_m)
+    max_snap_m = _snap_limit(max_snap_m)
     S = _snapped(net, sources, max_snap_m, "sources")
     P = _snapped(net, points, max_snap_m, "points")
     n_src, n_pts = len(S), len(P)
@@ -237,7 +240,9 @@ def crow_flies_reach_matrix(sources: gpd.GeoSeries | gpd.GeoDataFrame,
     from cnmap.columns import BNG
 
     cutoff = _cutoff(cutoff_m)
-    if not np.isfinite(detour_factor) or detour_factor < 1.0:
+    detour_factor = _check.number("detour_factor", detour_factor,
+                                  unit="walking / straight-line distance")
+    if detour_factor < 1.0:
         raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1")
 
     def xy(obj: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
