@@ -22,6 +22,7 @@ Writing is the only I/O here; tables are never modified.
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import json
 import logging
@@ -44,6 +45,7 @@ __all__ = [
     "SHEET_DESCRIPTIONS",
     "COLUMN_GUIDE",
     "sheet_name",
+    "write_csv",
 ]
 
 log = logging.getLogger(__name__)
@@ -236,23 +238,68 @@ def _cell_values(s: pd.Series) -> list[Any]:
     return out
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# a line inside a multi-line cell that a spreadsheet would run as a formula if a reader split
+# the row at the line break (e.g. a legacy text-import wizard)
+_LINE_FORMULA = re.compile(r"(?<=[\r\n])(?=[=+\-@\t])")
+
+
+def _guard_text(v: str) -> str:
+    """``v`` with a ``'`` before it and before every line of it that starts a formula."""
+    if v.startswith(_FORMULA_START):
+        v = "'" + v
+    if "\r" in v or "\n" in v:
+        v = _LINE_FORMULA.sub("'", v)
+    return v
+
+
+def _guard_value(v: Any) -> Any:
+    """A cell value for a CSV: text guarded (:func:`_guard_text`), numbers and blanks as they
+    are, other objects guarded by the text they are written as."""
+    if isinstance(v, str):
+        return _guard_text(v)
+    if v is None or v is pd.NA or v is pd.NaT or isinstance(v, bool | int | float | np.number):
+        return v
+    text = str(v)
+    guarded = _guard_text(text)
+    return v if guarded == text else guarded
 
 
 def _csv_guard(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells that Excel or LibreOffice would run as a formula (``=``, ``+``,
-    ``-``, ``@``, tab, carriage return first) start with ``'``; numeric columns untouched."""
+    """A copy whose header and text cells that Excel or LibreOffice would run as a formula
+    (``=``, ``+``, ``-``, ``@``, tab, carriage return or line feed first, or such a line
+    inside a multi-line cell) get a ``'``; numeric columns untouched."""
     out = df
-    for c in df.columns:
-        col = df[c]
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
         if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
             continue
-        risky = col.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
-        if risky.any():
+        raw = col.astype(object)
+        guarded = raw.map(_guard_value)
+        if any(isinstance(b, str) and (not isinstance(a, str) or a != b)
+               for a, b in zip(raw.tolist(), guarded.tolist(), strict=True)):
             if out is df:
                 out = df.copy()
-            out[c] = col.astype(object).where(~risky.to_numpy(bool), "'" + col.astype(str))
+            out.isetitem(i, guarded.to_numpy(dtype=object))
+    header = [_guard_text(str(c)) for c in df.columns]
+    if header != [str(c) for c in df.columns]:
+        out = out.set_axis(header, axis=1)  # a new frame: the caller's keeps its header
     return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, guard_formulas: bool = True) -> Path:
+    """Write ``df`` (no index) as a UTF-8 CSV that spreadsheets open safely.
+
+    Every cell holding a carriage return or line feed is quoted (lines end with CRLF, as in
+    RFC 4180), so a line break inside a name never starts a new row. With ``guard_formulas``
+    the header and text cells that a spreadsheet would run as a formula get a leading ``'``
+    (see :func:`write_tables`). The frame is not modified.
+    """
+    table = _csv_guard(df) if guard_formulas else df
+    p = Path(path)
+    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n",
+                 quoting=csv.QUOTE_MINIMAL)
+    return p
 
 
 def _xlsx_text(v: str) -> str:
@@ -304,7 +351,8 @@ def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: P
         ws.column_dimensions[col].width = 28
     first = True
     for heading, rows, has_header in readme:
-        c = WriteOnlyCell(ws, heading)
+        c = WriteOnlyCell(ws, _xlsx_text(heading))
+        c.data_type = "s"  # a title from the caller is never a formula
         c.font = title_font if first else bold
         if not first:
             ws.append([])
@@ -500,19 +548,13 @@ def write_tables(
     if "csv" in fmts:
         files = []
         for name, df in plain.items():
-            p = out_dir / f"{safe[name]}.csv"
-            (_csv_guard(df) if csv_guard_formulas else df).to_csv(p, index=False,
-                                                                   encoding="utf-8")
-            files.append(p)
-        p = out_dir / "parameters.csv"
+            files.append(write_csv(df, out_dir / f"{safe[name]}.csv",
+                                   guard_formulas=csv_guard_formulas))
         par = pd.DataFrame(param_rows, columns=["parameter", "value"])
-        (_csv_guard(par) if csv_guard_formulas else par).to_csv(p, index=False)
-        files.append(p)
+        files.append(write_csv(par, out_dir / "parameters.csv", guard_formulas=csv_guard_formulas))
         if sources is not None:
-            p = out_dir / "sources.csv"
-            src = _plain(sources)
-            (_csv_guard(src) if csv_guard_formulas else src).to_csv(p, index=False)
-            files.append(p)
+            files.append(write_csv(_plain(sources), out_dir / "sources.csv",
+                                   guard_formulas=csv_guard_formulas))
         written["csv"] = files
 
     if "xlsx" in fmts:
