@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import networkx as nx
 
-__all__ = ["WalkNetwork", "NetworkReport", "walk_network_from_graph", "walk_network_from_gdfs"]
+__all__ = ["WalkNetwork", "NetworkReport", "NetworkExtent", "walk_network_from_graph",
+           "walk_network_from_gdfs"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class NetworkReport:
     geometries_filled: int
     total_length_km: float
     notes: tuple[str, ...] = ()
+    extent: NetworkExtent | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a plain dict (JSON-serialisable)."""
@@ -105,15 +107,90 @@ class NetworkReport:
     def from_dict(cls, d: dict[str, Any]) -> NetworkReport:
         d = dict(d)
         d["notes"] = tuple(d.get("notes", ()))
+        ext = d.get("extent")
+        d["extent"] = NetworkExtent.from_dict(ext) if isinstance(ext, dict) else None
         return cls(**d)
 
     def __str__(self) -> str:
-        return (f"{self.source} ({self.reader}): read {self.nodes_read:,} nodes / "
+        text = (f"{self.source} ({self.reader}): read {self.nodes_read:,} nodes / "
                 f"{self.edges_read:,} edges; {self.duplicate_edges:,} duplicate edges removed; "
                 f"{self.components:,} components, dropped {self.nodes_dropped:,} nodes / "
                 f"{self.edges_dropped:,} edges outside the largest; kept {self.nodes:,} nodes / "
                 f"{self.edges:,} edges ({self.total_length_km:,.1f} km), "
                 f"{self.parallel_edges:,} parallel edges, {self.self_loops:,} self-loops")
+        return text if self.extent is None else f"{text}; {self.extent}"
+
+
+@dataclass(frozen=True)
+class NetworkExtent:
+    """Where a district's network was cut (see :func:`cnmap.network.walk_network_for_district`).
+
+    Attributes
+    ----------
+    lad_code
+        The district's code (empty when not given).
+    buffer_m
+        Metres of network kept around the district boundary.
+    walk_limit_m, snap_limit_m
+        The walk and snapping limits the buffer was chosen for (their sum is the least
+        buffer that lets a resident at the boundary reach everything within the limit).
+    district_km2, extent_km2
+        Areas of the district and of the district plus buffer.
+    district_wkt
+        The district boundary in the network's CRS (WKT, rounded to 1 m); the extent is
+        this polygon buffered by ``buffer_m``.
+    source
+        ``"osm_pbf"`` (an extract) or ``"overpass"`` (osmnx, online).
+    source_file, source_sha256
+        The extract read (empty online) and its SHA-256.
+    osm_timestamp
+        Replication timestamp of the extract (or the download time online), ISO 8601.
+    walk_filter
+        The way filter applied.
+    clip
+        How edges were clipped to the extent.
+    district_share_near, ring_share_near
+        Share of the district, and of the buffer ring around it, within ``snap_limit_m``
+        of a kept edge (sampled on a grid): a ring share far below the district's says the
+        source does not cover the buffer (an extract cut at the district boundary).
+    """
+
+    lad_code: str
+    buffer_m: float
+    walk_limit_m: float
+    snap_limit_m: float
+    district_km2: float
+    extent_km2: float
+    district_wkt: str = field(repr=False)
+    source: str
+    source_file: str
+    source_sha256: str
+    osm_timestamp: str
+    walk_filter: str
+    clip: str
+    district_share_near: float
+    ring_share_near: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkExtent:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def district(self) -> shapely.Geometry:
+        """The district boundary (network CRS)."""
+        return shapely.from_wkt(self.district_wkt)
+
+    def polygon(self) -> shapely.Geometry:
+        """The district plus buffer (network CRS): the area the network was cut to."""
+        return shapely.buffer(self.district(), self.buffer_m)
+
+    def __str__(self) -> str:
+        who = self.lad_code or "district"
+        ring = ("" if not np.isfinite(self.ring_share_near) else
+                f" and {self.ring_share_near:.1%} of the buffer ring")
+        return (f"{who} + {self.buffer_m:,.0f} m buffer ({self.extent_km2:,.1f} km²) from "
+                f"{self.source}; {self.district_share_near:.1%} of the district{ring} within "
+                f"{self.snap_limit_m:,.0f} m of an edge")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -503,6 +580,17 @@ def walk_network_from_graph(G: nx.Graph, *, crs: str = BNG,
 
 
 def _from_graph(G: nx.Graph, *, crs: str, source: str, reader: str) -> WalkNetwork:
+    arrays = _graph_arrays(G, source=source)
+    return _assemble(*arrays, crs_in=G.graph["crs"], crs=crs, source=source, reader=reader)
+
+
+GraphArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                    np.ndarray]
+
+
+def _graph_arrays(G: nx.Graph, *, source: str) -> GraphArrays:
+    """(node ids, x, y, u ids, v ids, lengths, geometries) of a networkx graph, in the
+    graph's CRS (``G.graph["crs"]``, required)."""
     if "crs" not in G.graph:
         raise CRSError(f"{source}: the graph has no G.graph['crs']; set it to the CRS of the "
                        "nodes' x/y (osmnx graphs have it)")
@@ -524,10 +612,10 @@ def _from_graph(G: nx.Graph, *, crs: str, source: str, reader: str) -> WalkNetwo
         vs = [e[1] for e in edges2]
         datas = [e[2] for e in edges2]
     length = np.array([float(d.get("length", np.nan)) for d in datas], dtype=np.float64)
-    geoms = np.array([d.get("geometry") for d in datas], dtype=object)
-    return _assemble(node_ids, xs, ys, np.asarray(us, dtype=np.int64),
-                     np.asarray(vs, dtype=np.int64), length, geoms, crs_in=G.graph["crs"],
-                     crs=crs, source=source, reader=reader)
+    geoms = np.empty(len(datas), dtype=object)
+    geoms[:] = [d.get("geometry") for d in datas]
+    return (node_ids, xs, ys, np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64),
+            length, geoms)
 
 
 def walk_network_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,

@@ -274,24 +274,43 @@ def _read_osm_xml(path: Path, *, crs: str) -> WalkNetwork:
 # OSM PBF through pyrosm
 
 
-def _read_pbf(path: Path, *, crs: str) -> WalkNetwork:
+def _pbf_frames(path: Path, *, bounding_box: Any = None) -> tuple[Any, Any]:
+    """pyrosm's ``walking`` network of an extract: (nodes, edges) GeoDataFrames, lon/lat.
+
+    ``bounding_box`` (a lon/lat shapely polygon) limits the read to the ways touching it.
+    """
     try:
         from pyrosm import OSM
     except ImportError as exc:
         raise OptionalDependencyError(f"{path}: reading .osm.pbf files needs pyrosm: "
                                       "pip install 'cnmap[osm]'") from exc
-    osm = OSM(str(path))
+    if bounding_box is None:
+        osm = OSM(str(path))
+    else:
+        osm = OSM(str(path), bounding_box=bounding_box, keep_metadata=False)
     nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if nodes is None or edges is None or len(edges) == 0:
-        raise GraphError(f"{path}: no walkable ways (pyrosm 'walking' network) in the file")
+        where = "in the file" if bounding_box is None else "within the area asked for"
+        raise GraphError(f"{path}: no walkable ways (pyrosm 'walking' network) {where}")
+    return nodes, edges
+
+
+def _pbf_arrays(nodes: Any, edges: Any) -> tuple[np.ndarray, ...]:
+    """(node ids, x, y, u ids, v ids, lengths, geometries) of pyrosm's network frames."""
     ncoords = shapely.get_coordinates(nodes.geometry.to_numpy())
-    length = edges["length"].to_numpy(dtype=np.float64) if "length" in edges.columns else None
-    return _assemble(nodes["id"].to_numpy(), ncoords[:, 0], ncoords[:, 1],
-                     edges["u"].to_numpy(), edges["v"].to_numpy(), length,
-                     np.asarray(edges.geometry.to_numpy(), dtype=object),
-                     crs_in=nodes.crs or WGS84, crs=crs, source=str(path), reader="osm_pbf",
-                     notes=("pyrosm 'walking' filter; unsimplified (one edge per OSM "
-                            "segment)",))
+    length = (edges["length"].to_numpy(dtype=np.float64) if "length" in edges.columns
+              else np.full(len(edges), np.nan))
+    return (nodes["id"].to_numpy(), ncoords[:, 0], ncoords[:, 1], edges["u"].to_numpy(),
+            edges["v"].to_numpy(), length, np.asarray(edges.geometry.to_numpy(), dtype=object))
+
+
+PBF_NOTE = "pyrosm 'walking' filter; unsimplified (one edge per OSM segment)"
+
+
+def _read_pbf(path: Path, *, crs: str) -> WalkNetwork:
+    nodes, edges = _pbf_frames(path)
+    return _assemble(*_pbf_arrays(nodes, edges), crs_in=nodes.crs or WGS84, crs=crs,
+                     source=str(path), reader="osm_pbf", notes=(PBF_NOTE,))
 
 
 # ----------------------------------------------------------------------------------------
