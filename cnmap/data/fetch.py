@@ -14,6 +14,11 @@ Verification checks size and sha256 against the sidecar (and against the catalog
 checksum when one is given), then a cheap structural check: the file parses and the
 dataset's key columns are present. A truncated or corrupted cached file is logged, removed
 and fetched again.
+
+A cache folder that cannot be used - a file where the folder should be, a read-only
+folder, a folder where a cached file belongs - raises :class:`cnmap.settings.CacheFolderError`
+(a :class:`~cnmap.errors.DataFetchError`) naming the folder and the fix, never a raw
+``PermissionError``/``IsADirectoryError``/``NotADirectoryError``.
 """
 
 from __future__ import annotations
@@ -169,20 +174,35 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _temp_beside(final: Path) -> Path:
+    """A new empty temporary file in ``final``'s folder (made if needed)."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}",
+                                   dir=final.parent)
+    except OSError as exc:
+        raise settings.cache_write_error(final, exc) from exc
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def _atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; move it into place only on success."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}",
-                               dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    """Yield a temporary path beside ``final``; move it into place only on success.
+
+    A cache folder that cannot be written (read-only, a file or a folder in the way) raises
+    :class:`cnmap.settings.CacheFolderError` naming the folder and the fix.
+    """
+    tmp_path = _temp_beside(final)
     try:
         yield tmp_path
-        os.replace(tmp_path, final)
+        try:
+            os.replace(tmp_path, final)
+        except OSError as exc:
+            raise settings.cache_write_error(final, exc) from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
 
 
 def _write_sidecar(record: FetchRecord) -> None:
@@ -228,8 +248,12 @@ def _key(text: str) -> str:
 
 def _discard(path: Path) -> None:
     for p in (path, path.with_name(path.name + SIDECAR_SUFFIX)):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder in its place, or a read-only cache
+            raise settings.cache_write_error(p, exc) from exc
 
 
 # ----------------------------------------------------------------------------------------
@@ -471,6 +495,14 @@ def _from_mirror(
             log.error("mirror file %s failed verification: %s", entry.file, exc)
             problems.append(_Problem(f"mirror {entry.file}: {exc}", integrity=True))
             continue
+        except DataFetchError:
+            raise
+        except OSError as exc:  # reading the mirror file or writing the copy
+            raise DataFetchError(
+                f"{ds.id}: copying mirror file {entry.file} into the cache ({dest}) failed "
+                f"({exc.strerror or exc}). Fix: check that the mirror file can be read and "
+                "that CNMAP_CACHE_DIR names a folder with free space you can write to"
+            ) from exc
         rec = FetchRecord(
             dataset=ds.id,
             path=dest,
@@ -603,6 +635,8 @@ def _from_url(
         log.error("%s: download failed verification: %s", ds.id, exc)
         problems.append(_Problem(f"url {url}: {exc}", integrity=True))
         return None
+    except settings.CacheFolderError:
+        raise
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         log.error("%s: download from %s failed: %s", ds.id, url, exc)
         problems.append(_Problem(f"url {url}: {exc}"))
@@ -665,6 +699,9 @@ def fetch_record(
         message names the dataset, its URL, ``CNMAP_DATA_MIRROR`` and ``CNMAP_CACHE_DIR``.
     DataIntegrityError
         (a DataFetchError) when the only candidates failed verification.
+    cnmap.settings.CacheFolderError
+        (a DataFetchError) when the cache folder cannot be used (a file, read-only, a
+        folder where a file belongs); the message names the folder and the fix.
     """
     ds = catalogue()[dataset_id]
     problems: list[_Problem] = []
