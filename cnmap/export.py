@@ -5,9 +5,11 @@ result (and optionally its thin-infrastructure classification and ward deprivati
 profiles) with the standard sheets documented in ``docs/thin.md``:
 
 - **CSV**: one UTF-8 file per table (``<name>.csv``, no geometry column) plus
-  ``parameters.csv`` and ``sources.csv``; text that a spreadsheet would run as a formula
-  (a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, e.g. an
-  organisation named ``=HYPERLINK(...)`` in a user's file) is written with a leading ``'``
+  ``parameters.csv`` and ``sources.csv``, all written by :func:`write_csv`: a cell holding
+  a line break is always quoted (it never starts a new row); text that a spreadsheet would
+  run as a formula (a header or cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a
+  carriage return or a line feed, e.g. an organisation named ``=HYPERLINK(...)`` in a
+  user's file, and each such line inside a multi-line cell) is written with a leading ``'``
   (``csv_guard_formulas=True``, the default; numbers are never changed);
 - **XLSX** (``<stem>.xlsx``): a first sheet ``README`` (what each sheet holds, the parameters,
   data vintages, licences and attribution, notes, a column guide), then one sheet per table:
@@ -497,12 +499,14 @@ def write_tables(
     title
         First line of the README sheet.
     csv_guard_formulas
-        In the CSV files, write text cells that start with ``=``, ``+``, ``-``, ``@``, a tab
-        or a carriage return with a leading ``'``, so that a spreadsheet opening the CSV
+        In the CSV files, write headers and text cells that start with ``=``, ``+``, ``-``,
+        ``@``, a tab, a carriage return or a line feed with a leading ``'`` (and each such
+        line after a line break inside a cell), so that a spreadsheet opening the CSV
         shows them as text instead of running them as formulas (CSV injection; names and
         addresses come from users' files and OpenStreetMap). Numbers are never changed. The
         XLSX always stores such text as text (no prefix needed) and the GeoPackage keeps
-        the values unchanged. False: write the CSV values unchanged.
+        the values unchanged. False: write the CSV values unchanged. Either way a cell
+        holding a line break is quoted, so it never splits a row.
 
     Returns
     -------
