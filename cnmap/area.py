@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,14 @@ class Area:
         ``easting``, ``northing``, ``lsoa21_code``, ``ward_code``...), or None if not loaded.
     lsoa_vintage, iod
         The LSOA boundary vintage (2011 or 2021) and IoD edition (2019 or 2025) used.
+    notes
+        What was done on the way (repairs, substitutions, carried-over values).
+    params
+        The vintages and sources used, for outputs to state: ``lsoa_vintage``, ``iod``,
+        ``iod_dataset``, ``population`` (``"iod2025"``, ``"iod2019"`` or ``"census2021"``),
+        ``population_source``, ``ward_vintage``, ``wards_dataset``, ``lsoa_dataset``,
+        ``postcodes`` (``"nspl"`` or ``"codepoint_open"``) ... (see
+        :func:`cnmap.data.load_area`).
     """
 
     lad_code: str
@@ -51,6 +60,7 @@ class Area:
     lsoa_vintage: int = 2011
     iod: int = 2019
     notes: tuple[str, ...] = field(default_factory=tuple)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def population(self) -> float:
@@ -81,4 +91,5 @@ class Area:
             "lsoa_vintage": self.lsoa_vintage,
             "iod": self.iod,
             "population": self.population,
+            "data": dict(self.params),
         }

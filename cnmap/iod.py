@@ -57,6 +57,7 @@ __all__ = [
     "HEADERS_2019",
     "HEADERS_2025",
     "SHORT_NAMES",
+    "TIDY_INDEX_NAMES",
     "read_iod",
     "normalise_header",
     "short_name_for",
@@ -244,10 +245,10 @@ _DECILE_COLUMNS = tuple(f"{d}_decile" for d in INDICES)
 # editions' headers are recognised too.
 _YEAR = r"(?:\s*\((?:\d{4})\))?"
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
-    "lsoa_code": re.compile(rf"^lsoa(?:\s*\d{{2,4}})?\s*code{_YEAR}$|^lsoa\d{{2}}cd$"),
-    "lsoa_name": re.compile(rf"^lsoa(?:\s*\d{{2,4}})?\s*name{_YEAR}$|^lsoa\d{{2}}nm$"),
-    "lad_code": re.compile(rf"^local authority district code{_YEAR}$"),
-    "lad_name": re.compile(rf"^local authority district name{_YEAR}$"),
+    "lsoa_code": re.compile(rf"^lsoa(?:[\s_]*\d{{2,4}})?[\s_]*code{_YEAR}$|^lsoa\d{{2}}cd$"),
+    "lsoa_name": re.compile(rf"^lsoa(?:[\s_]*\d{{2,4}})?[\s_]*name{_YEAR}$|^lsoa\d{{2}}nm$"),
+    "lad_code": re.compile(rf"^local authority district code{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:code|cd)$"),
+    "lad_name": re.compile(rf"^local authority district name{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:name|nm)$"),
 }
 _INDEX_PREFIX: dict[str, str] = {
     "imd": r"index of multiple deprivation(?: \(imd\))?",
@@ -270,6 +271,21 @@ _INDEX_PREFIX: dict[str, str] = {
 _INDEX_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{prefix} (score|rank|decile)\b"), d) for d, prefix in _INDEX_PREFIX.items()
 ]
+
+#: Snake-case names of the all-England IoD2025 tables converted from File 7 by the
+#: ``humaniverse/IMD`` R package (``imd2025_england_lsoa21*``: ``IMD_decile``,
+#: ``Housing_and_Services_score``, ``geographical_barriers_rank`` ...) -> index.
+TIDY_INDEX_NAMES: dict[str, str] = {
+    "housing_and_services": "barriers",
+    "environment": "living_environment",
+    "children_and_young_people": "education_children_young_people",
+    "adult_skills": "education_adult_skills",
+    "geographical_barriers": "barriers_geographical",
+    "wider_barriers": "barriers_wider",
+    "indoors": "living_environment_indoors",
+    "outdoors": "living_environment_outdoors",
+}
+_TIDY_RE = re.compile(rf"^({'|'.join(TIDY_INDEX_NAMES)})_(score|rank|decile)$")
 _POP_PATTERNS: dict[str, re.Pattern[str]] = {
     "pop_total": re.compile(r"^total population\b"),
     "pop_children_0_15": re.compile(r"^dependent children aged 0\s*-\s*15\b"),
@@ -305,6 +321,9 @@ def short_name_for(header: object) -> str | None:
     h = normalise_header(header)
     if h in SHORT_NAMES:
         return h
+    tidy = _TIDY_RE.match(h)
+    if tidy:
+        return f"{TIDY_INDEX_NAMES[tidy.group(1)]}_{tidy.group(2)}"
     for short, pat in _ID_PATTERNS.items():
         if pat.match(h):
             return short
@@ -324,7 +343,8 @@ def _edition_from_headers(headers: list[str]) -> int | None:
     votes: set[int] = set()
     for raw in headers:
         h = normalise_header(raw)
-        m = re.match(r"^lsoa code \((\d{4})\)$", h) or re.match(r"^lsoa(\d{2})cd$", h)
+        m = (re.match(r"^lsoa code \((\d{4})\)$", h) or re.match(r"^lsoa(\d{2})cd$", h)
+             or re.match(r"^lsoa(\d{2})_code$", h))
         if m:
             year = int(m.group(1))
             year = year + 2000 if year < 100 else year

@@ -15,6 +15,7 @@ import logging
 import re
 import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -39,12 +40,14 @@ from cnmap.columns import (
     WARD_NAME,
     WGS84,
 )
+from cnmap.data.availability import at_hand, choose, fetch_preferred
 from cnmap.data.catalogue import Dataset, MirrorEntry, catalogue, normalise_columns
-from cnmap.data.fetch import FetchRecord, _zip_member, fetch_record, file_format
+from cnmap.data.fetch import FetchRecord, _zip_member, file_format
 from cnmap.errors import (
     CRSError,
     DataFetchError,
     MissingColumnError,
+    OptionalDependencyError,
     UnknownAreaError,
     ValidationError,
 )
@@ -53,6 +56,10 @@ from cnmap.geo import apportion, repair_geometries
 __all__ = [
     "load_area",
     "load_postcodes",
+    "load_codepoint",
+    "load_lsoa_change_lookup",
+    "POPULATION_SOURCES",
+    "POSTCODE_SOURCES",
     "read_dataset",
     "iod_on_lsoa21",
     "check_lad_code",
@@ -65,6 +72,13 @@ log = logging.getLogger(__name__)
 
 LSOA_VINTAGES = (2011, 2021)
 IOD_EDITIONS = (2019, 2025)
+#: ``population=`` choices of :func:`load_area`.
+POPULATION_SOURCES = ("auto", "iod", "iod2019", "iod2025", "census2021")
+#: ``source=`` choices of :func:`load_postcodes` (``postcodes=`` of :func:`load_area`).
+POSTCODE_SOURCES = ("auto", "nspl", "codepoint")
+#: Census 2021 columns :func:`load_area` adds when ``population="census2021"``.
+CENSUS_TOTAL = "census2021_usual_residents"
+CENSUS_65_PLUS = "census2021_aged_65_plus"
 #: Columns kept by :func:`load_postcodes` (those the file has), in this order.
 POSTCODE_COLUMNS = (
     POSTCODE, LAT, LON, EASTING, NORTHING, "lsoa21_code", "lsoa21_name", "lsoa11_code",
@@ -133,11 +147,24 @@ def _usecols(wanted: Sequence[str] | None, ds: Dataset, entry: MirrorEntry | Non
     return keep
 
 
+def _lad_where(path: Any, ds: Dataset, entry: MirrorEntry | None, lad_code: str) -> str | None:
+    """An OGR SQL filter selecting ``lad_code`` in a spatial file with a LAD field, or None."""
+    import pyogrio
+
+    fields = [str(f) for f in pyogrio.read_info(path)["fields"]]
+    renamed = normalise_columns(pd.DataFrame(columns=fields), ds, entry).columns
+    for raw, new in zip(fields, renamed, strict=True):
+        if new == LAD_CODE and re.fullmatch(r"\w+", raw):
+            return f"{raw} = '{lad_code}'"  # lad_code is a checked GSS code
+    return None
+
+
 def read_dataset(
     record: FetchRecord,
     *,
     columns: Sequence[str] | None = None,
     to_crs: str | None = BNG,
+    lad_code: str | None = None,
 ) -> pd.DataFrame:
     """Read a fetched file and rename its columns to cnmap's names.
 
@@ -149,6 +176,9 @@ def read_dataset(
         cnmap column names to keep (CSV/zip only; others are not read). Default: all.
     to_crs
         For spatial files: reproject to this CRS (default EPSG:27700); None keeps the file's.
+    lad_code
+        For spatial files with a LAD field (a national file): read only that district's
+        features. Other files are read whole (the caller selects the rows).
 
     Returns
     -------
@@ -166,7 +196,8 @@ def read_dataset(
     usecols = _usecols(columns, ds, entry)
     fmt = file_format(path, ds)
     if fmt in {"geojson", "gpkg"}:
-        frame: pd.DataFrame = gpd.read_file(path)
+        where = _lad_where(path, ds, entry, lad_code) if lad_code is not None else None
+        frame: pd.DataFrame = gpd.read_file(path, where=where) if where else gpd.read_file(path)
         if frame.crs is None:
             raise CRSError(
                 f"{record.dataset} file {path} ({record.read_from}) has no CRS; GeoJSON must "
@@ -190,8 +221,9 @@ def _codes(series: pd.Series) -> pd.Series:
     return series.astype("str").str.strip().str.upper()
 
 
-def _fetch(dataset_id: str, lad_code: str, records: list[FetchRecord], **kw: Any) -> FetchRecord:
-    rec = fetch_record(dataset_id, lad_code=lad_code, **kw)
+def _fetch(dataset_id: str, lad_code: str | None, records: list[FetchRecord],
+           postcode_area: str | None = None) -> FetchRecord:
+    rec = fetch_preferred(dataset_id, lad_code, postcode_area)
     records.append(rec)
     return rec
 
@@ -259,16 +291,34 @@ def _lookup21(lad: str, records: list[FetchRecord]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _read_for_lad(rec: FetchRecord, lad: str) -> pd.DataFrame:
+    """A spatial file's rows of ``lad`` when it has a LAD field (all rows if that finds none,
+    so that the caller's error can say which districts the file covers)."""
+    df = read_dataset(rec, lad_code=lad)
+    if len(df) == 0:
+        df = read_dataset(rec)
+    return df
+
+
+#: Datasets that can give each piece of an area, in order of preference.
+WARD_DATASETS = ("wards", "wards_bsc")
+LSOA2021_DATASETS = ("lsoa2021", "lsoa2021_bsc")
+
+
 def _wards(lad: str, lookup21: pd.DataFrame, records: list[FetchRecord],
            notes: list[str]) -> gpd.GeoDataFrame:
-    rec = _fetch("wards", lad, records)
-    df = read_dataset(rec)
+    ds_id = choose(WARD_DATASETS, lad)
+    rec = _fetch(ds_id, lad, records)
+    df = _read_for_lad(rec, lad)
     if LAD_CODE in df.columns:
         df = _select_lad(df, lad, rec)
     else:
         df = df[_codes(df[WARD_CODE]).isin(set(lookup21[WARD_CODE]))]
         if df.empty:
             raise UnknownAreaError(f"local authority {lad}: none of its wards in {rec.read_from}")
+    if ds_id != WARD_DATASETS[0]:
+        notes.append(f"wards: {catalogue()[ds_id].title} ({rec.read_from}); no 20 m (BGC) "
+                     f"ward boundaries of {lad} were at hand")
     out = gpd.GeoDataFrame(
         {WARD_CODE: _codes(df[WARD_CODE]).to_numpy(),
          WARD_NAME: (df[WARD_NAME].astype("str") if WARD_NAME in df.columns
@@ -276,8 +326,8 @@ def _wards(lad: str, lookup21: pd.DataFrame, records: list[FetchRecord],
          LAD_CODE: lad},
         geometry=df.geometry.to_numpy(), crs=df.crs,
     )
-    out = _geo(out, f"wards ({rec.read_from})", WARD_CODE, notes)
-    _unique(out, WARD_CODE, f"wards ({rec.read_from})")
+    out = _geo(out, f"{ds_id} ({rec.read_from})", WARD_CODE, notes)
+    _unique(out, WARD_CODE, f"{ds_id} ({rec.read_from})")
     return out.sort_values(WARD_CODE, kind="stable").reset_index(drop=True)
 
 
@@ -285,7 +335,7 @@ def _lsoa_polygons(dataset_id: str, lad: str, wards: gpd.GeoDataFrame, codes: se
                    records: list[FetchRecord], notes: list[str]) -> gpd.GeoDataFrame:
     """LSOA polygons of the district: by LAD column, else by ``codes``, else spatially."""
     rec = _fetch(dataset_id, lad, records)
-    df = read_dataset(rec)
+    df = _read_for_lad(rec, lad)
     if LSOA_CODE not in df.columns:
         raise MissingColumnError(f"{dataset_id} ({rec.read_from}) has no LSOA code column")
     df = df.assign(**{LSOA_CODE: _codes(df[LSOA_CODE])})
@@ -369,12 +419,51 @@ def _derive_bestfit11(lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame,
     return out
 
 
-def _read_iod(lad: str, iod: int, records: list[FetchRecord]) -> pd.DataFrame:
+#: IoD2025 datasets: the full File 7, else its all-England column subsets.
+IOD2025_FULL = "iod2025_file7"
+IOD2025_PARTS = ("iod2025_domains", "iod2025_subdomains")
+
+
+def _read_iod(lad: str, iod: int, records: list[FetchRecord], notes: list[str]) -> pd.DataFrame:
+    """The IoD table of the edition: File 7 if at hand (or downloadable), else, for IoD2025,
+    the all-England IMD and domains table plus its sub-domains where at hand."""
     from cnmap.iod import read_iod
 
+    if iod == 2025 and not at_hand(IOD2025_FULL, lad) and at_hand(IOD2025_PARTS[0], lad):
+        return _read_iod2025_parts(lad, records, notes)
     rec = _fetch(f"iod{iod}_file7", lad, records)
     table = read_iod(rec.path, edition=iod)
     table.attrs["source"] = rec.read_from
+    table.attrs["dataset"] = rec.dataset
+    return table
+
+
+def _read_iod2025_parts(lad: str, records: list[FetchRecord], notes: list[str]) -> pd.DataFrame:
+    from cnmap.iod import read_iod
+
+    rec = _fetch(IOD2025_PARTS[0], lad, records)
+    table = read_iod(rec.path, edition=2025)
+    source = rec.read_from
+    if at_hand(IOD2025_PARTS[1], lad):
+        sub_rec = _fetch(IOD2025_PARTS[1], lad, records)
+        sub = read_iod(sub_rec.path, edition=2025)
+        missing = sorted(set(table["lsoa_code"]) - set(sub["lsoa_code"]))
+        if missing:
+            raise ValidationError(
+                f"{len(missing)} LSOA(s) of {rec.read_from} have no row in the IoD2025 "
+                f"sub-domains table {sub_rec.read_from}: {missing[:20]}; the two tables must "
+                f"cover the same LSOAs (use the matching files, or File 7 itself)"
+            )
+        extra = [c for c in sub.columns if c != "lsoa_code" and c not in table.columns]
+        table = table.merge(sub[["lsoa_code", *extra]], on="lsoa_code", how="left",
+                            validate="one_to_one")
+        source = f"{rec.read_from} + {sub_rec.read_from}"
+    else:
+        notes.append("IoD2025 sub-domains: not at hand (iod2025_subdomains); the LSOA table "
+                     "has the IMD and the 7 domains only")
+    notes.append(f"IoD2025 from {source}: File 7's IMD, domain and sub-domain columns; no "
+                 f"IDACI, IDAOPI or mid-2022 population denominators (not in that table)")
+    table.attrs.update({"source": source, "dataset": rec.dataset, "iod_edition": 2025})
     return table
 
 
@@ -399,11 +488,6 @@ def _join_iod(lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str,
                 f"{sorted(extra)[:30]}; the boundary file is incomplete for the district"
             )
     rows = iod_table[iod_table[LSOA_CODE].isin(codes)]
-    if "pop_total" not in rows.columns:
-        raise MissingColumnError(
-            f"{src} has no total population column ('Total population: mid 2015 (excluding "
-            f"prisoners)' in IoD2019 File 7); cnmap needs it for the population column"
-        )
     extra_cols = [c for c in rows.columns if c not in (LSOA_CODE, LSOA_NAME)]
     merged = lsoas.merge(rows[[LSOA_CODE, *extra_cols]], on=LSOA_CODE, how="left",
                          validate="one_to_one")
@@ -529,56 +613,15 @@ def iod_on_lsoa21(
 # ----------------------------------------------------------------------------------------
 
 
-def load_area(
-    lad_code: str,
-    *,
-    lsoa_vintage: int = 2011,
-    iod: int = 2019,
-    postcodes: bool = True,
-) -> Area:
-    """Official wards, LSOAs with deprivation and population, and postcodes of a district.
-
-    Parameters
-    ----------
-    lad_code
-        ONS code of an English local authority district (``E06``/``E07``/``E08``/``E09``
-        and 6 digits), e.g. ``"E08000025"`` for Birmingham.
-    lsoa_vintage
-        2011 (the geography of the IoD2019) or 2021 (Census 2021, the IoD2025's).
-    iod
-        English Indices of Deprivation edition, 2019 or 2025. IoD2025 needs 2021 LSOAs.
-        With ``lsoa_vintage=2021, iod=2019`` the 2011 values are carried over to 2021 LSOAs
-        (see :func:`iod_on_lsoa21`).
-    postcodes
-        Also load the district's rows of the ONS postcode lookup (:func:`load_postcodes`).
-
-    Returns
-    -------
-    cnmap.area.Area
-        Frames in EPSG:27700 with valid geometries:
-
-        - ``wards``: ``ward_code``, ``ward_name``, ``lad_code``, geometry;
-        - ``lsoas``: ``lsoa_code``, ``lsoa_name``, ``ward_code``, ``ward_name``, every IoD
-          column present (short names of :mod:`cnmap.iod`), ``population`` (=
-          ``pop_total``, the IoD denominator), geometry;
-        - ``boundary``: one row dissolved from the wards (``source`` says so);
-        - ``lookup``: ``lsoa_code``, ``ward_code``, ``ward_name``, ``method``;
-        - ``sources``: id, title, publisher, vintage, licence, attribution, url,
-          read_from, sha256 of every dataset used;
-        - ``postcodes``: see :func:`load_postcodes` (None if ``postcodes=False``).
-
-    Raises
-    ------
-    ValidationError
-        Malformed or non-English LAD code; unsupported vintage/edition; an LSOA without its
-        IoD row; an LSOA mapped to no or several wards; inconsistent boundary files.
-    UnknownAreaError
-        The district is absent from a file that covers it by definition (a national file or
-        the LSOA21 lookup).
-    DataFetchError
-        A dataset could not be obtained (names the dataset, its URL, ``CNMAP_DATA_MIRROR``).
-    """
-    lad = check_lad_code(lad_code)
+def _editions(lsoa_vintage: int | None, iod: int | None) -> tuple[int, int]:
+    """Resolve the LSOA vintage and IoD edition (defaults: 2021 and 2025, or the one that
+    matches the argument given)."""
+    if lsoa_vintage is None and iod is None:
+        lsoa_vintage, iod = 2021, 2025
+    elif lsoa_vintage is None:
+        lsoa_vintage = 2011 if iod == 2019 else 2021
+    elif iod is None:
+        iod = 2019 if lsoa_vintage == 2011 else 2025
     if lsoa_vintage not in LSOA_VINTAGES:
         raise ValidationError(f"lsoa_vintage={lsoa_vintage!r}; use one of {LSOA_VINTAGES}")
     if iod not in IOD_EDITIONS:
@@ -588,33 +631,100 @@ def load_area(
             "iod=2025 is published for 2021 LSOAs; use lsoa_vintage=2021 with iod=2025 "
             "(or iod=2019 with lsoa_vintage=2011)"
         )
-    records: list[FetchRecord] = []
-    notes: list[str] = []
-    derived: list[dict[str, str]] = []
+    return int(lsoa_vintage), int(iod)
 
-    lookup21 = _lookup21(lad, records)
-    wards = _wards(lad, lookup21, records, notes)
-    lad_name = _lad_name(lad, lookup21)
-    ward_names = wards.set_index(WARD_CODE)[WARD_NAME]
 
+def _population_choice(population: str, iod: int, lsoa_vintage: int,
+                       iod_table: pd.DataFrame) -> str:
+    """``"iod"`` or ``"census2021"`` for the ``population=`` argument."""
+    if population not in POPULATION_SOURCES:
+        raise ValidationError(f"population={population!r}; use one of {POPULATION_SOURCES}")
+    if population in ("iod2019", "iod2025") and population != f"iod{iod}":
+        raise ValidationError(
+            f"population={population!r} but the area uses IoD{iod}; use population='iod' "
+            f"(the IoD{iod} denominators) or 'census2021'"
+        )
+    if population == "auto":
+        return "iod" if "pop_total" in iod_table.columns else "census2021"
+    if population == "census2021" and lsoa_vintage != 2021:
+        raise ValidationError(
+            "population='census2021' is published for 2021 LSOAs; use lsoa_vintage=2021 (or "
+            "population='iod' for the IoD2019 mid-2015 denominators on 2011 LSOAs)"
+        )
+    return "census2021" if population == "census2021" else "iod"
+
+
+def _census_population(lad: str, lsoas: gpd.GeoDataFrame, records: list[FetchRecord]
+                       ) -> pd.DataFrame:
+    """Census 2021 RM121 usual residents (and 65+) of every LSOA; error naming any missing."""
+    rec = _fetch("census2021_rm121", lad, records)
+    df = read_dataset(rec)
+    df = df.assign(**{LSOA_CODE: _codes(df[LSOA_CODE])}).drop_duplicates(LSOA_CODE)
+    missing = sorted(set(lsoas[LSOA_CODE]) - set(df[LSOA_CODE]))
+    if missing:
+        raise ValidationError(
+            f"population='census2021': {len(missing)} LSOA(s) of {lad} have no Census 2021 "
+            f"RM121 row in {rec.read_from}: {missing[:20]}; use a file covering the district "
+            f"(e.g. the England and Wales table) or population='iod'"
+        )
+    rows = df.set_index(LSOA_CODE).loc[lsoas[LSOA_CODE]]
+    total = pd.to_numeric(rows[CENSUS_TOTAL], errors="coerce")
+    if total.isna().any() or (total < 0).any():
+        bad = total.index[total.isna() | (total < 0)].tolist()
+        raise ValidationError(f"census2021_rm121 ({rec.read_from}): usual residents blank or "
+                              f"negative for LSOA(s) {bad[:20]}")
+    bands = [c for c in rows.columns if str(c).startswith("Aged ")]
+    out = pd.DataFrame({LSOA_CODE: lsoas[LSOA_CODE].to_numpy(),
+                        CENSUS_TOTAL: total.to_numpy(dtype="int64")})
+    if bands:
+        out[CENSUS_65_PLUS] = rows[bands].apply(pd.to_numeric).sum(axis=1).to_numpy(
+            dtype="int64")
+    out.attrs["source"] = rec.read_from
+    return out
+
+
+def _attach_population(lad: str, lsoas: gpd.GeoDataFrame, choice: str, iod: int,
+                       records: list[FetchRecord]) -> tuple[gpd.GeoDataFrame, str]:
+    """Set ``population`` from the chosen source; return the frame and a description."""
+    if choice == "iod":
+        if "pop_total" not in lsoas.columns:
+            raise MissingColumnError(
+                f"population='iod': the IoD{iod} table used for {lad} has no population "
+                f"denominators (the all-England IoD2025 table has none); use "
+                f"population='census2021', or a full File 7 with 'Total population' columns"
+            )
+        lsoas[POPULATION] = lsoas["pop_total"]
+        mid = "mid-2015, excluding prisoners" if iod == 2019 else "mid-2022"
+        return lsoas, f"iod{iod}: IoD{iod} File 7 total population denominators ({mid})"
+    census = _census_population(lad, lsoas, records)
+    lsoas = lsoas.merge(census, on=LSOA_CODE, how="left", validate="one_to_one")
+    lsoas[POPULATION] = lsoas[CENSUS_TOTAL]
+    return lsoas, (f"census2021: Census 2021 RM121 usual residents, 21 March 2021 "
+                   f"({census.attrs['source']})")
+
+
+def _lsoas_and_lookup(lad: str, lsoa_vintage: int, lookup21: pd.DataFrame,
+                      wards: gpd.GeoDataFrame, records: list[FetchRecord], notes: list[str],
+                      derived: list[dict[str, str]]) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
     if lsoa_vintage == 2011:
         lsoas = _lsoa_polygons("lsoa2011", lad, wards, None, records, notes)
         lookup, origin = _bestfit11(lad, lsoas, lookup21, wards, records, notes)
         if origin == "derived":
             derived.append(_derived_source("lsoa2011_ward_bestfit"))
-        lsoa_label = "the 2011 LSOA boundaries"
-    else:
-        lsoas = _lsoa_polygons("lsoa2021", lad, wards, set(lookup21[LSOA_CODE]), records,
-                               notes)
-        lookup = lookup21[[LSOA_CODE, WARD_CODE]].assign(method="ons_lsoa21_ward_lookup")
-        lsoa_label = "the 2021 LSOA boundaries"
-    _check_lookup(lsoas, lookup, wards, lsoa_label)
-    lookup = lookup[[LSOA_CODE, WARD_CODE, "method"]].copy()
-    lookup[WARD_NAME] = lookup[WARD_CODE].map(ward_names).astype("str")
-    lookup = lookup[[LSOA_CODE, WARD_CODE, WARD_NAME, "method"]]
-    lookup = lookup.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
+        return lsoas, lookup, "the 2011 LSOA boundaries"
+    ds_id = choose(LSOA2021_DATASETS, lad)
+    lsoas = _lsoa_polygons(ds_id, lad, wards, set(lookup21[LSOA_CODE]), records, notes)
+    if ds_id != LSOA2021_DATASETS[0]:
+        notes.append(f"LSOA boundaries: {catalogue()[ds_id].title}; no 20 m (BGC) LSOA "
+                     f"boundaries of {lad} were at hand (about 200 m generalisation)")
+    lookup = lookup21[[LSOA_CODE, WARD_CODE]].assign(method="ons_lsoa21_ward_lookup")
+    return lsoas, lookup, "the 2021 LSOA boundaries"
 
-    iod_table = _read_iod(lad, iod, records)
+
+def _with_iod(lad: str, lsoa_vintage: int, iod: int, lsoas: gpd.GeoDataFrame,
+              wards: gpd.GeoDataFrame, label: str, records: list[FetchRecord],
+              notes: list[str]) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    iod_table = _read_iod(lad, iod, records, notes)
     if lsoa_vintage == 2021 and iod == 2019:
         lsoa11 = _lsoa_polygons("lsoa2011", lad, wards, None, records, notes)
         lsoa11 = _join_iod(lsoa11, iod_table, lad, "the 2011 LSOA boundaries")
@@ -627,26 +737,125 @@ def load_area(
             f"from the changed 2011 LSOAs (total conserved) and deprivation values from the "
             f"2011 LSOA of largest overlap (iod_lsoa11_code)"
         )
-    else:
-        lsoas = _join_iod(lsoas, iod_table, lad, lsoa_label)
-    lsoas[POPULATION] = lsoas["pop_total"]
-    lsoas[WARD_CODE] = lsoas[LSOA_CODE].map(lookup.set_index(LSOA_CODE)[WARD_CODE])
-    lsoas[WARD_NAME] = lsoas[WARD_CODE].map(ward_names).astype("str")
+        return lsoas, iod_table
+    return _join_iod(lsoas, iod_table, lad, label), iod_table
+
+
+def _ordered(lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = [LSOA_CODE, LSOA_NAME, WARD_CODE, WARD_NAME]
     rest = [c for c in lsoas.columns if c not in first and c != lsoas.geometry.name]
-    lsoas = gpd.GeoDataFrame(lsoas[first + rest + [lsoas.geometry.name]],
-                             geometry=lsoas.geometry.name, crs=BNG)
-    missing_iod = lsoas["pop_total"].isna()
-    if missing_iod.any():  # defensive: _join_iod guarantees this
-        raise ValidationError(f"LSOAs without population: "
-                              f"{lsoas.loc[missing_iod, LSOA_CODE].tolist()[:20]}")
+    return gpd.GeoDataFrame(lsoas[first + rest + [lsoas.geometry.name]],
+                            geometry=lsoas.geometry.name, crs=BNG)
+
+
+def load_area(
+    lad_code: str,
+    *,
+    lsoa_vintage: int | None = None,
+    iod: int | None = None,
+    population: str = "auto",
+    postcodes: bool | str = True,
+) -> Area:
+    """Official wards, LSOAs with deprivation and population, and postcodes of a district.
+
+    Any English district is served: from its own files where the catalogue (or a mirror)
+    has them, else from the national files filtered to it (see docs/data.md).
+
+    Parameters
+    ----------
+    lad_code
+        ONS code of an English local authority district (``E06``/``E07``/``E08``/``E09``
+        and 6 digits), e.g. ``"E08000025"`` for Birmingham. Names: see
+        :func:`cnmap.data.resolve_lad`.
+    lsoa_vintage
+        2021 (Census 2021, the geography of the IoD2025) or 2011 (the IoD2019's). Default:
+        2021, or 2011 when ``iod=2019`` is given alone.
+    iod
+        English Indices of Deprivation edition, 2025 or 2019. Default: 2025, or 2019 when
+        ``lsoa_vintage=2011`` is given alone. IoD2025 needs 2021 LSOAs. With
+        ``lsoa_vintage=2021, iod=2019`` the 2011 values are carried over to 2021 LSOAs (see
+        :func:`iod_on_lsoa21`).
+    population
+        Where ``population`` comes from: ``"iod"`` (the edition's File 7 total population
+        denominator: mid-2022 for IoD2025, mid-2015 for IoD2019; ``"iod2025"``/``"iod2019"``
+        say the same and must match ``iod``), ``"census2021"`` (Census 2021 RM121 usual
+        residents, 2021 LSOAs only) or ``"auto"`` (default: the IoD denominators when the IoD
+        table has them, else Census 2021). One source for every LSOA, never a mix: if it
+        lacks an LSOA, that is an error naming it. Recorded in ``area.params``.
+    postcodes
+        Load the district's postcode lookup: ``True``/``"auto"`` (the ONS NSPL where at
+        hand, else OS Code-Point Open), ``"nspl"``, ``"codepoint"``, or ``False`` (none).
+        See :func:`load_postcodes`.
+
+    Returns
+    -------
+    cnmap.area.Area
+        Frames in EPSG:27700 with valid geometries:
+
+        - ``wards``: ``ward_code``, ``ward_name``, ``lad_code``, geometry;
+        - ``lsoas``: ``lsoa_code``, ``lsoa_name``, ``ward_code``, ``ward_name``, every IoD
+          column present (short names of :mod:`cnmap.iod`, including the IoD2025
+          sub-domains where the table has them), ``population``, Census columns when
+          ``population="census2021"``, geometry;
+        - ``boundary``: one row dissolved from the wards (``source`` says so);
+        - ``lookup``: ``lsoa_code``, ``ward_code``, ``ward_name``, ``method``;
+        - ``sources``: id, title, publisher, vintage, licence, attribution, url,
+          read_from, sha256 of every dataset used;
+        - ``postcodes``: see :func:`load_postcodes` (None if ``postcodes=False``);
+        - ``params``: the vintages and sources used (LSOAs, IoD, wards, population,
+          boundaries, postcodes).
+
+    Raises
+    ------
+    ValidationError
+        Malformed or non-English LAD code; unsupported vintage/edition/population; an LSOA
+        without its IoD or population row; an LSOA mapped to no or several wards;
+        inconsistent boundary files.
+    UnknownAreaError
+        The district is absent from a file that covers it by definition (a national file or
+        the LSOA21 lookup).
+    DataFetchError
+        A dataset could not be obtained (names the dataset, its URL, ``CNMAP_DATA_MIRROR``).
+    """
+    lad = check_lad_code(lad_code)
+    lsoa_vintage, iod = _editions(lsoa_vintage, iod)
+    if population not in POPULATION_SOURCES:
+        raise ValidationError(f"population={population!r}; use one of {POPULATION_SOURCES}")
+    pc_source = _postcode_choice(postcodes)
+    records: list[FetchRecord] = []
+    notes: list[str] = []
+    derived: list[dict[str, str]] = []
+
+    lookup21 = _lookup21(lad, records)
+    wards = _wards(lad, lookup21, records, notes)
+    lad_name = _lad_name(lad, lookup21)
+    ward_names = wards.set_index(WARD_CODE)[WARD_NAME]
+
+    lsoas, lookup, lsoa_label = _lsoas_and_lookup(lad, lsoa_vintage, lookup21, wards, records,
+                                                  notes, derived)
+    _check_lookup(lsoas, lookup, wards, lsoa_label)
+    lookup = lookup[[LSOA_CODE, WARD_CODE, "method"]].copy()
+    lookup[WARD_NAME] = lookup[WARD_CODE].map(ward_names).astype("str")
+    lookup = lookup[[LSOA_CODE, WARD_CODE, WARD_NAME, "method"]]
+    lookup = lookup.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
+
+    lsoas, iod_table = _with_iod(lad, lsoa_vintage, iod, lsoas, wards, lsoa_label, records,
+                                 notes)
+    choice = _population_choice(population, iod, lsoa_vintage, iod_table)
+    lsoas, pop_desc = _attach_population(lad, lsoas, choice, iod, records)
+    lsoas[WARD_CODE] = lsoas[LSOA_CODE].map(lookup.set_index(LSOA_CODE)[WARD_CODE])
+    lsoas[WARD_NAME] = lsoas[WARD_CODE].map(ward_names).astype("str")
+    lsoas = _ordered(lsoas)
 
     boundary = _boundary(wards, lad, lad_name, records)
-    pc = load_postcodes(lad, _lookup21=lookup21, _records=records) if postcodes else None
+    pc = (load_postcodes(lad, source=pc_source, _lookup21=lookup21, _records=records,
+                         _lsoas=lsoas) if pc_source is not None else None)
 
     sources = _sources(records, derived)
-    log.info("load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s", lad,
-             len(wards), len(lsoas), lsoa_vintage, iod, f"{lsoas[POPULATION].sum():,.0f}")
+    params = _area_params(lad, lsoa_vintage, iod, choice, pop_desc, records, pc)
+    log.info("load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s (%s)", lad,
+             len(wards), len(lsoas), lsoa_vintage, iod, f"{lsoas[POPULATION].sum():,.0f}",
+             choice)
     return Area(
         lad_code=lad,
         lad_name=lad_name,
@@ -659,7 +868,48 @@ def load_area(
         lsoa_vintage=lsoa_vintage,
         iod=iod,
         notes=tuple(notes),
+        params=params,
     )
+
+
+def _postcode_choice(postcodes: bool | str) -> str | None:
+    if postcodes is True:
+        return "auto"
+    if postcodes is False or postcodes is None:
+        return None
+    if postcodes not in POSTCODE_SOURCES:
+        raise ValidationError(f"postcodes={postcodes!r}; use True, False or one of "
+                              f"{POSTCODE_SOURCES}")
+    return str(postcodes)
+
+
+def _area_params(lad: str, lsoa_vintage: int, iod: int, choice: str, pop_desc: str,
+                 records: list[FetchRecord], pc: pd.DataFrame | None) -> dict[str, Any]:
+    """What the area was built from, for outputs to state."""
+    used = {r.dataset: r for r in records}
+
+    def first(ids: Sequence[str]) -> FetchRecord | None:
+        return next((used[i] for i in ids if i in used), None)
+
+    wards_rec, lsoa_rec = first(WARD_DATASETS), first(
+        LSOA2021_DATASETS if lsoa_vintage == 2021 else ("lsoa2011",))
+    iod_rec = first((f"iod{iod}_file7", *IOD2025_PARTS))
+    lookup_rec = used.get("lsoa2021_ward_lookup")
+    return {
+        "lad_code": lad,
+        "lsoa_vintage": lsoa_vintage,
+        "iod": iod,
+        "iod_dataset": iod_rec.dataset if iod_rec else "",
+        "iod_vintage": iod_rec.vintage if iod_rec else "",
+        "population": "census2021" if choice == "census2021" else f"iod{iod}",
+        "population_source": pop_desc,
+        "ward_vintage": lookup_rec.vintage if lookup_rec else "",
+        "wards_dataset": wards_rec.dataset if wards_rec else "",
+        "wards_vintage": wards_rec.vintage if wards_rec else "",
+        "lsoa_dataset": lsoa_rec.dataset if lsoa_rec else "",
+        "lsoa_boundaries_vintage": lsoa_rec.vintage if lsoa_rec else "",
+        "postcodes": pc.attrs.get("postcode_source", "") if pc is not None else "",
+    }
 
 
 def _lad_name(lad: str, lookup21: pd.DataFrame) -> str:
@@ -705,7 +955,7 @@ def _boundary(wards: gpd.GeoDataFrame, lad: str, lad_name: str,
     geom = shapely.union_all(np.asarray(wards.geometry.values))
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
-    ward_rec = next(r for r in records if r.dataset == "wards")
+    ward_rec = next(r for r in records if r.dataset in WARD_DATASETS)
     return gpd.GeoDataFrame(
         {LAD_CODE: [lad], LAD_NAME: [lad_name],
          "source": [f"dissolved from the {len(wards)} ward boundaries ({ward_rec.read_from})"]},
@@ -742,36 +992,69 @@ def load_postcodes(
     lad_code: str | None = None,
     *,
     postcode_area: str | None = None,
+    source: str = "auto",
+    _lookup21: pd.DataFrame | None = None,
+    _records: list[FetchRecord] | None = None,
+    _lsoas: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """A postcode lookup (ONS NSPL or OS Code-Point Open), in cnmap's column names.
+
+    Parameters
+    ----------
+    lad_code
+        Keep the postcodes of this district (see :func:`_load_nspl` and
+        :func:`load_codepoint` for how each source selects them).
+    postcode_area
+        Postcode area (``"B"``) the file must cover; used to choose a mirror file.
+    source
+        ``"nspl"`` (the ONS National Statistics Postcode Lookup: official postcode to LSOA
+        assignment), ``"codepoint"`` (OS Code-Point Open: positions only, LSOA by point in
+        polygon) or ``"auto"`` (default: the NSPL where a copy is at hand for the request,
+        else Code-Point Open where at hand, else the NSPL from the publisher).
+
+    Returns
+    -------
+    DataFrame
+        Columns among :data:`POSTCODE_COLUMNS`: ``postcode`` (upper case, one space),
+        ``lat``, ``lon`` (EPSG:4326), ``easting``, ``northing`` (EPSG:27700),
+        ``lsoa21_code``, ``ward_code``, ``lad_code``... Postcodes without coordinates are
+        kept with NaN. ``attrs["source"]`` says where it was read from and
+        ``attrs["postcode_source"]`` which product (``"nspl"`` or ``"codepoint_open"``).
+        Coordinates are postcode centroids, not buildings.
+    """
+    if source not in POSTCODE_SOURCES:
+        raise ValidationError(f"source={source!r}; use one of {POSTCODE_SOURCES}")
+    lad = check_lad_code(lad_code) if lad_code is not None else None
+    if source == "auto":
+        source = "nspl"
+        if not at_hand("postcodes", lad, postcode_area) and at_hand(
+                "codepoint_open", lad, postcode_area):
+            source = "codepoint"
+    if source == "codepoint":
+        return load_codepoint(lad, postcode_area=postcode_area, lsoas=_lsoas,
+                              _lookup21=_lookup21, _records=_records)
+    return _load_nspl(lad, postcode_area=postcode_area, _lookup21=_lookup21,
+                      _records=_records)
+
+
+def _load_nspl(
+    lad: str | None,
+    *,
+    postcode_area: str | None = None,
     _lookup21: pd.DataFrame | None = None,
     _records: list[FetchRecord] | None = None,
 ) -> pd.DataFrame:
     """The ONS postcode lookup (NSPL), normalised to cnmap's column names.
 
-    Parameters
-    ----------
-    lad_code
-        Keep the postcodes of this district: by the file's LAD column (``laua`` in the
-        NSPL) or, when the file has none, by its 2021 LSOA (through the official LSOA21
-        lookup of the district).
-    postcode_area
-        Postcode area (``"B"``) the file must cover; used to choose a mirror file.
-
-    Returns
-    -------
-    DataFrame
-        Columns among :data:`POSTCODE_COLUMNS` that the file gives: ``postcode`` (upper
-        case, one space: ``"B1 1AA"``), ``lat``, ``lon`` (EPSG:4326), ``easting``,
-        ``northing`` (EPSG:27700; computed from lat/lon when absent), ``lsoa21_code``,
-        ``ward_code``, ``lad_code``... Postcodes without coordinates are kept with NaN
-        (the NSPL's 99.999999/0 placeholder becomes NaN). ``attrs["source"]`` says where
-        it was read from. Coordinates are postcode centroids, not buildings.
+    With ``lad``, the postcodes of the district are kept: by the file's LAD column
+    (``laua`` in the NSPL) or, when the file has none, by its 2021 LSOA (through the
+    official LSOA21 lookup of the district). Coordinates: the NSPL's 99.999999/0
+    placeholder becomes NaN; easting/northing are computed from lat/lon when absent.
     """
     from cnmap.postcodes import normalise_postcodes
 
-    lad = check_lad_code(lad_code) if lad_code is not None else None
     records = _records if _records is not None else []
-    rec = fetch_record("postcodes", lad_code=lad, postcode_area=postcode_area)
-    records.append(rec)
+    rec = _fetch("postcodes", lad, records, postcode_area)
     df = read_dataset(rec, columns=POSTCODE_COLUMNS)
     missing = [c for c in (POSTCODE, LAT, LON) if c not in df.columns]
     if missing:
@@ -824,6 +1107,7 @@ def load_postcodes(
         log.info("load_postcodes: %d postcodes have no coordinates (kept, lat/lon NaN)",
                  n_nocoord)
     out.attrs["source"] = rec.read_from
+    out.attrs["postcode_source"] = "nspl"
     return out
 
 
@@ -831,3 +1115,208 @@ def _lookup21_for(lad: str, records: list[FetchRecord]) -> pd.DataFrame:
     return _lookup21(lad, records)
 
 
+
+
+# ----------------------------------------------------------------------------------------
+# OS Code-Point Open
+# ----------------------------------------------------------------------------------------
+
+#: Column names of Code-Point Open's header-less CSVs (Doc/Code-Point_Open_Column_Headers.csv).
+CODEPOINT_COLUMNS = (
+    "Postcode", "Positional_quality_indicator", "Eastings", "Northings", "Country_code",
+    "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code", "Admin_district_code",
+    "Admin_ward_code",
+)
+#: Positional quality 90: no coordinates (Code-Point Open user guide).
+_CPO_NO_COORDINATES = 90
+
+
+def _read_codepoint_zip(path: Any, postcode_area: str | None) -> pd.DataFrame:
+    """The publisher's zip: one header-less CSV per postcode area in Data/CSV/."""
+    with zipfile.ZipFile(path) as zf:
+        members = sorted(n for n in zf.namelist()
+                         if re.fullmatch(r"(?i)(?:.*/)?Data/CSV/[a-z]{1,2}\.csv", n))
+        if postcode_area is not None:
+            members = [n for n in members
+                       if Path(n).stem.upper() == postcode_area.strip().upper()]
+        if not members:
+            raise DataFetchError(
+                f"codepoint_open {path}: no Data/CSV/<area>.csv member"
+                + (f" for postcode area {postcode_area!r}" if postcode_area else "")
+                + "; is this the Code-Point Open CSV zip?"
+            )
+        frames = []
+        for name in members:
+            with zf.open(name) as f:
+                frames.append(pd.read_csv(f, header=None, names=list(CODEPOINT_COLUMNS),
+                                          dtype=str, keep_default_na=False, na_values=[""]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_codepoint_parquet(path: Any, lad: str | None, postcode_area: str | None,
+                            lsoa_codes: set[str] | None) -> pd.DataFrame:
+    filters: list[Any] | None = None
+    if postcode_area is not None:
+        filters = [("pc_area", "==", postcode_area.strip().upper())]
+    elif lad is not None:
+        filters = [[("Admin_district_code", "==", lad)]]
+        if lsoa_codes:
+            filters.append([("lsoa21_code_pip_bsc", "in", sorted(lsoa_codes))])
+    try:
+        frame = pd.read_parquet(path, filters=filters)
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            f"reading {path} needs pyarrow (pip install pyarrow)") from exc
+    return frame.astype({c: "str" for c in frame.columns if frame[c].dtype == object})
+
+
+def _read_codepoint(rec: FetchRecord, lad: str | None, postcode_area: str | None,
+                    lsoa_codes: set[str] | None) -> pd.DataFrame:
+    ds = catalogue()["codepoint_open"]
+    suffix = Path(rec.path).suffix.lower()
+    if suffix == ".parquet":
+        raw = _read_codepoint_parquet(rec.path, lad, postcode_area, lsoa_codes)
+    elif suffix == ".zip" or zipfile.is_zipfile(rec.path):
+        raw = _read_codepoint_zip(rec.path, postcode_area)
+    else:
+        raw = pd.read_csv(rec.path, dtype=str, encoding="utf-8-sig", keep_default_na=False,
+                          na_values=[""])
+        if str(raw.columns[0]).strip().upper() != "POSTCODE":  # verbatim rows: no header
+            raw = pd.read_csv(rec.path, header=None, names=list(CODEPOINT_COLUMNS), dtype=str,
+                              keep_default_na=False, na_values=[""])
+    return normalise_columns(raw, ds, rec.mirror_entry())
+
+
+def _codepoint_coordinates(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Easting, northing, lat, lon; NaN for positional quality 90 (no coordinates)."""
+    e = pd.to_numeric(df[EASTING], errors="coerce").to_numpy(dtype=float, copy=True)
+    n = pd.to_numeric(df[NORTHING], errors="coerce").to_numpy(dtype=float, copy=True)
+    pq = pd.to_numeric(df.get("positional_quality"), errors="coerce")
+    none = (np.isnan(e) | np.isnan(n) | ((e == 0) & (n == 0))
+            | (np.asarray(pq, dtype=float) == _CPO_NO_COORDINATES))
+    e[none], n[none] = np.nan, np.nan
+    if LAT in df.columns and LON in df.columns:
+        lat = pd.to_numeric(df[LAT], errors="coerce").to_numpy(dtype=float, copy=True)
+        lon = pd.to_numeric(df[LON], errors="coerce").to_numpy(dtype=float, copy=True)
+    else:
+        from pyproj import Transformer
+
+        lon, lat = Transformer.from_crs(BNG, WGS84, always_xy=True).transform(e, n)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    lat[none], lon[none] = np.nan, np.nan
+    return e, n, lat, lon
+
+
+def _lsoa_by_point(out: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> np.ndarray:
+    """2021 LSOA of each postcode point in ``lsoas`` (None outside them or without one)."""
+    has = out[EASTING].notna().to_numpy()
+    codes = np.full(len(out), None, dtype=object)
+    pts = gpd.GeoSeries(gpd.points_from_xy(out.loc[has, EASTING], out.loc[has, NORTHING]),
+                        crs=BNG).to_crs(lsoas.crs)
+    poly = lsoas[[LSOA_CODE, lsoas.geometry.name]].reset_index(drop=True)
+    p_idx, l_idx = poly.sindex.query(np.asarray(pts.values), predicate="within")
+    first = np.unique(p_idx, return_index=True)[1]
+    where = np.flatnonzero(has)
+    codes[where[p_idx[first]]] = poly[LSOA_CODE].to_numpy()[l_idx[first]]
+    return codes
+
+
+def load_codepoint(
+    lad_code: str | None = None,
+    *,
+    postcode_area: str | None = None,
+    lsoas: gpd.GeoDataFrame | None = None,
+    _lookup21: pd.DataFrame | None = None,
+    _records: list[FetchRecord] | None = None,
+) -> pd.DataFrame:
+    """OS Code-Point Open as a postcode lookup, in the columns of the NSPL lookup.
+
+    Parameters
+    ----------
+    lad_code
+        Keep this district's postcodes: those Code-Point places in the district
+        (``Admin_district_code``, 2025 codes) or whose point lies in one of its 2021 LSOAs.
+    postcode_area
+        Keep one postcode area (``"LE"``), e.g. to look up postcodes outside a district.
+    lsoas
+        2021 LSOA polygons (``lsoa_code``, geometry) for point-in-polygon LSOA codes when
+        the copy has none (the publisher's zip); the district's own when loaded by
+        :func:`load_area`.
+
+    Returns
+    -------
+    DataFrame
+        ``postcode``, ``lat``, ``lon``, ``easting``, ``northing``, ``lsoa21_code``,
+        ``ward_code`` (Code-Point's admin ward, 2025 codes), ``lad_code`` (the district asked
+        for), plus ``positional_quality`` and ``admin_district_code``. Postcodes without
+        coordinates (positional quality 90) are kept with NaN. ``attrs``: ``source``,
+        ``postcode_source`` (``"codepoint_open"``) and ``lsoa_method``. The LSOA is a
+        point-in-polygon estimate, not the ONS assignment: near LSOA edges it can differ
+        from the NSPL, more so against 200 m (BSC) polygons.
+    """
+    from cnmap.postcodes import normalise_postcodes
+
+    lad = check_lad_code(lad_code) if lad_code is not None else None
+    records = _records if _records is not None else []
+    lookup = _lookup21 if (_lookup21 is not None or lad is None) else _lookup21_for(lad, records)
+    codes = set(lookup[LSOA_CODE]) if lookup is not None else None
+    rec = _fetch("codepoint_open", lad, records, postcode_area)
+    df = _read_codepoint(rec, lad, postcode_area, codes)
+    if POSTCODE not in df.columns or EASTING not in df.columns:
+        raise MissingColumnError(f"codepoint_open ({rec.read_from}) lacks Postcode/Eastings; "
+                                 f"columns: {list(df.columns)[:12]}")
+    out = pd.DataFrame({POSTCODE: normalise_postcodes(df[POSTCODE]).to_numpy()})
+    out[EASTING], out[NORTHING], out[LAT], out[LON] = _codepoint_coordinates(df)
+    lsoa_method = f"point in polygon ({rec.read_from})"
+    if "lsoa21_code" in df.columns:
+        out["lsoa21_code"] = df["lsoa21_code"].astype("str").str.strip().to_numpy()
+    elif lsoas is not None:
+        out["lsoa21_code"] = _lsoa_by_point(out, lsoas)
+        lsoa_method = "point in polygon (the area's 2021 LSOA polygons)"
+    for col in (WARD_CODE, "positional_quality", "admin_district_code"):
+        if col in df.columns:
+            out[col] = df[col].astype("str").str.strip().to_numpy()
+    if lad is not None:
+        out = _select_codepoint_lad(out, lad, codes, rec)
+    out.attrs.update({"source": rec.read_from, "postcode_source": "codepoint_open",
+                      "lsoa_method": lsoa_method if "lsoa21_code" in out.columns else "none"})
+    return out
+
+
+def _select_codepoint_lad(out: pd.DataFrame, lad: str, codes: set[str] | None,
+                          rec: FetchRecord) -> pd.DataFrame:
+    keep = np.zeros(len(out), dtype=bool)
+    if "admin_district_code" in out.columns:
+        keep |= (out["admin_district_code"].str.upper() == lad).to_numpy()
+    if codes and "lsoa21_code" in out.columns:
+        keep |= out["lsoa21_code"].str.upper().isin(codes).to_numpy()
+    if not keep.any():
+        raise UnknownAreaError(f"no postcodes of {lad} in {rec.read_from}")
+    log.info("load_codepoint(%s): %d of %d postcodes kept", lad, int(keep.sum()), len(out))
+    out = out.loc[keep].reset_index(drop=True)
+    out[LAD_CODE] = lad
+    return out
+
+
+def load_lsoa_change_lookup(lad_code: str) -> pd.DataFrame:
+    """ONS LSOA 2011 -> LSOA 2021 exact-fit lookup rows of a district's 2021 LSOAs.
+
+    Returns
+    -------
+    DataFrame
+        ``lsoa11_code``, ``lsoa21_code``, ``change`` (U unchanged, S split, M merged, X
+        irregular) and names, for every 2021 LSOA of the district (selected through its
+        LSOA21 lookup: the lookup's own LAD codes are of 2022). ``attrs["source"]``.
+    """
+    lad = check_lad_code(lad_code)
+    records: list[FetchRecord] = []
+    codes = set(_lookup21(lad, records)[LSOA_CODE])
+    rec = _fetch("lsoa2011_lsoa2021_lookup", lad, records)
+    df = read_dataset(rec)
+    out = df[_codes(df["lsoa21_code"]).isin(codes)].reset_index(drop=True)
+    missing = sorted(codes - set(_codes(out["lsoa21_code"])))
+    if missing:
+        raise ValidationError(f"{len(missing)} 2021 LSOA(s) of {lad} are not in "
+                              f"{rec.read_from}: {missing[:20]}")
+    out.attrs["source"] = rec.read_from
+    return out
