@@ -204,3 +204,12 @@ def test_walk_network_cache_folder_is_a_file(env, fixtures_dir):
         read_walk_network(fixtures_dir / "network" / "tiny_walk.osm", cache=True)
     net = read_walk_network(fixtures_dir / "network" / "tiny_walk.osm", cache=False)
     assert net.n_edges > 0  # without the cache the network reads as before
+
+
+def test_read_only_cache_with_verified_copies_still_serves_them(env, monkeypatch):
+    """Only writes need a writable folder: a read-only cache holding the file still works."""
+    dest = _copy_dest(env)
+    monkeypatch.setattr(tempfile, "mkstemp", _raising(errno.EROFS))
+    monkeypatch.setattr(fetchmod.os, "replace", _raising(errno.EROFS))
+    rec = fetch_record("t", lad_code=LAD)
+    assert rec.source == "cache" and rec.path == dest and rec.path.read_bytes() == CSV
