@@ -1,7 +1,7 @@
 """Colours, labels, attribution text and legend HTML shared by the interactive and static maps.
 
 Every colour used by :mod:`cnmap.maps` is defined here, so that the HTML map and the report
-figures agree. Legend HTML is built from constants and HTML-escaped labels only.
+figures agree. Legend HTML is built from constants and labels escaped by :func:`esc` only.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
+
+from ._safe import inert_html
 
 __all__ = [
     "IMD_DECILE_COLOURS",
@@ -137,12 +139,14 @@ def _missing(value: object) -> bool:
 def esc(value: object, *, missing: str = "n/a") -> str:
     """Return ``value`` as HTML-safe text (``<``, ``>``, ``&`` and quotes escaped).
 
-    Missing values (None, NaN, ``pd.NA``) become ``missing``; line breaks become ``<br>``
-    after escaping.
+    Braces are written as ``&#123;`` / ``&#125;`` so that no Jinja2 delimiter reaches a
+    folium template (:func:`cnmap.maps._safe.inert_html`); the browser shows the text as
+    written. Missing values (None, NaN, ``pd.NA``) become ``missing``; line breaks become
+    ``<br>`` after escaping.
     """
     if _missing(value):
         return missing
-    return html.escape(str(value), quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+    return inert_html(value).replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def fmt_int(value: object) -> str:

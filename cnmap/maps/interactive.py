@@ -12,10 +12,13 @@ How the page stays light and safe:
 - the LSOA geometry is written to the page once and shared by every LSOA layer (IMD
   deciles, share covered, bivariate, thin): each layer adds only a style index and its
   tooltip values per LSOA;
-- every text that comes from data (names, addresses, opening hours, reasons...) is
-  HTML-escaped in Python before it is written; the page's small tooltip builder only
-  concatenates escaped strings. Data are embedded with Jinja's ``tojson`` (``<``, ``>``,
-  ``&`` and ``'`` written as ``\\u00XX``), so nothing can close the ``<script>`` element.
+- every text that comes from data (names, addresses, opening hours, reasons, layer
+  names...) is HTML-escaped in Python before it is written (:func:`._style.esc`, braces as
+  ``&#123;`` / ``&#125;``); the page's small tooltip builder only concatenates escaped
+  strings. Data are embedded with :func:`._safe.inert_json`, the ``tojson`` filter of every
+  cnmap element template (``{ } # % < > & '`` inside strings written as ``\\u00XX``), so
+  nothing can close the ``<script>`` element and no text is evaluated as a Jinja2 template
+  when branca renders the page (see ``docs/security.md``).
 
 folium is imported lazily (first call).
 """
@@ -52,6 +55,7 @@ from ..columns import (
 )
 from ..errors import CRSError, MissingColumnError, OptionalDependencyError, ValidationError
 from . import _style as S
+from ._safe import inert_template
 
 if TYPE_CHECKING:
     import folium
@@ -733,18 +737,18 @@ def _elements() -> dict[str, Any]:
     from branca.element import MacroElement
     from folium.elements import JSCSSMixin
     from folium.map import Layer
-    from folium.template import Template
 
     class Runtime(MacroElement):
         """The page's stylesheet and tooltip builder (once per map)."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro header(this, kwargs) %}
             <style>{{ this.css }}</style>
             <script>{{ this.js }}</script>
             {% endmacro %}
-            """
+            """,
+            constants=("css", "js"),  # cnmap's own stylesheet and script, no data
         )
 
         def __init__(self) -> None:
@@ -756,7 +760,7 @@ def _elements() -> dict[str, Any]:
     class SharedData(MacroElement):
         """A GeoJSON FeatureCollection written once, used by several layers."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = {{ this.fc|tojson }};
@@ -772,7 +776,7 @@ def _elements() -> dict[str, Any]:
     class AreaLayer(Layer):
         """A polygon layer drawn from shared features with per-feature style and tooltip."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function() {
@@ -812,7 +816,7 @@ def _elements() -> dict[str, Any]:
     class OrgMarkers(MacroElement):
         """Organisation markers added to the parent cluster / feature group."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             (function() {
@@ -847,7 +851,7 @@ def _elements() -> dict[str, Any]:
     class Legend(MacroElement):
         """A legend box shown while its layer is on the map."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             (function() {
@@ -883,7 +887,7 @@ def _elements() -> dict[str, Any]:
     class Attribution(MacroElement):
         """Adds the data licences to Leaflet's attribution control (always visible)."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             (function() {
@@ -905,7 +909,7 @@ def _elements() -> dict[str, Any]:
     class WardSearch(JSCSSMixin, MacroElement):
         """leaflet-search over a polygon layer; suggestions are written as text, not HTML."""
 
-        _template = Template(
+        _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             (function() {
@@ -1132,6 +1136,7 @@ def coverage_map(
     taken = {c.layer_name for c in m._children.values() if hasattr(c, "layer_name")}
 
     def unique(name: str) -> str:  # layers stacked on an existing map keep distinct names
+        name = S.esc(name)  # Leaflet's layer control writes names as HTML
         out, k = name, 2
         while out in taken:
             out, k = f"{name} ({k})", k + 1
