@@ -42,7 +42,7 @@ def _band_numbers(values: np.ndarray, bands: int, higher_is_worse: bool,
     if edges is None:
         order = pd.Series(values).rank(method="first", ascending=not higher_is_worse).to_numpy()
         return np.ceil(order * bands / len(values)).astype(int)
-    low_to_high = np.searchsorted(edges, values, side="right")  # 0 = lowest values
+    low_to_high = np.searchsorted(edges, values, side="left")  # 0 = lowest; (a, b] bins
     return (bands - low_to_high) if higher_is_worse else (low_to_high + 1)
 
 

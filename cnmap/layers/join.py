@@ -198,10 +198,11 @@ def _weights(frame: pd.DataFrame, on: str, weights: str | pd.Series | None) -> p
                      index=frame[on].astype(str).to_numpy())
 
 
-def _missing_message(layer: NeedLayer, missing: Sequence[str], vintage: int) -> str:
-    how = "" if layer.lsoa_vintage == vintage else (
-        f" after conversion from LSOA {layer.lsoa_vintage} (the lookup gives them no source "
-        "LSOA present in the layer)")
+def _missing_message(layer: NeedLayer, missing: Sequence[str], original: int,
+                     vintage: int) -> str:
+    how = "" if original == vintage else (
+        f" after conversion from LSOA {original} (the lookup gives them a source LSOA absent "
+        "from the layer)")
     return (f"need layer {layer.name!r} ({layer.title}) has no row for {len(missing)} LSOA(s) of "
             f"the table{how}: {_codes_text(missing)}. Use a layer that covers the whole area; "
             "their values are never left blank")
@@ -209,12 +210,13 @@ def _missing_message(layer: NeedLayer, missing: Sequence[str], vintage: int) -> 
 
 def _layer_for(layer: NeedLayer, codes: pd.Index, vintage: int, lookup: pd.DataFrame | None,
                weights: pd.Series | None) -> NeedLayer:
-    if layer.lsoa_vintage != vintage:
+    original = layer.lsoa_vintage
+    if original != vintage:
         lookup = read_lsoa_lookup() if lookup is None else lookup
         layer = convert_layer(layer, vintage, lookup=lookup, weights=weights, codes=codes)
     missing = codes.difference(layer.codes)
     if len(missing):
-        raise MissingLSOAError(_missing_message(layer, list(missing), vintage))
+        raise MissingLSOAError(_missing_message(layer, list(missing), original, vintage))
     return layer.subset(codes)
 
 
