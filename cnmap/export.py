@@ -457,6 +457,100 @@ def _source_rows(sources: pd.DataFrame | None) -> list[list[Any]]:
     return rows
 
 
+def _safe_names(tables: Mapping[str, Any]) -> dict[str, str]:
+    """Table name -> file/sheet/layer name; refuses non-frames, reserved and clashing names."""
+    safe: dict[str, str] = {}
+    for name, df in tables.items():
+        if not isinstance(df, pd.DataFrame):
+            raise ValidationError(f"table {name!r} is a {type(df).__name__}, not a DataFrame")
+        s = _safe_name(name)
+        if s.lower() in {r.lower() for r in RESERVED}:
+            raise ValidationError(f"table name {name!r} is reserved for the export's own "
+                                  f"tables {RESERVED}; rename it")
+        if s.lower() in {v.lower() for v in safe.values()}:
+            raise ValidationError(f"table names {name!r} and "
+                                  f"{[k for k, v in safe.items() if v.lower() == s.lower()][0]!r} "
+                                  "give the same file name; rename one")
+        safe[name] = s
+    return safe
+
+
+def _write_csv_files(plain: Mapping[str, pd.DataFrame], safe: Mapping[str, str], out_dir: Path,
+                     param_rows: list[tuple[str, str]], sources: pd.DataFrame | None,
+                     guard: bool) -> list[Path]:
+    """Every table, the parameters and the sources as CSV, all through :func:`write_csv`."""
+    files = [write_csv(df, out_dir / f"{safe[name]}.csv", guard_formulas=guard)
+             for name, df in plain.items()]
+    par = pd.DataFrame(param_rows, columns=["parameter", "value"])
+    files.append(write_csv(par, out_dir / "parameters.csv", guard_formulas=guard))
+    if sources is not None:
+        files.append(write_csv(_plain(sources), out_dir / "sources.csv", guard_formulas=guard))
+    return files
+
+
+def _column_guide(plain: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
+    """Rows of :data:`COLUMN_GUIDE` for the columns present in the tables."""
+    all_cols: list[str] = []
+    for df in plain.values():
+        all_cols += [c for c in df.columns if c not in all_cols]
+    guide: list[list[Any]] = []
+    for key, text in COLUMN_GUIDE.items():
+        if "{T}" in key:
+            pat = re.compile("^" + re.escape(key).replace(r"\{T\}", r"[0-9.]+") + "$")
+            if any(pat.match(c) for c in all_cols):
+                guide.append([key, text])
+        elif key in all_cols:
+            guide.append([key, text])
+    return guide
+
+
+def _readme(plain: Mapping[str, pd.DataFrame], sheets: Mapping[str, str],
+            param_rows: list[tuple[str, str]], sources: pd.DataFrame | None, title: str | None,
+            desc: Mapping[str, str], notes: Sequence[str]
+            ) -> list[tuple[str, list[list[Any]], bool]]:
+    """The README sheet's sections: (heading, rows, first row is a header)."""
+    from cnmap import __version__
+
+    readme: list[tuple[str, list[list[Any]], bool]] = [
+        (title or "cnmap export", [
+            ["Created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")],
+            ["Software", f"cnmap {__version__}"],
+            ["Sheets", "listed below; each has one header row (frozen, with filters); "
+                       "shares are shown as percentages, people as whole numbers"],
+        ], False),
+        ("Sheets", [["sheet", "table", "rows", "columns", "what it holds"]] + [
+            [sheets[n], n, len(plain[n]), plain[n].shape[1], desc.get(n, "")]
+            for n in plain], True),
+        ("Parameters", [["parameter", "value"]] + [list(r) for r in param_rows], True),
+        ("Data sources, vintages, licences and attribution", _source_rows(sources),
+         sources is not None and len(sources) > 0),
+    ]
+    if notes:
+        readme.append(("Notes", [["note"]] + [[str(n)] for n in notes], True))
+    guide = _column_guide(plain)
+    if guide:
+        readme.append(("Column guide", [["column", "meaning"]] + guide, True))
+    return readme
+
+
+def _write_gpkg_file(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str], p: Path,
+                     param_rows: list[tuple[str, str]],
+                     sources: pd.DataFrame | None) -> list[Path]:
+    """The spatial tables and the README tables as one GeoPackage (none without a spatial
+    table)."""
+    spatial = {n: df for n, df in tables.items()
+               if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns}
+    if not spatial:
+        log.info("write_tables: no spatial table, no GeoPackage written")
+        return []
+    attr = {"readme_parameters": pd.DataFrame(param_rows, columns=["parameter", "value"])}
+    if sources is not None and len(sources):
+        attr["readme_sources"] = pd.DataFrame({str(c): [_text(v) for v in sources[c]]
+                                               for c in sources.columns})
+    _write_gpkg(spatial, {n: safe[n] for n in spatial}, p, attr)
+    return [p]
+
+
 def write_tables(
     tables: Mapping[str, pd.DataFrame],
     path: str | Path,
@@ -527,95 +621,29 @@ def write_tables(
     bad = [f for f in fmts if f not in FORMATS]
     if bad or not fmts:
         raise ValidationError(f"formats={formats!r}: choose from {FORMATS}")
-    safe: dict[str, str] = {}
-    for name, df in tables.items():
-        if not isinstance(df, pd.DataFrame):
-            raise ValidationError(f"table {name!r} is a {type(df).__name__}, not a DataFrame")
-        s = _safe_name(name)
-        if s.lower() in {r.lower() for r in RESERVED}:
-            raise ValidationError(f"table name {name!r} is reserved for the export's own "
-                                  f"tables {RESERVED}; rename it")
-        if s.lower() in {v.lower() for v in safe.values()}:
-            raise ValidationError(f"table names {name!r} and "
-                                  f"{[k for k, v in safe.items() if v.lower() == s.lower()][0]!r} "
-                                  "give the same file name; rename one")
-        safe[name] = s
+    safe = _safe_names(tables)
     out_dir = Path(path)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValidationError(f"path {str(out_dir)!r} is a file; give a folder to write into")
     out_dir.mkdir(parents=True, exist_ok=True)
-    desc = {**SHEET_DESCRIPTIONS, **(descriptions or {})}
     param_rows = _flatten(params or {})
     plain = {name: _plain(df) for name, df in tables.items()}
     written: dict[str, list[Path]] = {}
-
     if "csv" in fmts:
-        files = []
-        for name, df in plain.items():
-            files.append(write_csv(df, out_dir / f"{safe[name]}.csv",
-                                   guard_formulas=csv_guard_formulas))
-        par = pd.DataFrame(param_rows, columns=["parameter", "value"])
-        files.append(write_csv(par, out_dir / "parameters.csv", guard_formulas=csv_guard_formulas))
-        if sources is not None:
-            files.append(write_csv(_plain(sources), out_dir / "sources.csv",
-                                   guard_formulas=csv_guard_formulas))
-        written["csv"] = files
-
+        written["csv"] = _write_csv_files(plain, safe, out_dir, param_rows, sources,
+                                          csv_guard_formulas)
     if "xlsx" in fmts:
         sheets: dict[str, str] = {}
-        taken = ["README"]
         for name in plain:
-            sheets[name] = sheet_name(safe[name], taken)
-            taken.append(sheets[name])
-        from cnmap import __version__
-
-        readme: list[tuple[str, list[list[Any]], bool]] = [
-            (title or "cnmap export", [
-                ["Created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")],
-                ["Software", f"cnmap {__version__}"],
-                ["Sheets", "listed below; each has one header row (frozen, with filters); "
-                           "shares are shown as percentages, people as whole numbers"],
-            ], False),
-            ("Sheets", [["sheet", "table", "rows", "columns", "what it holds"]] + [
-                [sheets[n], n, len(plain[n]), plain[n].shape[1], desc.get(n, "")]
-                for n in plain], True),
-            ("Parameters", [["parameter", "value"]] + [list(r) for r in param_rows], True),
-            ("Data sources, vintages, licences and attribution", _source_rows(sources),
-             sources is not None and len(sources) > 0),
-        ]
-        if notes:
-            readme.append(("Notes", [["note"]] + [[str(n)] for n in notes], True))
-        all_cols: list[str] = []
-        for df in plain.values():
-            all_cols += [c for c in df.columns if c not in all_cols]
-        guide = []
-        for key, text in COLUMN_GUIDE.items():
-            if "{T}" in key:
-                pat = re.compile("^" + re.escape(key).replace(r"\{T\}", r"[0-9.]+") + "$")
-                if any(pat.match(c) for c in all_cols):
-                    guide.append([key, text])
-            elif key in all_cols:
-                guide.append([key, text])
-        if guide:
-            readme.append(("Column guide", [["column", "meaning"]] + guide, True))
+            sheets[name] = sheet_name(safe[name], ["README", *sheets.values()])
+        readme = _readme(plain, sheets, param_rows, sources, title,
+                         {**SHEET_DESCRIPTIONS, **(descriptions or {})}, notes)
         p = out_dir / f"{stem}.xlsx"
         _write_xlsx(plain, sheets, p, readme)
         written["xlsx"] = [p]
-
     if "gpkg" in fmts:
-        spatial = {n: df for n, df in tables.items()
-                   if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns}
-        p = out_dir / f"{stem}.gpkg"
-        attr = {"readme_parameters": pd.DataFrame(param_rows, columns=["parameter", "value"])}
-        if sources is not None and len(sources):
-            attr["readme_sources"] = pd.DataFrame({str(c): [_text(v) for v in sources[c]]
-                                                   for c in sources.columns})
-        if spatial:
-            _write_gpkg(spatial, {n: safe[n] for n in spatial}, p, attr)
-            written["gpkg"] = [p]
-        else:
-            log.info("write_tables: no spatial table, no GeoPackage written")
-            written["gpkg"] = []
+        written["gpkg"] = _write_gpkg_file(tables, safe, out_dir / f"{stem}.gpkg", param_rows,
+                                           sources)
     log.info("write_tables: %d tables to %s (%s)", len(tables), out_dir, ", ".join(fmts))
     return written
 
