@@ -23,13 +23,20 @@ from cnmap.errors import ValidationError
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = {
-    "wards", "lsoa2011", "lsoa2021", "lsoa2021_ward_lookup", "lsoa2011_ward_bestfit",
-    "iod2019_file7", "iod2025_file7", "postcodes", "osm_boundary", "osm_walk_network",
+    "wards", "wards_bsc", "lsoa2011", "lsoa2021", "lsoa2021_bsc", "lad_boundaries",
+    "lsoa2021_ward_lookup", "ward_lad_lookup", "lsoa2011_lsoa2021_lookup",
+    "lsoa2011_ward_bestfit", "iod2019_file7", "iod2025_file7", "iod2025_domains",
+    "iod2025_subdomains", "census2021_rm121", "postcodes", "codepoint_open", "libraries_ace",
+    "gp_practices_epraccur", "osm_extract", "osm_boundary", "osm_walk_network",
 }
 PUBLISHER_HOSTS = {
     "services1.arcgis.com",  # ONS Open Geography Portal feature services
     "assets.publishing.service.gov.uk",  # gov.uk (MHCLG)
     "www.arcgis.com",  # ONS NSPL item
+    "www.nomisweb.co.uk",  # ONS Census 2021 tables
+    "api.os.uk",  # Ordnance Survey downloads (Code-Point Open)
+    "digital.nhs.uk",  # NHS Organisation Data Service
+    "github.com",  # Libraries Hacked's filtered Arts Council England list
     "overpass-api.de", "download.geofabrik.de",  # OpenStreetMap
 }
 
@@ -59,7 +66,16 @@ def test_every_official_source_is_declared_with_provenance():
     assert "OpenStreetMap" in cat["osm_walk_network"].attribution
     assert cat["postcodes"].format == "zip" and cat["postcodes"].member.endswith("_UK.csv")
     assert not cat["osm_boundary"].downloadable and cat["iod2019_file7"].downloadable
-    assert cat["iod2025_file7"].mirror == ()  # declared, no copy exists
+    # IoD2025: the official File 7 is downloadable; its all-England column subsets are
+    # mirror-only stand-ins for it (same publisher file)
+    assert cat["iod2025_file7"].downloadable and not cat["iod2025_domains"].downloadable
+    assert cat["iod2025_domains"].url == cat["iod2025_file7"].url
+    assert cat["codepoint_open"].licence == "OS-OpenData"
+    assert "Royal Mail" in cat["codepoint_open"].attribution
+    assert cat["census2021_rm121"].publisher.startswith("Office for National Statistics")
+    for ds_id in ("lsoa2021_bsc", "wards_bsc", "lad_boundaries"):
+        assert "BSC" in cat[ds_id].title and cat[ds_id].coverage == "national", ds_id
+    assert "IoD2025" in cat["iod2025_file7"].vintage and "mid-2022" in cat["iod2025_file7"].vintage
 
 
 def test_url_for_fills_the_lad_code():
@@ -79,7 +95,25 @@ def test_mirror_files_exist_with_the_declared_checksums(shared_data):
             assert entry.sha256, f"{ds.id}: mirror entry without checksum"
             assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256, path
             n += 1
-    assert n == 10
+    assert n == 44
+
+
+def test_district_files_come_before_national_ones():
+    # the first covering entry is the one used, so a district's own (richer or 20 m) file
+    # must precede the national "*" file of the same dataset
+    for ds in catalogue().values():
+        national = [i for i, e in enumerate(ds.mirror) if "*" in e.lad_codes]
+        local = [i for i, e in enumerate(ds.mirror) if "*" not in e.lad_codes]
+        assert not national or not local or max(local) < min(national), ds.id
+
+
+def test_any_english_district_is_covered_by_the_national_files():
+    # datasets a 2021/IoD2025 run needs: a "*" file for each (or for a stand-in)
+    cat = catalogue()
+    for ids in (("lsoa2021_ward_lookup",), ("wards", "wards_bsc"), ("lsoa2021", "lsoa2021_bsc"),
+                ("iod2025_file7", "iod2025_domains"), ("census2021_rm121",),
+                ("postcodes", "codepoint_open"), ("ward_lad_lookup",)):
+        assert any(e.covers(lad_code="E07000177") for i in ids for e in cat[i].mirror), ids
 
 
 def test_mirror_coverage(shared_data):
@@ -90,7 +124,11 @@ def test_mirror_coverage(shared_data):
     assert by_path["birmingham/imd2019_lsoa_birmingham.csv"].covers(lad_code="E08000025")
     pc = mirror_entries("postcodes", roots=[shared_data])[0]
     assert pc.covers(postcode_area="b") and not pc.covers(postcode_area="WA")
-    assert mirror_entries("iod2025_file7", roots=[shared_data]) == []
+    f7 = mirror_entries("iod2025_file7", roots=[shared_data])
+    assert [e.path for e in f7] == ["birmingham/iod2025/iod2025_file7_birmingham_solihull.csv"]
+    assert f7[0].covers(lad_code="E08000029") and not f7[0].covers(lad_code="E06000017")
+    domains = mirror_entries("iod2025_domains", roots=[shared_data])
+    assert [e.covers(lad_code="E06000017") for e in domains] == [False, True, True]
 
 
 def test_several_mirror_folders_and_manifests(tmp_path, monkeypatch, fixtures_dir, shared_data):
@@ -99,7 +137,8 @@ def test_several_mirror_folders_and_manifests(tmp_path, monkeypatch, fixtures_di
     assert mirror_dirs() == [other.resolve(), shared_data.resolve()]
     wards = mirror_entries("wards")
     assert [(e.path, e.from_manifest) for e in wards] == [
-        ("warrington/wards.geojson", True), ("birmingham/wards.geojson", False)]
+        ("warrington/wards.geojson", True), ("birmingham/wards.geojson", False),
+        ("rutland/rutland_wd24_bgc_wgs84.geojson", False)]
     assert wards[0].covers(lad_code="E06000007")
     # a manifest entry without a dataset is an error naming the file
     bad = tmp_path / "bad"
@@ -125,6 +164,13 @@ def test_normalise_columns_publisher_and_mirror_spellings():
     file7 = pd.DataFrame(columns=["LSOA code (2011)", "Local Authority District code (2019)"])
     assert list(normalise_columns(file7, cat["iod2019_file7"]).columns) == [
         "lsoa_code", "lad_code"]
+    tidy = pd.DataFrame(columns=["lsoa21_name", "lsoa21_code", "ward24_name", "ward24_code",
+                                 "ltla24_name", "ltla24_code"])
+    assert list(normalise_columns(tidy, cat["lsoa2021_ward_lookup"]).columns) == [
+        "lsoa_name", "lsoa_code", "ward_name", "ward_code", "lad_name", "lad_code"]
+    census = pd.DataFrame(columns=["lsoa21_code", "Total", "Aged 65 years"])
+    assert list(normalise_columns(census, cat["census2021_rm121"]).columns) == [
+        "lsoa_code", "census2021_usual_residents", "Aged 65 years"]
     both = pd.DataFrame(columns=["WD22CD", "WD24CD"])
     with pytest.raises(ValidationError, match="'WD22CD' and 'WD24CD' both map to 'ward_code'"):
         normalise_columns(both, cat["wards"])

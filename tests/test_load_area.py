@@ -25,12 +25,12 @@ BHAM_POP = 1_112_305
 
 @pytest.fixture(scope="module")
 def bham(shared_data) -> Area:
-    return load_area(BHAM)
+    return load_area(BHAM, lsoa_vintage=2011, iod=2019)
 
 
 @pytest.fixture(scope="module")
 def bham21(shared_data) -> Area:
-    return load_area(BHAM, lsoa_vintage=2021, postcodes=False)
+    return load_area(BHAM, lsoa_vintage=2021, iod=2019, postcodes=False)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,12 @@ def other_mirror(shared_data, fixtures_dir):
 
 @pytest.fixture(scope="module")
 def warr(other_mirror) -> Area:
-    return load_area(WARR)
+    return load_area(WARR, lsoa_vintage=2011, iod=2019)
 
 
 @pytest.fixture(scope="module")
 def warr21(other_mirror) -> Area:
-    return load_area(WARR, lsoa_vintage=2021)
+    return load_area(WARR, lsoa_vintage=2021, iod=2019)
 
 
 @pytest.fixture(scope="module")
@@ -163,10 +163,32 @@ def test_birmingham_2021_vintage(bham21):
     assert any("43 changed LSOAs" in n for n in bham21.notes)
 
 
-def test_iod2025_is_declared_but_absent(shared_data):
-    with pytest.raises(DataFetchError, match=r"iod2025_file7 for LAD E08000025.*"
-                       r"CNMAP_DATA_MIRROR=.*File_7_IoD2025"):
-        load_area(BHAM, lsoa_vintage=2021, iod=2025, postcodes=False)
+def test_iod2019_is_recorded_in_params(bham, bham21):
+    assert bham.params["iod"] == 2019 and bham.params["population"] == "iod2019"
+    assert "mid-2015" in bham.params["population_source"]
+    assert bham.params["lsoa_dataset"] == "lsoa2011" and bham.params["postcodes"] == "nspl"
+    assert bham21.params["lsoa_vintage"] == 2021 and bham21.params["iod_dataset"] == (
+        "iod2019_file7")
+    assert bham.to_dict()["data"]["population"] == "iod2019"
+
+
+def test_the_default_is_iod2025_on_2021_lsoas(shared_data):
+    area = load_area(BHAM, postcodes=False)
+    assert (area.lsoa_vintage, area.iod) == (2021, 2025) and len(area.lsoas) == 659
+    assert area.params["iod_dataset"] == "iod2025_file7"
+    # published check figure: 282 of 659 in England's most deprived 10%
+    assert int((area.lsoas["imd_decile"] == 1).sum()) == 282
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "edition"),
+    [({"iod": 2019}, (2011, 2019)), ({"lsoa_vintage": 2011}, (2011, 2019)),
+     ({"lsoa_vintage": 2021}, (2021, 2025)), ({"iod": 2025}, (2021, 2025))],
+)
+def test_one_of_vintage_and_edition_implies_the_other(kwargs, edition):
+    from cnmap.data.loaders import _editions
+
+    assert _editions(kwargs.get("lsoa_vintage"), kwargs.get("iod")) == edition
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -196,7 +218,13 @@ def test_lad_code_is_normalised():
     [
         ({"lsoa_vintage": 2001}, r"lsoa_vintage=2001; use one of \(2011, 2021\)"),
         ({"iod": 2015}, r"iod=2015; use one of \(2019, 2025\)"),
-        ({"iod": 2025}, r"iod=2025 is published for 2021 LSOAs; use lsoa_vintage=2021"),
+        ({"lsoa_vintage": 2011, "iod": 2025},
+         r"iod=2025 is published for 2021 LSOAs; use lsoa_vintage=2021"),
+        ({"population": "mid2022"}, r"population='mid2022'; use one of \('auto'"),
+        ({"population": "iod2019"}, r"population='iod2019' but the area uses IoD2025"),
+        ({"lsoa_vintage": 2011, "population": "census2021"},
+         r"'census2021' is published for 2021 LSOAs"),
+        ({"postcodes": "royal_mail"}, r"postcodes='royal_mail'; use True, False or one of"),
     ],
 )
 def test_bad_options(kwargs, pattern):
@@ -204,11 +232,25 @@ def test_bad_options(kwargs, pattern):
         load_area(BHAM, **kwargs)
 
 
-def test_district_not_in_the_mirror_offline(shared_data):
-    # well-formed code, no data reachable: the error says what to set
-    with pytest.raises(DataFetchError, match=r"lsoa2021_ward_lookup for LAD E08999999.*"
-                       r"has no file covering it.*CNMAP_OFFLINE"):
+def test_district_not_in_the_national_lookup(shared_data):
+    # well-formed code, no such district in the England and Wales lookup (296 + 22 LADs)
+    with pytest.raises(UnknownAreaError, match=r"local authority E08999999 is not in "
+                       r"lsoa2021_ward_lookup \(mirror:england/lookups/lookup_lsoa21_ward24_"
+                       r"ltla24_ew.csv\), which covers 318 district\(s\)"):
         load_area("E08999999")
+
+
+def test_district_not_in_the_mirror_offline(tmp_path, monkeypatch, shared_data):
+    # a mirror with Birmingham's own files only: the error says what to set
+    mirror = tmp_path / "bham_only"
+    (mirror / "birmingham").mkdir(parents=True)
+    src = shared_data / "birmingham" / "lsoa2021_ward2022_lad2022_lookup_birmingham.csv"
+    shutil.copy(src, mirror / "birmingham" / src.name)
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
+    monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataFetchError, match=r"lsoa2021_ward_lookup for LAD E08000029.*"
+                       r"has no file covering it.*CNMAP_OFFLINE"):
+        load_area("E08000029")
 
 
 def test_unknown_district_in_a_national_file(tmp_path, monkeypatch):
@@ -224,7 +266,7 @@ def test_unknown_district_in_a_national_file(tmp_path, monkeypatch):
     with pytest.raises(UnknownAreaError, match=r"local authority E08999999 is not in "
                        r"lsoa2021_ward_lookup \(mirror:lookup.csv\), which covers 1 district"
                        r"\(s\): E09000001"):
-        load_area("E08999999")
+        load_area("E08999999", lsoa_vintage=2011, iod=2019)
 
 
 # ---------------------------------------------------------------------------- second district
@@ -330,7 +372,7 @@ def test_lsoa_without_iod_row(edited_mirror):
     _edit_geojson(edited_mirror / "lsoa2011.geojson", "E01012500", "E01099999")
     with pytest.raises(ValidationError, match=r"1 LSOA\(s\) of the 2011 LSOA boundaries have no "
                        r"IoD row in mirror:iod2019_file7_sample_warrington.csv: \['E01099999'\]"):
-        load_area(WARR, postcodes=False)
+        load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
 
 
 def test_iod_row_without_lsoa(edited_mirror):
@@ -340,7 +382,7 @@ def test_iod_row_without_lsoa(edited_mirror):
     path.write_text(json.dumps(doc))
     with pytest.raises(ValidationError, match=r"1 IoD row\(s\) of E06000007 .* have no LSOA in "
                        r"the 2011 LSOA boundaries: \['E01012500'\]"):
-        load_area(WARR, postcodes=False)
+        load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
 
 
 def test_lookup_ward_missing_from_boundaries(edited_mirror):
@@ -348,7 +390,7 @@ def test_lookup_ward_missing_from_boundaries(edited_mirror):
     path.write_text(path.read_text().replace("E05900003", "E05900009"))
     with pytest.raises(ValidationError, match=r"ward\(s\) \['E05900009'\] absent from the ward "
                        r"boundaries; .*different ward vintages"):
-        load_area(WARR, lsoa_vintage=2021, postcodes=False)
+        load_area(WARR, lsoa_vintage=2021, iod=2019, postcodes=False)
 
 
 def test_lookup_with_two_wards_for_one_lsoa(edited_mirror):
@@ -357,7 +399,7 @@ def test_lookup_with_two_wards_for_one_lsoa(edited_mirror):
     dup = lines[1].replace("E05900002,Fixture Centre", "E05900001,Fixture West")
     path.write_text("\n".join([*lines, dup]) + "\n")
     with pytest.raises(ValidationError, match=r"duplicate lsoa_code values \['E01012451'\]"):
-        load_area(WARR, postcodes=False)
+        load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
 
 
 def test_lsoa2021_missing_from_lookup(edited_mirror):
@@ -367,7 +409,7 @@ def test_lsoa2021_missing_from_lookup(edited_mirror):
     # the 2021 boundaries are selected through the lookup, so the polygon is not picked up;
     # the changed 2011 LSOA E01012450 then has nowhere to go
     with pytest.raises(ValidationError, match=r"E01012450"):
-        load_area(WARR, lsoa_vintage=2021, postcodes=False)
+        load_area(WARR, lsoa_vintage=2021, iod=2019, postcodes=False)
 
 
 def test_geometry_repair_is_recorded(edited_mirror):
@@ -378,7 +420,7 @@ def test_geometry_repair_is_recorded(edited_mirror):
     # a bow-tie over the same square: self-intersecting, so invalid
     f["geometry"]["coordinates"] = [[[x0, y0], [x1, y1], [x1, y0], [x0, y1], [x0, y0]]]
     path.write_text(json.dumps(doc))
-    area = load_area(WARR, postcodes=False)
+    area = load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
     assert area.lsoas.geometry.is_valid.all()
     assert any(re.search(r"1 invalid geometries repaired with make_valid \(E01012500\)", n)
                for n in area.notes)

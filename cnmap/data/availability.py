@@ -10,12 +10,13 @@ files (a district's own file, or a national file filtered to it). The rules are:
 - among datasets, the first one **at hand** (a cached copy or a mirror file covering the
   district) is used; when none is, the first (preferred) one is downloaded.
 
-Mirror files in formats the fetcher cannot verify by structure (GeoParquet/Parquet) are
+Mirror files in formats the fetcher cannot verify by structure (Parquet, OSM PBF) are
 read in place after their checksum is checked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import logging
@@ -32,16 +33,16 @@ __all__ = ["covering_entry", "at_hand", "choose", "fetch_preferred", "readable"]
 log = logging.getLogger(__name__)
 
 #: Mirror formats read in place (the fetcher's structural check does not know them yet).
-_IN_PLACE = {".parquet": "parquet"}
+_IN_PLACE = {".parquet": "parquet", ".pbf": "pbf"}
 
 
 def _in_place_format(entry: MirrorEntry) -> str | None:
     fmt = _IN_PLACE.get(Path(entry.path).suffix.lower())
     if fmt is None:
         return None
-    # once cnmap.data.fetch knows the format, it verifies and caches the file itself
-    supported = file_format(entry.path, catalogue()[entry.dataset]) == fmt
-    return None if supported else fmt
+    # once cnmap.data.fetch knows the suffix, it verifies and caches the file itself
+    unknown = dataclasses.replace(catalogue()[entry.dataset], format="")
+    return None if file_format(entry.path, unknown) == fmt else fmt
 
 
 def readable(entry: MirrorEntry) -> bool:
@@ -125,8 +126,7 @@ def fetch_preferred(dataset_id: str, lad_code: str | None,
         unreadable = next((e for e in mirror_entries(dataset_id)
                            if e.covers(lad_code=lad_code, postcode_area=postcode_area)), None)
         if unreadable is not None:  # e.g. Parquet without pyarrow: say so, not "truncated"
-            return _in_place_record(unreadable, _IN_PLACE.get(
-                Path(unreadable.path).suffix.lower(), "parquet"))
+            return _in_place_record(unreadable, "parquet")
     if entry is not None:
         fmt = _in_place_format(entry)
         if fmt is not None:
