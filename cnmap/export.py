@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import decimal
 import json
 import logging
 import re
@@ -334,32 +335,46 @@ def _width(header: str, values: list[Any], fmt: str | None) -> float:
 # writers
 
 
-def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: Path,
-                readme: list[tuple[str, list[list[Any]], bool]]) -> None:
-    from openpyxl import Workbook
+_XLSX_PLAIN = (int, float, decimal.Decimal, _dt.datetime, _dt.date, _dt.time)
+
+
+def _data_cell(ws: Any, v: Any, fmt: str | None) -> Any:
+    """A worksheet value: text always as text (never a formula), numbers formatted, other
+    objects (paths, decimals, ...) as their text."""
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
 
-    wb = Workbook(write_only=True)
+    if v is None:
+        return None
+    if not isinstance(v, str) and not isinstance(v, _XLSX_PLAIN):
+        v = str(v)
+    if isinstance(v, str):
+        cell = WriteOnlyCell(ws, _xlsx_text(v))
+        cell.data_type = "s"  # never a formula
+        return cell
+    if fmt is not None and not isinstance(v, bool):
+        cell = WriteOnlyCell(ws, v)
+        cell.number_format = fmt
+        return cell
+    return v
+
+
+def _readme_sheet(wb: Any, readme: list[tuple[str, list[list[Any]], bool]]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+
     bold = Font(bold=True)
-    title_font = Font(bold=True, size=14)
-    fill = PatternFill("solid", fgColor="DDDDDD")
-
-    # README first
     ws = wb.create_sheet("README")
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 40
     for col in "CDEFG":
         ws.column_dimensions[col].width = 28
-    first = True
-    for heading, rows, has_header in readme:
+    for k, (heading, rows, has_header) in enumerate(readme):
         c = WriteOnlyCell(ws, _xlsx_text(heading))
         c.data_type = "s"  # a title from the caller is never a formula
-        c.font = title_font if first else bold
-        if not first:
+        c.font = Font(bold=True, size=14) if k == 0 else bold
+        if k:
             ws.append([])
         ws.append([c])
-        first = False
         for j, r in enumerate(rows):
             cells = []
             for v in r:
@@ -372,41 +387,40 @@ def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: P
                 cells.append(cell)
             ws.append(cells)
 
+
+def _table_sheet(wb: Any, title: str, df: pd.DataFrame) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+
+    ws = wb.create_sheet(title)
+    cols = list(df.columns)
+    values = {c: _cell_values(df[c]) for c in cols}
+    fmts = {c: _number_format(c, df[c]) for c in cols}
+    for j, c in enumerate(cols, start=1):
+        ws.column_dimensions[_col_letter(j)].width = _width(c, values[c], fmts[c])
+    ws.freeze_panes = "A2"
+    if cols:
+        ws.auto_filter.ref = f"A1:{_col_letter(len(cols))}{max(len(df), 1) + 1}"
+    header = []
+    for c in cols:
+        cell = WriteOnlyCell(ws, _xlsx_text(c))
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDDDDD")
+        cell.data_type = "s"  # a header from the input is never a formula
+        header.append(cell)
+    ws.append(header)
+    for i in range(len(df)):
+        ws.append([_data_cell(ws, values[c][i], fmts[c]) for c in cols])
+
+
+def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: Path,
+                readme: list[tuple[str, list[list[Any]], bool]]) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    _readme_sheet(wb, readme)
     for name, df in frames.items():
-        ws = wb.create_sheet(sheets[name])
-        cols = list(df.columns)
-        values = {c: _cell_values(df[c]) for c in cols}
-        fmts = {c: _number_format(c, df[c]) for c in cols}
-        for j, c in enumerate(cols, start=1):
-            ws.column_dimensions[_col_letter(j)].width = _width(c, values[c], fmts[c])
-        ws.freeze_panes = "A2"
-        if cols:
-            ws.auto_filter.ref = f"A1:{_col_letter(len(cols))}{max(len(df), 1) + 1}"
-        header = []
-        for c in cols:
-            cell = WriteOnlyCell(ws, _xlsx_text(c))
-            cell.font = bold
-            cell.fill = fill
-            cell.data_type = "s"
-            header.append(cell)
-        ws.append(header)
-        text_cols = {c for c in cols if not pd.api.types.is_numeric_dtype(df[c].dtype)
-                     or pd.api.types.is_bool_dtype(df[c].dtype)}
-        for i in range(len(df)):
-            row = []
-            for c in cols:
-                v = values[c][i]
-                if isinstance(v, str):
-                    cell = WriteOnlyCell(ws, _xlsx_text(v))
-                    cell.data_type = "s"  # never a formula
-                    row.append(cell)
-                elif fmts[c] is not None and v is not None and c not in text_cols:
-                    cell = WriteOnlyCell(ws, v)
-                    cell.number_format = fmts[c]
-                    row.append(cell)
-                else:
-                    row.append(v)
-            ws.append(row)
+        _table_sheet(wb, sheets[name], df)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     wb.save(tmp)

@@ -139,3 +139,16 @@ def test_guard_keeps_numbers_and_blanks(tmp_path):
     assert [r[0] for r in rows[1:]] == ["x\n'-1", "", "y"]
     assert [r[1] for r in rows[1:]] == ["'-5", "-5", ""]  # text guarded, the number kept
     assert [r[2] for r in rows[1:]] == ["-1.5", "", "2.0"]
+
+
+def test_workbook_writes_objects_as_text(tmp_path):
+    """Values that are neither text nor numbers (paths, here one that looks like a formula)
+    are written as their text; decimals stay numbers."""
+    from decimal import Decimal
+
+    df = pd.DataFrame({"read_from": [Path("=1+1"), Path("orgs.csv")],
+                       "amount": [Decimal("1.5"), Decimal("-2")]})
+    write_tables({"t": df}, tmp_path, formats=["xlsx"])
+    ws = load_workbook(tmp_path / "cnmap.xlsx")["t"]
+    assert [(c.value, c.data_type) for c in ws["A"]][1:] == [("=1+1", "s"), ("orgs.csv", "s")]
+    assert [c.value for c in ws["B"]][1:] == [1.5, -2]
