@@ -4,7 +4,9 @@ and Birmingham runs (Census totals reproduced, shares in [0, 1], groups adding u
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import cnmap_test_lattice as LT  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
@@ -29,6 +31,7 @@ from cnmap.groups import (
 from cnmap.layers.base import NeedLayer
 
 BHAM = "E08000025"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "need_layers.md"
 AREA = LT.line_area()  # LSOA L1 (x < 500) and L2, LSOA vintage 2011
 
 
@@ -145,14 +148,16 @@ def test_properties(seed: int, n_lsoa: int, n_pts: int) -> None:
 
     a_counts = rng.integers(0, 500, n_lsoa)
     layer = hand_layer(codes=codes, a=a_counts, b=rng.integers(0, 500, n_lsoa), vintage=2021)
-    out = group_coverage(Fake(res_a), layer)
+    fa: Any = Fake(res_a)
+    fb: Any = Fake(res_b)
+    out = group_coverage(fa, layer)
     tot, groups = out[out["kind"] == "all"].iloc[0], out[out["kind"] == "group"]
     assert groups["covered"].sum() == pytest.approx(tot["covered"], abs=1e-6)
     assert groups["residents"].sum() == tot["residents"] == layer.table["t"].sum()
     assert (out["covered"] <= out["residents"] + 1e-9).all() and (out["covered"] >= -1e-12).all()
     share = out["share_covered"].dropna()
     assert ((share >= 0) & (share <= 1 + 1e-12)).all()
-    cmp = compare_group_coverage(Fake(res_a), Fake(res_b), layer)
+    cmp = compare_group_coverage(fa, fb, layer)
     assert np.allclose(cmp["covered_b"] - cmp["covered_a"], cmp["gained"] - cmp["lost"])
 
 
@@ -253,6 +258,7 @@ def bham(shared_data: Path):
     return area, warm, res, layers
 
 
+@pytest.mark.slow
 def test_birmingham_group_coverage(bham) -> None:
     area, _, res, layers = bham
     out = group_coverage(res, layers)
@@ -276,6 +282,7 @@ def test_birmingham_group_coverage(bham) -> None:
             <= out[out.minutes == 15]["covered"].to_numpy() + 1e-9).all()
 
 
+@pytest.mark.slow
 def test_birmingham_total_row_equals_coverage_when_counts_are_the_population(bham) -> None:
     area, _, res, _ = bham
     table = area.lsoas[["lsoa_code", "population"]].rename(columns={"population": "p"})
@@ -286,6 +293,7 @@ def test_birmingham_total_row_equals_coverage_when_counts_are_the_population(bha
     assert row(out, "p", 15)["share_covered"] == pytest.approx(res.share_covered(15), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_birmingham_2011_through_the_lookup(shared_data: Path) -> None:
     import cnmap
 
@@ -303,6 +311,7 @@ def test_birmingham_2011_through_the_lookup(shared_data: Path) -> None:
     assert out["share_covered"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_birmingham_compare_and_provision(bham, shared_data: Path) -> None:
     area, warm, res, layers = bham
     half = coverage(warm.iloc[::2], area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4,
@@ -324,3 +333,50 @@ def test_birmingham_compare_and_provision(bham, shared_data: Path) -> None:
     assert b["group_residents"].sum() == row(group_coverage(res, layers[0]), "ethnic_minority",
                                              15)["residents"]
     assert -1 <= pn.summary["spearman_lsoa"] <= 1
+
+
+@pytest.mark.slow
+def test_figures_quoted_in_the_docs(shared_data: Path) -> None:
+    """The Birmingham table and sentence of docs/need_layers.md are what the code gives."""
+    import cnmap
+    from cnmap.network import read_walk_network
+
+    area = cnmap.load_area(BHAM, lsoa_vintage=2021, iod=2025)
+    net = read_walk_network(shared_data / "birmingham" / "osm" / "birmingham_walk_osm_2021-08.gpkg")
+    warm = cnmap.read_organisations(shared_data / "birmingham" / "osm" /
+                                    "warm_spaces_birmingham.geojson", area=area)
+    res = coverage(warm, area, minutes=15, network=net)
+    age = L.read_age()
+    bands = L.score_bands(L.read_deri(lsoa_vintage=2021), "deri_score",
+                          population=age.subset(area.lsoas["lsoa_code"]))
+    eth = L.read_ethnic_group()
+    out = group_coverage(res, [eth, L.read_disability(), L.read_household_deprivation(), age,
+                               bands], minutes=15)
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"the {int(res.organisations['snapped'].sum())} warm spaces" in text
+    names = {"deri_score_q1": "DERI quintile 1 (most at risk)",
+             "deri_score_q5": "DERI quintile 5 (least at risk)"}
+    quoted = ["ethnic_total", "ethnic_asian", "ethnic_black", "ethnic_mixed", "ethnic_white",
+              "ethnic_other", "disabled", "households_deprived_2plus", "age_65_plus",
+              "age_75_plus", *names]
+    for g in quoted:
+        r = row(out, g, 15)
+        line = (f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
+                f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |")
+        assert line in text, line
+
+    seeds = cnmap.read_organisations(shared_data / "birmingham" / "seed_organisations.csv",
+                                     area=area)
+    tagged = organisation_attributes(seeds.organisations)
+    bame_led = tagged[tagged["is_bame_led"].fillna(False)]
+    pn = provision_vs_need(coverage(bame_led, area, minutes=15, network=net), eth,
+                           "ethnic_minority")
+    s = pn.summary
+    sentence = (f"the three located BAME-led organisations of the report reach "
+                f"{s['share_group_covered']:.1%} of\nBirmingham's Black, Asian and minority "
+                f"ethnic residents within 15 minutes against {s['share_others_covered']:.1%} of\n"
+                f"everyone else; all three stand in the fifth of LSOAs with the highest minority "
+                f"share, where\n{s['share_group_top_band']:.1%} of those residents live.")
+    assert len(bame_led) == 3 and s["share_organisations_top_band"] == 1.0
+    assert sentence in text, sentence
+    assert re.search(r"\| White \| [\d,]+ \| [\d.]+% \| -", text)  # White below the average

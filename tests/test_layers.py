@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -181,8 +182,8 @@ def test_join_takes_an_area_and_its_vintage() -> None:
 
 def test_layer_checks() -> None:
     table = pd.DataFrame({"lsoa_code": ["X", "X"], "t": [1, 1], "a": [1, 1]})
-    common = dict(name="n", title="t", lsoa_vintage=2021, source="s", vintage="v", licence="l",
-                  attribution="")
+    common: dict[str, Any] = dict(name="n", title="t", lsoa_vintage=2021, source="s",
+                                  vintage="v", licence="l", attribution="")
     with pytest.raises(ValidationError, match="more than once"):
         NeedLayer(table=table, total="t", groups=("a",), **common)
     with pytest.raises(ValidationError, match="negative"):
@@ -327,6 +328,7 @@ def test_census_layers_partition_and_shares(census, bham_codes, shared_data: Pat
     assert hh["households_total"].sum() == 423_447 and census["hh"].unit == "households"
 
 
+@pytest.mark.slow
 def test_join_to_birmingham_2021_and_2011(census, shared_data: Path) -> None:
     import cnmap
 
@@ -387,6 +389,7 @@ def _blocks(text: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
 
 
+@pytest.mark.slow
 def test_docs_examples_run(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (ROOT / "docs" / "need_layers.md").read_text(encoding="utf-8")
     blocks = _blocks(text)

@@ -99,12 +99,14 @@ def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLa
         table[g] = np.where(band == k, pop.to_numpy(), 0.0)
     table = add_shares(table, total, groups)
     table[f"{column}_band"] = band
-    scope = "England (reference layer)" if reference is not None else "the LSOAs banded"
+    scope = (f"cut points from layer {reference.name!r}, {len(reference.table):,} LSOAs"
+             if reference is not None
+             else f"{word}s of the LSOAs banded")
     end = "highest" if higher_is_worse else "lowest"
     labels = {total: f"All {unit} (population used for the bands)",
-              f"{column}_band": f"{word.capitalize()} of {column} (1 = {end} values)"}
-    labels.update({g: f"{unit.capitalize()} of LSOAs in {word} {k} of {bands} of {column} "
-                      f"(1 = {end} values, {word}s of {scope})"
+              f"{column}_band": f"{word.capitalize()} by {column} (1 = {end} values)"}
+    labels.update({g: f"{unit.capitalize()} of LSOAs in {word} {k} of {bands} by {column} "
+                      f"(1 = {end} values; {scope})"
                    for k, g in enumerate(groups, start=1)})
     return layer.with_table(
         table, name=f"{column}_bands", title=f"{unit.capitalize()} by {word} of "
@@ -112,5 +114,5 @@ def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLa
         scores=(f"{column}_band",), labels=labels,
         source=f"{layer.source}; population: {pop_source}",
         attribution=" ".join(a for a in (layer.attribution, pop_attr) if a),
-        notes=(*layer.notes, f"{word.capitalize()}s of LSOAs by {column} over {scope}; band 1 "
+        notes=(*layer.notes, f"Residents by {word} of LSOAs by {column} ({scope}); band 1 "
                f"holds the {end} values."))
