@@ -130,7 +130,7 @@ def test_birmingham_basket(shared_data):
     from cnmap.pipeline import OrganisationSource, read_all_organisations
 
     D = shared_data / "birmingham"
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     orgs, _, _ = read_all_organisations((
         OrganisationSource(path=D / "osm/warm_spaces_birmingham.geojson", label="warm",
                            type="warm_space"),

@@ -154,7 +154,7 @@ def birmingham(shared_data):
     import cnmap
     from cnmap.network import read_walk_network
 
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
                                     area=area)
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")

@@ -150,7 +150,7 @@ def test_coverage_page_matches_the_code(shared_data: Path) -> None:
     import cnmap
     from cnmap.coverage import coverage
 
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     orgs = cnmap.read_organisations(shared_data / "birmingham" / "seed_organisations.csv",
                                     area=area)
     res = coverage(orgs, area, minutes=[15], mode="crow_flies", detour_factor=1.4)
@@ -254,7 +254,7 @@ def test_figures_quoted_in_the_docs(shared_data: Path) -> None:
     from cnmap.network import read_walk_network
     from cnmap.thin import thin_areas
 
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     warm = cnmap.read_organisations(
         shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area)
     net = read_walk_network(shared_data / "birmingham" / "osm" /

@@ -241,7 +241,7 @@ def test_birmingham_weekday_evening_against_saturday_morning(shared_data):
     from cnmap.coverage import coverage
     from cnmap.network import read_walk_network
 
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
                                     area=area)
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")

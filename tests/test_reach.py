@@ -155,7 +155,7 @@ def test_birmingham_agrees_with_cnmap_network(shared_data):
     from cnmap.network import read_walk_network
     from cnmap.residents import residential_points
 
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
                                     area=area).organisations
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")

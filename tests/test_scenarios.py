@@ -575,7 +575,7 @@ def brum(shared_data):
     from cnmap.pipeline import OrganisationSource
 
     D = shared_data / "birmingham"
-    area = cnmap.load_area("E08000025")
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     net = read_walk_network(D / "osm/birmingham_walk_osm_2021-08.gpkg")
     seed = OrganisationSource(path=D / "seed_organisations.csv", label="seed")
     warm = OrganisationSource(path=D / "osm/warm_spaces_birmingham.geojson", label="warm",
