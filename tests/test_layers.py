@@ -400,3 +400,24 @@ def test_docs_examples_run(shared_data: Path, capsys: pytest.CaptureFixture[str]
     for phrase in ("Open Government Licence v3.0", "how not to use", "split", "merge",
                    "population share", "Census 2021 TS021", "IoD2025", "RM121"):
         assert phrase.lower() in text.lower(), phrase
+
+
+@pytest.mark.slow
+def test_report_layers_on_both_vintages(shared_data: Path) -> None:
+    import cnmap
+
+    totals = {}
+    for vintage, iod in ((2021, 2025), (2011, 2019)):
+        area = cnmap.load_area(BHAM, lsoa_vintage=vintage, iod=iod)
+        got = L.report_layers(area)
+        assert [ly.name for ly in got] == ["ethnic_group", "disability", "household_deprivation",
+                                           "age", "deri_score_bands"]
+        for ly in got:
+            assert ly.lsoa_vintage == vintage
+            assert list(ly.codes) == list(area.lsoas["lsoa_code"])
+            assert np.allclose(ly.table[list(ly.groups)].sum(axis=1), ly.table[ly.total])
+        totals[vintage] = [ly.table[ly.total].sum() for ly in got]
+        q1 = got[-1].table["deri_score_q1"]
+        assert (q1 > 0).sum() == len(area.lsoas) // 5  # 131 of 659, 127 of 639
+    assert np.allclose(totals[2021], totals[2011])
+    assert totals[2021][0] == 1_144_941

@@ -9,7 +9,8 @@ attribution; :func:`join_layers` adds layers to an area's LSOA table by LSOA cod
   :func:`read_household_deprivation` (TS011), :func:`read_age` (RM121): counts by group;
 - :func:`read_deri` (GMCA DERI v1.6) and :func:`read_iod2025` (IoD2025 domains): scores;
 - :func:`score_bands`: residents by quintile of a score (e.g. the most digitally excluded LSOAs);
-- :func:`join_layers`, :func:`convert_layer`, :func:`read_lsoa_lookup`, :func:`layer_sources`.
+- :func:`join_layers`, :func:`convert_layer`, :func:`read_lsoa_lookup`, :func:`layer_sources`;
+- :func:`report_layers`: the count layers of the "who is served" table for one area.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cnmap.layers.join import (
     layer_sources,
     read_lsoa_lookup,
 )
+from cnmap.layers.report import report_layers
 
 __all__ = [
     "NeedLayer",
@@ -48,4 +50,5 @@ __all__ = [
     "convert_layer",
     "join_layers",
     "layer_sources",
+    "report_layers",
 ]

@@ -83,6 +83,7 @@ def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLa
         raise ValidationError(f"column={column!r} is not in need layer {layer.name!r} "
                               f"(scores: {list(layer.scores)})")
     pop, unit, pop_source, pop_attr = _population(population)
+    pop = pop.sort_index()  # equal scores are banded in LSOA code order
     values = layer.subset(pop.index).table[column].to_numpy(float)
     if not np.isfinite(values).all() or not np.isfinite(pop.to_numpy()).all():
         raise ValidationError(f"{column!r} or the population is blank for some LSOAs; fill them "

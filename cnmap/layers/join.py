@@ -99,8 +99,8 @@ def _fractions(pairs: pd.DataFrame, src: str, dst: str, weights: pd.Series | Non
     if weights is None:
         raise ValidationError(
             f"need layer {layer.name!r}: {int(multi.sum())} LSOA(s) change between vintages and "
-            "their counts must be shared by population: give weights= (population by target "
-            "LSOA code)")
+            "their counts must be shared by population: give weights= (a population column of "
+            "the LSOA table, or a Series by target LSOA code)")
     w = pd.to_numeric(weights, errors="coerce").reindex(pairs.loc[multi, dst]).to_numpy(float)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
@@ -191,9 +191,7 @@ def _weights(frame: pd.DataFrame, on: str, weights: str | pd.Series | None) -> p
     if weights is None or isinstance(weights, pd.Series):
         return weights
     if weights not in frame.columns:
-        raise MissingColumnError(f"weights={weights!r} is not a column of the LSOA table "
-                                 f"(columns: {list(frame.columns)}); give a column of "
-                                 "population or a Series by LSOA code")
+        return None  # only an error if a changed LSOA's counts must be shared (_fractions)
     return pd.Series(pd.to_numeric(frame[weights], errors="coerce").to_numpy(float),
                      index=frame[on].astype(str).to_numpy())
 
