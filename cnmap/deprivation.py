@@ -34,6 +34,13 @@ England (32,844 for IoD2019, 33,755 for IoD2025):
 Each measure across the groups is also ranked (``rank_of_<column>``; 1 = most deprived,
 i.e. the highest value; ties share the lowest rank).
 
+The same measures are computed for IoD2025 (on 2021 LSOAs, N = 33,755) as for IoD2019:
+from the official File 7 rows they reproduce MHCLG's IoD2025 File 10 for Birmingham (IMD
+average score 38.115, average rank 25,089.35, 0.4279 of its LSOAs in the most deprived 10%,
+282 of 659) and, over all 296 districts of the all-England table, its rank of 2 on that
+proportion. The six IoD2025 sub-domains (:data:`cnmap.iod.SUBDOMAINS`) can be summarised
+too (``domains=``); they are weighted by total population.
+
 The population weights follow MHCLG (:data:`cnmap.iod.DOMAIN_POPULATION`): total
 population for the IMD and most domains, working-age for Employment, children aged 0-15 for
 IDACI and adults aged 60+ for IDAOPI. ``population_weights="total"`` uses total population

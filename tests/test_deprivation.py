@@ -472,3 +472,28 @@ def test_property_permutation_invariance_and_bounds(table: pd.DataFrame, seed: i
             assert r["imd_local_concentration"] <= rev.max() + 1e-9
         else:
             assert pd.isna(r["imd_average_rank"])
+
+
+# ------------------------------------------------------------------ IoD2025 ward profiles
+
+
+def test_birmingham_iod2025_ward_profiles(shared_data: Path) -> None:
+    from cnmap.data import load_area
+
+    area = load_area("E08000025", postcodes=False)
+    assert area.iod == 2025
+    prof = dp.ward_profiles(area)
+    assert len(prof) == 69 and int(prof["n_lsoas"].sum()) == 659
+    assert int(prof["population"].sum()) == 1_154_221  # mid-2022 denominators
+    # the district's share, recovered from the wards' shares: 282 of 659
+    n10 = (prof["imd_proportion_most_deprived_10"] * prof["n_lsoas"]).round().sum()
+    assert int(n10) == 282
+    assert prof.attrs["iod_edition"] == 2025 and prof.attrs["n_lsoas_england"] == 33_755
+    # IDACI and IDAOPI are weighted by children and older people, as in File 10
+    assert prof.attrs["left_out"] == {}
+    w = area.lsoas.groupby("ward_code").apply(
+        lambda g: np.average(g["idaci_score"], weights=g["pop_children_0_15"]),
+        include_groups=False)
+    assert np.allclose(prof["idaci_average_score"], w.reindex(prof.index))
+    sub = dp.ward_profiles(area, domains=list(iod.SUBDOMAINS))
+    assert sub["barriers_geographical_average_rank"].notna().all()
