@@ -504,10 +504,12 @@ def _ring_note(ext: NetworkExtent) -> str:
     ring, inner = ext.ring_share_near, ext.district_share_near
     if not (np.isfinite(ring) and np.isfinite(inner)) or ring >= _RING_WARN_RATIO * inner:
         return ""
-    return (f"only {ring:.0%} of the {ext.buffer_m:,.0f} m ring around the district is within "
-            f"{ext.snap_limit_m:,.0f} m of a walkable edge (the district: {inner:.0%}): the "
-            "source seems cut close to the boundary, so walks over it are truncated; use a "
-            "larger extract (e.g. the region's) or source='overpass'")
+    head = (f"only {ring:.0%} of the {ext.buffer_m:,.0f} m ring around the district is within "
+            f"{ext.snap_limit_m:,.0f} m of a walkable edge (the district: {inner:.0%})")
+    if ext.source == "osm_pbf":
+        return (f"{head}: the extract seems cut close to the boundary, so walks over it are "
+                "truncated; use a larger extract (e.g. the region's) or source='overpass'")
+    return f"{head}: OSM has few walkable ways around the district (water, open land?)"
 
 
 def _to_lonlat(shape: shapely.Geometry, crs: str) -> shapely.Geometry:
