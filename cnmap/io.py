@@ -8,12 +8,15 @@ See ``docs/organisations.md`` for the detection rules.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import dataclasses
 import html
 import io as _stdio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +64,7 @@ REASONS: dict[str, str] = {
     "coordinates_out_of_range": "coordinates outside Great Britain or not numbers",
     "outside_area": "farther than keep_outside_m from the area's boundary",
     "duplicate": "same name within duplicate_within_m metres of an earlier row",
+    "extra_fields": "the row has more fields than the header (an unquoted delimiter in a value?)",
 }
 
 #: Column spellings recognised automatically (after lower-casing and replacing every run of
@@ -215,7 +219,9 @@ class OrganisationTable:
 
     @property
     def n_matched(self) -> int:
-        """Number of rows located (and kept)."""
+        """Number of input rows located (and kept); a row with several sites counts once."""
+        if C.SOURCE_ROW in self.organisations.columns:
+            return int(self.organisations[C.SOURCE_ROW].nunique())
         return len(self.organisations)
 
     @property
@@ -272,12 +278,35 @@ def _blank(s: pd.Series) -> np.ndarray:
     return s.isna().to_numpy(dtype=bool)
 
 
-def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers from a column; second array flags non-blank values that are not numbers."""
+#: cells that pandas would read as missing; in coordinate columns they mean "no value"
+#: (text columns keep them as text: an organisation may be called "NA" or "None")
+_NA_TEXT = frozenset({
+    "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+    "n/a", "na", "nan", "none", "null",
+})
+_GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"  # 406,123 or 1,300,000.5
+
+
+def _thousands(s: pd.Series) -> np.ndarray:
+    """Cells written with thousands separators (``406,123``)."""
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return np.zeros(len(s), dtype=bool)
+    t = s.astype("str").str.strip()
+    return t.str.match(_GROUPED).fillna(False).to_numpy(dtype=bool)
+
+
+def _to_float(s: pd.Series, thousands: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from a column; second array flags non-blank values that are not numbers.
+
+    Blank cells and the usual missing-value spellings (``NA``, ``NaN``, ``#N/A``, ...) are
+    missing; ``52,48`` is a decimal comma; with ``thousands`` (metres) ``406,123`` is 406123.
+    """
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         return s.astype(float).to_numpy(), np.zeros(len(s), dtype=bool)
     t = s.astype("str").str.strip()
-    t = t.where(t.str.len() > 0)
+    t = t.where((t.str.len() > 0) & ~t.str.lower().isin(_NA_TEXT))
+    if thousands:
+        t = t.where(~_thousands(s), t.str.replace(",", "", regex=False))
     t2 = t.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)  # decimal comma
     v = pd.to_numeric(t2, errors="coerce").astype(float)
     bad = (t.notna() & v.isna()).to_numpy(dtype=bool)
@@ -365,30 +394,130 @@ class _Raw:
     encoding: str | None = None
     header_row: int = 0  # 0-based index of the header line/row in the file
     notes: list[str] = field(default_factory=list)
+    # rows refused while reading (row index -> message); reason code "extra_fields"
+    forced: dict[int, str] = field(default_factory=dict)
+    # several sites per feature: frame row -> input row, and the site number (1, 2, ...)
+    row_of: np.ndarray | None = None
+    site: np.ndarray | None = None
+    features: gpd.GeoSeries | None = None  # the geometry of each input row (before splitting)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of input rows (features), whatever the number of sites."""
+        if self.row_of is None:
+            return len(self.frame)
+        return int(self.row_of[-1]) + 1 if len(self.row_of) else 0
 
 
 _EXCEL = {".xlsx", ".xlsm"}
 _CSV = {".csv", ".txt", ".tsv", ".tab"}
 _VECTOR = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003, encrypted .xlsx
+#: the header is looked for in this many rows; a header found further down is an error
+_HEADER_ROWS = 40
+_HEADER_SEARCH = 1000
+#: the most characters a spreadsheet cell holds (Excel); longer cells are refused
+_MAX_CELL = 32_767
 
 
-def _decode(data: bytes, encoding: str | None, label: str, notes: list[str]) -> tuple[str, str]:
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: bytes that are not UTF-8 are read as Windows-1252."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error("cnmap-cp1252", _cp1252_bytes)
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when NUL bytes fill every other position of ``sample``."""
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= 0.3 * half and even <= 0.02 * half:
+        return "utf-16-le"
+    if even >= 0.3 * half and odd <= 0.02 * half:
+        return "utf-16-be"
+    return None
+
+
+def _refuse_binary(data: bytes, label: str) -> None:
+    """Refuse a workbook or a binary file given as CSV text, and UTF-16 without a BOM."""
+    if data.startswith(_ZIP_MAGIC):
+        raise ValidationError(
+            f"{label}: is a zip archive, not CSV text (an Excel .xlsx workbook saved with a "
+            "text-file name?); rename it to .xlsx, or export it as CSV"
+        )
+    if data.startswith(_OLE_MAGIC):
+        raise ValidationError(
+            f"{label}: is an Excel 97-2003 (.xls) or other Office file, not CSV text; open it "
+            "in Excel or LibreOffice and save it as CSV UTF-8 or .xlsx"
+        )
+    sample = data[:4096]
+    if b"\x00" not in sample:
+        return
+    utf16 = _utf16_without_bom(sample)
+    if utf16:
+        raise ValidationError(
+            f"{label}: looks like {utf16.upper()} text without a byte-order mark; pass "
+            f"encoding={utf16!r}, or save the file as CSV UTF-8"
+        )
+    raise ValidationError(
+        f"{label}: contains NUL bytes, so it is not CSV text; check it is the right file, "
+        "or export it as CSV UTF-8"
+    )
+
+
+def _non_utf8_lines(data: bytes) -> list[int] | None:
+    """0-based lines that are not UTF-8, when other lines hold valid non-ASCII UTF-8; else None."""
+    bad: list[int] = []
+    good = False
+    for i, line in enumerate(data.split(b"\n")):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            good = True
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad if good else None
+
+
+def _decode(
+    data: bytes, encoding: str | None, label: str, notes: list[str]
+) -> tuple[str, str, list[int]]:
+    """Text, the encoding used, and the 0-based lines whose stray bytes were read as cp1252."""
     if encoding:
         try:
-            return data.decode(encoding), encoding
+            return data.decode(encoding), encoding, []
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ValidationError(
+                f"{label}: cannot be decoded as {encoding!r} ({_short(exc, 120)}); leave "
+                "encoding=None to detect it, or pass the file's encoding"
+            ) from exc
+    enc = "utf-8"
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, enc = data[3:], "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16", []
         except UnicodeDecodeError as exc:
             raise ValidationError(
-                f"{label}: cannot be decoded as {encoding!r} ({exc}); leave encoding=None to "
-                "detect it, or pass the file's encoding"
+                f"{label}: starts with a UTF-16 byte-order mark but is not valid UTF-16 "
+                f"({_short(exc, 80)}); save it again as CSV UTF-8"
             ) from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+    else:
+        _refuse_binary(data, label)
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data.decode("utf-8"), enc, []
     except UnicodeDecodeError:
         pass
+    bad = _non_utf8_lines(data)
+    if bad is not None:  # UTF-8 with a few stray bytes: keep the UTF-8, read the strays as cp1252
+        return data.decode("utf-8", errors="cnmap-cp1252"), enc, bad
     try:
         text, enc = data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
@@ -396,20 +525,54 @@ def _decode(data: bytes, encoding: str | None, label: str, notes: list[str]) -> 
     note = f"{label}: not UTF-8; read as {enc} (Windows/Latin-1). Pass encoding= if characters look wrong"
     log.info(note)
     notes.append(note)
-    return text, enc
+    return text, enc, []
 
 
-def _detect_header(rows: Sequence[Sequence[Any]], wanted: set[str]) -> int:
+def _stray_bytes_note(label: str, text: str, bad: list[int], header: int) -> str:
+    """One line naming the lines (and data rows) whose stray bytes were read as Windows-1252."""
+    lines = text.split("\n")
+    parts = []
+    for i in bad[:5]:
+        row = f"row {i - header}, " if i > header else ""
+        parts.append(f"line {i + 1} ({row}{_short(lines[i].strip(), 40)!r})")
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return (
+        f"{label}: UTF-8 except {'; '.join(parts)}{more}: bytes there that are not UTF-8 were "
+        "read as Windows-1252; check the text of those rows"
+    )
+
+
+def _filled(c: Any) -> bool:
+    return c is not None and not (isinstance(c, float) and np.isnan(c)) and bool(str(c).strip())
+
+
+def _header_index(rows: Sequence[Sequence[Any]], wanted: set[str]) -> int | None:
     """Index of the first row that looks like a header (≥2 cells, one a known column name)."""
     for i, row in enumerate(rows):
-        cells = [
-            c
-            for c in row
-            if c is not None and not (isinstance(c, float) and np.isnan(c)) and str(c).strip()
-        ]
+        cells = [c for c in row if _filled(c)]
         if len(cells) >= 2 and any(_match_name(c) in wanted for c in cells):
             return i
-    return 0
+    return None
+
+
+def _find_header(rows: Sequence[Sequence[Any]], wanted: set[str], label: str, unit: str) -> int:
+    """Header row index in the first :data:`_HEADER_ROWS` rows (0 when none looks like one).
+
+    A header-like row further down is an error naming it: rows that far down are more likely
+    data than a header, so it is not guessed.
+    """
+    h = _header_index(rows[:_HEADER_ROWS], wanted)
+    if h is not None:
+        return h
+    late = _header_index(rows[_HEADER_ROWS:_HEADER_SEARCH], wanted)
+    if late is None:
+        return 0
+    pos = _HEADER_ROWS + late
+    cells = ", ".join(_short(str(c).strip(), 20) for c in rows[pos] if _filled(c))
+    raise ValidationError(
+        f"{label}: the header row ({_short(cells, 60)}) is on {unit} {pos + 1}, below the first "
+        f"{_HEADER_ROWS} {unit}s where it is looked for; delete the {pos} {unit}s above it"
+    )
 
 
 def _match_name(col: Any) -> str:
@@ -428,14 +591,27 @@ def _wanted_names(explicit: Mapping[str, str | None]) -> set[str]:
     return names
 
 
+@contextlib.contextmanager
+def _csv_field_limit() -> Iterator[None]:
+    """Let the csv module read cells of any length (its default limit is 131,072 characters);
+    long cells are refused later with a message naming them."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
 def _sniff_sep(text: str, suffix: str) -> str:
     """Delimiter giving the most rows with the same (largest) number of fields."""
     if suffix in {".tsv", ".tab"}:
         return "\t"
-    lines = [ln for ln in text[:50_000].splitlines()[:40] if ln.strip()]
+    lines = [ln for ln in text[:50_000].splitlines()[:200] if ln.strip()]
     best, best_score = ",", (0, 0)
     for sep in (",", ";", "\t", "|"):
-        counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
+        with _csv_field_limit():
+            counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
         if not counts:
             continue
         values, freq = np.unique(counts, return_counts=True)
@@ -446,6 +622,111 @@ def _sniff_sep(text: str, suffix: str) -> str:
     return best
 
 
+def _csv_records(text: str, sep: str, label: str) -> list[list[str]]:
+    """Every record of the text (a blank line is an empty record), read by the csv module."""
+    with _csv_field_limit():
+        try:
+            return list(csv.reader(_stdio.StringIO(text, newline=""), delimiter=sep))
+        except csv.Error as exc:
+            raise ValidationError(
+                f"{label}: cannot be parsed as a table ({exc}); check the delimiter and quotes"
+            ) from exc
+
+
+def _fit_records(
+    body: list[list[str]], width: int, label: str, sep: str
+) -> tuple[dict[int, str], list[str]]:
+    """Records longer than the header: trailing empty fields dropped (noted); a row with more
+    filled fields is refused (its values would shift); most rows so is an error. In place."""
+    empty_extra: list[int] = []
+    filled_extra: list[int] = []
+    for i, rec in enumerate(body):
+        if len(rec) > width:
+            extra = rec[width:]
+            (filled_extra if any(f.strip() for f in extra) else empty_extra).append(i)
+    n_filled = sum(1 for rec in body if any(f.strip() for f in rec))
+    if filled_extra and 2 * len(filled_extra) > n_filled:
+        i = filled_extra[0]
+        raise ValidationError(
+            f"{label}: {len(filled_extra)} of {n_filled} rows have more fields than the header's "
+            f"{width} (row {i + 1} has {len(body[i])}): the header lacks a column name, or "
+            f"{sep!r} also appears unquoted inside values; name every column in the header, or "
+            "quote those values"
+        )
+    notes: list[str] = []
+    for i in empty_extra:
+        del body[i][width:]
+    if empty_extra:
+        where = (
+            "every row ends"
+            if len(empty_extra) == n_filled
+            else f"rows {_rows_text([i + 1 for i in empty_extra])} end"
+        )
+        notes.append(
+            f"{label}: {where} with an extra delimiter {sep!r} (an empty field the header does "
+            "not have); the empty field was ignored"
+        )
+    forced: dict[int, str] = {}
+    for i in filled_extra:
+        rec = body[i]
+        forced[i] = (
+            f"{len(rec)} fields but the header has {width} (an unquoted delimiter {sep!r} inside a "
+            f"value?): {_short(sep.join(rec), 80)!r}; put that value in double quotes, or remove "
+            f"the extra {sep!r}"
+        )
+        body[i] = []
+    return forced, notes
+
+
+def _rows_text(rows: Sequence[Any], limit: int = 10) -> str:
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(str(r) for r in rows[:limit]) + more
+
+
+def _header_names(header: Sequence[Any]) -> list[str]:
+    """Column names as pandas gives them: blank -> ``Unnamed: j``, repeats -> ``name.1``."""
+    out: list[str] = []
+    for j, v in enumerate(header):
+        base = str(v) if _filled(v) else f"Unnamed: {j}"
+        nm, k = base, 0
+        while nm in out:
+            k += 1
+            nm = f"{base}.{k}"
+        out.append(nm)
+    return out
+
+
+def _text_column(values: Sequence[str], as_text: bool) -> pd.Series:
+    """A column of CSV cells. Only empty cells are missing (``NA``, ``None``, ``null``... stay
+    text); a column whose every filled cell is a number becomes numeric, unless ``as_text``."""
+    s = pd.Series(values, dtype=object)
+    s = s.where(s != "")
+    if not as_text:
+        num = pd.to_numeric(s, errors="coerce")
+        if bool((num.notna() == s.notna()).all()):
+            return num
+    return s.astype("str")
+
+
+def _records_frame(
+    records: list[list[str]], h: int, label: str, sep: str, text_cols: set[str]
+) -> tuple[pd.DataFrame, dict[int, str], list[str]]:
+    header, body = records[h], [list(r) for r in records[h + 1 :]]
+    width = len(header)
+    forced, notes = _fit_records(body, width, label, sep)
+    names = _header_names(header)
+    padded = [rec + [""] * (width - len(rec)) for rec in body]
+    columns = list(zip(*padded, strict=True)) if padded else [()] * width
+    data: dict[str, pd.Series] = {}
+    for nm, vals in zip(names, columns, strict=True):
+        col = _text_column(vals, _match_name(nm) in text_cols)
+        if nm.startswith("Unnamed: ") and bool(col.isna().all()):
+            continue  # an empty column without a name (a trailing delimiter on the header too)
+        data[nm] = col
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(body)))
+    return frame, forced, notes
+
+
 def _read_csv(path: Path, encoding: str | None, wanted: set[str], text_cols: set[str]) -> _Raw:
     label = str(path)
     data = path.read_bytes()
@@ -454,62 +735,277 @@ def _read_csv(path: Path, encoding: str | None, wanted: set[str], text_cols: set
         raise ValidationError(
             f"{label}: the file is empty; it needs a header row and one row per organisation"
         )
-    text, enc = _decode(data, encoding, label, notes)
+    text, enc, stray = _decode(data, encoding, label, notes)
     text = re.sub(r"(?:\r?\n[ \t]*)+\Z", "\n", text)  # trailing blank lines are not rows
-    sep = _sniff_sep(text, path.suffix.lower())
-    preview = list(csv.reader(_stdio.StringIO("\n".join(text.splitlines()[:40])), delimiter=sep))
-    h = _detect_header(preview, wanted)
-    if h:
-        notes.append(f"{label}: header found on line {h + 1} (the {h} line(s) above it skipped)")
-    header = preview[h] if h < len(preview) else []
-    dtype = {c: "str" for c in header if _match_name(c) in text_cols}
-    try:
-        frame = pd.read_csv(
-            _stdio.StringIO(text),
-            sep=sep,
-            skiprows=h,
-            header=0,
-            dtype=dtype,
-            skip_blank_lines=False,
-        )
-    except pd.errors.EmptyDataError as exc:
+    if not text.strip():
         raise ValidationError(
             f"{label}: the file is empty; it needs a header row and one row per organisation"
-        ) from exc
-    except pd.errors.ParserError as exc:
+        )
+    sep = _sniff_sep(text, path.suffix.lower())
+    records = _csv_records(text, sep, label)
+    h = _find_header(records, wanted, label, "line")
+    if h:
+        notes.append(f"{label}: header found on line {h + 1} (the {h} line(s) above it skipped)")
+    if stray:
+        notes.append(_stray_bytes_note(label, text, stray, h))
+        log.info(notes[-1])
+    frame, forced, more = _records_frame(records, h, label, sep, text_cols)
+    notes += more
+    return _Raw(
+        frame=frame, geometry=None, label=label, encoding=enc, header_row=h, notes=notes,
+        forced=forced,
+    )
+
+
+# ---- Excel -----------------------------------------------------------------------------
+def _not_a_workbook(head: bytes, label: str) -> str:
+    if head.startswith(_OLE_MAGIC):
+        return (
+            f"{label}: is an Excel 97-2003 (.xls) or password-protected workbook, not an .xlsx "
+            "one; open it in Excel or LibreOffice and save it as .xlsx (or CSV)"
+        )
+    if b"\x00" not in head:
+        return (
+            f"{label}: holds text, not an Excel workbook (a CSV file saved with an .xlsx "
+            "name?); rename it to .csv"
+        )
+    return (
+        f"{label}: is not an Excel .xlsx workbook (not a zip archive); check it is the right "
+        "file, or export it as CSV"
+    )
+
+
+def _open_workbook(path: Path, label: str) -> Any:
+    """The workbook (cached formula values, merged cells known), or a ValidationError."""
+    import zipfile
+
+    import openpyxl
+
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head.startswith(_ZIP_MAGIC):
+        raise ValidationError(_not_a_workbook(head, label))
+    try:
+        return openpyxl.load_workbook(path, data_only=True)
+    except zipfile.BadZipFile as exc:
         raise ValidationError(
-            f"{label}: cannot be parsed as a table ({exc}); check the delimiter and quotes"
+            f"{label}: the workbook is damaged or incomplete (not a whole .xlsx zip archive: "
+            "cut short while copying or downloading?); open it in Excel or LibreOffice and save "
+            "it again, or export it as CSV"
         ) from exc
-    frame = frame.reset_index(drop=True)
-    return _Raw(frame=frame, geometry=None, label=label, encoding=enc, header_row=h, notes=notes)
+    except Exception as exc:  # openpyxl raises KeyError, ValueError, ... on broken parts
+        raise ValidationError(
+            f"{label}: cannot be read as an Excel workbook ({type(exc).__name__}: "
+            f"{_short(exc, 80)}); open it in Excel or LibreOffice and save it again, or export "
+            "it as CSV"
+        ) from exc
+
+
+def _sheet_rows(ws: Any, limit: int | None = None) -> list[list[Any]]:
+    """Cell values of a worksheet as rows (``None`` for blank; ``""`` is blank too).
+
+    Built from the cells that hold a value, so a sheet formatted down to row 1,048,576 costs
+    nothing. ``limit``: only that many rows from the top.
+    """
+    cells = getattr(ws, "_cells", None)
+    if cells is None:  # pragma: no cover - other openpyxl worksheet kinds
+        return [list(r) for r in ws.iter_rows(max_row=limit, values_only=True)]
+    filled = [
+        (r, c, cell.value)
+        for (r, c), cell in cells.items()
+        if cell.value is not None and cell.value != "" and (limit is None or r <= limit)
+    ]
+    if not filled:
+        return []
+    n_rows = max(r for r, _, _ in filled)
+    n_cols = max(c for _, c, _ in filled)
+    grid: list[list[Any]] = [[None] * n_cols for _ in range(n_rows)]
+    for r, c, v in filled:
+        grid[r - 1][c - 1] = v
+    return grid
+
+
+def _has_table(ws: Any, wanted: set[str]) -> bool:
+    return _header_index(_sheet_rows(ws, _HEADER_ROWS), wanted) is not None
+
+
+def _named_sheet(wb: Any, sheet: str | int, label: str) -> Any:
+    sheets = list(wb.worksheets)
+    names = [ws.title for ws in sheets]
+    if isinstance(sheet, str) and sheet in names:
+        return wb[sheet]
+    if isinstance(sheet, int) and not isinstance(sheet, bool) and 0 <= sheet < len(sheets):
+        return sheets[sheet]
+    raise ValidationError(
+        f"{label}: sheet={sheet!r} is not a sheet of the workbook (its sheets: {names}); pass "
+        f"sheet= with one of those names, or a 0-based index below {len(sheets)}"
+    )
+
+
+def _pick_sheet(
+    wb: Any, sheet: str | int | None, label: str, wanted: set[str]
+) -> tuple[Any, list[str]]:
+    """The sheet to read and notes: the one named, else the first visible one with a table."""
+    sheets = list(wb.worksheets)
+    if not sheets:
+        raise ValidationError(f"{label}: the workbook has no worksheets; export it as CSV")
+    if sheet is not None:
+        return _named_sheet(wb, sheet, label), []
+    visible = [ws for ws in sheets if ws.sheet_state == "visible"] or sheets
+    chosen, notes = visible[0], []
+    if not _has_table(chosen, wanted):
+        with_table = [ws for ws in sheets if ws is not chosen and _has_table(ws, wanted)]
+        shown = [ws for ws in with_table if ws.sheet_state == "visible"]
+        if len(with_table) > 1 or (with_table and not shown):
+            raise ValidationError(
+                f"{label}: the first sheet {chosen.title!r} has no table (no header row with a "
+                f"known column name in its first {_HEADER_ROWS} rows); the table is on sheet(s) "
+                f"{[ws.title for ws in with_table]}{' (hidden)' if not shown else ''}: pass sheet= "
+                "with the one to read"
+            )
+        if with_table:
+            notes.append(
+                f"{label}: the first sheet {chosen.title!r} has no table (no header row with a "
+                f"known column name); read sheet {with_table[0].title!r}, the only sheet with one"
+            )
+            chosen = with_table[0]
+    others = [
+        f"{ws.title!r}{' (hidden)' if ws.sheet_state != 'visible' else ''}"
+        for ws in sheets
+        if ws is not chosen
+    ]
+    if others:
+        notes.append(
+            f"{label}: read sheet {chosen.title!r} only; the workbook also has sheet(s) "
+            f"{', '.join(others)}; pass sheet= to read another"
+        )
+    return chosen, notes
+
+
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_DOCREL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKGREL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _sheet_member(z: Any, title: str) -> str | None:
+    """Path inside the .xlsx zip of the worksheet called ``title``."""
+    from xml.etree import ElementTree as ET
+
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    rid = next(
+        (s.get(_NS_DOCREL + "id") for s in book.iter(_NS_MAIN + "sheet") if s.get("name") == title),
+        None,
+    )
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = next(
+        (r.get("Target") for r in rels.iter(_NS_PKGREL + "Relationship") if r.get("Id") == rid),
+        None,
+    )
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def _uncached_formulas(path: Path, title: str, first_row: int) -> list[tuple[str, str]]:
+    """(cell, formula) of formula cells at or below sheet row ``first_row`` saved without a
+    computed value (written by a program that does not calculate, e.g. a script).
+
+    A formula whose cached result is text (``t="str"``, possibly ``""``) has its value.
+    """
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    from openpyxl.utils.cell import coordinate_from_string
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            member = _sheet_member(z, title)
+            xml = z.read(member) if member in z.namelist() else b""
+    except (KeyError, ET.ParseError, zipfile.BadZipFile):
+        return []
+    if b"<f" not in xml and b":f" not in xml:
+        return []
+    out: list[tuple[str, str]] = []
+    for _, el in ET.iterparse(_stdio.BytesIO(xml)):
+        if el.tag != _NS_MAIN + "c":
+            continue
+        f = el.find(_NS_MAIN + "f")
+        v = el.find(_NS_MAIN + "v")
+        ref = el.get("r", "")
+        if (
+            f is not None
+            and el.get("t") in (None, "n")
+            and (v is None or not (v.text or "").strip())
+            and ref
+            and coordinate_from_string(ref)[1] >= first_row
+        ):
+            out.append((ref, "=" + f.text if f.text else "(shared formula)"))
+        el.clear()
+    return out
+
+
+def _merged_fill(ws: Any, grid: list[list[Any]], header: int, label: str) -> list[str]:
+    """Give every cell of a merged block below the header the block's value (noted)."""
+    filled: list[str] = []
+    for rng in ws.merged_cells.ranges:
+        r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1
+        if r0 <= header or r0 >= len(grid) or c0 >= len(grid[r0]):
+            continue
+        value = grid[r0][c0]
+        if value is None:
+            continue
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            for c in range(c0, min(c1, len(grid[r]) - 1) + 1):
+                grid[r][c] = value
+        filled.append(f"{rng.coord} ({_short(value, 30)!r})")
+    if not filled:
+        return []
+    more = f" and {len(filled) - 5} more" if len(filled) > 5 else ""
+    return [
+        f"{label}: merged cells {', '.join(filled[:5])}{more}: the merged value was given to "
+        "every row of the block"
+    ]
 
 
 def _read_excel(path: Path, sheet: str | int | None, wanted: set[str], text_cols: set[str]) -> _Raw:
-    label = str(path)
+    wb = _open_workbook(path, str(path))
     try:
-        grid = pd.read_excel(
-            path, sheet_name=0 if sheet is None else sheet, header=None, dtype=object
-        )
-    except ValueError as exc:
+        ws, notes = _pick_sheet(wb, sheet, str(path), wanted)
+        label = f"{path} [sheet {ws.title}]"
+        grid = _sheet_rows(ws)
+        if not grid:
+            raise ValidationError(
+                f"{label}: the sheet is empty; it needs a header row and one row per organisation"
+            )
+        h = _find_header(grid, wanted, label, "sheet row")
+        notes += _merged_fill(ws, grid, h, label)
+    finally:
+        wb.close()
+    uncached = _uncached_formulas(path, ws.title, h + 1)
+    if uncached:
+        ref, formula = uncached[0]
+        more = f" (and {len(uncached) - 1} more formula cells)" if len(uncached) > 1 else ""
         raise ValidationError(
-            f"{label}: {exc}; pass sheet= with an existing sheet name or index"
-        ) from exc
-    if not isinstance(grid, pd.DataFrame):  # pragma: no cover - sheet_name=None not allowed here
-        raise ValidationError(f"{label}: pass one sheet")
-    label = f"{label} [sheet {sheet if sheet is not None else 1}]"
-    if grid.empty or grid.isna().all().all():
-        raise ValidationError(
-            f"{label}: the sheet is empty; it needs a header row and one row per organisation"
+            f"{label}: cell {ref} holds a formula ({_short(formula, 40)}) saved without its "
+            f"value{more}; open the file in Excel or LibreOffice and save it (that stores the "
+            "values), or paste the values over the formulas"
         )
-    rows = grid.head(40).to_numpy().tolist()
-    h = _detect_header(rows, wanted)
-    notes = [f"{label}: header found on sheet row {h + 1} (rows above it skipped)"] if h else []
-    header = grid.iloc[h].tolist()
-    body = grid.iloc[h + 1 :].reset_index(drop=True)
+    if h:
+        notes.append(f"{label}: header found on sheet row {h + 1} (rows above it skipped)")
+    width = max(len(r) for r in grid)
+    grid = [r + [None] * (width - len(r)) for r in grid]
+    frame = _excel_frame(grid[h], grid[h + 1 :], text_cols)
+    return _Raw(
+        frame=frame, geometry=None, label=label, sheet_offset=h + 1, header_row=h, notes=notes
+    )
+
+
+def _excel_frame(header: list[Any], rows: list[list[Any]], text_cols: set[str]) -> pd.DataFrame:
+    body = pd.DataFrame(rows, columns=range(len(header)), dtype=object)
     names: list[str] = []
     keep: list[int] = []
     for j, v in enumerate(header):
-        blank_head = v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip()
+        blank_head = not _filled(v)
         if blank_head and body.iloc[:, j].isna().all():
             continue  # an empty unnamed column
         nm = f"unnamed_{j + 1}" if blank_head else str(v).strip()
@@ -537,10 +1033,7 @@ def _read_excel(path: Path, sheet: str | int | None, wanted: set[str], text_cols
                     else col
                 )
         out[c] = col
-    frame = pd.DataFrame(out, index=body.index)
-    return _Raw(
-        frame=frame, geometry=None, label=label, sheet_offset=h + 1, header_row=h, notes=notes
-    )
+    return pd.DataFrame(out, index=body.index)
 
 
 def _excel_text(v: Any) -> Any:
@@ -558,7 +1051,9 @@ def _read_vector(path: Path, layer: str | int | None) -> _Raw:
             raise ValidationError(
                 f"{label}: the file is empty; it needs one feature per organisation"
             ) from exc
-        raise ValidationError(f"{label}: cannot be read as a spatial file ({exc})") from exc
+        raise ValidationError(
+            f"{label}: cannot be read as a spatial file ({_short(exc, 200)})"
+        ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame):
         return _Raw(frame=pd.DataFrame(gdf).reset_index(drop=True), geometry=None, label=label)
     return _from_frame(gdf, label)
@@ -572,6 +1067,70 @@ def _from_frame(df: pd.DataFrame, label: str) -> _Raw:
     else:
         frame = pd.DataFrame(df).reset_index(drop=True)  # a new frame: the caller's is untouched
     return _Raw(frame=frame, geometry=geometry, label=label)
+
+
+def _expand_sites(raw: _Raw, coords: str) -> _Raw:
+    """A MultiPoint feature with several distinct points becomes one row per site.
+
+    ``raw.row_of`` maps each new row to its input row and ``raw.site`` numbers the sites; a
+    MultiPoint of one point (or of one point repeated) is read as that point.
+    """
+    geom = raw.geometry
+    if geom is None or coords not in ("auto", "geometry"):
+        return raw
+    multi = (geom.geom_type == "MultiPoint").to_numpy()
+    if not multi.any():
+        return raw
+    import shapely
+
+    parts: list[list[Any]] = []
+    for g, is_multi in zip(geom.to_numpy(), multi, strict=True):
+        pts = [p for p in shapely.get_parts(g) if not p.is_empty] if is_multi else []
+        unique = list({(p.x, p.y): p for p in pts}.values())
+        parts.append(unique or [g])
+    counts = np.array([len(p) for p in parts])
+    flat = gpd.GeoSeries([p for ps in parts for p in ps], crs=geom.crs)
+    if (counts == 1).all():
+        return dataclasses.replace(raw, geometry=flat)
+    row_of = np.repeat(np.arange(len(parts)), counts)
+    site = np.concatenate([np.arange(1, k + 1) for k in counts])
+    several = np.flatnonzero(counts > 1)
+    shown = _rows_text([f"{r + 1} ({counts[r]} sites)" for r in several], 5)
+    note = (
+        f"{raw.label}: {len(several)} feature(s) with several sites (MultiPoint) give one "
+        f"organisations row per site, numbered in column 'site': rows {shown}"
+    )
+    log.info(note)
+    return dataclasses.replace(
+        raw,
+        frame=raw.frame.iloc[row_of].reset_index(drop=True),
+        geometry=flat,
+        row_of=row_of,
+        site=site,
+        features=geom,
+        notes=[*raw.notes, note],
+    )
+
+
+def _check_cell_sizes(raw: _Raw) -> None:
+    """Refuse a cell longer than a spreadsheet cell can be (naming its row and column)."""
+    frame = raw.frame
+    for c in frame.columns:
+        col = frame[c]
+        if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            continue
+        lengths = col.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy(dtype=np.int64)
+        big = np.flatnonzero(lengths > _MAX_CELL)
+        if not big.size:
+            continue
+        i = int(big[0])
+        row = int(raw.row_of[i]) + 1 if raw.row_of is not None else i + 1
+        where = _row_label(row, raw.sheet_offset).rstrip(": ")
+        raise ValidationError(
+            f"{raw.label}: {where}, column {_short(c, 40)!r} holds {lengths[i]:,} characters, "
+            f"more than the {_MAX_CELL:,} a spreadsheet cell can hold (an unclosed quote that "
+            "runs on over many lines?); shorten that cell or fix its quotes"
+        )
 
 
 def _read_source(
@@ -617,7 +1176,6 @@ def _read_source(
         f"{path}: unsupported file type {suffix!r}; use CSV (.csv/.tsv), Excel (.xlsx), "
         "GeoJSON (.geojson) or GeoPackage (.gpkg), or pass a DataFrame"
     )
-
 
 # --------------------------------------------------------------------------------------
 # column detection
@@ -711,9 +1269,12 @@ def _check_bng(e: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def _fmt(v: Any) -> str:
+    """A coordinate for messages: short whatever it holds (1e300 is not 301 digits)."""
     if isinstance(v, float):
-        return format(v, ".10g") if abs(v) < 1000 else f"{v:.0f}"
-    return str(v)
+        if not np.isfinite(v) or abs(v) < 1000:
+            return format(v, ".10g")
+        return f"{v:.0f}" if abs(v) < 1e10 else format(v, ".4g")
+    return _short(str(v), 30)
 
 
 # --------------------------------------------------------------------------------------
@@ -829,6 +1390,7 @@ def read_organisations(
     raw = _read_source(
         source, sheet=sheet, encoding=encoding, wanted=_wanted_names(explicit), text_cols=text_cols
     )
+    raw = _expand_sites(raw, coords)
     label = raw.label
     frame = raw.frame
     n = len(frame)
@@ -837,10 +1399,14 @@ def read_organisations(
         raise ValidationError(
             f"{label}: has a header but no data rows; add one row per organisation"
         )
+    _check_cell_sizes(raw)
+    # input row of each row (a MultiPoint feature with several sites gives several rows)
+    row_of = raw.row_of if raw.row_of is not None else np.arange(n)
+    source_row = row_of + 1
 
     # ---- columns ------------------------------------------------------------------
     cols = _resolve_columns(frame, explicit, label)
-    notes += _xy_as_bng(frame, cols, explicit)
+    notes += [f"{label}: {t}" for t in _xy_as_bng(frame, cols, explicit)]
     if cols["name"] is None:
         raise MissingColumnError(
             f"{label}: no name column found; columns seen: {[str(c) for c in frame.columns]}. "
@@ -889,6 +1455,12 @@ def read_organisations(
         empty &= _blank(frame[c])
     if geom is not None:
         empty &= (geom.isna() | geom.is_empty).to_numpy()
+    # rows refused while reading (more fields than the header): never located
+    forced = np.zeros(n, dtype=bool)
+    forced_text = np.full(n, "", dtype=object)
+    for row_index, text in raw.forced.items():
+        forced[row_index], forced_text[row_index] = True, text
+    empty &= ~forced
     if empty.all():
         raise ValidationError(f"{label}: has a header but no data rows (all {n} rows are blank)")
 
@@ -900,7 +1472,7 @@ def read_organisations(
     pc_out = pd.Series(pd.NA, index=frame.index, dtype="str")
     fail = np.full(n, "", dtype=object)  # first failure (reason code)
     fail_text = np.full(n, "", dtype=object)
-    unresolved = ~empty
+    unresolved = ~empty & ~forced
 
     def _new(mask: np.ndarray) -> np.ndarray:
         """Rows of ``mask`` without a recorded failure yet."""
@@ -917,16 +1489,18 @@ def read_organisations(
         """Parse a coordinate column pair; record rows that are not numbers or half blank.
 
         Returns both columns as floats and the candidate rows where both are numbers."""
-        a, a_bad = _to_float(frame[a_c])
-        b, b_bad = _to_float(frame[b_c])
+        metres = units == "metres"
+        a, a_bad = _to_float(frame[a_c], thousands=metres)
+        b, b_bad = _to_float(frame[b_c], thousands=metres)
         both = cand & ~np.isnan(a) & ~np.isnan(b)
         notnum = cand & (a_bad | b_bad)
         half = cand & ~both & ~notnum & (np.isnan(a) ^ np.isnan(b))
         raw_a, raw_b = frame[a_c].to_numpy(), frame[b_c].to_numpy()
+        notes.extend(_thousands_note(label, frame, a_c, b_c, cand & metres, source_row))
         idx = _new(notnum)
         record(idx, "coordinates_out_of_range",
-               [f"{a_c}={_show(raw_a[i])!r}, {b_c}={_show(raw_b[i])!r} are not numbers in "
-                f"{units}; fix the values or give a postcode" for i in idx])
+               [f"{a_c}={_short(_show(raw_a[i]), 30)!r}, {b_c}={_short(_show(raw_b[i]), 30)!r} "
+                f"are not numbers in {units}; fix the values or give a postcode" for i in idx])
         idx = _new(half)
         record(idx, "missing_coordinates",
                [(f"{a_c} is blank but {b_c} is given" if np.isnan(a[i])
@@ -972,9 +1546,9 @@ def read_organisations(
             except DataFetchError as exc:
                 store[pa] = None
                 msg = (
-                    f"postcodes not in {area_label}'s lookup could not be looked up in the full "
-                    f"postcode area {pa!r} lookup ({str(exc).split(':')[0]}); they are reported "
-                    "as unknown_postcode"
+                    f"{label}: postcodes not in {area_label}'s lookup could not be looked up in "
+                    f"the full postcode area {pa!r} lookup ({_short(str(exc).split(':')[0], 80)}); "
+                    "they are reported as unknown_postcode"
                 )
                 notes.append(msg)
                 log.info(msg)
@@ -1021,9 +1595,9 @@ def read_organisations(
             gg = geom[present]
             if not (gg.geom_type == "Point").all():
                 n_shapes = int((gg.geom_type != "Point").sum())
-                notes.append(f"{n_shapes} non-point geometries (polygons or lines) were placed at "
-                             "an interior point (shapely representative_point)")
-                log.info("%s: %s", label, notes[-1])
+                notes.append(f"{label}: {n_shapes} non-point geometries (polygons or lines) were "
+                             "placed at an interior point (shapely representative_point)")
+                log.info(notes[-1])
                 gg = gg.representative_point()
             crs_name = geom.crs.to_string() if geom.crs is not None else "?"
             if geom.crs is not None and geom.crs.is_geographic:
@@ -1162,7 +1736,8 @@ def read_organisations(
                 ),
             ):
                 idx = _new(present & (st == status))
-                record(idx, code_, [f"postcode {_show(shown[i])!r}{suffix} {msg}" for i in idx])
+                record(idx, code_,
+                       [f"postcode {_short(_show(shown[i]), 30)!r}{suffix} {msg}" for i in idx])
             good = present & (st == STATUS_OK)
             sel = np.flatnonzero(good)
             ok_local = geo["status"].to_numpy() == STATUS_OK
@@ -1186,7 +1761,7 @@ def read_organisations(
             f"no location: {', '.join(str(cols[k]) for k in what) or 'geometry'} "
             "blank; add lat/lon or a postcode"
         )
-    located = ~empty & ~unresolved
+    located = ~empty & ~unresolved & ~forced
     coord_note = np.where(located & (fail != ""), fail_text, "").astype(object)
 
     # fill BNG / WGS84 for located rows
@@ -1208,6 +1783,7 @@ def read_organisations(
     reason_text = np.where(
         empty, "row is empty (every cell blank)", np.where(unresolved, fail_text, "")
     ).astype(object)
+    reason[forced], reason_text[forced] = "extra_fields", forced_text[forced]
     in_area = None
     if area is not None:
         import shapely
@@ -1238,18 +1814,17 @@ def read_organisations(
     if duplicate_within_m is not None:
         key = _name_key(names)
         dup_of = _find_duplicates(
-            key.to_numpy(dtype=object), x, y, located, float(duplicate_within_m)
+            key.to_numpy(dtype=object), x, y, located, float(duplicate_within_m), row_of
         )
         for i in np.flatnonzero(dup_of >= 0):
             reason[i] = "duplicate"
             d = float(np.hypot(x[i] - x[dup_of[i]], y[i] - y[dup_of[i]]))
             reason_text[i] = (
-                f"duplicate of row {dup_of[i] + 1}: same name {names.iloc[i]!r} {d:,.0f} m away "
+                f"duplicate of row {source_row[dup_of[i]]}: same name {_short(names.iloc[i])!r} "
+                f"{d:,.0f} m away "
                 f"(duplicate_within_m={duplicate_within_m:g}); set duplicate_within_m=None to keep both"
             )
         located &= dup_of < 0
-
-    source_row = np.arange(1, n + 1)
 
     # ---- assemble outputs -------------------------------------------------------------
     types = (
@@ -1264,7 +1839,8 @@ def read_organisations(
         services_list = pd.Series([()] * n, index=frame.index, dtype=object)
     postcode_final = pc_norm.where(pc_norm.notna(), pc_out) if pc_norm is not None else pc_out
 
-    org_ids = _org_ids(frame, cols, explicit, located, source_row, label, notes)
+    site_suffix = _site_suffix(raw)
+    org_ids = _org_ids(frame, cols, explicit, located, source_row, label, notes, site_suffix)
     used = {v for v in cols.values() if v is not None}
 
     k = np.flatnonzero(located)
@@ -1292,10 +1868,11 @@ def read_organisations(
         orgs["in_area"] = in_area[k]
     orgs[C.LAT], orgs[C.LON], orgs[C.EASTING], orgs[C.NORTHING] = lat[k], lon[k], x[k], y[k]
     orgs["coord_note"] = pd.Series(coord_note[k], dtype="str").replace("", pd.NA)
+    orgs = _with_sites(orgs, raw, k)
     others = [c for c in frame.columns if c not in used]
+    renamed = _renamed_columns(others, frame.columns, _RESERVED_OUTPUT)
     for c in others:
-        out_name = str(c) if str(c) not in orgs.columns else f"{c}_input"
-        orgs[out_name] = frame[c].to_numpy()[k]
+        orgs[renamed.get(c, str(c))] = frame[c].to_numpy()[k]
     if C.OPENING_HOURS not in orgs.columns:
         # OSM opening_hours syntax under a usual spelling (the warm spaces call it hours_osm)
         hours = next((c for a in _HOURS_ALIASES for c in others if _norm_col(c) == a), None)
@@ -1304,28 +1881,14 @@ def read_organisations(
     organisations = gpd.GeoDataFrame(orgs, geometry=pts.to_numpy(), crs=C.BNG)
 
     r = np.flatnonzero(~located)
-    prefix = np.array(
-        [_row_label(int(i), raw.sheet_offset) for i in source_row[r]] or [], dtype=object
+    # one rejected row per input row none of whose sites was placed
+    r, reason_text, site_notes = _collapse_sites(r, located, reason, reason_text, raw)
+    notes += site_notes
+    rej = _rejected_table(
+        raw, r, names, reason, reason_text, dup_of, source_row, cols["name"], renamed
     )
-    rej = pd.DataFrame(
-        {
-            C.SOURCE_ROW: source_row[r],
-            C.NAME: names.to_numpy()[r],
-            C.REASON: reason[r],
-            "reason_text": prefix + reason_text[r],
-            "duplicate_of": pd.array(np.where(dup_of[r] >= 0, dup_of[r] + 1, 0), dtype="Int64"),
-        }
-    )
-    rej["duplicate_of"] = rej["duplicate_of"].where(rej[C.REASON] == "duplicate")
-    for c in (C.NAME, C.REASON, "reason_text"):
-        rej[c] = rej[c].astype("str")
-    for c in frame.columns:
-        if c == cols["name"] and str(c) == C.NAME:
-            continue
-        out_name = str(c) if str(c) not in rej.columns else f"{c}_input"
-        rej[out_name] = frame[c].to_numpy()[r]
-    if geom is not None:
-        rej["geometry_wkt"] = pd.Series(geom.to_wkt().to_numpy()[r], dtype="str")
+    if renamed:
+        notes.append(_renamed_note(label, renamed))
 
     params = {
         "coords": coords,
@@ -1342,13 +1905,14 @@ def read_organisations(
     result = OrganisationTable(
         organisations=organisations,
         rejected=rej.reset_index(drop=True),
-        n_input=n,
+        n_input=raw.n_rows,
         source=label,
         params=params,
         notes=tuple(notes),
     )
     if (
-        len(result.organisations) + len(result.rejected) != n
+        result.n_matched + result.n_rejected != raw.n_rows
+        or len(result.organisations) + len(result.rejected) < raw.n_rows
     ):  # pragma: no cover - internal invariant
         raise RuntimeError("read_organisations lost rows; please report this")
     summ = result.summary()
@@ -1356,7 +1920,7 @@ def read_organisations(
     log.info(
         "read_organisations %s: %d rows, %d matched (%.1f%%); rejected: %s",
         label,
-        n,
+        raw.n_rows,
         result.n_matched,
         100 * result.match_rate,
         rejected_txt,
@@ -1414,12 +1978,18 @@ def _name_key(names: pd.Series) -> pd.Series:
 
 
 def _find_duplicates(
-    key: np.ndarray, x: np.ndarray, y: np.ndarray, mask: np.ndarray, r: float
+    key: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    r: float,
+    group: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each row, the index of the earlier kept row it duplicates, else -1.
 
     Rows are taken in order; a row duplicates the first earlier *kept* row with the same key
-    within ``r`` metres.
+    within ``r`` metres. Rows of the same ``group`` (the sites of one input row) are never
+    duplicates of each other.
     """
     from scipy.spatial import cKDTree
 
@@ -1442,8 +2012,13 @@ def _find_duplicates(
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
     local = np.full(len(idx), -1, dtype=np.int64)
-    for i, j in pairs:  # loop over candidate pairs only (same name, close by)
-        if local[j] < 0 and local[i] < 0:
+    same = (
+        group[idx[pairs[:, 0]]] == group[idx[pairs[:, 1]]]
+        if group is not None
+        else np.zeros(len(pairs), dtype=bool)
+    )
+    for (i, j), skip in zip(pairs, same, strict=True):  # candidate pairs only (same name, near)
+        if not skip and local[j] < 0 and local[i] < 0:
             local[j] = i
     has = local >= 0
     dup_of[idx[has]] = idx[local[has]]
@@ -1458,17 +2033,24 @@ def _org_ids(
     source_row: np.ndarray,
     label: str,
     notes: list[str],
+    suffix: np.ndarray | None = None,
 ) -> np.ndarray:
-    """org_id: the id column when usable, else the source row number as text."""
-    generated = source_row.astype(str).astype(object)
+    """org_id: the id column when usable, else the source row number as text.
+
+    ``suffix`` (``"#2"`` ...) tells apart the sites of an input row with several sites; the
+    id column must then be unique per input row.
+    """
+    sfx = suffix if suffix is not None else np.full(len(source_row), "", dtype=object)
+    generated = (source_row.astype(str).astype(object) + sfx).astype(object)
     col = cols.get("id")
     if col is None:
         return generated
     ids = _clean_text(frame[col])
-    kept = ids[located]
-    bad_rows = source_row[located][(kept.isna() | kept.duplicated(keep=False)).to_numpy()]
+    once = located & ~pd.Series(source_row).duplicated().to_numpy()  # one row per input row
+    kept = ids[once]
+    bad_rows = source_row[once][(kept.isna() | kept.duplicated(keep=False)).to_numpy()]
     if len(bad_rows) == 0:
-        return ids.to_numpy(dtype=object)
+        return (ids.to_numpy(dtype=object) + sfx).astype(object)
     if explicit.get("id"):
         raise ValidationError(
             f"{label}: id column {col!r} (id_col=) must be unique and filled for every located row; "
@@ -1476,12 +2058,151 @@ def _org_ids(
             "fix the ids or leave id_col=None to number the rows"
         )
     notes.append(
-        f"column {col!r} is blank or repeated at rows {bad_rows[:10].tolist()}: "
+        f"{label}: column {col!r} is blank or repeated at rows {bad_rows[:10].tolist()}: "
         "org_id is the source row number instead"
     )
     log.info(notes[-1])
     cols["id"] = None
     return generated
+
+
+def _rejected_table(
+    raw: _Raw,
+    r: np.ndarray,
+    names: pd.Series,
+    reason: np.ndarray,
+    reason_text: np.ndarray,
+    dup_of: np.ndarray,
+    source_row: np.ndarray,
+    name_col: str | None,
+    renamed: Mapping[Any, str],
+) -> pd.DataFrame:
+    """The rejected rows ``r``: row, name, reason, message, duplicate twin, then the row's
+    original values (input columns named like these renamed as in ``renamed``)."""
+    frame = raw.frame
+    prefix = np.array(
+        [_row_label(int(i), raw.sheet_offset) for i in source_row[r]] or [], dtype=object
+    )
+    rej = pd.DataFrame(
+        {
+            C.SOURCE_ROW: source_row[r],
+            C.NAME: names.to_numpy()[r],
+            C.REASON: reason[r],
+            "reason_text": prefix + reason_text[r],
+            "duplicate_of": pd.array(
+                np.where(dup_of[r] >= 0, source_row[np.maximum(dup_of[r], 0)], 0), dtype="Int64"
+            ),
+        }
+    )
+    rej["duplicate_of"] = rej["duplicate_of"].where(rej[C.REASON] == "duplicate")
+    for c in (C.NAME, C.REASON, "reason_text"):
+        rej[c] = rej[c].astype("str")
+    for c in frame.columns:
+        if c == name_col and str(c) == C.NAME:
+            continue
+        out_name = renamed.get(c) or (str(c) if str(c) not in rej.columns else f"{c}_input")
+        rej[out_name] = frame[c].to_numpy()[r]
+    shapes = raw.features if raw.features is not None else raw.geometry
+    if shapes is not None:
+        rows = raw.row_of[r] if raw.row_of is not None else r
+        rej["geometry_wkt"] = pd.Series(shapes.to_wkt().to_numpy()[rows], dtype="str")
+    return rej
+
+
+def _with_sites(orgs: pd.DataFrame, raw: _Raw, k: np.ndarray) -> pd.DataFrame:
+    """Add the ``site`` number column when some input row has several sites."""
+    if raw.site is not None:
+        orgs["site"] = raw.site[k]
+    return orgs
+
+
+def _site_suffix(raw: _Raw) -> np.ndarray | None:
+    """``"#k"`` for the k-th site of an input row with several sites, ``""`` otherwise."""
+    if raw.site is None or raw.row_of is None:
+        return None
+    several = np.bincount(raw.row_of)[raw.row_of] > 1
+    return np.where(several, np.char.add("#", raw.site.astype(str)), "").astype(object)
+
+
+def _collapse_sites(
+    r: np.ndarray, located: np.ndarray, reason: np.ndarray, reason_text: np.ndarray, raw: _Raw
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rejected rows when some input rows have several sites.
+
+    A site not placed while another site of its row is: a note (the row is placed). No site
+    of the row placed: one rejected row (its first site) whose text lists every site's reason.
+    """
+    if raw.row_of is None or raw.site is None:
+        return r, reason_text, []
+    row_of, site = raw.row_of, raw.site
+    placed = np.zeros(raw.n_rows, dtype=bool)
+    placed[row_of[located]] = True
+    n_sites = np.bincount(row_of)
+    texts = reason_text.copy()
+    keep: list[int] = []
+    notes: list[str] = []
+    for i in r:
+        row = int(row_of[i])
+        if placed[row]:
+            notes.append(
+                f"{raw.label}: row {row + 1}, site {site[i]} of {n_sites[row]} not placed "
+                f"({reason[i]}): {reason_text[i]}"
+            )
+        elif site[i] == 1:
+            keep.append(int(i))
+            if n_sites[row] > 1:
+                mine = r[row_of[r] == row]
+                texts[i] = "; ".join(f"site {site[j]}: {reason_text[j]}" for j in mine)
+    return np.array(keep, dtype=np.int64), texts, notes
+
+
+#: output column names an input column must not take (it is renamed ``<name>_input``)
+_RESERVED_OUTPUT = frozenset(
+    _STANDARD
+    + _REJECTED_STANDARD
+    + ["types_list", "in_area", "site", C.GEOMETRY, "geometry_wkt", "dataset", "file"]
+)
+
+
+def _renamed_columns(
+    others: Sequence[Any], all_columns: Sequence[Any], reserved: frozenset[str]
+) -> dict[Any, str]:
+    """New names for input columns named like cnmap's output columns: ``reason`` ->
+    ``reason_input`` (``reason_input2``... when that is taken too)."""
+    taken = set(reserved) | {str(c) for c in all_columns}
+    out: dict[Any, str] = {}
+    for c in others:
+        if str(c) not in reserved:
+            continue
+        new, k = f"{c}_input", 1
+        while new in taken:
+            k += 1
+            new = f"{c}_input{k}"
+        taken.add(new)
+        out[c] = new
+    return out
+
+
+def _renamed_note(label: str, renamed: Mapping[Any, str]) -> str:
+    pairs = ", ".join(f"{str(a)!r} -> {b!r}" for a, b in renamed.items())
+    return (
+        f"{label}: input column(s) named like cnmap's own output columns were renamed: {pairs}"
+    )
+
+
+def _thousands_note(
+    label: str, frame: pd.DataFrame, a_c: str, b_c: str, cand: np.ndarray, source_row: np.ndarray
+) -> list[str]:
+    """A note when easting/northing cells were written with thousands separators."""
+    grouped = cand & (_thousands(frame[a_c]) | _thousands(frame[b_c]))
+    if not grouped.any():
+        return []
+    i = int(np.flatnonzero(grouped)[0])
+    a, b = _short(_show(frame[a_c].iloc[i]), 20), _short(_show(frame[b_c].iloc[i]), 20)
+    return [
+        f"{label}: {int(grouped.sum())} row(s) write {a_c}/{b_c} with thousands separators "
+        f"(row {source_row[i]}: {a!r}, {b!r}); read as whole metres"
+    ]
 
 
 def _assign(points: gpd.GeoSeries, area: Any) -> tuple[Any, Any, Any]:

@@ -32,16 +32,17 @@ def binary_dir(tmp_path_factory) -> Path:
 
 
 def _path(name: str, binary_dir: Path) -> Path:
-    return binary_dir / name if name in {"08_title_rows.xlsx", "20_generated.gpkg"} else ORGS / name
+    return binary_dir / name if name in make_corpus.BINARY_FILES else ORGS / name
 
 
-def test_corpus_is_large_enough_and_committed_files_are_current(tmp_path):
+def test_corpus_is_large_enough_and_committed_files_are_current(tmp_path, binary_dir):
     files = {c["file"] for c in EXPECT.values()}
     assert len(files) >= 20
     written = make_corpus.write_text(tmp_path)
     for p in written:
         assert (ORGS / p.name).read_bytes() == p.read_bytes(), f"{p.name} differs from make_corpus.py"
-    assert files <= {p.name for p in written} | {"08_title_rows.xlsx", "20_generated.gpkg"}
+    assert files <= {p.name for p in written} | set(make_corpus.BINARY_FILES)
+    assert {p.name for p in binary_dir.iterdir()} == set(make_corpus.BINARY_FILES)
 
 
 @pytest.mark.parametrize("case", sorted(EXPECT))
@@ -53,18 +54,26 @@ def test_corpus_case(case, shared_data, binary_dir):
         kwargs["area"] = orgs_area.birmingham_area(shared_data)
     kwargs["postcodes"] = orgs_area.postcode_lookup(shared_data)
     if "error" in spec:
-        with pytest.raises(getattr(errors, spec["error"]), match=spec["match"]):
+        with pytest.raises(getattr(errors, spec["error"]), match=spec["match"]) as info:
             read_organisations(path, **kwargs)
+        # one line that names the file
+        assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
         return
     res = read_organisations(path, **kwargs)
     assert res.n_matched == spec["matched"], res.rejected[["source_row", "reason", "reason_text"]]
     assert len(res.rejected) == spec["rejected"]
+    # rows in = rows placed + rows rejected, and every data row of the file is counted
+    assert res.n_input == spec["rows"] == res.n_matched + res.n_rejected
+    for note in res.notes:  # notes are shown on the CLI: one line each, naming the file
+        assert note.startswith(str(path)) and "\n" not in note, note
     assert res.rejected["reason"].value_counts().to_dict() == spec["reasons"]
     if "coord_source" in spec:
         assert res.organisations["coord_source"].value_counts().to_dict() == spec["coord_source"]
-    # invariants: nothing lost, every row once, reasons known, messages name the row
+    # invariants: nothing lost, every row once (a row with several sites gives one row per
+    # site, all with its source_row), reasons known, messages name the row
     assert res.n_input == res.n_matched + len(res.rejected)
-    rows = sorted(res.organisations["source_row"].tolist() + res.rejected["source_row"].tolist())
+    placed = res.organisations["source_row"].unique().tolist()
+    rows = sorted(placed + res.rejected["source_row"].tolist())
     assert rows == list(range(1, res.n_input + 1))
     assert set(res.rejected["reason"]) <= set(REASONS)
     for row, text in zip(res.rejected["source_row"], res.rejected["reason_text"], strict=True):
