@@ -389,32 +389,57 @@ def _browser_map(base: Any, tmp_path: Path) -> tuple[Path, list[dict[str, str]],
     return save_html(m, tmp_path / "hostile.html", self_contained=True), rows, target, lonlat
 
 
-@pytest.mark.browser
-def test_chromium_shows_the_literal_texts(browser, base, tmp_path):
-    path, rows, target, lonlat = _browser_map(base, tmp_path)
-    assert not target.exists()
+def _open(browser: Any, path: Path) -> tuple[Any, Any, list[str]]:
+    """(context, page, page errors and dialogs) of ``path`` opened with the network off."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (errors.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('.cnmap-org').length === 3")
+    page.wait_for_timeout(600)  # the opening fitBounds animation ends
+    return ctx, page, errors
+
+
+def _popup_texts(page: Any, lonlat: list[tuple[float, float]]) -> list[str]:
+    """Centre each marker (away from the controls), click it and read its popup."""
+    popups = []
+    for lon, lat in lonlat:
+        page.evaluate(f"{MAP}.setView([{lat}, {lon}], 16, {{animate: false}}); 0")
+        page.wait_for_function(f"({NEAREST_DOT})()[1] < 100")
+        page.locator(".cnmap-org").nth(page.evaluate(NEAREST_DOT)[0]).click()
+        content = page.locator(".leaflet-popup-content")
+        content.wait_for(timeout=5_000)
+        popups.append(content.inner_text())
+        assert content.locator("script, img, i").count() == 0
+        page.locator(".leaflet-popup-close-button").click()
+        page.wait_for_function("document.querySelectorAll('.leaflet-popup').length === 0")
+    return popups
+
+
+def _search_ward(page: Any, typed: str) -> tuple[str, str]:
+    """(first suggestion, tooltip of the ward it opens) after typing ``typed`` in the search."""
+    page.locator(".leaflet-control-search .search-button").click()
+    page.locator(".leaflet-control-search input.search-input").press_sequentially(typed, delay=30)
+    found = page.locator(".leaflet-control-search .search-tip").first
+    found.wait_for(timeout=5_000)
+    suggestion = found.inner_text()
+    found.click()
+    ward_tip = page.locator(".leaflet-tooltip", has_text="Code").first
+    ward_tip.wait_for(timeout=5_000)
+    return suggestion, ward_tip.inner_text()
+
+
+@pytest.mark.browser
+def test_chromium_shows_the_literal_texts(browser, base, tmp_path):
+    path, rows, target, lonlat = _browser_map(base, tmp_path)
+    assert not target.exists()
+    ctx, page, errors = _open(browser, path)
     try:
-        page.goto(path.as_uri())
-        page.wait_for_function("document.querySelectorAll('.cnmap-org').length === 3")
-        page.wait_for_timeout(600)  # the opening fitBounds animation ends
-        popups = []
-        for lon, lat in lonlat:  # centre each marker, away from the controls, and click it
-            page.evaluate(f"{MAP}.setView([{lat}, {lon}], 16, {{animate: false}}); 0")
-            page.wait_for_function(f"({NEAREST_DOT})()[1] < 100")
-            page.locator(".cnmap-org").nth(page.evaluate(NEAREST_DOT)[0]).click()
-            content = page.locator(".leaflet-popup-content")
-            content.wait_for(timeout=5_000)
-            popups.append(content.inner_text())
-            assert content.locator("script, img, i").count() == 0
-            page.locator(".leaflet-popup-close-button").click()
-            page.wait_for_function("document.querySelectorAll('.leaflet-popup').length === 0")
-        for row in rows:
+        popups = _popup_texts(page, lonlat)
+        for row in rows:  # popup: the name, then one "label<TAB>value" line per field
             popup = [t for t in popups if t.startswith(row["name"] + "\n")]
             assert len(popup) == 1, popups
             for col, label in ORG_FIELDS.items():
@@ -426,16 +451,8 @@ def test_chromium_shows_the_literal_texts(browser, base, tmp_path):
         legend = "\n".join(page.locator(".cnmap-legend").all_inner_texts())
         for row in rows:
             assert f"{row['type']} (1)" in legend
-        page.locator(".leaflet-control-search .search-button").click()
-        page.locator(".leaflet-control-search input.search-input").press_sequentially(
-            "Smiles", delay=30)
-        found = page.locator(".leaflet-control-search .search-tip").first
-        found.wait_for(timeout=5_000)
-        assert found.inner_text() == TEXTS[1]
-        found.click()
-        ward_tip = page.locator(".leaflet-tooltip", has_text="Code")
-        ward_tip.first.wait_for(timeout=5_000)
-        assert ward_tip.first.inner_text().startswith(TEXTS[1] + "\n")
+        suggestion, ward_tip = _search_ward(page, "Smiles")
+        assert suggestion == TEXTS[1] and ward_tip.startswith(TEXTS[1] + "\n")
         body = page.locator("body").inner_text()
         assert TEXTS[1] in body  # the ward tooltip opened by the search
         assert not any("Maths 49" in t for t in [body, legend, *popups])

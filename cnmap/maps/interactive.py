@@ -968,6 +968,233 @@ def _elements() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------
+# drawing on the map
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Canvas:
+    """The map being drawn on: adds layers under distinct names and remembers them."""
+
+    m: Any
+    el: dict[str, Any]
+    show: set[str]
+    drawn: dict[str, Any] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.taken = {c.layer_name for c in self.m._children.values() if hasattr(c, "layer_name")}
+
+    def unique(self, name: str) -> str:
+        """``name`` as HTML (Leaflet's layer control writes names as HTML), made distinct
+        from the layers already on the map ("Wards (2)")."""
+        name = S.esc(name)
+        out, k = name, 2
+        while out in self.taken:
+            out, k = f"{name} ({k})", k + 1
+        self.taken.add(out)
+        return out
+
+    def add_data(self, shared: SharedGeometry) -> Any:
+        data = self.el["SharedData"](shared)
+        data.add_to(self.m)
+        return data
+
+    def add_area(self, payload: AreaPayload, data: Any) -> None:
+        payload.name = self.unique(payload.name)
+        layer = self.el["AreaLayer"](payload, data, show=payload.key in self.show)
+        layer.add_to(self.m)
+        self.drawn[payload.key] = layer
+        if payload.legend:
+            self.el["Legend"](layer, payload.legend, position=payload.legend_position).add_to(
+                self.m
+            )
+
+
+def _show_set(show: Sequence[str] | None) -> set[str]:
+    show_set = set(DEFAULT_SHOW if show is None else show)
+    unknown = show_set - set(LAYER_KEYS)
+    if unknown:
+        raise ValidationError(
+            f"coverage_map: show={sorted(unknown)} names unknown layers; use some of {LAYER_KEYS}"
+        )
+    return show_set
+
+
+def _thin_frames(thin: Any) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``thin.lsoas`` and ``thin.wards`` (None if absent), checked."""
+    thin_lsoas = getattr(thin, "lsoas", None) if thin is not None else None
+    thin_wards = getattr(thin, "wards", None) if thin is not None else None
+    if thin_lsoas is not None:
+        _require(thin_lsoas, [LSOA_CODE], "thin.lsoas")
+    if thin_wards is not None:
+        _require(thin_wards, [WARD_CODE], "thin.wards")
+    return thin_lsoas, thin_wards
+
+
+def _new_map(
+    folium: Any,
+    wards: gpd.GeoDataFrame,
+    tiles: str | None,
+    tile_opacity: float,
+    width: str | int,
+    height: str | int,
+) -> Any:
+    minx, miny, maxx, maxy = wards.total_bounds
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=11,
+        tiles=None,
+        control_scale=True,
+        maxZoom=19,  # Leaflet option: markercluster needs it when there are no tiles
+        width=width,
+        height=height,
+    )
+    if tiles is not None:
+        folium.TileLayer(tiles, opacity=tile_opacity, control=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def _thin_joined(lsoas: pd.DataFrame, thin_lsoas: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``thin_lsoas`` rows in the order of ``lsoas`` (None without a thin result)."""
+    if thin_lsoas is None:
+        return None
+    ids = [str(c) for c in _col(lsoas, LSOA_CODE)]
+    tl = _by_code(_attributes(thin_lsoas), LSOA_CODE)
+    missing = sorted(set(tl.index) - set(ids))
+    if missing:
+        logger.warning(
+            "coverage_map: %d LSOA(s) of thin.lsoas are not in result.lsoas and are not "
+            "drawn (e.g. %s)",
+            len(missing),
+            missing[:3],
+        )
+    return tl.reindex(ids)
+
+
+def _lsoa_payloads(
+    lsoas: pd.DataFrame,
+    joined: pd.DataFrame | None,
+    names: Mapping[str, str],
+    share_col: str,
+    minutes: float,
+) -> list[AreaPayload]:
+    """The LSOA layers whose inputs are present (imd, share, bivariate, thin)."""
+    out: list[AreaPayload] = []
+    if "imd_decile" in lsoas.columns:
+        out.append(_imd_payload(lsoas, names["imd"]))
+    else:
+        logger.info("coverage_map: result.lsoas has no imd_decile; IMD layer left out")
+    if share_col in lsoas.columns:
+        out.append(_share_payload(lsoas, share_col, minutes, names["share"]))
+    else:
+        logger.info("coverage_map: result.lsoas has no %s; share layer left out", share_col)
+    if joined is not None and "bivariate_class" in joined.columns:
+        out.append(_bivariate_payload(lsoas, joined, names["bivariate"]))
+    if joined is not None and "thin" in joined.columns:
+        out.append(_thin_payload(lsoas, joined, names["thin"]))
+    return out
+
+
+def _draw_lsoas(
+    canvas: _Canvas,
+    lsoas: pd.DataFrame,
+    thin_lsoas: pd.DataFrame | None,
+    names: Mapping[str, str],
+    share_col: str,
+    minutes: float,
+) -> None:
+    """Every LSOA layer, drawn from one shared copy of the LSOA geometry."""
+    payloads = _lsoa_payloads(lsoas, _thin_joined(lsoas, thin_lsoas), names, share_col, minutes)
+    if payloads:
+        data = canvas.add_data(_shared(lsoas, _lsoa_titles(lsoas)))
+        for payload in payloads:
+            canvas.add_area(payload, data)
+
+
+def _catchment_title(minutes: float) -> str:
+    return S.esc(f"Within {_fmt_min(minutes)} minutes' walk of an organisation")
+
+
+def _catchment_payload(n: int, minutes: float, name: str) -> AreaPayload:
+    return AreaPayload(
+        key="catchments",
+        name=name,
+        styles=[
+            {
+                "color": S.CATCHMENT_COLOUR,
+                "weight": 0.8,
+                "fillColor": S.CATCHMENT_COLOUR,
+                "fillOpacity": 0.25,
+            }
+        ],
+        style_index=[0] * n,
+        labels=[],
+        rows=[[] for _ in range(n)],
+        legend=S.legend_html(
+            "Walking catchments",
+            [(S.CATCHMENT_COLOUR, f"within {_fmt_min(minutes)} min walk")],
+        ),
+    )
+
+
+def _draw_wards(canvas: _Canvas, wards: pd.DataFrame, payload: AreaPayload) -> None:
+    """Wards above the areas; their raw names are written for the search only."""
+    wnames = _col(wards, WARD_NAME)
+    data = canvas.add_data(
+        _shared(
+            wards,
+            [S.esc(n) for n in wnames],
+            {"name": ["" if S._missing(n) else str(n) for n in wnames]},  # raw: search only
+        )
+    )
+    canvas.add_area(payload, data)
+
+
+def _draw_organisations(canvas: _Canvas, payload: OrgPayload, cluster: bool) -> None:
+    from folium.plugins import MarkerCluster
+
+    show = "organisations" in canvas.show
+    group = (
+        MarkerCluster(
+            name=payload.name,
+            show=show,
+            options={
+                "showCoverageOnHover": False,
+                "disableClusteringAtZoom": 16,
+                "maxClusterRadius": 45,
+                "chunkedLoading": True,
+            },
+        )
+        if cluster
+        else canvas.el["folium"].FeatureGroup(name=payload.name, show=show)
+    )
+    group.add_to(canvas.m)
+    canvas.el["OrgMarkers"](payload).add_to(group)
+    canvas.drawn["organisations"] = group
+    canvas.el["Legend"](group, payload.legend, position="bottomright").add_to(canvas.m)
+
+
+def _add_controls(canvas: _Canvas) -> None:
+    """Fullscreen, ward search and attribution (once), then the layer control, last."""
+    from folium.plugins import Fullscreen
+
+    m, el = canvas.m, canvas.el
+    children = list(m._children.values())
+    if not any(isinstance(c, Fullscreen) for c in children):
+        Fullscreen(position="topleft").add_to(m)
+    if not any(isinstance(c, el["WardSearch"]) for c in children):
+        el["WardSearch"](canvas.drawn["wards"], "name", "Search ward").add_to(m)
+    if not any(isinstance(c, el["Attribution"]) for c in children):
+        el["Attribution"](S.ATTRIBUTION_HTML).add_to(m)
+    for key, child in list(m._children.items()):  # the LayerControl must follow the layers
+        if isinstance(child, el["folium"].LayerControl):
+            del m._children[key]
+    el["folium"].LayerControl(collapsed=False, position="topright").add_to(m)
+
+
+# --------------------------------------------------------------------------------------
 # the map
 # --------------------------------------------------------------------------------------
 
@@ -1088,15 +1315,7 @@ def coverage_map(
         A frame has no CRS.
     """
     el = _elements()
-    folium = el["folium"]
-    from folium.plugins import Fullscreen, MarkerCluster
-
-    show_set = set(DEFAULT_SHOW if show is None else show)
-    unknown = show_set - set(LAYER_KEYS)
-    if unknown:
-        raise ValidationError(
-            f"coverage_map: show={sorted(unknown)} names unknown layers; use some of {LAYER_KEYS}"
-        )
+    show_set = _show_set(show)
     t = _choose_minutes(result, minutes)
     names = layer_names(t)
     share_col = f"share_covered_{_fmt_min(t)}min"
@@ -1105,86 +1324,17 @@ def coverage_map(
     lsoas_in = getattr(result, "lsoas", None)
     _require(wards_in, [WARD_CODE, WARD_NAME], "result.wards")
     _require(lsoas_in, [LSOA_CODE], "result.lsoas")
-    thin_lsoas = getattr(thin, "lsoas", None) if thin is not None else None
-    thin_wards = getattr(thin, "wards", None) if thin is not None else None
-    if thin_lsoas is not None:
-        _require(thin_lsoas, [LSOA_CODE], "thin.lsoas")
-    if thin_wards is not None:
-        _require(thin_wards, [WARD_CODE], "thin.wards")
+    thin_lsoas, thin_wards = _thin_frames(thin)
 
     wards = simplify_for_web(wards_in, tolerance_m=tolerance_m, precision=precision)
     lsoas = simplify_for_web(lsoas_in, tolerance_m=tolerance_m, precision=precision)
-
     if m is None:
-        minx, miny, maxx, maxy = wards.total_bounds
-        m = folium.Map(
-            location=[(miny + maxy) / 2, (minx + maxx) / 2],
-            zoom_start=11,
-            tiles=None,
-            control_scale=True,
-            maxZoom=19,  # Leaflet option: markercluster needs it when there are no tiles
-            width=width,
-            height=height,
-        )
-        if tiles is not None:
-            folium.TileLayer(tiles, opacity=tile_opacity, control=False).add_to(m)
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
+        m = _new_map(el["folium"], wards, tiles, tile_opacity, width, height)
     if not any(isinstance(c, el["Runtime"]) for c in m._children.values()):
         el["Runtime"]().add_to(m)
+    canvas = _Canvas(m, el, show_set)
 
-    drawn: dict[str, Any] = {}
-    taken = {c.layer_name for c in m._children.values() if hasattr(c, "layer_name")}
-
-    def unique(name: str) -> str:  # layers stacked on an existing map keep distinct names
-        name = S.esc(name)  # Leaflet's layer control writes names as HTML
-        out, k = name, 2
-        while out in taken:
-            out, k = f"{name} ({k})", k + 1
-        taken.add(out)
-        return out
-
-    def add_area(payload: AreaPayload, data: Any) -> None:
-        payload.name = unique(payload.name)
-        layer = el["AreaLayer"](payload, data, show=payload.key in show_set)
-        layer.add_to(m)
-        drawn[payload.key] = layer
-        if payload.legend:
-            el["Legend"](layer, payload.legend, position=payload.legend_position).add_to(m)
-
-    # ---- LSOA layers, one shared geometry ------------------------------------------
-    ids = [str(c) for c in _col(lsoas, LSOA_CODE)]
-    joined = None
-    if thin_lsoas is not None:
-        tl = _by_code(_attributes(thin_lsoas), LSOA_CODE)
-        missing = sorted(set(tl.index) - set(ids))
-        if missing:
-            logger.warning(
-                "coverage_map: %d LSOA(s) of thin.lsoas are not in result.lsoas and are not "
-                "drawn (e.g. %s)",
-                len(missing),
-                missing[:3],
-            )
-        joined = tl.reindex(ids)
-    lsoa_layers: list[AreaPayload] = []
-    if "imd_decile" in lsoas.columns:
-        lsoa_layers.append(_imd_payload(lsoas, names["imd"]))
-    else:
-        logger.info("coverage_map: result.lsoas has no imd_decile; IMD layer left out")
-    if share_col in lsoas.columns:
-        lsoa_layers.append(_share_payload(lsoas, share_col, t, names["share"]))
-    else:
-        logger.info("coverage_map: result.lsoas has no %s; share layer left out", share_col)
-    if joined is not None and "bivariate_class" in joined.columns:
-        lsoa_layers.append(_bivariate_payload(lsoas, joined, names["bivariate"]))
-    if joined is not None and "thin" in joined.columns:
-        lsoa_layers.append(_thin_payload(lsoas, joined, names["thin"]))
-    if lsoa_layers:
-        data = el["SharedData"](_shared(lsoas, _lsoa_titles(lsoas)))
-        data.add_to(m)
-        for payload in lsoa_layers:
-            add_area(payload, data)
-
-    # ---- catchments -----------------------------------------------------------------
+    _draw_lsoas(canvas, lsoas, thin_lsoas, names, share_col, t)
     cat = _catchments(result, catchments, t)
     if cat is not None and len(cat):
         cat = simplify_for_web(
@@ -1194,97 +1344,33 @@ def coverage_map(
             coverage=False,
             min_hole_m2=min_hole_m2,
         )
-        title = S.esc(f"Within {_fmt_min(t)} minutes' walk of an organisation")
-        data = el["SharedData"](_shared(cat, [title] * len(cat)))
-        data.add_to(m)
-        add_area(
-            AreaPayload(
-                key="catchments",
-                name=names["catchments"],
-                styles=[
-                    {
-                        "color": S.CATCHMENT_COLOUR,
-                        "weight": 0.8,
-                        "fillColor": S.CATCHMENT_COLOUR,
-                        "fillOpacity": 0.25,
-                    }
-                ],
-                style_index=[0] * len(cat),
-                labels=[],
-                rows=[[] for _ in range(len(cat))],
-                legend=S.legend_html(
-                    "Walking catchments",
-                    [(S.CATCHMENT_COLOUR, f"within {_fmt_min(t)} min walk")],
-                ),
-            ),
-            data,
+        canvas.add_area(
+            _catchment_payload(len(cat), t, names["catchments"]),
+            canvas.add_data(_shared(cat, [_catchment_title(t)] * len(cat))),
         )
-
-    # ---- wards (above the areas, searchable) ------------------------------------------
-    codes = [str(c) for c in _col(wards, WARD_CODE)]
     rank = _ward_rank(
-        codes,
+        [str(c) for c in _col(wards, WARD_CODE)],
         [
             ward_profiles,
             _attributes(wards_in),
             None if thin_wards is None else _attributes(thin_wards),
         ],
     )
-    wnames = _col(wards, WARD_NAME)
-    data = el["SharedData"](
-        _shared(
-            wards,
-            [S.esc(n) for n in wnames],
-            {"name": ["" if S._missing(n) else str(n) for n in wnames]},  # raw: search only
-        )
-    )
-    data.add_to(m)
-    add_area(_ward_payload(wards, share_col, t, names["wards"], rank, thin_wards), data)
-
-    # ---- organisations ----------------------------------------------------------------
+    _draw_wards(canvas, wards, _ward_payload(wards, share_col, t, names["wards"], rank, thin_wards))
     orgs = _org_frame(result, organisations)
     if orgs is not None and len(orgs):
-        org_payload = _org_payload(
+        payload = _org_payload(
             _points_wgs84(orgs, precision, "organisations"),
-            unique(names["organisations"]),
+            canvas.unique(names["organisations"]),
             popup_fields,
         )
-        group = (
-            MarkerCluster(
-                name=org_payload.name,
-                show="organisations" in show_set,
-                options={
-                    "showCoverageOnHover": False,
-                    "disableClusteringAtZoom": 16,
-                    "maxClusterRadius": 45,
-                    "chunkedLoading": True,
-                },
-            )
-            if cluster
-            else folium.FeatureGroup(name=org_payload.name, show="organisations" in show_set)
-        )
-        group.add_to(m)
-        el["OrgMarkers"](org_payload).add_to(group)
-        drawn["organisations"] = group
-        el["Legend"](group, org_payload.legend, position="bottomright").add_to(m)
-
-    # ---- controls -----------------------------------------------------------------------
-    children = list(m._children.values())
-    if not any(isinstance(c, Fullscreen) for c in children):
-        Fullscreen(position="topleft").add_to(m)
-    if not any(isinstance(c, el["WardSearch"]) for c in children):
-        el["WardSearch"](drawn["wards"], "name", "Search ward").add_to(m)
-    if not any(isinstance(c, el["Attribution"]) for c in children):
-        el["Attribution"](S.ATTRIBUTION_HTML).add_to(m)
-    for key, child in list(m._children.items()):  # the LayerControl must follow the layers
-        if isinstance(child, folium.LayerControl):
-            del m._children[key]
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+        _draw_organisations(canvas, payload, cluster)
+    _add_controls(canvas)
     logger.info(
         "coverage_map: %d wards, %d LSOAs, layers %s at %s min",
         len(wards),
         len(lsoas),
-        [k for k in LAYER_KEYS if k in drawn],
+        [k for k in LAYER_KEYS if k in canvas.drawn],
         _fmt_min(t),
     )
     return m
