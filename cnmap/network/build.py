@@ -386,18 +386,9 @@ def _project_geoms(geoms: np.ndarray, crs_in: str, crs: str) -> np.ndarray:
     return shapely.transform(geoms, fn)
 
 
-def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.ndarray,
-              v_ids: np.ndarray, length: np.ndarray | None, geoms: np.ndarray | None, *,
-              crs_in: Any, crs: Any = BNG, source: str, reader: str,
-              notes: tuple[str, ...] = ()) -> WalkNetwork:
-    """Build a :class:`WalkNetwork` from raw arrays in ``crs_in`` (the shared builder).
-
-    ``geoms`` may hold None for edges without geometry (a straight line is used); ``length``
-    may hold NaN (computed from the projected geometry).
-    """
-    crs_in = _crs_string(crs_in)
-    crs = _crs_string(crs)
-    _check_projected(crs)
+def _checked_nodes(node_ids: Any, nx_: Any, ny_: Any, n_edges: int,
+                   source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer, unique node ids with finite coordinates (and at least one edge)."""
     node_ids = np.asarray(node_ids)
     if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
         try:
@@ -407,42 +398,44 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
                              "relabel the nodes with integer ids") from exc
     node_ids = node_ids.astype(np.int64)
     n_read = node_ids.shape[0]
-    e_read = int(np.asarray(u_ids).shape[0])
-    if n_read == 0 or e_read == 0:
-        raise GraphError(f"{source}: the network is empty ({n_read} nodes, {e_read} edges); "
+    if n_read == 0 or n_edges == 0:
+        raise GraphError(f"{source}: the network is empty ({n_read} nodes, {n_edges} edges); "
                          "check the file/area and the walk filter")
     uniq, counts = np.unique(node_ids, return_counts=True)
     if (counts > 1).any():
         raise GraphError(f"{source}: duplicate node ids, e.g. {uniq[counts > 1][:5].tolist()}; "
                          "each node needs a unique id")
-    nx_ = np.asarray(nx_, dtype=np.float64)
-    ny_ = np.asarray(ny_, dtype=np.float64)
-    bad = ~(np.isfinite(nx_) & np.isfinite(ny_))
+    x = np.asarray(nx_, dtype=np.float64)
+    y = np.asarray(ny_, dtype=np.float64)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise GraphError(f"{source}: {int(bad.sum())} node(s) without coordinates, e.g. ids "
                          f"{node_ids[bad][:5].tolist()}; every node needs x/y (or a point)")
+    return node_ids, x, y
 
-    # map edge ends to node positions
+
+def _locate(node_ids: np.ndarray, ids: Any, which: str, source: str) -> np.ndarray:
+    """Positions in ``node_ids`` of an edge end's node ids."""
     order = np.argsort(node_ids, kind="stable")
     sorted_ids = node_ids[order]
+    ids = np.asarray(ids).astype(np.int64)
+    pos = np.clip(np.searchsorted(sorted_ids, ids), 0, node_ids.shape[0] - 1)
+    ok = sorted_ids[pos] == ids
+    if not ok.all():
+        rows = np.flatnonzero(~ok)
+        raise GraphError(f"{source}: {rows.size} edge(s) have a '{which}' node that is not "
+                         f"in the nodes (edge rows {rows[:5].tolist()}, ids "
+                         f"{ids[rows[:5]].tolist()}); the nodes and edges do not match")
+    return order[pos]
 
-    def locate(ids: np.ndarray, which: str) -> np.ndarray:
-        ids = np.asarray(ids).astype(np.int64)
-        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, n_read - 1)
-        ok = sorted_ids[pos] == ids
-        if not ok.all():
-            rows = np.flatnonzero(~ok)
-            raise GraphError(f"{source}: {rows.size} edge(s) have a '{which}' node that is not "
-                             f"in the nodes (edge rows {rows[:5].tolist()}, ids "
-                             f"{ids[rows[:5]].tolist()}); the nodes and edges do not match")
-        return order[pos]
 
-    u = locate(u_ids, "u")
-    v = locate(v_ids, "v")
-
-    px, py = _project_xy(nx_, ny_, crs_in, crs)
+def _edge_geometries(geoms: np.ndarray | None, u: np.ndarray, v: np.ndarray, px: np.ndarray,
+                     py: np.ndarray, crs_in: str, crs: str,
+                     source: str) -> tuple[np.ndarray, int]:
+    """Projected LineStrings, straight lines where missing, each oriented from u to v;
+    and how many were filled."""
     if geoms is None:
-        geoms = np.full(e_read, None, dtype=object)
+        geoms = np.full(u.shape[0], None, dtype=object)
     geoms = np.asarray(geoms, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if (~missing).any():
@@ -458,8 +451,6 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
         line = np.stack([np.column_stack([px[u[missing]], py[u[missing]]]),
                          np.column_stack([px[v[missing]], py[v[missing]]])], axis=1)
         geoms[missing] = shapely.linestrings(line)
-
-    # orient every geometry from u to v
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
     du = (first[:, 0] - px[u]) ** 2 + (first[:, 1] - py[u]) ** 2
     dv = (first[:, 0] - px[v]) ** 2 + (first[:, 1] - py[v]) ** 2
@@ -467,10 +458,14 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
     if flip.any():
         geoms = geoms.copy()
         geoms[flip] = shapely.reverse(geoms[flip])
+    return geoms, n_filled
 
-    # lengths
+
+def _edge_lengths(length: np.ndarray | None, geoms: np.ndarray,
+                  source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths (metres; from the geometry where not finite) and where they were computed."""
     if length is None:
-        length = np.full(e_read, np.nan)
+        length = np.full(geoms.shape[0], np.nan)
     length = np.asarray(length, dtype=np.float64).copy()
     need = ~np.isfinite(length)
     if need.any():
@@ -479,43 +474,32 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
         rows = np.flatnonzero(length < 0)
         raise GraphError(f"{source}: negative edge length in rows {rows[:5].tolist()}; "
                          "lengths must be metres >= 0")
-    n_geom_len = int(need.sum())
+    return length, need
 
-    # remove exact duplicates (the reverse twin of each edge of a directed graph)
-    a = np.minimum(u, v)
-    b = np.maximum(u, v)
+
+def _duplicates(u: np.ndarray, v: np.ndarray, length: np.ndarray,
+                geoms: np.ndarray) -> np.ndarray:
+    """Exact copies of an earlier edge (same ends, length to 1 mm, midpoint to 1 cm): the
+    reverse twin of each edge of a directed graph."""
     mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
-    key = pd.DataFrame({"a": a, "b": b, "len": np.round(length, 3),
-                        "mx": np.round(mid[:, 0], 2), "my": np.round(mid[:, 1], 2)})
-    dup = key.duplicated(keep="first").to_numpy()
-    n_dup = int(dup.sum())
-    if n_dup:
-        keep_e = ~dup
-        u, v, length, geoms = u[keep_e], v[keep_e], length[keep_e], geoms[keep_e]
-        need = need[keep_e]
+    key = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v),
+                        "len": np.round(length, 3), "mx": np.round(mid[:, 0], 2),
+                        "my": np.round(mid[:, 1], 2)})
+    return key.duplicated(keep="first").to_numpy()
 
-    # largest connected component
-    n = n_read
+
+def _largest_component(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    """(number of components, mask of the nodes of the largest)."""
     adj = sparse.coo_matrix((np.ones(u.shape[0]), (u, v)), shape=(n, n)).tocsr()
     n_comp, comp = connected_components(adj, directed=False)
     sizes = np.bincount(comp, minlength=n_comp)
-    keep_comp = int(np.argmax(sizes))
-    keep_node = comp == keep_comp
-    keep_edge = keep_node[u]
-    nodes_dropped = int((~keep_node).sum())
-    edges_dropped = int((~keep_edge).sum())
-    new_pos = np.full(n, -1, dtype=np.int64)
-    new_pos[keep_node] = np.arange(int(keep_node.sum()))
-    node_ids = node_ids[keep_node]
-    px, py = px[keep_node], py[keep_node]
-    u = new_pos[u[keep_edge]]
-    v = new_pos[v[keep_edge]]
-    length = length[keep_edge]
-    geoms = geoms[keep_edge]
-    need = need[keep_edge]
-    n = node_ids.shape[0]
+    return int(n_comp), comp == int(np.argmax(sizes))
 
-    # CSR with the shortest of any parallel edges, self-loops left out
+
+def _csr(n: int, u: np.ndarray, v: np.ndarray,
+         length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Symmetric CSR (indptr, indices, lengths) keeping the shortest of parallel edges and no
+    self-loops; and the counts of parallel edges and self-loops."""
     loops = u == v
     rows = np.concatenate([u[~loops], v[~loops]])
     cols = np.concatenate([v[~loops], u[~loops]])
@@ -527,14 +511,51 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
     rows, cols, w = rows[first_of_pair], cols[first_of_pair], w[first_of_pair]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    n_pairs = int(first_of_pair.sum()) // 2
-    parallel = int((~loops).sum()) - n_pairs
+    parallel = int((~loops).sum()) - int(first_of_pair.sum()) // 2
+    return indptr, cols, w, parallel, int(loops.sum())
+
+
+def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.ndarray,
+              v_ids: np.ndarray, length: np.ndarray | None, geoms: np.ndarray | None, *,
+              crs_in: Any, crs: Any = BNG, source: str, reader: str,
+              notes: tuple[str, ...] = ()) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from raw arrays in ``crs_in`` (the shared builder).
+
+    ``geoms`` may hold None for edges without geometry (a straight line is used); ``length``
+    may hold NaN (computed from the projected geometry).
+    """
+    crs_in = _crs_string(crs_in)
+    crs = _crs_string(crs)
+    _check_projected(crs)
+    e_read = int(np.asarray(u_ids).shape[0])
+    node_ids, x, y = _checked_nodes(node_ids, nx_, ny_, e_read, source)
+    n_read = node_ids.shape[0]
+    u = _locate(node_ids, u_ids, "u", source)
+    v = _locate(node_ids, v_ids, "v", source)
+    px, py = _project_xy(x, y, crs_in, crs)
+    geoms, n_filled = _edge_geometries(geoms, u, v, px, py, crs_in, crs, source)
+    length, need = _edge_lengths(length, geoms, source)
+    n_geom_len = int(need.sum())
+
+    keep_e = ~_duplicates(u, v, length, geoms)
+    n_dup = int((~keep_e).sum())
+    u, v, length, geoms, need = u[keep_e], v[keep_e], length[keep_e], geoms[keep_e], need[keep_e]
+
+    n_comp, keep_node = _largest_component(n_read, u, v)
+    keep_edge = keep_node[u]
+    new_pos = np.full(n_read, -1, dtype=np.int64)
+    new_pos[keep_node] = np.arange(int(keep_node.sum()))
+    node_ids, px, py = node_ids[keep_node], px[keep_node], py[keep_node]
+    u, v = new_pos[u[keep_edge]], new_pos[v[keep_edge]]
+    length, geoms, need = length[keep_edge], geoms[keep_edge], need[keep_edge]
+    n = node_ids.shape[0]
+    indptr, cols, w, parallel, n_loops = _csr(n, u, v, length)
 
     report = NetworkReport(
         source=source, reader=reader, crs_in=crs_in, crs=crs, nodes_read=n_read,
-        edges_read=e_read, duplicate_edges=n_dup, components=int(n_comp),
-        nodes_dropped=nodes_dropped, edges_dropped=edges_dropped, nodes=int(n),
-        edges=int(u.shape[0]), parallel_edges=parallel, self_loops=int(loops.sum()),
+        edges_read=e_read, duplicate_edges=n_dup, components=n_comp,
+        nodes_dropped=int((~keep_node).sum()), edges_dropped=int((~keep_edge).sum()),
+        nodes=int(n), edges=int(u.shape[0]), parallel_edges=parallel, self_loops=n_loops,
         lengths_from_file=int((~need).sum()), lengths_from_geometry=int(need.sum()),
         geometries_filled=n_filled, total_length_km=round(float(length.sum()) / 1000.0, 3),
         notes=tuple(notes))
