@@ -421,3 +421,18 @@ def test_report_layers_on_both_vintages(shared_data: Path) -> None:
         assert (q1 > 0).sum() == len(area.lsoas) // 5  # 131 of 659, 127 of 639
     assert np.allclose(totals[2021], totals[2011])
     assert totals[2021][0] == 1_144_941
+
+
+def test_catalogued_copies_for_a_district_equal_the_england_files(bham_codes) -> None:
+    """With lad_code=, the readers take cnmap.data.fetch's verified copy for the district."""
+    england = L.read_age().subset(bham_codes).table.reset_index(drop=True)
+    district = L.read_age(lad_code=BHAM)
+    assert "bsol" in district.source  # the Birmingham and Solihull file of the catalogue
+    pd.testing.assert_frame_equal(district.subset(bham_codes).table.reset_index(drop=True),
+                                  england)
+    solihull = L.read_iod2025(lad_code="E08000029")
+    assert len(solihull.table) == 134
+    pd.testing.assert_frame_equal(
+        L.read_iod2025().subset(solihull.codes).table.reset_index(drop=True),
+        solihull.table.reset_index(drop=True))
+    assert len(L.read_lsoa_lookup()) == 35_796

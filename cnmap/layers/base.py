@@ -9,6 +9,7 @@ or figure made from it can say where its numbers come from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "OGL",
     "ONS_ATTRIBUTION",
     "share_column",
+    "data_file",
 ]
 
 #: The LSOA boundary vintages a layer can be keyed on.
@@ -69,6 +71,23 @@ def mirror_path(*parts: str) -> Path:
         raise DataFetchError(f"{rel} is not in the data mirror CNMAP_DATA_MIRROR={root} "
                              f"(looked for {path}); pass path= to the reader")
     return path
+
+
+def data_file(path: str | os.PathLike[str] | None, mirror: tuple[str, ...], *,
+              dataset: str | None = None, lad_code: str | None = None,
+              national: bool = False) -> Path:
+    """The file a reader reads: ``path`` when given; else, when the catalogue knows
+    ``dataset`` and either ``lad_code`` is given or the dataset has one national file
+    (``national``), a verified copy (:func:`cnmap.data.fetch`: cache, mirror, publisher);
+    else the mirror file ``mirror``."""
+    if path is not None:
+        return Path(path)
+    if dataset is not None and (lad_code is not None or national):
+        from cnmap.data import catalogue, fetch
+
+        if dataset in catalogue().keys():
+            return fetch(dataset, lad_code=lad_code)
+    return mirror_path(*mirror)
 
 
 def _codes_text(codes: Iterable[Any], limit: int = 10) -> str:

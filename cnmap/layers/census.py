@@ -28,6 +28,7 @@ from cnmap.layers.base import (
     _codes_text,
     add_combined,
     add_shares,
+    data_file,
     mirror_path,
 )
 
@@ -249,7 +250,7 @@ def read_household_deprivation(path: PathLike | None = None) -> NeedLayer:
                "household deprivation, not the Indices of Deprivation).",))
 
 
-def read_age(path: PathLike | None = None) -> NeedLayer:
+def read_age(path: PathLike | None = None, *, lad_code: str | None = None) -> NeedLayer:
     """Census 2021 RM121 usual residents by age (the 65+ bands), by LSOA 2021.
 
     The export breaks out only the ages 65 and over; ``age_0_64`` is the total less those bands.
@@ -259,6 +260,9 @@ def read_age(path: PathLike | None = None) -> NeedLayer:
     path
         The parsed RM121 CSV (``lsoa21_code``, ``Total``, ``Aged 65 years`` ...
         ``Aged 85 years and over``); default: the England and Wales file of the data mirror.
+    lad_code
+        Read the catalogue's verified copy covering this district instead (dataset
+        ``census2021_rm121``, through :func:`cnmap.data.fetch`).
 
     Returns
     -------
@@ -267,7 +271,7 @@ def read_age(path: PathLike | None = None) -> NeedLayer:
         ``age_66_69``, ``age_70_74``, ``age_75_79``, ``age_80_84``, ``age_85_plus``, the
         combined ``age_65_plus`` and ``age_75_plus``, and each one's ``_share``.
     """
-    p = _path(path, "age")
+    p = data_file(path, CENSUS_FILES["age"], dataset="census2021_rm121", lad_code=lad_code)
     frame = pd.read_csv(p, dtype={"lsoa21_code": str})
     _require(frame, ["lsoa21_code", "Total", *AGE_BANDS], p)
     table = frame[["lsoa21_code", "Total", *AGE_BANDS]].rename(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cnmap import columns as C
 from cnmap.errors import MissingColumnError, ValidationError
-from cnmap.layers.base import OGL, NeedLayer, mirror_path
+from cnmap.layers.base import OGL, NeedLayer, data_file
 
 __all__ = ["read_iod2025", "IOD2025_DOMAINS", "IOD2025_SUBDOMAINS", "DEFAULT_INDICES",
            "IOD2025_FILES"]
@@ -85,7 +85,8 @@ def _labels(indices: Sequence[str]) -> dict[str, str]:
 
 
 def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None = None, *,
-                 indices: Sequence[str] = DEFAULT_INDICES) -> NeedLayer:
+                 indices: Sequence[str] = DEFAULT_INDICES,
+                 lad_code: str | None = None) -> NeedLayer:
     """IoD2025 scores, ranks and deciles of chosen domains and sub-domains, by LSOA 2021.
 
     Parameters
@@ -96,6 +97,9 @@ def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None 
     indices
         Short names (:data:`IOD2025_DOMAINS`, :data:`IOD2025_SUBDOMAINS`); default the IMD,
         income, health, barriers and their geographical sub-domain.
+    lad_code
+        Read the catalogue's verified copies covering this district instead (datasets
+        ``iod2025_domains`` and ``iod2025_subdomains``, through :func:`cnmap.data.fetch`).
 
     Returns
     -------
@@ -115,7 +119,7 @@ def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None 
         chosen = {i: names[i] for i in idx if i in names}
         if not chosen:
             continue
-        p = Path(given) if given is not None else mirror_path(*IOD2025_FILES[key])
+        p = data_file(given, IOD2025_FILES[key], dataset=f"iod2025_{key}", lad_code=lad_code)
         parts.append(_columns(pd.read_csv(p, dtype={"lsoa21_code": str}), p, chosen))
         files.append(p.name)
     table = pd.concat(parts, axis=1, join="outer").sort_index().reset_index()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from cnmap.layers.base import (
     NeedLayer,
     _codes_text,
     add_shares,
-    mirror_path,
+    data_file,
 )
 
 __all__ = ["read_lsoa_lookup", "convert_layer", "join_layers", "layer_sources", "LOOKUP_FILE"]
@@ -54,7 +53,9 @@ def read_lsoa_lookup(path: PathLike | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path
-        The ONS CSV; default: the data mirror's copy.
+        The ONS CSV; default: the catalogue's verified copy (dataset
+        ``lsoa2011_lsoa2021_lookup``, through :func:`cnmap.data.fetch`) when the catalogue has
+        it, else the data mirror's file.
 
     Returns
     -------
@@ -62,7 +63,7 @@ def read_lsoa_lookup(path: PathLike | None = None) -> pd.DataFrame:
         ``lsoa11_code``, ``lsoa21_code``, ``change`` (U unchanged, S split, M merged,
         X irregular) and ``lad22_code``; one row per (2011, 2021) pair.
     """
-    p = Path(path) if path is not None else mirror_path(*LOOKUP_FILE)
+    p = data_file(path, LOOKUP_FILE, dataset="lsoa2011_lsoa2021_lookup", national=True)
     frame = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
     absent = [c for c in _LOOKUP_COLUMNS if c not in frame.columns]
     if absent:

@@ -67,6 +67,7 @@ def report_layers(area: Area, *, lookup: pd.DataFrame | None = None) -> list[Nee
         return _layer_for(layer, codes, vintage, lk, weights)
 
     census = [on_area(read(None)) for read in (read_ethnic_group, read_disability,
-                                                read_household_deprivation, read_age)]
+                                                read_household_deprivation)]
+    census.append(on_area(read_age(lad_code=area.lad_code)))
     deri = on_area(read_deri())
     return [*census, score_bands(deri, "deri_score", population=census[-1])]
