@@ -189,25 +189,30 @@ class OrganisationTable:
     Attributes
     ----------
     organisations
-        GeoDataFrame in EPSG:27700, one row per matched input row, sorted by ``source_row``:
+        GeoDataFrame in EPSG:27700, one row per matched input row (one per site for a
+        MultiPoint feature with several sites), sorted by ``source_row``:
         ``org_id``, ``name``, ``type``, ``services``, ``services_list`` (tuple), ``address``,
         ``postcode``, ``coord_source``, ``source_row``, ``lsoa_code``, ``ward_code``,
         ``ward_name``, ``in_area`` (only when an area was given), ``lat``, ``lon``,
-        ``easting``, ``northing``, ``coord_note``, then the input's other columns.
+        ``easting``, ``northing``, ``coord_note``, ``site`` (only when some feature has
+        several sites), then the input's other columns (one named like an output column is
+        renamed ``<name>_input``).
     rejected
         One row per rejected input row: ``source_row``, ``name``, ``reason`` (a code of
         :data:`REASONS`), ``reason_text`` (a sentence naming the row and the fix),
         ``duplicate_of`` (source row of the kept twin, for duplicates), then the original
         values of that row.
     n_input
-        Number of data rows read (``len(organisations) + len(rejected)``).
+        Number of data rows read (``n_matched + n_rejected``; a feature with several sites
+        counts once).
     source
         The file read, or ``"<DataFrame>"``.
     params
         Arguments and detections that change the result (columns used, coordinate mode,
         area, thresholds, postcode lookup, encoding, header row).
     notes
-        Remarks made while reading (encoding fallback, header row found below title rows...).
+        Remarks made while reading, one line each starting with the file (encoding fallback,
+        header row found below title rows, sheets not read, merged cells filled...).
     """
 
     organisations: gpd.GeoDataFrame
@@ -493,10 +498,17 @@ def _decode(
     if encoding:
         try:
             return data.decode(encoding), encoding, []
-        except (UnicodeDecodeError, LookupError) as exc:
+        except LookupError as exc:
             raise ValidationError(
-                f"{label}: cannot be decoded as {encoding!r} ({_short(exc, 120)}); leave "
-                "encoding=None to detect it, or pass the file's encoding"
+                f"{label}: encoding={encoding!r} is not a known encoding; leave encoding=None "
+                "to detect it, or pass one such as 'utf-8', 'cp1252' or 'utf-16-le'"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ValidationError(
+                f"{label}: cannot be decoded as {encoding!r}: byte {data[exc.start]:#04x} on "
+                f"line {line} is not {encoding}; leave encoding=None to detect it, or pass the "
+                "file's encoding"
             ) from exc
     enc = "utf-8"
     if data.startswith(b"\xef\xbb\xbf"):
@@ -696,6 +708,10 @@ def _header_names(header: Sequence[Any]) -> list[str]:
     return out
 
 
+_BOOL_TEXT = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False,
+              "false": False}
+
+
 def _text_column(values: Sequence[str], as_text: bool) -> pd.Series:
     """A column of CSV cells. Only empty cells are missing (``NA``, ``None``, ``null``... stay
     text); a column whose every filled cell is a number becomes numeric, unless ``as_text``."""
@@ -705,6 +721,9 @@ def _text_column(values: Sequence[str], as_text: bool) -> pd.Series:
         num = pd.to_numeric(s, errors="coerce")
         if bool((num.notna() == s.notna()).all()):
             return num
+        truth = s.map(_BOOL_TEXT)
+        if bool(truth.notna().all()):  # True/False in every cell, as pandas reads them
+            return truth.astype(bool)
     return s.astype("str")
 
 
@@ -1119,7 +1138,12 @@ def _check_cell_sizes(raw: _Raw) -> None:
         col = frame[c]
         if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
             continue
-        lengths = col.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy(dtype=np.int64)
+        if pd.api.types.is_string_dtype(col.dtype) and col.dtype != object:
+            lengths = col.str.len().fillna(0).to_numpy(dtype=np.int64)
+        else:
+            lengths = col.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy(
+                dtype=np.int64
+            )
         big = np.flatnonzero(lengths > _MAX_CELL)
         if not big.size:
             continue
@@ -1306,9 +1330,11 @@ def read_organisations(
     Parameters
     ----------
     source
-        A CSV (UTF-8, UTF-8 with BOM, or Windows-1252/Latin-1, detected; delimiter ``,``
-        ``;`` tab or ``|`` detected), an Excel workbook (title rows above the header are
-        skipped), a GeoJSON or GeoPackage file, or a (Geo)DataFrame (not modified).
+        A CSV (UTF-8, UTF-8 with BOM, or Windows-1252/Latin-1, detected; stray non-UTF-8
+        bytes in a UTF-8 file are read as Windows-1252 and noted; delimiter ``,`` ``;`` tab
+        or ``|`` detected), an Excel workbook (first visible sheet with a table; title rows
+        above the header are skipped), a GeoJSON or GeoPackage file, or a (Geo)DataFrame (not
+        modified). Only empty cells are missing: ``NA``, ``None``, ``null``... stay text.
     area
         An :class:`cnmap.Area`. When given, points farther than ``keep_outside_m`` from its
         boundary are rejected (``outside_area``), kept rows get ``in_area``, and ward and LSOA
@@ -1343,7 +1369,10 @@ def read_organisations(
     Raises
     ------
     ValidationError
-        Empty file, no data rows, unreadable file, or a bad argument.
+        Empty file, no data rows, unreadable file (damaged or mis-named workbook, UTF-16
+        without BOM, binary), a header below the first 40 rows, most rows longer than the
+        header, a formula without its saved value, a cell over 32,767 characters, or a bad
+        argument. One line naming the file (and row, column or cell) and the fix.
     MissingColumnError
         No name column, or no location columns (the message lists the columns seen and the
         keyword to pass).

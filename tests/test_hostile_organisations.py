@@ -166,6 +166,13 @@ def test_utf16_without_bom_names_the_encoding_to_pass(lookup):
     assert res.organisations["name"].tolist() == ["Sixteen Bit Hall", "Second Sixteen"]
 
 
+def test_wrong_encoding_given_names_the_line(lookup):
+    with pytest.raises(ValidationError, match=r"byte 0xef on line 3 is not utf-8; leave encoding=None"):
+        read_organisations(ORGS / "35_stray_byte.csv", postcodes=lookup, encoding="utf-8")
+    with pytest.raises(ValidationError, match="encoding='klingon' is not a known encoding"):
+        read_organisations(ORGS / "35_stray_byte.csv", postcodes=lookup, encoding="klingon")
+
+
 # ------------------------------------------------------------ Excel
 
 
