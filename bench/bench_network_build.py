@@ -57,7 +57,7 @@ CHILD = textwrap.dedent("""
         out["pyrosm_segments"] = len(edges)
         net = None
     else:
-        boundary = cn.read_district_boundary(boundary_path, lad)
+        boundary = cn.read_district_boundary(boundary_path, lad)  # the file, not fetched
         net = cn.walk_network_for_district(boundary, buffer_m=float(buffer), source=pbf,
                                            refresh=(mode == "build"))
     out["seconds"] = time.perf_counter() - t

@@ -26,7 +26,13 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
 import cnmap.network as cn
-from cnmap.errors import CRSError, DataFetchError, GraphError, ValidationError
+from cnmap.errors import (
+    CRSError,
+    DataFetchError,
+    DataIntegrityError,
+    GraphError,
+    ValidationError,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BNG = "EPSG:27700"
@@ -292,10 +298,19 @@ def test_read_district_boundary(shared_data: Path, tmp_path: Path) -> None:
 # Rutland from the Geofabrik extract (real data)
 
 
+def test_district_boundary_from_the_catalogue(shared_data: Path) -> None:
+    rut = cn.district_boundary(RUTLAND.lower())
+    assert list(rut["lad_code"]) == [RUTLAND]
+    direct = cn.read_district_boundary(shared_data / "rutland" / "rutland_lad24_bsc_wgs84.gpkg")
+    assert shapely.equals(rut.geometry.iloc[0], direct.geometry.iloc[0])
+    coventry = cn.district_boundary("E08000026")  # from the national file
+    assert list(coventry["lad_code"]) == ["E08000026"]
+    assert 95e6 < float(coventry.to_crs(BNG).area.iloc[0]) < 105e6  # 98.6 km²
+
+
 @pytest.fixture(scope="module")
 def rutland(shared_data: Path) -> dict[str, Any]:
-    boundary = cn.read_district_boundary(shared_data / "rutland" /
-                                         "rutland_lad24_bsc_wgs84.gpkg", RUTLAND)
+    boundary = cn.district_boundary(RUTLAND)
     nets = {b: cn.walk_network_for_district(boundary, buffer_m=b, source=PBF)
             for b in (0.0, cn.DEFAULT_BUFFER_M)}
     pc = pd.read_csv(shared_data / "rutland" / "rutland_codepo_2025.4_wgs84_lsoa21pip.csv")
@@ -376,6 +391,25 @@ def test_rutland_cache_has_a_verified_sidecar(rutland: dict[str, Any],
     assert rec["vintage"].startswith("2018-02-27") and "ODbL" in rec["attribution"]
     again = cn.walk_network_for_district(rutland["boundary"], source=shared_data / PBF)
     assert np.array_equal(again.edge_length, net.edge_length)
+
+
+@pytest.mark.slow
+def test_auto_source_finds_the_catalogued_extract_and_checks_its_checksum(
+        rutland: dict[str, Any], shared_data: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    auto = cn.walk_network_for_district(rutland["boundary"])  # source="auto", offline
+    ext = auto.report.extent
+    assert ext is not None and ext.source == "osm_pbf" and ext.source_file.endswith(PBF)
+    assert np.array_equal(auto.node_ids, rutland["nets"][cn.DEFAULT_BUFFER_M].node_ids)
+    # a mirror whose manifest lists a copy of the extract with another checksum: refused
+    (tmp_path / "osm").mkdir()
+    (tmp_path / "osm" / "copy.osm.pbf").write_bytes((shared_data / PBF).read_bytes())
+    (tmp_path / "cnmap-mirror.toml").write_text(
+        '[[mirror]]\ndataset = "osm_extract"\npath = "osm/copy.osm.pbf"\n'
+        f'lad_codes = ["{RUTLAND}"]\nsha256 = "{"0" * 64}"\n')
+    monkeypatch.setenv("CNMAP_DATA_MIRROR", str(tmp_path))
+    with pytest.raises(DataIntegrityError, match="catalogue expects 0000"):
+        cn.walk_network_for_district(rutland["boundary"], refresh=True)
 
 
 def _outside_places(shared_data: Path, district: shapely.Geometry) -> gpd.GeoDataFrame:

@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_WALK_LIMIT_M",
     "OSM_ATTRIBUTION",
     "min_buffer_m",
+    "district_boundary",
     "read_district_boundary",
     "share_near_network",
     "walk_network_for_district",
@@ -130,6 +131,21 @@ def read_district_boundary(path: str | os.PathLike[str], lad_code: str | None = 
         raise ValidationError(f"{path}: the file has no boundary")
     shape = shapely.make_valid(shapely.union_all(gdf.geometry.to_numpy()))
     return gpd.GeoDataFrame({"lad_code": [code]}, geometry=[shape], crs=gdf.crs)
+
+
+def district_boundary(lad_code: str) -> Any:
+    """A district's boundary from the data catalogue (``lad_boundaries``, ONS LAD December
+    2024, BSC): a verified copy from the cache, the mirror (``CNMAP_DATA_MIRROR``) or ONS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row: ``lad_code`` and the boundary (EPSG:4326).
+    """
+    from cnmap.data import fetch
+
+    code = lad_code.strip().upper()
+    return read_district_boundary(fetch("lad_boundaries", lad_code=code), code)
 
 
 def _district_polygon(boundary: Any, boundary_crs: Any, crs: str) -> shapely.Geometry:

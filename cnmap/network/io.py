@@ -287,7 +287,8 @@ def _pbf_frames(path: Path, *, bounding_box: Any = None) -> tuple[Any, Any]:
     if bounding_box is None:
         osm = OSM(str(path))
     else:
-        osm = OSM(str(path), bounding_box=bounding_box, keep_metadata=False)
+        osm = OSM(str(path), bounding_box=bounding_box, keep_metadata=False,
+                  progress=settings.progress_enabled())
     nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if nodes is None or edges is None or len(edges) == 0:
         where = "in the file" if bounding_box is None else "within the area asked for"
