@@ -2141,7 +2141,7 @@ def _rejected_table(
 def _with_sites(orgs: pd.DataFrame, raw: _Raw, k: np.ndarray) -> pd.DataFrame:
     """Add the ``site`` number column when some input row has several sites."""
     if raw.site is not None:
-        orgs["site"] = raw.site[k]
+        orgs[C.SITE] = raw.site[k]
     return orgs
 
 
@@ -2179,9 +2179,11 @@ def _collapse_sites(
             )
         elif site[i] == 1:
             keep.append(int(i))
-            if n_sites[row] > 1:
-                mine = r[row_of[r] == row]
-                texts[i] = "; ".join(f"site {site[j]}: {reason_text[j]}" for j in mine)
+        if n_sites[row] > 1 and not placed[row]:  # the row's sites are consecutive
+            first = int(i) - int(site[i]) + 1
+            texts[first] = (texts[first] + "; " if site[i] > 1 else "") + (
+                f"site {site[i]}: {reason_text[i]}"
+            )
     return np.array(keep, dtype=np.int64), texts, notes
 
 
@@ -2189,7 +2191,7 @@ def _collapse_sites(
 _RESERVED_OUTPUT = frozenset(
     _STANDARD
     + _REJECTED_STANDARD
-    + ["types_list", "in_area", "site", C.GEOMETRY, "geometry_wkt", "dataset", "file"]
+    + ["types_list", "in_area", C.SITE, C.GEOMETRY, "geometry_wkt", "dataset", "file"]
 )
 
 
