@@ -141,6 +141,67 @@ def test_ring_share_measures_how_far_the_source_reaches(
     assert np.isnan(cn.share_near_network(net, shapely.Polygon(), 500))
 
 
+def _overpass_json(G: nx.MultiDiGraph, cols: int = 21, rows: int = 5) -> bytes:
+    """The lattice as an Overpass API answer: nodes, plus one residential way per row and per
+    column of the grid."""
+    nodes = [{"type": "node", "id": n, "lat": d["y"], "lon": d["x"]} for n, d in G.nodes(data=True)]
+    ways = [[i * 100 + j + 1 for i in range(cols)] for j in range(rows)]
+    ways += [[i * 100 + j + 1 for j in range(rows)] for i in range(cols)]
+    elements = nodes + [{"type": "way", "id": 9000 + k, "nodes": w,
+                         "tags": {"highway": "residential"}} for k, w in enumerate(ways)]
+    return json.dumps({"version": 0.6, "elements": elements}).encode()
+
+
+def test_online_build_through_osmnx_against_a_local_overpass_server(
+        fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """osmnx itself (query, parsing, graph, simplification) against a local stand-in for the
+    Overpass API: the query carries osmnx's walk filter and the extent, the answer is cached
+    under CNMAP_CACHE_DIR/osmnx."""
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import osmnx as ox
+
+    body = _overpass_json(lattice_graph())
+    queries: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            queries.append(urllib.parse.parse_qs(raw)["data"][0])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("CNMAP_OFFLINE", "0")
+        monkeypatch.setattr(ox.settings, "overpass_url",
+                            f"http://127.0.0.1:{server.server_address[1]}/api")
+        monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+        net = cn.walk_network_for_district(district(), buffer_m=300, source="overpass")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(queries) == 1
+    assert '["highway"]' in queries[0] and '["foot"!~"no"]' in queries[0]  # osmnx "walk"
+    assert "poly:" in queries[0]
+    # osmnx simplified the grid (degree-2 nodes merged); the cut keeps x <= 1,350 m: the same
+    # streets as the hand-made graph gives, 14 columns by 5 rows
+    assert net.report.reader == "overpass"
+    assert net.x.max() == pytest.approx(E0 + 1300, abs=0.01)
+    assert net.report.total_length_km == pytest.approx((13 * 5 + 14 * 4) * STEP / 1000, rel=2e-3)
+    assert any((fresh_cache / "osmnx").glob("*.json"))  # osmnx's cache, not ./cache
+
+
 def test_buffer_lets_a_resident_reach_an_organisation_over_the_border(
         overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
     resident = bng_points((900, 200))          # inside, 100 m from the boundary
@@ -192,6 +253,9 @@ def test_cache_is_verified_reused_and_rebuilt_when_damaged(
     rec = json.loads(side.read_text())
     assert rec["sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
     assert rec["size"] == npz.stat().st_size and rec["origin"] == "url"
+    import osmnx as ox
+
+    assert rec["url"] == ox.settings.overpass_url and rec["vintage"]  # the download time
     assert rec["attribution"] == "© OpenStreetMap contributors, ODbL 1.0"
     assert (rec["nodes"], rec["edges"], rec["buffer_m"]) == (first.n_nodes, first.n_edges, 500)
 

@@ -572,6 +572,14 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + _SIDECAR)
 
 
+def _overpass_url() -> str:
+    try:
+        import osmnx as ox
+    except ImportError:  # pragma: no cover - osmnx built the network, so it is installed
+        return ""
+    return str(ox.settings.overpass_url)
+
+
 def _discard(path: Path) -> None:
     for p in (path, _sidecar(path)):
         with contextlib.suppress(FileNotFoundError):
@@ -591,7 +599,7 @@ def _save_verified(net: WalkNetwork, target: Path, src: _Source, code: str) -> N
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "origin": "url" if src.kind == "overpass" else ("mirror" if src.mirror_path
                                                             else "file"),
-            "url": "https://overpass-api.de/api/interpreter" if src.kind == "overpass" else "",
+            "url": _overpass_url() if src.kind == "overpass" else "",
             "mirror_root": src.mirror_root, "mirror_path": src.mirror_path,
             "source_file": str(src.path or ""), "source_sha256": ext.source_sha256,
             "lad_codes": [code] if code else [], "vintage": ext.osm_timestamp,
