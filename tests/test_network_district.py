@@ -474,6 +474,13 @@ def test_auto_source_finds_the_catalogued_extract_and_checks_its_checksum(
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(tmp_path))
     with pytest.raises(DataIntegrityError, match="catalogue expects 0000"):
         cn.walk_network_for_district(rutland["boundary"], refresh=True)
+    # the same file named by its path is checked against the catalogue too
+    with pytest.raises(DataIntegrityError, match="catalogue expects 0000"):
+        cn.walk_network_for_district(rutland["boundary"], source="osm/copy.osm.pbf")
+    # a file the catalogue does not list is read as it is (its checksum recorded)
+    (tmp_path / "cnmap-mirror.toml").unlink()
+    net = cn.walk_network_for_district(rutland["boundary"], source="osm/copy.osm.pbf")
+    assert net.report.extent is not None and net.report.extent.source_sha256 == PBF_SHA256
 
 
 def _outside_places(shared_data: Path, district: shapely.Geometry) -> gpd.GeoDataFrame:

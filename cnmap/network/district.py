@@ -227,7 +227,19 @@ def _pbf_source(source: str | os.PathLike[str]) -> _Source:
                              "CNMAP_DATA_MIRROR); download a .osm.pbf extract covering the "
                              "district, e.g. from Geofabrik, or use source='overpass'")
     root, rel = _mirror_relative(path)
-    return _Source("osm_pbf", path, "", root, rel)
+    return _Source("osm_pbf", path, _catalogued_sha256(path), root, rel)
+
+
+def _catalogued_sha256(path: Path) -> str:
+    """The catalogue's checksum of this file when a mirror entry names it, else ""."""
+    from cnmap.data.catalogue import catalogue, mirror_entries
+
+    target = path.resolve()
+    for ds_id in catalogue():
+        for entry in mirror_entries(ds_id):
+            if entry.file is not None and entry.sha256 and entry.file.resolve() == target:
+                return entry.sha256
+    return ""
 
 
 def _resolve_source(source: str | os.PathLike[str], lad_code: str) -> _Source:
