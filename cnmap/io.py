@@ -635,13 +635,42 @@ def _sniff_sep(text: str, suffix: str) -> str:
 
 
 def _csv_records(text: str, sep: str, label: str) -> list[list[str]]:
-    """Every record of the text (a blank line is an empty record), read by the csv module."""
+    """Every record of the text (a blank line is an empty record), read by the csv module.
+
+    A quote left open swallows every line after it into one cell: that is an error naming
+    the line where it opens.
+    """
+    records: list[list[str]] = []
+    last_start, consumed = 1, 0
     with _csv_field_limit():
+        reader = csv.reader(_stdio.StringIO(text, newline=""), delimiter=sep)
         try:
-            return list(csv.reader(_stdio.StringIO(text, newline=""), delimiter=sep))
+            for rec in reader:
+                records.append(rec)
+                last_start, consumed = consumed + 1, reader.line_num
         except csv.Error as exc:
             raise ValidationError(
                 f"{label}: cannot be parsed as a table ({exc}); check the delimiter and quotes"
+            ) from exc
+    if records and any("\n" in f or "\r" in f for f in records[-1]):
+        _refuse_open_quote(text, last_start, sep, label)
+    return records
+
+
+def _refuse_open_quote(text: str, line: int, sep: str, label: str) -> None:
+    """Raise if the record starting on ``line`` opens a quote that the file never closes."""
+    lines = _stdio.StringIO(text, newline="").readlines()
+    tail = "".join(lines[line - 1 :])
+    with _csv_field_limit():
+        try:
+            list(csv.reader(_stdio.StringIO(tail, newline=""), delimiter=sep, strict=True))
+        except csv.Error as exc:
+            if "end of data" not in str(exc):
+                return
+            raise ValidationError(
+                f"{label}: the quote (\") opened on line {line} is never closed, so the "
+                f"{len(lines) - line} line(s) after it would be read into one cell; close the "
+                "quote or remove it"
             ) from exc
 
 
