@@ -12,10 +12,8 @@ import json
 import logging
 import os
 import re
-import string
 import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,27 +22,28 @@ import geopandas as gpd
 import pandas as pd
 
 from cnmap import columns as C
+from cnmap.config import (
+    DEFAULT_MINUTES,
+    OrganisationSource,
+    RunFile,
+    load_document,
+    organisation_sources,
+    resolve_path,
+)
 from cnmap.errors import ValidationError
 
-__all__ = ["RunConfig", "OrganisationSource", "load_config", "run", "read_all_organisations"]
+__all__ = ["RunConfig", "OrganisationSource", "load_config", "check_inputs",
+           "check_organisation_files", "run", "read_all_organisations"]
+
+DEFAULT_SPEED_KMH = 4.8  # cnmap.network.DEFAULT_SPEED_KMH, without importing the network engine
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class OrganisationSource:
-    """One organisations file of a run."""
-
-    path: Path
-    label: str
-    type: str | None = None  # fills the type where the file has none
-    type_col: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # extra read_organisations arguments
-
-
-@dataclass(frozen=True)
 class RunConfig:
-    """A validated run configuration (see ``configs/birmingham.toml``)."""
+    """A validated run configuration (see ``configs/birmingham.toml`` and
+    ``docs/configuration.md``)."""
 
     lad_code: str
     organisations: tuple[OrganisationSource, ...]
@@ -53,7 +52,7 @@ class RunConfig:
     iod: int = 2019
     network_path: Path | None = None
     network_dataset: str | None = "osm_walk_network"
-    minutes: tuple[float, ...] = (5, 10, 15, 20)
+    minutes: tuple[float, ...] = DEFAULT_MINUTES
     speed_kmh: float = 4.8
     persona: str | None = None
     residents: str = "postcodes"
@@ -63,164 +62,174 @@ class RunConfig:
     thin: dict[str, Any] = field(default_factory=dict)
     self_contained: bool = False
     source: Path | None = None
+    type_col: str | None = C.ORG_TYPE
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return json.loads(json.dumps(d, default=str))
 
 
-_KNOWN = {
-    "area": {"lad_code", "lsoa_vintage", "iod"},
-    "network": {"path", "dataset"},
-    "coverage": {"minutes", "speed_kmh", "persona", "residents", "max_snap_m", "mode",
-                 "detour_factor"},
-    "output": {"dir", "self_contained"},
-}
-
-
-def _keywords(module: str, func: str) -> set[str]:
-    """Keyword-only parameter names of ``module.func`` (what a config section may set)."""
-    import importlib
-    import inspect
-
-    sig = inspect.signature(getattr(importlib.import_module(module), func))
-    return {n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
-def _expand(value: str, where: str, config_path: Path | None) -> str:
-    try:
-        return string.Template(value).substitute(os.environ)
-    except KeyError as exc:
-        raise ValidationError(
-            f"{config_path or 'config'}: {where} uses ${{{exc.args[0]}}} but that environment "
-            f"variable is not set; set it (e.g. export {exc.args[0]}=...) or write the path out"
-        ) from None
-
-
-def _path(value: Any, where: str, base: Path, config_path: Path | None) -> Path:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{config_path or 'config'}: {where} must be a path string")
-    p = Path(_expand(value, where, config_path)).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
-
-
-def load_config(source: str | os.PathLike[str] | dict[str, Any], *,
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
                 out_dir: str | os.PathLike[str] | None = None) -> RunConfig:
     """Read and validate a run configuration (TOML or YAML file, or a dict).
 
-    Unknown keys are errors (a typo must not silently change a result).
-    """
-    config_path: Path | None = None
-    if isinstance(source, dict):
-        raw, base = source, Path.cwd()
-    else:
-        config_path = Path(source)
-        if not config_path.is_file():
-            raise ValidationError(f"config file {config_path} does not exist")
-        text = config_path.read_text(encoding="utf-8")
-        try:
-            if config_path.suffix.lower() in {".yaml", ".yml"}:
-                import yaml
+    Everything is checked against :class:`cnmap.config.RunFile` before any data is read:
+    types (no coercion), ranges, choices and unknown keys (a typo must not silently change a
+    result). Paths are relative to the file (or the working folder for a dict) and may use
+    ``${ENV}`` variables.
 
-                raw = yaml.safe_load(text) or {}
-            else:
-                raw = tomllib.loads(text)
-        except Exception as exc:  # noqa: BLE001 - report any parser's error the same way
-            raise ValidationError(f"{config_path}: cannot parse the configuration: {exc}") from exc
-        base = config_path.resolve().parent
-    where = str(config_path or "config")
-    unknown = set(raw) - {*_KNOWN, "organisations", "thin"}
-    if unknown:
-        raise ValidationError(f"{where}: unknown section(s) {sorted(unknown)}; expected "
-                              f"{sorted({*_KNOWN, 'organisations', 'thin'})}")
-    for sec, keys in _KNOWN.items():
-        extra = set(raw.get(sec, {})) - keys
-        if extra:
-            raise ValidationError(f"{where}: unknown key(s) {sorted(extra)} in [{sec}]; "
-                                  f"expected some of {sorted(keys)}")
-    thin_extra = set(raw.get("thin", {})) - _keywords("cnmap.thin", "thin_areas")
-    if thin_extra:
-        raise ValidationError(f"{where}: unknown key(s) {sorted(thin_extra)} in [thin]; "
-                              f"expected some of {sorted(_keywords('cnmap.thin', 'thin_areas'))} "
-                              "(the options of cnmap.thin_areas)")
-    area = raw.get("area", {})
-    if "lad_code" not in area:
-        raise ValidationError(f"{where}: [area] needs lad_code, e.g. lad_code = \"E08000025\"")
-    orgs_raw = raw.get("organisations")
-    if not orgs_raw or not isinstance(orgs_raw, list):
-        raise ValidationError(f"{where}: give at least one [[organisations]] table with a path")
-    orgs = []
-    for i, o in enumerate(orgs_raw, start=1):
-        if "path" not in o:
-            raise ValidationError(f"{where}: [[organisations]] number {i} has no path")
-        opts = {k: v for k, v in o.items() if k not in {"path", "label", "type", "type_col"}}
-        read_keys = _keywords("cnmap.io", "read_organisations") - {"area", "type_col"}
-        if set(opts) - read_keys:
-            raise ValidationError(
-                f"{where}: unknown key(s) {sorted(set(opts) - read_keys)} in [[organisations]] "
-                f"number {i}; expected path, label, type, type_col or options of "
-                f"cnmap.read_organisations: {sorted(read_keys)}")
-        p = _path(o["path"], f"organisations #{i} path", base, config_path)
-        orgs.append(OrganisationSource(path=p, label=str(o.get("label", p.stem)),
-                                       type=o.get("type"), type_col=o.get("type_col"),
-                                       options=opts))
-    net = raw.get("network", {})
-    cov = raw.get("coverage", {})
-    outp = raw.get("output", {})
-    minutes = cov.get("minutes", [5, 10, 15, 20])
-    minutes = tuple(minutes) if isinstance(minutes, list) else (minutes,)
-    out = Path(out_dir) if out_dir is not None else _path(outp.get("dir", "output"), "output dir",
-                                                          base, config_path)
+    Raises
+    ------
+    ValidationError
+        One line naming the file, the key, the value given and the fix.
+    """
+    doc, base, path = load_document(source, RunFile, what="config")
+    where = str(path or "config")
+    net, cov, outp = doc.network, doc.coverage, doc.output
+    network_path = None if net.path is None else resolve_path(net.path, "[network] path", base,
+                                                              where)
+    out = Path(out_dir) if out_dir is not None else resolve_path(outp.dir, "[output] dir", base,
+                                                                 where)
     return RunConfig(
-        lad_code=str(area["lad_code"]).strip(), organisations=tuple(orgs), out_dir=out,
-        lsoa_vintage=int(area.get("lsoa_vintage", 2011)), iod=int(area.get("iod", 2019)),
-        network_path=_path(net["path"], "network path", base, config_path) if "path" in net else None,
-        network_dataset=None if "path" in net else str(net.get("dataset", "osm_walk_network")),
-        minutes=minutes, speed_kmh=float(cov.get("speed_kmh", 4.8)), persona=cov.get("persona"),
-        residents=str(cov.get("residents", "postcodes")),
-        max_snap_m=float(cov.get("max_snap_m", 500)), mode=str(cov.get("mode", "network")),
-        detour_factor=cov.get("detour_factor"), thin=dict(raw.get("thin", {})),
-        self_contained=bool(outp.get("self_contained", False)), source=config_path,
+        lad_code=doc.area.lad_code,
+        organisations=organisation_sources(doc.organisations, base=base, where=where),
+        out_dir=out, lsoa_vintage=doc.area.lsoa_vintage, iod=doc.area.iod,
+        network_path=network_path, network_dataset=None if network_path else net.dataset,
+        minutes=cov.minutes, speed_kmh=DEFAULT_SPEED_KMH if cov.speed_kmh is None
+        else cov.speed_kmh, persona=cov.persona, residents=cov.residents,
+        max_snap_m=cov.max_snap_m, mode=cov.mode, detour_factor=cov.detour_factor,
+        thin=doc.thin.options(), self_contained=outp.self_contained, source=path,
+        type_col=cov.type_col,
     )
+
+
+def _missing_file(path: Path, key: str, where: str, what: str) -> str | None:
+    """Why ``path`` cannot be read as a file (None when it can)."""
+    if path.is_file():
+        return None
+    state = "is a folder, not a file" if path.is_dir() else "does not exist"
+    return f"{where}: {key}: {what} {path} {state}; check the path in the configuration"
+
+
+def check_organisation_files(sources: Sequence[Any], *, where: str) -> None:
+    """Every organisations file exists (named by its ``[[organisations]]`` entry)."""
+    for i, src in enumerate(sources, start=1):
+        if isinstance(src, OrganisationSource):
+            why = _missing_file(src.path, f"[[organisations]] number {i} path", where,
+                                f"organisations file ({src.label})")
+            if why:
+                raise ValidationError(why)
+
+
+def check_inputs(config: RunConfig) -> None:
+    """The files a run reads exist and the output folder is not a file, before any work.
+
+    Raises
+    ------
+    ValidationError
+        Naming the configuration key (``[[organisations]] number 2 path``, ``[network] path``,
+        ``[output] dir``) and the fix.
+    """
+    where = str(config.source or "config")
+    check_organisation_files(config.organisations, where=where)
+    if config.network_path is not None:
+        why = _missing_file(config.network_path, "[network] path", where, "walk network file")
+        if why:
+            raise ValidationError(why)
+    if config.out_dir.exists() and not config.out_dir.is_dir():
+        raise ValidationError(f"{where}: the output folder {config.out_dir} ([output] dir or "
+                              "--out) is an existing file; give a folder (it is created if "
+                              "needed)")
+
+
+@dataclass(frozen=True)
+class OrganisationsRead:
+    """Every organisations file of a run, read: what :func:`read_organisation_files` returns.
+
+    Attributes
+    ----------
+    organisations
+        The placed organisations of all files (ids prefixed by the file's position).
+    rejected
+        Every row not placed, with ``dataset`` (the file's label), ``file`` and the reason.
+    summary
+        One row per file: ``dataset``, ``file``, ``rows`` read, ``matched`` (placed),
+        ``rejected``, ``match_rate`` and ``notes`` (the reader's remarks joined with "; ").
+    notes
+        File label -> the reader's remarks (:attr:`cnmap.io.OrganisationTable.notes`:
+        encoding fallbacks, other sheets, renamed columns...).
+    """
+
+    organisations: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    summary: pd.DataFrame
+    notes: dict[str, tuple[str, ...]]
+
+
+def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
+    """The file's ``type`` fills blank types (in place)."""
+    if fill is None:
+        return
+    if C.ORG_TYPE not in g.columns:
+        g[C.ORG_TYPE] = fill
+    else:
+        g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
+
+
+def _read_source(i: int, src: OrganisationSource, area: Any
+                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], tuple[str, ...]]:
+    from cnmap.io import read_organisations
+
+    if not src.path.is_file():
+        raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist or is "
+                              "not a file; check the path in the configuration")
+    opts = dict(src.options)
+    if src.type_col:
+        opts["type_col"] = src.type_col
+    table = read_organisations(src.path, area=area, **opts)
+    g = table.organisations.copy()
+    _fill_type(g, src.type)
+    g[C.ORG_ID] = [f"{i}-{v}" for v in g[C.ORG_ID].astype(str)]
+    g.insert(0, "dataset", src.label)
+    rej = table.rejected.copy()
+    rej.insert(0, "dataset", src.label)
+    rej.insert(1, "file", str(src.path))
+    notes = tuple(str(n) for n in getattr(table, "notes", ()))
+    row = {"dataset": src.label, "file": str(src.path), "rows": table.n_input,
+           "matched": table.n_matched, "rejected": table.n_rejected,
+           "match_rate": table.match_rate, "notes": "; ".join(notes)}
+    return g, rej, row, notes
+
+
+def read_organisation_files(sources: Sequence[OrganisationSource], area: Any
+                            ) -> OrganisationsRead:
+    """Read every organisations file, keeping the reader's notes for each file.
+
+    Organisation ids are prefixed by the file's position so that they stay unique, and each row
+    keeps its file label in ``dataset``.
+    """
+    kept, rejected, summary = [], [], []
+    notes: dict[str, tuple[str, ...]] = {}
+    for i, src in enumerate(sources, start=1):
+        g, rej, row, file_notes = _read_source(i, src, area)
+        kept.append(g)
+        rejected.append(rej)
+        summary.append(row)
+        notes[src.label] = notes.get(src.label, ()) + file_notes
+    orgs = gpd.GeoDataFrame(pd.concat(kept, ignore_index=True), geometry="geometry", crs=C.BNG)
+    rej_all = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
+    return OrganisationsRead(orgs, rej_all, pd.DataFrame(summary), notes)
 
 
 def read_all_organisations(sources: tuple[OrganisationSource, ...], area: Any
                            ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
     """Read every organisations file; returns (organisations, rejected, per-file summary).
 
-    Organisation ids are prefixed by the file's position so that they stay unique, and each row
-    keeps its file label in ``dataset``.
+    The summary's ``notes`` column carries each file's reading notes (see
+    :func:`read_organisation_files`, which also returns them one by one).
     """
-    from cnmap.io import read_organisations
-
-    kept, rejected, summary = [], [], []
-    for i, src in enumerate(sources, start=1):
-        if not src.path.is_file():
-            raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist; "
-                                  "check the path in the configuration")
-        opts = dict(src.options)
-        if src.type_col:
-            opts["type_col"] = src.type_col
-        table = read_organisations(src.path, area=area, **opts)
-        g = table.organisations.copy()
-        if src.type is not None:
-            if C.ORG_TYPE not in g.columns:
-                g[C.ORG_TYPE] = src.type
-            else:
-                g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), src.type)
-        g[C.ORG_ID] = [f"{i}-{v}" for v in g[C.ORG_ID].astype(str)]
-        g.insert(0, "dataset", src.label)
-        kept.append(g)
-        rej = table.rejected.copy()
-        rej.insert(0, "dataset", src.label)
-        rej.insert(1, "file", str(src.path))
-        rejected.append(rej)
-        summary.append({"dataset": src.label, "file": str(src.path), "rows": table.n_input,
-                        "matched": table.n_matched, "rejected": table.n_rejected,
-                        "match_rate": table.match_rate})
-    orgs = gpd.GeoDataFrame(pd.concat(kept, ignore_index=True), geometry="geometry", crs=C.BNG)
-    rej_all = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
-    return orgs, rej_all, pd.DataFrame(summary)
+    r = read_organisation_files(sources, area)
+    return r.organisations, r.rejected, r.summary
 
 
 def _step(name: str, steps: list[dict[str, Any]], report: Callable[[str], None] | None):
@@ -254,20 +263,23 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     -------
     dict
         ``paths`` (every file written), ``steps`` (seconds per step), ``coverage``,
-        ``thin``, ``profiles`` and the per-file organisations ``summary``.
+        ``thin``, ``profiles``, the per-file organisations ``summary``, the ``rejected``
+        rows and the reading ``notes`` of each file (label -> remarks).
     """
     import cnmap
     from cnmap.coverage import coverage
     from cnmap.deprivation import ward_profiles
     from cnmap.network import read_walk_network
 
+    check_inputs(config)
     steps: list[dict[str, Any]] = []
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     with _step("load area", steps, report):
         area = cnmap.load_area(config.lad_code, lsoa_vintage=config.lsoa_vintage, iod=config.iod)
     with _step("read organisations", steps, report):
-        orgs, rejected, org_summary = read_all_organisations(config.organisations, area)
+        read = read_organisation_files(config.organisations, area)
+        orgs, rejected, org_summary = read.organisations, read.rejected, read.summary
     net = None
     if config.mode == "network" or config.detour_factor is None:
         with _step("load walk network", steps, report):
@@ -283,7 +295,8 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
         cov = coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
                        else config.speed_kmh, persona=config.persona, network=net,
                        mode=config.mode, residents=config.residents,
-                       max_snap_m=config.max_snap_m, detour_factor=config.detour_factor)
+                       max_snap_m=config.max_snap_m, detour_factor=config.detour_factor,
+                       type_col=config.type_col)
     with _step("ward deprivation profiles", steps, report):
         profiles = ward_profiles(area)
     with _step("thin infrastructure", steps, report):
@@ -302,7 +315,8 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
             {"organisations_read": org_summary, "rejected_organisations": rejected},
             out / "organisations", formats=("csv", "xlsx"), stem=f"cnmap_{stem}_organisations_read",
             title=f"Organisations read for {area.lad_name}: what was placed and what was rejected",
-            descriptions={"organisations_read": "one row per input file: rows, placed, rejected",
+            descriptions={"organisations_read": "one row per input file: rows, placed, "
+                                                "rejected, reading notes",
                           "rejected_organisations": "every row not placed, with its reason"})
     with _step("map", steps, report):
         from cnmap.maps import coverage_map, save_html
@@ -347,7 +361,7 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
                                     "paths": paths}, indent=2, default=str))
     paths["run"] = run_json
     return {"paths": paths, "steps": steps, "coverage": cov, "thin": thin, "profiles": profiles,
-            "summary": org_summary, "rejected": rejected}
+            "summary": org_summary, "rejected": rejected, "notes": read.notes}
 
 
 _RESIDENT_WORDS = {

@@ -19,11 +19,8 @@ See ``docs/scenarios.md`` for the file format, every column and the formulae.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import os
-import string
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +30,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cnmap import _check
 from cnmap import columns as C
+from cnmap.config import (
+    ScenarioFile,
+    organisation_sources,
+    read_config_file,
+    resolve_path,
+    validate,
+)
 from cnmap.errors import MissingColumnError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,26 +62,6 @@ _MODES = ("network", "crow_flies")
 
 # ---------------------------------------------------------------------------------------------
 # Scenario
-
-
-def _expand(value: str, where: str) -> str:
-    try:
-        return string.Template(value).substitute(os.environ)
-    except KeyError as exc:
-        raise ValidationError(f"{where} uses ${{{exc.args[0]}}} but that environment variable is "
-                              f"not set; set it (export {exc.args[0]}=...) or write the path "
-                              "out") from None
-    except ValueError as exc:
-        raise ValidationError(f"{where}: bad $ placeholder in {value!r} ({exc}); write "
-                              "${NAME} for an environment variable and $$ for a dollar sign"
-                              ) from None
-
-
-def _resolve_path(value: Any, where: str, base: Path) -> Path:
-    if not isinstance(value, str | os.PathLike) or not str(value).strip():
-        raise ValidationError(f"{where} must be a path string")
-    p = Path(_expand(str(value), where)).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
 
 
 def _describe_orgs(orgs: Any) -> Any:
@@ -161,11 +146,12 @@ class Scenario:
                                   "OrganisationTable or a GeoDataFrame")
         object.__setattr__(self, "minutes", _as_minutes(self.minutes))
         _speed(self.speed_kmh, self.persona)  # raises on an unknown persona or a conflict
-        if self.mode not in _MODES:
+        if not isinstance(self.mode, str) or self.mode not in _MODES:
             raise ValidationError(f"{where}: mode={self.mode!r} is not one of {_MODES}")
-        if not np.isfinite(float(self.max_snap_m)) or float(self.max_snap_m) <= 0:
-            raise ValidationError(f"{where}: max_snap_m={self.max_snap_m!r} must be a positive "
-                                  "distance in metres")
+        try:
+            _check.positive_number("max_snap_m", self.max_snap_m, unit="metres")
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
         if self.types is not None:
             t = (self.types,) if isinstance(self.types, str) else tuple(self.types)
             if not t or not all(isinstance(x, str) and x.strip() for x in t):
@@ -191,116 +177,46 @@ class Scenario:
     def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
         """Read a scenario from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file.
 
-        Paths are relative to the file and may use ``${ENV}`` variables. Unknown sections or
-        keys are errors. See ``docs/scenarios.md`` for the format.
+        Paths are relative to the file and may use ``${ENV}`` variables. The file is checked
+        against :class:`cnmap.config.ScenarioFile`, the schema ``cnmap run`` shares: types,
+        ranges, choices and unknown keys. See ``docs/scenarios.md`` and
+        ``docs/configuration.md`` for the format.
         """
         p = Path(path)
-        if not p.is_file():
-            raise ValidationError(f"scenario file {p} does not exist")
-        text = p.read_text(encoding="utf-8")
-        try:
-            if p.suffix.lower() in {".yaml", ".yml"}:
-                import yaml
-
-                raw = yaml.safe_load(text) or {}
-            elif p.suffix.lower() == ".toml":
-                raw = tomllib.loads(text)
-            else:
-                raise ValidationError(f"scenario file {p}: use a .toml, .yaml or .yml file")
-        except ValidationError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - report every parser's error the same way
-            raise ValidationError(f"scenario file {p}: cannot parse it: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ValidationError(f"scenario file {p}: expected a table of settings at the top")
-        return cls.from_dict(raw, base=p.resolve().parent, source=p)
+        raw, syntax = read_config_file(p, what="scenario")
+        return cls._from_document(validate(raw, ScenarioFile, where=str(p),
+                                           yaml=syntax == "YAML"), p.resolve().parent, p)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, base: str | os.PathLike[str] | None = None,
                   source: Path | None = None) -> Scenario:
         """A scenario from the dict form of a scenario file (see :meth:`from_file`)."""
-        from cnmap.io import read_organisations
-        from cnmap.pipeline import OrganisationSource
-
         where = str(source or "scenario")
-        basedir = Path(base) if base is not None else Path.cwd()
-        known = {
-            "": {"name", "description", "area", "network", "organisations", "coverage", "filter"},
-            "area": {"lad_code", "lsoa_vintage", "iod"},
-            "network": {"path"},
-            "coverage": {"minutes", "speed_kmh", "persona", "mode", "residents", "max_snap_m",
-                         "detour_factor", "type_col"},
-            "filter": {"types", "open_during", "require", "weeks", "rules", "unknown_hours"},
-        }
-        extra = set(raw) - known[""]
-        if extra:
-            raise ValidationError(f"{where}: unknown key(s) {sorted(extra)}; expected some of "
-                                  f"{sorted(known[''])}")
-        for sec in ("area", "network", "coverage", "filter"):
-            val = raw.get(sec, {})
-            if not isinstance(val, dict):
-                raise ValidationError(f"{where}: [{sec}] must be a table of settings")
-            bad = set(val) - known[sec]
-            if bad:
-                raise ValidationError(f"{where}: unknown key(s) {sorted(bad)} in [{sec}]; "
-                                      f"expected some of {sorted(known[sec])}")
-        if "name" not in raw:
-            raise ValidationError(f"{where}: give the scenario a name, e.g. name = \"Warm spaces\"")
-        orgs_raw = raw.get("organisations")
-        if not orgs_raw:
-            raise ValidationError(f"{where}: give the organisations: organisations = \"file.csv\" "
-                                  "or one or more [[organisations]] tables with a path")
-        if isinstance(orgs_raw, str | dict):
-            orgs_raw = [orgs_raw]
-        if not isinstance(orgs_raw, list):
-            raise ValidationError(f"{where}: organisations must be a path or a list")
-        read_opts = {k for k, prm in inspect.signature(read_organisations).parameters.items()
-                     if prm.kind is inspect.Parameter.KEYWORD_ONLY} - {"area", "postcodes"}
-        sources = []
-        for i, o in enumerate(orgs_raw, start=1):
-            if isinstance(o, str):
-                o = {"path": o}
-            if not isinstance(o, dict) or "path" not in o:
-                raise ValidationError(f"{where}: organisations entry {i} needs a path")
-            bad = set(o) - {"path", "label", "type", "type_col"} - read_opts
-            if bad:
-                raise ValidationError(f"{where}: organisations entry {i} has unknown key(s) "
-                                      f"{sorted(bad)}; expected path, label, type, type_col or "
-                                      f"read_organisations options {sorted(read_opts)}")
-            pth = _resolve_path(o["path"], f"{where}: organisations entry {i} path", basedir)
-            opts = {k: v for k, v in o.items() if k in read_opts and k != "type_col"}
-            sources.append(OrganisationSource(path=pth, label=str(o.get("label", pth.stem)),
-                                              type=o.get("type"), type_col=o.get("type_col"),
-                                              options=opts))
-        area = raw.get("area", {})
-        cov = raw.get("coverage", {})
-        flt = raw.get("filter", {})
-        net = raw.get("network", {})
-        minutes = cov.get("minutes", 15)
+        yaml = source is not None and Path(source).suffix.lower() in {".yaml", ".yml"}
+        doc = validate(raw, ScenarioFile, where=where, yaml=yaml)
+        return cls._from_document(doc, Path(base) if base is not None else Path.cwd(), source)
+
+    @classmethod
+    def _from_document(cls, doc: ScenarioFile, base: Path, source: Path | None) -> Scenario:
+        where = str(source or "scenario")
+        net, cov, flt, area = doc.network, doc.coverage, doc.filter, doc.area
+        if "dataset" in net.model_fields_set and net.dataset != "osm_walk_network":
+            raise ValidationError(f"{where}: [network] dataset={net.dataset!r}: scenario files "
+                                  "take [network] path (a walk network file), or nothing for "
+                                  "the catalogue's osm_walk_network")
         kw: dict[str, Any] = {
-            "name": str(raw["name"]), "organisations": tuple(sources),
-            "minutes": tuple(minutes) if isinstance(minutes, list) else (minutes,),
-            "description": str(raw.get("description", "")), "source": source,
+            "name": doc.name, "description": doc.description, "source": source,
+            "organisations": organisation_sources(doc.organisations, base=base, where=where),
+            "minutes": cov.minutes, "speed_kmh": cov.speed_kmh, "persona": cov.persona,
+            "mode": cov.mode, "residents": cov.residents, "max_snap_m": cov.max_snap_m,
+            "detour_factor": cov.detour_factor, "type_col": cov.type_col,
+            "types": flt.types, "open_during": flt.open_during, "hours_require": flt.require,
+            "hours_weeks": flt.weeks, "hours_rules": flt.rules,
+            "hours_unknown": flt.unknown_hours, "lad_code": area.lad_code,
+            "lsoa_vintage": area.lsoa_vintage, "iod": area.iod,
+            "network_path": None if net.path is None else
+            resolve_path(net.path, "[network] path", base, where),
         }
-        for key in ("speed_kmh", "persona", "mode", "residents", "max_snap_m", "detour_factor",
-                    "type_col"):
-            if key in cov:
-                kw[key] = cov[key]
-        if "types" in flt:
-            kw["types"] = flt["types"]
-        if "open_during" in flt:
-            kw["open_during"] = flt["open_during"]
-        for key, dest in (("require", "hours_require"), ("weeks", "hours_weeks"),
-                          ("rules", "hours_rules"), ("unknown_hours", "hours_unknown")):
-            if key in flt:
-                kw[dest] = flt[key]
-        if "lad_code" in area:
-            kw["lad_code"] = str(area["lad_code"]).strip()
-        for key in ("lsoa_vintage", "iod"):
-            if key in area:
-                kw[key] = int(area[key])
-        if "path" in net:
-            kw["network_path"] = _resolve_path(net["path"], f"{where}: network path", basedir)
         try:
             return cls(**kw)
         except ValidationError as exc:
