@@ -483,6 +483,20 @@ def test_auto_source_finds_the_catalogued_extract_and_checks_its_checksum(
     assert net.report.extent is not None and net.report.extent.source_sha256 == PBF_SHA256
 
 
+@pytest.mark.slow
+def test_an_area_stands_for_its_boundary_and_code(rutland: dict[str, Any]) -> None:
+    import cnmap
+
+    area = cnmap.load_area(RUTLAND)
+    net = cn.walk_network_for_district(area)  # the union of its 20 m (BGC) wards
+    ext = net.report.extent
+    assert ext is not None and ext.lad_code == RUTLAND and ext.source == "osm_pbf"
+    assert ext.district_km2 == pytest.approx(float(area.boundary.to_crs(BNG).area.sum()) / 1e6,
+                                             rel=1e-3)
+    bsc = rutland["nets"][cn.DEFAULT_BUFFER_M]
+    assert net.n_nodes == pytest.approx(bsc.n_nodes, rel=0.01)  # 20 m vs 200 m outline
+
+
 def _outside_places(shared_data: Path, district: shapely.Geometry) -> gpd.GeoDataFrame:
     """Real places of the extract just over the county line (Stamford's bus stops, a café, a
     church ...): OSM nodes and ways tagged amenity, shop, tourism, leisure or bus_stop."""

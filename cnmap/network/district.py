@@ -170,6 +170,15 @@ def _district_polygon(boundary: Any, boundary_crs: Any, crs: str) -> shapely.Geo
     return shapely.multipolygons(polys) if polys.size > 1 else polys[0]
 
 
+def _unwrap_area(boundary: Any, lad_code: str | None) -> tuple[Any, str | None]:
+    """An :class:`cnmap.area.Area` stands for its boundary and its code."""
+    from cnmap.area import Area
+
+    if isinstance(boundary, Area):
+        return boundary.boundary, lad_code or boundary.lad_code
+    return boundary, lad_code
+
+
 def _lad_code_of(boundary: Any, lad_code: str | None) -> str:
     if lad_code:
         return lad_code.strip().upper()
@@ -428,9 +437,9 @@ def walk_network_for_district(
     Parameters
     ----------
     boundary
-        The district: a GeoDataFrame/GeoSeries (any CRS; all shapes merged, e.g.
-        ``area.boundary`` or :func:`read_district_boundary`), or a shapely (Multi)Polygon
-        in ``boundary_crs``.
+        The district: an :class:`~cnmap.area.Area` (its boundary and code), a
+        GeoDataFrame/GeoSeries (any CRS; all shapes merged, e.g. :func:`district_boundary`),
+        or a shapely (Multi)Polygon in ``boundary_crs``.
     buffer_m
         Metres of network kept beyond the boundary (default 2,000). Less than
         ``walk_limit_m + max_snap_m`` is allowed but logged and noted: residents near the
@@ -472,6 +481,7 @@ def walk_network_for_district(
         No walkable way inside the district plus buffer.
     """
     crs = _crs_string(crs)
+    boundary, lad_code = _unwrap_area(boundary, lad_code)
     if not np.isfinite(buffer_m) or buffer_m < 0:
         raise ValidationError(f"buffer_m must be metres >= 0, got {buffer_m!r}")
     needed = min_buffer_m(walk_limit_m, max_snap_m)
