@@ -1251,7 +1251,7 @@ def _resolve_columns(
             else:
                 raise MissingColumnError(
                     f"{label}: column {given!r} (passed as {role}_col=) not found; columns seen: "
-                    f"{[str(c) for c in cols]}"
+                    f"{_columns_seen(cols)}"
                 )
             continue
         out[role] = next((seen[a] for a in aliases if a in seen), None)
@@ -1467,11 +1467,11 @@ def read_organisations(
     notes += [f"{label}: {t}" for t in _xy_as_bng(frame, cols, explicit)]
     if cols["name"] is None:
         raise MissingColumnError(
-            f"{label}: no name column found; columns seen: {[str(c) for c in frame.columns]}. "
+            f"{label}: no name column found; columns seen: {_columns_seen(frame.columns)}. "
             f"Expected one of {list(COLUMN_ALIASES['name'][:8])}..., or pass name_col='<column>'"
         )
     geom = raw.geometry
-    has_geom = geom is not None and bool((geom.notna() & ~geom.is_empty).any())
+    has_geom = geom is not None and bool(_has_shape(geom).any())
     available = {
         "geometry": has_geom,
         "latlon": cols["lat"] is not None and cols["lon"] is not None,
@@ -1483,7 +1483,7 @@ def read_organisations(
         order = [s for s in _ORDER if available[s]]
         if not order:
             raise MissingColumnError(
-                f"{label}: no location columns found; columns seen: {[str(c) for c in frame.columns]}. "
+                f"{label}: no location columns found; columns seen: {_columns_seen(frame.columns)}. "
                 "Give latitude/longitude (lat, latitude / lon, lng, longitude), easting/northing, "
                 "a postcode column (postcode, post_code, postal_code, pcd), or an address containing "
                 "a postcode (address, full_address, location); or name them with lat_col=/lon_col=, "
@@ -1499,7 +1499,7 @@ def read_organisations(
                 "address": "an address column (or address_col=)",
             }[coords]
             raise MissingColumnError(
-                f"{label}: coords={coords!r} needs {need}; columns seen: {[str(c) for c in frame.columns]}"
+                f"{label}: coords={coords!r} needs {need}; columns seen: {_columns_seen(frame.columns)}"
             )
         order = [coords]
     if has_geom and geom is not None and geom.crs is None:
@@ -1512,7 +1512,7 @@ def read_organisations(
     for c in frame.columns:
         empty &= _blank(frame[c])
     if geom is not None:
-        empty &= (geom.isna() | geom.is_empty).to_numpy()
+        empty &= ~_has_shape(geom)
     # rows refused while reading (more fields than the header): never located
     forced = np.zeros(n, dtype=bool)
     forced_text = np.full(n, "", dtype=object)
@@ -1647,7 +1647,7 @@ def read_organisations(
             break
         if s == "geometry":
             assert geom is not None
-            present = (geom.notna() & ~geom.is_empty).to_numpy() & cand
+            present = _has_shape(geom) & cand
             if not present.any():
                 continue
             gg = geom[present]
@@ -2004,6 +2004,19 @@ def _latlon_hint(code: str, lat_name: str, lon_name: str) -> str:
         f"outside Great Britain (latitude {_GB_LAT[0]}..{_GB_LAT[1]}, longitude "
         f"{_GB_LON[0]}..{_GB_LON[1]}); check the values"
     )
+
+
+def _columns_seen(columns: Sequence[Any]) -> list[str]:
+    """Column names for messages (each kept short)."""
+    return [_short(str(c), 40) for c in columns]
+
+
+def _has_shape(geom: gpd.GeoSeries) -> np.ndarray:
+    """Rows with a geometry that is neither missing nor empty."""
+    import shapely
+
+    arr = geom.to_numpy()
+    return ~(shapely.is_missing(arr) | shapely.is_empty(arr))
 
 
 def _show(v: Any) -> str:

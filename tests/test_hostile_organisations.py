@@ -244,6 +244,14 @@ def test_long_cell_beyond_the_first_lines(tmp_path):
         read_organisations(path)
 
 
+def test_million_character_column_name_is_shown_short(tmp_path):
+    path = tmp_path / "long_header.csv"
+    path.write_text("x" * 1_000_000 + ",postcode\nA,B12 8DN\n")
+    with pytest.raises(ValidationError, match="no name column found") as info:
+        read_organisations(path)
+    assert len(str(info.value)) < 600 and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("name, where", [("40_header_below_40.csv", "line 45"),
                                          ("60_header_below_40.xlsx", "sheet row 46")])
 def test_header_far_down_is_named(binary_dir, name, where):
