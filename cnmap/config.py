@@ -369,7 +369,8 @@ class _Section(BaseModel):
 
     @classmethod
     def _as_table(cls, data: Any) -> Any:
-        return data
+        """An empty section (YAML ``coverage:`` with nothing under it) is an empty table."""
+        return {} if data is None else data
 
     @model_validator(mode="before")
     @classmethod
@@ -389,11 +390,21 @@ class _Section(BaseModel):
 
 
 class AreaSection(_Section):
-    """``[area]``: where the analysis applies."""
+    """``[area]``: where the analysis applies. ``iod = 2025`` alone implies 2021 LSOAs (the
+    IoD2025 is published on them)."""
 
     lad_code: Annotated[str | None, _rule(_optional(_lad_code), str | None)] = None
     lsoa_vintage: Annotated[Literal[2011, 2021], _rule(_choice(2011, 2021), int)] = 2011
     iod: Annotated[Literal[2019, 2025], _rule(_choice(2019, 2025), int)] = 2019
+
+    @model_validator(mode="after")
+    def _iod2025_on_2021_lsoas(self) -> AreaSection:
+        if self.iod == 2025 and self.lsoa_vintage == 2011:
+            if "lsoa_vintage" in self.model_fields_set:
+                raise ValueError("iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
+                                 "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)")
+            object.__setattr__(self, "lsoa_vintage", 2021)
+        return self
 
 
 class RunArea(AreaSection):
@@ -495,7 +506,7 @@ def _entry_list(value: Any) -> Any:
         return [value]
     if isinstance(value, list | tuple) and value:
         return list(value)
-    if isinstance(value, list | tuple):
+    if value is None or isinstance(value, list | tuple):
         raise PydanticCustomError("no_organisations", "no organisations", {})
     raise PydanticCustomError("not_entries", "organisations must be a path or a list", {})
 
@@ -645,8 +656,9 @@ def _unknown_keys(where: str, ctx: Mapping[str, Any]) -> str:
     else:
         did = f" (did you mean {', '.join(f'{m!r} for {k!r}' for k, m in near)}?)" if near else ""
     note = f" {ctx['note']}" if ctx.get("note") else ""
-    return (f"unknown key(s) {sorted(unknown, key=repr)} {place}{did}; allowed: "
-            f"{', '.join(allowed)}{note}")
+    keys = [_show(k) for k in sorted(unknown, key=repr)]
+    listed = ", ".join(keys[:5]) + (f", ... ({len(keys) - 5} more)" if len(keys) > 5 else "")
+    return f"unknown key(s) [{listed}] {place}{did}; allowed: {', '.join(allowed)}{note}"
 
 
 def _join(where: str, loc: Sequence[Any], message: str) -> str:

@@ -32,8 +32,9 @@ from cnmap.config import (
 )
 from cnmap.errors import ValidationError
 
-__all__ = ["RunConfig", "OrganisationSource", "load_config", "check_inputs",
-           "check_organisation_files", "run", "read_all_organisations"]
+__all__ = ["RunConfig", "OrganisationSource", "OrganisationsRead", "load_config",
+           "check_inputs", "check_organisation_files", "run", "read_all_organisations",
+           "read_organisation_files"]
 
 DEFAULT_SPEED_KMH = 4.8  # cnmap.network.DEFAULT_SPEED_KMH, without importing the network engine
 

@@ -346,6 +346,26 @@ def test_run_config_refusals(raw: dict, phrase: str) -> None:
     assert text.startswith("config: ") and "\n" not in text
 
 
+def test_iod2025_goes_with_2021_lsoas() -> None:
+    def area(**a: int) -> tuple[int, int]:
+        c = load_config({"area": {"lad_code": "E08000025", **a}, "organisations": "o.csv"})
+        return c.lsoa_vintage, c.iod
+
+    assert area() == (2011, 2019) and area(iod=2025) == (2021, 2025)
+    assert area(lsoa_vintage=2021) == (2021, 2019)  # IoD2019 carried over to 2021 LSOAs
+    with pytest.raises(ValidationError, match=r"\[area\] iod=2025 with lsoa_vintage=2011.*"
+                                              "write lsoa_vintage = 2021"):
+        area(iod=2025, lsoa_vintage=2011)
+
+
+def test_long_values_and_keys_are_shortened() -> None:
+    for raw in ({"coverage": {"speed_kmh": "x" * 100_000}}, {"y" * 10_000: 1},
+                {"coverage": {f"k{i}": 1 for i in range(1000)}}):
+        with pytest.raises(ValidationError) as err:
+            load_config({"area": {"lad_code": "E08000025"}, "organisations": "o.csv", **raw})
+        assert len(str(err.value)) < 400, str(err.value)
+
+
 def test_values_keep_their_meaning() -> None:
     c = load_config({"area": {"lad_code": " E08000025 "}, "organisations": [
         {"path": "o.csv", "duplicate_within_m": 10, "sheet": 0, "encoding": "cp1252"}],
@@ -373,6 +393,20 @@ def test_yaml_and_toml_hints_use_their_own_syntax(tmp_path: Path) -> None:
     r.write_text("area: {lad_code: E08000025}\norganisations: o.csv\noutput: {self_contained: yes}\n",
                  encoding="utf-8")
     assert load_config(r).self_contained is True
+
+
+def test_empty_yaml_sections_are_empty_tables(tmp_path: Path) -> None:
+    p = tmp_path / "run.yaml"
+    p.write_text("area: {lad_code: E08000025}\norganisations: o.csv\ncoverage:\n"
+                 "#  minutes: [10]\nthin:\n", encoding="utf-8")
+    c = load_config(p)
+    assert c.minutes == (15,) and c.thin == {}
+    p.write_text("area: {lad_code: E08000025}\norganisations:\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="give the organisations"):
+        load_config(p)
+    p.write_text("area:\norganisations: o.csv\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"\[area\] needs lad_code"):
+        load_config(p)
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
