@@ -277,7 +277,7 @@ def test_iod2025_has_no_copy_anywhere(env, monkeypatch, shared_data):
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(shared_data))
     with pytest.raises(DataFetchError, match=r"iod2025_file7 .*CNMAP_DATA_MIRROR=.*has no file"
                        r" covering it.*File_7_IoD2025_All_Ranks"):
-        fetch("iod2025_file7", lad_code="E08000025")
+        fetch("iod2025_file7", lad_code="E06000017")  # File 7 rows: BHAM, SOL only
 
 
 def test_landing_page_only_dataset(env, monkeypatch):
