@@ -104,15 +104,17 @@ def _organisation_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _path_lines(paths: Mapping[str, Any]) -> list[str]:
+def _path_lines(paths: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """One line per file written: ``  tables/csv: /out/tables/lsoas.csv``."""
     lines = []
     for key, value in paths.items():
-        if isinstance(value, dict):
-            lines += [f"  {key}/{k}: {v}" for k, v in value.items()]
-        elif isinstance(value, list):
-            lines += [f"  {key}: {v}" for v in value]
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            lines += _path_lines(value, f"{name}/")
+        elif isinstance(value, list | tuple):
+            lines += [f"  {name}: {v}" for v in value]
         else:
-            lines.append(f"  {key}: {value}")
+            lines.append(f"  {name}: {value}")
     return lines
 
 

@@ -267,6 +267,7 @@ def test_run_prints_rows_placed_rejected_notes_and_the_report(
     assert out.index("  note: sheet 'Hidden' skipped") > out.index(
         "organisations 'Food banks' (b.xlsx): 4 rows read, 4 placed, 0 rejected")
     assert f"organisations: 12 placed, 2 rejected; listed with reasons in {rejected_csv}" in out
+    assert f"  organisation_tables/csv: {rejected_csv}" in out  # one line per file written
 
 
 def test_read_organisation_files_carries_each_files_notes(tmp_path: Path) -> None:
