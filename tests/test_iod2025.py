@@ -166,7 +166,7 @@ def test_birmingham_default_area(bham):
     assert p["wards_dataset"] == "wards" and p["wards_vintage"].startswith("2018 ward pattern")
     assert "its wards equal the 2024 pattern" in p["ward_vintage"]
     s = bham.sources.set_index("id")
-    assert s.loc["iod2025_file7", "read_from"] == f"mirror:{FILE7}"
+    assert s.loc["iod2025_file7", "read_from"] in {f"mirror:{FILE7}", f"mirror:{FILE7} (cached)"}
     assert "English Indices of Deprivation 2025" in s.loc["iod2025_file7", "attribution"]
 
 

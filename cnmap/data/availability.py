@@ -132,4 +132,4 @@ def fetch_preferred(dataset_id: str, lad_code: str | None,
         if fmt is not None:
             return _in_place_record(entry, fmt)
     return fetch_record(dataset_id, lad_code=lad_code, postcode_area=postcode_area,
-                        refresh=entry is not None)
+                        refresh=False)

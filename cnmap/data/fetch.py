@@ -279,7 +279,8 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 _SUFFIX_FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg",
-                   ".zip": "zip"}
+                   ".zip": "zip", ".parquet": "parquet", ".pbf": "pbf"}
+_PARQUET_MAGIC = b"PAR1"
 
 
 def file_format(name: str | Path, ds: Dataset) -> str:
@@ -288,12 +289,50 @@ def file_format(name: str | Path, ds: Dataset) -> str:
     return _SUFFIX_FORMATS.get(Path(name).suffix.lower(), ds.format)
 
 
-def _structure_columns(path: Path, ds: Dataset, name: str | None = None) -> list[str]:
-    """Parse ``path`` cheaply according to its format; return its column names."""
+def _parquet_columns(path: Path, label: str) -> list[str]:
+    """Column names of a Parquet file; its magic bytes at both ends are checked first."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(max(0, path.stat().st_size - 4))
+        tail = f.read(4)
+    if head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+        raise DataIntegrityError(f"{label}: not a complete Parquet file (truncated or damaged)")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # the magic bytes are all that can be checked without pyarrow
+        return []
+    try:
+        return [str(c) for c in pq.read_schema(path).names]
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid family
+        raise DataIntegrityError(f"{label}: cannot be parsed as Parquet ({exc})") from exc
+
+
+def _pbf_columns(path: Path, label: str) -> list[str]:
+    """Check the first block of an OSM PBF file (a BlobHeader of type ``OSMHeader``)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    size = int.from_bytes(head[:4], "big") if len(head) >= 4 else 0
+    if size <= 0 or size > 64 * 1024 or b"OSMHeader" not in head[4 : 4 + min(size, 60)]:
+        raise DataIntegrityError(f"{label}: not an OpenStreetMap PBF file (no OSMHeader block)")
+    return []
+
+
+def _structure_columns(
+    path: Path, ds: Dataset, name: str | None = None, *, checksum_verified: bool = False
+) -> list[str]:
+    """Parse ``path`` cheaply according to its format; return its column names.
+
+    With ``checksum_verified`` (the file matched a published sha256) the last-line heuristic
+    for truncated CSV files is skipped: some official files end without a newline.
+    """
     label = f"{ds.id} file {name or path}"
     if path.stat().st_size == 0:
         raise DataIntegrityError(f"{label}: the file is empty")
     fmt = file_format(name or path.name, ds)
+    if fmt == "parquet":
+        return _parquet_columns(path, label)
+    if fmt == "pbf":
+        return _pbf_columns(path, label)
     if fmt == "zip" or (fmt == "csv" and zipfile.is_zipfile(path)):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -303,7 +342,7 @@ def _structure_columns(path: Path, ds: Dataset, name: str | None = None) -> list
         except zipfile.BadZipFile as exc:
             raise DataIntegrityError(f"{label}: damaged or truncated zip ({exc})") from exc
     if fmt == "csv":
-        if not _ends_with_newline(path):
+        if not checksum_verified and not _ends_with_newline(path):
             raise DataIntegrityError(f"{label}: the last line is incomplete (truncated file)")
         with open(path, "rb") as f:
             return _csv_header(f, label)
@@ -382,8 +421,9 @@ def verify_file(
             f"{dataset_id}: {path} has sha256 {digest} but {sha256} was expected "
             f"(corrupted, or a different release of the file)"
         )
-    columns = _structure_columns(path, ds, name)
-    if ds.key_columns and file_format(name or path.name, ds) != "gpkg":
+    columns = _structure_columns(path, ds, name, checksum_verified=bool(sha256))
+    fmt = file_format(name or path.name, ds)
+    if ds.key_columns and fmt not in {"gpkg", "pbf"} and (columns or fmt != "parquet"):
         frame = pd.DataFrame(columns=columns)
         names = set(normalise_columns(frame, ds, entry).columns)
         missing = [c for c in ds.key_columns if c not in names]
@@ -424,20 +464,9 @@ def _expected_sha(rec: FetchRecord, ds: Dataset) -> str:
 def _from_cache(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> FetchRecord | None:
-    unconstrained = lad_code is None and postcode_area is None
-    preferred: tuple[str, str] | None = None
-    if unconstrained:
-        # no district asked for: a national copy, or the copy of the file the current mirror
-        # would give first; never an arbitrary district's file left in the cache
-        first = next(iter(mirror_entries(ds.id)), None)
-        if first is not None:
-            preferred = (str(first.root), first.path)
+    preferred = _preferred_mirror_file(ds, lad_code, postcode_area)
     for rec in cached_records(ds.id):
-        if unconstrained:
-            national = "*" in rec.lad_codes or "*" in rec.postcode_areas
-            if not national and (rec.mirror_root, rec.mirror_path) != preferred:
-                continue
-        elif not rec.covers(lad_code, postcode_area):
+        if not _cache_candidate(rec, lad_code, postcode_area, preferred):
             continue
         if not rec.path.is_file():
             _discard(rec.path)
@@ -463,6 +492,42 @@ def _from_cache(
         log.debug("%s: verified cached copy %s", ds.id, rec.path)
         return rec
     return None
+
+
+def _preferred_mirror_file(
+    ds: Dataset, lad_code: str | None, postcode_area: str | None
+) -> tuple[str, str] | None:
+    """(root, path) of the mirror file the current mirror would serve first for a request.
+
+    A district's own file (listed before the national one) must win over a national copy
+    that an earlier request left in the cache, and vice versa for a national request.
+    """
+    for entry in mirror_entries(ds.id):
+        if entry.covers(lad_code=lad_code, postcode_area=postcode_area):
+            return (str(entry.root), entry.path)
+    return None
+
+
+def _cache_candidate(
+    rec: FetchRecord,
+    lad_code: str | None,
+    postcode_area: str | None,
+    preferred: tuple[str, str] | None,
+) -> bool:
+    """Whether a cached copy may answer this request.
+
+    When the mirror has a file for the request, only the copy of that file (or a copy from
+    the publisher) answers; otherwise any cached copy that covers the request does. With no
+    district asked for, an arbitrary district's file never answers.
+    """
+    unconstrained = lad_code is None and postcode_area is None
+    if not unconstrained and not rec.covers(lad_code, postcode_area):
+        return False
+    if rec.origin == "mirror" and preferred is not None:
+        return (rec.mirror_root, rec.mirror_path) == preferred
+    if unconstrained:
+        return "*" in rec.lad_codes or "*" in rec.postcode_areas
+    return True
 
 
 def _mirror_changed(rec: FetchRecord) -> bool:
