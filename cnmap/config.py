@@ -40,7 +40,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -347,6 +347,25 @@ def _rule(rule: Callable[[Any, ValidationInfo], Any], declared: Any) -> PlainVal
     return PlainValidator(rule, json_schema_input_type=declared)
 
 
+def _pick(choices: Any) -> PlainValidator:
+    """A field that takes one of the values of the ``Literal`` type ``choices``."""
+    values = get_args(choices)
+    return PlainValidator(_choice(*values), json_schema_input_type=choices)
+
+
+Mode = Literal["network", "crow_flies"]
+ResidentMethod = Literal["postcodes", "streets", "centroids"]
+CoordMode = Literal["auto", "latlon", "bng", "postcode", "address", "geometry"]
+LsoaVintage = Literal[2011, 2021]
+IodEdition = Literal[2019, 2025]
+WardRule = Literal["ward", "any_lsoa", "either"]
+Provision = Literal["share_covered", "mean_reachable", "orgs_per_1000", "mean_walk_min"]
+ColdSpotMethod = Literal["gi_star", "local_moran"]
+HoursRequire = Literal["any", "all"]
+HoursWeeks = Literal["every", "any"]
+HoursRules = Literal["osm", "additive"]
+HoursUnknown = Literal["exclude", "include"]
+
 Text = Annotated[str, _rule(_text, str)]
 OptText = Annotated[str | None, _rule(_optional(_text), str | None)]
 Flag = Annotated[bool, _rule(_flag, bool)]
@@ -394,8 +413,8 @@ class AreaSection(_Section):
     IoD2025 is published on them)."""
 
     lad_code: Annotated[str | None, _rule(_optional(_lad_code), str | None)] = None
-    lsoa_vintage: Annotated[Literal[2011, 2021], _rule(_choice(2011, 2021), int)] = 2011
-    iod: Annotated[Literal[2019, 2025], _rule(_choice(2019, 2025), int)] = 2019
+    lsoa_vintage: Annotated[LsoaVintage, _pick(LsoaVintage)] = 2011
+    iod: Annotated[IodEdition, _pick(IodEdition)] = 2019
 
     @model_validator(mode="after")
     def _iod2025_on_2021_lsoas(self) -> AreaSection:
@@ -435,10 +454,8 @@ class CoverageSection(_Section):
         DEFAULT_MINUTES
     speed_kmh: Annotated[float | None, _rule(_optional(_speed), float | None)] = None
     persona: Annotated[str | None, _rule(_optional(_persona), str | None)] = None
-    mode: Annotated[Literal["network", "crow_flies"],
-                    _rule(_choice("network", "crow_flies"), str)] = "network"
-    residents: Annotated[Literal["postcodes", "streets", "centroids"],
-                         _rule(_choice("postcodes", "streets", "centroids"), str)] = "postcodes"
+    mode: Annotated[Mode, _pick(Mode)] = "network"
+    residents: Annotated[ResidentMethod, _pick(ResidentMethod)] = "postcodes"
     max_snap_m: Annotated[float, _rule(_positive("metres", MAX_SNAP_M), float)] = 500.0
     detour_factor: Annotated[float | None, _rule(_optional(_detour), float | None)] = None
     type_col: OptText = C.ORG_TYPE
@@ -455,9 +472,6 @@ class CoverageSection(_Section):
         return self
 
 
-_COORDS = ("auto", "latlon", "bng", "postcode", "address", "geometry")
-
-
 class OrganisationEntry(_Section):
     """One ``[[organisations]]`` entry: a file, its label, the type that fills blanks, and
     options of :func:`cnmap.read_organisations`. A plain string is a path."""
@@ -470,8 +484,7 @@ class OrganisationEntry(_Section):
     label: OptText = None
     type: OptText = None
     type_col: OptText = None
-    coords: Annotated[Literal["auto", "latlon", "bng", "postcode", "address", "geometry"],
-                      _rule(_choice(*_COORDS), str)] = "auto"
+    coords: Annotated[CoordMode, _pick(CoordMode)] = "auto"
     name_col: OptText = None
     services_col: OptText = None
     lat_col: OptText = None
@@ -519,18 +532,16 @@ class FilterSection(_Section):
 
     types: Annotated[tuple[str, ...] | None, _rule(_optional(_types), list[str] | None)] = None
     open_during: Annotated[str | None, _rule(_optional(_window), str | None)] = None
-    require: Annotated[Literal["any", "all"], _rule(_choice("any", "all"), str)] = "any"
-    weeks: Annotated[Literal["every", "any"], _rule(_choice("every", "any"), str)] = "every"
-    rules: Annotated[Literal["osm", "additive"], _rule(_choice("osm", "additive"), str)] = "osm"
-    unknown_hours: Annotated[Literal["exclude", "include"],
-                             _rule(_choice("exclude", "include"), str)] = "exclude"
+    require: Annotated[HoursRequire, _pick(HoursRequire)] = "any"
+    weeks: Annotated[HoursWeeks, _pick(HoursWeeks)] = "every"
+    rules: Annotated[HoursRules, _pick(HoursRules)] = "osm"
+    unknown_hours: Annotated[HoursUnknown, _pick(HoursUnknown)] = "exclude"
 
 
 class ColdSpotOptions(_Section):
     """``[thin] cold_spot_options``: options of :func:`cnmap.hotspots.cold_spots`."""
 
-    method: Annotated[Literal["gi_star", "local_moran"],
-                      _rule(_choice("gi_star", "local_moran"), str)] = "gi_star"
+    method: Annotated[ColdSpotMethod, _pick(ColdSpotMethod)] = "gi_star"
     alpha: Annotated[float, _rule(_share, float)] = 0.05
     fdr: Flag = True
     weights: Text = "queen"
@@ -548,14 +559,10 @@ class ThinSection(_Section):
     max_decile: Annotated[int, _rule(_whole(1, 10), int)] = 2
     min_share_covered: Annotated[float, _rule(_share, float)] = 0.5
     left_behind_pct: Annotated[float, _rule(_percent, float)] = 10.0
-    ward_rule: Annotated[Literal["ward", "any_lsoa", "either"],
-                         _rule(_choice("ward", "any_lsoa", "either"), str)] = "either"
+    ward_rule: Annotated[WardRule, _pick(WardRule)] = "either"
     org_type: OptText = None
     org_label: OptText = None
-    provision: Annotated[Literal["share_covered", "mean_reachable", "orgs_per_1000",
-                                 "mean_walk_min"],
-                         _rule(_choice("share_covered", "mean_reachable", "orgs_per_1000",
-                                       "mean_walk_min"), str)] = "share_covered"
+    provision: Annotated[Provision, _pick(Provision)] = "share_covered"
     cold_spots: Flag = False
     cold_spot_options: ColdSpotOptions | None = None
 
@@ -648,7 +655,7 @@ def _unknown_keys(where: str, ctx: Mapping[str, Any]) -> str:
     unknown = [str(k) if isinstance(k, str) else k for k in ctx["unknown"]]
     allowed = [str(a) for a in ctx["allowed"]]
     near = [(k, m[0]) for k in unknown if isinstance(k, str)
-            for m in [difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)] if m]
+            for m in [difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)] if m][:3]
     place = "at the top level (an unknown section or setting)" if where == "the top level" \
         else f"in {where}"
     if len(unknown) == 1 and near:

@@ -470,6 +470,11 @@ def test_declared_choices_match_the_library() -> None:
     assert _choices(cfg.FilterSection, "weeks") == WEEKS
     assert _choices(cfg.FilterSection, "rules") == RULES
     assert _choices(cfg.FilterSection, "unknown_hours") == UNKNOWN
+    from typing import get_args
+
+    from cnmap.io import CoordMode
+
+    assert _choices(cfg.OrganisationEntry, "coords") == get_args(CoordMode)
     assert _choices(cfg.AreaSection, "lsoa_vintage") == (2011, 2021)
     assert _choices(cfg.AreaSection, "iod") == (2019, 2025)
 
