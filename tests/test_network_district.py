@@ -287,6 +287,15 @@ def test_cache_is_verified_reused_and_rebuilt_when_damaged(
     assert len(overpass) == 6 and other.n_nodes < first.n_nodes
 
 
+def test_cache_false_writes_nothing(overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
+    net = cn.walk_network_for_district(district(), buffer_m=200, source="overpass", cache=False)
+    assert net.report.extent is not None
+    folder = fresh_cache / "network" / "district"
+    assert not folder.exists() or not any(folder.iterdir())
+    cn.walk_network_for_district(district(), buffer_m=200, source="overpass", cache=False)
+    assert len(overpass) == 2
+
+
 def test_offline_serves_the_cache_and_refuses_a_download(
         overpass: list[dict[str, Any]], fresh_cache: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
