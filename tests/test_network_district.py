@@ -211,7 +211,7 @@ def test_buffer_lets_a_resident_reach_an_organisation_over_the_border(
         net = cn.walk_network_for_district(district(), buffer_m=buffer, source="overpass")
         S = cn.snap_points(net, organisation)
         P = cn.snap_points(net, resident)
-        d = cn.distance_to_nearest(net, S, cutoff_m=cn.metres_for_minutes(15, 4.8))
+        d = cn.distance_to_nearest(net, S, cutoff_m=float(cn.metres_for_minutes(15, 4.8)))
         walks[buffer] = (bool(S.ok[0]), float(cn.distance_at_points(net, d, P, sources=S)[0]))
     # cut at the boundary, the organisation is 600 m from the nearest street kept: not placed
     assert walks[0.0] == (False, np.inf)
