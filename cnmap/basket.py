@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from cnmap import _check
-from cnmap import columns as C
+from cnmap import schema as S
+from cnmap.aggregate import group_sums
 from cnmap.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,12 +59,12 @@ def _services(v: Any) -> list[str]:
 def organisation_tokens(orgs: pd.DataFrame) -> list[frozenset[str]]:
     """The set of type tokens of every organisation: its type(s) and each of its services."""
     n = len(orgs)
-    types = orgs[C.ORG_TYPE].astype(object) if C.ORG_TYPE in orgs.columns else \
+    types = orgs[S.ORG_TYPE].astype(object) if S.ORG_TYPE in orgs.columns else \
         pd.Series([None] * n, dtype=object)
     if "services_list" in orgs.columns:
         services = orgs["services_list"].astype(object)
-    elif C.SERVICES in orgs.columns:
-        services = orgs[C.SERVICES].astype(object)
+    elif S.SERVICES in orgs.columns:
+        services = orgs[S.SERVICES].astype(object)
     else:
         services = pd.Series([None] * n, dtype=object)
     extra = orgs["types_list"].astype(object) if "types_list" in orgs.columns else \
@@ -197,7 +198,7 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
                                   "with coverage(..., network=net)")
         from cnmap.network import distance_at_points, distance_to_nearest, snap_points
 
-        max_snap = float(cov.params.get("max_snap_m", 500.0))
+        max_snap = float(cov.parameters.max_snap_m)
         S = snap_points(cov.network, orgs.geometry.reset_index(drop=True), max_snap_m=max_snap)
         P = snap_points(cov.network, res.geometry.reset_index(drop=True), max_snap_m=max_snap)
         nd = distance_to_nearest(cov.network, S)
@@ -205,7 +206,7 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(d), np.inf, d)
     from scipy.spatial import cKDTree
 
-    detour = float(cov.params.get("detour_factor") or 1.0)
+    detour = float(cov.parameters.detour_factor or 1.0)
     oxy = np.column_stack([orgs.geometry.x.to_numpy(), orgs.geometry.y.to_numpy()])
     rxy = np.column_stack([res.geometry.x.to_numpy(), res.geometry.y.to_numpy()])
     d, _ = cKDTree(oxy).query(rxy, k=1)
@@ -214,6 +215,100 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
 
 def _minutes_list(cov: CoverageResult, minutes: Any) -> tuple[int | float, ...]:
     return tuple(cov.thresholds) if minutes is None else _check.minutes_tuple("minutes", minutes)
+
+
+def _stored_type(cov: CoverageResult, alts: tuple[str, ...], mask: np.ndarray,
+                 thresholds: Sequence[int | float]) -> str | None:
+    """The coverage type whose stored columns answer this requirement exactly, if any."""
+    slugs = cov.organisations.get(S.TYPE_SLUG)
+    if len(alts) != 1 or alts[0] not in cov.types or slugs is None:
+        return None
+    if not np.array_equal(slugs.to_numpy() == alts[0], mask):
+        return None
+    if not all(S.covered(t, alts[0]) in cov.residents.columns for t in thresholds):
+        return None
+    return alts[0]
+
+
+def _requirement_walks(cov: CoverageResult, req: Mapping[str, tuple[str, ...]],
+                       masks: Mapping[str, np.ndarray], thresholds: Sequence[int | float],
+                       R: pd.DataFrame) -> dict[str, str]:
+    """Add ``walk_m_{R}`` and ``has_{R}_{T}min`` to ``R`` for every requirement; returns where
+    each requirement's walks come from."""
+    res = cov.residents
+    per_m = cov.speed_kmh * 1000.0 / 60.0
+    placed = R[S.PLACED].to_numpy(bool)
+    source: dict[str, str] = {}
+    for k, alts in req.items():
+        kind = _stored_type(cov, alts, masks[k], thresholds)
+        if kind is not None:
+            for t in thresholds:
+                R[S.has(k, t)] = res[S.covered(t, kind)].to_numpy(bool)
+            wk = res.get(S.walk_min(kind))
+            R[S.walk_m(k)] = wk.to_numpy(float) * per_m if wk is not None else np.nan
+            source[k] = f"coverage column covered_{{T}}min_{kind}"
+        else:
+            d = _walks_for(cov, masks[k])
+            R[S.walk_m(k)] = d
+            for t in thresholds:
+                R[S.has(k, t)] = placed & (d <= float(t) * per_m + 1e-9)
+            source[k] = f"computed ({cov.mode}) from {int(masks[k].sum())} organisations"
+    return source
+
+
+def _by_key(R: pd.DataFrame, key: str, req: Mapping[str, tuple[str, ...]],
+            thresholds: Sequence[int | float]) -> pd.DataFrame:
+    """Basket figures of the residents grouped by ``key`` (population-weighted)."""
+    people = {S.basket(t): R[S.basket(t)].to_numpy(bool) for t in thresholds}
+    people.update({S.has(k, t): R[S.has(k, t)].to_numpy(bool) for t in thresholds for k in req})
+    sums = group_sums(R[key].to_numpy(), R[S.WEIGHT].to_numpy(float), people=people)
+    out = pd.DataFrame(index=sums.index)
+    out[S.POPULATION] = sums.population
+    for t in thresholds:
+        out[S.pop_basket(t)] = sums.people(S.basket(t))
+        out[S.share_basket(t)] = sums.share(S.basket(t))
+        for k in req:
+            out[S.share_with(k, t)] = sums.share(S.has(k, t))
+    out.index.name = key
+    return out
+
+
+def _area_tables(cov: CoverageResult, R: pd.DataFrame, req: Mapping[str, tuple[str, ...]],
+                 thresholds: Sequence[int | float]
+                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+    """Basket figures by LSOA, ward and IMD decile."""
+    lbase = cov.lsoas[[c for c in (S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME,
+                                   S.IMD_DECILE, S.GEOMETRY) if c in cov.lsoas.columns]]
+    lsoas = gpd.GeoDataFrame(lbase.merge(_by_key(R, S.LSOA_CODE, req, thresholds),
+                                         left_on=S.LSOA_CODE, right_index=True, how="left"),
+                             geometry=S.GEOMETRY, crs=cov.lsoas.crs)
+    wbase = cov.wards[[c for c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)
+                       if c in cov.wards.columns]]
+    wards = gpd.GeoDataFrame(wbase.merge(_by_key(R, S.WARD_CODE, req, thresholds),
+                                         left_on=S.WARD_CODE, right_index=True, how="left"),
+                             geometry=S.GEOMETRY, crs=cov.wards.crs)
+    if S.IMD_DECILE in R.columns:
+        deciles = _by_key(R, S.IMD_DECILE, req, thresholds).reset_index()
+        deciles = deciles.loc[deciles[S.IMD_DECILE].notna()].astype({S.IMD_DECILE: int})
+    else:
+        deciles = pd.DataFrame(columns=[S.IMD_DECILE])
+    return lsoas, wards, deciles
+
+
+def _totals(R: pd.DataFrame, req: Mapping[str, tuple[str, ...]],
+            thresholds: Sequence[int | float]) -> pd.DataFrame:
+    """One row per time limit for the whole area."""
+    w = R[S.WEIGHT].to_numpy(float)
+    total = float(w.sum())
+    rows = []
+    for t in thresholds:
+        row: dict[str, Any] = {S.MINUTES: t, S.POPULATION: total,
+                               "pop_basket": float(w[R[S.basket(t)].to_numpy(bool)].sum())}
+        row["share_basket"] = row["pop_basket"] / total if total else float("nan")
+        for k in req:
+            row[S.pop_without(k)] = float(w[~R[S.has(k, t)].to_numpy(bool)].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def basket_coverage(coverage: CoverageResult, required_types: Any, *,
@@ -246,86 +341,25 @@ def basket_coverage(coverage: CoverageResult, required_types: Any, *,
     req = _requirements(required_types)
     masks = match_types(coverage.organisations, req)
     res = coverage.residents
-    placed = res["placed"].to_numpy(bool) if "placed" in res.columns else np.ones(len(res), bool)
-    w = res["weight"].to_numpy(float)
-    per_m = coverage.speed_kmh * 1000.0 / 60.0
-    R = pd.DataFrame({C.LSOA_CODE: res[C.LSOA_CODE].to_numpy(),
-                      C.WARD_CODE: res[C.WARD_CODE].to_numpy(), "weight": w, "placed": placed})
-    if "imd_decile" in res.columns:
-        R["imd_decile"] = res["imd_decile"].to_numpy()
-    source: dict[str, str] = {}
-    for k, alts in req.items():
-        slugs = coverage.organisations.get("type_slug")
-        stored = (len(alts) == 1 and alts[0] in coverage.types and slugs is not None
-                  and np.array_equal(slugs.to_numpy() == alts[0], masks[k])
-                  and all(f"covered_{t}min_{alts[0]}" in res.columns for t in thresholds))
-        if stored:
-            for t in thresholds:
-                R[f"has_{k}_{t}min"] = res[f"covered_{t}min_{alts[0]}"].to_numpy(bool)
-            wk = res.get(f"walk_min_{alts[0]}")
-            R[f"walk_m_{k}"] = wk.to_numpy(float) * per_m if wk is not None else np.nan
-            source[k] = f"coverage column covered_{{T}}min_{alts[0]}"
-        else:
-            d = _walks_for(coverage, masks[k])
-            R[f"walk_m_{k}"] = d
-            for t in thresholds:
-                R[f"has_{k}_{t}min"] = placed & (d <= float(t) * per_m + 1e-9)
-            source[k] = f"computed ({coverage.mode}) from {int(masks[k].sum())} organisations"
+    placed = res[S.PLACED].to_numpy(bool) if S.PLACED in res.columns else np.ones(len(res), bool)
+    R = pd.DataFrame({S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(),
+                      S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
+                      S.WEIGHT: res[S.WEIGHT].to_numpy(float), S.PLACED: placed})
+    if S.IMD_DECILE in res.columns:
+        R[S.IMD_DECILE] = res[S.IMD_DECILE].to_numpy()
+    source = _requirement_walks(coverage, req, masks, thresholds, R)
     for t in thresholds:
-        R[f"basket_{t}min"] = np.logical_and.reduce(
-            [R[f"has_{k}_{t}min"].to_numpy(bool) for k in req])
-
-    def agg(key: str) -> pd.DataFrame:
-        frame = {"_k": R[key].to_numpy(), "population": w}
-        for t in thresholds:
-            frame[f"pop_basket_{t}min"] = np.where(R[f"basket_{t}min"], w, 0.0)
-            for k in req:
-                frame[f"_h_{k}_{t}"] = np.where(R[f"has_{k}_{t}min"], w, 0.0)
-        s = pd.DataFrame(frame).groupby("_k", sort=True).sum()
-        out = pd.DataFrame(index=s.index)
-        out["population"] = s["population"]
-        pop = s["population"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for t in thresholds:
-                out[f"pop_basket_{t}min"] = s[f"pop_basket_{t}min"]
-                out[f"share_basket_{t}min"] = s[f"pop_basket_{t}min"].to_numpy() / pop
-                for k in req:
-                    out[f"share_{k}_{t}min"] = s[f"_h_{k}_{t}"].to_numpy() / pop
-        out.index.name = key
-        return out
-
-    lbase = coverage.lsoas[[c for c in (C.LSOA_CODE, "lsoa_name", C.WARD_CODE, C.WARD_NAME,
-                                        "imd_decile", "geometry") if c in coverage.lsoas.columns]]
-    lsoas = gpd.GeoDataFrame(lbase.merge(agg(C.LSOA_CODE), left_on=C.LSOA_CODE, right_index=True,
-                                         how="left"), geometry="geometry", crs=coverage.lsoas.crs)
-    wbase = coverage.wards[[c for c in (C.WARD_CODE, C.WARD_NAME, "geometry")
-                            if c in coverage.wards.columns]]
-    wards = gpd.GeoDataFrame(wbase.merge(agg(C.WARD_CODE), left_on=C.WARD_CODE, right_index=True,
-                                         how="left"), geometry="geometry", crs=coverage.wards.crs)
-    if "imd_decile" in R.columns:
-        deciles = agg("imd_decile").reset_index()
-        deciles = deciles.loc[deciles["imd_decile"].notna()].astype({"imd_decile": int})
-    else:
-        deciles = pd.DataFrame(columns=["imd_decile"])
-    total = float(w.sum())
-    rows = []
-    for t in thresholds:
-        row: dict[str, Any] = {"minutes": t, "population": total,
-                               "pop_basket": float(w[R[f"basket_{t}min"].to_numpy(bool)].sum())}
-        row["share_basket"] = row["pop_basket"] / total if total else float("nan")
-        for k in req:
-            row[f"pop_without_{k}"] = float(w[~R[f"has_{k}_{t}min"].to_numpy(bool)].sum())
-        rows.append(row)
-    totals = pd.DataFrame(rows)
+        R[S.basket(t)] = np.logical_and.reduce([R[S.has(k, t)].to_numpy(bool) for k in req])
+    lsoas, wards, deciles = _area_tables(coverage, R, req, thresholds)
     orgs = pd.DataFrame({"requirement": list(req), "accepts": ["; ".join(v) for v in req.values()],
                          "n_organisations": [int(masks[k].sum()) for k in req],
                          "walks": [source[k] for k in req]})
     params = {"requirements": {k: list(v) for k, v in req.items()}, "minutes": list(thresholds),
               "speed_kmh": coverage.speed_kmh, "mode": coverage.mode,
-              "max_snap_m": coverage.params.get("max_snap_m"), "walks": source,
+              "max_snap_m": coverage.parameters.max_snap_m, "walks": source,
               "coverage_params": coverage.params}
     result = BasketResult(requirements=req, thresholds=thresholds, lsoas=lsoas, wards=wards,
-                          deciles=deciles, totals=totals,
+                          deciles=deciles, totals=_totals(R, req, thresholds),
                           residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs),
                           organisations=orgs, params=params)
     log.info("%s", result.summary())

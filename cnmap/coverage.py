@@ -4,7 +4,8 @@
 (:func:`cnmap.residents.residential_points`), snaps them and the organisations onto the
 nearest walkable street edge, runs one multi-source shortest-path search for the walk to the
 nearest organisation and bounded searches for the number of organisations within each time
-limit (:mod:`cnmap.network`), and sums the people by LSOA, ward and IMD decile.
+limit (:mod:`cnmap.network`), and sums the people by LSOA, ward and IMD decile
+(:func:`cnmap.aggregate.group_sums`).
 
 Walking time is distance divided by an explicit speed (default 4.8 km/h = 80 m/min, so
 15 minutes = 1,200 m). A crow-flies mode (straight-line distance times a detour factor,
@@ -18,17 +19,19 @@ import logging
 import re
 import sys
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from cnmap import _check
-from cnmap import columns as C
+from cnmap import schema as S
+from cnmap.aggregate import group_sums, weighted_median
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.params import CoverageParams
 from cnmap.residents import residential_points
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from cnmap.network import WalkNetwork
 
 __all__ = [
+    "CoverageLike",
     "CoverageResult",
     "coverage",
     "DEFAULT_SPEED_KMH",
@@ -70,6 +74,33 @@ def __getattr__(name: str) -> Any:
 # result
 
 
+@runtime_checkable
+class CoverageLike(Protocol):
+    """What the analyses (thin areas, maps, exports) read from a coverage result.
+
+    :class:`CoverageResult` is one; so is any object with these attributes.
+    """
+
+    @property
+    def thresholds(self) -> tuple[int | float, ...]: ...
+    @property
+    def speed_kmh(self) -> float: ...
+    @property
+    def lsoas(self) -> gpd.GeoDataFrame: ...
+    @property
+    def wards(self) -> gpd.GeoDataFrame: ...
+    @property
+    def residents(self) -> gpd.GeoDataFrame: ...
+    @property
+    def organisations(self) -> gpd.GeoDataFrame: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def types(self) -> tuple[str, ...]: ...
+    @property
+    def area(self) -> Area | None: ...
+
+
 @dataclass(frozen=True, eq=False)
 class CoverageResult:
     """Walking coverage of an area's residents by a set of organisations.
@@ -88,7 +119,7 @@ class CoverageResult:
         One row per LSOA / ward: population, ``pop_covered_{T}min``, ``share_covered_{T}min``,
         ``mean_reachable_{T}min``, ``mean_walk_min``, ``median_walk_min``, ``pop_unplaced``
         and the same by organisation type (``share_covered_{T}min_{type}``,
-        ``mean_walk_min_{type}``).
+        ``mean_walk_min_{type}``). Names from :mod:`cnmap.schema` (``share_covered(15)``).
     deciles
         The equity view: the same by IMD decile (1 = most deprived 10% in England).
     totals
@@ -100,7 +131,8 @@ class CoverageResult:
     quality
         Problems found (organisations or residents too far from any street, ...).
     params
-        Every parameter that changes the result, and the data vintages.
+        Every parameter that changes the result, and the data vintages, as a dict
+        (:attr:`parameters` is the typed view).
     sources
         Provenance of the data used.
     """
@@ -122,9 +154,14 @@ class CoverageResult:
     network: WalkNetwork | None = field(default=None, repr=False)
 
     @property
+    def parameters(self) -> CoverageParams:
+        """The parameters, typed (:class:`cnmap.params.CoverageParams`)."""
+        return CoverageParams.from_mapping(self.params)
+
+    @property
     def headline_minutes(self) -> int | float:
         """15 if it is among the thresholds, else the largest threshold."""
-        return 15 if 15 in self.thresholds else self.thresholds[-1]
+        return S.default_minutes(self.thresholds)
 
     def metres(self, minutes: float) -> float:
         """Walking distance in metres for ``minutes`` at this result's speed."""
@@ -134,11 +171,11 @@ class CoverageResult:
     def share_covered(self, minutes: float | None = None) -> float:
         """Share of the area's population within ``minutes`` of an organisation."""
         m = self.headline_minutes if minutes is None else minutes
-        row = self.totals.loc[self.totals["minutes"] == m]
+        row = self.totals.loc[self.totals[S.MINUTES] == m]
         if row.empty:
             raise ValidationError(f"minutes={m} is not among this result's thresholds "
                                   f"{list(self.thresholds)}; run coverage(..., minutes=[..., {m}])")
-        return float(row["share_covered"].iloc[0])
+        return float(row[S.SHARE_COVERED].iloc[0])
 
     def catchments(self, minutes: float | None = None, *, per_organisation: bool = False,
                    buffer_m: float = 50.0, simplify_m: float = 5.0) -> gpd.GeoDataFrame:
@@ -155,22 +192,22 @@ class CoverageResult:
         m = self.headline_minutes if minutes is None else minutes
         buffer_m = _check.non_negative_number("buffer_m", buffer_m, unit="metres")
         simplify_m = _check.non_negative_number("simplify_m", simplify_m, unit="metres")
-        snapped = self.organisations.loc[self.organisations["snapped"]]
-        out = _catchments(self.network, snapped.set_index(C.ORG_ID).geometry,
+        snapped = self.organisations.loc[self.organisations[S.SNAPPED]]
+        out = _catchments(self.network, snapped.set_index(S.ORG_ID).geometry,
                           cutoff_m=self.metres(m), per_source=per_organisation,
                           buffer_m=buffer_m, simplify_m=simplify_m,
-                          max_snap_m=self.params["max_snap_m"])
-        out["minutes"] = m
+                          max_snap_m=self.parameters.max_snap_m)
+        out[S.MINUTES] = m
         return out
 
     def summary(self) -> str:
         """A few lines for logs and notebooks."""
         lines = [f"Coverage ({self.mode}, {self.speed_kmh:g} km/h) of "
-                 f"{self.params.get('population', 0):,.0f} residents by "
-                 f"{int(self.organisations['snapped'].sum())} organisations:"]
+                 f"{self.parameters.population:,.0f} residents by "
+                 f"{int(self.organisations[S.SNAPPED].sum())} organisations:"]
         for _, r in self.totals.iterrows():
-            lines.append(f"  {r['minutes']:g} min ({r['metres']:,.0f} m): "
-                         f"{r['pop_covered']:,.0f} people ({r['share_covered']:.1%})")
+            lines.append(f"  {r[S.MINUTES]:g} min ({r[S.METRES]:,.0f} m): "
+                         f"{r[S.POP_COVERED]:,.0f} people ({r[S.SHARE_COVERED]:.1%})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -242,22 +279,22 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
 
         raise CRSError("the organisations GeoDataFrame has no CRS; set it (e.g. "
                        "gdf.set_crs('EPSG:4326')) or read it with cnmap.read_organisations")
-    gdf = gdf.to_crs(C.BNG) if gdf.crs.to_epsg() != 27700 else gdf.copy()
+    gdf = gdf.to_crs(S.BNG) if gdf.crs.to_epsg() != 27700 else gdf.copy()
     bad = gdf.geometry.isna() | gdf.geometry.is_empty | (gdf.geom_type != "Point")
     if bad.any():
         rows = list(gdf.index[bad][:5])
         raise ValidationError(f"organisations at index {rows} have no point geometry; read them "
                               "with cnmap.read_organisations, which reports such rows as rejected")
-    if C.ORG_ID not in gdf.columns:
-        gdf[C.ORG_ID] = [f"org{i}" for i in range(len(gdf))]
-    gdf[C.ORG_ID] = gdf[C.ORG_ID].astype(str)
-    if gdf[C.ORG_ID].duplicated().any():
-        dup = gdf.loc[gdf[C.ORG_ID].duplicated(), C.ORG_ID].iloc[0]
-        raise ValidationError(f"organisation id {dup!r} appears twice in column {C.ORG_ID!r}; "
+    if S.ORG_ID not in gdf.columns:
+        gdf[S.ORG_ID] = [f"org{i}" for i in range(len(gdf))]
+    gdf[S.ORG_ID] = gdf[S.ORG_ID].astype(str)
+    if gdf[S.ORG_ID].duplicated().any():
+        dup = gdf.loc[gdf[S.ORG_ID].duplicated(), S.ORG_ID].iloc[0]
+        raise ValidationError(f"organisation id {dup!r} appears twice in column {S.ORG_ID!r}; "
                               "ids must be unique")
-    if C.NAME not in gdf.columns:
-        gdf[C.NAME] = gdf[C.ORG_ID]
-    if type_col == C.ORG_TYPE and type_col not in gdf.columns:
+    if S.NAME not in gdf.columns:
+        gdf[S.NAME] = gdf[S.ORG_ID]
+    if type_col == S.ORG_TYPE and type_col not in gdf.columns:
         type_col = None  # the default column is optional: no breakdown by type
     if type_col is not None and type_col not in gdf.columns:
         raise MissingColumnError(f"type_col={type_col!r} is not a column of the organisations "
@@ -273,13 +310,13 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
 
 def _check_residents(res: gpd.GeoDataFrame, area: Area) -> None:
     """User residential points: weights are people (finite, >= 0), codes are the area's."""
-    w = pd.to_numeric(res["weight"], errors="coerce").to_numpy(float)
+    w = pd.to_numeric(res[S.WEIGHT], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         rows = list(res.index[bad][:5])
         raise ValidationError(f"residents column 'weight' is missing, not a number or negative "
                               f"at rows {rows}; give every point a number of people >= 0")
-    for col, frame in ((C.LSOA_CODE, area.lsoas), (C.WARD_CODE, area.wards)):
+    for col, frame in ((S.LSOA_CODE, area.lsoas), (S.WARD_CODE, area.wards)):
         if frame is None or col not in frame.columns:
             continue
         unknown = ~res[col].isin(frame[col]).to_numpy()
@@ -291,62 +328,96 @@ def _check_residents(res: gpd.GeoDataFrame, area: Area) -> None:
                                   "of the tables: fix the codes or drop those points first")
 
 
-def weighted_median(keys: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd.Series:
-    """Weighted median of ``values`` within each key (NaN values ignored).
 
-    The median is the smallest value whose cumulative weight reaches half the key's total.
-    """
-    df = pd.DataFrame({"k": keys, "v": values, "w": weights})
-    df = df[np.isfinite(df["v"]) & (df["w"] > 0)]
-    if df.empty:
-        return pd.Series(dtype=float)
-    df = df.sort_values(["k", "v"], kind="stable")
-    cum = df.groupby("k", sort=False)["w"].cumsum()
-    half = df.groupby("k", sort=False)["w"].transform("sum") / 2.0
-    first = df.loc[cum >= half - 1e-9].groupby("k", sort=False)["v"].first()
-    return first
+# ---------------------------------------------------------------------------------------------
+# settings of one run
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The checked settings of one :func:`coverage` call."""
+
+    mode: str
+    thresholds: tuple[int | float, ...]
+    metres: dict[int | float, float]
+    speed_kmh: float
+    persona: str | None
+    types: tuple[str, ...]
+    max_snap_m: float
+
+    @property
+    def metres_per_minute(self) -> float:
+        return self.speed_kmh * 1000.0 / 60.0
+
+
+@dataclass(frozen=True)
+class _Walks:
+    """Walks of every residential point: ``frame`` has ``walk_m``, ``walk_m_{type}``,
+    ``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}``."""
+
+    frame: pd.DataFrame
+    placed: np.ndarray
+    quality: list[dict[str, Any]]
+    detour: float | None = None
+    detour_info: dict[str, float] | None = None
+
+
+def _types_of(og: gpd.GeoDataFrame, type_col: str | None, by_type: bool) -> tuple[str, ...]:
+    """Organisation types for the by-type columns (none without type information)."""
+    found = sorted(set(og["_type"])) if by_type and type_col is not None else []
+    return () if found == [UNTYPED] else tuple(found)
+
+
+def _resident_points(residents: str | gpd.GeoDataFrame, area: Area,
+                     network: WalkNetwork | None) -> tuple[gpd.GeoDataFrame, str]:
+    """The residential points (EPSG:27700) and how they were made."""
+    if not isinstance(residents, gpd.GeoDataFrame):
+        edges = network.edge_geometry if network is not None else None
+        return residential_points(area, method=residents, edge_geometries=edges), residents
+    for col in (S.LSOA_CODE, S.WARD_CODE, S.WEIGHT):
+        if col not in residents.columns:
+            raise MissingColumnError(f"residents has no {col!r} column; give residential "
+                                     "points with lsoa_code, ward_code and weight (people)")
+    if residents.crs is None:
+        from cnmap.errors import CRSError
+
+        raise CRSError("the residents GeoDataFrame has no CRS; set it (e.g. "
+                       "residents.set_crs('EPSG:27700'))")
+    _check_residents(residents, area)
+    return residents.to_crs(S.BNG).reset_index(drop=True), "user points"
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregation
 
 
 def _aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
                types: Sequence[str]) -> pd.DataFrame:
     """Population-weighted coverage figures of residents grouped by ``key``."""
-    w = res["weight"].to_numpy(float)
-    g = res[key].to_numpy()
-    frame: dict[str, np.ndarray] = {"_k": g, "population": w}
-    placed = res["placed"].to_numpy(bool)
-    frame["pop_unplaced"] = np.where(placed, 0.0, w)
+    people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
+    per_person: dict[str, np.ndarray] = {}
     for t in thresholds:
-        cov = res[f"covered_{t}min"].to_numpy(bool)
-        frame[f"pop_covered_{t}min"] = np.where(cov, w, 0.0)
-        frame[f"_nw_{t}"] = w * res[f"n_reachable_{t}min"].to_numpy(float)
+        for k in (None, *types):
+            people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
+            per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
+    walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
+    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
+                      per_person=per_person, means=walks,
+                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    cols: dict[str, Any] = {S.POPULATION: sums.population,
+                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
+    for t in thresholds:
+        cols[S.pop_covered(t)] = sums.people(S.covered(t))
+        cols[S.share_covered(t)] = sums.share(S.covered(t))
+        cols[S.mean_reachable(t)] = sums.per_person(S.n_reachable(t))
+    cols[S.MEAN_WALK_MIN] = sums.mean(S.WALK_MIN)
+    cols[S.MEDIAN_WALK_MIN] = sums.median(S.WALK_MIN)
+    for t in thresholds:
         for k in types:
-            frame[f"_cov_{t}_{k}"] = np.where(res[f"covered_{t}min_{k}"].to_numpy(bool), w, 0.0)
-            frame[f"_nw_{t}_{k}"] = w * res[f"n_reachable_{t}min_{k}"].to_numpy(float)
-    walk = res["walk_min"].to_numpy(float)
-    fin = np.isfinite(walk)
-    frame["_ww"] = np.where(fin, w * np.where(fin, walk, 0.0), 0.0)
-    frame["_wf"] = np.where(fin, w, 0.0)
+            cols[S.share_covered(t, k)] = sums.share(S.covered(t, k))
+            cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
     for k in types:
-        wk = res[f"walk_min_{k}"].to_numpy(float)
-        fk = np.isfinite(wk)
-        frame[f"_ww_{k}"] = np.where(fk, w * np.where(fk, wk, 0.0), 0.0)
-        frame[f"_wf_{k}"] = np.where(fk, w, 0.0)
-    sums = pd.DataFrame(frame).groupby("_k", sort=True).sum()
-    pop = sums["population"].to_numpy()
-    cols: dict[str, Any] = {"population": pop, "pop_unplaced": sums["pop_unplaced"].to_numpy()}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for t in thresholds:
-            cols[f"pop_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy()
-            cols[f"share_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy() / pop
-            cols[f"mean_reachable_{t}min"] = sums[f"_nw_{t}"].to_numpy() / pop
-        cols["mean_walk_min"] = sums["_ww"].to_numpy() / sums["_wf"].to_numpy()
-        cols["median_walk_min"] = weighted_median(g, walk, w).reindex(sums.index).to_numpy()
-        for t in thresholds:
-            for k in types:
-                cols[f"share_covered_{t}min_{k}"] = sums[f"_cov_{t}_{k}"].to_numpy() / pop
-                cols[f"mean_reachable_{t}min_{k}"] = sums[f"_nw_{t}_{k}"].to_numpy() / pop
-        for k in types:
-            cols[f"mean_walk_min_{k}"] = sums[f"_ww_{k}"].to_numpy() / sums[f"_wf_{k}"].to_numpy()
+        cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
     out = pd.DataFrame(cols, index=sums.index)
     out.index.name = key
     return out
@@ -400,71 +471,220 @@ def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
 
 
 def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                   metres: dict[int | float, float], types: Sequence[str], max_snap_m: float,
-                   by_type: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+                   run: _Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     from cnmap.network import count_within, distance_at_points, distance_to_nearest, snap_points
 
-    P = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=max_snap_m)
-    S = snap_points(net, orgs.geometry.reset_index(drop=True), max_snap_m=max_snap_m)
+    P = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
+    S_ = snap_points(net, orgs.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
     out: dict[str, np.ndarray] = {}
-    nd = distance_to_nearest(net, S)
-    out["walk_m"] = distance_at_points(net, nd, P, sources=S).to_numpy(float)
-    groups = orgs["_type"].to_numpy() if by_type and types else None
-    for t, m in metres.items():
-        cnt = count_within(net, S, cutoff_m=m, groups=groups, points=P)
-        out[f"n_reachable_{t}min"] = cnt["count"].to_numpy(dtype=float, na_value=0.0)
-        for k in (types if groups is not None else ()):
-            col = cnt[k].to_numpy(dtype=float, na_value=0.0) if k in cnt.columns else np.zeros(len(res))
-            out[f"_n_{t}_{k}"] = col
-    if groups is not None:
-        for k in types:
-            sel = orgs.index[orgs["_type"] == k]
-            Sk = snap_points(net, orgs.geometry.loc[sel].reset_index(drop=True),
-                             max_snap_m=max_snap_m)
-            ndk = distance_to_nearest(net, Sk)
-            out[f"walk_m_{k}"] = distance_at_points(net, ndk, P, sources=Sk).to_numpy(float)
-    return pd.DataFrame(out), P.ok, S.ok, S.access_m
+    nd = distance_to_nearest(net, S_)
+    out[S.WALK_M] = distance_at_points(net, nd, P, sources=S_).to_numpy(float)
+    groups = orgs["_type"].to_numpy() if run.types else None
+    for t, m in run.metres.items():
+        cnt = count_within(net, S_, cutoff_m=m, groups=groups, points=P)
+        out[S.n_reachable(t)] = cnt["count"].to_numpy(dtype=float, na_value=0.0)
+        for k in run.types:
+            out[S.n_reachable(t, k)] = (cnt[k].to_numpy(dtype=float, na_value=0.0)
+                                        if k in cnt.columns else np.zeros(len(res)))
+    for k in run.types:
+        sel = orgs.index[orgs["_type"] == k]
+        Sk = snap_points(net, orgs.geometry.loc[sel].reset_index(drop=True),
+                         max_snap_m=run.max_snap_m)
+        ndk = distance_to_nearest(net, Sk)
+        out[S.walk_m(k)] = distance_at_points(net, ndk, P, sources=Sk).to_numpy(float)
+    return pd.DataFrame(out), P.ok, S_.ok, S_.access_m
 
 
-def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                      metres: dict[int | float, float], types: Sequence[str], detour: float,
-                      by_type: bool) -> pd.DataFrame:
+def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings,
+                      detour: float) -> pd.DataFrame:
     from scipy.spatial import cKDTree
 
     rxy = np.column_stack([res.geometry.x.to_numpy(), res.geometry.y.to_numpy()])
-    out: dict[str, np.ndarray] = {}
+    kinds = orgs["_type"].to_numpy()
+
+    def points(mask: np.ndarray) -> np.ndarray:
+        return np.column_stack([orgs.geometry.x.to_numpy()[mask], orgs.geometry.y.to_numpy()[mask]])
 
     def nearest(mask: np.ndarray) -> np.ndarray:
         if not mask.any():
             return np.full(len(rxy), np.inf)
-        oxy = np.column_stack([orgs.geometry.x.to_numpy()[mask], orgs.geometry.y.to_numpy()[mask]])
-        d, _ = cKDTree(oxy).query(rxy, k=1)
-        return d * detour
+        d, _ = cKDTree(points(mask)).query(rxy, k=1)
+        return np.asarray(d) * detour
 
     def within(mask: np.ndarray, m: float) -> np.ndarray:
         if not mask.any():
             return np.zeros(len(rxy))
-        oxy = np.column_stack([orgs.geometry.x.to_numpy()[mask], orgs.geometry.y.to_numpy()[mask]])
-        return cKDTree(oxy).query_ball_point(rxy, r=m / detour, return_length=True).astype(float)
+        found = cKDTree(points(mask)).query_ball_point(rxy, r=m / detour, return_length=True)
+        return np.asarray(found).astype(float)
 
     allm = np.ones(len(orgs), dtype=bool)
-    out["walk_m"] = nearest(allm)
-    for t, m in metres.items():
-        out[f"n_reachable_{t}min"] = within(allm, m)
-        if by_type:
-            for k in types:
-                out[f"_n_{t}_{k}"] = within(orgs["_type"].to_numpy() == k, m)
-    if by_type:
-        for k in types:
-            out[f"walk_m_{k}"] = nearest(orgs["_type"].to_numpy() == k)
+    out: dict[str, np.ndarray] = {S.WALK_M: nearest(allm)}
+    for t, m in run.metres.items():
+        out[S.n_reachable(t)] = within(allm, m)
+        for k in run.types:
+            out[S.n_reachable(t, k)] = within(kinds == k, m)
+    for k in run.types:
+        out[S.walk_m(k)] = nearest(kinds == k)
     return pd.DataFrame(out)
+
+
+def _walks_on_network(net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
+                      run: _Settings) -> _Walks:
+    """Network mode: walks, and the organisations' snapping (columns added to ``og``)."""
+    frame, res_ok, org_ok, org_access = _network_walks(net, res, og, run)
+    quality: list[dict[str, Any]] = []
+    for i in np.flatnonzero(~org_ok):
+        quality.append({"what": "organisation not placed", "id": og[S.ORG_ID].iat[i],
+                        "detail": f"{og[S.NAME].iat[i]!s}: farther than {run.max_snap_m:g} m "
+                                  "from any walkable street"})
+    n_bad = int((~res_ok).sum())
+    if n_bad:
+        quality.append({"what": "residential points not placed", "id": "",
+                        "detail": f"{n_bad} points ({res[S.WEIGHT].to_numpy()[~res_ok].sum():,.0f} "
+                                  f"people) farther than {run.max_snap_m:g} m from any walkable "
+                                  "street; counted as not covered"})
+    og[S.SNAP_DISTANCE_M] = org_access
+    og[S.SNAPPED] = org_ok
+    return _Walks(frame=frame, placed=res_ok, quality=quality)
+
+
+def _walks_crow_flies(net: WalkNetwork | None, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
+                      run: _Settings, detour_factor: float | None) -> _Walks:
+    """Crow-flies mode: straight line x a detour factor (given, or calibrated on ``net``)."""
+    detour_info = None
+    if detour_factor is None:
+        if net is None:
+            raise ValidationError("mode='crow_flies' needs detour_factor=... (walking distance "
+                                  "/ straight-line distance), or network=... to calibrate it")
+        detour_info = calibrate_detour_factor(net, res, og, max_snap_m=run.max_snap_m)
+        detour = detour_info["median"]
+    else:
+        detour = float(detour_factor)
+        if not np.isfinite(detour) or detour < 1.0:
+            raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1 (walking is "
+                                  "never shorter than the straight line)")
+    frame = _crow_flies_walks(res, og, run, detour)
+    og[S.SNAP_DISTANCE_M] = 0.0
+    og[S.SNAPPED] = True
+    return _Walks(frame=frame, placed=np.ones(len(res), dtype=bool), quality=[],
+                  detour=detour, detour_info=detour_info)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-resident results and tables
+
+
+def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings) -> pd.DataFrame:
+    """One row per residential point: weight, placed, walks, covered within each limit."""
+    W = walks.frame
+    walk_m = W[S.WALK_M].to_numpy(float)
+    per_min = run.metres_per_minute
+    rcols: dict[str, np.ndarray] = {
+        S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(), S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
+        S.WEIGHT: res[S.WEIGHT].to_numpy(float), S.PLACED: walks.placed,
+        S.WALK_M: walk_m, S.WALK_MIN: walk_m / per_min,
+    }
+    for t, m in run.metres.items():
+        rcols[S.n_reachable(t)] = W[S.n_reachable(t)].to_numpy(float)
+        rcols[S.covered(t)] = walks.placed & (walk_m <= m + 1e-9)
+        for k in run.types:
+            rcols[S.covered(t, k)] = walks.placed & (W[S.walk_m(k)].to_numpy(float) <= m + 1e-9)
+            rcols[S.n_reachable(t, k)] = W[S.n_reachable(t, k)].to_numpy(float)
+    for k in run.types:
+        rcols[S.walk_min(k)] = W[S.walk_m(k)].to_numpy(float) / per_min
+    return pd.DataFrame(rcols)
+
+
+def _area_tables(R: pd.DataFrame, area: Area, run: _Settings
+                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Coverage by LSOA (the area's LSOA table plus the figures) and by ward."""
+    lsoa_stats = _aggregate(R, S.LSOA_CODE, run.thresholds, run.types)
+    base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == S.POPULATION])
+    lsoas = base.merge(lsoa_stats, left_on=S.LSOA_CODE, right_index=True, how="left")
+    ward_stats = _aggregate(R, S.WARD_CODE, run.thresholds, run.types)
+    wbase = area.wards[[c for c in area.wards.columns
+                        if c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)]]
+    wards = wbase.merge(ward_stats, left_on=S.WARD_CODE, right_index=True, how="left")
+    return (gpd.GeoDataFrame(lsoas, geometry=S.GEOMETRY, crs=area.lsoas.crs),
+            gpd.GeoDataFrame(wards, geometry=S.GEOMETRY, crs=area.wards.crs))
+
+
+def _decile_table(R: pd.DataFrame, area: Area, run: _Settings) -> pd.DataFrame:
+    """Coverage by IMD decile (adds ``imd_decile`` to ``R``); empty without deciles."""
+    if S.IMD_DECILE not in area.lsoas.columns:
+        return pd.DataFrame(columns=[S.IMD_DECILE])
+    dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
+    R[S.IMD_DECILE] = dec.reindex(R[S.LSOA_CODE]).to_numpy()
+    deciles = _aggregate(R.dropna(subset=[S.IMD_DECILE]).astype({S.IMD_DECILE: int}),
+                         S.IMD_DECILE, run.thresholds, run.types)
+    deciles.insert(1, "n_lsoas", area.lsoas.groupby(S.IMD_DECILE).size().reindex(deciles.index))
+    return deciles.reindex(pd.Index(range(1, 11), name=S.IMD_DECILE)).reset_index()
+
+
+def _totals(R: pd.DataFrame, run: _Settings) -> pd.DataFrame:
+    """One row per time limit for the whole area."""
+    total_pop = float(R[S.WEIGHT].sum())
+    totals = pd.DataFrame({
+        S.MINUTES: list(run.thresholds),
+        S.METRES: [run.metres[t] for t in run.thresholds],
+        S.POPULATION: total_pop,
+        S.POP_COVERED: [float(R[S.WEIGHT][R[S.covered(t)]].sum()) for t in run.thresholds],
+    })
+    totals[S.SHARE_COVERED] = totals[S.POP_COVERED] / total_pop
+    fin = np.isfinite(R[S.WALK_MIN].to_numpy(float))
+    w_fin = R[S.WEIGHT].to_numpy(float)[fin]
+    # NaN when nobody reaches any organisation (e.g. none is within max_snap_m of a street)
+    totals[S.MEAN_WALK_MIN] = (float(np.average(R[S.WALK_MIN].to_numpy(float)[fin],
+                                                weights=w_fin))
+                               if w_fin.sum() > 0 else np.nan)
+    return totals
+
+
+def _record(run: _Settings, R: pd.DataFrame, resident_method: str, og: gpd.GeoDataFrame,
+            walks: _Walks, area: Area, network: WalkNetwork | None,
+            type_col: str | None) -> CoverageParams:
+    """The parameters recorded with the result."""
+    return CoverageParams(
+        mode=run.mode, minutes=run.thresholds, speed_kmh=run.speed_kmh, persona=run.persona,
+        metres=tuple(run.metres[t] for t in run.thresholds), max_snap_m=run.max_snap_m,
+        residents=resident_method, n_residential_points=int(len(R)),
+        population=float(R[S.WEIGHT].sum()), type_col=type_col if run.types else None,
+        organisation_types=run.types, n_organisations=int(len(og)),
+        n_organisations_placed=int(og[S.SNAPPED].sum()),
+        detour_factor=None if run.mode == "network" else walks.detour,
+        detour_calibration=walks.detour_info,
+        lad_code=area.lad_code, lsoa_vintage=area.lsoa_vintage, iod=area.iod,
+        network=None if network is None else {
+            "source": getattr(network.report, "source", None),
+            "n_nodes": network.n_nodes, "n_edges": network.n_edges},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # the public function
 
 
-def coverage(
+def _settings(orgs: Any, area: Area, minutes: float | Iterable[float], speed_kmh: float | None,
+              persona: str | None, network: WalkNetwork | None, mode: str, max_snap_m: float,
+              type_col: str | None, by_type: bool) -> tuple[_Settings, gpd.GeoDataFrame]:
+    """Checked settings and the organisations frame (with its ``_type`` column)."""
+    thresholds = _as_minutes(minutes)
+    speed, persona_used = _speed(speed_kmh, persona)
+    if mode == "network" and network is None:
+        raise ValidationError("mode='network' needs network=...: load one with "
+                              "cnmap.network.read_walk_network(path), or use mode='crow_flies' "
+                              "with a detour_factor")
+    metres = {t: float(t) * speed * 1000.0 / 60.0 for t in thresholds}
+    og = _organisations_frame(orgs, type_col if by_type else None)
+    if len(og) == 0:
+        raise ValidationError("there are no organisations: coverage needs at least one point")
+    run = _Settings(mode=mode, thresholds=thresholds, metres=metres, speed_kmh=speed,
+                    persona=persona_used, types=_types_of(og, type_col, by_type),
+                    max_snap_m=max_snap_m)
+    return run, og
+
+
+def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
     orgs: Any,
     area: Area,
     *,
@@ -475,7 +695,7 @@ def coverage(
     mode: str = "network",
     residents: str | gpd.GeoDataFrame = "postcodes",
     max_snap_m: float = 500.0,
-    type_col: str | None = C.ORG_TYPE,
+    type_col: str | None = S.ORG_TYPE,
     by_type: bool = True,
     detour_factor: float | None = None,
 ) -> CoverageResult:
@@ -522,148 +742,26 @@ def coverage(
     """
     max_snap_m = _check_arguments(mode, max_snap_m, network, residents, type_col, by_type,
                                   detour_factor)
-    thresholds = _as_minutes(minutes)
-    speed, persona_used = _speed(speed_kmh, persona)
-    if mode == "network" and network is None:
-        raise ValidationError("mode='network' needs network=...: load one with "
-                              "cnmap.network.read_walk_network(path), or use mode='crow_flies' "
-                              "with a detour_factor")
-    metres = {t: float(t) * speed * 1000.0 / 60.0 for t in thresholds}
-    og = _organisations_frame(orgs, type_col if by_type else None)
-    if len(og) == 0:
-        raise ValidationError("there are no organisations: coverage needs at least one point")
-    types = sorted(set(og["_type"])) if by_type and type_col is not None else []
-    if types == [UNTYPED]:
-        types = []  # no type information: no breakdown
-
-    # residents
-    if isinstance(residents, gpd.GeoDataFrame):
-        for col in (C.LSOA_CODE, C.WARD_CODE, "weight"):
-            if col not in residents.columns:
-                raise MissingColumnError(f"residents has no {col!r} column; give residential "
-                                         "points with lsoa_code, ward_code and weight (people)")
-        if residents.crs is None:
-            from cnmap.errors import CRSError
-
-            raise CRSError("the residents GeoDataFrame has no CRS; set it (e.g. "
-                           "residents.set_crs('EPSG:27700'))")
-        _check_residents(residents, area)
-        res = residents.to_crs(C.BNG).reset_index(drop=True)
-        resident_method = "user points"
-    else:
-        edges = network.edge_geometry if network is not None else None
-        res = residential_points(area, method=residents, edge_geometries=edges)
-        resident_method = residents
-
-    quality: list[dict[str, Any]] = []
-    detour_info: dict[str, float] | None = None
+    run, og = _settings(orgs, area, minutes, speed_kmh, persona, network, mode, max_snap_m,
+                        type_col, by_type)
+    res, resident_method = _resident_points(residents, area, network)
     if mode == "network":
         assert network is not None
-        walks, res_ok, org_ok, org_access = _network_walks(
-            network, res, og, metres, types, max_snap_m, by_type)
-        for i in np.flatnonzero(~org_ok):
-            quality.append({"what": "organisation not placed", "id": og[C.ORG_ID].iat[i],
-                            "detail": f"{og[C.NAME].iat[i]!s}: farther than {max_snap_m:g} m "
-                                      "from any walkable street"})
-        n_bad = int((~res_ok).sum())
-        if n_bad:
-            quality.append({"what": "residential points not placed", "id": "",
-                            "detail": f"{n_bad} points ({res['weight'].to_numpy()[~res_ok].sum():,.0f} "
-                                      f"people) farther than {max_snap_m:g} m from any walkable "
-                                      "street; counted as not covered"})
-        og["snap_distance_m"] = org_access
-        og["snapped"] = org_ok
+        walks = _walks_on_network(network, res, og, run)
     else:
-        if detour_factor is None:
-            if network is None:
-                raise ValidationError("mode='crow_flies' needs detour_factor=... (walking distance "
-                                      "/ straight-line distance), or network=... to calibrate it")
-            detour_info = calibrate_detour_factor(network, res, og, max_snap_m=max_snap_m)
-            detour = detour_info["median"]
-        else:
-            detour = float(detour_factor)
-            if not np.isfinite(detour) or detour < 1.0:
-                raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1 (walking is "
-                                      "never shorter than the straight line)")
-        walks = _crow_flies_walks(res, og, metres, types, detour, by_type)
-        res_ok = np.ones(len(res), dtype=bool)
-        og["snap_distance_m"] = 0.0
-        og["snapped"] = True
-
-    # per-resident results
-    walk_m = walks["walk_m"].to_numpy(float)
-    per_min = speed * 1000.0 / 60.0
-    rcols: dict[str, np.ndarray] = {
-        C.LSOA_CODE: res[C.LSOA_CODE].to_numpy(), C.WARD_CODE: res[C.WARD_CODE].to_numpy(),
-        "weight": res["weight"].to_numpy(float), "placed": res_ok,
-        "walk_m": walk_m, "walk_min": walk_m / per_min,
-    }
-    for t, m in metres.items():
-        rcols[f"n_reachable_{t}min"] = walks[f"n_reachable_{t}min"].to_numpy(float)
-        rcols[f"covered_{t}min"] = res_ok & (walk_m <= m + 1e-9)
-        for k in types:
-            rcols[f"covered_{t}min_{k}"] = res_ok & (walks[f"walk_m_{k}"].to_numpy(float) <= m + 1e-9)
-            rcols[f"n_reachable_{t}min_{k}"] = walks[f"_n_{t}_{k}"].to_numpy(float)
-    for k in types:
-        rcols[f"walk_min_{k}"] = walks[f"walk_m_{k}"].to_numpy(float) / per_min
-    R = pd.DataFrame(rcols)
-
-    # by LSOA, ward, decile
-    lsoa_stats = _aggregate(R, C.LSOA_CODE, thresholds, types)
-    base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == C.POPULATION])
-    lsoas = base.merge(lsoa_stats, left_on=C.LSOA_CODE, right_index=True, how="left")
-    ward_stats = _aggregate(R, C.WARD_CODE, thresholds, types)
-    wbase = area.wards[[c for c in area.wards.columns if c in (C.WARD_CODE, C.WARD_NAME, "geometry")]]
-    wards = wbase.merge(ward_stats, left_on=C.WARD_CODE, right_index=True, how="left")
-    if "imd_decile" in area.lsoas.columns:
-        dec = area.lsoas.set_index(C.LSOA_CODE)["imd_decile"]
-        R["imd_decile"] = dec.reindex(R[C.LSOA_CODE]).to_numpy()
-        deciles = _aggregate(R.dropna(subset=["imd_decile"]).astype({"imd_decile": int}),
-                             "imd_decile", thresholds, types)
-        deciles.insert(1, "n_lsoas", area.lsoas.groupby("imd_decile").size().reindex(deciles.index))
-        deciles = deciles.reindex(pd.Index(range(1, 11), name="imd_decile")).reset_index()
-    else:
-        deciles = pd.DataFrame(columns=["imd_decile"])
-    total_pop = float(R["weight"].sum())
-    totals = pd.DataFrame({
-        "minutes": list(thresholds),
-        "metres": [metres[t] for t in thresholds],
-        "population": total_pop,
-        "pop_covered": [float(R["weight"][R[f"covered_{t}min"]].sum()) for t in thresholds],
-    })
-    totals["share_covered"] = totals["pop_covered"] / total_pop
-    fin = np.isfinite(R["walk_min"].to_numpy(float))
-    w_fin = R["weight"].to_numpy(float)[fin]
-    # NaN when nobody reaches any organisation (e.g. none is within max_snap_m of a street)
-    totals["mean_walk_min"] = (float(np.average(R["walk_min"].to_numpy(float)[fin], weights=w_fin))
-                               if w_fin.sum() > 0 else np.nan)
-
-    residents_out = gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs)
-    params: dict[str, Any] = {
-        "mode": mode, "minutes": list(thresholds), "speed_kmh": speed, "persona": persona_used,
-        "metres": [metres[t] for t in thresholds], "max_snap_m": max_snap_m,
-        "residents": resident_method, "n_residential_points": int(len(res)),
-        "population": total_pop, "type_col": type_col if types else None,
-        "organisation_types": types, "n_organisations": int(len(og)),
-        "n_organisations_placed": int(og["snapped"].sum()),
-        "detour_factor": None if mode == "network" else detour,
-        "detour_calibration": detour_info,
-        "lad_code": area.lad_code, "lsoa_vintage": area.lsoa_vintage, "iod": area.iod,
-        "network": None if network is None else {
-            "source": getattr(network.report, "source", None),
-            "n_nodes": network.n_nodes, "n_edges": network.n_edges},
-        "ward_method": "residential point location (nearest ward for border slivers)",
-    }
+        walks = _walks_crow_flies(network, res, og, run, detour_factor)
+    R = _per_resident(res, walks, run)
+    lsoas, wards = _area_tables(R, area, run)
+    deciles = _decile_table(R, area, run)
+    params = _record(run, R, resident_method, og, walks, area, network, type_col)
     result = CoverageResult(
-        thresholds=thresholds, speed_kmh=speed, mode=mode,
-        lsoas=gpd.GeoDataFrame(lsoas, geometry="geometry", crs=area.lsoas.crs),
-        wards=gpd.GeoDataFrame(wards, geometry="geometry", crs=area.wards.crs),
-        deciles=deciles, totals=totals,
+        thresholds=run.thresholds, speed_kmh=run.speed_kmh, mode=mode, lsoas=lsoas, wards=wards,
+        deciles=deciles, totals=_totals(R, run),
         organisations=gpd.GeoDataFrame(og.drop(columns="_type").assign(type_slug=og["_type"]),
-                                       geometry="geometry", crs=C.BNG),
-        residents=residents_out,
-        quality=pd.DataFrame(quality, columns=["what", "id", "detail"]),
-        params=params, sources=area.sources, types=tuple(types), area=area,
+                                       geometry=S.GEOMETRY, crs=S.BNG),
+        residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs),
+        quality=pd.DataFrame(walks.quality, columns=["what", "id", "detail"]),
+        params=params.as_dict(), sources=area.sources, types=run.types, area=area,
         network=network if mode == "network" else None,
     )
     log.info("%s", result.summary())
