@@ -72,7 +72,8 @@ def test_every_layer_is_in_the_layer_control(full_html):
 def test_default_visibility_and_show(cov, thin):
     html = coverage_map(cov, thin=thin, tiles=None).get_root().render()
     added = set(re.findall(r"(cnmap_area_layer_\w+|marker_cluster_\w+)\.addTo\(map_", html))
-    assert len(added) == 3  # share, wards, organisations
+    assert len(added) == 4  # share, thin, wards, organisations: the gaps open visible
+    assert I.DEFAULT_SHOW == ("share", "thin", "wards", "organisations")
     html = coverage_map(cov, thin=thin, tiles=None, show=["thin", "imd"]).get_root().render()
     added = set(re.findall(r"(cnmap_area_layer_\w+|marker_cluster_\w+)\.addTo\(map_", html))
     assert len(added) == 2
@@ -111,12 +112,12 @@ def test_lsoa_geometry_written_once(full_html, cov, thin):
 
 def test_legends_present(full_html):
     for title in (
-        "IMD decile (England)",
-        "Residents within 15 min walk",
-        "Organisations",
-        "Thin infrastructure",
+        "Deprivation (IMD), national deciles",
+        "Residents within a 15-minute walk",
+        "Organisations (414)",
+        "Thin areas",
         "Walking catchments",
-        "Deprivation × provision",
+        "Deprivation × walking provision",
     ):
         assert js(S.esc(title))[1:-1] in full_html, title
 
@@ -158,13 +159,13 @@ def test_ward_tooltip_values(cov, thin, profiles):
     rank = I._ward_rank(list(wards["ward_code"]), [profiles])
     p = I._ward_payload(wards, "share_covered_15min", 15, "Wards", rank, thin.wards)
     assert p.labels == [
-        "Code",
-        "Population",
-        "Within 15 min walk",
-        "Mean walk to nearest",
-        "IMD average rank",
-        "Thin infrastructure",
-        "Left behind (dual threshold)",
+        "Ward code",
+        "Residents",
+        "Within a 15-minute walk",
+        "Average walk to the nearest",
+        "Deprivation (IMD average rank)",
+        "Holds a thin area",
+        "Left behind (in the worst 10% of wards on both deprivation and access)",
         "Why",
     ]
     i = int((cov.wards["ward_code"] == "E05011118").to_numpy().nonzero()[0][0])
@@ -172,12 +173,15 @@ def test_ward_tooltip_values(cov, thin, profiles):
     lsoas = cov.lsoas[cov.lsoas["ward_code"] == "E05011118"]
     pop = lsoas["population"].sum()
     share = lsoas["pop_covered_15min"].sum() / pop
-    assert row["Population"] == f"{pop:,.0f}"
-    assert row["Within 15 min walk"] == f"{100 * share:.1f}%"
+    assert row["Residents"] == f"{pop:,.0f}"
+    assert row["Within a 15-minute walk"] == f"{100 * share:.0f}%"  # whole percent for people
     expected_rank = int(profiles.loc["E05011118", "rank_of_imd_average_rank"])
-    assert row["IMD average rank"] == f"{expected_rank} of 69 wards (1 = most deprived)"
+    assert row["Deprivation (IMD average rank)"] == (
+        f"{expected_rank} of 69 wards (1 = most deprived)")
     thin_row = thin.wards.set_index("ward_code").loc["E05011118"]
-    assert row["Thin infrastructure"] == ("yes" if thin_row["thin"] else "no")
+    assert row["Holds a thin area"] == ("yes" if thin_row["thin"] else "no")
+    walk = (lsoas["mean_walk_min"] * lsoas["population"]).sum() / pop
+    assert row["Average walk to the nearest"] == f"{walk:.0f} minutes"
 
 
 def test_lsoa_payload_colours(cov):
@@ -188,8 +192,13 @@ def test_lsoa_payload_colours(cov):
         assert p.styles[p.style_index[i]]["fillColor"] == S.IMD_DECILE_COLOURS[d - 1]
     p = I._share_payload(lsoas, "share_covered_15min", 15, "share")
     s = cov.lsoas["share_covered_15min"]
-    assert p.styles[p.style_index[int(s.idxmax())]]["fillColor"] == S.SHARE_COLOURS[-1]
-    assert p.styles[p.style_index[int(s.idxmin())]]["fillColor"] == S.SHARE_COLOURS[0]
+    # fixed steps 50/75/90/95%: the gaps darkest (dark red), nearly all covered pale
+    assert p.styles[p.style_index[int(s.idxmax())]]["fillColor"] == S.GAP_COLOURS[-1]
+    assert p.styles[p.style_index[int(s.idxmin())]]["fillColor"] == S.GAP_COLOURS[0]
+    for i in range(len(s)):
+        v = s.iloc[i]
+        k = 0 if v < 0.5 else 1 if v < 0.75 else 2 if v < 0.9 else 3 if v < 0.95 else 4
+        assert p.styles[p.style_index[i]]["fillColor"] == S.GAP_COLOURS[k], (i, v)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Interactive coverage maps (folium / Leaflet) with light, safe data.
+"""Interactive coverage maps (folium / Leaflet) for planners, with light, safe data.
 
 :func:`coverage_map` draws a :class:`~cnmap.coverage.CoverageResult` (and optionally a
-:class:`~cnmap.thin.ThinResult`) as a folium map whose layers are switched in a
-LayerControl; :func:`save_html` writes it, optionally self-contained (no CDN).
+:class:`~cnmap.thin.ThinResult`) as a folium map that tells its story first: a title naming the
+place, a headline ("92.6% of residents live within a 15-minute walk ... of 446 organisations"),
+the data and their dates, the thin areas listed with their reasons (a click zooms to each), and
+an "about this map" panel in plain English. Its layers are switched in a LayerControl;
+:func:`save_html` writes it, optionally self-contained (no CDN).
 
 How the page stays light and safe:
 
@@ -11,14 +14,15 @@ How the page stays light and safe:
   EPSG:4326 only here, and their coordinates rounded (:func:`simplify_for_web`);
 - the LSOA geometry is written to the page once and shared by every LSOA layer (IMD
   deciles, share covered, bivariate, thin): each layer adds only a style index and its
-  tooltip values per LSOA;
+  tooltip values per LSOA; hovering an LSOA shows the values of every LSOA layer that is
+  on, whichever layer is on top, and ward outlines let the hover through;
 - every text that comes from data (names, addresses, opening hours, reasons, layer
-  names...) is HTML-escaped in Python before it is written (:func:`._style.esc`, braces as
-  ``&#123;`` / ``&#125;``); the page's small tooltip builder only concatenates escaped
-  strings. Data are embedded with :func:`._safe.inert_json`, the ``tojson`` filter of every
-  cnmap element template (``{ } # % < > & '`` inside strings written as ``\\u00XX``), so
-  nothing can close the ``<script>`` element and no text is evaluated as a Jinja2 template
-  when branca renders the page (see ``docs/security.md``).
+  names...) and every sentence of the panels is HTML-escaped in Python before it is written
+  (:func:`._style.esc`, braces as ``&#123;`` / ``&#125;``); the page's small HTML builders
+  only concatenate escaped strings. Data are embedded with :func:`._safe.inert_json`, the
+  ``tojson`` filter of every cnmap element template (``{ } # % < > & '`` inside strings
+  written as ``\\u00XX``), so nothing can close the ``<script>`` element and no text is
+  evaluated as a Jinja2 template when branca renders the page (see ``docs/security.md``).
 
 folium is imported lazily (first call).
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +46,7 @@ import shapely
 from ..columns import (
     ADDRESS,
     BNG,
+    COORD_SOURCE,
     LSOA_CODE,
     LSOA_NAME,
     NAME,
@@ -55,7 +61,7 @@ from ..columns import (
 )
 from ..errors import CRSError, MissingColumnError, OptionalDependencyError, ValidationError
 from . import _style as S
-from ._safe import inert_template
+from ._safe import inert_html, inert_template
 
 if TYPE_CHECKING:
     import folium
@@ -64,7 +70,12 @@ __all__ = [
     "LAYER_KEYS",
     "DEFAULT_SHOW",
     "POPUP_FIELDS",
+    "BASEMAPS",
+    "DEFAULT_TILES",
+    "Basemap",
+    "MapFacts",
     "coverage_map",
+    "map_facts",
     "save_html",
     "simplify_for_web",
     "layer_names",
@@ -91,11 +102,62 @@ POPUP_FIELDS: dict[str, str] = {
     OPENING_HOURS: "Opening hours",
 }
 
-#: Layers switched on when the map opens.
-DEFAULT_SHOW: tuple[str, ...] = ("share", "wards", "organisations")
+#: Layers switched on when the map opens: the gaps first (coverage classes, thin areas).
+DEFAULT_SHOW: tuple[str, ...] = ("share", "thin", "wards", "organisations")
+
+#: Referrer policy of the base-map tile requests (Leaflet ``referrerPolicy``) and of the page
+#: (``<meta name="referrer">``): tile servers see the site a map is served from, not the page.
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A base map the layer control offers: tile URL template, attribution (HTML), zooms."""
+
+    name: str
+    url: str
+    attribution: str
+    max_native_zoom: int
+    subdomains: str = "abc"
+
+
+_OSM_ATTR = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+#: Base maps by key. CARTO's and Esri's tile servers answer requests without a referrer, so
+#: they draw in a map opened from a local file; OpenStreetMap's own tile servers refuse such
+#: requests (their tile usage policy asks for a referrer), so their tiles only draw in a map
+#: served from a website. See docs/maps.md, "Base maps".
+BASEMAPS: dict[str, Basemap] = {
+    "carto_light": Basemap(
+        "Light grey (CARTO)",
+        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        f'{_OSM_ATTR} &copy; <a href="https://carto.com/attributions">CARTO</a>',
+        20,
+        "abcd",
+    ),
+    "esri_grey": Basemap(
+        "Grey canvas (Esri)",
+        "https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/World_Light_Gray_Base/"
+        "MapServer/tile/{z}/{y}/{x}",
+        "Tiles &copy; Esri &mdash; Esri, DeLorme, NAVTEQ",
+        16,
+    ),
+    "osm": Basemap(
+        "OpenStreetMap (needs the map served from a website)",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        _OSM_ATTR,
+        19,
+    ),
+}
+#: Base maps offered by default, the first one shown.
+DEFAULT_TILES: tuple[str, ...] = ("carto_light", "esri_grey", "osm")
 
 _AVG_RANK_RANKED = ("rank_of_imd_average_rank",)
 _AVG_RANK_VALUE = ("imd_average_rank", "imd_avg_rank", "average_rank", "avg_rank")
+#: LSOAs in England by IoD edition (national ranks run 1..n).
+_N_LSOAS_ENGLAND = {2015: 32844, 2019: 32844, 2025: 33755}
 
 
 def _fmt_min(minutes: float) -> str:
@@ -106,10 +168,10 @@ def layer_names(minutes: float) -> dict[str, str]:
     """Names shown in the LayerControl, by layer key, for a threshold of ``minutes``."""
     t = _fmt_min(minutes)
     return {
-        "imd": "IMD decile (LSOAs)",
+        "imd": "Deprivation: national IMD decile (LSOAs)",
         "share": f"Residents within {t} min walk (LSOAs)",
-        "bivariate": "Deprivation × provision (LSOAs)",
-        "thin": "Thin infrastructure (LSOAs)",
+        "bivariate": "Deprivation × walking provision (LSOAs)",
+        "thin": "Thin areas: deprived and poorly reached (LSOAs)",
         "catchments": f"{t}-minute walking catchments",
         "wards": "Wards",
         "organisations": "Organisations",
@@ -362,6 +424,9 @@ def _catchments(result: Any, catchments: Any, minutes: float) -> gpd.GeoDataFram
         return None
 
 
+_RANK_LABEL = "Deprivation (IMD average rank)"
+
+
 def _ward_rank(
     codes: Sequence[str], candidates: Sequence[pd.DataFrame | None]
 ) -> tuple[str, list[str | None]] | None:
@@ -379,18 +444,377 @@ def _ward_rank(
             if col in lookup.columns:
                 vals = lookup[col].reindex(list(codes)).tolist()
                 n = int(pd.to_numeric(lookup[col], errors="coerce").notna().sum())
-                return "IMD average rank", [
+                return _RANK_LABEL, [
                     "n/a" if S._missing(v) else f"{int(v)} of {n} wards (1 = most deprived)"
                     for v in vals
                 ]
         for col in _AVG_RANK_VALUE:
             if col in lookup.columns:
                 vals = lookup[col].reindex(list(codes)).tolist()
-                label = "IMD average rank"
-                if col.startswith("imd_"):
-                    label += " (reversed: higher = more deprived)"
-                return label, [S.fmt_int(v) for v in vals]
+                note = " (higher = more deprived)" if col.startswith("imd_") else ""
+                return _RANK_LABEL, [
+                    "n/a" if S._missing(v) else f"{S.fmt_int(v)}{note}" for v in vals
+                ]
     return None
+
+
+
+#: Columns that may say how an organisation was placed; text naming a centroid (ward, LSOA,
+#: postcode district...) marks it as placed approximately.
+_PLACEMENT_TEXT = ("location_source", "location_note", "coord_note", "geo_source")
+#: ``coord_source`` values of approximate placements.
+_APPROXIMATE_SOURCES = frozenset({"ward_centroid", "lsoa_centroid", "centroid", "area", "ward"})
+_CENTROID = re.compile(r"\b(ward|lsoa|area|district|sector)\b[^.;]*\bcentroid|centroid of",
+                       re.I)
+
+
+def _approximate(orgs: pd.DataFrame) -> list[str | None]:
+    """Per organisation: None if placed at its address, else a plain note on its placement.
+
+    An ``approximate`` column (True/False) decides when present; otherwise ``coord_source``
+    values such as ``"ward_centroid"`` and placement notes (``location_source``,
+    ``coord_note``...) that name a ward or area centroid mark the row.
+    """
+    n = len(orgs)
+    if "approximate" in orgs.columns:
+        flags = [not S._missing(v) and bool(v) for v in orgs["approximate"]]
+        return ["approximate location" if f else None for f in flags]
+    out: list[str | None] = [None] * n
+    for i, src in enumerate(_col(orgs, COORD_SOURCE)):
+        if not S._missing(src) and str(src).lower() in _APPROXIMATE_SOURCES:
+            out[i] = "approximate: placed at the centre of its area, not at an address"
+    for col in (c for c in _PLACEMENT_TEXT if c in orgs.columns):
+        for i, text in enumerate(orgs[col].tolist()):
+            if out[i] is None and not S._missing(text) and _CENTROID.search(str(text)):
+                where = "ward" if re.search(r"\bward\b", str(text), re.I) else "area"
+                out[i] = f"approximate: placed at the centre of its {where}, not at an address"
+    return out
+
+
+def _overlap_offsets(lat: np.ndarray, lon: np.ndarray, radius_px: float = 9.0
+                     ) -> list[tuple[float, float]]:
+    """A small pixel offset for each of several organisations at the same point (a ring
+    around it, in input order), (0, 0) for the others: they stay apart at every zoom."""
+    keys = list(zip(np.round(lat, 5).tolist(), np.round(lon, 5).tolist(), strict=True))
+    groups: dict[tuple[float, float], list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    out = [(0.0, 0.0)] * len(keys)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for j, i in enumerate(members):
+            a = 2 * math.pi * j / len(members) - math.pi / 2
+            out[i] = (round(radius_px * math.cos(a), 1), round(radius_px * math.sin(a), 1))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# what the map says: facts read from the result, and the story panel
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapFacts:
+    """The figures and dates the map's title panel states (read by :func:`map_facts`)."""
+
+    place: str | None
+    minutes: float
+    metres: float | None
+    speed_kmh: float | None
+    mode: str | None
+    detour: float | None
+    share: float | None
+    population: float | None
+    pop_out: float | None
+    n_organisations: int | None
+    dates: dict[str, str] = field(default_factory=dict)
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def _params(obj: Any) -> dict[str, Any]:
+    p = getattr(obj, "params", None)
+    return p if isinstance(p, dict) else {}
+
+
+def _place(result: Any) -> str | None:
+    area = getattr(result, "area", None)
+    for value in (getattr(area, "lad_name", None), _params(result).get("lad_name"),
+                  getattr(area, "lad_code", None), _params(result).get("lad_code")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _totals(result: Any, minutes: float) -> tuple[float | None, float | None, float | None]:
+    """(share covered, population, residents out of reach) of the whole area at ``minutes``."""
+    tot = getattr(result, "totals", None)
+    if isinstance(tot, pd.DataFrame) and {"minutes", "share_covered", "population"} <= set(
+        tot.columns
+    ):
+        row = tot.loc[tot["minutes"] == minutes]
+        if len(row):
+            share, pop = float(row["share_covered"].iloc[0]), float(row["population"].iloc[0])
+            return share, pop, pop * (1 - share)
+    lsoas = getattr(result, "lsoas", None)
+    col = f"pop_covered_{_fmt_min(minutes)}min"
+    if isinstance(lsoas, pd.DataFrame) and {col, POPULATION} <= set(lsoas.columns):
+        pop = float(pd.to_numeric(lsoas[POPULATION], errors="coerce").sum())
+        covered = float(pd.to_numeric(lsoas[col], errors="coerce").sum())
+        if pop > 0:
+            return covered / pop, pop, pop - covered
+    return None, None, None
+
+
+def _metres(result: Any, minutes: float, speed: float | None) -> float | None:
+    fn = getattr(result, "metres", None)
+    if callable(fn):
+        try:
+            return float(fn(minutes))
+        except (TypeError, ValueError, ValidationError):
+            pass
+    return None if speed is None else minutes * speed * 1000 / 60
+
+
+def _month_year(text: str) -> str | None:
+    """``"...walk_osm_2021-08.gpkg"`` -> ``"August 2021"`` (a date in a name), else None."""
+    m = re.search(r"(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])(?:-\d\d)?(?!\d)", text)
+    if m is None:
+        return None
+    return f"{_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+
+
+def _osm_date(params: dict[str, Any]) -> str | None:
+    net = params.get("network")
+    if not isinstance(net, dict):
+        return None
+    for key in ("osm_date", "date", "snapshot", "vintage"):
+        if isinstance(net.get(key), str) and net[key].strip():
+            return _month_year(net[key]) or net[key].strip()
+    src = net.get("source")
+    return _month_year(Path(str(src)).name) if src else None
+
+
+def _dates(result: Any) -> dict[str, str]:
+    """Data and dates in plain words: deprivation, areas, residents, streets."""
+    area = getattr(result, "area", None)
+    params, aparams = _params(result), _params(area)
+    out: dict[str, str] = {}
+    iod = getattr(area, "iod", None) or params.get("iod")
+    if iod:
+        out["Deprivation"] = f"English Indices of Deprivation {iod} (national ranks)"
+    lsoa = getattr(area, "lsoa_vintage", None) or params.get("lsoa_vintage")
+    if lsoa:
+        out["Areas"] = f"{lsoa} Census neighbourhoods (LSOAs)"
+    mid = re.search(r"mid-(\d{4})", str(aparams.get("population_source", "")))
+    if mid:
+        out["Residents"] = f"mid-{mid.group(1)} population estimates"
+    mode = getattr(result, "mode", None) or params.get("mode")
+    osm = _osm_date(params)
+    if mode == "crow_flies":
+        out["Walks"] = "straight-line distance × a detour factor (no street map)"
+    elif osm:
+        out["Streets"] = f"OpenStreetMap, {osm}"
+    elif mode == "network":
+        out["Streets"] = "OpenStreetMap"
+    return out
+
+
+def map_facts(result: Any, minutes: float | None = None, *, place: str | None = None,
+              n_organisations: int | None = None,
+              dates: Mapping[str, str] | None = None) -> MapFacts:
+    """What the map's title panel states, read from a coverage result.
+
+    ``place`` defaults to ``result.area.lad_name`` (else the LAD code in ``result.params``);
+    ``dates`` adds to or replaces the data dates read from the result and its area (IoD
+    edition, LSOA vintage, population year, OpenStreetMap date found in the network's
+    parameters or file name).
+    """
+    t = _choose_minutes(result, minutes)
+    params = _params(result)
+    speed = getattr(result, "speed_kmh", None) or params.get("speed_kmh")
+    share, pop, out = _totals(result, t)
+    if n_organisations is None:
+        orgs = getattr(result, "organisations", None)
+        n_organisations = len(orgs) if isinstance(orgs, pd.DataFrame) else None
+    detour = params.get("detour_factor")
+    return MapFacts(
+        place=place or _place(result),
+        minutes=t,
+        metres=_metres(result, t, None if speed is None else float(speed)),
+        speed_kmh=None if speed is None else float(speed),
+        mode=getattr(result, "mode", None) or params.get("mode"),
+        detour=float(detour) if isinstance(detour, int | float) else None,
+        share=share,
+        population=pop,
+        pop_out=out,
+        n_organisations=n_organisations,
+        dates={**_dates(result), **dict(dates or {})},
+    )
+
+
+def _walk_phrase(f: MapFacts) -> str:
+    """``"15-minute walk (1,200 m at 4.8 km/h)"``."""
+    t = _fmt_min(f.minutes)
+    if f.metres is None or f.speed_kmh is None:
+        return f"{t}-minute walk"
+    how = f"{f.metres:,.0f} m at {f.speed_kmh:g} km/h"
+    if f.mode == "crow_flies":
+        how += ", estimated from straight-line distance"
+        if f.detour:
+            how += f" × {f.detour:g}"
+    return f"{t}-minute walk ({how})"
+
+
+def headline_text(f: MapFacts, what: str = "organisations") -> str:
+    """The headline sentence (plain text): share of residents, walk, organisations."""
+    orgs = f"{f.n_organisations:,} {what}" if f.n_organisations is not None else what
+    if f.share is None:
+        return f"Who lives within a {_walk_phrase(f)} of {orgs}."
+    pct = "100%" if f.share >= 1 else f"{min(100 * f.share, 99.9):.1f}%"
+    text = f"{pct} of residents live within a {_walk_phrase(f)} of {orgs}."
+    if f.pop_out is not None and f.pop_out >= 0.5:
+        text += f" {f.pop_out:,.0f} live further away."
+    return text
+
+
+@dataclass(frozen=True)
+class ThinItem:
+    """One thin area of the list: feature index in the LSOA layer, name, ward, reason."""
+
+    i: int
+    name: str
+    ward: str | None
+    reason: str | None
+    rank: float
+
+
+def _thin_rule(thin: Any) -> tuple[int, float, str, float | None]:
+    """(max_decile, min_share_covered, deprivation label, minutes) of the thin rule."""
+    p = _params(thin)
+    dec = p.get("max_decile", 2)
+    share = p.get("min_share_covered", 0.5)
+    label = str(p.get("domain_label") or "IMD")
+    return int(dec), float(share), label, p.get("minutes")
+
+
+def _thin_items(lsoas: pd.DataFrame, joined: pd.DataFrame | None) -> list[ThinItem]:
+    """The thin LSOAs, thinnest first (``rank``), with their position in ``lsoas``."""
+    if joined is None or "thin" not in joined.columns:
+        return []
+    flags = [not S._missing(v) and bool(v) for v in joined["thin"].tolist()]
+    ranks, reasons = _col(joined, "rank"), _col(joined, "reason")
+    names, codes, wards = _col(lsoas, LSOA_NAME), _col(lsoas, LSOA_CODE), _col(lsoas, WARD_NAME)
+    items = []
+    for i, flag in enumerate(flags):
+        if not flag:
+            continue
+        name = names[i] if not S._missing(names[i]) else codes[i]
+        ward = None if S._missing(wards[i]) else str(wards[i])
+        reason = None if S._missing(reasons[i]) or not str(reasons[i]) else str(reasons[i])
+        items.append(ThinItem(i, str(name), ward, reason, _number(ranks[i], math.inf)))
+    return sorted(items, key=lambda it: (it.rank, it.i))
+
+
+_MAX_LISTED = 100
+
+
+def _number(value: object, default: float) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(v) else v
+
+
+def _thin_li(it: ThinItem) -> str:
+    ward = "" if it.ward is None else f", {S.esc(it.ward)}"
+    why = "" if it.reason is None else f'<div class="cnmap-why">{S.esc(it.reason)}</div>'
+    return (f'<li data-cnmap-i="{it.i}" tabindex="0" title="Zoom to this area">'
+            f"<b>{S.esc(it.name)}</b>{ward}{why}</li>")
+
+
+def _thin_list_html(items: Sequence[ThinItem], rule: tuple[int, float, str, float | None],
+                    minutes: float) -> str:
+    dec, share, label, _ = rule
+    t = _fmt_min(minutes)
+    if not items:
+        return (f'<p class="cnmap-gapline">No thin areas: every neighbourhood among the most '
+                f"deprived {10 * dec}% in England ({S.esc(label)}) has at least "
+                f"{100 * share:.0f}% of its residents within a {t}-minute walk.</p>")
+    n = len(items)
+    head = (f'<p class="cnmap-gapline"><b>{n} thin area{"" if n == 1 else "s"}</b>: among the '
+            f"most deprived {10 * dec}% of neighbourhoods in England ({S.esc(label)}) and fewer "
+            f"than {100 * share:.0f}% of residents within a {t}-minute walk.</p>")
+    rows = "".join(_thin_li(it) for it in items[:_MAX_LISTED])
+    more = (f"<p>…and {n - _MAX_LISTED} more (see the thin areas table).</p>"
+            if n > _MAX_LISTED else "")
+    return (f'{head}<details class="cnmap-fold cnmap-thin" open><summary>Where they are '
+            f"(click one to zoom to it)</summary><ol>{rows}</ol>{more}</details>")
+
+
+def _about_html(f: MapFacts, rule: tuple[int, float, str, float | None] | None,
+                approximate: bool) -> str:
+    t = _fmt_min(f.minutes)
+    speed = "" if f.speed_kmh is None else f" at {f.speed_kmh:g} km/h"
+    if f.mode == "crow_flies":
+        walks = (f"Walking distances are estimated from straight-line distance"
+                 f"{'' if not f.detour else f' × {f.detour:g}'}{speed}, from where people "
+                 "live to the nearest organisation.")
+    else:
+        walks = (f"Walks follow streets and paths (OpenStreetMap){speed}, from where people "
+                 "live (postcode points, shared by population) to the nearest organisation.")
+    parts = [
+        "Each small area is an LSOA: a neighbourhood of about 1,500 residents used for "
+        f"official statistics. Its colour shows the share of its residents who live within a "
+        f"{t}-minute walk of at least one organisation on the map: dark red where few do, "
+        "pale yellow where nearly all do.",
+        walks,
+    ]
+    if rule is not None:
+        dec, share, label, _ = rule
+        parts.append(
+            f"Thin areas (thick black outline) are among the most deprived {10 * dec}% of "
+            f"neighbourhoods in England on the {label}, and fewer than {100 * share:.0f}% of "
+            f"their residents live within a {t}-minute walk of an organisation."
+        )
+    parts.append(
+        "Deprivation is from the English Indices of Deprivation, which rank every "
+        "neighbourhood in England: decile 1 is the most deprived 10%, decile 10 the least."
+    )
+    org = ("Each symbol is an organisation, coloured and shaped by type; a number in a grey "
+           "circle is a group of nearby organisations (click it to zoom in).")
+    if approximate:
+        org += (" Hollow symbols with a dashed outline are placed approximately (for example at "
+                "the centre of their ward) because no address was found.")
+    parts.append(org)
+    parts.append(
+        "Hover over an area for its figures; click an organisation for its details. The "
+        "layers button (top right) switches between views; the search (top left) finds a ward."
+    )
+    body = "".join(f"<p>{S.esc(x)}</p>" for x in parts)
+    return f'<details class="cnmap-about"><summary>About this map</summary>{body}</details>'
+
+
+def _story_html(f: MapFacts, title: str, what: str, thin_part: str | None,
+                rule: tuple[int, float, str, float | None] | None, approximate: bool) -> str:
+    """The title panel: title, headline, thin areas, data and dates, about (escaped here)."""
+    dates = "".join(f"<li>{S.esc(k)}: {S.esc(v)}</li>" for k, v in f.dates.items())
+    data = (f'<details class="cnmap-fold cnmap-dates" open><summary>Data and dates</summary>'
+            f"<ul>{dates}</ul></details>" if dates else "")
+    return (
+        f'<div class="cnmap-title">{S.esc(title)}</div>'
+        f'<p class="cnmap-headline">{S.esc(headline_text(f, what))}</p>'
+        f"{thin_part or ''}{data}{_about_html(f, rule, approximate)}"
+    )
+
+
+def _default_title(f: MapFacts, what: str) -> str:
+    where = f.place or "This area"
+    return f"{where}: who can walk to {what} in {_fmt_min(f.minutes)} minutes"
 
 
 # --------------------------------------------------------------------------------------
@@ -403,7 +827,10 @@ class AreaPayload:
     """What one polygon layer writes into the page.
 
     ``style_index[i]`` picks ``styles[k]`` for feature ``i`` (-1: not drawn); ``rows[i]``
-    are the escaped tooltip values under ``labels`` (None: row left out).
+    are the escaped tooltip values under ``labels`` (None: row left out). ``options``:
+    ``interactive`` (hover tooltip), ``group`` (``"lsoa"``: an area fill that the ward
+    outlines let the hover through to; ``"wards"``; ``"catchments"``) and ``className`` of
+    its SVG paths.
     """
 
     key: str
@@ -414,7 +841,10 @@ class AreaPayload:
     rows: list[list[str | None]]
     highlight: dict[str, Any] | None = None
     legend: str | None = None
-    legend_position: str = "bottomleft"
+    legend_position: str = "bottomright"
+    options: dict[str, Any] = field(
+        default_factory=lambda: {"interactive": True, "group": "lsoa", "className": "cnmap-area"}
+    )
 
 
 @dataclass
@@ -427,12 +857,15 @@ class SharedGeometry:
 
 @dataclass
 class OrgPayload:
-    """Organisation markers: ``points[k] = [lat, lon, colour index, name, rows]``."""
+    """Organisation markers: ``points[k] = [lat, lon, symbol, name, rows, approximate, dx,
+    dy]`` (symbol: index into ``colours`` / ``shapes``; dx, dy: pixel offset of a marker that
+    shares its point with others)."""
 
     name: str
     colours: list[str]
     labels: list[str]
     points: list[list[Any]]
+    shapes: list[str] = field(default_factory=list)
     legend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -473,12 +906,16 @@ def _lsoa_titles(lsoas: pd.DataFrame) -> list[str]:
     ]
 
 
-def _imd_payload(lsoas: pd.DataFrame, name: str) -> AreaPayload:
+def _national_rank(rank: object, n: int | None) -> str:
+    if S._missing(rank):
+        return "n/a"
+    of = "" if n is None else f" of {n:,}"
+    return f"{S.fmt_int(rank)}{of} (1 = most deprived)"
+
+
+def _imd_payload(lsoas: pd.DataFrame, name: str, iod: Any = None) -> AreaPayload:
     palette = [*S.IMD_DECILE_COLOURS, S.MISSING_COLOUR]
-    idx = []
-    for d in _col(lsoas, "imd_decile"):
-        c = S.decile_colour(d)
-        idx.append(palette.index(c))
+    idx = [palette.index(S.decile_colour(d)) for d in _col(lsoas, "imd_decile")]
     items = [
         (
             c,
@@ -487,14 +924,16 @@ def _imd_payload(lsoas: pd.DataFrame, name: str) -> AreaPayload:
         )
         for i, c in enumerate(S.IMD_DECILE_COLOURS)
     ]
+    n = _N_LSOAS_ENGLAND.get(int(iod)) if isinstance(iod, int) else None
+    edition = f" {iod}" if iod else ""
     return AreaPayload(
         key="imd",
         name=name,
         styles=_choropleth_styles(palette, 0.75),
         style_index=idx,
-        labels=["Ward", "IMD decile", "IMD rank", "Population"],
+        labels=["Ward", "Deprivation decile", "National rank", "Residents"],
         rows=[
-            [S.esc(w), S.esc(d), S.fmt_int(r), S.fmt_int(p)]
+            [S.esc(w), S.esc(S.decile_words(d)), S.esc(_national_rank(r, n)), S.fmt_int(p)]
             for w, d, r, p in zip(
                 _col(lsoas, WARD_NAME),
                 _col(lsoas, "imd_decile"),
@@ -504,100 +943,174 @@ def _imd_payload(lsoas: pd.DataFrame, name: str) -> AreaPayload:
             )
         ],
         highlight=_HOVER,
-        legend=S.legend_html("IMD decile (England)", items, note="1 = most deprived 10% of LSOAs"),
+        legend=S.legend_html(f"Deprivation (IMD{edition}), national deciles", items,
+                             note="1 = most deprived 10% of neighbourhoods in England"),
     )
 
 
-def _share_payload(lsoas: pd.DataFrame, share_col: str, minutes: float, name: str) -> AreaPayload:
-    palette = [*S.SHARE_COLOURS, S.MISSING_COLOUR]
+def _covered_text(share: object, pop: object, covered: object) -> str:
+    if S._missing(share):
+        return "n/a"
+    if S._missing(pop) or S._missing(covered):
+        return S.fmt_pct(share)
+    return f"{S.fmt_pct(share)} ({S.fmt_int(covered)} of {S.fmt_int(pop)})"
+
+
+def _class_legend_items(share: Sequence[Any], pops: Sequence[Any], edges: Sequence[float],
+                        colours: Sequence[str]) -> list[tuple[str, str]]:
+    """Legend rows, gaps first: label, number of areas and residents in each class."""
+    n = [0] * len(colours)
+    people = [0.0] * len(colours)
+    for s, p in zip(share, pops, strict=True):
+        k = S.class_of(s, edges)
+        if k >= 0:
+            n[k] += 1
+            people[k] += 0.0 if S._missing(p) else float(p)
+    return [
+        (c, f"{lab}: {n[k]:,} area{'' if n[k] == 1 else 's'}, {people[k]:,.0f} residents")
+        for k, (c, lab) in enumerate(zip(colours, S.class_labels(edges), strict=True))
+    ]
+
+
+def _share_payload(
+    lsoas: pd.DataFrame, share_col: str, minutes: float, name: str,
+    classes: str | Sequence[float] = "steps",
+) -> AreaPayload:
     share = _col(lsoas, share_col)
+    edges = S.coverage_edges(share, classes)
+    colours = S.gap_colours(len(edges) - 1)
+    palette = [*colours, S.MISSING_COLOUR]
     t = _fmt_min(minutes)
+    pops = _col(lsoas, POPULATION)
+    covered = _col(lsoas, f"pop_covered_{t}min")
     return AreaPayload(
         key="share",
         name=name,
-        styles=_choropleth_styles(palette, 0.7),
-        style_index=[palette.index(S.share_colour(s)) for s in share],
-        labels=["Ward", "Population", f"Within {t} min walk", "Mean walk to nearest"],
+        styles=_choropleth_styles(palette, 0.72),
+        style_index=[S.class_of(s, edges) % len(palette) for s in share],
+        labels=["Ward", "Residents", f"Within a {t}-minute walk", "Average walk to the nearest"],
         rows=[
-            [S.esc(w), S.fmt_int(p), S.fmt_share(s), S.fmt_minutes(mw)]
-            for w, p, s, mw in zip(
-                _col(lsoas, WARD_NAME),
-                _col(lsoas, POPULATION),
-                share,
-                _col(lsoas, "mean_walk_min"),
+            [S.esc(w), S.fmt_int(p), S.esc(_covered_text(s, p, c)), S.esc(S.fmt_walk(mw))]
+            for w, p, s, c, mw in zip(
+                _col(lsoas, WARD_NAME), pops, share, covered, _col(lsoas, "mean_walk_min"),
                 strict=True,
             )
         ],
         highlight=_HOVER,
         legend=S.legend_html(
-            f"Residents within {t} min walk",
-            list(zip(S.SHARE_COLOURS, S.share_labels(), strict=True)),
-            note="share of each LSOA's population",
+            f"Residents within a {t}-minute walk",
+            _class_legend_items(share, pops, edges, colours),
+            note="share of each area's residents; darkest = biggest gap",
         ),
     )
 
 
-def _bivariate_payload(lsoas: pd.DataFrame, joined: pd.DataFrame, name: str) -> AreaPayload:
+def _bivariate_payload(
+    lsoas: pd.DataFrame, joined: pd.DataFrame | None, share_col: str, minutes: float, name: str
+) -> AreaPayload:
+    """Deprivation (national deciles) by provision (share of residents within the walk, in
+    absolute bands: the same in every city)."""
+    t = _fmt_min(minutes)
+    use_thin = joined is not None and "deprivation_decile" in joined.columns
+    deciles = _col(joined, "deprivation_decile") if use_thin else _col(lsoas, "imd_decile")  # type: ignore[arg-type]
+    domain = "IMD"
+    if use_thin and "deprivation_domain" in joined.columns:  # type: ignore[union-attr]
+        dom = [d for d in _col(joined, "deprivation_domain") if not S._missing(d)]  # type: ignore[arg-type]
+        domain = str(dom[0]).replace("_", " ") if dom and str(dom[0]) != "imd" else "IMD"
     keys = list(S.BIVARIATE_COLOURS)
     palette = [*S.BIVARIATE_COLOURS.values(), S.MISSING_COLOUR]
-    cls = _col(joined, "bivariate_class")
-    idx = [keys.index(str(c)) if not S._missing(c) and str(c) in keys else len(keys) for c in cls]
+    share = _col(lsoas, share_col)
+    idx: list[int] = []
+    rows: list[list[str | None]] = []
+    for w, d, s in zip(_col(lsoas, WARD_NAME), deciles, share, strict=True):
+        db, pb = S.deprivation_band(d), S.provision_band(s)
+        idx.append(keys.index(f"{db}-{pb}") if db and pb else len(keys))
+        rows.append([
+            S.esc(w),
+            S.esc(f"{S.decile_words(d)}; {S.deprivation_words(db)}"),
+            S.esc(f"{S.fmt_pct(s)} within a {t}-minute walk ({S.provision_words(pb, t)})"),
+        ])
     return AreaPayload(
         key="bivariate",
         name=name,
         styles=_choropleth_styles(palette, 0.85),
         style_index=idx,
-        labels=["Ward", "Class", "Deprivation decile", "Share covered"],
-        rows=[
-            [S.esc(w), S.esc(S.bivariate_label(c)), S.esc(d), S.fmt_share(s)]
-            for w, c, d, s in zip(
-                _col(lsoas, WARD_NAME),
-                cls,
-                _col(joined, "deprivation_decile"),
-                _col(joined, "share_covered"),
-                strict=True,
-            )
-        ],
+        labels=["Ward", "Deprivation", "Walking provision"],
+        rows=rows,
         highlight=_HOVER,
-        legend=S.bivariate_legend_html(),
+        legend=S.bivariate_legend_html(t, domain),
     )
+
+
+def _thin_badges(lsoas: gpd.GeoDataFrame, items: Sequence[ThinItem]) -> list[list[Any]]:
+    """``[lat, lon, number in the list, feature index]`` of each listed thin area."""
+    geoms = np.asarray(lsoas.geometry.values, dtype=object)
+    out = []
+    for k, it in enumerate(items[:_MAX_LISTED], start=1):
+        g = geoms[it.i]
+        if g is None or shapely.is_empty(g):
+            continue
+        pt = shapely.point_on_surface(g)
+        out.append([round(pt.y, 5), round(pt.x, 5), str(k), it.i])
+    return out
 
 
 def _thin_payload(lsoas: pd.DataFrame, joined: pd.DataFrame, name: str) -> AreaPayload:
     flag = [False if S._missing(v) else bool(v) for v in _col(joined, "thin")]
     n = sum(flag)
+    items = _thin_items(lsoas, joined)
+    badges = _thin_badges(lsoas, items) if isinstance(lsoas, gpd.GeoDataFrame) else []
     return AreaPayload(
         key="thin",
         name=name,
         styles=[
             {
-                "color": S.THIN_COLOUR,
-                "weight": 2.5,
-                "fillColor": S.THIN_COLOUR,
-                "fillOpacity": 0.3,
-                "dashArray": "4 3",
+                "color": S.THIN_LINE_COLOUR,
+                "weight": 3.5,
+                "opacity": 1.0,
+                "fillColor": S.THIN_LINE_COLOUR,
+                "fillOpacity": 0.12,
             }
         ],
         style_index=[0 if f else -1 for f in flag],
-        labels=["Ward", "Why", "Rank (1 = thinnest)", "Deprived residents out of reach"],
+        labels=["Ward", "Thin area", "Why it is thin"],
         rows=[
-            [S.esc(w), S.esc(r), S.esc(k), S.fmt_int(o)] if f else []
-            for f, w, r, k, o in zip(
+            [S.esc(w), S.esc(f"yes: {S.fmt_int(k)} of {n} (1 = thinnest)"), S.esc(r)] if f else []
+            for f, w, r, k in zip(
                 flag,
                 _col(lsoas, WARD_NAME),
                 _col(joined, "reason"),
                 _col(joined, "rank"),
-                _col(joined, "deprived_pop_out_of_reach"),
                 strict=True,
             )
         ],
-        highlight={"weight": 4},
+        highlight={"weight": 5.5},
         legend=S.legend_html(
-            "Thin infrastructure",
-            [(S.THIN_COLOUR, f"thin LSOA ({n})")],
-            note="deprived and poorly reached: see each area's reason",
+            "Thin areas",
+            [(S.THIN_LINE_COLOUR, f"thin area ({n}), numbered as in the list")],
+            note="deprived and poorly reached; the panel (top left) gives each reason",
+            shape="outline",
         ),
+        options={"interactive": True, "group": "lsoa", "className": "cnmap-thin-area",
+                 "badges": badges},
     )
+
+
+def _ward_thin_columns(
+    thin_wards: pd.DataFrame, codes: list[str], left_pct: Any
+) -> list[tuple[str, list[str | None]]]:
+    tw = _by_code(_attributes(thin_wards), WARD_CODE).reindex(codes)
+    out: list[tuple[str, list[str | None]]] = []
+    if "thin" in tw.columns:
+        out.append(("Holds a thin area", [_yes_no(v) for v in tw["thin"].tolist()]))
+    if "left_behind" in tw.columns:
+        pct = f"{float(left_pct):g}%" if isinstance(left_pct, int | float) else "10%"
+        out.append((f"Left behind (in the worst {pct} of wards on both deprivation and access)",
+                    [_yes_no(v) for v in tw["left_behind"].tolist()]))
+    if "reason" in tw.columns:
+        out.append(("Why", [None if S._missing(v) or not str(v) else S.esc(v)
+                            for v in tw["reason"]]))
+    return out
 
 
 def _ward_payload(
@@ -607,34 +1120,28 @@ def _ward_payload(
     name: str,
     rank: tuple[str, list[str | None]] | None,
     thin_wards: pd.DataFrame | None,
+    thin_params: dict[str, Any] | None = None,
 ) -> AreaPayload:
     t = _fmt_min(minutes)
-    labels = ["Code"]
+    labels = ["Ward code"]
     cols: list[list[str | None]] = [[S.esc(c) for c in _col(wards, WARD_CODE)]]
     for col, label, fmt in (
-        (POPULATION, "Population", S.fmt_int),
-        (share_col, f"Within {t} min walk", S.fmt_share),
-        ("mean_walk_min", "Mean walk to nearest", S.fmt_minutes),
+        (POPULATION, "Residents", S.fmt_int),
+        (share_col, f"Within a {t}-minute walk", S.fmt_pct),
+        ("mean_walk_min", "Average walk to the nearest", S.fmt_walk),
     ):
         if col in wards.columns:
             labels.append(label)
-            cols.append([fmt(v) for v in _col(wards, col)])
+            cols.append([S.esc(fmt(v)) for v in _col(wards, col)])
     if rank is not None:
         labels.append(rank[0])
-        cols.append(list(rank[1]))
+        cols.append([None if v is None else S.esc(v) for v in rank[1]])
     if thin_wards is not None:
-        tw = _by_code(_attributes(thin_wards), WARD_CODE).reindex(
-            [str(c) for c in _col(wards, WARD_CODE)]
-        )
-        if "thin" in tw.columns:
-            labels.append("Thin infrastructure")
-            cols.append([_yes_no(v) for v in tw["thin"].tolist()])
-        if "left_behind" in tw.columns:
-            labels.append("Left behind (dual threshold)")
-            cols.append([_yes_no(v) for v in tw["left_behind"].tolist()])
-        if "reason" in tw.columns:
-            labels.append("Why")
-            cols.append([None if S._missing(v) or not str(v) else S.esc(v) for v in tw["reason"]])
+        codes = [str(c) for c in _col(wards, WARD_CODE)]
+        left = (thin_params or {}).get("left_behind_pct")
+        for label, values in _ward_thin_columns(thin_wards, codes, left):
+            labels.append(S.esc(label))
+            cols.append(values)
     rows = [list(r) for r in zip(*cols, strict=True)] if cols else []
     return AreaPayload(
         key="wards",
@@ -642,52 +1149,101 @@ def _ward_payload(
         styles=[
             {
                 "color": S.WARD_LINE_COLOUR,
-                "weight": 1.4,
+                "weight": 1.3,
                 "fillColor": "#000000",
                 "fillOpacity": 0.0,
-                "opacity": 0.9,
+                "opacity": 0.85,
             }
         ],
         style_index=[0] * len(wards),
         labels=labels,
         rows=rows,
         highlight={"weight": 3.5, "color": "#000000", "fillOpacity": 0.06},
+        options={"interactive": True, "group": "wards", "className": "cnmap-ward"},
     )
 
 
+_HOURS_COLUMNS = (OPENING_HOURS, "hours_osm")
+
+
+def _org_value(col: str, value: object, labels: Mapping[str, str] | None) -> str | None:
+    """One popup value as plain text (None: row left out): type names, hours in words."""
+    if S._missing(value) or str(value) == "":
+        return None
+    if col == ORG_TYPE:
+        return S.type_label(value, labels)
+    if col in _HOURS_COLUMNS:
+        return S.hours_in_words(value) or str(value)
+    return str(value)
+
+
+def _org_rows(pts: pd.DataFrame, fields: Mapping[str, str],
+              type_labels: Mapping[str, str] | None) -> tuple[list[str], list[list[str | None]]]:
+    """Escaped popup labels and rows; the postcode is written once (not repeated after an
+    address that holds it)."""
+    present = [c for c in fields if c in pts.columns]
+    values = {c: _col(pts, c) for c in present}
+    rows = []
+    for i in range(len(pts)):
+        row = {c: _org_value(c, values[c][i], type_labels) for c in present}
+        if ADDRESS in row or POSTCODE in row:
+            addr, pc = S.address_and_postcode(row.get(ADDRESS), row.get(POSTCODE))
+            if ADDRESS in row:
+                row[ADDRESS] = addr
+            if POSTCODE in row:
+                row[POSTCODE] = pc
+        rows.append([None if row[c] is None else S.esc(row[c]) for c in present])
+    return [S.esc(fields[c]) for c in present], rows
+
+
+def _org_legend(keys: Sequence[str], symbols: Mapping[str, tuple[str, str]],
+                type_labels: Mapping[str, str] | None, approx: bool, cluster: bool) -> str:
+    counts = pd.Series(list(keys), dtype=object).value_counts()
+    items = [(c, f"{S.type_label(k, type_labels)} ({int(counts.get(k, 0))})", shape)
+             for k, (c, shape) in symbols.items()]
+    notes = []
+    if approx:
+        notes.append("hollow, dashed: placed approximately (centre of its ward)")
+    if cluster:
+        notes.append("grey circles: groups of nearby organisations, click to zoom in")
+    return S.legend_html(f"Organisations ({len(keys):,})", items,
+                         note="; ".join(notes) or None)
+
+
 def _org_payload(
-    pts: gpd.GeoDataFrame, name: str, popup_fields: Mapping[str, str] | None = None
+    pts: gpd.GeoDataFrame,
+    name: str,
+    popup_fields: Mapping[str, str] | None = None,
+    type_labels: Mapping[str, str] | None = None,
+    cluster: bool = True,
 ) -> OrgPayload:
     types = _col(pts, ORG_TYPE)
-    colours = S.type_colours(types)
+    symbols = S.type_symbols(types)
     keys = ["unknown" if S._missing(x) or str(x) == "" else str(x) for x in types]
-    order = list(colours)
-    fields = POPUP_FIELDS if popup_fields is None else popup_fields
-    present = [(c, S.esc(lab)) for c, lab in fields.items() if c in pts.columns]
-    values = [_col(pts, c) for c, _ in present]
+    order = list(symbols)
+    labels, rows = _org_rows(pts, POPUP_FIELDS if popup_fields is None else popup_fields,
+                             type_labels)
+    approx = _approximate(pts)
+    geoms = np.asarray(pts.geometry.values, dtype=object)
+    xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
+    offsets = _overlap_offsets(ys, xs)
     names = _col(pts, NAME)
-    xs = shapely.get_x(np.asarray(pts.geometry.values, dtype=object))
-    ys = shapely.get_y(np.asarray(pts.geometry.values, dtype=object))
-    points = []
-    for i in range(len(pts)):
-        row = [None if S._missing(v[i]) or str(v[i]) == "" else S.esc(v[i]) for v in values]
-        points.append(
-            [
-                float(ys[i]),
-                float(xs[i]),
-                order.index(keys[i]),
-                S.esc(names[i], missing="(no name)"),
-                row,
-            ]
-        )
-    counts = pd.Series(keys).value_counts()
-    items = [(c, f"{k} ({int(counts.get(k, 0))})") for k, c in colours.items()]
+    if any(a is not None for a in approx):
+        labels = [*labels, "Location"]
+        rows = [[*r, None if a is None else S.esc(a)] for r, a in zip(rows, approx, strict=True)]
+    points = [
+        [float(ys[i]), float(xs[i]), order.index(keys[i]), S.esc(names[i], missing="(no name)"),
+         rows[i], 1 if approx[i] else 0, offsets[i][0], offsets[i][1]]
+        for i in range(len(pts))
+    ]
     return OrgPayload(
         name=name,
-        colours=[colours[k] for k in order],
-        labels=[lab for _, lab in present],
+        colours=[symbols[k][0] for k in order],
+        shapes=[symbols[k][1] for k in order],
+        labels=labels,
         points=points,
-        legend=S.legend_html("Organisations", items, shape="circle"),
+        legend=_org_legend(keys, symbols, type_labels, any(a is not None for a in approx),
+                           cluster),
     )
 
 
@@ -695,7 +1251,20 @@ def _org_payload(
 # folium elements (defined on first use: folium is imported lazily)
 # --------------------------------------------------------------------------------------
 
-_RUNTIME_JS = """
+_RUNTIME_JS = (
+    """
+var cnmapAreas = [];
+var CNMAP_SHAPES = """
+    + json.dumps(S._SHAPE_SVG)
+    + """;
+function cnmapSmall() {
+  return !!(window.matchMedia && window.matchMedia('(max-width: 640px), (max-height: 480px)').matches);
+}
+if (window.L && L.Control && L.Control.Layers) {
+  L.Control.Layers.addInitHook(function() {
+    if (cnmapSmall()) { this.options.collapsed = true; }
+  });
+}
 function cnmapTip(title, labels, row) {
   var h = '<div class="cnmap-tip"><b>' + title + '</b>';
   if (row && row.length) {
@@ -708,19 +1277,169 @@ function cnmapTip(title, labels, row) {
   }
   return h + '</div>';
 }
+function cnmapAreaTip(entry, title, i) {
+  var map = entry.layer._map, labels = [], row = [], seen = Object.create(null);
+  cnmapAreas.forEach(function(e) {
+    if (e.data !== entry.data || !map || !map.hasLayer(e.layer)) { return; }
+    var r = e.rows[i];
+    if (!r || !r.length) { return; }
+    for (var k = 0; k < e.labels.length; k++) {
+      var v = r[k];
+      if (v === null || v === undefined || v === '' || seen[e.labels[k]]) { continue; }
+      seen[e.labels[k]] = true;
+      labels.push(e.labels[k]);
+      row.push(v);
+    }
+  });
+  return cnmapTip(title, labels, row);
+}
+function cnmapRestack(map) {
+  var under = false;
+  cnmapAreas.forEach(function(e) {
+    if (e.map === map && map.hasLayer(e.layer)) {
+      e.layer.bringToFront();
+      if (e.under) { under = true; }
+    }
+  });
+  var c = map.getContainer();
+  if (under) { L.DomUtil.addClass(c, 'cnmap-areas-on'); }
+  else { L.DomUtil.removeClass(c, 'cnmap-areas-on'); }
+}
+function cnmapRegister(data, entry, map) {
+  entry.data = data;
+  entry.map = map;
+  cnmapAreas.push(entry);
+  if (!map._cnmapWatched) {
+    map._cnmapWatched = true;
+    map.on('overlayadd overlayremove', function() { cnmapRestack(map); });
+    setTimeout(function() { cnmapRestack(map); }, 0);
+  }
+}
+function cnmapZoomTo(map, layer, i) {
+  if (!layer) { return; }
+  if (!map.hasLayer(layer)) { map.addLayer(layer); cnmapRestack(map); }
+  layer.eachLayer(function(l) {
+    if (!l.feature || l.feature.properties.i !== i) { return; }
+    var small = cnmapSmall();
+    var left = small ? 10 : Math.min(400, map.getSize().x / 2);
+    map.fitBounds(l.getBounds(), {paddingTopLeft: [left, 20], paddingBottomRight: [20, 20],
+                                  maxZoom: 16, animate: false});
+    layer.resetStyle();
+    l.setStyle({color: '#ff7f00', weight: 6});
+    l.openTooltip(l.getBounds().getCenter());
+  });
+}
+function cnmapPanel(map, div, layer) {
+  if (cnmapSmall()) {
+    div.querySelectorAll('details.cnmap-fold').forEach(function(d) { d.open = false; });
+  }
+  if (L.DomUtil.hasClass(div, 'cnmap-story')) {
+    setTimeout(function() { cnmapFit(map, div); }, 0);
+  }
+  div.querySelectorAll('[data-cnmap-i]').forEach(function(el) {
+    var go = function() { cnmapZoomTo(map, layer, +el.getAttribute('data-cnmap-i')); };
+    L.DomEvent.on(el, 'click', go);
+    L.DomEvent.on(el, 'keydown', function(ev) { if (ev.key === 'Enter') { go(); } });
+  });
+}
+function cnmapBadges(layer, badges) {
+  if (!badges || !badges.length) { return; }
+  var group = L.layerGroup(badges.map(function(b) {
+    var mk = L.marker([b[0], b[1]], {
+      icon: L.divIcon({className: 'cnmap-badge', html: b[2], iconSize: [22, 22]}),
+      keyboard: false, pane: 'cnmapBadges', title: 'Thin area ' + b[2]
+    });
+    mk.on('click', function() { cnmapZoomTo(mk._map, layer, b[3]); });
+    return mk;
+  }));
+  layer.on('add', function() {
+    var map = layer._map;
+    if (!map.getPane('cnmapBadges')) { map.createPane('cnmapBadges').style.zIndex = 640; }
+    group.addTo(map);
+  });
+  layer.on('remove', function() { group.remove(); });
+}
+function cnmapFit(map, div) {
+  var b = null;
+  cnmapAreas.forEach(function(e) {
+    if (e.map !== map) { return; }
+    var lb = e.layer.getBounds();
+    if (!lb.isValid()) { return; }
+    if (b) { b.extend(lb); } else { b = L.latLngBounds(lb.getSouthWest(), lb.getNorthEast()); }
+  });
+  if (!b) { return; }
+  var small = cnmapSmall(), right = 0;
+  map.getContainer().querySelectorAll('.leaflet-right .cnmap-legend-box').forEach(function(el) {
+    right = Math.max(right, el.offsetWidth);
+  });
+  var tl = small ? [5, div.offsetTop + div.offsetHeight + 10] : [div.offsetWidth + 25, 10];
+  var br = small ? [5, 45] : [right + 15, 10];
+  map.fitBounds(b, {paddingTopLeft: tl, paddingBottomRight: br, animate: false});
+}
+function cnmapSymbol(colour, shape, approx) {
+  var paint = approx
+    ? 'fill="#ffffff" stroke="' + colour + '" stroke-width="2.6" stroke-dasharray="2.2 1.6"'
+    : 'fill="' + colour + '" stroke="#1a1a1a" stroke-width="1.4"';
+  return '<svg width="14" height="14" viewBox="0 0 14 14"><g ' + paint + '>'
+    + CNMAP_SHAPES[shape] + '</g></svg>';
+}
 """
+)
 
 _CSS = (
     ".cnmap-tip table{border-collapse:collapse;margin-top:2px}"
     ".cnmap-tip th{text-align:left;font-weight:normal;color:#555;padding:1px 8px 1px 0;"
-    "vertical-align:top}"
+    "vertical-align:top;max-width:150px;white-space:normal}"
     ".cnmap-tip td{padding:1px 0;max-width:260px;white-space:normal}"
     ".leaflet-tooltip .cnmap-tip td{white-space:normal;min-width:60px}"
-    ".cnmap-dot{width:12px;height:12px;border-radius:50%;border:1.5px solid #222;"
-    "box-sizing:border-box}"
+    ".leaflet-tooltip{max-width:min(440px,90vw)}"
     ".cnmap-org{background:transparent;border:none}"
+    ".cnmap-org svg{display:block;filter:drop-shadow(0 0 1px #fff)}"
     ".cnmap-legend-box{margin-bottom:6px}"
+    ".leaflet-control-layers{font:13px/1.35 Arial,Helvetica,sans-serif}"
+    ".leaflet-control-layers label{margin:1px 0}"
+    ".cnmap-badge{background:#111;color:#fff;border:2px solid #fff;border-radius:50%;"
+    "font:bold 12px/18px Arial,Helvetica,sans-serif;text-align:center;box-sizing:border-box;"
+    "box-shadow:0 0 4px rgba(0,0,0,0.7);cursor:pointer}"
+    ".cnmap-dates{font-size:11.5px;color:#333}"
+    ".cnmap-legend summary,.cnmap-story summary{cursor:pointer}"
+    ".cnmap-legend summary b{font-size:12px}"
+    ".cnmap-note{margin-top:3px;color:#444;font-size:11px}"
     ".leaflet-control-attribution{max-width:55%;font-size:11px}"
+    # the story panel (title, headline, thin areas, data, about)
+    ".cnmap-story{background:rgba(255,255,255,0.96);padding:8px 11px;border-radius:5px;"
+    "box-shadow:0 1px 5px rgba(0,0,0,0.35);font:13px/1.4 Arial,Helvetica,sans-serif;"
+    "width:360px;max-width:calc(100vw - 90px);max-height:calc(100vh - 130px);"
+    "overflow-y:auto;color:#111}"
+    ".cnmap-title{font-size:17px;font-weight:bold;line-height:1.25;margin:0 0 4px}"
+    ".cnmap-story p{margin:4px 0}"
+    ".cnmap-headline{font-size:14px}"
+    ".cnmap-gapline{color:#222}"
+    ".cnmap-story ol{margin:4px 0 2px;padding-left:22px;max-height:34vh;overflow-y:auto}"
+    ".cnmap-story li{margin:0 0 5px;cursor:pointer}"
+    ".cnmap-story li:hover,.cnmap-story li:focus{background:#fff3d6;outline:none}"
+    ".cnmap-why{font-size:11.5px;color:#444}"
+    ".cnmap-story ul{margin:3px 0;padding-left:18px;font-size:12px}"
+    ".cnmap-about p{font-size:12px;color:#222}"
+    ".cnmap-story details{margin-top:5px}"
+    ".cnmap-story summary{font-weight:bold;color:#0b4f8a}"
+    # neutral cluster bubbles (organisation colours stay for the types)
+    ".leaflet-container .marker-cluster-small,.leaflet-container .marker-cluster-medium,"
+    ".leaflet-container .marker-cluster-large{background-color:rgba(90,90,90,0.28)}"
+    ".leaflet-container .marker-cluster-small div,.leaflet-container .marker-cluster-medium div,"
+    ".leaflet-container .marker-cluster-large div{background-color:rgba(255,255,255,0.95);"
+    "border:1.5px solid #555;color:#111;font-weight:bold}"
+    # ward outlines let the hover through to the areas below while an area layer is on
+    ".leaflet-container.cnmap-areas-on .leaflet-pane > svg path.cnmap-ward"
+    "{pointer-events:visibleStroke}"
+    # phones and small windows: compact panel, legends and layer list folded
+    "@media (max-width:640px),(max-height:480px){"
+    ".cnmap-story{width:auto;max-width:calc(100vw - 70px);max-height:45vh;padding:6px 8px;"
+    "font-size:12px}"
+    ".cnmap-title{font-size:14px}.cnmap-headline{font-size:12.5px}"
+    ".cnmap-legend{max-width:calc(100vw - 40px) !important}"
+    ".leaflet-control-attribution{max-width:100%;font-size:9px;line-height:1.2}"
+    ".leaflet-control-scale{display:none}}"
 )
 
 _ELEMENTS: dict[str, Any] = {}
@@ -739,16 +1458,17 @@ def _elements() -> dict[str, Any]:
     from folium.map import Layer
 
     class Runtime(MacroElement):
-        """The page's stylesheet and tooltip builder (once per map)."""
+        """The page's referrer policy, stylesheet and small HTML builders (once per map)."""
 
         _template = inert_template(
             """
             {% macro header(this, kwargs) %}
+            <meta name="referrer" content="{{ this.referrer }}">
             <style>{{ this.css }}</style>
             <script>{{ this.js }}</script>
             {% endmacro %}
             """,
-            constants=("css", "js"),  # cnmap's own stylesheet and script, no data
+            constants=("css", "js", "referrer"),  # cnmap's own text, no data
         )
 
         def __init__(self) -> None:
@@ -756,6 +1476,7 @@ def _elements() -> dict[str, Any]:
             self._name = "CnmapRuntime"
             self.css = _CSS
             self.js = _RUNTIME_JS
+            self.referrer = REFERRER_POLICY
 
     class SharedData(MacroElement):
         """A GeoJSON FeatureCollection written once, used by several layers."""
@@ -774,7 +1495,10 @@ def _elements() -> dict[str, Any]:
             self.fc = shared.fc
 
     class AreaLayer(Layer):
-        """A polygon layer drawn from shared features with per-feature style and tooltip."""
+        """A polygon layer drawn from shared features with per-feature style and tooltip.
+
+        Its tooltip lists the values of every layer on the same features that is on the map,
+        so the hover works whichever layer is on top."""
 
         _template = inert_template(
             """
@@ -785,13 +1509,18 @@ def _elements() -> dict[str, Any]:
                 var labels = {{ this.p.labels|tojson }};
                 var rows = {{ this.p.rows|tojson }};
                 var hl = {{ this.p.highlight|tojson }};
+                var opts = {{ this.p.options|tojson }};
+                var entry = {labels: labels, rows: rows, under: opts.group === 'lsoa'};
                 var layer = L.geoJson(null, {
+                    interactive: opts.interactive,
+                    className: opts.className,
                     filter: function(f) { return idx[f.properties.i] >= 0; },
                     style: function(f) { return styles[idx[f.properties.i]]; },
                     onEachFeature: function(f, l) {
+                        if (!opts.interactive) { return; }
                         var i = f.properties.i;
                         l.bindTooltip(function() {
-                            return cnmapTip(f.properties.t, labels, rows[i]);
+                            return cnmapAreaTip(entry, f.properties.t, i);
                         }, {sticky: true});
                         if (hl) {
                             l.on('mouseover', function() { l.setStyle(hl); });
@@ -799,7 +1528,10 @@ def _elements() -> dict[str, Any]:
                         }
                     }
                 });
+                entry.layer = layer;
+                cnmapRegister({{ this.data.get_name() }}, entry, {{ this._parent.get_name() }});
                 layer.addData({{ this.data.get_name() }});
+                cnmapBadges(layer, opts.badges);
                 return layer;
             })();
             {% endmacro %}
@@ -823,17 +1555,21 @@ def _elements() -> dict[str, Any]:
                 var pts = {{ this.p.points|tojson }};
                 var colours = {{ this.p.colours|tojson }};
                 var labels = {{ this.p.labels|tojson }};
+                var shapes = {{ this.p.shapes|tojson }};
                 var group = {{ this._parent.get_name() }};
                 var markers = [];
                 pts.forEach(function(p) {
+                    var approx = p[5] === 1;
                     var icon = L.divIcon({
-                        className: 'cnmap-org',
-                        html: '<div class="cnmap-dot" style="background:' + colours[p[2]] + '"></div>',
-                        iconSize: [12, 12], iconAnchor: [6, 6], popupAnchor: [0, -6]
+                        className: approx ? 'cnmap-org cnmap-approx' : 'cnmap-org',
+                        html: cnmapSymbol(colours[p[2]], shapes[p[2]], approx),
+                        iconSize: [14, 14], iconAnchor: [7 - p[6], 7 - p[7]],
+                        popupAnchor: [p[6], p[7] - 7]
                     });
                     var m = L.marker([p[0], p[1]], {icon: icon, keyboard: false});
                     m.bindPopup(function() { return cnmapTip(p[3], labels, p[4]); }, {maxWidth: 320});
-                    m.bindTooltip(p[3], {direction: 'top', offset: [0, -6]});
+                    m.bindTooltip(approx ? p[3] + ' (approximate location)' : p[3],
+                                  {direction: 'top', offset: [p[6], p[7] - 7]});
                     markers.push(m);
                 });
                 if (group.addLayers) { group.addLayers(markers); }
@@ -848,22 +1584,27 @@ def _elements() -> dict[str, Any]:
             self._name = "CnmapOrgMarkers"
             self.p = payload
 
-    class Legend(MacroElement):
-        """A legend box shown while its layer is on the map."""
+    class Panel(MacroElement):
+        """A box on the map: a legend shown while its layer is on (``follow``), or a panel
+        always shown (the title panel); rows with ``data-cnmap-i`` zoom to that feature of
+        ``layer``. Folded parts (``details.cnmap-fold``) start closed on a phone."""
 
         _template = inert_template(
             """
             {% macro script(this, kwargs) %}
             (function() {
                 var map = {{ this._parent.get_name() }};
-                var layer = {{ this.layer.get_name() }};
+                var layer = {% if this.layer %}{{ this.layer.get_name() }}{% else %}null{% endif %};
                 var ctl = L.control({position: {{ this.position|tojson }}});
                 ctl.onAdd = function() {
-                    var div = L.DomUtil.create('div', 'cnmap-legend-box');
+                    var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
                     div.innerHTML = {{ this.html|tojson }};
                     L.DomEvent.disableClickPropagation(div);
+                    L.DomEvent.disableScrollPropagation(div);
+                    cnmapPanel(map, div, layer);
                     return div;
                 };
+                if (!{{ this.follow|tojson }} || !layer) { ctl.addTo(map); return; }
                 var shown = false;
                 function sync() {
                     var on = map.hasLayer(layer);
@@ -877,12 +1618,22 @@ def _elements() -> dict[str, Any]:
             """
         )
 
-        def __init__(self, layer: Any, html: str, position: str = "bottomleft") -> None:
+        def __init__(
+            self,
+            layer: Any,
+            html: str,
+            position: str = "bottomleft",
+            *,
+            follow: bool = True,
+            css_class: str = "cnmap-legend-box",
+        ) -> None:
             super().__init__()
-            self._name = "CnmapLegend"
+            self._name = "CnmapPanel"
             self.layer = layer
             self.html = html
             self.position = position
+            self.follow = follow
+            self.css_class = css_class
 
     class Attribution(MacroElement):
         """Adds the data licences to Leaflet's attribution control (always visible)."""
@@ -933,7 +1684,7 @@ def _elements() -> dict[str, Any]:
                     }
                 });
                 ctl.on('search:locationfound', function(e) {
-                    if (!map.hasLayer(layer)) { map.addLayer(layer); }
+                    if (!map.hasLayer(layer)) { map.addLayer(layer); cnmapRestack(map); }
                     layer.resetStyle();
                     e.layer.setStyle({color: '#ff7f00', weight: 4});
                     e.layer.openTooltip(e.layer.getBounds().getCenter());
@@ -960,7 +1711,7 @@ def _elements() -> dict[str, Any]:
         SharedData=SharedData,
         AreaLayer=AreaLayer,
         OrgMarkers=OrgMarkers,
-        Legend=Legend,
+        Panel=Panel,
         Attribution=Attribution,
         WardSearch=WardSearch,
     )
@@ -1006,7 +1757,7 @@ class _Canvas:
         layer.add_to(self.m)
         self.drawn[payload.key] = layer
         if payload.legend:
-            self.el["Legend"](layer, payload.legend, position=payload.legend_position).add_to(
+            self.el["Panel"](layer, payload.legend, position=payload.legend_position).add_to(
                 self.m
             )
 
@@ -1032,10 +1783,46 @@ def _thin_frames(thin: Any) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     return thin_lsoas, thin_wards
 
 
+def _tile_specs(tiles: Any) -> list[Any]:
+    if tiles is None:
+        return []
+    if isinstance(tiles, str) or not isinstance(tiles, Sequence):
+        return [tiles]
+    return list(tiles)
+
+
+def _add_tiles(folium: Any, m: Any, tiles: Any, opacity: float) -> None:
+    """Base maps: one (no control entry) or several (radio buttons, the first one shown),
+    each with the referrer policy set on its tile requests."""
+    specs = _tile_specs(tiles)
+    several = len(specs) > 1
+    for k, spec in enumerate(specs):
+        kw: dict[str, Any] = {
+            "opacity": opacity,
+            "overlay": False,
+            "control": several,
+            "show": k == 0,
+            "referrer_policy": REFERRER_POLICY,
+        }
+        base = BASEMAPS.get(spec) if isinstance(spec, str) else None
+        if base is None:
+            folium.TileLayer(spec, **kw).add_to(m)
+            continue
+        folium.TileLayer(
+            base.url,
+            attr=base.attribution,
+            name=base.name,
+            max_zoom=19,
+            max_native_zoom=base.max_native_zoom,
+            subdomains=base.subdomains,
+            **kw,
+        ).add_to(m)
+
+
 def _new_map(
     folium: Any,
     wards: gpd.GeoDataFrame,
-    tiles: str | None,
+    tiles: Any,
     tile_opacity: float,
     width: str | int,
     height: str | int,
@@ -1046,13 +1833,15 @@ def _new_map(
         zoom_start=11,
         tiles=None,
         control_scale=True,
+        zoom_control="topright",
+        zoomSnap=0.25,
         maxZoom=19,  # Leaflet option: markercluster needs it when there are no tiles
         width=width,
         height=height,
     )
-    if tiles is not None:
-        folium.TileLayer(tiles, opacity=tile_opacity, control=False).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    _add_tiles(folium, m, tiles, tile_opacity)
+    # no fit_bounds here: the title panel fits the areas beside itself (cnmapFit), and an
+    # animated first fit would end after it and undo it
     return m
 
 
@@ -1073,42 +1862,47 @@ def _thin_joined(lsoas: pd.DataFrame, thin_lsoas: pd.DataFrame | None) -> pd.Dat
     return tl.reindex(ids)
 
 
-def _lsoa_payloads(
-    lsoas: pd.DataFrame,
-    joined: pd.DataFrame | None,
-    names: Mapping[str, str],
-    share_col: str,
-    minutes: float,
-) -> list[AreaPayload]:
+@dataclass
+class _LsoaInputs:
+    """What the LSOA layers are drawn from."""
+
+    lsoas: pd.DataFrame
+    joined: pd.DataFrame | None
+    share_col: str
+    minutes: float
+    classes: str | Sequence[float]
+    iod: Any
+
+
+def _lsoa_payloads(inp: _LsoaInputs, names: Mapping[str, str]) -> list[AreaPayload]:
     """The LSOA layers whose inputs are present (imd, share, bivariate, thin)."""
+    lsoas, joined = inp.lsoas, inp.joined
     out: list[AreaPayload] = []
     if "imd_decile" in lsoas.columns:
-        out.append(_imd_payload(lsoas, names["imd"]))
+        out.append(_imd_payload(lsoas, names["imd"], inp.iod))
     else:
         logger.info("coverage_map: result.lsoas has no imd_decile; IMD layer left out")
-    if share_col in lsoas.columns:
-        out.append(_share_payload(lsoas, share_col, minutes, names["share"]))
+    has_share = inp.share_col in lsoas.columns
+    if has_share:
+        out.append(_share_payload(lsoas, inp.share_col, inp.minutes, names["share"], inp.classes))
     else:
-        logger.info("coverage_map: result.lsoas has no %s; share layer left out", share_col)
-    if joined is not None and "bivariate_class" in joined.columns:
-        out.append(_bivariate_payload(lsoas, joined, names["bivariate"]))
+        logger.info("coverage_map: result.lsoas has no %s; share layer left out", inp.share_col)
+    has_decile = "imd_decile" in lsoas.columns or (
+        joined is not None and "deprivation_decile" in joined.columns
+    )
+    if has_share and has_decile:
+        out.append(_bivariate_payload(lsoas, joined, inp.share_col, inp.minutes,
+                                      names["bivariate"]))
     if joined is not None and "thin" in joined.columns:
         out.append(_thin_payload(lsoas, joined, names["thin"]))
     return out
 
 
-def _draw_lsoas(
-    canvas: _Canvas,
-    lsoas: pd.DataFrame,
-    thin_lsoas: pd.DataFrame | None,
-    names: Mapping[str, str],
-    share_col: str,
-    minutes: float,
-) -> None:
+def _draw_lsoas(canvas: _Canvas, inp: _LsoaInputs, names: Mapping[str, str]) -> None:
     """Every LSOA layer, drawn from one shared copy of the LSOA geometry."""
-    payloads = _lsoa_payloads(lsoas, _thin_joined(lsoas, thin_lsoas), names, share_col, minutes)
+    payloads = _lsoa_payloads(inp, names)
     if payloads:
-        data = canvas.add_data(_shared(lsoas, _lsoa_titles(lsoas)))
+        data = canvas.add_data(_shared(inp.lsoas, _lsoa_titles(inp.lsoas)))
         for payload in payloads:
             canvas.add_area(payload, data)
 
@@ -1134,8 +1928,10 @@ def _catchment_payload(n: int, minutes: float, name: str) -> AreaPayload:
         rows=[[] for _ in range(n)],
         legend=S.legend_html(
             "Walking catchments",
-            [(S.CATCHMENT_COLOUR, f"within {_fmt_min(minutes)} min walk")],
+            [(S.CATCHMENT_COLOUR, f"streets within a {_fmt_min(minutes)}-minute walk of an "
+                                  "organisation")],
         ),
+        options={"interactive": False, "group": "catchments", "className": "cnmap-catchment"},
     )
 
 
@@ -1173,20 +1969,30 @@ def _draw_organisations(canvas: _Canvas, payload: OrgPayload, cluster: bool) -> 
     group.add_to(canvas.m)
     canvas.el["OrgMarkers"](payload).add_to(group)
     canvas.drawn["organisations"] = group
-    canvas.el["Legend"](group, payload.legend, position="bottomright").add_to(canvas.m)
+    canvas.el["Panel"](group, payload.legend, position="bottomright").add_to(canvas.m)
 
 
-def _add_controls(canvas: _Canvas) -> None:
-    """Fullscreen, ward search and attribution (once), then the layer control, last."""
+def _has(m: Any, cls: Any, **attrs: Any) -> bool:
+    return any(
+        isinstance(c, cls) and all(getattr(c, k, None) == v for k, v in attrs.items())
+        for c in m._children.values()
+    )
+
+
+def _add_controls(canvas: _Canvas, story: str | None) -> None:
+    """Title panel, fullscreen, ward search and attribution (once each), then the layer
+    control, last."""
     from folium.plugins import Fullscreen
 
     m, el = canvas.m, canvas.el
-    children = list(m._children.values())
-    if not any(isinstance(c, Fullscreen) for c in children):
+    if story is not None and not _has(m, el["Panel"], css_class="cnmap-story"):
+        el["Panel"](canvas.drawn.get("thin"), story, "topleft", follow=False,
+                    css_class="cnmap-story").add_to(m)
+    if not _has(m, Fullscreen):
         Fullscreen(position="topleft").add_to(m)
-    if not any(isinstance(c, el["WardSearch"]) for c in children):
+    if not _has(m, el["WardSearch"]):
         el["WardSearch"](canvas.drawn["wards"], "name", "Search ward").add_to(m)
-    if not any(isinstance(c, el["Attribution"]) for c in children):
+    if not _has(m, el["Attribution"]):
         el["Attribution"](S.ATTRIBUTION_HTML).add_to(m)
     for key, child in list(m._children.items()):  # the LayerControl must follow the layers
         if isinstance(child, el["folium"].LayerControl):
@@ -1199,6 +2005,69 @@ def _add_controls(canvas: _Canvas) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _draw_catchments(canvas: _Canvas, result: Any, catchments: Any, t: float,
+                     names: Mapping[str, str], tolerance_m: float, precision: int,
+                     min_hole_m2: float) -> None:
+    cat = _catchments(result, catchments, t)
+    if cat is None or not len(cat):
+        return
+    cat = simplify_for_web(
+        cat, tolerance_m=tolerance_m, precision=precision, coverage=False, min_hole_m2=min_hole_m2
+    )
+    canvas.add_area(
+        _catchment_payload(len(cat), t, names["catchments"]),
+        canvas.add_data(_shared(cat, [_catchment_title(t)] * len(cat))),
+    )
+
+
+@dataclass
+class _Story:
+    """What the title panel says."""
+
+    facts: MapFacts
+    title: str
+    what: str
+    thin_part: str | None
+    rule: tuple[int, float, str, float | None] | None
+    approximate: bool = False
+
+    def html(self) -> str:
+        return _story_html(self.facts, self.title, self.what, self.thin_part, self.rule,
+                           self.approximate)
+
+
+def _story(result: Any, thin: Any, inp: _LsoaInputs, opts: Mapping[str, Any]) -> _Story:
+    facts = map_facts(result, inp.minutes, place=opts.get("place"),
+                      n_organisations=opts.get("n_organisations"), dates=opts.get("dates"))
+    what = opts.get("what") or "organisations"
+    rule = _thin_rule(thin) if thin is not None else None
+    thin_part = None
+    if rule is not None and inp.joined is not None and "thin" in inp.joined.columns:
+        thin_part = _thin_list_html(_thin_items(inp.lsoas, inp.joined), rule, inp.minutes)
+    title = opts.get("title") or _default_title(facts, what)
+    return _Story(facts, title, what, thin_part, rule)
+
+
+def _set_title(m: Any, title: str) -> None:
+    """The browser tab's title (``<title>``), HTML-escaped (braces as character references)."""
+    root = m.get_root()
+    if not getattr(root, "title", None):
+        root.title = inert_html(title)
+
+
+def _draw_org_layer(canvas: _Canvas, result: Any, organisations: Any, names: Mapping[str, str],
+                    opts: Mapping[str, Any]) -> tuple[int | None, bool]:
+    """The organisation layer; returns (organisations drawn, any placed approximately)."""
+    orgs = _org_frame(result, organisations)
+    if orgs is None or not len(orgs):
+        return (None if orgs is None else 0), False
+    pts = _points_wgs84(orgs, opts["precision"], "organisations")
+    payload = _org_payload(pts, canvas.unique(names["organisations"]), opts.get("popup_fields"),
+                           opts.get("type_labels"), opts["cluster"])
+    _draw_organisations(canvas, payload, opts["cluster"])
+    return len(pts), any(p[5] for p in payload.points)
+
+
 def coverage_map(
     result: Any,
     *,
@@ -1207,11 +2076,17 @@ def coverage_map(
     minutes: float | None = None,
     ward_profiles: pd.DataFrame | None = None,
     m: folium.Map | None = None,
-    tiles: str | None = "OpenStreetMap",
-    tile_opacity: float = 0.6,
+    tiles: Any = DEFAULT_TILES,
+    tile_opacity: float = 0.85,
     show: Sequence[str] | None = None,
     catchments: bool | gpd.GeoDataFrame = True,
     popup_fields: Mapping[str, str] | None = None,
+    type_labels: Mapping[str, str] | None = None,
+    classes: str | Sequence[float] = "steps",
+    title: str | None = None,
+    place: str | None = None,
+    what: str | None = None,
+    dates: Mapping[str, str] | None = None,
     tolerance_m: float = 15.0,
     catchment_tolerance_m: float = 10.0,
     min_hole_m2: float = 5000.0,
@@ -1220,44 +2095,57 @@ def coverage_map(
     width: str | int = "100%",
     height: str | int = "100%",
 ) -> folium.Map:
-    """Interactive map of walking coverage, deprivation and thin infrastructure.
+    """Interactive map of walking coverage, deprivation and thin infrastructure, for planners.
+
+    The map opens on its story: a **title panel** (top left) with the place, the headline
+    ("92.6% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) of 446
+    organisations"), the thin areas listed thinnest first with their reasons (a click zooms to
+    the area), the data and their dates, and "About this map" in plain English. The browser
+    tab's title names the place.
 
     Layers, bottom to top (each in the LayerControl; a layer whose input is absent is left
-    out):
+    out; hovering an LSOA shows the values of every LSOA layer that is on, whatever the layer
+    order, and the ward outlines let the hover through while an LSOA layer is on):
 
     ``imd``
-        LSOAs by IMD decile (``imd_decile``; 1 = most deprived 10% in England), with legend.
+        LSOAs by national IMD decile (1 = most deprived 10% in England), with legend.
     ``share``
-        LSOAs by ``share_covered_{minutes}min`` (five 20% classes), with legend.
+        LSOAs by ``share_covered_{minutes}min`` in coverage classes (``classes``), the gaps
+        darkest; the legend gives the number of areas and residents in each class.
     ``bivariate``
-        ``thin.lsoas["bivariate_class"]``: deprivation tercile by provision tercile, with a
-        3x3 legend.
+        National deprivation deciles (1-2, 3-5, 6-10; ``thin.lsoas["deprivation_decile"]`` if
+        given, else ``imd_decile``) by walking provision, the share of residents within the
+        walk in fixed bands (under 75%, 75-95%, 95% or more), with a 3x3 legend that says so.
     ``thin``
-        LSOAs flagged ``thin`` in ``thin.lsoas``, outlined in red, with their reason.
+        LSOAs flagged ``thin`` in ``thin.lsoas``, thick black outline, with their reason.
     ``catchments``
-        ``result.catchments(minutes)``: the dissolved walking catchments.
+        ``result.catchments(minutes)``: the streets within the walk (no hover).
     ``wards``
-        Ward boundaries; tooltip: ward, population, share of residents within ``minutes``
-        walk, mean walk to the nearest organisation, IMD average rank (``ward_profiles``,
-        else the result's or ``thin``'s ward columns) and the thin flag, left-behind flag and
-        reason (``thin.wards``). Searchable by ward name.
+        Ward outlines; tooltip: residents, share within the walk, average walk to the nearest,
+        deprivation (``ward_profiles``' IMD average rank, else the result's or ``thin``'s ward
+        columns), thin and left-behind flags and reason (``thin.wards``). Searchable by name.
     ``organisations``
-        Organisations as clustered markers coloured by type; popup: name, type, services,
-        address, postcode, opening hours.
+        Organisations as markers of a distinct colour-blind-safe colour and shape per type
+        (readable type names from ``type_labels``), neutral grey cluster bubbles, approximately
+        placed organisations hollow and said so in the popup, organisations at the same point
+        spread apart; popup: name, type, services, address, postcode (once), opening hours in
+        words.
 
-    The map also has a fullscreen button, a metric scale bar, ward search, and the data
-    attribution (OS, ONS and MHCLG under the Open Government Licence v3.0, OpenStreetMap
-    contributors under the ODbL) in the attribution control.
+    ``share``, ``thin``, ``wards`` and ``organisations`` are on when the map opens. On a phone
+    the layer list, the legends and the panel's lists start folded. The map also has a
+    fullscreen button, a metric scale bar, ward search, and the data attribution (OS, ONS and
+    MHCLG under the Open Government Licence v3.0, OpenStreetMap contributors under the ODbL).
 
     Parameters
     ----------
     result
         A :class:`~cnmap.coverage.CoverageResult`, or any object with its documented
         attributes ``wards``, ``lsoas``, ``thresholds``, ``organisations`` and
-        ``catchments(minutes)``.
+        ``catchments(minutes)`` (``totals``, ``speed_kmh``, ``mode``, ``params`` and ``area``
+        give the headline and the dates when present).
     thin
         Optional :class:`~cnmap.thin.ThinResult` (``lsoas``/``wards`` with ``thin``,
-        ``reason``, ``bivariate_class``...).
+        ``reason``, ``rank``...; ``params`` with the rule).
     organisations
         Organisations to draw instead of ``result.organisations``: a GeoDataFrame or an
         ``OrganisationTable``.
@@ -1268,25 +2156,41 @@ def coverage_map(
         Ward deprivation profiles (:func:`cnmap.ward_profiles`) for the IMD average rank.
     m
         An existing folium map to add the layers to (like ``GeoDataFrame.explore``); its
-        LayerControl, if any, is moved after the new layers.
+        LayerControl, if any, is moved after the new layers; no second title panel is added.
     tiles
-        Base map tiles (a folium tiles name or xyzservices provider); None: no base map (the
-        layers still draw). Default OpenStreetMap's standard tiles (xyzservices marks CARTO's
-        basemaps as needing an API key).
+        Base maps: keys of :data:`BASEMAPS` (``"carto_light"``, ``"esri_grey"``, ``"osm"``),
+        folium tiles names or xyzservices providers; several are offered as radio buttons,
+        the first shown. Default :data:`DEFAULT_TILES` (CARTO light first: it draws in a file
+        opened locally, OpenStreetMap's own tiles only in a map served from a website). None:
+        no base map (the layers still draw).
     tile_opacity
-        Opacity of the base map, so that the choropleths stay readable.
+        Opacity of the base map.
     show
         Layer keys (:data:`LAYER_KEYS`) switched on when the map opens; default
         :data:`DEFAULT_SHOW`.
     catchments
         True: draw ``result.catchments(minutes)`` (left out if the result cannot make them,
         e.g. crow-flies mode); a GeoDataFrame: these catchment polygons (rows whose
-        ``minutes`` equals ``minutes`` if that column exists), useful when they are already
-        computed; False: no catchment layer.
+        ``minutes`` equals ``minutes`` if that column exists); False: no catchment layer.
     popup_fields
         Organisation columns shown in popups, column -> label, in order; default
         :data:`POPUP_FIELDS` (type, services, address, postcode, opening hours). Columns
         that are absent are skipped.
+    type_labels
+        Readable names of organisation types, e.g. ``{"warm_space": "Warm space"}``, used
+        before :data:`cnmap.maps._style.DEFAULT_TYPE_LABELS`; other lower-case tokens become
+        "Food bank"-style names, any other text is shown as written.
+    classes
+        Coverage classes of the ``share`` layer: ``"steps"`` (under 50%, 50-75%, 75-90%,
+        90-95%, 95-100%), ``"natural"`` or ``"quantiles"`` (from the data, mapclassify), or
+        the inner edges, e.g. ``(0.6, 0.8, 0.9)``.
+    title, place, what
+        The title (default "<place>: who can walk to <what> in <minutes> minutes"), the place
+        (default ``result.area.lad_name``) and what the organisations are, plural (default
+        "organisations"; e.g. "warm spaces and food banks").
+    dates
+        Data dates to add or replace in the panel, label -> text (e.g.
+        ``{"Organisations": "Warm Welcome list, January 2025"}``).
     tolerance_m
         Simplification tolerance (m) of ward and LSOA boundaries, simplified as coverages
         (shared borders stay shared; see :func:`simplify_for_web`).
@@ -1328,44 +2232,33 @@ def coverage_map(
 
     wards = simplify_for_web(wards_in, tolerance_m=tolerance_m, precision=precision)
     lsoas = simplify_for_web(lsoas_in, tolerance_m=tolerance_m, precision=precision)
+    new = m is None
     if m is None:
         m = _new_map(el["folium"], wards, tiles, tile_opacity, width, height)
-    if not any(isinstance(c, el["Runtime"]) for c in m._children.values()):
+    if not _has(m, el["Runtime"]):
         el["Runtime"]().add_to(m)
     canvas = _Canvas(m, el, show_set)
 
-    _draw_lsoas(canvas, lsoas, thin_lsoas, names, share_col, t)
-    cat = _catchments(result, catchments, t)
-    if cat is not None and len(cat):
-        cat = simplify_for_web(
-            cat,
-            tolerance_m=catchment_tolerance_m,
-            precision=precision,
-            coverage=False,
-            min_hole_m2=min_hole_m2,
-        )
-        canvas.add_area(
-            _catchment_payload(len(cat), t, names["catchments"]),
-            canvas.add_data(_shared(cat, [_catchment_title(t)] * len(cat))),
-        )
+    iod = getattr(getattr(result, "area", None), "iod", None) or _params(result).get("iod")
+    inp = _LsoaInputs(lsoas, _thin_joined(lsoas, thin_lsoas), share_col, t, classes, iod)
+    _draw_lsoas(canvas, inp, names)
+    _draw_catchments(canvas, result, catchments, t, names, catchment_tolerance_m, precision,
+                     min_hole_m2)
     rank = _ward_rank(
         [str(c) for c in _col(wards, WARD_CODE)],
-        [
-            ward_profiles,
-            _attributes(wards_in),
-            None if thin_wards is None else _attributes(thin_wards),
-        ],
+        [ward_profiles, _attributes(wards_in),
+         None if thin_wards is None else _attributes(thin_wards)],
     )
-    _draw_wards(canvas, wards, _ward_payload(wards, share_col, t, names["wards"], rank, thin_wards))
-    orgs = _org_frame(result, organisations)
-    if orgs is not None and len(orgs):
-        payload = _org_payload(
-            _points_wgs84(orgs, precision, "organisations"),
-            canvas.unique(names["organisations"]),
-            popup_fields,
-        )
-        _draw_organisations(canvas, payload, cluster)
-    _add_controls(canvas)
+    _draw_wards(canvas, wards, _ward_payload(wards, share_col, t, names["wards"], rank,
+                                             thin_wards, _params(thin)))
+    opts = {"precision": precision, "cluster": cluster, "popup_fields": popup_fields,
+            "type_labels": type_labels, "title": title, "place": place, "what": what,
+            "dates": dates}
+    n_orgs, approx = _draw_org_layer(canvas, result, organisations, names, opts)
+    story = _story(result, thin, inp, {**opts, "n_organisations": n_orgs})
+    story.approximate = approx
+    _add_controls(canvas, story.html() if new else None)
+    _set_title(m, story.title)
     logger.info(
         "coverage_map: %d wards, %d LSOAs, layers %s at %s min",
         len(wards),
