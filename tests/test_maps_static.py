@@ -1,17 +1,24 @@
-"""Static report maps: files written, pixels drawn, legend/scale bar/attribution, errors."""
+"""Static report maps: pages 17 cm wide that stand alone (title with the place, subtitle with the
+organisations, walk and vintages, sources), legend counts, points on every fill, thin areas
+outlined and named without overlaps, files written, errors."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import imread
+from matplotlib.text import Text
 
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
 from cnmap.maps import _style as S
@@ -24,16 +31,30 @@ from cnmap.maps import (
     static_map,
     thin_figure,
 )
+from cnmap.maps.static import COVERAGE_BINS, COVERAGE_COLOURS, REPORT_DPI, bin_index
+
+PAGE_IN = 17 / 2.54
 
 
 @pytest.fixture(scope="module")
 def cov(shared_data):
-    return F.coverage(shared_data, evil=False)
+    c = F.coverage(shared_data, evil=False)
+    area = SimpleNamespace(
+        lad_name="Birmingham",
+        params={"population_source": "iod2019: IoD2019 denominators (mid-2015)",
+                "population": "iod2019"},
+        sources=pd.DataFrame(columns=["id", "vintage"]),
+    )
+    params = {**c.params, "lsoa_vintage": 2011, "iod": 2019, "n_organisations": 414,
+              "n_organisations_placed": 414, "residents": "postcodes", "detour_factor": 1.3}
+    return dataclasses.replace(c, area=area, params=params)
 
 
 @pytest.fixture(scope="module")
 def thin(cov):
-    return F.thin(cov)
+    t = F.thin(cov)
+    t.params.update({"max_decile": 2, "min_share_covered": 0.5, "domain_label": "IMD"})
+    return t
 
 
 def _colour_share(png: Path, colour: str, tol: float = 0.02) -> float:
@@ -42,79 +63,236 @@ def _colour_share(png: Path, colour: str, tol: float = 0.02) -> float:
     return float((np.abs(img - np.array(to_rgb(colour))).max(axis=2) < tol).mean())
 
 
-def _non_white(png: Path) -> float:
-    img = imread(png)[..., :3]
-    return float((img.min(axis=2) < 0.95).mean())
-
-
-def _texts(fig: Figure) -> str:
-    out = [t.get_text() for t in fig.texts]
+def _texts(fig: Figure) -> list[Text]:
+    """Every text drawn (axis labels of axes drawn without axes left out)."""
+    hidden: set[int] = set()
     for ax in fig.axes:
-        out += [t.get_text() for t in ax.texts]
-        out.append(ax.get_title(loc="left"))
-        leg = ax.get_legend()
-        if leg is not None:
-            out += [t.get_text() for t in leg.get_texts()]
-            out.append(leg.get_title().get_text())
-    return "\n".join(out)
+        if not ax.axison:
+            hidden |= {id(t) for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
+    return [t for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+
+
+def _all_text(fig: Figure) -> str:
+    """All the figure's text, line breaks made spaces (wrapping does not matter)."""
+    return " ".join(" ".join(t.get_text().split()) for t in _texts(fig))
+
+
+def _renderer(fig: Figure):
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # places legend entries, tick labels...
+    return canvas.get_renderer()
+
+
+def _extents(fig: Figure, texts: list[Text]) -> list:
+    renderer = _renderer(fig)
+    return [t.get_window_extent(renderer) for t in texts]
+
+
+def _check_page(fig: Figure) -> None:
+    """17 cm wide, no text under 8 pt, no text cut off at the page edges."""
+    assert fig.get_figwidth() == pytest.approx(PAGE_IN)
+    texts = _texts(fig)
+    small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
+    assert not small
+    w, h = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
+    for t, box in zip(texts, _extents(fig, texts), strict=True):
+        assert box.x0 >= -1 and box.x1 <= w + 1 and box.y0 >= -1 and box.y1 <= h + 1, t.get_text()
 
 
 def test_coverage_figure_files_and_pixels(cov, tmp_path):
     fig = coverage_figure(cov)
-    paths = save_figure(fig, tmp_path / "coverage.png")
-    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    paths = save_figure(fig, tmp_path / "coverage_lsoas.png")
+    assert [p.name for p in paths] == ["coverage_lsoas.png", "coverage_lsoas.pdf"]
     png, pdf = paths
-    assert png.stat().st_size > 50_000 and pdf.stat().st_size > 20_000
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert _non_white(png) > 0.25  # the city is drawn
-    # the darkest share class (most LSOAs of the fixture) is visible
-    assert _colour_share(png, S.SHARE_COLOURS[-1]) > 0.05
-    text = _texts(fig)
-    assert "Residents within 15 minutes' walk" in text
-    assert "80–100%" in text and "warm_space" in text
+    img = imread(png)
+    assert abs(img.shape[1] - PAGE_IN * REPORT_DPI) <= 1  # 17 cm at 300 dpi
+    # the palest class (most LSOAs of the fixture: 95-100%) fills a large part of the page
+    assert _colour_share(png, COVERAGE_COLOURS[-1]) > 0.05
+    text = _all_text(fig)
+    assert "Birmingham: residents within a 15-minute walk of a community organisation, by LSOA" \
+        in text
+    share = cov.totals.set_index("minutes").loc[15, "share_covered"]
+    assert f"{100 * share:.1f}% of residents" in text
+    assert "414 organisations" in text
+    assert "15-minute walk = 1,200 m at 4.8 km/h, straight line × 1.3 for detours" in text
+    assert "LSOA 2011 boundaries, IoD2019, mid-2015 population" in text
     assert "Contains OS data © Crown copyright and database right" in text
-    assert "OpenStreetMap contributors" in text and "Open Government Licence v3.0" in text
+    assert "Open Government Licence v3.0" in text and "Royal Mail" in text
+    assert "OpenStreetMap" not in text  # nothing from OSM in this crow-flies fixture
     assert "2.5 km" in text  # scale bar label
+    _check_page(fig)
+
+
+def test_coverage_classes_count_areas_and_residents(cov):
+    fig = coverage_figure(cov, organisations=False)
+    col = cov.lsoas["share_covered_15min"]
+    idx = bin_index(col, COVERAGE_BINS)
+    assert idx.min() >= 0 and idx.max() <= 4
+    text = _all_text(fig)
+    for k, name in enumerate(["under 50%", "50–75%", "75–90%", "90–95%", "95–100%"]):
+        n = int((idx == k).sum())
+        people = cov.lsoas.loc[idx == k, "population"].sum()
+        unit = "LSOA" if n == 1 else "LSOAs"
+        assert f"{name}: {n:,} {unit}, {people:,.0f} residents" in text
+    # 0.95 exactly is in the top class, 0.5 in the second
+    assert list(bin_index(pd.Series([0.0, 0.5, 0.949, 0.95, 1.0, None]), COVERAGE_BINS)) == \
+        [0, 1, 3, 4, 4, -1]
+
+
+def test_osm_credit_and_vintage_when_the_network_is_osm(cov):
+    params = {**cov.params, "mode": "network",
+              "network": {"source": "/data/birmingham_walk_osm_2021-08.gpkg"}}
+    fig = coverage_figure(dataclasses.replace(cov, params=params), organisations=False)
+    text = _all_text(fig)
+    assert "along the street network" in text
+    assert "OpenStreetMap 2021-08" in text
+    assert "© OpenStreetMap contributors, ODbL" in text
 
 
 def test_imd_figure_uses_decile_colours(cov, tmp_path):
-    png = save_figure(imd_figure(cov), tmp_path / "imd", formats=("png",))[0]
+    fig = imd_figure(cov)
+    png = save_figure(fig, tmp_path / "imd", formats=("png",), dpi=100)[0]
     # Birmingham: 264 of 639 LSOAs in decile 1, so its red is a large share of the map
     d1 = _colour_share(png, S.IMD_DECILE_COLOURS[0])
     d10 = _colour_share(png, S.IMD_DECILE_COLOURS[9])
-    assert d1 > 0.05
+    assert d1 > 0.04
     assert d1 > 5 * d10
+    text = _all_text(fig)
+    assert "Birmingham: deprivation of each LSOA, by national IMD 2019 decile" in text
+    assert "264 of 639 LSOAs" in text
+    pop1 = cov.lsoas.loc[cov.lsoas["imd_decile"] == 1, "population"].sum()
+    assert f"1 (most deprived): 264 LSOAs, {pop1:,.0f} residents" in text
+    assert "km/h" not in text and "Royal Mail" not in text  # no walk shown
+    _check_page(fig)
 
 
-def test_thin_and_bivariate_figures(cov, thin, tmp_path):
-    fig = thin_figure(thin)
-    png = save_figure(fig, tmp_path / "thin", formats=("png",))[0]
-    n = int(thin.lsoas["thin"].sum())
-    assert f"thin infrastructure ({n} LSOAs)" in _texts(fig)
-    assert _colour_share(png, S.THIN_COLOUR) > 0.0005
-    fig = bivariate_figure(thin, result=cov)
-    png = save_figure(fig, tmp_path / "biv", formats=("png",))[0]
-    assert _colour_share(png, S.BIVARIATE_COLOURS["3-1"]) > 0.005
-    # thin.lsoas without geometry: joined from the coverage result's LSOAs
-    bare = F.FakeThin(
-        lsoas=thin.lsoas.drop(columns="geometry").rename_axis(None), wards=thin.wards, params={}
-    )
-    import pandas as pd
+def _key(fig: Figure) -> list[tuple[str, str]]:
+    """(number, name) of each entry of a key drawn under a map (numbers right-aligned)."""
+    cols = [t for t in fig.texts if t.get_horizontalalignment() == "right"]
+    out = []
+    for numbers in cols:
+        x = numbers.get_position()[0]
+        names = min((t for t in fig.texts if t.get_horizontalalignment() == "left"
+                     and t.get_position()[0] > x), key=lambda t: t.get_position()[0] - x)
+        entry: list[list[str]] = []
+        for num, name in zip(numbers.get_text().split("\n"), names.get_text().split("\n"),
+                             strict=True):
+            if num.strip():
+                entry.append([num, name])
+            else:
+                entry[-1][1] += " " + name
+        out += [(n, name) for n, name in entry]
+    return out
 
-    bare.lsoas = pd.DataFrame(bare.lsoas)
+
+def _label_texts(fig: Figure) -> list[Text]:
+    ax = fig.axes[0]
+    return [t for t in ax.texts if t.get_bbox_patch() is not None]
+
+
+def test_thin_areas_outlined_and_named_without_overlap(cov, thin, tmp_path):
+    fig = thin_figure(thin, result=cov)
+    flagged = thin.lsoas[thin.lsoas["thin"]]
+    n = len(flagged)
+    assert 1 <= n <= 6  # named directly
+    text = _all_text(fig)
+    assert f"Birmingham: where community infrastructure is thin ({n} LSOAs)" in text
+    assert "among the 20% most deprived in England (IMD deciles 1–2)" in text
+    labels = _label_texts(fig)
+    assert sorted(t.get_text() for t in labels) == sorted(
+        f"{w}\n({name})" for w, name in zip(flagged["ward_name"], flagged["lsoa_name"],
+                                            strict=True))
+    boxes = _extents(fig, labels)
+    for i in range(n):
+        for j in range(i + 1, n):
+            assert not boxes[i].overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    ax_box = fig.axes[0].get_window_extent(_renderer(fig))
+    for b in boxes:  # inside the map frame
+        assert b.x0 >= ax_box.x0 - 1 and b.x1 <= ax_box.x1 + 1
+        assert b.y0 >= ax_box.y0 - 1 and b.y1 <= ax_box.y1 + 1
+    png = save_figure(fig, tmp_path / "thin", formats=("png",), dpi=100)[0]
+    assert _colour_share(png, S.THIN_COLOUR) > 0.0003
+    _check_page(fig)
+
+
+def test_many_thin_areas_are_numbered_with_a_key(cov, thin):
+    fig = thin_figure(thin, result=cov, direct_labels=2)
+    flagged = thin.lsoas[thin.lsoas["thin"]].sort_values("rank")
+    numbers = [t for t in _label_texts(fig) if t.get_text().isdigit()]
+    assert sorted(int(t.get_text()) for t in numbers) == list(range(1, len(flagged) + 1))
+    assert _key(fig) == [(str(k), f"{w} ({name})") for k, (w, name) in enumerate(
+        zip(flagged["ward_name"], flagged["lsoa_name"], strict=True), start=1)]
+    # the numbered discs do not overlap
+    boxes = _extents(fig, numbers)
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes))
+                   for j in range(i + 1, len(boxes)))
+    _check_page(fig)
+
+
+def test_thin_frame_without_geometry(cov, thin):
+    bare = F.FakeThin(lsoas=pd.DataFrame(thin.lsoas.drop(columns="geometry")), wards=thin.wards,
+                      params={})
     with pytest.raises(ValidationError, match="pass the coverage result"):
         thin_figure(bare)
     fig = thin_figure(bare, result=cov)
-    assert f"thin infrastructure ({n} LSOAs)" in _texts(fig)
+    n = int(thin.lsoas["thin"].sum())
+    assert f"thin infrastructure ({n} LSOAs)" in _all_text(fig)
+    assert "flagged by the thin-infrastructure rule" in _all_text(fig)
 
 
-def test_ward_level_and_minutes(cov):
+def test_bivariate_says_relative_to_the_place(cov, thin, tmp_path):
+    fig = bivariate_figure(thin, result=cov)
+    png = save_figure(fig, tmp_path / "biv", formats=("png",), dpi=100)[0]
+    assert _colour_share(png, S.BIVARIATE_COLOURS["3-1"]) > 0.004
+    text = _all_text(fig)
+    assert "relative to the rest of Birmingham" in text
+    assert "share of residents within a 15-minute walk" in text
+    _check_page(fig)
+
+
+def test_ward_level_names_the_least_covered_wards(cov):
     fig = coverage_figure(cov, level="ward", minutes=10, organisations=False)
-    assert "by ward" in _texts(fig)
+    text = _all_text(fig)
+    assert "by ward" in text
+    low = cov.wards[cov.wards["share_covered_10min"] < 0.75].sort_values("share_covered_10min")
+    assert len(low)
+    if len(low) <= 6:  # named on the map
+        assert sorted(low["ward_name"]) == sorted(t.get_text() for t in _label_texts(fig))
+    else:  # numbered, least covered first, with a key
+        assert _key(fig) == [(str(k), w) for k, w in enumerate(low["ward_name"], start=1)]
     with pytest.raises(ValidationError, match="minutes=12"):
         coverage_figure(cov, minutes=12)
     with pytest.raises(ValidationError, match="level"):
         coverage_figure(cov, level="region")
+
+
+def test_points_show_on_dark_and_pale_fills(tmp_path):
+    """A white halo round a dark-edged marker: both show whatever the fill."""
+    sq = gpd.GeoDataFrame({"v": [0.1, 0.99]},
+                          geometry=[shapely.box(0, 0, 1000, 1000),
+                                    shapely.box(1000, 0, 2000, 1000)], crs="EPSG:27700")
+    pts = gpd.GeoDataFrame({"type": [None, None]},
+                           geometry=[shapely.Point(500, 500), shapely.Point(1500, 500)],
+                           crs="EPSG:27700")
+    fig = static_map(sq, "v", bins=COVERAGE_BINS, bin_colours=COVERAGE_COLOURS, points=pts,
+                     points_column="type", scale_bar=False, attribution=None)
+    assert "Organisations (2)" in _all_text(fig)  # no type known: one legend entry
+    dpi = 200
+    fig.set_dpi(dpi)
+    png = save_figure(fig, tmp_path / "pts", formats=("png",), dpi=dpi)[0]
+    img = imread(png)[..., :3]
+    ax = fig.axes[0]
+    for x in (500, 1500):
+        px, py = ax.transData.transform((x, 500))
+        r, c = int(round(img.shape[0] - py)), int(round(px))
+        win = img[r - 8:r + 9, c - 8:c + 9]
+        assert (win.min(axis=2) > 0.95).any()  # the white halo
+        assert (win.max(axis=2) < 0.2).any()  # the dark marker
+    halo, marker = ax.collections[-2], ax.collections[-1]
+    assert halo.get_sizes()[0] > marker.get_sizes()[0]
+    assert tuple(halo.get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
 
 
 def test_scale_bar_length_is_metric():
@@ -148,10 +326,11 @@ def test_static_map_options_and_errors(cov):
         attribution=None,
         scale_bar=False,
     )
-    text = _texts(fig)
+    text = _all_text(fig)
     assert "0 to 0.3" in text and "no data (1)" in text
-    fig = static_map(sq, "v", attribution=None)  # continuous: a colour bar axes
-    assert len(fig.axes) == 2
+    fig = static_map(sq, "v", attribution=None, title="T", subtitle="S")  # continuous
+    assert len(fig.axes) == 2  # the map and its colour bar
+    _check_page(fig)
     fig = static_map(sq.to_crs(4326), "cat", colours={"a": "#ff0000", "b": "#00ff00"})
     assert fig.axes[0].get_xlim()[0] > -100  # drawn in metres (EPSG:27700)
     with pytest.raises(MissingColumnError, match="'nope'"):
@@ -160,8 +339,12 @@ def test_static_map_options_and_errors(cov):
         static_map(sq, "v", bins=[0, 0.3, 1], bin_colours=["#fff"])
     with pytest.raises(ValidationError, match="ascending"):
         static_map(sq, "v", bins=[0, 0.3, 0.2], bin_colours=["#fff", "#000"])
+    with pytest.raises(ValidationError, match="either colours"):
+        static_map(sq, "v", bins=[0, 1], bin_colours=["#fff"], colours={"a": "#fff"})
     with pytest.raises(CRSError, match="no CRS"):
         static_map(gpd.GeoDataFrame(sq.drop(columns="geometry"), geometry=list(sq.geometry)), "v")
+    with pytest.raises(MissingColumnError, match="no column 'kind'"):
+        static_map(sq, "v", points=cov.organisations, points_column="kind")
 
 
 def test_points_and_existing_axes(cov, tmp_path):
@@ -183,7 +366,12 @@ def test_points_and_existing_axes(cov, tmp_path):
         points_column="type",
         attribution=S.ATTRIBUTION_TEXT,
     )
-    assert "Organisations (414)" in _texts(fig)
-    assert "library (22)" in _texts(fig)
-    png = save_figure(fig, tmp_path / "two", formats=("png",))[0]
-    assert _non_white(png) > 0.2
+    text = _all_text(fig)
+    assert "Organisations (414)" in text
+    counts = cov.organisations["type"].value_counts()
+    assert f"Library ({counts['library']})" in text
+    assert f"Warm space ({counts['warm_space']})" in text
+    png = save_figure(fig, tmp_path / "two", formats=("png",), dpi=100)[0]
+    assert imread(png).shape[1] != round(PAGE_IN * 100)  # panels are cropped, not a page
+    coverage_figure(cov, ax=ax1)  # a panel: no page, the title on the axes
+    assert ax1.get_title(loc="left").startswith("Birmingham: residents within")

@@ -1,0 +1,325 @@
+"""Names of highlighted areas on a static map, without overlaps.
+
+Few areas are named directly: each label is put at the free spot nearest its area among
+candidate spots around it (eight directions, growing distances), scored against the labels
+already placed, the other areas' anchors, obstacles such as the scale bar and the map frame;
+a leader line joins label and area. Many areas get numbered markers (pushed apart where they
+would overlap); the caller draws the key (``AreaLabel.key``).
+
+Sizes are measured in inches on the page and converted with the axes' scale, so placements
+hold for the saved figure (the axes must have their final limits and an equal aspect).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._figure_page import LINE_SPACING, text_width_in
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["AreaLabel", "area_labels", "place_labels", "number_areas", "Box"]
+
+LABEL_PT = 8.0
+NUMBER_PT = 8.0
+HALO = "white"
+# label directions, best first: beside, then diagonal, then above/below
+_DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1), (0, 1), (0, -1))
+_RADII_IN = (0.18, 0.35, 0.55, 0.8, 1.1, 1.5)
+
+
+@dataclass(frozen=True)
+class AreaLabel:
+    """One named area: its number, label (may hold a line break), key text and anchor."""
+
+    number: int
+    text: str
+    key: str
+    x: float
+    y: float
+
+
+Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
+
+
+def _name(row: pd.Series, name_col: str | None, detail_col: str | None) -> tuple[str, str]:
+    """(main name, detail) of an area; blank values fall back to the other."""
+
+    def text(col: str | None) -> str:
+        if col is None or col not in row.index:
+            return ""
+        v = row[col]
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+
+    main, detail = text(name_col), text(detail_col)
+    if not main:
+        main, detail = detail, ""
+    return main, detail
+
+
+def area_labels(
+    frame: gpd.GeoDataFrame,
+    *,
+    name_col: str | None,
+    detail_col: str | None = None,
+    order_col: str | None = None,
+) -> list[AreaLabel]:
+    """Labels of the areas of ``frame``: ``"name\\n(detail)"`` at a point inside each area.
+
+    Parameters
+    ----------
+    frame
+        The areas to name (in the map's CRS).
+    name_col, detail_col
+        Columns of the main name (e.g. the ward) and a detail (e.g. the LSOA name).
+    order_col
+        Numbering order (ascending, e.g. a rank); default: the frame's order.
+    """
+    if order_col is not None and order_col in frame.columns:
+        frame = frame.sort_values(order_col, kind="stable")
+    pts = frame.geometry.representative_point()
+    out = []
+    for k, ((_, row), pt) in enumerate(zip(frame.iterrows(), pts, strict=True), start=1):
+        main, detail = _name(row, name_col, detail_col)
+        main = main or f"area {k}"
+        text = f"{main}\n({detail})" if detail else main
+        key = f"{main} ({detail})" if detail else main
+        out.append(AreaLabel(k, text, key, float(pt.x), float(pt.y)))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# geometry of the axes
+# --------------------------------------------------------------------------------------
+
+
+def _units_per_inch(ax: Axes) -> float:
+    ax.apply_aspect()
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    width_in = ax.get_position().width * fig.get_figwidth()
+    x0, x1 = ax.get_xlim()
+    return (x1 - x0) / width_in
+
+
+def _text_size(text: str, size: float, unit: float) -> tuple[float, float]:
+    """Width and height (data units) of a bold label in its box (padding included)."""
+    lines = text.split("\n")
+    w = max(text_width_in(line, size, "bold") for line in lines)
+    h = len(lines) * size * LINE_SPACING / 72.0
+    pad = 2 * 0.25 * size / 72.0 + 0.04
+    return (w + pad) * unit, (h + pad) * unit
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _outside(box: Box, frame: Box) -> float:
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return area - _overlap(box, frame)
+
+
+def _box_at(x: float, y: float, dx: int, dy: int, w: float, h: float) -> Box:
+    """The label box touching (x, y) on the side facing the direction (dx, dy)."""
+    left = x if dx > 0 else (x - w if dx < 0 else x - w / 2)
+    bottom = y if dy > 0 else (y - h if dy < 0 else y - h / 2)
+    return left, bottom, left + w, bottom + h
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What a label must keep clear of: labels placed, obstacles, points, the map frame."""
+
+    placed: Sequence[Box]
+    obstacles: Sequence[Box]
+    points: np.ndarray
+    frame: Box
+
+
+def _points_in(box: Box, points: np.ndarray) -> int:
+    if not len(points):
+        return 0
+    inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2])
+              & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
+    return int(inside.sum())
+
+
+def _cost(box: Box, scene: _Scene, area: float) -> float:
+    clash = sum(_overlap(box, b) for b in scene.placed)
+    clash += sum(_overlap(box, b) for b in scene.obstacles)
+    covered = 0.1 * _points_in(box, scene.points)  # hiding organisations costs a little
+    return 100.0 * (clash + 2 * _outside(box, scene.frame)) / area + covered
+
+
+def _best_box(x: float, y: float, w: float, h: float, unit: float, scene: _Scene) -> Box:
+    best: tuple[float, Box] | None = None
+    for step, r in enumerate(_RADII_IN):
+        for k, (dx, dy) in enumerate(_DIRECTIONS):
+            norm = math.hypot(dx, dy)
+            cx, cy = x + dx / norm * r * unit, y + dy / norm * r * unit
+            box = _box_at(cx, cy, dx, dy, w, h)
+            cost = _cost(box, scene, w * h) + step + 0.01 * k
+            if best is None or cost < best[0]:
+                best = (cost, box)
+        if best is not None and best[0] < step + 1:  # a free spot at this distance
+            break
+    assert best is not None
+    return best[1]
+
+
+def _nearest_edge(box: Box, x: float, y: float) -> tuple[float, float]:
+    return min(max(x, box[0]), box[2]), min(max(y, box[1]), box[3])
+
+
+def _anchor_boxes(labels: Sequence[AreaLabel], unit: float) -> list[Box]:
+    r = 0.05 * unit
+    return [(a.x - r, a.y - r, a.x + r, a.y + r) for a in labels]
+
+
+def _ring_pt(extent: float, unit: float) -> float:
+    """Diameter (points) of the ring drawn round an area: its size, at least 0.2 inch."""
+    return max(extent / unit * 72 * 1.15, 14.0)
+
+
+def place_labels(
+    ax: Axes,
+    labels: Sequence[AreaLabel],
+    *,
+    obstacles: Sequence[Box] = (),
+    points: np.ndarray | None = None,
+    extents: Sequence[float] | None = None,
+    fontsize: float = LABEL_PT,
+    colour: str = "#111111",
+    ring: str | None = None,
+) -> list[Box]:
+    """Draw each label near its area without overlaps, in a white box with a leader line.
+
+    Parameters
+    ----------
+    ax
+        Map axes with their final limits.
+    labels
+        The labels (:func:`area_labels`), placed in this order.
+    obstacles
+        Boxes (data units) to keep clear of, e.g. the scale bar.
+    points
+        Points (n x 2, data units) labels should not hide, e.g. organisations.
+    extents
+        Size of each area (data units, e.g. the diagonal of its bounds): with ``ring``, a
+        circle of that size (at least 0.2 inch) is drawn round each area so that small areas
+        are seen.
+    fontsize, colour
+        Label text size and colour (text, box edge, leader line).
+    ring
+        Colour of the rings round the areas (None: no rings).
+
+    Returns
+    -------
+    list of Box
+        The label boxes (data units), in the order of ``labels``.
+    """
+    unit = _units_per_inch(ax)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    pts = np.empty((0, 2)) if points is None else np.asarray(points, dtype=float)
+    anchors = _anchor_boxes(labels, unit)
+    placed: list[Box] = []
+    for i, lab in enumerate(labels):
+        w, h = _text_size(lab.text, fontsize, unit)
+        others = [b for j, b in enumerate(anchors) if j != i]
+        scene = _Scene(placed, [*obstacles, *others], pts, (x0, y0, x1, y1))
+        box = _best_box(lab.x, lab.y, w, h, unit, scene)
+        placed.append(box)
+        size = _ring_pt(extents[i], unit) if extents is not None else 14.0
+        _draw_label(ax, lab, box, fontsize, colour, ring, size)
+    return placed
+
+
+def _draw_label(ax: Axes, lab: AreaLabel, box: Box, fontsize: float, colour: str,
+                ring: str | None, ring_pt: float) -> None:
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=2.4, foreground=HALO)]
+    ex, ey = _nearest_edge(box, lab.x, lab.y)
+    ax.plot([lab.x, ex], [lab.y, ey], color=colour, linewidth=0.9, zorder=11,
+            path_effects=halo, solid_capstyle="round")
+    if ring is not None:
+        ax.plot([lab.x], [lab.y], marker="o", markersize=ring_pt, markerfacecolor="none",
+                markeredgecolor=ring, markeredgewidth=1.6, zorder=11, path_effects=halo)
+    ax.plot([lab.x], [lab.y], marker="o", markersize=3, color=colour, zorder=11)
+    ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, lab.text, fontsize=fontsize,
+            ha="center", va="center", color=colour, zorder=12, linespacing=LINE_SPACING,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.92,
+                  "edgecolor": colour, "linewidth": 0.6})
+
+
+# --------------------------------------------------------------------------------------
+# numbered markers
+# --------------------------------------------------------------------------------------
+
+
+def _repel(xy: np.ndarray, min_dist: float, frame: Box, iterations: int = 200) -> np.ndarray:
+    """Push points apart until no two are closer than ``min_dist`` (or iterations run out)."""
+    pos = xy.astype(float).copy()
+    n = len(pos)
+    for _ in range(iterations):
+        moved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = pos[j] - pos[i]
+                dist = float(np.hypot(*d))
+                if dist >= min_dist:
+                    continue
+                if dist < 1e-9:  # same spot: split along a fixed, index-dependent angle
+                    ang = 2.399963 * (i + j)
+                    d, dist = np.array([math.cos(ang), math.sin(ang)]) * 1e-6, 1e-6
+                push = (min_dist - dist) / 2 * d / dist
+                pos[i] -= push
+                pos[j] += push
+                moved = True
+        pos[:, 0] = np.clip(pos[:, 0], frame[0] + min_dist / 2, frame[2] - min_dist / 2)
+        pos[:, 1] = np.clip(pos[:, 1], frame[1] + min_dist / 2, frame[3] - min_dist / 2)
+        if not moved:
+            break
+    return pos
+
+
+def number_areas(ax: Axes, labels: Sequence[AreaLabel], *, fontsize: float = NUMBER_PT,
+                 colour: str = "#111111") -> np.ndarray:
+    """Draw a numbered white disc on each area (pushed apart where they would overlap).
+
+    Returns the disc centres (data units), in the order of ``labels``.
+    """
+    from matplotlib import patheffects
+
+    if not labels:
+        return np.empty((0, 2))
+    unit = _units_per_inch(ax)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    widest = max(text_width_in(str(a.number), fontsize, "bold") for a in labels)
+    diameter = (max(widest, fontsize / 72.0) + 0.09) * unit
+    anchors = np.array([[a.x, a.y] for a in labels])
+    pos = _repel(anchors, diameter * 1.05, (x0, y0, x1, y1))
+    halo = [patheffects.withStroke(linewidth=2.0, foreground=HALO)]
+    for lab, (px, py), (ax_, ay) in zip(labels, pos, anchors, strict=True):
+        if math.hypot(px - ax_, py - ay) > diameter / 2:
+            ax.plot([ax_, px], [ay, py], color=colour, linewidth=0.6, zorder=11,
+                    path_effects=halo)
+        ax.text(px, py, str(lab.number), fontsize=fontsize, fontweight="bold", ha="center",
+                va="center", color=colour, zorder=12,
+                bbox={"boxstyle": "circle,pad=0.18", "facecolor": "white", "edgecolor": colour,
+                      "linewidth": 0.8})
+    return pos
