@@ -1,30 +1,25 @@
 """UK postcodes: normalise, validate, find inside free text, and geocode offline.
 
-Pure, vectorised functions over :class:`pandas.Series`; nothing here reads a file or the
-network. The postcode lookup (ONS postcode directory rows: ``postcode``, ``lat``, ``lon``,
-optionally ``easting``, ``northing`` ...) is passed in by the caller, normally from
-:func:`cnmap.data.load_postcodes` or :attr:`cnmap.Area.postcodes`.
-
-The format rules are the official ones (Royal Mail / ONS, as published in the UK Government
-Data Standards Catalogue): an outward code ``A9``, ``A99``, ``AA9``, ``AA99``, ``A9A`` or
-``AA9A`` followed by an inward code ``9AA``; letters restricted by position (no Q, V, X in
-the first place; no I, J, Z in the second; only ``ABCDEFGHJKPSTUW`` in the third place of
-``A9A``; only ``ABEHMNPRVWXY`` in the fourth place of ``AA9A``; no ``CIKMOV`` in the inward
-code); plus the special ``GIR 0AA``. British Forces (BFPO) and overseas-territory codes are
-not accepted.
+The functions live in :mod:`cnmap.organisations.postcodes`; this module keeps their names
+importable from ``cnmap.postcodes``.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import Any, overload
-
-import numpy as np
-import pandas as pd
-
-from cnmap.columns import BNG, EASTING, LAT, LON, NORTHING, POSTCODE, WGS84
-from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.organisations.postcodes import (
+    POSTCODE_PATTERN,
+    STATUS_MALFORMED,
+    STATUS_MISSING,
+    STATUS_NO_COORDINATES,
+    STATUS_OK,
+    STATUS_UNKNOWN,
+    PostcodeLookup,
+    extract_postcode,
+    geocode_postcodes,
+    is_valid_postcode,
+    normalise_postcodes,
+    prepare_postcode_lookup,
+)
 
 __all__ = [
     "normalise_postcodes",
@@ -32,266 +27,11 @@ __all__ = [
     "extract_postcode",
     "prepare_postcode_lookup",
     "geocode_postcodes",
+    "PostcodeLookup",
+    "POSTCODE_PATTERN",
     "STATUS_OK",
     "STATUS_MALFORMED",
     "STATUS_UNKNOWN",
     "STATUS_NO_COORDINATES",
     "STATUS_MISSING",
 ]
-
-log = logging.getLogger(__name__)
-
-STATUS_OK = "ok"
-STATUS_MALFORMED = "malformed"
-STATUS_UNKNOWN = "unknown"
-STATUS_NO_COORDINATES = "no_coordinates"
-STATUS_MISSING = "missing"
-
-# outward code alternatives (upper case), official positional letter rules
-_OUTWARD = (
-    r"[A-PR-UWYZ](?:[0-9][0-9]?|[A-HK-Y][0-9][0-9]?|[0-9][A-HJKPSTUW]|[A-HK-Y][0-9][ABEHMNPRVWXY])"
-)
-_INWARD = r"[0-9][ABD-HJLNP-UW-Z]{2}"
-#: A normalised postcode ("B1 1AA") in the official format, or GIR 0AA.
-POSTCODE_PATTERN = rf"(?:GIR 0AA|{_OUTWARD} {_INWARD})"
-_VALID_RE = re.compile(rf"^{POSTCODE_PATTERN}$")
-
-# the last postcode in a text: greedy prefix, not glued to letters/digits on either side
-_EXTRACT_RE = re.compile(
-    rf"(?is)^.*(?<![A-Z0-9])((?:GIR|{_OUTWARD}))[\s\u00a0\u2007\u202f]*({_INWARD})(?![A-Z0-9])"
-)
-
-
-def _as_text(values: Any) -> pd.Series:
-    """Series of Python strings (missing stays missing); never mutates the input."""
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    if pd.api.types.is_float_dtype(s.dtype):
-        v = s.to_numpy(dtype=float)
-        fin = np.isfinite(v)
-        if np.array_equal(v[fin], np.round(v[fin])):  # 12345.0 read from a number cell
-            s = s.astype("Int64")
-    if s.dtype == object or not pd.api.types.is_string_dtype(s.dtype):
-        s = s.astype("str")  # NaN/None stay missing with the default string dtype
-    return s
-
-
-_INVISIBLE = ("\u200b", "\u2060", "\ufeff")
-
-
-def _normalise_one(value: str) -> Any:
-    """One distinct value: drop whitespace, strip ``.,;:``, upper-case, space before inward."""
-    t = "".join(str(value).split())  # str.split() splits on every Unicode space (NBSP too)
-    for ch in _INVISIBLE:
-        t = t.replace(ch, "")
-    t = t.strip(".,;:").upper()
-    if not t:
-        return np.nan
-    if 5 <= len(t) <= 7 and t.isascii() and t.isalnum() and t[-3].isdigit() and t[-2:].isalpha():
-        t = f"{t[:-3]} {t[-3:]}"
-    return t
-
-
-def normalise_postcodes(postcodes: pd.Series | Any) -> pd.Series:
-    """Normalise postcodes to the canonical upper-case form with one space, ``"B1 1AA"``.
-
-    Removes every kind of whitespace (including non-breaking spaces), trailing ``.,;:``,
-    upper-cases, and inserts a single space before the three-character inward code.
-    Blank or missing values become missing (``NaN`` in a string Series). Values that cannot be
-    a postcode are returned cleaned but otherwise unchanged (so that messages can quote
-    them); check them with :func:`is_valid_postcode`.
-
-    Parameters
-    ----------
-    postcodes
-        A Series (or list-like) of postcodes in any spelling: ``"b11aa"``, ``" B1  1AA "``.
-
-    Returns
-    -------
-    pandas.Series
-        String Series with the same index and name.
-
-    Examples
-    --------
-    >>> normalise_postcodes(pd.Series(["b11aa", " B1  1AA ", "B36\\u00a08QS", ""])).tolist()
-    ['B1 1AA', 'B1 1AA', 'B36 8QS', nan]
-    """
-    s = _as_text(postcodes)
-    # normalise the distinct values only, then map back (lists repeat postcodes)
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    cleaned = [_normalise_one(v) for v in np.asarray(uniques, dtype=object)]
-    table = np.array([*cleaned, np.nan], dtype=object)  # code -1 (missing) → last slot
-    out = pd.Series(table[codes], index=s.index, dtype="str", name=getattr(postcodes, "name", None))
-    return out
-
-
-@overload
-def is_valid_postcode(postcodes: str, *, normalise: bool = True) -> bool: ...
-@overload
-def is_valid_postcode(postcodes: pd.Series, *, normalise: bool = True) -> pd.Series: ...
-
-
-def is_valid_postcode(postcodes: str | pd.Series, *, normalise: bool = True) -> bool | pd.Series:
-    """Whether postcodes follow the official UK format (``GIR 0AA`` included, BFPO not).
-
-    Parameters
-    ----------
-    postcodes
-        One postcode or a Series of them.
-    normalise
-        First normalise the spelling (case, spaces) with :func:`normalise_postcodes`, so that
-        ``"b11aa"`` is valid. With False only the canonical form ``"B1 1AA"`` passes.
-
-    Returns
-    -------
-    bool or pandas.Series of bool
-        Missing values are not valid.
-    """
-    scalar = not isinstance(postcodes, pd.Series)
-    s = pd.Series([postcodes]) if scalar else postcodes
-    if normalise:
-        s = normalise_postcodes(s)
-    else:
-        s = _as_text(s)
-    ok = s.str.fullmatch(POSTCODE_PATTERN).fillna(False).astype(bool)
-    if scalar:
-        return bool(ok.iloc[0])
-    ok.name = getattr(postcodes, "name", None)
-    return ok
-
-
-def extract_postcode(text: pd.Series | Any) -> pd.Series:
-    """Find the last postcode inside free-text addresses.
-
-    The last match wins ("..., Birmingham B36 8QS B36 8QS" gives ``B36 8QS``); upper or lower
-    case, with or without the space ("B368QS"). Only postcodes in the official format are
-    found, and not when glued to other letters or digits.
-
-    Parameters
-    ----------
-    text
-        Series of addresses (any dtype; missing values give missing results).
-
-    Returns
-    -------
-    pandas.Series
-        Normalised postcodes (``"B36 8QS"``) or missing, same index and name as ``text``.
-
-    Examples
-    --------
-    >>> extract_postcode(pd.Series(["Bromford Drive, Birmingham B36 8QS", "no code here"])).tolist()
-    ['B36 8QS', nan]
-    """
-    s = _as_text(text)
-    parts = s.str.extract(_EXTRACT_RE)
-    found = (parts[0].str.upper() + " " + parts[1].str.upper()).astype("str")
-    found = found.where(found.str.fullmatch(POSTCODE_PATTERN).fillna(False).astype(bool))
-    found.index = s.index
-    found.name = getattr(text, "name", None)
-    return found
-
-
-def _to_bng(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(WGS84, BNG, always_xy=True)
-    e, n = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(e, dtype=float), np.asarray(n, dtype=float)
-
-
-def prepare_postcode_lookup(lookup: pd.DataFrame) -> pd.DataFrame:
-    """Validate a postcode lookup and index it by normalised postcode.
-
-    Returns a new frame indexed by unique normalised ``postcode`` with float columns ``lat``,
-    ``lon``, ``easting``, ``northing`` (easting/northing computed from lat/lon where absent).
-    A frame already prepared (``attrs["cnmap_prepared"]``) is returned unchanged.
-
-    Raises
-    ------
-    MissingColumnError
-        If ``postcode``, ``lat`` or ``lon`` is absent.
-    """
-    if lookup.attrs.get("cnmap_prepared"):
-        return lookup
-    missing = [c for c in (POSTCODE, LAT, LON) if c not in lookup.columns]
-    if missing:
-        raise MissingColumnError(
-            f"postcode lookup lacks column(s) {missing}; it has {list(lookup.columns)}. "
-            "Pass a frame with 'postcode', 'lat' and 'lon' (e.g. cnmap.data.load_postcodes())."
-        )
-    keys = normalise_postcodes(lookup[POSTCODE])
-    lat = pd.to_numeric(lookup[LAT], errors="coerce").to_numpy(dtype=float)
-    lon = pd.to_numeric(lookup[LON], errors="coerce").to_numpy(dtype=float)
-    has = ~(np.isnan(lat) | np.isnan(lon))
-    lon = np.where(has, lon, np.nan)
-    lat = np.where(has, lat, np.nan)
-    if EASTING in lookup.columns and NORTHING in lookup.columns:
-        e = pd.to_numeric(lookup[EASTING], errors="coerce").to_numpy(dtype=float)
-        n = pd.to_numeric(lookup[NORTHING], errors="coerce").to_numpy(dtype=float)
-    else:
-        e = np.full(len(lookup), np.nan)
-        n = np.full(len(lookup), np.nan)
-    fill = has & (np.isnan(e) | np.isnan(n))
-    if fill.any():
-        e2, n2 = _to_bng(lat[fill], lon[fill])
-        e[fill], n[fill] = e2, n2
-    out = pd.DataFrame(
-        {LAT: lat, LON: lon, EASTING: e, NORTHING: n}, index=pd.Index(keys, name=POSTCODE)
-    )
-    out = out[out.index.notna()]
-    dup = out.index.duplicated(keep="first")
-    if dup.any():
-        log.warning("postcode lookup: %d duplicate postcodes ignored (first kept)", int(dup.sum()))
-        out = out[~dup]
-    out.attrs["cnmap_prepared"] = True
-    return out
-
-
-def geocode_postcodes(postcodes: pd.Series | Any, lookup: pd.DataFrame) -> pd.DataFrame:
-    """Geocode postcodes offline by a hash join on the postcode lookup.
-
-    Parameters
-    ----------
-    postcodes
-        Series of postcodes in any spelling (normalised first).
-    lookup
-        Postcode lookup with columns ``postcode``, ``lat``, ``lon`` and optionally
-        ``easting``, ``northing`` (EPSG:27700; computed from lat/lon when absent).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Same index as ``postcodes``; columns ``postcode`` (normalised), ``lat``, ``lon``,
-        ``easting``, ``northing`` (NaN unless found with coordinates) and ``status``:
-        ``"ok"``; ``"malformed"`` (not in the official format); ``"unknown"`` (well formed but
-        not in the lookup); ``"no_coordinates"`` (in the lookup without a location, e.g.
-        non-geographic postcodes); ``"missing"`` (blank input).
-
-    Notes
-    -----
-    Coordinates are postcode centroids (a point within the postcode's addresses), not
-    building locations.
-    """
-    if not isinstance(lookup, pd.DataFrame):
-        raise ValidationError(f"lookup must be a DataFrame, got {type(lookup).__name__}")
-    table = prepare_postcode_lookup(lookup)
-    norm = normalise_postcodes(postcodes)
-    valid = norm.str.fullmatch(POSTCODE_PATTERN).fillna(False).astype(bool).to_numpy()
-    pos = table.index.get_indexer(norm.where(valid))
-    pos = np.where(valid, pos, -1)
-    found = pos >= 0
-    take = np.where(found, pos, 0)
-    cols = {}
-    for c in (LAT, LON, EASTING, NORTHING):
-        arr = table[c].to_numpy(dtype=float)[take] if len(table) else np.full(len(pos), np.nan)
-        cols[c] = np.where(found, arr, np.nan)
-    has_xy = found & ~np.isnan(cols[LAT])
-    status = np.full(len(norm), STATUS_MISSING, dtype=object)
-    present = norm.notna().to_numpy()
-    status[present] = STATUS_MALFORMED
-    status[present & valid] = STATUS_UNKNOWN
-    status[found] = STATUS_NO_COORDINATES
-    status[has_xy] = STATUS_OK
-    out = pd.DataFrame({POSTCODE: norm.to_numpy(), **cols, "status": status}, index=norm.index)
-    out[POSTCODE] = out[POSTCODE].astype("str")
-    out["status"] = out["status"].astype("str")
-    return out
