@@ -42,9 +42,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cnmap import columns as C
+from cnmap import _check
 from cnmap import iod as _iod
+from cnmap import schema as S
+from cnmap.aggregate import group_sums
+from cnmap.coverage import CoverageLike
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.params import ThinParams, ThinRule
 
 __all__ = [
     "ThinResult",
@@ -101,7 +105,7 @@ _WORDS: dict[str, str] = {
 
 #: Columns of the ranked LSOA table (:meth:`ThinResult.ranked`), when present.
 LSOA_COLUMNS: tuple[str, ...] = (
-    "rank", C.LSOA_CODE, C.LSOA_NAME, C.WARD_CODE, C.WARD_NAME, C.POPULATION,
+    "rank", S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME, S.POPULATION,
     "deprivation_domain", "deprivation_rank", "deprivation_decile", "deprivation_score",
     "share_covered", "pop_covered", "pop_out_of_reach", "deprived_pop_out_of_reach",
     "mean_reachable", "orgs_located", "orgs_per_1000", "mean_walk_min",
@@ -111,7 +115,7 @@ LSOA_COLUMNS: tuple[str, ...] = (
 
 #: Columns of the ranked ward table (:meth:`ThinResult.ranked`), when present.
 WARD_COLUMNS: tuple[str, ...] = (
-    "rank", C.WARD_CODE, C.WARD_NAME, C.POPULATION, "n_lsoas",
+    "rank", S.WARD_CODE, S.WARD_NAME, S.POPULATION, "n_lsoas",
     "deprivation_domain", "deprivation_average_rank", "deprivation_rank_in_area",
     "deprivation_decile", "deprivation_extent", "deprivation_share_lsoas_most_deprived_10",
     "deprived_pop",
@@ -138,7 +142,8 @@ class ThinResult:
         ``thin``, ``bivariate_class``, ``rank``, ``reason`` (and ``left_behind`` for wards).
         See ``docs/thin.md``.
     params
-        Every parameter of the rule and of the coverage it was built on.
+        Every parameter of the rule and of the coverage it was built on, as a dict
+        (:attr:`parameters` is the typed view).
     notes
         Fallbacks and caveats met on the way (e.g. a domain score absent from the data).
     """
@@ -147,7 +152,12 @@ class ThinResult:
     wards: gpd.GeoDataFrame
     params: dict[str, Any]
     notes: tuple[str, ...] = ()
-    coverage: Any = field(default=None, repr=False)
+    coverage: CoverageLike | None = field(default=None, repr=False)
+
+    @property
+    def parameters(self) -> ThinParams:
+        """The parameters, typed (:class:`cnmap.params.ThinParams`)."""
+        return ThinParams.from_mapping(self.params)
 
     def ranked(self, level: str = "lsoas", *, flagged_only: bool = True,
                geometry: bool = False) -> pd.DataFrame:
@@ -176,38 +186,38 @@ class ThinResult:
             frame = frame.loc[mask]
         frame = frame.sort_values("rank")
         if geometry:
-            return gpd.GeoDataFrame(frame[[*cols, "geometry"]], geometry="geometry",
+            return gpd.GeoDataFrame(frame[[*cols, S.GEOMETRY]], geometry=S.GEOMETRY,
                                     crs=self.lsoas.crs).reset_index(drop=True)
         return pd.DataFrame(frame[cols]).reset_index(drop=True)
 
     def summary(self, n: int = 5) -> str:
         """A few lines: how many thin LSOAs and wards, and the first ``n`` with reasons."""
-        p = self.params
+        p = self.parameters
         lt = self.lsoas
         thin = lt["thin"].to_numpy(bool)
         lines = [
-            f"Thin infrastructure at {p['minutes']:g} minutes ({p['domain_label']} decile <= "
-            f"{p['max_decile']}, share covered < {p['min_share_covered']:.0%}): "
+            f"Thin infrastructure at {p.minutes:g} minutes ({p.domain_label} decile <= "
+            f"{p.max_decile}, share covered < {p.min_share_covered:.0%}): "
             f"{int(thin.sum())} of {len(lt)} LSOAs, "
             f"{lt.loc[thin, 'deprived_pop_out_of_reach'].sum():,.0f} deprived residents out of "
             f"reach; {int(self.wards['thin'].sum())} of {len(self.wards)} wards thin, "
             f"{int(self.wards['left_behind'].sum())} left behind (worst "
-            f"{p['left_behind_pct']:g}% on both).",
+            f"{p.left_behind_pct:g}% on both).",
         ]
         for _, r in self.ranked("lsoas").head(n).iterrows():
-            lines.append(f"  {int(r['rank'])}. {r[C.LSOA_CODE]} ({r.get(C.WARD_NAME, '')}): "
+            lines.append(f"  {int(r['rank'])}. {r[S.LSOA_CODE]} ({r.get(S.WARD_NAME, '')}): "
                          f"{r['reason']}")
         wr = self.ranked("wards").head(n)
         for _, r in wr.iterrows():
-            lines.append(f"  ward {int(r['rank'])}. {r.get(C.WARD_NAME, r[C.WARD_CODE])}: "
+            lines.append(f"  ward {int(r['rank'])}. {r.get(S.WARD_NAME, r[S.WARD_CODE])}: "
                          f"{r['reason']}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return (f"ThinResult({int(self.lsoas['thin'].sum())} thin of {len(self.lsoas)} LSOAs, "
                 f"{int(self.wards['thin'].sum())} thin and {int(self.wards['left_behind'].sum())} "
-                f"left-behind of {len(self.wards)} wards; {self.params['domain']} at "
-                f"{self.params['minutes']:g} min)")
+                f"left-behind of {len(self.wards)} wards; {self.parameters.domain} at "
+                f"{self.parameters.minutes:g} min)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,11 +329,551 @@ def _resolve_domain(domain: str, lsoas: pd.DataFrame) -> tuple[str, str | None, 
 
 
 # ---------------------------------------------------------------------------------------------
+# the options: checked once, read by every step as a ThinRule
+
+#: What :func:`thin_areas` reads from its coverage (the members of :class:`CoverageLike`).
+_COVERAGE_ATTRIBUTES = ("lsoas", "wards", "thresholds", "residents", "organisations", "params",
+                        "parameters", "types", "speed_kmh", "area")
+
+
+def _check_coverage(coverage: object) -> None:
+    """A coverage result (:class:`~cnmap.coverage.CoverageLike`), or a ValidationError."""
+    if isinstance(coverage, CoverageLike):
+        return
+    missing = next(a for a in _COVERAGE_ATTRIBUTES if not hasattr(coverage, a))
+    raise ValidationError(f"thin_areas needs the result of cnmap.coverage(...), not "
+                          f"{type(coverage).__name__} (it has no {missing!r})")
+
+
+def _time_limit(coverage: CoverageLike, minutes: Any) -> int | float:
+    """The coverage threshold asked for (``15.0`` gives the stored ``15``), or the default."""
+    thresholds = tuple(coverage.thresholds)
+    if minutes is None:
+        return S.default_minutes(thresholds)
+    if not _check.is_number(minutes) or minutes not in thresholds:
+        raise ValidationError(f"minutes={minutes!r} is not among the coverage thresholds "
+                              f"{list(thresholds)}; run coverage(..., minutes=[..., "
+                              f"{minutes}]) or choose one of those")
+    return thresholds[thresholds.index(minutes)]
+
+
+def _check_options(max_decile: Any, min_share_covered: Any, left_behind_pct: Any,
+                   ward_rule: Any, provision: Any) -> None:
+    if isinstance(max_decile, bool) or not isinstance(max_decile, (int, np.integer)) \
+            or not 1 <= max_decile <= 10:
+        raise ValidationError(f"max_decile={max_decile!r} must be a whole number from 1 to 10")
+    if not (isinstance(min_share_covered, (int, float)) and 0 < min_share_covered <= 1):
+        raise ValidationError(f"min_share_covered={min_share_covered!r} must be a share in "
+                              "(0, 1], e.g. 0.5 for 50%")
+    if not (isinstance(left_behind_pct, (int, float)) and 0 < left_behind_pct <= 100):
+        raise ValidationError(f"left_behind_pct={left_behind_pct!r} must be a percentage in "
+                              "(0, 100], e.g. 10")
+    if ward_rule not in WARD_RULES:
+        raise ValidationError(f"ward_rule={ward_rule!r} is not one of {WARD_RULES}")
+    if provision not in PROVISION_MEASURES:
+        raise ValidationError(f"provision={provision!r} is not one of {list(PROVISION_MEASURES)}")
+
+
+def _edition(coverage: CoverageLike) -> int:
+    """The IoD edition of the coverage's area (2019 or 2025)."""
+    area_iod = coverage.area.iod if coverage.area is not None else None
+    edition = coverage.parameters.iod or area_iod
+    if edition not in _iod.N_LSOAS_ENGLAND:
+        raise ValidationError(f"cannot tell the IoD edition of this coverage (params['iod'] = "
+                              f"{edition!r}); it must be one of {list(_iod.N_LSOAS_ENGLAND)}")
+    return int(edition)
+
+
+def _organisations(coverage: CoverageLike, org_type: str | None, org_label: str | None,
+                   provision: str) -> tuple[str | None, str]:
+    """The organisation type analysed (None: all) and the words for it in reasons."""
+    types = tuple(coverage.types or ())
+    kind: str | None = None
+    if org_type is not None:
+        kind = _slug(org_type)
+        if kind not in types:
+            raise ValidationError(f"org_type={org_type!r} is not a type of this coverage "
+                                  f"(types: {list(types) or 'none: the organisations had no type'}"
+                                  "); run coverage with type_col=... or pick one of those")
+    if kind is not None and provision == "mean_reachable":
+        raise ValidationError(
+            f"provision='mean_reachable' is not available with org_type={org_type!r}: the "
+            "coverage counts organisations reachable for all types together only; use "
+            "provision='share_covered', 'orgs_per_1000' or 'mean_walk_min'")
+    if org_label is not None:
+        what = str(org_label).strip()
+    elif kind is not None:
+        what = kind.replace("_", " ")
+    elif len(types) == 1:
+        what = types[0].replace("_", " ")
+    else:
+        what = "organisation"
+    if not what:
+        raise ValidationError("org_label is empty; give words such as 'warm space'")
+    return kind, what
+
+
+# ---------------------------------------------------------------------------------------------
+# step 1: figures (need and provision), one function for LSOAs and wards
+
+
+@dataclass(frozen=True, eq=False)
+class _Provision:
+    """Provision figures of one level's areas at the rule's time limit."""
+
+    frame: gpd.GeoDataFrame  # a copy of the coverage table (``mean_walk_min_all`` by type)
+    share: np.ndarray
+    pop_covered: np.ndarray
+    mean_reachable: np.ndarray
+    walk: np.ndarray
+    located: np.ndarray
+
+    @property
+    def out_of_reach(self) -> np.ndarray:
+        return self.frame[S.POPULATION].to_numpy(float) - self.pop_covered
+
+
+def _provision(table: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, rule: ThinRule) -> _Provision:
+    """Share covered, people covered, reach, walk and organisations located, by area."""
+    frame = table.copy()
+    pop = frame[S.POPULATION].to_numpy(float)
+    t, kind = rule.minutes, rule.org_type
+    if kind:
+        share = frame[S.share_covered(t, kind)].to_numpy(float)
+        pop_cov = share * pop
+        reach = np.full(len(frame), np.nan)
+        walk = frame[S.mean_walk_min(kind)].to_numpy(float)
+        if S.MEAN_WALK_MIN in frame.columns:
+            frame = frame.rename(columns={S.MEAN_WALK_MIN: "mean_walk_min_all"})
+    else:
+        pop_cov = frame[S.pop_covered(t)].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(pop > 0, pop_cov / np.where(pop > 0, pop, 1), np.nan)
+        reach = frame[S.mean_reachable(t)].to_numpy(float)
+        walk = frame[S.MEAN_WALK_MIN].to_numpy(float)
+    located = _count_located(orgs.geometry, frame)
+    return _Provision(frame=frame, share=share, pop_covered=pop_cov, mean_reachable=reach,
+                      walk=walk, located=located)
+
+
+def _figures(prov: _Provision, need: dict[str, Any],
+             deprived_out: np.ndarray) -> gpd.GeoDataFrame:
+    """The area table with its need columns, then the provision figures and the gap."""
+    frame = prov.frame
+    for col, value in need.items():
+        frame[col] = value
+    pop = frame[S.POPULATION].to_numpy(float)
+    frame["share_covered"] = prov.share
+    frame["pop_covered"] = prov.pop_covered
+    frame["pop_out_of_reach"] = prov.out_of_reach
+    frame["deprived_pop_out_of_reach"] = deprived_out
+    frame["mean_reachable"] = prov.mean_reachable
+    frame["orgs_located"] = prov.located
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["orgs_per_1000"] = np.where(pop > 0, prov.located / np.where(pop > 0, pop, 1)
+                                          * 1000.0, np.nan)
+    frame["mean_walk_min"] = prov.walk
+    return frame
+
+
+def _lsoa_need(lsoas: pd.DataFrame, rule: ThinRule) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Need columns of the LSOAs (national rank, decile, score, deprived) and the keys that
+    order them worst first."""
+    d, n = rule.domain, rule.n_lsoas_england
+    rank = pd.to_numeric(lsoas[f"{d}_rank"], errors="coerce").to_numpy(float)
+    if np.nanmax(rank, initial=0) > n or np.nanmin(rank, initial=1) < 1:
+        raise ValidationError(f"column {d}_rank has values outside 1..{n} (IoD{rule.iod} ranks "
+                              "LSOAs in England from 1 = most deprived)")
+    if f"{d}_decile" in lsoas.columns:
+        decile = pd.to_numeric(lsoas[f"{d}_decile"], errors="coerce").to_numpy(float)
+    else:
+        decile = np.where(np.isfinite(rank), np.ceil(10 * rank / n), np.nan)
+    need: dict[str, Any] = {"deprivation_domain": d,
+                            "deprivation_rank": pd.array(rank, dtype="Int64"),
+                            "deprivation_decile": pd.array(decile, dtype="Int64")}
+    keys = [rank]
+    if f"{d}_score" in lsoas.columns:
+        score = pd.to_numeric(lsoas[f"{d}_score"], errors="coerce").to_numpy(float)
+        need["deprivation_score"] = score
+        keys.append(-score)
+    need["deprived"] = np.isfinite(decile) & (decile <= rule.max_decile)
+    return need, keys
+
+
+def _ward_need(coverage: CoverageLike, lsoas: pd.DataFrame, wards: gpd.GeoDataFrame,
+               rule: ThinRule, notes: list[str]) -> tuple[dict[str, Any], np.ndarray]:
+    """Need columns of the wards (average rank and friends, deprived residents) and the
+    deprived residents out of reach, by the ward each resident lives in."""
+    ward_dep, wnotes = _ward_deprivation(coverage.lsoas, rule.domain, rule.iod,
+                                         rule.n_lsoas_england)
+    notes += wnotes
+    wcode = wards[S.WARD_CODE].astype(str)
+    counts = lsoas[S.WARD_CODE].astype(str).value_counts()
+    need: dict[str, Any] = {
+        "n_lsoas": wcode.map(counts).fillna(0).astype("int64").to_numpy(),
+        "deprivation_domain": rule.domain}
+    for c in ward_dep.columns:
+        need[c] = ward_dep[c].reindex(wcode).to_numpy()
+    need["deprivation_decile"] = pd.array(need["deprivation_decile"], dtype="Int64")
+    dep_pop, dep_out = _deprived_residents(coverage.residents, lsoas, rule, notes)
+    need["deprived_pop"] = dep_pop.reindex(wcode).fillna(0.0).to_numpy()
+    return need, dep_out.reindex(wcode).fillna(0.0).to_numpy()
+
+
+def _deprived_residents(residents: pd.DataFrame, lsoas: pd.DataFrame, rule: ThinRule,
+                        notes: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Residents of deprived LSOAs, and those of them out of reach, by the ward they live in
+    (as the coverage ward tables)."""
+    deprived_codes = set(lsoas.loc[lsoas["deprived"].to_numpy(bool), S.LSOA_CODE])
+    in_dep = residents[S.LSOA_CODE].isin(deprived_codes).to_numpy()
+    wgt = residents[S.WEIGHT].to_numpy(float)
+    covered = residents[S.covered(rule.minutes, rule.org_type)].to_numpy(bool)
+    rw = residents[S.WARD_CODE].astype(str).to_numpy()
+    rl = residents[S.LSOA_CODE].astype(str).to_numpy()
+    best_fit = pd.Series(lsoas[S.WARD_CODE].astype(str).to_numpy(),
+                         index=lsoas[S.LSOA_CODE].astype(str))
+    same = pd.Series(rl).map(best_fit).to_numpy() == rw
+    own = group_sums(rl, wgt, people={"own ward": same})
+    n_mostly_elsewhere = int((own.share("own ward") < 0.5).sum())
+    if n_mostly_elsewhere:
+        notes.append(f"{n_mostly_elsewhere} LSOA(s) have most of their residents (by residential "
+                     "point location) in another ward than their LSOA-to-ward best fit: ward "
+                     "figures count residents in the ward they live in (as the coverage ward "
+                     "tables), while LSOA ward names, thin-LSOA counts and ward average ranks "
+                     "follow the best fit")
+    by_ward = group_sums(rw, wgt, people={"deprived": in_dep, "out": in_dep & ~covered})
+    return (pd.Series(by_ward.people("deprived"), index=by_ward.index),
+            pd.Series(by_ward.people("out"), index=by_ward.index))
+
+
+# ---------------------------------------------------------------------------------------------
+# step 2: ranks and classes within the area
+
+
+def _provision_keys(frame: pd.DataFrame, provision: str) -> list[np.ndarray]:
+    """Provision measures, chosen one first, each oriented so that smaller = less provision."""
+    order = [provision] + [m for m in PROVISION_MEASURES if m != provision]
+    ks = []
+    for m in order:
+        v = frame[m].to_numpy(float)
+        ks.append(v if PROVISION_MEASURES[m] else -v)
+    share_ok = np.isfinite(frame["share_covered"].to_numpy(float))
+    ks[0] = np.where(share_ok, ks[0], np.nan)
+    return ks
+
+
+def _add_classes(frame: gpd.GeoDataFrame, dep_keys: list[np.ndarray], provision: str) -> None:
+    """Ranks in the area (1 = worst), terciles and the 3x3 bivariate class."""
+    prov_keys = _provision_keys(frame, provision)
+    frame["deprivation_rank_in_area"] = pd.array(_worst_first_rank(dep_keys, "min"),
+                                                 dtype="Int64")
+    frame["provision_rank_in_area"] = pd.array(_worst_first_rank(prov_keys, "min"),
+                                               dtype="Int64")
+    dep_t = _terciles(_worst_first_rank(dep_keys), worst_is=3)
+    prov_t = _terciles(_worst_first_rank(prov_keys), worst_is=1)
+    frame["deprivation_tercile"] = pd.array(dep_t, dtype="Int64")
+    frame["provision_tercile"] = pd.array(prov_t, dtype="Int64")
+    frame["bivariate_class"] = _bivariate(dep_t, prov_t).to_numpy()
+
+
+def _float(frame: pd.DataFrame, col: str) -> np.ndarray:
+    return frame[col].to_numpy(dtype=float, na_value=np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# step 3: the rule
+
+
+def _lsoa_thin(lsoas: pd.DataFrame, rule: ThinRule) -> np.ndarray:
+    """Thin: deprived and share covered below the threshold (LSOAs with residents only)."""
+    pop = lsoas[S.POPULATION].to_numpy(float)
+    share = lsoas["share_covered"].to_numpy(float)
+    return lsoas["deprived"].to_numpy(bool) & (share < rule.min_share_covered) & (pop > 0)
+
+
+def _add_ward_flags(wards: gpd.GeoDataFrame, rule: ThinRule) -> int:
+    """``thin_ward_figures``, ``thin`` (by ``ward_rule``) and ``left_behind``; returns the
+    number of wards in the worst ``left_behind_pct`` %."""
+    wdec = _float(wards, "deprivation_decile")
+    wpop = wards[S.POPULATION].to_numpy(float)
+    share = wards["share_covered"].to_numpy(float)
+    own = np.isfinite(wdec) & (wdec <= rule.max_decile) & (share < rule.min_share_covered) \
+        & (wpop > 0)
+    has_thin = wards["n_thin_lsoas"].to_numpy() > 0
+    wards["thin_ward_figures"] = own
+    wards["thin"] = {"ward": own, "any_lsoa": has_thin, "either": own | has_thin}[rule.ward_rule]
+    n_valid = int(wards["provision_rank_in_area"].notna().sum())
+    k_worst = max(1, math.ceil(n_valid * rule.left_behind_pct / 100.0)) if n_valid else 0
+    worst_dep = np.nan_to_num(_float(wards, "deprivation_rank_in_area"), nan=np.inf) <= k_worst
+    worst_prov = np.nan_to_num(_float(wards, "provision_rank_in_area"), nan=np.inf) <= k_worst
+    wards["left_behind"] = worst_dep & worst_prov
+    return k_worst
+
+
+# ---------------------------------------------------------------------------------------------
+# the two levels: figures -> classes -> rule
+
+
+def _lsoa_table(coverage: CoverageLike, orgs: gpd.GeoDataFrame, rule: ThinRule,
+                notes: list[str]) -> gpd.GeoDataFrame:
+    """The LSOAs with need, provision, classes and ``thin``."""
+    need, dep_keys = _lsoa_need(coverage.lsoas, rule)
+    prov = _provision(coverage.lsoas, orgs, rule)
+    if rule.org_type:
+        notes.append(f"organisations reachable per resident is not available by type: "
+                     f"mean_reachable is left empty for {rule.org_type!r}")
+    pop = prov.frame[S.POPULATION].to_numpy(float)
+    no_pop = ~(pop > 0)
+    if no_pop.any():
+        notes.append(f"{int(no_pop.sum())} LSOA(s) have no residents "
+                     f"({list(prov.frame.loc[no_pop, S.LSOA_CODE][:5])}): no share covered, not "
+                     "classed, never thin")
+    L = _figures(prov, need, np.where(need["deprived"], prov.out_of_reach, 0.0))
+    _add_classes(L, dep_keys, rule.provision)
+    L["thin"] = _lsoa_thin(L, rule)
+    return L
+
+
+def _ward_table(coverage: CoverageLike, L: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
+                rule: ThinRule, notes: list[str]) -> tuple[gpd.GeoDataFrame, int]:
+    """The wards with need, provision, classes, ``thin`` and ``left_behind``."""
+    need, deprived_out = _ward_need(coverage, L, coverage.wards, rule, notes)
+    W = _figures(_provision(coverage.wards, orgs, rule), need, deprived_out)
+    thin = L["thin"].to_numpy(bool)
+    thin_by_ward = L.loc[thin].groupby(L.loc[thin, S.WARD_CODE].astype(str)).size()
+    wcode = W[S.WARD_CODE].astype(str)
+    W["n_thin_lsoas"] = thin_by_ward.reindex(wcode).fillna(0).astype("int64").to_numpy()
+    _add_classes(W, [-W["deprivation_average_rank"].to_numpy(float)], rule.provision)
+    k_worst = _add_ward_flags(W, rule)
+    return W, k_worst
+
+
+# ---------------------------------------------------------------------------------------------
+# cold spots (optional)
+
+
+def _cold_spots_step(L: gpd.GeoDataFrame, W: gpd.GeoDataFrame, cold_spots: bool,
+                     options: dict[str, Any] | None, notes: list[str]
+                     ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any] | None,
+                                dict[str, Any]]:
+    """Gi* (or local Moran) cold spots of ``share_covered`` on both levels, when asked."""
+    if not cold_spots:
+        if options:
+            raise ValidationError("cold_spot_options were given but cold_spots=False; pass "
+                                  "cold_spots=True to compute them")
+        return L, W, None, {}
+    from cnmap.hotspots import cold_spots as _cold_spots
+
+    opts = dict(options or {})
+    if "prefix" in opts:
+        raise ValidationError("cold_spot_options cannot set 'prefix': thin_areas names the "
+                              "columns share_covered_*")
+    opts.setdefault("method", "gi_star")
+    # FDR over hundreds of areas needs p-values below 1/1000: 9,999 permutations
+    opts.setdefault("permutations", 9999)
+    L, cs_l = _add_cold_spots(L, _cold_spots, opts, notes, "LSOA")
+    W, cs_w = _add_cold_spots(W, _cold_spots, opts, notes, "ward")
+    return L, W, {"lsoas": cs_l, "wards": cs_w}, opts
+
+
+# ---------------------------------------------------------------------------------------------
+# step 4: ranking and reasons
+
+
+def _lsoa_ranks(L: pd.DataFrame) -> np.ndarray:
+    """Rank 1..n: thin first, then deprived residents out of reach (more first), national
+    deprivation rank (more deprived first), all residents out of reach, LSOA code."""
+    order = np.lexsort((L[S.LSOA_CODE].astype(str).to_numpy(),
+                        -np.nan_to_num(L["pop_out_of_reach"].to_numpy(float)),
+                        np.nan_to_num(_float(L, "deprivation_rank"), nan=np.inf),
+                        -np.nan_to_num(L["deprived_pop_out_of_reach"].to_numpy(float)),
+                        ~L["thin"].to_numpy(bool)))
+    out = np.empty(len(L), dtype="int64")
+    out[order] = np.arange(1, len(L) + 1)
+    return out
+
+
+def _ward_ranks(W: pd.DataFrame) -> np.ndarray:
+    """Rank 1..n: flagged first, then deprived residents out of reach, deprivation (average
+    rank), all residents out of reach, ward code."""
+    flagged = W["thin"].to_numpy(bool) | W["left_behind"].to_numpy(bool)
+    order = np.lexsort((W[S.WARD_CODE].astype(str).to_numpy(),
+                        -np.nan_to_num(W["pop_out_of_reach"].to_numpy(float)),
+                        -np.nan_to_num(W["deprivation_average_rank"].to_numpy(float),
+                                       nan=-np.inf),
+                        -W["deprived_pop_out_of_reach"].to_numpy(float), ~flagged))
+    out = np.empty(len(W), dtype="int64")
+    out[order] = np.arange(1, len(W) + 1)
+    return out
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The fixed parts of the reasons."""
+
+    index: str  # "IMD", "Income deprivation", ...
+    what: str  # "organisation", "warm space", ...
+    minutes: str  # "15 minutes'"
+    deciles: str  # "decile 1-2"
+    left_behind_pct: float
+    cold_label: str  # the cluster label of a cold spot
+    cold: str  # the words added to the reason of an area in a cold spot
+
+    @classmethod
+    def of(cls, rule: ThinRule, cs_params: dict[str, Any] | None,
+           opts: dict[str, Any]) -> _Words:
+        local_moran = bool(cs_params) and opts.get("method") == "local_moran"
+        a = opts.get("alpha", 0.05)
+        test = f"FDR {a:.0%}" if opts.get("fdr", True) else f"p <= {a:g}"
+        return cls(index=rule.domain_label, what=rule.org_label,
+                   minutes=_minutes_words(rule.minutes),
+                   deciles=f"decile 1-{rule.max_decile}" if rule.max_decile > 1 else "decile 1",
+                   left_behind_pct=rule.left_behind_pct,
+                   cold_label="LL" if local_moran else "cold spot",
+                   cold=f"; part of a cold spot of walking coverage "
+                        f"({'local Moran LL' if local_moran else 'Gi*'}, {test})")
+
+    def in_cold_spot(self, frame: pd.DataFrame) -> np.ndarray:
+        if "share_covered_cluster" not in frame.columns:
+            return np.zeros(len(frame), dtype=bool)
+        return (frame["share_covered_cluster"] == self.cold_label).to_numpy(dtype=bool,
+                                                                            na_value=False)
+
+
+def _lsoa_reasons(L: pd.DataFrame, words: _Words) -> list[str]:
+    """A plain-English reason for every thin LSOA ("" for the others)."""
+    thin = L["thin"].to_numpy(bool)
+    decile = _float(L, "deprivation_decile")
+    out = L["pop_out_of_reach"].to_numpy(float)
+    share = L["share_covered"].to_numpy(float)
+    walk = L["mean_walk_min"].to_numpy(float)
+    cold = words.in_cold_spot(L)
+    return [(f"{words.index} decile {int(decile[i])}; {_people(out[i])} more than "
+             f"{words.minutes} walk from any {words.what} (share covered {share[i]:.0%}); "
+             f"nearest on average {walk[i]:.0f} minutes away" + (words.cold if cold[i] else ""))
+            if thin[i] else "" for i in range(len(L))]
+
+
+def _thin_lsoa_words(L: pd.DataFrame, lsoa_rank: np.ndarray, words: _Words) -> dict[str, str]:
+    """For each ward, its thin LSOAs in rank order: "2 thin LSOAs: E01... (IMD decile 1, ...)"."""
+    thin = L["thin"].to_numpy(bool)
+    tl = pd.DataFrame({"w": L[S.WARD_CODE].astype(str).to_numpy(),
+                       "code": L[S.LSOA_CODE].astype(str).to_numpy(),
+                       "dec": _float(L, "deprivation_decile"),
+                       "share": L["share_covered"].to_numpy(float), "r": lsoa_rank}
+                      )[thin].sort_values("r")
+    out: dict[str, str] = {}
+    for w, g in tl.groupby("w", sort=False):
+        items = [f"{c} ({words.index} decile {int(dd)}, {sh:.0%} covered)"
+                 for c, dd, sh in zip(g["code"][:3], g["dec"][:3], g["share"][:3], strict=True)]
+        more = f" and {len(g) - 3} more" if len(g) > 3 else ""
+        out[str(w)] = f"{len(g)} thin LSOA{'s' if len(g) > 1 else ''}: {', '.join(items)}{more}"
+    return out
+
+
+def _ward_reasons(W: pd.DataFrame, thin_lsoas: dict[str, str], words: _Words) -> list[str]:
+    """A plain-English reason for every thin or left-behind ward ("" for the others)."""
+    wcode = W[S.WARD_CODE].astype(str).to_numpy()
+    left_behind = W["left_behind"].to_numpy(bool)
+    flagged = W["thin"].to_numpy(bool) | left_behind
+    dep_out = W["deprived_pop_out_of_reach"].to_numpy(float)
+    out = W["pop_out_of_reach"].to_numpy(float)
+    share = W["share_covered"].to_numpy(float)
+    wdec = _float(W, "deprivation_decile")
+    dep_r, prov_r = _float(W, "deprivation_rank_in_area"), _float(W, "provision_rank_in_area")
+    n_valid = int(W["provision_rank_in_area"].notna().sum())
+    cold = words.in_cold_spot(W)
+    reasons = []
+    for i in range(len(W)):
+        if not flagged[i]:
+            reasons.append("")
+            continue
+        parts = [thin_lsoas[wcode[i]]] if wcode[i] in thin_lsoas else []
+        if dep_out[i] > 0.5:
+            parts.append(f"{_people(dep_out[i])} of {words.index} {words.deciles} LSOAs living "
+                         f"in the ward more than {words.minutes} walk from any {words.what}")
+        dep_part = (f"{words.index} decile {int(wdec[i])} by average rank"
+                    if np.isfinite(wdec[i]) else f"no {words.index} average rank")
+        parts.append(f"ward: {dep_part}, {_people(out[i])} more than {words.minutes} walk from "
+                     f"any {words.what} (share covered {share[i]:.0%})")
+        if left_behind[i]:
+            parts.append(f"among the worst {words.left_behind_pct:g}% of {n_valid} wards on "
+                         f"both deprivation ({_ordinal(dep_r[i])} most deprived by average "
+                         f"rank) and provision ({_ordinal(prov_r[i])} least provided)")
+        reasons.append("; ".join(parts) + (words.cold if cold[i] else ""))
+    return reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# the record
+
+
+def _record(rule: ThinRule, coverage: CoverageLike, wards: pd.DataFrame, k_worst: int,
+            cold_spots: dict[str, Any] | None) -> ThinParams:
+    """The parameters recorded with the result."""
+    d, t = rule.domain, rule.minutes
+    n_valid = int(wards["provision_rank_in_area"].notna().sum())
+    cov = coverage.parameters.as_dict()
+    return ThinParams(
+        minutes=t, metres=float(t) * float(coverage.speed_kmh) * 1000.0 / 60.0,
+        domain=d, domain_requested=rule.domain_requested, service=rule.service,
+        domain_label=rule.domain_label, iod=rule.iod, n_lsoas_england=rule.n_lsoas_england,
+        max_decile=rule.max_decile, min_share_covered=rule.min_share_covered,
+        left_behind_pct=rule.left_behind_pct, left_behind_n_wards=k_worst,
+        org_type=rule.org_type, org_label=rule.org_label, provision=rule.provision,
+        provision_order=rule.provision_order,
+        rule=(f"thin = {d}_decile <= {rule.max_decile} and share covered within {t:g} min < "
+              f"{rule.min_share_covered:g}"),
+        ward_rule=rule.ward_rule,
+        ward_rule_text=(f"ward figures: decile of the ward's population-weighted average {d} "
+                        f"rank <= {rule.max_decile} and ward share covered < "
+                        f"{rule.min_share_covered:g}; any_lsoa: the ward holds a thin LSOA; "
+                        f"thin = {rule.ward_rule}; left_behind = among the worst "
+                        f"{rule.left_behind_pct:g}% of wards ({k_worst} of {n_valid}) on both "
+                        "average rank and provision"),
+        ward_deprivation="MHCLG average rank (cnmap.deprivation.summarise)",
+        cold_spots=cold_spots,
+        coverage={k: cov[k] for k in _COVERAGE_RECORD},
+    )
+
+
+#: The coverage parameters recorded with a thin-areas result.
+_COVERAGE_RECORD = ("mode", "minutes", "speed_kmh", "persona", "residents", "lad_code",
+                    "lsoa_vintage", "iod", "n_organisations", "n_organisations_placed",
+                    "population")
+
+
+# ---------------------------------------------------------------------------------------------
 # the public function
 
 
-def thin_areas(
-    coverage: Any,
+def _rule(coverage: CoverageLike, minutes: Any, domain: str, max_decile: int,  # noqa: PLR0913
+          min_share_covered: float, left_behind_pct: float, ward_rule: str,
+          org_type: str | None, org_label: str | None, provision: str
+          ) -> tuple[ThinRule, list[str]]:
+    """Every option checked, as one :class:`~cnmap.params.ThinRule`, and notes on the way."""
+    _check_coverage(coverage)
+    t = _time_limit(coverage, minutes)
+    _check_options(max_decile, min_share_covered, left_behind_pct, ward_rule, provision)
+    for col in (S.LSOA_CODE, S.WARD_CODE, S.POPULATION):
+        if col not in coverage.lsoas.columns:
+            raise MissingColumnError(f"coverage.lsoas has no {col!r} column; build the coverage "
+                                     "with cnmap.coverage on an area from cnmap.load_area")
+    d, service, notes = _resolve_domain(domain, coverage.lsoas)
+    edition = _edition(coverage)
+    kind, what = _organisations(coverage, org_type, org_label, provision)
+    rule = ThinRule(
+        minutes=t, domain=d, domain_requested=domain, service=service,
+        domain_label=_WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d)), iod=edition,
+        n_lsoas_england=_iod.N_LSOAS_ENGLAND[edition], max_decile=int(max_decile),
+        min_share_covered=float(min_share_covered), left_behind_pct=float(left_behind_pct),
+        ward_rule=ward_rule, org_type=kind, org_label=what, provision=provision,
+        provision_order=(provision, *[m for m in PROVISION_MEASURES if m != provision]))
+    return rule, notes
+
+
+def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keyword
+    coverage: CoverageLike,
     *,
     minutes: float | None = None,
     domain: str = "imd",
@@ -401,366 +951,30 @@ def thin_areas(
     MissingColumnError
         The index's rank column is absent (the message lists the indices available).
     """
-    for attr in ("lsoas", "wards", "thresholds", "residents", "organisations", "params"):
-        if not hasattr(coverage, attr):
-            raise ValidationError(f"thin_areas needs the result of cnmap.coverage(...), not "
-                                  f"{type(coverage).__name__} (it has no {attr!r})")
-    thresholds = tuple(coverage.thresholds)
-    if minutes is None:
-        T: int | float = 15 if 15 in thresholds else thresholds[-1]
-    else:
-        T = minutes
-        if T not in thresholds:
-            raise ValidationError(f"minutes={minutes!r} is not among the coverage thresholds "
-                                  f"{list(thresholds)}; run coverage(..., minutes=[..., "
-                                  f"{minutes}]) or choose one of those")
-    if isinstance(max_decile, bool) or not isinstance(max_decile, (int, np.integer)) \
-            or not 1 <= max_decile <= 10:
-        raise ValidationError(f"max_decile={max_decile!r} must be a whole number from 1 to 10")
-    if not (isinstance(min_share_covered, (int, float)) and 0 < min_share_covered <= 1):
-        raise ValidationError(f"min_share_covered={min_share_covered!r} must be a share in "
-                              "(0, 1], e.g. 0.5 for 50%")
-    if not (isinstance(left_behind_pct, (int, float)) and 0 < left_behind_pct <= 100):
-        raise ValidationError(f"left_behind_pct={left_behind_pct!r} must be a percentage in "
-                              "(0, 100], e.g. 10")
-    if ward_rule not in WARD_RULES:
-        raise ValidationError(f"ward_rule={ward_rule!r} is not one of {WARD_RULES}")
-    if provision not in PROVISION_MEASURES:
-        raise ValidationError(f"provision={provision!r} is not one of {list(PROVISION_MEASURES)}")
-
-    L0 = coverage.lsoas
-    W0 = coverage.wards
-    for col in (C.LSOA_CODE, C.WARD_CODE, C.POPULATION):
-        if col not in L0.columns:
-            raise MissingColumnError(f"coverage.lsoas has no {col!r} column; build the coverage "
-                                     "with cnmap.coverage on an area from cnmap.load_area")
-    d, service, notes = _resolve_domain(domain, L0)
-    edition = coverage.params.get("iod") or getattr(getattr(coverage, "area", None), "iod", None)
-    if edition not in _iod.N_LSOAS_ENGLAND:
-        raise ValidationError(f"cannot tell the IoD edition of this coverage (params['iod'] = "
-                              f"{edition!r}); it must be one of {list(_iod.N_LSOAS_ENGLAND)}")
-    N = _iod.N_LSOAS_ENGLAND[int(edition)]
-
-    # which organisations: all, or one type
-    types = tuple(getattr(coverage, "types", ()) or ())
-    K: str | None = None
-    if org_type is not None:
-        K = _slug(org_type)
-        if K not in types:
-            raise ValidationError(f"org_type={org_type!r} is not a type of this coverage "
-                                  f"(types: {list(types) or 'none: the organisations had no type'}"
-                                  "); run coverage with type_col=... or pick one of those")
-    if K is not None and provision == "mean_reachable":
-        raise ValidationError(
-            f"provision='mean_reachable' is not available with org_type={org_type!r}: the "
-            "coverage counts organisations reachable for all types together only; use "
-            "provision='share_covered', 'orgs_per_1000' or 'mean_walk_min'")
-    if org_label is not None:
-        what = str(org_label).strip()
-    elif K is not None:
-        what = K.replace("_", " ")
-    elif len(types) == 1:
-        what = types[0].replace("_", " ")
-    else:
-        what = "organisation"
-    if not what:
-        raise ValidationError("org_label is empty; give words such as 'warm space'")
-    sfx = f"_{K}" if K else ""
-
-    # ---------------- LSOAs
-    L = L0.copy()
-    pop = L[C.POPULATION].to_numpy(float)
-    rank = pd.to_numeric(L[f"{d}_rank"], errors="coerce").to_numpy(float)
-    if np.nanmax(rank, initial=0) > N or np.nanmin(rank, initial=1) < 1:
-        raise ValidationError(f"column {d}_rank has values outside 1..{N} (IoD{edition} ranks "
-                              "LSOAs in England from 1 = most deprived)")
-    if f"{d}_decile" in L.columns:
-        decile = pd.to_numeric(L[f"{d}_decile"], errors="coerce").to_numpy(float)
-    else:
-        decile = np.where(np.isfinite(rank), np.ceil(10 * rank / N), np.nan)
-    score = (pd.to_numeric(L[f"{d}_score"], errors="coerce").to_numpy(float)
-             if f"{d}_score" in L.columns else None)
-    if K:
-        share = L[f"share_covered_{T}min{sfx}"].to_numpy(float)
-        pop_cov = share * pop
-        mean_reach = np.full(len(L), np.nan)
-        walk = L[f"mean_walk_min{sfx}"].to_numpy(float)
-        notes.append(f"organisations reachable per resident is not available by type: "
-                     f"mean_reachable is left empty for {K!r}")
-        if "mean_walk_min" in L.columns:
-            L = L.rename(columns={"mean_walk_min": "mean_walk_min_all"})
-    else:
-        pop_cov = L[f"pop_covered_{T}min"].to_numpy(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(pop > 0, pop_cov / np.where(pop > 0, pop, 1), np.nan)
-        mean_reach = L[f"mean_reachable_{T}min"].to_numpy(float)
-        walk = L["mean_walk_min"].to_numpy(float)
+    rule, notes = _rule(coverage, minutes, domain, max_decile, min_share_covered,
+                        left_behind_pct, ward_rule, org_type, org_label, provision)
     orgs = coverage.organisations
-    if K and "type_slug" in orgs.columns:
-        orgs = orgs.loc[orgs["type_slug"] == K]
-    located = _count_located(orgs.geometry, L)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_1000 = np.where(pop > 0, located / np.where(pop > 0, pop, 1) * 1000.0, np.nan)
-    deprived = np.isfinite(decile) & (decile <= max_decile)
-    out_of_reach = pop - pop_cov
-    dep_out = np.where(deprived, out_of_reach, 0.0)
-    no_pop = ~(pop > 0)
-    if no_pop.any():
-        notes.append(f"{int(no_pop.sum())} LSOA(s) have no residents "
-                     f"({list(L.loc[no_pop, C.LSOA_CODE][:5])}): no share covered, not "
-                     "classed, never thin")
-
-    L["deprivation_domain"] = d
-    L["deprivation_rank"] = pd.array(rank, dtype="Int64")
-    L["deprivation_decile"] = pd.array(decile, dtype="Int64")
-    if score is not None:
-        L["deprivation_score"] = score
-    L["deprived"] = deprived
-    L["share_covered"] = share
-    L["pop_covered"] = pop_cov
-    L["pop_out_of_reach"] = out_of_reach
-    L["deprived_pop_out_of_reach"] = dep_out
-    L["mean_reachable"] = mean_reach
-    L["orgs_located"] = located
-    L["orgs_per_1000"] = per_1000
-    L["mean_walk_min"] = walk
-
-    def provision_keys(fr: pd.DataFrame) -> list[np.ndarray]:
-        order = [provision] + [m for m in PROVISION_MEASURES if m != provision]
-        ks = []
-        for m in order:
-            v = fr[m].to_numpy(float)
-            ks.append(v if PROVISION_MEASURES[m] else -v)
-        share_ok = np.isfinite(fr["share_covered"].to_numpy(float))
-        ks[0] = np.where(share_ok, ks[0], np.nan)
-        return ks
-
-    dep_keys = [rank] + ([-score] if score is not None else [])
-    L["deprivation_rank_in_area"] = pd.array(_worst_first_rank(dep_keys, "min"), dtype="Int64")
-    L["provision_rank_in_area"] = pd.array(_worst_first_rank(provision_keys(L), "min"),
-                                           dtype="Int64")
-    dep_t = _terciles(_worst_first_rank(dep_keys), worst_is=3)
-    prov_t = _terciles(_worst_first_rank(provision_keys(L)), worst_is=1)
-    L["deprivation_tercile"] = pd.array(dep_t, dtype="Int64")
-    L["provision_tercile"] = pd.array(prov_t, dtype="Int64")
-    L["bivariate_class"] = _bivariate(dep_t, prov_t).to_numpy()
-    thin = deprived & (share < min_share_covered) & (pop > 0)
-    L["thin"] = thin
-
-    # ---------------- wards
-    ward_dep, wnotes = _ward_deprivation(L0, d, int(edition), N)
-    notes += wnotes
-    Wd = W0.copy()
-    wcode = Wd[C.WARD_CODE].astype(str)
-    wpop = Wd[C.POPULATION].to_numpy(float)
-    if K:
-        wshare = Wd[f"share_covered_{T}min{sfx}"].to_numpy(float)
-        wpop_cov = wshare * wpop
-        wreach = np.full(len(Wd), np.nan)
-        wwalk = Wd[f"mean_walk_min{sfx}"].to_numpy(float)
-        if "mean_walk_min" in Wd.columns:
-            Wd = Wd.rename(columns={"mean_walk_min": "mean_walk_min_all"})
-    else:
-        wpop_cov = Wd[f"pop_covered_{T}min"].to_numpy(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            wshare = np.where(wpop > 0, wpop_cov / np.where(wpop > 0, wpop, 1), np.nan)
-        wreach = Wd[f"mean_reachable_{T}min"].to_numpy(float)
-        wwalk = Wd["mean_walk_min"].to_numpy(float)
-    wlocated = _count_located(orgs.geometry, Wd)
-    # deprived residents out of reach, by the ward each resident lives in (as the coverage
-    # ward tables): residents of deprived LSOAs not within T minutes
-    R = coverage.residents
-    cov_col = f"covered_{T}min{sfx}"
-    deprived_codes = set(L.loc[deprived, C.LSOA_CODE])
-    in_dep = R[C.LSOA_CODE].isin(deprived_codes).to_numpy()
-    wgt = R["weight"].to_numpy(float)
-    covered = R[cov_col].to_numpy(bool)
-    rw = R[C.WARD_CODE].astype(str).to_numpy()
-    rl = R[C.LSOA_CODE].astype(str).to_numpy()
-    lk = pd.Series(L[C.WARD_CODE].astype(str).to_numpy(), index=L[C.LSOA_CODE].astype(str))
-    same = pd.Series(rl).map(lk).to_numpy() == rw
-    in_own = pd.Series(np.where(same, wgt, 0.0)).groupby(rl).sum()
-    tot = pd.Series(wgt).groupby(rl).sum()
-    n_mostly_elsewhere = int(((in_own / tot.where(tot > 0)) < 0.5).sum())
-    if n_mostly_elsewhere:
-        notes.append(f"{n_mostly_elsewhere} LSOA(s) have most of their residents (by residential "
-                     "point location) in another ward than their LSOA-to-ward best fit: ward "
-                     "figures count residents in the ward they live in (as the coverage ward "
-                     "tables), while LSOA ward names, thin-LSOA counts and ward average ranks "
-                     "follow the best fit")
-    dep_pop_w = pd.Series(np.where(in_dep, wgt, 0.0)).groupby(rw).sum()
-    dep_out_w = pd.Series(np.where(in_dep & ~covered, wgt, 0.0)).groupby(rw).sum()
-
-    Wd["n_lsoas"] = wcode.map(L[C.WARD_CODE].astype(str).value_counts()).fillna(0).astype("int64").to_numpy()
-    Wd["deprivation_domain"] = d
-    for c in ward_dep.columns:
-        Wd[c] = ward_dep[c].reindex(wcode).to_numpy()
-    Wd["deprived_pop"] = dep_pop_w.reindex(wcode).fillna(0.0).to_numpy()
-    Wd["share_covered"] = wshare
-    Wd["pop_covered"] = wpop_cov
-    Wd["pop_out_of_reach"] = wpop - wpop_cov
-    Wd["deprived_pop_out_of_reach"] = dep_out_w.reindex(wcode).fillna(0.0).to_numpy()
-    Wd["mean_reachable"] = wreach
-    Wd["orgs_located"] = wlocated
-    with np.errstate(invalid="ignore", divide="ignore"):
-        Wd["orgs_per_1000"] = np.where(wpop > 0, wlocated / np.where(wpop > 0, wpop, 1) * 1000, np.nan)
-    Wd["mean_walk_min"] = wwalk
-    thin_by_ward = L.loc[thin].groupby(L.loc[thin, C.WARD_CODE].astype(str)).size()
-    Wd["n_thin_lsoas"] = thin_by_ward.reindex(wcode).fillna(0).astype("int64").to_numpy()
-    avg = Wd["deprivation_average_rank"].to_numpy(float)
-    wdep_keys = [-avg]
-    Wd["deprivation_rank_in_area"] = pd.array(_worst_first_rank(wdep_keys, "min"), dtype="Int64")
-    Wd["provision_rank_in_area"] = pd.array(_worst_first_rank(provision_keys(Wd), "min"),
-                                            dtype="Int64")
-    wdep_t = _terciles(_worst_first_rank(wdep_keys), worst_is=3)
-    wprov_t = _terciles(_worst_first_rank(provision_keys(Wd)), worst_is=1)
-    Wd["deprivation_tercile"] = pd.array(wdep_t, dtype="Int64")
-    Wd["provision_tercile"] = pd.array(wprov_t, dtype="Int64")
-    Wd["bivariate_class"] = _bivariate(wdep_t, wprov_t).to_numpy()
-    wdec = Wd["deprivation_decile"].to_numpy(float)
-    Wd["deprivation_decile"] = pd.array(wdec, dtype="Int64")
-    ward_own = np.isfinite(wdec) & (wdec <= max_decile) & (wshare < min_share_covered) & (wpop > 0)
-    has_thin = Wd["n_thin_lsoas"].to_numpy() > 0
-    Wd["thin_ward_figures"] = ward_own
-    Wd["thin"] = {"ward": ward_own, "any_lsoa": has_thin, "either": ward_own | has_thin}[ward_rule]
-    n_valid = int(Wd["provision_rank_in_area"].notna().sum())
-    k_worst = max(1, math.ceil(n_valid * left_behind_pct / 100.0)) if n_valid else 0
-    wd_r = Wd["deprivation_rank_in_area"].to_numpy(dtype=float, na_value=np.nan)
-    wp_r = Wd["provision_rank_in_area"].to_numpy(dtype=float, na_value=np.nan)
-    Wd["left_behind"] = (np.nan_to_num(wd_r, nan=np.inf) <= k_worst) & \
-        (np.nan_to_num(wp_r, nan=np.inf) <= k_worst)
-
-    # ---------------- cold spots (optional)
-    cs_params = None
-    if cold_spots:
-        from cnmap.hotspots import cold_spots as _cold_spots
-
-        opts = dict(cold_spot_options or {})
-        if "prefix" in opts:
-            raise ValidationError("cold_spot_options cannot set 'prefix': thin_areas names the "
-                                  "columns share_covered_*")
-        opts.setdefault("method", "gi_star")
-        # FDR over hundreds of areas needs p-values below 1/1000: 9,999 permutations
-        opts.setdefault("permutations", 9999)
-        L, cs_l = _add_cold_spots(L, _cold_spots, opts, notes, "LSOA")
-        Wd, cs_w = _add_cold_spots(Wd, _cold_spots, opts, notes, "ward")
-        cs_params = {"lsoas": cs_l, "wards": cs_w}
-    elif cold_spot_options:
-        raise ValidationError("cold_spot_options were given but cold_spots=False; pass "
-                              "cold_spots=True to compute them")
-
-    # ---------------- reasons and ranks
-    word = _WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d))
-    dec_words = f"decile 1-{max_decile}" if max_decile > 1 else "decile 1"
-    mins = _minutes_words(T)
-    cold_label = "LL" if cs_params and opts.get("method") == "local_moran" else "cold spot"
-
-    def cold_words(fr: pd.DataFrame, i: int) -> str:
-        if "share_covered_cluster" in fr.columns and fr["share_covered_cluster"].iat[i] == cold_label:
-            a = opts.get("alpha", 0.05)
-            return (f"; part of a cold spot of walking coverage "
-                    f"({'Gi*' if cold_label == 'cold spot' else 'local Moran LL'}, "
-                    f"{f'FDR {a:.0%}' if opts.get('fdr', True) else f'p <= {a:g}'})")
-        return ""
-
-    reasons = []
-    for i in range(len(L)):
-        if not thin[i]:
-            reasons.append("")
-            continue
-        reasons.append(
-            f"{word} decile {int(decile[i])}; {_people(out_of_reach[i])} more than {mins} walk "
-            f"from any {what} (share covered {share[i]:.0%}); nearest on average "
-            f"{walk[i]:.0f} minutes away" + cold_words(L, i))
-    L["reason"] = pd.array(reasons, dtype="str")
-
-    wlb = Wd["left_behind"].to_numpy(bool)
-    wdep_out = Wd["deprived_pop_out_of_reach"].to_numpy(float)
-    wout = Wd["pop_out_of_reach"].to_numpy(float)
-    # thin LSOAs of each ward, in rank order, for the ward reasons
-    lrank_tmp = _lsoa_order(L, thin, dep_out, rank, out_of_reach)
-    tl = pd.DataFrame({"w": L[C.WARD_CODE].astype(str).to_numpy(), "code": L[C.LSOA_CODE].astype(str).to_numpy(),
-                       "dec": decile, "share": share, "r": lrank_tmp})[thin].sort_values("r")
-    thin_list = {w: g for w, g in tl.groupby("w", sort=False)}
-    wreasons = []
-    for i in range(len(Wd)):
-        if not (Wd["thin"].iat[i] or wlb[i]):
-            wreasons.append("")
-            continue
-        parts = []
-        g = thin_list.get(wcode.iat[i])
-        if g is not None and len(g):
-            items = [f"{c} ({word} decile {int(dd)}, {sh:.0%} covered)"
-                     for c, dd, sh in zip(g["code"][:3], g["dec"][:3], g["share"][:3], strict=True)]
-            more = f" and {len(g) - 3} more" if len(g) > 3 else ""
-            parts.append(f"{len(g)} thin LSOA{'s' if len(g) > 1 else ''}: "
-                         f"{', '.join(items)}{more}")
-        if wdep_out[i] > 0.5:
-            parts.append(f"{_people(wdep_out[i])} of {word} {dec_words} LSOAs living in the ward "
-                         f"more than {mins} walk from any {what}")
-        dep_part = (f"{word} decile {int(wdec[i])} by average rank"
-                    if np.isfinite(wdec[i]) else f"no {word} average rank")
-        parts.append(f"ward: {dep_part}, {_people(wout[i])} more than {mins} walk from any "
-                     f"{what} (share covered {wshare[i]:.0%})")
-        if wlb[i]:
-            parts.append(f"among the worst {left_behind_pct:g}% of {n_valid} wards on both "
-                         f"deprivation ({_ordinal(wd_r[i])} most deprived by average rank) and "
-                         f"provision ({_ordinal(wp_r[i])} least provided)")
-        wreasons.append("; ".join(parts) + cold_words(Wd, i))
-    Wd["reason"] = pd.array(wreasons, dtype="str")
-
-    # rank: flagged first, then deprived residents out of reach, then deprivation
-    L["rank"] = lrank_tmp
-    wflag = Wd["thin"].to_numpy(bool) | wlb
-    worder = np.lexsort((wcode.to_numpy(), -np.nan_to_num(wout), -np.nan_to_num(avg, nan=-np.inf),
-                         -wdep_out, ~wflag))
-    wrank = np.empty(len(Wd), dtype="int64")
-    wrank[worder] = np.arange(1, len(Wd) + 1)
-    Wd["rank"] = wrank
-
-    params: dict[str, Any] = {
-        "minutes": T,
-        "metres": float(T) * float(coverage.speed_kmh) * 1000.0 / 60.0
-        if hasattr(coverage, "speed_kmh") else None,
-        "domain": d, "domain_requested": domain, "service": service,
-        "domain_label": word, "iod": int(edition), "n_lsoas_england": N,
-        "max_decile": int(max_decile), "min_share_covered": float(min_share_covered),
-        "left_behind_pct": float(left_behind_pct), "left_behind_n_wards": k_worst,
-        "org_type": K, "org_label": what, "provision": provision,
-        "provision_order": [provision] + [m for m in PROVISION_MEASURES if m != provision],
-        "rule": (f"thin = {d}_decile <= {max_decile} and share covered within {T:g} min < "
-                 f"{min_share_covered:g}"),
-        "ward_rule": ward_rule,
-        "ward_rule_text": (f"ward figures: decile of the ward's population-weighted average {d} "
-                      f"rank <= {max_decile} and ward share covered < {min_share_covered:g}; "
-                      f"any_lsoa: the ward holds a thin LSOA; thin = {ward_rule}; "
-                      f"left_behind = among the worst {left_behind_pct:g}% of wards "
-                      f"({k_worst} of {n_valid}) on both average rank and provision"),
-        "ward_deprivation": "MHCLG average rank (cnmap.deprivation.summarise)",
-        "cold_spots": cs_params,
-        "coverage": {k: coverage.params.get(k) for k in (
-            "mode", "minutes", "speed_kmh", "persona", "residents", "lad_code", "lsoa_vintage",
-            "iod", "n_organisations", "n_organisations_placed", "population")},
-    }
+    if rule.org_type and S.TYPE_SLUG in orgs.columns:
+        orgs = orgs.loc[orgs[S.TYPE_SLUG] == rule.org_type]
+    L = _lsoa_table(coverage, orgs, rule, notes)
+    W, k_worst = _ward_table(coverage, L, orgs, rule, notes)
+    L, W, cs_params, cs_options = _cold_spots_step(L, W, cold_spots, cold_spot_options, notes)
+    words = _Words.of(rule, cs_params, cs_options)
+    lsoa_rank = _lsoa_ranks(L)
+    L["reason"] = pd.array(_lsoa_reasons(L, words), dtype="str")
+    W["reason"] = pd.array(_ward_reasons(W, _thin_lsoa_words(L, lsoa_rank, words), words),
+                           dtype="str")
+    L["rank"] = lsoa_rank
+    W["rank"] = _ward_ranks(W)
+    params = _record(rule, coverage, W, k_worst, cs_params)
     result = ThinResult(
-        lsoas=gpd.GeoDataFrame(L, geometry="geometry", crs=L0.crs),
-        wards=gpd.GeoDataFrame(Wd, geometry="geometry", crs=W0.crs),
-        params=params, notes=tuple(notes), coverage=coverage)
-    for n_ in notes:
-        log.info("thin_areas: %s", n_)
+        lsoas=gpd.GeoDataFrame(L, geometry=S.GEOMETRY, crs=coverage.lsoas.crs),
+        wards=gpd.GeoDataFrame(W, geometry=S.GEOMETRY, crs=coverage.wards.crs),
+        params=params.as_dict(), notes=tuple(notes), coverage=coverage)
+    for note in notes:
+        log.info("thin_areas: %s", note)
     log.info("%s", repr(result))
     return result
-
-
-def _lsoa_order(L: pd.DataFrame, thin: np.ndarray, dep_out: np.ndarray, rank: np.ndarray,
-                out_of_reach: np.ndarray) -> np.ndarray:
-    """Rank 1..n: thin first, then deprived residents out of reach (more first), national
-    deprivation rank (more deprived first), all residents out of reach, LSOA code."""
-    order = np.lexsort((L[C.LSOA_CODE].astype(str).to_numpy(), -np.nan_to_num(out_of_reach),
-                        np.nan_to_num(rank, nan=np.inf), -np.nan_to_num(dep_out), ~thin))
-    out = np.empty(len(L), dtype="int64")
-    out[order] = np.arange(1, len(L) + 1)
-    return out
 
 
 def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
@@ -769,19 +983,19 @@ def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
     from cnmap.deprivation import summarise
 
     notes: list[str] = []
-    keep = [C.LSOA_CODE, C.WARD_CODE, f"{d}_rank"]
+    keep = [S.LSOA_CODE, S.WARD_CODE, f"{d}_rank"]
     keep += [c for c in _iod.POPULATION_COLUMNS if c in lsoas.columns]
     if "pop_total" not in lsoas.columns:
-        keep.append(C.POPULATION)
+        keep.append(S.POPULATION)
     tab = pd.DataFrame(lsoas[keep]).copy()
-    tab[C.WARD_CODE] = tab[C.WARD_CODE].astype(str)
+    tab[S.WARD_CODE] = tab[S.WARD_CODE].astype(str)
     pop_col = _iod.DOMAIN_POPULATION.get(d, "pop_total")
     weights: Literal["domain", "total"] = "domain"
-    if pop_col not in tab.columns and not (pop_col == "pop_total" and C.POPULATION in tab.columns):
+    if pop_col not in tab.columns and not (pop_col == "pop_total" and S.POPULATION in tab.columns):
         weights = "total"
         notes.append(f"no {pop_col!r} column for weighting {d!r} ward average ranks: total "
                      "population used instead")
-    prof = summarise(tab, C.WARD_CODE, edition=edition, domains=[d], population_weights=weights)
+    prof = summarise(tab, S.WARD_CODE, edition=edition, domains=[d], population_weights=weights)
     avg = prof[f"{d}_average_rank"].astype(float)
     eq_rank = N + 1 - avg
     out = pd.DataFrame(index=prof.index.astype(str))

@@ -270,3 +270,28 @@ def test_bad_residents_and_populations_are_errors_not_silent_drops(line):
         coverage(orgs_at([0]), holed, network=net, residents="streets")
     # the caller's frames are untouched
     assert res["weight"].tolist() == [100.0, 200.0, 300.0] and area.lsoas["population"].notna().all()
+
+
+def test_typed_parameters_and_column_builders(line):
+    from cnmap import schema as S
+    from cnmap.params import CoverageParams
+
+    net, area, res = line
+    r = coverage(orgs_at([0, 1000], types=["Advice", "Food bank"]), area, network=net,
+                 residents=res, minutes=[7.5, 15.0])
+    assert r.thresholds == (7.5, 15) and r.headline_minutes == 15
+    p = r.parameters
+    assert isinstance(p, CoverageParams) and p.as_dict() == r.params
+    assert p.speed_kmh == r.params["speed_kmh"] == 4.8 and p.minutes == (7.5, 15)
+    assert p.organisation_types == ("advice", "food_bank")
+    # every table column named by the schema builders, whatever the minutes' type
+    for m in (7.5, np.float64(7.5), 15, 15.0, np.float64(15)):
+        for k in (None, "advice", "food_bank"):
+            assert S.covered(m, k) in r.residents.columns
+            assert S.n_reachable(m, k) in r.residents.columns
+            assert S.share_covered(m, k) in r.lsoas.columns
+            assert S.mean_reachable(m, k) in r.wards.columns
+        assert S.pop_covered(m) in r.deciles.columns
+    assert S.mean_walk_min("food_bank") in r.lsoas.columns
+    assert S.walk_min("advice") in r.residents.columns
+    assert r.share_covered(15.0) == r.share_covered(15)

@@ -441,3 +441,48 @@ def test_cold_spot_option_on_a_ten_lsoa_street():
     assert "share_covered_cluster" in t.ranked().columns
     with pytest.raises(ValidationError, match="cannot set 'prefix'"):
         thin_areas(cov, cold_spots=True, cold_spot_options={"prefix": "x"})
+
+
+# --------------------------------------------------------------------------------------------
+# minutes given as a float or a numpy number: the same columns (schema builders), no KeyError
+
+
+@pytest.mark.parametrize("minutes", [15.0, np.float64(15), np.int64(15)])
+def test_minutes_as_float_or_numpy_number(cov, th, minutes):
+    t = thin_areas(cov, minutes=minutes)
+    pd.testing.assert_frame_equal(t.lsoas, th.lsoas)
+    pd.testing.assert_frame_equal(t.wards, th.wards)
+    assert t.params == th.params and t.params["minutes"] == 15
+    assert isinstance(t.params["minutes"], int)  # the coverage's own threshold is recorded
+
+
+def test_minutes_as_float_by_type_and_fractional_threshold():
+    area, net, res = street_area(), street(), street_residents()
+    two = coverage(orgs_at([0, 2000], types=["Food bank", "Advice"]), area, network=net,
+                   residents=res, minutes=[7.5, 15])
+    food = thin_areas(two, org_type="Food bank", minutes=15.0)
+    assert food.lsoas.set_index("lsoa_code")["thin"].to_dict() == {
+        A: False, B: False, C: False, D: True}
+    half = thin_areas(two, minutes=np.float64(7.5))  # 600 m: A and B's west half
+    assert half.params["minutes"] == 7.5
+    assert half.lsoas["share_covered"].tolist() == pytest.approx(
+        two.lsoas["share_covered_7.5min"].tolist())
+
+
+@pytest.mark.parametrize("bad", ["15", True, [15]])
+def test_minutes_that_are_not_numbers_are_refused(cov, bad):
+    with pytest.raises(ValidationError, match="is not among the coverage thresholds"):
+        thin_areas(cov, minutes=bad)
+
+
+def test_typed_parameters_and_declared_input(cov, th):
+    from cnmap.coverage import CoverageLike
+    from cnmap.params import ThinParams
+
+    assert isinstance(cov, CoverageLike)
+    p = th.parameters
+    assert isinstance(p, ThinParams) and p.as_dict() == th.params
+    assert p.minutes == 15 and p.provision_order[0] == "share_covered"
+    assert p.coverage["mode"] == cov.parameters.mode == "network"
+    with pytest.raises(ValidationError, match=r"it has no 'lsoas'"):
+        thin_areas(object())
