@@ -1,0 +1,459 @@
+"""``run_national``: every English district on Dask, then the national tables and maps.
+
+Steps: read the configuration; list the districts and their input population (Census 2021
+usual residents by LSOA); start or join a Dask cluster; place the organisations (cached in
+``_partial/``); run one task per district not already finished with these parameters
+(:mod:`cnmap.national.district`), keeping each result as it arrives
+(:mod:`cnmap.national.store`); build the tables from every finished district, check that
+they hold exactly the input population, write them, the national map and the maps of the
+districts with the lowest coverage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cnmap import columns as C
+from cnmap.errors import CnmapError
+from cnmap.national import tables as T
+from cnmap.national.config import NationalConfig, NationalParams, params_hash, read_national_config
+from cnmap.national.district import DistrictOutput, district_coverage, district_task, failed
+from cnmap.national.engine import dask_client, run_tasks
+from cnmap.national.inputs import (
+    NationalOrganisations,
+    english_districts,
+    input_population,
+    organisations_fingerprint,
+    organisations_for_partials,
+    read_national_organisations,
+)
+from cnmap.national.store import PARTIAL_DIR, PartialStore
+
+__all__ = ["run_national", "NationalResult", "PopulationMismatchError"]
+
+log = logging.getLogger(__name__)
+
+#: People by which the output may differ from the input (float sums of shares of LSOAs).
+_POPULATION_TOLERANCE = 0.01
+
+
+class PopulationMismatchError(CnmapError):
+    """The tables do not hold exactly the input population (a bug: nobody may be lost)."""
+
+
+@dataclass(frozen=True)
+class NationalResult:
+    """What :func:`run_national` wrote and found.
+
+    Attributes
+    ----------
+    out_dir
+        The output folder (``tables/``, ``maps/``, ``summary.json``, ``_partial/``).
+    key
+        The parameters' key (the partial results' folder is its first 16 hex digits).
+    lads, lsoas, wards, deciles, totals
+        The national tables (also written as CSV in ``tables/``).
+    population_input, population_output
+        Census 2021 usual residents of the finished districts' LSOAs, and the residents
+        the tables hold (equal: checked).
+    computed, resumed, failed
+        Districts computed by this run, taken from an earlier run's partial results, and
+        failed (with their error in ``lads``).
+    files
+        Paths written, by name.
+    seconds
+        Wall time.
+    """
+
+    out_dir: Path
+    key: str
+    lads: pd.DataFrame
+    lsoas: pd.DataFrame
+    wards: pd.DataFrame
+    deciles: pd.DataFrame
+    totals: pd.DataFrame
+    population_input: float
+    population_output: float
+    computed: tuple[str, ...]
+    resumed: tuple[str, ...]
+    failed: tuple[str, ...]
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = float("nan")
+
+    @property
+    def complete(self) -> bool:
+        """Every district finished."""
+        return not self.failed
+
+    def share_covered(self, minutes: float | None = None) -> float:
+        """Share of the finished districts' residents within ``minutes`` (default 15 or the
+        longest limit)."""
+        t = self.totals
+        m = minutes if minutes is not None else (15 if 15 in set(t["minutes"])
+                                                 else t["minutes"].max())
+        return float(t.loc[t["minutes"] == m, "share_covered"].iloc[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration and inputs
+
+
+def _as_config(config: Any) -> NationalConfig:
+    if isinstance(config, NationalConfig):
+        return config
+    return read_national_config(config)
+
+
+def _org_cache_key(cfg: NationalConfig) -> str:
+    h = hashlib.sha256()
+    for src in cfg.organisations:
+        h.update(hashlib.sha256(src.path.read_bytes()).digest())
+        h.update(json.dumps([src.label, src.type, src.type_col, src.options], sort_keys=True,
+                            default=str).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def _organisations(cfg: NationalConfig, out: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
+                                                            pd.DataFrame]:
+    """The placed organisations, read once and kept in ``_partial/`` for later runs."""
+    base = out / PARTIAL_DIR / f"organisations-{_org_cache_key(cfg)}"
+    files = [base.with_suffix(s) for s in (".parquet", ".rejected.parquet", ".summary.parquet")]
+    if all(f.is_file() for f in files):
+        return (gpd.read_parquet(files[0]), pd.read_parquet(files[1]),
+                pd.read_parquet(files[2]))
+    read: NationalOrganisations = read_national_organisations(cfg.organisations)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    orgs = read.organisations
+    orgs.to_parquet(files[0])
+    read.rejected.astype(str).to_parquet(files[1])
+    read.summary.to_parquet(files[2])
+    return orgs, read.rejected, read.summary
+
+
+# ---------------------------------------------------------------------------------------------
+# the districts
+
+
+def _summary_frame(codes: Sequence[str], summaries: Mapping[str, dict[str, Any]]
+                   ) -> pd.DataFrame:
+    rows = [{**summaries.get(c, {C.LAD_CODE: c, "status": "failed",
+                                 "error": "no result"}), C.LAD_CODE: c} for c in codes]
+    frame = pd.DataFrame(rows)
+    for col in ("attribution", "types"):
+        if col in frame.columns:
+            frame = frame.drop(columns=col)
+    return frame
+
+
+def _district_columns(table: pd.DataFrame, inputs: pd.DataFrame,
+                      summaries: pd.DataFrame) -> pd.DataFrame:
+    left = table.merge(inputs.reset_index(), on=C.LAD_CODE, how="left")
+    right = summaries.drop(columns=[c for c in (C.LAD_NAME,) if c in summaries.columns])
+    return left.merge(right, on=C.LAD_CODE, how="left")
+
+
+def _compute(client: Any, todo: Sequence[str], params: NationalParams, orgs: gpd.GeoDataFrame,
+             store: PartialStore, priorities: Mapping[str, int], progress: bool | None
+             ) -> dict[str, dict[str, Any]]:
+    summaries: dict[str, dict[str, Any]] = {}
+    for lad, out in run_tasks(client, district_task, todo, args=(params,),
+                              broadcast={"orgs": orgs}, priorities=priorities,
+                              on_error=lambda lad, exc: failed(lad, exc), progress=progress):
+        assert isinstance(out, DistrictOutput)
+        store.write(out)
+        summaries[lad] = {**out.summary, "resumed": False}
+        if not out.ok:
+            log.warning("district %s failed: %s", lad, out.summary.get("error"))
+    return summaries
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+@dataclass(frozen=True)
+class _Tables:
+    lads: pd.DataFrame
+    lsoas: pd.DataFrame
+    wards: pd.DataFrame
+    deciles: pd.DataFrame
+    totals: pd.DataFrame
+    residents: int
+
+
+def _types(summaries: Mapping[str, dict[str, Any]]) -> tuple[str, ...]:
+    for s in summaries.values():
+        if s.get("status") == "ok":
+            return tuple(s.get("types") or ())
+    return ()
+
+
+def _build_tables(store: PartialStore, ok: Sequence[str], lads: pd.DataFrame,
+                  params: NationalParams, types: Sequence[str]) -> _Tables:
+    res = store.frames(ok, "residents")
+    lsoa_attr = store.frames(ok, "lsoas")
+    ward_attr = store.frames(ok, "wards")
+    mins = params.minutes
+    if not ok:
+        empty = pd.DataFrame()
+        return _Tables(T.district_table(res, lads, mins, types), empty, empty, empty, empty, 0)
+    return _Tables(
+        lads=T.district_table(res, lads, mins, types),
+        lsoas=T.lsoa_table(res, lsoa_attr, mins, types),
+        wards=T.ward_table(res, ward_attr, mins, types),
+        deciles=T.decile_table(res, lsoa_attr, mins, types),
+        totals=T.totals_table(res, mins, params.speed_kmh),
+        residents=len(res))
+
+
+def _check_population(lads: pd.DataFrame) -> tuple[float, float]:
+    """Input and output population of the finished districts; raises if they differ."""
+    ok = lads["status"] == "ok"
+    out = lads.loc[ok, "population"].to_numpy(float)
+    inp = lads.loc[ok, "population_input"].to_numpy(float)
+    bad = ~np.isclose(out, inp, rtol=0.0, atol=_POPULATION_TOLERANCE)
+    if bad.any():
+        codes = lads.loc[ok, C.LAD_CODE].to_numpy()[bad][:10].tolist()
+        raise PopulationMismatchError(f"the tables' residents differ from the Census 2021 "
+                                      f"input in district(s) {codes}")
+    total_in, total_out = float(inp.sum()), float(out.sum())
+    if not math.isclose(total_in, total_out, rel_tol=0.0, abs_tol=_POPULATION_TOLERANCE):
+        raise PopulationMismatchError(f"the tables hold {total_out:,.3f} residents but the "
+                                      f"input has {total_in:,.0f}")
+    return total_in, total_out
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+
+
+def _attribution(summaries: Mapping[str, dict[str, Any]], rejected_summary: pd.DataFrame,
+                 any_network: bool) -> list[str]:
+    from cnmap.network import OSM_ATTRIBUTION
+
+    seen: dict[str, None] = {}
+    for s in summaries.values():
+        for a in s.get("attribution") or ():
+            seen.setdefault(str(a), None)
+    for label in rejected_summary.get("dataset", pd.Series(dtype=str)).astype(str):
+        seen.setdefault(f"Organisations: {label}", None)
+    if any_network:
+        seen.setdefault(f"Walk network: {OSM_ATTRIBUTION}", None)
+    return list(seen)
+
+
+def _write_tables(tabs: _Tables, orgs: gpd.GeoDataFrame, rejected: pd.DataFrame,
+                  org_summary: pd.DataFrame, out: Path) -> dict[str, Path]:
+    from cnmap.export import write_csv
+
+    d = out / "tables"
+    d.mkdir(parents=True, exist_ok=True)
+    lads = tabs.lads.drop(columns=[c for c in ("outline_wkt",) if c in tabs.lads.columns])
+    wgs = orgs.to_crs(C.WGS84)
+    org_table = pd.DataFrame(orgs.drop(columns="geometry")).assign(
+        easting=orgs.geometry.x.round(1), northing=orgs.geometry.y.round(1),
+        lon=wgs.geometry.x.round(6), lat=wgs.geometry.y.round(6))
+    frames = {"lads": lads, "lsoas": tabs.lsoas, "wards": tabs.wards, "deciles": tabs.deciles,
+              "totals": tabs.totals, "organisations": org_table,
+              "rejected_organisations": rejected, "organisation_files": org_summary}
+    return {name: write_csv(frame, d / f"{name}.csv") for name, frame in frames.items()}
+
+
+def _worst(lads: pd.DataFrame, params: NationalParams, n: int) -> list[tuple[str, float]]:
+    col = f"share_covered_{params.headline_minutes}min"
+    ok = lads[(lads["status"] == "ok") & lads[col].notna()]
+    worst = ok.sort_values([col, C.LAD_CODE], kind="stable").head(n)
+    return list(zip(worst[C.LAD_CODE], worst["halo_radius_m"].astype(float), strict=True))
+
+
+def district_map_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame,
+                      radius_m: float, path: str, self_contained: bool) -> str:
+    """Write one district's coverage map (cnmap.maps.coverage_map); returns the path."""
+    from cnmap.maps import coverage_map, save_html
+
+    result = district_coverage(lad, params, orgs, radius_m)
+    return str(save_html(coverage_map(result), Path(path), self_contained=self_contained))
+
+
+def _district_maps(client: Any, worst: Sequence[tuple[str, float]], params: NationalParams,
+                   orgs: gpd.GeoDataFrame, out: Path, self_contained: bool,
+                   progress: bool | None) -> dict[str, str]:
+    """Maps of the districts with the lowest coverage: lad -> path (or the error)."""
+    radius = dict(worst)
+    d = out / "maps" / "districts"
+    d.mkdir(parents=True, exist_ok=True)
+    done: dict[str, str] = {}
+
+    def task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> str:
+        return district_map_task(lad, params, orgs, radius[lad], str(d / f"{lad}.html"),
+                                 self_contained)
+
+    for lad, path in run_tasks(client, task, list(radius), args=(params,),
+                               broadcast={"orgs": orgs}, progress=progress, desc="maps",
+                               name="district-map",
+                               on_error=lambda lad, exc: f"failed: {type(exc).__name__}: {exc}"):
+        done[lad] = str(path)
+    return done
+
+
+def _national_map(lads: pd.DataFrame, params: NationalParams, question: str,
+                  attribution: Sequence[str], out: Path, self_contained: bool) -> Path:
+    from cnmap.national.maps import national_map, save_national_map
+
+    m = national_map(lads, minutes=params.headline_minutes, title=question,
+                     attribution=attribution)
+    return save_national_map(m, out / "maps" / "england.html", self_contained=self_contained)
+
+
+def _summary_json(result: dict[str, Any], out: Path) -> Path:
+    p = out / "summary.json"
+    p.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# the public function
+
+
+def _question(cfg: NationalConfig) -> str:
+    labels = ", ".join(s.label for s in cfg.organisations)
+    return (f"Residents within a {cfg.params.headline_minutes:g}-minute walk of: {labels}")
+
+
+def run_national(
+    config: str | Path | Mapping[str, Any] | NationalConfig,
+    out_dir: str | Path | None = None,
+    *,
+    districts: Sequence[str] | None = None,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    processes: bool = True,
+    memory_limit: str | float | None = None,
+    worst_maps: int | None = None,
+    self_contained: bool | None = None,
+    progress: bool | None = None,
+    fresh: bool = False,
+    dashboard_address: str | None = ":8787",
+) -> NationalResult:
+    """Run a national configuration: every district on Dask, then national tables and maps.
+
+    Parameters
+    ----------
+    config
+        A national configuration file (TOML/YAML), its dict, or a :class:`NationalConfig`
+        (see :mod:`cnmap.national.config` and ``configs/england_libraries.toml``).
+    out_dir
+        Output folder (default: the configuration's ``[output] dir``).
+    districts
+        Codes or names of the districts to run (default: the configuration's, else all 296).
+    scheduler
+        A Dask scheduler address or ``distributed.Client`` (default: the configuration's
+        ``[national] scheduler``, else a new LocalCluster).
+    n_workers, processes, memory_limit, dashboard_address
+        LocalCluster options (default: ``[national] workers``/``memory_limit``, else one
+        worker process per core with Dask's memory limit).
+    worst_maps
+        How many of the districts with the lowest coverage get their own map (default:
+        ``[national] worst_maps``).
+    self_contained
+        Maps open with no network (default: ``[output] self_contained``).
+    progress
+        tqdm bar per finished district (default: on a terminal, unless ``CNMAP_PROGRESS=0``).
+    fresh
+        Forget the partial results of these parameters and compute every district again.
+
+    Returns
+    -------
+    NationalResult
+
+    Raises
+    ------
+    ValidationError
+        A bad configuration or district name (before anything is computed).
+    PopulationMismatchError
+        The tables do not hold the input population exactly (never expected).
+    """
+    t0 = time.perf_counter()
+    cfg = _as_config(config)
+    params = cfg.params
+    out = Path(out_dir) if out_dir is not None else cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    table = english_districts(districts if districts is not None else cfg.districts)
+    codes = table[C.LAD_CODE].tolist()
+    inputs = input_population(codes)
+    if progress is None:
+        from cnmap import settings
+
+        progress = settings.progress_enabled() and sys.stderr.isatty()
+    with dask_client(scheduler if scheduler is not None else cfg.scheduler,
+                     n_workers=n_workers or cfg.workers, processes=processes,
+                     memory_limit=memory_limit or cfg.memory_limit,
+                     dashboard_address=dashboard_address) as client:
+        orgs_all, rejected, org_summary = _organisations(cfg, out)
+        orgs = organisations_for_partials(orgs_all)
+        key = params_hash(params, organisations_fingerprint(orgs, params.type_col))
+        store = PartialStore.open(out, key)
+        if fresh:
+            store.clear()
+        store.write_params(params.to_dict())
+        resumed = [c for c in codes if store.done(c)]
+        todo = [c for c in codes if c not in set(resumed)]
+        log.info("national run %s: %d districts, %d finished before, %d to compute", key[:16],
+                 len(codes), len(resumed), len(todo))
+        prio = {c: int(inputs.loc[c, "n_lsoas_input"]) for c in todo}
+        summaries = {c: {**store.summary(c), "resumed": True} for c in resumed}
+        summaries.update(_compute(client, todo, params, orgs, store, prio, progress))
+        ok = [c for c in codes if summaries.get(c, {}).get("status") == "ok"]
+        lads = _district_columns(table, inputs, _summary_frame(codes, summaries))
+        tabs = _build_tables(store, ok, lads, params, _types(summaries))
+        pop_in, pop_out = _check_population(tabs.lads)
+        n_maps = cfg.worst_maps if worst_maps is None else worst_maps
+        contained = cfg.self_contained if self_contained is None else self_contained
+        maps = _district_maps(client, _worst(tabs.lads, params, n_maps), params, orgs, out,
+                              contained, progress) if n_maps else {}
+    lads_out = tabs.lads.assign(map=tabs.lads[C.LAD_CODE].map(maps).fillna(""))
+    tabs = dataclasses.replace(tabs, lads=lads_out)
+    any_network = bool((lads_out.get("mode") == "network").any())
+    attribution = _attribution(summaries, org_summary, any_network)
+    files = _write_tables(tabs, orgs_all, rejected, org_summary, out)
+    files["map"] = _national_map(lads_out, params, _question(cfg), attribution, out, contained)
+    failed_codes = tuple(c for c in codes if c not in set(ok))
+    result = NationalResult(
+        out_dir=out, key=key, lads=tabs.lads.drop(columns="outline_wkt", errors="ignore"),
+        lsoas=tabs.lsoas, wards=tabs.wards, deciles=tabs.deciles, totals=tabs.totals,
+        population_input=pop_in, population_output=pop_out,
+        computed=tuple(c for c in todo if c in set(ok)), resumed=tuple(resumed),
+        failed=failed_codes, files=files, seconds=time.perf_counter() - t0)
+    files["summary"] = _summary_json(_summary_dict(result, cfg, tabs, attribution), out)
+    log.info("national run: %d of %d districts, %.1f%% of %s residents within %g min (%.0f s)",
+             len(ok), len(codes), 100 * result.share_covered() if ok else float("nan"),
+             f"{pop_out:,.0f}", params.headline_minutes, result.seconds)
+    return result
+
+
+def _summary_dict(r: NationalResult, cfg: NationalConfig, tabs: _Tables,
+                  attribution: Sequence[str]) -> dict[str, Any]:
+    return {
+        "question": _question(cfg), "key": r.key, "params": cfg.params.to_dict(),
+        "districts": len(r.lads), "districts_ok": len(r.lads) - len(r.failed),
+        "failed": list(r.failed), "computed": len(r.computed), "resumed": len(r.resumed),
+        "lsoas": len(r.lsoas), "wards": len(r.wards), "residential_points": tabs.residents,
+        "population_input": r.population_input, "population_output": r.population_output,
+        "totals": r.totals.to_dict("records"),
+        "modes": r.lads["mode"].value_counts().to_dict() if "mode" in r.lads else {},
+        "seconds": r.seconds, "attribution": list(attribution),
+    }
