@@ -93,7 +93,7 @@ def _check_page(fig: Figure) -> None:
     """17 cm wide, no text under 8 pt, no text cut off at the page edges."""
     assert fig.get_figwidth() == pytest.approx(PAGE_IN)
     texts = _texts(fig)
-    small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
+    small = [(t.get_text(), t.get_fontsize()) for t in texts if float(t.get_fontsize()) < 8]
     assert not small
     w, h = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
     for t, box in zip(texts, _extents(fig, texts), strict=True):

@@ -34,6 +34,7 @@ HALO = "white"
 # label directions, best first: beside, then diagonal, then above/below
 _DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1), (0, 1), (0, -1))
 _RADII_IN = (0.18, 0.35, 0.55, 0.8, 1.1, 1.5)
+_DISC_RADII_IN = (0.1, 0.2, 0.32, 0.48, 0.7, 1.0)
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,10 @@ def _cost(box: Box, scene: _Scene, area: float) -> float:
     return 100.0 * (clash + 2 * _outside(box, scene.frame)) / area + covered
 
 
-def _best_box(x: float, y: float, w: float, h: float, unit: float, scene: _Scene) -> Box:
+def _best_box(x: float, y: float, w: float, h: float, unit: float, scene: _Scene,
+              radii: Sequence[float] = _RADII_IN) -> Box:
     best: tuple[float, Box] | None = None
-    for step, r in enumerate(_RADII_IN):
+    for step, r in enumerate(radii):
         for k, (dx, dy) in enumerate(_DIRECTIONS):
             norm = math.hypot(dx, dy)
             cx, cy = x + dx / norm * r * unit, y + dy / norm * r * unit
@@ -187,9 +189,16 @@ def _anchor_boxes(labels: Sequence[AreaLabel], unit: float) -> list[Box]:
     return [(a.x - r, a.y - r, a.x + r, a.y + r) for a in labels]
 
 
-def _ring_pt(extent: float, unit: float) -> float:
-    """Diameter (points) of the ring drawn round an area: its size, at least 0.2 inch."""
-    return max(extent / unit * 72 * 1.15, 14.0)
+_RING_BELOW_IN = 0.25  # areas smaller than this on the page get a ring
+_RING_PT = 16.0
+
+
+def _ring_pt(extent: float | None, unit: float) -> float | None:
+    """Diameter (points) of the ring drawn round a small area (None: the area is big enough
+    to be seen)."""
+    if extent is not None and extent / unit >= _RING_BELOW_IN:
+        return None
+    return _RING_PT
 
 
 def place_labels(
@@ -216,9 +225,9 @@ def place_labels(
     points
         Points (n x 2, data units) labels should not hide, e.g. organisations.
     extents
-        Size of each area (data units, e.g. the diagonal of its bounds): with ``ring``, a
-        circle of that size (at least 0.2 inch) is drawn round each area so that small areas
-        are seen.
+        Size of each area (data units, e.g. the diagonal of its bounds): with ``ring``, areas
+        smaller than a quarter of an inch on the page get a ring so that they are seen
+        (without ``extents`` every area does).
     fontsize, colour
         Label text size and colour (text, box edge, leader line).
     ring
@@ -241,8 +250,8 @@ def place_labels(
         scene = _Scene(placed, [*obstacles, *others], pts, (x0, y0, x1, y1))
         box = _best_box(lab.x, lab.y, w, h, unit, scene)
         placed.append(box)
-        size = _ring_pt(extents[i], unit) if extents is not None else 14.0
-        _draw_label(ax, lab, box, fontsize, colour, ring, size)
+        size = _ring_pt(extents[i] if extents is not None else None, unit)
+        _draw_label(ax, lab, box, fontsize, colour, ring if size else None, size or 0.0)
     return placed
 
 
@@ -270,56 +279,53 @@ def _draw_label(ax: Axes, lab: AreaLabel, box: Box, fontsize: float, colour: str
 # --------------------------------------------------------------------------------------
 
 
-def _repel(xy: np.ndarray, min_dist: float, frame: Box, iterations: int = 200) -> np.ndarray:
-    """Push points apart until no two are closer than ``min_dist`` (or iterations run out)."""
-    pos = xy.astype(float).copy()
-    n = len(pos)
-    for _ in range(iterations):
-        moved = False
-        for i in range(n):
-            for j in range(i + 1, n):
-                d = pos[j] - pos[i]
-                dist = float(np.hypot(*d))
-                if dist >= min_dist:
-                    continue
-                if dist < 1e-9:  # same spot: split along a fixed, index-dependent angle
-                    ang = 2.399963 * (i + j)
-                    d, dist = np.array([math.cos(ang), math.sin(ang)]) * 1e-6, 1e-6
-                push = (min_dist - dist) / 2 * d / dist
-                pos[i] -= push
-                pos[j] += push
-                moved = True
-        pos[:, 0] = np.clip(pos[:, 0], frame[0] + min_dist / 2, frame[2] - min_dist / 2)
-        pos[:, 1] = np.clip(pos[:, 1], frame[1] + min_dist / 2, frame[3] - min_dist / 2)
-        if not moved:
-            break
-    return pos
+def number_areas(
+    ax: Axes,
+    labels: Sequence[AreaLabel],
+    *,
+    obstacles: Sequence[Box] = (),
+    points: np.ndarray | None = None,
+    extents: Sequence[float] | None = None,
+    fontsize: float = NUMBER_PT,
+    colour: str = "#111111",
+    ring: str | None = None,
+) -> np.ndarray:
+    """Draw a numbered white disc beside each area (clear of each other, a leader line).
 
-
-def number_areas(ax: Axes, labels: Sequence[AreaLabel], *, fontsize: float = NUMBER_PT,
-                 colour: str = "#111111") -> np.ndarray:
-    """Draw a numbered white disc on each area (pushed apart where they would overlap).
-
-    Returns the disc centres (data units), in the order of ``labels``.
+    The discs are placed like labels (:func:`place_labels`, same arguments), close to their
+    area but off it, so that small areas stay visible. Returns the disc centres (data units),
+    in the order of ``labels``.
     """
-    from matplotlib import patheffects
-
     if not labels:
         return np.empty((0, 2))
     unit = _units_per_inch(ax)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     widest = max(text_width_in(str(a.number), fontsize, "bold") for a in labels)
-    diameter = (max(widest, fontsize / 72.0) + 0.09) * unit
-    anchors = np.array([[a.x, a.y] for a in labels])
-    pos = _repel(anchors, diameter * 1.05, (x0, y0, x1, y1))
+    diameter = (max(widest, fontsize / 72.0) + 0.1) * unit
+    pts = np.empty((0, 2)) if points is None else np.asarray(points, dtype=float)
+    anchors = _anchor_boxes(labels, unit)
+    placed: list[Box] = []
+    for i, lab in enumerate(labels):
+        others = [b for j, b in enumerate(anchors) if j != i]
+        scene = _Scene(placed, [*obstacles, *others], pts, (x0, y0, x1, y1))
+        placed.append(_best_box(lab.x, lab.y, diameter, diameter, unit, scene, _DISC_RADII_IN))
+        size = _ring_pt(extents[i] if extents is not None else None, unit)
+        _draw_disc(ax, lab, placed[-1], fontsize, colour, ring if size else None, size or 0.0)
+    return np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in placed])
+
+
+def _draw_disc(ax: Axes, lab: AreaLabel, box: Box, fontsize: float, colour: str,
+               ring: str | None, ring_pt: float) -> None:
+    from matplotlib import patheffects
+
     halo = [patheffects.withStroke(linewidth=2.0, foreground=HALO)]
-    for lab, (px, py), (ax_, ay) in zip(labels, pos, anchors, strict=True):
-        if math.hypot(px - ax_, py - ay) > diameter / 2:
-            ax.plot([ax_, px], [ay, py], color=colour, linewidth=0.6, zorder=11,
-                    path_effects=halo)
-        ax.text(px, py, str(lab.number), fontsize=fontsize, fontweight="bold", ha="center",
-                va="center", color=colour, zorder=12,
-                bbox={"boxstyle": "circle,pad=0.18", "facecolor": "white", "edgecolor": colour,
-                      "linewidth": 0.8})
-    return pos
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    ax.plot([lab.x, cx], [lab.y, cy], color=colour, linewidth=0.7, zorder=11, path_effects=halo)
+    if ring is not None:
+        ax.plot([lab.x], [lab.y], marker="o", markersize=ring_pt, markerfacecolor="none",
+                markeredgecolor=ring, markeredgewidth=1.4, zorder=11, path_effects=halo)
+    ax.text(cx, cy, str(lab.number), fontsize=fontsize, fontweight="bold", ha="center",
+            va="center", color=colour, zorder=12,
+            bbox={"boxstyle": "circle,pad=0.18", "facecolor": "white", "edgecolor": colour,
+                  "linewidth": 0.8})

@@ -38,6 +38,7 @@ __all__ = [
     "RunFacts",
     "run_facts",
     "reach_text",
+    "title_text",
     "subtitle_text",
     "source_text",
     "Page",
@@ -246,6 +247,13 @@ def _how(f: RunFacts) -> str:
             return f"straight line × {f.detour_factor:g} for detours"
         return "straight-line distance"
     return ""
+
+
+def title_text(f: RunFacts, what: str) -> str:
+    """``"Birmingham: residents within ..."``; without a place, ``"Residents within ..."``."""
+    if f.place:
+        return f"{f.place}: {what}"
+    return what[:1].upper() + what[1:]
 
 
 def reach_text(f: RunFacts, minutes: float | None) -> str | None:

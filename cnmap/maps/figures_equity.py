@@ -39,6 +39,7 @@ from ._figure_page import (
     run_facts,
     source_text,
     subtitle_text,
+    title_text,
     wrap_text,
 )
 
@@ -89,10 +90,6 @@ def _headline_minutes(thresholds: Sequence[float], minutes: float | None) -> flo
 
 def _auto(value: str | None, computed: str | None) -> str | None:
     return computed if value == AUTO else value
-
-
-def _prefix(facts: RunFacts) -> str:
-    return f"{facts.place}: " if facts.place else ""
 
 
 def _pct(value: float) -> str:
@@ -292,8 +289,8 @@ def decile_figure(
     overall = _overall_share(result, t, table)
     name = _index_name(index, facts.iod)
     page = new_page(
-        title=_auto(title, f"{_prefix(facts)}residents within a {t:g}-minute walk of an "
-                           f"organisation, by national {name} decile"),
+        title=_auto(title, title_text(facts, f"residents within a {t:g}-minute walk of an "
+                           f"organisation, by national {name} decile")),
         subtitle=_auto(subtitle, subtitle_text(facts, t, lead=_decile_lead(table, t, overall,
                                                                             facts.place))),
         body_height_in=3.9,
@@ -625,8 +622,8 @@ def groups_figure(
     centres, heights, total = _row_positions(rows)
     legend_h, axis_h = 0.5, 0.55
     page = new_page(
-        title=_auto(title, f"{_prefix(facts)}who is within a {t:g}-minute walk of an "
-                           "organisation, by group"),
+        title=_auto(title, title_text(facts, f"who is within a {t:g}-minute walk of an "
+                           "organisation, by group")),
         subtitle=_auto(subtitle, subtitle_text(facts, t, lead=_groups_lead(part, t))),
         body_height_in=legend_h + total + axis_h,
         notes=[_groups_note(t)],

@@ -44,6 +44,7 @@ from ._figure_page import (
     run_facts,
     source_text,
     subtitle_text,
+    title_text,
     wrap_text,
 )
 
@@ -753,13 +754,12 @@ def _name_areas(layout: _MapLayout, named: _Named, key: Sequence[AreaLabel],
                 points: _Points | None) -> None:
     """Name the areas on the map: directly, or numbered when a key was made."""
     labels = named.labels()
-    if key:
-        number_areas(layout.ax, labels)
-        _draw_key(layout, named.key_title, key)
-        return
     pts = np.column_stack([points.x, points.y]) if points is not None else None
-    place_labels(layout.ax, labels, obstacles=[_scale_bar_box(layout.ax)], points=pts,
-                 extents=named.extents(), ring=named.ring)
+    draw = number_areas if key else place_labels
+    draw(layout.ax, labels, obstacles=[_scale_bar_box(layout.ax)], points=pts,
+         extents=named.extents(), ring=named.ring)
+    if key:
+        _draw_key(layout, named.key_title, key)
 
 
 # --------------------------------------------------------------------------------------
@@ -776,10 +776,6 @@ def _minutes(result: Any, minutes: float | None) -> float:
     if th and minutes not in th:
         raise ValidationError(f"minutes={minutes!r} is not one of the result's thresholds {th}")
     return minutes
-
-
-def _place_prefix(facts: RunFacts) -> str:
-    return f"{facts.place}: " if facts.place else ""
 
 
 def _auto(value: str | None, computed: str | None) -> str | None:
@@ -913,8 +909,8 @@ def coverage_figure(
     unit = "LSOA" if level == "lsoa" else "ward"
     named = _coverage_named(result, thin, level, col)
     text = _PageText(
-        _auto(title, f"{_place_prefix(facts)}residents within a {t:g}-minute walk of a "
-                     f"community organisation, by {unit}"),
+        _auto(title, title_text(facts, f"residents within a {t:g}-minute walk of a "
+                     f"community organisation, by {unit}")),
         _auto(subtitle, subtitle_text(facts, t, lead=_headline(result, t))),
         _coverage_notes(level, t, named) if ax is None else (),
         _auto(attribution, source_text(facts, deprivation=thin is not None)),
@@ -1021,8 +1017,8 @@ def imd_figure(
         lsoas,
         "imd_decile",
         ax=ax,
-        title=_auto(title, f"{_place_prefix(facts)}deprivation of each LSOA, by national "
-                           f"{edition} decile"),
+        title=_auto(title, title_text(facts, f"deprivation of each LSOA, by national "
+                           f"{edition} decile")),
         subtitle=_auto(subtitle, subtitle_text(shown, None, lead=_imd_lead(lsoas))),
         notes=["Deciles rank all LSOAs in England by the Index of Multiple Deprivation: decile 1 "
                "holds the 10% most deprived. Grey lines: ward boundaries."],
@@ -1128,8 +1124,8 @@ def thin_figure(
     minutes = params.get("minutes")
     n = int(flag.sum())
     text = _PageText(
-        _auto(title, f"{_place_prefix(facts)}where community infrastructure is thin "
-                     f"({n:,} LSOA{'s' if n != 1 else ''})"),
+        _auto(title, title_text(facts, f"where community infrastructure is thin "
+                     f"({n:,} LSOA{'s' if n != 1 else ''})")),
         _auto(subtitle, subtitle_text(facts, minutes, lead=_thin_lead(frame, flag, minutes))),
         [_thin_rule(params), "Grey lines: ward boundaries."] if ax is None else (),
         _auto(attribution, source_text(facts, deprivation=True)), 0.0, PAGE_WIDTH_IN)
@@ -1187,7 +1183,7 @@ def bivariate_figure(
     facts = run_facts(result if result is not None else thin, place=place)
     minutes = params.get("minutes")
     text = _PageText(
-        _auto(title, f"{_place_prefix(facts)}deprivation against provision, by LSOA"),
+        _auto(title, title_text(facts, "deprivation against provision, by LSOA")),
         _auto(subtitle, subtitle_text(facts, minutes, lead=None)),
         [_bivariate_note(params, facts), _THIN_OUTLINE_NOTE] if ax is None else (),
         _auto(attribution, source_text(facts, deprivation=True)), 0.0, PAGE_WIDTH_IN)
