@@ -223,6 +223,63 @@ def _run(esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed
     return p, z, {"moran_i": np.asarray(m.Is, dtype="float64"), "moran_z": z}, np.asarray(m.q)
 
 
+def _check_options(frame: Any, column: str, method: str, alpha: Any, permutations: Any,
+                   transform: str | None) -> str:
+    """The frame, column and options of :func:`cold_spots`; returns the weights transform."""
+    if method not in METHODS:
+        raise ValidationError(f"method={method!r} is not one of {METHODS}")
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise ValidationError(f"cold_spots needs a GeoDataFrame of areas, not {type(frame).__name__}")
+    if column not in frame.columns:
+        raise MissingColumnError(f"column {column!r} is not in the frame (columns: "
+                                 f"{[c for c in frame.columns][:15]}...); pass an existing column")
+    if frame.crs is None:
+        raise CRSError("the frame has no CRS; set it (areas from cnmap are in EPSG:27700)")
+    if frame.crs.is_geographic:
+        raise CRSError(f"the frame is in {frame.crs.to_string()} (longitude/latitude); "
+                       "reproject it first, e.g. frame.to_crs('EPSG:27700')")
+    if not (0 < alpha < 1):
+        raise ValidationError(f"alpha={alpha!r} must be between 0 and 1")
+    if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) \
+            or not (permutations == 0 or permutations >= 99):
+        raise ValidationError(f"permutations={permutations!r} must be 0 (normal approximation) "
+                              "or a whole number >= 99")
+    tr = _DEFAULT_TRANSFORM[method] if transform is None else str(transform).upper()
+    if tr not in ("B", "R"):
+        raise ValidationError(f"transform={transform!r} must be 'B' (binary) or 'R' "
+                              "(row-standardised)")
+    if len(frame) < 5:
+        raise ValidationError(f"cold_spots needs at least 5 areas, the frame has {len(frame)}")
+    return tr
+
+
+def _values(frame: gpd.GeoDataFrame, column: str, method: str) -> np.ndarray:
+    """The measure as finite floats, varying, non-negative for Gi*."""
+    y = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        rows = list(frame.index[bad][:5])
+        raise ValidationError(f"column {column!r} has {int(bad.sum())} missing or non-numeric "
+                              f"value(s) at index {rows}; fill or drop those rows first (nothing "
+                              "is dropped silently)")
+    if np.ptp(y) == 0:
+        raise ValidationError(f"column {column!r} has the same value ({y[0]:g}) in every area: "
+                              "there is nothing to find hot or cold spots in")
+    if method == "gi_star" and (y < 0).any():
+        raise ValidationError(f"column {column!r} has negative values; Getis-Ord Gi* needs "
+                              "non-negative values (use method='local_moran')")
+    return y
+
+
+def _labels(method: str, sig: np.ndarray, z: np.ndarray, quadrant: Any) -> np.ndarray:
+    """Cluster labels: cold/hot spot (Gi*) or the Moran quadrant, for significant areas."""
+    if method == "gi_star":
+        return np.where(sig & (z < 0), "cold spot", np.where(sig & (z > 0), "hot spot",
+                                                             NOT_SIGNIFICANT))
+    quad = pd.Series(quadrant).map(_MORAN_QUADRANTS).to_numpy(dtype=object)
+    return np.where(sig, quad, NOT_SIGNIFICANT)
+
+
 def cold_spots(
     frame: gpd.GeoDataFrame,
     column: str,
@@ -296,44 +353,8 @@ def cold_spots(
         distances are not).
     """
     esda, _ = _imports()
-    if method not in METHODS:
-        raise ValidationError(f"method={method!r} is not one of {METHODS}")
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise ValidationError(f"cold_spots needs a GeoDataFrame of areas, not {type(frame).__name__}")
-    if column not in frame.columns:
-        raise MissingColumnError(f"column {column!r} is not in the frame (columns: "
-                                 f"{[c for c in frame.columns][:15]}...); pass an existing column")
-    if frame.crs is None:
-        raise CRSError("the frame has no CRS; set it (areas from cnmap are in EPSG:27700)")
-    if frame.crs.is_geographic:
-        raise CRSError(f"the frame is in {frame.crs.to_string()} (longitude/latitude); "
-                       "reproject it first, e.g. frame.to_crs('EPSG:27700')")
-    if not (0 < alpha < 1):
-        raise ValidationError(f"alpha={alpha!r} must be between 0 and 1")
-    if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) \
-            or not (permutations == 0 or permutations >= 99):
-        raise ValidationError(f"permutations={permutations!r} must be 0 (normal approximation) "
-                              "or a whole number >= 99")
-    tr = _DEFAULT_TRANSFORM[method] if transform is None else str(transform).upper()
-    if tr not in ("B", "R"):
-        raise ValidationError(f"transform={transform!r} must be 'B' (binary) or 'R' "
-                              "(row-standardised)")
-    n = len(frame)
-    if n < 5:
-        raise ValidationError(f"cold_spots needs at least 5 areas, the frame has {n}")
-    y = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
-    bad = ~np.isfinite(y)
-    if bad.any():
-        rows = list(frame.index[bad][:5])
-        raise ValidationError(f"column {column!r} has {int(bad.sum())} missing or non-numeric "
-                              f"value(s) at index {rows}; fill or drop those rows first (nothing "
-                              "is dropped silently)")
-    if np.ptp(y) == 0:
-        raise ValidationError(f"column {column!r} has the same value ({y[0]:g}) in every area: "
-                              "there is nothing to find hot or cold spots in")
-    if method == "gi_star" and (y < 0).any():
-        raise ValidationError(f"column {column!r} has negative values; Getis-Ord Gi* needs "
-                              "non-negative values (use method='local_moran')")
+    tr = _check_options(frame, column, method, alpha, permutations, transform)
+    y = _values(frame, column, method)
     w, winfo = spatial_weights(frame, weights)
     p_ = prefix or column
     out = frame.copy()
@@ -350,12 +371,7 @@ def cold_spots(
     sig = (q <= alpha) if fdr else (p <= alpha)
     out[f"{p_}_p"] = p
     out[f"{p_}_q"] = q
-    if method == "gi_star":
-        label = np.where(sig & (z < 0), "cold spot", np.where(sig & (z > 0), "hot spot",
-                                                              NOT_SIGNIFICANT))
-    else:
-        quad = pd.Series(quadrant).map(_MORAN_QUADRANTS).to_numpy(dtype=object)
-        label = np.where(sig, quad, NOT_SIGNIFICANT)
+    label = _labels(method, sig, z, quadrant)
     out[f"{p_}_cluster"] = pd.array(label.astype(str), dtype="str")
     cutoff = float(np.max(p[sig])) if sig.any() else None
     out.attrs = {**frame.attrs, "cold_spots": {

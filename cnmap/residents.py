@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cnmap import columns as C
+from cnmap import schema as S
 from cnmap.errors import MissingColumnError, ValidationError
 
 if TYPE_CHECKING:
@@ -42,16 +42,16 @@ RESIDENT_METHODS = ("postcodes", "streets", "centroids")
 
 
 def _postcode_points(postcodes: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
-    if {C.EASTING, C.NORTHING} <= set(postcodes.columns):
-        x = pd.to_numeric(postcodes[C.EASTING], errors="coerce").to_numpy(float)
-        y = pd.to_numeric(postcodes[C.NORTHING], errors="coerce").to_numpy(float)
-        pts = gpd.GeoDataFrame({C.POSTCODE: postcodes[C.POSTCODE].to_numpy()},
-                               geometry=gpd.points_from_xy(x, y), crs=C.BNG)
-    elif {C.LAT, C.LON} <= set(postcodes.columns):
-        x = pd.to_numeric(postcodes[C.LON], errors="coerce").to_numpy(float)
-        y = pd.to_numeric(postcodes[C.LAT], errors="coerce").to_numpy(float)
-        pts = gpd.GeoDataFrame({C.POSTCODE: postcodes[C.POSTCODE].to_numpy()},
-                               geometry=gpd.points_from_xy(x, y), crs=C.WGS84).to_crs(C.BNG)
+    if {S.EASTING, S.NORTHING} <= set(postcodes.columns):
+        x = pd.to_numeric(postcodes[S.EASTING], errors="coerce").to_numpy(float)
+        y = pd.to_numeric(postcodes[S.NORTHING], errors="coerce").to_numpy(float)
+        pts = gpd.GeoDataFrame({S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
+                               geometry=gpd.points_from_xy(x, y), crs=S.BNG)
+    elif {S.LAT, S.LON} <= set(postcodes.columns):
+        x = pd.to_numeric(postcodes[S.LON], errors="coerce").to_numpy(float)
+        y = pd.to_numeric(postcodes[S.LAT], errors="coerce").to_numpy(float)
+        pts = gpd.GeoDataFrame({S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
+                               geometry=gpd.points_from_xy(x, y), crs=S.WGS84).to_crs(S.BNG)
     else:
         raise MissingColumnError(
             "postcode lookup has neither easting/northing nor lat/lon columns; "
@@ -65,7 +65,7 @@ def _postcode_points(postcodes: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
 def _street_points(lsoas: gpd.GeoDataFrame, edge_geoms: np.ndarray | None) -> gpd.GeoDataFrame:
     """Midpoints of street pieces inside each LSOA, weighted by piece length."""
     if edge_geoms is None or len(edge_geoms) == 0 or len(lsoas) == 0:
-        return gpd.GeoDataFrame({C.LSOA_CODE: [], "raw_weight": []},
+        return gpd.GeoDataFrame({S.LSOA_CODE: [], "raw_weight": []},
                                 geometry=gpd.GeoSeries([], crs=lsoas.crs), crs=lsoas.crs)
     tree = shapely.STRtree(edge_geoms)
     poly_idx, edge_idx = tree.query(lsoas.geometry.values, predicate="intersects")
@@ -76,7 +76,7 @@ def _street_points(lsoas: gpd.GeoDataFrame, edge_geoms: np.ndarray | None) -> gp
     mids = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
     # a multi-part piece's interpolated point is still on the piece; good enough for a sample point
     return gpd.GeoDataFrame(
-        {C.LSOA_CODE: lsoas[C.LSOA_CODE].to_numpy()[poly_idx], "raw_weight": lengths},
+        {S.LSOA_CODE: lsoas[S.LSOA_CODE].to_numpy()[poly_idx], "raw_weight": lengths},
         geometry=mids, crs=lsoas.crs,
     )
 
@@ -111,18 +111,7 @@ def residential_points(
     """
     if method not in RESIDENT_METHODS:
         raise ValidationError(f"method={method!r} is not one of {RESIDENT_METHODS}")
-    lsoas = area.lsoas
-    for col in (C.LSOA_CODE, C.POPULATION):
-        if col not in lsoas.columns:
-            raise MissingColumnError(f"area.lsoas has no {col!r} column; load it with cnmap.load_area")
-    lsoas = lsoas[[C.LSOA_CODE, C.POPULATION, "geometry"]].reset_index(drop=True)
-    pop_vals = pd.to_numeric(lsoas[C.POPULATION], errors="coerce").to_numpy(float)
-    bad = ~np.isfinite(pop_vals) | (pop_vals < 0)
-    if bad.any():
-        codes = lsoas.loc[bad, C.LSOA_CODE].tolist()
-        raise ValidationError(f"area.lsoas column {C.POPULATION!r} is missing, not a number or "
-                              f"negative for LSOA(s) {codes[:5]}; their residents cannot be "
-                              "placed: fill the population (cnmap.load_area does) or drop them")
+    lsoas = _checked_lsoas(area)
     frames: list[gpd.GeoDataFrame] = []
     placed: set[str] = set()
 
@@ -131,42 +120,63 @@ def residential_points(
             log.warning("area has no postcode lookup; placing residents along streets instead")
         else:
             pts = _postcode_points(area.postcodes, lsoas.crs)
-            joined = gpd.sjoin(pts, lsoas[[C.LSOA_CODE, "geometry"]], how="inner", predicate="within")
+            joined = gpd.sjoin(pts, lsoas[[S.LSOA_CODE, S.GEOMETRY]], how="inner", predicate="within")
             joined = joined[~joined.index.duplicated(keep="first")]  # a point on a shared border
-            pc = gpd.GeoDataFrame({C.LSOA_CODE: joined[C.LSOA_CODE].to_numpy(),
+            pc = gpd.GeoDataFrame({S.LSOA_CODE: joined[S.LSOA_CODE].to_numpy(),
                                    "raw_weight": np.ones(len(joined)),
                                    "placement": "postcode"},
                                   geometry=joined.geometry.values, crs=lsoas.crs)
             frames.append(pc)
-            placed = set(pc[C.LSOA_CODE])
+            placed = set(pc[S.LSOA_CODE])
 
     if method in ("postcodes", "streets"):
-        todo = lsoas[~lsoas[C.LSOA_CODE].isin(placed)]
+        todo = lsoas[~lsoas[S.LSOA_CODE].isin(placed)]
         if len(todo):
             st = _street_points(todo, edge_geometries)
             st["placement"] = "street"
             frames.append(st)
-            placed |= set(st[C.LSOA_CODE])
+            placed |= set(st[S.LSOA_CODE])
             if method == "postcodes":
                 log.info("%d LSOAs had no postcode point; used street-length weighting", len(todo))
 
-    rest = lsoas[~lsoas[C.LSOA_CODE].isin(placed)]
+    rest = lsoas[~lsoas[S.LSOA_CODE].isin(placed)]
     if len(rest):
         frames.append(gpd.GeoDataFrame(
-            {C.LSOA_CODE: rest[C.LSOA_CODE].to_numpy(), "raw_weight": np.ones(len(rest)),
+            {S.LSOA_CODE: rest[S.LSOA_CODE].to_numpy(), "raw_weight": np.ones(len(rest)),
              "placement": "centroid"},
             geometry=rest.geometry.representative_point().values, crs=lsoas.crs))
         if method != "centroids":
             log.info("%d LSOAs had neither postcodes nor streets; used one interior point", len(rest))
 
-    pts = pd.concat(frames, ignore_index=True)
-    pop = lsoas.set_index(C.LSOA_CODE)[C.POPULATION].astype(float)
-    total_raw = pts.groupby(C.LSOA_CODE)["raw_weight"].transform("sum").to_numpy()
-    pts["weight"] = pts["raw_weight"].to_numpy() / total_raw * pop.reindex(pts[C.LSOA_CODE]).to_numpy()
-    pts = pts.drop(columns="raw_weight")
-    pts = gpd.GeoDataFrame(pts, geometry="geometry", crs=lsoas.crs)
-    pts[C.WARD_CODE] = _ward_of_points(pts, area)
+    pts = _share_population(pd.concat(frames, ignore_index=True), lsoas)
+    pts[S.WARD_CODE] = _ward_of_points(pts, area)
     return pts
+
+
+def _checked_lsoas(area: Area) -> gpd.GeoDataFrame:
+    """The area's LSOA codes, populations (finite, >= 0) and geometry."""
+    lsoas = area.lsoas
+    for col in (S.LSOA_CODE, S.POPULATION):
+        if col not in lsoas.columns:
+            raise MissingColumnError(f"area.lsoas has no {col!r} column; load it with cnmap.load_area")
+    lsoas = lsoas[[S.LSOA_CODE, S.POPULATION, S.GEOMETRY]].reset_index(drop=True)
+    pop_vals = pd.to_numeric(lsoas[S.POPULATION], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(pop_vals) | (pop_vals < 0)
+    if bad.any():
+        codes = lsoas.loc[bad, S.LSOA_CODE].tolist()
+        raise ValidationError(f"area.lsoas column {S.POPULATION!r} is missing, not a number or "
+                              f"negative for LSOA(s) {codes[:5]}; their residents cannot be "
+                              "placed: fill the population (cnmap.load_area does) or drop them")
+    return lsoas
+
+
+def _share_population(pts: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Each LSOA's population shared among its points in proportion to ``raw_weight``."""
+    pop = lsoas.set_index(S.LSOA_CODE)[S.POPULATION].astype(float)
+    total_raw = pts.groupby(S.LSOA_CODE)["raw_weight"].transform("sum").to_numpy()
+    pts[S.WEIGHT] = pts["raw_weight"].to_numpy() / total_raw * pop.reindex(pts[S.LSOA_CODE]).to_numpy()
+    pts = pts.drop(columns="raw_weight")
+    return gpd.GeoDataFrame(pts, geometry=S.GEOMETRY, crs=lsoas.crs)
 
 
 def _ward_of_points(pts: gpd.GeoDataFrame, area: Area) -> np.ndarray:
@@ -174,17 +184,17 @@ def _ward_of_points(pts: gpd.GeoDataFrame, area: Area) -> np.ndarray:
     between independently generalised ward and LSOA boundaries take the nearest ward. Without
     ward polygons, the LSOA's best-fit ward is used."""
     wards = area.wards
-    if wards is None or len(wards) == 0 or C.WARD_CODE not in wards.columns:
-        lut = area.lsoas.set_index(C.LSOA_CODE)[C.WARD_CODE]
-        return lut.reindex(pts[C.LSOA_CODE]).to_numpy()
-    w = wards[[C.WARD_CODE, "geometry"]].to_crs(pts.crs).reset_index(drop=True)
+    if wards is None or len(wards) == 0 or S.WARD_CODE not in wards.columns:
+        lut = area.lsoas.set_index(S.LSOA_CODE)[S.WARD_CODE]
+        return lut.reindex(pts[S.LSOA_CODE]).to_numpy()
+    w = wards[[S.WARD_CODE, S.GEOMETRY]].to_crs(pts.crs).reset_index(drop=True)
     tree = shapely.STRtree(w.geometry.values)
     pidx, widx = tree.query(pts.geometry.values, predicate="intersects")
     out = np.full(len(pts), None, dtype=object)
     first = np.unique(pidx, return_index=True)[1]  # lowest ward index on shared borders
-    out[pidx[first]] = w[C.WARD_CODE].to_numpy()[widx[first]]
+    out[pidx[first]] = w[S.WARD_CODE].to_numpy()[widx[first]]
     missing = np.flatnonzero(pd.isna(out))
     if len(missing):
         near = tree.query_nearest(pts.geometry.values[missing], return_distance=False)
-        out[missing[near[0]]] = w[C.WARD_CODE].to_numpy()[near[1]]
+        out[missing[near[0]]] = w[S.WARD_CODE].to_numpy()[near[1]]
     return out
