@@ -351,3 +351,23 @@ def test_birmingham_thin_areas_named(bham):
     leaders = [ln for ln in ax.lines if len(ln.get_xdata()) == 2]
     assert len(leaders) == len(flagged)  # one leader line from each area to its name
     _check_page(fig)
+
+
+def test_birmingham_figures_quoted_in_the_docs(shared_data):
+    """docs/figures.md quotes the decile chart of the warm spaces, straight-line mode."""
+    from pathlib import Path
+
+    import cnmap
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "figures.md").read_text("utf-8")
+    area = cnmap.load_area("E08000025")
+    warm = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area)
+    cov = cnmap.coverage(warm, area, minutes=[5, 10, 15, 20], mode="crow_flies",
+                         detour_factor=1.3)
+    t = decile_coverage(cov).set_index("decile")["share_covered_15min"]
+    quoted = (f"{100 * t[1]:.1f}% of residents in decile 1 live within a 15-minute walk of "
+              f"one, {100 * t[10]:.1f}% in decile 10, {100 * cov.share_covered(15):.1f}% across "
+              "the city")
+    assert quoted in " ".join(doc.split())
+    assert (t[1], t[10]) == pytest.approx((0.987, 0.672), abs=5e-4)

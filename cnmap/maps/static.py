@@ -378,7 +378,9 @@ def _points_plan(
         _marker_handle(col, f"{_type_label(key)} ({int(counts.get(key, 0)):,})")
         for key, col in pal.items()
     ]
-    return _Points(x, y, [pal[k] for k in keys], handles)
+    # the rarest types drawn last, so that the most frequent do not hide them
+    order = np.argsort([-int(counts[k]) for k in keys], kind="stable")
+    return _Points(x[order], y[order], [pal[keys[i]] for i in order], handles)
 
 
 def _draw_points(ax: Axes, plan: _Points) -> None:
