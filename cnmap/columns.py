@@ -35,3 +35,8 @@ COORD_SOURCE = "coord_source"  # "latlon", "bng", "postcode", "address_postcode"
 REASON = "reason"
 SITE = "site"  # 1, 2, ... for the sites of one input row (a MultiPoint feature); see cnmap.io
 OPENING_HOURS = "opening_hours"
+
+# The single home of cnmap's column names is :mod:`cnmap.schema` (these constants, and the
+# builders that name columns by time limit and type, e.g. ``share_covered(15)``). This module
+# re-exports it for older imports; the names above equal schema's (tests/test_schema.py).
+from cnmap.schema import *  # noqa: E402, F403
