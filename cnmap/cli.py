@@ -1,22 +1,33 @@
 """The ``cnmap`` command: arguments in, the library's functions, files out.
 
     cnmap run CONFIG [--out DIR]       the whole analysis: map, tables, figures, methods note
-    cnmap fetch LAD_CODE               fetch and verify the area's data into the cache
+    cnmap fetch CODE-or-NAME           every dataset a district's run needs, into the cache
+    cnmap mirror [--lad CODE-or-NAME]  the offline mirror's layout (which file serves what)
     cnmap sources                      the data catalogue: publishers, URLs, licences
     cnmap compare A.toml B.toml --out  compare two scenarios (who gains, who loses coverage)
 
 Exit status and errors
 ----------------------
-- **0**: done. ``cnmap run`` prints, for each organisations file, the rows read, placed and
-  rejected, the reader's notes, and where the rejected rows are listed.
+- **0**: done. ``cnmap run`` prints the coverage, the data used (IoD edition, LSOA vintage,
+  population, postcodes), the walk network check (the share of residents the network could
+  not place; a warning on stderr above 1 %) or, in straight-line mode, the detour factor and
+  how it was obtained, and for each organisations file the rows read, placed and rejected,
+  the reader's notes and where the rejected rows are listed. ``cnmap fetch`` lists what it
+  fetched.
 - **2**: bad input. The configuration or scenario files are checked against one schema
   (:mod:`cnmap.config`) and the files they name are checked to exist before any work starts.
   Every :class:`cnmap.errors.CnmapError` (other than a fetch error), and the operating
   system's input errors (a missing or unreadable file, a folder where a file belongs, a file
   where a folder belongs, undecodable text, TOML or YAML syntax), ends the command with
   exactly one line on stderr, ``cnmap: error: ...``, naming the file, the key and the fix.
-  Never a traceback.
-- **3**: data that cannot be fetched (:class:`cnmap.errors.DataFetchError`).
+  Never a traceback. Also bad input: a district ``cnmap fetch`` does not know (a Welsh,
+  Scottish or Northern Irish code, an unknown code or name: with close matches); a walk
+  network that leaves more than 10 % of the residents unplaced (the line names the remedy);
+  and a cache folder that cannot be used (:class:`cnmap.errors.CacheFolderError`: a file, a
+  read-only folder...), which the user fixes by choosing another with ``CNMAP_CACHE_DIR``.
+- **3**: data that cannot be fetched (:class:`cnmap.errors.DataFetchError`). ``cnmap fetch``
+  first lists **every** dataset that is missing, each with its publisher URL and the mirror
+  path that would serve it, then ends with one ``cnmap: error:`` line.
 - **1**: an internal error, i.e. a bug in cnmap (an ``AssertionError``, a ``KeyError``...).
   These are not dressed up as bad input: the line says it is a bug, and ``-v`` shows the full
   traceback to report. Interrupting with Ctrl-C exits with 130.
@@ -25,7 +36,9 @@ Exit status and errors
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import re
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -34,7 +47,13 @@ from typing import Any
 
 import yaml
 
-from cnmap.errors import CnmapError, DataFetchError, ValidationError
+from cnmap.errors import (
+    CacheFolderError,
+    CnmapError,
+    DataFetchError,
+    UnknownAreaError,
+    ValidationError,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -118,6 +137,34 @@ def _path_lines(paths: Mapping[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
+def _data_line(result: Mapping[str, Any]) -> str:
+    """Which data the run used (``area.params``)."""
+    a = dict(getattr(result.get("area"), "params", {}) or {})
+    return (f"data: IoD{a.get('iod')} ({a.get('iod_dataset')}) on {a.get('lsoa_vintage')} "
+            f"LSOAs; population {a.get('population')}; postcodes {a.get('postcodes')}")
+
+
+def _method_lines(result: Mapping[str, Any]) -> list[str]:
+    """Straight-line mode and its detour factor, or the walk network check."""
+    p = getattr(result["coverage"], "params", {})
+    if p.get("mode") == "crow_flies":
+        return [f"mode: STRAIGHT-LINE (crow-flies) estimate, not a street walk: detour factor "
+                f"{p['detour_factor']:.3f}, {p.get('detour_source', '')}"]
+    guard = result.get("snap_coverage")
+    if guard is None:
+        return []
+    return [f"network check: {guard.share_unplaced:.1%} of residents ({guard.n_unplaced:,} of "
+            f"{guard.n_points:,} points) farther than {guard.max_snap_m:g} m from the walk "
+            f"network ({guard.status})"]
+
+
+class _DropLogger(logging.Filter):
+    """Leaves out one logger's records (the CLI prints that warning itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from cnmap.pipeline import check_inputs, load_config, run
 
@@ -125,26 +172,132 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out_dir=args.out)
     check_inputs(config)
     report, bar = _progress_reporter(not args.quiet)
+    guard_log = logging.getLogger("cnmap.network.cover")
+    quiet_guard = _DropLogger()
+    guard_log.addFilter(quiet_guard)
     try:
         result = run(config, report=report)
     finally:
+        guard_log.removeFilter(quiet_guard)
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
+    guard = result.get("snap_coverage")
+    if guard is not None and guard.status != "ok":
+        sys.stderr.write(f"cnmap: warning: {' '.join(guard.note.split())}\n")
     out = sys.stdout
     out.write(result["coverage"].summary() + "\n")
-    for line in [*_organisation_lines(result), f"outputs written to {config.out_dir}",
-                 *_path_lines(result["paths"])]:
+    for line in [_data_line(result), *_method_lines(result), *_organisation_lines(result),
+                 f"outputs written to {config.out_dir}", *_path_lines(result["paths"])]:
         out.write(line + "\n")
     return 0
 
 
-def _cmd_fetch(args: argparse.Namespace) -> int:
-    import cnmap
+def _close_codes(code: str) -> str:
+    """Close English district codes, for a code that is not one (``; close codes: ...``)."""
+    from cnmap.data import lad_table
 
-    area = cnmap.load_area(args.lad_code, lsoa_vintage=args.lsoa_vintage, iod=args.iod)
-    sys.stdout.write(f"{area!r}\n")
-    sys.stdout.write(area.sources[["id", "read_from"]].to_string(index=False) + "\n")
+    try:
+        table = lad_table()
+    except CnmapError:
+        return ""
+    english = table[table["english"]]
+    names = dict(zip(english["lad_code"], english["lad_name"], strict=True))
+    near = difflib.get_close_matches(code.upper(), list(names), n=3, cutoff=0.6)
+    return ("; close codes: " + ", ".join(f"{c} ({names[c]})" for c in near)) if near else ""
+
+
+def resolve_area(text: str) -> tuple[str, str]:
+    """``(code, name)`` of an English district given by code (any case) or name.
+
+    Without the ONS district list at hand, a well-formed code is used as it is (so that
+    ``cnmap fetch`` can still list everything missing).
+    """
+    from cnmap.data import lad_table, resolve_lad
+    from cnmap.data.loaders import check_lad_code
+
+    try:
+        code = resolve_lad(text)
+    except UnknownAreaError as exc:
+        code_like = re.fullmatch(r"[Ee]\d{8}", text.strip()) is not None
+        raise UnknownAreaError(str(exc) + (_close_codes(text.strip()) if code_like else "")
+                               ) from None
+    except DataFetchError:
+        if not re.fullmatch(r"[A-Za-z]\d{8}", text.strip()):
+            raise
+        return check_lad_code(text.strip().upper()), ""
+    table = lad_table()
+    name = table.loc[table["lad_code"] == code, "lad_name"]
+    return code, str(name.iat[0]) if len(name) else ""
+
+
+def _fetch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The load_area options of ``cnmap fetch``, checked by the configuration's rules."""
+    from cnmap.config import AreaSection, validate
+
+    raw = {k: v for k, v in (("iod", args.iod), ("lsoa_vintage", args.lsoa_vintage),
+                             ("population", args.population), ("postcodes", args.postcodes))
+           if v is not None}
+    return validate(raw, AreaSection, where="cnmap fetch").load_options()
+
+
+_NETWORK_HINT = ("  The walk network can also be built when the run starts, from OpenStreetMap "
+                 "for the district plus a buffer: [network] build = \"district\" with source = "
+                 "\"overpass\" (online) or the path of a .osm.pbf extract covering it "
+                 "(docs/your_council.md).")
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from cnmap import settings
+    from cnmap.data import describe_missing, fetch_area_data
+
+    settings.cache_dir()  # a cache folder the user must fix: exit 2 before anything else
+    code, name = resolve_area(args.area)
+    options = _fetch_options(args)
+    who = f"{name} ({code})" if name else code
+    records, missing = fetch_area_data(code, **options, network=not args.no_network)
+    out = sys.stdout
+    out.write(f"{who}: data for a run on IoD{options['iod']}, {options['lsoa_vintage']} LSOAs, "
+              f"population {options['population']}, postcodes {options['postcodes']}"
+              f"{'' if args.no_network else ', walk network'}\n")
+    for dataset, read_from in dict.fromkeys((r.dataset, r.read_from) for r in records):
+        out.write(f"  fetched  {dataset:<22} {read_from}\n")
+    if not missing:
+        out.write(f"{who}: every dataset the run needs is in the cache "
+                  f"({settings.cache_dir()})\n")
+        return 0
+    out.write(describe_missing(code, missing) + "\n")
+    if any(m.dataset in ("osm_walk_network", "osm_extract") for m in missing):
+        out.write(_NETWORK_HINT + "\n")
+    raise DataFetchError(
+        f"{len(missing)} dataset(s) {who} needs are not at hand (listed above, each with its "
+        f"publisher URL and the mirror path that would serve it): put them in a folder named "
+        f"by CNMAP_DATA_MIRROR (see cnmap mirror) or download them (CNMAP_OFFLINE=1 forbids "
+        f"downloads)")
+
+
+def _cmd_mirror(args: argparse.Namespace) -> int:
+    from cnmap.data import mirror_dirs
+    from cnmap.data.catalogue import catalogue_path
+    from cnmap.mirror_layout import layout_lines, mirror_layout, serving_files
+
+    roots = mirror_dirs()
+    where = ", ".join(map(str, roots)) if roots else "not set"
+    out = sys.stdout
+    if args.lad:
+        code, name = resolve_area(args.lad)
+        served = serving_files(code)
+        out.write(f"mirror files serving {name or code} ({code}); CNMAP_DATA_MIRROR: {where}\n")
+        for _, r in served.iterrows():
+            mark = "[x]" if r["found"] else "[ ]"
+            out.write(f"  {mark} {r['dataset']:<26} {r['path'] or '(none in the catalogue)'}\n")
+        return 0
+    table = mirror_layout()
+    present = {p for p in table["path"] if any((r / p).is_file() for r in roots)}
+    out.write(f"mirror layout of the catalogue {catalogue_path()} ([x]: in CNMAP_DATA_MIRROR, "
+              f"{where}); a folder may add files in its cnmap-mirror.toml (docs/mirror.md)\n")
+    for line in layout_lines(table, present if roots else None):
+        out.write(line + "\n")
     return 0
 
 
@@ -192,11 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
-    f = sub.add_parser("fetch", help="fetch and verify an area's official data into the cache")
-    f.add_argument("lad_code", help="local authority district code, e.g. E08000025")
-    f.add_argument("--lsoa-vintage", type=int, default=2011, choices=(2011, 2021))
-    f.add_argument("--iod", type=int, default=2019, choices=(2019, 2025))
+    f = sub.add_parser("fetch", help="fetch and verify every dataset a district's run needs "
+                       "into the cache; list all that are missing")
+    f.add_argument("area", help="an English district's code (any case), e.g. E08000029, or "
+                   "its name, e.g. Solihull")
+    f.add_argument("--iod", type=int, default=None, choices=(2019, 2025),
+                   help="IoD edition (default 2025; 2019 when --lsoa-vintage 2011 alone)")
+    f.add_argument("--lsoa-vintage", type=int, default=None, choices=(2011, 2021),
+                   help="LSOA vintage (default 2021; 2011 when --iod 2019 alone)")
+    f.add_argument("--population", default=None, choices=("auto", "iod", "census2021"),
+                   help="population source (default auto)")
+    f.add_argument("--postcodes", default=None, choices=("auto", "nspl", "codepoint"),
+                   help="postcode lookup (default auto)")
+    f.add_argument("--no-network", action="store_true",
+                   help="leave out the walk network (straight-line runs)")
     f.set_defaults(func=_cmd_fetch)
+    mi = sub.add_parser("mirror", help="the offline mirror's layout: which files in which "
+                        "folders serve which datasets")
+    mi.add_argument("--lad", default=None, help="only the files serving this district (code "
+                    "or name)")
+    mi.set_defaults(func=_cmd_mirror)
     s = sub.add_parser("sources", help="list the data catalogue")
     s.set_defaults(func=_cmd_sources)
     c = sub.add_parser("compare", help="compare two scenario files")
@@ -229,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
+    except CacheFolderError as exc:  # before DataFetchError, its base: the user's to fix
+        _fail(one_line(exc))
+        return 2
     except DataFetchError as exc:
         _fail(one_line(exc))
         return 3

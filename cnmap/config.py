@@ -14,8 +14,9 @@ and ``[filter]``. Every value is checked here, before any data is read:
 - **ranges**: time limits are numbers > 0 and at most 1,440 minutes (a day), walking speeds
   > 0 and at most 100 km/h, ``max_snap_m`` > 0 and at most 10,000 m, ``detour_factor`` from
   1 to 5, thin-rule shares and percentages in range;
-- **choices**: ``lsoa_vintage`` 2011 or 2021, ``iod`` 2019 or 2025, ``mode``, ``residents``,
-  ``persona``, ``coords`` and the opening-hours options;
+- **choices**: ``lsoa_vintage`` 2011 or 2021, ``iod`` 2019 or 2025 (default: the IoD2025 on
+  2021 LSOAs, as :func:`cnmap.load_area`), ``population``, ``postcodes``, ``mode``,
+  ``residents``, ``persona``, ``coords``, ``[network] build`` and the opening-hours options;
 - **LAD codes** are written in capitals: ``e08000025`` is refused with the fix ``E08000025``
   (a lower-case code would otherwise not be found in the data);
 - **unknown keys**, in every section and entry, are errors naming the allowed keys (and the
@@ -342,6 +343,41 @@ def _domain(value: Any, info: ValidationInfo) -> str:
     return text
 
 
+def _column_names(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    """The column names of a file without a header row: distinct non-empty texts."""
+    name = info.field_name or "columns"
+    if not isinstance(value, list | tuple) or len(value) < 2:
+        raise ValueError(f"{name}={_show(value)} must be a list of the file's column names in "
+                         "order (a file without a header row), e.g. [\"code\", \"name\", "
+                         "\"postcode\"]")
+    bad = [v for v in value if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"{name}: {_show(bad[0])} is not a column name; quote each name")
+    seen = [v for i, v in enumerate(value) if v in value[:i]]
+    if seen:
+        raise ValueError(f"{name}: {seen[0]!r} is given twice; every column needs its own name")
+    return tuple(value)
+
+
+def _keep_rows(value: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
+    """``keep``: column -> the value (text) or values a row must have to be read."""
+    name = info.field_name or "keep"
+    example = "keep = { status = \"A\", prescribing_setting = [\"4\"] }"
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name}={_show(value)} must be a table of column = value(s), e.g. "
+                         f"{example}")
+    out: dict[str, tuple[str, ...]] = {}
+    for col, wanted in value.items():
+        items = [wanted] if isinstance(wanted, str) else wanted
+        if not isinstance(items, list | tuple) or not items or \
+                not all(isinstance(v, str) for v in items):
+            raise ValueError(f"{name}.{col}={_show(wanted)} must be quoted text or a non-empty "
+                             f"list of quoted texts (values are compared as text), e.g. "
+                             f"{example}")
+        out[str(col)] = tuple(v.strip() for v in items)
+    return out
+
+
 def _rule(rule: Callable[[Any, ValidationInfo], Any], declared: Any) -> PlainValidator:
     """A field checked by ``rule`` alone (no coercion); ``declared`` documents the type."""
     return PlainValidator(rule, json_schema_input_type=declared)
@@ -358,6 +394,9 @@ ResidentMethod = Literal["postcodes", "streets", "centroids"]
 CoordMode = Literal["auto", "latlon", "bng", "postcode", "address", "geometry"]
 LsoaVintage = Literal[2011, 2021]
 IodEdition = Literal[2019, 2025]
+PopulationSource = Literal["auto", "iod", "census2021"]
+PostcodeSource = Literal["auto", "nspl", "codepoint"]
+NetworkBuild = Literal["district"]
 WardRule = Literal["ward", "any_lsoa", "either"]
 Provision = Literal["share_covered", "mean_reachable", "orgs_per_1000", "mean_walk_min"]
 ColdSpotMethod = Literal["gi_star", "local_moran"]
@@ -409,21 +448,40 @@ class _Section(BaseModel):
 
 
 class AreaSection(_Section):
-    """``[area]``: where the analysis applies. ``iod = 2025`` alone implies 2021 LSOAs (the
-    IoD2025 is published on them)."""
+    """``[area]``: where the analysis applies and which data describe it.
+
+    The defaults are those of :func:`cnmap.load_area`: the IoD2025 on 2021 LSOAs. ``iod =
+    2019`` alone implies 2011 LSOAs (the IoD2019's geography) and ``lsoa_vintage = 2011``
+    alone implies the IoD2019; ``lsoa_vintage = 2021`` with ``iod = 2019`` carries the
+    IoD2019 over to 2021 LSOAs; 2011 LSOAs with the IoD2025 are refused.
+    """
 
     lad_code: Annotated[str | None, _rule(_optional(_lad_code), str | None)] = None
-    lsoa_vintage: Annotated[LsoaVintage, _pick(LsoaVintage)] = 2011
-    iod: Annotated[IodEdition, _pick(IodEdition)] = 2019
+    lsoa_vintage: Annotated[LsoaVintage, _pick(LsoaVintage)] = 2021
+    iod: Annotated[IodEdition, _pick(IodEdition)] = 2025
+    population: Annotated[PopulationSource, _pick(PopulationSource)] = "auto"
+    postcodes: Annotated[PostcodeSource, _pick(PostcodeSource)] = "auto"
 
     @model_validator(mode="after")
-    def _iod2025_on_2021_lsoas(self) -> AreaSection:
+    def _editions_agree(self) -> AreaSection:
+        given = self.model_fields_set
+        if "iod" in given and "lsoa_vintage" not in given:
+            object.__setattr__(self, "lsoa_vintage", 2011 if self.iod == 2019 else 2021)
+        elif "lsoa_vintage" in given and "iod" not in given:
+            object.__setattr__(self, "iod", 2019 if self.lsoa_vintage == 2011 else 2025)
         if self.iod == 2025 and self.lsoa_vintage == 2011:
-            if "lsoa_vintage" in self.model_fields_set:
-                raise ValueError("iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
-                                 "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)")
-            object.__setattr__(self, "lsoa_vintage", 2021)
+            raise ValueError("iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
+                             "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)")
+        if self.population == "census2021" and self.lsoa_vintage == 2011:
+            raise ValueError("population=\"census2021\" with lsoa_vintage=2011: Census 2021 "
+                             "residents are counted on 2021 LSOAs; write lsoa_vintage = 2021 "
+                             "(or population = \"iod\")")
         return self
+
+    def load_options(self) -> dict[str, Any]:
+        """The :func:`cnmap.load_area` keyword arguments this section gives."""
+        return {"lsoa_vintage": self.lsoa_vintage, "iod": self.iod,
+                "population": self.population, "postcodes": self.postcodes}
 
 
 class RunArea(AreaSection):
@@ -433,17 +491,34 @@ class RunArea(AreaSection):
 
 
 class NetworkSection(_Section):
-    """``[network]``: a walk network file (``path``) or a catalogue dataset."""
+    """``[network]``: a walk network file (``path``), a catalogue dataset (``dataset``), or a
+    network built from OpenStreetMap for the district plus a buffer (``build = "district"``,
+    with ``source`` and ``buffer_m``: :func:`cnmap.network.walk_network_for_district`)."""
 
     path: OptText = None
     dataset: Text = "osm_walk_network"
+    build: Annotated[NetworkBuild | None, _rule(_optional(_choice(*get_args(NetworkBuild))),
+                                                NetworkBuild | None)] = None
+    source: Annotated[str, _rule(_text, str)] = "auto"
+    buffer_m: Annotated[float, _rule(_non_negative("metres"), float)] = 2000.0
 
     @model_validator(mode="after")
     def _one_source(self) -> NetworkSection:
-        if {"path", "dataset"} <= self.model_fields_set:
+        given = self.model_fields_set
+        if {"path", "dataset"} <= given:
             raise ValueError(f"path={_show(self.path)} and dataset={_show(self.dataset)} are "
                              "both given; give the network file (path) or the catalogue dataset, "
                              "not both")
+        if self.build is not None and given & {"path", "dataset"}:
+            other = "path" if "path" in given else "dataset"
+            raise ValueError(f"build={self.build!r} and {other} are both given; build the "
+                             f"district's network from OpenStreetMap (build, source, buffer_m) "
+                             f"or read one ({other}), not both")
+        if self.build is None and given & {"source", "buffer_m"}:
+            keys = " and ".join(sorted(given & {"source", "buffer_m"}))
+            raise ValueError(f"{keys} set without build = \"district\": they say how to build "
+                             "the district's network from OpenStreetMap; add build = "
+                             "\"district\" or remove them")
         return self
 
 
@@ -476,7 +551,9 @@ class OrganisationEntry(_Section):
     """One ``[[organisations]]`` entry: a file, its label, the type that fills blanks, and
     options of :func:`cnmap.read_organisations`. A plain string is a path."""
 
-    allowed_note: ClassVar[str] = "(after type_col: the options of cnmap.read_organisations)"
+    allowed_note: ClassVar[str] = ("(after type_col: the options of cnmap.read_organisations; "
+                                   "columns, keep and area_postcodes_only prepare a list such "
+                                   "as a national one before it is read)")
     table_hint: ClassVar[str] = ("give a table with a path, e.g. [[organisations]] path = "
                                  "\"orgs.csv\", or a path string")
 
@@ -499,9 +576,29 @@ class OrganisationEntry(_Section):
     keep_outside_m: Annotated[float, _rule(_non_negative("metres"), float)] = 0.0
     duplicate_within_m: Annotated[float | None,
                                   _rule(_optional(_non_negative("metres")), float | None)] = 50.0
+    columns: Annotated[tuple[str, ...] | None,
+                       _rule(_optional(_column_names), list[str] | None)] = None
+    keep: Annotated[dict[str, tuple[str, ...]] | None,
+                    _rule(_optional(_keep_rows), dict[str, list[str]] | None)] = None
+    area_postcodes_only: Flag = False
 
-    #: Keys that are not options of read_organisations.
-    OWN_KEYS: ClassVar[tuple[str, ...]] = ("path", "label", "type", "type_col")
+    #: Keys that are not options of read_organisations (``columns``, ``keep`` and
+    #: ``area_postcodes_only`` are applied by :mod:`cnmap.org_lists` before reading).
+    OWN_KEYS: ClassVar[tuple[str, ...]] = ("path", "label", "type", "type_col", "columns",
+                                           "keep", "area_postcodes_only")
+
+    @model_validator(mode="after")
+    def _keep_names_columns(self) -> OrganisationEntry:
+        if self.columns is not None and self.keep is not None:
+            unknown = [k for k in self.keep if k not in self.columns]
+            if unknown:
+                raise ValueError(f"keep names {unknown} but the columns given are "
+                                 f"{list(self.columns)}; use one of those names")
+        if self.area_postcodes_only and self.coords not in ("auto", "postcode"):
+            raise ValueError(f"area_postcodes_only = true with coords={self.coords!r}: the "
+                             "rows are chosen by their postcode, so they are placed by it; "
+                             "use coords = \"postcode\"")
+        return self
 
     @classmethod
     def _as_table(cls, data: Any) -> Any:
@@ -870,6 +967,14 @@ class OrganisationSource:
     type: str | None = None  # fills the type where the file has none
     type_col: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # extra read_organisations arguments
+    columns: tuple[str, ...] | None = None  # names of a file without a header row
+    keep: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> values kept
+    area_postcodes_only: bool = False  # read only the rows whose postcode is the district's
+
+    @property
+    def prepared(self) -> bool:
+        """True when the list is prepared before reading (see :mod:`cnmap.org_lists`)."""
+        return self.columns is not None or bool(self.keep) or self.area_postcodes_only
 
 
 def organisation_sources(entries: Sequence[OrganisationEntry], *, base: Path, where: str
@@ -881,5 +986,7 @@ def organisation_sources(entries: Sequence[OrganisationEntry], *, base: Path, wh
         p = resolve_path(e.path, f"[[organisations]] number {i} path", base, where)
         out.append(OrganisationSource(path=p, label=e.label if e.label is not None else p.stem,
                                       type=e.type, type_col=e.type_col,
-                                      options=e.read_options()))
+                                      options=e.read_options(), columns=e.columns,
+                                      keep=dict(e.keep or {}),
+                                      area_postcodes_only=e.area_postcodes_only))
     return tuple(out)

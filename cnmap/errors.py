@@ -15,6 +15,7 @@ __all__ = [
     "UnknownAreaError",
     "DataFetchError",
     "DataIntegrityError",
+    "CacheFolderError",
     "GraphError",
     "OptionalDependencyError",
 ]
@@ -46,6 +47,17 @@ class DataFetchError(CnmapError, OSError):
 
 class DataIntegrityError(DataFetchError):
     """A downloaded or cached file failed verification (size, checksum or structure)."""
+
+
+class CacheFolderError(DataFetchError):
+    """The cache folder cannot be used: it is a file, cannot be created, is read-only, or
+    holds a folder where a file belongs.
+
+    A :class:`DataFetchError` (code catching that keeps working), but the fix is the user's:
+    choose another folder with ``CNMAP_CACHE_DIR``. The ``cnmap`` command therefore answers it
+    as bad input (exit status 2), not as data that cannot be fetched (3).
+    Also importable from :mod:`cnmap.settings`.
+    """
 
 
 class GraphError(CnmapError, ValueError):

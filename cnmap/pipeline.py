@@ -1,9 +1,13 @@
 """The end-to-end analysis behind ``cnmap run CONFIG``: I/O at the edges around the pure core.
 
-A run reads a TOML (or YAML) configuration, loads the area, reads every organisations file
-(writing what was rejected and why), loads the walk network, computes coverage, ward
-deprivation profiles and thin-infrastructure areas, and writes the HTML map, the tables (CSV,
-XLSX, GeoPackage), the figures (PNG and PDF) and a short methods note.
+A run reads a TOML (or YAML) configuration, loads the area (IoD2025 on 2021 LSOAs unless the
+configuration says otherwise), reads every organisations file (writing what was rejected and
+why), loads or builds the walk network, computes coverage, checks that the network places the
+residents (warn above 1 % unplaced, refuse above 10 %), computes ward deprivation profiles and
+thin-infrastructure areas, and writes the HTML map, the tables (CSV, XLSX, GeoPackage), the
+figures (PNG and PDF), a short methods note and ``run.json``. Every output records the data
+used (``area.params``: LSOA vintage, IoD edition, population source, postcodes), the network
+check and, in straight-line mode, how the detour factor was obtained.
 """
 
 from __future__ import annotations
@@ -49,10 +53,15 @@ class RunConfig:
     lad_code: str
     organisations: tuple[OrganisationSource, ...]
     out_dir: Path
-    lsoa_vintage: int = 2011
-    iod: int = 2019
+    lsoa_vintage: int = 2021
+    iod: int = 2025
+    population: str = "auto"
+    postcodes: str = "auto"
     network_path: Path | None = None
     network_dataset: str | None = "osm_walk_network"
+    network_build: str | None = None  # "district": built from OpenStreetMap
+    network_source: str = "auto"  # build = "district": "auto", "overpass" or a .osm.pbf path
+    network_buffer_m: float = 2000.0
     minutes: tuple[float, ...] = DEFAULT_MINUTES
     speed_kmh: float = 4.8
     persona: str | None = None
@@ -91,17 +100,33 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
                                                               where)
     out = Path(out_dir) if out_dir is not None else resolve_path(outp.dir, "[output] dir", base,
                                                                  where)
+    built = net.build is not None
     return RunConfig(
         lad_code=doc.area.lad_code,
         organisations=organisation_sources(doc.organisations, base=base, where=where),
         out_dir=out, lsoa_vintage=doc.area.lsoa_vintage, iod=doc.area.iod,
-        network_path=network_path, network_dataset=None if network_path else net.dataset,
-        minutes=cov.minutes, speed_kmh=DEFAULT_SPEED_KMH if cov.speed_kmh is None
-        else cov.speed_kmh, persona=cov.persona, residents=cov.residents,
-        max_snap_m=cov.max_snap_m, mode=cov.mode, detour_factor=cov.detour_factor,
+        population=doc.area.population, postcodes=doc.area.postcodes,
+        network_path=network_path,
+        network_dataset=None if network_path or built else net.dataset,
+        network_build=net.build, network_source=_network_source(net.source, base, where),
+        network_buffer_m=net.buffer_m, minutes=cov.minutes,
+        speed_kmh=DEFAULT_SPEED_KMH if cov.speed_kmh is None else cov.speed_kmh,
+        persona=cov.persona, residents=cov.residents, max_snap_m=cov.max_snap_m,
+        mode=cov.mode, detour_factor=cov.detour_factor,
         thin=doc.thin.options(), self_contained=outp.self_contained, source=path,
         type_col=cov.type_col,
     )
+
+
+#: ``[network] source`` words that are not paths.
+NETWORK_SOURCES = ("auto", "overpass")
+
+
+def _network_source(source: str, base: Path, where: str) -> str:
+    """``[network] source``: "auto", "overpass", or a .osm.pbf path resolved like any path."""
+    if source in NETWORK_SOURCES:
+        return source
+    return str(resolve_path(source, "[network] source", base, where))
 
 
 def _missing_file(path: Path, key: str, where: str, what: str) -> str | None:
@@ -135,6 +160,11 @@ def check_inputs(config: RunConfig) -> None:
     check_organisation_files(config.organisations, where=where)
     if config.network_path is not None:
         why = _missing_file(config.network_path, "[network] path", where, "walk network file")
+        if why:
+            raise ValidationError(why)
+    if config.network_build and config.network_source not in NETWORK_SOURCES:
+        why = _missing_file(Path(config.network_source), "[network] source", where,
+                            "OpenStreetMap extract")
         if why:
             raise ValidationError(why)
     if config.out_dir.exists() and not config.out_dir.is_dir():
@@ -177,6 +207,26 @@ def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
         g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
 
 
+def _source_table(src: OrganisationSource, area: Any) -> tuple[Any, dict[str, Any],
+                                                              tuple[str, ...], int | None]:
+    """What read_organisations reads for ``src``: the file, or the list prepared from it
+    (:mod:`cnmap.org_lists`); the reader options; the preparation notes; the file's rows."""
+    opts = dict(src.options)
+    if src.type_col:
+        opts["type_col"] = src.type_col
+    if not src.prepared:
+        return src.path, opts, (), None
+    from cnmap.org_lists import FILE_OPTIONS, prepare_list
+
+    prepared = prepare_list(src.path, label=f"organisations file {src.path} ({src.label})",
+                            columns=src.columns, keep=src.keep,
+                            area_postcodes_only=src.area_postcodes_only, options=opts,
+                            area=area)
+    for key in FILE_OPTIONS:
+        opts.pop(key, None)
+    return prepared.frame, opts, prepared.notes, prepared.n_file_rows
+
+
 def _read_source(i: int, src: OrganisationSource, area: Any
                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], tuple[str, ...]]:
     from cnmap.io import read_organisations
@@ -184,10 +234,8 @@ def _read_source(i: int, src: OrganisationSource, area: Any
     if not src.path.is_file():
         raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist or is "
                               "not a file; check the path in the configuration")
-    opts = dict(src.options)
-    if src.type_col:
-        opts["type_col"] = src.type_col
-    table = read_organisations(src.path, area=area, **opts)
+    table_in, opts, prep_notes, file_rows = _source_table(src, area)
+    table = read_organisations(table_in, area=area, **opts)
     g = table.organisations.copy()
     _fill_type(g, src.type)
     g[C.ORG_ID] = [f"{i}-{v}" for v in g[C.ORG_ID].astype(str)]
@@ -195,10 +243,11 @@ def _read_source(i: int, src: OrganisationSource, area: Any
     rej = table.rejected.copy()
     rej.insert(0, "dataset", src.label)
     rej.insert(1, "file", str(src.path))
-    notes = tuple(str(n) for n in getattr(table, "notes", ()))
+    notes = prep_notes + tuple(str(n) for n in getattr(table, "notes", ()))
     row = {"dataset": src.label, "file": str(src.path), "rows": table.n_input,
            "matched": table.n_matched, "rejected": table.n_rejected,
-           "match_rate": table.match_rate, "notes": "; ".join(notes)}
+           "match_rate": table.match_rate, "notes": "; ".join(notes),
+           "file_rows": table.n_input if file_rows is None else file_rows}
     return g, rej, row, notes
 
 
@@ -250,6 +299,121 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "area"
 
 
+def _load_area(config: RunConfig) -> Any:
+    import cnmap
+
+    return cnmap.load_area(config.lad_code, lsoa_vintage=config.lsoa_vintage, iod=config.iod,
+                           population=config.population, postcodes=config.postcodes)
+
+
+def needs_network(config: RunConfig) -> bool:
+    """A network is read in network mode, and to calibrate the detour factor in
+    straight-line mode when none is given."""
+    return config.mode == "network" or config.detour_factor is None
+
+
+def _walk_limit_m(config: RunConfig) -> float:
+    speed = config.speed_kmh
+    if config.persona is not None:
+        from cnmap.network.speeds import WALKING_SPEEDS
+
+        speed = WALKING_SPEEDS[config.persona]
+    return max(config.minutes) * speed * 1000.0 / 60.0
+
+
+def load_network(config: RunConfig, area: Any) -> Any:
+    """The run's walk network: built for the district (``[network] build = "district"``),
+    read from ``[network] path``, or fetched from the catalogue (``[network] dataset``)."""
+    from cnmap.network import read_walk_network, walk_network_for_district
+
+    if config.network_build == "district":
+        return walk_network_for_district(area, source=config.network_source,
+                                         buffer_m=config.network_buffer_m,
+                                         walk_limit_m=_walk_limit_m(config),
+                                         max_snap_m=config.max_snap_m)
+    if config.network_path is not None:
+        return read_walk_network(config.network_path)
+    from cnmap.data import fetch
+
+    return read_walk_network(fetch(config.network_dataset or "osm_walk_network",
+                                   lad_code=config.lad_code))
+
+
+def network_name(config: RunConfig, net: Any) -> str:
+    """How the outputs name the network."""
+    extent = getattr(net.report, "extent", None)
+    if config.network_build == "district" and extent is not None:
+        return (f"built from OpenStreetMap ({Path(str(extent.source_file)).name or extent.source}"
+                f") for {extent.lad_code} plus {extent.buffer_m:,.0f} m")
+    if config.network_path is not None:
+        return config.network_path.name
+    return f"catalogue dataset {config.network_dataset}"
+
+
+def calibrate_detour(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any) -> Any:
+    """Straight-line mode without a detour factor: the factor calibrated on the part of the
+    district the network covers (:func:`cnmap.calibrate.calibrate_on_network`)."""
+    from cnmap.calibrate import calibrate_on_network
+    from cnmap.residents import residential_points
+
+    residents = residential_points(area, method=config.residents,
+                                   edge_geometries=net.edge_geometry)
+    district = area.boundary.to_crs(C.BNG).geometry.union_all()
+    return calibrate_on_network(net, residents, orgs.to_crs(C.BNG), district,
+                                max_snap_m=config.max_snap_m,
+                                network_name=network_name(config, net))
+
+
+def check_network_covers(cov: Any, net: Any, config: RunConfig) -> Any:
+    """The snapping-coverage guard on the coverage result's residents: the share (by people)
+    of residential points farther than ``max_snap_m`` from the network. Warns above 1 %,
+    raises :class:`~cnmap.errors.ValidationError` (with the remedy) above 10 %.
+
+    :class:`~cnmap.coverage.CoverageResult` keeps whether each resident was placed but not
+    the snapping distance, so the residents are snapped again (the same points, network and
+    limit as coverage used) to measure it.
+    """
+    from cnmap.network import check_snap_coverage, snap_points
+
+    res = cov.residents
+    snapped = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=config.max_snap_m)
+    placed = res["placed"].to_numpy(bool)
+    if not (snapped.ok == placed).all():  # the same points, network and limit as coverage
+        raise AssertionError("re-snapping the residents disagrees with coverage's placement")
+    return check_snap_coverage(snapped, res["weight"].to_numpy(float),
+                               max_snap_m=config.max_snap_m,
+                               what=f"{cov.area.lad_name}'s residents")
+
+
+def _coverage(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any,
+              detour: Any) -> Any:
+    from cnmap.coverage import coverage
+
+    factor = detour.factor if detour is not None else config.detour_factor
+    return coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
+                    else config.speed_kmh, persona=config.persona, network=net,
+                    mode=config.mode, residents=config.residents, max_snap_m=config.max_snap_m,
+                    detour_factor=factor, type_col=config.type_col)
+
+
+def record_run_facts(cov: Any, area: Any, guard: Any, detour: Any, config: RunConfig,
+                     net: Any) -> None:
+    """Write into ``cov.params`` (and so every table's parameters) the data the area was
+    built from, the network check and how the detour factor was obtained."""
+    p = cov.params
+    p["area"] = {k: v for k, v in dict(getattr(area, "params", {})).items()}
+    p["snap_coverage"] = None if guard is None else guard.to_dict()
+    if config.mode == "crow_flies":
+        p["distance"] = "straight-line (crow-flies) distance x detour factor, not a street walk"
+        if detour is not None:
+            p["detour_calibration"] = detour.to_dict()
+            p["detour_source"] = "calibrated: " + detour.method
+        else:
+            p["detour_source"] = "given in the configuration ([coverage] detour_factor)"
+    if net is not None:
+        p["network_name"] = network_name(config, net)
+
+
 def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole analysis and write every output into ``config.out_dir``.
 
@@ -265,45 +429,60 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     dict
         ``paths`` (every file written), ``steps`` (seconds per step), ``coverage``,
         ``thin``, ``profiles``, the per-file organisations ``summary``, the ``rejected``
-        rows and the reading ``notes`` of each file (label -> remarks).
+        rows, the reading ``notes`` of each file (label -> remarks), ``snap_coverage`` (the
+        network check, :class:`cnmap.network.SnapCoverage`; None in straight-line mode),
+        ``detour`` (:class:`cnmap.calibrate.DetourCalibration` when the factor was
+        calibrated, else None) and ``area``.
+
+    Raises
+    ------
+    ValidationError
+        Bad input; and when more than 10 % of the residents cannot be placed on the walk
+        network (the message names the remedy).
     """
-    import cnmap
-    from cnmap.coverage import coverage
     from cnmap.deprivation import ward_profiles
-    from cnmap.network import read_walk_network
 
     check_inputs(config)
     steps: list[dict[str, Any]] = []
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     with _step("load area", steps, report):
-        area = cnmap.load_area(config.lad_code, lsoa_vintage=config.lsoa_vintage, iod=config.iod)
+        area = _load_area(config)
     with _step("read organisations", steps, report):
         read = read_organisation_files(config.organisations, area)
         orgs, rejected, org_summary = read.organisations, read.rejected, read.summary
-    net = None
-    if config.mode == "network" or config.detour_factor is None:
+    net = detour = guard = None
+    if needs_network(config):
         with _step("load walk network", steps, report):
-            if config.network_path is not None:
-                net_path = config.network_path
-            else:
-                from cnmap.data import fetch
-
-                net_path = fetch(config.network_dataset or "osm_walk_network",
-                                 lad_code=config.lad_code)
-            net = read_walk_network(net_path)
+            net = load_network(config, area)
+    if config.mode == "crow_flies" and config.detour_factor is None:
+        with _step("calibrate detour factor", steps, report):
+            detour = calibrate_detour(config, area, orgs, net)
     with _step("coverage", steps, report):
-        cov = coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
-                       else config.speed_kmh, persona=config.persona, network=net,
-                       mode=config.mode, residents=config.residents,
-                       max_snap_m=config.max_snap_m, detour_factor=config.detour_factor,
-                       type_col=config.type_col)
+        cov = _coverage(config, area, orgs, net, detour)
+    if config.mode == "network":
+        with _step("network coverage check", steps, report):
+            guard = check_network_covers(cov, net, config)
+    record_run_facts(cov, area, guard, detour, config, net)
     with _step("ward deprivation profiles", steps, report):
         profiles = ward_profiles(area)
     with _step("thin infrastructure", steps, report):
         from cnmap.thin import thin_areas
 
         thin = thin_areas(cov, **config.thin)
+    paths = write_outputs(config, area, cov, thin, profiles, org_summary, rejected, steps,
+                          report)
+    return {"paths": paths, "steps": steps, "coverage": cov, "thin": thin, "profiles": profiles,
+            "summary": org_summary, "rejected": rejected, "notes": read.notes,
+            "snap_coverage": guard, "detour": detour, "area": area}
+
+
+def write_outputs(config: RunConfig, area: Any, cov: Any, thin: Any, profiles: Any,
+                  org_summary: pd.DataFrame, rejected: pd.DataFrame,
+                  steps: list[dict[str, Any]], report: Callable[[str], None] | None
+                  ) -> dict[str, Any]:
+    """The tables, the map, the figures, the methods note and ``run.json``."""
+    out = config.out_dir
     paths: dict[str, Any] = {}
     stem = _slug(area.lad_name)
     with _step("tables", steps, report):
@@ -326,43 +505,41 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
         paths["map"] = save_html(m, out / f"{stem}_coverage_map.html",
                                  self_contained=config.self_contained)
     with _step("figures", steps, report):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from cnmap.maps import (
-            bivariate_figure,
-            coverage_figure,
-            imd_figure,
-            save_figure,
-            thin_figure,
-        )
-
-        fig_dir = out / "figures"
-        fig_dir.mkdir(parents=True, exist_ok=True)
-        figures = {
-            "coverage_lsoas": coverage_figure(cov, level="lsoa"),
-            "coverage_wards": coverage_figure(cov, level="ward"),
-            "imd_deciles": imd_figure(cov),
-            "thin_areas": thin_figure(thin, result=cov),
-            "deprivation_by_provision": bivariate_figure(thin, result=cov),
-        }
-        written: list[Path] = []
-        for name, fig in figures.items():
-            written += save_figure(fig, fig_dir / name)
-            plt.close(fig)
-        paths["figures"] = written
+        paths["figures"] = _write_figures(cov, thin, out / "figures")
     with _step("methods note", steps, report):
         paths["methods"] = write_methods(out / "methods.md", config, cov, thin, org_summary,
                                          rejected, steps)
     run_json = out / "run.json"
     run_json.write_text(json.dumps({"config": config.to_dict(), "params": cov.params,
+                                    "area": cov.params.get("area", {}),
+                                    "snap_coverage": cov.params.get("snap_coverage"),
                                     "thin_params": getattr(thin, "params", {}), "steps": steps,
                                     "paths": paths}, indent=2, default=str))
     paths["run"] = run_json
-    return {"paths": paths, "steps": steps, "coverage": cov, "thin": thin, "profiles": profiles,
-            "summary": org_summary, "rejected": rejected, "notes": read.notes}
+    return paths
+
+
+def _write_figures(cov: Any, thin: Any, fig_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnmap.maps import bivariate_figure, coverage_figure, imd_figure, save_figure, thin_figure
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "coverage_lsoas": coverage_figure(cov, level="lsoa"),
+        "coverage_wards": coverage_figure(cov, level="ward"),
+        "imd_deciles": imd_figure(cov),
+        "thin_areas": thin_figure(thin, result=cov),
+        "deprivation_by_provision": bivariate_figure(thin, result=cov),
+    }
+    written: list[Path] = []
+    for name, fig in figures.items():
+        written += save_figure(fig, fig_dir / name)
+        plt.close(fig)
+    return written
 
 
 _RESIDENT_WORDS = {
@@ -373,43 +550,121 @@ _RESIDENT_WORDS = {
 }
 
 
+def _population_words(p: Mapping[str, Any], area_params: Mapping[str, Any]) -> str:
+    """Where the population comes from, for the methods note."""
+    source = area_params.get("population_source")
+    if source:
+        return str(source)
+    return f"IoD{p['iod']} population denominators"
+
+
+def _limits(p: Mapping[str, Any]) -> str:
+    return ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
+                                                               strict=True))
+
+
+def _speed_words(p: Mapping[str, Any]) -> str:
+    return f"{p['speed_kmh']:g} km/h" + (f" (persona {p['persona']})" if p.get("persona") else "")
+
+
+def _walking_lines(p: Mapping[str, Any]) -> list[str]:
+    """How walks were measured: straight lines x a factor, or the street network."""
+    if p.get("mode") == "crow_flies":
+        lines = [f"- Organisations: {p['n_organisations']:,} read and placed.",
+                 f"- Walking (**straight-line mode**): straight-line (crow-flies) distance x "
+                 f"detour factor {p.get('detour_factor') or 1.0:g} at {_speed_words(p)}; "
+                 f"limits {_limits(p)}.",
+                 "- No street network: walks are estimated from straight lines, so rivers, "
+                 "railways and dead ends are not seen."]
+        cal = p.get("detour_calibration")
+        if isinstance(cal, Mapping) and cal.get("method"):
+            lines.append(f"- Detour factor {cal['factor']:.3f}: {cal['method']}.")
+        elif p.get("detour_source"):
+            lines.append(f"- Detour factor: {p['detour_source']}.")
+        return lines
+    lines = [f"- Organisations: {p['n_organisations']:,} read and placed "
+             f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a walkable "
+             "street).",
+             f"- Walking: network distance at {_speed_words(p)}; limits {_limits(p)}.",
+             "- People and organisations join the network at the nearest point of the nearest "
+             "street edge; the straight walk to it is added."]
+    if p.get("network_name"):
+        lines.append(f"- Walk network: {p['network_name']}.")
+    guard = p.get("snap_coverage")
+    if isinstance(guard, Mapping):
+        lines.append(f"- Network coverage check: {guard['share_unplaced']:.1%} of residents "
+                     f"({guard['population_unplaced']:,.0f} people at {guard['n_unplaced']:,} "
+                     f"of {guard['n_points']:,} points) are farther than "
+                     f"{guard['max_snap_m']:g} m from any street of the network and count as "
+                     f"not covered ({guard['status']}; a warning above "
+                     f"{guard['warn_above']:.0%}, refused above {guard['refuse_above']:.0%})."
+                     + (f" {guard['note']}" if guard.get("note") else ""))
+    return lines
+
+
+#: area.params keys and how the methods note names them.
+_DATA_WORDS = (("lsoa_vintage", "LSOA vintage"), ("iod", "IoD edition"),
+               ("iod_dataset", "IoD table"), ("iod_vintage", "IoD rows"),
+               ("population", "population"), ("population_source", "population source"),
+               ("ward_vintage", "LSOA to ward lookup"), ("wards_dataset", "ward boundaries"),
+               ("wards_vintage", "ward boundaries vintage"),
+               ("lsoa_dataset", "LSOA boundaries"),
+               ("lsoa_boundaries_vintage", "LSOA boundaries vintage"),
+               ("postcodes", "postcode lookup"))
+
+
+def _data_lines(area_params: Mapping[str, Any]) -> list[str]:
+    """The data the area was built from (``area.params``)."""
+    if not area_params:
+        return []
+    lines = ["", "## Data used", ""]
+    lines += [f"- {words}: {area_params[key]}" for key, words in _DATA_WORDS
+              if area_params.get(key) not in (None, "")]
+    return lines
+
+
+def _organisation_lines(org_summary: pd.DataFrame, rejected: pd.DataFrame) -> list[str]:
+    lines = ["", "## Organisations read", "", org_summary.to_markdown(index=False)
+             if hasattr(org_summary, "to_markdown") and _has_tabulate() else
+             org_summary.to_string(index=False), ""]
+    if len(rejected):
+        counts = rejected.groupby(["dataset", "reason"]).size().rename("rows").reset_index()
+        lines += ["Rejected rows by reason (details in tables/rejected_organisations.csv):", "",
+                  counts.to_string(index=False), ""]
+    return lines
+
+
+def _licence_lines(cov: Any, org_summary: pd.DataFrame, street_network: bool) -> list[str]:
+    lines = ["## Data and licences", ""]
+    for _, s in cov.sources.iterrows():
+        lines.append(f"- **{s.get('title', s.get('id'))}** — {s.get('publisher', '')}, "
+                     f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}")
+    datasets = ", ".join(map(str, org_summary["dataset"])) if "dataset" in org_summary else ""
+    lines += [f"- Organisation lists ({datasets}): each list's own licence and provenance "
+              "apply; check them before redistributing the organisation points.",
+              *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."]
+                if street_network else []), ""]
+    return lines
+
+
 def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summary: pd.DataFrame,
                   rejected: pd.DataFrame, steps: list[dict[str, Any]]) -> Path:
     """A short methods note: data vintages, licences, parameters, what was rejected."""
     p = cov.params
+    area_params = p.get("area") or {}
+    crow = p.get("mode") == "crow_flies"
+    title = (f"# Methods: walking coverage of community organisations, {cov.area.lad_name} "
+             f"({cov.area.lad_code})" + (" — straight-line (crow-flies) estimate" if crow else ""))
     lines = [
-        f"# Methods: walking coverage of community organisations, {cov.area.lad_name} "
-        f"({cov.area.lad_code})", "",
+        title, "",
         f"Generated by cnmap {__import__('cnmap').__version__} on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
         "## What was measured", "",
-        f"- Residents: {p['population']:,.0f} people (IoD{p['iod']} population denominators), "
+        f"- Residents: {p['population']:,.0f} people ({_population_words(p, area_params)}), "
         f"placed on {p['n_residential_points']:,} residential points ({p['residents']}: "
         f"{_RESIDENT_WORDS.get(str(p['residents']), 'points given by the user')}).",
+        *_walking_lines(p), *_data_lines(area_params), "", "## Results", "",
     ]
-    crow = p.get("mode") == "crow_flies"
-    if crow:
-        lines.append(f"- Organisations: {p['n_organisations']:,} read and placed.")
-        lines.append(
-            f"- Walking: straight-line (crow-flies) distance x detour factor "
-            f"{p.get('detour_factor') or 1.0:g} at {p['speed_kmh']:g} km/h"
-            + (f" (persona {p['persona']})" if p.get("persona") else "") + "; limits "
-            + ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
-                                                                    strict=True)) + ".")
-        lines.append("- No street network: walks are estimated from straight lines, so rivers, "
-                     "railways and dead ends are not seen.")
-    else:
-        lines.append(f"- Organisations: {p['n_organisations']:,} read and placed "
-                     f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a "
-                     "walkable street).")
-        lines.append(
-            f"- Walking: network distance at {p['speed_kmh']:g} km/h"
-            + (f" (persona {p['persona']})" if p.get("persona") else "") + "; limits "
-            + ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
-                                                                    strict=True)) + ".")
-        lines.append("- People and organisations join the network at the nearest point of the "
-                     "nearest street edge; the straight walk to it is added.")
-    lines += ["", "## Results", ""]
     for _, r in cov.totals.iterrows():
         lines.append(f"- Within {r['minutes']:g} minutes: {r['pop_covered']:,.0f} people "
                      f"({r['share_covered']:.1%}).")
@@ -418,24 +673,11 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
         lines += ["", "## Thin infrastructure rule", ""]
         lines += [f"- {tp[k]}" for k in ("rule", "ward_rule_text", "left_behind") if tp.get(k)]
         n_thin = int(thin.lsoas["thin"].sum()) if "thin" in thin.lsoas.columns else 0
-        lines.append(f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with reasons).")
-    lines += ["", "## Organisations read", "", org_summary.to_markdown(index=False)
-              if hasattr(org_summary, "to_markdown") and _has_tabulate() else
-              org_summary.to_string(index=False), ""]
-    if len(rejected):
-        counts = rejected.groupby(["dataset", "reason"]).size().rename("rows").reset_index()
-        lines += ["Rejected rows by reason (details in tables/rejected_organisations.csv):", "",
-                  counts.to_string(index=False), ""]
-    lines += ["## Data and licences", ""]
-    for _, s in cov.sources.iterrows():
-        lines.append(f"- **{s.get('title', s.get('id'))}** — {s.get('publisher', '')}, "
-                     f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}")
-    lines += ["- Organisation lists (" + ", ".join(map(str, org_summary["dataset"])) + "): each "
-              "list's own licence and provenance apply; check them before redistributing the "
-              "organisation points.",
-              *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."]
-                if not crow or p.get("detour_calibration") else []), "",
-              "## Run time", ""]
+        lines.append(f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with "
+                     "reasons).")
+    lines += _organisation_lines(org_summary, rejected)
+    lines += _licence_lines(cov, org_summary, not crow or bool(p.get("detour_calibration")))
+    lines += ["## Run time", ""]
     lines += [f"- {s['step']}: {s['seconds']:.1f} s" for s in steps]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -24,15 +24,10 @@ import errno
 import os
 from pathlib import Path
 
-from cnmap.errors import DataFetchError
+from cnmap.errors import CacheFolderError
 
 __all__ = ["cache_dir", "mirror_dir", "offline", "timeout_s", "progress_enabled",
            "CacheFolderError", "cache_error", "cache_write_error"]
-
-
-class CacheFolderError(DataFetchError):
-    """The cache folder cannot be used: it is a file, cannot be created, is read-only, or
-    holds a folder where a file belongs (a :class:`~cnmap.errors.DataFetchError`)."""
 
 
 def _cache_setting() -> tuple[Path, str]:

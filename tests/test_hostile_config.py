@@ -33,6 +33,7 @@ from cnmap.cli import main
 from cnmap.errors import ValidationError
 from cnmap.pipeline import (
     OrganisationSource,
+    check_inputs,
     load_config,
     read_all_organisations,
     read_organisation_files,
@@ -347,16 +348,95 @@ def test_run_config_refusals(raw: dict, phrase: str) -> None:
     assert text.startswith("config: ") and "\n" not in text
 
 
-def test_iod2025_goes_with_2021_lsoas() -> None:
-    def area(**a: int) -> tuple[int, int]:
+def test_area_defaults_to_iod2025_on_2021_lsoas_and_iod2019_stays_selectable() -> None:
+    def area(**a: object) -> tuple[int, int]:
         c = load_config({"area": {"lad_code": "E08000025", **a}, "organisations": "o.csv"})
         return c.lsoa_vintage, c.iod
 
-    assert area() == (2011, 2019) and area(iod=2025) == (2021, 2025)
-    assert area(lsoa_vintage=2021) == (2021, 2019)  # IoD2019 carried over to 2021 LSOAs
+    assert area() == (2021, 2025)  # as cnmap.load_area: current data by default
+    assert area(iod=2025) == (2021, 2025) and area(lsoa_vintage=2021) == (2021, 2025)
+    assert area(iod=2019) == (2011, 2019) and area(lsoa_vintage=2011) == (2011, 2019)
+    assert area(lsoa_vintage=2021, iod=2019) == (2021, 2019)  # IoD2019 carried over to 2021
     with pytest.raises(ValidationError, match=r"\[area\] iod=2025 with lsoa_vintage=2011.*"
                                               "write lsoa_vintage = 2021"):
         area(iod=2025, lsoa_vintage=2011)
+    # scenario files share the defaults
+    assert (Scenario.from_dict({"name": "x", "organisations": "o.csv"}).iod,
+            Scenario.from_dict({"name": "x", "organisations": "o.csv"}).lsoa_vintage) == (2025, 2021)
+
+
+def test_area_population_and_postcodes_are_declared_choices() -> None:
+    from typing import get_args
+
+    from cnmap.data.loaders import POPULATION_SOURCES, POSTCODE_SOURCES
+
+    c = load_config({"area": {"lad_code": "E06000017", "population": "census2021",
+                              "postcodes": "codepoint"}, "organisations": "o.csv"})
+    assert (c.population, c.postcodes) == ("census2021", "codepoint")
+    assert load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv"}
+                       ).population == "auto"
+    assert set(get_args(cfg.PopulationSource)) <= set(POPULATION_SOURCES)
+    assert set(get_args(cfg.PostcodeSource)) == set(POSTCODE_SOURCES)
+    for raw, phrase in (({"population": "census"}, "population='census' is not one of"),
+                        ({"postcodes": True}, "postcodes=True is not one of"),
+                        ({"population": "census2021", "lsoa_vintage": 2011},
+                         "Census 2021 residents are counted on 2021 LSOAs")):
+        with pytest.raises(ValidationError, match=re.escape(phrase)):
+            load_config({"area": {"lad_code": "E06000017", **raw}, "organisations": "o.csv"})
+
+
+@pytest.mark.parametrize("network, phrase", [
+    ({"build": "county"}, "[network] build='county' is not one of 'district'"),
+    ({"build": "district", "path": "n.gpkg"}, "build='district' and path are both given"),
+    ({"build": "district", "dataset": "osm_walk_network"}, "and dataset are both given"),
+    ({"source": "x.osm.pbf"}, "source set without build = \"district\""),
+    ({"build": "district", "buffer_m": -5}, "buffer_m=-5"),
+])
+def test_network_build_refusals(network: dict, phrase: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv",
+                     "network": network})
+    assert phrase in str(err.value), str(err.value)
+
+
+def test_network_build_district_options(tmp_path: Path) -> None:
+    c = load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv",
+                     "network": {"build": "district"}})
+    assert (c.network_build, c.network_source, c.network_buffer_m) == ("district", "auto", 2000)
+    assert c.network_dataset is None and c.network_path is None
+    p = tmp_path / "run.toml"
+    p.write_text('[area]\nlad_code = "E06000017"\n[[organisations]]\npath = "o.csv"\n'
+                 '[network]\nbuild = "district"\nsource = "x/r.osm.pbf"\nbuffer_m = 2500\n',
+                 encoding="utf-8")
+    (tmp_path / "o.csv").write_text("name,lat,lon\nHall,52.67,-0.73\n", encoding="utf-8")
+    c = load_config(p)
+    assert c.network_source == str((tmp_path / "x" / "r.osm.pbf").resolve())
+    assert c.network_buffer_m == 2500
+    with pytest.raises(ValidationError, match=r"\[network\] source: OpenStreetMap extract .* "
+                                              "does not exist"):
+        check_inputs(c)
+
+
+def test_prepared_list_options() -> None:
+    c = load_config({"area": {"lad_code": "E06000017"}, "organisations": [
+        {"path": "gp.csv", "columns": ["code", "name", "postcode", "status"],
+         "keep": {"status": "A"}, "area_postcodes_only": True, "id_col": "code"}]})
+    src = c.organisations[0]
+    assert src.columns == ("code", "name", "postcode", "status")
+    assert src.keep == {"status": ("A",)} and src.area_postcodes_only and src.prepared
+    assert src.options == {"id_col": "code"}  # the reader's options only
+    for entry, phrase in (
+            ({"columns": ["a"]}, "must be a list of the file's column names"),
+            ({"columns": ["a", "a"]}, "'a' is given twice"),
+            ({"columns": ["a", "b"], "keep": {"c": "x"}}, "keep names ['c'] but the columns"),
+            ({"keep": {"status": 4}}, "keep.status=4 must be quoted text"),
+            ({"keep": []}, "must be a table of column = value(s)"),
+            ({"area_postcodes_only": "yes"}, "area_postcodes_only='yes' is text"),
+            ({"area_postcodes_only": True, "coords": "latlon"}, "use coords = \"postcode\"")):
+        with pytest.raises(ValidationError) as err:
+            load_config({"area": {"lad_code": "E06000017"},
+                         "organisations": [{"path": "o.csv", **entry}]})
+        assert phrase in str(err.value), str(err.value)
 
 
 def test_long_values_and_keys_are_shortened() -> None:

@@ -383,7 +383,7 @@ def test_compare_files_needs_an_area(tmp_path):
     with pytest.raises(ValidationError, match="different areas"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
     (tmp_path / "b.toml").write_text('name = "b"\norganisations = "o.csv"\n[area]\n'
-                                     'lad_code = "E1"\nlsoa_vintage = 2021', encoding="utf-8")
+                                     'lad_code = "E1"\nlsoa_vintage = 2011', encoding="utf-8")
     with pytest.raises(ValidationError, match="different data"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
     for n, net in (("a", "n1.gpkg"), ("b", "n2.gpkg")):
