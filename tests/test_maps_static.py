@@ -238,6 +238,13 @@ def test_thin_frame_without_geometry(cov, thin):
         thin_figure(bare)
     fig = thin_figure(bare, result=cov)
     n = int(thin.lsoas["thin"].sum())
+    # without the coverage result, the walk is read from the parameters the thin result keeps
+    kept = F.FakeThin(lsoas=thin.lsoas, wards=thin.wards, params={
+        **thin.params, "coverage": {"mode": "crow_flies", "speed_kmh": 4.8, "lsoa_vintage": 2011,
+                                    "iod": 2019, "n_organisations": 414}})
+    text = _all_text(thin_figure(kept))
+    assert "414 organisations. 15-minute walk = 1,200 m at 4.8 km/h" in text
+    assert "LSOA 2011 boundaries, IoD2019" in text
     assert f"thin infrastructure ({n} LSOAs)" in _all_text(fig)
     assert "flagged by the thin-infrastructure rule" in _all_text(fig)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -489,10 +489,20 @@ def _colour_bar(layout: _MapLayout, mappable: Any, title: str | None) -> float:
     return height + 0.2
 
 
-def _plain_attribution(fig: Figure, text: str) -> None:
-    """The licence line at the foot of a figure drawn on given axes (no page)."""
-    fig.text(0.01, 0.005, "\n".join(textwrap.wrap(text, 110)), fontsize=NOTE_PT,
-             color="#444444", ha="left", va="bottom")
+def _axes_width_in(ax: Axes) -> float:
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    return max(ax.get_position().width * fig.get_figwidth(), 1.0)
+
+
+def _panel_text(ax: Axes, title: str | None, source: str | None) -> None:
+    """Title above and licence line below a map drawn on given axes (a panel: no page)."""
+    width = _axes_width_in(ax)
+    if title:
+        ax.set_title("\n".join(wrap_text(title, 11, width)), fontsize=11, loc="left")
+    if source:
+        ax.text(0.0, -0.01, "\n".join(wrap_text(source, NOTE_PT, width)), fontsize=NOTE_PT,
+                color="#444444", ha="left", va="top", transform=ax.transAxes)
 
 
 def _draw_layers(
@@ -565,10 +575,8 @@ def _draw_map(
         _legend(layout, handles, None if col.mappable else legend_title, top)
     if scale_bar:
         add_scale_bar(layout.ax)
-    if ax is not None and text.title:
-        layout.ax.set_title(text.title, fontsize=12, loc="left")
-    if ax is not None and text.source:
-        _plain_attribution(layout.fig, text.source)
+    if ax is not None:
+        _panel_text(layout.ax, text.title, text.source)
     return layout
 
 
@@ -1058,6 +1066,18 @@ def _thin_frame(thin: Any, result: Any | None) -> gpd.GeoDataFrame:
     )
 
 
+def _thin_facts(thin: Any, result: Any | None, place: str | None) -> RunFacts:
+    """The run's facts from the coverage result, else from the coverage parameters the thin
+    result keeps (``thin.params["coverage"]``)."""
+    if result is not None:
+        return run_facts(result, place=place)
+    params = getattr(thin, "params", None) or {}
+    kept = params.get("coverage") if isinstance(params, Mapping) else None
+    source = SimpleNamespace(params=dict(kept) if isinstance(kept, Mapping) else {},
+                             lsoas=getattr(thin, "lsoas", None))
+    return run_facts(source, place=place)
+
+
 def _thin_rule(params: Mapping[str, Any]) -> str:
     """The thin rule in words, from the thin result's parameters."""
     need = {"max_decile", "min_share_covered", "minutes"}
@@ -1122,7 +1142,7 @@ def thin_figure(
     if not isinstance(wards, gpd.GeoDataFrame) and result is not None:
         wards = result.wards
     params = getattr(thin, "params", {}) or {}
-    facts = run_facts(result if result is not None else thin, place=place)
+    facts = _thin_facts(thin, result, place)
     minutes = params.get("minutes")
     n = int(flag.sum())
     text = _PageText(
@@ -1182,7 +1202,7 @@ def bivariate_figure(
     if "bivariate_class" not in frame.columns:
         raise MissingColumnError("bivariate_figure: thin.lsoas has no 'bivariate_class' column")
     params = getattr(thin, "params", {}) or {}
-    facts = run_facts(result if result is not None else thin, place=place)
+    facts = _thin_facts(thin, result, place)
     minutes = params.get("minutes")
     text = _PageText(
         _auto(title, title_text(facts, "deprivation against provision, by LSOA")),
