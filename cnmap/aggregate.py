@@ -64,29 +64,36 @@ class GroupSums:
         """The keys, sorted."""
         return self.sums.index
 
+    def _sum(self, column: str) -> np.ndarray:
+        values: np.ndarray = self.sums[column].to_numpy()
+        return values
+
     @property
     def population(self) -> np.ndarray:
         """People (sum of weights) by key."""
-        return self.sums[_POP].to_numpy()
+        return self._sum(_POP)
 
     def people(self, name: str) -> np.ndarray:
         """People for whom the condition ``name`` holds."""
-        return self.sums[f"people:{name}"].to_numpy()
+        return self._sum(f"people:{name}")
 
     def share(self, name: str) -> np.ndarray:
         """Share of the people for whom the condition ``name`` holds."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.people(name) / self.population
+            ratio: np.ndarray = self.people(name) / self.population
+        return ratio
 
     def per_person(self, name: str) -> np.ndarray:
         """The value ``name`` averaged over all the key's people."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sums[f"value:{name}"].to_numpy() / self.population
+            ratio: np.ndarray = self._sum(f"value:{name}") / self.population
+        return ratio
 
     def mean(self, name: str) -> np.ndarray:
         """The value ``name`` averaged over the people for whom it is finite."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sums[f"mean:{name}"].to_numpy() / self.sums[f"finite:{name}"].to_numpy()
+            ratio: np.ndarray = self._sum(f"mean:{name}") / self._sum(f"finite:{name}")
+        return ratio
 
     def median(self, name: str) -> np.ndarray:
         """Weighted median of the value ``name`` (finite values only)."""

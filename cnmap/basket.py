@@ -210,7 +210,7 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
     oxy = np.column_stack([orgs.geometry.x.to_numpy(), orgs.geometry.y.to_numpy()])
     rxy = np.column_stack([res.geometry.x.to_numpy(), res.geometry.y.to_numpy()])
     d, _ = cKDTree(oxy).query(rxy, k=1)
-    return d * detour
+    return np.asarray(d) * detour
 
 
 def _minutes_list(cov: CoverageResult, minutes: Any) -> tuple[int | float, ...]:

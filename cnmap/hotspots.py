@@ -90,7 +90,8 @@ def _pseudo_p(observed: np.ndarray, sims: np.ndarray, permutations: int,
     upper = (sim >= obs - tol).sum(axis=1)
     lower = (sim <= obs + tol).sum(axis=1)
     m = np.minimum(upper, lower)
-    return (m + 1.0) / (permutations + 1.0)
+    p: np.ndarray = (m + 1.0) / (permutations + 1.0)
+    return p
 
 
 def _imports() -> tuple[Any, Any]:
@@ -255,7 +256,7 @@ def _check_options(frame: Any, column: str, method: str, alpha: Any, permutation
 
 def _values(frame: gpd.GeoDataFrame, column: str, method: str) -> np.ndarray:
     """The measure as finite floats, varying, non-negative for Gi*."""
-    y = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    y: np.ndarray = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
     bad = ~np.isfinite(y)
     if bad.any():
         rows = list(frame.index[bad][:5])

@@ -186,7 +186,8 @@ def _ward_of_points(pts: gpd.GeoDataFrame, area: Area) -> np.ndarray:
     wards = area.wards
     if wards is None or len(wards) == 0 or S.WARD_CODE not in wards.columns:
         lut = area.lsoas.set_index(S.LSOA_CODE)[S.WARD_CODE]
-        return lut.reindex(pts[S.LSOA_CODE]).to_numpy()
+        best_fit: np.ndarray = lut.reindex(pts[S.LSOA_CODE]).to_numpy()
+        return best_fit
     w = wards[[S.WARD_CODE, S.GEOMETRY]].to_crs(pts.crs).reset_index(drop=True)
     tree = shapely.STRtree(w.geometry.values)
     pidx, widx = tree.query(pts.geometry.values, predicate="intersects")

@@ -260,9 +260,8 @@ def _terciles(worst_rank: np.ndarray, worst_is: int) -> np.ndarray:
     if m == 0:
         return out
     pct = (worst_rank - 0.5) / m
-    t = np.clip(np.ceil(pct * 3), 1, 3)  # 1 = worst third
-    out = t if worst_is == 1 else 4 - t
-    return out
+    t: np.ndarray = np.clip(np.ceil(pct * 3), 1, 3)  # 1 = worst third
+    return t if worst_is == 1 else 4 - t
 
 
 def _bivariate(dep_t: np.ndarray, prov_t: np.ndarray) -> pd.Series:
@@ -430,7 +429,9 @@ class _Provision:
 
     @property
     def out_of_reach(self) -> np.ndarray:
-        return self.frame[S.POPULATION].to_numpy(float) - self.pop_covered
+        pop: np.ndarray = self.frame[S.POPULATION].to_numpy(float)
+        out: np.ndarray = pop - self.pop_covered
+        return out
 
 
 def _provision(table: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, rule: ThinRule) -> _Provision:
@@ -577,7 +578,9 @@ def _add_classes(frame: gpd.GeoDataFrame, dep_keys: list[np.ndarray], provision:
 
 
 def _float(frame: pd.DataFrame, col: str) -> np.ndarray:
-    return frame[col].to_numpy(dtype=float, na_value=np.nan)
+    """A column as floats, missing values (``<NA>`` in Int64 columns) as NaN."""
+    values: np.ndarray = frame[col].to_numpy(dtype=float, na_value=np.nan)
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,7 +591,9 @@ def _lsoa_thin(lsoas: pd.DataFrame, rule: ThinRule) -> np.ndarray:
     """Thin: deprived and share covered below the threshold (LSOAs with residents only)."""
     pop = lsoas[S.POPULATION].to_numpy(float)
     share = lsoas["share_covered"].to_numpy(float)
-    return lsoas["deprived"].to_numpy(bool) & (share < rule.min_share_covered) & (pop > 0)
+    deprived: np.ndarray = lsoas["deprived"].to_numpy(bool)
+    thin: np.ndarray = deprived & (share < rule.min_share_covered) & (pop > 0)
+    return thin
 
 
 def _add_ward_flags(wards: gpd.GeoDataFrame, rule: ThinRule) -> int:
@@ -736,8 +741,9 @@ class _Words:
     def in_cold_spot(self, frame: pd.DataFrame) -> np.ndarray:
         if "share_covered_cluster" not in frame.columns:
             return np.zeros(len(frame), dtype=bool)
-        return (frame["share_covered_cluster"] == self.cold_label).to_numpy(dtype=bool,
-                                                                            na_value=False)
+        cold: np.ndarray = (frame["share_covered_cluster"] == self.cold_label).to_numpy(
+            dtype=bool, na_value=False)
+        return cold
 
 
 def _lsoa_reasons(L: pd.DataFrame, words: _Words) -> list[str]:
