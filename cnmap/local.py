@@ -384,9 +384,27 @@ def _elements() -> tuple[type, type]:
     return ScaleLayer, Panel
 
 
+def _add_tiles(m: Any, tiles: str | None) -> None:
+    """One base map, without a layer-control entry, with the maps' referrer policy."""
+    import folium
+
+    from cnmap.maps.interactive import BASEMAPS, REFERRER_POLICY
+
+    if not tiles:
+        return
+    kw: dict[str, Any] = {"control": False, "referrer_policy": REFERRER_POLICY}
+    base = BASEMAPS.get(tiles)
+    if base is None:
+        folium.TileLayer(tiles, **kw).add_to(m)
+        return
+    folium.TileLayer(base.url, attr=base.attribution, name=base.name, max_zoom=19,
+                     max_native_zoom=base.max_native_zoom, subdomains=base.subdomains,
+                     **kw).add_to(m)
+
+
 def local_map(result: CoverageResult, *, street_minutes: float = 5,
               neighbourhood_minutes: float = 15, show: str = "neighbourhood",
-              tiles: str | None = "CartoDB positron", simplify_m: float = 10.0) -> Any:
+              tiles: str | None = "carto_light", simplify_m: float = 10.0) -> Any:
     """The four scales as a folium map: one layer per scale (one shown at a time).
 
     Parameters
@@ -398,7 +416,8 @@ def local_map(result: CoverageResult, *, street_minutes: float = 5,
     show
         The scale shown on opening.
     tiles
-        A folium base map name, or None for none.
+        A base map of :data:`cnmap.maps.interactive.BASEMAPS` (``"carto_light"``,
+        ``"esri_grey"``, ``"osm"``), another folium tile name, or None for none.
     simplify_m
         Geometry simplification tolerance (m) for a light page.
 
@@ -421,8 +440,7 @@ def local_map(result: CoverageResult, *, street_minutes: float = 5,
                         neighbourhood_minutes=neighbourhood_minutes)
     bounds = units.to_crs("EPSG:4326").total_bounds
     m = folium.Map(tiles=None, control_scale=True)
-    if tiles:
-        folium.TileLayer(tiles, control=False).add_to(m)
+    _add_tiles(m, tiles)
     scale_layer, panel = _elements()
     for scale in SCALES:
         scale_layer(inert_html(_layer_name(scale, units.attrs)),

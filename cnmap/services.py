@@ -446,7 +446,7 @@ def basket_areas(basket: BasketResult, *, by: str = "lsoa", minutes: Any = None
     out["pop_without_basket"] = out["population"] - src[S.pop_basket(t)].to_numpy(float)
     stacked = np.column_stack(list(shares.values()))
     weakest = np.array(list(shares))[np.nanargmin(np.nan_to_num(stacked, nan=np.inf), axis=1)]
-    out["weakest"] = np.where(out["share_basket"].to_numpy(float) < 1.0, weakest, None)
+    out["weakest"] = pd.Series(weakest, dtype=object).where(out["share_basket"] < 1.0, None)
     out.attrs.update(minutes=t, by=by)
     return out.sort_values("share_basket", kind="stable").reset_index(drop=True)
 
