@@ -73,7 +73,11 @@ def dask_client(scheduler: Any = None, *, n_workers: int | None = None,
         return
     workers = n_workers or os.cpu_count() or 1
     kwargs: dict[str, Any] = {"n_workers": workers, "threads_per_worker": threads_per_worker,
-                              "processes": processes, "dashboard_address": dashboard_address}
+                              "processes": processes, "dashboard_address": dashboard_address,
+                              # a local cluster listens locally only (TCP on the loopback,
+                              # also for threads: the in-process transport looks up the
+                              # host's public address)
+                              "host": "127.0.0.1", "protocol": "tcp"}
     if memory_limit is not None:
         kwargs["memory_limit"] = memory_limit
     with dd.LocalCluster(**kwargs) as cluster, dd.Client(cluster) as client:

@@ -194,7 +194,9 @@ def organisations_within(orgs_xy: np.ndarray, residents_xy: np.ndarray,
     """Mask of the organisations within ``radius_m`` (straight line) of some resident."""
     if len(orgs_xy) == 0 or len(residents_xy) == 0:
         return np.zeros(len(orgs_xy), dtype=bool)
-    d, _ = cKDTree(residents_xy).query(orgs_xy, k=1, distance_upper_bound=radius_m)
+    # the tree's bound is strict: search a hair beyond, keep what is at most radius_m away
+    bound = float(np.nextafter(radius_m, np.inf))
+    d, _ = cKDTree(residents_xy).query(orgs_xy, k=1, distance_upper_bound=bound)
     return np.asarray(d <= radius_m)
 
 
@@ -319,7 +321,8 @@ def _halo_network(network: WalkNetwork | None, xy: np.ndarray, radius_m: float,
                   spec: WalkSpec) -> tuple[WalkNetwork | None, bool]:
     if spec.mode != "network" or network is None:
         return None, True
-    return sub_network(network, xy, radius_m + spec.max_snap_m)
+    # a margin over R + max_snap_m: extra edges change nothing, a missing one would
+    return sub_network(network, xy, (radius_m + spec.max_snap_m) * (1.0 + 1e-9) + 1e-6)
 
 
 def _merge(parts: list[tuple[np.ndarray, pd.DataFrame]], n: int) -> pd.DataFrame:

@@ -425,7 +425,7 @@ def run_national(
         contained = cfg.self_contained if self_contained is None else self_contained
         maps = _district_maps(client, _worst(tabs.lads, params, n_maps), params, orgs, out,
                               contained, progress) if n_maps else {}
-    lads_out = tabs.lads.assign(map=tabs.lads[C.LAD_CODE].map(maps).fillna(""))
+    lads_out = tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]])
     tabs = dataclasses.replace(tabs, lads=lads_out)
     any_network = bool((lads_out.get("mode") == "network").any())
     attribution = _attribution(summaries, org_summary, any_network)
