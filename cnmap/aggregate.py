@@ -21,13 +21,16 @@ does the grouping once; :class:`GroupSums` turns the sums into the figures:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["GroupSums", "group_sums", "weighted_median"]
+from cnmap import schema as S
+
+__all__ = ["GroupSums", "group_sums", "weighted_median", "coverage_figures"]
 
 _KEY = "_k"
 _POP = "population"
@@ -139,3 +142,43 @@ def group_sums(keys: np.ndarray, weights: np.ndarray, *,
     meds = {name: weighted_median(keys, value, weights).reindex(sums.index).to_numpy()
             for name, value in (medians or {}).items()}
     return GroupSums(sums=sums, medians=meds)
+
+
+def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
+                     types: Sequence[str] = ()) -> pd.DataFrame:
+    """Population-weighted coverage figures of residents grouped by ``key`` (the index).
+
+    ``res`` is a coverage result's ``residents`` table (``weight``, ``placed``,
+    ``covered_{T}min``, ``n_reachable_{T}min``, ``walk_min`` and the same by type). Columns:
+    ``population``, ``pop_unplaced``, ``pop_covered_{T}min``, ``share_covered_{T}min``,
+    ``mean_reachable_{T}min``, ``mean_walk_min``, ``median_walk_min`` and, per type,
+    ``share_covered_{T}min_{type}``, ``mean_reachable_{T}min_{type}``,
+    ``mean_walk_min_{type}`` (see ``docs/coverage.md``).
+    """
+    people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
+    per_person: dict[str, np.ndarray] = {}
+    for t in thresholds:
+        for k in (None, *types):
+            people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
+            per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
+    walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
+    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
+                      per_person=per_person, means=walks,
+                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    cols: dict[str, Any] = {S.POPULATION: sums.population,
+                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
+    for t in thresholds:
+        cols[S.pop_covered(t)] = sums.people(S.covered(t))
+        cols[S.share_covered(t)] = sums.share(S.covered(t))
+        cols[S.mean_reachable(t)] = sums.per_person(S.n_reachable(t))
+    cols[S.MEAN_WALK_MIN] = sums.mean(S.WALK_MIN)
+    cols[S.MEDIAN_WALK_MIN] = sums.median(S.WALK_MIN)
+    for t in thresholds:
+        for k in types:
+            cols[S.share_covered(t, k)] = sums.share(S.covered(t, k))
+            cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
+    for k in types:
+        cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
+    out = pd.DataFrame(cols, index=sums.index)
+    out.index.name = key
+    return out

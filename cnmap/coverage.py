@@ -5,7 +5,7 @@
 nearest walkable street edge, runs one multi-source shortest-path search for the walk to the
 nearest organisation and bounded searches for the number of organisations within each time
 limit (:mod:`cnmap.network`), and sums the people by LSOA, ward and IMD decile
-(:func:`cnmap.aggregate.group_sums`).
+(:func:`cnmap.aggregate.coverage_figures`).
 
 Walking time is distance divided by an explicit speed (default 4.8 km/h = 80 m/min, so
 15 minutes = 1,200 m). A crow-flies mode (straight-line distance times a detour factor,
@@ -19,7 +19,7 @@ import logging
 import re
 import sys
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from cnmap import _check
 from cnmap import schema as S
-from cnmap.aggregate import group_sums, weighted_median
+from cnmap.aggregate import coverage_figures, weighted_median
 from cnmap.errors import MissingColumnError, ValidationError
 from cnmap.params import CoverageParams
 from cnmap.residents import residential_points
@@ -389,42 +389,6 @@ def _resident_points(residents: str | gpd.GeoDataFrame, area: Area,
     return residents.to_crs(S.BNG).reset_index(drop=True), "user points"
 
 
-# ---------------------------------------------------------------------------------------------
-# aggregation
-
-
-def _aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
-               types: Sequence[str]) -> pd.DataFrame:
-    """Population-weighted coverage figures of residents grouped by ``key``."""
-    people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
-    per_person: dict[str, np.ndarray] = {}
-    for t in thresholds:
-        for k in (None, *types):
-            people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
-            per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
-    walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
-    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
-                      per_person=per_person, means=walks,
-                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
-    cols: dict[str, Any] = {S.POPULATION: sums.population,
-                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
-    for t in thresholds:
-        cols[S.pop_covered(t)] = sums.people(S.covered(t))
-        cols[S.share_covered(t)] = sums.share(S.covered(t))
-        cols[S.mean_reachable(t)] = sums.per_person(S.n_reachable(t))
-    cols[S.MEAN_WALK_MIN] = sums.mean(S.WALK_MIN)
-    cols[S.MEDIAN_WALK_MIN] = sums.median(S.WALK_MIN)
-    for t in thresholds:
-        for k in types:
-            cols[S.share_covered(t, k)] = sums.share(S.covered(t, k))
-            cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
-    for k in types:
-        cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
-    out = pd.DataFrame(cols, index=sums.index)
-    out.index.name = key
-    return out
-
-
 def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
                             orgs: gpd.GeoDataFrame, *, max_snap_m: float = 500.0,
                             sample: int = 5000, min_euclid_m: float = 100.0,
@@ -600,10 +564,10 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings) -> pd.Da
 def _area_tables(R: pd.DataFrame, area: Area, run: _Settings
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Coverage by LSOA (the area's LSOA table plus the figures) and by ward."""
-    lsoa_stats = _aggregate(R, S.LSOA_CODE, run.thresholds, run.types)
+    lsoa_stats = coverage_figures(R, S.LSOA_CODE, run.thresholds, run.types)
     base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == S.POPULATION])
     lsoas = base.merge(lsoa_stats, left_on=S.LSOA_CODE, right_index=True, how="left")
-    ward_stats = _aggregate(R, S.WARD_CODE, run.thresholds, run.types)
+    ward_stats = coverage_figures(R, S.WARD_CODE, run.thresholds, run.types)
     wbase = area.wards[[c for c in area.wards.columns
                         if c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)]]
     wards = wbase.merge(ward_stats, left_on=S.WARD_CODE, right_index=True, how="left")
@@ -617,7 +581,7 @@ def _decile_table(R: pd.DataFrame, area: Area, run: _Settings) -> pd.DataFrame:
         return pd.DataFrame(columns=[S.IMD_DECILE])
     dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
     R[S.IMD_DECILE] = dec.reindex(R[S.LSOA_CODE]).to_numpy()
-    deciles = _aggregate(R.dropna(subset=[S.IMD_DECILE]).astype({S.IMD_DECILE: int}),
+    deciles = coverage_figures(R.dropna(subset=[S.IMD_DECILE]).astype({S.IMD_DECILE: int}),
                          S.IMD_DECILE, run.thresholds, run.types)
     deciles.insert(1, "n_lsoas", area.lsoas.groupby(S.IMD_DECILE).size().reindex(deciles.index))
     return deciles.reindex(pd.Index(range(1, 11), name=S.IMD_DECILE)).reset_index()

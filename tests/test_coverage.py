@@ -295,3 +295,11 @@ def test_typed_parameters_and_column_builders(line):
     assert S.mean_walk_min("food_bank") in r.lsoas.columns
     assert S.walk_min("advice") in r.residents.columns
     assert r.share_covered(15.0) == r.share_covered(15)
+    # the shared aggregation gives the LSOA table's figures from the residents
+    from cnmap.aggregate import coverage_figures
+
+    figs = coverage_figures(r.residents, "lsoa_code", r.thresholds, r.types)
+    pd.testing.assert_frame_equal(
+        figs.reset_index(drop=True),
+        pd.DataFrame(r.lsoas.set_index("lsoa_code").loc[figs.index, list(figs.columns)])
+        .reset_index(drop=True))
