@@ -3,8 +3,9 @@
 Every page is opened from a file with the network cut (an offline context, and every
 non-file request aborted), so these tests never touch the internet: the maps are saved
 self-contained. Checks: no console errors, layers listed and toggled (SVG path counts),
-markers and popups, HTML injections shown as text (and no alert), ward search, legends,
-a screenshot and the render time under tests/_artifacts/maps/.
+markers and popups, HTML injections shown as text (and no alert), ward search, legends, the
+render time under tests/_artifacts/maps/ and screenshots in tests/screenshots/ (gitignored,
+kept for a person to look at; the planner's view is tested in tests/test_map_planner.py).
 
 Skipped (not failed) when /usr/bin/chromium or playwright is missing
 (scripts/test.sh installs Debian's chromium in CI).
@@ -34,8 +35,11 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "_artifacts" / "maps"
-PATHS = "document.querySelectorAll('path.leaflet-interactive').length"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+PATHS = "document.querySelectorAll('.leaflet-overlay-pane path').length"
 MAP = "window[document.querySelector('.folium-map').id]"
+#: Base-map tiles of the default map (CARTO light), refused offline.
+TILE_HOST = "basemaps.cartocdn.com"
 
 
 
@@ -61,6 +65,7 @@ def data(shared_data):
 @pytest.fixture(scope="module")
 def pages(data):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     m = coverage_map(data["cov"], thin=data["thin"], ward_profiles=data["profiles"], tiles=None)
     out = {"plain": save_html(m, ARTIFACTS / "birmingham_fixture.html", self_contained=True)}
     m = coverage_map(data["cov"], thin=data["thin"], ward_profiles=data["profiles"])
@@ -72,8 +77,10 @@ def pages(data):
 class Page:
     """An offline page with its console errors, page errors, dialogs and failed requests."""
 
-    def __init__(self, browser, path: Path, min_paths: int = 601):
-        self.ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    def __init__(self, browser, path: Path, min_paths: int = 601, viewport=None):
+        phone = viewport is not None and viewport["width"] < 600
+        self.ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 900},
+                                       offline=True, is_mobile=phone, has_touch=phone)
         self.ctx.route(
             "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
         )
@@ -124,9 +131,10 @@ def test_renders_without_errors_and_is_timed(browser, pages, data):
             layer_names(15)[k]
             for k in ("imd", "share", "bivariate", "thin", "catchments", "wards", "organisations")
         ]
-        # share (639 LSOAs) + wards (69) drawn, as SVG paths
+        # share (639 LSOAs) + thin LSOAs + wards (69) drawn, as SVG paths
         n_lsoa, n_ward = len(data["cov"].lsoas), len(data["cov"].wards)
-        assert p.paths() == n_lsoa + n_ward
+        n_thin = int(data["thin"].lsoas["thin"].sum())
+        assert p.paths() == n_lsoa + n_thin + n_ward
         scale = p.page.locator(".leaflet-control-scale-line").all_inner_texts()
         assert any(t.endswith((" m", " km")) for t in scale)  # metric (and imperial) lines
         assert p.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
@@ -135,9 +143,10 @@ def test_renders_without_errors_and_is_timed(browser, pages, data):
         assert "Open Government Licence v3.0" in attribution
         assert "OpenStreetMap contributors" in attribution and "ODbL" in attribution
         legend = p.page.locator(".cnmap-legend").all_inner_texts()
-        assert any("Residents within 15 min walk" in t for t in legend)
-        assert not any("IMD decile" in t for t in legend)  # its layer is off
-        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture.png"))
+        assert any("Residents within a 15-minute walk" in t for t in legend)
+        assert any("Thin areas" in t for t in legend)
+        assert not any("Deprivation (IMD" in t for t in legend)  # its layer is off
+        p.page.screenshot(path=str(SCREENSHOTS / "birmingham_fixture.png"))
         (ARTIFACTS / "render_time.json").write_text(
             json.dumps(
                 {
@@ -157,27 +166,31 @@ def test_layers_toggle(browser, pages, data):
     try:
         n_lsoa = len(data["cov"].lsoas)
         n_thin = int(data["thin"].lsoas["thin"].sum())
+        n_ward = len(data["cov"].wards)
         names = layer_names(15)
-        base = p.paths()
+        base = p.paths()  # share, thin, wards
         p.toggle(names["imd"])
         assert p.paths() == base + n_lsoa
         assert any(
-            "IMD decile (England)" in t for t in p.page.locator(".cnmap-legend").all_inner_texts()
+            "Deprivation (IMD), national deciles" in t
+            for t in p.page.locator(".cnmap-legend").all_inner_texts()
         )
         p.toggle(names["share"])
         assert p.paths() == base
+        assert p.page.locator(".cnmap-badge").count() == n_thin
         p.toggle(names["thin"])
-        assert p.paths() == base + n_thin
+        assert p.paths() == base - n_thin
+        assert p.page.locator(".cnmap-badge").count() == 0  # the numbers go with their layer
         p.toggle(names["wards"])
-        assert p.paths() == base + n_thin - len(data["cov"].wards)
+        assert p.paths() == base - n_thin - n_ward
         p.toggle(names["catchments"])
-        assert p.paths() == base + n_thin - len(data["cov"].wards) + 1
+        assert p.paths() == base - n_thin - n_ward + 1
         p.toggle(names["bivariate"])
-        assert p.paths() == base + n_thin - len(data["cov"].wards) + 1 + n_lsoa
+        assert p.paths() == base - n_thin - n_ward + 1 + n_lsoa
         legend = p.page.locator(".cnmap-legend").all_inner_texts()
         assert any("more deprived" in t for t in legend)  # the 3x3 legend
         assert p.page.locator(".cnmap-legend table td").count() == 9
-        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture_layers.png"))
+        p.page.screenshot(path=str(SCREENSHOTS / "birmingham_fixture_layers.png"))
         n_markers = p.page.locator(".marker-cluster, .cnmap-org").count()
         assert n_markers > 0
         p.toggle(names["organisations"])
@@ -225,7 +238,7 @@ def test_markers_and_popup_escape_the_script(browser, pages, data):
         assert p.dialogs == []
         assert p.errors == [] and p.console == []
         p.page.wait_for_timeout(400)  # popup fade-in
-        p.page.screenshot(path=str(ARTIFACTS / "birmingham_fixture_popup.png"))
+        p.page.screenshot(path=str(SCREENSHOTS / "birmingham_fixture_popup.png"))
     finally:
         p.close()
 
@@ -246,7 +259,7 @@ def test_ward_search_and_tooltip_escape(browser, pages):
         tooltip.first.wait_for(timeout=5_000)
         text = tooltip.first.inner_text()
         assert F.EVIL_WARD in text
-        assert "IMD average rank" in text and "of 69 wards" in text
+        assert "Deprivation (IMD average rank)" in text and "of 69 wards" in text
         assert tooltip.locator("img").count() == 0
         assert p.page.locator("img[src='x']").count() == 0
         assert p.dialogs == [] and p.errors == [] and p.console == []
@@ -261,7 +274,7 @@ def test_self_contained_with_tiles_renders_with_network_off(browser, pages):
     try:
         assert p.errors == [] and p.dialogs == []
         assert p.failed, "tile requests were expected (and refused)"
-        assert all("tile.openstreetmap.org" in u for u in p.failed)
+        assert all(TILE_HOST in u for u in p.failed)  # the first base map only
         assert all("Failed to load resource" in c for c in p.console)
         assert p.page.locator(".marker-cluster").count() > 0
     finally:
@@ -297,14 +310,14 @@ def test_real_birmingham_map_renders_fast(browser, shared_data):
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = save_html(m, ARTIFACTS / "birmingham_all_layers.html", self_contained=True)
-    # imd, share, bivariate (639 each), thin LSOAs, catchments, wards
+    # imd, share, bivariate (659 each), thin LSOAs, catchments, wards
     expected = 3 * len(cov.lsoas) + int(thin.lsoas["thin"].sum()) + len(cat) + len(cov.wards)
     p = Page(browser, path, min_paths=expected)
     try:
         p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
         assert p.paths() == expected
         assert p.errors == [] and p.console == [] and p.dialogs == []
-        p.page.screenshot(path=str(ARTIFACTS / "birmingham_all_layers.png"))
+        p.page.screenshot(path=str(SCREENSHOTS / "birmingham_all_layers.png"))
         (ARTIFACTS / "render_time_birmingham.json").write_text(
             json.dumps(
                 {
@@ -325,24 +338,46 @@ def test_real_birmingham_map_renders_fast(browser, shared_data):
 def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp_path):
     """The map written by the README's main command (cnmap run configs/birmingham.toml), opened
     as a planner would, with the network cut: every default layer drawn, no console error,
-    markers clustered, attribution shown. (Its render time is measured in bench/.)"""
+    markers clustered, attribution shown; the title panel states the run's own figures.
+    Screenshots on a desktop (1366x768) and a phone (390x844) are kept in tests/screenshots/.
+    (Its render time is measured in bench/.)"""
+    import re
+
+    import pandas as pd
+
     from cnmap.cli import main
 
     config = Path(__file__).resolve().parents[1] / "configs" / "birmingham.toml"
     assert main(["run", str(config), "--out", str(tmp_path), "-q"]) == 0
     path = tmp_path / "birmingham_coverage_map.html"
     assert path.stat().st_size <= 8 * 1024 * 1024
-    p = Page(browser, path, min_paths=639 + 69)  # share-covered LSOAs + wards, shown by default
-    try:
-        p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
-        assert p.errors == [] and p.dialogs == []
-        # offline, only the base-map tiles fail to load (they always need the network); every
-        # script and stylesheet is inlined, and the layers draw without tiles
-        assert all("tile.openstreetmap.org" in u for u in p.failed), p.failed
-        assert all(c.startswith("Failed to load resource") for c in p.console), p.console
-        assert len(p.console) <= len(p.failed)
-        assert "OpenStreetMap contributors" in p.page.locator(
-            ".leaflet-control-attribution").inner_text()
-        p.page.screenshot(path=str(ARTIFACTS / "main_command_map.png"))
-    finally:
-        p.close()
+    totals = pd.read_csv(tmp_path / "tables" / "totals.csv").set_index("minutes")
+    (share_col,) = [c for c in totals.columns if c.startswith("share_covered")]
+    share = float(totals.loc[15, share_col]) * (1 if "%" in share_col else 100)
+    thin = pd.read_csv(tmp_path / "tables" / "thin_lsoas.csv")
+    n_thin = int(thin["thin"].sum()) if "thin" in thin.columns else len(thin)  # thin rows only
+    n_pts = len(json.loads(re.search(r"var pts = (.*);\n", path.read_text("utf-8")).group(1)))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, viewport in (("desktop", {"width": 1366, "height": 768}),
+                           ("phone", {"width": 390, "height": 844})):
+        p = Page(browser, path, min_paths=600 + 69, viewport=viewport)  # LSOAs + wards
+        try:
+            p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
+            assert p.errors == [] and p.dialogs == []
+            # offline, only the base-map tiles fail to load (they always need the network);
+            # every script and stylesheet is inlined, and the layers draw without tiles
+            assert all(TILE_HOST in u for u in p.failed), p.failed
+            assert all(c.startswith("Failed to load resource") for c in p.console), p.console
+            assert len(p.console) <= len(p.failed)
+            assert "OpenStreetMap contributors" in p.page.locator(
+                ".leaflet-control-attribution").inner_text()
+            assert p.page.title().startswith("Birmingham: ")
+            headline = p.page.locator(".cnmap-headline").inner_text()
+            assert headline.startswith(
+                f"{share:.1f}% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) "
+                f"of {n_pts} organisations."), headline
+            assert p.page.locator(".cnmap-story li[data-cnmap-i]").count() == n_thin
+            p.page.wait_for_timeout(500)
+            p.page.screenshot(path=str(SCREENSHOTS / f"main_command_map_{name}.png"))
+        finally:
+            p.close()

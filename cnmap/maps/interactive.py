@@ -306,6 +306,8 @@ def _points_wgs84(gdf: gpd.GeoDataFrame, precision: int, label: str) -> gpd.GeoD
     out = gdf.to_crs(WGS84) if gdf.crs.to_epsg() != 4326 else gdf.copy()
     geoms = np.asarray(out.geometry.values, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    finite = np.isfinite(shapely.get_coordinates(geoms[ok])).all(axis=1)
+    ok[np.flatnonzero(ok)[~finite]] = False  # e.g. a projection of a point without lat/lon
     if (~ok).any():
         logger.warning("%s: %d row(s) without a location are not drawn", label, int((~ok).sum()))
         out = out.loc[ok].copy()
@@ -464,8 +466,11 @@ def _ward_rank(
 _PLACEMENT_TEXT = ("location_source", "location_note", "coord_note", "geo_source")
 #: ``coord_source`` values of approximate placements.
 _APPROXIMATE_SOURCES = frozenset({"ward_centroid", "lsoa_centroid", "centroid", "area", "ward"})
-_CENTROID = re.compile(r"\b(ward|lsoa|area|district|sector)\b[^.;]*\bcentroid|centroid of",
-                       re.I)
+_CENTROID = re.compile(
+    r"\b(ward|lsoa|msoa|output area|district|borough|neighbourhood)\b[^.;()]{0,30}\bcentroid"
+    r"|\bcentroid of (the |its )?(ward|lsoa|msoa|output area|district|borough)\b",
+    re.I,
+)
 
 
 def _approximate(orgs: pd.DataFrame) -> list[str | None]:
@@ -1304,6 +1309,30 @@ function cnmapRestack(map) {
   var c = map.getContainer();
   if (under) { L.DomUtil.addClass(c, 'cnmap-areas-on'); }
   else { L.DomUtil.removeClass(c, 'cnmap-areas-on'); }
+  cnmapTidy(map);
+}
+function cnmapClash(a, b) {
+  return !(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top);
+}
+function cnmapTidy(map) {
+  var c = map.getContainer();
+  ['left', 'right'].forEach(function(side) {
+    var top = c.querySelector('.leaflet-top.leaflet-' + side);
+    var bottom = c.querySelector('.leaflet-bottom.leaflet-' + side);
+    if (!top || !bottom) { return; }
+    for (var guard = 0; guard < 20; guard++) {
+      var tops = Array.prototype.map.call(top.children, function(e) {
+        return e.getBoundingClientRect();
+      });
+      var clash = Array.prototype.some.call(bottom.children, function(e) {
+        var r = e.getBoundingClientRect();
+        return tops.some(function(t) { return cnmapClash(r, t); });
+      });
+      var open = Array.prototype.slice.call(bottom.querySelectorAll('details.cnmap-fold[open]'));
+      if (!clash || !open.length) { return; }
+      open.sort(function(a, b) { return b.offsetHeight - a.offsetHeight; })[0].open = false;
+    }
+  });
 }
 function cnmapRegister(data, entry, map) {
   entry.data = data;
@@ -1334,7 +1363,7 @@ function cnmapPanel(map, div, layer) {
     div.querySelectorAll('details.cnmap-fold').forEach(function(d) { d.open = false; });
   }
   if (L.DomUtil.hasClass(div, 'cnmap-story')) {
-    setTimeout(function() { cnmapFit(map, div); }, 0);
+    setTimeout(function() { cnmapTidy(map); cnmapFit(map, div); }, 0);
   }
   div.querySelectorAll('[data-cnmap-i]').forEach(function(el) {
     var go = function() { cnmapZoomTo(map, layer, +el.getAttribute('data-cnmap-i')); };
@@ -1375,6 +1404,7 @@ function cnmapFit(map, div) {
   var tl = small ? [5, div.offsetTop + div.offsetHeight + 10] : [div.offsetWidth + 25, 10];
   var br = small ? [5, 45] : [right + 15, 10];
   map.fitBounds(b, {paddingTopLeft: tl, paddingBottomRight: br, animate: false});
+  cnmapTidy(map);
 }
 function cnmapSymbol(colour, shape, approx) {
   var paint = approx
@@ -1409,13 +1439,13 @@ _CSS = (
     # the story panel (title, headline, thin areas, data, about)
     ".cnmap-story{background:rgba(255,255,255,0.96);padding:8px 11px;border-radius:5px;"
     "box-shadow:0 1px 5px rgba(0,0,0,0.35);font:13px/1.4 Arial,Helvetica,sans-serif;"
-    "width:360px;max-width:calc(100vw - 90px);max-height:calc(100vh - 130px);"
-    "overflow-y:auto;color:#111}"
+    "width:360px;max-width:calc(100vw - 90px);max-height:calc(100vh - 190px);"
+    "overflow-y:auto;color:#111;box-sizing:border-box}"
     ".cnmap-title{font-size:17px;font-weight:bold;line-height:1.25;margin:0 0 4px}"
     ".cnmap-story p{margin:4px 0}"
     ".cnmap-headline{font-size:14px}"
     ".cnmap-gapline{color:#222}"
-    ".cnmap-story ol{margin:4px 0 2px;padding-left:22px;max-height:34vh;overflow-y:auto}"
+    ".cnmap-story ol{margin:4px 0 2px;padding-left:22px;max-height:26vh;overflow-y:auto}"
     ".cnmap-story li{margin:0 0 5px;cursor:pointer}"
     ".cnmap-story li:hover,.cnmap-story li:focus{background:#fff3d6;outline:none}"
     ".cnmap-why{font-size:11.5px;color:#444}"
@@ -1434,7 +1464,7 @@ _CSS = (
     "{pointer-events:visibleStroke}"
     # phones and small windows: compact panel, legends and layer list folded
     "@media (max-width:640px),(max-height:480px){"
-    ".cnmap-story{width:auto;max-width:calc(100vw - 70px);max-height:45vh;padding:6px 8px;"
+    ".cnmap-story{width:auto;max-width:calc(100vw - 80px);max-height:45vh;padding:6px 8px;"
     "font-size:12px}"
     ".cnmap-title{font-size:14px}.cnmap-headline{font-size:12.5px}"
     ".cnmap-legend{max-width:calc(100vw - 40px) !important}"
