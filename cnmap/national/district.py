@@ -48,8 +48,6 @@ LSOA_ATTRIBUTES = (C.LSOA_CODE, C.LSOA_NAME, C.WARD_CODE, C.WARD_NAME, "imd_scor
 #: Share of residents a network may leave unplaced before the district falls back to the
 #: straight line (cnmap.network.REFUSE_ABOVE).
 _REFUSE_UNPLACED = 0.10
-#: Simplification of the district outline kept for the national map (metres).
-_OUTLINE_TOLERANCE_M = 100.0
 
 
 @dataclass
@@ -181,17 +179,6 @@ def _prepare(lad: str, params: NationalParams) -> _Prepared:
 # the computation
 
 
-def _outline_wkt(lad: str) -> str:
-    """The district's ONS outline (LAD December 2024, BSC), simplified, as EPSG:4326 WKT."""
-    from cnmap.network import district_boundary
-
-    b = district_boundary(lad).to_crs(C.BNG)
-    geom = shapely.union_all(np.asarray(b.geometry.values))
-    geom = shapely.simplify(geom, _OUTLINE_TOLERANCE_M, preserve_topology=True)
-    wgs = gpd.GeoSeries([geom], crs=C.BNG).to_crs(C.WGS84).iloc[0]
-    return shapely.to_wkt(wgs, rounding_precision=5)
-
-
 def _organisations_in(area: Area, orgs: gpd.GeoDataFrame) -> int:
     outline = shapely.union_all(np.asarray(area.boundary.geometry.values))
     return int(shapely.contains_xy(outline, orgs.geometry.x.to_numpy(),
@@ -249,11 +236,6 @@ def compute_district(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -
     res, lsoas, wards = _frames(lad, prep, halo)
     population = _check_population(lad, res, prep.area)
     summary = _summary(lad, prep, halo, orgs, population, params.detour_factor)
-    try:
-        summary["outline_wkt"] = _outline_wkt(lad)
-    except (CnmapError, OSError, ValueError) as exc:  # the map only: not a failure
-        summary["outline_wkt"] = ""
-        log.warning("%s: no outline for the national map (%s)", lad, exc)
     return DistrictOutput(summary, res, lsoas, wards)
 
 

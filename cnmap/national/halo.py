@@ -48,6 +48,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from cnmap import columns as C
+from cnmap import schema as S
 from cnmap.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -281,20 +282,20 @@ def _check_inputs(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, spec: Wal
 
 
 def _walk_columns(types: Sequence[str]) -> list[str]:
-    return ["walk_min", *(f"walk_min_{k}" for k in types)]
+    return [S.walk_min(k) for k in (None, *types)]
 
 
 def _complete_types(frame: pd.DataFrame, spec: WalkSpec, types: Sequence[str]) -> pd.DataFrame:
     """Add the by-type columns of types absent from the halo: nothing reached (yet)."""
     extra: dict[str, Any] = {}
-    placed = frame["placed"].to_numpy(bool)
+    placed = frame[S.PLACED].to_numpy(bool)
     for k in types:
-        if f"walk_min_{k}" in frame.columns:
+        if S.walk_min(k) in frame.columns:
             continue
         for t in spec.minutes:
-            extra[f"covered_{t}min_{k}"] = np.zeros(len(frame), dtype=bool)
-            extra[f"n_reachable_{t}min_{k}"] = np.zeros(len(frame))
-        extra[f"walk_min_{k}"] = np.where(placed, np.inf, np.nan)
+            extra[S.covered(t, k)] = np.zeros(len(frame), dtype=bool)
+            extra[S.n_reachable(t, k)] = np.zeros(len(frame))
+        extra[S.walk_min(k)] = np.where(placed, np.inf, np.nan)
     return frame.assign(**extra) if extra else frame
 
 

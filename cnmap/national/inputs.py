@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ __all__ = [
     "organisations_fingerprint",
     "input_population",
     "postcode_lookup",
+    "codepoint_area",
+    "district_outlines",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,18 +84,33 @@ def _postcode_areas(postcodes: Iterable[object]) -> list[str]:
     return sorted(areas)
 
 
-def postcode_lookup(areas: Sequence[str]) -> pd.DataFrame:
-    """OS Code-Point Open rows of these postcode areas (``"B"``, ``"LE"``...), concatenated."""
+#: Columns of the postcode lookup the organisations need.
+_LOOKUP_COLUMNS = (C.POSTCODE, C.EASTING, C.NORTHING, C.LAT, C.LON)
+
+MapFn = Callable[[Callable[[str], pd.DataFrame], Sequence[str]], Sequence[pd.DataFrame]]
+
+
+def codepoint_area(area: str) -> pd.DataFrame:
+    """OS Code-Point Open rows of one postcode area (``"LE"``), the columns placing needs."""
     from cnmap.data import load_codepoint
 
-    frames = [load_codepoint(postcode_area=a) for a in areas]
+    frame = load_codepoint(postcode_area=area)
+    return frame[[c for c in _LOOKUP_COLUMNS if c in frame.columns]]
+
+
+def postcode_lookup(areas: Sequence[str], map_fn: MapFn | None = None) -> pd.DataFrame:
+    """OS Code-Point Open rows of these postcode areas (``"B"``, ``"LE"``...), concatenated.
+
+    ``map_fn(fn, areas)`` runs :func:`codepoint_area` for every area (e.g. on a Dask
+    cluster); default: one after the other.
+    """
+    frames = list(map_fn(codepoint_area, areas)) if map_fn is not None else \
+        [codepoint_area(a) for a in areas]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({C.POSTCODE: pd.Series(dtype=str), C.LAT: pd.Series(dtype=float),
                              C.LON: pd.Series(dtype=float)})
-    out = pd.concat(frames, ignore_index=True).drop_duplicates(C.POSTCODE)
-    out.attrs.update(frames[0].attrs)
-    return out
+    return pd.concat(frames, ignore_index=True).drop_duplicates(C.POSTCODE)
 
 
 def _needed_postcodes(src: OrganisationSource) -> list[object]:
@@ -148,12 +165,14 @@ def _read_one(i: int, src: OrganisationSource, lookup: pd.DataFrame
     return g, rej, row
 
 
-def read_national_organisations(sources: Sequence[OrganisationSource]) -> NationalOrganisations:
+def read_national_organisations(sources: Sequence[OrganisationSource],
+                                map_fn: MapFn | None = None) -> NationalOrganisations:
     """Read every organisations file for all of England.
 
     Rows located by postcode are placed with OS Code-Point Open (the postcode areas the files
-    use are loaded: a national lookup is 1.5 million rows). Ids are prefixed by the file's
-    position (``"1-17"``) and each row keeps its file label in ``dataset``.
+    use are loaded, through ``map_fn`` when given: see :func:`postcode_lookup`). Ids are
+    prefixed by the file's position (``"1-17"``) and each row keeps its file label in
+    ``dataset``.
     """
     if not sources:
         raise ValidationError("a national run needs at least one [[organisations]] file")
@@ -169,7 +188,7 @@ def read_national_organisations(sources: Sequence[OrganisationSource]) -> Nation
     needed: list[object] = []
     for src in sources:
         needed += _needed_postcodes(src)
-    lookup = postcode_lookup(_postcode_areas(needed))
+    lookup = postcode_lookup(_postcode_areas(needed), map_fn)
     kept, rejected, rows = [], [], []
     for i, src in enumerate(sources, start=1):
         g, rej, row = _read_one(i, src, lookup)
@@ -270,3 +289,24 @@ def input_population(codes: Sequence[str]) -> pd.DataFrame:
                                          population_input=("population", "sum"))
     return out.reindex(list(codes))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# outlines for the national map
+
+
+def district_outlines(codes: Sequence[str], tolerance_m: float = 100.0) -> dict[str, str]:
+    """Each district's ONS outline (LAD December 2024, BSC), simplified by ``tolerance_m``,
+    as EPSG:4326 WKT (each boundary file read once)."""
+    import shapely
+
+    out: dict[str, str] = {}
+    for group in _by_entry("lad_boundaries", codes).values():
+        df = _read_for("lad_boundaries", group[0])
+        df = df[df[C.LAD_CODE].astype(str).str.strip().str.upper().isin(group)]
+        geoms = shapely.simplify(np.asarray(df.geometry.values), tolerance_m,
+                                 preserve_topology=True)
+        wgs = gpd.GeoSeries(geoms, crs=df.crs).to_crs(C.WGS84)
+        for code, geom in zip(df[C.LAD_CODE].astype(str).str.upper(), wgs, strict=True):
+            out[code] = shapely.to_wkt(geom, rounding_precision=5)
+    return out

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from cnmap import columns as C
+from cnmap import schema as S
 from cnmap.maps._safe import inert_html, inert_template
 
 __all__ = ["national_map", "SHARE_COLOURS", "share_class"]
@@ -205,7 +206,7 @@ def national_map(lads: pd.DataFrame, *, minutes: float, title: str,
     import folium
 
     el = _elements()
-    share_col = f"share_covered_{minutes:g}min"
+    share_col = S.share_covered(minutes)
     fc, rows = _features(lads)
     sel = lads.iloc[rows]
     styles = [{"color": "#444444", "weight": 0.6, "fillOpacity": 0.75,

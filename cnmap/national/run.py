@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cnmap import columns as C
+from cnmap import schema as S
 from cnmap.errors import CnmapError
 from cnmap.national import tables as T
 from cnmap.national.config import NationalConfig, NationalParams, params_hash, read_national_config
@@ -127,15 +128,19 @@ def _org_cache_key(cfg: NationalConfig) -> str:
     return h.hexdigest()[:16]
 
 
-def _organisations(cfg: NationalConfig, out: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
-                                                            pd.DataFrame]:
-    """The placed organisations, read once and kept in ``_partial/`` for later runs."""
+def _organisations(cfg: NationalConfig, out: Path, client: Any
+                   ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """The placed organisations, read once (postcode areas loaded on the cluster) and kept
+    in ``_partial/`` for later runs."""
     base = out / PARTIAL_DIR / f"organisations-{_org_cache_key(cfg)}"
     files = [base.with_suffix(s) for s in (".parquet", ".rejected.parquet", ".summary.parquet")]
     if all(f.is_file() for f in files):
         return (gpd.read_parquet(files[0]), pd.read_parquet(files[1]),
                 pd.read_parquet(files[2]))
-    read: NationalOrganisations = read_national_organisations(cfg.organisations)
+    def on_cluster(fn: Any, items: Sequence[str]) -> list[pd.DataFrame]:
+        return list(client.gather(client.map(fn, list(items), pure=False)))
+
+    read: NationalOrganisations = read_national_organisations(cfg.organisations, on_cluster)
     base.parent.mkdir(parents=True, exist_ok=True)
     orgs = read.organisations
     orgs.to_parquet(files[0])
@@ -262,7 +267,7 @@ def _write_tables(tabs: _Tables, orgs: gpd.GeoDataFrame, rejected: pd.DataFrame,
 
     d = out / "tables"
     d.mkdir(parents=True, exist_ok=True)
-    lads = tabs.lads.drop(columns=[c for c in ("outline_wkt",) if c in tabs.lads.columns])
+    lads = tabs.lads
     wgs = orgs.to_crs(C.WGS84)
     org_table = pd.DataFrame(orgs.drop(columns="geometry")).assign(
         easting=orgs.geometry.x.round(1), northing=orgs.geometry.y.round(1),
@@ -274,7 +279,7 @@ def _write_tables(tabs: _Tables, orgs: gpd.GeoDataFrame, rejected: pd.DataFrame,
 
 
 def _worst(lads: pd.DataFrame, params: NationalParams, n: int) -> list[tuple[str, float]]:
-    col = f"share_covered_{params.headline_minutes}min"
+    col = S.share_covered(params.headline_minutes)
     ok = lads[(lads["status"] == "ok") & lads[col].notna()]
     worst = ok.sort_values([col, C.LAD_CODE], kind="stable").head(n)
     return list(zip(worst[C.LAD_CODE], worst["halo_radius_m"].astype(float), strict=True))
@@ -308,6 +313,18 @@ def _district_maps(client: Any, worst: Sequence[tuple[str, float]], params: Nati
                                on_error=lambda lad, exc: f"failed: {type(exc).__name__}: {exc}"):
         done[lad] = str(path)
     return done
+
+
+def _outlines(codes: Sequence[str]) -> dict[str, str]:
+    """District outlines for the national map (none, and a warning, if they cannot be read:
+    the tables do not depend on them)."""
+    from cnmap.national.inputs import district_outlines
+
+    try:
+        return district_outlines(codes)
+    except (CnmapError, OSError, ValueError, KeyError) as exc:
+        log.warning("national map without district outlines: %s", exc)
+        return {}
 
 
 def _national_map(lads: pd.DataFrame, params: NationalParams, question: str,
@@ -403,7 +420,7 @@ def run_national(
                      n_workers=n_workers or cfg.workers, processes=processes,
                      memory_limit=memory_limit or cfg.memory_limit,
                      dashboard_address=dashboard_address) as client:
-        orgs_all, rejected, org_summary = _organisations(cfg, out)
+        orgs_all, rejected, org_summary = _organisations(cfg, out, client)
         orgs = organisations_for_partials(orgs_all)
         key = params_hash(params, organisations_fingerprint(orgs, params.type_col))
         store = PartialStore.open(out, key)
@@ -426,14 +443,16 @@ def run_national(
         maps = _district_maps(client, _worst(tabs.lads, params, n_maps), params, orgs, out,
                               contained, progress) if n_maps else {}
     lads_out = tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]])
+    outlines = _outlines(codes)
     tabs = dataclasses.replace(tabs, lads=lads_out)
     any_network = bool((lads_out.get("mode") == "network").any())
     attribution = _attribution(summaries, org_summary, any_network)
     files = _write_tables(tabs, orgs_all, rejected, org_summary, out)
-    files["map"] = _national_map(lads_out, params, _question(cfg), attribution, out, contained)
+    files["map"] = _national_map(lads_out.assign(outline_wkt=lads_out[C.LAD_CODE].map(outlines)),
+                                 params, _question(cfg), attribution, out, contained)
     failed_codes = tuple(c for c in codes if c not in set(ok))
     result = NationalResult(
-        out_dir=out, key=key, lads=tabs.lads.drop(columns="outline_wkt", errors="ignore"),
+        out_dir=out, key=key, lads=tabs.lads,
         lsoas=tabs.lsoas, wards=tabs.wards, deciles=tabs.deciles, totals=tabs.totals,
         population_input=pop_in, population_output=pop_out,
         computed=tuple(c for c in todo if c in set(ok)), resumed=tuple(resumed),

@@ -1,10 +1,10 @@
 """National tables from per-resident walks: by LSOA, ward, district and IMD decile.
 
-:func:`aggregate` is the population-weighted sum that :func:`cnmap.coverage.coverage` makes
-of its residents, with the same arithmetic in the same order (grouped sums of the same
-per-resident terms), so a table made here from the residents of a coverage result equals
-that result's table to the last digit (``tests/test_national.py`` checks it). The national
-tables concatenate the districts' residents in district order.
+:func:`aggregate` makes the figures of :func:`cnmap.coverage.coverage`'s tables with the
+same population-weighted sums (:func:`cnmap.aggregate.group_sums`), so a table made here from
+the residents of a coverage result equals that result's table to the last digit
+(``tests/test_national.py`` checks it). The national tables concatenate the districts'
+residents in district order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from cnmap import columns as C
-from cnmap.coverage import weighted_median
+from cnmap import schema as S
+from cnmap.aggregate import group_sums
 
 __all__ = [
     "aggregate",
@@ -29,31 +30,6 @@ __all__ = [
 ]
 
 
-def _terms(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
-           types: Sequence[str]) -> pd.DataFrame:
-    """The per-resident terms summed by group."""
-    w = res["weight"].to_numpy(float)
-    frame: dict[str, Any] = {"_k": res[key].to_numpy(), "population": w}
-    placed = res["placed"].to_numpy(bool)
-    frame["pop_unplaced"] = np.where(placed, 0.0, w)
-    for t in thresholds:
-        frame[f"pop_covered_{t}min"] = np.where(res[f"covered_{t}min"].to_numpy(bool), w, 0.0)
-        frame[f"_nw_{t}"] = w * res[f"n_reachable_{t}min"].to_numpy(float)
-        for k in types:
-            frame[f"_cov_{t}_{k}"] = np.where(res[f"covered_{t}min_{k}"].to_numpy(bool), w, 0.0)
-            frame[f"_nw_{t}_{k}"] = w * res[f"n_reachable_{t}min_{k}"].to_numpy(float)
-    walk = res["walk_min"].to_numpy(float)
-    fin = np.isfinite(walk)
-    frame["_ww"] = np.where(fin, w * np.where(fin, walk, 0.0), 0.0)
-    frame["_wf"] = np.where(fin, w, 0.0)
-    for k in types:
-        wk = res[f"walk_min_{k}"].to_numpy(float)
-        fk = np.isfinite(wk)
-        frame[f"_ww_{k}"] = np.where(fk, w * np.where(fk, wk, 0.0), 0.0)
-        frame[f"_wf_{k}"] = np.where(fk, w, 0.0)
-    return pd.DataFrame(frame)
-
-
 def aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
               types: Sequence[str] = ()) -> pd.DataFrame:
     """Population-weighted coverage of residents grouped by ``key`` (index: the key).
@@ -62,26 +38,32 @@ def aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
     ``share_covered_{T}min``, ``mean_reachable_{T}min``, ``mean_walk_min``,
     ``median_walk_min`` and, per type, ``share_covered_{T}min_{type}``,
     ``mean_reachable_{T}min_{type}``, ``mean_walk_min_{type}`` (see docs/coverage.md).
+    The sums are :func:`cnmap.aggregate.group_sums`'s, as in :func:`cnmap.coverage.coverage`.
     """
-    sums = _terms(res, key, thresholds, types).groupby("_k", sort=True).sum()
-    pop = sums["population"].to_numpy()
-    cols: dict[str, Any] = {"population": pop, "pop_unplaced": sums["pop_unplaced"].to_numpy()}
-    walk = res["walk_min"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for t in thresholds:
-            cols[f"pop_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy()
-            cols[f"share_covered_{t}min"] = sums[f"pop_covered_{t}min"].to_numpy() / pop
-            cols[f"mean_reachable_{t}min"] = sums[f"_nw_{t}"].to_numpy() / pop
-        cols["mean_walk_min"] = sums["_ww"].to_numpy() / sums["_wf"].to_numpy()
-        cols["median_walk_min"] = weighted_median(
-            res[key].to_numpy(), walk, res["weight"].to_numpy(float)
-        ).reindex(sums.index).to_numpy()
-        for t in thresholds:
-            for k in types:
-                cols[f"share_covered_{t}min_{k}"] = sums[f"_cov_{t}_{k}"].to_numpy() / pop
-                cols[f"mean_reachable_{t}min_{k}"] = sums[f"_nw_{t}_{k}"].to_numpy() / pop
+    people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
+    per_person: dict[str, np.ndarray] = {}
+    for t in thresholds:
+        for k in (None, *types):
+            people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
+            per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
+    walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
+    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
+                      per_person=per_person, means=walks,
+                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    cols: dict[str, Any] = {S.POPULATION: sums.population,
+                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
+    for t in thresholds:
+        cols[S.pop_covered(t)] = sums.people(S.covered(t))
+        cols[S.share_covered(t)] = sums.share(S.covered(t))
+        cols[S.mean_reachable(t)] = sums.per_person(S.n_reachable(t))
+    cols[S.MEAN_WALK_MIN] = sums.mean(S.WALK_MIN)
+    cols[S.MEDIAN_WALK_MIN] = sums.median(S.WALK_MIN)
+    for t in thresholds:
         for k in types:
-            cols[f"mean_walk_min_{k}"] = sums[f"_ww_{k}"].to_numpy() / sums[f"_wf_{k}"].to_numpy()
+            cols[S.share_covered(t, k)] = sums.share(S.covered(t, k))
+            cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
+    for k in types:
+        cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
     out = pd.DataFrame(cols, index=sums.index)
     out.index.name = key
     return out
@@ -93,16 +75,12 @@ def stat_columns(thresholds: Sequence[int | float], types: Sequence[str] = ()) -
 
 
 def _empty(thresholds: Sequence[int | float], types: Sequence[str]) -> pd.DataFrame:
-    cols: dict[str, Any] = {C.LSOA_CODE: pd.Series(dtype=object), "weight": [], "placed": [],
-                            "walk_min": []}
-    for t in thresholds:
-        cols[f"covered_{t}min"] = []
-        cols[f"n_reachable_{t}min"] = []
-        for k in types:
-            cols[f"covered_{t}min_{k}"] = []
-            cols[f"n_reachable_{t}min_{k}"] = []
-    for k in types:
-        cols[f"walk_min_{k}"] = []
+    cols: dict[str, Any] = {C.LSOA_CODE: pd.Series(dtype=object), S.WEIGHT: [], S.PLACED: []}
+    for k in (None, *types):
+        cols[S.walk_min(k)] = []
+        for t in thresholds:
+            cols[S.covered(t, k)] = []
+            cols[S.n_reachable(t, k)] = []
     return pd.DataFrame(cols)
 
 
@@ -130,12 +108,12 @@ def ward_table(res: pd.DataFrame, wards: pd.DataFrame, thresholds: Sequence[int 
 def decile_table(res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int | float],
                  types: Sequence[str]) -> pd.DataFrame:
     """One row per IMD decile (1 = the most deprived 10 % of LSOAs in England)."""
-    dec = lsoas.set_index(C.LSOA_CODE)["imd_decile"]
-    r = res.assign(imd_decile=dec.reindex(res[C.LSOA_CODE]).to_numpy())
-    r = r.dropna(subset=["imd_decile"]).astype({"imd_decile": int})
-    out = aggregate(r, "imd_decile", thresholds, types)
-    out.insert(0, "n_lsoas", lsoas.groupby("imd_decile").size().reindex(out.index))
-    return out.reindex(pd.Index(range(1, 11), name="imd_decile")).reset_index()
+    dec = lsoas.set_index(C.LSOA_CODE)[S.IMD_DECILE]
+    r = res.assign(**{S.IMD_DECILE: dec.reindex(res[C.LSOA_CODE]).to_numpy()})
+    r = r.dropna(subset=[S.IMD_DECILE]).astype({S.IMD_DECILE: int})
+    out = aggregate(r, S.IMD_DECILE, thresholds, types)
+    out.insert(0, "n_lsoas", lsoas.groupby(S.IMD_DECILE).size().reindex(out.index))
+    return out.reindex(pd.Index(range(1, 11), name=S.IMD_DECILE)).reset_index()
 
 
 def district_table(res: pd.DataFrame, districts: pd.DataFrame,
@@ -149,18 +127,17 @@ def district_table(res: pd.DataFrame, districts: pd.DataFrame,
 def totals_table(res: pd.DataFrame, thresholds: Sequence[int | float],
                  speed_kmh: float) -> pd.DataFrame:
     """One row per time limit for everyone in the run (as ``CoverageResult.totals``)."""
-    w = res["weight"].to_numpy(float)
-    walk = res["walk_min"].to_numpy(float)
+    w = res[S.WEIGHT].to_numpy(float)
+    walk = res[S.WALK_MIN].to_numpy(float)
     fin = np.isfinite(walk)
     total = float(w.sum())
     out = pd.DataFrame({
-        "minutes": list(thresholds),
-        "metres": [float(t) * speed_kmh * 1000.0 / 60.0 for t in thresholds],
-        "population": total,
-        "pop_covered": [float(w[res[f"covered_{t}min"].to_numpy(bool)].sum())
-                        for t in thresholds],
+        S.MINUTES: list(thresholds),
+        S.METRES: [float(t) * speed_kmh * 1000.0 / 60.0 for t in thresholds],
+        S.POPULATION: total,
+        S.POP_COVERED: [float(w[res[S.covered(t)].to_numpy(bool)].sum()) for t in thresholds],
     })
-    out["share_covered"] = out["pop_covered"] / total if total > 0 else np.nan
-    out["mean_walk_min"] = (float(np.average(walk[fin], weights=w[fin]))
+    out[S.SHARE_COVERED] = out[S.POP_COVERED] / total if total > 0 else np.nan
+    out[S.MEAN_WALK_MIN] = (float(np.average(walk[fin], weights=w[fin]))
                             if w[fin].sum() > 0 else np.nan)
     return out
