@@ -10,16 +10,15 @@ called ``cnmap.io``.
 
 from __future__ import annotations
 
+import cnmap.organisations as _organisations
+from cnmap.organisations import CoordMode as CoordMode  # the values of coords=, as before
 from cnmap.organisations import (
-    COLUMN_ALIASES,
-    REASONS,
     OrganisationTable,
     normalise_type,
     read_organisations,
     split_services,
     split_types,
 )
-from cnmap.organisations import CoordMode as CoordMode  # the values of coords=, as before
 
 __all__ = [
     "read_organisations",
@@ -30,3 +29,9 @@ __all__ = [
     "normalise_type",
     "split_types",
 ]
+
+#: Reject reason codes and what they mean.
+REASONS = _organisations.REASONS
+#: Column spellings recognised automatically (after lower-casing and replacing every run of
+#: characters other than letters and digits with "_"), in order of preference.
+COLUMN_ALIASES = _organisations.COLUMN_ALIASES

@@ -17,9 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd  # noqa: F401 - resolves OrganisationTable's annotations (see below)
 import numpy as np
 import pandas as pd
 
+from cnmap.organisations import columns as _columns
+from cnmap.organisations import table as _table
 from cnmap.organisations.assemble import (
     KeptRows,
     org_ids,
@@ -28,7 +31,7 @@ from cnmap.organisations.assemble import (
     renamed_note,
 )
 from cnmap.organisations.cells import clean_text
-from cnmap.organisations.columns import COLUMN_ALIASES, ColumnPlan, ColumnRoles, plan_columns
+from cnmap.organisations.columns import ColumnPlan, ColumnRoles, plan_columns
 from cnmap.organisations.duplicates import duplicate_rows
 from cnmap.organisations.in_area import check_area
 from cnmap.organisations.options import ReadOptions
@@ -37,7 +40,7 @@ from cnmap.organisations.place import classify_rows, location_inputs, place_rows
 from cnmap.organisations.postcodes import PostcodeLookup
 from cnmap.organisations.raw import RawTable
 from cnmap.organisations.read import read_table
-from cnmap.organisations.table import REASONS, CoordMode, OrganisationTable, log
+from cnmap.organisations.table import CoordMode, OrganisationTable, log
 from cnmap.organisations.tokens import normalise_type, split_services, split_types
 
 __all__ = [
@@ -55,6 +58,17 @@ __all__ = [
     "split_types",
 ]
 
+#: Reject reason codes and what they mean.
+REASONS: dict[str, str] = _table.REASONS
+#: Column spellings recognised automatically (after lower-casing and replacing every run of
+#: characters other than letters and digits with "_"), in order of preference.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = _columns.COLUMN_ALIASES
+
+# The public classes are documented (and pickled) as cnmap.organisations.<name>, wherever they
+# are defined; the package namespace resolves their annotations (hence geopandas here).
+for _public in (OrganisationTable, ReadOptions, ColumnRoles, PostcodeLookup):
+    _public.__module__ = __name__
+del _public
 
 def read_organisations(
     source: str | Path | pd.DataFrame,
