@@ -76,8 +76,9 @@ class NationalResult:
         failed (with their error in ``lads``).
     files
         Paths written, by name.
-    seconds
-        Wall time.
+    seconds, timings
+        Wall time, and by step (inputs, cluster, organisations, districts, tables,
+        district_maps, files_and_national_map).
     """
 
     out_dir: Path
@@ -94,6 +95,7 @@ class NationalResult:
     failed: tuple[str, ...]
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = float("nan")
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -404,64 +406,121 @@ def run_national(
     PopulationMismatchError
         The tables do not hold the input population exactly (never expected).
     """
-    t0 = time.perf_counter()
+    clock = _Clock()
     cfg = _as_config(config)
-    params = cfg.params
     out = Path(out_dir) if out_dir is not None else cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     table = english_districts(districts if districts is not None else cfg.districts)
-    codes = table[C.LAD_CODE].tolist()
-    inputs = input_population(codes)
+    inputs = input_population(table[C.LAD_CODE].tolist())
+    clock.lap("inputs")
     if progress is None:
         from cnmap import settings
 
         progress = settings.progress_enabled() and sys.stderr.isatty()
+    n_maps = cfg.worst_maps if worst_maps is None else worst_maps
+    contained = cfg.self_contained if self_contained is None else self_contained
     with dask_client(scheduler if scheduler is not None else cfg.scheduler,
                      n_workers=n_workers or cfg.workers, processes=processes,
                      memory_limit=memory_limit or cfg.memory_limit,
                      dashboard_address=dashboard_address) as client:
-        orgs_all, rejected, org_summary = _organisations(cfg, out, client)
-        orgs = organisations_for_partials(orgs_all)
-        key = params_hash(params, organisations_fingerprint(orgs, params.type_col))
-        store = PartialStore.open(out, key)
-        if fresh:
-            store.clear()
-        store.write_params(params.to_dict())
-        resumed = [c for c in codes if store.done(c)]
-        todo = [c for c in codes if c not in set(resumed)]
-        log.info("national run %s: %d districts, %d finished before, %d to compute", key[:16],
-                 len(codes), len(resumed), len(todo))
-        prio = {c: int(inputs.loc[c, "n_lsoas_input"]) for c in todo}
-        summaries = {c: {**store.summary(c), "resumed": True} for c in resumed}
-        summaries.update(_compute(client, todo, params, orgs, store, prio, progress))
-        ok = [c for c in codes if summaries.get(c, {}).get("status") == "ok"]
-        lads = _district_columns(table, inputs, _summary_frame(codes, summaries))
-        tabs = _build_tables(store, ok, lads, params, _types(summaries))
+        clock.lap("cluster")
+        done = _districts(client, cfg, out, table, inputs, fresh, progress, clock)
+        tabs = _build_tables(done.store, done.ok, done.lads, cfg.params, _types(done.summaries))
         pop_in, pop_out = _check_population(tabs.lads)
-        n_maps = cfg.worst_maps if worst_maps is None else worst_maps
-        contained = cfg.self_contained if self_contained is None else self_contained
-        maps = _district_maps(client, _worst(tabs.lads, params, n_maps), params, orgs, out,
-                              contained, progress) if n_maps else {}
-    lads_out = tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]])
-    outlines = _outlines(codes)
-    tabs = dataclasses.replace(tabs, lads=lads_out)
-    any_network = bool((lads_out.get("mode") == "network").any())
-    attribution = _attribution(summaries, org_summary, any_network)
-    files = _write_tables(tabs, orgs_all, rejected, org_summary, out)
-    files["map"] = _national_map(lads_out.assign(outline_wkt=lads_out[C.LAD_CODE].map(outlines)),
-                                 params, _question(cfg), attribution, out, contained)
-    failed_codes = tuple(c for c in codes if c not in set(ok))
+        clock.lap("tables")
+        maps = _district_maps(client, _worst(tabs.lads, cfg.params, n_maps), cfg.params,
+                              done.orgs, out, contained, progress) if n_maps else {}
+        clock.lap("district_maps")
+    tabs = dataclasses.replace(
+        tabs, lads=tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]]))
+    files, attribution = _write_outputs(cfg, out, tabs, done, contained)
+    clock.lap("files_and_national_map")
     result = NationalResult(
-        out_dir=out, key=key, lads=tabs.lads,
-        lsoas=tabs.lsoas, wards=tabs.wards, deciles=tabs.deciles, totals=tabs.totals,
-        population_input=pop_in, population_output=pop_out,
-        computed=tuple(c for c in todo if c in set(ok)), resumed=tuple(resumed),
-        failed=failed_codes, files=files, seconds=time.perf_counter() - t0)
+        out_dir=out, key=done.key, lads=tabs.lads, lsoas=tabs.lsoas, wards=tabs.wards,
+        deciles=tabs.deciles, totals=tabs.totals, population_input=pop_in,
+        population_output=pop_out, computed=tuple(c for c in done.todo if c in set(done.ok)),
+        resumed=tuple(done.resumed), failed=tuple(c for c in done.codes if c not in
+                                                  set(done.ok)),
+        files=files, seconds=clock.total(), timings=dict(clock.laps))
     files["summary"] = _summary_json(_summary_dict(result, cfg, tabs, attribution), out)
     log.info("national run: %d of %d districts, %.1f%% of %s residents within %g min (%.0f s)",
-             len(ok), len(codes), 100 * result.share_covered() if ok else float("nan"),
-             f"{pop_out:,.0f}", params.headline_minutes, result.seconds)
+             len(done.ok), len(done.codes),
+             100 * result.share_covered() if done.ok else float("nan"), f"{pop_out:,.0f}",
+             cfg.params.headline_minutes, result.seconds)
     return result
+
+
+@dataclass
+class _Clock:
+    """Wall time of the run's steps."""
+
+    start: float = field(default_factory=time.perf_counter)
+    last: float = field(default_factory=time.perf_counter)
+    laps: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The districts after the cluster ran them (or an earlier run did)."""
+
+    codes: list[str]
+    todo: list[str]
+    resumed: list[str]
+    ok: list[str]
+    summaries: dict[str, dict[str, Any]]
+    lads: pd.DataFrame
+    key: str
+    store: PartialStore
+    orgs: gpd.GeoDataFrame
+    orgs_all: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    org_summary: pd.DataFrame
+
+
+def _districts(client: Any, cfg: NationalConfig, out: Path, table: pd.DataFrame,
+               inputs: pd.DataFrame, fresh: bool, progress: bool | None, clock: _Clock) -> _Done:
+    """Place the organisations, then compute every district not finished before."""
+    codes = table[C.LAD_CODE].tolist()
+    orgs_all, rejected, org_summary = _organisations(cfg, out, client)
+    orgs = organisations_for_partials(orgs_all)
+    clock.lap("organisations")
+    key = params_hash(cfg.params, organisations_fingerprint(orgs, cfg.params.type_col))
+    store = PartialStore.open(out, key)
+    if fresh:
+        store.clear()
+    store.write_params(cfg.params.to_dict())
+    resumed = [c for c in codes if store.done(c)]
+    todo = [c for c in codes if c not in set(resumed)]
+    log.info("national run %s: %d districts, %d finished before, %d to compute", key[:16],
+             len(codes), len(resumed), len(todo))
+    prio = {c: int(inputs.loc[c, "n_lsoas_input"]) for c in todo}
+    summaries = {c: {**store.summary(c), "resumed": True} for c in resumed}
+    summaries.update(_compute(client, todo, cfg.params, orgs, store, prio, progress))
+    clock.lap("districts")
+    ok = [c for c in codes if summaries.get(c, {}).get("status") == "ok"]
+    lads = _district_columns(table, inputs, _summary_frame(codes, summaries))
+    return _Done(codes, todo, resumed, ok, summaries, lads, key, store, orgs, orgs_all,
+                 rejected, org_summary)
+
+
+def _write_outputs(cfg: NationalConfig, out: Path, tabs: _Tables, done: _Done,
+                   contained: bool) -> tuple[dict[str, Path], list[str]]:
+    """The tables (CSV) and the national map; returns the files and the attribution."""
+    any_network = bool((tabs.lads.get("mode") == "network").any())
+    attribution = _attribution(done.summaries, done.org_summary, any_network)
+    files = _write_tables(tabs, done.orgs_all, done.rejected, done.org_summary, out)
+    outlines = _outlines(done.codes)
+    lads = tabs.lads.assign(outline_wkt=tabs.lads[C.LAD_CODE].map(outlines))
+    files["map"] = _national_map(lads, cfg.params, _question(cfg), attribution, out, contained)
+    return files, attribution
 
 
 def _summary_dict(r: NationalResult, cfg: NationalConfig, tabs: _Tables,
@@ -474,5 +533,5 @@ def _summary_dict(r: NationalResult, cfg: NationalConfig, tabs: _Tables,
         "population_input": r.population_input, "population_output": r.population_output,
         "totals": r.totals.to_dict("records"),
         "modes": r.lads["mode"].value_counts().to_dict() if "mode" in r.lads else {},
-        "seconds": r.seconds, "attribution": list(attribution),
+        "seconds": r.seconds, "timings": r.timings, "attribution": list(attribution),
     }
