@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd  # noqa: F401 - resolves OrganisationTable's annotations (see below)
-import numpy as np
 import pandas as pd
 
 from cnmap.organisations import columns as _columns
@@ -32,11 +31,19 @@ from cnmap.organisations.assemble import (
 )
 from cnmap.organisations.cells import clean_text
 from cnmap.organisations.columns import ColumnPlan, ColumnRoles, plan_columns
-from cnmap.organisations.duplicates import duplicate_rows
-from cnmap.organisations.in_area import check_area
 from cnmap.organisations.options import ReadOptions
-from cnmap.organisations.outcome import coord_notes, first_verdict
-from cnmap.organisations.place import classify_rows, location_inputs, place_rows
+from cnmap.organisations.outcome import (
+    coord_notes,
+    first_verdict,
+    reject_duplicates,
+    reject_outside,
+)
+from cnmap.organisations.place import (
+    classify_rows,
+    location_inputs,
+    output_postcodes,
+    place_rows,
+)
 from cnmap.organisations.postcodes import PostcodeLookup
 from cnmap.organisations.raw import RawTable
 from cnmap.organisations.read import read_table
@@ -69,6 +76,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = _columns.COLUMN_ALIASES
 for _public in (OrganisationTable, ReadOptions, ColumnRoles, PostcodeLookup):
     _public.__module__ = __name__
 del _public
+
 
 def read_organisations(
     source: str | Path | pd.DataFrame,
@@ -148,9 +156,16 @@ def read_organisations(
     options = ReadOptions(
         coords=coords,
         columns=ColumnRoles(
-            name=name_col, type=type_col, services=services_col, lat=lat_col, lon=lon_col,
-            easting=easting_col, northing=northing_col, postcode=postcode_col,
-            address=address_col, id=id_col,
+            name=name_col,
+            type=type_col,
+            services=services_col,
+            lat=lat_col,
+            lon=lon_col,
+            easting=easting_col,
+            northing=northing_col,
+            postcode=postcode_col,
+            address=address_col,
+            id=id_col,
         ),
         sheet=sheet,
         encoding=encoding,
@@ -194,26 +209,22 @@ def read_with_options(
     placement, place_notes = place_rows(inputs, plan.order, rows.to_place, lookup)
     verdict = first_verdict(rows, placement)
     coord_note = coord_notes(placement, verdict.kept)
-    in_area = None
-    if area is not None:
-        check = check_area(area, placement.x, placement.y, verdict.kept, options.keep_outside_m)
-        verdict, in_area = verdict.reject(check.far, "outside_area", check.text), check.inside
+    verdict, in_area = reject_outside(verdict, placement, area, options.keep_outside_m)
     names = clean_text(raw.frame[plan.columns.name])
-    dup_of = np.full(len(names), -1, dtype=np.int64)
-    if options.duplicate_within_m is not None:
-        dup_of, dup_text = duplicate_rows(
-            names, placement.x, placement.y, verdict.kept, options.duplicate_within_m,
-            raw.source_row,
-        )
-        verdict = verdict.reject(dup_of >= 0, "duplicate", dup_text)
-    ids = org_ids(raw, plan.columns, verdict.kept, explicit=bool(options.columns.id))
-    postcode = (
-        inputs.postcodes.where(inputs.postcodes.notna(), placement.postcode)
-        if inputs.postcodes is not None
-        else placement.postcode
+    verdict, dup_of = reject_duplicates(
+        verdict, placement, names, options.duplicate_within_m, raw.source_row
     )
-    kept = KeptRows(verdict.kept, ids.ids, names, postcode, inputs.addresses, placement,
-                    coord_note, in_area)
+    ids = org_ids(raw, plan.columns, verdict.kept, explicit=bool(options.columns.id))
+    kept = KeptRows(
+        verdict.kept,
+        ids.ids,
+        names,
+        output_postcodes(inputs, placement),
+        inputs.addresses,
+        placement,
+        coord_note,
+        in_area,
+    )
     organisations, renamed = organisations_frame(raw, ids.columns, kept, area)
     rejected, site_notes = rejected_frame(raw, verdict, names, dup_of, plan.columns.name, renamed)
     notes = [*raw.notes, *plan.notes, *place_notes, *ids.notes, *site_notes]

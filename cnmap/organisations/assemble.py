@@ -152,7 +152,9 @@ def _types_and_services(
     return types, types_list, services, services_list
 
 
-def _standard_frame(raw: RawTable, cols: ColumnRoles, rows: KeptRows, k: np.ndarray) -> pd.DataFrame:
+def _standard_frame(
+    raw: RawTable, cols: ColumnRoles, rows: KeptRows, k: np.ndarray
+) -> pd.DataFrame:
     """The standard columns up to ``source_row`` for the kept rows ``k``."""
     types, types_list, services, services_list = _types_and_services(raw.frame, cols)
     std = {
@@ -203,9 +205,7 @@ def renamed_columns(
 def renamed_note(label: str, renamed: Mapping[Any, str]) -> str:
     """The note listing the input columns renamed."""
     pairs = ", ".join(f"{str(a)!r} -> {b!r}" for a, b in renamed.items())
-    return (
-        f"{label}: input column(s) named like cnmap's own output columns were renamed: {pairs}"
-    )
+    return f"{label}: input column(s) named like cnmap's own output columns were renamed: {pairs}"
 
 
 def _add_input_columns(
@@ -297,7 +297,11 @@ def collapse_sites(
 
 
 def _rejected_standard(
-    raw: RawTable, r: np.ndarray, names: pd.Series, verdict: Verdict, texts: np.ndarray,
+    raw: RawTable,
+    r: np.ndarray,
+    names: pd.Series,
+    verdict: Verdict,
+    texts: np.ndarray,
     dup_of: np.ndarray,
 ) -> pd.DataFrame:
     """source_row, name, reason, reason_text and duplicate_of of the rejected rows ``r``."""

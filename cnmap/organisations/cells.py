@@ -14,10 +14,24 @@ import shapely
 
 #: Cells that pandas would read as missing; in coordinate columns they mean "no value"
 #: (text columns keep them as text: an organisation may be called "NA" or "None").
-NA_TEXT = frozenset({
-    "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
-    "n/a", "na", "nan", "none", "null",
-})
+NA_TEXT = frozenset(
+    {
+        "#n/a",
+        "#n/a n/a",
+        "#na",
+        "-1.#ind",
+        "-1.#qnan",
+        "-nan",
+        "1.#ind",
+        "1.#qnan",
+        "<na>",
+        "n/a",
+        "na",
+        "nan",
+        "none",
+        "null",
+    }
+)
 _GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"  # 406,123 or 1,300,000.5
 
 

@@ -236,7 +236,8 @@ def _numeric_pair(
     for i in np.flatnonzero(half):
         code[i] = "missing_coordinates"
         text[i] = (
-            f"{a_c} is blank but {b_c} is given" if np.isnan(a[i])
+            f"{a_c} is blank but {b_c} is given"
+            if np.isnan(a[i])
             else f"{b_c} is blank but {a_c} is given"
         ) + "; give both, or a postcode"
     return _Pair(a, b, both, code, text)
@@ -269,16 +270,18 @@ def locate_latlon(
     code, text = pair.code, pair.text
     for i in np.flatnonzero(pair.both & (check != "")):
         code[i] = check[i]
-        text[i] = (
-            f"{names[0]}={fmt_coord(la[i])}, {names[1]}={fmt_coord(lo[i])}: "
-            + latlon_hint(str(check[i]), names[0], names[1])
+        text[i] = f"{names[0]}={fmt_coord(la[i])}, {names[1]}={fmt_coord(lo[i])}: " + latlon_hint(
+            str(check[i]), names[0], names[1]
         )
     return Location(good, *_placed_latlon(la, lo, good), code, text)
 
 
 def _thousands_note(
-    cols: tuple[pd.Series, pd.Series], names: tuple[str, str], cand: np.ndarray,
-    source_row: np.ndarray, label: str,
+    cols: tuple[pd.Series, pd.Series],
+    names: tuple[str, str],
+    cand: np.ndarray,
+    source_row: np.ndarray,
+    label: str,
 ) -> tuple[str, ...]:
     """A note when easting/northing cells were written with thousands separators."""
     grouped = cand & (grouped_thousands(cols[0]) | grouped_thousands(cols[1]))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from cnmap.organisations.duplicates import duplicate_rows
+from cnmap.organisations.in_area import check_area
 from cnmap.organisations.place import Placement, RowStates
 
-__all__ = ["Verdict", "first_verdict"]
+__all__ = ["Verdict", "coord_notes", "first_verdict", "reject_duplicates", "reject_outside"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,38 @@ def first_verdict(rows: RowStates, placement: Placement) -> Verdict:
 def coord_notes(placement: Placement, placed: np.ndarray) -> np.ndarray:
     """For placed rows that fell back to a later source, the first source's problem."""
     return np.where(placed & (placement.code != ""), placement.text, "").astype(object)
+
+
+def reject_outside(
+    verdict: Verdict, placement: Placement, area: Any, keep_outside_m: float
+) -> tuple[Verdict, np.ndarray | None]:
+    """Reject kept points farther than ``keep_outside_m`` outside the area (``outside_area``).
+
+    Returns the new verdict and, per row, whether the point lies inside the area (None
+    without an area: nothing is rejected).
+    """
+    if area is None:
+        return verdict, None
+    check = check_area(area, placement.x, placement.y, verdict.kept, keep_outside_m)
+    return verdict.reject(check.far, "outside_area", check.text), check.inside
+
+
+def reject_duplicates(
+    verdict: Verdict,
+    placement: Placement,
+    names: pd.Series,
+    within_m: float | None,
+    source_row: np.ndarray,
+) -> tuple[Verdict, np.ndarray]:
+    """Reject kept rows with the name of an earlier kept row within ``within_m`` metres
+    (``duplicate``).
+
+    Returns the new verdict and the row each duplicate repeats (-1 for none; all -1 when
+    ``within_m`` is None).
+    """
+    if within_m is None:
+        return verdict, np.full(len(names), -1, dtype=np.int64)
+    dup_of, text = duplicate_rows(
+        names, placement.x, placement.y, verdict.kept, within_m, source_row
+    )
+    return verdict.reject(dup_of >= 0, "duplicate", text), dup_of

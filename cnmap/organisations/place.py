@@ -23,8 +23,15 @@ from cnmap.organisations.locate import (
 from cnmap.organisations.postcodes import PostcodeLookup, normalise_postcodes
 from cnmap.organisations.raw import RawTable
 
-__all__ = ["LocationInputs", "Placement", "RowStates", "classify_rows", "location_inputs",
-           "place_rows"]
+__all__ = [
+    "LocationInputs",
+    "Placement",
+    "RowStates",
+    "classify_rows",
+    "location_inputs",
+    "output_postcodes",
+    "place_rows",
+]
 
 #: ``coord_source`` of the rows placed by each source.
 COORD_LABEL = {
@@ -72,7 +79,9 @@ def classify_rows(raw: RawTable) -> RowStates:
         forced[row_index], forced_text[row_index] = True, text
     empty &= ~forced
     if empty.all():
-        raise ValidationError(f"{raw.label}: has a header but no data rows (all {n} rows are blank)")
+        raise ValidationError(
+            f"{raw.label}: has a header but no data rows (all {n} rows are blank)"
+        )
     return RowStates(empty, forced, forced_text)
 
 
@@ -130,8 +139,14 @@ class Placement:
         nan = np.full(n, np.nan)
         blank_text = np.full(n, "", dtype=object)
         return cls(
-            lat=nan, lon=nan.copy(), x=nan.copy(), y=nan.copy(), source=blank_text,
-            code=blank_text.copy(), text=blank_text.copy(), pending=to_place.copy(),
+            lat=nan,
+            lon=nan.copy(),
+            x=nan.copy(),
+            y=nan.copy(),
+            source=blank_text,
+            code=blank_text.copy(),
+            text=blank_text.copy(),
+            pending=to_place.copy(),
             postcode=pd.Series(pd.NA, index=index, dtype="str"),
         )
 
@@ -158,8 +173,17 @@ class Placement:
             return self
         code, texts = self.code.copy(), self.text.copy()
         code[none_given], texts[none_given] = "missing_coordinates", text
-        return Placement(self.lat, self.lon, self.x, self.y, self.source, code, texts,
-                         self.pending, self.postcode)
+        return Placement(
+            self.lat,
+            self.lon,
+            self.x,
+            self.y,
+            self.source,
+            code,
+            texts,
+            self.pending,
+            self.postcode,
+        )
 
 
 def _postcodes_location(
@@ -193,8 +217,12 @@ def _locate(
     if source == "bng":
         names = (str(cols.easting), str(cols.northing))
         return locate_bng(
-            raw.frame[cols.easting], raw.frame[cols.northing], cand, names=names,
-            source_row=raw.source_row, label=raw.label,
+            raw.frame[cols.easting],
+            raw.frame[cols.northing],
+            cand,
+            names=names,
+            source_row=raw.source_row,
+            label=raw.label,
         )
     return _postcodes_location(source, inputs, cand, lookup)
 
@@ -238,3 +266,11 @@ def place_rows(
         placement = placement.merge(loc, COORD_LABEL[source])
         notes += [*loc.notes, *lookup.notes[seen:]]
     return placement.give_up(_nothing_given(inputs.columns)), notes
+
+
+def output_postcodes(inputs: LocationInputs, placement: Placement) -> pd.Series:
+    """The postcode of each row: its postcode column normalised, else the postcode found in
+    its address."""
+    if inputs.postcodes is None:
+        return placement.postcode
+    return inputs.postcodes.where(inputs.postcodes.notna(), placement.postcode)

@@ -332,8 +332,9 @@ class PostcodeLookup:
     ['ok', 'unknown']
     """
 
-    def __init__(self, table: pd.DataFrame | None = None, *, area: Any = None,
-                 label: str = "") -> None:
+    def __init__(
+        self, table: pd.DataFrame | None = None, *, area: Any = None, label: str = ""
+    ) -> None:
         self._given = table
         self._area = area
         self._label = label

@@ -24,8 +24,14 @@ from cnmap.organisations.table import log
 __all__ = ["read_csv"]
 
 _EMPTY = "the file is empty; it needs a header row and one row per organisation"
-_BOOL_TEXT = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False,
-              "false": False}
+_BOOL_TEXT = {
+    "True": True,
+    "TRUE": True,
+    "true": True,
+    "False": False,
+    "FALSE": False,
+    "false": False,
+}
 
 
 def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
@@ -245,7 +251,7 @@ def _refuse_open_quote(text: str, line: int, sep: str, label: str) -> None:
             if "end of data" not in str(exc):
                 return
             raise ValidationError(
-                f"{label}: the quote (\") opened on line {line} is never closed, so the "
+                f'{label}: the quote (") opened on line {line} is never closed, so the '
                 f"{len(lines) - line} line(s) after it would be read into one cell; close the "
                 "quote or remove it"
             ) from exc
@@ -394,6 +400,11 @@ def read_csv(path: Path, encoding: str | None, wanted: set[str], text_cols: set[
         log.info(notes[-1])
     frame, forced, more = _records_frame(records, h, label, sep, text_cols)
     return RawTable(
-        frame=frame, geometry=None, label=label, encoding=decoded.encoding, header_row=h,
-        notes=(*notes, *more), forced=forced,
+        frame=frame,
+        geometry=None,
+        label=label,
+        encoding=decoded.encoding,
+        header_row=h,
+        notes=(*notes, *more),
+        forced=forced,
     )

@@ -334,6 +334,10 @@ def read_excel(
     grid = [r + [None] * (width - len(r)) for r in grid]
     frame = _excel_frame(grid[h], grid[h + 1 :], text_cols)
     return RawTable(
-        frame=frame, geometry=None, label=label, sheet_offset=h + 1, header_row=h,
+        frame=frame,
+        geometry=None,
+        label=label,
+        sheet_offset=h + 1,
+        header_row=h,
         notes=tuple(notes),
     )
