@@ -78,7 +78,7 @@ for _public in (OrganisationTable, ReadOptions, ColumnRoles, PostcodeLookup):
 del _public
 
 
-def read_organisations(
+def read_organisations(  # noqa: PLR0913 - the public keyword API; ReadOptions groups it
     source: str | Path | pd.DataFrame,
     *,
     area: Any = None,
@@ -98,7 +98,7 @@ def read_organisations(
     encoding: str | None = None,
     keep_outside_m: float = 0.0,
     duplicate_within_m: float | None = 50.0,
-) -> OrganisationTable:  # noqa: PLR0913 - the public keyword API
+) -> OrganisationTable:
     """Read a list of organisations and locate each one in EPSG:27700.
 
     Parameters

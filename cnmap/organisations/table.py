@@ -137,6 +137,7 @@ class OrganisationTable:
         return out.astype(int)
 
     def __repr__(self) -> str:
+        """One line: the source, rows, matched share and the rejections by reason."""
         parts = ", ".join(f"{k} {v}" for k, v in self.summary().items() if k != "matched")
         return (
             f"OrganisationTable({self.source}: {self.n_input} rows, {self.n_matched} matched "
