@@ -354,6 +354,25 @@ def test_a_changed_parameter_reuses_nothing(first_run, small_config):
     assert r.lads.loc[0, "share_covered_15min"] > before  # a shorter detour reaches more
 
 
+def test_switching_networks_on_reuses_the_districts_without_one(first_run, small_config):
+    doc, tmp = small_config
+    off = {**doc, "national": {**doc["national"], "networks": "none"}}
+    r = _run(off, tmp / "out")
+    assert r.key == first_run.key and r.computed == () and r.resumed == first_run.computed
+    assert set(r.lads["network_tag"]) == {"line"}
+
+
+def test_network_tag_names_the_network_a_district_walks_on(shared_data):
+    from cnmap.national import NationalParams
+    from cnmap.national.district import network_tag
+
+    at_hand = NationalParams(networks="at_hand")
+    assert network_tag("E08000025", at_hand).startswith("net-")  # the mirror's Birmingham
+    assert network_tag("E06000017", at_hand) == "line"  # Rutland: an extract, no network
+    assert network_tag("E08000025", NationalParams(networks="none")) == "line"
+    assert network_tag("E06000017", NationalParams(networks="build")) == "build"
+
+
 def test_a_failing_district_is_reported_and_the_others_go_on(small_config, monkeypatch):
     doc, tmp = small_config
     import cnmap.national.district as D

@@ -241,10 +241,15 @@ def read_national_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
 
 
 def params_hash(params: NationalParams, organisations_fingerprint: str) -> str:
-    """Key of the partial results: the parameters, the organisations and the cnmap version."""
+    """Key of the partial results: the parameters, the organisations and the cnmap version.
+
+    ``networks`` is left out: it changes a district's result only through the network the
+    district then uses, which each district's partial result is tagged with
+    (:func:`cnmap.national.district.network_tag`)."""
     from cnmap import __version__
 
-    blob = json.dumps({"params": params.to_dict(), "organisations": organisations_fingerprint,
+    values = {k: v for k, v in params.to_dict().items() if k != "networks"}
+    blob = json.dumps({"params": values, "organisations": organisations_fingerprint,
                        "partial_version": PARTIAL_VERSION, "cnmap": __version__},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -36,6 +36,7 @@ __all__ = [
     "district_task",
     "compute_district",
     "district_network",
+    "network_tag",
     "district_coverage",
     "LSOA_ATTRIBUTES",
 ]
@@ -108,6 +109,21 @@ def district_network(area: Area, params: NationalParams) -> tuple[WalkNetwork | 
     if net is None and params.networks == "build":
         net, where = _built_network(area, params)
     return net, where
+
+
+def network_tag(lad: str, params: NationalParams) -> str:
+    """What a district's walks depend on beyond the parameters: ``"line"`` (no network: the
+    straight line), ``"net-<sha256>"`` (the catalogued network at hand) or ``"build"``."""
+    from cnmap.data import fetch_record
+    from cnmap.data.availability import at_hand
+
+    if params.networks == "none":
+        return "line"
+    if params.networks == "build":
+        return "build"
+    if not at_hand("osm_walk_network", lad):
+        return "line"
+    return "net-" + fetch_record("osm_walk_network", lad_code=lad).sha256[:16]
 
 
 def _residents(area: Area, params: NationalParams, net: WalkNetwork | None) -> gpd.GeoDataFrame:

@@ -32,7 +32,13 @@ from cnmap import schema as S
 from cnmap.errors import CnmapError
 from cnmap.national import tables as T
 from cnmap.national.config import NationalConfig, NationalParams, params_hash, read_national_config
-from cnmap.national.district import DistrictOutput, district_coverage, district_task, failed
+from cnmap.national.district import (
+    DistrictOutput,
+    district_coverage,
+    district_task,
+    failed,
+    network_tag,
+)
 from cnmap.national.engine import dask_client, run_tasks
 from cnmap.national.inputs import (
     NationalOrganisations,
@@ -181,6 +187,7 @@ def _compute(client: Any, todo: Sequence[str], params: NationalParams, orgs: gpd
                               broadcast={"orgs": orgs}, priorities=priorities,
                               on_error=lambda lad, exc: failed(lad, exc), progress=progress):
         assert isinstance(out, DistrictOutput)
+        out.summary["network_tag"] = store.tags.get(lad, "line")
         store.write(out)
         summaries[lad] = {**out.summary, "resumed": False}
         if not out.ok:
@@ -493,7 +500,7 @@ def _districts(client: Any, cfg: NationalConfig, out: Path, table: pd.DataFrame,
     orgs = organisations_for_partials(orgs_all)
     clock.lap("organisations")
     key = params_hash(cfg.params, organisations_fingerprint(orgs, cfg.params.type_col))
-    store = PartialStore.open(out, key)
+    store = PartialStore.open(out, key, {c: network_tag(c, cfg.params) for c in codes})
     if fresh:
         store.clear()
     store.write_params(cfg.params.to_dict())

@@ -6,7 +6,10 @@ finished when its JSON is there and says ``"ok"``). ``<key>`` is the first 16 he
 a SHA-256 of every parameter that changes a result, the organisations' ids, points and types,
 the partial format version and the cnmap version (:func:`cnmap.national.config.params_hash`):
 a run with another parameter or another organisation list uses another folder and reuses
-nothing. Failed districts are not kept: a new run computes them again.
+nothing. Within it, each district's files are named ``<lad>@<tag>``, the tag saying which
+network it walks on (:func:`cnmap.national.district.network_tag`: ``line`` for the straight
+line, ``net-<checksum>`` for a catalogued network): switching networks on reuses every
+district that has none. Failed districts are not kept: a new run computes them again.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +55,18 @@ class PartialStore:
 
     root: Path
     key: str
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, out_dir: Path, key: str) -> PartialStore:
+    def open(cls, out_dir: Path, key: str, tags: Mapping[str, str] | None = None
+             ) -> PartialStore:
         root = Path(out_dir) / PARTIAL_DIR / key[:16]
         root.mkdir(parents=True, exist_ok=True)
-        return cls(root, key)
+        return cls(root, key, dict(tags or {}))
 
     def _path(self, lad: str, what: str) -> Path:
-        return self.root / (f"{lad}.json" if what == "summary" else f"{lad}.{what}.parquet")
+        stem = f"{lad}@{self.tags.get(lad, 'line')}"
+        return self.root / (f"{stem}.json" if what == "summary" else f"{stem}.{what}.parquet")
 
     def write_params(self, params: dict[str, Any]) -> None:
         """Record what the key stands for (for people reading the folder)."""
