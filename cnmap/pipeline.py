@@ -376,7 +376,14 @@ def check_network_covers(cov: Any, net: Any, config: RunConfig) -> Any:
     from cnmap.network import check_snap_coverage, snap_points
 
     res = cov.residents
-    snapped = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=config.max_snap_m)
+    snap_log = logging.getLogger("cnmap.network.snap")
+    level = snap_log.level
+    snap_log.setLevel(logging.ERROR)  # coverage has logged these points already
+    try:
+        snapped = snap_points(net, res.geometry.reset_index(drop=True),
+                              max_snap_m=config.max_snap_m)
+    finally:
+        snap_log.setLevel(level)
     placed = res["placed"].to_numpy(bool)
     if not (snapped.ok == placed).all():  # the same points, network and limit as coverage
         raise AssertionError("re-snapping the residents disagrees with coverage's placement")
@@ -513,6 +520,7 @@ def write_outputs(config: RunConfig, area: Any, cov: Any, thin: Any, profiles: A
     run_json.write_text(json.dumps({"config": config.to_dict(), "params": cov.params,
                                     "area": cov.params.get("area", {}),
                                     "snap_coverage": cov.params.get("snap_coverage"),
+                                    "totals": cov.totals.to_dict(orient="records"),
                                     "thin_params": getattr(thin, "params", {}), "steps": steps,
                                     "paths": paths}, indent=2, default=str))
     paths["run"] = run_json

@@ -25,6 +25,11 @@ def write(tmp_path: Path, text: str, name: str = "run.toml") -> Path:
 def test_config_reads_birmingham_file():
     cfg = load_config(ROOT / "configs" / "birmingham.toml")
     assert cfg.lad_code == "E08000025"
+    assert (cfg.iod, cfg.lsoa_vintage, cfg.population, cfg.postcodes) == (2025, 2021, "auto",
+                                                                          "auto")
+    old = load_config(ROOT / "configs" / "birmingham_iod2019.toml")
+    assert (old.iod, old.lsoa_vintage, old.population) == (2019, 2011, "iod")
+    assert old.organisations == cfg.organisations and old.minutes == cfg.minutes
     assert cfg.minutes == (5, 10, 15, 20) and cfg.speed_kmh == 4.8
     assert [o.label for o in cfg.organisations] == ["Warm spaces", "Report organisations", "Food banks"]
     assert cfg.organisations[0].path.name == "warm_spaces_birmingham.geojson"
@@ -88,10 +93,22 @@ def test_cli_missing_data_exit_code(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_cli_runs_birmingham(tmp_path, capsys, shared_data):
+    """The README's main command: IoD2025 on 2021 LSOAs, its figures as the README gives them."""
     out = tmp_path / "bham"
     assert main(["run", str(ROOT / "configs" / "birmingham.toml"), "--out", str(out), "-q"]) == 0
-    stdout = capsys.readouterr().out
-    assert "1,112,305 residents" in stdout
+    captured = capsys.readouterr()
+    stdout = captured.out
+    assert "1,154,221 residents" in stdout  # IoD2025 mid-2022 denominators
+    assert "15 min (1,200 m): 1,069,554 people (92.7%)" in stdout
+    assert "data: IoD2025 (iod2025_file7) on 2021 LSOAs; population iod2025; postcodes nspl" \
+        in stdout
+    assert "network check: 0.0% of residents (0 of 35,025 points)" in stdout
+    assert "organisations: 446 placed, 14 rejected" in stdout
+    assert "cnmap: warning" not in captured.err
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for figure in ("1,154,221 residents", "92.7% within 15 minutes", "446 placed, 14 rejected",
+                   "flags 4 LSOAs (4,747 deprived residents out of reach), led by E01034954"):
+        assert figure in readme, figure
     html = out / "birmingham_coverage_map.html"
     assert html.is_file() and html.stat().st_size <= 8 * 1024 * 1024
     # the README's main map opens with no network: scripts and styles inlined, no CDN
@@ -108,10 +125,15 @@ def test_cli_runs_birmingham(tmp_path, capsys, shared_data):
     assert "missing_coordinates" in rejected and "duplicate" in rejected
     run = json.loads((out / "run.json").read_text())
     assert run["params"]["minutes"] == [5, 10, 15, 20] and run["params"]["speed_kmh"] == 4.8
+    assert (run["area"]["iod"], run["area"]["lsoa_vintage"]) == (2025, 2021)
+    assert run["area"]["population"] == "iod2025" and run["snap_coverage"]["status"] == "ok"
     methods = (out / "methods.md").read_text()
     assert "OpenStreetMap contributors" in methods and "Open Government Licence" in methods
+    assert "IoD2025 File 7 total population denominators (mid-2022)" in methods
+    assert "- 4 LSOAs flagged thin" in methods
     wards = (out / "tables" / "wards.csv").read_text().splitlines()
     assert len(wards) == 70  # header + 69 wards
+    assert len((out / "tables" / "lsoas.csv").read_text().splitlines()) == 660  # 659 LSOAs
 
 
 def test_methods_note_describes_crow_flies_runs(tmp_path):
