@@ -40,8 +40,16 @@ def _errors(nb) -> list[str]:  # noqa: ANN001
     return out
 
 
+#: Notebooks the documentation relies on: a missing one fails here (the others are found by
+#: the glob above, so a deleted notebook would otherwise only drop its tests).
+EXPECTED = ("01_birmingham_data.ipynb", "02_researcher_scenarios.ipynb",
+            "03_who_is_served.ipynb")
+
+
 def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "notebooks/ holds no .ipynb"
+    missing = sorted(set(EXPECTED) - {p.name for p in NOTEBOOKS})
+    assert not missing, f"notebooks missing: {missing}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
