@@ -286,21 +286,19 @@ def test_bivariate_uses_national_deciles_and_absolute_provision(html, data):
     keys = list(S.BIVARIATE_COLOURS)
     for i, (row, k) in enumerate(zip(layer["rows"], layer["idx"], strict=True)):
         share, decile = ls["share_covered_15min"].iloc[i], int(ls["imd_decile"].iloc[i])
-        provision = shown(row[2])
-        if share >= 0.95:
-            assert "high: 95% or more of residents within a 15-minute walk" in provision
-        elif share >= 0.75:
-            assert "middle: 75% to 95%" in provision
-        else:
-            assert "low: under 75%" in provision
         d = 3 if decile <= 2 else 2 if decile <= 5 else 1
         p = 3 if share >= 0.95 else 2 if share >= 0.75 else 1
         assert keys[k] == f"{d}-{p}", (i, decile, share)
-        assert shown(row[1]).startswith(f"{decile} of 10")
+        # an area 95% covered or more is never "low" provision: the bands are absolute
+        word = {1: "low", 2: "middle", 3: "high"}[p]
+        assert shown(row[2]) == f"{word}: {S.fmt_pct(share)} within a 15-minute walk"
+        assert shown(row[1]) == f"{ {1: 'lower', 2: 'middle', 3: 'high'}[d]}: decile {decile} of 10"
+    assert any(shown(r[2]).startswith("high: 9") for r in layer["rows"])
     legend = shown(next(p for p in panels(html) if "Deprivation × walking provision" in p))
     assert ("Provision: share of an area's residents within a 15-minute walk of an "
-            "organisation (low under 75%, high 95% or more)") in legend
-    assert "national IMD deciles" in legend
+            "organisation (low: under 75%; middle: 75% to 95%; high: 95% or more), the same "
+            "bands in every place.") in legend
+    assert "national IMD deciles (high: 1–2, the most deprived 20% in England" in legend
 
 
 def test_bivariate_follows_the_thin_domain(data):
@@ -458,8 +456,13 @@ def test_tooltips_in_plain_words_with_units(html, data):
     assert re.fullmatch(r"\d+ minutes?|under 1 minute", shown(row[3]))
     imd = area_layer(html, I.layer_names(15)["imd"])
     d = int(ls.loc[i, "imd_decile"])
-    assert shown(imd["rows"][i][1]).startswith(f"{d} of 10")
-    assert shown(imd["rows"][i][2]) == f"{ls.loc[i, 'imd_rank']:,.0f} of 32,844 (1 = most deprived)"
+    assert imd["labels"][1:3] == ["Deprivation decile in England",
+                                  "National rank (1 = most deprived)"]
+    assert shown(imd["rows"][i][1]) == S.decile_words(d) and S.decile_words(d).startswith(
+        f"{d} of 10")
+    assert shown(imd["rows"][i][2]) == f"{ls.loc[i, 'imd_rank']:,.0f} of 32,844"
+    assert S.decile_words(2) == "2 of 10 (most deprived 20%)"
+    assert S.decile_words(9) == "9 of 10 (least deprived 20%)"
     assert S.fmt_pct(0.996) == "over 99%" and S.fmt_pct(0.001) == "under 1%"
 
 
@@ -693,7 +696,7 @@ def test_hover_reaches_the_lsoa_under_the_ward_outlines(browser, page_file, data
         o.toggle(names["imd"])  # a second LSOA layer on: one tooltip with both
         text = _hover_tooltip(p, lat, lon)
         assert text.startswith(f"{row['lsoa_name']} ({row['lsoa_code']})"), text
-        assert "Within a 15-minute walk" in text and "Deprivation decile" in text
+        assert "Within a 15-minute walk" in text and "Deprivation decile in England" in text
         assert text.count("Ward\t") == 1  # labels shared by both layers written once
         # with no LSOA layer on, the wards answer the hover
         for key in ("share", "imd", "thin"):

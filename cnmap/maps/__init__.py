@@ -2,7 +2,9 @@
 
 Interactive (folium / Leaflet, imported lazily):
 
-- :func:`coverage_map` — a multi-layer HTML map of a coverage result (and a thin result);
+- :func:`coverage_map` — a multi-layer HTML map of a coverage result (and a thin result), with
+  a title panel (headline, data and dates, thin areas listed, about this map);
+- :func:`map_facts` — the figures and dates that panel states, for other outputs;
 - :func:`save_html` — write it, optionally self-contained (no CDN, opens offline);
 - :func:`simplify_for_web` — light EPSG:4326 geometry with shared borders kept.
 
@@ -18,11 +20,15 @@ See ``docs/maps.md``.
 from __future__ import annotations
 
 from .interactive import (
+    BASEMAPS,
     DEFAULT_SHOW,
+    DEFAULT_TILES,
     LAYER_KEYS,
     POPUP_FIELDS,
+    MapFacts,
     coverage_map,
     layer_names,
+    map_facts,
     save_html,
     simplify_for_web,
 )
@@ -37,10 +43,14 @@ from .static import (
 )
 
 __all__ = [
+    "BASEMAPS",
     "DEFAULT_SHOW",
+    "DEFAULT_TILES",
     "LAYER_KEYS",
     "POPUP_FIELDS",
+    "MapFacts",
     "coverage_map",
+    "map_facts",
     "layer_names",
     "save_html",
     "simplify_for_web",

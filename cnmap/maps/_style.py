@@ -449,8 +449,8 @@ def fmt_walk(minutes: object) -> str:
 
 
 def decile_words(value: object) -> str:
-    """A national deprivation decile in words: ``2`` -> ``"2 of 10 (most deprived 20% in
-    England)"``."""
+    """A national deprivation decile in words: ``2`` -> ``"2 of 10 (most deprived 20%)"``,
+    ``9`` -> ``"9 of 10 (least deprived 20%)"``, ``5`` -> ``"5 of 10"``."""
     if _missing(value):
         return "n/a"
     try:
@@ -458,10 +458,10 @@ def decile_words(value: object) -> str:
     except (TypeError, ValueError):
         return "n/a"
     if d <= 3:
-        return f"{d} of 10 (most deprived {10 * d}% in England)"
+        return f"{d} of 10 (most deprived {10 * d}%)"
     if d >= 8:
-        return f"{d} of 10 (least deprived {10 * (11 - d)}% in England)"
-    return f"{d} of 10 (1 = most deprived in England)"
+        return f"{d} of 10 (least deprived {10 * (11 - d)}%)"
+    return f"{d} of 10"
 
 
 _DAY_WORDS = {"Mo": "Monday", "Tu": "Tuesday", "We": "Wednesday", "Th": "Thursday",
@@ -675,18 +675,17 @@ def deprivation_band(decile: object) -> int:
     return 0
 
 
-def provision_words(band: int, minutes: str) -> str:
-    """``"high: 95% or more of residents within a 15-minute walk"`` for band 3."""
-    lo, hi = (f"{100 * e:.0f}%" for e in PROVISION_EDGES)
-    text = {1: f"low: under {lo}", 2: f"middle: {lo} to {hi}", 3: f"high: {hi} or more"}
-    return f"{text[band]} of residents within a {minutes}-minute walk" if band in text else "n/a"
+def provision_words(band: int, share: object, minutes: str) -> str:
+    """``"high: 97% within a 15-minute walk"`` (bands: :data:`PROVISION_EDGES`, the same in
+    every city)."""
+    word = {1: "low", 2: "middle", 3: "high"}.get(band)
+    return "n/a" if word is None else f"{word}: {fmt_pct(share)} within a {minutes}-minute walk"
 
 
-def deprivation_words(band: int) -> str:
-    """``"high: national deciles 1-2 (most deprived 20% in England)"`` for band 3."""
-    text = {3: "high: deciles 1–2 (most deprived 20% in England)",
-            2: "middle: deciles 3–5", 1: "lower: deciles 6–10"}
-    return text.get(band, "n/a")
+def deprivation_words(band: int, decile: object) -> str:
+    """``"high: decile 1 of 10"`` (national decile; bands: :data:`DEPRIVATION_BANDS`)."""
+    word = {3: "high", 2: "middle", 1: "lower"}.get(band)
+    return "n/a" if word is None else f"{word}: decile {int(decile)} of 10"  # type: ignore[call-overload]
 
 
 def bivariate_legend_html(minutes: str = "15", domain: str = "IMD",
@@ -704,9 +703,9 @@ def bivariate_legend_html(minutes: str = "15", domain: str = "IMD",
     table = '<table style="border-collapse:collapse">' + "".join(rows) + "</table>"
     lo, hi = (f"{100 * e:.0f}%" for e in PROVISION_EDGES)
     note = (f"Provision: share of an area's residents within a {minutes}-minute walk of an "
-            f"organisation (low under {lo}, high {hi} or more). Deprivation: national "
-            f"{domain} deciles (more deprived: 1–2, the most deprived 20% in England; "
-            "middle: 3–5; less: 6–10).")
+            f"organisation (low: under {lo}; middle: {lo} to {hi}; high: {hi} or more), the "
+            f"same bands in every place. Deprivation: national {domain} deciles (high: 1–2, "
+            "the most deprived 20% in England; middle: 3–5; lower: 6–10).")
     return (
         f'<details class="cnmap-legend cnmap-fold" open style="{_BOX}"><summary><b>'
         f"{esc(title)}</b></summary>"

@@ -914,8 +914,7 @@ def _lsoa_titles(lsoas: pd.DataFrame) -> list[str]:
 def _national_rank(rank: object, n: int | None) -> str:
     if S._missing(rank):
         return "n/a"
-    of = "" if n is None else f" of {n:,}"
-    return f"{S.fmt_int(rank)}{of} (1 = most deprived)"
+    return S.fmt_int(rank) + ("" if n is None else f" of {n:,}")
 
 
 def _imd_payload(lsoas: pd.DataFrame, name: str, iod: Any = None) -> AreaPayload:
@@ -936,7 +935,8 @@ def _imd_payload(lsoas: pd.DataFrame, name: str, iod: Any = None) -> AreaPayload
         name=name,
         styles=_choropleth_styles(palette, 0.75),
         style_index=idx,
-        labels=["Ward", "Deprivation decile", "National rank", "Residents"],
+        labels=["Ward", "Deprivation decile in England", "National rank (1 = most deprived)",
+                "Residents"],
         rows=[
             [S.esc(w), S.esc(S.decile_words(d)), S.esc(_national_rank(r, n)), S.fmt_int(p)]
             for w, d, r, p in zip(
@@ -1030,11 +1030,8 @@ def _bivariate_payload(
     for w, d, s in zip(_col(lsoas, WARD_NAME), deciles, share, strict=True):
         db, pb = S.deprivation_band(d), S.provision_band(s)
         idx.append(keys.index(f"{db}-{pb}") if db and pb else len(keys))
-        rows.append([
-            S.esc(w),
-            S.esc(f"{S.decile_words(d)}; {S.deprivation_words(db)}"),
-            S.esc(f"{S.fmt_pct(s)} within a {t}-minute walk ({S.provision_words(pb, t)})"),
-        ])
+        rows.append([S.esc(w), S.esc(S.deprivation_words(db, d)),
+                     S.esc(S.provision_words(pb, s, t))])
     return AreaPayload(
         key="bivariate",
         name=name,
@@ -1265,9 +1262,21 @@ var CNMAP_SHAPES = """
 function cnmapSmall() {
   return !!(window.matchMedia && window.matchMedia('(max-width: 640px), (max-height: 480px)').matches);
 }
+function cnmapPadding(small, panel, right) {
+  return small ? {paddingTopLeft: [5, panel + 10], paddingBottomRight: [5, 45]}
+               : {paddingTopLeft: [panel + 25, 10], paddingBottomRight: [right + 15, 10]};
+}
 if (window.L && L.Control && L.Control.Layers) {
   L.Control.Layers.addInitHook(function() {
     if (cnmapSmall()) { this.options.collapsed = true; }
+  });
+  L.Map.addInitHook(function() {
+    var b = this.options.cnmapBounds;
+    if (!b) { return; }
+    var small = cnmapSmall();  /* the panels' usual size, until they are drawn */
+    var pad = cnmapPadding(small, small ? 250 : 370, 280);
+    pad.animate = false;
+    this.fitBounds(b, pad);
   });
 }
 function cnmapTip(title, labels, row) {
@@ -1298,11 +1307,11 @@ function cnmapAreaTip(entry, title, i) {
   });
   return cnmapTip(title, labels, row);
 }
-function cnmapRestack(map) {
+function cnmapRestack(map, keep) {
   var under = false;
   cnmapAreas.forEach(function(e) {
     if (e.map === map && map.hasLayer(e.layer)) {
-      e.layer.bringToFront();
+      if (!keep) { e.layer.bringToFront(); }
       if (e.under) { under = true; }
     }
   });
@@ -1341,7 +1350,7 @@ function cnmapRegister(data, entry, map) {
   if (!map._cnmapWatched) {
     map._cnmapWatched = true;
     map.on('overlayadd overlayremove', function() { cnmapRestack(map); });
-    setTimeout(function() { cnmapRestack(map); }, 0);
+    setTimeout(function() { cnmapRestack(map, true); }, 0);  /* drawn in order already */
   }
 }
 function cnmapZoomTo(map, layer, i) {
@@ -1401,10 +1410,14 @@ function cnmapFit(map, div) {
   map.getContainer().querySelectorAll('.leaflet-right .cnmap-legend-box').forEach(function(el) {
     right = Math.max(right, el.offsetWidth);
   });
-  var tl = small ? [5, div.offsetTop + div.offsetHeight + 10] : [div.offsetWidth + 25, 10];
-  var br = small ? [5, 45] : [right + 15, 10];
-  map.fitBounds(b, {paddingTopLeft: tl, paddingBottomRight: br, animate: false});
-  cnmapTidy(map);
+  var pad = cnmapPadding(small, small ? div.offsetTop + div.offsetHeight : div.offsetWidth,
+                         right);
+  var to = map._getBoundsCenterZoom(b, pad);
+  var moved = map.latLngToContainerPoint(to.center).distanceTo(map.getSize().divideBy(2));
+  if (to.zoom !== map.getZoom() || moved > 8) {  /* else the first view already fits */
+    pad.animate = false;
+    map.fitBounds(b, pad);
+  }
 }
 function cnmapSymbol(colour, shape, approx) {
   var paint = approx
@@ -1865,6 +1878,7 @@ def _new_map(
         control_scale=True,
         zoom_control="topright",
         zoomSnap=0.25,
+        cnmapBounds=[[miny, minx], [maxy, maxx]],  # first view: fitted beside the panels
         maxZoom=19,  # Leaflet option: markercluster needs it when there are no tiles
         width=width,
         height=height,
