@@ -37,6 +37,7 @@ from cnmap.residents import residential_points
 if TYPE_CHECKING:
     from cnmap.area import Area
     from cnmap.network import WalkNetwork
+    from cnmap.network.cover import SnapCoverage
 
 __all__ = [
     "CoverageLike",
@@ -362,6 +363,7 @@ class _Walks:
     quality: list[dict[str, Any]]
     detour: float | None = None
     detour_info: dict[str, float] | None = None
+    snap_coverage: dict[str, Any] | None = None
 
 
 def _types_of(og: gpd.GeoDataFrame, type_col: str | None, by_type: bool) -> tuple[str, ...]:
@@ -437,10 +439,19 @@ def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
 
 
 def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                   run: _Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    from cnmap.network import count_within, distance_at_points, distance_to_nearest, snap_points
+                   run: _Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray,
+                                            SnapCoverage]:
+    from cnmap.network import (
+        check_snap_coverage,
+        count_within,
+        distance_at_points,
+        distance_to_nearest,
+        snap_points,
+    )
 
     P = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
+    # a network that does not cover the area: warn above 1 %, refuse above 10 % of residents
+    guard = check_snap_coverage(P, res[S.WEIGHT].to_numpy(float), max_snap_m=run.max_snap_m)
     S_ = snap_points(net, orgs.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
     out: dict[str, np.ndarray] = {}
     nd = distance_to_nearest(net, S_)
@@ -458,7 +469,7 @@ def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFra
                          max_snap_m=run.max_snap_m)
         ndk = distance_to_nearest(net, Sk)
         out[S.walk_m(k)] = distance_at_points(net, ndk, P, sources=Sk).to_numpy(float)
-    return pd.DataFrame(out), P.ok, S_.ok, S_.access_m
+    return pd.DataFrame(out), P.ok, S_.ok, S_.access_m, guard
 
 
 def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings,
@@ -497,8 +508,10 @@ def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Setti
 def _walks_on_network(net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
                       run: _Settings) -> _Walks:
     """Network mode: walks, and the organisations' snapping (columns added to ``og``)."""
-    frame, res_ok, org_ok, org_access = _network_walks(net, res, og, run)
+    frame, res_ok, org_ok, org_access, guard = _network_walks(net, res, og, run)
     quality: list[dict[str, Any]] = []
+    if guard.note:
+        quality.append({"what": "network coverage", "id": "", "detail": guard.note})
     for i in np.flatnonzero(~org_ok):
         quality.append({"what": "organisation not placed", "id": og[S.ORG_ID].iat[i],
                         "detail": f"{og[S.NAME].iat[i]!s}: farther than {run.max_snap_m:g} m "
@@ -511,7 +524,7 @@ def _walks_on_network(net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFr
                                   "street; counted as not covered"})
     og[S.SNAP_DISTANCE_M] = org_access
     og[S.SNAPPED] = org_ok
-    return _Walks(frame=frame, placed=res_ok, quality=quality)
+    return _Walks(frame=frame, placed=res_ok, quality=quality, snap_coverage=guard.to_dict())
 
 
 def _walks_crow_flies(net: WalkNetwork | None, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
@@ -623,6 +636,7 @@ def _record(run: _Settings, R: pd.DataFrame, resident_method: str, og: gpd.GeoDa
         network=None if network is None else {
             "source": getattr(network.report, "source", None),
             "n_nodes": network.n_nodes, "n_edges": network.n_edges},
+        snap_coverage=walks.snap_coverage,
     )
 
 

@@ -81,6 +81,7 @@ class CoverageParams(_Record):
     iod: int | None
     network: dict[str, Any] | None
     ward_method: str = WARD_METHOD
+    snap_coverage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

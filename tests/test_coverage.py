@@ -303,3 +303,28 @@ def test_typed_parameters_and_column_builders(line):
         figs.reset_index(drop=True),
         pd.DataFrame(r.lsoas.set_index("lsoa_code").loc[figs.index, list(figs.columns)])
         .reset_index(drop=True))
+
+
+@pytest.mark.parametrize(("far_people", "status"), [(0.0, None), (5.0, None), (10.0, "warn"), (50.0, "warn"),
+                                                    (100.0, "refuse")])
+def test_network_that_does_not_cover_the_residents_is_guarded(line, far_people, status):
+    """Residents the network cannot place: a note above 1 %, a refusal above 10 %."""
+    net, area, res = line
+    far = res if not far_people else pd.concat(
+        [res, gpd.GeoDataFrame({"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [far_people]},
+                               geometry=[Point(X0 + 900, Y0 + 900)], crs=BNG)],
+        ignore_index=True)
+    share = far_people / (600.0 + far_people)
+    if status == "refuse":
+        with pytest.raises(ValidationError, match=r"14\.3 ?%.*(network|crow_flies)"):
+            coverage(orgs_at([0]), area, network=net, residents=far, minutes=[20])
+        return
+    r = coverage(orgs_at([0]), area, network=net, residents=far, minutes=[20])
+    guard = r.params["snap_coverage"]
+    assert guard["share_unplaced"] == pytest.approx(share)
+    notes = r.quality[r.quality["what"] == "network coverage"]
+    if status is None:
+        assert guard["status"] == "ok" and notes.empty  # 0.8 % unplaced: no note
+    else:
+        assert guard["status"] == status and len(notes) == 1
+        assert f"{share:.1%}".rstrip("%") in notes["detail"].iat[0]
