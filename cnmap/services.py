@@ -365,7 +365,7 @@ def services_basket(coverage: CoverageResult, services: Sequence[str] = BASKET, 
 def _labels(basket: BasketResult) -> dict[str, str]:
     out = {k: SERVICE_SOURCES[k].label if k in SERVICE_SOURCES else k
            for k in basket.requirements}
-    out["basket"] = "All of " + ", ".join(out[k] for k in basket.requirements)
+    out["basket"] = "Basket: " + " + ".join(out[k] for k in basket.requirements)
     return out
 
 

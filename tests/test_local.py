@@ -260,3 +260,32 @@ def test_map_in_a_browser(tmp_path: Path) -> None:
         assert "2 organisation(s)" in tip
         browser.close()
     assert not errors and not dialogs
+
+
+@pytest.mark.slow
+def test_figures_quoted_in_the_docs(bham, shared_data: Path) -> None:
+    """The Birmingham table of docs/need_layers.md's layers of local is what the code gives."""
+    from cnmap.network import read_walk_network
+
+    area, warm, seeds = bham
+    net = read_walk_network(shared_data / "birmingham" / "osm" /
+                            "birmingham_walk_osm_2021-08.gpkg")
+    w, s = (by_scale(layers_of_local(coverage(o, area, minutes=[5, 15], network=net)))
+            for o in (warm, seeds))
+    text = (Path(__file__).resolve().parents[1] / "docs" / "need_layers.md").read_text(
+        encoding="utf-8")
+
+    def ward(t: pd.DataFrame) -> str:
+        return (f"{t.loc['ward', 'share_covered']:.1%} ({t.loc['ward', 'n_units_with']} of "
+                f"{t.loc['ward', 'n_units']} wards)")
+
+    for line in (
+        f"| street (5 min) | {w.loc['street', 'share_covered']:.1%} | "
+        f"{s.loc['street', 'share_covered']:.1%} |",
+        f"| neighbourhood (15 min) | {w.loc['neighbourhood', 'share_covered']:.1%} | "
+        f"{s.loc['neighbourhood', 'share_covered']:.1%} |",
+        f"| ward | {ward(w)} | {ward(s)} |",
+        f"| city | {w.loc['city', 'share_covered']:.1%} | {s.loc['city', 'share_covered']:.1%} |",
+        f"the report's {s.loc['city', 'n_organisations']} located",
+    ):
+        assert line in text, line

@@ -313,3 +313,38 @@ def test_birmingham_basket_against_nearest_neighbours(bham) -> None:
     parts = groups[(groups["service"] == "basket") & (groups["layer"] == "ethnic_group")
                    & (groups["kind"] == "group")]
     assert parts["covered"].sum() == pytest.approx(total["covered"].iloc[0], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_figures_quoted_in_the_docs(bham, shared_data: Path) -> None:
+    """The Birmingham tables of docs/need_layers.md's basket section are what the code gives."""
+    from cnmap.network import read_walk_network
+
+    area, tables = bham
+    net = read_walk_network(shared_data / "birmingham" / "osm" /
+                            "birmingham_walk_osm_2021-08.gpkg")
+    cov = coverage(combine_services({k: tables[k] for k in BASKET}), area, minutes=[5, 15],
+                   network=net)
+    basket = services_basket(cov)
+    text = (Path(__file__).resolve().parents[1] / "docs" / "need_layers.md").read_text(
+        encoding="utf-8")
+    shares = service_shares(basket)
+    by = shares.pivot_table(index="service", columns="minutes", values="share_covered")
+    labels = shares.drop_duplicates("service").set_index("service")["label"]
+    for key in (*BASKET, "basket"):
+        line = f"| {labels[key]} | {by.loc[key, 5]:.1%} | {by.loc[key, 15]:.1%} |"
+        assert line in text, line
+    wards = basket_areas(basket, by="ward")
+    weakest = wards["weakest"].value_counts()
+    assert weakest.idxmax() == "library"
+    assert f"`weakest` in {weakest['library']} of the 69 wards" in text
+    assert f"in {int((wards['share_basket'] == 0).sum())} wards no resident" in text
+    groups = basket_group_coverage(cov, basket, L.report_layers(area), minutes=15)
+    rows = groups[groups["service"] == "basket"].set_index("group")
+    names = {"deri_score_q1": "DERI quintile 1 (most at risk)", "deri_score_q4": "DERI quintile 4"}
+    for g in ("ethnic_total", "ethnic_asian", "ethnic_white", "disabled", "age_75_plus",
+              "deri_score_q1", "deri_score_q4"):
+        r = rows.loc[g]
+        line = (f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
+                f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |")
+        assert line in text, line
