@@ -202,16 +202,27 @@ def _source(key: str) -> ServiceSource:
     return SERVICE_SOURCES[key]
 
 
-def _rows(path: Path, src: ServiceSource) -> pd.DataFrame:
-    """The file's rows as text (empty cells only are missing), with the service as a column."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+def _read_text_csv(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """Every cell as text (only empty cells are missing); UTF-8, else Windows-1252 (noted)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig"), None
+    except UnicodeDecodeError:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+        return frame, f"{path.name}: not UTF-8, read as Windows-1252"
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValidationError(f"{path.name} is not a readable CSV table: {exc}") from None
+
+
+def _rows(path: Path, src: ServiceSource) -> tuple[pd.DataFrame, str | None]:
+    """The file's rows as text, with the service as a column; and a note on the encoding."""
+    frame, note = _read_text_csv(path)
     missing = [c for c in src.columns.values() if c not in frame.columns]
     if missing:
         raise ValidationError(f"{path.name}: no column {missing} for {src.label}; the columns "
                               f"are {list(frame.columns)[:20]}")
     if "service" in frame.columns:
         raise ValidationError(f"{path.name} already has a 'service' column; rename it first")
-    return frame.assign(service=src.key)
+    return frame.assign(service=src.key), note
 
 
 def read_service(key: str, area: Area | None = None, *, path: str | Path | None = None,
@@ -247,15 +258,18 @@ def read_service(key: str, area: Area | None = None, *, path: str | Path | None 
     src = _source(key)
     file = Path(path) if path is not None else mirror_path(*_FOLDER, src.file)
     col = src.columns.get
+    rows, note = _rows(file, src)
     table = read_organisations(
-        _rows(file, src), area=area, postcodes=postcodes, coords="auto", type_col="service",
+        rows, area=area, postcodes=postcodes, coords="auto", type_col="service",
         name_col=col("name_col"), postcode_col=col("postcode_col"),
         easting_col=col("easting_col"), northing_col=col("northing_col"), id_col=col("id_col"),
         address_col=col("address_col"), keep_outside_m=keep_outside_m, duplicate_within_m=None)
     orgs = table.organisations.assign(service=src.key, dataset=src.label, vintage=src.vintage,
                                       licence=src.licence)
     params = {**table.params, "service": src.provenance()}
-    return dataclasses.replace(table, organisations=orgs, source=str(file), params=params)
+    notes = (*table.notes, note) if note else table.notes
+    return dataclasses.replace(table, organisations=orgs, source=str(file), params=params,
+                               notes=notes)
 
 
 def read_gp_practices(area: Area | None = None, **kwargs: Any) -> OrganisationTable:

@@ -88,6 +88,16 @@ def test_read_service_hand_made_file(tmp_path: Path) -> None:
     assert "Organisation Data Service" in t.params["service"]["attribution"]
 
 
+def test_read_service_windows_1252_file(tmp_path: Path) -> None:
+    f = tmp_path / "schools.csv"
+    f.write_bytes("URN,EstablishmentName,SchoolCapacity,Postcode,Easting,Northing\n"
+                  "1,St Ch\xe9rie's Primary,210,B1 1AA,407000,286000\n".encode("cp1252"))
+    t = read_schools(path=f)
+    assert t.organisations["name"].tolist() == ["St Ch\xe9rie's Primary"]
+    assert t.organisations["type"].tolist() == ["primary_school"]
+    assert any("Windows-1252" in n for n in t.notes)
+
+
 def test_read_service_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="unknown service 'pharmacy'"):
         read_service("pharmacy")
@@ -100,6 +110,10 @@ def test_read_service_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                      "A,B1 1AA,407000,286000,x\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="'service' column"):
         read_libraries(path=clash)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ValidationError, match="not a readable CSV"):
+        read_gp_practices(path=empty)
     with pytest.raises(ValidationError, match="phase"):
         read_schools(phase="nursery")
     with pytest.raises(ValidationError, match="paths given"):
