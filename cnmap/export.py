@@ -2,7 +2,7 @@
 
 :func:`write_tables` writes any named tables; :func:`export_coverage` writes a coverage
 result (and optionally its thin-infrastructure classification and ward deprivation
-profiles) with the standard sheets documented in ``docs/thin.md``:
+profiles) with the standard sheets documented in ``docs/outputs.md``:
 
 - **CSV**: one UTF-8 file per table (``<name>.csv``, no geometry column) plus
   ``parameters.csv`` and ``sources.csv``, all written by :func:`write_csv`: a cell holding
@@ -10,27 +10,34 @@ profiles) with the standard sheets documented in ``docs/thin.md``:
   run as a formula (a header or cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a
   carriage return or a line feed, e.g. an organisation named ``=HYPERLINK(...)`` in a
   user's file, and each such line inside a multi-line cell) is written with a leading ``'``
-  (``csv_guard_formulas=True``, the default; numbers are never changed);
+  (``csv_guard_formulas=True``, the default; numbers are never changed). A table with no
+  rows holds one row whose first cell starts with ``(no rows)`` and says why;
 - **XLSX** (``<stem>.xlsx``): a first sheet ``README`` (what each sheet holds, the parameters,
   data vintages, licences and attribution, notes, a column guide), then one sheet per table:
   bold frozen header row with filters, column widths set, shares as percentages, people as
   whole numbers with thousands separators; no geometry; text that Excel would read as a
   formula is stored as text;
-- **GeoPackage** (``<stem>.gpkg``): one layer per spatial table in EPSG:27700, plus the
-  attribute tables ``readme_parameters`` and ``readme_sources``.
+- **GeoPackage** (``<stem>.gpkg``): one layer per spatial table in EPSG:27700 (plus layers
+  given for the GeoPackage only, such as the residential points and walking catchments),
+  the attribute tables ``readme_parameters`` and ``readme_sources``, and QGIS's
+  ``layer_styles`` table (:mod:`cnmap.gpkg_styles`) so that every layer opens styled.
 
-Writing is the only I/O here; tables are never modified.
+:func:`export_coverage` writes tables for people (:func:`people_table`): counts of people
+rounded to whole people, shares as percentages with ``(%)`` in the header (``_pct`` in the
+GeoPackage), minutes to one decimal. Only the files are written; tables are never modified.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import decimal
 import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,32 +56,50 @@ __all__ = [
     "COLUMN_GUIDE",
     "sheet_name",
     "write_csv",
+    "people_table",
+    "gis_field_name",
+    "postcode_distances",
+    "ward_population_note",
+    "quality_table",
+    "EMPTY_PREFIX",
+    "FAR_FROM_POSTCODE",
 ]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "xlsx", "gpkg")
-RESERVED = ("README", "parameters", "sources", "readme_parameters", "readme_sources")
+RESERVED = ("README", "parameters", "sources", "readme_parameters", "readme_sources",
+            "layer_styles")
+#: The first cell of the one row of a table that has no rows starts with this.
+EMPTY_PREFIX = "(no rows)"
+#: The ``what`` of a quality row for an organisation placed far from its address postcode.
+FAR_FROM_POSTCODE = "organisation far from its address postcode"
 _MAX_SHEET = 31
 _MAX_CELL = 32767
 
 #: What each standard sheet / table of :func:`export_coverage` holds.
 SHEET_DESCRIPTIONS: dict[str, str] = {
-    "thin_lsoas": "Every LSOA in rank order (1 = thinnest): deprivation, provision, residents "
-                  "out of reach, the thin flag, bivariate class and, for thin LSOAs, the reason.",
-    "thin_wards": "Every ward in rank order (1 = thinnest): ward deprivation (average rank), "
-                  "provision, thin and left-behind flags, bivariate class and the reason.",
-    "lsoas": "Walking coverage by LSOA at every time limit, with the LSOA's deprivation.",
-    "wards": "Walking coverage by ward at every time limit (residents counted in the ward "
-             "they live in).",
+    "thin_lsoas": "The thin LSOAs only (deprived and poorly covered), in rank order "
+                  "(1 = thinnest): deprivation, provision, residents out of reach and the "
+                  "reason. Every LSOA, with its thin flag and rank, is in lsoas.",
+    "thin_wards": "The flagged wards only (thin or left behind), in rank order (1 = thinnest): "
+                  "ward deprivation (average rank), provision, flags and the reason. Every "
+                  "ward is in wards.",
+    "lsoas": "Every LSOA: walking coverage at every time limit, its deprivation and, with a "
+             "thin-infrastructure classification, its rank, thin flag and reason.",
+    "wards": "Every ward: walking coverage at every time limit (residents counted in the ward "
+             "they live in) and, with a classification, its rank and flags.",
     "deciles": "The equity view: coverage by national IMD decile (1 = most deprived 10%).",
     "totals": "Coverage of the whole area at each time limit.",
     "organisations": "The organisations used, with where they were placed on the street "
-                     "network.",
-    "ward_deprivation": "MHCLG summary measures of deprivation for each ward.",
-    "quality": "Problems found: organisations or homes too far from any walkable street.",
+                     "network and how far each lies from its address postcode.",
+    "ward_deprivation": "MHCLG summary measures of deprivation for each ward (population: the "
+                        "ward's LSOAs added up by the LSOA-to-ward best fit).",
+    "quality": "Problems found: organisations or homes too far from any walkable street, "
+               "organisations placed more than 1 km from their address postcode.",
     "residents": "Residential points (postcodes) with their population weight and walking "
                  "results.",
+    "catchments": "Walking catchments: the streets reached within the time limit, buffered.",
 }
 
 #: Plain-English meaning of common columns, listed on the README sheet when present.
@@ -83,7 +108,8 @@ COLUMN_GUIDE: dict[str, str] = {
             "out of reach, then by deprivation",
     "population": "residents (IoD2019 mid-2015 population unless stated in the parameters)",
     "pop_covered_{T}min": "residents within T minutes' walk of an organisation",
-    "share_covered_{T}min": "share of residents within T minutes' walk of an organisation",
+    "share_covered_{T}min": "share of residents within T minutes' walk of an organisation "
+                            "(in columns headed (%): a percentage, 0 to 100)",
     "mean_reachable_{T}min": "average number of organisations a resident can reach within "
                              "T minutes (population-weighted)",
     "mean_walk_min": "average walk to the nearest organisation, minutes (population-weighted)",
@@ -94,7 +120,8 @@ COLUMN_GUIDE: dict[str, str] = {
                           "decile the ward's average rank falls in",
     "deprivation_average_rank": "MHCLG population-weighted average rank of the ward's LSOAs "
                                 "(higher = more deprived)",
-    "share_covered": "share of residents within the chosen time limit of an organisation",
+    "share_covered": "share of residents within the chosen time limit of an organisation "
+                     "(in columns headed (%): a percentage, 0 to 100)",
     "pop_out_of_reach": "residents farther than the chosen time limit from any organisation",
     "deprived_pop_out_of_reach": "residents of deprived LSOAs (decile <= the chosen maximum) "
                                  "farther than the time limit from any organisation",
@@ -110,6 +137,10 @@ COLUMN_GUIDE: dict[str, str] = {
     "share_covered_cluster": "cold spot / hot spot of share covered (Getis-Ord Gi*, FDR "
                              "controlled) or not significant",
     "imd_decile": "IMD national decile (1 = most deprived 10% in England)",
+    "postcode_distance_m": "metres between where the organisation is placed and the centre of "
+                           "its address postcode",
+    "far_from_postcode": "placed more than 1 km from its address postcode: check its "
+                         "coordinates or address (listed in quality)",
 }
 
 
@@ -197,7 +228,89 @@ def _is_share(col: str) -> bool:
 
 
 def _is_people(col: str) -> bool:
-    return bool(re.search(r"(^|_)pop(_|$)|population|^weight$|^deprived_pop", col))
+    return bool(re.search(r"(^|_)pop(_|$)|population|^weight$|^deprived_pop|_scale$", col))
+
+
+#: Header suffix of a share written as a percentage (0-100) in CSV and XLSX files.
+PERCENT_SUFFIX = " (%)"
+#: The same in GeoPackage field names (no spaces or brackets for GIS expressions).
+GIS_PERCENT_SUFFIX = "_pct"
+_NOT_A_SHARE = re.compile(r"_(z|p|q|cluster)$")
+#: Columns rounded in tables for people: (pattern, decimals).
+_ROUNDING: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"(^|_)walk_min($|_)|_min$|^minutes_"), 1),
+    (re.compile(r"^mean_reachable|^orgs_per_1000$"), 2),
+    (re.compile(r"_average_rank$|_local_concentration$"), 1),
+    (re.compile(r"_average_score$"), 3),
+    (re.compile(r"(^|_)(snap_distance|postcode_distance|walk)_m$"), 0),
+)
+
+
+def _numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _is_fraction(col: str, s: pd.Series) -> bool:
+    """A numeric share column (0 to 1) to write as a percentage."""
+    if not _numeric(s) or not _is_share(col) or _NOT_A_SHARE.search(col):
+        return False
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    v = v[np.isfinite(v)]
+    return bool(v.size == 0 or (v.min() >= -1e-9 and v.max() <= 1 + 1e-9))
+
+
+def _whole_people(s: pd.Series) -> pd.Series:
+    """People rounded half up to whole numbers (nullable integers: missing stays missing)."""
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(v)
+    out = np.floor(np.where(finite, v, 0.0) + 0.5).astype("int64")
+    return pd.Series(pd.arrays.IntegerArray(out, ~finite), index=s.index)
+
+
+def _rounding(col: str) -> int | None:
+    for pattern, decimals in _ROUNDING:
+        if pattern.search(col):
+            return decimals
+    return None
+
+
+def people_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for people to read.
+
+    - counts of people (``population``, ``pop_*``, ``deprived_pop*``) rounded to whole people
+      (nullable integers);
+    - shares (``share_covered*``, ``*_proportion_*``, ``*extent``; values 0 to 1) as
+      percentages rounded to 0.1, the header ending in ``" (%)"``
+      (``share_covered_15min (%)``);
+    - minutes to 0.1, organisations within reach and per 1,000 residents to 0.01, average
+      ranks to 0.1, distances in metres to whole metres.
+
+    Other columns (codes, names, ranks, deciles, flags, reasons, geometry) are unchanged;
+    the frame given is not modified. Rounding is per row, so rows may not add up exactly to a
+    total rounded on its own.
+    """
+    out = df.copy()
+    names: dict[str, str] = {}
+    for col in [c for c in out.columns if isinstance(c, str)]:
+        s = out[col]
+        if _is_fraction(col, s):
+            out[col] = (s.astype("float64") * 100.0).round(1)
+            names[col] = col + PERCENT_SUFFIX
+        elif _numeric(s) and _is_people(col) and col != "weight":
+            out[col] = _whole_people(s)
+        elif _numeric(s) and pd.api.types.is_float_dtype(s.dtype):
+            decimals = _rounding(col)
+            if decimals is not None:
+                out[col] = s.round(decimals)
+    return out.rename(columns=names) if names else out
+
+
+def gis_field_name(col: str) -> str:
+    """The GeoPackage field name of a column: ``share_covered_15min (%)`` becomes
+    ``share_covered_15min_pct``; other names are kept."""
+    if col.endswith(PERCENT_SUFFIX):
+        return col[: -len(PERCENT_SUFFIX)] + GIS_PERCENT_SUFFIX
+    return col
 
 
 def _number_format(col: str, s: pd.Series) -> str | None:
@@ -205,6 +318,8 @@ def _number_format(col: str, s: pd.Series) -> str | None:
         return None
     if not pd.api.types.is_numeric_dtype(s.dtype):
         return None
+    if col.endswith((PERCENT_SUFFIX, GIS_PERCENT_SUFFIX)):
+        return "0.0"
     if _is_share(col):
         return "0.0%"
     if _is_people(col):
@@ -427,34 +542,91 @@ def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: P
     tmp.replace(path)
 
 
-def _write_gpkg(frames: dict[str, gpd.GeoDataFrame], layers: dict[str, str], path: Path,
-                attr_tables: dict[str, pd.DataFrame]) -> None:
+@dataclass(frozen=True)
+class _GpkgPlan:
+    """What goes into a GeoPackage: spatial layers (name -> frame), attribute tables, layer
+    descriptions (``gpkg_contents.description``) and the inputs of the layer styles."""
+
+    layers: dict[str, gpd.GeoDataFrame]
+    attr_tables: dict[str, pd.DataFrame]
+    descriptions: dict[str, str]
+    styles: bool = True
+    style_minutes: float | None = None
+    style_limits: tuple[float, ...] = ()
+
+
+def _gis_frame(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A layer as written: EPSG:27700, one geometry, plain fields (objects as text, shares
+    named ``*_pct``)."""
+    g = gdf
+    if g.crs is None:
+        raise CRSError(f"table {name!r} has geometry but no CRS; set it (cnmap results are "
+                       "in EPSG:27700) before exporting")
+    if g.crs.to_epsg() != 27700:
+        g = g.to_crs(C.BNG)
+    keep = [c for c in g.columns if c == g.geometry.name
+            or not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
+    plain = _plain(pd.DataFrame(g[keep]).drop(columns=[g.geometry.name]))
+    # GeoPackage fields cannot hold Python objects: write other object columns as text
+    for c in plain.columns:
+        if plain[c].dtype == object:
+            plain[c] = plain[c].map(lambda v: None if v is None or v is pd.NA
+                                    or (isinstance(v, float) and np.isnan(v)) else str(v))
+    plain = plain.rename(columns={c: gis_field_name(c) for c in plain.columns})
+    return gpd.GeoDataFrame(plain, geometry=g.geometry.reset_index(drop=True).values,
+                            crs=C.BNG)
+
+
+def _geometry_type(frame: gpd.GeoDataFrame, written: Mapping[str, Any], layer: str) -> str | None:
+    """The layer's geometry type: of its first geometry, else as GDAL declared it."""
+    kinds = frame.geometry.geom_type.dropna()
+    if len(kinds):
+        return str(kinds.iloc[0])
+    declared = written.get(layer)
+    return None if declared is None else str(declared)
+
+
+def _write_styles(tmp: Path, frames: Mapping[str, gpd.GeoDataFrame], plan: _GpkgPlan) -> None:
+    import pyogrio
+
+    from cnmap.gpkg_styles import styles_for, write_layer_styles
+
+    written = {str(n): t for n, t in pyogrio.list_layers(tmp)}
+    layers = {n: (pd.DataFrame(f.drop(columns=[f.geometry.name])), _geometry_type(f, written, n))
+              for n, f in frames.items()}
+    write_layer_styles(tmp, styles_for(layers, minutes=plan.style_minutes,
+                                       limits=plan.style_limits))
+
+
+def _write_gpkg(plan: _GpkgPlan, path: Path) -> None:
     import pyogrio
 
     tmp = path.with_name(f".{path.stem}.part.gpkg")
     if tmp.exists():
         tmp.unlink()
-    for name, gdf in frames.items():
-        g = gdf
-        if g.crs is None:
-            raise CRSError(f"table {name!r} has geometry but no CRS; set it (cnmap results are "
-                           "in EPSG:27700) before exporting")
-        if g.crs.to_epsg() != 27700:
-            g = g.to_crs(C.BNG)
-        keep = [c for c in g.columns if c == g.geometry.name
-                or not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
-        plain = _plain(pd.DataFrame(g[keep]).drop(columns=[g.geometry.name]))
-        # GeoPackage fields cannot hold Python objects: write other object columns as text
-        for c in plain.columns:
-            if plain[c].dtype == object:
-                plain[c] = plain[c].map(lambda v: None if v is None or v is pd.NA
-                                        or (isinstance(v, float) and np.isnan(v)) else str(v))
-        out = gpd.GeoDataFrame(plain, geometry=g.geometry.reset_index(drop=True).values,
-                               crs=C.BNG)
-        out.to_file(tmp, layer=layers[name], driver="GPKG", engine="pyogrio")
-    for lname, df in attr_tables.items():
+    frames = {layer: _gis_frame(layer, gdf) for layer, gdf in plan.layers.items()}
+    for layer, out in frames.items():
+        opts = {"DESCRIPTION": plan.descriptions[layer]} if plan.descriptions.get(layer) else {}
+        out.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", layer_options=opts)
+    for lname, df in plan.attr_tables.items():
         pyogrio.write_dataframe(df, tmp, layer=lname, driver="GPKG")
+    if plan.styles:
+        _write_styles(tmp, frames, plan)
     tmp.replace(path)
+
+
+def _explained(df: pd.DataFrame, reason: str | None) -> pd.DataFrame:
+    """``df``, or for a table with no rows one row whose first cell says why it is empty."""
+    if len(df) or not len(df.columns):
+        return df
+    text = f"{EMPTY_PREFIX} {reason or 'nothing to list'}"
+    return pd.DataFrame({c: [text if i == 0 else None] for i, c in enumerate(df.columns)},
+                        dtype=object)
+
+
+def _empty_notes(plain: Mapping[str, pd.DataFrame], reasons: Mapping[str, str]) -> list[str]:
+    return [f"{name}: {EMPTY_PREFIX} {reasons.get(name) or 'nothing to list'}"
+            for name, df in plain.items() if not len(df)]
 
 
 def _source_rows(sources: pd.DataFrame | None) -> list[list[Any]]:
@@ -494,7 +666,7 @@ def _write_csv_files(plain: Mapping[str, pd.DataFrame], safe: Mapping[str, str],
                      guard: bool) -> list[Path]:
     """Every table, the parameters and the sources as CSV, all through :func:`write_csv`."""
     files = [write_csv(df, out_dir / f"{safe[name]}.csv", guard_formulas=guard)
-             for name, df in plain.items()]
+             for name, df in plain.items()]  # empty tables already explained
     par = pd.DataFrame(param_rows, columns=["parameter", "value"])
     files.append(write_csv(par, out_dir / "parameters.csv", guard_formulas=guard))
     if sources is not None:
@@ -507,6 +679,7 @@ def _column_guide(plain: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
     all_cols: list[str] = []
     for df in plain.values():
         all_cols += [c for c in df.columns if c not in all_cols]
+    all_cols = [c[: -len(PERCENT_SUFFIX)] if c.endswith(PERCENT_SUFFIX) else c for c in all_cols]
     guide: list[list[Any]] = []
     for key, text in COLUMN_GUIDE.items():
         if "{T}" in key:
@@ -530,7 +703,8 @@ def _readme(plain: Mapping[str, pd.DataFrame], sheets: Mapping[str, str],
             ["Created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")],
             ["Software", f"cnmap {__version__}"],
             ["Sheets", "listed below; each has one header row (frozen, with filters); "
-                       "shares are shown as percentages, people as whole numbers"],
+                       "shares are shown as percentages, people as whole numbers; a sheet "
+                       f"with no data holds one row starting {EMPTY_PREFIX!r} that says why"],
         ], False),
         ("Sheets", [["sheet", "table", "rows", "columns", "what it holds"]] + [
             [sheets[n], n, len(plain[n]), plain[n].shape[1], desc.get(n, "")]
@@ -548,21 +722,70 @@ def _readme(plain: Mapping[str, pd.DataFrame], sheets: Mapping[str, str],
 
 
 def _write_gpkg_file(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str], p: Path,
-                     param_rows: list[tuple[str, str]],
-                     sources: pd.DataFrame | None) -> list[Path]:
-    """The spatial tables and the README tables as one GeoPackage (none without a spatial
-    table)."""
-    spatial = {n: df for n, df in tables.items()
+                     attr: dict[str, pd.DataFrame], extra: _GpkgPlan) -> list[Path]:
+    """The spatial tables, the GeoPackage-only layers of ``extra`` and the README tables as
+    one GeoPackage with its layer styles (none without a spatial layer)."""
+    spatial = {safe[n]: df for n, df in tables.items()
                if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns}
+    clash = sorted(set(spatial) & set(extra.layers))
+    if clash:
+        raise ValidationError(f"gis_layers {clash} have the names of tables; rename them")
+    spatial.update(extra.layers)
     if not spatial:
         log.info("write_tables: no spatial table, no GeoPackage written")
         return []
+    _write_gpkg(dataclasses.replace(extra, layers=spatial, attr_tables=attr), p)
+    return [p]
+
+
+def _readme_tables(param_rows: list[tuple[str, str]],
+                   sources: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
     attr = {"readme_parameters": pd.DataFrame(param_rows, columns=["parameter", "value"])}
     if sources is not None and len(sources):
         attr["readme_sources"] = pd.DataFrame({str(c): [_text(v) for v in sources[c]]
                                                for c in sources.columns})
-    _write_gpkg(spatial, {n: safe[n] for n in spatial}, p, attr)
+    return attr
+
+
+def _layer_descriptions(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str],
+                        desc: Mapping[str, str], reasons: Mapping[str, str],
+                        gis_layers: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Layer name -> its description (and why it is empty) for ``gpkg_contents``."""
+    out: dict[str, str] = {}
+    for name, df in [*tables.items(), *gis_layers.items()]:
+        text = desc.get(name, "")
+        if not len(df):
+            text = f"{text} {EMPTY_PREFIX} {reasons.get(name) or 'nothing to list'}".strip()
+        out[safe.get(name, name)] = text
+    return out
+
+
+def _write_xlsx_file(plain: Mapping[str, pd.DataFrame], shown: Mapping[str, pd.DataFrame],
+                     safe: Mapping[str, str], p: Path, param_rows: list[tuple[str, str]],
+                     sources: pd.DataFrame | None, title: str | None,
+                     desc: Mapping[str, str], notes: Sequence[str]) -> list[Path]:
+    sheets: dict[str, str] = {}
+    for name in plain:
+        sheets[name] = sheet_name(safe[name], ["README", *sheets.values()])
+    readme = _readme(plain, sheets, param_rows, sources, title, desc, notes)
+    _write_xlsx(dict(shown), sheets, p, readme)
     return [p]
+
+
+def _check_formats(formats: Sequence[str] | str) -> list[str]:
+    fmts = [formats] if isinstance(formats, str) else list(formats)
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise ValidationError(f"formats={formats!r}: choose from {FORMATS}")
+    return fmts
+
+
+def _out_dir(path: str | Path) -> Path:
+    out_dir = Path(path)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValidationError(f"path {str(out_dir)!r} is a file; give a folder to write into")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def write_tables(
@@ -577,6 +800,11 @@ def write_tables(
     notes: Sequence[str] = (),
     title: str | None = None,
     csv_guard_formulas: bool = True,
+    empty_reasons: Mapping[str, str] | None = None,
+    gis_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    styles: bool = True,
+    style_minutes: float | None = None,
+    style_limits: Sequence[float] = (),
 ) -> dict[str, list[Path]]:
     """Write named tables as CSV files, one Excel workbook and one GeoPackage.
 
@@ -585,8 +813,8 @@ def write_tables(
     tables
         Table name -> DataFrame or GeoDataFrame, in the order wanted. Names become file,
         sheet and layer names (characters other than letters, digits, ``_`` and ``-`` are
-        replaced by ``_``); ``README``, ``parameters``, ``sources`` and ``readme_*`` are
-        reserved. A named index is written as columns.
+        replaced by ``_``); ``README``, ``parameters``, ``sources``, ``readme_*`` and
+        ``layer_styles`` are reserved. A named index is written as columns.
     path
         Output folder (created if needed). Existing files of the same names are replaced.
     formats
@@ -600,8 +828,8 @@ def write_tables(
     stem
         File name (without extension) of the workbook and GeoPackage.
     descriptions
-        Table name -> one-line description for the README sheet (default:
-        :data:`SHEET_DESCRIPTIONS` where the name is standard).
+        Table name -> one-line description for the README sheet and the GeoPackage layer
+        (default: :data:`SHEET_DESCRIPTIONS` where the name is standard).
     notes
         Caveats to list on the README sheet.
     title
@@ -615,6 +843,18 @@ def write_tables(
         XLSX always stores such text as text (no prefix needed) and the GeoPackage keeps
         the values unchanged. False: write the CSV values unchanged. Either way a cell
         holding a line break is quoted, so it never splits a row.
+    empty_reasons
+        Table name -> why it may be empty. A table with no rows is written (CSV and sheet)
+        as one row whose first cell is ``"(no rows) <reason>"``; the README notes and the
+        GeoPackage layer description say the same.
+    gis_layers
+        Extra spatial layers written to the GeoPackage only (large or technical layers such
+        as residential points and walking catchments).
+    styles
+        Add QGIS's ``layer_styles`` table (:mod:`cnmap.gpkg_styles`): every layer opens
+        styled in QGIS.
+    style_minutes, style_limits
+        The headline time limit and all limits, for the classes of the styles.
 
     Returns
     -------
@@ -631,33 +871,30 @@ def write_tables(
     """
     if not tables:
         raise ValidationError("write_tables: no tables given; pass a dict of name -> DataFrame")
-    fmts = [formats] if isinstance(formats, str) else list(formats)
-    bad = [f for f in fmts if f not in FORMATS]
-    if bad or not fmts:
-        raise ValidationError(f"formats={formats!r}: choose from {FORMATS}")
+    fmts = _check_formats(formats)
     safe = _safe_names(tables)
-    out_dir = Path(path)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValidationError(f"path {str(out_dir)!r} is a file; give a folder to write into")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _out_dir(path)
     param_rows = _flatten(params or {})
+    reasons = dict(empty_reasons or {})
+    desc = {**SHEET_DESCRIPTIONS, **(descriptions or {})}
     plain = {name: _plain(df) for name, df in tables.items()}
+    shown = {name: _explained(df, reasons.get(name)) for name, df in plain.items()}
+    all_notes = [*notes, *_empty_notes(plain, reasons)]
     written: dict[str, list[Path]] = {}
     if "csv" in fmts:
-        written["csv"] = _write_csv_files(plain, safe, out_dir, param_rows, sources,
+        written["csv"] = _write_csv_files(shown, safe, out_dir, param_rows, sources,
                                           csv_guard_formulas)
     if "xlsx" in fmts:
-        sheets: dict[str, str] = {}
-        for name in plain:
-            sheets[name] = sheet_name(safe[name], ["README", *sheets.values()])
-        readme = _readme(plain, sheets, param_rows, sources, title,
-                         {**SHEET_DESCRIPTIONS, **(descriptions or {})}, notes)
-        p = out_dir / f"{stem}.xlsx"
-        _write_xlsx(plain, sheets, p, readme)
-        written["xlsx"] = [p]
+        written["xlsx"] = _write_xlsx_file(plain, shown, safe, out_dir / f"{stem}.xlsx",
+                                           param_rows, sources, title, desc, all_notes)
     if "gpkg" in fmts:
-        written["gpkg"] = _write_gpkg_file(tables, safe, out_dir / f"{stem}.gpkg", param_rows,
-                                           sources)
+        extra = {_safe_name(k): v for k, v in (gis_layers or {}).items()}
+        plan = _GpkgPlan(layers=extra, attr_tables={},
+                         descriptions=_layer_descriptions(tables, safe, desc, reasons, extra),
+                         styles=styles, style_minutes=style_minutes,
+                         style_limits=tuple(float(t) for t in style_limits))
+        written["gpkg"] = _write_gpkg_file(tables, safe, out_dir / f"{stem}.gpkg",
+                                           _readme_tables(param_rows, sources), plan)
     log.info("write_tables: %d tables to %s (%s)", len(tables), out_dir, ", ".join(fmts))
     return written
 
@@ -679,6 +916,318 @@ def _network_source(params: Mapping[str, Any]) -> pd.DataFrame:
     }])
 
 
+# ---------------------------------------------------------------------------------------------
+# export_coverage: checks and notes
+
+
+def _address_postcodes(orgs: pd.DataFrame) -> pd.Series:
+    """Each organisation's own postcode: its postcode column, else the last postcode written
+    in its address."""
+    from cnmap.postcodes import extract_postcode, normalise_postcodes
+
+    none = pd.Series(np.nan, index=orgs.index, dtype=object)
+    given = normalise_postcodes(orgs["postcode"]) if "postcode" in orgs.columns else none
+    given = given.where(given.str.fullmatch(r"[A-Z0-9 ]+").fillna(False).astype(bool))
+    found = extract_postcode(orgs["address"]) if "address" in orgs.columns else none
+    return given.where(given.notna(), found)
+
+
+def postcode_distances(organisations: gpd.GeoDataFrame, lookup: Any, *,
+                       max_m: float = 1000.0) -> pd.DataFrame:
+    """How far each organisation is placed from the centre of its own address postcode.
+
+    Parameters
+    ----------
+    organisations
+        Placed organisations (any CRS; measured in EPSG:27700), with ``postcode`` and/or
+        ``address`` columns.
+    lookup
+        A :class:`cnmap.postcodes.PostcodeLookup` (e.g. ``PostcodeLookup(area=area)``) or a
+        postcode lookup frame (``postcode``, ``lat``, ``lon``).
+    max_m
+        Farther than this (metres) is flagged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``postcode_checked`` (the postcode column, else the last postcode in the
+        address; missing when there is none), ``postcode_distance_m`` (missing when the
+        postcode is not found) and ``far_from_postcode`` (True when farther than ``max_m``).
+    """
+    from cnmap.postcodes import PostcodeLookup
+
+    if not isinstance(lookup, PostcodeLookup):
+        lookup = PostcodeLookup(lookup)
+    pts = organisations.to_crs(C.BNG).geometry if organisations.crs is not None \
+        else organisations.geometry
+    codes = _address_postcodes(organisations)
+    geo = lookup.geocode(codes.fillna(""))
+    dx = geo["easting"].to_numpy(float) - pts.x.to_numpy(float)
+    dy = geo["northing"].to_numpy(float) - pts.y.to_numpy(float)
+    dist = np.hypot(dx, dy)
+    return pd.DataFrame({"postcode_checked": codes.to_numpy(object),
+                         "postcode_distance_m": dist,
+                         "far_from_postcode": np.nan_to_num(dist, nan=0.0) > max_m},
+                        index=organisations.index)
+
+
+def _postcode_check(result: Any, max_m: float | None
+                    ) -> tuple[pd.DataFrame | None, str | None]:
+    """The distances of :func:`postcode_distances` for the result's organisations, or None
+    with the reason the check was not made."""
+    orgs = result.organisations
+    area = getattr(result, "area", None)
+    if max_m is None:
+        return None, "not asked for (postcode_check_m=None)"
+    if not len(orgs) or not ({"postcode", "address"} & set(orgs.columns)):
+        return None, "the organisations have no postcode or address"
+    if area is None or getattr(area, "postcodes", None) is None:
+        return None, "no postcode lookup for the area"
+    from cnmap.errors import DataFetchError
+    from cnmap.postcodes import PostcodeLookup
+
+    try:
+        return postcode_distances(orgs, PostcodeLookup(area=area), max_m=max_m), None
+    except DataFetchError as exc:
+        return None, f"the postcode lookup could not be read ({str(exc).splitlines()[0]})"
+
+
+def _far_rows(orgs: pd.DataFrame, dist: pd.DataFrame, max_m: float) -> list[dict[str, Any]]:
+    rows = []
+    for i in np.flatnonzero(dist["far_from_postcode"].to_numpy(bool)):
+        d = float(dist["postcode_distance_m"].iat[i])
+        name = orgs[C.NAME].iat[i] if C.NAME in orgs.columns else orgs[C.ORG_ID].iat[i]
+        rows.append({"what": FAR_FROM_POSTCODE, "id": orgs[C.ORG_ID].iat[i],
+                     "detail": f"{name!s}: placed {d / 1000:,.1f} km from its address postcode "
+                               f"{dist['postcode_checked'].iat[i]} (more than "
+                               f"{max_m / 1000:g} km); check its coordinates or address"})
+    return rows
+
+
+def _quality_reason(result: Any, checked: bool) -> str:
+    p = result.params
+    checks = [f"no organisation or home is farther than {p.get('max_snap_m', 500):g} m from a "
+              "walkable street"] if p.get("mode", "network") == "network" else []
+    if checked:
+        checks.append("no organisation is placed more than 1 km from its address postcode")
+    return "no problems found: " + ("; ".join(checks) if checks else "no check applies in "
+                                    "straight-line mode")
+
+
+def _thin_words(thin: Any) -> str:
+    tp = dict(getattr(thin, "params", {}) or {})
+    if not tp:
+        return "the thin rule"
+    return (f"{tp.get('domain_label', 'IMD')} decile {tp.get('max_decile')} or lower and under "
+            f"{100 * float(tp.get('min_share_covered', 0)):g}% of residents within "
+            f"{tp.get('minutes')} minutes' walk")
+
+
+def _empty_reasons(result: Any, thin: Any, checked: bool) -> dict[str, str]:
+    rule = _thin_words(thin)
+    return {
+        "thin_lsoas": f"no LSOA is thin ({rule}); every LSOA is in lsoas with its thin flag "
+                      "and rank",
+        "thin_wards": "no ward is thin or left behind; every ward is in wards with its flags",
+        "quality": _quality_reason(result, checked),
+        "organisations": "no organisation was read and placed",
+        "deciles": "no LSOA of the area has an IMD decile",
+        "catchments": "no organisation reached any street",
+    }
+
+
+#: How each ward table counts a ward's residents.
+_WARD_POPULATION = {
+    "wards": "residents counted in the ward they live in (residential points inside the "
+             "ward boundary)",
+    "thin_wards": "residents counted in the ward they live in, as in wards",
+    "ward_deprivation": "the populations of the LSOAs assigned to the ward by the "
+                        "LSOA-to-ward best fit added up (as MHCLG's ward summaries do)",
+}
+
+
+def _ward_populations(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    out = {}
+    for name, df in tables.items():
+        flat = _plain(df)
+        if ({C.WARD_CODE, C.POPULATION} <= set(flat.columns) and C.LSOA_CODE not in flat.columns
+                and flat[C.WARD_CODE].is_unique):
+            out[name] = flat.set_index(C.WARD_CODE)[C.POPULATION].astype(float)
+    return out
+
+
+def ward_population_note(tables: Mapping[str, pd.DataFrame]) -> str | None:
+    """A note when the ward tables give a ward different populations (None when they agree to
+    the person): which tables, the largest difference and why the definitions differ."""
+    pops = _ward_populations(tables)
+    names = list(pops)
+    worst: tuple[float, str, str, str] | None = None
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = pops[a].index.intersection(pops[b].index)
+            diff = (pops[a][both] - pops[b][both]).abs()
+            if len(diff) and diff.max() >= 0.5 and (worst is None or diff.max() > worst[0]):
+                worst = (float(diff.max()), a, b, str(diff.idxmax()))
+    if worst is None:
+        return None
+    d, a, b, ward = worst
+    names = [_plain(df).set_index(C.WARD_CODE)[C.WARD_NAME] for n, df in tables.items()
+             if n in pops and C.WARD_NAME in _plain(df).columns]
+    label = f"{names[0].get(ward)} ({ward})" if names and ward in names[0].index else ward
+    ta, tb = float(pops[a].sum()), float(pops[b].sum())
+    totals = (f"the totals for all wards agree ({ta:,.0f})" if abs(ta - tb) < 0.5 else
+              f"all wards add up to {ta:,.0f} in {a} and {tb:,.0f} in {b}")
+    return (f"Ward populations differ between sheets (up to {d:,.0f} people, {label}: "
+            f"{pops[a][ward]:,.0f} in {a}, {pops[b][ward]:,.0f} in {b}) because they count "
+            f"residents two ways - {a}: {_WARD_POPULATION.get(a, 'its own definition')}; {b}: "
+            f"{_WARD_POPULATION.get(b, 'its own definition')}. An LSOA that straddles a ward "
+            "boundary is split by where its residents live in the first and counted whole in "
+            f"the second; {totals}.")
+
+
+def _with_flags(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """A thin result's full table with its identifying and flag columns first."""
+    first = [c for c in (key, C.LSOA_NAME if key == C.LSOA_CODE else C.WARD_NAME,
+                         *((C.WARD_CODE, C.WARD_NAME) if key == C.LSOA_CODE else ()),
+                         "rank", "thin", "left_behind", "reason") if c in frame.columns]
+    return frame[[*first, *[c for c in frame.columns if c not in first]]]
+
+
+#: Residents' columns written to the GeoPackage (the walk by type is left out).
+_RESIDENT_COLUMNS = re.compile(r"^(lsoa_code|ward_code|weight|placed|walk_m|walk_min|"
+                               r"imd_decile|(n_reachable|covered)_[0-9.]+min)$")
+
+
+def _residents_layer(result: Any) -> gpd.GeoDataFrame:
+    r = result.residents
+    keep = [c for c in r.columns if _RESIDENT_COLUMNS.match(str(c))]
+    return gpd.GeoDataFrame(r[keep], geometry=r.geometry, crs=r.crs)
+
+
+def _catchments_layer(result: Any, catchments: Any) -> tuple[gpd.GeoDataFrame | None,
+                                                             str | None]:
+    """The catchment polygons given, or computed at the headline limit, or None and why."""
+    if isinstance(catchments, gpd.GeoDataFrame):
+        return catchments, None
+    if catchments is not True:
+        return None, None
+    fn = getattr(result, "catchments", None)
+    if not callable(fn):
+        return None, "no catchments: the result cannot compute them"
+    try:
+        return fn(), None
+    except ValidationError as exc:  # crow-flies results have no street network
+        return None, f"no catchments layer: {exc}"
+
+
+def _gis_layers(result: Any, catchments: Any, residents: bool
+                ) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    notes: list[str] = []
+    if residents and len(getattr(result, "residents", ())):
+        layers["residents"] = _residents_layer(result)
+    catch, why = _catchments_layer(result, catchments)
+    if catch is not None:
+        layers["catchments"] = catch
+    if why:
+        notes.append(why)
+    return layers, notes
+
+
+def _check_result(result: Any, thin: Any, profiles: Any) -> None:
+    for attr in ("lsoas", "wards", "deciles", "totals", "organisations", "quality", "params"):
+        if not hasattr(result, attr):
+            raise ValidationError(f"export_coverage needs the result of cnmap.coverage(...), not "
+                                  f"{type(result).__name__} (it has no {attr!r})")
+    if thin is not None and not hasattr(thin, "ranked"):
+        raise ValidationError(f"thin must be the result of cnmap.thin_areas(...), not "
+                              f"{type(thin).__name__}")
+    if profiles is not None and not isinstance(profiles, pd.DataFrame):
+        raise ValidationError("profiles must be the DataFrame of cnmap.ward_profiles(area)")
+
+
+def _organisations_and_quality(result: Any, dist: pd.DataFrame | None, max_m: float | None
+                               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The organisations (with their postcode distances) and the quality table (with the
+    organisations placed far from their postcode)."""
+    orgs = result.organisations
+    quality = pd.DataFrame(result.quality).reindex(columns=["what", "id", "detail"])
+    if dist is None or max_m is None:
+        return orgs, quality
+    orgs = orgs.copy()
+    for c in dist.columns:
+        orgs[c] = dist[c].to_numpy()
+    far = pd.DataFrame(_far_rows(result.organisations, dist, max_m),
+                       columns=["what", "id", "detail"])
+    if len(far):
+        quality = far if not len(quality) else pd.concat([quality, far], ignore_index=True)
+    return orgs, quality
+
+
+def quality_table(result: Any, *, postcode_check_m: float | None = 1000.0) -> pd.DataFrame:
+    """The quality table :func:`export_coverage` writes: the result's own problems and the
+    organisations placed farther than ``postcode_check_m`` from their address postcode."""
+    dist, _ = _postcode_check(result, postcode_check_m)
+    return _organisations_and_quality(result, dist, postcode_check_m)[1]
+
+
+def _coverage_tables(result: Any, thin: Any, profiles: pd.DataFrame | None,
+                     orgs: pd.DataFrame, quality: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The standard tables in order, before :func:`people_table`."""
+    tables: dict[str, pd.DataFrame] = {}
+    if thin is not None:
+        tables["thin_lsoas"] = thin.ranked("lsoas", flagged_only=True, geometry=True)
+        tables["thin_wards"] = thin.ranked("wards", flagged_only=True, geometry=True)
+        tables["lsoas"] = _with_flags(thin.lsoas, C.LSOA_CODE)
+        tables["wards"] = _with_flags(thin.wards, C.WARD_CODE)
+    else:
+        tables["lsoas"] = result.lsoas
+        tables["wards"] = result.wards
+    tables["deciles"] = result.deciles
+    tables["totals"] = result.totals
+    tables["organisations"] = orgs
+    if profiles is not None:
+        tables["ward_deprivation"] = profiles
+    tables["quality"] = quality
+    return tables
+
+
+def _coverage_notes(result: Any, thin: Any, tables: Mapping[str, pd.DataFrame],
+                    quality: pd.DataFrame, check_why: str | None) -> list[str]:
+    notes = list(getattr(thin, "notes", ())) if thin is not None else []
+    if len(quality):
+        notes.append(f"{len(quality)} data-quality problem(s): see the quality sheet")
+    if check_why:
+        notes.append(f"Organisations were not checked against their address postcodes: "
+                     f"{check_why}.")
+    wards = ward_population_note(tables)
+    if wards:
+        notes.append(wards)
+    notes += ["Counts of people are rounded to whole people on each row, so rows may not add up "
+              "exactly to a rounded total; shares are percentages (0 to 100) in columns whose "
+              "header ends with (%) (in the GeoPackage: _pct), rounded to 0.1.",
+              "Walking coverage is modelled on the street network at the speed in the "
+              "parameters; it does not know opening hours, capacity, eligibility, steps or "
+              "the safety of a route."]
+    return notes
+
+
+def _title(result: Any) -> str:
+    lad = result.params.get("lad_code", "")
+    title = f"cnmap walking coverage{f' - {lad}' if lad else ''}"
+    if getattr(result, "area", None) is not None:
+        title = f"cnmap walking coverage - {result.area.lad_name} ({result.area.lad_code})"
+    return title
+
+
+def _headline(result: Any, thin: Any) -> float | None:
+    tp = dict(getattr(thin, "params", {}) or {}) if thin is not None else {}
+    if tp.get("minutes") is not None:
+        return float(tp["minutes"])
+    m = getattr(result, "headline_minutes", None)
+    return None if m is None else float(m)
+
+
 def export_coverage(
     result: Any,
     out_dir: str | Path,
@@ -689,8 +1238,14 @@ def export_coverage(
     stem: str = "cnmap_coverage",
     sources: pd.DataFrame | None = None,
     include_residents: bool = False,
+    catchments: gpd.GeoDataFrame | bool = True,
+    residents_layer: bool = True,
+    postcode_check_m: float | None = 1000.0,
 ) -> dict[str, list[Path]]:
     """Write a coverage result (and its thin-infrastructure view) for council officers.
+
+    Tables are written for people (:func:`people_table`): whole people, shares as
+    percentages with ``(%)`` in the header. Every table is described in ``docs/outputs.md``.
 
     Parameters
     ----------
@@ -700,61 +1255,53 @@ def export_coverage(
         Output folder.
     thin
         A :class:`~cnmap.thin.ThinResult` of the same coverage: adds the sheets
-        ``thin_lsoas`` and ``thin_wards`` (first, in rank order).
+        ``thin_lsoas`` and ``thin_wards`` (first; the flagged areas only, in rank order) and
+        the rank, flags and reason of every area to ``lsoas`` and ``wards``.
     profiles
         Ward deprivation profiles (:func:`cnmap.deprivation.ward_profiles`): adds
-        ``ward_deprivation``.
+        ``ward_deprivation``. Its populations add up LSOAs by best fit; when they differ from
+        ``wards`` (residents counted where they live) a README note says by how much and why.
     formats, stem
         As for :func:`write_tables`.
     sources
         Extra provenance rows (e.g. the organisations file's publisher and licence), added to
         the result's own sources.
     include_residents
-        Also write the residential points (large).
+        Also write the residential points as a table (CSV and sheet; large).
+    catchments
+        The GeoPackage layer ``catchments``: a frame of catchment polygons (e.g. the one
+        drawn on the map, ``result.catchments()``, so it is computed once), True to compute
+        it at the headline limit (street-network mode; several seconds for a city), or False.
+    residents_layer
+        The GeoPackage layer ``residents`` (the residential points and their walks).
+    postcode_check_m
+        Flag organisations placed farther than this (metres) from the centre of their own
+        address postcode (the ``postcode`` column, else the last postcode in the
+        ``address``): a row in ``quality`` for each, and ``postcode_checked``,
+        ``postcode_distance_m``, ``far_from_postcode`` in ``organisations``. None: no check.
 
     Returns
     -------
     dict
         Format -> files written (see :func:`write_tables`).
     """
-    for attr in ("lsoas", "wards", "deciles", "totals", "organisations", "quality", "params"):
-        if not hasattr(result, attr):
-            raise ValidationError(f"export_coverage needs the result of cnmap.coverage(...), not "
-                                  f"{type(result).__name__} (it has no {attr!r})")
-    tables: dict[str, pd.DataFrame] = {}
-    notes: list[str] = []
+    _check_result(result, thin, profiles)
+    dist, check_why = _postcode_check(result, postcode_check_m)
+    orgs, quality = _organisations_and_quality(result, dist, postcode_check_m)
+    raw = _coverage_tables(result, thin, profiles, orgs, quality)
+    if include_residents:
+        raw["residents"] = result.residents
     params: dict[str, Any] = {"coverage": dict(result.params)}
     if thin is not None:
-        if not hasattr(thin, "ranked"):
-            raise ValidationError(f"thin must be the result of cnmap.thin_areas(...), not "
-                                  f"{type(thin).__name__}")
-        tables["thin_lsoas"] = thin.ranked("lsoas", flagged_only=False, geometry=True)
-        tables["thin_wards"] = thin.ranked("wards", flagged_only=False, geometry=True)
         params["thin"] = dict(thin.params)
-        notes += list(thin.notes)
-    tables["lsoas"] = result.lsoas
-    tables["wards"] = result.wards
-    tables["deciles"] = result.deciles
-    tables["totals"] = result.totals
-    tables["organisations"] = result.organisations
-    if profiles is not None:
-        if not isinstance(profiles, pd.DataFrame):
-            raise ValidationError("profiles must be the DataFrame of cnmap.ward_profiles(area)")
-        tables["ward_deprivation"] = profiles
-    tables["quality"] = result.quality
-    if include_residents:
-        tables["residents"] = result.residents
-    if len(result.quality):
-        notes.append(f"{len(result.quality)} data-quality problem(s): see the quality sheet")
-    notes.append("Walking coverage is modelled on the street network at the speed in the "
-                 "parameters; it does not know opening hours, capacity, eligibility, steps or "
-                 "the safety of a route.")
+    notes = _coverage_notes(result, thin, raw, quality, check_why)
+    tables = {name: df if name == "residents" else people_table(df) for name, df in raw.items()}
+    gis, gis_notes = _gis_layers(result, catchments, residents_layer and "gpkg" in formats)
     src = [s for s in (result.sources, _network_source(result.params), sources)
            if s is not None and len(s)]
     all_sources = pd.concat(src, ignore_index=True) if src else None
-    lad = result.params.get("lad_code", "")
-    title = f"cnmap walking coverage{f' - {lad}' if lad else ''}"
-    if getattr(result, "area", None) is not None:
-        title = f"cnmap walking coverage - {result.area.lad_name} ({result.area.lad_code})"
     return write_tables(tables, out_dir, formats=formats, params=params, sources=all_sources,
-                        stem=stem, notes=notes, title=title)
+                        stem=stem, notes=[*notes, *gis_notes], title=_title(result),
+                        empty_reasons=_empty_reasons(result, thin, dist is not None),
+                        gis_layers=gis, style_minutes=_headline(result, thin),
+                        style_limits=tuple(getattr(result, "thresholds", ())))

@@ -17,13 +17,23 @@ from shapely.geometry import LineString, Point, box
 from cnmap.area import Area
 from cnmap.coverage import coverage
 from cnmap.errors import CRSError, ValidationError
-from cnmap.export import SHEET_DESCRIPTIONS, export_coverage, sheet_name, write_tables
+from cnmap.export import (
+    EMPTY_PREFIX,
+    FAR_FROM_POSTCODE,
+    SHEET_DESCRIPTIONS,
+    export_coverage,
+    people_table,
+    postcode_distances,
+    sheet_name,
+    ward_population_note,
+    write_tables,
+)
 from cnmap.network import walk_network_from_graph
 from cnmap.thin import thin_areas
 
 BNG = "EPSG:27700"
 X0, Y0 = 400000.0, 280000.0
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "thin.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
 
 
 def tables() -> dict[str, pd.DataFrame]:
@@ -84,9 +94,10 @@ def test_write_tables_all_formats(tmp_path):
     assert s["C2"].number_format == "#,##0" and s["E2"].number_format == "0.0"
     assert s["B3"].value is None and s["D3"].value is None and s["E3"].value is None  # NaN, NA, inf
 
-    # GeoPackage: spatial tables only, in EPSG:27700, plus the readme tables
+    # GeoPackage: spatial tables only, in EPSG:27700, plus the readme tables and the styles
     layers = dict(pyogrio.list_layers(d / "demo.gpkg"))
-    assert layers == {"organisations": "Point", "readme_parameters": None, "readme_sources": None}
+    assert layers == {"organisations": "Point", "readme_parameters": None, "readme_sources": None,
+                      "layer_styles": None}
     g = gpd.read_file(d / "demo.gpkg", layer="organisations")
     assert g.crs.to_epsg() == 27700
     exp = t["organisations"].to_crs(BNG)
@@ -103,7 +114,9 @@ def test_formats_subset_and_rewrite(tmp_path):
     write_tables({"only": tables()["organisations"]}, tmp_path, formats=["gpkg"])
     assert "ward_stats" not in dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))
     assert list(dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))) == [
-        "only", "readme_parameters"]  # replaced, not appended
+        "only", "readme_parameters", "layer_styles"]  # replaced, not appended
+    write_tables({"only": tables()["organisations"]}, tmp_path, formats=["gpkg"], styles=False)
+    assert "layer_styles" not in dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))
 
 
 def test_sheet_names():
@@ -194,33 +207,173 @@ def test_export_coverage_holds_the_documented_sheets(tmp_path):
                              "totals", "organisations", "ward_deprivation", "quality"]
     assert wb.sheetnames == documented_sheets()
     assert set(wb.sheetnames[1:]) <= set(SHEET_DESCRIPTIONS)
-    # thin_lsoas: rank order, the thin LSOA first with its reason; shares as percentages
+    # thin_lsoas: the thin LSOA only, with its reason; shares as percentages
     s = wb["thin_lsoas"]
     head = [c.value for c in s[1]]
+    assert s.max_row == 2  # header + the one thin LSOA
     row = dict(zip(head, [c.value for c in s[2]], strict=True))
     assert row["rank"] == 1 and row["lsoa_code"] == "E01000002" and row["thin"] is True
     assert row["reason"].startswith("IMD decile 1; 300 residents more than 5 minutes' walk")
-    assert s.cell(2, head.index("share_covered") + 1).number_format == "0.0%"
+    assert "share_covered" not in head and row["share_covered (%)"] == 0.0
+    assert s.cell(2, head.index("share_covered (%)") + 1).number_format == "0.0"
     assert "geometry" not in head
+    # every LSOA in lsoas, with its thin flag and rank
+    lsoas = pd.read_csv(tmp_path / "lsoas.csv")
+    assert lsoas["lsoa_code"].tolist() == ["E01000001", "E01000002"]
+    assert lsoas["thin"].tolist() == [False, True] and sorted(lsoas["rank"]) == [1, 2]
+    assert lsoas["share_covered_5min (%)"].tolist() == [100.0, 0.0]
     rd = [v for row in read_sheet(wb["README"]) for v in row if v is not None]
     assert rd[0] == "cnmap walking coverage - Line (X)"
     for text in ("thin.rule", "coverage.speed_kmh", "Hand-made", "CC0", "Organisations list",
                  "unstated", "thin_lsoas", "ward_deprivation"):
         assert text in rd, text
     layers = dict(pyogrio.list_layers(out["gpkg"][0]))
-    assert {"thin_lsoas", "thin_wards", "lsoas", "wards", "organisations"} <= set(layers)
-    assert "deciles" not in layers and "quality" not in layers
+    assert {"thin_lsoas", "thin_wards", "lsoas", "wards", "organisations", "residents",
+            "catchments", "layer_styles"} <= set(layers)
+    assert layers["residents"] == "Point" and "deciles" not in layers and "quality" not in layers
     g = gpd.read_file(out["gpkg"][0], layer="thin_lsoas")
     assert g.crs.to_epsg() == 27700 and g.loc[0, "rank"] == 1 and bool(g.loc[0, "thin"])
+    assert g.loc[0, "share_covered_pct"] == 0.0  # GIS field names without brackets
+    res = gpd.read_file(out["gpkg"][0], layer="residents")
+    assert len(res) == 2 and res["weight"].sum() == 600.0 and "walk_min" in res.columns
+    catch = gpd.read_file(out["gpkg"][0], layer="catchments")
+    assert len(catch) == 1 and catch["minutes"].tolist() == [15] and catch.area.sum() > 0
     # CSV mirror of the sheets
     assert {p.stem for p in out["csv"]} >= set(wb.sheetnames[1:])
-    assert pd.read_csv(tmp_path / "thin_lsoas.csv").loc[0, "lsoa_code"] == "E01000002"
+    thin_csv = pd.read_csv(tmp_path / "thin_lsoas.csv")
+    assert thin_csv["lsoa_code"].tolist() == ["E01000002"]
     # without thin and profiles: only the coverage sheets
     out2 = export_coverage(cov, tmp_path / "plain", formats=["xlsx"])
     assert load_workbook(out2["xlsx"][0]).sheetnames == [
         "README", "lsoas", "wards", "deciles", "totals", "organisations", "quality"]
     with pytest.raises(ValidationError, match="thin must be the result of cnmap.thin_areas"):
         export_coverage(cov, tmp_path, thin=cov)
+
+
+def test_people_table_whole_people_and_percentages():
+    df = pd.DataFrame({"ward_code": ["W1", "W2"], "population": [1234.5, np.nan],
+                       "pop_covered_15min": [1000.49, 7.0], "share_covered_15min": [0.81234, 1.0],
+                       "share_covered_z": [2.5, -1.0], "imd_extent": [0.5, 0.0],
+                       "mean_walk_min": [7.26, 3.04], "mean_reachable_15min": [2.3456, 0.0],
+                       "income_scale": [10.4, 3.6], "thin": [True, False]})
+    got = people_table(df)
+    assert list(got.columns) == ["ward_code", "population", "pop_covered_15min",
+                                 "share_covered_15min (%)", "share_covered_z", "imd_extent (%)",
+                                 "mean_walk_min", "mean_reachable_15min", "income_scale", "thin"]
+    assert str(got["population"].dtype) == "Int64"
+    assert got["population"].tolist()[0] == 1235 and pd.isna(got["population"].iloc[1])
+    assert got["pop_covered_15min"].tolist() == [1000, 7]
+    assert got["share_covered_15min (%)"].tolist() == [81.2, 100.0]
+    assert got["share_covered_z"].tolist() == [2.5, -1.0]  # a z-score, not a share
+    assert got["imd_extent (%)"].tolist() == [50.0, 0.0]
+    assert got["mean_walk_min"].tolist() == [7.3, 3.0]
+    assert got["mean_reachable_15min"].tolist() == [2.35, 0.0]
+    assert got["income_scale"].tolist() == [10, 4] and got["thin"].tolist() == [True, False]
+    assert df["population"].iloc[0] == 1234.5  # the input is not changed
+
+
+def test_people_table_leaves_values_that_are_not_shares():
+    df = pd.DataFrame({"share_covered": [0.5, 1.7]})  # out of 0..1: not converted
+    assert people_table(df).columns.tolist() == ["share_covered"]
+
+
+def test_empty_tables_say_why(tmp_path):
+    cov, area = small_coverage()
+    th = thin_areas(cov, minutes=15)  # both LSOAs within 15 minutes: nothing is thin
+    out = export_coverage(cov, tmp_path, thin=th)
+    assert len(cov.quality) == 0 and not th.lsoas["thin"].any()
+    flagged = int((th.wards["thin"] | th.wards["left_behind"]).sum())
+    assert len(pd.read_csv(tmp_path / "thin_wards.csv")) == max(flagged, 1)
+    for name in ("quality", "thin_lsoas"):
+        rows = pd.read_csv(tmp_path / f"{name}.csv", dtype=str)
+        assert len(rows) == 1, name
+        first = rows.iloc[0, 0]
+        assert first.startswith(EMPTY_PREFIX), (name, first)
+        assert rows.iloc[0, 1:].isna().all()
+    quality = pd.read_csv(tmp_path / "quality.csv").iloc[0, 0]
+    assert "no problems found" in quality and "500 m" in quality
+    assert "no LSOA is thin" in pd.read_csv(tmp_path / "thin_lsoas.csv").iloc[0, 0]
+    wb = load_workbook(out["xlsx"][0])
+    assert wb["quality"]["A2"].value.startswith(EMPTY_PREFIX)
+    rd = [v for row in read_sheet(wb["README"]) for v in row if isinstance(v, str)]
+    assert any(v.startswith("quality: (no rows) no problems found") for v in rd)
+    import sqlite3
+
+    with sqlite3.connect(out["gpkg"][0]) as con:
+        desc = dict(con.execute("select table_name, description from gpkg_contents"))
+    assert "(no rows) no LSOA is thin" in desc["thin_lsoas"]
+    assert dict(pyogrio.list_layers(out["gpkg"][0]))["thin_lsoas"] is not None
+
+
+def test_write_tables_explains_any_empty_table(tmp_path):
+    write_tables({"rejected": pd.DataFrame({"row": pd.Series([], dtype=int), "reason": []})},
+                 tmp_path, formats=["csv"], empty_reasons={"rejected": "every row was placed"})
+    rows = pd.read_csv(tmp_path / "rejected.csv")
+    assert rows.columns.tolist() == ["row", "reason"]
+    assert rows["row"].tolist() == ["(no rows) every row was placed"]
+    write_tables({"other": pd.DataFrame({"a": []})}, tmp_path, formats=["csv"])
+    assert pd.read_csv(tmp_path / "other.csv")["a"].tolist() == ["(no rows) nothing to list"]
+
+
+def lookup_frame(points: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """A postcode lookup placing each postcode at a BNG point."""
+    from pyproj import Transformer
+
+    to_wgs = Transformer.from_crs(BNG, "EPSG:4326", always_xy=True)
+    rows = []
+    for pc, (e, n) in points.items():
+        lon, lat = to_wgs.transform(e, n)
+        rows.append({"postcode": pc, "lat": lat, "lon": lon, "easting": e, "northing": n})
+    return pd.DataFrame(rows)
+
+
+def test_postcode_distances_flags_organisations_far_from_their_postcode():
+    orgs = gpd.GeoDataFrame(
+        {"org_id": ["a", "b", "c", "d"], "name": ["Near", "Far", "No code", "Column"],
+         "address": ["1 High St, Town B1 1AA", "2 Low Rd B2 2BB", "somewhere", None],
+         "postcode": [None, None, None, "b11aa"]},
+        geometry=[Point(X0, Y0), Point(X0, Y0), Point(X0, Y0), Point(X0 + 300, Y0 + 400)],
+        crs=BNG)
+    lookup = lookup_frame({"B1 1AA": (X0 + 600, Y0 + 800), "B2 2BB": (X0 + 3000, Y0)})
+    got = postcode_distances(orgs, lookup, max_m=1000)
+    assert got["postcode_checked"].tolist()[:2] == ["B1 1AA", "B2 2BB"]
+    assert pd.isna(got["postcode_checked"].iloc[2]) and got["postcode_checked"].iloc[3] == "B1 1AA"
+    d = got["postcode_distance_m"].to_numpy()
+    assert np.allclose(d[[0, 1, 3]], [1000.0, 3000.0, 500.0], atol=0.01) and np.isnan(d[2])
+    assert got["far_from_postcode"].tolist() == [False, True, False, False]  # 1,000 m is not more
+
+
+def test_export_flags_organisations_far_from_their_postcode_in_quality(tmp_path):
+    cov, area = small_coverage()
+    cov.organisations["address"] = ["Village Hall, B2 2BB"]
+    import dataclasses
+
+    cov = dataclasses.replace(cov, area=dataclasses.replace(
+        area, postcodes=lookup_frame({"B2 2BB": (X0 + 2500, Y0)})))
+    export_coverage(cov, tmp_path, formats=["csv"])
+    q = pd.read_csv(tmp_path / "quality.csv")
+    assert q["what"].tolist() == [FAR_FROM_POSTCODE] and q["id"].tolist() == ["o1"]
+    assert "Hall: placed 2.5 km from its address postcode B2 2BB" in q["detail"].iloc[0]
+    o = pd.read_csv(tmp_path / "organisations.csv")
+    assert o["far_from_postcode"].tolist() == [True] and o["postcode_distance_m"].tolist() == [2500]
+    export_coverage(cov, tmp_path / "off", formats=["csv"], postcode_check_m=None)
+    assert pd.read_csv(tmp_path / "off" / "quality.csv")["what"].iloc[0].startswith(EMPTY_PREFIX)
+
+
+def test_ward_population_note_names_both_definitions():
+    wards = pd.DataFrame({"ward_code": ["W1", "W2"], "ward_name": ["North", "South"],
+                          "population": [100.0, 300.0]})
+    profiles = pd.DataFrame({"ward_name": ["North", "South"], "population": [150, 250]},
+                            index=pd.Index(["W1", "W2"], name="ward_code"))
+    note = ward_population_note({"wards": wards, "ward_deprivation": profiles})
+    assert note is not None
+    assert "up to 50 people, North (W1): 100 in wards, 150 in ward_deprivation" in note
+    assert "the ward they live in" in note and "best fit" in note
+    assert "the totals for all wards agree (400)" in note
+    same = profiles.assign(population=[100, 300])
+    assert ward_population_note({"wards": wards, "ward_deprivation": same}) is None
+    lsoa_level = pd.DataFrame({"lsoa_code": ["E1"], "ward_code": ["W1"], "population": [5.0]})
+    assert ward_population_note({"wards": wards, "thin_lsoas": lsoa_level}) is None
 
 
 @pytest.mark.slow
@@ -235,22 +388,40 @@ def test_birmingham_export_readable(shared_data, tmp_path):
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(orgs, area, network=net, minutes=[10, 15, 20])
     th = thin_areas(cov, org_label="warm space")
-    out = export_coverage(cov, tmp_path, thin=th, profiles=ward_profiles(area))
+    out = export_coverage(cov, tmp_path, thin=th, profiles=ward_profiles(area), catchments=False)
+    n_thin = int(th.lsoas["thin"].sum())
+    assert n_thin > 0
     wb = load_workbook(out["xlsx"][0], read_only=True)
     assert wb.sheetnames == documented_sheets()
     rows = list(wb["thin_lsoas"].iter_rows(values_only=True))
     head = rows[0]
-    assert len(rows) == 640
+    assert len(rows) == n_thin + 1  # the thin LSOAs only
     first = dict(zip(head, rows[1], strict=True))
     assert first["rank"] == 1 and first["thin"] is True and first["reason"].startswith("IMD decile")
-    wards = list(wb["thin_wards"].iter_rows(values_only=True))
-    assert len(wards) == 70
+    assert len(list(wb["lsoas"].iter_rows(values_only=True))) == 640  # every LSOA
+    # people as whole numbers, shares as percentages, in the CSV too
+    thin_csv = pd.read_csv(tmp_path / "thin_lsoas.csv")
+    assert len(thin_csv) == n_thin
+    for col in ("population", "pop_out_of_reach", "deprived_pop_out_of_reach"):
+        assert pd.api.types.is_integer_dtype(thin_csv[col]), col
+    assert "share_covered (%)" in thin_csv.columns and thin_csv["share_covered (%)"].max() <= 100
+    wards_csv = pd.read_csv(tmp_path / "wards.csv")
+    assert len(wards_csv) == 69 and pd.api.types.is_integer_dtype(wards_csv["population"])
+    assert wards_csv["share_covered_15min (%)"].between(0, 100).all()
     rd = [v for row in wb["README"].iter_rows(values_only=True) for v in row if v is not None]
     assert "cnmap walking coverage - Birmingham (E08000025)" in rd
     assert any(isinstance(v, str) and "Open Government Licence" in v for v in rd)
     assert any(isinstance(v, str) and "OpenStreetMap" in v for v in rd)
+    # ward_deprivation adds LSOAs up by best fit, wards counts where people live: a note says so
+    assert any(isinstance(v, str) and v.startswith("Ward populations differ between sheets")
+               for v in rd)
+    # the warm spaces list has organisations placed far from their own postcode
+    q = pd.read_csv(tmp_path / "quality.csv")
+    far = q.loc[q["what"] == FAR_FROM_POSTCODE]
+    assert len(far) >= 1 and far["detail"].str.contains("km from its address postcode").all()
     layers = dict(pyogrio.list_layers(out["gpkg"][0]))
     assert layers["thin_lsoas"] in ("MultiPolygon", "Polygon") and layers["organisations"] == "Point"
+    assert layers["residents"] == "Point" and "catchments" not in layers
     wb.close()
 
 
