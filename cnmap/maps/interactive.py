@@ -781,9 +781,10 @@ def _about_html(f: MapFacts, rule: tuple[int, float, str, float | None] | None,
     ]
     if rule is not None:
         dec, share, label, _ = rule
+        index = "Index of Multiple Deprivation (IMD)" if label == "IMD" else label
         parts.append(
             f"Thin areas (thick black outline) are among the most deprived {10 * dec}% of "
-            f"neighbourhoods in England on the {label}, and fewer than {100 * share:.0f}% of "
+            f"neighbourhoods in England on the {index}, and fewer than {100 * share:.0f}% of "
             f"their residents live within a {t}-minute walk of an organisation."
         )
     parts.append(
