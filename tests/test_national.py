@@ -93,21 +93,28 @@ def grid():
     return L.lattice_network(n, step), L.lattice_area(n, step), n, step
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("pieces", ["strips", "scattered"])
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("mode", ["network", "crow_flies"])
-def test_pieces_equal_one_run_on_a_grid(grid, seed, mode):
+def test_pieces_equal_one_run_on_a_grid(grid, seed, mode, pieces):
     net, area, n, step = grid
     rng = np.random.default_rng(seed)
     res = L.lattice_residents(rng, n, step, m=400)
-    orgs = L.random_points(rng, 9, n, step)
+    orgs = L.random_points(rng, 9 if mode == "network" else 40, n, step)
     orgs["type"] = rng.choice(["hub", "library"], len(orgs))
     spec = WalkSpec(minutes=(2, 3), speed_kmh=4.8, mode=mode, detour_factor=1.3)
     one = cnmap.coverage(orgs, area, residents=res, network=net, **spec.coverage_kwargs())
-    groups = rng.integers(0, 5, len(res))  # scattered pieces: borders everywhere
+    if pieces == "strips":  # five strips west to east
+        groups = ((res.geometry.x.to_numpy() - L.X0) // (n * step / 5)).astype(int)
+    else:  # scattered pieces: borders everywhere
+        groups = rng.integers(0, 5, len(res))
     passes = _check_partition(one, res, groups, orgs, area, spec, net)
-    # the halo was needed and widened: the first pass held part of the organisations only
-    assert any(p[0].organisations < len(orgs) for p in passes)
-    assert any(len(p) > 1 for p in passes)
+    if pieces == "strips":  # the halo was a real cut: some pieces saw part of the organisations
+        assert any(p[0].organisations < len(orgs) for p in passes)
+    if mode == "network":  # widened where the nearest organisation was beyond the walk limit
+        assert any(len(p) > 1 for p in passes)
+    else:  # straight line: the first radius is the longest nearest walk, one pass
+        assert all(len(p) == 1 and p[0].radius_m >= spec.walk_limit_m for p in passes)
 
 
 def test_a_piece_never_holds_the_whole_network_when_the_halo_is_small(grid):
@@ -204,7 +211,8 @@ def _birmingham_partition(birmingham, spec, net):
 def test_birmingham_in_pieces_equals_one_run_straight_line(birmingham):
     spec = WalkSpec(minutes=(5, 15), speed_kmh=4.8, mode="crow_flies", detour_factor=1.4)
     passes = _birmingham_partition(birmingham, spec, None)
-    assert all(len(p) >= 2 for p in passes)  # libraries are far: halos widened
+    # libraries are far: the first radius is beyond the walk limit, and enough
+    assert all(len(p) == 1 and p[0].radius_m > spec.walk_limit_m for p in passes)
 
 
 @pytest.mark.slow

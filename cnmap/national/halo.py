@@ -29,7 +29,9 @@ every count "within ``T`` minutes" is exact when ``T``'s distance is at most ``R
 whose nearest organisation (of any type) lies farther than ``R`` are computed again with the
 radius doubled, until every resident is resolved or the halo holds every organisation and the
 whole network (then the piece *is* the whole run). In straight-line mode the same argument
-holds with the straight line times the detour factor (at least the straight line).
+holds with the straight line times the detour factor (at least the straight line), and the
+first radius is already the longest walk to the nearest organisation (found with a k-d tree
+on every organisation), so one pass resolves everyone.
 """
 
 from __future__ import annotations
@@ -338,6 +340,19 @@ def _merge(parts: list[tuple[np.ndarray, pd.DataFrame]], n: int) -> pd.DataFrame
     return out.astype(first.dtypes.to_dict())
 
 
+def _first_radius(spec: WalkSpec, orgs_xy: np.ndarray, res_xy: np.ndarray,
+                  slugs: np.ndarray, types: Sequence[str]) -> float:
+    """The walk limit; in straight-line mode, at least the longest walk to the nearest
+    organisation (of each type), so that one pass resolves everyone."""
+    radius = spec.walk_limit_m
+    if spec.mode != "crow_flies" or spec.detour_factor is None or len(res_xy) == 0:
+        return radius
+    for mask in [np.ones(len(orgs_xy), dtype=bool), *(slugs == k for k in types)]:
+        d, _ = cKDTree(orgs_xy[mask]).query(res_xy, k=1)
+        radius = max(radius, float(d.max()) * spec.detour_factor * (1.0 + 1e-6) + 1e-6)
+    return radius
+
+
 def halo_walks(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, area: Area, *,
                spec: WalkSpec, network: WalkNetwork | None = None) -> HaloResult:
     """Walks of a piece's residents computed on its halo only, exact (see the module text).
@@ -365,7 +380,7 @@ def halo_walks(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, area: Area, 
     types = _types(slugs)
     orgs_xy, res_xy = _xy(orgs), _xy(residents)
     todo = np.arange(len(residents))
-    radius = spec.walk_limit_m
+    radius = _first_radius(spec, orgs_xy, res_xy, slugs, types)
     parts: list[tuple[np.ndarray, pd.DataFrame]] = []
     passes: list[HaloPass] = []
     for _ in range(MAX_PASSES):
