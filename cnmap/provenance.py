@@ -195,15 +195,29 @@ def _network_paths(config: Any, params: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _cached_path(dataset: str, sha256: str) -> Path | None:
-    """The cached copy of a catalogued dataset with that checksum (None when none)."""
+def _records(dataset: str) -> list[Any]:
+    """The cached copies of a catalogued dataset ([] for an unknown id or unreadable cache)."""
     try:
         from cnmap.data.fetch import cached_records
 
-        records = cached_records(dataset)
-    except Exception:  # noqa: BLE001 - an unknown id or an unreadable cache: not found
-        return None
-    for rec in records:
+        return list(cached_records(dataset))
+    except Exception:  # noqa: BLE001 - provenance never fails a run
+        return []
+
+
+def _network_file(config: Any, name: str, path: str) -> InputFile:
+    """The network file, with the catalogue's checksum when it is a cached catalogue copy."""
+    dataset = getattr(config, "network_dataset", None) or "osm_walk_network"
+    target = Path(path).resolve() if Path(path).exists() else None
+    for rec in _records(dataset) if target is not None else []:
+        if Path(rec.path).resolve() == target:
+            return _file("network", name, path, expected=rec.sha256, source=rec.read_from)
+    return _file("network", name, path)
+
+
+def _cached_path(dataset: str, sha256: str) -> Path | None:
+    """The cached copy of a catalogued dataset with that checksum (None when none)."""
+    for rec in _records(dataset):
         if rec.sha256 == sha256 and Path(rec.path).is_file():
             return Path(rec.path)
     return None
@@ -232,7 +246,7 @@ def input_files(config: Any, result: Any) -> list[InputFile]:
              for s in getattr(config, "organisations", ())]
     params = dict(getattr(result, "params", {}) or {})
     name = str(params.get("network_name") or "walk network")
-    files += [_file("network", name, p) for p in _network_paths(config, params)]
+    files += [_network_file(config, name, p) for p in _network_paths(config, params)]
     files += _data_files(getattr(result, "sources", None))
     return files
 
