@@ -506,7 +506,9 @@ def test_cnmap_run_with_hostile_names(tmp_path, monkeypatch, shared_data):
         csv.writer(fh).writerows(
             [["name", "type", "address", "opening_hours", "easting", "northing"], *orgs])
     (tmp_path / "run.toml").write_text(
-        "[area]\nlad_code = 'E06000007'\n[[organisations]]\npath = 'orgs.csv'\n"
+        # the hand-made Warrington mirror holds IoD2019 on 2011 LSOAs
+        "[area]\nlad_code = 'E06000007'\nlsoa_vintage = 2011\niod = 2019\n"
+        "[[organisations]]\npath = 'orgs.csv'\n"
         "[coverage]\nminutes = [10, 15]\nmode = 'crow_flies'\ndetour_factor = 1.3\n"
         "[output]\nself_contained = true\n")
     assert main(["run", str(tmp_path / "run.toml"), "--out", str(tmp_path / "out"), "-q"]) == 0
