@@ -2,7 +2,8 @@
 
 Community organisations are not the only help within walking reach. The Birmingham lists of the
 data mirror (``birmingham/services/``, see its ``PROVENANCE.md``) give the public services a
-council would set beside them. Each reader returns an :class:`~cnmap.OrganisationTable`, read by
+council would set beside them. Each reader returns an
+:class:`~cnmap.io.OrganisationTable`, read by
 :func:`cnmap.read_organisations` with explicit columns, whose ``type`` is the service
 (``gp``, ``library``, ``food_store``, ``primary_school``, ``secondary_school``), with the
 columns ``service``, ``dataset`` (the list's label), ``vintage`` and ``licence`` on every row and
@@ -40,11 +41,12 @@ from cnmap.basket import BasketResult, basket_coverage
 from cnmap.errors import ValidationError
 from cnmap.groups import GROUP_COLUMNS, group_coverage
 from cnmap.layers.base import NeedLayer, mirror_path
+from cnmap.organisations import read_organisations
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (written in full: the API page documents the class under two names)
+    import cnmap.io
     from cnmap.area import Area
     from cnmap.coverage import CoverageResult
-    from cnmap.organisations import OrganisationTable
 
 __all__ = [
     "ServiceSource",
@@ -227,7 +229,7 @@ def _rows(path: Path, src: ServiceSource) -> tuple[pd.DataFrame, str | None]:
 
 def read_service(key: str, area: Area | None = None, *, path: str | Path | None = None,
                  postcodes: pd.DataFrame | None = None,
-                 keep_outside_m: float = KEEP_OUTSIDE_M) -> OrganisationTable:
+                 keep_outside_m: float = KEEP_OUTSIDE_M) -> cnmap.io.OrganisationTable:
     """Read one service list as organisations of type ``key``.
 
     Parameters
@@ -253,8 +255,6 @@ def read_service(key: str, area: Area | None = None, *, path: str | Path | None 
         else by postcode. The name-based duplicate check is off: each row is a distinct
         establishment of a register.
     """
-    from cnmap.organisations import read_organisations
-
     src = _source(key)
     file = Path(path) if path is not None else mirror_path(*_FOLDER, src.file)
     col = src.columns.get
@@ -272,23 +272,23 @@ def read_service(key: str, area: Area | None = None, *, path: str | Path | None 
                                notes=notes)
 
 
-def read_gp_practices(area: Area | None = None, **kwargs: Any) -> OrganisationTable:
+def read_gp_practices(area: Area | None = None, **kwargs: Any) -> cnmap.io.OrganisationTable:
     """Active GP practices, NHS ODS epraccur (November 2019); see :func:`read_service`."""
     return read_service("gp", area, **kwargs)
 
 
-def read_libraries(area: Area | None = None, **kwargs: Any) -> OrganisationTable:
+def read_libraries(area: Area | None = None, **kwargs: Any) -> cnmap.io.OrganisationTable:
     """Public libraries, Arts Council England (December 2022); see :func:`read_service`."""
     return read_service("library", area, **kwargs)
 
 
-def read_food_stores(area: Area | None = None, **kwargs: Any) -> OrganisationTable:
+def read_food_stores(area: Area | None = None, **kwargs: Any) -> cnmap.io.OrganisationTable:
     """Grocery stores, GEOLYTIX Retail Points v34 (December 2024); see :func:`read_service`."""
     return read_service("food_store", area, **kwargs)
 
 
 def read_schools(area: Area | None = None, *, phase: str = "primary",
-                 **kwargs: Any) -> OrganisationTable:
+                 **kwargs: Any) -> cnmap.io.OrganisationTable:
     """Primary or secondary schools (about May 2020); see :func:`read_service`.
 
     ``phase`` is ``"primary"`` or ``"secondary"``; the type is ``primary_school`` or
@@ -301,7 +301,7 @@ def read_schools(area: Area | None = None, *, phase: str = "primary",
 
 def read_services(area: Area | None = None, keys: Iterable[str] = BASKET, *,
                   paths: Mapping[str, str | Path] | None = None,
-                  **kwargs: Any) -> dict[str, OrganisationTable]:
+                  **kwargs: Any) -> dict[str, cnmap.io.OrganisationTable]:
     """Several service lists at once: ``{key: OrganisationTable}`` in the order of ``keys``.
 
     ``paths`` maps keys to files other than the mirror's; other keywords go to
@@ -317,8 +317,9 @@ def read_services(area: Area | None = None, keys: Iterable[str] = BASKET, *,
     return {k: read_service(k, area, path=paths.get(k), **kwargs) for k in wanted}
 
 
-def combine_services(tables: Mapping[str, OrganisationTable] | Sequence[OrganisationTable]
-                     ) -> gpd.GeoDataFrame:
+def combine_services(
+    tables: Mapping[str, cnmap.io.OrganisationTable] | Sequence[cnmap.io.OrganisationTable],
+) -> gpd.GeoDataFrame:
     """The organisations of several service lists as one table, for one coverage run.
 
     ``org_id`` becomes ``<service>:<org_id>`` (ids are unique within a list, not across lists);
@@ -343,8 +344,9 @@ def combine_services(tables: Mapping[str, OrganisationTable] | Sequence[Organisa
     return out
 
 
-def service_sources(tables: Mapping[str, OrganisationTable] | Sequence[OrganisationTable]
-                    ) -> pd.DataFrame:
+def service_sources(
+    tables: Mapping[str, cnmap.io.OrganisationTable] | Sequence[cnmap.io.OrganisationTable],
+) -> pd.DataFrame:
     """One row per service list read: provenance, file, and rows read, kept and rejected."""
     items = list(tables.values()) if isinstance(tables, Mapping) else list(tables)
     rows = []
