@@ -73,7 +73,7 @@ def _progress_reporter(enabled: bool):  # type: ignore[no-untyped-def]
         return None, None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=9, desc="cnmap", unit="step", file=sys.stderr)
+    bar = tqdm(total=11, desc="cnmap", unit="step", file=sys.stderr)
 
     def report(name: str) -> None:
         if bar.n or bar.desc != "cnmap":
@@ -233,12 +233,12 @@ def resolve_area(text: str) -> tuple[str, str]:
 
 def _fetch_options(args: argparse.Namespace) -> dict[str, Any]:
     """The load_area options of ``cnmap fetch``, checked by the configuration's rules."""
-    from cnmap.config import AreaSection, validate
+    from cnmap.config import AreaData, validate
 
     raw = {k: v for k, v in (("iod", args.iod), ("lsoa_vintage", args.lsoa_vintage),
                              ("population", args.population), ("postcodes", args.postcodes))
            if v is not None}
-    return validate(raw, AreaSection, where="cnmap fetch").load_options()
+    return validate(raw, AreaData, where="cnmap fetch").load_options()
 
 
 _NETWORK_HINT = ("  The walk network can also be built when the run starts, from OpenStreetMap "

@@ -62,6 +62,7 @@ from cnmap.errors import ValidationError
 
 __all__ = [
     "AreaSection",
+    "AreaData",
     "RunArea",
     "NetworkSection",
     "CoverageSection",
@@ -448,7 +449,7 @@ class _Section(BaseModel):
 
 
 class AreaSection(_Section):
-    """``[area]``: where the analysis applies and which data describe it.
+    """``[area]`` of a scenario file: where the analysis applies and which IoD edition.
 
     The defaults are those of :func:`cnmap.load_area`: the IoD2025 on 2021 LSOAs. ``iod =
     2019`` alone implies 2011 LSOAs (the IoD2019's geography) and ``lsoa_vintage = 2011``
@@ -459,8 +460,6 @@ class AreaSection(_Section):
     lad_code: Annotated[str | None, _rule(_optional(_lad_code), str | None)] = None
     lsoa_vintage: Annotated[LsoaVintage, _pick(LsoaVintage)] = 2021
     iod: Annotated[IodEdition, _pick(IodEdition)] = 2025
-    population: Annotated[PopulationSource, _pick(PopulationSource)] = "auto"
-    postcodes: Annotated[PostcodeSource, _pick(PostcodeSource)] = "auto"
 
     @model_validator(mode="after")
     def _editions_agree(self) -> AreaSection:
@@ -472,6 +471,19 @@ class AreaSection(_Section):
         if self.iod == 2025 and self.lsoa_vintage == 2011:
             raise ValueError("iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
                              "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)")
+        return self
+
+
+class AreaData(AreaSection):
+    """The data of an area (:func:`cnmap.load_area`'s choices): ``[area]`` of a run
+    configuration (:class:`RunArea`) and the options of ``cnmap fetch``. Adds where the
+    population comes from and which postcode lookup places the residents."""
+
+    population: Annotated[PopulationSource, _pick(PopulationSource)] = "auto"
+    postcodes: Annotated[PostcodeSource, _pick(PostcodeSource)] = "auto"
+
+    @model_validator(mode="after")
+    def _census_on_2021_lsoas(self) -> AreaData:
         if self.population == "census2021" and self.lsoa_vintage == 2011:
             raise ValueError("population=\"census2021\" with lsoa_vintage=2011: Census 2021 "
                              "residents are counted on 2021 LSOAs; write lsoa_vintage = 2021 "
@@ -484,7 +496,7 @@ class AreaSection(_Section):
                 "population": self.population, "postcodes": self.postcodes}
 
 
-class RunArea(AreaSection):
+class RunArea(AreaData):
     """``[area]`` of a run configuration: ``lad_code`` is required."""
 
     lad_code: Annotated[str, _rule(_lad_code, str)]

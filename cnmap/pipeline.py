@@ -2,12 +2,12 @@
 
 A run reads a TOML (or YAML) configuration, loads the area (IoD2025 on 2021 LSOAs unless the
 configuration says otherwise), reads every organisations file (writing what was rejected and
-why), loads or builds the walk network, computes coverage, checks that the network places the
-residents (warn above 1 % unplaced, refuse above 10 %), computes ward deprivation profiles and
-thin-infrastructure areas, and writes the HTML map, the tables (CSV, XLSX, GeoPackage), the
-figures (PNG and PDF), a short methods note and ``run.json``. Every output records the data
-used (``area.params``: LSOA vintage, IoD edition, population source, postcodes), the network
-check and, in straight-line mode, how the detour factor was obtained.
+why), loads or builds the walk network, computes coverage (which checks that the network
+places the residents: a warning above 1 % unplaced, refusal above 10 %), computes ward
+deprivation profiles and thin-infrastructure areas, and writes the HTML map, the tables (CSV,
+XLSX, GeoPackage), the figures (PNG and PDF), a short methods note and ``run.json``. Every
+output records the data used (``area.params``: LSOA vintage, IoD edition, population source,
+postcodes), the network check and, in straight-line mode, how the detour factor was obtained.
 """
 
 from __future__ import annotations
@@ -364,52 +364,56 @@ def calibrate_detour(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: 
                                 network_name=network_name(config, net))
 
 
-def check_network_covers(cov: Any, net: Any, config: RunConfig) -> Any:
-    """The snapping-coverage guard on the coverage result's residents: the share (by people)
-    of residential points farther than ``max_snap_m`` from the network. Warns above 1 %,
-    raises :class:`~cnmap.errors.ValidationError` (with the remedy) above 10 %.
+def network_check(cov: Any) -> Any:
+    """The snapping-coverage guard's result for a network-mode coverage: the share (by people)
+    of residential points farther than ``max_snap_m`` from the walk network, as a
+    :class:`cnmap.network.SnapCoverage` (None in straight-line mode).
 
-    :class:`~cnmap.coverage.CoverageResult` keeps whether each resident was placed but not
-    the snapping distance, so the residents are snapped again (the same points, network and
-    limit as coverage used) to measure it.
+    :func:`cnmap.coverage.coverage` runs the guard itself when it snaps the residents, before
+    the walking searches (warning above 1 %, refusing above 10 %), and records it in
+    ``params["snap_coverage"]``; this reads that record.
     """
-    from cnmap.network import check_snap_coverage, snap_points
+    from cnmap.network import SnapCoverage
 
-    res = cov.residents
-    snap_log = logging.getLogger("cnmap.network.snap")
-    level = snap_log.level
-    snap_log.setLevel(logging.ERROR)  # coverage has logged these points already
-    try:
-        snapped = snap_points(net, res.geometry.reset_index(drop=True),
-                              max_snap_m=config.max_snap_m)
-    finally:
-        snap_log.setLevel(level)
-    placed = res["placed"].to_numpy(bool)
-    if not (snapped.ok == placed).all():  # the same points, network and limit as coverage
-        raise AssertionError("re-snapping the residents disagrees with coverage's placement")
-    return check_snap_coverage(snapped, res["weight"].to_numpy(float),
-                               max_snap_m=config.max_snap_m,
-                               what=f"{cov.area.lad_name}'s residents")
+    recorded = cov.params.get("snap_coverage")
+    if recorded is None:
+        if cov.params.get("mode") == "network":
+            raise AssertionError("a network-mode coverage result without its snapping check")
+        return None
+    return SnapCoverage(**recorded)
 
 
 def _coverage(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any,
               detour: Any) -> Any:
+    """:func:`cnmap.coverage.coverage` with the run's options; a network that leaves more than
+    10 % of the residents unplaced is refused with the remedies in configuration terms."""
     from cnmap.coverage import coverage
+    from cnmap.network.cover import REMEDY
 
     factor = detour.factor if detour is not None else config.detour_factor
-    return coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
-                    else config.speed_kmh, persona=config.persona, network=net,
-                    mode=config.mode, residents=config.residents, max_snap_m=config.max_snap_m,
-                    detour_factor=factor, type_col=config.type_col)
+    try:
+        return coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
+                        else config.speed_kmh, persona=config.persona, network=net,
+                        mode=config.mode, residents=config.residents,
+                        max_snap_m=config.max_snap_m, detour_factor=factor,
+                        type_col=config.type_col)
+    except ValidationError as exc:
+        if REMEDY not in str(exc):
+            raise
+        where = str(config.source or "config")
+        raise ValidationError(
+            f"{where}: {exc} In the configuration: [network] build = \"district\" builds "
+            f"{area.lad_name}'s network from OpenStreetMap (source = \"auto\", \"overpass\" "
+            "or a .osm.pbf extract), or [coverage] mode = \"crow_flies\" estimates walks from "
+            "straight lines (docs/your_council.md)") from None
 
 
-def record_run_facts(cov: Any, area: Any, guard: Any, detour: Any, config: RunConfig,
-                     net: Any) -> None:
+def record_run_facts(cov: Any, area: Any, detour: Any, config: RunConfig, net: Any) -> None:
     """Write into ``cov.params`` (and so every table's parameters) the data the area was
-    built from, the network check and how the detour factor was obtained."""
+    built from, the network used and how the detour factor was obtained (the network check
+    is recorded there by coverage itself)."""
     p = cov.params
-    p["area"] = {k: v for k, v in dict(getattr(area, "params", {})).items()}
-    p["snap_coverage"] = None if guard is None else guard.to_dict()
+    p["area"] = dict(getattr(area, "params", {}))
     if config.mode == "crow_flies":
         p["distance"] = "straight-line (crow-flies) distance x detour factor, not a street walk"
         if detour is not None:
@@ -445,7 +449,7 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     ------
     ValidationError
         Bad input; and when more than 10 % of the residents cannot be placed on the walk
-        network (the message names the remedy).
+        network (coverage's snapping check; the message names the remedies).
     """
     from cnmap.deprivation import ward_profiles
 
@@ -458,7 +462,7 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     with _step("read organisations", steps, report):
         read = read_organisation_files(config.organisations, area)
         orgs, rejected, org_summary = read.organisations, read.rejected, read.summary
-    net = detour = guard = None
+    net = detour = None
     if needs_network(config):
         with _step("load walk network", steps, report):
             net = load_network(config, area)
@@ -467,10 +471,8 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
             detour = calibrate_detour(config, area, orgs, net)
     with _step("coverage", steps, report):
         cov = _coverage(config, area, orgs, net, detour)
-    if config.mode == "network":
-        with _step("network coverage check", steps, report):
-            guard = check_network_covers(cov, net, config)
-    record_run_facts(cov, area, guard, detour, config, net)
+    guard = network_check(cov)
+    record_run_facts(cov, area, detour, config, net)
     with _step("ward deprivation profiles", steps, report):
         profiles = ward_profiles(area)
     with _step("thin infrastructure", steps, report):

@@ -361,8 +361,8 @@ def test_area_defaults_to_iod2025_on_2021_lsoas_and_iod2019_stays_selectable() -
                                               "write lsoa_vintage = 2021"):
         area(iod=2025, lsoa_vintage=2011)
     # scenario files share the defaults
-    assert (Scenario.from_dict({"name": "x", "organisations": "o.csv"}).iod,
-            Scenario.from_dict({"name": "x", "organisations": "o.csv"}).lsoa_vintage) == (2025, 2021)
+    sc = Scenario.from_dict({"name": "x", "organisations": "o.csv"})
+    assert (sc.iod, sc.lsoa_vintage) == (2025, 2021)
 
 
 def test_area_population_and_postcodes_are_declared_choices() -> None:
@@ -383,6 +383,11 @@ def test_area_population_and_postcodes_are_declared_choices() -> None:
                          "Census 2021 residents are counted on 2021 LSOAs")):
         with pytest.raises(ValidationError, match=re.escape(phrase)):
             load_config({"area": {"lad_code": "E06000017", **raw}, "organisations": "o.csv"})
+    # scenario files take neither (cnmap compare loads the area without them): refused, not
+    # silently ignored
+    with pytest.raises(ValidationError, match=r"unknown key\(s\) \['population'\] in \[area\]"):
+        Scenario.from_dict({"name": "x", "organisations": "o.csv",
+                            "area": {"population": "census2021"}})
 
 
 @pytest.mark.parametrize("network, phrase", [
