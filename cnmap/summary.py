@@ -142,7 +142,8 @@ def _deciles(cov: Any, minutes: float) -> tuple[tuple[int, float, float], ...]:
     col = f"share_covered_{minutes:g}min"
     if "imd_decile" not in d.columns or col not in d.columns:
         return ()
-    rows = d.dropna(subset=["imd_decile"]).sort_values("imd_decile")
+    rows = d.dropna(subset=["imd_decile", col]).sort_values("imd_decile")
+    rows = rows.loc[rows["population"].astype(float) > 0]  # deciles with no residents left out
     return tuple((int(r["imd_decile"]), float(r["population"]), float(r[col]))
                  for _, r in rows.iterrows())
 
@@ -269,7 +270,8 @@ def _walk_limitation(f: SummaryFacts) -> str:
 def _lists_limitation(f: SummaryFacts) -> str:
     lists = f" from {len(f.lists)} list{'s' if len(f.lists) != 1 else ''} ({', '.join(f.lists)})" \
         if f.lists else ""
-    text = (f"Only the {f.n_organisations:,} listed organisations count{lists}: one missing "
+    what = "listed organisations count" if f.n_organisations != 1 else "listed organisation counts"
+    text = (f"Only the {f.n_organisations:,} {what}{lists}: one missing "
             "from the lists, or just over the boundary, makes its area look less well served.")
     if f.n_rejected:
         text += (f" {f.n_rejected:,} listed rows could not be placed "
@@ -642,9 +644,10 @@ def summary_html(facts: SummaryFacts, *, chart: str, thin: Sequence[Mapping[str,
     """
     f = facts
     lists = f" from {len(f.lists)} list{'s' if len(f.lists) != 1 else ''}" if f.lists else ""
+    orgs = (f"at least one of {f.n_organisations:,} community organisations"
+            if f.n_organisations != 1 else "the one community organisation")
     lead = (f"<strong>{_pct(f.share)}</strong> of {_e(f.place)}'s {_people(f.population)} "
-            f"residents live within {_e(f.walk_words)} of at least one of "
-            f"{f.n_organisations:,} community organisations{_e(lists)}.")
+            f"residents live within {_e(f.walk_words)} of {orgs}{_e(lists)}.")
     method = ("straight-line estimate" if f.crow_flies else "walks along the street network")
     lims = "".join(f"<li>{_e(x)}</li>" for x in limitations)
     return (
