@@ -315,6 +315,20 @@ def _features(units: gpd.GeoDataFrame, scale: str, simplify_m: float) -> dict[st
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _sources(result: CoverageResult) -> list[str]:
+    """Attributions: the area's data, the street network (ODbL) when walked on it, and each
+    organisation list's licence when the organisations record it (``dataset``, ``licence``)."""
+    out = result.sources["attribution"].dropna().astype(str).tolist() if "attribution" in \
+        result.sources.columns else []
+    if result.mode == "network":
+        out.append("Walking network © OpenStreetMap contributors (ODbL).")
+    orgs = result.organisations
+    if {"dataset", "licence"} <= set(orgs.columns):
+        pairs = orgs[["dataset", "licence"]].dropna().drop_duplicates()
+        out.extend(f"{d}: {lic}." for d, lic in pairs.itertuples(index=False))
+    return out
+
+
 def _panel_html(table: pd.DataFrame, sources: Sequence[str], place: str) -> str:
     from cnmap.maps._safe import inert_html
 
@@ -445,9 +459,7 @@ def local_map(result: CoverageResult, *, street_minutes: float = 5,
     for scale in SCALES:
         scale_layer(inert_html(_layer_name(scale, units.attrs)),
                     _features(units, scale, simplify_m), show=scale == show).add_to(m)
-    sources = result.sources["attribution"].astype(str).tolist() if "attribution" in \
-        result.sources.columns else []
-    panel(_panel_html(table, sources, str(units.attrs["place"]))).add_to(m)
+    panel(_panel_html(table, _sources(result), str(units.attrs["place"]))).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
     return m

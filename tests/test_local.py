@@ -163,6 +163,22 @@ def test_map_text_is_inert(tmp_path: Path) -> None:
     assert html.count(".addTo(") >= 3
 
 
+def test_map_credits_the_network_and_each_list() -> None:
+    orgs = LT.orgs_at([0, 600]).assign(dataset=["GP practices", "Food {{stores}}"],
+                                       licence=["Open Government Licence v3.0", "open data"])
+    res = coverage(orgs, LT.line_area(), residents=LT.line_residents(), minutes=[5, 10],
+                   network=LT.line_network())
+    html = local_map(res, neighbourhood_minutes=10, tiles=None).get_root().render()
+    assert "{{" not in html
+    panel = json.loads(re.search(r"innerHTML = (\".*?\");", html).group(1))
+    assert "OpenStreetMap contributors (ODbL)" in panel
+    assert "GP practices: Open Government Licence v3.0." in panel
+    assert "Food &#123;&#123;stores&#125;&#125;: open data." in panel  # shown as written
+    crow = line_result([0])
+    assert "OpenStreetMap" not in local_map(crow, neighbourhood_minutes=10,
+                                            tiles=None).get_root().render()
+
+
 # ---------------------------------------------------------------------------------------------
 # Birmingham
 
