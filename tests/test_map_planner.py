@@ -371,7 +371,7 @@ def test_approximate_placements_are_drawn_and_said(html, data):
     for p in pts:
         name = shown(p[3])
         assert (p[5] == 1) == (name in approx_names), name
-        if p[5]:
+        if p[5] & 1:
             assert p[4][k] == "approximate: placed at the centre of its ward, not at an address"
         else:
             assert p[4][k] is None
@@ -386,6 +386,34 @@ def test_approximate_column_and_coord_source(data):
     assert [a is not None for a in I._approximate(orgs)] == [False, True, False, False]
     orgs["approximate"] = [True, False, False, True]
     assert [a is not None for a in I._approximate(orgs)] == [True, False, False, True]
+
+
+def _far_flagged(orgs: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Two organisations flagged as cnmap.export.postcode_distances flags them."""
+    orgs = orgs.copy()
+    orgs["postcode_checked"] = orgs["postcode"]
+    orgs["postcode_distance_m"] = 12.0
+    orgs["far_from_postcode"] = False
+    orgs.loc[orgs.index[[3, 7]], ["postcode_checked", "postcode_distance_m",
+                                 "far_from_postcode"]] = ["B30 1AA", 1712.0, True]
+    return orgs
+
+
+def test_far_from_postcode_flagged_on_the_map(data, tmp_path):
+    orgs = _far_flagged(data["cov"].organisations)
+    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False,
+                     cluster=False)
+    page = m.get_root().render()
+    pts, _, labels, _ = org_points(page)
+    k = labels.index("Location check")
+    far = [p for p in pts if p[5] & 2]
+    assert [shown(p[3]) for p in far] == [orgs["name"].iloc[3], orgs["name"].iloc[7]]
+    assert {p[4][k] for p in far} == {
+        "placed 1.7 km from the centre of its address postcode B30 1AA: check it"}
+    assert all(p[4][k] is None for p in pts if not p[5] & 2)
+    legend = shown(next(p for p in panels(page) if "Organisations (" in p))
+    assert "red ring (2): placed more than 1 km from its address postcode" in legend
+    assert "cnmap-far" in page
 
 
 def test_overlapping_points_are_spread(html):
@@ -786,6 +814,31 @@ def test_approximate_and_overlapping_organisations(browser, page_file):
         assert svg.get_attribute("stroke-dasharray")
         p.wait_for_timeout(300)
         o.shot("planner_approximate")
+        assert o.errors == []
+    finally:
+        o.close()
+
+
+@pytest.mark.browser
+def test_far_from_postcode_drawn_with_a_red_ring(browser, data):
+    orgs = _far_flagged(data["cov"].organisations)
+    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False,
+                     cluster=False)
+    path = save_html(m, SCREENSHOTS / "planner_far_from_postcode.html", self_contained=True)
+    o = Opened(browser, path, DESKTOP)
+    try:
+        p = o.page
+        assert p.locator(".cnmap-far").count() == 2
+        ring = p.evaluate("getComputedStyle(document.querySelector('.cnmap-far svg')).boxShadow")
+        assert "rgb(215, 25, 28)" in ring
+        far = orgs.to_crs(4326).geometry.iloc[3]
+        p.evaluate(f"{MAP}.setView([{far.y}, {far.x}], 17, {{animate: false}}); 0")
+        p.wait_for_timeout(300)
+        p.locator(".cnmap-far").first.click()
+        popup = p.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5_000)
+        assert "Location check\tplaced 1.7 km from the centre of its address postcode" in (
+            popup.inner_text())
         assert o.errors == []
     finally:
         o.close()

@@ -863,9 +863,10 @@ class SharedGeometry:
 
 @dataclass
 class OrgPayload:
-    """Organisation markers: ``points[k] = [lat, lon, symbol, name, rows, approximate, dx,
-    dy]`` (symbol: index into ``colours`` / ``shapes``; dx, dy: pixel offset of a marker that
-    shares its point with others)."""
+    """Organisation markers: ``points[k] = [lat, lon, symbol, name, rows, flags, dx, dy]``
+    (symbol: index into ``colours`` / ``shapes``; flags: 1 placed approximately, 2 placed far
+    from its address postcode; dx, dy: pixel offset of a marker that shares its point with
+    others)."""
 
     name: str
     colours: list[str]
@@ -1200,17 +1201,53 @@ def _org_rows(pts: pd.DataFrame, fields: Mapping[str, str],
 
 
 def _org_legend(keys: Sequence[str], symbols: Mapping[str, tuple[str, str]],
-                type_labels: Mapping[str, str] | None, approx: bool, cluster: bool) -> str:
+                type_labels: Mapping[str, str] | None, flags: Sequence[int], cluster: bool
+                ) -> str:
     counts = pd.Series(list(keys), dtype=object).value_counts()
     items = [(c, f"{S.type_label(k, type_labels)} ({int(counts.get(k, 0))})", shape)
              for k, (c, shape) in symbols.items()]
     notes = []
-    if approx:
+    if any(f & 1 for f in flags):
         notes.append("hollow, dashed: placed approximately (centre of its ward)")
+    n_far = sum(1 for f in flags if f & 2)
+    if n_far:
+        notes.append(f"red ring ({n_far}): placed more than 1 km from its address postcode, "
+                     "check its location")
     if cluster:
         notes.append("grey circles: groups of nearby organisations, click to zoom in")
     return S.legend_html(f"Organisations ({len(keys):,})", items,
                          note="; ".join(notes) or None)
+
+
+def _far_from_postcode(pts: pd.DataFrame) -> list[str | None]:
+    """Per organisation: None, or a plain note when it is placed far from its own address
+    postcode (``far_from_postcode`` with ``postcode_distance_m`` and ``postcode_checked``, as
+    :func:`cnmap.export.postcode_distances` gives them)."""
+    if "far_from_postcode" not in pts.columns:
+        return [None] * len(pts)
+    dist, code = _col(pts, "postcode_distance_m"), _col(pts, "postcode_checked")
+    out: list[str | None] = []
+    for i, flag in enumerate(pts["far_from_postcode"].tolist()):
+        if S._missing(flag) or not bool(flag):
+            out.append(None)
+            continue
+        d = _number(dist[i], math.nan)
+        how_far = "far" if math.isnan(d) else f"{d / 1000:.1f} km"
+        pc = "" if S._missing(code[i]) else f" {code[i]}"
+        out.append(f"placed {how_far} from the centre of its address postcode{pc}: check it")
+    return out
+
+
+def _with_location_rows(labels: list[str], rows: list[list[str | None]],
+                        notes: Sequence[tuple[str, Sequence[str | None]]]
+                        ) -> tuple[list[str], list[list[str | None]]]:
+    """Add a popup row per kind of location note that some organisation has."""
+    for label, values in notes:
+        if any(v is not None for v in values):
+            labels = [*labels, label]
+            rows = [[*r, None if v is None else S.esc(v)]
+                    for r, v in zip(rows, values, strict=True)]
+    return labels, rows
 
 
 def _org_payload(
@@ -1226,17 +1263,17 @@ def _org_payload(
     order = list(symbols)
     labels, rows = _org_rows(pts, POPUP_FIELDS if popup_fields is None else popup_fields,
                              type_labels)
-    approx = _approximate(pts)
+    approx, far = _approximate(pts), _far_from_postcode(pts)
+    labels, rows = _with_location_rows(labels, rows, [("Location", approx),
+                                                      ("Location check", far)])
+    flags = [(1 if a else 0) | (2 if f else 0) for a, f in zip(approx, far, strict=True)]
     geoms = np.asarray(pts.geometry.values, dtype=object)
     xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
     offsets = _overlap_offsets(ys, xs)
     names = _col(pts, NAME)
-    if any(a is not None for a in approx):
-        labels = [*labels, "Location"]
-        rows = [[*r, None if a is None else S.esc(a)] for r, a in zip(rows, approx, strict=True)]
     points = [
         [float(ys[i]), float(xs[i]), order.index(keys[i]), S.esc(names[i], missing="(no name)"),
-         rows[i], 1 if approx[i] else 0, offsets[i][0], offsets[i][1]]
+         rows[i], flags[i], offsets[i][0], offsets[i][1]]
         for i in range(len(pts))
     ]
     return OrgPayload(
@@ -1245,8 +1282,7 @@ def _org_payload(
         shapes=[symbols[k][1] for k in order],
         labels=labels,
         points=points,
-        legend=_org_legend(keys, symbols, type_labels, any(a is not None for a in approx),
-                           cluster),
+        legend=_org_legend(keys, symbols, type_labels, flags, cluster),
     )
 
 
@@ -1439,6 +1475,7 @@ _CSS = (
     ".leaflet-tooltip{max-width:min(440px,90vw)}"
     ".cnmap-org{background:transparent;border:none}"
     ".cnmap-org svg{display:block;filter:drop-shadow(0 0 1px #fff)}"
+    ".cnmap-far svg{border-radius:50%;box-shadow:0 0 0 2.5px #d7191c;background:#fff}"
     ".cnmap-legend-box{margin-bottom:6px}"
     ".leaflet-control-layers{font:13px/1.35 Arial,Helvetica,sans-serif}"
     ".leaflet-control-layers label{margin:1px 0}"
@@ -1603,9 +1640,10 @@ def _elements() -> dict[str, Any]:
                 var group = {{ this._parent.get_name() }};
                 var markers = [];
                 pts.forEach(function(p) {
-                    var approx = p[5] === 1;
+                    var approx = (p[5] & 1) === 1, far = (p[5] & 2) === 2;
                     var icon = L.divIcon({
-                        className: approx ? 'cnmap-org cnmap-approx' : 'cnmap-org',
+                        className: 'cnmap-org' + (approx ? ' cnmap-approx' : '')
+                            + (far ? ' cnmap-far' : ''),
                         html: cnmapSymbol(colours[p[2]], shapes[p[2]], approx),
                         iconSize: [14, 14], iconAnchor: [7 - p[6], 7 - p[7]],
                         popupAnchor: [p[6], p[7] - 7]
@@ -2110,7 +2148,7 @@ def _draw_org_layer(canvas: _Canvas, result: Any, organisations: Any, names: Map
     payload = _org_payload(pts, canvas.unique(names["organisations"]), opts.get("popup_fields"),
                            opts.get("type_labels"), opts["cluster"])
     _draw_organisations(canvas, payload, opts["cluster"])
-    return len(pts), any(p[5] for p in payload.points)
+    return len(pts), any(p[5] & 1 for p in payload.points)
 
 
 def coverage_map(
