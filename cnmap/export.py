@@ -1056,6 +1056,17 @@ def _ward_populations(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series
     return out
 
 
+def _ward_label(tables: Mapping[str, pd.DataFrame], names: set[str], ward: str) -> str:
+    """``"Name (code)"`` of a ward from the first ward table that names it."""
+    for n, df in tables.items():
+        flat = _plain(df)
+        if n in names and C.WARD_NAME in flat.columns:
+            found = flat.loc[flat[C.WARD_CODE] == ward, C.WARD_NAME]
+            if len(found):
+                return f"{found.iloc[0]} ({ward})"
+    return ward
+
+
 def ward_population_note(tables: Mapping[str, pd.DataFrame]) -> str | None:
     """A note when the ward tables give a ward different populations (None when they agree to
     the person): which tables, the largest difference and why the definitions differ."""
@@ -1071,9 +1082,7 @@ def ward_population_note(tables: Mapping[str, pd.DataFrame]) -> str | None:
     if worst is None:
         return None
     d, a, b, ward = worst
-    names = [_plain(df).set_index(C.WARD_CODE)[C.WARD_NAME] for n, df in tables.items()
-             if n in pops and C.WARD_NAME in _plain(df).columns]
-    label = f"{names[0].get(ward)} ({ward})" if names and ward in names[0].index else ward
+    label = _ward_label(tables, set(pops), ward)
     ta, tb = float(pops[a].sum()), float(pops[b].sum())
     totals = (f"the totals for all wards agree ({ta:,.0f})" if abs(ta - tb) < 0.5 else
               f"all wards add up to {ta:,.0f} in {a} and {tb:,.0f} in {b}")

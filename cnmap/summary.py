@@ -262,9 +262,9 @@ def _walk_limitation(f: SummaryFacts) -> str:
         return ("Walks are estimated from straight-line distance times a detour factor, not "
                 "along streets (rivers, railways and dead ends are not seen); opening hours, "
                 "capacity, eligibility, cost and steps are not included.")
-    return (f"Walking distance along streets at {f.speed_kmh:g} km/h from where residents live, "
-            "not use: opening hours, capacity, eligibility, cost, steps, hills and how safe "
-            "a route feels are not included.")
+    return (f"It measures walking distance along streets at {f.speed_kmh:g} km/h from where "
+            "residents live, not whether they use an organisation: opening hours, capacity, "
+            "eligibility, cost, steps, hills and how safe a route feels are not included.")
 
 
 def _lists_limitation(f: SummaryFacts) -> str:
@@ -308,8 +308,7 @@ def _deprivation_limitation(cov: Any) -> str:
 def _thin_limitation(f: SummaryFacts) -> str | None:
     if not f.thin_rule:
         return None
-    return ("The thresholds of a thin area are choices; other thresholds give other lists "
-            "(methods.md).")
+    return "The thin-area thresholds are choices; other thresholds give other lists."
 
 
 def _unplaced_limitation(cov: Any) -> str | None:
@@ -336,10 +335,21 @@ def limitations(cov: Any, thin: Any = None, *, facts: SummaryFacts | None = None
 def methods_limitations(cov: Any, thin: Any = None, *, org_summary: pd.DataFrame | None = None,
                         rejected: pd.DataFrame | None = None,
                         quality: pd.DataFrame | None = None) -> list[str]:
-    """The ``## Limitations`` section of ``methods.md`` as Markdown lines."""
+    """The ``## Limitations`` section of ``methods.md`` as Markdown lines.
+
+    ``quality`` is the exported quality table (:func:`cnmap.export.quality_table`); None:
+    computed from ``cov`` (organisations far from their address postcode are counted).
+    """
+    if quality is None:
+        from cnmap.export import quality_table
+
+        quality = quality_table(cov)
     items = limitations(cov, thin, org_summary=org_summary, rejected=rejected, quality=quality)
-    items.append("Counts of people in the tables are rounded to whole people on each row, so "
-                 "rows may not add up exactly to a rounded total.")
+    items += ["Ward tables count residents in the ward they live in, while the ward "
+              "deprivation summaries add up whole LSOAs by the LSOA-to-ward best fit: a ward's "
+              "two populations can differ (the workbook's README says by how much).",
+              "Counts of people in the tables are rounded to whole people on each row, so "
+              "rows may not add up exactly to a rounded total."]
     return ["", "## Limitations", "", *[f"- {i}" for i in items], ""]
 
 
@@ -606,7 +616,7 @@ def _thin_table(f: SummaryFacts, rows: Sequence[Mapping[str, Any]]) -> str:
     head = ('<tr><th class="num">Rank</th><th>Area</th><th>LSOA code</th><th>Ward</th>'
             '<th class="num">IMD decile</th><th class="num">Residents</th>'
             f'<th class="num">Within {f.minutes:g} min</th>'
-            '<th class="num">Farther</th><th class="num">Average walk</th></tr>')
+            '<th class="num">Farther</th><th class="num">Average walk to nearest</th></tr>')
     return (rule + f'<div class="scroll"><table class="thin"><thead>{head}</thead><tbody>{body}</tbody>'
             f"</table></div>{tail}")
 
