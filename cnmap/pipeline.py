@@ -490,7 +490,9 @@ def write_outputs(config: RunConfig, area: Any, cov: Any, thin: Any, profiles: A
                   org_summary: pd.DataFrame, rejected: pd.DataFrame,
                   steps: list[dict[str, Any]], report: Callable[[str], None] | None
                   ) -> dict[str, Any]:
-    """The tables, the map, the figures, the methods note and ``run.json``."""
+    """The tables, the map, the figures, the methods note and ``run.json``
+    (:func:`cnmap.provenance.run_record`: versions, input checksums, every parameter; plus
+    the coverage ``totals``)."""
     out = config.out_dir
     paths: dict[str, Any] = {}
     stem = _slug(area.lad_name)
@@ -515,16 +517,24 @@ def write_outputs(config: RunConfig, area: Any, cov: Any, thin: Any, profiles: A
                                  self_contained=config.self_contained)
     with _step("figures", steps, report):
         paths["figures"] = _write_figures(cov, thin, out / "figures")
+    with _step("summary page", steps, report):
+        from cnmap.summary import write_summary
+
+        page = write_summary(out, cov, thin, org_summary=org_summary, rejected=rejected,
+                             figures_dir=out / "figures")
+        paths["summary"] = page.paths()
+        if page.note:
+            log.info("summary page: %s", page.note)
     with _step("methods note", steps, report):
         paths["methods"] = write_methods(out / "methods.md", config, cov, thin, org_summary,
                                          rejected, steps)
     run_json = out / "run.json"
-    run_json.write_text(json.dumps({"config": config.to_dict(), "params": cov.params,
-                                    "area": cov.params.get("area", {}),
-                                    "snap_coverage": cov.params.get("snap_coverage"),
-                                    "totals": cov.totals.to_dict(orient="records"),
-                                    "thin_params": getattr(thin, "params", {}), "steps": steps,
-                                    "paths": paths}, indent=2, default=str))
+    from cnmap.provenance import run_record
+
+    record = run_record(config, cov, thin=thin, steps=steps, outputs=paths)
+    record["totals"] = cov.totals.to_dict(orient="records")
+    run_json.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
     paths["run"] = run_json
     return paths
 
@@ -634,13 +644,17 @@ def _data_lines(area_params: Mapping[str, Any]) -> list[str]:
 
 
 def _organisation_lines(org_summary: pd.DataFrame, rejected: pd.DataFrame) -> list[str]:
-    lines = ["", "## Organisations read", "", org_summary.to_markdown(index=False)
-             if hasattr(org_summary, "to_markdown") and _has_tabulate() else
-             org_summary.to_string(index=False), ""]
-    if len(rejected):
-        counts = rejected.groupby(["dataset", "reason"]).size().rename("rows").reset_index()
-        lines += ["Rejected rows by reason (details in tables/rejected_organisations.csv):", "",
-                  counts.to_string(index=False), ""]
+    """``## Organisations read`` (:func:`cnmap.summary.organisation_lines`: file names only),
+    with each list's reading notes (how a national list was cut to the district...)."""
+    from cnmap.summary import organisation_lines
+
+    lines = organisation_lines(org_summary, rejected)
+    notes = [(str(r["dataset"]), str(r["notes"])) for _, r in org_summary.iterrows()
+             if isinstance(r.get("notes"), str) and r.get("notes")]
+    if notes:
+        lines += ["Reading notes:", ""]
+        lines += [f"- {label}: {text}" for label, text in notes]
+        lines.append("")
     return lines
 
 
@@ -687,16 +701,10 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
                      "reasons).")
     lines += _organisation_lines(org_summary, rejected)
     lines += _licence_lines(cov, org_summary, not crow or bool(p.get("detour_calibration")))
+    from cnmap.summary import methods_limitations, without_machine_paths
+
+    lines += methods_limitations(cov, thin, org_summary=org_summary, rejected=rejected)
     lines += ["## Run time", ""]
     lines += [f"- {s['step']}: {s['seconds']:.1f} s" for s in steps]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(without_machine_paths("\n".join(lines)) + "\n", encoding="utf-8")
     return path
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
