@@ -280,7 +280,7 @@ def small_config(shared_data, tmp_path_factory):
            "organisations": [{"path": str(tmp / "libraries.csv"), "label": "Libraries {{7*7}}",
                               "name_col": "Library name", "postcode_col": "Postcode"}],
            "coverage": {"minutes": [10, 15], "detour_factor": 1.4},
-           "output": {"dir": str(tmp / "out")}}
+           "output": {"dir": str(tmp / "out"), "self_contained": True}}
     return doc, tmp
 
 
@@ -405,3 +405,47 @@ def test_a_failing_district_is_reported_and_the_others_go_on(small_config, monke
     again = _run(doc, tmp / "failing", districts=["E06000017", "E07000133"])
     assert again.computed == ("E07000133",) and again.resumed == ("E06000017",)
     assert again.complete
+
+
+@pytest.mark.browser
+def test_the_national_map_draws_every_district_in_a_browser(first_run):
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium),
+                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = b.new_page(viewport={"width": 900, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", lambda r: r.abort() if r.request.url.startswith("http")
+                   else r.continue_())  # self-contained: no network needed (tiles aside)
+        page.goto(first_run.files["map"].as_uri())
+        page.wait_for_timeout(1000)
+        assert errors == []
+        paths = page.query_selector_all(".leaflet-overlay-pane path")
+        assert len(paths) == len(first_run.lads)
+        tips = page.evaluate("""() => {
+            const m = window[document.querySelector('.folium-map').id];
+            const out = [];
+            m.eachLayer(l => {
+                if (l.feature && l.getTooltip()) {
+                    l.openTooltip();
+                    out.push(l.getTooltip().getElement().innerText);
+                    l.closeTooltip();
+                }
+            });
+            return out;
+        }""")
+        assert len(tips) == len(first_run.lads)
+        assert any("Rutland" in t and "E06000017" in t for t in tips)
+        assert any("Melton" in t for t in tips)
+        boxes = page.evaluate("Array.from(document.querySelectorAll('.cnmap-national-box'))"
+                              ".map(e => e.innerText).join(' | ')")
+        assert "80 % or more" in boxes and "not computed" in boxes
+        assert "walk of: Libraries {{7*7}}" in boxes  # the title, shown as written
+        attribution = page.evaluate(
+            "document.querySelector('.leaflet-control-attribution').innerText")
+        assert "Open Government Licence" in attribution and "Libraries {{7*7}}" in attribution
+        b.close()

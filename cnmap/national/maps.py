@@ -37,6 +37,7 @@ _CSS = (
     "box-shadow:0 0 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif}"
     ".cnmap-national-box i{display:inline-block;width:14px;height:12px;margin-right:6px;"
     "vertical-align:middle;border:1px solid #777}"
+    ".leaflet-control-attribution{max-width:60%;font-size:11px}"
 )
 
 

@@ -336,6 +336,22 @@ def _outlines(codes: Sequence[str]) -> dict[str, str]:
         return {}
 
 
+#: The national map's attribution (every statement in full is in summary.json).
+_MAP_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2025; Royal Mail data © Royal Mail "
+    "copyright and database right 2025; National Statistics data © Crown copyright and "
+    "database right 2025. ONS boundaries, lookups and Census 2021, MHCLG English Indices of "
+    "Deprivation 2025: Open Government Licence v3.0.")
+
+
+def _map_attribution(cfg: NationalConfig, any_network: bool) -> list[str]:
+    from cnmap.network import OSM_ATTRIBUTION
+
+    labels = "; ".join(s.label for s in cfg.organisations)
+    return [_MAP_ATTRIBUTION, f"Organisations: {labels}.",
+            *([f"Walk networks: {OSM_ATTRIBUTION}."] if any_network else [])]
+
+
 def _national_map(lads: pd.DataFrame, params: NationalParams, question: str,
                   attribution: Sequence[str], out: Path, self_contained: bool) -> Path:
     from cnmap.national.maps import national_map, save_national_map
@@ -526,7 +542,8 @@ def _write_outputs(cfg: NationalConfig, out: Path, tabs: _Tables, done: _Done,
     files = _write_tables(tabs, done.orgs_all, done.rejected, done.org_summary, out)
     outlines = _outlines(done.codes)
     lads = tabs.lads.assign(outline_wkt=tabs.lads[C.LAD_CODE].map(outlines))
-    files["map"] = _national_map(lads, cfg.params, _question(cfg), attribution, out, contained)
+    files["map"] = _national_map(lads, cfg.params, _question(cfg),
+                                 _map_attribution(cfg, any_network), out, contained)
     return files, attribution
 
 
