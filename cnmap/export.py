@@ -62,6 +62,7 @@ __all__ = [
     "ward_population_note",
     "quality_table",
     "EMPTY_PREFIX",
+    "EMPTY_REASONS",
     "FAR_FROM_POSTCODE",
 ]
 
@@ -100,6 +101,15 @@ SHEET_DESCRIPTIONS: dict[str, str] = {
     "residents": "Residential points (postcodes) with their population weight and walking "
                  "results.",
     "catchments": "Walking catchments: the streets reached within the time limit, buffered.",
+}
+
+#: Why a standard table may have no rows (a caller's ``empty_reasons`` come first).
+EMPTY_REASONS: dict[str, str] = {
+    "rejected_organisations": "every row of every organisations list was placed",
+    "organisations_read": "no organisations list was read",
+    "quality": "no problems found",
+    "thin_lsoas": "no LSOA is thin; every LSOA is in lsoas with its thin flag",
+    "thin_wards": "no ward is thin or left behind; every ward is in wards with its flags",
 }
 
 #: Plain-English meaning of common columns, listed on the README sheet when present.
@@ -844,9 +854,10 @@ def write_tables(
         the values unchanged. False: write the CSV values unchanged. Either way a cell
         holding a line break is quoted, so it never splits a row.
     empty_reasons
-        Table name -> why it may be empty. A table with no rows is written (CSV and sheet)
-        as one row whose first cell is ``"(no rows) <reason>"``; the README notes and the
-        GeoPackage layer description say the same.
+        Table name -> why it may be empty (over :data:`EMPTY_REASONS` for the standard
+        names). A table with no rows is written (CSV and sheet) as one row whose first cell
+        is ``"(no rows) <reason>"``; the README notes and the GeoPackage layer description
+        say the same.
     gis_layers
         Extra spatial layers written to the GeoPackage only (large or technical layers such
         as residential points and walking catchments).
@@ -875,7 +886,7 @@ def write_tables(
     safe = _safe_names(tables)
     out_dir = _out_dir(path)
     param_rows = _flatten(params or {})
-    reasons = dict(empty_reasons or {})
+    reasons = {**EMPTY_REASONS, **(empty_reasons or {})}
     desc = {**SHEET_DESCRIPTIONS, **(descriptions or {})}
     plain = {name: _plain(df) for name, df in tables.items()}
     shown = {name: _explained(df, reasons.get(name)) for name, df in plain.items()}

@@ -313,6 +313,13 @@ def test_write_tables_explains_any_empty_table(tmp_path):
     assert rows["row"].tolist() == ["(no rows) every row was placed"]
     write_tables({"other": pd.DataFrame({"a": []})}, tmp_path, formats=["csv"])
     assert pd.read_csv(tmp_path / "other.csv")["a"].tolist() == ["(no rows) nothing to list"]
+    # the run's rejected rows: a standard reason without being told
+    rej = pd.DataFrame({"dataset": pd.Series([], dtype=object), "reason": []})
+    write_tables({"rejected_organisations": rej}, tmp_path, formats=["csv", "xlsx"])
+    got = pd.read_csv(tmp_path / "rejected_organisations.csv")
+    assert got["dataset"].tolist() == ["(no rows) every row of every organisations list was placed"]
+    ws = load_workbook(tmp_path / "cnmap.xlsx")["rejected_organisations"]
+    assert ws.max_row == 2 and ws["A2"].value.startswith("(no rows) every row")
 
 
 def lookup_frame(points: dict[str, tuple[float, float]]) -> pd.DataFrame:

@@ -178,7 +178,11 @@ def _screenshots(html: Path, name: str) -> dict[str, int]:
             ctx = browser.new_context(viewport={"width": w, "height": h}, offline=True)
             page = ctx.new_page()
             errors: list[str] = []
-            page.on("pageerror", errors.append)
+
+            def record(exc: object, sink: list[str] = errors) -> None:
+                sink.append(str(exc))
+
+            page.on("pageerror", record)
             page.goto(html.resolve().as_uri())
             page.screenshot(path=str(ARTIFACTS / f"{name}_{device}.png"), full_page=True)
             widths[device] = page.evaluate("document.documentElement.scrollWidth")
