@@ -542,6 +542,7 @@ footer p { margin: 0 0 0.6mm; }
   .two { grid-template-columns: 1fr; }
   ul.lim { columns: 1; }
   ul.lim, ul.data, table.thin, .note { font-size: 9.5pt; }
+  table.thin .code { display: none; }
   footer { font-size: 8.5pt; }
   h1 { font-size: 15pt; }
 }
@@ -613,7 +614,7 @@ def _thin_table(f: SummaryFacts, rows: Sequence[Mapping[str, Any]]) -> str:
     more = f.n_thin - len(rows)
     tail = (f'<p class="note">… and {more:,} more thin areas in tables/thin_lsoas.csv.</p>'
             if more > 0 else "")
-    head = ('<tr><th class="num">Rank</th><th>Area</th><th>LSOA code</th><th>Ward</th>'
+    head = ('<tr><th class="num">Rank</th><th>Area</th><th class="code">LSOA code</th><th>Ward</th>'
             '<th class="num">IMD decile</th><th class="num">Residents</th>'
             f'<th class="num">Within {f.minutes:g} min</th>'
             '<th class="num">Farther</th><th class="num">Average walk to nearest</th></tr>')
