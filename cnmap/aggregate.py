@@ -21,8 +21,9 @@ does the grouping once; :class:`GroupSums` turns the sums into the figures:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ import pandas as pd
 
 from cnmap import schema as S
 
-__all__ = ["GroupSums", "group_sums", "weighted_median", "coverage_figures"]
+__all__ = ["GroupSums", "group_sums", "group_sums_by", "weighted_median", "coverage_figures",
+           "coverage_figures_by"]
 
 _KEY = "_k"
 _POP = "population"
@@ -50,6 +52,85 @@ def weighted_median(keys: np.ndarray, values: np.ndarray, weights: np.ndarray) -
     half = df.groupby("k", sort=False)["w"].transform("sum") / 2.0
     first = df.loc[cum >= half - 1e-9].groupby("k", sort=False)["v"].first()
     return first
+
+
+#: Derived per-point columns summed at once: bounds the memory of a grouping to this many
+#: columns of the points (the sums of a column do not depend on the other columns).
+BATCH_COLUMNS = 16
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A grouping key factorised once: sorted unique keys and each point's code (-1: none)."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> _Keys:
+        codes, uniques = pd.factorize(np.asarray(keys), sort=True)
+        return cls(codes=np.asarray(codes, dtype=np.int64), uniques=np.asarray(uniques))
+
+    def grouper(self) -> pd.Categorical:
+        """The codes as a categorical (points without a key left out of every group)."""
+        return pd.Categorical.from_codes(self.codes, categories=pd.Index(self.uniques))
+
+    def index(self) -> pd.Index:
+        return pd.Index(self.uniques)
+
+
+def _people_col(cond: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.where(cond, weights, 0.0)
+    return out
+
+
+def _value_col(value: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    out: np.ndarray = weights * value
+    return out
+
+
+def _mean_col(value: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    fin = np.isfinite(value)
+    out: np.ndarray = np.where(fin, weights * np.where(fin, value, 0.0), 0.0)
+    return out
+
+
+def _finite_col(value: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.where(np.isfinite(value), weights, 0.0)
+    return out
+
+
+def _derived(weights: np.ndarray, people: Mapping[str, np.ndarray],
+             per_person: Mapping[str, np.ndarray],
+             means: Mapping[str, np.ndarray]) -> list[tuple[str, Callable[[], np.ndarray]]]:
+    """The per-point columns whose sums make the figures, each made only when summed."""
+    cols: list[tuple[str, Callable[[], np.ndarray]]] = [(_POP, partial(np.asarray, weights))]
+    cols += [(f"people:{n}", partial(_people_col, c, weights)) for n, c in people.items()]
+    cols += [(f"value:{n}", partial(_value_col, v, weights)) for n, v in per_person.items()]
+    for name, value in means.items():
+        cols.append((f"mean:{name}", partial(_mean_col, value, weights)))
+        cols.append((f"finite:{name}", partial(_finite_col, value, weights)))
+    return cols
+
+
+def _batched_sums(keys: Mapping[str, _Keys],
+                  cols: Sequence[tuple[str, Callable[[], np.ndarray]]]) -> dict[str, pd.DataFrame]:
+    """Sums of every column by every key, making ``BATCH_COLUMNS`` columns at a time (pandas'
+    grouped sum, the same figures as one wide frame grouped at once)."""
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in keys}
+    groupers = {name: k.grouper() for name, k in keys.items()}
+    for start in range(0, len(cols), BATCH_COLUMNS):
+        batch = pd.DataFrame({c: make() for c, make in cols[start:start + BATCH_COLUMNS]},
+                             copy=False)
+        for name, grouper in groupers.items():
+            parts[name].append(batch.groupby(grouper, sort=True, observed=True).sum())
+        del batch
+    out: dict[str, pd.DataFrame] = {}
+    for name, k in keys.items():
+        sums = pd.concat(parts[name], axis=1)
+        sums.index = k.index()[sums.index.codes] if len(sums) else k.index()[:0]
+        out[name] = sums
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +194,8 @@ def group_sums(keys: np.ndarray, weights: np.ndarray, *,
     Parameters
     ----------
     keys
-        The group of every point (LSOA code, ward code, decile...).
+        The group of every point (LSOA code, ward code, decile...); points with a missing
+        key are left out.
     weights
         People at every point.
     people
@@ -129,19 +211,41 @@ def group_sums(keys: np.ndarray, weights: np.ndarray, *,
     -------
     GroupSums
     """
-    frame: dict[str, np.ndarray] = {_KEY: keys, _POP: weights}
-    for name, cond in (people or {}).items():
-        frame[f"people:{name}"] = np.where(cond, weights, 0.0)
-    for name, value in (per_person or {}).items():
-        frame[f"value:{name}"] = weights * value
-    for name, value in (means or {}).items():
-        fin = np.isfinite(value)
-        frame[f"mean:{name}"] = np.where(fin, weights * np.where(fin, value, 0.0), 0.0)
-        frame[f"finite:{name}"] = np.where(fin, weights, 0.0)
-    sums = pd.DataFrame(frame).groupby(_KEY, sort=True).sum()
-    meds = {name: weighted_median(keys, value, weights).reindex(sums.index).to_numpy()
-            for name, value in (medians or {}).items()}
-    return GroupSums(sums=sums, medians=meds)
+    return group_sums_by({_KEY: keys}, weights, people=people, per_person=per_person,
+                         means=means, medians=medians)[_KEY]
+
+
+def group_sums_by(keys: Mapping[str, np.ndarray], weights: np.ndarray, *,
+                  people: Mapping[str, np.ndarray] | None = None,
+                  per_person: Mapping[str, np.ndarray] | None = None,
+                  means: Mapping[str, np.ndarray] | None = None,
+                  medians: Mapping[str, np.ndarray] | None = None) -> dict[str, GroupSums]:
+    """:func:`group_sums` by several keys at once (e.g. LSOA, ward and decile).
+
+    Each per-point column (people x condition, people x value) is made once for all keys,
+    a few columns at a time, so the memory stays a few columns of the points whatever the
+    number of figures. The sums are pandas' grouped sums, exactly as :func:`group_sums`.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    factorised = {name: _Keys.of(k) for name, k in keys.items()}
+    cols = _derived(weights, people or {}, per_person or {}, means or {})
+    sums = _batched_sums(factorised, cols)
+    out: dict[str, GroupSums] = {}
+    for name, k in factorised.items():
+        frame = sums[name]
+        frame.index.name = _KEY
+        meds = {m: _median_by(k, value, weights) for m, value in (medians or {}).items()}
+        out[name] = GroupSums(sums=frame, medians=meds)
+    return out
+
+
+def _median_by(k: _Keys, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`weighted_median` by a factorised key, one value per unique key (NaN: none)."""
+    has = k.codes >= 0
+    med = weighted_median(k.codes[has], np.asarray(values, dtype=np.float64)[has],
+                          weights[has])
+    out: np.ndarray = med.reindex(np.arange(k.uniques.size)).to_numpy(dtype=np.float64)
+    return out
 
 
 def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
@@ -155,6 +259,15 @@ def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | flo
     ``share_covered_{T}min_{type}``, ``mean_reachable_{T}min_{type}``,
     ``mean_walk_min_{type}`` (see ``docs/coverage.md``).
     """
+    return coverage_figures_by(res, {key: res[key].to_numpy()}, thresholds, types)[key]
+
+
+def coverage_figures_by(res: pd.DataFrame, keys: Mapping[str, np.ndarray],
+                        thresholds: Sequence[int | float],
+                        types: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+    """:func:`coverage_figures` by several keys at once (name -> one key per resident; a
+    missing key leaves the resident out of that table). The per-resident columns are read
+    once for all keys."""
     people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
     per_person: dict[str, np.ndarray] = {}
     for t in thresholds:
@@ -162,9 +275,15 @@ def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | flo
             people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
             per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
     walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
-    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
-                      per_person=per_person, means=walks,
-                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    by_key = group_sums_by(keys, res[S.WEIGHT].to_numpy(float), people=people,
+                           per_person=per_person, means=walks,
+                           medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    return {name: _figures(sums, name, thresholds, types) for name, sums in by_key.items()}
+
+
+def _figures(sums: GroupSums, key: str, thresholds: Sequence[int | float],
+             types: Sequence[str]) -> pd.DataFrame:
+    """The coverage table's columns from the sums."""
     cols: dict[str, Any] = {S.POPULATION: sums.population,
                             S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
     for t in thresholds:
@@ -179,6 +298,6 @@ def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | flo
             cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
     for k in types:
         cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
-    out = pd.DataFrame(cols, index=sums.index)
+    out = pd.DataFrame(cols, index=sums.index.copy())
     out.index.name = key
     return out

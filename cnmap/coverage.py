@@ -29,7 +29,7 @@ import pandas as pd
 
 from cnmap import _check
 from cnmap import schema as S
-from cnmap.aggregate import coverage_figures, weighted_median
+from cnmap.aggregate import coverage_figures_by, weighted_median
 from cnmap.errors import MissingColumnError, ValidationError
 from cnmap.params import CoverageParams
 from cnmap.residents import residential_points
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from cnmap.area import Area
     from cnmap.network import WalkNetwork
     from cnmap.network.cover import SnapCoverage
+    from cnmap.network.snap import SnapResult
 
 __all__ = [
     "CoverageLike",
@@ -356,9 +357,9 @@ class _Settings:
 @dataclass(frozen=True)
 class _Walks:
     """Walks of every residential point: ``frame`` has ``walk_m``, ``walk_m_{type}``,
-    ``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}``."""
+    ``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}`` (one array each)."""
 
-    frame: pd.DataFrame
+    frame: Mapping[str, np.ndarray]
     placed: np.ndarray
     quality: list[dict[str, Any]]
     detour: float | None = None
@@ -439,11 +440,16 @@ def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
 
 
 def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                   run: _Settings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray,
-                                            SnapCoverage]:
+                   run: _Settings) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                            np.ndarray, SnapCoverage]:
+    """Every walk of the residents on the network, snapping each point once.
+
+    Three kinds of search: one multi-source search for the nearest organisation; one
+    bounded search per organisation at the largest limit for the counts within every limit
+    (by type); one search per type for the nearest organisation of each type.
+    """
     from cnmap.network import (
         check_snap_coverage,
-        count_within,
         distance_at_points,
         distance_to_nearest,
         snap_points,
@@ -456,24 +462,44 @@ def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFra
     out: dict[str, np.ndarray] = {}
     nd = distance_to_nearest(net, S_)
     out[S.WALK_M] = distance_at_points(net, nd, P, sources=S_).to_numpy(float)
+    out.update(_counts_on_network(net, S_, P, orgs, run))
+    out.update(_nearest_by_type(net, S_, P, orgs, run))
+    return out, P.ok, S_.ok, S_.access_m, guard
+
+
+def _counts_on_network(net: WalkNetwork, S_: SnapResult, P: SnapResult,
+                       orgs: gpd.GeoDataFrame, run: _Settings) -> dict[str, np.ndarray]:
+    """``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}``: one search per organisation
+    at the largest limit answers every limit."""
+    from cnmap.network import count_within_limits
+
     groups = orgs["_type"].to_numpy() if run.types else None
-    for t, m in run.metres.items():
-        cnt = count_within(net, S_, cutoff_m=m, groups=groups, points=P)
-        out[S.n_reachable(t)] = cnt["count"].to_numpy(dtype=float, na_value=0.0)
+    cnt = count_within_limits(net, S_, limits_m=[run.metres[t] for t in run.thresholds],
+                              groups=groups, points=P)
+    col = {str(g): j for j, g in enumerate(cnt.groups)}
+    out: dict[str, np.ndarray] = {}
+    for i, t in enumerate(run.thresholds):
+        out[S.n_reachable(t)] = cnt.total(i).astype(float)
         for k in run.types:
-            out[S.n_reachable(t, k)] = (cnt[k].to_numpy(dtype=float, na_value=0.0)
-                                        if k in cnt.columns else np.zeros(len(res)))
-    for k in run.types:
-        sel = orgs.index[orgs["_type"] == k]
-        Sk = snap_points(net, orgs.geometry.loc[sel].reset_index(drop=True),
-                         max_snap_m=run.max_snap_m)
-        ndk = distance_to_nearest(net, Sk)
-        out[S.walk_m(k)] = distance_at_points(net, ndk, P, sources=Sk).to_numpy(float)
-    return pd.DataFrame(out), P.ok, S_.ok, S_.access_m, guard
+            out[S.n_reachable(t, k)] = (cnt.counts[:, i, col[k]].astype(float) if k in col
+                                        else np.zeros(len(P)))
+    return out
+
+
+def _nearest_by_type(net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.GeoDataFrame,
+                     run: _Settings) -> dict[str, np.ndarray]:
+    """``walk_m_{type}``: the walk to the nearest organisation of each type (no limit), from
+    the organisations snapped once."""
+    if not run.types:
+        return {}
+    from cnmap.network import nearest_by_group
+
+    d = nearest_by_group(net, S_, P, groups=orgs["_type"].to_numpy())
+    return {S.walk_m(k): d[k].to_numpy(float) for k in run.types}
 
 
 def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings,
-                      detour: float) -> pd.DataFrame:
+                      detour: float) -> dict[str, np.ndarray]:
     from scipy.spatial import cKDTree
 
     rxy = np.column_stack([res.geometry.x.to_numpy(), res.geometry.y.to_numpy()])
@@ -502,7 +528,7 @@ def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Setti
             out[S.n_reachable(t, k)] = within(kinds == k, m)
     for k in run.types:
         out[S.walk_m(k)] = nearest(kinds == k)
-    return pd.DataFrame(out)
+    return out
 
 
 def _walks_on_network(net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
@@ -553,10 +579,12 @@ def _walks_crow_flies(net: WalkNetwork | None, res: gpd.GeoDataFrame, og: gpd.Ge
 # per-resident results and tables
 
 
-def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings) -> pd.DataFrame:
-    """One row per residential point: weight, placed, walks, covered within each limit."""
+def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings,
+                  area: Area) -> pd.DataFrame:
+    """One row per residential point: weight, placed, walks, covered within each limit and
+    the LSOA's IMD decile (when the area has deciles)."""
     W = walks.frame
-    walk_m = W[S.WALK_M].to_numpy(float)
+    walk_m = np.asarray(W[S.WALK_M], dtype=float)
     per_min = run.metres_per_minute
     rcols: dict[str, np.ndarray] = {
         S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(), S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
@@ -564,38 +592,44 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings) -> pd.Da
         S.WALK_M: walk_m, S.WALK_MIN: walk_m / per_min,
     }
     for t, m in run.metres.items():
-        rcols[S.n_reachable(t)] = W[S.n_reachable(t)].to_numpy(float)
+        rcols[S.n_reachable(t)] = np.asarray(W[S.n_reachable(t)], dtype=float)
         rcols[S.covered(t)] = walks.placed & (walk_m <= m + 1e-9)
         for k in run.types:
-            rcols[S.covered(t, k)] = walks.placed & (W[S.walk_m(k)].to_numpy(float) <= m + 1e-9)
-            rcols[S.n_reachable(t, k)] = W[S.n_reachable(t, k)].to_numpy(float)
+            rcols[S.covered(t, k)] = walks.placed & (np.asarray(W[S.walk_m(k)], dtype=float)
+                                                     <= m + 1e-9)
+            rcols[S.n_reachable(t, k)] = np.asarray(W[S.n_reachable(t, k)], dtype=float)
     for k in run.types:
-        rcols[S.walk_min(k)] = W[S.walk_m(k)].to_numpy(float) / per_min
-    return pd.DataFrame(rcols)
+        rcols[S.walk_min(k)] = np.asarray(W[S.walk_m(k)], dtype=float) / per_min
+    if S.IMD_DECILE in area.lsoas.columns:
+        dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
+        rcols[S.IMD_DECILE] = dec.reindex(rcols[S.LSOA_CODE]).to_numpy()
+    # one array per column, not copied into a wide block (the walks are not kept otherwise)
+    return pd.DataFrame(rcols, copy=False)
 
 
-def _area_tables(R: pd.DataFrame, area: Area, run: _Settings
-                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Coverage by LSOA (the area's LSOA table plus the figures) and by ward."""
-    lsoa_stats = coverage_figures(R, S.LSOA_CODE, run.thresholds, run.types)
+def _tables(R: pd.DataFrame, area: Area, run: _Settings
+            ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+    """Coverage by LSOA (the area's LSOA table plus the figures), by ward and by IMD decile
+    (empty without deciles): the per-resident columns are read once for the three tables."""
+    keys = {S.LSOA_CODE: R[S.LSOA_CODE].to_numpy(), S.WARD_CODE: R[S.WARD_CODE].to_numpy()}
+    has_deciles = S.IMD_DECILE in R.columns
+    if has_deciles:
+        keys[S.IMD_DECILE] = R[S.IMD_DECILE].to_numpy()
+    figs = coverage_figures_by(R, keys, run.thresholds, run.types)
     base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == S.POPULATION])
-    lsoas = base.merge(lsoa_stats, left_on=S.LSOA_CODE, right_index=True, how="left")
-    ward_stats = coverage_figures(R, S.WARD_CODE, run.thresholds, run.types)
+    lsoas = base.merge(figs[S.LSOA_CODE], left_on=S.LSOA_CODE, right_index=True, how="left")
     wbase = area.wards[[c for c in area.wards.columns
                         if c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)]]
-    wards = wbase.merge(ward_stats, left_on=S.WARD_CODE, right_index=True, how="left")
+    wards = wbase.merge(figs[S.WARD_CODE], left_on=S.WARD_CODE, right_index=True, how="left")
+    deciles = (_decile_table(figs[S.IMD_DECILE], area) if has_deciles
+               else pd.DataFrame(columns=[S.IMD_DECILE]))
     return (gpd.GeoDataFrame(lsoas, geometry=S.GEOMETRY, crs=area.lsoas.crs),
-            gpd.GeoDataFrame(wards, geometry=S.GEOMETRY, crs=area.wards.crs))
+            gpd.GeoDataFrame(wards, geometry=S.GEOMETRY, crs=area.wards.crs), deciles)
 
 
-def _decile_table(R: pd.DataFrame, area: Area, run: _Settings) -> pd.DataFrame:
-    """Coverage by IMD decile (adds ``imd_decile`` to ``R``); empty without deciles."""
-    if S.IMD_DECILE not in area.lsoas.columns:
-        return pd.DataFrame(columns=[S.IMD_DECILE])
-    dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
-    R[S.IMD_DECILE] = dec.reindex(R[S.LSOA_CODE]).to_numpy()
-    deciles = coverage_figures(R.dropna(subset=[S.IMD_DECILE]).astype({S.IMD_DECILE: int}),
-                         S.IMD_DECILE, run.thresholds, run.types)
+def _decile_table(deciles: pd.DataFrame, area: Area) -> pd.DataFrame:
+    """The decile figures with the number of LSOAs, one row for each decile 1-10."""
+    deciles.index = deciles.index.astype(int)
     deciles.insert(1, "n_lsoas", area.lsoas.groupby(S.IMD_DECILE).size().reindex(deciles.index))
     return deciles.reindex(pd.Index(range(1, 11), name=S.IMD_DECILE)).reset_index()
 
@@ -730,9 +764,8 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
         walks = _walks_on_network(network, res, og, run)
     else:
         walks = _walks_crow_flies(network, res, og, run, detour_factor)
-    R = _per_resident(res, walks, run)
-    lsoas, wards = _area_tables(R, area, run)
-    deciles = _decile_table(R, area, run)
+    R = _per_resident(res, walks, run, area)
+    lsoas, wards, deciles = _tables(R, area, run)
     params = _record(run, R, resident_method, og, walks, area, network, type_col)
     result = CoverageResult(
         thresholds=run.thresholds, speed_kmh=run.speed_kmh, mode=mode, lsoas=lsoas, wards=wards,

@@ -42,7 +42,14 @@ from cnmap.network.district import (
     walk_network_for_district,
 )
 from cnmap.network.io import read_walk_network, walk_graph_from_xml, walk_network_from_polygon
-from cnmap.network.paths import count_within, distance_at_points, distance_to_nearest
+from cnmap.network.paths import (
+    LimitCounts,
+    count_within,
+    count_within_limits,
+    distance_at_points,
+    distance_to_nearest,
+    nearest_by_group,
+)
 from cnmap.network.snap import DEFAULT_MAX_SNAP_M, SnapResult, snap_points
 from cnmap.network.speeds import (
     DEFAULT_SPEED_KMH,
@@ -79,6 +86,9 @@ __all__ = [
     "distance_to_nearest",
     "distance_at_points",
     "count_within",
+    "count_within_limits",
+    "LimitCounts",
+    "nearest_by_group",
     "catchments",
     "reached_edges",
     "WALKING_SPEEDS",

@@ -15,12 +15,15 @@ Conventions
   are scanned once, when it is settled), so the heap never holds more than
   ``n_seeds + nnz`` entries.
 - A node is reached when its distance is ``<= cutoff``.
+- Kernels are serial and release the GIL (``nogil=True``): the callers run one chunk of the
+  sources per thread. Serial kernels compile several times faster than numba's
+  ``parallel=True`` ones, and every kernel is cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # ----------------------------------------------------------------------------------------
 # 4-ary min-heap (keys float64, values int32 node positions) in two preallocated arrays
@@ -76,7 +79,7 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
 # one multi-source search: distance to (and label of) the nearest source
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label,
                  cutoff):  # pragma: no cover - compiled
     """Distance from every node to its nearest seed, and that seed's label (-1 if none)."""
@@ -182,17 +185,31 @@ def reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra, 
     return npt
 
 
-@njit(parallel=True, cache=True)
-def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_group,
-                 src_weight, n_groups, cutoff,
-                 node_pt_ptr, node_pt_idx, node_pt_extra,
-                 src_edge, src_pos, src_access,
-                 edge_pt_ptr, edge_pt_idx, pt_pos, pt_access,
-                 n_points, n_chunks):  # pragma: no cover - compiled
-    """Number of sources (weighted, by group) within ``cutoff`` of every node and point.
+@njit(cache=True, inline="always")
+def _bucket(value, limits):  # pragma: no cover - compiled
+    """Index of the first (smallest) limit that ``value`` is within (limits ascending)."""
+    i = 0
+    while limits[i] < value:
+        i += 1
+    return i
 
-    One bounded Dijkstra per source; sources are dealt round-robin to ``n_chunks`` workers,
-    each with its own scratch arrays and counters, summed at the end.
+
+@njit(cache=True, nogil=True)
+def count_chunk(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_group,
+                src_weight, n_groups, limits, at_points,
+                node_pt_ptr, node_pt_idx, node_pt_extra,
+                src_edge, src_pos, src_access,
+                edge_pt_ptr, edge_pt_idx, pt_pos, pt_access,
+                chunk, n_chunks):  # pragma: no cover - compiled
+    """Sources (weighted, by group) within each of the ascending ``limits`` of every node or
+    point, from the sources ``chunk, chunk + n_chunks, ...``: one bounded search each.
+
+    One search at the largest limit answers every limit: a node or point reached at
+    distance ``d`` is counted in the bucket of the smallest limit ``>= d`` (a search bounded
+    at a smaller limit reaches exactly the nodes and points within it, at the same
+    distances). Returns ``(n_targets, n_limits, n_groups)`` int32 bucket counts; the caller
+    sums the chunks and accumulates the buckets over the limits. Run without the GIL, one
+    chunk per thread.
 
     Points: ``node_pt_*`` is a CSR from node to the points on its incident edges with the
     extra distance (along the edge + the point's access); ``edge_pt_*`` lists the points on
@@ -202,65 +219,91 @@ def count_within(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_gr
     """
     n = indptr.shape[0] - 1
     n_src = src_ptr.shape[0] - 1
-    node_counts = np.zeros((n_chunks, n, n_groups), dtype=np.int64)
-    pt_counts = np.zeros((n_chunks, n_points, n_groups), dtype=np.int64)
+    n_points = pt_pos.shape[0]
+    n_targets = n_points if at_points else n
+    cutoff = limits[limits.shape[0] - 1]
+    counts = np.zeros((n_targets, limits.shape[0], n_groups), dtype=np.int32)
     cap = indices.shape[0] + seed_node.shape[0] + 1
-    for c in prange(n_chunks):
-        dist = np.full(n, np.inf)
-        touched = np.empty(n, dtype=np.int64)
-        hk = np.empty(cap, dtype=np.float64)
-        hv = np.empty(cap, dtype=np.int32)
-        best = np.full(n_points, np.inf)
-        ptouched = np.empty(n_points, dtype=np.int64)
-        nc = node_counts[c]
-        pc = pt_counts[c]
-        for s in range(c, n_src, n_chunks):
-            a = src_ptr[s]
-            b = src_ptr[s + 1]
-            count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
-                             dist, touched, hk, hv)
-            g = src_group[s]
-            w = src_weight[s]
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, dtype=np.int64)
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int32)
+    best = np.full(n_points, np.inf)
+    ptouched = np.empty(n_points, dtype=np.int64)
+    for s in range(chunk, n_src, n_chunks):
+        a = src_ptr[s]
+        b = src_ptr[s + 1]
+        count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
+                         dist, touched, hk, hv)
+        g = src_group[s]
+        w = src_weight[s]
+        if at_points:
+            npt = reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra,
+                               src_edge[s], src_pos[s], src_access[s], edge_pt_ptr,
+                               edge_pt_idx, pt_pos, pt_access, best, ptouched)
+            for k in range(npt):
+                p = ptouched[k]
+                if best[p] <= cutoff:
+                    counts[p, _bucket(best[p], limits), g] += w
+                best[p] = np.inf
+        else:
             for k in range(count):
-                nc[touched[k], g] += w
-            if n_points > 0:
-                npt = reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra,
-                                   src_edge[s], src_pos[s], src_access[s], edge_pt_ptr,
-                                   edge_pt_idx, pt_pos, pt_access, best, ptouched)
-                for k in range(npt):
-                    p = ptouched[k]
-                    if best[p] <= cutoff:
-                        pc[p, g] += w
-                    best[p] = np.inf
-            else:
-                for k in range(count):
-                    dist[touched[k]] = np.inf
-    return node_counts.sum(axis=0), pt_counts.sum(axis=0)
+                node = touched[k]
+                counts[node, _bucket(dist[node], limits), g] += w
+                dist[node] = np.inf
+    return counts
 
 
-@njit(cache=True)
-def same_edge_nearest(pt_edge, pt_pos, pt_access, src_edge_sorted, src_pos_sorted,
-                      src_access_sorted, src_label_sorted):  # pragma: no cover - compiled
-    """For every point, the shortest direct along-edge distance to a source on its own edge.
-
-    Sources are sorted by edge. Returns (distance, label); inf / -1 where no source shares
-    the point's edge.
-    """
-    m = pt_edge.shape[0]
-    out = np.full(m, np.inf)
-    lab = np.full(m, -1, dtype=np.int64)
-    for i in range(m):
-        e = pt_edge[i]
+@njit(cache=True, nogil=True)
+def reach_chunk(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge, src_pos,
+                src_acc, node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc,
+                cutoff, chunk, n_chunks):  # pragma: no cover - compiled
+    """Every (source, point, metres) pair within ``cutoff`` for the sources ``chunk, chunk +
+    n_chunks, ...``: one bounded search each (sources with ``src_edge < 0`` are not placed
+    and have no pairs). Returns ``(source, point, distance)`` arrays, sources in order."""
+    n = indptr.shape[0] - 1
+    n_src = src_u.shape[0]
+    n_points = pt_pos.shape[0]
+    cap = indices.shape[0] + 3
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, dtype=np.int64)
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int32)
+    best = np.full(n_points, np.inf)
+    ptouched = np.empty(n_points, dtype=np.int64)
+    seeds = np.empty(2, dtype=np.int64)
+    seed_d = np.empty(2, dtype=np.float64)
+    out_cap = 1024
+    o_src = np.empty(out_cap, dtype=np.int64)
+    o_pt = np.empty(out_cap, dtype=np.int64)
+    o_d = np.empty(out_cap, dtype=np.float64)
+    m = 0
+    for s in range(chunk, n_src, n_chunks):
+        e = src_edge[s]
         if e < 0:
             continue
-        lo = np.searchsorted(src_edge_sorted, e, side="left")
-        hi = np.searchsorted(src_edge_sorted, e, side="right")
-        for j in range(lo, hi):
-            d = abs(pt_pos[i] - src_pos_sorted[j]) + src_access_sorted[j] + pt_access[i]
-            if d < out[i]:
-                out[i] = d
-                lab[i] = src_label_sorted[j]
-    return out, lab
+        seeds[0] = src_u[s]
+        seeds[1] = src_v[s]
+        seed_d[0] = src_du[s]
+        seed_d[1] = src_dv[s]
+        count = _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk, hv)
+        npt = reach_points(touched, count, dist, node_ptr, node_pt, node_extra, e, src_pos[s],
+                           src_acc[s], edge_ptr, edge_pt, pt_pos, pt_acc, best, ptouched)
+        if m + npt > out_cap:
+            while m + npt > out_cap:
+                out_cap *= 2
+            o_src = _grow_i(o_src, out_cap)
+            o_pt = _grow_i(o_pt, out_cap)
+            o_d = _grow_f(o_d, out_cap)
+        for k in range(npt):
+            p = ptouched[k]
+            if best[p] <= cutoff:
+                o_src[m] = s
+                o_pt[m] = p
+                o_d[m] = best[p]
+                m += 1
+            best[p] = np.inf
+    return o_src[:m].copy(), o_pt[:m].copy(), o_d[:m].copy()
 
 
 # ----------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ edge: a source on edge (u, v) starts the search at u with ``access + along_u`` a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,8 @@ from cnmap.network.snap import DEFAULT_MAX_SNAP_M, SnapResult, snap_points
 if TYPE_CHECKING:  # pragma: no cover
     from cnmap.network.build import WalkNetwork
 
-__all__ = ["distance_to_nearest", "distance_at_points", "count_within"]
+__all__ = ["distance_to_nearest", "distance_at_points", "count_within", "count_within_limits",
+           "nearest_by_group", "LimitCounts"]
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +189,61 @@ def distance_to_nearest(net: WalkNetwork, sources: Any, *, cutoff_m: float | Non
     return out
 
 
+def _same_edge_nearest(pt_edge: np.ndarray, pt_pos: np.ndarray, pt_access: np.ndarray,
+                       src_edge: np.ndarray, src_pos: np.ndarray, src_access: np.ndarray,
+                       src_label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every point, the shortest direct along-edge walk to a source on its own edge
+    (``|pos_point - pos_source| + access_source + access_point``) and that source's label
+    (the first in input order among equals); inf / -1 where no source shares the edge."""
+    m = pt_edge.shape[0]
+    out = np.full(m, np.inf)
+    lab = np.full(m, -1, dtype=np.int64)
+    if m == 0 or src_edge.size == 0:
+        return out, lab
+    o = np.argsort(src_edge, kind="stable")
+    se = src_edge[o]
+    lo = np.searchsorted(se, pt_edge, side="left")
+    n = np.searchsorted(se, pt_edge, side="right") - lo
+    n[pt_edge < 0] = 0
+    if not n.any():
+        return out, lab
+    pi = np.repeat(np.arange(m), n)
+    sj = o[np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
+    d = np.abs(pt_pos[pi] - src_pos[sj]) + src_access[sj] + pt_access[pi]
+    first = np.lexsort((sj, d, pi))
+    keep = first[np.r_[True, pi[first][1:] != pi[first][:-1]]]
+    out[pi[keep]] = d[keep]
+    lab[pi[keep]] = src_label[sj[keep]]
+    return out, lab
+
+
+def _via_ends(D: np.ndarray, P: SnapResult) -> tuple[np.ndarray, np.ndarray]:
+    """Distance at every point through the nearer end of its edge (``min(D[u] + along_u,
+    D[v] + along_v) + access``; inf for points not placed) and whether that end is ``v``."""
+    ok = P.ok
+    m = len(P)
+    d_u = np.full(m, np.inf)
+    d_v = np.full(m, np.inf)
+    d_u[ok] = D[P.u[ok]] + P.along_u_m[ok]
+    d_v[ok] = D[P.v[ok]] + P.along_v_m[ok]
+    use_v = d_v < d_u
+    d = np.where(use_v, d_v, d_u)
+    d[ok] += P.access_m[ok]
+    return d, use_v
+
+
+def _direct(P: SnapResult, S: _Sources, sel: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The same-edge walk from the point sources ``S`` (those of ``sel``, a mask over the
+    active sources, when given) to every point of ``P`` (label = the source's input
+    position)."""
+    pe = np.where(P.ok, P.edge, -1).astype(np.int64)
+    keep = slice(None) if sel is None else sel
+    return _same_edge_nearest(pe, np.nan_to_num(P.along_u_m), np.nan_to_num(P.access_m),
+                              S.edge[keep], S.pos[keep], S.access[keep],
+                              S.active[keep].astype(np.int64))
+
+
 def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFrame,
                        points: Any, *, sources: Any = None,
                        max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.Series | pd.DataFrame:
@@ -243,24 +301,13 @@ def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFram
     P = _snap(net, points, max_snap_m)
     ok = P.ok
     m = len(P)
-    d_u = np.full(m, np.inf)
-    d_v = np.full(m, np.inf)
-    d_u[ok] = D[P.u[ok]] + P.along_u_m[ok]
-    d_v[ok] = D[P.v[ok]] + P.along_v_m[ok]
-    use_v = d_v < d_u
-    d = np.where(use_v, d_v, d_u)
-    d[ok] += P.access_m[ok]
+    d, use_v = _via_ends(D, P)
     src_node = np.where(use_v, P.v, P.u)
     direct = np.full(m, np.inf)
     direct_lab = np.full(m, -1, dtype=np.int64)
     if sources is not None and _is_points(sources):
         S = _as_sources(net, sources, max_snap_m)
-        if S.active.size:
-            o = np.argsort(S.edge, kind="stable")
-            pe = np.where(ok, P.edge, -1).astype(np.int64)
-            direct, direct_lab = _kernels.same_edge_nearest(
-                pe, np.nan_to_num(P.along_u_m), np.nan_to_num(P.access_m), S.edge[o], S.pos[o],
-                S.access[o], S.active[o].astype(np.int64))
+        direct, direct_lab = _direct(P, S)
     use_direct = direct < d
     d = np.where(use_direct, direct, d)
     d[d > cutoff] = np.inf
@@ -281,6 +328,25 @@ def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFram
     out.attrs.update({"cutoff_m": cutoff_m, "n_points": m, "n_points_unplaced": int((~ok).sum()),
                       "max_snap_m": P.max_snap_m})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# by group: the nearest source of every group, and counts within several limits
+
+
+def _threads(n_jobs: int) -> int:
+    """Worker threads for ``n_jobs`` independent searches (numba's thread count, at most)."""
+    import numba
+
+    return max(1, min(int(numba.get_num_threads()), n_jobs))
+
+
+def _in_threads(fn: Callable[[int], Any], n_chunks: int) -> list[Any]:
+    """``[fn(0), ..., fn(n_chunks - 1)]``, run in threads (the kernels release the GIL)."""
+    if n_chunks <= 1:
+        return [fn(0)]
+    with ThreadPoolExecutor(max_workers=n_chunks) as pool:
+        return list(pool.map(fn, range(n_chunks)))
 
 
 def _groups(sources: Any, groups: Any, n: int) -> tuple[np.ndarray, list[Any]]:
@@ -306,6 +372,141 @@ def _groups(sources: Any, groups: Any, n: int) -> tuple[np.ndarray, list[Any]]:
     return codes.astype(np.int64), list(uniques)
 
 
+def nearest_by_group(net: WalkNetwork, sources: Any, points: Any, *, groups: Any,
+                     max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
+    """Walking distance (metres) from every point to the nearest source of each group.
+
+    One search per group from that group's sources (no cutoff), run in parallel threads; the
+    sources are snapped once for all groups. Each column equals :func:`distance_to_nearest`
+    on that group's sources followed by :func:`distance_at_points` (same-edge walks
+    included).
+
+    Parameters
+    ----------
+    net
+        The walk network.
+    sources
+        Node ids or points (as for :func:`distance_to_nearest`).
+    points
+        Destination points (GeoSeries/GeoDataFrame or :class:`SnapResult`).
+    groups
+        A group label per source, or the name of a column of a sources GeoDataFrame.
+    max_snap_m
+        Snapping limit for point sources and points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per group label (sorted), indexed like ``points``: ``inf`` where no source
+        of the group can be reached, ``NaN`` for points not placed.
+    """
+    S = _as_sources(net, sources, max_snap_m)
+    codes, labels = _groups(sources, groups, S.n)
+    P = _snap(net, points, max_snap_m)
+    out = _nearest_by_code(net, S, codes[S.active], max(len(labels), 1), P)
+    cols = [str(g) for g in labels] if labels else ["all"]
+    return pd.DataFrame(out, index=P.index, columns=cols)
+
+
+def _nearest_by_code(net: WalkNetwork, S: _Sources, code: np.ndarray, n_groups: int,
+                     P: SnapResult) -> np.ndarray:
+    """``(n_points, n_groups)`` distances to the nearest source of each group code (``code``
+    per active source)."""
+    out = np.empty((len(P), n_groups))
+    sizes = np.diff(S.src_ptr)
+    seed_code = np.repeat(code, sizes)
+    n_chunks = _threads(n_groups)
+
+    def group(g: int) -> None:
+        mine = seed_code == g
+        dist, _ = _kernels.multi_source(net.indptr, net.indices, net.data, S.seed_node[mine],
+                                        S.seed_dist[mine], np.zeros(int(mine.sum()), np.int64),
+                                        np.inf)
+        d, _ = _via_ends(dist, P)
+        if S.kind == "points":
+            direct, _ = _direct(P, S, code == g)
+            d = np.where(direct < d, direct, d)
+        d[~P.ok] = np.nan
+        out[:, g] = d
+
+    def chunk(c: int) -> None:
+        for g in range(c, n_groups, n_chunks):
+            group(g)
+
+    _in_threads(chunk, n_chunks)
+    return out
+
+
+@dataclass(frozen=True)
+class LimitCounts:
+    """Sources within each of several walking limits (:func:`count_within_limits`).
+
+    Attributes
+    ----------
+    counts
+        ``(n_targets, n_limits, n_groups)`` int32: sources of each group within each limit of
+        every node (or point). Points not placed count nothing.
+    limits_m
+        The limits, ascending (metres).
+    groups
+        The group labels (sorted), empty without groups (one group then).
+    placed
+        Per point, whether it was placed on the network (all True for nodes).
+    """
+
+    counts: np.ndarray
+    limits_m: tuple[float, ...]
+    groups: tuple[Any, ...]
+    placed: np.ndarray
+
+    def total(self, i: int) -> np.ndarray:
+        """All groups' sources within limit ``i``, per target (int64)."""
+        return self.counts[:, i, :].sum(axis=1, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    """Sources merged where identical (same seeds, edge position and group), as weights."""
+
+    src_ptr: np.ndarray
+    seed_node: np.ndarray
+    seed_dist: np.ndarray
+    group: np.ndarray
+    weight: np.ndarray
+    edge: np.ndarray
+    pos: np.ndarray
+    access: np.ndarray
+
+
+def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
+    """The distinct sources of ``S`` (``code``: group per active source), one search each."""
+    k = S.active.size
+    sizes = np.diff(S.src_ptr)
+    if k:
+        a_node = S.seed_node[S.src_ptr[:-1]]
+        b_node = np.where(sizes > 1, S.seed_node[np.minimum(S.src_ptr[:-1] + 1,
+                                                           S.seed_node.size - 1)], -1)
+        a_d = S.seed_dist[S.src_ptr[:-1]]
+        b_d = np.where(sizes > 1, S.seed_dist[np.minimum(S.src_ptr[:-1] + 1,
+                                                        S.seed_dist.size - 1)], 0.0)
+        key = pd.DataFrame({"a": a_node, "b": b_node, "ad": a_d, "bd": b_d, "e": S.edge,
+                            "p": S.pos, "x": S.access, "g": code})
+        first = key.groupby(list(key.columns), sort=False).ngroup().to_numpy()
+        _, rep = np.unique(first, return_index=True)
+        weight = np.bincount(first).astype(np.int32)
+    else:
+        rep = np.zeros(0, dtype=np.int64)
+        weight = np.zeros(0, dtype=np.int32)
+    starts = S.src_ptr[:-1][rep]
+    lens = sizes[rep]
+    src_ptr = np.zeros(rep.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=src_ptr[1:])
+    take = np.repeat(starts - src_ptr[:-1], lens) + np.arange(int(src_ptr[-1]))
+    return _Distinct(src_ptr, S.seed_node[take], S.seed_dist[take], code[rep].astype(np.int64),
+                     weight, S.edge[rep].astype(np.int64), S.pos[rep].astype(np.float64),
+                     S.access[rep].astype(np.float64))
+
+
 def _point_tables(P: SnapResult) -> tuple[np.ndarray, ...]:
     """CSR node -> (point, along + access) and edge -> points, for placed points."""
     ok = np.flatnonzero(P.ok)
@@ -325,6 +526,93 @@ def _point_tables(P: SnapResult) -> tuple[np.ndarray, ...]:
     acc = np.nan_to_num(P.access_m).astype(np.float64)
     return (node_ptr, pts[o].astype(np.int64), extra[o].astype(np.float64), edge_ptr,
             ok[oe].astype(np.int64), pos, acc)
+
+
+def _no_points() -> tuple[np.ndarray, ...]:
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0, dtype=np.float64)
+    one = np.zeros(1, dtype=np.int64)
+    return one, empty_i, empty_f, one, empty_i, empty_f, empty_f
+
+
+def _limits(limits_m: Any) -> np.ndarray:
+    vals = np.atleast_1d(np.asarray(limits_m, dtype=np.float64))
+    if vals.size == 0:
+        raise ValidationError("limits_m is empty; give one or more walking distances in metres")
+    for v in vals:
+        _cutoff(float(v), required=True)
+    if np.isinf(vals).any():
+        raise ValidationError("limits_m must be finite metres (counting every source of a "
+                              "connected network needs no search)")
+    if (np.diff(vals) <= 0).any():
+        raise ValidationError(f"limits_m must be distinct and ascending, got {vals.tolist()}")
+    return vals
+
+
+def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.ndarray,
+                   tables: tuple[np.ndarray, ...], at_points: bool) -> np.ndarray:
+    """Counts within every limit (cumulated over the limits), all threads summed."""
+    n_chunks = _threads(max(D.group.size, 1))
+    (node_ptr, node_pt_idx, node_pt_extra, edge_ptr, edge_pt_idx, pt_pos, pt_acc) = tables
+
+    def chunk(c: int) -> np.ndarray:
+        out: np.ndarray = _kernels.count_chunk(
+            net.indptr, net.indices, net.data, D.src_ptr, D.seed_node, D.seed_dist, D.group,
+            D.weight, n_groups, limits, at_points, node_ptr, node_pt_idx, node_pt_extra,
+            D.edge, D.pos, D.access, edge_ptr, edge_pt_idx, pt_pos, pt_acc, c, n_chunks)
+        return out
+
+    parts = _in_threads(chunk, n_chunks)
+    counts = parts[0]
+    for extra in parts[1:]:
+        counts += extra
+    del parts
+    np.cumsum(counts, axis=1, out=counts)
+    return counts
+
+
+def count_within_limits(net: WalkNetwork, sources: Any, *, limits_m: Any, groups: Any = None,
+                        points: Any = None,
+                        max_snap_m: float = DEFAULT_MAX_SNAP_M) -> LimitCounts:
+    """Number of distinct sources within each of several walking limits, in one pass.
+
+    One bounded search per distinct source, at the largest limit, answers every limit (see
+    :func:`count_within`, which this equals limit by limit). Searches run in parallel threads.
+
+    Parameters
+    ----------
+    net
+        The walk network.
+    sources
+        Node ids or points (as for :func:`distance_to_nearest`).
+    limits_m
+        Walking distance limits in metres, ascending.
+    groups
+        Optional group label per source, or a column name of a sources GeoDataFrame.
+    points
+        Optional destination points (GeoSeries/GeoDataFrame or :class:`SnapResult`): count
+        at these points instead of at the nodes.
+    max_snap_m
+        Snapping limit for point sources and points.
+
+    Returns
+    -------
+    LimitCounts
+    """
+    limits = _limits(limits_m)
+    S = _as_sources(net, sources, max_snap_m)
+    codes_all, labels = _groups(sources, groups, S.n)
+    D = _distinct(S, codes_all[S.active])
+    if points is not None:
+        P = _snap(net, points, max_snap_m)
+        tables, placed = _point_tables(P), np.asarray(P.ok, dtype=bool)
+    else:
+        tables, placed = _no_points(), np.ones(net.n_nodes, dtype=bool)
+    counts = _count_buckets(net, D, max(len(labels), 1), limits, tables, points is not None)
+    log.info("count_within_limits: %d sources (%d distinct searches), limits %s m, %s",
+             S.n, D.group.size, limits.tolist(), "points" if points is not None else "nodes")
+    return LimitCounts(counts=counts, limits_m=tuple(float(v) for v in limits),
+                       groups=tuple(labels), placed=placed)
 
 
 def count_within(net: WalkNetwork, sources: Any, *, cutoff_m: float, groups: Any = None,
@@ -361,74 +649,23 @@ def count_within(net: WalkNetwork, sources: Any, *, cutoff_m: float, groups: Any
         column per group label (sorted). Point counts are nullable integers, missing for
         points not placed on the network. ``.attrs`` record the parameters.
     """
-    import numba
-
     cutoff = _cutoff(cutoff_m, required=True)
     S = _as_sources(net, sources, max_snap_m)
-    codes_all, labels = _groups(sources, groups, S.n)
-    n_groups = max(len(labels), 1)
-    code = codes_all[S.active]
-
-    # merge identical sources (same seeds, edge position and group) into weights
-    k = S.active.size
-    sizes = np.diff(S.src_ptr)
-    if k:
-        a_node = S.seed_node[S.src_ptr[:-1]]
-        b_node = np.where(sizes > 1, S.seed_node[np.minimum(S.src_ptr[:-1] + 1,
-                                                           S.seed_node.size - 1)], -1)
-        a_d = S.seed_dist[S.src_ptr[:-1]]
-        b_d = np.where(sizes > 1, S.seed_dist[np.minimum(S.src_ptr[:-1] + 1,
-                                                        S.seed_dist.size - 1)], 0.0)
-        key = pd.DataFrame({"a": a_node, "b": b_node, "ad": a_d, "bd": b_d, "e": S.edge,
-                            "p": S.pos, "x": S.access, "g": code})
-        grp = key.groupby(list(key.columns), sort=False)
-        first = grp.ngroup().to_numpy()
-        _, rep = np.unique(first, return_index=True)
-        weight = np.bincount(first).astype(np.int64)
-    else:
-        rep = np.zeros(0, dtype=np.int64)
-        weight = np.zeros(0, dtype=np.int64)
-    # rebuild the seed arrays for the representatives
-    starts = S.src_ptr[:-1][rep]
-    lens = sizes[rep]
-    src_ptr = np.zeros(rep.size + 1, dtype=np.int64)
-    np.cumsum(lens, out=src_ptr[1:])
-    take = np.repeat(starts - src_ptr[:-1], lens) + np.arange(int(src_ptr[-1]))
-    seed_node = S.seed_node[take]
-    seed_dist = S.seed_dist[take]
-
-    if points is not None:
-        P = _snap(net, points, max_snap_m)
-        (node_ptr, node_pt_idx, node_pt_extra, edge_ptr, edge_pt_idx, pt_pos,
-         pt_acc) = _point_tables(P)
-        n_points = len(P)
-    else:
-        P = None
-        empty_i = np.zeros(0, dtype=np.int64)
-        empty_f = np.zeros(0, dtype=np.float64)
-        node_ptr = np.zeros(1, dtype=np.int64)
-        edge_ptr = np.zeros(1, dtype=np.int64)
-        node_pt_idx, node_pt_extra, edge_pt_idx = empty_i, empty_f, empty_i
-        pt_pos, pt_acc = empty_f, empty_f
-        n_points = 0
-    n_chunks = max(1, min(numba.get_num_threads(), max(rep.size, 1)))
-    node_counts, pt_counts = _kernels.count_within(
-        net.indptr, net.indices, net.data, src_ptr, seed_node, seed_dist,
-        code[rep].astype(np.int64), weight, n_groups, cutoff,
-        node_ptr, node_pt_idx, node_pt_extra, S.edge[rep].astype(np.int64),
-        S.pos[rep].astype(np.float64), S.access[rep].astype(np.float64), edge_ptr, edge_pt_idx,
-        pt_pos, pt_acc, n_points, n_chunks)
-
+    _, labels = _groups(sources, groups, S.n)
     cols = [str(g) for g in labels]
     if COUNT in cols:
         raise ValidationError(f"a group is called {COUNT!r}, which clashes with the total column; "
                               "rename that group")
+    P = _snap(net, points, max_snap_m) if points is not None else None
+    res = count_within_limits(net, sources, limits_m=[cutoff], groups=groups, points=P,
+                              max_snap_m=max_snap_m)
+    counts = res.counts[:, 0, :]
     attrs = {"cutoff_m": float(cutoff_m), "n_sources": S.n, "n_sources_unplaced": S.n_unplaced,
              "groups": cols, "source_kind": S.kind}
     if P is None:
-        data = {COUNT: node_counts.sum(axis=1)}
+        data = {COUNT: counts.sum(axis=1, dtype=np.int64)}
         if labels:
-            data.update({c: node_counts[:, j] for j, c in enumerate(cols)})
+            data.update({c: counts[:, j].astype(np.int64) for j, c in enumerate(cols)})
         out = pd.DataFrame(data, index=pd.Index(net.node_ids, name=NODE_ID))
     else:
         mask = ~P.ok
@@ -436,12 +673,10 @@ def count_within(net: WalkNetwork, sources: Any, *, cutoff_m: float, groups: Any
         def nullable(values: np.ndarray) -> pd.arrays.IntegerArray:
             return pd.arrays.IntegerArray(values.astype(np.int64), mask.copy())
 
-        data = {COUNT: nullable(pt_counts.sum(axis=1))}
+        data = {COUNT: nullable(counts.sum(axis=1, dtype=np.int64))}
         if labels:
-            data.update({c: nullable(pt_counts[:, j]) for j, c in enumerate(cols)})
+            data.update({c: nullable(counts[:, j]) for j, c in enumerate(cols)})
         out = pd.DataFrame(data, index=P.index)
-        attrs.update({"n_points": n_points, "n_points_unplaced": int(mask.sum())})
+        attrs.update({"n_points": len(P), "n_points_unplaced": int(mask.sum())})
     out.attrs.update(attrs)
-    log.info("count_within: %d sources (%d distinct searches), cutoff %.0f m, %s",
-             S.n, rep.size, cutoff, "points" if P is not None else "nodes")
     return out
