@@ -50,7 +50,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cnmap import columns as C
+from cnmap import schema as S
 from cnmap.errors import MissingColumnError, OptionalDependencyError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns searched (in order) for OSM opening hours when ``hours_col`` is not given.
-HOURS_COLUMNS = (C.OPENING_HOURS, "hours_osm")
+HOURS_COLUMNS = (S.OPENING_HOURS, "hours_osm")
 #: First day of the reference weeks (a Monday).
 DEFAULT_REFERENCE_START = dt.date(2024, 1, 8)
 
@@ -511,9 +511,9 @@ def coverage_at(window: Any, orgs: Any, area: Area, network: WalkNetwork | None 
     p.update({"unknown": unknown, "n_used": int(len(selected)),
               "n_closed": int((~keep & ~is_unknown).sum()),
               "n_unknown": int(is_unknown.sum())})
-    ids = flagged[C.ORG_ID].astype(str) if C.ORG_ID in flagged.columns else \
+    ids = flagged[S.ORG_ID].astype(str) if S.ORG_ID in flagged.columns else \
         pd.Series([f"org{i}" for i in range(len(flagged))], index=flagged.index)
-    names = flagged[C.NAME].astype(str) if C.NAME in flagged.columns else ids
+    names = flagged[S.NAME].astype(str) if S.NAME in flagged.columns else ids
     rows = [{"what": f"organisation hours unknown ({unknown}d)", "id": ids.iat[i],
              "detail": f"{names.iat[i]}: {flagged['hours_problem'].iat[i]}"}
             for i in np.flatnonzero(is_unknown)]

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnmap import schema as S
 from cnmap.coverage import coverage
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
 from cnmap.scenarios import Comparison, Scenario, compare, concentration_index, suggest_sites
@@ -365,9 +366,52 @@ def test_from_file_other_errors(tmp_path):
         Scenario.from_file(tmp_path / "s.yaml")
 
 
+def test_scenario_defaults_are_the_schema_defaults():
+    from cnmap.config import CoverageSection, FilterSection
+
+    s = Scenario("x", L.orgs_at([0]))
+    cov, flt = CoverageSection(), FilterSection()
+    for key in ("minutes", "speed_kmh", "persona", "mode", "residents", "max_snap_m",
+                "detour_factor", "type_col"):
+        assert getattr(s, key) == getattr(cov, key), key
+    for key, field in (("types", "types"), ("open_during", "open_during"),
+                       ("hours_require", "require"), ("hours_weeks", "weeks"),
+                       ("hours_rules", "rules"), ("hours_unknown", "unknown_hours")):
+        assert getattr(s, key) == getattr(flt, field), key
+
+
+def test_scenario_files_are_read_as_cnmap_run_reads_them(tmp_path):
+    from cnmap.config import OrganisationSource
+    from cnmap.pipeline import read_all_organisations
+
+    path = write_orgs_csv(tmp_path / "orgs.csv")
+    src = OrganisationSource(path=path, label="hubs", type="community", options={"name_col": "name"})
+    run_orgs, run_rej, _ = read_all_organisations((src,), LINE_AREA)
+    one, rej = Scenario("one", (src,)).read_organisations(LINE_AREA)
+    assert list(one["org_id"]) == [v.removeprefix("1-") for v in run_orgs["org_id"]]
+    pd.testing.assert_frame_equal(one.drop(columns="org_id"), run_orgs.drop(columns="org_id"))
+    pd.testing.assert_frame_equal(rej, run_rej)
+    two, _ = Scenario("two", (src, src)).read_organisations(LINE_AREA)
+    both, _, _ = read_all_organisations((src, src), LINE_AREA)
+    pd.testing.assert_frame_equal(two, both)
+    with pytest.raises(ValidationError, match="does not exist or is not a file"):
+        Scenario("gone", tmp_path / "gone.csv").read_organisations(LINE_AREA)
+
+
+def test_compare_files_moved_to_the_workflows():
+    import cnmap.scenarios
+    import cnmap.workflows
+
+    with pytest.warns(DeprecationWarning, match="cnmap.workflows.compare_files"):
+        from cnmap.scenarios import compare_files
+    assert compare_files is cnmap.workflows.compare_files
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        cnmap.scenarios.nothing  # noqa: B018
+
+
 def test_compare_files_needs_an_area(tmp_path):
     from cnmap.cli import main
-    from cnmap.scenarios import compare_files
+    from cnmap.workflows import compare_files
 
     for n in ("a", "b"):
         (tmp_path / f"{n}.toml").write_text(f'name = "{n}"\norganisations = "o.csv"',
@@ -510,11 +554,11 @@ def optimal_cover(cov, cands, k, minutes, weight):
     spopt_locate = pytest.importorskip("spopt.locate")
     pulp = pytest.importorskip("pulp")
     from cnmap.reach import reach_matrix
-    from cnmap.scenarios import _target_weights
+    from cnmap.scenarios import target_weights
 
     res = cov.residents
-    w, _ = _target_weights(cov, weight, (1, 2))
-    tgt = np.flatnonzero(~res[f"covered_{minutes}min"].to_numpy(bool) & (w > 0))
+    w, _ = target_weights(cov, weight, (1, 2))
+    tgt = np.flatnonzero(~res[S.covered(minutes)].to_numpy(bool) & (w > 0))
     if tgt.size == 0:
         return 0.0
     R = reach_matrix(cov.network, cands.geometry, res.iloc[tgt].geometry,
