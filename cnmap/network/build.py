@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -200,6 +200,65 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
+class EdgeCoords:
+    """Edge geometries as flat arrays: edge ``i`` runs through the vertices
+    ``coords[offsets[i]:offsets[i + 1]]`` (float64 x/y, at least two per edge).
+
+    A loaded network keeps its geometries in this form (16 bytes a vertex); shapely
+    LineStrings (about ten times more memory) are made from it when a snap or a map first
+    needs them.
+    """
+
+    coords: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> EdgeCoords:
+        """The flat form of LineStrings."""
+        coords, index = shapely.get_coordinates(geoms, return_index=True)
+        offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(index, minlength=len(geoms)), out=offsets[1:])
+        return cls(coords=coords, offsets=offsets)
+
+    def linestrings(self) -> np.ndarray:
+        """The edges as shapely LineStrings."""
+        counts = np.diff(self.offsets)
+        lines: np.ndarray = shapely.linestrings(
+            self.coords, indices=np.repeat(np.arange(counts.size), counts))
+        return lines
+
+
+class _EdgeGeometry:
+    """``WalkNetwork.edge_geometry``: given as LineStrings or as :class:`EdgeCoords`, in which
+    case the LineStrings are made on first use (and kept)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _EdgeGeometry: ...
+    @overload
+    def __get__(self, obj: WalkNetwork, objtype: type | None = None) -> np.ndarray: ...
+
+    def __get__(self, obj: WalkNetwork | None,
+                objtype: type | None = None) -> np.ndarray | _EdgeGeometry:
+        if obj is None:  # a required field of the dataclass: no default
+            raise AttributeError(self.slot)
+        value = obj.__dict__[self.slot]
+        if isinstance(value, EdgeCoords):
+            value = _readonly(value.linestrings())
+            obj.__dict__[self.slot] = value
+            log.debug("walk network: %d edge LineStrings made", value.shape[0])
+        geoms: np.ndarray = value
+        return geoms
+
+    def __set__(self, obj: WalkNetwork, value: np.ndarray | EdgeCoords) -> None:
+        if isinstance(value, EdgeCoords):
+            obj.__dict__["_edge_coords"] = value
+        obj.__dict__[self.slot] = value
+
+
+@dataclass(frozen=True, eq=False)
 class WalkNetwork:
     """An undirected walking network held as arrays (EPSG:27700 unless stated, metres).
 
@@ -218,7 +277,9 @@ class WalkNetwork:
     edge_length
         Edge lengths in metres (see :class:`NetworkReport` for where they came from).
     edge_geometry
-        shapely LineStrings in ``crs``.
+        shapely LineStrings in ``crs``. A network read from the cache holds them as flat
+        coordinates (:class:`EdgeCoords`, see :attr:`edge_coords`) and makes the LineStrings
+        on first use: routing needs the arrays only.
     crs
         The network's CRS (``"EPSG:27700"`` by default).
     report
@@ -234,13 +295,36 @@ class WalkNetwork:
     edge_u: np.ndarray
     edge_v: np.ndarray
     edge_length: np.ndarray
-    edge_geometry: np.ndarray = field(repr=False)
     crs: str
     report: NetworkReport
+    # required (the descriptor gives no default); last so that type checkers accept it
+    edge_geometry: _EdgeGeometry = _EdgeGeometry()
 
     def __repr__(self) -> str:
         return (f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
                 f"{float(self.edge_length.sum()) / 1000:,.1f} km, crs={self.crs!r})")
+
+    @property
+    def edge_coords(self) -> EdgeCoords:
+        """The edge geometries as flat coordinates (no LineStrings made)."""
+        flat = self.__dict__.get("_edge_coords")
+        if flat is None:
+            flat = EdgeCoords.of(self.edge_geometry)
+            self.__dict__["_edge_coords"] = flat
+        return flat
+
+    @property
+    def geometry_built(self) -> bool:
+        """Whether the edge LineStrings exist (a cached network makes them on first use)."""
+        return not isinstance(self.__dict__.get("_edge_geometry"), EdgeCoords)
+
+    def with_report(self, report: NetworkReport) -> WalkNetwork:
+        """The same network with another report (the geometries are not made)."""
+        return WalkNetwork(
+            node_ids=self.node_ids, x=self.x, y=self.y, indptr=self.indptr,
+            indices=self.indices, data=self.data, edge_u=self.edge_u, edge_v=self.edge_v,
+            edge_length=self.edge_length, edge_geometry=self.__dict__["_edge_geometry"],
+            crs=self.crs, report=report)
 
     @property
     def n_nodes(self) -> int:
@@ -288,10 +372,8 @@ class WalkNetwork:
     @cached_property
     def _flat_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(coords, offsets, cumulative vertex distance, geometry length) of the edges."""
-        coords, index = shapely.get_coordinates(self.edge_geometry, return_index=True)
-        counts = np.bincount(index, minlength=self.n_edges)
-        offsets = np.zeros(self.n_edges + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        coords, offsets = self.edge_coords.coords, self.edge_coords.offsets
+        counts = np.diff(offsets)
         seg = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
         cum = np.zeros(coords.shape[0])
         np.cumsum(seg, out=cum[1:])

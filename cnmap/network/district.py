@@ -529,7 +529,7 @@ def _build(src: _Source, district: shapely.Geometry, code: str, buffer_m: float,
         log.warning("%s", more)
     report = dataclasses.replace(net.report, extent=ext,
                                  notes=net.report.notes + ((more,) if more else ()))
-    return dataclasses.replace(net, report=report)
+    return net.with_report(report)
 
 
 def _short_buffer_note(buffer_m: float, walk_limit_m: float, max_snap_m: float) -> str:

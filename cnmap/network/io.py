@@ -31,7 +31,14 @@ from cnmap.errors import (
     OptionalDependencyError,
     ValidationError,
 )
-from cnmap.network.build import NetworkReport, WalkNetwork, _assemble, _from_graph, _readonly
+from cnmap.network.build import (
+    EdgeCoords,
+    NetworkReport,
+    WalkNetwork,
+    _assemble,
+    _from_graph,
+    _readonly,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -117,8 +124,7 @@ def read_walk_network(path: str | os.PathLike[str], *, cache: bool = True, crs: 
             if net.report.source != str(path):  # same file content read from a new place
                 import dataclasses
 
-                net = dataclasses.replace(
-                    net, report=dataclasses.replace(net.report, source=str(path)))
+                net = net.with_report(dataclasses.replace(net.report, source=str(path)))
         except Exception as exc:  # any corruption: rebuild
             log.warning("walk network cache %s is unreadable (%s); rebuilding it", cache_file,
                         exc)
@@ -386,9 +392,7 @@ def _cache_path(path: Path, kind: str, crs: str, layers: tuple[str, str]) -> Pat
 
 def _save_cache(net: WalkNetwork, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    coords, index = shapely.get_coordinates(net.edge_geometry, return_index=True)
-    offsets = np.zeros(net.n_edges + 1, dtype=np.int64)
-    np.cumsum(np.bincount(index, minlength=net.n_edges), out=offsets[1:])
+    coords, offsets = net.edge_coords.coords, net.edge_coords.offsets
     meta = json.dumps({"format": CACHE_FORMAT_VERSION, "crs": net.crs,
                        "report": net.report.to_dict()})
     fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
@@ -423,15 +427,15 @@ def _load_cache(path: Path) -> WalkNetwork:
             or arrays["indptr"][-1] != arrays["indices"].shape[0]
             or arrays["edge_length"].shape[0] != m):
         raise ValueError("inconsistent array shapes")
-    counts = np.diff(offsets)
-    if (counts < 2).any():
+    if (np.diff(offsets) < 2).any():
         raise ValueError("edge geometry with fewer than 2 vertices")
-    geoms = shapely.linestrings(coords, indices=np.repeat(np.arange(m), counts))
+    # routing needs the arrays only: the LineStrings are made when a snap or a map needs them
+    geoms = EdgeCoords(coords=_readonly(coords), offsets=_readonly(offsets))
     report = NetworkReport.from_dict(meta["report"])
     return WalkNetwork(
         node_ids=_readonly(arrays["node_ids"]), x=_readonly(arrays["x"]),
         y=_readonly(arrays["y"]), indptr=_readonly(arrays["indptr"]),
         indices=_readonly(arrays["indices"]), data=_readonly(arrays["data"]),
         edge_u=_readonly(arrays["edge_u"]), edge_v=_readonly(arrays["edge_v"]),
-        edge_length=_readonly(arrays["edge_length"]), edge_geometry=_readonly(geoms),
+        edge_length=_readonly(arrays["edge_length"]), edge_geometry=geoms,
         crs=meta["crs"], report=report)
