@@ -30,12 +30,12 @@ log = logging.getLogger(__name__)
 #: What each comparison table holds (the README sheet of ``comparison.xlsx``).
 COMPARISON_TABLES = {
     "totals": "Whole area, one row per time limit: people covered in A and B, gained, "
-              "lost, net change, shares, mean walking time and its change",
+    "lost, net change, shares, mean walking time and its change",
     "equity": "Concentration indices of coverage over the IMD rank for A and B "
-              "(standard, Wagstaff, Erreygers; negative = concentrated among the more "
-              "deprived) and coverage of the most and least deprived deciles",
+    "(standard, Wagstaff, Erreygers; negative = concentrated among the more "
+    "deprived) and coverage of the most and least deprived deciles",
     "deciles": "By IMD decile (1 = most deprived 10% in England): gained, lost, net "
-               "change, shares in A and B",
+    "change, shares in A and B",
     "wards": "By ward: gained, lost, net change, shares in A and B, walking time change",
     "lsoas": "By LSOA: gained, lost, net change, shares in A and B, walking time change",
 }
@@ -45,17 +45,25 @@ def _common_lad(a: Scenario, b: Scenario, a_path: Any, b_path: Any) -> str:
     """The one area both scenario files name, after checking they agree on the data."""
     lads = {s.lad_code for s in (a, b) if s.lad_code}
     if not lads:
-        raise ValidationError(f"neither {a_path} nor {b_path} says which area: add [area] "
-                              "lad_code = \"E08000025\" (for example) to the scenario files")
+        raise ValidationError(
+            f"neither {a_path} nor {b_path} says which area: add [area] "
+            'lad_code = "E08000025" (for example) to the scenario files'
+        )
     if len(lads) > 1:
-        raise ValidationError(f"the scenario files are for different areas {sorted(lads)}; "
-                              "compare scenarios of one area")
+        raise ValidationError(
+            f"the scenario files are for different areas {sorted(lads)}; "
+            "compare scenarios of one area"
+        )
     if (a.lsoa_vintage, a.iod) != (b.lsoa_vintage, b.iod):
-        raise ValidationError(f"the scenario files use different data (LSOA {a.lsoa_vintage} / "
-                              f"IoD {a.iod} vs LSOA {b.lsoa_vintage} / IoD {b.iod})")
+        raise ValidationError(
+            f"the scenario files use different data (LSOA {a.lsoa_vintage} / "
+            f"IoD {a.iod} vs LSOA {b.lsoa_vintage} / IoD {b.iod})"
+        )
     if a.network_path and b.network_path and a.network_path != b.network_path:
-        raise ValidationError(f"the scenario files use different networks ({a.network_path} vs "
-                              f"{b.network_path}); compare on one network")
+        raise ValidationError(
+            f"the scenario files use different networks ({a.network_path} vs "
+            f"{b.network_path}); compare on one network"
+        )
     return lads.pop()
 
 
@@ -70,27 +78,51 @@ def _load_network_for(sc: Scenario, lad_code: str) -> WalkNetwork:
     return read_walk_network(fetch("osm_walk_network", lad_code=lad_code))
 
 
-def _write_comparison(cmp: Comparison, a: Scenario, b: Scenario, lad: str, area: Area,
-                      out: Path, formats: Sequence[str]) -> None:
+def _write_comparison(
+    cmp: Comparison,
+    a: Scenario,
+    b: Scenario,
+    lad: str,
+    area: Area,
+    out: Path,
+    formats: Sequence[str],
+) -> None:
     """The comparison tables (:func:`cnmap.export.write_tables`) and the summary text."""
     from cnmap.export import write_tables
 
     out.mkdir(parents=True, exist_ok=True)
-    params = {"scenario_a": a.to_dict(), "scenario_b": b.to_dict(), "minutes": list(cmp.thresholds),
-              "rank_by": cmp.params["rank_by"], "lad_code": lad}
-    written = write_tables(cmp.tables(), out, formats=tuple(formats), params=params,
-                           sources=area.sources, stem="comparison",
-                           descriptions=COMPARISON_TABLES,
-                           title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
-                           notes=["Gains and losses are counted per residential point and "
-                                  "then summed, so an LSOA can both gain and lose people."])
+    params = {
+        "scenario_a": a.to_dict(),
+        "scenario_b": b.to_dict(),
+        "minutes": list(cmp.thresholds),
+        "rank_by": cmp.params["rank_by"],
+        "lad_code": lad,
+    }
+    written = write_tables(
+        cmp.tables(),
+        out,
+        formats=tuple(formats),
+        params=params,
+        sources=area.sources,
+        stem="comparison",
+        descriptions=COMPARISON_TABLES,
+        title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
+        notes=[
+            "Gains and losses are counted per residential point and "
+            "then summed, so an LSOA can both gain and lose people."
+        ],
+    )
     log.info("compare_files: wrote %s", written)
     (out / "comparison_summary.txt").write_text(cmp.summary() + "\n", encoding="utf-8")
 
 
-def compare_files(a_path: str | os.PathLike[str], b_path: str | os.PathLike[str], *,
-                  out_dir: str | os.PathLike[str],
-                  formats: Sequence[str] = ("csv", "xlsx", "gpkg")) -> Comparison:
+def compare_files(
+    a_path: str | os.PathLike[str],
+    b_path: str | os.PathLike[str],
+    *,
+    out_dir: str | os.PathLike[str],
+    formats: Sequence[str] = ("csv", "xlsx", "gpkg"),
+) -> Comparison:
     """Compare two scenario files and write the comparison tables (``cnmap compare``).
 
     The area comes from the files' ``[area]`` (``lad_code`` must agree), the walk network from

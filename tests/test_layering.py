@@ -19,16 +19,34 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cnmap"
 
 #: The core: analyses over frames and results (a module, or a package of modules).
-CORE = ("coverage", "aggregate", "thin", "scenarios", "groups", "layers", "schema", "params",
-        "hours", "basket")
+CORE = (
+    "coverage",
+    "aggregate",
+    "thin",
+    "scenarios",
+    "groups",
+    "layers",
+    "schema",
+    "params",
+    "hours",
+    "basket",
+)
 #: The layers above the core.
-UPPER = ("cnmap.pipeline", "cnmap.cli", "cnmap.export", "cnmap.workflows", "cnmap.maps",
-         "cnmap.outputs")
+UPPER = (
+    "cnmap.pipeline",
+    "cnmap.cli",
+    "cnmap.export",
+    "cnmap.workflows",
+    "cnmap.maps",
+    "cnmap.outputs",
+)
 #: Imports of an upper layer allowed for a stated reason, (file, module) -> reason.
 ALLOWED = {
-    ("cnmap/scenarios/__init__.py", "cnmap.workflows"):
-        "the deprecated cnmap.scenarios.compare_files, imported on use by the module's "
-        "__getattr__ (DeprecationWarning) until cnmap/cli.py imports cnmap.workflows",
+    (
+        "cnmap/scenarios/__init__.py",
+        "cnmap.workflows",
+    ): "the deprecated cnmap.scenarios.compare_files, imported on use by the module's "
+    "__getattr__ (DeprecationWarning) until cnmap/cli.py imports cnmap.workflows",
 }
 
 
@@ -63,12 +81,17 @@ def _imports(path: Path, root: Path = ROOT) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
             out.add(base)
             out.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) \
-                in {"import_module", "__import__"} and node.args \
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             out.add(node.args[0].value)
     return out
 
@@ -87,28 +110,34 @@ def test_core_module_imports_no_upper_layer(path: Path) -> None:
 def test_the_checker_sees_every_form_of_import(tmp_path: Path) -> None:
     probe = tmp_path / "cnmap" / "scenarios" / "probe.py"
     probe.parent.mkdir(parents=True)
-    probe.write_text("import cnmap.cli\n"
-                     "from cnmap import export\n"
-                     "def f():\n"
-                     "    from ..pipeline import run\n"
-                     "    from cnmap.maps.interactive import coverage_map\n"
-                     "    import importlib\n"
-                     "    importlib.import_module('cnmap.workflows')\n", encoding="utf-8")
+    probe.write_text(
+        "import cnmap.cli\n"
+        "from cnmap import export\n"
+        "def f():\n"
+        "    from ..pipeline import run\n"
+        "    from cnmap.maps.interactive import coverage_map\n"
+        "    import importlib\n"
+        "    importlib.import_module('cnmap.workflows')\n",
+        encoding="utf-8",
+    )
     found = {u for name in _imports(probe, tmp_path) if (u := _upper(name))}
-    assert found == {"cnmap.cli", "cnmap.export", "cnmap.pipeline", "cnmap.maps",
-                     "cnmap.workflows"}
+    assert found == {"cnmap.cli", "cnmap.export", "cnmap.pipeline", "cnmap.maps", "cnmap.workflows"}
     assert "cnmap.scenarios.sites" in _imports(ROOT / "cnmap" / "scenarios" / "__init__.py")
 
 
 def test_allowances_are_still_needed() -> None:
     for (rel, module), reason in ALLOWED.items():
-        assert module in _imports(ROOT / rel), f"{rel} no longer imports {module}: remove " \
-                                               f"the allowance ({reason})"
+        assert module in _imports(ROOT / rel), (
+            f"{rel} no longer imports {module}: remove the allowance ({reason})"
+        )
 
 
 def test_importing_the_scenarios_loads_no_upper_layer() -> None:
-    code = ("import sys, cnmap.scenarios, cnmap.aggregate, cnmap.schema, cnmap.params\n"
-            f"print(sorted(m for m in sys.modules if m.startswith({UPPER!r})))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, cnmap.scenarios, cnmap.aggregate, cnmap.schema, cnmap.params\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({UPPER!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]", out.stdout

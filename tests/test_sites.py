@@ -86,9 +86,7 @@ def test_swaps_find_what_the_greedy_misses():
     # the classic trap: candidate 0 reaches the middle four people, candidates 1 and 2 three
     # each at either end; the greedy opens 0 first and then adds one person, the swaps find
     # the two ends (everybody)
-    reach = np.array([[0, 1, 1, 1, 1, 0],
-                      [1, 1, 1, 0, 0, 0],
-                      [0, 0, 0, 1, 1, 1]], dtype=bool)
+    reach = np.array([[0, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], dtype=bool)
     w = np.ones(6)
     plain = maximal_coverage(reach, w, 2, improve=False)
     best = maximal_coverage(reach, w, 2)
@@ -107,8 +105,13 @@ def brute_force(reach: np.ndarray, w: np.ndarray, k: int) -> float:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), n_c=st.integers(1, 7), n_p=st.integers(0, 12),
-       k=st.integers(1, 4), density=st.floats(0.05, 0.6))
+@given(
+    seed=st.integers(0, 100_000),
+    n_c=st.integers(1, 7),
+    n_p=st.integers(0, 12),
+    k=st.integers(1, 4),
+    density=st.floats(0.05, 0.6),
+)
 def test_against_brute_force(seed, n_c, n_p, k, density):
     rng = np.random.default_rng(seed)
     reach = rng.random((n_c, n_p)) < density
@@ -119,28 +122,34 @@ def test_against_brute_force(seed, n_c, n_p, k, density):
     g = np.array(sel.gains)
     assert (g > 0).all() and (np.diff(g) <= 0).all()
     assert len(set(sel.sites)) == len(sel.sites) <= k
-    assert sel.total == pytest.approx(g.sum()) == pytest.approx(
-        float(w[reach[list(sel.sites)].any(axis=0)].sum()) if sel.sites else 0.0)
+    assert (
+        sel.total
+        == pytest.approx(g.sum())
+        == pytest.approx(float(w[reach[list(sel.sites)].any(axis=0)].sum()) if sel.sites else 0.0)
+    )
     assert plain.total - 1e-9 <= sel.total <= best + 1e-9
     assert plain.total >= (1 - 1 / np.e) * best - 1e-9
     # the plain greedy picks are nested
     if k > 1:
-        assert maximal_coverage(reach, w, k - 1, improve=False).sites == plain.sites[:k - 1]
+        assert maximal_coverage(reach, w, k - 1, improve=False).sites == plain.sites[: k - 1]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"k": 0}, "k=0 must be a whole number of sites >= 1"),
-    ({"k": 2.5}, "k=2.5"),
-    ({"k": True}, "k=True"),
-    ({"restarts": -1}, "restarts=-1 must be a whole number >= 0"),
-    ({"weights": [1.0, 2.0]}, "one weight per point"),
-    ({"weights": [1.0, -2.0, 0.0, 0.0]}, "finite numbers >= 0"),
-    ({"weights": [1.0, np.nan, 0.0, 0.0]}, "finite numbers >= 0"),
-    ({"existing": [0, 1, 0, 0]}, "existing must be a boolean array"),
-    ({"allowed": [0, 3]}, "candidate rows 0 to 2"),
-    ({"allowed": [True, False]}, "allowed has 2 values for 3 candidates"),
-    ({"reach": "not a matrix"}, "reach must be a 2-D matrix"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": 0}, "k=0 must be a whole number of sites >= 1"),
+        ({"k": 2.5}, "k=2.5"),
+        ({"k": True}, "k=True"),
+        ({"restarts": -1}, "restarts=-1 must be a whole number >= 0"),
+        ({"weights": [1.0, 2.0]}, "one weight per point"),
+        ({"weights": [1.0, -2.0, 0.0, 0.0]}, "finite numbers >= 0"),
+        ({"weights": [1.0, np.nan, 0.0, 0.0]}, "finite numbers >= 0"),
+        ({"existing": [0, 1, 0, 0]}, "existing must be a boolean array"),
+        ({"allowed": [0, 3]}, "candidate rows 0 to 2"),
+        ({"allowed": [True, False]}, "allowed has 2 values for 3 candidates"),
+        ({"reach": "not a matrix"}, "reach must be a 2-D matrix"),
+    ],
+)
 def test_maximal_coverage_errors(kwargs, match):
     args = {"reach": REACH, "weights": WEIGHTS, "k": 2, **kwargs}
     with pytest.raises(ValidationError, match=match):
@@ -152,8 +161,13 @@ def test_maximal_coverage_errors(kwargs, match):
 
 
 def line_cov(xs, minutes=(5, 10)):
-    return coverage(L.orgs_at(xs), LINE_AREA, network=LINE_NET, residents=L.line_residents(),
-                    minutes=list(minutes))
+    return coverage(
+        L.orgs_at(xs),
+        LINE_AREA,
+        network=LINE_NET,
+        residents=L.line_residents(),
+        minutes=list(minutes),
+    )
 
 
 def line_candidates() -> gpd.GeoDataFrame:
@@ -182,10 +196,19 @@ def test_the_suggestion_object():
     cands = line_candidates()
     s = suggest_sites(a, cands, 2, weight="population")
     assert isinstance(s, SiteSuggestion) and isinstance(s.sites, gpd.GeoDataFrame)
-    assert list(s.sites.columns) == ["rank", "candidate_id", "name", "gain",
-                                     "people_newly_covered", "cumulative_gain",
-                                     "share_of_target", "share_covered_after", "why", "wards",
-                                     "geometry"]
+    assert list(s.sites.columns) == [
+        "rank",
+        "candidate_id",
+        "name",
+        "gain",
+        "people_newly_covered",
+        "cumulative_gain",
+        "share_of_target",
+        "share_covered_after",
+        "why",
+        "wards",
+        "geometry",
+    ]
     assert s.params is s.sites.attrs["params"]
     p = s.parameters
     assert isinstance(p, SiteParams) and p.as_dict() == s.params
@@ -202,8 +225,10 @@ def test_the_suggestion_object():
     assert s.crs == s.sites.crs and s.attrs["params"]["k"] == 2
     assert s.geometry.x.iloc[0] == pytest.approx(L.X0 + 700)
     assert s.iloc[0]["name"] == s.sites.iloc[0]["name"]
-    assert repr(s).startswith("SiteSuggestion(1 of k=2 sites from 3 candidates, 500 of 500 "
-                              "residents out of reach within 5 minutes)")
+    assert repr(s).startswith(
+        "SiteSuggestion(1 of k=2 sites from 3 candidates, 500 of 500 "
+        "residents out of reach within 5 minutes)"
+    )
     with pytest.raises(AttributeError):
         s.no_such_attribute  # noqa: B018
 
@@ -218,9 +243,13 @@ def lattice_case(seed: int, n_cand: int, m: int = 60):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), n_cand=st.integers(1, 12), k=st.integers(1, 5),
-       weight=st.sampled_from(["population", "deprived_population"]),
-       minutes=st.sampled_from([3, 5]))
+@given(
+    seed=st.integers(0, 100_000),
+    n_cand=st.integers(1, 12),
+    k=st.integers(1, 5),
+    weight=st.sampled_from(["population", "deprived_population"]),
+    minutes=st.sampled_from([3, 5]),
+)
 def test_suggest_sites_is_the_solver_on_the_reach_matrix(seed, n_cand, k, weight, minutes):
     from cnmap.reach import reach_matrix
 
@@ -228,8 +257,13 @@ def test_suggest_sites_is_the_solver_on_the_reach_matrix(seed, n_cand, k, weight
     s = suggest_sites(cov, cands, k, weight=weight, minutes=minutes)
     res = cov.residents
     w, _ = target_weights(cov, weight)
-    R = reach_matrix(cov.network, cands.geometry, res.geometry, cutoff_m=cov.metres(minutes),
-                     max_snap_m=cov.params["max_snap_m"])
+    R = reach_matrix(
+        cov.network,
+        cands.geometry,
+        res.geometry,
+        cutoff_m=cov.metres(minutes),
+        max_snap_m=cov.params["max_snap_m"],
+    )
     sel = maximal_coverage(R, w, k, existing=res[S.covered(minutes)].to_numpy(bool))
     assert sel.total == pytest.approx(s.params["total"])
     assert sel.greedy_total == pytest.approx(s.params["greedy_total"])

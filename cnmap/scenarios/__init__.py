@@ -55,8 +55,12 @@ def __getattr__(name: str) -> Any:
     # Deprecated: compare_files writes files, so it lives at the pipeline layer now. Imported
     # on use only, so that importing the scenarios never imports the layers above them.
     if name == "compare_files":
-        warnings.warn("cnmap.scenarios.compare_files has moved to cnmap.workflows.compare_files; "
-                      "import it from there", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "cnmap.scenarios.compare_files has moved to cnmap.workflows.compare_files; "
+            "import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         from cnmap.workflows import compare_files
 
         return compare_files

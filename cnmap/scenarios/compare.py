@@ -58,8 +58,9 @@ def _fractional_ranks(kv: np.ndarray, wv: np.ndarray) -> np.ndarray:
     return R
 
 
-def concentration_index(y: Any, rank_key: Any, weights: Any | None = None, *,
-                        kind: str = "erreygers") -> float:
+def concentration_index(
+    y: Any, rank_key: Any, weights: Any | None = None, *, kind: str = "erreygers"
+) -> float:
     """Concentration index of an outcome in ``[0, 1]`` over a deprivation ranking.
 
     People are ranked from the most deprived (smallest ``rank_key``, e.g. the IMD rank where
@@ -109,8 +110,9 @@ def concentration_index(y: Any, rank_key: Any, weights: Any | None = None, *,
     if yv.size == 0:
         return float("nan")
     if (yv < 0).any() or (yv > 1).any():
-        raise ValidationError("the concentration index here is for outcomes between 0 and 1 "
-                              "(e.g. covered or not)")
+        raise ValidationError(
+            "the concentration index here is for outcomes between 0 and 1 (e.g. covered or not)"
+        )
     W = wv.sum()
     R = _fractional_ranks(kv, wv)
     mu = float((wv * yv).sum() / W)
@@ -170,8 +172,13 @@ class Comparison:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The comparison tables by name, for export."""
-        return {"totals": self.totals, "equity": self.equity, "deciles": self.deciles,
-                "wards": self.wards, "lsoas": self.lsoas}
+        return {
+            "totals": self.totals,
+            "equity": self.equity,
+            "deciles": self.deciles,
+            "wards": self.wards,
+            "lsoas": self.lsoas,
+        }
 
     def _ward_lines(self) -> list[str]:
         """The wards gaining and losing most at the headline limit."""
@@ -179,12 +186,18 @@ class Comparison:
         net = S.net_change(t)
         w = self.wards.sort_values(net)
         lines = []
-        for label, rows in (("gaining", w.loc[w[net] > 0].tail(3).iloc[::-1]),
-                            ("losing", w.loc[w[net] < 0].head(3))):
+        for label, rows in (
+            ("gaining", w.loc[w[net] > 0].tail(3).iloc[::-1]),
+            ("losing", w.loc[w[net] < 0].head(3)),
+        ):
             if len(rows):
-                lines.append(f"  wards {label} most at {t:g} min: " + ", ".join(
-                    f"{n} ({v:+,.0f})" for n, v in zip(rows[S.WARD_NAME], rows[net],
-                                                       strict=True)))
+                lines.append(
+                    f"  wards {label} most at {t:g} min: "
+                    + ", ".join(
+                        f"{n} ({v:+,.0f})"
+                        for n, v in zip(rows[S.WARD_NAME], rows[net], strict=True)
+                    )
+                )
         return lines
 
     def summary(self) -> str:
@@ -197,14 +210,17 @@ class Comparison:
                 f"  {t:g} min: covered {r['share_covered_a']:.1%} -> {r['share_covered_b']:.1%}; "
                 f"{r['pop_gained']:,.0f} people gain, {r['pop_lost']:,.0f} lose, net "
                 f"{r['net_change']:+,.0f}; concentration index (Erreygers) "
-                f"{eq.loc[t, 'ci_erreygers_a']:+.3f} -> {eq.loc[t, 'ci_erreygers_b']:+.3f}")
+                f"{eq.loc[t, 'ci_erreygers_a']:+.3f} -> {eq.loc[t, 'ci_erreygers_b']:+.3f}"
+            )
         mw = self.totals[_MEAN_WALK_CHANGE].iloc[0]
         lines.append(f"  mean walking time to the nearest organisation: {mw:+.2f} min per person")
         return "\n".join(lines + self._ward_lines())
 
     def __repr__(self) -> str:
-        return (f"Comparison({self.name_b!r} vs {self.name_a!r}, minutes={list(self.thresholds)}, "
-                f"{len(self.lsoas)} LSOAs, {len(self.wards)} wards)")
+        return (
+            f"Comparison({self.name_b!r} vs {self.name_a!r}, minutes={list(self.thresholds)}, "
+            f"{len(self.lsoas)} LSOAs, {len(self.wards)} wards)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,40 +236,51 @@ def _same_residents(a: CoverageResult, b: CoverageResult) -> None:
     ra, rb = a.residents, b.residents
     same = len(ra) == len(rb)
     if same:
-        same = (np.array_equal(ra[S.LSOA_CODE].to_numpy(), rb[S.LSOA_CODE].to_numpy())
-                and np.array_equal(ra[S.WEIGHT].to_numpy(float), rb[S.WEIGHT].to_numpy(float))
-                and np.allclose(ra.geometry.x.to_numpy(), rb.geometry.x.to_numpy(), atol=1e-6,
-                                rtol=0)
-                and np.allclose(ra.geometry.y.to_numpy(), rb.geometry.y.to_numpy(), atol=1e-6,
-                                rtol=0))
+        same = (
+            np.array_equal(ra[S.LSOA_CODE].to_numpy(), rb[S.LSOA_CODE].to_numpy())
+            and np.array_equal(ra[S.WEIGHT].to_numpy(float), rb[S.WEIGHT].to_numpy(float))
+            and np.allclose(ra.geometry.x.to_numpy(), rb.geometry.x.to_numpy(), atol=1e-6, rtol=0)
+            and np.allclose(ra.geometry.y.to_numpy(), rb.geometry.y.to_numpy(), atol=1e-6, rtol=0)
+        )
     if not same:
         raise ValidationError(
             f"the two results place the residents differently (a: {len(ra):,} points from "
             f"{a.params.get('residents')!r}, b: {len(rb):,} points from "
-            f"{b.params.get('residents')!r}); run both with the same residents= and area")
+            f"{b.params.get('residents')!r}); run both with the same residents= and area"
+        )
 
 
-def _check_comparable(a: CoverageResult, b: CoverageResult,
-                      minutes: Any) -> tuple[int | float, ...]:
+def _check_comparable(
+    a: CoverageResult, b: CoverageResult, minutes: Any
+) -> tuple[int | float, ...]:
     """The time limits to compare, after checking that ``a`` and ``b`` can be compared."""
-    for key, label in ((S.LAD_CODE, "area"), ("lsoa_vintage", "LSOA vintage"),
-                       ("iod", "IoD edition")):
+    for key, label in (
+        (S.LAD_CODE, "area"),
+        ("lsoa_vintage", "LSOA vintage"),
+        ("iod", "IoD edition"),
+    ):
         if a.params.get(key) != b.params.get(key):
-            raise ValidationError(f"the two results are for different places or data: {label} "
-                                  f"{a.params.get(key)!r} (a) vs {b.params.get(key)!r} (b); "
-                                  "compute both on the same area (cnmap.load_area)")
+            raise ValidationError(
+                f"the two results are for different places or data: {label} "
+                f"{a.params.get(key)!r} (a) vs {b.params.get(key)!r} (b); "
+                "compute both on the same area (cnmap.load_area)"
+            )
     _same_residents(a, b)
     if minutes is None:
         if tuple(a.thresholds) != tuple(b.thresholds):
-            raise ValidationError(f"the two results use different time limits ({list(a.thresholds)} "
-                                  f"vs {list(b.thresholds)}); run both with the same minutes=, "
-                                  "or pass compare(..., minutes=[...]) with limits both have")
+            raise ValidationError(
+                f"the two results use different time limits ({list(a.thresholds)} "
+                f"vs {list(b.thresholds)}); run both with the same minutes=, "
+                "or pass compare(..., minutes=[...]) with limits both have"
+            )
         return tuple(a.thresholds)
     ts = _check.minutes_tuple("minutes", minutes)
     for t in ts:
         if t not in a.thresholds or t not in b.thresholds:
-            raise ValidationError(f"minutes={t} is not among the time limits of both results "
-                                  f"(a: {list(a.thresholds)}, b: {list(b.thresholds)})")
+            raise ValidationError(
+                f"minutes={t} is not among the time limits of both results "
+                f"(a: {list(a.thresholds)}, b: {list(b.thresholds)})"
+            )
     return ts
 
 
@@ -264,22 +291,27 @@ def _rank_key(res: gpd.GeoDataFrame, lsoas: pd.DataFrame) -> tuple[np.ndarray, s
         if col in L.columns:
             vals = pd.to_numeric(L[col], errors="coerce")
             return sign * vals.reindex(res[S.LSOA_CODE]).to_numpy(float), col
-    raise MissingColumnError("the LSOAs carry no deprivation (imd_rank, imd_score or imd_decile); "
-                             "load the area with cnmap.load_area to get IoD columns")
+    raise MissingColumnError(
+        "the LSOAs carry no deprivation (imd_rank, imd_score or imd_decile); "
+        "load the area with cnmap.load_area to get IoD columns"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # per point, then summed
 
 
-def _per_point(a: CoverageResult, b: CoverageResult, ts: tuple[int | float, ...]
-               ) -> pd.DataFrame:
+def _per_point(a: CoverageResult, b: CoverageResult, ts: tuple[int | float, ...]) -> pd.DataFrame:
     """One row per residential point: its keys, weight, coverage in A and B, gains, losses and
     walking times (``Comparison.residents`` without the geometry)."""
     ra, rb = a.residents, b.residents
-    P = pd.DataFrame({S.LSOA_CODE: ra[S.LSOA_CODE].to_numpy(),
-                      S.WARD_CODE: ra[S.WARD_CODE].to_numpy(),
-                      S.WEIGHT: ra[S.WEIGHT].to_numpy(float)})
+    P = pd.DataFrame(
+        {
+            S.LSOA_CODE: ra[S.LSOA_CODE].to_numpy(),
+            S.WARD_CODE: ra[S.WARD_CODE].to_numpy(),
+            S.WEIGHT: ra[S.WEIGHT].to_numpy(float),
+        }
+    )
     if S.IMD_DECILE in a.lsoas.columns:
         dec = a.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
         P[S.IMD_DECILE] = pd.to_numeric(dec, errors="coerce").reindex(P[S.LSOA_CODE]).to_numpy()
@@ -304,11 +336,12 @@ def _group_table(P: pd.DataFrame, key: str, ts: tuple[int | float, ...]) -> pd.D
     gained, lost, net change, shares, and the mean walks and their change."""
     people: dict[str, np.ndarray] = {}
     for t in ts:
-        for col in (S.side(S.covered(t), "a"), S.side(S.covered(t), "b"), S.gained(t),
-                    S.lost(t)):
+        for col in (S.side(S.covered(t), "a"), S.side(S.covered(t), "b"), S.gained(t), S.lost(t)):
             people[col] = P[col].to_numpy(bool)
-    means = {c: P[c].to_numpy(float)
-             for c in (S.side(S.WALK_MIN, "a"), S.side(S.WALK_MIN, "b"), _WALK_CHANGE)}
+    means = {
+        c: P[c].to_numpy(float)
+        for c in (S.side(S.WALK_MIN, "a"), S.side(S.WALK_MIN, "b"), _WALK_CHANGE)
+    }
     s = group_sums(P[key].to_numpy(), P[S.WEIGHT].to_numpy(float), people=people, means=means)
     cols: dict[str, Any] = {S.POPULATION: s.population}
     for t in ts:
@@ -329,18 +362,40 @@ def _group_table(P: pd.DataFrame, key: str, ts: tuple[int | float, ...]) -> pd.D
     return out
 
 
-def _area_tables(a: CoverageResult, P: pd.DataFrame, ts: tuple[int | float, ...]
-                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+def _area_tables(
+    a: CoverageResult, P: pd.DataFrame, ts: tuple[int | float, ...]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
     """The LSOA and ward tables (with their names and outlines) and the decile table."""
-    lbase = a.lsoas[[c for c in (S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME, "imd_rank",
-                                 S.IMD_DECILE, S.GEOMETRY) if c in a.lsoas.columns]]
-    lsoas = gpd.GeoDataFrame(lbase.merge(_group_table(P, S.LSOA_CODE, ts), left_on=S.LSOA_CODE,
-                                         right_index=True, how="left"),
-                             geometry=S.GEOMETRY, crs=a.lsoas.crs)
+    lbase = a.lsoas[
+        [
+            c
+            for c in (
+                S.LSOA_CODE,
+                S.LSOA_NAME,
+                S.WARD_CODE,
+                S.WARD_NAME,
+                "imd_rank",
+                S.IMD_DECILE,
+                S.GEOMETRY,
+            )
+            if c in a.lsoas.columns
+        ]
+    ]
+    lsoas = gpd.GeoDataFrame(
+        lbase.merge(
+            _group_table(P, S.LSOA_CODE, ts), left_on=S.LSOA_CODE, right_index=True, how="left"
+        ),
+        geometry=S.GEOMETRY,
+        crs=a.lsoas.crs,
+    )
     wbase = a.wards[[c for c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY) if c in a.wards.columns]]
-    wards = gpd.GeoDataFrame(wbase.merge(_group_table(P, S.WARD_CODE, ts), left_on=S.WARD_CODE,
-                                         right_index=True, how="left"),
-                             geometry=S.GEOMETRY, crs=a.wards.crs)
+    wards = gpd.GeoDataFrame(
+        wbase.merge(
+            _group_table(P, S.WARD_CODE, ts), left_on=S.WARD_CODE, right_index=True, how="left"
+        ),
+        geometry=S.GEOMETRY,
+        crs=a.wards.crs,
+    )
     if S.IMD_DECILE in P.columns and P[S.IMD_DECILE].notna().any():
         deciles = _group_table(P, S.IMD_DECILE, ts).reset_index()
         deciles = deciles.loc[deciles[S.IMD_DECILE].notna()].astype({S.IMD_DECILE: int})
@@ -366,8 +421,13 @@ def _totals_row(P: pd.DataFrame, t: int | float) -> dict[str, Any]:
     pa = float(w[P[S.side(S.covered(t), "a")].to_numpy(bool)].sum())
     pb = float(w[P[S.side(S.covered(t), "b")].to_numpy(bool)].sum())
     return {
-        S.MINUTES: t, S.POPULATION: total, "pop_covered_a": pa, "pop_covered_b": pb,
-        "pop_gained": g, "pop_lost": lo, "net_change": g - lo,
+        S.MINUTES: t,
+        S.POPULATION: total,
+        "pop_covered_a": pa,
+        "pop_covered_b": pb,
+        "pop_gained": g,
+        "pop_lost": lo,
+        "net_change": g - lo,
         "share_covered_a": pa / total if total else np.nan,
         "share_covered_b": pb / total if total else np.nan,
         "share_change": (pb / total - pa / total) if total else np.nan,
@@ -377,8 +437,9 @@ def _totals_row(P: pd.DataFrame, t: int | float) -> dict[str, Any]:
     }
 
 
-def _equity_row(P: pd.DataFrame, t: int | float, key: np.ndarray, rank_by: str,
-                deciles: pd.DataFrame) -> dict[str, Any]:
+def _equity_row(
+    P: pd.DataFrame, t: int | float, key: np.ndarray, rank_by: str, deciles: pd.DataFrame
+) -> dict[str, Any]:
     """Concentration indices at limit ``t`` for A and B, and the extreme deciles' coverage
     (one row of ``Comparison.equity``)."""
     w = P[S.WEIGHT].to_numpy(float)
@@ -400,8 +461,9 @@ def _equity_row(P: pd.DataFrame, t: int | float, key: np.ndarray, rank_by: str,
     return row
 
 
-def _compare_results(a: CoverageResult, b: CoverageResult, ts: tuple[int | float, ...],
-                     name_a: str, name_b: str) -> Comparison:
+def _compare_results(
+    a: CoverageResult, b: CoverageResult, ts: tuple[int | float, ...], name_a: str, name_b: str
+) -> Comparison:
     P = _per_point(a, b, ts)
     lsoas, wards, deciles = _area_tables(a, P, ts)
     key, rank_by = _rank_key(a.residents, a.lsoas)
@@ -409,15 +471,31 @@ def _compare_results(a: CoverageResult, b: CoverageResult, ts: tuple[int | float
     equity = pd.DataFrame([_equity_row(P, t, key, rank_by, deciles) for t in ts])
     ra = a.residents
     residents = gpd.GeoDataFrame(P, geometry=ra.geometry.values, crs=ra.crs)
-    params = {"a": a.params, "b": b.params, "minutes": list(ts), "rank_by": rank_by,
-              "name_a": name_a, "name_b": name_b}
-    return Comparison(name_a=name_a, name_b=name_b, thresholds=ts, lsoas=lsoas, wards=wards,
-                      deciles=deciles, totals=totals, equity=equity, residents=residents,
-                      params=params)
+    params = {
+        "a": a.params,
+        "b": b.params,
+        "minutes": list(ts),
+        "rank_by": rank_by,
+        "name_a": name_a,
+        "name_b": name_b,
+    }
+    return Comparison(
+        name_a=name_a,
+        name_b=name_b,
+        thresholds=ts,
+        lsoas=lsoas,
+        wards=wards,
+        deciles=deciles,
+        totals=totals,
+        equity=equity,
+        residents=residents,
+        params=params,
+    )
 
 
-def _as_result(x: Any, label: str, area: Area | None, network: WalkNetwork | None
-               ) -> CoverageResult:
+def _as_result(
+    x: Any, label: str, area: Area | None, network: WalkNetwork | None
+) -> CoverageResult:
     """``x`` as a coverage result: a result as it is, a scenario run on the area."""
     from cnmap.coverage import CoverageResult
 
@@ -425,16 +503,24 @@ def _as_result(x: Any, label: str, area: Area | None, network: WalkNetwork | Non
         return x
     if isinstance(x, Scenario):
         if area is None:
-            raise ValidationError(f"{label} is a Scenario: pass area= (and network=) so that "
-                                  "it can be run, or pass its CoverageResult")
+            raise ValidationError(
+                f"{label} is a Scenario: pass area= (and network=) so that "
+                "it can be run, or pass its CoverageResult"
+            )
         return x.run(area, network)
-    raise ValidationError(f"{label} must be a CoverageResult or a Scenario, not "
-                          f"{type(x).__name__}")
+    raise ValidationError(f"{label} must be a CoverageResult or a Scenario, not {type(x).__name__}")
 
 
-def compare(a: Any, b: Any, *, area: Area | None = None, network: WalkNetwork | None = None,
-            minutes: float | Iterable[float] | None = None, name_a: str | None = None,
-            name_b: str | None = None) -> Comparison:
+def compare(
+    a: Any,
+    b: Any,
+    *,
+    area: Area | None = None,
+    network: WalkNetwork | None = None,
+    minutes: float | Iterable[float] | None = None,
+    name_a: str | None = None,
+    name_b: str | None = None,
+) -> Comparison:
     """Who gains and who loses walking coverage going from scenario A to scenario B.
 
     Parameters
@@ -459,7 +545,8 @@ def compare(a: Any, b: Any, *, area: Area | None = None, network: WalkNetwork | 
     ra = _as_result(a, "a", area, network)
     rb = ra if b is a else _as_result(b, "b", area, network)
     ts = _check_comparable(ra, rb, minutes)
-    out = _compare_results(ra, rb, ts, name_a or _scenario_name(ra, "a"),
-                           name_b or _scenario_name(rb, "b"))
+    out = _compare_results(
+        ra, rb, ts, name_a or _scenario_name(ra, "a"), name_b or _scenario_name(rb, "b")
+    )
     log.info("%s", out.summary())
     return out

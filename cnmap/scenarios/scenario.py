@@ -117,8 +117,10 @@ class Scenario:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValidationError("a scenario needs a name (a non-empty string)")
         if self.organisations is None:
-            raise ValidationError(f"{where}: organisations is missing; give a file path, an "
-                                  "OrganisationTable or a GeoDataFrame")
+            raise ValidationError(
+                f"{where}: organisations is missing; give a file path, an "
+                "OrganisationTable or a GeoDataFrame"
+            )
         object.__setattr__(self, "minutes", _check.minutes_tuple("minutes", self.minutes))
         _speed(self.speed_kmh, self.persona)  # raises on an unknown persona or a conflict
         if not isinstance(self.mode, str) or self.mode not in MODES:
@@ -136,10 +138,12 @@ class Scenario:
 
         if self.open_during is not None:
             object.__setattr__(self, "open_during", parse_window(self.open_during).label)
-        for name, value, choices in (("hours_require", self.hours_require, REQUIRES),
-                                     ("hours_weeks", self.hours_weeks, WEEKS),
-                                     ("hours_rules", self.hours_rules, RULES),
-                                     ("hours_unknown", self.hours_unknown, UNKNOWN)):
+        for name, value, choices in (
+            ("hours_require", self.hours_require, REQUIRES),
+            ("hours_weeks", self.hours_weeks, WEEKS),
+            ("hours_rules", self.hours_rules, RULES),
+            ("hours_unknown", self.hours_unknown, UNKNOWN),
+        ):
             if value not in choices:
                 raise ValidationError(f"{where}: {name}={value!r} is not one of {choices}")
 
@@ -160,12 +164,18 @@ class Scenario:
         """
         p = Path(path)
         raw, syntax = read_config_file(p, what="scenario")
-        return cls._from_document(validate(raw, ScenarioFile, where=str(p),
-                                           yaml=syntax == "YAML"), p.resolve().parent, p)
+        return cls._from_document(
+            validate(raw, ScenarioFile, where=str(p), yaml=syntax == "YAML"), p.resolve().parent, p
+        )
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, base: str | os.PathLike[str] | None = None,
-                  source: Path | None = None) -> Scenario:
+    def from_dict(
+        cls,
+        raw: dict[str, Any],
+        *,
+        base: str | os.PathLike[str] | None = None,
+        source: Path | None = None,
+    ) -> Scenario:
         """A scenario from the dict form of a scenario file (see :meth:`from_file`)."""
         where = str(source or "scenario")
         yaml = source is not None and Path(source).suffix.lower() in {".yaml", ".yml"}
@@ -177,21 +187,36 @@ class Scenario:
         where = str(source or "scenario")
         net, cov, flt, area = doc.network, doc.coverage, doc.filter, doc.area
         if "dataset" in net.model_fields_set and net.dataset != "osm_walk_network":
-            raise ValidationError(f"{where}: [network] dataset={net.dataset!r}: scenario files "
-                                  "take [network] path (a walk network file), or nothing for "
-                                  "the catalogue's osm_walk_network")
+            raise ValidationError(
+                f"{where}: [network] dataset={net.dataset!r}: scenario files "
+                "take [network] path (a walk network file), or nothing for "
+                "the catalogue's osm_walk_network"
+            )
         kw: dict[str, Any] = {
-            "name": doc.name, "description": doc.description, "source": source,
+            "name": doc.name,
+            "description": doc.description,
+            "source": source,
             "organisations": organisation_sources(doc.organisations, base=base, where=where),
-            "minutes": cov.minutes, "speed_kmh": cov.speed_kmh, "persona": cov.persona,
-            "mode": cov.mode, "residents": cov.residents, "max_snap_m": cov.max_snap_m,
-            "detour_factor": cov.detour_factor, "type_col": cov.type_col,
-            "types": flt.types, "open_during": flt.open_during, "hours_require": flt.require,
-            "hours_weeks": flt.weeks, "hours_rules": flt.rules,
-            "hours_unknown": flt.unknown_hours, "lad_code": area.lad_code,
-            "lsoa_vintage": area.lsoa_vintage, "iod": area.iod,
-            "network_path": None if net.path is None else
-            resolve_path(net.path, "[network] path", base, where),
+            "minutes": cov.minutes,
+            "speed_kmh": cov.speed_kmh,
+            "persona": cov.persona,
+            "mode": cov.mode,
+            "residents": cov.residents,
+            "max_snap_m": cov.max_snap_m,
+            "detour_factor": cov.detour_factor,
+            "type_col": cov.type_col,
+            "types": flt.types,
+            "open_during": flt.open_during,
+            "hours_require": flt.require,
+            "hours_weeks": flt.weeks,
+            "hours_rules": flt.rules,
+            "hours_unknown": flt.unknown_hours,
+            "lad_code": area.lad_code,
+            "lsoa_vintage": area.lsoa_vintage,
+            "iod": area.iod,
+            "network_path": None
+            if net.path is None
+            else resolve_path(net.path, "[network] path", base, where),
         }
         try:
             return cls(**kw)
@@ -203,34 +228,52 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """The scenario's settings as plain values (recorded in every result)."""
         return {
-            "name": self.name, "description": self.description,
+            "name": self.name,
+            "description": self.description,
             "organisations": describe(self.organisations),
-            "minutes": list(self.minutes), "speed_kmh": self.speed_kmh, "persona": self.persona,
+            "minutes": list(self.minutes),
+            "speed_kmh": self.speed_kmh,
+            "persona": self.persona,
             "mode": self.mode,
             "residents": self.residents if isinstance(self.residents, str) else "user points",
-            "max_snap_m": float(self.max_snap_m), "detour_factor": self.detour_factor,
-            "type_col": self.type_col, "types": None if self.types is None else list(self.types),
-            "open_during": self.open_during, "hours_require": self.hours_require,
-            "hours_weeks": self.hours_weeks, "hours_rules": self.hours_rules,
-            "hours_unknown": self.hours_unknown, "lad_code": self.lad_code,
-            "lsoa_vintage": self.lsoa_vintage, "iod": self.iod,
+            "max_snap_m": float(self.max_snap_m),
+            "detour_factor": self.detour_factor,
+            "type_col": self.type_col,
+            "types": None if self.types is None else list(self.types),
+            "open_during": self.open_during,
+            "hours_require": self.hours_require,
+            "hours_weeks": self.hours_weeks,
+            "hours_rules": self.hours_rules,
+            "hours_unknown": self.hours_unknown,
+            "lad_code": self.lad_code,
+            "lsoa_vintage": self.lsoa_vintage,
+            "iod": self.iod,
             "network_path": None if self.network_path is None else str(self.network_path),
             "source": None if self.source is None else str(self.source),
         }
 
-    def read_organisations(self, area: Area | None = None
-                           ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    def read_organisations(self, area: Area | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         """The scenario's organisations as one GeoDataFrame, and the rows rejected on reading
         (see :func:`cnmap.scenarios.sources.read_items`)."""
-        items = list(self.organisations) if isinstance(self.organisations, list | tuple) \
+        items = (
+            list(self.organisations)
+            if isinstance(self.organisations, list | tuple)
             else [self.organisations]
+        )
         return read_items(items, area, name=self.name)
 
     def _coverage_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`cnmap.coverage.coverage` this scenario sets."""
-        return dict(minutes=self.minutes, speed_kmh=self.speed_kmh, persona=self.persona,
-                    mode=self.mode, residents=self.residents, max_snap_m=float(self.max_snap_m),
-                    detour_factor=self.detour_factor, type_col=self.type_col)
+        return dict(
+            minutes=self.minutes,
+            speed_kmh=self.speed_kmh,
+            persona=self.persona,
+            mode=self.mode,
+            residents=self.residents,
+            max_snap_m=float(self.max_snap_m),
+            detour_factor=self.detour_factor,
+            type_col=self.type_col,
+        )
 
     def run(self, area: Area, network: WalkNetwork | None = None) -> CoverageResult:
         """Compute the scenario's walking coverage (:func:`cnmap.coverage.coverage`).
@@ -255,35 +298,58 @@ class Scenario:
         from cnmap.hours import coverage_at
 
         orgs, rejected = self.read_organisations(area)
-        info: dict[str, Any] = {**self.to_dict(), "n_organisations_read": len(orgs),
-                                "n_rejected_on_reading": int(len(rejected))}
+        info: dict[str, Any] = {
+            **self.to_dict(),
+            "n_organisations_read": len(orgs),
+            "n_rejected_on_reading": int(len(rejected)),
+        }
         if self.types is not None:
             mask = match_types(orgs, {"types": list(self.types)})["types"]
             orgs = orgs.loc[mask].reset_index(drop=True)
             info["n_after_type_filter"] = int(len(orgs))
         kw = self._coverage_options()
         if self.open_during is not None:
-            result = coverage_at(self.open_during, orgs, area, network,
-                                 unknown=self.hours_unknown, require=self.hours_require,
-                                 weeks=self.hours_weeks, rules=self.hours_rules, **kw)
+            result = coverage_at(
+                self.open_during,
+                orgs,
+                area,
+                network,
+                unknown=self.hours_unknown,
+                require=self.hours_require,
+                weeks=self.hours_weeks,
+                rules=self.hours_rules,
+                **kw,
+            )
         else:
             result = coverage(orgs, area, network=network, **kw)
         params = dict(result.params)
         params["scenario"] = info
-        return dataclasses.replace(result, params=params,
-                                   quality=_with_rejected(result.quality, rejected))
+        return dataclasses.replace(
+            result, params=params, quality=_with_rejected(result.quality, rejected)
+        )
 
 
 def _with_rejected(quality: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
     """The coverage's quality table with one row per organisation rejected on reading."""
     if not len(rejected):
         return quality
-    name = rejected[S.NAME].astype(str) if S.NAME in rejected.columns else \
-        pd.Series([""] * len(rejected))
-    why = rejected[S.REASON].astype(str) if S.REASON in rejected.columns else \
-        pd.Series([""] * len(rejected))
-    rows = pd.DataFrame({"what": "organisation rejected on reading",
-                         "id": rejected.get(S.SOURCE_ROW, pd.Series(range(len(rejected))))
-                         .astype(str).to_numpy(),
-                         "detail": (name + ": " + why).to_numpy()})
+    name = (
+        rejected[S.NAME].astype(str)
+        if S.NAME in rejected.columns
+        else pd.Series([""] * len(rejected))
+    )
+    why = (
+        rejected[S.REASON].astype(str)
+        if S.REASON in rejected.columns
+        else pd.Series([""] * len(rejected))
+    )
+    rows = pd.DataFrame(
+        {
+            "what": "organisation rejected on reading",
+            "id": rejected.get(S.SOURCE_ROW, pd.Series(range(len(rejected))))
+            .astype(str)
+            .to_numpy(),
+            "detail": (name + ": " + why).to_numpy(),
+        }
+    )
     return pd.concat([quality, rows], ignore_index=True)

@@ -45,10 +45,25 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns of :attr:`SiteSuggestion.sites` (and geometry).
-SITE_COLUMNS = ("rank", "candidate_id", "name", "gain", "people_newly_covered",
-                "cumulative_gain", "share_of_target", "share_covered_after", "why", "wards")
-_FLOAT_COLUMNS = ("gain", "people_newly_covered", "cumulative_gain", "share_of_target",
-                  "share_covered_after")
+SITE_COLUMNS = (
+    "rank",
+    "candidate_id",
+    "name",
+    "gain",
+    "people_newly_covered",
+    "cumulative_gain",
+    "share_of_target",
+    "share_covered_after",
+    "why",
+    "wards",
+)
+_FLOAT_COLUMNS = (
+    "gain",
+    "people_newly_covered",
+    "cumulative_gain",
+    "share_of_target",
+    "share_covered_after",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,8 +111,10 @@ def _incidence(reach: Any) -> sparse.csr_matrix:
     try:
         R = sparse.csr_matrix(reach)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"reach must be a 2-D matrix (candidates x points), sparse or "
-                              f"dense, not {type(reach).__name__} ({exc})") from None
+        raise ValidationError(
+            f"reach must be a 2-D matrix (candidates x points), sparse or "
+            f"dense, not {type(reach).__name__} ({exc})"
+        ) from None
     B = R.copy()
     B.sum_duplicates()
     B.data = np.ones(B.data.shape, dtype=np.float64)
@@ -108,16 +125,19 @@ def _point_weights(weights: Any, n_points: int, existing: Any) -> np.ndarray:
     """Weights per point, zero where ``existing`` already covers the point."""
     w = np.asarray(weights, dtype=float)
     if w.shape != (n_points,):
-        raise ValidationError(f"weights has shape {w.shape}; give one weight per point "
-                              f"(column of reach): {n_points}")
+        raise ValidationError(
+            f"weights has shape {w.shape}; give one weight per point (column of reach): {n_points}"
+        )
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValidationError("weights must be finite numbers >= 0")
     if existing is None:
         return w
     ex = np.asarray(existing)
     if ex.shape != (n_points,) or ex.dtype != bool:
-        raise ValidationError(f"existing must be a boolean array with one value per point "
-                              f"({n_points}): True where a point is already covered")
+        raise ValidationError(
+            f"existing must be a boolean array with one value per point "
+            f"({n_points}): True where a point is already covered"
+        )
     return np.where(ex, 0.0, w)
 
 
@@ -130,10 +150,12 @@ def _allowed_mask(allowed: Any, n_candidates: int) -> np.ndarray:
         if a.shape != (n_candidates,):
             raise ValidationError(f"allowed has {a.size} values for {n_candidates} candidates")
         return a.copy()
-    if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0
-                   or a.max() >= n_candidates):
-        raise ValidationError(f"allowed must list candidate rows 0 to {n_candidates - 1} "
-                              "(or be a boolean mask)")
+    if a.size and (
+        not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= n_candidates
+    ):
+        raise ValidationError(
+            f"allowed must list candidate rows 0 to {n_candidates - 1} (or be a boolean mask)"
+        )
     return _mask_of(a.astype(np.int64).ravel(), n_candidates)
 
 
@@ -146,12 +168,13 @@ def _mask_of(rows: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
 def _covered_by(B: sparse.csr_matrix, sites: Sequence[int], n: int) -> np.ndarray:
     cov = np.zeros(n, dtype=bool)
     for j in sites:
-        cov[B.indices[B.indptr[j]:B.indptr[j + 1]]] = True
+        cov[B.indices[B.indptr[j] : B.indptr[j + 1]]] = True
     return cov
 
 
-def _greedy_order(B: sparse.csr_matrix, wt: np.ndarray, k: int, allowed: np.ndarray,
-                  forced: Sequence[int] = ()) -> list[tuple[int, float]]:
+def _greedy_order(
+    B: sparse.csr_matrix, wt: np.ndarray, k: int, allowed: np.ndarray, forced: Sequence[int] = ()
+) -> list[tuple[int, float]]:
     """Greedy picks ``(candidate, gain)`` with positive gain, at most ``k``.
 
     The gains are recomputed exactly at every step (``B @ weights of the uncovered``): with
@@ -173,24 +196,29 @@ def _greedy_order(B: sparse.csr_matrix, wt: np.ndarray, k: int, allowed: np.ndar
             break
         out.append((j, float(gains[j])))
         mask[j] = False
-        covered[B.indices[B.indptr[j]:B.indptr[j + 1]]] = True
+        covered[B.indices[B.indptr[j] : B.indptr[j + 1]]] = True
     return out
 
 
-def _interchange(B: sparse.csr_matrix, wt: np.ndarray, sites: Sequence[int],
-                 allowed: np.ndarray, max_rounds: int = 200) -> tuple[list[int], int]:
+def _interchange(
+    B: sparse.csr_matrix,
+    wt: np.ndarray,
+    sites: Sequence[int],
+    allowed: np.ndarray,
+    max_rounds: int = 200,
+) -> tuple[list[int], int]:
     """Improve a set of sites by single swaps (one chosen site for one other allowed
     candidate) while a swap covers more weight (vertex-substitution local search)."""
     chosen = list(sites)
     cnt = np.zeros(B.shape[1], dtype=np.int64)
     for j in chosen:
-        cnt[B.indices[B.indptr[j]:B.indptr[j + 1]]] += 1
+        cnt[B.indices[B.indptr[j] : B.indptr[j + 1]]] += 1
     tol = 1e-9 * max(1.0, float(wt.sum()))
     swaps = 0
     for _ in range(max_rounds):
         best = (tol, -1, -1)
         for pos, s in enumerate(chosen):
-            cols = B.indices[B.indptr[s]:B.indptr[s + 1]]
+            cols = B.indices[B.indptr[s] : B.indptr[s + 1]]
             loss = float(wt[cols[cnt[cols] == 1]].sum())
             after = cnt.copy()
             after[cols] -= 1
@@ -205,15 +233,21 @@ def _interchange(B: sparse.csr_matrix, wt: np.ndarray, sites: Sequence[int],
             break
         _, pos, c = best
         s = chosen[pos]
-        cnt[B.indices[B.indptr[s]:B.indptr[s + 1]]] -= 1
-        cnt[B.indices[B.indptr[c]:B.indptr[c + 1]]] += 1
+        cnt[B.indices[B.indptr[s] : B.indptr[s + 1]]] -= 1
+        cnt[B.indices[B.indptr[c] : B.indptr[c + 1]]] += 1
         chosen[pos] = c
         swaps += 1
     return chosen, swaps
 
 
-def _improve(B: sparse.csr_matrix, wt: np.ndarray, picks: list[tuple[int, float]],
-             allowed: np.ndarray, restarts: int, tol: float) -> tuple[list[int], int]:
+def _improve(
+    B: sparse.csr_matrix,
+    wt: np.ndarray,
+    picks: list[tuple[int, float]],
+    allowed: np.ndarray,
+    restarts: int,
+    tol: float,
+) -> tuple[list[int], int]:
     """The best set found by swaps from greedy starts forced to open with each of the
     ``restarts`` best single sites (the plain greedy set if none is better by ``tol``)."""
     k, n_p = len(picks), B.shape[1]
@@ -236,9 +270,17 @@ def _improve(B: sparse.csr_matrix, wt: np.ndarray, picks: list[tuple[int, float]
     return best_set, n_swaps
 
 
-def maximal_coverage(reach: Any, weights: Any, k: int, *, allowed: Any = None,
-                     existing: Any = None, improve: bool = True, restarts: int = 10,
-                     tol: float | None = None) -> SiteSelection:
+def maximal_coverage(
+    reach: Any,
+    weights: Any,
+    k: int,
+    *,
+    allowed: Any = None,
+    existing: Any = None,
+    improve: bool = True,
+    restarts: int = 10,
+    tol: float | None = None,
+) -> SiteSelection:
     """Pick ``k`` candidates that together reach the most weight (maximal covering).
 
     Greedy first: each step adds the candidate reaching the most weight not yet covered,
@@ -299,11 +341,18 @@ def maximal_coverage(reach: Any, weights: Any, k: int, *, allowed: Any = None,
     if improve and len(picks) == k and int(mask.sum()) > len(picks):
         best_set, n_swaps = _improve(B, wt, picks, mask, restarts, tol)
         picks = _greedy_order(B, wt, len(best_set), _mask_of(best_set, n_c))
-    method = "greedy maximal coverage" + (f" + interchange ({restarts} restarts)"
-                                          if improve else "")
+    method = "greedy maximal coverage" + (
+        f" + interchange ({restarts} restarts)" if improve else ""
+    )
     total = float(wt[_covered_by(B, [j for j, _ in picks], n_p)].sum())
-    return SiteSelection(sites=tuple(j for j, _ in picks), gains=tuple(g for _, g in picks),
-                         greedy_total=greedy_total, total=total, n_swaps=n_swaps, method=method)
+    return SiteSelection(
+        sites=tuple(j for j, _ in picks),
+        gains=tuple(g for _, g in picks),
+        greedy_total=greedy_total,
+        total=total,
+        n_swaps=n_swaps,
+        method=method,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,10 +389,11 @@ def _deprived_weights(cov: CoverageResult, deprived_deciles: Sequence[int]) -> n
     else:
         L = cov.lsoas.set_index(S.LSOA_CODE)
         if S.IMD_DECILE not in L.columns:
-            raise MissingColumnError("weight='deprived_population' needs imd_decile on the "
-                                     "LSOAs; load the area with cnmap.load_area")
-        dec = pd.to_numeric(L[S.IMD_DECILE], errors="coerce").reindex(
-            res[S.LSOA_CODE]).to_numpy()
+            raise MissingColumnError(
+                "weight='deprived_population' needs imd_decile on the "
+                "LSOAs; load the area with cnmap.load_area"
+            )
+        dec = pd.to_numeric(L[S.IMD_DECILE], errors="coerce").reindex(res[S.LSOA_CODE]).to_numpy()
     sel = np.isin(dec, [int(d) for d in deprived_deciles])
     return np.where(sel, res[S.WEIGHT].to_numpy(float), 0.0)
 
@@ -363,8 +413,11 @@ def _lsoa_count_weights(cov: CoverageResult, column: str) -> np.ndarray:
     return weights
 
 
-def target_weights(coverage: CoverageResult, weight: str = "deprived_population",
-                   deprived_deciles: Sequence[int] = (1, 2)) -> tuple[np.ndarray, str]:
+def target_weights(
+    coverage: CoverageResult,
+    weight: str = "deprived_population",
+    deprived_deciles: Sequence[int] = (1, 2),
+) -> tuple[np.ndarray, str]:
     """The weight of every residential point of a coverage result, and what it counts.
 
     Parameters
@@ -389,19 +442,26 @@ def target_weights(coverage: CoverageResult, weight: str = "deprived_population"
     if weight == "population":
         return res[S.WEIGHT].to_numpy(float), "residents"
     if weight == "deprived_population":
-        return (_deprived_weights(coverage, deprived_deciles),
-                f"residents of {_deciles_label(deprived_deciles)} LSOAs")
+        return (
+            _deprived_weights(coverage, deprived_deciles),
+            f"residents of {_deciles_label(deprived_deciles)} LSOAs",
+        )
     if weight in res.columns:
         v = pd.to_numeric(res[weight], errors="coerce").to_numpy(float)
         if not np.isfinite(v).all() or (v < 0).any():
-            raise ValidationError(f"weight column {weight!r} of the residents must hold numbers "
-                                  ">= 0 for every point")
+            raise ValidationError(
+                f"weight column {weight!r} of the residents must hold numbers >= 0 for every point"
+            )
         return v, f"{weight}"
     if weight in coverage.lsoas.columns:
-        return (_lsoa_count_weights(coverage, weight),
-                f"{weight.replace('_', ' ')} (LSOA share of residents)")
-    raise MissingColumnError(f"weight={weight!r} is not 'deprived_population', 'population', a "
-                             "column of coverage.residents or a column of coverage.lsoas")
+        return (
+            _lsoa_count_weights(coverage, weight),
+            f"{weight.replace('_', ' ')} (LSOA share of residents)",
+        )
+    raise MissingColumnError(
+        f"weight={weight!r} is not 'deprived_population', 'population', a "
+        "column of coverage.residents or a column of coverage.lsoas"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,8 +493,10 @@ class SiteParams:
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a plain dict (tuples as lists), keys in field order."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-                for f in dataclasses.fields(self)}
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -496,9 +558,11 @@ class SiteSuggestion:
 
     def __repr__(self) -> str:
         p = self.params
-        return (f"SiteSuggestion({len(self.sites)} of k={p['k']} sites from "
-                f"{p['n_candidates']} candidates, {p['total']:,.0f} of {p['target_total']:,.0f} "
-                f"{p['target']} out of reach within {p['minutes']:g} minutes)\n{self.sites!r}")
+        return (
+            f"SiteSuggestion({len(self.sites)} of k={p['k']} sites from "
+            f"{p['n_candidates']} candidates, {p['total']:,.0f} of {p['target_total']:,.0f} "
+            f"{p['target']} out of reach within {p['minutes']:g} minutes)\n{self.sites!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,8 +587,10 @@ def _checked_coverage(coverage: Any) -> CoverageResult:
     from cnmap.coverage import CoverageResult
 
     if not isinstance(coverage, CoverageResult):
-        raise ValidationError("suggest_sites needs a CoverageResult (cnmap.coverage.coverage), "
-                              f"not {type(coverage).__name__}")
+        raise ValidationError(
+            "suggest_sites needs a CoverageResult (cnmap.coverage.coverage), "
+            f"not {type(coverage).__name__}"
+        )
     return coverage
 
 
@@ -532,18 +598,23 @@ def _time_limit(cov: CoverageResult, minutes: float | None) -> int | float:
     """The limit: default the coverage's headline one; must be among its limits."""
     t = cov.headline_minutes if minutes is None else minutes
     if t not in cov.thresholds:
-        raise ValidationError(f"minutes={t} is not among the coverage's time limits "
-                              f"{list(cov.thresholds)}; run coverage(..., minutes=[..., {t}])")
+        raise ValidationError(
+            f"minutes={t} is not among the coverage's time limits "
+            f"{list(cov.thresholds)}; run coverage(..., minutes=[..., {t}])"
+        )
     return S.minutes_value(t)
 
 
-def _candidate_frame(candidates: Any, id_col: str | None, name_col: str | None
-                     ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+def _candidate_frame(
+    candidates: Any, id_col: str | None, name_col: str | None
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """The candidates in EPSG:27700 (index 0, 1, 2...), their ids and their names."""
     cand = getattr(candidates, "organisations", candidates)
     if not isinstance(cand, gpd.GeoDataFrame):
-        raise ValidationError("candidates must be an OrganisationTable or a GeoDataFrame of "
-                              f"points, not {type(candidates).__name__}")
+        raise ValidationError(
+            "candidates must be an OrganisationTable or a GeoDataFrame of "
+            f"points, not {type(candidates).__name__}"
+        )
     if len(cand) == 0:
         raise ValidationError("there are no candidate sites")
     if cand.crs is None:
@@ -551,8 +622,9 @@ def _candidate_frame(candidates: Any, id_col: str | None, name_col: str | None
     cand = cand.to_crs(S.BNG).reset_index(drop=True)
     for col, what in ((id_col, "id_col"), (name_col, "name_col")):
         if col is not None and col not in cand.columns:
-            raise MissingColumnError(f"{what}={col!r} is not a column of the candidates "
-                                     f"(columns: {list(cand.columns)})")
+            raise MissingColumnError(
+                f"{what}={col!r} is not a column of the candidates (columns: {list(cand.columns)})"
+            )
     icol = id_col or (S.ORG_ID if S.ORG_ID in cand.columns else None)
     ids = cand[icol].astype(str).to_numpy() if icol else np.array([str(i) for i in cand.index])
     ncol = name_col or (S.NAME if S.NAME in cand.columns else None)
@@ -560,23 +632,30 @@ def _candidate_frame(candidates: Any, id_col: str | None, name_col: str | None
     return cand, ids, names
 
 
-def _targets(cov: CoverageResult, t: int | float, weight: str,
-             deprived_deciles: Sequence[int]) -> _Targets:
+def _targets(
+    cov: CoverageResult, t: int | float, weight: str, deprived_deciles: Sequence[int]
+) -> _Targets:
     res = cov.residents
     wt_all, label = target_weights(cov, weight, deprived_deciles)
-    placed = res[S.PLACED].to_numpy(bool) if S.PLACED in res.columns else \
-        np.ones(len(res), bool)
+    placed = res[S.PLACED].to_numpy(bool) if S.PLACED in res.columns else np.ones(len(res), bool)
     uncovered = ~res[S.covered(t)].to_numpy(bool)
     tgt = np.flatnonzero(uncovered & placed & (wt_all > 0))
     w = res[S.WEIGHT].to_numpy(float)
-    return _Targets(points=tgt, weights=wt_all[tgt], people=w[tgt],
-                    wards=res[S.WARD_CODE].to_numpy()[tgt], label=label,
-                    total=float(wt_all[uncovered & (wt_all > 0)].sum()),
-                    pop_total=float(res[S.WEIGHT].sum()), pop_covered=float(w[~uncovered].sum()))
+    return _Targets(
+        points=tgt,
+        weights=wt_all[tgt],
+        people=w[tgt],
+        wards=res[S.WARD_CODE].to_numpy()[tgt],
+        label=label,
+        total=float(wt_all[uncovered & (wt_all > 0)].sum()),
+        pop_total=float(res[S.WEIGHT].sum()),
+        pop_covered=float(w[~uncovered].sum()),
+    )
 
 
-def _reach(cov: CoverageResult, cand: gpd.GeoDataFrame, tg: _Targets, metres: float,
-           max_snap: float) -> sparse.csr_matrix:
+def _reach(
+    cov: CoverageResult, cand: gpd.GeoDataFrame, tg: _Targets, metres: float, max_snap: float
+) -> sparse.csr_matrix:
     """Candidates x target points within ``metres``, as the coverage measured them."""
     from cnmap.reach import crow_flies_reach_matrix, reach_matrix
 
@@ -585,51 +664,87 @@ def _reach(cov: CoverageResult, cand: gpd.GeoDataFrame, tg: _Targets, metres: fl
     pts = cov.residents.iloc[tg.points].geometry
     if cov.mode == "network":
         if cov.network is None:
-            raise ValidationError("this coverage result has no network attached; recompute "
-                                  "it with coverage(..., network=net)")
-        return reach_matrix(cov.network, cand.geometry, pts, cutoff_m=metres,
-                            max_snap_m=max_snap)
-    return crow_flies_reach_matrix(cand.geometry, pts, cutoff_m=metres,
-                                   detour_factor=float(cov.params.get("detour_factor") or 1.0))
+            raise ValidationError(
+                "this coverage result has no network attached; recompute "
+                "it with coverage(..., network=net)"
+            )
+        return reach_matrix(cov.network, cand.geometry, pts, cutoff_m=metres, max_snap_m=max_snap)
+    return crow_flies_reach_matrix(
+        cand.geometry,
+        pts,
+        cutoff_m=metres,
+        detour_factor=float(cov.params.get("detour_factor") or 1.0),
+    )
 
 
-def _why(rank: int, gain: float, people: float, newly: np.ndarray, tg: _Targets,
-         ward_names: dict[Any, Any], t: int | float, weight: str, max_wards: int
-         ) -> tuple[str, str]:
+def _why(
+    rank: int,
+    gain: float,
+    people: float,
+    newly: np.ndarray,
+    tg: _Targets,
+    ward_names: dict[Any, Any],
+    t: int | float,
+    weight: str,
+    max_wards: int,
+) -> tuple[str, str]:
     """A pick's reason in words, and the wards of the people it newly covers."""
     by_ward = pd.Series(tg.weights[newly], index=tg.wards[newly]).groupby(level=0).sum()
     by_ward = by_ward[by_ward > 0].sort_values(ascending=False)
     wn = [str(ward_names.get(c, c)) for c in by_ward.index]
     where = _join_names(wn[:max_wards], max(0, len(wn) - max_wards))
-    extra = f" ({people:,.0f} residents in all)" if weight != "population" and \
-        abs(people - gain) > 0.5 else ""
-    why = (f"covers {gain:,.0f} {tg.label}{extra} not within {t:g} minutes of any "
-           "organisation" + (" or an earlier pick" if rank > 1 else "") + f", in {where}")
+    extra = (
+        f" ({people:,.0f} residents in all)"
+        if weight != "population" and abs(people - gain) > 0.5
+        else ""
+    )
+    why = (
+        f"covers {gain:,.0f} {tg.label}{extra} not within {t:g} minutes of any "
+        "organisation" + (" or an earlier pick" if rank > 1 else "") + f", in {where}"
+    )
     return why, "; ".join(wn)
 
 
-def _site_rows(R: sparse.csr_matrix, sel: SiteSelection, tg: _Targets,
-               labels: tuple[np.ndarray, np.ndarray], ward_names: dict[Any, Any],
-               t: int | float, weight: str, max_wards: int) -> pd.DataFrame:
+def _site_rows(
+    R: sparse.csr_matrix,
+    sel: SiteSelection,
+    tg: _Targets,
+    labels: tuple[np.ndarray, np.ndarray],
+    ward_names: dict[Any, Any],
+    t: int | float,
+    weight: str,
+    max_wards: int,
+) -> pd.DataFrame:
     """One row per pick, in order, with the candidate's position in ``_pos``."""
     ids, names = labels
     covered = np.zeros(tg.points.size, dtype=bool)
     rows: list[dict[str, Any]] = []
     cum, cum_people = 0.0, 0.0
     for rank, (j, gain) in enumerate(zip(sel.sites, sel.gains, strict=True), start=1):
-        cols = R.indices[R.indptr[j]:R.indptr[j + 1]]
+        cols = R.indices[R.indptr[j] : R.indptr[j + 1]]
         newly = cols[~covered[cols]]
         people = float(tg.people[newly].sum())
         covered[newly] = True
         cum += gain
         cum_people += people
         why, wards = _why(rank, gain, people, newly, tg, ward_names, t, weight, max_wards)
-        rows.append({"rank": rank, "candidate_id": ids[j], "name": names[j], "gain": gain,
-                     "people_newly_covered": people, "cumulative_gain": cum,
-                     "share_of_target": cum / tg.total if tg.total else np.nan,
-                     "share_covered_after": (tg.pop_covered + cum_people) / tg.pop_total
-                     if tg.pop_total else np.nan,
-                     "why": why, "wards": wards, "_pos": j})
+        rows.append(
+            {
+                "rank": rank,
+                "candidate_id": ids[j],
+                "name": names[j],
+                "gain": gain,
+                "people_newly_covered": people,
+                "cumulative_gain": cum,
+                "share_of_target": cum / tg.total if tg.total else np.nan,
+                "share_covered_after": (tg.pop_covered + cum_people) / tg.pop_total
+                if tg.pop_total
+                else np.nan,
+                "why": why,
+                "wards": wards,
+                "_pos": j,
+            }
+        )
     types = {"rank": int, "_pos": int, **dict.fromkeys(_FLOAT_COLUMNS, float)}
     return pd.DataFrame(rows, columns=[*SITE_COLUMNS, "_pos"]).astype(types)
 
@@ -647,16 +762,30 @@ def _unplaced_candidates(cov: CoverageResult, cand: gpd.GeoDataFrame, max_snap: 
 
     n = int((~snap_points(cov.network, cand.geometry, max_snap_m=max_snap).ok).sum())
     if n:
-        log.warning("suggest_sites: %d of %d candidates are farther than %.0f m from any "
-                    "walkable street and cannot be picked", n, len(cand), max_snap)
+        log.warning(
+            "suggest_sites: %d of %d candidates are farther than %.0f m from any "
+            "walkable street and cannot be picked",
+            n,
+            len(cand),
+            max_snap,
+        )
     return n
 
 
-def suggest_sites(coverage: CoverageResult, candidates: Any, k: int, *,
-                  minutes: float | None = None, weight: str = "deprived_population",
-                  deprived_deciles: Sequence[int] = (1, 2), id_col: str | None = None,
-                  name_col: str | None = None, improve: bool = True, restarts: int = 10,
-                  max_wards_named: int = 3) -> SiteSuggestion:
+def suggest_sites(
+    coverage: CoverageResult,
+    candidates: Any,
+    k: int,
+    *,
+    minutes: float | None = None,
+    weight: str = "deprived_population",
+    deprived_deciles: Sequence[int] = (1, 2),
+    id_col: str | None = None,
+    name_col: str | None = None,
+    improve: bool = True,
+    restarts: int = 10,
+    max_wards_named: int = 3,
+) -> SiteSuggestion:
     """The next ``k`` best sites: maximal coverage of the residents still out of reach.
 
     Each pick adds the candidate that brings the most *target* people within ``minutes`` who
@@ -713,29 +842,55 @@ def suggest_sites(coverage: CoverageResult, candidates: Any, k: int, *,
     metres = cov.metres(t)
     max_snap = float(cov.params.get("max_snap_m", 500.0))
     R = _reach(cov, cand, tg, metres, max_snap)
-    sel = maximal_coverage(R, tg.weights, k, improve=improve, restarts=restarts,
-                           tol=1e-9 * max(1.0, tg.total))
-    ward_names = cov.wards.set_index(S.WARD_CODE)[S.WARD_NAME].to_dict() \
-        if S.WARD_NAME in cov.wards.columns else {}
+    sel = maximal_coverage(
+        R, tg.weights, k, improve=improve, restarts=restarts, tol=1e-9 * max(1.0, tg.total)
+    )
+    ward_names = (
+        cov.wards.set_index(S.WARD_CODE)[S.WARD_NAME].to_dict()
+        if S.WARD_NAME in cov.wards.columns
+        else {}
+    )
     df = _site_rows(R, sel, tg, (ids, names), ward_names, t, weight, max_wards_named)
     sites = _sites_frame(df, cand)
-    stopped = "" if len(sel.sites) == k else (
-        f"stopped after {len(sel.sites)} site(s): no other candidate brings any target "
-        f"resident within {t:g} minutes")
+    stopped = (
+        ""
+        if len(sel.sites) == k
+        else (
+            f"stopped after {len(sel.sites)} site(s): no other candidate brings any target "
+            f"resident within {t:g} minutes"
+        )
+    )
     total = float(df["cumulative_gain"].iloc[-1]) if len(df) else 0.0
     params = SiteParams(
-        k=k, minutes=t, metres=metres, weight=weight,
+        k=k,
+        minutes=t,
+        metres=metres,
+        weight=weight,
         deprived_deciles=tuple(int(d) for d in deprived_deciles)
-        if weight == "deprived_population" else None,
-        target=tg.label, target_total=tg.total, target_points=int(tg.points.size),
-        n_candidates=int(len(cand)), n_candidates_unplaced=_unplaced_candidates(cov, cand,
-                                                                                max_snap),
-        mode=cov.mode, speed_kmh=cov.speed_kmh, max_snap_m=max_snap, stopped=stopped,
-        method=sel.method, greedy_total=sel.greedy_total, total=total, n_swaps=sel.n_swaps,
+        if weight == "deprived_population"
+        else None,
+        target=tg.label,
+        target_total=tg.total,
+        target_points=int(tg.points.size),
+        n_candidates=int(len(cand)),
+        n_candidates_unplaced=_unplaced_candidates(cov, cand, max_snap),
+        mode=cov.mode,
+        speed_kmh=cov.speed_kmh,
+        max_snap_m=max_snap,
+        stopped=stopped,
+        method=sel.method,
+        greedy_total=sel.greedy_total,
+        total=total,
+        n_swaps=sel.n_swaps,
     ).as_dict()
     sites.attrs["params"] = params
     if stopped:
         log.info("suggest_sites: %s", stopped)
-    log.info("suggest_sites: %d picks cover %.0f of %.0f %s out of reach", len(sites), total,
-             tg.total, tg.label)
+    log.info(
+        "suggest_sites: %d picks cover %.0f of %.0f %s out of reach",
+        len(sites),
+        total,
+        tg.total,
+        tg.label,
+    )
     return SiteSuggestion(sites=sites, params=params, selection=sel)

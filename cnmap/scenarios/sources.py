@@ -38,8 +38,10 @@ def describe(orgs: Any) -> Any:
     if isinstance(orgs, pd.DataFrame):
         return f"GeoDataFrame of {len(orgs)} organisations"
     if hasattr(orgs, "organisations"):
-        return f"OrganisationTable of {len(orgs.organisations)} organisations " \
-               f"({getattr(orgs, 'source', '')})"
+        return (
+            f"OrganisationTable of {len(orgs.organisations)} organisations "
+            f"({getattr(orgs, 'source', '')})"
+        )
     if isinstance(orgs, list | tuple):
         return [describe(o) for o in orgs]
     return repr(orgs)
@@ -65,17 +67,23 @@ def _source_input(src: OrganisationSource, area: Area | None) -> tuple[Any, dict
         return src.path, opts
     from cnmap.org_lists import FILE_OPTIONS, prepare_list
 
-    prepared = prepare_list(src.path, label=f"organisations file {src.path} ({src.label})",
-                            columns=src.columns, keep=src.keep,
-                            area_postcodes_only=src.area_postcodes_only, options=opts,
-                            area=area)
+    prepared = prepare_list(
+        src.path,
+        label=f"organisations file {src.path} ({src.label})",
+        columns=src.columns,
+        keep=src.keep,
+        area_postcodes_only=src.area_postcodes_only,
+        options=opts,
+        area=area,
+    )
     for key in FILE_OPTIONS:
         opts.pop(key, None)
     return prepared.frame, opts
 
 
-def read_source(src: OrganisationSource, area: Area | None, *, prefix: str = ""
-                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def read_source(
+    src: OrganisationSource, area: Area | None, *, prefix: str = ""
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read one organisations file as ``cnmap run`` does.
 
     Parameters
@@ -96,8 +104,10 @@ def read_source(src: OrganisationSource, area: Area | None, *, prefix: str = ""
     from cnmap.organisations import read_organisations
 
     if not src.path.is_file():
-        raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist or is "
-                              "not a file; check the path in the configuration")
+        raise ValidationError(
+            f"organisations file {src.path} ({src.label}) does not exist or is "
+            "not a file; check the path in the configuration"
+        )
     table_in, opts = _source_input(src, area)
     table = read_organisations(table_in, area=area, **opts)
     g = table.organisations.copy()
@@ -111,28 +121,36 @@ def read_source(src: OrganisationSource, area: Area | None, *, prefix: str = ""
     return orgs, pd.concat([rej], ignore_index=True)
 
 
-def _table_item(it: Any, i: int, many: bool, name: str
-                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
+def _table_item(
+    it: Any, i: int, many: bool, name: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     """An OrganisationTable or GeoDataFrame item: its organisations (ids prefixed when there
     are several items) and its rejected rows, if any."""
     g = getattr(it, "organisations", it)
     if not isinstance(g, gpd.GeoDataFrame):
-        raise ValidationError(f"scenario {name!r}: organisations item {i} is a "
-                              f"{type(it).__name__}; give a path, an OrganisationTable "
-                              "or a GeoDataFrame")
+        raise ValidationError(
+            f"scenario {name!r}: organisations item {i} is a "
+            f"{type(it).__name__}; give a path, an OrganisationTable "
+            "or a GeoDataFrame"
+        )
     rej = getattr(it, "rejected", None)
-    rejected = rej.assign(dataset=f"item {i}") if isinstance(rej, pd.DataFrame) and len(rej) \
-        else None
+    rejected = (
+        rej.assign(dataset=f"item {i}") if isinstance(rej, pd.DataFrame) and len(rej) else None
+    )
     g = g.copy()
     if many:
-        ids = g[S.ORG_ID].astype(str) if S.ORG_ID in g.columns else \
-            pd.Series([f"org{j}" for j in range(len(g))], index=g.index)
+        ids = (
+            g[S.ORG_ID].astype(str)
+            if S.ORG_ID in g.columns
+            else pd.Series([f"org{j}" for j in range(len(g))], index=g.index)
+        )
         g[S.ORG_ID] = [f"{i}-{v}" for v in ids]
     return (g.to_crs(S.BNG) if g.crs is not None else g), rejected
 
 
-def _read_item(it: Any, area: Area | None, i: int, many: bool, name: str
-               ) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
+def _read_item(
+    it: Any, area: Area | None, i: int, many: bool, name: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     """Item ``i`` of a scenario's organisations: a file is read, a table taken as it is."""
     if isinstance(it, str | os.PathLike):
         it = OrganisationSource(path=Path(it), label=Path(it).stem)
@@ -141,8 +159,9 @@ def _read_item(it: Any, area: Area | None, i: int, many: bool, name: str
     return _table_item(it, i, many, name)
 
 
-def read_items(items: Sequence[Any], area: Area | None, *, name: str
-               ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def read_items(
+    items: Sequence[Any], area: Area | None, *, name: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """A scenario's organisations as one GeoDataFrame, and the rows rejected on reading.
 
     Parameters
