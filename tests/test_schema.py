@@ -134,7 +134,7 @@ def _coverage_params() -> CoverageParams:
 def test_coverage_params_dict_view_round_trip():
     p = _coverage_params()
     d = p.as_dict()
-    assert list(d)[:3] == ["mode", "minutes", "speed_kmh"] and list(d)[-1] == "ward_method"
+    assert list(d)[:3] == ["mode", "minutes", "speed_kmh"] and list(d)[-2:] == ["ward_method", "snap_coverage"]
     assert d["minutes"] == [5, 15] and d["organisation_types"] == ["advice", "food"]
     json.dumps(d)  # a plain dict: JSON as before
     assert CoverageParams.from_mapping({**d, "scenario": {"name": "x"}}) == p  # extras ignored
