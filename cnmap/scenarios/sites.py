@@ -76,6 +76,8 @@ class SiteSelection:
 
     Attributes
     ----------
+    k
+        The number of sites asked for.
     sites
         Candidate rows of the reach matrix, in greedy order: each pick adds the most weight
         not covered by the earlier ones (and by ``existing``).
@@ -91,6 +93,7 @@ class SiteSelection:
         How the sites were found, in words.
     """
 
+    k: int
     sites: tuple[int, ...]
     gains: tuple[float, ...]
     greedy_total: float
@@ -346,6 +349,7 @@ def maximal_coverage(
     )
     total = float(wt[_covered_by(B, [j for j, _ in picks], n_p)].sum())
     return SiteSelection(
+        k=k,
         sites=tuple(j for j, _ in picks),
         gains=tuple(g for _, g in picks),
         greedy_total=greedy_total,
@@ -772,6 +776,61 @@ def _unplaced_candidates(cov: CoverageResult, cand: gpd.GeoDataFrame, max_snap: 
     return n
 
 
+def _ward_names(cov: CoverageResult) -> dict[Any, Any]:
+    if S.WARD_NAME not in cov.wards.columns:
+        return {}
+    names: dict[Any, Any] = cov.wards.set_index(S.WARD_CODE)[S.WARD_NAME].to_dict()
+    return names
+
+
+def _site_params(
+    cov: CoverageResult,
+    cand: gpd.GeoDataFrame,
+    tg: _Targets,
+    sel: SiteSelection,
+    df: pd.DataFrame,
+    *,
+    t: int | float,
+    weight: str,
+    deciles: Sequence[int],
+    metres: float,
+    max_snap: float,
+) -> SiteParams:
+    """What a suggestion records: the call's parameters, the targets, why the search stopped
+    early (if it did), and the totals."""
+    k = sel.k
+    stopped = (
+        ""
+        if len(sel.sites) == k
+        else (
+            f"stopped after {len(sel.sites)} site(s): no other candidate brings any target "
+            f"resident within {t:g} minutes"
+        )
+    )
+    return SiteParams(
+        k=k,
+        minutes=t,
+        metres=metres,
+        weight=weight,
+        deprived_deciles=tuple(int(d) for d in deciles)
+        if weight == "deprived_population"
+        else None,
+        target=tg.label,
+        target_total=tg.total,
+        target_points=int(tg.points.size),
+        n_candidates=int(len(cand)),
+        n_candidates_unplaced=_unplaced_candidates(cov, cand, max_snap),
+        mode=cov.mode,
+        speed_kmh=cov.speed_kmh,
+        max_snap_m=max_snap,
+        stopped=stopped,
+        method=sel.method,
+        greedy_total=sel.greedy_total,
+        total=float(df["cumulative_gain"].iloc[-1]) if len(df) else 0.0,
+        n_swaps=sel.n_swaps,
+    )
+
+
 def suggest_sites(
     coverage: CoverageResult,
     candidates: Any,
@@ -845,51 +904,28 @@ def suggest_sites(
     sel = maximal_coverage(
         R, tg.weights, k, improve=improve, restarts=restarts, tol=1e-9 * max(1.0, tg.total)
     )
-    ward_names = (
-        cov.wards.set_index(S.WARD_CODE)[S.WARD_NAME].to_dict()
-        if S.WARD_NAME in cov.wards.columns
-        else {}
-    )
-    df = _site_rows(R, sel, tg, (ids, names), ward_names, t, weight, max_wards_named)
+    df = _site_rows(R, sel, tg, (ids, names), _ward_names(cov), t, weight, max_wards_named)
     sites = _sites_frame(df, cand)
-    stopped = (
-        ""
-        if len(sel.sites) == k
-        else (
-            f"stopped after {len(sel.sites)} site(s): no other candidate brings any target "
-            f"resident within {t:g} minutes"
-        )
-    )
-    total = float(df["cumulative_gain"].iloc[-1]) if len(df) else 0.0
-    params = SiteParams(
-        k=k,
-        minutes=t,
-        metres=metres,
+    p = _site_params(
+        cov,
+        cand,
+        tg,
+        sel,
+        df,
+        t=t,
         weight=weight,
-        deprived_deciles=tuple(int(d) for d in deprived_deciles)
-        if weight == "deprived_population"
-        else None,
-        target=tg.label,
-        target_total=tg.total,
-        target_points=int(tg.points.size),
-        n_candidates=int(len(cand)),
-        n_candidates_unplaced=_unplaced_candidates(cov, cand, max_snap),
-        mode=cov.mode,
-        speed_kmh=cov.speed_kmh,
-        max_snap_m=max_snap,
-        stopped=stopped,
-        method=sel.method,
-        greedy_total=sel.greedy_total,
-        total=total,
-        n_swaps=sel.n_swaps,
-    ).as_dict()
+        deciles=deprived_deciles,
+        metres=metres,
+        max_snap=max_snap,
+    )
+    params = p.as_dict()
     sites.attrs["params"] = params
-    if stopped:
-        log.info("suggest_sites: %s", stopped)
+    if p.stopped:
+        log.info("suggest_sites: %s", p.stopped)
     log.info(
         "suggest_sites: %d picks cover %.0f of %.0f %s out of reach",
         len(sites),
-        total,
+        p.total,
         tg.total,
         tg.label,
     )
