@@ -199,6 +199,61 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+#: Networks with at least this many nodes are searched on a spatially renumbered copy.
+ROUTING_REORDER_MIN_NODES = 500_000
+
+
+def _morton(x: np.ndarray, y: np.ndarray, cell_m: float = 64.0) -> np.ndarray:
+    """Morton (Z-order) code of each point on a ``cell_m`` grid."""
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = v & np.uint64(0xFFFFFFFF)
+        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
+                            (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333),
+                            (1, 0x5555555555555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    xi = ((x - x.min()) / cell_m).astype(np.uint64)
+    yi = ((y - y.min()) / cell_m).astype(np.uint64)
+    out: np.ndarray = spread(xi) | (spread(yi) << np.uint64(1))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Routing:
+    """The CSR arrays the searches run on, and the renumbering of the nodes (``new_of_old``:
+    the search position of each node position; None when the network's own order is used)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    new_of_old: np.ndarray | None
+
+    @classmethod
+    def spatial(cls, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray,
+                y: np.ndarray) -> Routing:
+        """The same arcs (every stored entry kept) with the nodes in Morton order."""
+        n = x.shape[0]
+        order = np.argsort(_morton(x, y), kind="stable")
+        new_of_old = np.empty(n, dtype=np.int64)
+        new_of_old[order] = np.arange(n)
+        rows = new_of_old[np.repeat(np.arange(n), np.diff(indptr))]
+        cols = new_of_old[indices]
+        o = np.lexsort((cols, rows))
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
+        return cls(_readonly(ptr), _readonly(cols[o].astype(np.int32)),
+                   _readonly(data[o].astype(np.float64)), _readonly(new_of_old))
+
+    def nodes(self, pos: np.ndarray) -> np.ndarray:
+        """Search positions of node positions."""
+        return pos if self.new_of_old is None else self.new_of_old[pos]
+
+    def by_node(self, values: np.ndarray) -> np.ndarray:
+        """Per-node results of a search, back in the network's node order."""
+        return values if self.new_of_old is None else values[self.new_of_old]
+
+
 @dataclass(frozen=True, eq=False)
 class EdgeCoords:
     """Edge geometries as flat arrays: edge ``i`` runs through the vertices
@@ -363,6 +418,15 @@ class WalkNetwork:
                 "outside the largest connected component were dropped, see net.report). "
                 "Pass ids from net.node_ids, or give the places as points to snap them.")
         return order[pos]
+
+    @cached_property
+    def _routing(self) -> Routing:
+        """The CSR the searches run on: for a large network its nodes are renumbered in
+        spatial (Morton) order, so that a search touches memory that lies together (about
+        twice as fast from a million nodes up; the distances are the same numbers)."""
+        if self.n_nodes < ROUTING_REORDER_MIN_NODES:
+            return Routing(self.indptr, self.indices, self.data, None)
+        return Routing.spatial(self.indptr, self.indices, self.data, self.x, self.y)
 
     @cached_property
     def edge_tree(self) -> shapely.STRtree:

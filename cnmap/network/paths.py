@@ -26,7 +26,7 @@ import pandas as pd
 
 from cnmap.errors import ValidationError
 from cnmap.network import _kernels
-from cnmap.network.build import NODE_ID
+from cnmap.network.build import NODE_ID, Routing
 from cnmap.network.snap import DEFAULT_MAX_SNAP_M, SnapResult, snap_points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,8 +174,10 @@ def distance_to_nearest(net: WalkNetwork, sources: Any, *, cutoff_m: float | Non
     cutoff = _cutoff(cutoff_m)
     S = _as_sources(net, sources, max_snap_m)
     seed_label = np.repeat(S.active, np.diff(S.src_ptr)).astype(np.int64)
-    dist, lab = _kernels.multi_source(net.indptr, net.indices, net.data, S.seed_node,
+    R = net._routing
+    dist, lab = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node),
                                       S.seed_dist, seed_label, cutoff)
+    dist, lab = R.by_node(dist), R.by_node(lab)
     index = pd.Index(net.node_ids, name=NODE_ID)
     attrs = {"cutoff_m": cutoff_m, "n_sources": S.n, "n_sources_unplaced": S.n_unplaced,
              "source_kind": S.kind, "max_snap_m": max_snap_m if S.kind == "points" else None}
@@ -413,16 +415,17 @@ def _nearest_by_code(net: WalkNetwork, S: _Sources, code: np.ndarray, n_groups: 
     """``(n_points, n_groups)`` distances to the nearest source of each group code (``code``
     per active source)."""
     out = np.empty((len(P), n_groups))
+    R = net._routing
     sizes = np.diff(S.src_ptr)
     seed_code = np.repeat(code, sizes)
     n_chunks = _threads(n_groups)
 
     def group(g: int) -> None:
         mine = seed_code == g
-        dist, _ = _kernels.multi_source(net.indptr, net.indices, net.data, S.seed_node[mine],
+        dist, _ = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node[mine]),
                                         S.seed_dist[mine], np.zeros(int(mine.sum()), np.int64),
                                         np.inf)
-        d, _ = _via_ends(dist, P)
+        d, _ = _via_ends(R.by_node(dist), P)
         if S.kind == "points":
             direct, _ = _direct(P, S, code == g)
             d = np.where(direct < d, direct, d)
@@ -507,12 +510,12 @@ def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
                      S.access[rep].astype(np.float64))
 
 
-def _point_tables(P: SnapResult) -> tuple[np.ndarray, ...]:
-    """CSR node -> (point, along + access) and edge -> points, for placed points."""
+def _point_tables(P: SnapResult, R: Routing) -> tuple[np.ndarray, ...]:
+    """CSR search node -> (point, along + access) and edge -> points, for placed points."""
     ok = np.flatnonzero(P.ok)
     n_nodes = P.network_key[0]
     n_edges = P.network_key[1]
-    nodes = np.concatenate([P.u[ok], P.v[ok]])
+    nodes = R.nodes(np.concatenate([P.u[ok], P.v[ok]]))
     pts = np.concatenate([ok, ok])
     extra = np.concatenate([P.along_u_m[ok] + P.access_m[ok], P.along_v_m[ok] + P.access_m[ok]])
     o = np.argsort(nodes, kind="stable")
@@ -553,11 +556,12 @@ def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.nda
                    tables: tuple[np.ndarray, ...], at_points: bool) -> np.ndarray:
     """Counts within every limit (cumulated over the limits), all threads summed."""
     n_chunks = _threads(max(D.group.size, 1))
+    R = net._routing
     (node_ptr, node_pt_idx, node_pt_extra, edge_ptr, edge_pt_idx, pt_pos, pt_acc) = tables
 
     def chunk(c: int) -> np.ndarray:
         out: np.ndarray = _kernels.count_chunk(
-            net.indptr, net.indices, net.data, D.src_ptr, D.seed_node, D.seed_dist, D.group,
+            R.indptr, R.indices, R.data, D.src_ptr, R.nodes(D.seed_node), D.seed_dist, D.group,
             D.weight, n_groups, limits, at_points, node_ptr, node_pt_idx, node_pt_extra,
             D.edge, D.pos, D.access, edge_ptr, edge_pt_idx, pt_pos, pt_acc, c, n_chunks)
         return out
@@ -568,7 +572,7 @@ def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.nda
         counts += extra
     del parts
     np.cumsum(counts, axis=1, out=counts)
-    return counts
+    return counts if at_points else R.by_node(counts)
 
 
 def count_within_limits(net: WalkNetwork, sources: Any, *, limits_m: Any, groups: Any = None,
@@ -605,7 +609,7 @@ def count_within_limits(net: WalkNetwork, sources: Any, *, limits_m: Any, groups
     D = _distinct(S, codes_all[S.active])
     if points is not None:
         P = _snap(net, points, max_snap_m)
-        tables, placed = _point_tables(P), np.asarray(P.ok, dtype=bool)
+        tables, placed = _point_tables(P, net._routing), np.asarray(P.ok, dtype=bool)
     else:
         tables, placed = _no_points(), np.ones(net.n_nodes, dtype=bool)
     counts = _count_buckets(net, D, max(len(labels), 1), limits, tables, points is not None)

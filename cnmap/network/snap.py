@@ -136,6 +136,36 @@ def _points_array(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(gs.to_numpy(), dtype=object), points.index
 
 
+#: Points per thread below which the nearest-edge queries run in one thread.
+THREAD_MIN_POINTS = 20_000
+
+
+def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query position, nearest edge, distance) for every point: GEOS's nearest-neighbour
+    search, in parallel threads over contiguous blocks of the points for large inputs (GEOS
+    releases the GIL; each point's answer does not depend on the others)."""
+    import os
+
+    n_chunks = max(1, min(os.cpu_count() or 1, pts.shape[0] // THREAD_MIN_POINTS))
+
+    def block(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = bounds[c], bounds[c + 1]
+        (q, e), d = tree.query_nearest(pts[lo:hi], return_distance=True, all_matches=False)
+        return q + lo, e, d
+
+    bounds = np.linspace(0, pts.shape[0], n_chunks + 1).astype(np.int64)
+    if n_chunks == 1:
+        parts = [block(0)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=n_chunks) as pool:
+            parts = list(pool.map(block, range(n_chunks)))
+    q, e, d = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return q, e, d
+
+
 def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
                 max_snap_m: float = DEFAULT_MAX_SNAP_M) -> SnapResult:
     """Snap points to the nearest point on the nearest edge of the network.
@@ -178,8 +208,7 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
     frac = np.full(n, np.nan)
     if valid.size:
         pts = shapely.points(xy[valid])
-        (q, e), dist = net.edge_tree.query_nearest(pts, return_distance=True,
-                                                   all_matches=False)
+        q, e, dist = _nearest_edges(net.edge_tree, pts)
         edge[valid[q]] = e
         access[valid[q]] = dist
         lines = net.edge_geometry[edge[valid]]
