@@ -67,7 +67,7 @@ def tiled_network(net: Any, k: int) -> Any:
     """``k`` copies of ``net`` on a grid, joined by one street to each east/north neighbour."""
     from cnmap.network import build
 
-    n, m = net.n_nodes, net.n_edges
+    n = net.n_nodes
     width = float(net.x.max() - net.x.min()) + GAP_M
     height = float(net.y.max() - net.y.min()) + GAP_M
     col, row = _grid(k)
