@@ -323,7 +323,7 @@ def _check_scenario(path: Path) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from cnmap.scenarios import compare_files
+    from cnmap.workflows import compare_files
 
     _check_out(args.out)
     for path in (args.a, args.b):
