@@ -14,7 +14,7 @@ processes (``processes=True``). The smaller sizes take districts evenly spaced i
 and make no district maps; the full run makes the configuration's 10 worst-district maps.
 
 Measured: wall time (and by step), and each worker's peak resident memory (its process's
-``ru_maxrss``, read at the end of every task it ran; the largest over its tasks). The
+``VmHWM``, read at the end of every task it ran; the largest over its tasks). The
 machine's load average is recorded: it is shared, so figures taken under load are slower
 than the machine alone would give.
 """
@@ -116,8 +116,8 @@ def _notes(runs: list[dict[str, Any]], workers: int) -> list[str]:
                      f"{r['district_seconds_max']:.1f} s; load average "
                      f"{r['load_average_before']:.1f} before, {r['load_average_after']:.1f} "
                      "after (the machine is shared).")
-    notes.append("Peak memory per worker: the worker process's maximum resident set "
-                 "(`ru_maxrss`) at the end of each of its tasks, largest over its tasks.")
+    notes.append("Peak memory per worker: the worker process's resident high-water mark "
+                 "(`VmHWM`) at the end of each of its tasks, largest over its tasks.")
     return notes
 
 

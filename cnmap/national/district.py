@@ -256,7 +256,18 @@ def compute_district(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident memory of this process (the worker), in MB."""
+    """Peak resident memory of this process (the worker), in MB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this process's own
+    memory. ``ru_maxrss`` is not used there: it keeps the parent's resident size across
+    fork and exec, so a worker started by a large client would report the client's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 

@@ -112,9 +112,9 @@ class NationalResult:
         """Share of the finished districts' residents within ``minutes`` (default 15 or the
         longest limit)."""
         t = self.totals
-        m = minutes if minutes is not None else (15 if 15 in set(t["minutes"])
-                                                 else t["minutes"].max())
-        return float(t.loc[t["minutes"] == m, "share_covered"].iloc[0])
+        m = minutes if minutes is not None else (15 if 15 in set(t[S.MINUTES])
+                                                 else t[S.MINUTES].max())
+        return float(t.loc[t[S.MINUTES] == m, S.SHARE_COVERED].iloc[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,15 +136,19 @@ def _org_cache_key(cfg: NationalConfig) -> str:
     return h.hexdigest()[:16]
 
 
-def _organisations(cfg: NationalConfig, out: Path, client: Any
+def _organisations(cfg: NationalConfig, out: Path, client: Any, fresh: bool
                    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
     """The placed organisations, read once (postcode areas loaded on the cluster) and kept
-    in ``_partial/`` for later runs."""
+    in ``_partial/`` for later runs (read again with ``fresh``)."""
     base = out / PARTIAL_DIR / f"organisations-{_org_cache_key(cfg)}"
     files = [base.with_suffix(s) for s in (".parquet", ".rejected.parquet", ".summary.parquet")]
+    if fresh:
+        for f in files:
+            f.unlink(missing_ok=True)
     if all(f.is_file() for f in files):
         return (gpd.read_parquet(files[0]), pd.read_parquet(files[1]),
                 pd.read_parquet(files[2]))
+
     def on_cluster(fn: Any, items: Sequence[str]) -> list[pd.DataFrame]:
         return list(client.gather(client.map(fn, list(items), pure=False)))
 
@@ -512,7 +516,7 @@ def _districts(client: Any, cfg: NationalConfig, out: Path, table: pd.DataFrame,
                inputs: pd.DataFrame, fresh: bool, progress: bool | None, clock: _Clock) -> _Done:
     """Place the organisations, then compute every district not finished before."""
     codes = table[C.LAD_CODE].tolist()
-    orgs_all, rejected, org_summary = _organisations(cfg, out, client)
+    orgs_all, rejected, org_summary = _organisations(cfg, out, client, fresh)
     orgs = organisations_for_partials(orgs_all)
     clock.lap("organisations")
     key = params_hash(cfg.params, organisations_fingerprint(orgs, cfg.params.type_col))
