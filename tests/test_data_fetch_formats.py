@@ -139,3 +139,16 @@ def test_real_pbf_extract_passes_the_header_check(env, monkeypatch, shared_data)
     _install(monkeypatch, [("r.osm.pbf", '["*"]', "")], fmt="pbf", key="[]")
     rec = fetch_record("t", lad_code="E06000017")
     assert rec.size == src.stat().st_size
+
+
+def test_request_without_a_district_gets_the_national_file(env, monkeypatch):
+    _, mirror = env
+    district = HEAD + b"E01000009,District 009A,900\n"
+    (mirror / "district.csv").write_bytes(district)
+    (mirror / "national.csv").write_bytes(NATIONAL)
+    _install(monkeypatch, [("district.csv", '["E06000017"]', _sha(district)),
+                           ("national.csv", '["*"]', _sha(NATIONAL))])
+    assert fetch_record("t").path.read_bytes() == NATIONAL
+    assert fetch_record("t").source == "cache"  # and its cached copy answers next time
+    assert fetch_record("t", lad_code="E06000017").path.read_bytes() == district
+    assert fetch_record("t").path.read_bytes() == NATIONAL

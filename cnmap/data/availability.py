@@ -55,7 +55,10 @@ def readable(entry: MirrorEntry) -> bool:
 def covering_entry(dataset_id: str, lad_code: str | None,
                    postcode_area: str | None = None) -> MirrorEntry | None:
     """The first readable mirror file of ``dataset_id`` covering the request, if any."""
-    for entry in mirror_entries(dataset_id):
+    entries = mirror_entries(dataset_id)
+    if lad_code is None and postcode_area is None:  # no district asked for: the national file
+        entries = sorted(entries, key=lambda e: "*" not in e.lad_codes + e.postcode_areas)
+    for entry in entries:
         if entry.covers(lad_code=lad_code, postcode_area=postcode_area) and readable(entry):
             return entry
     return None

@@ -502,10 +502,17 @@ def _preferred_mirror_file(
     A district's own file (listed before the national one) must win over a national copy
     that an earlier request left in the cache, and vice versa for a national request.
     """
-    for entry in mirror_entries(ds.id):
+    entries = mirror_entries(ds.id)
+    if lad_code is None and postcode_area is None:  # no district asked for: the national file
+        entries = sorted(entries, key=lambda e: not _national(e))
+    for entry in entries:
         if entry.covers(lad_code=lad_code, postcode_area=postcode_area):
             return (str(entry.root), entry.path)
     return None
+
+
+def _national(entry: MirrorEntry) -> bool:
+    return "*" in entry.lad_codes or "*" in entry.postcode_areas
 
 
 def _cache_candidate(
@@ -543,7 +550,10 @@ def _mirror_changed(rec: FetchRecord) -> bool:
 def _from_mirror(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> FetchRecord | None:
-    for entry in mirror_entries(ds.id):
+    entries = mirror_entries(ds.id)
+    if lad_code is None and postcode_area is None:  # no district asked for: the national file
+        entries = sorted(entries, key=lambda e: not _national(e))
+    for entry in entries:
         if not entry.covers(lad_code=lad_code, postcode_area=postcode_area):
             continue
         assert entry.file is not None and entry.root is not None
