@@ -458,3 +458,98 @@ def _interp(coords, cum, lo, hi, d):  # pragma: no cover - compiled
     t = 0.0 if seg <= 0.0 else (d - cum[j]) / seg
     return (coords[j, 0] + t * (coords[j + 1, 0] - coords[j, 0]),
             coords[j, 1] + t * (coords[j + 1, 1] - coords[j, 1]))
+
+
+# ----------------------------------------------------------------------------------------
+# catchments drawn from a distance field
+
+
+@njit(cache=True, nogil=True)
+def distance_field(coords, ptr, x0, y0, cell, radius, out, k_lo, k_hi):  # pragma: no cover
+    """Distance from grid points to the nearest line, exact up to ``radius + cell``.
+
+    Lines are ``coords[ptr[i]:ptr[i + 1]]``; grid point ``(k, i)`` of ``out`` (filled by
+    the caller with ``radius + cell``) is at ``(x0 + i * cell, y0 + k * cell)``.
+    Only rows ``k_lo <= k < k_hi`` are written (one band per thread). Each segment updates
+    the grid points within ``radius + cell`` of its bounding box: a point farther than that
+    keeps ``radius + cell``, which is all a contour at ``radius`` needs (a grid neighbour of a
+    point within ``radius`` is within ``radius + cell``).
+    """
+    lim = radius + cell
+    nx = out.shape[1]
+    for e in range(ptr.shape[0] - 1):
+        for j in range(ptr[e], ptr[e + 1] - 1):
+            ax = coords[j, 0]
+            ay = coords[j, 1]
+            dx = coords[j + 1, 0] - ax
+            dy = coords[j + 1, 1] - ay
+            k0 = max(int(np.ceil((min(ay, ay + dy) - lim - y0) / cell)), k_lo)
+            k1 = min(int((max(ay, ay + dy) + lim - y0) / cell), k_hi - 1)
+            if k0 > k1:
+                continue
+            i0 = max(int(np.ceil((min(ax, ax + dx) - lim - x0) / cell)), 0)
+            i1 = min(int((max(ax, ax + dx) + lim - x0) / cell), nx - 1)
+            l2 = dx * dx + dy * dy
+            for k in range(k0, k1 + 1):
+                py = y0 + k * cell - ay
+                for i in range(i0, i1 + 1):
+                    px = x0 + i * cell - ax
+                    t = 0.0
+                    if l2 > 0.0:
+                        t = min(max((px * dx + py * dy) / l2, 0.0), 1.0)
+                    qx = t * dx - px
+                    qy = t * dy - py
+                    d = np.sqrt(qx * qx + qy * qy)
+                    if d < out[k, i]:
+                        out[k, i] = d
+
+
+@njit(cache=True, nogil=True)
+def simplify_keep(coords, ptr, tol):  # pragma: no cover - compiled
+    """Douglas-Peucker on every line ``coords[ptr[i]:ptr[i + 1]]``: the vertices to keep (a
+    line's ends always kept; an inner vertex kept when it lies farther than ``tol`` from the
+    segment joining the vertices kept around it)."""
+    keep = np.zeros(coords.shape[0], dtype=np.bool_)
+    stack = np.empty((coords.shape[0] + 2, 2), dtype=np.int64)
+    for e in range(ptr.shape[0] - 1):
+        lo = ptr[e]
+        hi = ptr[e + 1] - 1
+        if hi < lo:
+            continue
+        keep[lo] = True
+        keep[hi] = True
+        top = 0
+        stack[0, 0] = lo
+        stack[0, 1] = hi
+        top = 1
+        while top > 0:
+            top -= 1
+            a = stack[top, 0]
+            b = stack[top, 1]
+            ax = coords[a, 0]
+            ay = coords[a, 1]
+            dx = coords[b, 0] - ax
+            dy = coords[b, 1] - ay
+            l2 = dx * dx + dy * dy
+            far = -1.0
+            at = -1
+            for j in range(a + 1, b):
+                px = coords[j, 0] - ax
+                py = coords[j, 1] - ay
+                t = 0.0
+                if l2 > 0.0:
+                    t = min(max((px * dx + py * dy) / l2, 0.0), 1.0)
+                qx = t * dx - px
+                qy = t * dy - py
+                d = qx * qx + qy * qy
+                if d > far:
+                    far = d
+                    at = j
+            if at >= 0 and far > tol * tol:
+                keep[at] = True
+                stack[top, 0] = a
+                stack[top, 1] = at
+                stack[top + 1, 0] = at
+                stack[top + 1, 1] = b
+                top += 2
+    return keep

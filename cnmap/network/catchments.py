@@ -8,6 +8,7 @@ buffered, merged and simplified for display.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,6 +63,28 @@ def reached_edges(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source
 def _pieces(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
+    p = _piece_arrays(net, S, cutoff, per_source)
+    lines = (shapely.linestrings(p.xy, indices=p.vertex_piece) if p.vertex_piece.size
+             else np.zeros(0, dtype=object))
+    return gpd.GeoDataFrame({"source_pos": p.source_pos, "edge": p.edge, "start_m": p.start_m,
+                             "end_m": p.end_m}, geometry=np.asarray(lines, dtype=object),
+                            crs=net.crs)
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """Reached stretches of edges: per piece its source position, edge and metres from the
+    edge's u end; the pieces' vertices (``xy``, with the piece of each vertex)."""
+
+    source_pos: np.ndarray
+    edge: np.ndarray
+    start_m: np.ndarray
+    end_m: np.ndarray
+    xy: np.ndarray
+    vertex_piece: np.ndarray
+
+
+def _piece_arrays(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> _Pieces:
     node_ptr, node_edges = net._node_edges
     if per_source:
         src_ptr = S.src_ptr
@@ -91,11 +114,8 @@ def _pieces(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> gpd.Ge
     scale = np.divide(geom_len[p_edge], L, out=np.zeros_like(L), where=L > 0)
     out_xy, idx = _kernels.substrings(coords, offsets, cum, p_edge.astype(np.int64),
                                       p_a * scale, p_b * scale)
-    lines = shapely.linestrings(out_xy, indices=idx) if idx.size else np.zeros(0, dtype=object)
     source_pos = S.active[p_src] if per_source else np.zeros(p_src.size, dtype=np.int64)
-    return gpd.GeoDataFrame({"source_pos": source_pos, "edge": p_edge, "start_m": p_a,
-                             "end_m": p_b}, geometry=np.asarray(lines, dtype=object),
-                            crs=net.crs)
+    return _Pieces(source_pos, p_edge, p_a, p_b, out_xy, idx)
 
 
 def _merge_intervals(src: np.ndarray, edge: np.ndarray, a: np.ndarray,
@@ -117,9 +137,18 @@ def _merge_intervals(src: np.ndarray, edge: np.ndarray, a: np.ndarray,
     return src[starts], edge[starts], a[starts], np.maximum.reduceat(b, starts)
 
 
+#: Raster cell (metres) per metre of buffer for drawn catchments: 50 m buffers on a 10 m grid.
+CELL_PER_BUFFER = 0.2
+#: The distance-field route is used from this buffer up (below it the cells would be tiny).
+RASTER_MIN_BUFFER_M = 20.0
+#: ... and while the grid has at most this many cells (else the pieces are merged as vectors).
+RASTER_MAX_CELLS = 60_000_000
+METHODS = ("auto", "raster", "vector")
+
+
 def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: bool = False,
                buffer_m: float = 50.0, simplify_m: float = 5.0,
-               max_snap_m: float = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
+               max_snap_m: float = DEFAULT_MAX_SNAP_M, method: str = "auto") -> gpd.GeoDataFrame:
     """Walking catchment polygons: reached streets (partly reached ones cut at the limit),
     buffered, merged and simplified. Not convex hulls.
 
@@ -142,6 +171,15 @@ def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: b
         Simplification tolerance (metres) for lighter maps; 0 keeps every vertex.
     max_snap_m
         Snapping limit for point sources.
+    method
+        How the dissolved polygon is drawn. ``"vector"``: every reached piece buffered
+        (rounded, 4 segments a quarter circle) and the buffers merged. ``"raster"``: the
+        exact distance to the reached streets on a grid of ``buffer_m / 5`` cells, the
+        ``buffer_m`` contour traced (linear interpolation) and simplified; several times
+        faster, the area within 1% of the vector route (slightly larger: the vector buffers
+        cut the round ends short). ``"auto"`` (default): raster for a dissolved polygon with
+        ``buffer_m >= 20`` on a grid of at most 60 million cells, else vector. Polygons per
+        source are always vector.
 
     Returns
     -------
@@ -155,30 +193,18 @@ def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: b
     for name, val in (("buffer_m", buffer_m), ("simplify_m", simplify_m)):
         if not np.isfinite(val) or val < 0:
             raise ValidationError(f"{name} must be metres >= 0, got {val!r}")
+    if method not in METHODS:
+        raise ValidationError(f"method={method!r} is not one of {METHODS}")
     cutoff = _cutoff(cutoff_m, required=True)
     S = _as_sources(net, sources, max_snap_m)
-    pieces = _pieces(net, S, cutoff, per_source)
+    p = _piece_arrays(net, S, cutoff, per_source)
     n_out = S.n if per_source else 1
-    grp = pieces["source_pos"].to_numpy()
-    geoms = pieces.geometry.to_numpy()
+    grp = p.source_pos
     polys = np.full(n_out, None, dtype=object)
-    reached = np.bincount(grp, weights=(pieces["end_m"] - pieces["start_m"]).to_numpy(),
+    reached = np.bincount(grp, weights=p.end_m - p.start_m,
                           minlength=n_out) if grp.size else np.zeros(n_out)
     if grp.size:
-        # buffer each piece (vectorised), then merge per group: GEOS buffers a large
-        # MultiLineString very slowly, while merging buffered pieces is fast.
-        lines = shapely.simplify(geoms, simplify_m) if simplify_m > 0 else geoms
-        pieces_poly = shapely.buffer(lines, max(buffer_m, 1e-6), quad_segs=4)
-        if per_source:
-            o = np.argsort(grp, kind="stable")
-            present, dense = np.unique(grp[o], return_inverse=True)
-            multi = shapely.multipolygons(pieces_poly[o], indices=dense)
-            merged = shapely.make_valid(multi, method="structure", keep_collapsed=False)
-        else:
-            present = np.array([0])
-            merged = np.array([shapely.union_all(pieces_poly)], dtype=object)
-        if simplify_m > 0:
-            merged = shapely.simplify(merged, simplify_m, preserve_topology=True)
+        present, merged = _draw(p, n_out, per_source, buffer_m, simplify_m, method)
         polys[present] = merged
     placed = np.zeros(n_out, dtype=bool)
     if per_source:
@@ -196,3 +222,116 @@ def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: b
     log.info("catchments: %d polygon(s), cutoff %.0f m, buffer %.0f m", n_out, cutoff_m,
              buffer_m)
     return out
+
+
+def _draw(p: _Pieces, n_out: int, per_source: bool, buffer_m: float, simplify_m: float,
+          method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(groups present, their polygons) from the reached pieces."""
+    if not per_source and method != "vector":
+        grid = _Grid.around(p.xy, buffer_m)
+        if method == "raster" or (buffer_m >= RASTER_MIN_BUFFER_M
+                                  and grid.n_cells <= RASTER_MAX_CELLS):
+            return np.array([0]), np.array([grid.contour(p, buffer_m, simplify_m)],
+                                           dtype=object)
+    lines = shapely.linestrings(p.xy, indices=p.vertex_piece)
+    if simplify_m > 0:
+        lines = shapely.simplify(lines, simplify_m)
+    # buffer each piece (vectorised), then merge per group: GEOS buffers a large
+    # MultiLineString very slowly, while merging buffered pieces is fast.
+    pieces_poly = shapely.buffer(lines, max(buffer_m, 1e-6), quad_segs=4)
+    if per_source:
+        grp = p.source_pos
+        o = np.argsort(grp, kind="stable")
+        present, dense = np.unique(grp[o], return_inverse=True)
+        multi = shapely.multipolygons(pieces_poly[o], indices=dense)
+        merged = shapely.make_valid(multi, method="structure", keep_collapsed=False)
+    else:
+        present = np.array([0])
+        merged = np.array([shapely.union_all(pieces_poly)], dtype=object)
+    if simplify_m > 0:
+        merged = shapely.simplify(merged, simplify_m, preserve_topology=True)
+    return present, merged
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A grid of points ``(x0 + i * cell, y0 + k * cell)`` over the lines plus the buffer."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+
+    @classmethod
+    def around(cls, xy: np.ndarray, buffer_m: float) -> _Grid:
+        cell = max(buffer_m * CELL_PER_BUFFER, 1e-3)
+        xmin, ymin = xy.min(axis=0)
+        xmax, ymax = xy.max(axis=0)
+        pad = buffer_m + 2.0 * cell
+        x0, y0 = xmin - pad, ymin - pad
+        return cls(x0, y0, cell, int((xmax + pad - x0) / cell) + 2,
+                   int((ymax + pad - y0) / cell) + 2)
+
+    @property
+    def n_cells(self) -> int:
+        return self.nx * self.ny
+
+    def field(self, p: _Pieces, radius: float, simplify_m: float) -> np.ndarray:
+        """Distance from every grid point to the pieces simplified by ``simplify_m`` (exact
+        up to ``radius + cell``), computed in horizontal bands, one per thread."""
+        from cnmap.network.paths import _in_threads, _threads
+
+        coords, ptr = _simplified(p, simplify_m)
+        out = np.full((self.ny, self.nx), radius + self.cell, dtype=np.float64)
+        n_chunks = _threads(max(self.ny // 64, 1))
+        bands = np.linspace(0, self.ny, n_chunks + 1).astype(np.int64)
+
+        def band(c: int) -> None:
+            _kernels.distance_field(coords, ptr, self.x0, self.y0, self.cell, radius, out,
+                                    bands[c], bands[c + 1])
+
+        _in_threads(band, n_chunks)
+        return out
+
+    def contour(self, p: _Pieces, radius: float, simplify_m: float) -> shapely.Geometry:
+        """The area within ``radius`` of the pieces: the traced contour, simplified."""
+        import contourpy
+
+        z = self.field(p, radius, simplify_m)
+        gen = contourpy.contour_generator(
+            x=self.x0 + self.cell * np.arange(self.nx), y=self.y0 + self.cell * np.arange(self.ny),
+            z=z, fill_type="OuterOffset")
+        filled = gen.filled(-1.0, radius)  # OuterOffset: (shells and holes, ring offsets)
+        polys = np.asarray([_polygon(np.asarray(xy), np.asarray(off), simplify_m)
+                            for xy, off in zip(filled[0], filled[1], strict=True)], dtype=object)
+        bad = ~shapely.is_valid(polys)
+        if bad.any():  # a simplified ring crossing another: repaired
+            polys[bad] = shapely.make_valid(polys[bad])
+            return shapely.union_all(polys)
+        return shapely.multipolygons(polys)
+
+
+def _simplified(p: _Pieces, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces' vertices after Douglas-Peucker at ``simplify_m`` (as the vector route
+    simplifies the pieces before buffering them), and the CSR pointer of each piece."""
+    n = int(p.vertex_piece[-1]) + 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(p.vertex_piece, minlength=n), out=ptr[1:])
+    if simplify_m <= 0:
+        return p.xy, ptr
+    keep = _kernels.simplify_keep(p.xy, ptr, simplify_m)
+    np.cumsum(np.bincount(p.vertex_piece[keep], minlength=n), out=ptr[1:])
+    return np.ascontiguousarray(p.xy[keep]), ptr
+
+
+def _polygon(xy: np.ndarray, offsets: np.ndarray, simplify_m: float) -> shapely.Geometry:
+    """A polygon from a traced shell and its holes, each ring simplified on its own (a ring
+    that simplifies badly is kept as traced)."""
+    rings = shapely.linearrings(xy, indices=np.repeat(np.arange(offsets.size - 1),
+                                                      np.diff(offsets)))
+    if simplify_m > 0:
+        simple = shapely.simplify(rings, simplify_m, preserve_topology=False)
+        ok = shapely.is_valid(simple) & (shapely.get_num_coordinates(simple) >= 4)
+        rings = np.where(ok, simple, rings)
+    return shapely.polygons(rings[0], rings[1:])
