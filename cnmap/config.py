@@ -1,9 +1,11 @@
 """One declared schema for run configurations (``cnmap run``) and scenario files.
 
-A run configuration and a scenario file share their sections: ``[area]``, ``[network]``,
-``[coverage]`` and the ``[[organisations]]`` entries are the same models with the same
-defaults; a run adds ``[thin]`` and ``[output]``, a scenario adds ``name``, ``description``
-and ``[filter]``. Every value is checked here, before any data is read:
+A run configuration and a scenario file share their sections: ``[area]`` (with
+``population`` and ``postcodes``), ``[network]``, ``[coverage]`` and the ``[[organisations]]``
+entries are the same models with the same defaults; a run adds ``[thin]`` and ``[output]``
+(``dir``, ``self_contained``, ``type_labels``), a scenario adds ``name``, ``description`` and
+``[filter]``. ``cnmap compare`` reads either kind (a run configuration is a scenario named
+after its file). Every value is checked here, before any data is read:
 
 - **strict types**: no coercion. ``self_contained = "false"`` is an error (not True),
   ``minutes = true`` is an error (not a 1-minute limit), ``speed_kmh = "5"`` is an error (write
@@ -379,6 +381,24 @@ def _keep_rows(value: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _type_labels(value: Any, info: ValidationInfo) -> dict[str, str]:
+    """``type_labels``: organisation type -> the name readers see (non-empty texts)."""
+    name = info.field_name or "type_labels"
+    example = "type_labels = { warm_space = \"Warm space\", food_bank = \"Food bank\" }"
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name}={_show(value)} must be a table of type = \"readable name\", "
+                         f"e.g. {example}")
+    out: dict[str, str] = {}
+    for key, label in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{name}: {_show(key)} is not a type name; e.g. {example}")
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"{name}.{key}={_show(label)} is {_kind(label)}, not a readable "
+                             f"name; give quoted text, e.g. {example}")
+        out[key.strip()] = " ".join(label.split())
+    return out
+
+
 def _rule(rule: Callable[[Any, ValidationInfo], Any], declared: Any) -> PlainValidator:
     """A field checked by ``rule`` alone (no coercion); ``declared`` documents the type."""
     return PlainValidator(rule, json_schema_input_type=declared)
@@ -449,7 +469,7 @@ class _Section(BaseModel):
 
 
 class AreaSection(_Section):
-    """``[area]`` of a scenario file: where the analysis applies and which IoD edition.
+    """``[area]``'s core: where the analysis applies and which IoD edition.
 
     The defaults are those of :func:`cnmap.load_area`: the IoD2025 on 2021 LSOAs. ``iod =
     2019`` alone implies 2011 LSOAs (the IoD2019's geography) and ``lsoa_vintage = 2011``
@@ -475,9 +495,9 @@ class AreaSection(_Section):
 
 
 class AreaData(AreaSection):
-    """The data of an area (:func:`cnmap.load_area`'s choices): ``[area]`` of a run
-    configuration (:class:`RunArea`) and the options of ``cnmap fetch``. Adds where the
-    population comes from and which postcode lookup places the residents."""
+    """The data of an area (:func:`cnmap.load_area`'s choices): ``[area]`` of a scenario file,
+    of a run configuration (:class:`RunArea`) and the options of ``cnmap fetch``. Adds where
+    the population comes from and which postcode lookup places the residents."""
 
     population: Annotated[PopulationSource, _pick(PopulationSource)] = "auto"
     postcodes: Annotated[PostcodeSource, _pick(PostcodeSource)] = "auto"
@@ -681,10 +701,15 @@ class ThinSection(_Section):
 
 
 class OutputSection(_Section):
-    """``[output]`` of a run: where the outputs go and how the map is written."""
+    """``[output]`` of a run: where the outputs go and how the map is written.
+
+    ``type_labels``: organisation type -> the readable name the map shows (before the map's
+    own names, :data:`cnmap.maps._style.DEFAULT_TYPE_LABELS`)."""
 
     dir: Text = "output"
     self_contained: Flag = False
+    type_labels: Annotated[dict[str, str] | None,
+                           _rule(_optional(_type_labels), dict[str, str] | None)] = None
 
 
 class RunFile(_Section):
@@ -715,7 +740,7 @@ class ScenarioFile(_Section):
 
     name: Text
     description: Annotated[str, _rule(_any_text, str)] = ""
-    area: AreaSection = Field(default_factory=AreaSection)
+    area: AreaData = Field(default_factory=AreaData)
     network: NetworkSection = Field(default_factory=NetworkSection)
     coverage: CoverageSection = Field(default_factory=CoverageSection)
     organisations: Entries

@@ -73,6 +73,7 @@ class RunConfig:
     self_contained: bool = False
     source: Path | None = None
     type_col: str | None = C.ORG_TYPE
+    type_labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,7 +115,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
         persona=cov.persona, residents=cov.residents, max_snap_m=cov.max_snap_m,
         mode=cov.mode, detour_factor=cov.detour_factor,
         thin=doc.thin.options(), self_contained=outp.self_contained, source=path,
-        type_col=cov.type_col,
+        type_col=cov.type_col, type_labels=dict(outp.type_labels or {}),
     )
 
 
@@ -479,86 +480,301 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
         from cnmap.thin import thin_areas
 
         thin = thin_areas(cov, **config.thin)
-    paths = write_outputs(config, area, cov, thin, profiles, org_summary, rejected, steps,
-                          report)
+    with _step("who is served", steps, report):
+        served = who_is_served(area, cov)
+    if served.note:
+        log.info("who is served: %s", served.note)
+    parts = RunParts(area, cov, thin, profiles, org_summary, rejected, served)
+    paths = write_outputs(config, parts, steps, report)
     return {"paths": paths, "steps": steps, "coverage": cov, "thin": thin, "profiles": profiles,
             "summary": org_summary, "rejected": rejected, "notes": read.notes,
-            "snap_coverage": guard, "detour": detour, "area": area}
+            "snap_coverage": guard, "detour": detour, "area": area, "who_is_served": served}
 
 
-def write_outputs(config: RunConfig, area: Any, cov: Any, thin: Any, profiles: Any,
-                  org_summary: pd.DataFrame, rejected: pd.DataFrame,
-                  steps: list[dict[str, Any]], report: Callable[[str], None] | None
-                  ) -> dict[str, Any]:
-    """The tables, the map, the figures, the methods note and ``run.json``
-    (:func:`cnmap.provenance.run_record`: versions, input checksums, every parameter; plus
-    the coverage ``totals``)."""
-    out = config.out_dir
+def planned_steps(config: RunConfig) -> list[str]:
+    """The names of the steps :func:`run` reports, in order (the CLI's progress bar)."""
+    names = ["load area", "read organisations"]
+    if needs_network(config):
+        names.append("load walk network")
+    if config.mode == "crow_flies" and config.detour_factor is None:
+        names.append("calibrate detour factor")
+    names += ["coverage", "ward deprivation profiles", "thin infrastructure", "who is served"]
+    if config.mode == "network":
+        names.append("catchments")
+    return names + ["tables", "map", "figures", "summary page", "methods note"]
+
+
+@dataclass(frozen=True)
+class WhoIsServed:
+    """Who is served in a run: :func:`cnmap.groups.group_coverage` of the coverage over the
+    report's need layers (:func:`cnmap.layers.report_layers`: ethnic group, disability,
+    household deprivation, age, digital exclusion risk), or why it was not made.
+
+    Attributes
+    ----------
+    table
+        The group coverage table (None when not made).
+    layers
+        The need layers behind it (their sources, vintages and licences).
+    note
+        Why the table was not made (None when it was).
+    """
+
+    table: pd.DataFrame | None
+    layers: tuple[Any, ...] = ()
+    note: str | None = None
+
+
+def who_is_served(area: Any, cov: Any) -> WhoIsServed:
+    """The run's "who is served" table; outside the areas the need layers cover (the Census
+    2021 tables of the data mirror: Birmingham and Solihull), or without the layers' files,
+    no table and a note saying why (the run goes on)."""
+    from cnmap.errors import DataFetchError
+    from cnmap.groups import group_coverage
+    from cnmap.layers import MissingLSOAError, report_layers
+
+    try:
+        layers = report_layers(area)
+    except (MissingLSOAError, DataFetchError) as exc:
+        why = " ".join(str(exc).split())
+        return WhoIsServed(None, note=f"not computed for {area.lad_name}: the need layers do "
+                                      f"not cover it ({why})")
+    return WhoIsServed(group_coverage(cov, layers), tuple(layers))
+
+
+#: Columns of the group coverage tables (:mod:`cnmap.groups`) counting people (or households).
+_GROUP_COUNTS = ("residents", "covered", "not_covered", "covered_a", "covered_b", "gained",
+                 "lost", "net_change")
+#: Shares of a group (0 to 1), written as percentages.
+_GROUP_SHARES = ("share_covered", "share_covered_a", "share_covered_b")
+#: Differences of shares, written in percentage points.
+_GROUP_POINTS = ("gap_vs_all", "gap_vs_all_a", "gap_vs_all_b", "share_change")
+
+
+def group_table_for_people(table: pd.DataFrame) -> pd.DataFrame:
+    """A group coverage table (:func:`cnmap.groups.group_coverage`,
+    :func:`cnmap.groups.compare_group_coverage`) for people: counts in whole people (or
+    households: ``unit``), shares as percentages to 0.1 (``share_covered (%)``), gaps and
+    changes in percentage points to 0.1 (``gap_vs_all (percentage points)``)."""
+    import numpy as np
+
+    from cnmap.export import PERCENT_SUFFIX
+
+    out = table.copy()
+    names: dict[str, str] = {}
+    for col in [c for c in out.columns if isinstance(c, str)]:
+        v = pd.to_numeric(out[col], errors="coerce").to_numpy(float) \
+            if col in (*_GROUP_COUNTS, *_GROUP_SHARES, *_GROUP_POINTS) else None
+        if v is None:
+            continue
+        if col in _GROUP_COUNTS:
+            out[col] = pd.array(np.where(np.isfinite(v), np.floor(v + 0.5), np.nan),
+                                dtype="Int64")
+            continue
+        out[col] = np.round(100.0 * v, 1)
+        names[col] = col + (PERCENT_SUFFIX if col in _GROUP_SHARES
+                            else " (percentage points)")
+    return out.rename(columns=names)
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """What a run computed, for :func:`write_outputs`."""
+
+    area: Any
+    cov: Any
+    thin: Any
+    profiles: Any
+    org_summary: pd.DataFrame
+    rejected: pd.DataFrame
+    served: WhoIsServed = field(default_factory=lambda: WhoIsServed(None))
+
+
+def file_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``file`` as the file's name, not its folder on this machine."""
+    if "file" not in frame.columns:
+        return frame
+    return frame.assign(file=[Path(str(f)).name if isinstance(f, str | Path) else f
+                              for f in frame["file"]])
+
+
+def organisations_read_tables(org_summary: pd.DataFrame, rejected: pd.DataFrame
+                              ) -> dict[str, pd.DataFrame]:
+    """``organisations_read`` (:func:`cnmap.export.people_table`: ``match_rate (%)``) and
+    ``rejected_organisations``, with file names instead of paths."""
+    from cnmap.export import people_table
+
+    return {"organisations_read": people_table(file_names(org_summary)),
+            "rejected_organisations": file_names(rejected)}
+
+
+def map_what(labels: Sequence[str]) -> str:
+    """What the organisations are, from the lists' labels, for the map's title and headline:
+    ``("Warm spaces", "GP practices")`` -> ``"warm spaces and GP practices"``."""
+    words = []
+    for label in dict.fromkeys(" ".join(str(x).split()) for x in labels):
+        if not label:
+            continue
+        acronym = len(label) > 1 and not label[1].islower()
+        words.append(label if acronym else label[0].lower() + label[1:])
+    if not words:
+        return "organisations"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def map_organisations(cov: Any, area: Any) -> gpd.GeoDataFrame:
+    """The result's organisations with :func:`cnmap.export.postcode_distances` joined
+    (``postcode_checked``, ``postcode_distance_m``, ``far_from_postcode``), so that the map
+    rings those placed far from their own address postcode; as they are when there is no
+    postcode to check or no lookup."""
+    from cnmap.errors import DataFetchError
+    from cnmap.export import postcode_distances
+    from cnmap.postcodes import PostcodeLookup
+
+    orgs = cov.organisations
+    if not len(orgs) or not {"postcode", "address"} & set(orgs.columns) \
+            or getattr(area, "postcodes", None) is None:
+        return orgs
+    try:
+        dist = postcode_distances(orgs, PostcodeLookup(area=area))
+    except DataFetchError as exc:
+        log.info("map: organisations not checked against their postcodes (%s)", exc)
+        return orgs
+    return orgs.join(dist)
+
+
+def _write_tables(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> dict[str, Any]:
+    """The coverage tables, ``tables/who_is_served.csv`` and the organisations read."""
+    from cnmap.export import export_coverage, write_csv, write_tables
+
+    out, area = config.out_dir, parts.area
+    tables_dir = out / "tables"
     paths: dict[str, Any] = {}
-    stem = _slug(area.lad_name)
+    paths["tables"] = export_coverage(parts.cov, tables_dir, thin=parts.thin,
+                                      profiles=parts.profiles, stem=f"cnmap_{stem}",
+                                      catchments=catch)
+    if parts.served.table is not None:
+        paths["who_is_served"] = write_csv(group_table_for_people(parts.served.table),
+                                           tables_dir / "who_is_served.csv")
+    paths["organisation_tables"] = write_tables(
+        organisations_read_tables(parts.org_summary, parts.rejected),
+        out / "organisations", formats=("csv", "xlsx"), stem=f"cnmap_{stem}_organisations_read",
+        title=f"Organisations read for {area.lad_name}: what was placed and what was rejected",
+        descriptions={"organisations_read": "one row per input file: rows, placed, "
+                                            "rejected, match rate (%), reading notes",
+                      "rejected_organisations": "every row not placed, with its reason"})
+    return paths
+
+
+def _write_map(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> Path:
+    """The HTML map: catchments given, organisations checked against their postcodes,
+    readable type names (``[output] type_labels``), what the organisations are."""
+    from cnmap.maps import coverage_map, save_html
+
+    m = coverage_map(parts.cov, thin=parts.thin, ward_profiles=parts.profiles,
+                     organisations=map_organisations(parts.cov, parts.area),
+                     catchments=catch, type_labels=config.type_labels or None,
+                     what=map_what([s.label for s in config.organisations]))
+    return save_html(m, config.out_dir / f"{stem}_coverage_map.html",
+                     self_contained=config.self_contained)
+
+
+def write_outputs(config: RunConfig, parts: RunParts, steps: list[dict[str, Any]],
+                  report: Callable[[str], None] | None) -> dict[str, Any]:
+    """The tables, the map, the figures, the summary page, the methods note and ``run.json``
+    (:func:`cnmap.provenance.run_record`: versions, input checksums, every parameter; plus
+    the coverage ``totals`` and ``who_is_served``). In network mode the catchments are made
+    once, for the GeoPackage and the map."""
+    out = config.out_dir
+    cov, thin = parts.cov, parts.thin
+    stem = _slug(parts.area.lad_name)
+    catch: Any = False
+    if config.mode == "network":
+        with _step("catchments", steps, report):
+            catch = cov.catchments()
     with _step("tables", steps, report):
-        from cnmap.export import export_coverage, write_tables
-
-        tables_dir = out / "tables"
-        paths["tables"] = export_coverage(cov, tables_dir, thin=thin, profiles=profiles,
-                                          stem=f"cnmap_{stem}")
-        paths["organisation_tables"] = write_tables(
-            {"organisations_read": org_summary, "rejected_organisations": rejected},
-            out / "organisations", formats=("csv", "xlsx"), stem=f"cnmap_{stem}_organisations_read",
-            title=f"Organisations read for {area.lad_name}: what was placed and what was rejected",
-            descriptions={"organisations_read": "one row per input file: rows, placed, "
-                                                "rejected, reading notes",
-                          "rejected_organisations": "every row not placed, with its reason"})
+        paths = _write_tables(config, parts, catch, stem)
     with _step("map", steps, report):
-        from cnmap.maps import coverage_map, save_html
-
-        m = coverage_map(cov, thin=thin, ward_profiles=profiles)
-        paths["map"] = save_html(m, out / f"{stem}_coverage_map.html",
-                                 self_contained=config.self_contained)
+        paths["map"] = _write_map(config, parts, catch, stem)
     with _step("figures", steps, report):
-        paths["figures"] = _write_figures(cov, thin, out / "figures")
+        paths["figures"] = _write_figures(cov, thin, out / "figures", parts.served)
     with _step("summary page", steps, report):
         from cnmap.summary import write_summary
 
-        page = write_summary(out, cov, thin, org_summary=org_summary, rejected=rejected,
-                             figures_dir=out / "figures")
+        page = write_summary(out, cov, thin, org_summary=parts.org_summary,
+                             rejected=parts.rejected, figures_dir=out / "figures")
         paths["summary"] = page.paths()
         if page.note:
             log.info("summary page: %s", page.note)
     with _step("methods note", steps, report):
-        paths["methods"] = write_methods(out / "methods.md", config, cov, thin, org_summary,
-                                         rejected, steps)
-    run_json = out / "run.json"
-    from cnmap.provenance import run_record
-
-    record = run_record(config, cov, thin=thin, steps=steps, outputs=paths)
-    record["totals"] = cov.totals.to_dict(orient="records")
-    run_json.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-    paths["run"] = run_json
+        paths["methods"] = write_methods(out / "methods.md", config, cov, thin,
+                                         parts.org_summary, parts.rejected, steps,
+                                         served=parts.served)
+    paths["run"] = _write_run_json(config, parts, steps, paths)
     return paths
 
 
-def _write_figures(cov: Any, thin: Any, fig_dir: Path) -> list[Path]:
+def _served_record(served: WhoIsServed) -> dict[str, Any]:
+    """``run.json``'s ``who_is_served``: the table's file or why there is none, and the
+    need layers' provenance."""
+    from cnmap.layers import layer_sources
+
+    layers = layer_sources(list(served.layers)).to_dict(orient="records") \
+        if served.layers else []
+    return {"table": None if served.table is None else "tables/who_is_served.csv",
+            "note": served.note, "layers": layers}
+
+
+def _write_run_json(config: RunConfig, parts: RunParts, steps: list[dict[str, Any]],
+                    paths: dict[str, Any]) -> Path:
+    from cnmap.provenance import run_record
+
+    run_json = config.out_dir / "run.json"
+    record = run_record(config, parts.cov, thin=parts.thin, steps=steps, outputs=paths)
+    record["totals"] = parts.cov.totals.to_dict(orient="records")
+    record["who_is_served"] = _served_record(parts.served)
+    run_json.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    return run_json
+
+
+def _figure_makers(cov: Any, thin: Any, served: WhoIsServed | None
+                   ) -> dict[str, Callable[[], Any]]:
+    """Figure name -> how to draw it (drawn, saved and closed one at a time)."""
+    from cnmap.maps import bivariate_figure, coverage_figure, imd_figure, thin_figure
+    from cnmap.maps.figures_equity import decile_figure, groups_figure
+
+    makers: dict[str, Callable[[], Any]] = {
+        "coverage_lsoas": lambda: coverage_figure(cov, level="lsoa", thin=thin),
+        "coverage_wards": lambda: coverage_figure(cov, level="ward"),
+        "imd_deciles": lambda: imd_figure(cov),
+        "coverage_by_imd_decile": lambda: decile_figure(cov),
+        "thin_areas": lambda: thin_figure(thin, result=cov),
+        "deprivation_by_provision": lambda: bivariate_figure(thin, result=cov),
+    }
+    if served is not None and served.table is not None:
+        table, layers = served.table, list(served.layers)
+        makers["who_is_served"] = lambda: groups_figure(table, result=cov, layers=layers)
+    return makers
+
+
+def _write_figures(cov: Any, thin: Any, fig_dir: Path,
+                   served: WhoIsServed | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cnmap.maps import bivariate_figure, coverage_figure, imd_figure, save_figure, thin_figure
+    from cnmap.maps import save_figure
 
     fig_dir.mkdir(parents=True, exist_ok=True)
-    figures = {
-        "coverage_lsoas": coverage_figure(cov, level="lsoa"),
-        "coverage_wards": coverage_figure(cov, level="ward"),
-        "imd_deciles": imd_figure(cov),
-        "thin_areas": thin_figure(thin, result=cov),
-        "deprivation_by_provision": bivariate_figure(thin, result=cov),
-    }
     written: list[Path] = []
-    for name, fig in figures.items():
-        written += save_figure(fig, fig_dir / name)
-        plt.close(fig)
+    for name, make in _figure_makers(cov, thin, served).items():
+        fig = make()
+        try:
+            written += save_figure(fig, fig_dir / name)
+        finally:
+            plt.close(fig)
     return written
 
 
@@ -671,9 +887,34 @@ def _licence_lines(cov: Any, org_summary: pd.DataFrame, street_network: bool) ->
     return lines
 
 
+def _served_lines(served: WhoIsServed | None) -> list[str]:
+    """``## Who is served``: how the table was made and from which layers, or why not."""
+    if served is None:
+        return []
+    lines = ["## Who is served", ""]
+    if served.table is None:
+        return [*lines, f"- {str(served.note)[:1].upper()}{str(served.note)[1:]}."]
+    lines += ["- The share of each group of residents (households for household deprivation) "
+              "within each walk: tables/who_is_served.csv, figures/who_is_served.png. Each "
+              "LSOA's group counts are shared among its residential points like its residents, "
+              "so within an LSOA every group is taken to live where its residents live; the "
+              "differences between groups come from where they live, LSOA by LSOA.",
+              "- Need layers (each LSOA's counts; layers on 2011 LSOAs are converted through the "
+              "ONS lookup):"]
+    lines += [f"  - {ly.title}: {ly.source}; {ly.vintage}; {ly.licence}."
+              for ly in served.layers]
+    from cnmap.layers import DERI_GUIDANCE
+
+    if any(str(ly.name).startswith("deri") for ly in served.layers):
+        lines.append(f"- Digital exclusion risk (DERI): {DERI_GUIDANCE[0]}")
+    return lines
+
+
 def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summary: pd.DataFrame,
-                  rejected: pd.DataFrame, steps: list[dict[str, Any]]) -> Path:
-    """A short methods note: data vintages, licences, parameters, what was rejected."""
+                  rejected: pd.DataFrame, steps: list[dict[str, Any]], *,
+                  served: WhoIsServed | None = None) -> Path:
+    """A short methods note: data vintages, licences, parameters, what was rejected, who is
+    served (or why not)."""
     p = cov.params
     area_params = p.get("area") or {}
     crow = p.get("mode") == "crow_flies"
@@ -699,6 +940,7 @@ def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summar
         n_thin = int(thin.lsoas["thin"].sum()) if "thin" in thin.lsoas.columns else 0
         lines.append(f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with "
                      "reasons).")
+    lines += ["", *_served_lines(served)] if served is not None else []
     lines += _organisation_lines(org_summary, rejected)
     lines += _licence_lines(cov, org_summary, not crow or bool(p.get("detour_calibration")))
     from cnmap.summary import methods_limitations, without_machine_paths

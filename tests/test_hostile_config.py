@@ -383,11 +383,17 @@ def test_area_population_and_postcodes_are_declared_choices() -> None:
                          "Census 2021 residents are counted on 2021 LSOAs")):
         with pytest.raises(ValidationError, match=re.escape(phrase)):
             load_config({"area": {"lad_code": "E06000017", **raw}, "organisations": "o.csv"})
-    # scenario files take neither (cnmap compare loads the area without them): refused, not
-    # silently ignored
-    with pytest.raises(ValidationError, match=r"unknown key\(s\) \['population'\] in \[area\]"):
+    # scenario files take both, by the same rules (cnmap compare loads the area with them)
+    from cnmap.config import ScenarioFile, validate
+
+    doc = validate({"name": "x", "organisations": "o.csv", "area": {"population": "census2021",
+                                                                      "postcodes": "nspl"}},
+                   ScenarioFile, where="s.toml")
+    assert doc.area.load_options() == {"lsoa_vintage": 2021, "iod": 2025,
+                                       "population": "census2021", "postcodes": "nspl"}
+    with pytest.raises(ValidationError, match=re.escape("[area] population='census' is not one")):
         Scenario.from_dict({"name": "x", "organisations": "o.csv",
-                            "area": {"population": "census2021"}})
+                            "area": {"population": "census"}})
 
 
 @pytest.mark.parametrize("network, phrase", [
