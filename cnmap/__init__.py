@@ -7,7 +7,11 @@ Main entry points (imported lazily so that ``import cnmap`` stays fast):
 - :func:`cnmap.read_organisations` — organisations from CSV/XLSX/GeoJSON/GPKG, geocoded;
 - :func:`cnmap.ward_profiles` — MHCLG deprivation summary measures per ward;
 - :func:`cnmap.coverage` — 15-minute walking coverage on the street network;
-- :func:`cnmap.thin_areas`, :func:`cnmap.compare`, :func:`cnmap.suggest_sites`.
+- :func:`cnmap.thin_areas`, :func:`cnmap.compare`, :func:`cnmap.suggest_sites`,
+  :func:`cnmap.maximal_coverage`;
+- :func:`cnmap.report_layers` (need layers: Census 2021 groups, digital exclusion risk) and
+  :func:`cnmap.group_coverage` — who is served, group by group;
+- :func:`cnmap.compare_files` — ``cnmap compare``'s work: two scenario files in, tables out.
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ _EXPORTS = {
     "Scenario": "cnmap.scenarios",
     "compare": "cnmap.scenarios",
     "suggest_sites": "cnmap.scenarios",
+    "maximal_coverage": "cnmap.scenarios",
+    "group_coverage": "cnmap.groups",
+    "compare_group_coverage": "cnmap.groups",
+    "NeedLayer": "cnmap.layers",
+    "MissingLSOAError": "cnmap.layers",
+    "report_layers": "cnmap.layers",
+    "join_layers": "cnmap.layers",
+    "compare_files": "cnmap.workflows",
     "basket_coverage": "cnmap.basket",
     "coverage_at": "cnmap.hours",
     "open_during": "cnmap.hours",
@@ -55,7 +67,8 @@ def __getattr__(name: str) -> Any:
         return getattr(module, name)
     if name in {"data", "deprivation", "network", "maps", "geo", "io", "iod", "errors",
                 "settings", "columns", "thin", "scenarios", "hotspots", "export",
-                "residents", "pipeline", "cli", "postcodes", "reach", "hours", "basket"}:
+                "residents", "pipeline", "cli", "postcodes", "reach", "hours", "basket",
+                "groups", "layers", "workflows"}:
         return importlib.import_module(f"cnmap.{name}")
     raise AttributeError(f"module 'cnmap' has no attribute {name!r}")
 

@@ -40,10 +40,11 @@ import difflib
 import logging
 import re
 import sys
+import textwrap
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -68,19 +69,37 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _progress_reporter(enabled: bool):  # type: ignore[no-untyped-def]
-    if not enabled:
-        return None, None
-    from tqdm.auto import tqdm
+class Progress:
+    """A progress bar of a run's steps on ``file`` (the CLI's stderr, on a terminal only).
 
-    bar = tqdm(total=11, desc="cnmap", unit="step", file=sys.stderr)
+    :meth:`report` is :func:`cnmap.pipeline.run`'s ``report``: each call starts a step and
+    counts the one before as done. :meth:`close` with ``done=True`` fills the bar; after a
+    failure the bar is closed where it stopped, so a failed step is never shown as 100%.
+    """
 
-    def report(name: str) -> None:
-        if bar.n or bar.desc != "cnmap":
-            bar.update(1)
-        bar.set_description(name)
+    def __init__(self, steps: Sequence[str], file: TextIO) -> None:
+        from tqdm.auto import tqdm
 
-    return report, bar
+        self.bar = tqdm(total=len(steps), desc="cnmap", unit="step", file=file)
+        self.started = False
+
+    def report(self, name: str) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.set_description(name)
+
+    def close(self, *, done: bool) -> None:
+        if done:
+            self.bar.update(self.bar.total - self.bar.n)
+        self.bar.close()
+
+
+def _progress(args: argparse.Namespace, steps: Sequence[str]) -> Progress | None:
+    """A progress bar unless ``-q`` or stderr is not a terminal (a log file, a pipe, CI)."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    return Progress(steps, sys.stderr)
 
 
 def _check_out(out: Path | None) -> None:
@@ -124,17 +143,28 @@ def _organisation_lines(result: Mapping[str, Any]) -> list[str]:
 
 
 def _path_lines(paths: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """One line per file written: ``  tables/csv: /out/tables/lsoas.csv``."""
+    """One line per file written: ``  tables/csv: /out/tables/lsoas.csv`` (paths only)."""
     lines = []
     for key, value in paths.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             lines += _path_lines(value, f"{name}/")
-        elif isinstance(value, list | tuple):
-            lines += [f"  {name}: {v}" for v in value]
         else:
-            lines.append(f"  {name}: {value}")
+            lines += [f"  {name}: {p}" for p in _files(value)]
     return lines
+
+
+def _served_line(result: Mapping[str, Any]) -> list[str]:
+    """Where the "who is served" table is, or why there is none."""
+    served = result.get("who_is_served")
+    if served is None:
+        return []
+    if served.table is None:
+        return [f"who is served: {served.note}"]
+    where = _files(result["paths"].get("who_is_served"))
+    layers = ", ".join(str(ly.name) for ly in served.layers)
+    return [f"who is served: {len(served.table):,} rows by group ({layers})"
+            + (f" in {where[0]}" if where else "")]
 
 
 def _data_line(result: Mapping[str, Any]) -> str:
@@ -166,29 +196,31 @@ class _DropLogger(logging.Filter):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from cnmap.pipeline import check_inputs, load_config, run
+    from cnmap.pipeline import check_inputs, load_config, planned_steps, run
 
     _check_out(args.out)
     config = load_config(args.config, out_dir=args.out)
     check_inputs(config)
-    report, bar = _progress_reporter(not args.quiet)
+    bar = _progress(args, planned_steps(config))
     guard_log = logging.getLogger("cnmap.network.cover")
     quiet_guard = _DropLogger()
     guard_log.addFilter(quiet_guard)
+    done = False
     try:
-        result = run(config, report=report)
+        result = run(config, report=None if bar is None else bar.report)
+        done = True
     finally:
         guard_log.removeFilter(quiet_guard)
         if bar is not None:
-            bar.update(bar.total - bar.n)
-            bar.close()
+            bar.close(done=done)
     guard = result.get("snap_coverage")
     if guard is not None and guard.status != "ok":
         sys.stderr.write(f"cnmap: warning: {' '.join(guard.note.split())}\n")
     out = sys.stdout
     out.write(result["coverage"].summary() + "\n")
     for line in [_data_line(result), *_method_lines(result), *_organisation_lines(result),
-                 f"outputs written to {config.out_dir}", *_path_lines(result["paths"])]:
+                 *_served_line(result), f"outputs written to {config.out_dir}",
+                 *_path_lines(result["paths"])]:
         out.write(line + "\n")
     return 0
 
@@ -311,42 +343,104 @@ def _cmd_sources(args: argparse.Namespace) -> int:
 
 
 def _check_scenario(path: Path) -> None:
-    """A scenario file is valid and the files it names exist, before any data is loaded."""
+    """A scenario file or run configuration is valid and the files it names exist, before
+    any data is loaded."""
     from cnmap.pipeline import check_organisation_files
-    from cnmap.scenarios import Scenario
+    from cnmap.workflows import read_scenario
 
-    sc = Scenario.from_file(path)
+    sc = read_scenario(path)
     check_organisation_files(sc.organisations, where=str(path))
     if sc.network_path is not None and not sc.network_path.is_file():
         raise ValidationError(f"{path}: [network] path: walk network file {sc.network_path} "
                               "does not exist or is not a file; check the path")
 
 
+def _read_lines(organisations: Any) -> list[str]:
+    """Per scenario and organisations file: rows read, placed, rejected."""
+    lines = ["organisations read:"]
+    for _, r in organisations.iterrows():
+        lines.append(f"  {r['scenario']}: {r['dataset']} ({r['file']}): {int(r['rows']):,} rows "
+                     f"read, {int(r['matched']):,} placed, {int(r['rejected']):,} rejected")
+    return lines
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from cnmap.workflows import compare_files
+    from cnmap.workflows import CONCENTRATION_INDEX_MEANING, compare_files
 
     _check_out(args.out)
     for path in (args.a, args.b):
         _check_scenario(path)
-    result = compare_files(args.a, args.b, out_dir=args.out)
-    sys.stdout.write(result.summary() + "\n")
+    result = compare_files(args.a, args.b, out_dir=args.out,
+                           formats=tuple(args.format or ("csv", "xlsx", "gpkg")))
+    rejected = next((p for p in result.files if p.name == "rejected_organisations.csv"), None)
+    lines = [result.summary(), CONCENTRATION_INDEX_MEANING, *_read_lines(result.organisations)]
+    if rejected is not None:
+        lines.append(f"rejected rows listed with reasons in {rejected}")
+    lines.append(f"who gains and who loses by group: {result.groups_note}" if result.groups_note
+                 else "who gains and who loses by group: in the groups table")
+    lines += [f"files written to {args.out}:", *[str(p) for p in result.files]]
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command's arguments (``cnmap --help``)."""
-    p = argparse.ArgumentParser(prog="cnmap", description="Where community organisations reach "
-                                "people by walking, and where they don't.")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output; with an internal error, the full traceback")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run the whole analysis from a configuration file")
-    r.add_argument("config", type=Path, help="TOML or YAML configuration (see configs/)")
-    r.add_argument("--out", type=Path, default=None, help="output folder (overrides the config)")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+#: Shown at the end of ``cnmap --help``: examples and exit codes.
+EPILOG = """\
+examples:
+  cnmap run configs/birmingham.toml                 the README's Birmingham analysis
+  cnmap run my_council.toml --out output/mine -q    into another folder, no progress bar
+  cnmap fetch Solihull                              every dataset a run for Solihull needs
+  cnmap fetch E06000017 --no-network                the same without the walk network
+  cnmap mirror --lad Rutland                        which mirror files serve Rutland
+  cnmap compare before.toml after.toml --out cmp    who gains and who loses coverage
+  cnmap --version
+
+exit codes:
+  0    done
+  1    internal error: a bug in cnmap (rerun with -v for the traceback and report it)
+  2    bad input: the configuration, a file it names, a district, the output folder, or a
+       walk network that leaves more than 10% of residents unplaced (one line on stderr,
+       naming the file, the key and the fix)
+  3    data that cannot be fetched (cnmap fetch lists every missing dataset first)
+  130  interrupted (Ctrl-C)
+
+Configuration files: docs/configuration.md. Outputs: docs/outputs.md.
+"""
+
+
+def _parser(sub: Any, name: str, help_text: str, description: str, examples: str
+            ) -> argparse.ArgumentParser:
+    """A sub-command with its help line, description and examples."""
+    return sub.add_parser(name, help=help_text,  # type: ignore[no-any-return]
+                          description=textwrap.fill(description, width=78),
+                          epilog=f"examples:\n{examples}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _run_parser(sub: Any) -> None:
+    r = _parser(sub, "run", "run the whole analysis from a configuration file",
+                "Run the whole analysis of a configuration: the HTML map, the tables (CSV, "
+                "XLSX, GeoPackage), who is served, the figures (PNG, PDF), the one-page "
+                "summary, methods.md and run.json.",
+                "  cnmap run configs/birmingham.toml\n"
+                "  cnmap run my_council.toml --out output/mine -q")
+    r.add_argument("config", type=Path, help="TOML or YAML run configuration "
+                   "(see configs/ and docs/configuration.md)")
+    r.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder, created if needed (default: [output] dir of the "
+                   "configuration)")
+    r.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (none is shown when stderr is not a terminal)")
     r.set_defaults(func=_cmd_run)
-    f = sub.add_parser("fetch", help="fetch and verify every dataset a district's run needs "
-                       "into the cache; list all that are missing")
+
+
+def _fetch_parser(sub: Any) -> None:
+    f = _parser(sub, "fetch", "fetch and verify every dataset a district's run needs into "
+                "the cache; list all that are missing",
+                "Fetch and verify (size, SHA-256, structure) every dataset a run for an English "
+                "district needs, into the cache (CNMAP_CACHE_DIR), from the mirror "
+                "(CNMAP_DATA_MIRROR) or the publishers; list every dataset that is missing.",
+                "  cnmap fetch Solihull\n  cnmap fetch e08000025 --iod 2019\n"
+                "  cnmap fetch Rutland --population census2021 --no-network")
     f.add_argument("area", help="an English district's code (any case), e.g. E08000029, or "
                    "its name, e.g. Solihull")
     f.add_argument("--iod", type=int, default=None, choices=(2019, 2025),
@@ -354,24 +448,66 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lsoa-vintage", type=int, default=None, choices=(2011, 2021),
                    help="LSOA vintage (default 2021; 2011 when --iod 2019 alone)")
     f.add_argument("--population", default=None, choices=("auto", "iod", "census2021"),
-                   help="population source (default auto)")
+                   help="population source (default auto: the IoD denominators where the "
+                   "file has them, else Census 2021)")
     f.add_argument("--postcodes", default=None, choices=("auto", "nspl", "codepoint"),
-                   help="postcode lookup (default auto)")
+                   help="postcode lookup (default auto: NSPL where the mirror has it, else "
+                   "Code-Point Open)")
     f.add_argument("--no-network", action="store_true",
                    help="leave out the walk network (straight-line runs)")
     f.set_defaults(func=_cmd_fetch)
-    mi = sub.add_parser("mirror", help="the offline mirror's layout: which files in which "
-                        "folders serve which datasets")
+
+
+def _compare_parser(sub: Any) -> None:
+    c = _parser(sub, "compare", "compare two scenario files or run configurations (who gains, "
+                "who loses coverage)",
+                "Compare scenario B against scenario A on one area and walk network: people "
+                "gained and lost by LSOA, ward and IMD decile, the concentration index over "
+                "deprivation and, where the need layers cover the area, who gains and who "
+                "loses by group of residents. A run configuration is a scenario named after "
+                "its file.",
+                "  cnmap compare configs/birmingham.toml warm_only.toml --out output/cmp\n"
+                "  cnmap compare a.yaml b.yaml --out cmp --format csv")
+    c.add_argument("a", type=Path, help="scenario A, the baseline (a scenario file or a run "
+                   "configuration, TOML or YAML)")
+    c.add_argument("b", type=Path, help="scenario B, the alternative")
+    c.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder for the comparison, created if needed")
+    c.add_argument("--format", action="append", choices=("csv", "xlsx", "gpkg"), default=None,
+                   help="table format to write; repeat for several (default: all three)")
+    c.set_defaults(func=_cmd_compare)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's arguments (``cnmap --help``: options, examples, exit codes)."""
+    from cnmap import __version__
+
+    p = argparse.ArgumentParser(prog="cnmap", description="Where community organisations reach "
+                                "people by walking, and where they don't.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"cnmap {__version__}",
+                   help="print cnmap's version and exit")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv: debug); with an internal error, the full "
+                   "traceback")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of the commands below (cnmap COMMAND --help: its options "
+                           "and examples)")
+    _run_parser(sub)
+    _fetch_parser(sub)
+    mi = _parser(sub, "mirror", "the offline mirror's layout: which files in which folders "
+                 "serve which datasets",
+                 "The offline data mirror's layout (CNMAP_DATA_MIRROR): which file serves "
+                 "which dataset, [x] for those present.",
+                 "  cnmap mirror\n  cnmap mirror --lad Birmingham")
     mi.add_argument("--lad", default=None, help="only the files serving this district (code "
                     "or name)")
     mi.set_defaults(func=_cmd_mirror)
-    s = sub.add_parser("sources", help="list the data catalogue")
+    s = _parser(sub, "sources", "list the data catalogue: publishers, vintages, licences, URLs",
+                "The data catalogue: every dataset's publisher, vintage, licence and URL.",
+                "  cnmap sources")
     s.set_defaults(func=_cmd_sources)
-    c = sub.add_parser("compare", help="compare two scenario files")
-    c.add_argument("a", type=Path)
-    c.add_argument("b", type=Path)
-    c.add_argument("--out", type=Path, required=True)
-    c.set_defaults(func=_cmd_compare)
+    _compare_parser(sub)
     return p
 
 

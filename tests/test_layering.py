@@ -41,13 +41,7 @@ UPPER = (
     "cnmap.outputs",
 )
 #: Imports of an upper layer allowed for a stated reason, (file, module) -> reason.
-ALLOWED = {
-    (
-        "cnmap/scenarios/__init__.py",
-        "cnmap.workflows",
-    ): "the deprecated cnmap.scenarios.compare_files, imported on use by the module's "
-    "__getattr__ (DeprecationWarning) until cnmap/cli.py imports cnmap.workflows",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _core_files() -> list[Path]:

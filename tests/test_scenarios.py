@@ -378,6 +378,16 @@ def test_scenario_defaults_are_the_schema_defaults():
                        ("hours_require", "require"), ("hours_weeks", "weeks"),
                        ("hours_rules", "rules"), ("hours_unknown", "unknown_hours")):
         assert getattr(s, key) == getattr(flt, field), key
+    # where it applies: the IoD2025 on 2021 LSOAs, as scenario files and cnmap.load_area
+    from cnmap.config import AreaSection
+
+    assert (s.lsoa_vintage, s.iod) == (AreaSection().lsoa_vintage, AreaSection().iod) \
+        == (2021, 2025)
+    from_file = Scenario.from_dict({"name": "x", "organisations": "o.csv"})
+    assert (s.lsoa_vintage, s.iod) == (from_file.lsoa_vintage, from_file.iod)
+    assert s.to_dict()["lsoa_vintage"] == 2021 and s.to_dict()["iod"] == 2025
+    old = Scenario("x", L.orgs_at([0]), lsoa_vintage=2011, iod=2019)
+    assert (old.lsoa_vintage, old.iod) == (2011, 2019)
 
 
 def test_scenario_files_are_read_as_cnmap_run_reads_them(tmp_path):
@@ -398,13 +408,14 @@ def test_scenario_files_are_read_as_cnmap_run_reads_them(tmp_path):
         Scenario("gone", tmp_path / "gone.csv").read_organisations(LINE_AREA)
 
 
-def test_compare_files_moved_to_the_workflows():
+def test_compare_files_lives_in_the_workflows_only():
+    import cnmap
     import cnmap.scenarios
     import cnmap.workflows
 
-    with pytest.warns(DeprecationWarning, match="cnmap.workflows.compare_files"):
-        from cnmap.scenarios import compare_files
-    assert compare_files is cnmap.workflows.compare_files
+    with pytest.raises(ImportError, match="compare_files"):
+        from cnmap.scenarios import compare_files  # noqa: F401
+    assert cnmap.compare_files is cnmap.workflows.compare_files
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         cnmap.scenarios.nothing  # noqa: B018
 

@@ -23,9 +23,6 @@ See ``docs/scenarios.md`` for the file format, every column and the formulae.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 from cnmap.scenarios.compare import Comparison, compare, concentration_index
 from cnmap.scenarios.scenario import Scenario
 from cnmap.scenarios.sites import (
@@ -50,18 +47,3 @@ __all__ = [
     "target_weights",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # Deprecated: compare_files writes files, so it lives at the pipeline layer now. Imported
-    # on use only, so that importing the scenarios never imports the layers above them.
-    if name == "compare_files":
-        warnings.warn(
-            "cnmap.scenarios.compare_files has moved to cnmap.workflows.compare_files; "
-            "import it from there",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from cnmap.workflows import compare_files
-
-        return compare_files
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

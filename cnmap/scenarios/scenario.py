@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from cnmap import _check
 from cnmap import schema as S
 from cnmap.config import (
+    AreaSection,
     CoverageSection,
     FilterSection,
     ScenarioFile,
@@ -85,6 +86,8 @@ class Scenario:
     lad_code, lsoa_vintage, iod, network_path
         Where the scenario applies (used by :func:`cnmap.workflows.compare_files`, which reads
         them from scenario files; ignored by :meth:`run`, which is given the area and network).
+        The defaults are those of ``[area]`` and :func:`cnmap.load_area`: the IoD2025 on 2021
+        LSOAs.
     """
 
     name: str
@@ -105,8 +108,8 @@ class Scenario:
     hours_unknown: str = _default(FilterSection, "unknown_hours")
     description: str = ""
     lad_code: str | None = None
-    lsoa_vintage: int = 2011
-    iod: int = 2019
+    lsoa_vintage: int = _default(AreaSection, "lsoa_vintage")
+    iod: int = _default(AreaSection, "iod")
     network_path: Path | None = None
     source: Path | None = field(default=None, repr=False)
 
