@@ -17,7 +17,6 @@ read in place after their checksum is checked.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 import logging
 from collections.abc import Sequence
@@ -25,7 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cnmap.data.catalogue import MirrorEntry, catalogue, mirror_entries
-from cnmap.data.fetch import FetchRecord, cached_records, fetch_record, file_format
+from cnmap.data.fetch import (
+    FetchRecord,
+    cached_records,
+    fetch_record,
+    file_format,
+    file_sha256,
+)
 from cnmap.errors import DataIntegrityError, OptionalDependencyError
 
 __all__ = ["covering_entry", "at_hand", "choose", "fetch_preferred", "readable"]
@@ -81,14 +86,6 @@ def choose(candidates: Sequence[str], lad_code: str | None,
     return candidates[0]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _in_place_record(entry: MirrorEntry, fmt: str) -> FetchRecord:
     """Verify a mirror file by checksum and describe it as read in place."""
     assert entry.file is not None and entry.root is not None
@@ -97,7 +94,7 @@ def _in_place_record(entry: MirrorEntry, fmt: str) -> FetchRecord:
             f"{entry.dataset}: the mirror file {entry.file} is Parquet, which needs pyarrow; "
             f"install it (pip install pyarrow) or give a CSV copy in the mirror"
         )
-    digest = _sha256(entry.file)
+    digest = file_sha256(entry.file)  # hashed once per process while unchanged
     if entry.sha256 and digest != entry.sha256:
         raise DataIntegrityError(
             f"{entry.dataset}: mirror file {entry.file} has sha256 {digest} but the catalogue "

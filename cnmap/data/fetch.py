@@ -34,6 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -62,6 +63,8 @@ __all__ = [
     "fetch",
     "fetch_record",
     "verify_file",
+    "file_sha256",
+    "clear_checksum_memo",
     "file_format",
     "cached_records",
     "SIDECAR_SUFFIX",
@@ -172,6 +175,50 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: A file's state as the checksum memo knows it: path, device, inode, size, mtime_ns and
+#: ctime_ns (any write, rename, ``touch`` or ``chmod`` changes one of them).
+_FileState = tuple[str, int, int, int, int, int]
+#: sha256 of the files hashed in this process, by their state when hashed.
+_SHA_MEMO: dict[_FileState, str] = {}
+_SHA_MEMO_MAX = 4096
+#: A file modified less than this long before it was hashed is hashed again next time: a
+#: later change within the file system's timestamp granularity could keep its mtime.
+_RACY_NS = 2_000_000_000
+
+
+def _file_state(path: Path) -> _FileState:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of ``path``, hashed once per process while the file is unchanged.
+
+    The digest is remembered with the file's path, inode, size, mtime and ctime; a file
+    whose state differs from the one hashed (modified, replaced, touched) is hashed again.
+    A file changed less than two seconds before it was hashed is not remembered, so that a
+    change within the file system's timestamp granularity is never missed.
+    """
+    before = _file_state(path)
+    known = _SHA_MEMO.get(before)
+    if known is not None:
+        return known
+    started = time.time_ns()
+    digest = _sha256(path)
+    settled = started - max(before[4], before[5]) > _RACY_NS
+    if settled and _file_state(path) == before:
+        if len(_SHA_MEMO) >= _SHA_MEMO_MAX:
+            _SHA_MEMO.clear()
+        _SHA_MEMO[before] = digest
+    return digest
+
+
+def clear_checksum_memo() -> None:
+    """Forget the checksums remembered by :func:`file_sha256` (every file is hashed again)."""
+    _SHA_MEMO.clear()
 
 
 def _temp_beside(final: Path) -> Path:
@@ -415,7 +462,7 @@ def verify_file(
             f"{dataset_id}: {path} has {actual_size:,} bytes but {size:,} were recorded "
             f"(truncated or changed)"
         )
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if sha256 and digest != sha256.lower():
         raise DataIntegrityError(
             f"{dataset_id}: {path} has sha256 {digest} but {sha256} was expected "

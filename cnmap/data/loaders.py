@@ -11,12 +11,15 @@ specific to one district: every choice is driven by the LAD code and the catalog
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
+import threading
 import zipfile
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -66,9 +69,13 @@ __all__ = [
     "LSOA_VINTAGES",
     "IOD_EDITIONS",
     "POSTCODE_COLUMNS",
+    "clear_table_cache",
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=pd.DataFrame)
 
 LSOA_VINTAGES = (2011, 2021)
 IOD_EDITIONS = (2019, 2025)
@@ -147,16 +154,143 @@ def _usecols(wanted: Sequence[str] | None, ds: Dataset, entry: MirrorEntry | Non
     return keep
 
 
-def _lad_where(path: Any, ds: Dataset, entry: MirrorEntry | None, lad_code: str) -> str | None:
-    """An OGR SQL filter selecting ``lad_code`` in a spatial file with a LAD field, or None."""
+def _lad_field(record: FetchRecord, ds: Dataset, entry: MirrorEntry | None) -> str | None:
+    """The field of a spatial file that holds the LAD code (renamed to ``lad_code``), if any
+    can be used in an OGR SQL filter."""
     import pyogrio
 
-    fields = [str(f) for f in pyogrio.read_info(path)["fields"]]
+    fields = [str(f) for f in pyogrio.read_info(record.path)["fields"]]
     renamed = normalise_columns(pd.DataFrame(columns=fields), ds, entry).columns
     for raw, new in zip(fields, renamed, strict=True):
         if new == LAD_CODE and re.fullmatch(r"\w+", raw):
-            return f"{raw} = '{lad_code}'"  # lad_code is a checked GSS code
+            return raw
     return None
+
+
+# ----------------------------------------------------------------------------------------
+# per-process cache of whole files
+# ----------------------------------------------------------------------------------------
+#
+# A national run loads hundreds of districts in each worker process from the same national
+# files (the IoD2025 tables, the LSOA21 lookup, Census 2021 RM121, the LSOA and ward
+# boundaries, Code-Point Open). Each is read once per process and kept here, keyed by the
+# verified file (dataset, path, size, mtime_ns, sha256, mirror file) and what was read; the
+# districts are then filtered from it. A replaced or modified file has another key and is
+# read again. Callers always get a copy: nothing they do reaches the cached frame.
+
+_TABLES: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
+_TABLES_MAX = 32
+_TABLES_LOCK = threading.Lock()
+#: Districts each spatial file was asked for with a LAD filter (file key -> LAD codes).
+_LADS_ASKED: dict[tuple[Hashable, ...], set[str]] = {}
+
+
+def _file_key(record: FetchRecord) -> tuple[Hashable, ...]:
+    """A verified file as the cache knows it (a changed file gets another key)."""
+    st = Path(record.path).stat()
+    return (record.dataset, str(record.path), st.st_size, st.st_mtime_ns, record.sha256,
+            record.mirror_root, record.mirror_path)
+
+
+def _cached(key: tuple[Hashable, ...], build: Callable[[], _T]) -> _T:
+    """The value kept under ``key``, built (and kept, least recently used dropped) if absent.
+
+    The value itself is returned: callers hand out copies (:func:`_fresh`)."""
+    with _TABLES_LOCK:
+        if key in _TABLES:
+            _TABLES.move_to_end(key)
+            return cast(_T, _TABLES[key])
+    value = build()
+    with _TABLES_LOCK:
+        _TABLES[key] = value
+        while len(_TABLES) > _TABLES_MAX:
+            _TABLES.popitem(last=False)
+    return value
+
+
+def _is_cached(key: tuple[Hashable, ...]) -> bool:
+    with _TABLES_LOCK:
+        return key in _TABLES
+
+
+def _fresh(frame: _F) -> _F:
+    """A deep copy of a cached frame (its ``attrs`` too): the caller may change it freely."""
+    out = frame.copy(deep=True)
+    out.attrs = copy.deepcopy(frame.attrs)
+    return out
+
+
+def clear_table_cache() -> None:
+    """Forget every file read and kept by this process (each is read again when asked)."""
+    with _TABLES_LOCK:
+        _TABLES.clear()
+        _LADS_ASKED.clear()
+
+
+# ----------------------------------------------------------------------------------------
+# reading a fetched file
+# ----------------------------------------------------------------------------------------
+
+_SPATIAL_FORMATS = frozenset({"geojson", "gpkg"})
+
+
+def _read_geo(record: FetchRecord, where: str | None, to_crs: str | None) -> gpd.GeoDataFrame:
+    path = record.path
+    frame = gpd.read_file(path, where=where) if where else gpd.read_file(path)
+    if frame.crs is None:
+        raise CRSError(
+            f"{record.dataset} file {path} ({record.read_from}) has no CRS; GeoJSON must "
+            f"be in EPSG:4326 or declare its CRS"
+        )
+    if to_crs is not None and not frame.crs.equals(to_crs):
+        frame = frame.to_crs(to_crs)
+    return frame
+
+
+def _read_text(record: FetchRecord, ds: Dataset, usecols: Any) -> pd.DataFrame:
+    path = record.path
+    if file_format(path, ds) == "zip" or zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            member = _zip_member(zf, ds, str(path))
+            with zf.open(member) as f:
+                return pd.read_csv(f, encoding="utf-8-sig", dtype=str, usecols=usecols)
+    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, usecols=usecols)
+
+
+def _whole_geo(record: FetchRecord, ds: Dataset, entry: MirrorEntry | None,
+               to_crs: str | None) -> pd.DataFrame:
+    """A spatial file read whole, renamed (kept for the process)."""
+    return _cached(_file_key(record) + ("geo", to_crs),
+                   lambda: normalise_columns(_read_geo(record, None, to_crs), ds, entry))
+
+
+def _wants_whole(record: FetchRecord, lad_code: str, to_crs: str | None) -> bool:
+    """Whether a LAD-filtered read should come from the whole file kept for the process:
+    once the file is kept, or once this process has asked it for another district (a
+    national file serving many districts: read whole once, then filtered). A single
+    district's read stays a filtered read."""
+    base = _file_key(record)
+    if _is_cached(base + ("geo", to_crs)):
+        return True
+    with _TABLES_LOCK:
+        asked = _LADS_ASKED.setdefault(base, set())
+        asked.add(lad_code)
+        return len(asked) > 1
+
+
+def _read_spatial(record: FetchRecord, ds: Dataset, entry: MirrorEntry | None,
+                  to_crs: str | None, lad_code: str | None) -> pd.DataFrame:
+    """A spatial file, renamed; with ``lad_code`` and a LAD field, that district's rows
+    (the features ``<field> = '<lad_code>'`` selects, in file order)."""
+    field = _lad_field(record, ds, entry) if lad_code is not None else None
+    if lad_code is None or field is None:
+        return _fresh(_whole_geo(record, ds, entry, to_crs))
+    if not _wants_whole(record, lad_code, to_crs):
+        where = f"{field} = '{lad_code}'"  # lad_code is a checked GSS code
+        return normalise_columns(_read_geo(record, where, to_crs), ds, entry)
+    whole = _whole_geo(record, ds, entry, to_crs)
+    rows = whole.loc[(whole[LAD_CODE] == lad_code).to_numpy()].reset_index(drop=True)
+    return _fresh(rows)
 
 
 def read_dataset(
@@ -183,7 +317,9 @@ def read_dataset(
     Returns
     -------
     DataFrame or GeoDataFrame
-        ``attrs["source"]`` holds ``record.read_from``.
+        ``attrs["source"]`` holds ``record.read_from``. A fresh copy: each file is read
+        once per process and kept (by path, size, mtime and sha256), a spatial file read
+        whole once it is asked for a second district.
 
     Raises
     ------
@@ -192,27 +328,14 @@ def read_dataset(
     """
     ds = catalogue()[record.dataset]
     entry = record.mirror_entry()
-    path = record.path
-    usecols = _usecols(columns, ds, entry)
-    fmt = file_format(path, ds)
-    if fmt in {"geojson", "gpkg"}:
-        where = _lad_where(path, ds, entry, lad_code) if lad_code is not None else None
-        frame: pd.DataFrame = gpd.read_file(path, where=where) if where else gpd.read_file(path)
-        if frame.crs is None:
-            raise CRSError(
-                f"{record.dataset} file {path} ({record.read_from}) has no CRS; GeoJSON must "
-                f"be in EPSG:4326 or declare its CRS"
-            )
-        if to_crs is not None and not frame.crs.equals(to_crs):
-            frame = frame.to_crs(to_crs)
-    elif fmt == "zip" or zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            member = _zip_member(zf, ds, str(path))
-            with zf.open(member) as f:
-                frame = pd.read_csv(f, encoding="utf-8-sig", dtype=str, usecols=usecols)
+    if file_format(record.path, ds) in _SPATIAL_FORMATS:
+        frame = _read_spatial(record, ds, entry, to_crs, lad_code)
     else:
-        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, usecols=usecols)
-    frame = normalise_columns(frame, ds, entry)
+        wanted = tuple(columns) if columns is not None else None
+        frame = _fresh(_cached(
+            _file_key(record) + ("table", wanted),
+            lambda: normalise_columns(_read_text(record, ds, _usecols(wanted, ds, entry)),
+                                      ds, entry)))
     frame.attrs["source"] = record.read_from
     return frame
 
@@ -424,29 +547,32 @@ IOD2025_FULL = "iod2025_file7"
 IOD2025_PARTS = ("iod2025_domains", "iod2025_subdomains")
 
 
+def _iod_file(rec: FetchRecord, edition: int) -> pd.DataFrame:
+    """:func:`cnmap.iod.read_iod` of a fetched file (read once per process and kept; the
+    caller changes its own copy only when it copies it)."""
+    from cnmap.iod import read_iod
+
+    return _cached(_file_key(rec) + ("iod", edition), lambda: read_iod(rec.path, edition=edition))
+
+
 def _read_iod(lad: str, iod: int, records: list[FetchRecord], notes: list[str]) -> pd.DataFrame:
     """The IoD table of the edition: File 7 if at hand (or downloadable), else, for IoD2025,
     the all-England IMD and domains table plus its sub-domains where at hand."""
-    from cnmap.iod import read_iod
-
     if iod == 2025 and not at_hand(IOD2025_FULL, lad) and at_hand(IOD2025_PARTS[0], lad):
         return _read_iod2025_parts(lad, records, notes)
     rec = _fetch(f"iod{iod}_file7", lad, records)
-    table = read_iod(rec.path, edition=iod)
+    table = _fresh(_iod_file(rec, iod))
     table.attrs["source"] = rec.read_from
     table.attrs["dataset"] = rec.dataset
     return table
 
 
-def _read_iod2025_parts(lad: str, records: list[FetchRecord], notes: list[str]) -> pd.DataFrame:
-    from cnmap.iod import read_iod
+def _iod2025_merged(rec: FetchRecord, sub_rec: FetchRecord) -> pd.DataFrame:
+    """The IoD2025 IMD and domains table with the sub-domains' columns (kept per process)."""
 
-    rec = _fetch(IOD2025_PARTS[0], lad, records)
-    table = read_iod(rec.path, edition=2025)
-    source = rec.read_from
-    if at_hand(IOD2025_PARTS[1], lad):
-        sub_rec = _fetch(IOD2025_PARTS[1], lad, records)
-        sub = read_iod(sub_rec.path, edition=2025)
+    def build() -> pd.DataFrame:
+        table = _iod_file(rec, 2025)
+        sub = _iod_file(sub_rec, 2025)
         missing = sorted(set(table["lsoa_code"]) - set(sub["lsoa_code"]))
         if missing:
             raise ValidationError(
@@ -455,10 +581,21 @@ def _read_iod2025_parts(lad: str, records: list[FetchRecord], notes: list[str]) 
                 f"cover the same LSOAs (use the matching files, or File 7 itself)"
             )
         extra = [c for c in sub.columns if c != "lsoa_code" and c not in table.columns]
-        table = table.merge(sub[["lsoa_code", *extra]], on="lsoa_code", how="left",
-                            validate="one_to_one")
+        return table.merge(sub[["lsoa_code", *extra]], on="lsoa_code", how="left",
+                           validate="one_to_one")
+
+    return _cached(_file_key(rec) + ("iod2025+", _file_key(sub_rec)), build)
+
+
+def _read_iod2025_parts(lad: str, records: list[FetchRecord], notes: list[str]) -> pd.DataFrame:
+    rec = _fetch(IOD2025_PARTS[0], lad, records)
+    source = rec.read_from
+    if at_hand(IOD2025_PARTS[1], lad):
+        sub_rec = _fetch(IOD2025_PARTS[1], lad, records)
+        table = _fresh(_iod2025_merged(rec, sub_rec))
         source = f"{rec.read_from} + {sub_rec.read_from}"
     else:
+        table = _fresh(_iod_file(rec, 2025))
         notes.append("IoD2025 sub-domains: not at hand (iod2025_subdomains); the LSOA table "
                      "has the IMD and the 7 domains only")
     notes.append(f"IoD2025 from {source}: File 7's IMD, domain and sub-domain columns; no "
@@ -1153,20 +1290,64 @@ def _read_codepoint_zip(path: Any, postcode_area: str | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _read_codepoint_parquet(path: Any, lad: str | None, postcode_area: str | None,
-                            lsoa_codes: set[str] | None) -> pd.DataFrame:
-    filters: list[Any] | None = None
-    if postcode_area is not None:
-        filters = [("pc_area", "==", postcode_area.strip().upper())]
-    elif lad is not None:
-        filters = [[("Admin_district_code", "==", lad)]]
-        if lsoa_codes:
-            filters.append([("lsoa21_code_pip_bsc", "in", sorted(lsoa_codes))])
+#: Code-Point Open columns :func:`load_codepoint` uses (cnmap names).
+_CODEPOINT_USED = frozenset({POSTCODE, EASTING, NORTHING, LAT, LON, "positional_quality",
+                             "lsoa21_code", WARD_CODE, "admin_district_code"})
+#: Columns of the Parquet copy that select rows: postcode area, district, 2021 LSOA.
+_CPO_AREA, _CPO_DISTRICT, _CPO_LSOA = "pc_area", "Admin_district_code", "lsoa21_code_pip_bsc"
+
+
+def _codepoint_table(rec: FetchRecord) -> Any:
+    """The Parquet copy of Code-Point Open as a pyarrow Table: the columns
+    :func:`load_codepoint` uses and those that select rows, read once per process."""
     try:
-        frame = pd.read_parquet(path, filters=filters)
+        import pyarrow.parquet as pq
     except ImportError as exc:
         raise OptionalDependencyError(
-            f"reading {path} needs pyarrow (pip install pyarrow)") from exc
+            f"reading {rec.path} needs pyarrow (pip install pyarrow)") from exc
+
+    def build() -> Any:
+        names = [str(n) for n in pq.read_schema(rec.path).names]
+        renamed = normalise_columns(pd.DataFrame(columns=names), catalogue()["codepoint_open"],
+                                    rec.mirror_entry()).columns  # two columns, one name: refused
+        keep = [raw for raw, new in zip(names, renamed, strict=True)
+                if new in _CODEPOINT_USED or raw in (_CPO_AREA, _CPO_DISTRICT, _CPO_LSOA)]
+        return pq.read_table(rec.path, columns=keep)
+
+    return _cached(_file_key(rec) + ("codepoint",), build)
+
+
+def _codepoint_mask(table: Any, lad: str | None, postcode_area: str | None,
+                    lsoa_codes: set[str] | None) -> Any:
+    """Rows of a postcode area, else of a district (its ``Admin_district_code`` or one of
+    its 2021 LSOAs), as a pyarrow boolean mask (a null is not kept); None keeps every row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def column(name: str) -> Any:
+        if name not in table.column_names:
+            raise MissingColumnError(f"codepoint_open Parquet copy lacks the column {name!r}")
+        return table[name]
+
+    if postcode_area is not None:
+        return pc.equal(column(_CPO_AREA), postcode_area.strip().upper())
+    if lad is None:
+        return None
+    mask = pc.equal(column(_CPO_DISTRICT), lad)
+    if lsoa_codes:
+        lsoa = column(_CPO_LSOA)
+        wanted = pa.array(sorted(lsoa_codes), type=lsoa.type)
+        mask = pc.or_kleene(mask, pc.is_in(lsoa, value_set=wanted))
+    return mask
+
+
+def _read_codepoint_parquet(rec: FetchRecord, lad: str | None, postcode_area: str | None,
+                            lsoa_codes: set[str] | None) -> pd.DataFrame:
+    """The Parquet copy's rows of the request (from the table kept for the process, in file
+    order), the columns :func:`load_codepoint` uses."""
+    table = _codepoint_table(rec)
+    mask = _codepoint_mask(table, lad, postcode_area, lsoa_codes)
+    frame = (table if mask is None else table.filter(mask)).to_pandas()
     return frame.astype({c: "str" for c in frame.columns if frame[c].dtype == object})
 
 
@@ -1175,7 +1356,7 @@ def _read_codepoint(rec: FetchRecord, lad: str | None, postcode_area: str | None
     ds = catalogue()["codepoint_open"]
     suffix = Path(rec.path).suffix.lower()
     if suffix == ".parquet":
-        raw = _read_codepoint_parquet(rec.path, lad, postcode_area, lsoa_codes)
+        raw = _read_codepoint_parquet(rec, lad, postcode_area, lsoa_codes)
     elif suffix == ".zip" or zipfile.is_zipfile(rec.path):
         raw = _read_codepoint_zip(rec.path, postcode_area)
     else:
