@@ -292,9 +292,13 @@ def reach_chunk(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge
         if m + npt > out_cap:
             while m + npt > out_cap:
                 out_cap *= 2
-            o_src = _grow_i(o_src, out_cap)
-            o_pt = _grow_i(o_pt, out_cap)
-            o_d = _grow_f(o_d, out_cap)
+            g_src = np.empty(out_cap, dtype=np.int64)
+            g_pt = np.empty(out_cap, dtype=np.int64)
+            g_d = np.empty(out_cap, dtype=np.float64)
+            g_src[:m] = o_src[:m]
+            g_pt[:m] = o_pt[:m]
+            g_d[:m] = o_d[:m]
+            o_src, o_pt, o_d = g_src, g_pt, g_d
         for k in range(npt):
             p = ptouched[k]
             if best[p] <= cutoff:
@@ -351,10 +355,15 @@ def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cuto
                 rv = cutoff - dist[edge_v[e]]
                 if m + 2 > out_cap:
                     out_cap *= 2
-                    o_src = _grow_i(o_src, out_cap)
-                    o_edge = _grow_i(o_edge, out_cap)
-                    o_a = _grow_f(o_a, out_cap)
-                    o_b = _grow_f(o_b, out_cap)
+                    g_src = np.empty(out_cap, dtype=np.int64)
+                    g_edge = np.empty(out_cap, dtype=np.int64)
+                    g_a = np.empty(out_cap, dtype=np.float64)
+                    g_b = np.empty(out_cap, dtype=np.float64)
+                    g_src[:m] = o_src[:m]
+                    g_edge[:m] = o_edge[:m]
+                    g_a[:m] = o_a[:m]
+                    g_b[:m] = o_b[:m]
+                    o_src, o_edge, o_a, o_b = g_src, g_edge, g_a, g_b
                 if ru >= 0 and rv >= 0 and ru + rv >= length:
                     o_src[m] = s
                     o_edge[m] = e
@@ -377,87 +386,6 @@ def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cuto
         for k in range(count):
             dist[touched[k]] = np.inf
     return o_src[:m].copy(), o_edge[:m].copy(), o_a[:m].copy(), o_b[:m].copy()
-
-
-@njit(cache=True)
-def _grow_i(arr, cap):  # pragma: no cover - compiled
-    out = np.empty(cap, dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True)
-def _grow_f(arr, cap):  # pragma: no cover - compiled
-    out = np.empty(cap, dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True)
-def substrings(coords, offsets, cum, piece_edge, start, end):  # pragma: no cover - compiled
-    """Cut line pieces out of edge geometries.
-
-    ``coords``/``offsets`` hold the edges' vertices (flat); ``cum`` the distance of each vertex
-    from its line's start (geometry units). ``start``/``end`` are distances along the
-    geometry. Returns the pieces' flat coordinates and the piece index of every coordinate
-    (for ``shapely.linestrings(coords, indices=...)``).
-    """
-    n = piece_edge.shape[0]
-    # first pass: number of vertices per piece
-    counts = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
-    last = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        e = piece_edge[i]
-        lo = offsets[e]
-        hi = offsets[e + 1]
-        seg = cum[lo:hi]
-        # vertices strictly inside (start, end)
-        f = lo + np.searchsorted(seg, start[i], side="right")
-        la = lo + np.searchsorted(seg, end[i], side="left")
-        first[i] = f
-        last[i] = la
-        inner = la - f
-        if inner < 0:
-            inner = 0
-        counts[i] = inner + 2
-    total = counts.sum()
-    out = np.empty((total, 2), dtype=np.float64)
-    idx = np.empty(total, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        e = piece_edge[i]
-        lo = offsets[e]
-        hi = offsets[e + 1]
-        x0, y0 = _interp(coords, cum, lo, hi, start[i])
-        out[k, 0] = x0
-        out[k, 1] = y0
-        idx[k] = i
-        k += 1
-        for j in range(first[i], last[i]):
-            out[k, 0] = coords[j, 0]
-            out[k, 1] = coords[j, 1]
-            idx[k] = i
-            k += 1
-        x1, y1 = _interp(coords, cum, lo, hi, end[i])
-        out[k, 0] = x1
-        out[k, 1] = y1
-        idx[k] = i
-        k += 1
-    return out, idx
-
-
-@njit(cache=True, inline="always")
-def _interp(coords, cum, lo, hi, d):  # pragma: no cover - compiled
-    if d <= 0.0:
-        return coords[lo, 0], coords[lo, 1]
-    if d >= cum[hi - 1]:
-        return coords[hi - 1, 0], coords[hi - 1, 1]
-    j = lo + np.searchsorted(cum[lo:hi], d, side="right") - 1
-    seg = cum[j + 1] - cum[j]
-    t = 0.0 if seg <= 0.0 else (d - cum[j]) / seg
-    return (coords[j, 0] + t * (coords[j + 1, 0] - coords[j, 0]),
-            coords[j, 1] + t * (coords[j + 1, 1] - coords[j, 1]))
 
 
 # ----------------------------------------------------------------------------------------

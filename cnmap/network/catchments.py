@@ -84,17 +84,39 @@ class _Pieces:
     vertex_piece: np.ndarray
 
 
+def _dissolved_pieces(net: WalkNetwork, S: Any,
+                      cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reached stretches of edges for all sources together, from one multi-source search:
+    an edge is wholly reached when the walks left at its ends cover it, else reached from
+    each reached end for the walk left there (the per-source kernel's rule)."""
+    R = net._routing
+    dist, _ = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node),
+                                    S.seed_dist, np.zeros(S.seed_node.size, np.int64), cutoff)
+    D = R.by_node(dist)
+    ru = cutoff - D[net.edge_u]  # -inf where the end is not reached
+    rv = cutoff - D[net.edge_v]
+    L = net.edge_length
+    whole = (ru >= 0) & (rv >= 0) & (ru + rv >= L)
+    from_u = ~whole & (ru > 0)
+    from_v = ~whole & (rv > 0)
+    e = np.arange(net.n_edges)
+    edge = np.concatenate([e[whole], e[from_u], e[from_v]])
+    a = np.concatenate([np.zeros(int(whole.sum())), np.zeros(int(from_u.sum())),
+                        np.maximum(L[from_v] - rv[from_v], 0.0)])
+    b = np.concatenate([L[whole], np.minimum(ru[from_u], L[from_u]), L[from_v]])
+    return np.zeros(edge.size, dtype=np.int64), edge, a, b
+
+
 def _piece_arrays(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> _Pieces:
-    node_ptr, node_edges = net._node_edges
     if per_source:
-        src_ptr = S.src_ptr
+        node_ptr, node_edges = net._node_edges
         group_of_active = np.arange(S.active.size)
+        p_src, p_edge, p_a, p_b = _kernels.reached_pieces(
+            net.indptr, net.indices, net.data, S.src_ptr, S.seed_node, S.seed_dist, cutoff,
+            node_ptr, node_edges, net.edge_u, net.edge_v, net.edge_length)
     else:
-        src_ptr = np.array([0, S.seed_node.size], dtype=np.int64)
         group_of_active = np.zeros(S.active.size, dtype=np.int64)
-    p_src, p_edge, p_a, p_b = _kernels.reached_pieces(
-        net.indptr, net.indices, net.data, src_ptr, S.seed_node, S.seed_dist, cutoff,
-        node_ptr, node_edges, net.edge_u, net.edge_v, net.edge_length)
+        p_src, p_edge, p_a, p_b = _dissolved_pieces(net, S, cutoff)
     if S.kind == "points" and S.active.size:
         # the stretch around each source on its own edge (reached directly, not via a node)
         r = cutoff - S.access
@@ -112,10 +134,49 @@ def _piece_arrays(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> 
     coords, offsets, cum, geom_len = net._flat_geometry
     L = net.edge_length[p_edge]
     scale = np.divide(geom_len[p_edge], L, out=np.zeros_like(L), where=L > 0)
-    out_xy, idx = _kernels.substrings(coords, offsets, cum, p_edge.astype(np.int64),
-                                      p_a * scale, p_b * scale)
+    out_xy, idx = _substrings(coords, offsets, cum, p_edge.astype(np.int64), p_a * scale,
+                              p_b * scale)
     source_pos = S.active[p_src] if per_source else np.zeros(p_src.size, dtype=np.int64)
     return _Pieces(source_pos, p_edge, p_a, p_b, out_xy, idx)
+
+
+def _substrings(coords: np.ndarray, offsets: np.ndarray, cum: np.ndarray, edge: np.ndarray,
+                start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut pieces out of the edge lines: each piece is the point at ``start`` along its edge
+    (geometry units, interpolated), the edge's vertices strictly between ``start`` and
+    ``end``, and the point at ``end``. Returns the flat coordinates and the piece of each."""
+    n = edge.size
+    lo = offsets[edge]
+    nv = offsets[edge + 1] - lo
+    piece = np.repeat(np.arange(n), nv)
+    vert = np.repeat(lo - (np.cumsum(nv) - nv), nv) + np.arange(int(nv.sum()))
+    c = cum[vert]
+    inner = (c > start[piece]) & (c < end[piece])
+    first = _along(coords, cum, lo, nv, piece, c, start)
+    last = _along(coords, cum, lo, nv, piece, c, end)
+    # each piece: its start point, its inner vertices, its end point (pieces in order)
+    key = np.concatenate([piece[inner] * 3 + 1, np.arange(n) * 3, np.arange(n) * 3 + 2])
+    xy = np.concatenate([coords[vert[inner]], first, last])
+    o = np.argsort(key, kind="stable")
+    return xy[o], key[o] // 3
+
+
+def _along(coords: np.ndarray, cum: np.ndarray, lo: np.ndarray, nv: np.ndarray,
+           piece: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The point at distance ``d`` along each piece's edge line (its first vertex at or
+    before 0, its last vertex at or beyond the line's length)."""
+    # last vertex at or before d (the edge's first vertex when none)
+    j = lo + np.maximum(np.bincount(piece, weights=c <= d[piece], minlength=lo.size)
+                        .astype(np.int64) - 1, 0)
+    last = lo + nv - 1
+    nxt = np.minimum(j + 1, last)
+    seg = cum[nxt] - cum[j]
+    t = np.divide(d - cum[j], seg, out=np.zeros_like(d), where=seg > 0)
+    out = coords[j] + t[:, None] * (coords[nxt] - coords[j])
+    out[d <= 0] = coords[lo[d <= 0]]
+    beyond = d >= cum[last]
+    out[beyond] = coords[last[beyond]]
+    return out
 
 
 def _merge_intervals(src: np.ndarray, edge: np.ndarray, a: np.ndarray,
