@@ -15,6 +15,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[all,test]"
   echo "$want" > "$stamp"
 fi
+# compile the walking kernels once into numba's on-disk cache (NUMBA_CACHE_DIR, else
+# cnmap/network/__pycache__), so that the first analysis does not pay for it; redone when
+# the kernels change or their cache is missing
+kstamp=.venv/.cnmap-kernels-stamp
+kwant="$(sha256sum cnmap/network/_kernels.py | cut -d' ' -f1) ${NUMBA_CACHE_DIR:-}"
+kcache=${NUMBA_CACHE_DIR:-cnmap/network/__pycache__}
+if [ ! -f "$kstamp" ] || [ "$(cat "$kstamp")" != "$kwant" ] \
+    || [ -z "$(find "$kcache" -name '_kernels.count_chunk-*.nbi' 2>/dev/null | head -n 1)" ]; then
+  echo "compiling the walking kernels (once) ..."
+  if .venv/bin/python -m cnmap.network.warmup; then
+    echo "$kwant" > "$kstamp"
+  else
+    echo "warning: the walking kernels could not be compiled ahead; the first run compiles them" >&2
+  fi
+fi
 # the offline mirror of official data beside the project (CI sets it the same way)
 if [ -z "${CNMAP_DATA_MIRROR:-}" ] && [ -d ../shared/data ]; then
   echo "export CNMAP_DATA_MIRROR=$(cd ../shared/data && pwd)"
