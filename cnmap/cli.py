@@ -1,10 +1,16 @@
 """The ``cnmap`` command: arguments in, the library's functions, files out.
 
-    cnmap run CONFIG [--out DIR]       the whole analysis: map, tables, figures, methods note
+    cnmap run CONFIG [--out DIR]       the whole analysis: map, tables, who is served,
+                                       figures, summary, methods note, run.json
     cnmap fetch CODE-or-NAME           every dataset a district's run needs, into the cache
     cnmap mirror [--lad CODE-or-NAME]  the offline mirror's layout (which file serves what)
     cnmap sources                      the data catalogue: publishers, URLs, licences
-    cnmap compare A.toml B.toml --out  compare two scenarios (who gains, who loses coverage)
+    cnmap compare A B --out DIR        compare two scenario files or run configurations
+                                       (who gains, who loses coverage, by group too)
+    cnmap --version, cnmap --help      the version; every option, examples, exit codes
+
+Progress bars are drawn on a terminal only (``-q`` turns them off); a failed step leaves the
+bar where it stopped.
 
 Exit status and errors
 ----------------------
@@ -12,8 +18,10 @@ Exit status and errors
   population, postcodes), the walk network check (the share of residents the network could
   not place; a warning on stderr above 1 %) or, in straight-line mode, the detour factor and
   how it was obtained, and for each organisations file the rows read, placed and rejected,
-  the reader's notes and where the rejected rows are listed. ``cnmap fetch`` lists what it
-  fetched.
+  the reader's notes and where the rejected rows are listed, where the "who is served" table
+  is (or why it was not made), and every file written, one path a line. ``cnmap compare``
+  prints the comparison, what the concentration index means, the rows read, placed and
+  rejected of every file and every file written. ``cnmap fetch`` lists what it fetched.
 - **2**: bad input. The configuration or scenario files are checked against one schema
   (:mod:`cnmap.config`) and the files they name are checked to exist before any work starts.
   Every :class:`cnmap.errors.CnmapError` (other than a fetch error), and the operating

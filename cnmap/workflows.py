@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cnmap.config import RunFile, read_config_file, validate
+from cnmap.config import ScenarioFile, read_config_file, validate
 from cnmap.errors import ValidationError
 from cnmap.scenarios import Comparison, Scenario, compare
 
@@ -98,18 +98,20 @@ def _scenario_of_run(config: RunConfig, path: Path) -> Scenario:
 
 
 def _read_side(path: str | os.PathLike[str]) -> _Side:
+    """A scenario file, or a run configuration as a scenario, with its area's data options
+    (``lsoa_vintage``, ``iod``, ``population``, ``postcodes``)."""
     p = Path(path)
     raw, syntax = read_config_file(p, what="scenario or run configuration")
     if _is_run_config(raw):
         from cnmap.pipeline import load_config
 
         config = load_config(p)
-        area = validate(raw, RunFile, where=str(p), yaml=syntax == "YAML").area
-        return _Side(_scenario_of_run(config, p), area.load_options(), config)
-    from cnmap.config import ScenarioFile
-
+        area = {"lsoa_vintage": config.lsoa_vintage, "iod": config.iod,
+                "population": config.population, "postcodes": config.postcodes}
+        return _Side(_scenario_of_run(config, p), area, config)
     doc = validate(raw, ScenarioFile, where=str(p), yaml=syntax == "YAML")
-    return _Side(Scenario.from_file(p), doc.area.load_options())
+    return _Side(Scenario.from_dict(raw, base=p.resolve().parent, source=p),
+                 doc.area.load_options())
 
 
 def read_scenario(path: str | os.PathLike[str]) -> Scenario:
