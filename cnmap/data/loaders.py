@@ -1368,6 +1368,27 @@ def _read_codepoint(rec: FetchRecord, lad: str | None, postcode_area: str | None
     return normalise_columns(raw, ds, rec.mirror_entry())
 
 
+#: A postcode in the canonical spelling (upper case, one space before the inward code, 5 to 7
+#: letters and digits ending digit-letter-letter), which :func:`normalise_postcodes` returns
+#: unchanged; Code-Point Open spells every postcode so.
+_CANONICAL_POSTCODE = r"[A-Z0-9]{2,4} [0-9][A-Z]{2}"
+
+
+def _normalised_postcodes(values: pd.Series) -> np.ndarray:
+    """:func:`cnmap.postcodes.normalise_postcodes` of ``values`` as an object array: those
+    already in the canonical spelling are kept as they are (normalising leaves them
+    unchanged), the others are normalised."""
+    from cnmap.postcodes import normalise_postcodes
+
+    text = values.astype("str")
+    canonical = text.str.fullmatch(_CANONICAL_POSTCODE).fillna(False).to_numpy(dtype=bool)
+    out = text.to_numpy(dtype=object, copy=True)
+    if not canonical.all():
+        rest = ~canonical
+        out[rest] = normalise_postcodes(text[rest]).to_numpy(dtype=object)
+    return out
+
+
 def _codepoint_coordinates(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """Easting, northing, lat, lon; NaN for positional quality 90 (no coordinates)."""
     e = pd.to_numeric(df[EASTING], errors="coerce").to_numpy(dtype=float, copy=True)
@@ -1435,8 +1456,6 @@ def load_codepoint(
         point-in-polygon estimate, not the ONS assignment: near LSOA edges it can differ
         from the NSPL, more so against 200 m (BSC) polygons.
     """
-    from cnmap.postcodes import normalise_postcodes
-
     lad = check_lad_code(lad_code) if lad_code is not None else None
     records = _records if _records is not None else []
     lookup = _lookup21 if (_lookup21 is not None or lad is None) else _lookup21_for(lad, records)
@@ -1446,7 +1465,7 @@ def load_codepoint(
     if POSTCODE not in df.columns or EASTING not in df.columns:
         raise MissingColumnError(f"codepoint_open ({rec.read_from}) lacks Postcode/Eastings; "
                                  f"columns: {list(df.columns)[:12]}")
-    out = pd.DataFrame({POSTCODE: normalise_postcodes(df[POSTCODE]).to_numpy()})
+    out = pd.DataFrame({POSTCODE: _normalised_postcodes(df[POSTCODE])})
     out[EASTING], out[NORTHING], out[LAT], out[LON] = _codepoint_coordinates(df)
     lsoa_method = f"point in polygon ({rec.read_from})"
     if "lsoa21_code" in df.columns:

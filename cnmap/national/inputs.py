@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -84,28 +85,44 @@ def _postcode_areas(postcodes: Iterable[object]) -> list[str]:
     return sorted(areas)
 
 
+def _normalised(postcodes: Iterable[object]) -> frozenset[str]:
+    """The postcodes in normalised spelling (placing looks up nothing else: the lookup is
+    cut to their rows, not every postcode of their areas)."""
+    from cnmap.postcodes import normalise_postcodes
+
+    norm = normalise_postcodes(pd.Series(list(postcodes), dtype=object))
+    return frozenset(str(v) for v in norm.dropna())
+
+
 #: Columns of the postcode lookup the organisations need.
 _LOOKUP_COLUMNS = (C.POSTCODE, C.EASTING, C.NORTHING, C.LAT, C.LON)
 
 MapFn = Callable[[Callable[[str], pd.DataFrame], Sequence[str]], Sequence[pd.DataFrame]]
 
 
-def codepoint_area(area: str) -> pd.DataFrame:
-    """OS Code-Point Open rows of one postcode area (``"LE"``), the columns placing needs."""
+def codepoint_area(area: str, postcodes: frozenset[str] | None = None) -> pd.DataFrame:
+    """OS Code-Point Open rows of one postcode area (``"LE"``), the columns placing needs;
+    with ``postcodes`` (normalised spelling), only their rows."""
     from cnmap.data import load_codepoint
 
     frame = load_codepoint(postcode_area=area)
+    if postcodes is not None:
+        frame = frame[frame[C.POSTCODE].isin(postcodes).to_numpy()]
     return frame[[c for c in _LOOKUP_COLUMNS if c in frame.columns]]
 
 
-def postcode_lookup(areas: Sequence[str], map_fn: MapFn | None = None) -> pd.DataFrame:
-    """OS Code-Point Open rows of these postcode areas (``"B"``, ``"LE"``...), concatenated.
+def postcode_lookup(areas: Sequence[str], map_fn: MapFn | None = None,
+                    postcodes: frozenset[str] | None = None) -> pd.DataFrame:
+    """OS Code-Point Open rows of these postcode areas (``"B"``, ``"LE"``...), concatenated
+    (only the rows of ``postcodes``, in normalised spelling, when given).
 
     ``map_fn(fn, areas)`` runs :func:`codepoint_area` for every area (e.g. on a Dask
     cluster); default: one after the other.
     """
-    frames = list(map_fn(codepoint_area, areas)) if map_fn is not None else \
-        [codepoint_area(a) for a in areas]
+    fn: Callable[[str], pd.DataFrame] = (
+        codepoint_area if postcodes is None else functools.partial(codepoint_area,
+                                                                   postcodes=postcodes))
+    frames = list(map_fn(fn, areas)) if map_fn is not None else [fn(a) for a in areas]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({C.POSTCODE: pd.Series(dtype=str), C.LAT: pd.Series(dtype=float),
@@ -188,7 +205,7 @@ def read_national_organisations(sources: Sequence[OrganisationSource],
     needed: list[object] = []
     for src in sources:
         needed += _needed_postcodes(src)
-    lookup = postcode_lookup(_postcode_areas(needed), map_fn)
+    lookup = postcode_lookup(_postcode_areas(needed), map_fn, _normalised(needed))
     kept, rejected, rows = [], [], []
     for i, src in enumerate(sources, start=1):
         g, rej, row = _read_one(i, src, lookup)
