@@ -609,7 +609,8 @@ def _join_iod(lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str,
     """Attach IoD columns to LSOA polygons; every LSOA must have its row (and vice versa)."""
     src = iod_table.attrs.get("source", "IoD table")
     codes = set(lsoas[LSOA_CODE])
-    missing = sorted(codes - set(iod_table[LSOA_CODE]))
+    missing = sorted(set(lsoas.loc[~lsoas[LSOA_CODE].isin(iod_table[LSOA_CODE]).to_numpy(),
+                                   LSOA_CODE]))
     if missing:
         raise ValidationError(
             f"{len(missing)} LSOA(s) of {label} have no IoD row in {src}: {missing[:30]}"
@@ -791,20 +792,32 @@ def _population_choice(population: str, iod: int, lsoa_vintage: int,
     return "census2021" if population == "census2021" else "iod"
 
 
+def _census_table(rec: FetchRecord) -> pd.DataFrame:
+    """Census 2021 RM121 indexed by LSOA code (upper case; the first row of a code), kept
+    for the process."""
+
+    def build() -> pd.DataFrame:
+        df = read_dataset(rec)
+        df = df.assign(**{LSOA_CODE: _codes(df[LSOA_CODE])}).drop_duplicates(LSOA_CODE)
+        return df.set_index(LSOA_CODE)
+
+    return _cached(_file_key(rec) + ("census",), build)
+
+
 def _census_population(lad: str, lsoas: gpd.GeoDataFrame, records: list[FetchRecord]
                        ) -> pd.DataFrame:
     """Census 2021 RM121 usual residents (and 65+) of every LSOA; error naming any missing."""
     rec = _fetch("census2021_rm121", lad, records)
-    df = read_dataset(rec)
-    df = df.assign(**{LSOA_CODE: _codes(df[LSOA_CODE])}).drop_duplicates(LSOA_CODE)
-    missing = sorted(set(lsoas[LSOA_CODE]) - set(df[LSOA_CODE]))
+    table = _census_table(rec)
+    codes = lsoas[LSOA_CODE]
+    missing = sorted(set(codes[~codes.isin(table.index).to_numpy()]))
     if missing:
         raise ValidationError(
             f"population='census2021': {len(missing)} LSOA(s) of {lad} have no Census 2021 "
             f"RM121 row in {rec.read_from}: {missing[:20]}; use a file covering the district "
             f"(e.g. the England and Wales table) or population='iod'"
         )
-    rows = df.set_index(LSOA_CODE).loc[lsoas[LSOA_CODE]]
+    rows = table.loc[codes]  # a new frame: the kept table is not changed
     total = pd.to_numeric(rows[CENSUS_TOTAL], errors="coerce")
     if total.isna().any() or (total < 0).any():
         bad = total.index[total.isna() | (total < 0)].tolist()
