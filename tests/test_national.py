@@ -284,6 +284,36 @@ def small_config(shared_data, tmp_path_factory):
     return doc, tmp
 
 
+def test_organisations_placed_by_the_cut_lookup_as_by_whole_areas(small_config, shared_data):
+    """The postcode lookup cut to the postcodes the file gives places every library where
+    the whole postcode areas' lookup does (same points, same rejections)."""
+    from cnmap.io import read_organisations
+    from cnmap.national.inputs import (
+        _normalised,
+        _postcode_areas,
+        codepoint_area,
+        postcode_lookup,
+        read_national_organisations,
+    )
+
+    doc, tmp = small_config
+    cfg = read_national_config(doc)
+    src = cfg.organisations[0]
+    got = read_national_organisations(cfg.organisations)
+    libs = pd.read_csv(src.path, dtype=str)
+    whole = postcode_lookup(_postcode_areas(libs["Postcode"]))
+    table = read_organisations(src.path, postcodes=whole, name_col="Library name",
+                               postcode_col="Postcode")
+    placed = got.organisations
+    assert len(placed) == table.n_matched and len(got.rejected) == table.n_rejected
+    assert (placed.geometry.to_wkb().to_numpy()
+            == table.organisations.geometry.to_wkb().to_numpy()).all()
+    keys = _normalised(libs["Postcode"])
+    cut = codepoint_area("LE", keys)
+    assert len(cut) <= len(keys) and set(cut[C.POSTCODE]) <= keys
+    assert len(codepoint_area("LE")) > 20 * len(cut)
+
+
 def _run(doc, out, **kw):
     kw.setdefault("worst_maps", 0)
     return run_national(doc, out, processes=False, n_workers=1, progress=False,
