@@ -380,12 +380,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _check_scenario(path)
     result = compare_files(args.a, args.b, out_dir=args.out,
                            formats=tuple(args.format or ("csv", "xlsx", "gpkg")))
-    rejected = next((p for p in result.files if p.name == "rejected_organisations.csv"), None)
+    named = {p.name: p for p in result.files}
     lines = [result.summary(), CONCENTRATION_INDEX_MEANING, *_read_lines(result.organisations)]
-    if rejected is not None:
-        lines.append(f"rejected rows listed with reasons in {rejected}")
+    if "rejected_organisations.csv" in named:
+        lines.append(f"rejected rows listed with reasons in {named['rejected_organisations.csv']}")
+    where = next((str(named[n]) for n in ("groups.csv", "comparison.xlsx", "comparison.gpkg")
+                  if n in named), "the groups table")
     lines.append(f"who gains and who loses by group: {result.groups_note}" if result.groups_note
-                 else "who gains and who loses by group: in the groups table")
+                 else f"who gains and who loses by group: {where} (groups)")
     lines += [f"files written to {args.out}:", *[str(p) for p in result.files]]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

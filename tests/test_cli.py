@@ -357,9 +357,11 @@ BANKS = ('label = "Food banks"\npath = "${CNMAP_DATA_MIRROR}/birmingham/osm/'
 
 @pytest.mark.slow
 def test_compare_two_run_configurations(tmp_path, capsys, shared_data):
-    """Birmingham in straight lines: the report's organisations, then with the food banks."""
-    a = _run_config(tmp_path / "seed.toml", "E08000025", [SEED])
-    b = _run_config(tmp_path / "seed_and_banks.toml", "E08000025", [SEED, BANKS])
+    """Birmingham in straight lines: the report's organisations, then with the food banks;
+    residents from Census 2021 (the files' population, passed on to the area)."""
+    census = 'population = "census2021"\n'
+    a = _run_config(tmp_path / "seed.toml", "E08000025", [SEED], census)
+    b = _run_config(tmp_path / "seed_and_banks.toml", "E08000025", [SEED, BANKS], census)
     out = tmp_path / "cmp"
     assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -371,6 +373,7 @@ def test_compare_two_run_configurations(tmp_path, capsys, shared_data):
     assert "  seed_and_banks: Food banks (foodbanks_birmingham.csv): 17 rows read, 15 placed, " \
            "2 rejected" in lines
     assert f"rejected rows listed with reasons in {out / 'rejected_organisations.csv'}" in lines
+    assert f"who gains and who loses by group: {out / 'groups.csv'} (groups)" in lines
     files = lines[lines.index(f"files written to {out}:") + 1:]
     assert {Path(f).name for f in files} >= {"totals.csv", "groups.csv", "comparison.xlsx",
                                              "organisations_read.csv",
@@ -384,6 +387,8 @@ def test_compare_two_run_configurations(tmp_path, capsys, shared_data):
     assert row["net_change"] == row["covered_b"] - row["covered_a"]
     assert row["share_change (percentage points)"] == pytest.approx(
         row["share_covered_b (%)"] - row["share_covered_a (%)"], abs=0.11)
+    totals = pd.read_csv(out / "totals.csv")
+    assert totals["population"].round().tolist() == [1_144_931] * 2  # Census 2021 RM121
     rejected = pd.read_csv(out / "rejected_organisations.csv")
     assert rejected.groupby("scenario").size().to_dict() == {"seed": 3, "seed_and_banks": 5}
     assert "/" not in "".join(rejected["file"])
