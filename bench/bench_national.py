@@ -48,6 +48,27 @@ def _sample(codes: list[str], n: int) -> list[str]:
     return [codes[int(i * step)] for i in range(n)]
 
 
+def load_times(codes: list[str], n: int) -> dict[str, Any]:
+    """``cnmap.load_area`` of ``n`` districts evenly spaced in code order, one after the
+    other in this process, as a district task loads them: the first call (which reads the
+    national files) and the others (which filter them)."""
+    import statistics
+
+    from cnmap.data import load_area
+
+    load0 = os.getloadavg()[0]
+    seconds = []
+    for lad in _sample(codes, n):
+        t0 = time.perf_counter()
+        load_area(lad, lsoa_vintage=2021, iod=2025, population="census2021")
+        seconds.append(time.perf_counter() - t0)
+    rest = seconds[1:] or seconds
+    return {"districts": len(seconds), "first_s": seconds[0],
+            "median_s": statistics.median(rest), "mean_s": statistics.fmean(rest),
+            "max_s": max(rest), "load_average_before": load0,
+            "load_average_after": os.getloadavg()[0]}
+
+
 def _one(cfg: Any, codes: list[str], out: Path, workers: int, maps: int) -> dict[str, Any]:
     from cnmap.national import run_national
 
@@ -72,8 +93,15 @@ def _one(cfg: Any, codes: list[str], out: Path, workers: int, maps: int) -> dict
     }
 
 
-def _rows(runs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+def _rows(runs: list[dict[str, Any]], workers: int,
+          loads: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    if loads is not None:
+        rows.append({"measure": f"load_area per district in one process, median of "
+                                f"{loads['districts'] - 1} after the first",
+                     "value": loads["median_s"], "unit": "s"})
+        rows.append({"measure": "load_area of the first district in a process (reads the "
+                                "national files)", "value": loads["first_s"], "unit": "s"})
     for r in runs:
         n = r["districts"]
         full = n == 296
@@ -141,6 +169,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: temp)")
     ap.add_argument("--append-doc", action="store_true",
                     help="append the section to docs/benchmarks.md")
+    ap.add_argument("--load-sample", type=int, default=20,
+                    help="districts whose load_area is timed in one process first (0: none)")
     args = ap.parse_args()
 
     from cnmap.national import read_national_config
@@ -150,6 +180,9 @@ def main() -> None:
     cfg = dataclasses.replace(cfg, params=dataclasses.replace(cfg.params, networks="none"))
     codes = english_districts()["lad_code"].tolist()
     out = args.out or Path(tempfile.mkdtemp(prefix="cnmap-national-"))
+    loads = load_times(codes, args.load_sample) if args.load_sample > 0 else None
+    if loads is not None:
+        print(json.dumps({"load_area": loads}))
     runs = []
     for n in (int(x) for x in args.districts.split(",")):
         sel = _sample(codes, n)
@@ -158,8 +191,8 @@ def main() -> None:
         print(json.dumps({k: v for k, v in runs[-1].items() if k != "timings"}, default=str))
     payload = {"name": "national", "title": TITLE,
                "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-               "machine": machine(), "rows": _rows(runs, args.workers),
-               "notes": _notes(runs, args.workers), "runs": runs}
+               "machine": machine(), "rows": _rows(runs, args.workers, loads),
+               "notes": _notes(runs, args.workers), "runs": runs, "load_area": loads}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "national.json").write_text(json.dumps(payload, indent=2, default=str))
     if args.append_doc:
