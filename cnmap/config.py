@@ -5,7 +5,10 @@ A run configuration and a scenario file share their sections: ``[area]`` (with
 entries are the same models with the same defaults; a run adds ``[thin]`` and ``[output]``
 (``dir``, ``self_contained``, ``type_labels``), a scenario adds ``name``, ``description`` and
 ``[filter]``. ``cnmap compare`` reads either kind (a run configuration is a scenario named
-after its file). Every value is checked here, before any data is read:
+after its file). A national run (``cnmap run`` on a file with a ``[national]`` table,
+:mod:`cnmap.national`) has the run's ``[[organisations]]``, ``[coverage]`` and ``[output]``
+and a ``[national]`` section (:class:`NationalFile`). Every value is checked here, before any
+data is read:
 
 - **strict types**: no coercion. ``self_contained = "false"`` is an error (not True),
   ``minutes = true`` is an error (not a 1-minute limit), ``speed_kmh = "5"`` is an error (write
@@ -75,6 +78,8 @@ __all__ = [
     "OutputSection",
     "RunFile",
     "ScenarioFile",
+    "NationalSection",
+    "NationalFile",
     "OrganisationSource",
     "DEFAULT_MINUTES",
     "MAX_SNAP_M",
@@ -745,6 +750,72 @@ class ScenarioFile(_Section):
     coverage: CoverageSection = Field(default_factory=CoverageSection)
     organisations: Entries
     filter: FilterSection = Field(default_factory=FilterSection)
+
+
+def _known_keys(model: type[BaseModel], data: Any, hint: str) -> Any:
+    """Refuse a section that is not a table, or unknown keys (as :class:`_Section` does)."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise PydanticCustomError("not_a_table", "not a table of settings", {"hint": hint})
+    unknown = [k for k in data if k not in model.model_fields]
+    if unknown:
+        raise PydanticCustomError("unknown_keys", "unknown keys",
+                                  {"unknown": unknown, "allowed": list(model.model_fields),
+                                   "note": ""})
+    return data
+
+
+class NationalSection(BaseModel):
+    """``[national]``: which districts, where networks come from, and the Dask cluster."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    districts: Literal["all"] | tuple[str, ...] = "all"
+    networks: Literal["none", "at_hand", "build"] = "at_hand"
+    worst_maps: int = Field(default=10, ge=0, le=400)
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    scheduler: str | None = None
+    memory_limit: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: Any) -> Any:
+        data = _known_keys(cls, data, "write it as a table: [national] then key = value lines")
+        if isinstance(data.get("districts"), list):
+            data = {**data, "districts": tuple(data["districts"])}
+        return data
+
+    @model_validator(mode="after")
+    def _some_districts(self) -> NationalSection:
+        if isinstance(self.districts, tuple) and not self.districts:
+            raise ValueError("districts = [] names no district; give \"all\" or a list of "
+                             "district codes or names")
+        return self
+
+
+class NationalFile(BaseModel):
+    """A national configuration file: ``[national]`` (:class:`NationalSection`),
+    ``[[organisations]]``, ``[coverage]`` and ``[output]``; ``[area]``, ``[network]`` and
+    ``[thin]`` are refused. ``cnmap run`` reads a file with a ``[national]`` table as one
+    (:func:`cnmap.national.config.read_national_config`, ``docs/national.md``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    national: NationalSection = Field(default_factory=NationalSection)
+    organisations: tuple[OrganisationEntry, ...] = Field(min_length=1)
+    coverage: CoverageSection = Field(default_factory=CoverageSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        data = _known_keys(cls, data, "write [national], [[organisations]], [coverage] and "
+                                      "[output] sections")
+        orgs = data.get("organisations")
+        if isinstance(orgs, str | Mapping):
+            data = {**data, "organisations": [orgs]}
+        return data
 
 
 # ---------------------------------------------------------------------------------------------

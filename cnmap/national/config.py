@@ -3,7 +3,7 @@
 A national file has the sections of a ``cnmap run`` file that make sense for England (read
 with the models of :mod:`cnmap.config`, unchanged) and one of its own::
 
-    [national]                 # this module (NationalSection)
+    [national]                 # cnmap.config.NationalSection
     districts = "all"          # or a list of codes / names: ["E06000017", "Melton"]
     networks = "at_hand"       # "none", "at_hand" (a catalogued network) or "build" (OSM)
     worst_maps = 10            # maps of the districts with the lowest coverage
@@ -27,16 +27,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from typing import Any
 
 from cnmap.config import (
     CoverageSection,
-    OrganisationEntry,
+    NationalFile,
+    NationalSection,
     OrganisationSource,
-    OutputSection,
     load_document,
     organisation_sources,
     resolve_path,
@@ -61,69 +58,6 @@ PARTIAL_VERSION = 1
 LSOA_VINTAGE = 2021
 IOD = 2025
 POPULATION = "census2021"
-
-
-def _known_keys(model: type[BaseModel], data: Any, hint: str) -> Any:
-    """Refuse a section that is not a table, or unknown keys (as cnmap.config does)."""
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise PydanticCustomError("not_a_table", "not a table of settings", {"hint": hint})
-    unknown = [k for k in data if k not in model.model_fields]
-    if unknown:
-        raise PydanticCustomError("unknown_keys", "unknown keys",
-                                  {"unknown": unknown, "allowed": list(model.model_fields),
-                                   "note": ""})
-    return data
-
-
-class NationalSection(BaseModel):
-    """``[national]``: which districts, where networks come from, and the Dask cluster."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    districts: Literal["all"] | tuple[str, ...] = "all"
-    networks: Literal["none", "at_hand", "build"] = "at_hand"
-    worst_maps: int = Field(default=10, ge=0, le=400)
-    workers: int | None = Field(default=None, ge=1, le=1024)
-    scheduler: str | None = None
-    memory_limit: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys(cls, data: Any) -> Any:
-        data = _known_keys(cls, data, "write it as a table: [national] then key = value lines")
-        if isinstance(data.get("districts"), list):
-            data = {**data, "districts": tuple(data["districts"])}
-        return data
-
-    @model_validator(mode="after")
-    def _some_districts(self) -> NationalSection:
-        if isinstance(self.districts, tuple) and not self.districts:
-            raise ValueError("districts = [] names no district; give \"all\" or a list of "
-                             "district codes or names")
-        return self
-
-
-class NationalFile(BaseModel):
-    """A national configuration file (see the module text)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    national: NationalSection = Field(default_factory=NationalSection)
-    organisations: tuple[OrganisationEntry, ...] = Field(min_length=1)
-    coverage: CoverageSection = Field(default_factory=CoverageSection)
-    output: OutputSection = Field(default_factory=OutputSection)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _sections(cls, data: Any) -> Any:
-        data = _known_keys(cls, data, "write [national], [[organisations]], [coverage] and "
-                                      "[output] sections")
-        orgs = data.get("organisations")
-        if isinstance(orgs, str | Mapping):
-            data = {**data, "organisations": [orgs]}
-        return data
 
 
 @dataclass(frozen=True)
