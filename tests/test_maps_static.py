@@ -382,3 +382,25 @@ def test_points_and_existing_axes(cov, tmp_path):
     assert imread(png).shape[1] != round(PAGE_IN * 100)  # panels are cropped, not a page
     coverage_figure(cov, ax=ax1)  # a panel: no page, the title on the axes
     assert ax1.get_title(loc="left").startswith("Birmingham: residents within")
+
+
+def test_many_types_get_distinct_symbols_as_on_the_html_map():
+    """13 types: no two share a (colour, marker) pair, and each matches the HTML map's symbol."""
+    from shapely.geometry import Point
+
+    from cnmap.maps import _style
+    from cnmap.maps.static import _MPL_MARKER, _points_plan
+
+    types = [f"type_{i:02d}" for i in range(13) for _ in range(13 - i)]
+    pts = gpd.GeoDataFrame({"type": types},
+                           geometry=[Point(400000 + i, 280000) for i in range(len(types))],
+                           crs="EPSG:27700")
+    plan = _points_plan(pts, "type", "Organisations")
+    pairs = [(h.get_markerfacecolor(), h.get_marker()) for h in plan.handles]
+    assert len(pairs) == 13 and len(set(pairs)) == 13
+    html = _style.type_symbols(types)
+    for h in plan.handles:
+        key = h.get_label().split(" (")[0].lower().replace(" ", "_")
+        colour, shape = html[key]
+        assert (h.get_markerfacecolor(), h.get_marker()) == (colour, _MPL_MARKER[shape])
+    assert set(plan.markers) == {"o", "s"} and len(plan.markers) == len(types)

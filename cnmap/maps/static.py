@@ -341,6 +341,11 @@ class _Points:
     y: np.ndarray
     colours: list[str]
     handles: list[Any]
+    markers: list[str] = field(default_factory=list)  # matplotlib marker per point ("o" if empty)
+
+
+#: the interactive map's symbol shapes as matplotlib markers (same symbol per type on both)
+_MPL_MARKER = {"circle": "o", "square": "s", "diamond": "D", "triangle": "^"}
 
 
 def _type_label(key: str) -> str:
@@ -348,10 +353,10 @@ def _type_label(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _marker_handle(colour: str, label: str) -> Any:
+def _marker_handle(colour: str, label: str, marker: str = "o") -> Any:
     from matplotlib.lines import Line2D
 
-    return Line2D([], [], marker="o", linestyle="", markerfacecolor=colour,
+    return Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour,
                   markeredgecolor=_POINT_EDGE, markeredgewidth=0.5, markersize=_POINT_PT + 1,
                   label=label)
 
@@ -372,23 +377,28 @@ def _points_plan(
         return _Points(x, y, [_POINT_COLOUR] * len(pts), [handle])
     raw = pts[points_column].tolist()
     keys = ["unknown" if S._missing(v) or str(v) == "" else str(v) for v in raw]
-    pal = S.type_colours(raw)
+    symbols = {k: (col, _MPL_MARKER[shape]) for k, (col, shape) in S.type_symbols(raw).items()}
     counts = pd.Series(keys).value_counts()
     handles = [
-        _marker_handle(col, f"{_type_label(key)} ({int(counts.get(key, 0)):,})")
-        for key, col in pal.items()
+        _marker_handle(col, f"{_type_label(key)} ({int(counts.get(key, 0)):,})", mk)
+        for key, (col, mk) in symbols.items()
     ]
     # the rarest types drawn last, so that the most frequent do not hide them
     order = np.argsort([-int(counts[k]) for k in keys], kind="stable")
-    return _Points(x[order], y[order], [pal[keys[i]] for i in order], handles)
+    return _Points(x[order], y[order], [symbols[keys[i]][0] for i in order], handles,
+                   [symbols[keys[i]][1] for i in order])
 
 
 def _draw_points(ax: Axes, plan: _Points) -> None:
     """Markers with a dark edge inside a white halo: visible on pale and dark fills alike."""
     halo = (_POINT_PT + 2 * _HALO_PT) ** 2
-    ax.scatter(plan.x, plan.y, s=halo, c=_HALO, linewidths=0, zorder=5)
-    ax.scatter(plan.x, plan.y, s=_POINT_PT**2, c=plan.colours, edgecolors=_POINT_EDGE,
-               linewidths=0.45, zorder=6)
+    markers = np.asarray(plan.markers or ["o"] * len(plan.x))
+    colours = np.asarray(plan.colours, dtype=object)
+    for mk in dict.fromkeys(markers.tolist()):  # one pair of calls per shape, in drawing order
+        sel = markers == mk
+        ax.scatter(plan.x[sel], plan.y[sel], s=halo, c=_HALO, marker=mk, linewidths=0, zorder=5)
+        ax.scatter(plan.x[sel], plan.y[sel], s=_POINT_PT**2, c=list(colours[sel]), marker=mk,
+                   edgecolors=_POINT_EDGE, linewidths=0.45, zorder=6)
 
 
 # --------------------------------------------------------------------------------------
