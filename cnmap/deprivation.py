@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -202,6 +203,162 @@ def _local_concentration(rev_rank: np.ndarray, rank: np.ndarray, weights: np.nda
         return np.where(target > 0, num / np.where(target > 0, target, 1.0), np.nan)
 
 
+@dataclass(frozen=True)
+class _Grouping:
+    """Each LSOA's group number (0..n_groups-1) and the number of LSOAs in each group."""
+
+    codes: np.ndarray
+    n_groups: int
+    sizes: np.ndarray
+
+
+def _check_options(population_weights: str, domains: Sequence[str] | None) -> None:
+    if population_weights not in ("domain", "total"):
+        raise ValidationError(
+            f"population_weights={population_weights!r}: use 'domain' (MHCLG's relevant "
+            "population for each index) or 'total'."
+        )
+    if domains is not None:
+        unknown = [d for d in domains if d not in _iod.INDICES]
+        if unknown:
+            raise ValidationError(
+                f"domains {unknown} are not IoD indices; choose from {_iod.INDICES}."
+            )
+
+
+def _national_n(t: pd.DataFrame, ed: int, n_lsoas: int | None) -> int:
+    """N the ranks run over: the edition's count, or ``n_lsoas`` checked against the ranks."""
+    if n_lsoas is None:
+        return _iod.N_LSOAS_ENGLAND[ed]
+    if isinstance(n_lsoas, bool) or not isinstance(n_lsoas, (int, np.integer)) or n_lsoas < 1:
+        raise ValidationError(f"n_lsoas={n_lsoas!r} must be a positive whole number.")
+    n = int(n_lsoas)
+    for c in (f"{d}_rank" for d in _iod.INDICES):
+        if c in t.columns and int(t[c].max()) > n:
+            raise ValidationError(
+                f"summarise: column {c!r} has rank {int(t[c].max())} > n_lsoas={n}. "
+                "n_lsoas is the number of LSOAs ranked nationally; raise it or leave it "
+                "out to use the edition's figure."
+            )
+    return n
+
+
+def _populations(t: pd.DataFrame) -> tuple[dict[str, np.ndarray], str]:
+    """Population columns; pop_total, or the area's `population` column as total population."""
+    pops: dict[str, np.ndarray] = {}
+    for c in _iod.POPULATION_COLUMNS:
+        if c in t.columns:
+            pops[c] = t[c].to_numpy(dtype="float64")
+    if "pop_total" in pops or POPULATION not in t.columns:
+        return pops, "pop_total"
+    pop_vals = pd.to_numeric(t[POPULATION], errors="coerce")
+    bad = (pop_vals.isna() | (pop_vals < 0)).to_numpy()
+    if bad.any():
+        # leaving the weighted measures out here would hide the gap behind a wrong
+        # "no population column" reason; a blank pop_total is an error too
+        codes = t.loc[bad, LSOA_CODE].tolist()
+        raise ValidationError(
+            f"summarise: column {POPULATION!r} is blank, not a number or negative for "
+            f"LSOA(s) {codes[:5]}{' ...' if len(codes) > 5 else ''}. Fill it (e.g. from "
+            "IoD File 7's total population) or drop the column to leave the "
+            "population-weighted measures out."
+        )
+    pops["pop_total"] = pop_vals.to_numpy(dtype="float64")
+    return pops, POPULATION
+
+
+def _rank_measures(
+    rank: np.ndarray, d: str, w: np.ndarray | None, no_w: str, g: _Grouping, n: int
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Measures of one index from its ranks: proportion in the most deprived 10%, average
+    rank, extent and local concentration (the last three need the population ``w``)."""
+    out: dict[str, np.ndarray] = {}
+    left_out: dict[str, str] = {}
+    rev = (n + 1 - rank).astype("float64")
+    in_top10 = (100 * rank <= 10 * n)
+    out[f"{d}_proportion_most_deprived_10"] = (
+        np.bincount(g.codes, weights=in_top10.astype("float64"), minlength=g.n_groups)
+        / g.sizes)
+    if w is not None:
+        out[f"{d}_average_rank"] = _weighted_mean(rev, w, g.codes, g.n_groups)
+        out[f"{d}_extent"] = _weighted_mean(
+            extent_weight(_national_percentile(rank, n)), w, g.codes, g.n_groups)
+        out[f"{d}_local_concentration"] = _local_concentration(
+            rev, rank, w, g.codes, g.n_groups, LOCAL_CONCENTRATION_SHARE)
+    else:
+        for m in ("average_rank", "extent", "local_concentration"):
+            left_out[f"{d}_{m}"] = no_w
+    return out, left_out
+
+
+def _domain_measures(
+    t: pd.DataFrame, d: str, w: np.ndarray | None, pop_col: str, g: _Grouping, n: int
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Measures of one index, and the reason for each measure left out."""
+    out: dict[str, np.ndarray] = {}
+    left_out: dict[str, str] = {}
+    score_c, rank_c, decile_c = f"{d}_score", f"{d}_rank", f"{d}_decile"
+    has_score = score_c in t.columns
+    no_w = f"no {pop_col} population column"
+    if has_score and w is not None:
+        out[f"{d}_average_score"] = _weighted_mean(
+            t[score_c].to_numpy(dtype="float64"), w, g.codes, g.n_groups)
+    else:
+        left_out[f"{d}_average_score"] = (
+            f"no {score_c} column" if not has_score else no_w)
+    if rank_c in t.columns:
+        out_r, left_r = _rank_measures(
+            t[rank_c].to_numpy(dtype="int64"), d, w, no_w, g, n)
+        return out | out_r, left_out | left_r
+    for m in ("average_rank", "extent", "local_concentration"):
+        left_out[f"{d}_{m}"] = f"no {rank_c} column"
+    if decile_c in t.columns:
+        dec1 = (t[decile_c].to_numpy() == 1).astype("float64")
+        out[f"{d}_proportion_most_deprived_10"] = (
+            np.bincount(g.codes, weights=dec1, minlength=g.n_groups) / g.sizes)
+    else:
+        left_out[f"{d}_proportion_most_deprived_10"] = (
+            f"no {rank_c} or {decile_c} column")
+    return out, left_out
+
+
+def _scale_measures(
+    t: pd.DataFrame, pops: Mapping[str, np.ndarray], domains: Sequence[str], g: _Grouping
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Income and employment scale (rate x denominator summed), and reasons for gaps."""
+    out: dict[str, np.ndarray] = {}
+    left_out: dict[str, str] = {}
+    for col, (score_c, pop_col) in SCALE_MEASURES.items():
+        domain = score_c.removesuffix("_score")
+        if domain not in domains:
+            continue
+        if score_c in t.columns and pop_col in pops:
+            out[col] = np.bincount(
+                g.codes, weights=t[score_c].to_numpy(dtype="float64") * pops[pop_col],
+                minlength=g.n_groups)
+        else:
+            left_out[col] = f"no {score_c} column" if score_c not in t.columns else (
+                f"no {pop_col} population column")
+    return out, left_out
+
+
+def _summary_frame(
+    out: dict[str, np.ndarray], domains: Sequence[str], index: pd.Index
+) -> tuple[pd.DataFrame, list[str]]:
+    """The summary table (counts, measures, then ``rank_of_<measure>``) and its measures."""
+    if "population" in out and np.all(out["population"] == np.round(out["population"])):
+        out["population"] = out["population"].astype("int64")
+    measure_cols = [f"{d}_{m}" for d in domains for m in MEASURES if f"{d}_{m}" in out]
+    measure_cols += [c for c in SCALE_MEASURES if c in out]
+    head = [c for c in ("n_lsoas", "population") if c in out]
+    result = pd.DataFrame({c: out[c] for c in head + measure_cols}, index=index)
+    ranks = {
+        f"rank_of_{c}": result[c].rank(ascending=False, method="min").astype("Int64")
+        for c in measure_cols
+    }
+    return pd.concat([result, pd.DataFrame(ranks, index=index)], axis=1), measure_cols
+
+
 def summarise(
     table: pd.DataFrame,
     by: str | Mapping[str, Any] | pd.Series,
@@ -264,64 +421,20 @@ def summarise(
     >>> summarise(t, {"E01000001": "A", "E01000002": "A"})["imd_average_rank"].item()
     8211.75
     """
-    if population_weights not in ("domain", "total"):
-        raise ValidationError(
-            f"population_weights={population_weights!r}: use 'domain' (MHCLG's relevant "
-            "population for each index) or 'total'."
-        )
-    if domains is not None:
-        unknown = [d for d in domains if d not in _iod.INDICES]
-        if unknown:
-            raise ValidationError(
-                f"domains {unknown} are not IoD indices; choose from {_iod.INDICES}."
-            )
+    _check_options(population_weights, domains)
     original_columns = [str(c) for c in table.columns]
     t = _iod.read_iod(table, edition=edition)
     ed = int(t.attrs["iod_edition"])
-    if n_lsoas is None:
-        n = _iod.N_LSOAS_ENGLAND[ed]
-    else:
-        if isinstance(n_lsoas, bool) or not isinstance(n_lsoas, (int, np.integer)) or n_lsoas < 1:
-            raise ValidationError(f"n_lsoas={n_lsoas!r} must be a positive whole number.")
-        n = int(n_lsoas)
-        for c in (f"{d}_rank" for d in _iod.INDICES):
-            if c in t.columns and int(t[c].max()) > n:
-                raise ValidationError(
-                    f"summarise: column {c!r} has rank {int(t[c].max())} > n_lsoas={n}. "
-                    "n_lsoas is the number of LSOAs ranked nationally; raise it or leave it "
-                    "out to use the edition's figure."
-                )
+    n = _national_n(t, ed, n_lsoas)
 
     groups, group_name = _groups(t, by, original_columns)
     codes_, uniques = pd.factorize(groups, sort=True)
     codes = np.asarray(codes_, dtype="int64")
     n_groups = len(uniques)
+    pops, pop_source = _populations(t)
 
-    # populations: pop_total, or the area's `population` column as total population
-    pops: dict[str, np.ndarray] = {}
-    for c in _iod.POPULATION_COLUMNS:
-        if c in t.columns:
-            pops[c] = t[c].to_numpy(dtype="float64")
-    pop_source = "pop_total"
-    if "pop_total" not in pops and POPULATION in t.columns:
-        pop_vals = pd.to_numeric(t[POPULATION], errors="coerce")
-        bad = (pop_vals.isna() | (pop_vals < 0)).to_numpy()
-        if bad.any():
-            # leaving the weighted measures out here would hide the gap behind a wrong
-            # "no population column" reason; a blank pop_total is an error too
-            codes = t.loc[bad, LSOA_CODE].tolist()
-            raise ValidationError(
-                f"summarise: column {POPULATION!r} is blank, not a number or negative for "
-                f"LSOA(s) {codes[:5]}{' ...' if len(codes) > 5 else ''}. Fill it (e.g. from "
-                "IoD File 7's total population) or drop the column to leave the "
-                "population-weighted measures out."
-            )
-        pops["pop_total"] = pop_vals.to_numpy(dtype="float64")
-        pop_source = POPULATION
-
-    out: dict[str, np.ndarray] = {
-        "n_lsoas": np.bincount(codes, minlength=n_groups).astype("int64"),
-    }
+    g = _Grouping(codes, n_groups, np.bincount(codes, minlength=n_groups).astype("int64"))
+    out: dict[str, np.ndarray] = {"n_lsoas": g.sizes}
     left_out: dict[str, str] = {}
     if "pop_total" in pops:
         out["population"] = np.bincount(codes, weights=pops["pop_total"], minlength=n_groups)
@@ -336,72 +449,16 @@ def summarise(
             "summarise: the table has no score, rank or decile column of any IoD index "
             f"(columns: {original_columns[:10]}). Give IoD File 7 columns."
         )
-
     for d in domains:
         pop_col = _iod.DOMAIN_POPULATION[d] if population_weights == "domain" else "pop_total"
-        w = pops.get(pop_col)
-        score_c, rank_c, decile_c = f"{d}_score", f"{d}_rank", f"{d}_decile"
-        has_score, has_rank = score_c in t.columns, rank_c in t.columns
-        no_w = f"no {pop_col} population column"
+        out_d, left_d = _domain_measures(t, d, pops.get(pop_col), pop_col, g, n)
+        out.update(out_d)
+        left_out.update(left_d)
+    out_s, left_s = _scale_measures(t, pops, domains, g)
+    out.update(out_s)
+    left_out.update(left_s)
 
-        if has_score and w is not None:
-            out[f"{d}_average_score"] = _weighted_mean(
-                t[score_c].to_numpy(dtype="float64"), w, codes, n_groups)
-        else:
-            left_out[f"{d}_average_score"] = (
-                f"no {score_c} column" if not has_score else no_w)
-
-        if has_rank:
-            rank = t[rank_c].to_numpy(dtype="int64")
-            rev = (n + 1 - rank).astype("float64")
-            in_top10 = (100 * rank <= 10 * n)
-            out[f"{d}_proportion_most_deprived_10"] = (
-                np.bincount(codes, weights=in_top10.astype("float64"), minlength=n_groups)
-                / out["n_lsoas"])
-            if w is not None:
-                out[f"{d}_average_rank"] = _weighted_mean(rev, w, codes, n_groups)
-                out[f"{d}_extent"] = _weighted_mean(
-                    extent_weight(_national_percentile(rank, n)), w, codes, n_groups)
-                out[f"{d}_local_concentration"] = _local_concentration(
-                    rev, rank, w, codes, n_groups, LOCAL_CONCENTRATION_SHARE)
-            else:
-                for m in ("average_rank", "extent", "local_concentration"):
-                    left_out[f"{d}_{m}"] = no_w
-        else:
-            for m in ("average_rank", "extent", "local_concentration"):
-                left_out[f"{d}_{m}"] = f"no {rank_c} column"
-            if decile_c in t.columns:
-                dec1 = (t[decile_c].to_numpy() == 1).astype("float64")
-                out[f"{d}_proportion_most_deprived_10"] = (
-                    np.bincount(codes, weights=dec1, minlength=n_groups) / out["n_lsoas"])
-            else:
-                left_out[f"{d}_proportion_most_deprived_10"] = (
-                    f"no {rank_c} or {decile_c} column")
-
-    for col, (score_c, pop_col) in SCALE_MEASURES.items():
-        domain = score_c.removesuffix("_score")
-        if domain not in domains:
-            continue
-        if score_c in t.columns and pop_col in pops:
-            out[col] = np.bincount(
-                codes, weights=t[score_c].to_numpy(dtype="float64") * pops[pop_col],
-                minlength=n_groups)
-        else:
-            left_out[col] = f"no {score_c} column" if score_c not in t.columns else (
-                f"no {pop_col} population column")
-
-    if "population" in out and np.all(out["population"] == np.round(out["population"])):
-        out["population"] = out["population"].astype("int64")
-    index = pd.Index(uniques, name=group_name)
-    measure_cols = [f"{d}_{m}" for d in domains for m in MEASURES if f"{d}_{m}" in out]
-    measure_cols += [c for c in SCALE_MEASURES if c in out]
-    head = [c for c in ("n_lsoas", "population") if c in out]
-    result = pd.DataFrame({c: out[c] for c in head + measure_cols}, index=index)
-    ranks = {
-        f"rank_of_{c}": result[c].rank(ascending=False, method="min").astype("Int64")
-        for c in measure_cols
-    }
-    result = pd.concat([result, pd.DataFrame(ranks, index=index)], axis=1)
+    result, measure_cols = _summary_frame(out, domains, pd.Index(uniques, name=group_name))
     result.attrs = {
         "iod_edition": ed,
         "n_lsoas_england": n,

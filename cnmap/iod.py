@@ -29,11 +29,12 @@ or :data:`SUBDOMAINS`. All population denominators exclude prisoners.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +409,9 @@ def _read_table(source: str | os.PathLike[str] | io.IOBase) -> tuple[pd.DataFram
     return frame, label
 
 
+_Where = Callable[[np.ndarray], str]
+
+
 def _where(labels: pd.Index, mask: np.ndarray, *, from_file: bool, limit: int = 5) -> str:
     """Describe offending rows: file line numbers (header = line 1) or frame index labels."""
     idx = np.flatnonzero(mask)
@@ -420,7 +424,7 @@ def _where(labels: pd.Index, mask: np.ndarray, *, from_file: bool, limit: int = 
 
 
 def _coerce_numeric(
-    col: pd.Series, name: str, header: str, where: Any, label: str
+    col: pd.Series, name: str, header: str, where: _Where, label: str
 ) -> pd.Series:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         num = col.astype("float64")  # already numeric (e.g. a normalised table)
@@ -443,6 +447,171 @@ def _coerce_numeric(
             "File 7 has no blank cells: fill them from the official file or drop the column."
         )
     return num.astype("float64")
+
+
+def _map_headers(
+    raw: pd.DataFrame, label: str
+) -> tuple[list[str], dict[str, str], dict[str, str], list[str]]:
+    """Map File 7 headers to short names: (headers, header->short, short->header, unknown)."""
+    headers = [str(c) for c in raw.columns]
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    unknown: list[str] = []
+    for h in headers:
+        short = short_name_for(h)
+        if short is None:
+            unknown.append(h)
+            continue
+        if short in seen:
+            raise ValidationError(
+                f"{label}: columns {seen[short]!r} and {h!r} both mean {short!r}. "
+                "Keep only one of them."
+            )
+        seen[short] = h
+        mapping[h] = short
+    if "lsoa_code" not in seen:
+        raise MissingColumnError(
+            f"{label}: no LSOA code column (expected a header like 'LSOA code (2011)' or "
+            f"'LSOA code (2021)', or 'lsoa_code'); columns found: {headers[:8]!r}"
+            f"{' ...' if len(headers) > 8 else ''}. Give IoD File 7 with its header row."
+        )
+    if unknown:
+        logger.info("%s: %d column(s) not recognised as IoD File 7, kept unchanged: %s",
+                    label, len(unknown), unknown)
+    return headers, mapping, seen, unknown
+
+
+def _choose_edition(
+    edition: int | None, headers: list[str], prior_attrs: Mapping[str, Any], label: str
+) -> tuple[int, str]:
+    """Edition and its source; ``(0, "ranks")`` means: decide from the ranks later."""
+    header_edition = _edition_from_headers(headers)
+    if edition is not None:
+        if edition not in N_LSOAS_ENGLAND:
+            raise ValidationError(
+                f"edition={edition!r} is not a known IoD edition; use one of {EDITIONS}."
+            )
+        if header_edition is not None and header_edition != edition:
+            logger.warning("%s: headers look like IoD%d but edition=%d was given; using %d",
+                           label, header_edition, edition, edition)
+        return int(edition), "argument"
+    if header_edition is not None:
+        return header_edition, "headers"
+    if prior_attrs.get("iod_edition") in N_LSOAS_ENGLAND:
+        return int(prior_attrs["iod_edition"]), "attrs"
+    return 0, "ranks"  # decided after numeric coercion
+
+
+def _id_columns(
+    df: pd.DataFrame, seen: Mapping[str, str], where: _Where, label: str
+) -> dict[str, pd.Series]:
+    """Stripped code and name columns; LSOA codes upper-cased and checked (blank, format, dup)."""
+    out: dict[str, pd.Series] = {}
+    for short in ("lsoa_code", "lsoa_name", "lad_code", "lad_name"):
+        if short in df.columns:
+            out[short] = df[short].astype("string").str.strip()
+    codes = out["lsoa_code"].str.upper()
+    blank = (codes.isna() | (codes == "")).to_numpy()
+    if blank.any():
+        raise ValidationError(
+            f"{label}: column {seen['lsoa_code']!r} is blank at {where(blank)}. "
+            "Every row needs its LSOA code; fill it or remove the row."
+        )
+    badfmt = ~codes.str.fullmatch(r"E01\d{6}").fillna(False).to_numpy(dtype=bool)
+    if badfmt.any():
+        first = codes[badfmt].iloc[0]
+        raise ValidationError(
+            f"{label}: column {seen['lsoa_code']!r} has values that are not English LSOA "
+            f"codes (E01 and 6 digits) at {where(badfmt)} (first: {first!r}). The IoD covers "
+            "England only; fix the codes or remove those rows."
+        )
+    dup = codes.duplicated(keep=False).to_numpy()
+    if dup.any():
+        firsts = list(dict.fromkeys(codes[dup].tolist()))[:5]
+        raise ValidationError(
+            f"{label}: duplicate LSOA codes {firsts} at {where(dup)}. File 7 has one row per "
+            "LSOA; remove the repeated rows."
+        )
+    out["lsoa_code"] = codes
+    return out
+
+
+def _edition_from_ranks(
+    out: Mapping[str, pd.Series], ed: int, ed_source: str, label: str
+) -> tuple[int, str]:
+    """Resolve a ``"ranks"`` edition: a rank above the IoD2019 count means 2025, else 2019."""
+    if ed_source != "ranks":
+        return ed, ed_source
+    max_rank = max((float(out[c].max()) for c in _RANK_COLUMNS if c in out), default=0.0)
+    if max_rank > N_LSOAS_ENGLAND[2019]:
+        return 2025, ed_source
+    logger.info("%s: IoD edition not given or detectable; assuming IoD2019 "
+                "(pass edition=2025 for IoD2025 tables)", label)
+    return 2019, "default"
+
+
+def _check_ranks_deciles(
+    out: dict[str, pd.Series], seen: Mapping[str, str], where: _Where, label: str,
+    ed: int, ed_source: str,
+) -> None:
+    """Ranks whole in 1..N and deciles whole in 1..10; both made int64 (``out`` updated)."""
+    n = N_LSOAS_ENGLAND[ed]
+    for c in _RANK_COLUMNS:
+        if c not in out:
+            continue
+        v = out[c].to_numpy()
+        bad = (v < 1) | (v > n) | (v != np.round(v))
+        if bad.any():
+            raise ValidationError(
+                f"{label}: column {seen[c]!r} ({c}) has ranks that are not whole numbers in "
+                f"1..{n:,} (IoD{ed}, {n:,} LSOAs in England) at {where(bad)} (first: "
+                f"{v[bad][0]!r}). Use national ranks as published (1 = most deprived)"
+                + (", or pass the right edition=" if ed_source != "argument" else "")
+                + "."
+            )
+        out[c] = out[c].astype("int64")
+    for c in _DECILE_COLUMNS:
+        if c not in out:
+            continue
+        v = out[c].to_numpy()
+        bad = (v < 1) | (v > 10) | (v != np.round(v))
+        if bad.any():
+            raise ValidationError(
+                f"{label}: column {seen[c]!r} ({c}) has deciles outside 1..10 at {where(bad)} "
+                f"(first: {v[bad][0]!r}). Use national deciles as published (1 = most deprived"
+                " 10%)."
+            )
+        out[c] = out[c].astype("int64")
+
+
+def _check_rates_populations(
+    out: dict[str, pd.Series], seen: Mapping[str, str], where: _Where, label: str
+) -> None:
+    """Rates within 0..1; populations not negative, int64 when whole (``out`` updated)."""
+    for d in RATE_DOMAINS:
+        c = f"{d}_score"
+        if c not in out:
+            continue
+        v = out[c].to_numpy()
+        bad = (v < 0) | (v > 1)
+        if bad.any():
+            raise ValidationError(
+                f"{label}: column {seen[c]!r} ({c}) is a rate (0 to 1) but has values outside "
+                f"0..1 at {where(bad)} (first: {v[bad][0]!r}). If these are percentages, "
+                "divide them by 100."
+            )
+    for c in POPULATION_COLUMNS:
+        if c not in out:
+            continue
+        v = out[c].to_numpy()
+        bad = v < 0
+        if bad.any():
+            raise ValidationError(
+                f"{label}: column {seen[c]!r} ({c}) has negative populations at {where(bad)}."
+                " Fix those cells."
+            )
+        if np.all(v == np.round(v)):
+            out[c] = out[c].astype("int64")
 
 
 def read_iod(
@@ -497,152 +666,20 @@ def read_iod(
         raw, label = _read_table(path_or_df)
         prior_attrs = {}
 
-    # --- map headers ----------------------------------------------------------------
-    headers = [str(c) for c in raw.columns]
-    mapping: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    unknown: list[str] = []
-    for h in headers:
-        short = short_name_for(h)
-        if short is None:
-            unknown.append(h)
-            continue
-        if short in seen:
-            raise ValidationError(
-                f"{label}: columns {seen[short]!r} and {h!r} both mean {short!r}. "
-                "Keep only one of them."
-            )
-        seen[short] = h
-        mapping[h] = short
-    if "lsoa_code" not in seen:
-        raise MissingColumnError(
-            f"{label}: no LSOA code column (expected a header like 'LSOA code (2011)' or "
-            f"'LSOA code (2021)', or 'lsoa_code'); columns found: {headers[:8]!r}"
-            f"{' ...' if len(headers) > 8 else ''}. Give IoD File 7 with its header row."
-        )
-    if unknown:
-        logger.info("%s: %d column(s) not recognised as IoD File 7, kept unchanged: %s",
-                    label, len(unknown), unknown)
-
-    # --- edition ----------------------------------------------------------------------
-    header_edition = _edition_from_headers(headers)
-    if edition is not None:
-        if edition not in N_LSOAS_ENGLAND:
-            raise ValidationError(
-                f"edition={edition!r} is not a known IoD edition; use one of {EDITIONS}."
-            )
-        if header_edition is not None and header_edition != edition:
-            logger.warning("%s: headers look like IoD%d but edition=%d was given; using %d",
-                           label, header_edition, edition, edition)
-        ed, ed_source = int(edition), "argument"
-    elif header_edition is not None:
-        ed, ed_source = header_edition, "headers"
-    elif prior_attrs.get("iod_edition") in N_LSOAS_ENGLAND:
-        ed, ed_source = int(prior_attrs["iod_edition"]), "attrs"
-    else:
-        ed, ed_source = 0, "ranks"  # decided after numeric coercion below
+    headers, mapping, seen, unknown = _map_headers(raw, label)
+    ed, ed_source = _choose_edition(edition, headers, prior_attrs, label)
     # --- build the frame (new object: the caller's data is never changed) -------------
     df = raw.rename(columns=mapping).reset_index(drop=True)
-    labels = raw.index
-
-    def where(mask: np.ndarray) -> str:
-        return _where(labels, mask, from_file=from_file)
-
-    out: dict[str, pd.Series] = {}
-    for short in ("lsoa_code", "lsoa_name", "lad_code", "lad_name"):
-        if short in df.columns:
-            s = df[short].astype("string").str.strip()
-            out[short] = s
-    codes = out["lsoa_code"].str.upper()
-    blank = (codes.isna() | (codes == "")).to_numpy()
-    if blank.any():
-        raise ValidationError(
-            f"{label}: column {seen['lsoa_code']!r} is blank at {where(blank)}. "
-            "Every row needs its LSOA code; fill it or remove the row."
-        )
-    badfmt = ~codes.str.fullmatch(r"E01\d{6}").fillna(False).to_numpy(dtype=bool)
-    if badfmt.any():
-        first = codes[badfmt].iloc[0]
-        raise ValidationError(
-            f"{label}: column {seen['lsoa_code']!r} has values that are not English LSOA "
-            f"codes (E01 and 6 digits) at {where(badfmt)} (first: {first!r}). The IoD covers "
-            "England only; fix the codes or remove those rows."
-        )
-    dup = codes.duplicated(keep=False).to_numpy()
-    if dup.any():
-        firsts = list(dict.fromkeys(codes[dup].tolist()))[:5]
-        raise ValidationError(
-            f"{label}: duplicate LSOA codes {firsts} at {where(dup)}. File 7 has one row per "
-            "LSOA; remove the repeated rows."
-        )
-    out["lsoa_code"] = codes
-
+    where: _Where = functools.partial(_where, raw.index, from_file=from_file)
+    out = _id_columns(df, seen, where, label)
     for short in SHORT_NAMES:
         if short in ID_COLUMNS or short not in df.columns:
             continue
         out[short] = _coerce_numeric(df[short], short, seen[short], where, label)
-
-    if ed_source == "ranks":
-        max_rank = max((float(out[c].max()) for c in _RANK_COLUMNS if c in out), default=0.0)
-        if max_rank > N_LSOAS_ENGLAND[2019]:
-            ed = 2025
-        else:
-            ed, ed_source = 2019, "default"
-            logger.info("%s: IoD edition not given or detectable; assuming IoD2019 "
-                        "(pass edition=2025 for IoD2025 tables)", label)
+    ed, ed_source = _edition_from_ranks(out, ed, ed_source, label)
     n = N_LSOAS_ENGLAND[ed]
-
-    # --- range checks -------------------------------------------------------------------
-    for c in _RANK_COLUMNS:
-        if c not in out:
-            continue
-        v = out[c].to_numpy()
-        bad = (v < 1) | (v > n) | (v != np.round(v))
-        if bad.any():
-            raise ValidationError(
-                f"{label}: column {seen[c]!r} ({c}) has ranks that are not whole numbers in "
-                f"1..{n:,} (IoD{ed}, {n:,} LSOAs in England) at {where(bad)} (first: "
-                f"{v[bad][0]!r}). Use national ranks as published (1 = most deprived)"
-                + (", or pass the right edition=" if ed_source != "argument" else "")
-                + "."
-            )
-        out[c] = out[c].astype("int64")
-    for c in _DECILE_COLUMNS:
-        if c not in out:
-            continue
-        v = out[c].to_numpy()
-        bad = (v < 1) | (v > 10) | (v != np.round(v))
-        if bad.any():
-            raise ValidationError(
-                f"{label}: column {seen[c]!r} ({c}) has deciles outside 1..10 at {where(bad)} "
-                f"(first: {v[bad][0]!r}). Use national deciles as published (1 = most deprived"
-                " 10%)."
-            )
-        out[c] = out[c].astype("int64")
-    for d in RATE_DOMAINS:
-        c = f"{d}_score"
-        if c not in out:
-            continue
-        v = out[c].to_numpy()
-        bad = (v < 0) | (v > 1)
-        if bad.any():
-            raise ValidationError(
-                f"{label}: column {seen[c]!r} ({c}) is a rate (0 to 1) but has values outside "
-                f"0..1 at {where(bad)} (first: {v[bad][0]!r}). If these are percentages, "
-                "divide them by 100."
-            )
-    for c in POPULATION_COLUMNS:
-        if c not in out:
-            continue
-        v = out[c].to_numpy()
-        bad = v < 0
-        if bad.any():
-            raise ValidationError(
-                f"{label}: column {seen[c]!r} ({c}) has negative populations at {where(bad)}."
-                " Fix those cells."
-            )
-        if np.all(v == np.round(v)):
-            out[c] = out[c].astype("int64")
+    _check_ranks_deciles(out, seen, where, label, ed, ed_source)
+    _check_rates_populations(out, seen, where, label)
 
     for short in ID_COLUMNS:
         if short in out:
