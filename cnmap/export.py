@@ -770,7 +770,7 @@ def _layer_descriptions(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, s
     return out
 
 
-def _write_xlsx_file(plain: Mapping[str, pd.DataFrame], shown: Mapping[str, pd.DataFrame],
+def _write_xlsx_file(plain: Mapping[str, pd.DataFrame], shown: Mapping[str, pd.DataFrame],  # noqa: PLR0913 (private: the parts of one workbook, called once)
                      safe: Mapping[str, str], p: Path, param_rows: list[tuple[str, str]],
                      sources: pd.DataFrame | None, title: str | None,
                      desc: Mapping[str, str], notes: Sequence[str]) -> list[Path]:
@@ -798,7 +798,7 @@ def _out_dir(path: str | Path) -> Path:
     return out_dir
 
 
-def write_tables(
+def write_tables(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     tables: Mapping[str, pd.DataFrame],
     path: str | Path,
     *,
@@ -1248,7 +1248,7 @@ def _headline(result: Any, thin: Any) -> float | None:
     return None if m is None else float(m)
 
 
-def export_coverage(
+def export_coverage(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     result: Any,
     out_dir: str | Path,
     *,

@@ -281,7 +281,7 @@ def _labels(method: str, sig: np.ndarray, z: np.ndarray, quadrant: Any) -> np.nd
     return np.where(sig, quad, NOT_SIGNIFICANT)
 
 
-def cold_spots(
+def cold_spots(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     frame: gpd.GeoDataFrame,
     column: str,
     *,

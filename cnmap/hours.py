@@ -466,7 +466,7 @@ def open_during(orgs: Any, window: Any, *, require: str = "any", weeks: str = "e
     return out
 
 
-def coverage_at(window: Any, orgs: Any, area: Area, network: WalkNetwork | None = None, *,
+def coverage_at(window: Any, orgs: Any, area: Area, network: WalkNetwork | None = None, *,  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
                 unknown: str = "exclude", require: str = "any", weeks: str = "every",
                 rules: str = "osm", hours_col: str | None = None,
                 reference_start: dt.date = DEFAULT_REFERENCE_START, n_weeks: int = 4,

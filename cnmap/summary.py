@@ -728,7 +728,7 @@ def html_to_pdf(html: str | Path, pdf: str | Path, *, chromium: str | Path | Non
     return out, ""
 
 
-def write_summary(out_dir: str | Path, cov: Any, thin: Any = None, *,
+def write_summary(out_dir: str | Path, cov: Any, thin: Any = None, *,  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
                   org_summary: pd.DataFrame | None = None, rejected: pd.DataFrame | None = None,
                   quality: pd.DataFrame | None = None, figures_dir: str | Path | None = None,
                   pdf: bool = True, stem: str = "summary", chromium: str | Path | None = None,

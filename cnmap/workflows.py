@@ -291,7 +291,7 @@ def _write_read(summary: pd.DataFrame, rejected: pd.DataFrame, out: Path) -> lis
             write_csv(rejected if len(rejected) else why, out / "rejected_organisations.csv")]
 
 
-def _write_comparison(cmp: Comparison, a: Scenario, b: Scenario, lad: str, area: Area,
+def _write_comparison(cmp: Comparison, a: Scenario, b: Scenario, lad: str, area: Area,  # noqa: PLR0913 (private: the parts of one comparison, called once)
                       out: Path, formats: Sequence[str], groups: pd.DataFrame | None,
                       note: str | None) -> list[Path]:
     """The comparison tables (:func:`cnmap.export.write_tables`) and the summary text."""

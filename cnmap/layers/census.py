@@ -141,7 +141,7 @@ def _read_long(path: Path, category: str, total: str, mapping: Mapping[str, str]
                       total_name=total_name, where=path.name)
 
 
-def _census_layer(name: str, title: str, table: pd.DataFrame, path: Path, dataset: str, *,
+def _census_layer(name: str, title: str, table: pd.DataFrame, path: Path, dataset: str, *,  # noqa: PLR0913 (private: keyword-only description of one census table)
                   total: str, groups: list[str], combined: Mapping[str, tuple[str, ...]],
                   labels: Mapping[str, str], unit: str = "residents",
                   notes: tuple[str, ...] = ()) -> NeedLayer:

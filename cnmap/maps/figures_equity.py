@@ -566,7 +566,7 @@ def _layer_map(layers: Any) -> dict[str, Any]:
     return {str(ly.name): ly for ly in seq}
 
 
-def groups_figure(
+def groups_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     table: pd.DataFrame,
     *,
     result: Any | None = None,

@@ -2151,7 +2151,7 @@ def _draw_org_layer(canvas: _Canvas, result: Any, organisations: Any, names: Map
     return len(pts), any(p[5] & 1 for p in payload.points)
 
 
-def coverage_map(
+def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     result: Any,
     *,
     thin: Any = None,

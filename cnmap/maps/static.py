@@ -590,7 +590,7 @@ def _draw_map(
     return layout
 
 
-def static_map(
+def static_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     gdf: gpd.GeoDataFrame,
     column: str | None,
     *,
@@ -875,7 +875,7 @@ def _map_with_names(
     return layout
 
 
-def coverage_figure(
+def coverage_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     result: Any,
     *,
     minutes: float | None = None,
@@ -1120,7 +1120,7 @@ def _thin_classes(frame: gpd.GeoDataFrame, flag: pd.Series) -> pd.Series:
                      index=frame.index)
 
 
-def thin_figure(
+def thin_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     thin: Any,
     *,
     result: Any | None = None,

@@ -681,7 +681,7 @@ def _reach(
     )
 
 
-def _why(
+def _why(  # noqa: PLR0913 (private: one pick's figures, called once per pick)
     rank: int,
     gain: float,
     people: float,
@@ -783,7 +783,7 @@ def _ward_names(cov: CoverageResult) -> dict[Any, Any]:
     return names
 
 
-def _site_params(
+def _site_params(  # noqa: PLR0913 (private: the call parameters recorded as SiteParams)
     cov: CoverageResult,
     cand: gpd.GeoDataFrame,
     tg: _Targets,
@@ -831,7 +831,7 @@ def _site_params(
     )
 
 
-def suggest_sites(
+def suggest_sites(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     coverage: CoverageResult,
     candidates: Any,
     k: int,
