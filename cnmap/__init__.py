@@ -11,7 +11,9 @@ Main entry points (imported lazily so that ``import cnmap`` stays fast):
   :func:`cnmap.maximal_coverage`;
 - :func:`cnmap.report_layers` (need layers: Census 2021 groups, digital exclusion risk) and
   :func:`cnmap.group_coverage` — who is served, group by group;
-- :func:`cnmap.compare_files` — ``cnmap compare``'s work: two scenario files in, tables out.
+- :func:`cnmap.compare_files` — ``cnmap compare``'s work: two scenario files in, tables out;
+- :mod:`cnmap.national` — all of England at once on Dask (``cnmap run
+  configs/england_libraries.toml``; ``cnmap.national.run_national``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def __getattr__(name: str) -> Any:
     if name in {"data", "deprivation", "network", "maps", "geo", "io", "iod", "errors",
                 "settings", "columns", "thin", "scenarios", "hotspots", "export",
                 "residents", "pipeline", "cli", "postcodes", "reach", "hours", "basket",
-                "groups", "layers", "workflows"}:
+                "groups", "layers", "workflows", "national"}:
         return importlib.import_module(f"cnmap.{name}")
     raise AttributeError(f"module 'cnmap' has no attribute {name!r}")
 

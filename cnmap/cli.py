@@ -2,6 +2,9 @@
 
     cnmap run CONFIG [--out DIR]       the whole analysis: map, tables, who is served,
                                        figures, summary, methods note, run.json
+    cnmap run NATIONAL [--districts CODES] [--workers N] [--scheduler ADDRESS] [--fresh]
+                                       a configuration with a [national] table: every
+                                       English district on Dask, national tables and maps
     cnmap fetch CODE-or-NAME           every dataset a district's run needs, into the cache
     cnmap mirror [--lad CODE-or-NAME]  the offline mirror's layout (which file serves what)
     cnmap sources                      the data catalogue: publishers, URLs, licences
@@ -19,7 +22,12 @@ Exit status and errors
   not place; a warning on stderr above 1 %) or, in straight-line mode, the detour factor and
   how it was obtained, and for each organisations file the rows read, placed and rejected,
   the reader's notes and where the rejected rows are listed, where the "who is served" table
-  is (or why it was not made), and every file written, one path a line. ``cnmap compare``
+  is (or why it was not made), and every file written, one path a line. On a national
+  configuration (a ``[national]`` table, :mod:`cnmap.national`) it prints the share of the
+  residents within each time limit (England's when every district finished), the districts
+  done (computed, resumed) and failed with their errors (a failed district does not stop the
+  others: a warning on stderr, exit 0), the population in and out, where the tables are and
+  every file written, one path a line. ``cnmap compare``
   prints the comparison, what the concentration index means, the rows read, placed and
   rejected of every file and every file written. ``cnmap fetch`` lists what it fetched.
 - **2**: bad input. The configuration or scenario files are checked against one schema
@@ -203,10 +211,140 @@ class _DropLogger(logging.Filter):
         return False
 
 
+#: ``cnmap run`` options that only a national configuration (a ``[national]`` table) takes.
+NATIONAL_OPTIONS = {"workers": "--workers", "scheduler": "--scheduler", "fresh": "--fresh",
+                    "districts": "--districts"}
+
+
+def is_national(path: Path) -> bool:
+    """Whether a configuration file is a national run: its top level has ``[national]``."""
+    from cnmap.config import read_config_file
+
+    raw, _ = read_config_file(path, what="config")
+    return isinstance(raw, Mapping) and "national" in raw
+
+
+def _refuse_national_options(args: argparse.Namespace) -> None:
+    """The national options given with a single-district configuration are bad input."""
+    given = [flag for key, flag in NATIONAL_OPTIONS.items() if getattr(args, key, None)]
+    if given:
+        raise ValidationError(
+            f"{', '.join(given)}: only for a national configuration (a file with a [national] "
+            f"table, e.g. configs/england_libraries.toml); {args.config} has none, so leave "
+            f"{'it' if len(given) == 1 else 'them'} out or add [national] (docs/national.md)")
+
+
+def district_codes(text: str | None) -> list[str] | None:
+    """``--districts``: comma-separated English district codes or names -> their codes
+    (:func:`cnmap.data.resolve_lad`), in the order given without repeats; None: the file's."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ValidationError(f"--districts {text!r} names no district; give comma-separated "
+                              "codes or names, e.g. --districts E06000017,E06000061")
+    codes = []
+    for part in parts:
+        try:
+            codes.append(resolve_area(part)[0])
+        except ValidationError as exc:  # UnknownAreaError too
+            raise ValidationError(f"--districts {part!r}: {one_line(exc)}") from None
+    return list(dict.fromkeys(codes))
+
+
+def _english_count() -> int:
+    """How many English districts the ONS lookup has (296)."""
+    from cnmap.data import lad_table
+
+    return int(lad_table()["english"].sum())
+
+
+def _share_lines(result: Any) -> list[str]:
+    """The share of the finished districts' residents within each time limit."""
+    n_ok = len(result.lads) - len(result.failed)
+    if n_ok == 0:
+        return ["no district finished: no national figures (the errors are in "
+                "tables/lads.csv)"]
+    where = ("England" if n_ok == _english_count()
+             else f"{n_ok} district{'s' if n_ok > 1 else ''}")
+    return [*_question(result),
+            *(f"{where}: {float(r['share_covered']):.1%} of {float(r['population']):,.0f} "
+              f"residents within a {float(r['minutes']):g}-minute walk "
+              f"({float(r['metres']):,.0f} m)" for _, r in result.totals.iterrows())]
+
+
+def _question(result: Any) -> list[str]:
+    """The run's question, as its ``summary.json`` states it."""
+    import json
+
+    path = result.files.get("summary")
+    if path is None or not Path(path).is_file():
+        return []
+    question = json.loads(Path(path).read_text(encoding="utf-8")).get("question")
+    return [str(question)] if question else []
+
+
+def _quiet_dask(verbose: int) -> None:
+    """Dask distributed logs every scheduler and worker event at INFO: shown with ``-v``."""
+    if verbose:
+        return
+    import distributed  # noqa: F401  (its import sets its loggers' levels, set here after)
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+def _district_lines(result: Any) -> list[str]:
+    """Districts done (computed, resumed), failed with their errors, and how each walked."""
+    lads = result.lads
+    ok = lads[lads["status"] == "ok"]
+    modes = ", ".join(f"{n} {m}" for m, n in ok["mode"].value_counts().sort_index().items())
+    lines = [f"districts: {len(ok)} of {len(lads)} done ({len(result.computed)} computed, "
+             f"{len(result.resumed)} resumed from earlier runs), {len(result.failed)} failed"
+             + (f"; mode: {modes}" if modes else ""),
+             f"population: {result.population_input:,.0f} Census 2021 usual residents in the "
+             f"finished districts, {result.population_output:,.0f} in the tables"]
+    for _, row in lads[lads["status"] != "ok"].iterrows():
+        lines.append(f"  failed: {row['lad_code']} {row['lad_name']}: "
+                     f"{' '.join(str(row['error']).split())}")
+    return lines
+
+
+def _national_lines(result: Any) -> list[str]:
+    """What ``cnmap run`` prints after a national run: the figures, the districts and where
+    every file is, one path a line."""
+    tables = Path(result.out_dir) / "tables"
+    return [*_share_lines(result), *_district_lines(result),
+            f"tables in {tables} (lads.csv, lsoas.csv, wards.csv, deciles.csv, totals.csv)",
+            f"outputs written to {result.out_dir}",
+            *(f"  {name}: {path}" for name, path in sorted(result.files.items()))]
+
+
+def _cmd_national(args: argparse.Namespace) -> int:
+    """``cnmap run`` on a national configuration: every district on Dask (docs/national.md)."""
+    from cnmap.national import read_national_config, run_national
+
+    read_national_config(args.config)  # one line (exit 2) before a district or worker starts
+    districts = district_codes(args.districts)
+    _quiet_dask(args.verbose)
+    result = run_national(args.config, out_dir=args.out, districts=districts,
+                          scheduler=args.scheduler, n_workers=args.workers,
+                          progress=False if args.quiet else None, fresh=args.fresh)
+    if result.failed:
+        sys.stderr.write(f"cnmap: warning: {len(result.failed)} district(s) failed "
+                         f"({', '.join(result.failed[:5])}{', ...' if len(result.failed) > 5 else ''}"
+                         f"): listed with their errors in tables/lads.csv; run again to retry "
+                         f"them (finished districts are kept)\n")
+    sys.stdout.write("\n".join(_national_lines(result)) + "\n")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from cnmap.pipeline import check_inputs, load_config, planned_steps, run
 
     _check_out(args.out)
+    if is_national(args.config):
+        return _cmd_national(args)
+    _refuse_national_options(args)
     config = load_config(args.config, out_dir=args.out)
     check_inputs(config)
     bar = _progress(args, planned_steps(config))
@@ -402,6 +540,8 @@ examples:
   cnmap fetch E06000017 --no-network                the same without the walk network
   cnmap mirror --lad Rutland                        which mirror files serve Rutland
   cnmap compare before.toml after.toml --out cmp    who gains and who loses coverage
+  cnmap run configs/england_libraries.toml --districts E06000017,E06000061 --workers 1
+                                                    a national run on two districts (Dask)
   cnmap --version
 
 exit codes:
@@ -432,7 +572,11 @@ def _run_parser(sub: Any) -> None:
                 "XLSX, GeoPackage), who is served, the figures (PNG, PDF), the one-page "
                 "summary, methods.md and run.json.",
                 "  cnmap run configs/birmingham.toml\n"
-                "  cnmap run my_council.toml --out output/mine -q")
+                "  cnmap run my_council.toml --out output/mine -q\n"
+                "  cnmap run configs/england_libraries.toml --districts E06000017,E06000061 "
+                "--workers 1 --out output/two\n"
+                "  cnmap run configs/england_libraries.toml --workers 2    all 296 districts\n"
+                "  cnmap run configs/england_libraries.toml --scheduler tcp://host:8786")
     r.add_argument("config", type=Path, help="TOML or YAML run configuration "
                    "(see configs/ and docs/configuration.md)")
     r.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -440,7 +584,36 @@ def _run_parser(sub: Any) -> None:
                    "configuration)")
     r.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar (none is shown when stderr is not a terminal)")
+    n = r.add_argument_group(
+        "national runs", "for a configuration with a [national] table (e.g. "
+        "configs/england_libraries.toml): every English district as a task of Dask "
+        "distributed, then tables/lads.csv, lsoas.csv, wards.csv, deciles.csv and maps "
+        "(docs/national.md); an interrupted run resumes from the finished districts")
+    n.add_argument("--districts", default=None, metavar="CODES",
+                   help="comma-separated district codes or names, e.g. E06000017,E06000061 or "
+                   "Rutland,Melton (default: [national] districts, else all 296)")
+    n.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="LocalCluster worker processes (default: [national] workers, else one "
+                   "per core)")
+    n.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler instead of a LocalCluster, e.g. "
+                   "tcp://host:8786")
+    n.add_argument("--fresh", action="store_true",
+                   help="compute every district again (forget the partial results kept in "
+                   "OUT/_partial)")
     r.set_defaults(func=_cmd_run)
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a whole number from 1 to 1,024."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 2"
+                                         ) from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"{n} is out of range; give 1 to 1024")
+    return n
 
 
 def _fetch_parser(sub: Any) -> None:
