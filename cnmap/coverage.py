@@ -448,17 +448,15 @@ def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFra
     bounded search per organisation at the largest limit for the counts within every limit
     (by type); one search per type for the nearest organisation of each type.
     """
-    from cnmap.network import (
-        check_snap_coverage,
-        distance_at_points,
-        distance_to_nearest,
-        snap_points,
-    )
+    from cnmap.network import check_snap_coverage, distance_at_points, distance_to_nearest
+    from cnmap.network.snap import snap_points_together
 
-    P = snap_points(net, res.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
+    # residents and organisations snapped in one pass over the network, once for every search
+    P, S_ = snap_points_together(net, [res.geometry.reset_index(drop=True),
+                                       orgs.geometry.reset_index(drop=True)],
+                                 max_snap_m=run.max_snap_m)
     # a network that does not cover the area: warn above 1 %, refuse above 10 % of residents
     guard = check_snap_coverage(P, res[S.WEIGHT].to_numpy(float), max_snap_m=run.max_snap_m)
-    S_ = snap_points(net, orgs.geometry.reset_index(drop=True), max_snap_m=run.max_snap_m)
     out: dict[str, np.ndarray] = {}
     nd = distance_to_nearest(net, S_)
     out[S.WALK_M] = distance_at_points(net, nd, P, sources=S_).to_numpy(float)

@@ -203,3 +203,31 @@ def test_dissolved_pieces_and_drawn_area(city):
     d = cn.distance_to_nearest(net, cn.snap_points(net, orgs.geometry), cutoff_m=1200.0)
     reached = np.isfinite(d.to_numpy())
     assert shapely.contains_xy(raster.geometry.iloc[0], net.x[reached], net.y[reached]).all()
+
+
+@pytest.mark.slow
+def test_snapping_cell_by_cell_finds_the_same_nearest_points(city, shared_data, monkeypatch):
+    snap = importlib.import_module("cnmap.network.snap")
+    _, orgs, net, res = city
+    far = gpd.GeoSeries(gpd.points_from_xy([300_000.0, 500_000.0], [200_000.0, 400_000.0]),
+                        crs=S.BNG)
+    pts = gpd.GeoSeries(list(res.geometry.values) + list(far.values), crs=S.BNG)
+    whole = cn.snap_points(net, pts)
+    monkeypatch.setattr(snap, "SNAP_BY_CELL_MIN_EDGES", 1)
+    monkeypatch.setattr(snap, "SNAP_CELL_M", 2_000.0)
+    monkeypatch.setattr(snap, "SNAP_MARGIN_M", 300.0)
+    lazy = cn.read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
+    assert not lazy.geometry_built
+    cells, places = snap.snap_points_together(lazy, [pts, orgs.geometry])
+    assert not lazy.geometry_built
+    np.testing.assert_array_equal(cells.access_m, whole.access_m)
+    np.testing.assert_array_equal(cells.ok, whole.ok)
+    # among edges at the same distance the cell's tree may meet another first: the same
+    # snapped spot (a shared end), so the same place on the network
+    same = cells.edge == whole.edge
+    assert same.mean() > 0.999
+    for name in ("fraction", "x", "y"):
+        np.testing.assert_array_equal(getattr(cells, name)[same], getattr(whole, name)[same])
+    np.testing.assert_allclose(cells.x[~same], whole.x[~same], atol=1e-6)
+    np.testing.assert_allclose(cells.y[~same], whole.y[~same], atol=1e-6)
+    np.testing.assert_array_equal(places.access_m, cn.snap_points(net, orgs.geometry).access_m)

@@ -9,6 +9,7 @@ the street (the *access* distance) is added to every walking distance. Points fa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cnmap.network.build import WalkNetwork
 
-__all__ = ["SnapResult", "snap_points", "DEFAULT_MAX_SNAP_M"]
+__all__ = ["SnapResult", "snap_points", "snap_points_together", "DEFAULT_MAX_SNAP_M"]
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,141 @@ def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray
     return q, e, d
 
 
+Located = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+#: Networks with at least this many edges, whose LineStrings have not been made, are snapped
+#: cell by cell (the LineStrings of one cell of the map at a time) rather than all at once.
+SNAP_BY_CELL_MIN_EDGES = 1_000_000
+#: Side of a snapping cell and the first margin around it (metres).
+SNAP_CELL_M = 10_000.0
+SNAP_MARGIN_M = 1_000.0
+
+
+def _locate(net: WalkNetwork, xy: np.ndarray, max_snap_m: float) -> Located:
+    """(nearest edge, distance, fraction along it, snap x, snap y) of finite points."""
+    if net.n_edges >= SNAP_BY_CELL_MIN_EDGES and not net.geometry_built:
+        return _locate_by_cell(net, xy, max(SNAP_MARGIN_M, max_snap_m))
+    return _locate_on(net.edge_tree, net.edge_geometry, np.arange(net.n_edges), xy)
+
+
+def _locate_on(tree: shapely.STRtree, lines: np.ndarray, edge_ids: np.ndarray,
+               xy: np.ndarray) -> Located:
+    """Nearest of ``lines`` (edges ``edge_ids``, in ``tree``) to every point, where on it
+    (fraction of its length; 0 where GEOS gives none) and the snap point."""
+    pts = shapely.points(xy)
+    q, e, dist = _nearest_edges(tree, pts)
+    near = np.empty(xy.shape[0], dtype=np.int64)
+    access = np.empty(xy.shape[0])
+    near[q] = e
+    access[q] = dist
+    mine = lines[near]
+    f = shapely.line_locate_point(mine, pts, normalized=True)
+    frac = np.where(np.isfinite(f), f, 0.0)
+    c = shapely.get_coordinates(shapely.line_interpolate_point(mine, frac, normalized=True))
+    return edge_ids[near], access, frac, c[:, 0], c[:, 1]
+
+
+def _edge_boxes(net: WalkNetwork) -> np.ndarray:
+    """(xmin, ymin, xmax, ymax) of every edge, from the flat coordinates."""
+    flat = net.edge_coords
+    starts = flat.offsets[:-1]
+    x, y = flat.coords[:, 0], flat.coords[:, 1]
+    return np.column_stack([np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts),
+                            np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)])
+
+
+def _cell_edges(boxes: np.ndarray, origin: np.ndarray, margin: float,
+                cells: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (over ``cells``, sorted keys) of the edges whose box comes within ``margin`` of
+    each cell."""
+    if margin > SNAP_CELL_M:  # a later round: few cells, each against every edge box
+        parts = [_near_box(boxes, origin, margin, int(c), n_cols) for c in cells]
+        ptr = np.zeros(cells.size + 1, dtype=np.int64)
+        np.cumsum([p.size for p in parts], out=ptr[1:])
+        return ptr, np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    lo = np.floor((boxes[:, :2] - margin - origin) / SNAP_CELL_M).astype(np.int64)
+    hi = np.floor((boxes[:, 2:] + margin - origin) / SNAP_CELL_M).astype(np.int64)
+    lo, hi = np.clip(lo, 0, None), np.clip(hi, 0, None)
+    nx_, ny_ = hi[:, 0] - lo[:, 0] + 1, hi[:, 1] - lo[:, 1] + 1
+    tot = nx_ * ny_
+    edge = np.repeat(np.arange(boxes.shape[0]), tot)
+    k = np.arange(int(tot.sum())) - np.repeat(np.cumsum(tot) - tot, tot)
+    key = (lo[edge, 1] + k // nx_[edge]) * n_cols + lo[edge, 0] + k % nx_[edge]
+    keep = np.isin(key, cells)
+    edge, key = edge[keep], key[keep]
+    o = np.argsort(key, kind="stable")
+    ptr = np.searchsorted(key[o], np.concatenate([cells, [np.iinfo(np.int64).max]]))
+    return ptr, edge[o]
+
+
+def _near_box(boxes: np.ndarray, origin: np.ndarray, margin: float, cell: int,
+              n_cols: int) -> np.ndarray:
+    """Edges whose box comes within ``margin`` of cell ``cell``."""
+    x0 = origin[0] + (cell % n_cols) * SNAP_CELL_M - margin
+    y0 = origin[1] + (cell // n_cols) * SNAP_CELL_M - margin
+    x1, y1 = x0 + SNAP_CELL_M + 2 * margin, y0 + SNAP_CELL_M + 2 * margin
+    hit = ((boxes[:, 2] >= x0) & (boxes[:, 0] <= x1) & (boxes[:, 3] >= y0)
+           & (boxes[:, 1] <= y1))
+    return np.flatnonzero(hit)
+
+
+def _locate_by_cell(net: WalkNetwork, xy: np.ndarray, margin: float) -> Located:
+    """:func:`_locate`, one square cell of points at a time, each against the edges within
+    ``margin`` of the cell (their LineStrings made for that cell only). A point farther than
+    ``margin`` from every such edge is looked for again with a four times larger margin, so
+    every answer is the nearest edge of the whole network (among edges at exactly the same
+    distance, the one GEOS meets first in the cell's tree)."""
+    boxes = _edge_boxes(net)
+    origin = boxes[:, :2].min(axis=0)
+    n_cols = int((boxes[:, 2].max() - origin[0]) // SNAP_CELL_M) + 2
+    cell = np.floor((xy - origin) / SNAP_CELL_M).astype(np.int64)
+    # a point off the grid is looked for in the nearest cell, and trusted only once every
+    # edge is a candidate (the last round)
+    inside = (cell >= 0).all(axis=1) & (cell[:, 0] < n_cols)
+    cell = np.clip(cell, 0, None)
+    key = cell[:, 1] * n_cols + np.minimum(cell[:, 0], n_cols - 1)
+    out: list[np.ndarray] = [np.full(xy.shape[0], -1, dtype=np.int64)] + \
+        [np.full(xy.shape[0], np.nan) for _ in range(4)]
+    todo = np.arange(xy.shape[0])
+    span = float(np.hypot(*(boxes[:, 2:].max(axis=0) - origin)))
+    while todo.size:
+        _cells_round(net, xy, key, todo, boxes, origin, margin, n_cols, out)
+        last = margin >= span
+        found = (out[1][todo] <= margin) & inside[todo]
+        todo = todo[~found] if not last else todo[:0]
+        margin *= 4.0
+    return out[0], out[1], out[2], out[3], out[4]
+
+
+def _cells_round(net: WalkNetwork, xy: np.ndarray, key: np.ndarray, todo: np.ndarray,
+                 boxes: np.ndarray, origin: np.ndarray, margin: float, n_cols: int,
+                 out: list[np.ndarray]) -> None:
+    """One pass over the cells holding the points ``todo`` (results written into ``out``)."""
+    cells, inverse = np.unique(key[todo], return_inverse=True)
+    ptr, edges = _cell_edges(boxes, origin, margin, cells, n_cols)
+    order = np.argsort(inverse, kind="stable")
+    pptr = np.searchsorted(inverse[order], np.arange(cells.size + 1))
+    flat = net.edge_coords
+
+    def job(c: int) -> None:
+        ids = edges[ptr[c]:ptr[c + 1]]
+        pts = todo[order[pptr[c]:pptr[c + 1]]]
+        if ids.size == 0:
+            return
+        nv = flat.offsets[ids + 1] - flat.offsets[ids]
+        vert = np.repeat(flat.offsets[ids] - (np.cumsum(nv) - nv), nv) + np.arange(nv.sum())
+        lines = shapely.linestrings(flat.coords[vert], indices=np.repeat(np.arange(ids.size), nv))
+        got = _locate_on(shapely.STRtree(lines), lines, ids, xy[pts])
+        for arr, val in zip(out, got, strict=True):
+            arr[pts] = val
+
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, cells.size))) as pool:
+        list(pool.map(job, range(cells.size)))
+
+
 def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
                 max_snap_m: float = DEFAULT_MAX_SNAP_M) -> SnapResult:
     """Snap points to the nearest point on the nearest edge of the network.
@@ -184,8 +320,36 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
     -------
     SnapResult
     """
+    return snap_points_together(net, [points], max_snap_m=max_snap_m)[0]
+
+
+def snap_points_together(net: WalkNetwork, parts: Sequence[gpd.GeoSeries | gpd.GeoDataFrame],
+                         *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> list[SnapResult]:
+    """:func:`snap_points` for several sets of points (e.g. people and organisations) in one
+    pass over the network: each set's result is the one :func:`snap_points` gives it."""
     if not np.isfinite(max_snap_m) or max_snap_m < 0:
         raise ValidationError(f"max_snap_m must be a distance >= 0 in metres, got {max_snap_m}")
+    inputs = [_checked_points(net, points) for points in parts]
+    xy = np.concatenate([x for x, _ in inputs]) if inputs else np.zeros((0, 2))
+    valid = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    n = xy.shape[0]
+    cols = {"edge": np.full(n, -1, dtype=np.int64), "access": np.full(n, np.nan),
+            "frac": np.full(n, np.nan), "x": np.full(n, np.nan), "y": np.full(n, np.nan)}
+    if valid.size:
+        located = _locate(net, xy[valid], max_snap_m)
+        for arr, val in zip(cols.values(), located, strict=True):
+            arr[valid] = val
+    out, start = [], 0
+    for _, index in inputs:
+        part = slice(start, start + len(index))
+        out.append(_result(net, index, {k: v[part] for k, v in cols.items()}, max_snap_m))
+        start = part.stop
+    return out
+
+
+def _checked_points(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
+    """The points' coordinates in the network's CRS (NaN for missing, empty or non-finite
+    geometries) and their index; raises for geometries that are not points."""
     geoms, index = _points_array(net, points)
     n = geoms.shape[0]
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -200,20 +364,16 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
             "use .representative_point() for polygons")
     xy = np.full((n, 2), np.nan)
     xy[~missing] = shapely.get_coordinates(geoms[~missing])
-    missing |= ~np.isfinite(xy).all(axis=1)
-    valid = np.flatnonzero(~missing)
+    return xy, index
 
-    edge = np.full(n, -1, dtype=np.int64)
-    access = np.full(n, np.nan)
-    frac = np.full(n, np.nan)
-    if valid.size:
-        pts = shapely.points(xy[valid])
-        q, e, dist = _nearest_edges(net.edge_tree, pts)
-        edge[valid[q]] = e
-        access[valid[q]] = dist
-        lines = net.edge_geometry[edge[valid]]
-        f = shapely.line_locate_point(lines, pts, normalized=True)
-        frac[valid] = np.where(np.isfinite(f), f, 0.0)
+
+def _result(net: WalkNetwork, index: pd.Index, cols: dict[str, np.ndarray],
+            max_snap_m: float) -> SnapResult:
+    """The :class:`SnapResult` of one set of points from where they were located."""
+    from cnmap.network.build import _readonly
+
+    n = len(index)
+    edge, access, frac = cols["edge"], cols["access"], cols["frac"]
     has = edge >= 0
     u = np.full(n, -1, dtype=np.int64)
     v = np.full(n, -1, dtype=np.int64)
@@ -223,13 +383,6 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
     length[has] = net.edge_length[edge[has]]
     along_u = frac * length
     along_v = length - along_u
-    sx = np.full(n, np.nan)
-    sy = np.full(n, np.nan)
-    if has.any():
-        sp = shapely.line_interpolate_point(net.edge_geometry[edge[has]], frac[has],
-                                            normalized=True)
-        c = shapely.get_coordinates(sp)
-        sx[has], sy[has] = c[:, 0], c[:, 1]
     far = has & (access > max_snap_m)
     ok = has & ~far
     reason = np.full(n, "", dtype=object)
@@ -241,11 +394,9 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
                     int((~ok).sum()), n, int(far.sum()), max_snap_m, int((~has).sum()))
     log.info("snap_points: %d points, median access %.1f m", n,
              float(np.nanmedian(access)) if has.any() else float("nan"))
-    from cnmap.network.build import _readonly
-
     return SnapResult(index=index, edge=_readonly(edge), u=_readonly(u), v=_readonly(v),
                       fraction=_readonly(frac), along_u_m=_readonly(along_u),
                       along_v_m=_readonly(along_v), access_m=_readonly(access),
-                      x=_readonly(sx), y=_readonly(sy), ok=_readonly(ok),
+                      x=_readonly(cols["x"]), y=_readonly(cols["y"]), ok=_readonly(ok),
                       reason=_readonly(reason), max_snap_m=float(max_snap_m), crs=net.crs,
                       network_key=_net_key(net))
