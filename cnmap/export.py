@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -440,7 +440,7 @@ def _xlsx_text(v: str) -> str:
 def _col_letter(i: int) -> str:
     from openpyxl.utils import get_column_letter
 
-    return get_column_letter(i)
+    return cast(str, get_column_letter(i))
 
 
 def _width(header: str, values: list[Any], fmt: str | None) -> float:

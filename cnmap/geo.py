@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import geopandas as gpd
 import numpy as np
@@ -194,7 +194,7 @@ def _first_hit(
 
 
 def _codes(series: pd.Series) -> np.ndarray:
-    return series.astype(str).to_numpy(dtype=object)
+    return cast(np.ndarray, series.astype(str).to_numpy(dtype=object))
 
 
 def assign_areas(

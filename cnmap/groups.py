@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -105,7 +105,7 @@ def _covered(result: CoverageResult, minutes: int | float) -> np.ndarray:
     col = f"covered_{minutes}min"
     if col not in result.residents.columns:
         raise MissingColumnError(f"the coverage result's residents have no {col!r} column")
-    return result.residents[col].to_numpy(bool)
+    return cast(np.ndarray, result.residents[col].to_numpy(bool))
 
 
 def _minutes(results: Sequence[CoverageResult], minutes: Any) -> tuple[int | float, ...]:
@@ -197,7 +197,7 @@ def _gap(frame: pd.DataFrame, share: str) -> np.ndarray:
     key = ["layer", "minutes"]
     totals = frame.loc[frame["kind"] == "all"].set_index(key)[share]
     ref = totals.reindex(pd.MultiIndex.from_frame(frame[key])).to_numpy(float)
-    return frame[share].to_numpy(float) - ref
+    return cast(np.ndarray, frame[share].to_numpy(float) - ref)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -517,7 +517,7 @@ class ProvisionNeed:
 
 def _need_bands(share: np.ndarray, bands: int) -> np.ndarray:
     order = pd.Series(share).rank(method="first", ascending=False).to_numpy()
-    return np.ceil(order * bands / len(share)).astype(int)
+    return cast(np.ndarray, np.ceil(order * bands / len(share)).astype(int))
 
 
 def _org_lsoas(result: CoverageResult, codes: pd.Index) -> np.ndarray:

@@ -352,7 +352,7 @@ def _elements() -> tuple[type, type]:
 
     from cnmap.maps._safe import inert_template
 
-    class ScaleLayer(Layer):  # type: ignore[misc]
+    class ScaleLayer(Layer):
         """One scale's units: polygons with a per-feature style and tooltip."""
 
         _template = inert_template(
@@ -373,7 +373,7 @@ def _elements() -> tuple[type, type]:
             self._name = "CnmapLocalScale"
             self.data = data
 
-    class Panel(MacroElement):  # type: ignore[misc]
+    class Panel(MacroElement):
         """The title, the table of the four scales, the colour key and the sources."""
 
         _template = inert_template(
@@ -391,7 +391,7 @@ def _elements() -> tuple[type, type]:
         )
 
         def __init__(self, html: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapLocalPanel"
             self.html = html
 

@@ -17,10 +17,11 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -77,7 +78,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        return json.loads(json.dumps(d, default=str))
+        return cast(dict[str, Any], json.loads(json.dumps(d, default=str)))
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
@@ -283,17 +284,18 @@ def read_all_organisations(sources: tuple[OrganisationSource, ...], area: Any
     return r.organisations, r.rejected, r.summary
 
 
-def _step(name: str, steps: list[dict[str, Any]], report: Callable[[str], None] | None):
-    class _Timer:
-        def __enter__(self) -> None:
-            self.t = time.perf_counter()
-            if report:
-                report(name)
-
-        def __exit__(self, *exc: object) -> None:
-            steps.append({"step": name, "seconds": round(time.perf_counter() - self.t, 3)})
-
-    return _Timer()
+@contextmanager
+def _step(
+    name: str, steps: list[dict[str, Any]], report: Callable[[str], None] | None
+) -> Iterator[None]:
+    """Time one step of the run: report its name on entry, record its seconds on exit."""
+    t = time.perf_counter()
+    if report:
+        report(name)
+    try:
+        yield
+    finally:
+        steps.append({"step": name, "seconds": round(time.perf_counter() - t, 3)})
 
 
 def _slug(text: str) -> str:

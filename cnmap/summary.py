@@ -453,7 +453,10 @@ def _svg_bars(deciles: Sequence[tuple[int, float, float]], overall: float, minut
     """A plain bar chart of the share within reach by decile (when no figure is available)."""
     w, h, left, bottom, top = 640, 300, 48, 46, 18
     bw = (w - left - 10) / max(len(deciles), 1)
-    y = lambda s: top + (1 - s) * (h - top - bottom)  # noqa: E731 - a small local scale
+
+    def y(s: float) -> float:  # a small local scale
+        return top + (1 - s) * (h - top - bottom)
+
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
              f'aria-label="Share within {minutes:g} minutes by IMD decile">']
     for k in (0, 0.25, 0.5, 0.75, 1.0):

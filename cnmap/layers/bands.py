@@ -9,6 +9,8 @@ most digitally excluded LSOAs" are then the group ``deri_score_q1`` of
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,7 @@ def _band_numbers(values: np.ndarray, bands: int, higher_is_worse: bool,
     """Band of each value, 1 = most at risk ... ``bands`` = least."""
     if edges is None:
         order = pd.Series(values).rank(method="first", ascending=not higher_is_worse).to_numpy()
-        return np.ceil(order * bands / len(values)).astype(int)
+        return cast(np.ndarray, np.ceil(order * bands / len(values)).astype(int))
     low_to_high = np.searchsorted(edges, values, side="left")  # 0 = lowest; (a, b] bins
     return (bands - low_to_high) if higher_is_worse else (low_to_high + 1)
 

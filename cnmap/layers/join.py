@@ -288,7 +288,7 @@ def _frame_and_vintage(lsoas: Any, lsoa_vintage: int | None) -> tuple[pd.DataFra
     if lsoa_vintage not in LSOA_VINTAGES:
         raise ValidationError(f"lsoa_vintage={lsoa_vintage!r}: say which LSOA vintage the table's "
                               f"codes are, one of {LSOA_VINTAGES}")
-    return lsoas, int(lsoa_vintage)  # type: ignore[arg-type]
+    return lsoas, int(lsoa_vintage)
 
 
 def layer_sources(layers: NeedLayer | Sequence[NeedLayer]) -> pd.DataFrame:

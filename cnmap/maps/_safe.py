@@ -120,14 +120,14 @@ def check_template(source: str, constants: Iterable[str] = ()) -> None:
 def _template_class() -> type:
     from folium.template import Environment, Template
 
-    class InertEnvironment(Environment):  # type: ignore[misc]
+    class InertEnvironment(Environment):
         """folium's template environment whose ``tojson`` filter is :func:`inert_json`."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
+            super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # jinja2 via folium
             self.filters["tojson"] = inert_json
 
-    class InertTemplate(Template):  # type: ignore[misc]
+    class InertTemplate(Template):
         environment_class = InertEnvironment
 
     return InertTemplate

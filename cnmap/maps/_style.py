@@ -11,6 +11,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 from ._safe import inert_html
 
@@ -235,7 +236,7 @@ def decile_colour(value: object) -> str:
     except (TypeError, ValueError):
         return MISSING_COLOUR
     if 1 <= d <= 10:
-        return IMD_DECILE_COLOURS[d - 1]
+        return cast(str, IMD_DECILE_COLOURS[d - 1])
     return MISSING_COLOUR
 
 
@@ -636,7 +637,7 @@ def legend_html(
     here; colours must be hex strings.
     """
     rows = "".join(
-        f"<div>{_swatch(item[0], item[2] if len(item) > 2 else shape)}"  # type: ignore[misc]
+        f"<div>{_swatch(item[0], item[2] if len(item) > 2 else shape)}"
         f"{esc(item[1])}</div>"
         for item in items
     )

@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -195,7 +195,7 @@ def _as_bng(gdf: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
 
 
 def _round(geoms: np.ndarray, precision: int) -> np.ndarray:
-    return shapely.transform(geoms, lambda xy: np.round(xy, precision))
+    return cast(np.ndarray, shapely.transform(geoms, lambda xy: np.round(xy, precision)))
 
 
 def _drop_small_holes(geoms: np.ndarray, min_hole_m2: float) -> np.ndarray:
@@ -373,7 +373,7 @@ def _by_code(frame: pd.DataFrame, code: str) -> pd.DataFrame:
 
 def _col(frame: pd.DataFrame, name: str) -> list[Any]:
     if name in frame.columns:
-        return frame[name].tolist()
+        return cast(list[Any], frame[name].tolist())
     return [None] * len(frame)
 
 
@@ -1019,10 +1019,10 @@ def _bivariate_payload(
     absolute bands: the same in every city)."""
     t = _fmt_min(minutes)
     use_thin = joined is not None and "deprivation_decile" in joined.columns
-    deciles = _col(joined, "deprivation_decile") if use_thin else _col(lsoas, "imd_decile")  # type: ignore[arg-type]
+    deciles = _col(joined, "deprivation_decile") if use_thin else _col(lsoas, "imd_decile")
     domain = "IMD"
     if use_thin and "deprivation_domain" in joined.columns:  # type: ignore[union-attr]
-        dom = [d for d in _col(joined, "deprivation_domain") if not S._missing(d)]  # type: ignore[arg-type]
+        dom = [d for d in _col(joined, "deprivation_domain") if not S._missing(d)]
         domain = str(dom[0]).replace("_", " ") if dom and str(dom[0]) != "imd" else "IMD"
     keys = list(S.BIVARIATE_COLOURS)
     palette = [*S.BIVARIATE_COLOURS.values(), S.MISSING_COLOUR]
@@ -1553,7 +1553,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapRuntime"
             self.css = _CSS
             self.js = _RUNTIME_JS
@@ -1571,7 +1571,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self, shared: SharedGeometry) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapData"
             self.fc = shared.fc
 
@@ -1662,7 +1662,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self, payload: OrgPayload) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapOrgMarkers"
             self.p = payload
 
@@ -1709,7 +1709,7 @@ def _elements() -> dict[str, Any]:
             follow: bool = True,
             css_class: str = "cnmap-legend-box",
         ) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapPanel"
             self.layer = layer
             self.html = html
@@ -1735,7 +1735,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self, text: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapAttribution"
             self.text = text
 
@@ -1781,7 +1781,7 @@ def _elements() -> dict[str, Any]:
         default_css = list(folium.plugins.Search.default_css)
 
         def __init__(self, layer: Any, property: str, placeholder: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapWardSearch"
             self.layer = layer
             self.property = property

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -767,7 +767,7 @@ class _Named:
         if self.order_col is not None and self.order_col in frame.columns:
             frame = frame.sort_values(self.order_col, kind="stable")
         b = frame.geometry.bounds
-        return np.hypot(b["maxx"] - b["minx"], b["maxy"] - b["miny"]).tolist()
+        return cast(list[float], np.hypot(b["maxx"] - b["minx"], b["maxy"] - b["miny"]).tolist())
 
 
 def _name_areas(layout: _MapLayout, named: _Named, key: Sequence[AreaLabel],
