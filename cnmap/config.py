@@ -823,7 +823,7 @@ class NationalFile(BaseModel):
 
 
 #: Sections written ``[name]``; ``organisations`` entries are ``[[organisations]] number N``.
-_SECTIONS = {"area", "network", "coverage", "thin", "output", "filter"}
+_SECTIONS = {"area", "network", "coverage", "thin", "output", "filter", "national"}
 
 _MISSING = {
     ("area",): "[area] needs lad_code, e.g. [area] lad_code = \"E08000025\" (Birmingham)",
