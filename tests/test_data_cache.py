@@ -48,6 +48,14 @@ def _fresh_caches():
 
 
 @pytest.fixture
+def national(shared_data, tmp_path, monkeypatch):
+    """The real mirror with a cache folder of the test's own (the session's stays as other
+    test files expect it)."""
+    monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
+    return shared_data
+
+
+@pytest.fixture
 def env(tmp_path, monkeypatch):
     """Isolated cache and mirror folders with a one-file test catalogue."""
     cache, mirror = tmp_path / "cache", tmp_path / "mirror"
@@ -232,7 +240,7 @@ def test_changed_file_is_read_again(env, monkeypatch):
     assert read_dataset(newer)["lsoa_code"].tolist() == ["E01000001", "E01000002", "E01000003"]
 
 
-def test_district_of_a_spatial_file_same_read_or_filtered(shared_data):
+def test_district_of_a_spatial_file_same_read_or_filtered(national):
     rec = fetch_preferred("lsoa2021_bsc", HARBOROUGH)
     key = loadmod._file_key(rec) + ("geo", "EPSG:27700")
     alone = read_dataset(rec, lad_code=HARBOROUGH)  # one district: an SQL-filtered read
@@ -248,7 +256,7 @@ def test_district_of_a_spatial_file_same_read_or_filtered(shared_data):
     assert read_dataset(rec, lad_code=HARBOROUGH).equals(alone)
 
 
-def test_load_area_reads_each_national_file_once(shared_data, monkeypatch):
+def test_load_area_reads_each_national_file_once(national, monkeypatch):
     iod_reads = _count(monkeypatch, iodmod, "read_iod")
     text_reads = _count(monkeypatch, loadmod, "_read_text")
     first = load_area(HARBOROUGH, lsoa_vintage=2021, iod=2025, population="census2021")
@@ -264,7 +272,7 @@ def test_load_area_reads_each_national_file_once(shared_data, monkeypatch):
     assert len(read_paths) == len(set(read_paths)) == 2  # the LSOA21 lookup, Census RM121
 
 
-def test_codepoint_area_read_once_and_copied(shared_data, monkeypatch):
+def test_codepoint_area_read_once_and_copied(national, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet")
     reads = _count(monkeypatch, pq, "read_table")
     first = load_codepoint(postcode_area="LE")
@@ -277,7 +285,7 @@ def test_codepoint_area_read_once_and_copied(shared_data, monkeypatch):
     assert len(reads) == 1
 
 
-def test_codepoint_district_rows_as_the_parquet_filters_gave(shared_data):
+def test_codepoint_district_rows_as_the_parquet_filters_gave(national):
     """The rows kept for a district are those pyarrow's filters read before (the district's
     ``Admin_district_code`` or one of its 2021 LSOAs), in the same order."""
     pytest.importorskip("pyarrow")
