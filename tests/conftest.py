@@ -7,30 +7,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT.parent / "shared" / "data").resolve()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-
-def fixture_module(name: str, relpath: str) -> ModuleType:
-    """Load a helper module from tests/fixtures once, importable afterwards as ``name``."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / relpath)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 os.environ.setdefault("CNMAP_DATA_MIRROR", str(SHARED))
@@ -72,7 +57,3 @@ def shared_data() -> Path:
 def fixtures_dir() -> Path:
     return FIXTURES
 
-
-# hand-made streets/areas (tests of coverage, scenarios, reach, hours, basket) and map inputs
-fixture_module("cnmap_test_lattice", "scenarios/lattice.py")
-fixture_module("cnmap_test_fake_results", "maps/fake_results.py")

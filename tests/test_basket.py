@@ -3,7 +3,6 @@ crow-flies, real seed organisations, errors."""
 
 from __future__ import annotations
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from cnmap.basket import basket_coverage, match_types, organisation_tokens
 from cnmap.coverage import coverage
 from cnmap.errors import ValidationError
+from tests.helpers import lattice as L
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import json
 import time
 from pathlib import Path
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import pytest
 
 from cnmap.maps import LAYER_KEYS, coverage_map, layer_names, save_html
+from tests.helpers import fake_results as F
 
 pytestmark = pytest.mark.browser
 

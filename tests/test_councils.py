@@ -96,7 +96,7 @@ def test_calibrate_detour_refuses_what_cannot_be_a_factor(walk: list[float], lin
 
 
 def _grid() -> Any:
-    from cnmap_test_lattice import lattice_network
+    from tests.helpers.lattice import lattice_network
 
     return lattice_network(21, 100.0)  # a 2 km x 2 km street grid from (400000, 280000)
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-# the hand-made street, area and residents shared with the scenario, reach, hours and basket
-# tests: one street of 11 nodes 100 m apart; LSOA L1 (x < 500, decile 1), L2 (decile 9); one ward
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -15,6 +12,10 @@ from shapely.geometry import Point
 
 from cnmap.coverage import coverage, weighted_median
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
+
+# the hand-made street, area and residents shared with the scenario, reach, hours and basket
+# tests: one street of 11 nodes 100 m apart; LSOA L1 (x < 500, decile 1), L2 (decile 9); one ward
+from tests.helpers import lattice as L
 
 BNG, X0, Y0 = L.BNG, L.X0, L.Y0
 line_network, line_area, line_residents, orgs_at = (L.line_network, L.line_area,

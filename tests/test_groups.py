@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import cnmap_test_lattice as LT  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ from cnmap.groups import (
     provision_vs_need,
 )
 from cnmap.layers.base import NeedLayer
+from tests.helpers import lattice as LT
 
 BHAM = "E08000025"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "need_layers.md"

@@ -6,7 +6,6 @@ Uses the hand-made street of ``tests/fixtures/scenarios/lattice.py``.
 
 from __future__ import annotations
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import numpy as np
 import pytest
 
@@ -15,6 +14,7 @@ from cnmap.basket import basket_coverage
 from cnmap.coverage import coverage
 from cnmap.errors import CnmapError, ValidationError
 from cnmap.reach import crow_flies_reach_matrix, reach_matrix
+from tests.helpers import lattice as L
 
 
 @pytest.fixture(scope="module")

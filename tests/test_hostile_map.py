@@ -9,7 +9,7 @@ no TemplateSyntaxError, no file created by a payload, and no Jinja2 delimiter le
 the page. Then the same in headless Chromium, and through ``cnmap run`` on a copy of the
 hand-made Warrington mirror whose boundary names are hostile.
 
-The maps are built from tests/fixtures/maps/fake_results.py cut to three Birmingham wards.
+The maps are built from tests/helpers/fake_results.py cut to three Birmingham wards.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import pandas as pd
 import pytest
 
 from cnmap.maps import coverage_map, save_html
 from cnmap.maps import interactive as I
+from tests.helpers import fake_results as F
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = json.loads((FIXTURES / "hostile_map" / "template_texts.json").read_text("utf-8"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from cnmap.hours import (
     parse_window,
     weekly_open_intervals,
 )
+from tests.helpers import lattice as L
 
 DAY = 1440
 

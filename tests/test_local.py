@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import cnmap_test_lattice as LT  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ import pytest
 from cnmap.coverage import coverage
 from cnmap.errors import ValidationError
 from cnmap.local import LOCAL_COLUMNS, SCALES, UNIT_COLUMNS, layers_of_local, local_map, local_units
+from tests.helpers import lattice as LT
 
 BHAM = "E08000025"
 

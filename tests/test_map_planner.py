@@ -10,7 +10,7 @@ through the ward outlines whatever the layer order, a click on a thin area zooms
 controls folded and nothing cut off. Screenshots are kept in tests/screenshots/ (gitignored)
 for a person to look at after a run.
 
-The maps are built from tests/fixtures/maps/fake_results.py (real Birmingham boundaries,
+The maps are built from tests/helpers/fake_results.py (real Birmingham boundaries,
 IoD2019 and warm spaces) plus the 29 report organisations of the data mirror, some placed at
 their ward's centroid.
 """
@@ -25,7 +25,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ import shapely
 from cnmap.maps import _style as S
 from cnmap.maps import coverage_map, save_html
 from cnmap.maps import interactive as I
+from tests.helpers import fake_results as F
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 SUTTON_VESEY_CENTROID = (52.55998, -1.85782)  # two report organisations placed here

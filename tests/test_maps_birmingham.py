@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import pytest
 
 from cnmap.maps import (
@@ -21,6 +20,7 @@ from cnmap.maps import (
     thin_figure,
 )
 from cnmap.maps._assets import external_resources
+from tests.helpers import fake_results as F
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """cnmap.maps.coverage_map / save_html: layers, escaping, attribution, size, inputs, errors.
 
 The coverage and thin results are CoverageResult-like / ThinResult-like objects built from
-the real Birmingham boundaries, IoD2019 and warm spaces (tests/fixtures/maps/fake_results.py),
+the real Birmingham boundaries, IoD2019 and warm spaces (tests/helpers/fake_results.py),
 following SCHEMA.md; one organisation and one ward carry HTML/script injections.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -22,6 +21,7 @@ from cnmap.maps import _style as S
 from cnmap.maps import coverage_map, layer_names, save_html
 from cnmap.maps import interactive as I
 from cnmap.maps._assets import external_resources
+from tests.helpers import fake_results as F
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
-import cnmap_test_fake_results as F  # tests/fixtures/maps/fake_results.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -32,6 +31,7 @@ from cnmap.maps import (
     thin_figure,
 )
 from cnmap.maps.static import COVERAGE_BINS, COVERAGE_COLOURS, REPORT_DPI, bin_index
+from tests.helpers import fake_results as F
 
 PAGE_IN = 17 / 2.54
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -31,6 +30,7 @@ from cnmap.national import (
     sub_network,
 )
 from cnmap.national.halo import organisations_within
+from tests.helpers import lattice as L
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "england_libraries.toml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from shapely.geometry import Point
 from cnmap.errors import CRSError, ValidationError
 from cnmap.network import count_within, distance_at_points, distance_to_nearest, snap_points
 from cnmap.reach import crow_flies_reach_matrix, reach_matrix
+from tests.helpers import lattice as L
 
 X0, Y0, BNG = L.X0, L.Y0, L.BNG
 

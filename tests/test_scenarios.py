@@ -8,7 +8,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from cnmap import schema as S
 from cnmap.coverage import coverage
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
 from cnmap.scenarios import Comparison, Scenario, compare, concentration_index, suggest_sites
+from tests.helpers import lattice as L
 
 X0, Y0, BNG = L.X0, L.Y0, L.BNG
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import cnmap_test_lattice as LT  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ from cnmap.services import (
     service_sources,
     services_basket,
 )
+from tests.helpers import lattice as LT
 
 BHAM = "E08000025"
 LINE = LT.line_area()  # LSOAs L1 (x < 500) and L2 in ward W1; LSOA vintage 2011

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 
-import cnmap_test_lattice as L  # tests/fixtures/scenarios/lattice.py (conftest)
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ from cnmap.scenarios import (
     suggest_sites,
     target_weights,
 )
+from tests.helpers import lattice as L
 
 # three candidates, four points: 0 reaches points 0-1, 1 reaches 1-2, 2 reaches 2-3
 REACH = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=bool)
