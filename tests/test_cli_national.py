@@ -32,12 +32,17 @@ def england(shared_data: Path) -> Path:
 
 def census_residents(england: Path, codes: tuple[str, ...]) -> pd.Series:
     """Census 2021 usual residents by district, from the RM121 table and the LSOA lookup."""
-    rm121 = pd.read_csv(england / "census2021" / "census2021_rm121_usual_residents_lsoa21_ew.csv",
-                        usecols=["lsoa21_code", "Total"])
-    lookup = pd.read_csv(england / "lookups" / "lookup_lsoa21_ward24_ltla24_ew.csv",
-                         usecols=["lsoa21_code", "ltla24_code"]).drop_duplicates("lsoa21_code")
-    joined = lookup[lookup["ltla24_code"].isin(codes)].merge(rm121, on="lsoa21_code",
-                                                             how="left", validate="1:1")
+    rm121 = pd.read_csv(
+        england / "census2021" / "census2021_rm121_usual_residents_lsoa21_ew.csv",
+        usecols=["lsoa21_code", "Total"],
+    )
+    lookup = pd.read_csv(
+        england / "lookups" / "lookup_lsoa21_ward24_ltla24_ew.csv",
+        usecols=["lsoa21_code", "ltla24_code"],
+    ).drop_duplicates("lsoa21_code")
+    joined = lookup[lookup["ltla24_code"].isin(codes)].merge(
+        rm121, on="lsoa21_code", how="left", validate="1:1"
+    )
     assert joined["Total"].notna().all()
     return joined.groupby("ltla24_code")["Total"].sum().astype(float)
 
@@ -51,8 +56,17 @@ def test_districts_are_english_codes(england):
 
 def test_national_run_two_districts(england, tmp_path, capsys):
     out = tmp_path / "national"
-    argv = ["run", str(CONFIG), "--districts", ",".join(DISTRICTS), "--workers", "1",
-            "--out", str(out), "-q"]
+    argv = [
+        "run",
+        str(CONFIG),
+        "--districts",
+        ",".join(DISTRICTS),
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "-q",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     lads = pd.read_csv(out / "tables" / "lads.csv", dtype={"lad_code": str})
@@ -64,8 +78,7 @@ def test_national_run_two_districts(england, tmp_path, capsys):
     lsoas = pd.read_csv(out / "tables" / "lsoas.csv")
     assert lsoas["population"].sum() == pytest.approx(expected.sum(), abs=0.01)
     total = f"{expected.sum():,.0f}"
-    assert "2 districts: " in printed and f"of {total} residents within a 15-minute walk" \
-        in printed
+    assert "2 districts: " in printed and f"of {total} residents within a 15-minute walk" in printed
     assert "districts: 2 of 2 done (2 computed, 0 resumed" in printed
     assert f"tables in {out / 'tables'}" in printed
     for name in ("lads.csv", "lsoas.csv", "wards.csv", "deciles.csv"):
@@ -75,11 +88,14 @@ def test_national_run_two_districts(england, tmp_path, capsys):
     assert "districts: 2 of 2 done (0 computed, 2 resumed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("districts, match", [
-    ("XYZ", "--districts 'XYZ': no English local authority district"),
-    ("E06000017,W06000001", "--districts 'W06000001'.*Wales"),
-    (" , ", "names no district"),
-])
+@pytest.mark.parametrize(
+    "districts, match",
+    [
+        ("XYZ", "--districts 'XYZ': no English local authority district"),
+        ("E06000017,W06000001", "--districts 'W06000001'.*Wales"),
+        (" , ", "names no district"),
+    ],
+)
 def test_bad_districts_exit_2_one_line(england, tmp_path, capsys, districts, match):
     out = tmp_path / "never"
     assert main(["run", str(CONFIG), "--districts", districts, "--out", str(out)]) == 2
@@ -91,8 +107,9 @@ def test_bad_districts_exit_2_one_line(england, tmp_path, capsys, districts, mat
 
 def test_bad_national_config_exit_2_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text(CONFIG.read_text(encoding="utf-8").replace("networks = \"at_hand\"",
-                                                              "networks = \"osm\""))
+    bad.write_text(
+        CONFIG.read_text(encoding="utf-8").replace('networks = "at_hand"', 'networks = "osm"')
+    )
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "[national]" in err and "networks" in err
@@ -122,6 +139,8 @@ def test_national_models_are_the_config_schema():
 
     assert cnmap.national.NationalSection is cnmap.config.NationalSection
     assert cnmap.national.NationalFile is cnmap.config.NationalFile
-    code = ("import sys, cnmap.config; "
-            "sys.exit(any(m.startswith('cnmap.national') for m in sys.modules))")
+    code = (
+        "import sys, cnmap.config; "
+        "sys.exit(any(m.startswith('cnmap.national') for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
