@@ -15,8 +15,8 @@ root::
     python -m bench.bench_coverage_scale --tiles 1 10     # a subset
     python -m bench.bench_coverage_scale --checkout DIR   # the same on another checkout
 
-``--checkout`` runs the children with ``PYTHONPATH=DIR`` (e.g. an export of an older
-commit) for a side-by-side "before" figure; results then go to
+``--checkout DIR --label TEXT`` runs the children on another checkout (e.g. an export of an
+older commit) for a side-by-side "before" figure; results then go to
 ``bench/results/coverage_scale_checkout.json``.
 """
 
@@ -189,9 +189,11 @@ def child(k: int) -> dict[str, Any]:
 def _run_child(k: int, checkout: str | None) -> dict[str, Any]:
     env = dict(os.environ, CNMAP_PROGRESS="0")
     env.setdefault("CNMAP_DATA_MIRROR", str((ROOT.parent / "shared" / "data").resolve()))
-    paths = [checkout, str(ROOT)] if checkout else [str(ROOT)]
-    code = (f"import sys; sys.path[:0] = {paths!r}; "
-            f"from bench.bench_coverage_scale import main; main(['--child', '{k}'])")
+    # this module from here, cnmap from the checkout (imported only by the child's work)
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+            "from bench.bench_coverage_scale import main; "
+            + (f"sys.path.insert(0, {checkout!r}); " if checkout else "")
+            + f"main(['--child', '{k}'])")
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                          capture_output=True, text=True, cwd=ROOT)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -230,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tiles", type=int, nargs="+", default=[1, 10, 28, 93])
     ap.add_argument("--repeat", type=int, default=3, help="runs per size below 3M nodes")
     ap.add_argument("--checkout", help="run the children on this checkout (PYTHONPATH)")
+    ap.add_argument("--label", default="before", help="what the --checkout is, for the title")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(best), flush=True)
     name = "coverage_scale_checkout" if args.checkout else "coverage_scale"
     title = ("cnmap.coverage on tiled Birmingham networks" +
-             (f" (checkout {args.checkout})" if args.checkout else " (issue 14)"))
+             (f", {args.label}" if args.checkout else " (issue 14)"))
     notes = [
         "Each size runs in a fresh process; below 3M nodes the best of "
         f"{args.repeat} runs is shown (every run: "

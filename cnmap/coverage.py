@@ -19,7 +19,7 @@ import logging
 import re
 import sys
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -584,25 +584,54 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings,
     W = walks.frame
     walk_m = np.asarray(W[S.WALK_M], dtype=float)
     per_min = run.metres_per_minute
-    rcols: dict[str, np.ndarray] = {
-        S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(), S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
-        S.WEIGHT: res[S.WEIGHT].to_numpy(float), S.PLACED: walks.placed,
-        S.WALK_M: walk_m, S.WALK_MIN: walk_m / per_min,
-    }
+    placed = np.asarray(walks.placed, dtype=bool)
+
+    def within(values: Any, m: float) -> Callable[[], np.ndarray]:
+        return lambda: placed & (np.asarray(values, dtype=float) <= m + 1e-9)
+
+    def as_float(values: Any, scale: float = 1.0) -> Callable[[], np.ndarray]:
+        return lambda: np.asarray(values, dtype=float) / scale
+
+    plan: list[tuple[str, str, Callable[[], Any]]] = [
+        (S.LSOA_CODE, "o", lambda: res[S.LSOA_CODE].to_numpy()),
+        (S.WARD_CODE, "o", lambda: res[S.WARD_CODE].to_numpy()),
+        (S.WEIGHT, "f", lambda: res[S.WEIGHT].to_numpy(float)), (S.PLACED, "b", lambda: placed),
+        (S.WALK_M, "f", lambda: walk_m), (S.WALK_MIN, "f", as_float(walk_m, per_min))]
     for t, m in run.metres.items():
-        rcols[S.n_reachable(t)] = np.asarray(W[S.n_reachable(t)], dtype=float)
-        rcols[S.covered(t)] = walks.placed & (walk_m <= m + 1e-9)
+        plan += [(S.n_reachable(t), "f", as_float(W[S.n_reachable(t)])),
+                 (S.covered(t), "b", within(walk_m, m))]
         for k in run.types:
-            rcols[S.covered(t, k)] = walks.placed & (np.asarray(W[S.walk_m(k)], dtype=float)
-                                                     <= m + 1e-9)
-            rcols[S.n_reachable(t, k)] = np.asarray(W[S.n_reachable(t, k)], dtype=float)
-    for k in run.types:
-        rcols[S.walk_min(k)] = np.asarray(W[S.walk_m(k)], dtype=float) / per_min
+            plan += [(S.covered(t, k), "b", within(W[S.walk_m(k)], m)),
+                     (S.n_reachable(t, k), "f", as_float(W[S.n_reachable(t, k)]))]
+    plan += [(S.walk_min(k), "f", as_float(W[S.walk_m(k)], per_min)) for k in run.types]
     if S.IMD_DECILE in area.lsoas.columns:
         dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
-        rcols[S.IMD_DECILE] = dec.reindex(rcols[S.LSOA_CODE]).to_numpy()
-    # one array per column, not copied into a wide block (the walks are not kept otherwise)
-    return pd.DataFrame(rcols, copy=False)
+        plan.append((S.IMD_DECILE, "o", lambda: dec.reindex(res[S.LSOA_CODE]).to_numpy()))
+    return _columnar_frame(len(res), plan)
+
+
+def _columnar_frame(n: int, plan: Sequence[tuple[str, str, Callable[[], Any]]]) -> pd.DataFrame:
+    """A frame whose float (``"f"``) and boolean (``"b"``) columns are each written straight
+    into one block, column by column, so that no column is held twice (a frame built from a
+    dict of arrays copies them all into its blocks); the other columns (``"o"``) are typed as
+    the DataFrame constructor types them."""
+    from pandas.api.internals import create_dataframe_from_blocks
+
+    blocks: list[tuple[Any, np.ndarray]] = []
+    for kind, dtype in (("f", np.float64), ("b", np.bool_)):
+        pos = [i for i, p in enumerate(plan) if p[1] == kind]
+        block = np.empty((len(pos), n), dtype=dtype)
+        for row, i in enumerate(pos):
+            block[row] = plan[i][2]()
+        blocks.append((block, np.asarray(pos, dtype=np.intp)))
+    for i, p in enumerate(plan):
+        if p[1] == "o":
+            col = pd.Series(p[2]())
+            values = col.array if not isinstance(col.dtype, np.dtype) else \
+                col.to_numpy().reshape(1, -1)
+            blocks.append((values, np.array([i], dtype=np.intp)))
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n),
+                                        columns=pd.Index([p[0] for p in plan]))
 
 
 def _tables(R: pd.DataFrame, area: Area, run: _Settings
@@ -770,7 +799,8 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
         deciles=deciles, totals=_totals(R, run),
         organisations=gpd.GeoDataFrame(og.drop(columns="_type").assign(type_slug=og["_type"]),
                                        geometry=S.GEOMETRY, crs=S.BNG),
-        residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs),
+        # the per-resident blocks as they are: copying them would double the memory
+        residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs, copy=False),
         quality=pd.DataFrame(walks.quality, columns=["what", "id", "detail"]),
         params=params.as_dict(), sources=area.sources, types=run.types, area=area,
         network=network if mode == "network" else None,

@@ -141,7 +141,7 @@ def _points_array(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
 THREAD_MIN_POINTS = 20_000
 
 
-def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray
+def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray, max_distance: float | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query position, nearest edge, distance) for every point: GEOS's nearest-neighbour
     search, in parallel threads over contiguous blocks of the points for large inputs (GEOS
@@ -152,7 +152,8 @@ def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray
 
     def block(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = bounds[c], bounds[c + 1]
-        (q, e), d = tree.query_nearest(pts[lo:hi], return_distance=True, all_matches=False)
+        (q, e), d = tree.query_nearest(pts[lo:hi], max_distance=max_distance,
+                                       return_distance=True, all_matches=False)
         return q + lo, e, d
 
     bounds = np.linspace(0, pts.shape[0], n_chunks + 1).astype(np.int64)
@@ -185,20 +186,28 @@ def _locate(net: WalkNetwork, xy: np.ndarray, max_snap_m: float) -> Located:
 
 
 def _locate_on(tree: shapely.STRtree, lines: np.ndarray, edge_ids: np.ndarray,
-               xy: np.ndarray) -> Located:
+               xy: np.ndarray, max_distance: float | None = None) -> Located:
     """Nearest of ``lines`` (edges ``edge_ids``, in ``tree``) to every point, where on it
-    (fraction of its length; 0 where GEOS gives none) and the snap point."""
+    (fraction of its length; 0 where GEOS gives none) and the snap point. With
+    ``max_distance``, points farther than that from every line get edge -1 and NaN."""
     pts = shapely.points(xy)
-    q, e, dist = _nearest_edges(tree, pts)
-    near = np.empty(xy.shape[0], dtype=np.int64)
-    access = np.empty(xy.shape[0])
+    q, e, dist = _nearest_edges(tree, pts, max_distance)
+    n = xy.shape[0]
+    near = np.full(n, -1, dtype=np.int64)
+    access = np.full(n, np.nan)
     near[q] = e
     access[q] = dist
-    mine = lines[near]
-    f = shapely.line_locate_point(mine, pts, normalized=True)
-    frac = np.where(np.isfinite(f), f, 0.0)
-    c = shapely.get_coordinates(shapely.line_interpolate_point(mine, frac, normalized=True))
-    return edge_ids[near], access, frac, c[:, 0], c[:, 1]
+    frac = np.full(n, np.nan)
+    sx = np.full(n, np.nan)
+    sy = np.full(n, np.nan)
+    mine = lines[near[q]]
+    f = shapely.line_locate_point(mine, pts[q], normalized=True)
+    frac[q] = np.where(np.isfinite(f), f, 0.0)
+    c = shapely.get_coordinates(shapely.line_interpolate_point(mine, frac[q], normalized=True))
+    sx[q], sy[q] = c[:, 0], c[:, 1]
+    edge = np.full(n, -1, dtype=np.int64)
+    edge[q] = edge_ids[near[q]]
+    return edge, access, frac, sx, sy
 
 
 def _edge_boxes(net: WalkNetwork) -> np.ndarray:
@@ -265,8 +274,8 @@ def _locate_by_cell(net: WalkNetwork, xy: np.ndarray, margin: float) -> Located:
     todo = np.arange(xy.shape[0])
     span = float(np.hypot(*(boxes[:, 2:].max(axis=0) - origin)))
     while todo.size:
-        _cells_round(net, xy, key, todo, boxes, origin, margin, n_cols, out)
         last = margin >= span
+        _cells_round(net, xy, key, todo, boxes, origin, margin, n_cols, out)
         found = (out[1][todo] <= margin) & inside[todo]
         todo = todo[~found] if not last else todo[:0]
         margin *= 4.0
@@ -291,6 +300,7 @@ def _cells_round(net: WalkNetwork, xy: np.ndarray, key: np.ndarray, todo: np.nda
         nv = flat.offsets[ids + 1] - flat.offsets[ids]
         vert = np.repeat(flat.offsets[ids] - (np.cumsum(nv) - nv), nv) + np.arange(nv.sum())
         lines = shapely.linestrings(flat.coords[vert], indices=np.repeat(np.arange(ids.size), nv))
+        # (GEOS's max_distance would drop the points beyond the margin, but measured slower)
         got = _locate_on(shapely.STRtree(lines), lines, ids, xy[pts])
         for arr, val in zip(out, got, strict=True):
             arr[pts] = val
