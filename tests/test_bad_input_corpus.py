@@ -46,6 +46,7 @@ def test_corpus_is_large_enough_and_committed_files_are_current(tmp_path, binary
 
 
 @pytest.mark.parametrize("case", sorted(EXPECT))
+@pytest.mark.slow
 def test_corpus_case(case, shared_data, binary_dir):
     spec = EXPECT[case]
     path = _path(spec["file"], binary_dir)
@@ -180,6 +181,7 @@ def test_duplicates_point_to_first_row():
     assert res.organisations["source_row"].tolist() == [1, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_outside_area_distance_and_keep(shared_data):
     area = orgs_area.birmingham_area(shared_data)
     lk = _lookup(shared_data)
@@ -310,6 +312,7 @@ def big_file(tmp_path_factory, shared_data) -> tuple[Path, dict[str, int]]:
     return path, {k: len(v) for k, v in bad.items()}
 
 
+@pytest.mark.slow
 def test_100k_rows(big_file, shared_data):
     path, bad = big_file
     res = read_organisations(path, postcodes=orgs_area.postcode_lookup(shared_data))

@@ -394,6 +394,7 @@ def test_compare_two_run_configurations(tmp_path, capsys, shared_data):
     assert "/" not in "".join(rejected["file"])
 
 
+@pytest.mark.slow
 def test_compare_outside_the_need_layers_notes_it(tmp_path, capsys, shared_data):
     """Rutland: no Census tables in the mirror, so no group table, and a note saying why."""
     orgs = tmp_path / "libraries.csv"

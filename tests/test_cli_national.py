@@ -54,6 +54,7 @@ def test_districts_are_english_codes(england):
     assert table.loc["E06000017", "lad_name"] == "Rutland"
 
 
+@pytest.mark.slow
 def test_national_run_two_districts(england, tmp_path, capsys):
     out = tmp_path / "national"
     argv = [
@@ -130,6 +131,7 @@ def test_run_help_describes_national_options():
     assert "cnmap run configs/england_libraries.toml --districts E06000017,E06000061" in text
 
 
+@pytest.mark.slow
 def test_national_models_are_the_config_schema():
     import subprocess
     import sys

@@ -156,6 +156,7 @@ def rutland(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     return {"code": code, "out": out}
 
 
+@pytest.mark.slow
 def test_rutland_runs_end_to_end(rutland: dict[str, Any]) -> None:
     assert rutland["code"] == 0
     out = rutland["out"]
@@ -164,6 +165,7 @@ def test_rutland_runs_end_to_end(rutland: dict[str, Any]) -> None:
     assert (out / "tables" / "cnmap_rutland.xlsx").is_file()
 
 
+@pytest.mark.slow
 def test_rutland_figures(rutland: dict[str, Any]) -> None:
     out = rutland["out"]
     read = pd.read_csv(out / "organisations" / "organisations_read.csv").set_index("dataset")
@@ -187,6 +189,7 @@ def test_rutland_figures(rutland: dict[str, Any]) -> None:
            "minutes' walk" in readme
 
 
+@pytest.mark.slow
 def test_rutland_records_its_data_and_network(rutland: dict[str, Any]) -> None:
     run = _params(rutland["out"])
     area = run["area"]
@@ -218,6 +221,7 @@ def solihull(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {"code": code, "out": out}
 
 
+@pytest.mark.slow
 def test_solihull_straight_line_run(solihull: dict[str, Any]) -> None:
     assert solihull["code"] == 0
     out = solihull["out"]
@@ -236,6 +240,7 @@ def test_solihull_straight_line_run(solihull: dict[str, Any]) -> None:
     assert rejected["reason"].tolist() == ["outside_area"]  # 102 m outside the 200 m wards
 
 
+@pytest.mark.slow
 def test_solihull_detour_factor_is_calibrated_recorded_and_labelled(
         solihull: dict[str, Any]) -> None:
     out = solihull["out"]
@@ -266,6 +271,7 @@ def _solihull_on_the_network(tmp_path: Path, extra: str = "") -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_solihull_on_a_network_that_misses_most_of_it_is_refused(
         shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _solihull_on_the_network(tmp_path, "\nmax_snap_m = 100")
@@ -340,6 +346,7 @@ def _doc_blocks() -> list[tuple[str, str]]:
     return re.findall(r"^```(\w+)\n(.*?)^```", text, flags=re.S | re.M)
 
 
+@pytest.mark.slow
 def test_your_council_in_10_minutes_as_written(shared_data: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,6 +136,7 @@ def test_weighted_median_by_hand():
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(xs=st.lists(st.floats(0, 1000), min_size=1, max_size=4), extra=st.floats(0, 1000))
+@pytest.mark.slow
 def test_properties_on_the_line(line, xs, extra):
     net, area, res = line
     a = coverage(orgs_at(xs), area, network=net, residents=res, minutes=[2, 5, 10, 15])

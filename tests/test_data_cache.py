@@ -240,6 +240,7 @@ def test_changed_file_is_read_again(env, monkeypatch):
     assert read_dataset(newer)["lsoa_code"].tolist() == ["E01000001", "E01000002", "E01000003"]
 
 
+@pytest.mark.slow
 def test_district_of_a_spatial_file_same_read_or_filtered(national):
     rec = fetch_preferred("lsoa2021_bsc", HARBOROUGH)
     key = loadmod._file_key(rec) + ("geo", "EPSG:27700")
@@ -256,6 +257,7 @@ def test_district_of_a_spatial_file_same_read_or_filtered(national):
     assert read_dataset(rec, lad_code=HARBOROUGH).equals(alone)
 
 
+@pytest.mark.slow
 def test_load_area_reads_each_national_file_once(national, monkeypatch):
     iod_reads = _count(monkeypatch, iodmod, "read_iod")
     text_reads = _count(monkeypatch, loadmod, "_read_text")
@@ -272,6 +274,7 @@ def test_load_area_reads_each_national_file_once(national, monkeypatch):
     assert len(read_paths) == len(set(read_paths)) == 2  # the LSOA21 lookup, Census RM121
 
 
+@pytest.mark.slow
 def test_codepoint_area_read_once_and_copied(national, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet")
     reads = _count(monkeypatch, pq, "read_table")
@@ -285,6 +288,7 @@ def test_codepoint_area_read_once_and_copied(national, monkeypatch):
     assert len(reads) == 1
 
 
+@pytest.mark.slow
 def test_codepoint_district_rows_as_the_parquet_filters_gave(national):
     """The rows kept for a district are those pyarrow's filters read before (the district's
     ``Admin_district_code`` or one of its 2021 LSOAs), in the same order."""

@@ -440,6 +440,7 @@ def lsoa_tables(draw: st.DrawFn) -> pd.DataFrame:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rank=st.integers(1, N_PROP), pop=st.integers(1, 5000),
        score=st.floats(-3, 80, allow_nan=False))
+@pytest.mark.slow
 def test_property_single_lsoa_group(rank: int, pop: int, score: float) -> None:
     t = pd.DataFrame({"lsoa_code": ["E01000001"], "imd_score": [score], "imd_rank": [rank],
                       "pop_total": [pop]})
@@ -455,6 +456,7 @@ def test_property_single_lsoa_group(rank: int, pop: int, score: float) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=lsoa_tables(), seed=st.integers(0, 2**32 - 1))
+@pytest.mark.slow
 def test_property_permutation_invariance_and_bounds(table: pd.DataFrame, seed: int) -> None:
     a = dp.summarise(table, "g", n_lsoas=N_PROP)
     shuffled = table.sample(frac=1.0, random_state=seed)

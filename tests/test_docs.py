@@ -39,6 +39,7 @@ def conf():
 # fast: what goes into the site
 
 
+@pytest.mark.slow
 def test_every_topic_page_is_in_the_site(conf) -> None:
     pages = {p.stem for p in DOCS.glob("*.md")} - {"index", "api"}
     listed = conf.topic_pages()

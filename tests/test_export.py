@@ -194,6 +194,7 @@ def documented_sheets() -> list[str]:
     return re.findall(r"^\| `([A-Za-z_]+)` \|", section, flags=re.M)
 
 
+@pytest.mark.slow
 def test_export_coverage_holds_the_documented_sheets(tmp_path):
     cov, area = small_coverage()
     th = thin_areas(cov, minutes=5)
@@ -277,6 +278,7 @@ def test_people_table_leaves_values_that_are_not_shares():
     assert people_table(df).columns.tolist() == ["share_covered"]
 
 
+@pytest.mark.slow
 def test_empty_tables_say_why(tmp_path):
     cov, area = small_coverage()
     th = thin_areas(cov, minutes=15)  # both LSOAs within 15 minutes: nothing is thin

@@ -228,6 +228,7 @@ def bham(shared_data):
     return cov, thin_areas(cov)
 
 
+@pytest.mark.slow
 def test_birmingham_decile_figure_matches_the_coverage_deciles(bham, tmp_path):
     cov, _ = bham
     fig = decile_figure(cov)
@@ -269,6 +270,7 @@ def groups(bham):
     return group_coverage(cov, layers), layers
 
 
+@pytest.mark.slow
 def test_who_is_served_bars_and_gaps(bham, groups, tmp_path):
     cov, _ = bham
     table, layers = groups
@@ -302,6 +304,7 @@ def test_who_is_served_bars_and_gaps(bham, groups, tmp_path):
     assert png.exists()
 
 
+@pytest.mark.slow
 def test_who_is_served_options_and_errors(bham, groups):
     cov, _ = bham
     table, layers = groups
@@ -329,6 +332,7 @@ def test_who_is_served_options_and_errors(bham, groups):
         groups_figure(table.iloc[:0])
 
 
+@pytest.mark.slow
 def test_birmingham_thin_areas_named(bham):
     cov, thin = bham
     fig = thin_figure(thin, result=cov)
@@ -353,6 +357,7 @@ def test_birmingham_thin_areas_named(bham):
     _check_page(fig)
 
 
+@pytest.mark.slow
 def test_birmingham_figures_quoted_in_the_docs(shared_data):
     """docs/figures.md quotes the decile chart of the warm spaces, straight-line mode."""
     from pathlib import Path

@@ -131,6 +131,7 @@ def _styles(path: Path) -> pd.DataFrame:
         return pd.read_sql("select * from layer_styles", con)
 
 
+@pytest.mark.slow
 def test_geopackage_has_one_default_style_per_layer(tmp_path):
     tables = {"lsoas": areas(), "organisations": points(["a", "b"]),
               "stats": pd.DataFrame({"x": [1]})}

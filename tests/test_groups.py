@@ -127,6 +127,7 @@ def test_errors() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), n_lsoa=st.integers(1, 6), n_pts=st.integers(1, 40))
+@pytest.mark.slow
 def test_properties(seed: int, n_lsoa: int, n_pts: int) -> None:
     """Groups add up to the total, covered <= residents, gained - lost = change."""
     rng = np.random.default_rng(seed)

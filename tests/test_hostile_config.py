@@ -144,6 +144,7 @@ SUBPROCESS_CASES = ["run_speed_kmh_text", "run_latin1", "run_top_level_list", "r
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
+@pytest.mark.slow
 def test_bad_cli_fixture_through_the_installed_command(name: str, tmp_path: Path,
                                                        no_data: Path) -> None:
     case = next(c for c in CASES if c.path.stem == name)
@@ -271,6 +272,7 @@ def test_run_prints_rows_placed_rejected_notes_and_the_report(
     assert f"  organisation_tables/csv: {rejected_csv}" in out  # one line per file written
 
 
+@pytest.mark.slow
 def test_read_organisation_files_carries_each_files_notes(tmp_path: Path) -> None:
     titled = tmp_path / "titled.csv"
     titled.write_text("Warm spaces list, winter\n\nname,easting,northing\nHall,406000,286000\n"

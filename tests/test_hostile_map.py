@@ -189,6 +189,7 @@ def org_shown(page: MapPage, name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=IDS)
+@pytest.mark.slow
 def test_organisation_texts_shown_as_written(base, text, tmp_path):
     cov = fresh(base)
     postcode = cov.organisations.loc[0, "postcode"]
@@ -210,6 +211,7 @@ def test_organisation_texts_shown_as_written(base, text, tmp_path):
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=IDS)
+@pytest.mark.slow
 def test_boundary_names_shown_as_written(base, text, tmp_path):
     cov = fresh(base)
     code0 = cov.wards.loc[0, "ward_code"]
@@ -246,6 +248,7 @@ def test_boundary_names_shown_as_written(base, text, tmp_path):
 
 
 @pytest.mark.parametrize("where", [*ORG_FIELDS, "name", "ward_name", "lsoa_name", "popup_label"])
+@pytest.mark.slow
 def test_payload_creates_no_file(base, where, tmp_path):
     target = tmp_path / f"pwned_{where}"
     payload = file_payload(target)
@@ -489,6 +492,7 @@ def _hostile_mirror(tmp_path: Path) -> Path:
     return mirror
 
 
+@pytest.mark.slow
 def test_cnmap_run_with_hostile_names(tmp_path, monkeypatch, shared_data):
     from cnmap.cli import main
     from cnmap.io import normalise_type

@@ -89,6 +89,7 @@ def test_gi_star_z_by_hand_normal_approximation():
     assert "v_gi_z" not in g.columns  # the input is not modified
 
 
+@pytest.mark.slow
 def test_gi_star_permutations_find_the_cold_block(gi_perm):
     lab = gi_perm["v_cluster"]
     assert set(lab) <= {"cold spot", "hot spot", "not significant"}
@@ -105,6 +106,7 @@ def test_gi_star_permutations_find_the_cold_block(gi_perm):
     assert a["n_significant"] == int((q <= 0.05).sum())
 
 
+@pytest.mark.slow
 def test_gi_star_reproducible_and_fdr_stricter(gi_perm):
     again = cold_spots(lattice(), "v", permutations=999, seed=7)
     pd.testing.assert_series_equal(again["v_p"], gi_perm["v_p"])
@@ -114,6 +116,7 @@ def test_gi_star_reproducible_and_fdr_stricter(gi_perm):
     assert sig_raw.sum() >= sig_fdr.sum() and not (sig_fdr & ~sig_raw).any()
 
 
+@pytest.mark.slow
 def test_local_moran_quadrants(moran_perm):
     lab = moran_perm["v_cluster"]
     assert set(lab) <= {"HH", "LL", "HL", "LH", "not significant"}
@@ -217,6 +220,7 @@ def test_missing_extra_names_it(monkeypatch):
         cold_spots(lattice(), "v")
 
 
+@pytest.mark.slow
 def test_ties_count_in_both_tails_whatever_the_rounding(gi_perm):
     # 70% of areas at exactly 1.0 (like shares covered): many permuted neighbourhoods tie
     # with the observed one; binary and row-standardised weights round differently, and the

@@ -174,6 +174,7 @@ def _simple_open(expr, window):
                for wd, ws, we in parse_window(window).ranges)
 
 
+@pytest.mark.slow
 def test_real_warm_spaces(shared_data):
     g = gpd.read_file(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson")
     f = open_during(g, "Mo-Fr 17:00-20:00", rules="additive")

@@ -83,6 +83,7 @@ def test_file7_denominators_and_first_row(file7, shared_data):
     assert first["imd_rank"] == int(text[5]) and first["imd_decile"] == int(text[6])
 
 
+@pytest.mark.slow
 def test_england_table_matches_file7_exactly(file7, england, shared_data):
     assert len(england) == 33_755 and england["lsoa_code"].is_unique
     assert england.attrs["iod_edition"] == 2025
@@ -181,6 +182,7 @@ def test_birmingham_census_population(shared_data):
     assert "census2021_rm121" in set(area.sources["id"])
 
 
+@pytest.mark.slow
 def test_solihull(solihull):
     assert len(solihull.lsoas) == 134 and len(solihull.wards) == 17
     # full File 7 rows exist for Solihull: IoD denominators by default
@@ -224,6 +226,7 @@ def test_rutland_refuses_iod_population(shared_data):
         load_area(RUT, population="iod", postcodes=False)
 
 
+@pytest.mark.slow
 def test_any_district_from_the_national_files(shared_data):
     area = load_area(WESTMINSTER, postcodes=False)
     lookup = pd.read_csv(shared_data / LOOKUP, dtype=str)
@@ -311,6 +314,7 @@ def test_codepoint_from_the_publishers_zip(tmp_path, monkeypatch, shared_data):
     assert len(le) == 191 and "lsoa21_code" not in le.columns
 
 
+@pytest.mark.slow
 def test_codepoint_england_parquet(shared_data):
     try:
         import pyarrow  # noqa: F401

@@ -95,6 +95,7 @@ def _upper(name: str) -> str | None:
 
 
 @pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.slow
 def test_core_module_imports_no_upper_layer(path: Path) -> None:
     rel = str(path.relative_to(ROOT))
     bad = sorted({u for name in _imports(path) if (u := _upper(name)) and (rel, u) not in ALLOWED})
@@ -126,6 +127,7 @@ def test_allowances_are_still_needed() -> None:
         )
 
 
+@pytest.mark.slow
 def test_importing_the_scenarios_loads_no_upper_layer() -> None:
     code = (
         "import sys, cnmap.scenarios, cnmap.aggregate, cnmap.schema, cnmap.params\n"

@@ -118,6 +118,7 @@ def random_lookups(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(lk=random_lookups(), seed=st.integers(0, 10_000), to=st.sampled_from([2011, 2021]))
+@pytest.mark.slow
 def test_conversion_conserves_every_count(lk: pd.DataFrame, seed: int, to: int) -> None:
     rng = np.random.default_rng(seed)
     src, dst = ("lsoa11_code", "lsoa21_code") if to == 2021 else ("lsoa21_code", "lsoa11_code")
@@ -349,6 +350,7 @@ def test_join_to_birmingham_2021_and_2011(census, shared_data: Path) -> None:
     assert ((shares >= -1e-12) & (shares <= 1 + 1e-12)).all()
 
 
+@pytest.mark.slow
 def test_deri_on_2021_lsoas_matches_the_mirrors_mapped_table(bham_codes) -> None:
     mapped = L.read_deri(lsoa_vintage=2021).subset(bham_codes).table.set_index("lsoa_code")
     table = pd.DataFrame({"lsoa_code": bham_codes, "population": 1.0})

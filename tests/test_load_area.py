@@ -66,6 +66,7 @@ def _valid_bng(*frames) -> None:
 # ---------------------------------------------------------------------------- Birmingham
 
 
+@pytest.mark.slow
 def test_birmingham_acceptance(bham):
     assert bham.lad_code == BHAM and bham.lad_name == "Birmingham"
     assert len(bham.wards) == 69 and len(bham.lsoas) == 639

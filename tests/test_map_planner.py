@@ -138,6 +138,7 @@ def org_points(page: str) -> tuple[list[list[Any]], list[str], list[str], list[s
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_title_names_the_place_and_headline_states_the_measure(html, data):
     cov = data["cov"]
     assert "<title>Birmingham: who can walk to organisations in 15 minutes</title>" in html
@@ -186,6 +187,7 @@ def test_about_panel_in_plain_english(html):
         assert phrase in text, phrase
 
 
+@pytest.mark.slow
 def test_title_place_and_what_are_the_users_and_stay_text(data, tmp_path):
     hostile = "{{7*7}} <b>Town</b> & {% raw %}"
     m = coverage_map(data["cov"], tiles=None, catchments=False, place=hostile,
@@ -199,6 +201,7 @@ def test_title_place_and_what_are_the_users_and_stay_text(data, tmp_path):
     assert "<title>My own title</title>" in m.get_root().render()
 
 
+@pytest.mark.slow
 def test_stacked_map_has_one_title_panel(data):
     m = coverage_map(data["cov"], minutes=10, tiles=None, catchments=False)
     coverage_map(data["cov"], minutes=20, m=m, tiles=None, catchments=False)
@@ -235,6 +238,7 @@ def test_thin_areas_listed_thinnest_first_with_reasons(html, data):
     assert f"{var.group(1)}.addTo(map_" in html
 
 
+@pytest.mark.slow
 def test_no_thin_area_is_said_plainly(data, tmp_path):
     thin = F.thin(data["cov"])
     thin.lsoas["thin"] = False
@@ -260,6 +264,7 @@ def test_coverage_classes_show_areas_and_residents(html, data):
     assert len(set(colours)) == 5  # every class is used: differences show
 
 
+@pytest.mark.slow
 def test_coverage_classes_from_the_data_or_given(data):
     ls = I.simplify_for_web(data["cov"].lsoas)
     p = I._share_payload(ls, "share_covered_15min", 15, "s", classes="natural")
@@ -346,6 +351,7 @@ def test_symbols_distinct_and_never_grey(html, data):
     assert len(set(many.values())) == 21
 
 
+@pytest.mark.slow
 def test_user_type_labels_reach_legend_and_popup(data):
     m = coverage_map(data["cov"], tiles=None, catchments=False,
                      type_labels={"warm_space": "Warm Welcome space"})
@@ -499,6 +505,7 @@ def test_tooltips_in_plain_words_with_units(html, data):
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_default_base_maps_work_from_a_local_file(data):
     page = coverage_map(data["cov"], catchments=False).get_root().render()
     assert '<meta name="referrer" content="strict-origin-when-cross-origin">' in page

@@ -51,6 +51,7 @@ def wards(shared_data):
 
 
 @pytest.mark.parametrize(("which", "tolerance"), [("wards", 60), ("lsoas", 40), ("lsoas", 15)])
+@pytest.mark.slow
 def test_real_boundaries_keep_shared_borders(which, tolerance, request):
     gdf = request.getfixturevalue(which)
     out = simplify_for_web(gdf, tolerance_m=tolerance, precision=5)

@@ -56,6 +56,7 @@ def js(value) -> str:
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_layer_is_in_the_layer_control(full_html):
     control = re.search(r"var (layer_control_\w+)_layers = \{(.*?)\};", full_html, re.S)
     assert control, "no LayerControl in the page"
@@ -69,6 +70,7 @@ def test_every_layer_is_in_the_layer_control(full_html):
         assert full_html.index(f"var {var} =") < full_html.index(control.group(0))
 
 
+@pytest.mark.slow
 def test_default_visibility_and_show(cov, thin):
     html = coverage_map(cov, thin=thin, tiles=None).get_root().render()
     added = set(re.findall(r"(cnmap_area_layer_\w+|marker_cluster_\w+)\.addTo\(map_", html))
@@ -248,6 +250,7 @@ def _overlays(html: str) -> list[str]:
     return [json.loads(k) for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block, re.M)]
 
 
+@pytest.mark.slow
 def test_layers_left_out_when_inputs_absent(cov):
     lsoas = cov.lsoas.drop(columns=["imd_decile"])
     bare = F.FakeCoverage(**{**cov.__dict__, "lsoas": lsoas, "_cache": {}})
@@ -272,6 +275,7 @@ def test_catchments_given_as_frame(cov):
     assert layer_names(10)["catchments"] in names
 
 
+@pytest.mark.slow
 def test_stacking_on_an_existing_map(cov, thin):
     m = coverage_map(cov, minutes=10, tiles=None)
     m2 = coverage_map(cov, minutes=20, m=m, thin=thin)
@@ -284,6 +288,7 @@ def test_stacking_on_an_existing_map(cov, thin):
     assert html.count("L.control.fullscreen(") == 1
 
 
+@pytest.mark.slow
 def test_organisations_argument_and_table(cov):
     few = cov.organisations.iloc[:3].to_crs("EPSG:4326")
     html = coverage_map(cov, organisations=few, tiles=None).get_root().render()

@@ -100,6 +100,7 @@ def _check_page(fig: Figure) -> None:
         assert box.x0 >= -1 and box.x1 <= w + 1 and box.y0 >= -1 and box.y1 <= h + 1, t.get_text()
 
 
+@pytest.mark.slow
 def test_coverage_figure_files_and_pixels(cov, tmp_path):
     fig = coverage_figure(cov)
     paths = save_figure(fig, tmp_path / "coverage_lsoas.png")
@@ -141,6 +142,7 @@ def test_coverage_classes_count_areas_and_residents(cov):
         [0, 1, 3, 4, 4, -1]
 
 
+@pytest.mark.slow
 def test_osm_credit_and_vintage_when_the_network_is_osm(cov):
     params = {**cov.params, "mode": "network",
               "network": {"source": "/data/birmingham_walk_osm_2021-08.gpkg"}}
@@ -151,6 +153,7 @@ def test_osm_credit_and_vintage_when_the_network_is_osm(cov):
     assert "© OpenStreetMap contributors, ODbL" in text
 
 
+@pytest.mark.slow
 def test_imd_figure_uses_decile_colours(cov, tmp_path):
     fig = imd_figure(cov)
     png = save_figure(fig, tmp_path / "imd", formats=("png",), dpi=100)[0]
@@ -192,6 +195,7 @@ def _label_texts(fig: Figure) -> list[Text]:
     return [t for t in ax.texts if t.get_bbox_patch() is not None]
 
 
+@pytest.mark.slow
 def test_thin_areas_outlined_and_named_without_overlap(cov, thin, tmp_path):
     fig = thin_figure(thin, result=cov)
     flagged = thin.lsoas[thin.lsoas["thin"]]
@@ -217,6 +221,7 @@ def test_thin_areas_outlined_and_named_without_overlap(cov, thin, tmp_path):
     _check_page(fig)
 
 
+@pytest.mark.slow
 def test_many_thin_areas_are_numbered_with_a_key(cov, thin):
     fig = thin_figure(thin, result=cov, direct_labels=2)
     flagged = thin.lsoas[thin.lsoas["thin"]].sort_values("rank")
@@ -249,6 +254,7 @@ def test_thin_frame_without_geometry(cov, thin):
     assert "flagged by the thin-infrastructure rule" in _all_text(fig)
 
 
+@pytest.mark.slow
 def test_bivariate_says_relative_to_the_place(cov, thin, tmp_path):
     fig = bivariate_figure(thin, result=cov)
     png = save_figure(fig, tmp_path / "biv", formats=("png",), dpi=100)[0]
@@ -354,6 +360,7 @@ def test_static_map_options_and_errors(cov):
         static_map(sq, "v", points=cov.organisations, points_column="kind")
 
 
+@pytest.mark.slow
 def test_points_and_existing_axes(cov, tmp_path):
     fig = Figure(figsize=(10, 5))
     ax1, ax2 = fig.subplots(1, 2)

@@ -96,6 +96,7 @@ def grid():
 @pytest.mark.parametrize("pieces", ["strips", "scattered"])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("mode", ["network", "crow_flies"])
+@pytest.mark.slow
 def test_pieces_equal_one_run_on_a_grid(grid, seed, mode, pieces):
     net, area, n, step = grid
     rng = np.random.default_rng(seed)
@@ -208,6 +209,7 @@ def _birmingham_partition(birmingham, spec, net):
     return _check_partition(one, res, groups, orgs, area, spec, net)
 
 
+@pytest.mark.slow
 def test_birmingham_in_pieces_equals_one_run_straight_line(birmingham):
     spec = WalkSpec(minutes=(5, 15), speed_kmh=4.8, mode="crow_flies", detour_factor=1.4)
     passes = _birmingham_partition(birmingham, spec, None)
@@ -284,6 +286,7 @@ def small_config(shared_data, tmp_path_factory):
     return doc, tmp
 
 
+@pytest.mark.slow
 def test_organisations_placed_by_the_cut_lookup_as_by_whole_areas(small_config, shared_data):
     """The postcode lookup cut to the postcodes the file gives places every library where
     the whole postcode areas' lookup does (same points, same rejections)."""
@@ -326,6 +329,7 @@ def first_run(small_config):
     return _run(doc, tmp / "out", worst_maps=1)
 
 
+@pytest.mark.slow
 def test_national_tables_hold_the_census_population(first_run, small_config):
     r = first_run
     assert r.complete and r.computed == tuple(RUTLAND_AND_NEIGHBOURS) and not r.resumed
@@ -350,6 +354,7 @@ def test_national_tables_hold_the_census_population(first_run, small_config):
     assert 0 < r.share_covered(15) < 1 and r.share_covered(10) <= r.share_covered(15)
 
 
+@pytest.mark.slow
 def test_national_files_and_maps(first_run):
     r = first_run
     lads = pd.read_csv(r.files["lads"])
@@ -368,6 +373,7 @@ def test_national_files_and_maps(first_run):
     assert (r.lads["map"] != "").sum() == 1
 
 
+@pytest.mark.slow
 def test_resume_computes_nothing_for_finished_districts(first_run, small_config, monkeypatch):
     doc, tmp = small_config
     import cnmap.national.district as D
@@ -383,6 +389,7 @@ def test_resume_computes_nothing_for_finished_districts(first_run, small_config,
     _same(again.deciles, first_run.deciles)
 
 
+@pytest.mark.slow
 def test_a_changed_parameter_reuses_nothing(first_run, small_config):
     doc, tmp = small_config
     changed = {**doc, "coverage": {**doc["coverage"], "detour_factor": 1.3}}
@@ -392,6 +399,7 @@ def test_a_changed_parameter_reuses_nothing(first_run, small_config):
     assert r.lads.loc[0, "share_covered_15min"] > before  # a shorter detour reaches more
 
 
+@pytest.mark.slow
 def test_switching_networks_on_reuses_the_districts_without_one(first_run, small_config):
     doc, tmp = small_config
     off = {**doc, "national": {**doc["national"], "networks": "none"}}
@@ -411,6 +419,7 @@ def test_network_tag_names_the_network_a_district_walks_on(shared_data):
     assert network_tag("E06000017", NationalParams(networks="build")) == "build"
 
 
+@pytest.mark.slow
 def test_a_failing_district_is_reported_and_the_others_go_on(small_config, monkeypatch):
     doc, tmp = small_config
     import cnmap.national.district as D
@@ -438,6 +447,7 @@ def test_a_failing_district_is_reported_and_the_others_go_on(small_config, monke
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_national_map_draws_every_district_in_a_browser(first_run):
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():

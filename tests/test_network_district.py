@@ -152,6 +152,7 @@ def _overpass_json(G: nx.MultiDiGraph, cols: int = 21, rows: int = 5) -> bytes:
     return json.dumps({"version": 0.6, "elements": elements}).encode()
 
 
+@pytest.mark.slow
 def test_online_build_through_osmnx_against_a_local_overpass_server(
         fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """osmnx itself (query, parsing, graph, simplification) against a local stand-in for the
@@ -244,6 +245,7 @@ def _sidecar(cache: Path) -> Path:
     return side
 
 
+@pytest.mark.slow
 def test_cache_is_verified_reused_and_rebuilt_when_damaged(
         overpass: list[dict[str, Any]], fresh_cache: Path,
         caplog: pytest.LogCaptureFixture) -> None:

@@ -84,6 +84,7 @@ def test_a_larger_cutoff_never_lowers_any_count(net: cn.WalkNetwork, src: list[i
 
 @SETTINGS
 @given(src=fractions, c1=st.floats(0, 1500), c2=st.floats(0, 1500))
+@pytest.mark.slow
 def test_a_larger_cutoff_never_lowers_any_point_count(net: cn.WalkNetwork, bbox: tuple,
                                                       src: list, c1: float,
                                                       c2: float) -> None:

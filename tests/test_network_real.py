@@ -53,6 +53,7 @@ def nx_multi(G: nx.Graph, sources: list, ids: np.ndarray, cutoff: float | None =
 # -------------------------------------------------------------------------------- centre graph
 
 
+@pytest.mark.slow
 def test_centre_graphml_report(centre_graphml: cn.WalkNetwork) -> None:
     r = centre_graphml.report
     assert (r.nodes_read, r.edges_read) == (2726, 5668)  # directed MultiDiGraph
@@ -62,6 +63,7 @@ def test_centre_graphml_report(centre_graphml: cn.WalkNetwork) -> None:
 
 
 @pytest.mark.parametrize("cutoff", [None, 1200.0])
+@pytest.mark.slow
 def test_centre_graphml_distances_equal_networkx(centre_graphml: cn.WalkNetwork,
                                                  centre_nx: nx.MultiGraph,
                                                  cutoff: float | None) -> None:

@@ -97,6 +97,7 @@ _IN = "ABDEFGHJLNPQRSTUWXYZ"
     spaces=st.sampled_from(["", " ", "  ", "\u00a0", " \t"]),
     lower=st.booleans(),
 )
+@pytest.mark.slow
 def test_normalise_roundtrip_property(area, district, sector, unit, spaces, lower):
     canonical = f"{area}{district} {sector}{unit}"
     typed = f" {area}{district}{spaces}{sector}{unit} "

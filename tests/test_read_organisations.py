@@ -225,6 +225,7 @@ def test_postcode_lookup_from_data_layer(shared_data):
     assert res.summary().to_dict() == {"matched": 1, "unknown_postcode": 1}
 
 
+@pytest.mark.slow
 def test_area_postcodes_then_wider_lookup(area, shared_data):
     # area.postcodes holds Birmingham's postcodes only; a Solihull postcode is looked up in the
     # full B-area lookup and then rejected as outside the area, not as unknown
@@ -385,6 +386,7 @@ def test_warm_spaces(shared_data, lookup, area, with_area):
         assert o["lsoa_code"].str.startswith("E01").all()
 
 
+@pytest.mark.slow
 def test_warm_spaces_by_address_postcode(shared_data, lookup, area):
     path = shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson"
     res = read_organisations(path, coords="address", postcodes=lookup)

@@ -133,6 +133,7 @@ def _mirror_counts(shared: Path, table: str, column: str, value: str) -> pd.Seri
     return rows.reindex(CODES)
 
 
+@pytest.mark.slow
 def test_who_is_served_table_is_written_with_the_report_groups(street_run: dict[str, Any],
                                                                 shared_data: Path) -> None:
     table = pd.read_csv(street_run["out"] / "tables" / "who_is_served.csv")
@@ -158,6 +159,7 @@ def test_who_is_served_table_is_written_with_the_report_groups(street_run: dict[
     assert (row["residents"], row["covered"]) == (disabled.sum(), round(disabled.iloc[0] / 2))
 
 
+@pytest.mark.slow
 def test_who_is_served_figure_and_the_equity_figure(street_run: dict[str, Any]) -> None:
     figures = street_run["out"] / "figures"
     for name in ("who_is_served", "coverage_by_imd_decile"):
@@ -166,6 +168,7 @@ def test_who_is_served_figure_and_the_equity_figure(street_run: dict[str, Any]) 
         assert figures / f"{name}.png" in street_run["paths"]["figures"]
 
 
+@pytest.mark.slow
 def test_who_is_served_in_methods_and_run_json(street_run: dict[str, Any]) -> None:
     methods = (street_run["out"] / "methods.md").read_text(encoding="utf-8")
     assert "## Who is served" in methods and "tables/who_is_served.csv" in methods
@@ -217,6 +220,7 @@ def test_group_table_for_people_rounds_counts_and_states_units() -> None:
 # catchments once; the map's options
 
 
+@pytest.mark.slow
 def test_catchments_are_made_once_for_the_tables_and_the_map(street_run: dict[str, Any]
                                                              ) -> None:
     calls = street_run["calls"]
@@ -238,6 +242,7 @@ def test_straight_line_runs_make_no_catchments(tmp_path: Path) -> None:
     assert {"load walk network", "calibrate detour factor"} <= set(planned_steps(calibrated))
 
 
+@pytest.mark.slow
 def test_the_map_gets_labels_what_and_postcode_checks(street_run: dict[str, Any]) -> None:
     kw = street_run["calls"]["map"][0]
     assert kw["type_labels"] == {"warm_space": "Place of welcome"}
@@ -251,6 +256,7 @@ def test_the_map_gets_labels_what_and_postcode_checks(street_run: dict[str, Any]
     assert "Place of welcome" in html
 
 
+@pytest.mark.slow
 def test_map_organisations_rings_those_far_from_their_postcode(shared_data: Path) -> None:
     import cnmap
 
@@ -315,6 +321,7 @@ def test_type_labels_are_checked(tmp_path: Path) -> None:
 # organisations read
 
 
+@pytest.mark.slow
 def test_organisations_read_for_people(street_run: dict[str, Any]) -> None:
     read = pd.read_csv(street_run["out"] / "organisations" / "organisations_read.csv")
     assert read["file"].tolist() == ["warm.csv", "banks.csv"]

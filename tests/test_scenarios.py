@@ -152,6 +152,7 @@ def lattice_case(seed: int, n_base: int, n_add: int, m: int = 50):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), n_base=st.integers(1, 4), n_add=st.integers(0, 4),
        persona=st.sampled_from([None, "older"]))
+@pytest.mark.slow
 def test_adding_organisations_never_loses_anyone(seed, n_base, n_add, persona):
     res, base, more = lattice_case(seed, n_base, n_add)
     kw = dict(network=LAT_NET, residents=res, minutes=[3, 5, 8], persona=persona)
@@ -538,6 +539,7 @@ def greedy_case(seed: int, n_cand: int, m: int = 60):
 @given(seed=st.integers(0, 100_000), n_cand=st.integers(1, 15), k=st.integers(1, 8),
        weight=st.sampled_from(["population", "deprived_population"]),
        minutes=st.sampled_from([3, 5]))
+@pytest.mark.slow
 def test_suggest_sites_gains_never_increase(seed, n_cand, k, weight, minutes):
     cov, cands = greedy_case(seed, n_cand)
     s = suggest_sites(cov, cands, k, weight=weight, minutes=minutes)
@@ -586,6 +588,7 @@ def optimal_cover(cov, cands, k, minutes, weight):
     return float(w[tgt][covered].sum())
 
 
+@pytest.mark.slow
 def test_greedy_within_five_percent_of_the_exact_optimum():
     plain, improved = [], []
     for seed in range(24):

@@ -250,6 +250,7 @@ def lattice_case(seed: int, n_cand: int, m: int = 60):
     weight=st.sampled_from(["population", "deprived_population"]),
     minutes=st.sampled_from([3, 5]),
 )
+@pytest.mark.slow
 def test_suggest_sites_is_the_solver_on_the_reach_matrix(seed, n_cand, k, weight, minutes):
     from cnmap.reach import reach_matrix
 
