@@ -51,8 +51,14 @@ print(json.dumps({"import": t_import, "area": t_area, "orgs": t_orgs, "network":
 
 
 def _child(env: dict[str, str], mirror: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, mirror], env=env, check=True,
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mirror],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -65,19 +71,40 @@ def main() -> None:
     best = min(runs, key=lambda r: r["total"])
     peak = max(r["peak_mb"] for r in runs)
     rows = [
-        {"measure": "first run (empty caches: mirror copy, network build, numba compile)",
-         "value": warm["total"], "unit": "s"},
+        {
+            "measure": "first run (empty caches: mirror copy, network build, numba compile)",
+            "value": warm["total"],
+            "unit": "s",
+        },
         {"measure": "import cnmap + network module", "value": best["import"], "unit": "s"},
         {"measure": "load_area (cached)", "value": best["area"], "unit": "s"},
         {"measure": "read_organisations (414 warm spaces)", "value": best["orgs"], "unit": "s"},
-        {"measure": "load walk network (cached arrays)", "value": best["network"], "unit": "s",
-         "target": "< 2 s", "ok": best["network"] < 2.0},
-        {"measure": "coverage (35k residential points, 4 limits)", "value": best["coverage"],
-         "unit": "s"},
-        {"measure": "whole run: imports + area + organisations + network + coverage",
-         "value": best["total"], "unit": "s", "target": "< 10 s", "ok": best["total"] < 10.0},
-        {"measure": "peak resident memory of the run", "value": peak, "unit": "MB",
-         "target": "< 2,048 MB", "ok": peak < 2048},
+        {
+            "measure": "load walk network (cached arrays)",
+            "value": best["network"],
+            "unit": "s",
+            "target": "< 2 s",
+            "ok": best["network"] < 2.0,
+        },
+        {
+            "measure": "coverage (35k residential points, 4 limits)",
+            "value": best["coverage"],
+            "unit": "s",
+        },
+        {
+            "measure": "whole run: imports + area + organisations + network + coverage",
+            "value": best["total"],
+            "unit": "s",
+            "target": "< 10 s",
+            "ok": best["total"] < 10.0,
+        },
+        {
+            "measure": "peak resident memory of the run",
+            "value": peak,
+            "unit": "MB",
+            "target": "< 2,048 MB",
+            "ok": peak < 2048,
+        },
         {"measure": "share within 15 minutes (check)", "value": best["share15"], "unit": ""},
     ]
     notes = [

@@ -18,8 +18,15 @@ from bench._report import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PATHS = "document.querySelectorAll('path.leaflet-interactive').length"
 
 
@@ -39,8 +46,9 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(3):
             ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-            ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
-                      else r.abort())
+            ctx.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
             page = ctx.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
             t = time.perf_counter()
@@ -52,18 +60,38 @@ def main() -> None:
         browser.close()
     best = min(times)
     rows = [
-        {"measure": "cnmap run configs/birmingham.toml (map, tables, figures, methods)",
-         "value": run_s, "unit": "s"},
-        {"measure": "map file size (self-contained, every layer)", "value": size_mb, "unit": "MB",
-         "target": "<= 8 MB", "ok": size_mb <= 8.0},
-        {"measure": "Chromium: navigation to default layers and markers drawn (best of 3)",
-         "value": best, "unit": "s", "target": "< 3 s", "ok": best < 3.0},
+        {
+            "measure": "cnmap run configs/birmingham.toml (map, tables, figures, methods)",
+            "value": run_s,
+            "unit": "s",
+        },
+        {
+            "measure": "map file size (self-contained, every layer)",
+            "value": size_mb,
+            "unit": "MB",
+            "target": "<= 8 MB",
+            "ok": size_mb <= 8.0,
+        },
+        {
+            "measure": "Chromium: navigation to default layers and markers drawn (best of 3)",
+            "value": best,
+            "unit": "s",
+            "target": "< 3 s",
+            "ok": best < 3.0,
+        },
         {"measure": "Chromium: worst of 3", "value": max(times), "unit": "s"},
-        {"measure": "page errors", "value": len(errors), "unit": "", "target": "0",
-         "ok": not errors},
+        {
+            "measure": "page errors",
+            "value": len(errors),
+            "unit": "",
+            "target": "0",
+            "ok": not errors,
+        },
     ]
-    notes = ["Headless Debian Chromium via Playwright, network cut (base-map tiles fail to load "
-             "offline; every script and stylesheet is inlined, so the layers still draw)."]
+    notes = [
+        "Headless Debian Chromium via Playwright, network cut (base-map tiles fail to load "
+        "offline; every script and stylesheet is inlined, so the layers still draw)."
+    ]
     write_results("map_render", "Main command's Birmingham map in Chromium (issue 5)", rows, notes)
     for r in rows:
         print(f"{r['measure']}: {r['value']:.3f} {r['unit']}")

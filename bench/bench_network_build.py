@@ -76,8 +76,9 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def row(measure: str, value: float | int | str, unit: str = "", target: str = "",
-        ok: bool | None = None) -> None:
+def row(
+    measure: str, value: float | int | str, unit: str = "", target: str = "", ok: bool | None = None
+) -> None:
     r: dict[str, Any] = {"measure": measure, "value": value, "unit": unit, "target": target}
     if ok is not None:
         r["ok"] = bool(ok)
@@ -94,17 +95,27 @@ def mirror() -> Path:
 
 def child(mode: str, cache: str, buffer: float = 2000.0) -> dict[str, Any]:
     m = mirror()
-    env = dict(os.environ, CNMAP_CACHE_DIR=cache, CNMAP_DATA_MIRROR=str(m),
-               CNMAP_OFFLINE="1", CNMAP_PROGRESS="0")
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(m / PBF), str(m / BOUNDARY),
-                          LAD, str(buffer)], env=env, capture_output=True, text=True,
-                         check=True)
+    env = dict(
+        os.environ,
+        CNMAP_CACHE_DIR=cache,
+        CNMAP_DATA_MIRROR=str(m),
+        CNMAP_OFFLINE="1",
+        CNMAP_PROGRESS="0",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(m / PBF), str(m / BOUNDARY), LAD, str(buffer)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def best(mode: str, repeat: int, buffer: float = 2000.0,
-         cache: str | None = None) -> tuple[dict[str, Any], list[float]]:
+def best(
+    mode: str, repeat: int, buffer: float = 2000.0, cache: str | None = None
+) -> tuple[dict[str, Any], list[float]]:
     """The fastest of ``repeat`` fresh-process runs (each with its own empty cache unless
     ``cache`` is given) and every run's seconds."""
     runs = []
@@ -123,8 +134,11 @@ def osmium_pass(pbf: Path) -> float | None:
     except ImportError:
         return None
     t = time.perf_counter()
-    fp = (osmium.FileProcessor(str(pbf), osmium.osm.NODE | osmium.osm.WAY).with_locations()
-          .with_filter(osmium.filter.KeyFilter("highway")))
+    fp = (
+        osmium.FileProcessor(str(pbf), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
     n = 0
     for obj in fp:
         if obj.is_way():
@@ -141,71 +155,106 @@ def main(argv: list[str] | None = None) -> None:
     load_start = os.getloadavg()
 
     build, runs = best("build", args.repeat)
-    row("district + 2 km buffer: boundary file read + build from the .osm.pbf (read, cut, "
+    row(
+        "district + 2 km buffer: boundary file read + build from the .osm.pbf (read, cut, "
         "build, cache write), "
-        f"fresh process, best of {args.repeat}", round(build["seconds"], 3), "s")
+        f"fresh process, best of {args.repeat}",
+        round(build["seconds"], 3),
+        "s",
+    )
     row("  the same, every run", ", ".join(f"{s:.2f}" for s in runs), "s")
-    row("peak memory of the build process (maximum resident set, incl. imports)",
-        round(build["rss_peak_mb"], 0), "MB")
-    row("  of which after importing cnmap.network and pyrosm", round(build["rss_after_import_mb"],
-                                                                      0), "MB")
-    row("import of cnmap.network + pyrosm (not in the build time)", round(build["import_s"], 3),
-        "s")
-    row("network: nodes / edges / km", f"{build['nodes']:,} / {build['edges']:,} / "
-        f"{build['km']:,.1f}")
-    row("components in the cut extract / nodes outside the largest (dropped)",
-        f"{build['components']:,} / {build['dropped']:,}")
-    row("share of the district / of the 2 km ring within 500 m of an edge",
-        f"{build['district_share']:.3f} / {build['ring_share']:.3f}")
+    row(
+        "peak memory of the build process (maximum resident set, incl. imports)",
+        round(build["rss_peak_mb"], 0),
+        "MB",
+    )
+    row(
+        "  of which after importing cnmap.network and pyrosm",
+        round(build["rss_after_import_mb"], 0),
+        "MB",
+    )
+    row(
+        "import of cnmap.network + pyrosm (not in the build time)", round(build["import_s"], 3), "s"
+    )
+    row(
+        "network: nodes / edges / km",
+        f"{build['nodes']:,} / {build['edges']:,} / {build['km']:,.1f}",
+    )
+    row(
+        "components in the cut extract / nodes outside the largest (dropped)",
+        f"{build['components']:,} / {build['dropped']:,}",
+    )
+    row(
+        "share of the district / of the 2 km ring within 500 m of an edge",
+        f"{build['district_share']:.3f} / {build['ring_share']:.3f}",
+    )
 
     raw, _ = best("pyrosm", args.repeat)
-    row("  of the build: pyrosm 'walking' read of the extract alone (no buffer cut)",
-        round(raw["seconds"], 3), "s")
+    row(
+        "  of the build: pyrosm 'walking' read of the extract alone (no buffer cut)",
+        round(raw["seconds"], 3),
+        "s",
+    )
     row("  pyrosm walking segments in the whole extract", f"{raw['pyrosm_segments']:,}")
 
     zero, _ = best("build", args.repeat, buffer=0.0)
     row("district with no buffer: build", round(zero["seconds"], 3), "s")
     row("  nodes / edges", f"{zero['nodes']:,} / {zero['edges']:,}")
     whole, _ = best("whole", args.repeat)
-    row("whole extract through read_walk_network (no cut, no cache)", round(whole["seconds"], 3),
-        "s")
+    row(
+        "whole extract through read_walk_network (no cut, no cache)",
+        round(whole["seconds"], 3),
+        "s",
+    )
     row("  nodes / edges", f"{whole['nodes']:,} / {whole['edges']:,}")
 
     with tempfile.TemporaryDirectory(prefix="cnmap_bench_build_") as tmp:
         child("build", tmp)
         cached, _ = best("cached", args.repeat, cache=tmp)
-    row("later runs: boundary file read + verified cache read (sidecar size + SHA-256 + "
+    row(
+        "later runs: boundary file read + verified cache read (sidecar size + SHA-256 + "
         "arrays), fresh process",
-        round(cached["seconds"], 3), "s")
+        round(cached["seconds"], 3),
+        "s",
+    )
 
     t_osmium = osmium_pass(pbf)
     if t_osmium is not None:
-        row("for comparison: pyosmium pass over the highway ways with node locations",
-            round(t_osmium, 3), "s")
+        row(
+            "for comparison: pyosmium pass over the highway ways with node locations",
+            round(t_osmium, 3),
+            "s",
+        )
     load_end = os.getloadavg()
-    row("machine load average (1 min) at start / end", f"{load_start[0]:.2f} / "
-        f"{load_end[0]:.2f}")
-    NOTES.extend([
-        "Extract: Geofabrik's Rutland file of 2018-02-27 (1,179,881 bytes; 113,647 nodes, "
-        "10,476 ways), © OpenStreetMap contributors, ODbL 1.0, from the data mirror "
-        f"({PBF.as_posix()}); boundary: ONS LAD 2024 BSC (rutland_lad24_bsc_wgs84.gpkg).",
-        "Each build runs in a new Python process with an empty CNMAP_CACHE_DIR and pyrosm's own "
-        "result cache cleared, so its time is a first run's; imports are timed apart. With "
-        "pyarrow installed (a cnmap dependency) pyrosm also writes that GeoParquet result cache "
-        "in the system temp folder during the read, which is in the time. Peak memory is the "
-        "process's maximum resident set (ru_maxrss), imports included.",
-        "The network is pyrosm's unsimplified walking network (one edge per OSM segment), cut "
-        "to the edges with both ends inside the district plus buffer; the extract itself stops "
-        "about 2 km beyond the county, so less of the 2 km ring is near a street than of the "
-        "district (the build says so in its report).",
-        "pyrosm (already the optional 'osm' dependency) reads and filters the ways in compiled "
-        "code; a bare pyosmium pass over the same ways is faster, but would need cnmap's own "
-        "way splitting and walking filter, and at this size the difference is a fraction of a "
-        "second, so pyrosm is used." if t_osmium is not None else
-        "pyosmium was not installed, so it was not compared.",
-    ])
-    write_results("network_build", "District walk network from an OSM extract (Rutland, "
-                  "E06000017)", ROWS, NOTES)
+    row("machine load average (1 min) at start / end", f"{load_start[0]:.2f} / {load_end[0]:.2f}")
+    NOTES.extend(
+        [
+            "Extract: Geofabrik's Rutland file of 2018-02-27 (1,179,881 bytes; 113,647 nodes, "
+            "10,476 ways), © OpenStreetMap contributors, ODbL 1.0, from the data mirror "
+            f"({PBF.as_posix()}); boundary: ONS LAD 2024 BSC (rutland_lad24_bsc_wgs84.gpkg).",
+            "Each build runs in a new Python process with an empty CNMAP_CACHE_DIR and pyrosm's own "
+            "result cache cleared, so its time is a first run's; imports are timed apart. With "
+            "pyarrow installed (a cnmap dependency) pyrosm also writes that GeoParquet result cache "
+            "in the system temp folder during the read, which is in the time. Peak memory is the "
+            "process's maximum resident set (ru_maxrss), imports included.",
+            "The network is pyrosm's unsimplified walking network (one edge per OSM segment), cut "
+            "to the edges with both ends inside the district plus buffer; the extract itself stops "
+            "about 2 km beyond the county, so less of the 2 km ring is near a street than of the "
+            "district (the build says so in its report).",
+            "pyrosm (already the optional 'osm' dependency) reads and filters the ways in compiled "
+            "code; a bare pyosmium pass over the same ways is faster, but would need cnmap's own "
+            "way splitting and walking filter, and at this size the difference is a fraction of a "
+            "second, so pyrosm is used."
+            if t_osmium is not None
+            else "pyosmium was not installed, so it was not compared.",
+        ]
+    )
+    write_results(
+        "network_build",
+        "District walk network from an OSM extract (Rutland, E06000017)",
+        ROWS,
+        NOTES,
+    )
     log("written bench/results/network_build.json and docs/benchmarks.md")
 
 

@@ -67,10 +67,33 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         module = importlib.import_module(_EXPORTS[name])
         return getattr(module, name)
-    if name in {"data", "deprivation", "network", "maps", "geo", "io", "iod", "errors",
-                "settings", "columns", "thin", "scenarios", "hotspots", "export",
-                "residents", "pipeline", "cli", "postcodes", "reach", "hours", "basket",
-                "groups", "layers", "workflows", "national"}:
+    if name in {
+        "data",
+        "deprivation",
+        "network",
+        "maps",
+        "geo",
+        "io",
+        "iod",
+        "errors",
+        "settings",
+        "columns",
+        "thin",
+        "scenarios",
+        "hotspots",
+        "export",
+        "residents",
+        "pipeline",
+        "cli",
+        "postcodes",
+        "reach",
+        "hours",
+        "basket",
+        "groups",
+        "layers",
+        "workflows",
+        "national",
+    }:
         return importlib.import_module(f"cnmap.{name}")
     raise AttributeError(f"module 'cnmap' has no attribute {name!r}")
 

@@ -66,12 +66,14 @@ def number(name: str, value: Any, *, unit: str) -> float:
     if not is_number(value):
         kind = "a boolean" if isinstance(value, bool | np.bool_) else type(value).__name__
         hint = " (write it without quotes)" if isinstance(value, str) else ""
-        raise ValidationError(f"{name}={_show(value)} is {kind}, not a number of {unit}; give a "
-                              f"number{hint}")
+        raise ValidationError(
+            f"{name}={_show(value)} is {kind}, not a number of {unit}; give a number{hint}"
+        )
     f = float(value)
     if not math.isfinite(f):
-        raise ValidationError(f"{name}={_show(value)} is not a finite number of {unit}; give a "
-                              "finite number")
+        raise ValidationError(
+            f"{name}={_show(value)} is not a finite number of {unit}; give a finite number"
+        )
     return f
 
 
@@ -81,8 +83,10 @@ def positive_number(name: str, value: Any, *, unit: str, maximum: float | None =
     if f <= 0:
         raise ValidationError(f"{name}={_show(value)} must be a positive number of {unit} (> 0)")
     if maximum is not None and f > maximum:
-        raise ValidationError(f"{name}={_show(value)} is more than {maximum:g} {unit}, the "
-                              f"largest accepted; give a value up to {maximum:g}")
+        raise ValidationError(
+            f"{name}={_show(value)} is more than {maximum:g} {unit}, the "
+            f"largest accepted; give a value up to {maximum:g}"
+        )
     return f
 
 
@@ -96,19 +100,24 @@ def non_negative_number(name: str, value: Any, *, unit: str) -> float:
 
 def _minute_values(name: str, value: Any) -> list[Any]:
     if value is None:
-        raise ValidationError(f"{name}=None: give one or more time limits in minutes, e.g. "
-                              f"{name}=15 or {name}=[5, 10, 15]")
+        raise ValidationError(
+            f"{name}=None: give one or more time limits in minutes, e.g. "
+            f"{name}=15 or {name}=[5, 10, 15]"
+        )
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if is_number(value) or isinstance(value, bool | np.bool_):
         return [value]
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise ValidationError(f"{name}={_show(value)} is {type(value).__name__}, not time "
-                              f"limits; give a number of minutes or a list, e.g. [5, 10, 15]")
+        raise ValidationError(
+            f"{name}={_show(value)} is {type(value).__name__}, not time "
+            f"limits; give a number of minutes or a list, e.g. [5, 10, 15]"
+        )
     vals = list(value)
     if not vals:
-        raise ValidationError(f"{name} is empty: give one or more time limits, e.g. "
-                              "[5, 10, 15, 20]")
+        raise ValidationError(
+            f"{name} is empty: give one or more time limits, e.g. [5, 10, 15, 20]"
+        )
     return vals
 
 
@@ -138,8 +147,9 @@ def optional_text(name: str, value: Any, *, what: str) -> str | None:
     """None or a string; anything else is a ValidationError naming ``name``."""
     if value is None or isinstance(value, str):
         return value
-    raise ValidationError(f"{name}={_show(value)} is {type(value).__name__}; give {what} as text "
-                          "(a string) or None")
+    raise ValidationError(
+        f"{name}={_show(value)} is {type(value).__name__}; give {what} as text (a string) or None"
+    )
 
 
 def flag(name: str, value: Any) -> bool:

@@ -12,8 +12,9 @@ from cnmap import settings
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T], *, desc: str, total: int | None = None,
-             enabled: bool | None = None) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], *, desc: str, total: int | None = None, enabled: bool | None = None
+) -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm bar unless progress bars are disabled."""
     show = settings.progress_enabled() if enabled is None else enabled
     if not show:

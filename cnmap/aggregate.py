@@ -31,8 +31,14 @@ import pandas as pd
 
 from cnmap import schema as S
 
-__all__ = ["GroupSums", "group_sums", "group_sums_by", "weighted_median", "coverage_figures",
-           "coverage_figures_by"]
+__all__ = [
+    "GroupSums",
+    "group_sums",
+    "group_sums_by",
+    "weighted_median",
+    "coverage_figures",
+    "coverage_figures_by",
+]
 
 _KEY = "_k"
 _POP = "population"
@@ -100,9 +106,12 @@ def _finite_col(value: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def _derived(weights: np.ndarray, people: Mapping[str, np.ndarray],
-             per_person: Mapping[str, np.ndarray],
-             means: Mapping[str, np.ndarray]) -> list[tuple[str, Callable[[], np.ndarray]]]:
+def _derived(
+    weights: np.ndarray,
+    people: Mapping[str, np.ndarray],
+    per_person: Mapping[str, np.ndarray],
+    means: Mapping[str, np.ndarray],
+) -> list[tuple[str, Callable[[], np.ndarray]]]:
     """The per-point columns whose sums make the figures, each made only when summed."""
     cols: list[tuple[str, Callable[[], np.ndarray]]] = [(_POP, partial(np.asarray, weights))]
     cols += [(f"people:{n}", partial(_people_col, c, weights)) for n, c in people.items()]
@@ -113,15 +122,17 @@ def _derived(weights: np.ndarray, people: Mapping[str, np.ndarray],
     return cols
 
 
-def _batched_sums(keys: Mapping[str, _Keys],
-                  cols: Sequence[tuple[str, Callable[[], np.ndarray]]]) -> dict[str, pd.DataFrame]:
+def _batched_sums(
+    keys: Mapping[str, _Keys], cols: Sequence[tuple[str, Callable[[], np.ndarray]]]
+) -> dict[str, pd.DataFrame]:
     """Sums of every column by every key, making ``BATCH_COLUMNS`` columns at a time (pandas'
     grouped sum, the same figures as one wide frame grouped at once)."""
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in keys}
     groupers = {name: k.grouper() for name, k in keys.items()}
     for start in range(0, len(cols), BATCH_COLUMNS):
-        batch = pd.DataFrame({c: make() for c, make in cols[start:start + BATCH_COLUMNS]},
-                             copy=False)
+        batch = pd.DataFrame(
+            {c: make() for c, make in cols[start : start + BATCH_COLUMNS]}, copy=False
+        )
         for name, grouper in groupers.items():
             parts[name].append(batch.groupby(grouper, sort=True, observed=True).sum())
         del batch
@@ -184,11 +195,15 @@ class GroupSums:
         return self.medians[name]
 
 
-def group_sums(keys: np.ndarray, weights: np.ndarray, *,
-               people: Mapping[str, np.ndarray] | None = None,
-               per_person: Mapping[str, np.ndarray] | None = None,
-               means: Mapping[str, np.ndarray] | None = None,
-               medians: Mapping[str, np.ndarray] | None = None) -> GroupSums:
+def group_sums(
+    keys: np.ndarray,
+    weights: np.ndarray,
+    *,
+    people: Mapping[str, np.ndarray] | None = None,
+    per_person: Mapping[str, np.ndarray] | None = None,
+    means: Mapping[str, np.ndarray] | None = None,
+    medians: Mapping[str, np.ndarray] | None = None,
+) -> GroupSums:
     """Population-weighted sums of per-point values, grouped by ``keys`` (sorted).
 
     Parameters
@@ -211,15 +226,20 @@ def group_sums(keys: np.ndarray, weights: np.ndarray, *,
     -------
     GroupSums
     """
-    return group_sums_by({_KEY: keys}, weights, people=people, per_person=per_person,
-                         means=means, medians=medians)[_KEY]
+    return group_sums_by(
+        {_KEY: keys}, weights, people=people, per_person=per_person, means=means, medians=medians
+    )[_KEY]
 
 
-def group_sums_by(keys: Mapping[str, np.ndarray], weights: np.ndarray, *,
-                  people: Mapping[str, np.ndarray] | None = None,
-                  per_person: Mapping[str, np.ndarray] | None = None,
-                  means: Mapping[str, np.ndarray] | None = None,
-                  medians: Mapping[str, np.ndarray] | None = None) -> dict[str, GroupSums]:
+def group_sums_by(
+    keys: Mapping[str, np.ndarray],
+    weights: np.ndarray,
+    *,
+    people: Mapping[str, np.ndarray] | None = None,
+    per_person: Mapping[str, np.ndarray] | None = None,
+    means: Mapping[str, np.ndarray] | None = None,
+    medians: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, GroupSums]:
     """:func:`group_sums` by several keys at once (e.g. LSOA, ward and decile).
 
     Each per-point column (people x condition, people x value) is made once for all keys,
@@ -242,14 +262,14 @@ def group_sums_by(keys: Mapping[str, np.ndarray], weights: np.ndarray, *,
 def _median_by(k: _Keys, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """:func:`weighted_median` by a factorised key, one value per unique key (NaN: none)."""
     has = k.codes >= 0
-    med = weighted_median(k.codes[has], np.asarray(values, dtype=np.float64)[has],
-                          weights[has])
+    med = weighted_median(k.codes[has], np.asarray(values, dtype=np.float64)[has], weights[has])
     out: np.ndarray = med.reindex(np.arange(k.uniques.size)).to_numpy(dtype=np.float64)
     return out
 
 
-def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
-                     types: Sequence[str] = ()) -> pd.DataFrame:
+def coverage_figures(
+    res: pd.DataFrame, key: str, thresholds: Sequence[int | float], types: Sequence[str] = ()
+) -> pd.DataFrame:
     """Population-weighted coverage figures of residents grouped by ``key`` (the index).
 
     ``res`` is a coverage result's ``residents`` table (``weight``, ``placed``,
@@ -262,9 +282,12 @@ def coverage_figures(res: pd.DataFrame, key: str, thresholds: Sequence[int | flo
     return coverage_figures_by(res, {key: res[key].to_numpy()}, thresholds, types)[key]
 
 
-def coverage_figures_by(res: pd.DataFrame, keys: Mapping[str, np.ndarray],
-                        thresholds: Sequence[int | float],
-                        types: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+def coverage_figures_by(
+    res: pd.DataFrame,
+    keys: Mapping[str, np.ndarray],
+    thresholds: Sequence[int | float],
+    types: Sequence[str] = (),
+) -> dict[str, pd.DataFrame]:
     """:func:`coverage_figures` by several keys at once (name -> one key per resident; a
     missing key leaves the resident out of that table). The per-resident columns are read
     once for all keys."""
@@ -275,17 +298,25 @@ def coverage_figures_by(res: pd.DataFrame, keys: Mapping[str, np.ndarray],
             people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
             per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
     walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
-    by_key = group_sums_by(keys, res[S.WEIGHT].to_numpy(float), people=people,
-                           per_person=per_person, means=walks,
-                           medians={S.WALK_MIN: walks[S.WALK_MIN]})
+    by_key = group_sums_by(
+        keys,
+        res[S.WEIGHT].to_numpy(float),
+        people=people,
+        per_person=per_person,
+        means=walks,
+        medians={S.WALK_MIN: walks[S.WALK_MIN]},
+    )
     return {name: _figures(sums, name, thresholds, types) for name, sums in by_key.items()}
 
 
-def _figures(sums: GroupSums, key: str, thresholds: Sequence[int | float],
-             types: Sequence[str]) -> pd.DataFrame:
+def _figures(
+    sums: GroupSums, key: str, thresholds: Sequence[int | float], types: Sequence[str]
+) -> pd.DataFrame:
     """The coverage table's columns from the sums."""
-    cols: dict[str, Any] = {S.POPULATION: sums.population,
-                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
+    cols: dict[str, Any] = {
+        S.POPULATION: sums.population,
+        S.POP_UNPLACED: sums.people(S.POP_UNPLACED),
+    }
     for t in thresholds:
         cols[S.pop_covered(t)] = sums.people(S.covered(t))
         cols[S.share_covered(t)] = sums.share(S.covered(t))

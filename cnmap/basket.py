@@ -59,16 +59,22 @@ def _services(v: Any) -> list[str]:
 def organisation_tokens(orgs: pd.DataFrame) -> list[frozenset[str]]:
     """The set of type tokens of every organisation: its type(s) and each of its services."""
     n = len(orgs)
-    types = orgs[S.ORG_TYPE].astype(object) if S.ORG_TYPE in orgs.columns else \
-        pd.Series([None] * n, dtype=object)
+    types = (
+        orgs[S.ORG_TYPE].astype(object)
+        if S.ORG_TYPE in orgs.columns
+        else pd.Series([None] * n, dtype=object)
+    )
     if "services_list" in orgs.columns:
         services = orgs["services_list"].astype(object)
     elif S.SERVICES in orgs.columns:
         services = orgs[S.SERVICES].astype(object)
     else:
         services = pd.Series([None] * n, dtype=object)
-    extra = orgs["types_list"].astype(object) if "types_list" in orgs.columns else \
-        pd.Series([()] * n, dtype=object)
+    extra = (
+        orgs["types_list"].astype(object)
+        if "types_list" in orgs.columns
+        else pd.Series([()] * n, dtype=object)
+    )
     out = []
     for t, s, more in zip(types.to_numpy(), services.to_numpy(), extra.to_numpy(), strict=True):
         toks = set()
@@ -94,19 +100,24 @@ def _requirements(required: Any) -> dict[str, tuple[str, ...]]:
             elif isinstance(r, Sequence) and r and all(isinstance(x, str) for x in r):
                 items.append(("_or_".join(_slug(x) for x in r), list(r)))
             else:
-                raise ValidationError(f"required type {r!r} must be a string or a list of "
-                                      "alternative strings")
+                raise ValidationError(
+                    f"required type {r!r} must be a string or a list of alternative strings"
+                )
     else:
-        raise ValidationError("required_types must be a list of types (e.g. ['food', 'advice', "
-                              "'digital']) or a mapping name -> alternatives")
+        raise ValidationError(
+            "required_types must be a list of types (e.g. ['food', 'advice', "
+            "'digital']) or a mapping name -> alternatives"
+        )
     out: dict[str, tuple[str, ...]] = {}
     for name, alts in items:
         alts = [alts] if isinstance(alts, str) else list(alts)
         key = _slug(name)
         toks = tuple(dict.fromkeys(_slug(a) for a in alts if _slug(a)))
         if not key or not toks:
-            raise ValidationError(f"required type {name!r} -> {alts!r} has no usable name; give "
-                                  "words such as 'food' or 'advice'")
+            raise ValidationError(
+                f"required type {name!r} -> {alts!r} has no usable name; give "
+                "words such as 'food' or 'advice'"
+            )
         if key in out:
             raise ValidationError(f"required type {name!r} is given twice")
         out[key] = toks
@@ -119,17 +130,22 @@ def match_types(orgs: pd.DataFrame, required: Any) -> dict[str, np.ndarray]:
     """Boolean mask of the organisations satisfying each requirement (see module notes)."""
     req = _requirements(required)
     toks = organisation_tokens(orgs)
-    masks = {k: np.array([bool(t.intersection(alts)) for t in toks], dtype=bool)
-             for k, alts in req.items()}
+    masks = {
+        k: np.array([bool(t.intersection(alts)) for t in toks], dtype=bool)
+        for k, alts in req.items()
+    }
     missing = [k for k, m in masks.items() if not m.any()]
     if missing:
         seen = pd.Series([t for s in toks for t in s]).value_counts()
-        what = "; ".join(" or ".join(repr(a) for a in req[k])
-                         + ("" if req[k] == (k,) else f" (for {k!r})") for k in missing)
+        what = "; ".join(
+            " or ".join(repr(a) for a in req[k]) + ("" if req[k] == (k,) else f" (for {k!r})")
+            for k in missing
+        )
         raise ValidationError(
             f"no organisation has type or service {what}; the most common types and services are "
             f"{list(seen.index[:25])}; check the spelling or give alternatives, e.g. "
-            "{'food': ['food_bank', 'food']}")
+            "{'food': ['food_bank', 'food']}"
+        )
     return masks
 
 
@@ -179,8 +195,10 @@ class BasketResult:
         reqs = " + ".join(self.requirements)
         lines = [f"Basket {reqs}:"]
         for _, r in self.totals.iterrows():
-            lines.append(f"  {r['minutes']:g} min: {r['pop_basket']:,.0f} people "
-                         f"({r['share_basket']:.1%}) reach all of them")
+            lines.append(
+                f"  {r['minutes']:g} min: {r['pop_basket']:,.0f} people "
+                f"({r['share_basket']:.1%}) reach all of them"
+            )
         return "\n".join(lines)
 
 
@@ -194,8 +212,10 @@ def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
         return np.full(len(res), np.inf)
     if cov.mode == "network":
         if cov.network is None:
-            raise ValidationError("this coverage result has no network attached; recompute it "
-                                  "with coverage(..., network=net)")
+            raise ValidationError(
+                "this coverage result has no network attached; recompute it "
+                "with coverage(..., network=net)"
+            )
         from cnmap.network import distance_at_points, distance_to_nearest, snap_points
 
         max_snap = float(cov.parameters.max_snap_m)
@@ -217,8 +237,9 @@ def _minutes_list(cov: CoverageResult, minutes: Any) -> tuple[int | float, ...]:
     return tuple(cov.thresholds) if minutes is None else _check.minutes_tuple("minutes", minutes)
 
 
-def _stored_type(cov: CoverageResult, alts: tuple[str, ...], mask: np.ndarray,
-                 thresholds: Sequence[int | float]) -> str | None:
+def _stored_type(
+    cov: CoverageResult, alts: tuple[str, ...], mask: np.ndarray, thresholds: Sequence[int | float]
+) -> str | None:
     """The coverage type whose stored columns answer this requirement exactly, if any."""
     slugs = cov.organisations.get(S.TYPE_SLUG)
     if len(alts) != 1 or alts[0] not in cov.types or slugs is None:
@@ -230,9 +251,13 @@ def _stored_type(cov: CoverageResult, alts: tuple[str, ...], mask: np.ndarray,
     return alts[0]
 
 
-def _requirement_walks(cov: CoverageResult, req: Mapping[str, tuple[str, ...]],
-                       masks: Mapping[str, np.ndarray], thresholds: Sequence[int | float],
-                       R: pd.DataFrame) -> dict[str, str]:
+def _requirement_walks(
+    cov: CoverageResult,
+    req: Mapping[str, tuple[str, ...]],
+    masks: Mapping[str, np.ndarray],
+    thresholds: Sequence[int | float],
+    R: pd.DataFrame,
+) -> dict[str, str]:
     """Add ``walk_m_{R}`` and ``has_{R}_{T}min`` to ``R`` for every requirement; returns where
     each requirement's walks come from."""
     res = cov.residents
@@ -256,8 +281,9 @@ def _requirement_walks(cov: CoverageResult, req: Mapping[str, tuple[str, ...]],
     return source
 
 
-def _by_key(R: pd.DataFrame, key: str, req: Mapping[str, tuple[str, ...]],
-            thresholds: Sequence[int | float]) -> pd.DataFrame:
+def _by_key(
+    R: pd.DataFrame, key: str, req: Mapping[str, tuple[str, ...]], thresholds: Sequence[int | float]
+) -> pd.DataFrame:
     """Basket figures of the residents grouped by ``key`` (population-weighted)."""
     people = {S.basket(t): R[S.basket(t)].to_numpy(bool) for t in thresholds}
     people.update({S.has(k, t): R[S.has(k, t)].to_numpy(bool) for t in thresholds for k in req})
@@ -273,20 +299,41 @@ def _by_key(R: pd.DataFrame, key: str, req: Mapping[str, tuple[str, ...]],
     return out
 
 
-def _area_tables(cov: CoverageResult, R: pd.DataFrame, req: Mapping[str, tuple[str, ...]],
-                 thresholds: Sequence[int | float]
-                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+def _area_tables(
+    cov: CoverageResult,
+    R: pd.DataFrame,
+    req: Mapping[str, tuple[str, ...]],
+    thresholds: Sequence[int | float],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
     """Basket figures by LSOA, ward and IMD decile."""
-    lbase = cov.lsoas[[c for c in (S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME,
-                                   S.IMD_DECILE, S.GEOMETRY) if c in cov.lsoas.columns]]
-    lsoas = gpd.GeoDataFrame(lbase.merge(_by_key(R, S.LSOA_CODE, req, thresholds),
-                                         left_on=S.LSOA_CODE, right_index=True, how="left"),
-                             geometry=S.GEOMETRY, crs=cov.lsoas.crs)
-    wbase = cov.wards[[c for c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)
-                       if c in cov.wards.columns]]
-    wards = gpd.GeoDataFrame(wbase.merge(_by_key(R, S.WARD_CODE, req, thresholds),
-                                         left_on=S.WARD_CODE, right_index=True, how="left"),
-                             geometry=S.GEOMETRY, crs=cov.wards.crs)
+    lbase = cov.lsoas[
+        [
+            c
+            for c in (S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME, S.IMD_DECILE, S.GEOMETRY)
+            if c in cov.lsoas.columns
+        ]
+    ]
+    lsoas = gpd.GeoDataFrame(
+        lbase.merge(
+            _by_key(R, S.LSOA_CODE, req, thresholds),
+            left_on=S.LSOA_CODE,
+            right_index=True,
+            how="left",
+        ),
+        geometry=S.GEOMETRY,
+        crs=cov.lsoas.crs,
+    )
+    wbase = cov.wards[[c for c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY) if c in cov.wards.columns]]
+    wards = gpd.GeoDataFrame(
+        wbase.merge(
+            _by_key(R, S.WARD_CODE, req, thresholds),
+            left_on=S.WARD_CODE,
+            right_index=True,
+            how="left",
+        ),
+        geometry=S.GEOMETRY,
+        crs=cov.wards.crs,
+    )
     if S.IMD_DECILE in R.columns:
         deciles = _by_key(R, S.IMD_DECILE, req, thresholds).reset_index()
         deciles = deciles.loc[deciles[S.IMD_DECILE].notna()].astype({S.IMD_DECILE: int})
@@ -295,15 +342,19 @@ def _area_tables(cov: CoverageResult, R: pd.DataFrame, req: Mapping[str, tuple[s
     return lsoas, wards, deciles
 
 
-def _totals(R: pd.DataFrame, req: Mapping[str, tuple[str, ...]],
-            thresholds: Sequence[int | float]) -> pd.DataFrame:
+def _totals(
+    R: pd.DataFrame, req: Mapping[str, tuple[str, ...]], thresholds: Sequence[int | float]
+) -> pd.DataFrame:
     """One row per time limit for the whole area."""
     w = R[S.WEIGHT].to_numpy(float)
     total = float(w.sum())
     rows = []
     for t in thresholds:
-        row: dict[str, Any] = {S.MINUTES: t, S.POPULATION: total,
-                               "pop_basket": float(w[R[S.basket(t)].to_numpy(bool)].sum())}
+        row: dict[str, Any] = {
+            S.MINUTES: t,
+            S.POPULATION: total,
+            "pop_basket": float(w[R[S.basket(t)].to_numpy(bool)].sum()),
+        }
         row["share_basket"] = row["pop_basket"] / total if total else float("nan")
         for k in req:
             row[S.pop_without(k)] = float(w[~R[S.has(k, t)].to_numpy(bool)].sum())
@@ -311,8 +362,9 @@ def _totals(R: pd.DataFrame, req: Mapping[str, tuple[str, ...]],
     return pd.DataFrame(rows)
 
 
-def basket_coverage(coverage: CoverageResult, required_types: Any, *,
-                    minutes: float | Iterable[float] | None = None) -> BasketResult:
+def basket_coverage(
+    coverage: CoverageResult, required_types: Any, *, minutes: float | Iterable[float] | None = None
+) -> BasketResult:
     """Share of residents within reach of at least one organisation of each required type.
 
     Parameters
@@ -335,32 +387,56 @@ def basket_coverage(coverage: CoverageResult, required_types: Any, *,
     from cnmap.coverage import CoverageResult
 
     if not isinstance(coverage, CoverageResult):
-        raise ValidationError("basket_coverage needs a CoverageResult from cnmap.coverage.coverage, "
-                              f"not {type(coverage).__name__}")
+        raise ValidationError(
+            "basket_coverage needs a CoverageResult from cnmap.coverage.coverage, "
+            f"not {type(coverage).__name__}"
+        )
     thresholds = _minutes_list(coverage, minutes)
     req = _requirements(required_types)
     masks = match_types(coverage.organisations, req)
     res = coverage.residents
     placed = res[S.PLACED].to_numpy(bool) if S.PLACED in res.columns else np.ones(len(res), bool)
-    R = pd.DataFrame({S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(),
-                      S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
-                      S.WEIGHT: res[S.WEIGHT].to_numpy(float), S.PLACED: placed})
+    R = pd.DataFrame(
+        {
+            S.LSOA_CODE: res[S.LSOA_CODE].to_numpy(),
+            S.WARD_CODE: res[S.WARD_CODE].to_numpy(),
+            S.WEIGHT: res[S.WEIGHT].to_numpy(float),
+            S.PLACED: placed,
+        }
+    )
     if S.IMD_DECILE in res.columns:
         R[S.IMD_DECILE] = res[S.IMD_DECILE].to_numpy()
     source = _requirement_walks(coverage, req, masks, thresholds, R)
     for t in thresholds:
         R[S.basket(t)] = np.logical_and.reduce([R[S.has(k, t)].to_numpy(bool) for k in req])
     lsoas, wards, deciles = _area_tables(coverage, R, req, thresholds)
-    orgs = pd.DataFrame({"requirement": list(req), "accepts": ["; ".join(v) for v in req.values()],
-                         "n_organisations": [int(masks[k].sum()) for k in req],
-                         "walks": [source[k] for k in req]})
-    params = {"requirements": {k: list(v) for k, v in req.items()}, "minutes": list(thresholds),
-              "speed_kmh": coverage.speed_kmh, "mode": coverage.mode,
-              "max_snap_m": coverage.parameters.max_snap_m, "walks": source,
-              "coverage_params": coverage.params}
-    result = BasketResult(requirements=req, thresholds=thresholds, lsoas=lsoas, wards=wards,
-                          deciles=deciles, totals=_totals(R, req, thresholds),
-                          residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs),
-                          organisations=orgs, params=params)
+    orgs = pd.DataFrame(
+        {
+            "requirement": list(req),
+            "accepts": ["; ".join(v) for v in req.values()],
+            "n_organisations": [int(masks[k].sum()) for k in req],
+            "walks": [source[k] for k in req],
+        }
+    )
+    params = {
+        "requirements": {k: list(v) for k, v in req.items()},
+        "minutes": list(thresholds),
+        "speed_kmh": coverage.speed_kmh,
+        "mode": coverage.mode,
+        "max_snap_m": coverage.parameters.max_snap_m,
+        "walks": source,
+        "coverage_params": coverage.params,
+    }
+    result = BasketResult(
+        requirements=req,
+        thresholds=thresholds,
+        lsoas=lsoas,
+        wards=wards,
+        deciles=deciles,
+        totals=_totals(R, req, thresholds),
+        residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs),
+        organisations=orgs,
+        params=params,
+    )
     log.info("%s", result.summary())
     return result

@@ -121,8 +121,10 @@ def _progress(args: argparse.Namespace, steps: Sequence[str]) -> Progress | None
 def _check_out(out: Path | None) -> None:
     """``--out`` must be a folder (or not exist yet), not a file."""
     if out is not None and out.exists() and not out.is_dir():
-        raise ValidationError(f"--out {out} is an existing file; give a folder for the outputs "
-                              "(it is created if needed)")
+        raise ValidationError(
+            f"--out {out} is an existing file; give a folder for the outputs "
+            "(it is created if needed)"
+        )
 
 
 def _files(value: Any) -> list[Path]:
@@ -147,14 +149,18 @@ def _organisation_lines(result: Mapping[str, Any]) -> list[str]:
     lines = []
     for _, row in summary.iterrows():
         label = str(row["dataset"])
-        lines.append(f"organisations {label!r} ({row['file']}): {int(row['rows']):,} rows read, "
-                     f"{int(row['matched']):,} placed, {int(row['rejected']):,} rejected")
+        lines.append(
+            f"organisations {label!r} ({row['file']}): {int(row['rows']):,} rows read, "
+            f"{int(row['matched']):,} placed, {int(row['rejected']):,} rejected"
+        )
         lines += [f"  note: {n}" for n in notes.get(label, ())]
     total = int(summary["rejected"].sum()) if len(summary) else 0
     report = _rejected_report(result["paths"])
     where = f"; listed with reasons in {report}" if report else ""
-    lines.append(f"organisations: {int(summary['matched'].sum()) if len(summary) else 0:,} "
-                 f"placed, {total:,} rejected{where}")
+    lines.append(
+        f"organisations: {int(summary['matched'].sum()) if len(summary) else 0:,} "
+        f"placed, {total:,} rejected{where}"
+    )
     return lines
 
 
@@ -179,29 +185,37 @@ def _served_line(result: Mapping[str, Any]) -> list[str]:
         return [f"who is served: {served.note}"]
     where = _files(result["paths"].get("who_is_served"))
     layers = ", ".join(str(ly.name) for ly in served.layers)
-    return [f"who is served: {len(served.table):,} rows by group ({layers})"
-            + (f" in {where[0]}" if where else "")]
+    return [
+        f"who is served: {len(served.table):,} rows by group ({layers})"
+        + (f" in {where[0]}" if where else "")
+    ]
 
 
 def _data_line(result: Mapping[str, Any]) -> str:
     """Which data the run used (``area.params``)."""
     a = dict(getattr(result.get("area"), "params", {}) or {})
-    return (f"data: IoD{a.get('iod')} ({a.get('iod_dataset')}) on {a.get('lsoa_vintage')} "
-            f"LSOAs; population {a.get('population')}; postcodes {a.get('postcodes')}")
+    return (
+        f"data: IoD{a.get('iod')} ({a.get('iod_dataset')}) on {a.get('lsoa_vintage')} "
+        f"LSOAs; population {a.get('population')}; postcodes {a.get('postcodes')}"
+    )
 
 
 def _method_lines(result: Mapping[str, Any]) -> list[str]:
     """Straight-line mode and its detour factor, or the walk network check."""
     p = getattr(result["coverage"], "params", {})
     if p.get("mode") == "crow_flies":
-        return [f"mode: STRAIGHT-LINE (crow-flies) estimate, not a street walk: detour factor "
-                f"{p['detour_factor']:.3f}, {p.get('detour_source', '')}"]
+        return [
+            f"mode: STRAIGHT-LINE (crow-flies) estimate, not a street walk: detour factor "
+            f"{p['detour_factor']:.3f}, {p.get('detour_source', '')}"
+        ]
     guard = result.get("snap_coverage")
     if guard is None:
         return []
-    return [f"network check: {guard.share_unplaced:.1%} of residents ({guard.n_unplaced:,} of "
-            f"{guard.n_points:,} points) farther than {guard.max_snap_m:g} m from the walk "
-            f"network ({guard.status})"]
+    return [
+        f"network check: {guard.share_unplaced:.1%} of residents ({guard.n_unplaced:,} of "
+        f"{guard.n_points:,} points) farther than {guard.max_snap_m:g} m from the walk "
+        f"network ({guard.status})"
+    ]
 
 
 class _DropLogger(logging.Filter):
@@ -212,8 +226,12 @@ class _DropLogger(logging.Filter):
 
 
 #: ``cnmap run`` options that only a national configuration (a ``[national]`` table) takes.
-NATIONAL_OPTIONS = {"workers": "--workers", "scheduler": "--scheduler", "fresh": "--fresh",
-                    "districts": "--districts"}
+NATIONAL_OPTIONS = {
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "fresh": "--fresh",
+    "districts": "--districts",
+}
 
 
 def is_national(path: Path) -> bool:
@@ -231,7 +249,8 @@ def _refuse_national_options(args: argparse.Namespace) -> None:
         raise ValidationError(
             f"{', '.join(given)}: only for a national configuration (a file with a [national] "
             f"table, e.g. configs/england_libraries.toml); {args.config} has none, so leave "
-            f"{'it' if len(given) == 1 else 'them'} out or add [national] (docs/national.md)")
+            f"{'it' if len(given) == 1 else 'them'} out or add [national] (docs/national.md)"
+        )
 
 
 def district_codes(text: str | None) -> list[str] | None:
@@ -241,8 +260,10 @@ def district_codes(text: str | None) -> list[str] | None:
         return None
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise ValidationError(f"--districts {text!r} names no district; give comma-separated "
-                              "codes or names, e.g. --districts E06000017,E06000061")
+        raise ValidationError(
+            f"--districts {text!r} names no district; give comma-separated "
+            "codes or names, e.g. --districts E06000017,E06000061"
+        )
     codes = []
     for part in parts:
         try:
@@ -263,14 +284,17 @@ def _share_lines(result: Any) -> list[str]:
     """The share of the finished districts' residents within each time limit."""
     n_ok = len(result.lads) - len(result.failed)
     if n_ok == 0:
-        return ["no district finished: no national figures (the errors are in "
-                "tables/lads.csv)"]
-    where = ("England" if n_ok == _english_count()
-             else f"{n_ok} district{'s' if n_ok > 1 else ''}")
-    return [*_question(result),
-            *(f"{where}: {float(r['share_covered']):.1%} of {float(r['population']):,.0f} "
-              f"residents within a {float(r['minutes']):g}-minute walk "
-              f"({float(r['metres']):,.0f} m)" for _, r in result.totals.iterrows())]
+        return ["no district finished: no national figures (the errors are in tables/lads.csv)"]
+    where = "England" if n_ok == _english_count() else f"{n_ok} district{'s' if n_ok > 1 else ''}"
+    return [
+        *_question(result),
+        *(
+            f"{where}: {float(r['share_covered']):.1%} of {float(r['population']):,.0f} "
+            f"residents within a {float(r['minutes']):g}-minute walk "
+            f"({float(r['metres']):,.0f} m)"
+            for _, r in result.totals.iterrows()
+        ),
+    ]
 
 
 def _question(result: Any) -> list[str]:
@@ -298,14 +322,17 @@ def _district_lines(result: Any) -> list[str]:
     lads = result.lads
     ok = lads[lads["status"] == "ok"]
     modes = ", ".join(f"{n} {m}" for m, n in ok["mode"].value_counts().sort_index().items())
-    lines = [f"districts: {len(ok)} of {len(lads)} done ({len(result.computed)} computed, "
-             f"{len(result.resumed)} resumed from earlier runs), {len(result.failed)} failed"
-             + (f"; mode: {modes}" if modes else ""),
-             f"population: {result.population_input:,.0f} Census 2021 usual residents in the "
-             f"finished districts, {result.population_output:,.0f} in the tables"]
+    lines = [
+        f"districts: {len(ok)} of {len(lads)} done ({len(result.computed)} computed, "
+        f"{len(result.resumed)} resumed from earlier runs), {len(result.failed)} failed"
+        + (f"; mode: {modes}" if modes else ""),
+        f"population: {result.population_input:,.0f} Census 2021 usual residents in the "
+        f"finished districts, {result.population_output:,.0f} in the tables",
+    ]
     for _, row in lads[lads["status"] != "ok"].iterrows():
-        lines.append(f"  failed: {row['lad_code']} {row['lad_name']}: "
-                     f"{' '.join(str(row['error']).split())}")
+        lines.append(
+            f"  failed: {row['lad_code']} {row['lad_name']}: {' '.join(str(row['error']).split())}"
+        )
     return lines
 
 
@@ -313,10 +340,13 @@ def _national_lines(result: Any) -> list[str]:
     """What ``cnmap run`` prints after a national run: the figures, the districts and where
     every file is, one path a line."""
     tables = Path(result.out_dir) / "tables"
-    return [*_share_lines(result), *_district_lines(result),
-            f"tables in {tables} (lads.csv, lsoas.csv, wards.csv, deciles.csv, totals.csv)",
-            f"outputs written to {result.out_dir}",
-            *(f"  {name}: {path}" for name, path in sorted(result.files.items()))]
+    return [
+        *_share_lines(result),
+        *_district_lines(result),
+        f"tables in {tables} (lads.csv, lsoas.csv, wards.csv, deciles.csv, totals.csv)",
+        f"outputs written to {result.out_dir}",
+        *(f"  {name}: {path}" for name, path in sorted(result.files.items())),
+    ]
 
 
 def _cmd_national(args: argparse.Namespace) -> int:
@@ -326,14 +356,22 @@ def _cmd_national(args: argparse.Namespace) -> int:
     read_national_config(args.config)  # one line (exit 2) before a district or worker starts
     districts = district_codes(args.districts)
     _quiet_dask(args.verbose)
-    result = run_national(args.config, out_dir=args.out, districts=districts,
-                          scheduler=args.scheduler, n_workers=args.workers,
-                          progress=False if args.quiet else None, fresh=args.fresh)
+    result = run_national(
+        args.config,
+        out_dir=args.out,
+        districts=districts,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        progress=False if args.quiet else None,
+        fresh=args.fresh,
+    )
     if result.failed:
-        sys.stderr.write(f"cnmap: warning: {len(result.failed)} district(s) failed "
-                         f"({', '.join(result.failed[:5])}{', ...' if len(result.failed) > 5 else ''}"
-                         f"): listed with their errors in tables/lads.csv; run again to retry "
-                         f"them (finished districts are kept)\n")
+        sys.stderr.write(
+            f"cnmap: warning: {len(result.failed)} district(s) failed "
+            f"({', '.join(result.failed[:5])}{', ...' if len(result.failed) > 5 else ''}"
+            f"): listed with their errors in tables/lads.csv; run again to retry "
+            f"them (finished districts are kept)\n"
+        )
     sys.stdout.write("\n".join(_national_lines(result)) + "\n")
     return 0
 
@@ -364,9 +402,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"cnmap: warning: {' '.join(guard.note.split())}\n")
     out = sys.stdout
     out.write(result["coverage"].summary() + "\n")
-    for line in [_data_line(result), *_method_lines(result), *_organisation_lines(result),
-                 *_served_line(result), f"outputs written to {config.out_dir}",
-                 *_path_lines(result["paths"])]:
+    for line in [
+        _data_line(result),
+        *_method_lines(result),
+        *_organisation_lines(result),
+        *_served_line(result),
+        f"outputs written to {config.out_dir}",
+        *_path_lines(result["paths"]),
+    ]:
         out.write(line + "\n")
     return 0
 
@@ -398,8 +441,9 @@ def resolve_area(text: str) -> tuple[str, str]:
         code = resolve_lad(text)
     except UnknownAreaError as exc:
         code_like = re.fullmatch(r"[Ee]\d{8}", text.strip()) is not None
-        raise UnknownAreaError(str(exc) + (_close_codes(text.strip()) if code_like else "")
-                               ) from None
+        raise UnknownAreaError(
+            str(exc) + (_close_codes(text.strip()) if code_like else "")
+        ) from None
     except DataFetchError:
         if not re.fullmatch(r"[A-Za-z]\d{8}", text.strip()):
             raise
@@ -413,16 +457,25 @@ def _fetch_options(args: argparse.Namespace) -> dict[str, Any]:
     """The load_area options of ``cnmap fetch``, checked by the configuration's rules."""
     from cnmap.config import AreaData, validate
 
-    raw = {k: v for k, v in (("iod", args.iod), ("lsoa_vintage", args.lsoa_vintage),
-                             ("population", args.population), ("postcodes", args.postcodes))
-           if v is not None}
+    raw = {
+        k: v
+        for k, v in (
+            ("iod", args.iod),
+            ("lsoa_vintage", args.lsoa_vintage),
+            ("population", args.population),
+            ("postcodes", args.postcodes),
+        )
+        if v is not None
+    }
     return validate(raw, AreaData, where="cnmap fetch").load_options()
 
 
-_NETWORK_HINT = ("  The walk network can also be built when the run starts, from OpenStreetMap "
-                 "for the district plus a buffer: [network] build = \"district\" with source = "
-                 "\"overpass\" (online) or the path of a .osm.pbf extract covering it "
-                 "(docs/your_council.md).")
+_NETWORK_HINT = (
+    "  The walk network can also be built when the run starts, from OpenStreetMap "
+    'for the district plus a buffer: [network] build = "district" with source = '
+    '"overpass" (online) or the path of a .osm.pbf extract covering it '
+    "(docs/your_council.md)."
+)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -435,14 +488,15 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     who = f"{name} ({code})" if name else code
     records, missing = fetch_area_data(code, **options, network=not args.no_network)
     out = sys.stdout
-    out.write(f"{who}: data for a run on IoD{options['iod']}, {options['lsoa_vintage']} LSOAs, "
-              f"population {options['population']}, postcodes {options['postcodes']}"
-              f"{'' if args.no_network else ', walk network'}\n")
+    out.write(
+        f"{who}: data for a run on IoD{options['iod']}, {options['lsoa_vintage']} LSOAs, "
+        f"population {options['population']}, postcodes {options['postcodes']}"
+        f"{'' if args.no_network else ', walk network'}\n"
+    )
     for dataset, read_from in dict.fromkeys((r.dataset, r.read_from) for r in records):
         out.write(f"  fetched  {dataset:<22} {read_from}\n")
     if not missing:
-        out.write(f"{who}: every dataset the run needs is in the cache "
-                  f"({settings.cache_dir()})\n")
+        out.write(f"{who}: every dataset the run needs is in the cache ({settings.cache_dir()})\n")
         return 0
     out.write(describe_missing(code, missing) + "\n")
     if any(m.dataset in ("osm_walk_network", "osm_extract") for m in missing):
@@ -451,7 +505,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         f"{len(missing)} dataset(s) {who} needs are not at hand (listed above, each with its "
         f"publisher URL and the mirror path that would serve it): put them in a folder named "
         f"by CNMAP_DATA_MIRROR (see cnmap mirror) or download them (CNMAP_OFFLINE=1 forbids "
-        f"downloads)")
+        f"downloads)"
+    )
 
 
 def _cmd_mirror(args: argparse.Namespace) -> int:
@@ -472,8 +527,10 @@ def _cmd_mirror(args: argparse.Namespace) -> int:
         return 0
     table = mirror_layout()
     present = {p for p in table["path"] if any((r / p).is_file() for r in roots)}
-    out.write(f"mirror layout of the catalogue {catalogue_path()} ([x]: in CNMAP_DATA_MIRROR, "
-              f"{where}); a folder may add files in its cnmap-mirror.toml (docs/mirror.md)\n")
+    out.write(
+        f"mirror layout of the catalogue {catalogue_path()} ([x]: in CNMAP_DATA_MIRROR, "
+        f"{where}); a folder may add files in its cnmap-mirror.toml (docs/mirror.md)\n"
+    )
     for line in layout_lines(table, present if roots else None):
         out.write(line + "\n")
     return 0
@@ -497,16 +554,20 @@ def _check_scenario(path: Path) -> None:
     sc = read_scenario(path)
     check_organisation_files(sc.organisations, where=str(path))
     if sc.network_path is not None and not sc.network_path.is_file():
-        raise ValidationError(f"{path}: [network] path: walk network file {sc.network_path} "
-                              "does not exist or is not a file; check the path")
+        raise ValidationError(
+            f"{path}: [network] path: walk network file {sc.network_path} "
+            "does not exist or is not a file; check the path"
+        )
 
 
 def _read_lines(organisations: Any) -> list[str]:
     """Per scenario and organisations file: rows read, placed, rejected."""
     lines = ["organisations read:"]
     for _, r in organisations.iterrows():
-        lines.append(f"  {r['scenario']}: {r['dataset']} ({r['file']}): {int(r['rows']):,} rows "
-                     f"read, {int(r['matched']):,} placed, {int(r['rejected']):,} rejected")
+        lines.append(
+            f"  {r['scenario']}: {r['dataset']} ({r['file']}): {int(r['rows']):,} rows "
+            f"read, {int(r['matched']):,} placed, {int(r['rejected']):,} rejected"
+        )
     return lines
 
 
@@ -516,16 +577,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _check_out(args.out)
     for path in (args.a, args.b):
         _check_scenario(path)
-    result = compare_files(args.a, args.b, out_dir=args.out,
-                           formats=tuple(args.format or ("csv", "xlsx", "gpkg")))
+    result = compare_files(
+        args.a, args.b, out_dir=args.out, formats=tuple(args.format or ("csv", "xlsx", "gpkg"))
+    )
     named = {p.name: p for p in result.files}
     lines = [result.summary(), CONCENTRATION_INDEX_MEANING, *_read_lines(result.organisations)]
     if "rejected_organisations.csv" in named:
         lines.append(f"rejected rows listed with reasons in {named['rejected_organisations.csv']}")
-    where = next((str(named[n]) for n in ("groups.csv", "comparison.xlsx", "comparison.gpkg")
-                  if n in named), "the groups table")
-    lines.append(f"who gains and who loses by group: {result.groups_note}" if result.groups_note
-                 else f"who gains and who loses by group: {where} (groups)")
+    where = next(
+        (str(named[n]) for n in ("groups.csv", "comparison.xlsx", "comparison.gpkg") if n in named),
+        "the groups table",
+    )
+    lines.append(
+        f"who gains and who loses by group: {result.groups_note}"
+        if result.groups_note
+        else f"who gains and who loses by group: {where} (groups)"
+    )
     lines += [f"files written to {args.out}:", *[str(p) for p in result.files]]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
@@ -557,50 +624,84 @@ Configuration files: docs/configuration.md. Outputs: docs/outputs.md.
 """
 
 
-def _parser(sub: Any, name: str, help_text: str, description: str, examples: str
-            ) -> argparse.ArgumentParser:
+def _parser(
+    sub: Any, name: str, help_text: str, description: str, examples: str
+) -> argparse.ArgumentParser:
     """A sub-command with its help line, description and examples."""
-    return sub.add_parser(name, help=help_text,  # type: ignore[no-any-return]
-                          description=textwrap.fill(description, width=78),
-                          epilog=f"examples:\n{examples}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=help_text,
+        description=textwrap.fill(description, width=78),
+        epilog=f"examples:\n{examples}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _run_parser(sub: Any) -> None:
-    r = _parser(sub, "run", "run the whole analysis from a configuration file",
-                "Run the whole analysis of a configuration: the HTML map, the tables (CSV, "
-                "XLSX, GeoPackage), who is served, the figures (PNG, PDF), the one-page "
-                "summary, methods.md and run.json.",
-                "  cnmap run configs/birmingham.toml\n"
-                "  cnmap run my_council.toml --out output/mine -q\n"
-                "  cnmap run configs/england_libraries.toml --districts E06000017,E06000061 "
-                "--workers 1 --out output/two\n"
-                "  cnmap run configs/england_libraries.toml --workers 2    all 296 districts\n"
-                "  cnmap run configs/england_libraries.toml --scheduler tcp://host:8786")
-    r.add_argument("config", type=Path, help="TOML or YAML run configuration "
-                   "(see configs/ and docs/configuration.md)")
-    r.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder, created if needed (default: [output] dir of the "
-                   "configuration)")
-    r.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar (none is shown when stderr is not a terminal)")
+    r = _parser(
+        sub,
+        "run",
+        "run the whole analysis from a configuration file",
+        "Run the whole analysis of a configuration: the HTML map, the tables (CSV, "
+        "XLSX, GeoPackage), who is served, the figures (PNG, PDF), the one-page "
+        "summary, methods.md and run.json.",
+        "  cnmap run configs/birmingham.toml\n"
+        "  cnmap run my_council.toml --out output/mine -q\n"
+        "  cnmap run configs/england_libraries.toml --districts E06000017,E06000061 "
+        "--workers 1 --out output/two\n"
+        "  cnmap run configs/england_libraries.toml --workers 2    all 296 districts\n"
+        "  cnmap run configs/england_libraries.toml --scheduler tcp://host:8786",
+    )
+    r.add_argument(
+        "config",
+        type=Path,
+        help="TOML or YAML run configuration (see configs/ and docs/configuration.md)",
+    )
+    r.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder, created if needed (default: [output] dir of the configuration)",
+    )
+    r.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (none is shown when stderr is not a terminal)",
+    )
     n = r.add_argument_group(
-        "national runs", "for a configuration with a [national] table (e.g. "
+        "national runs",
+        "for a configuration with a [national] table (e.g. "
         "configs/england_libraries.toml): every English district as a task of Dask "
         "distributed, then tables/lads.csv, lsoas.csv, wards.csv, deciles.csv and maps "
-        "(docs/national.md); an interrupted run resumes from the finished districts")
-    n.add_argument("--districts", default=None, metavar="CODES",
-                   help="comma-separated district codes or names, e.g. E06000017,E06000061 or "
-                   "Rutland,Melton (default: [national] districts, else all 296)")
-    n.add_argument("--workers", type=_workers, default=None, metavar="N",
-                   help="LocalCluster worker processes (default: [national] workers, else one "
-                   "per core)")
-    n.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="a running Dask scheduler instead of a LocalCluster, e.g. "
-                   "tcp://host:8786")
-    n.add_argument("--fresh", action="store_true",
-                   help="compute every district again (forget the partial results kept in "
-                   "OUT/_partial)")
+        "(docs/national.md); an interrupted run resumes from the finished districts",
+    )
+    n.add_argument(
+        "--districts",
+        default=None,
+        metavar="CODES",
+        help="comma-separated district codes or names, e.g. E06000017,E06000061 or "
+        "Rutland,Melton (default: [national] districts, else all 296)",
+    )
+    n.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="LocalCluster worker processes (default: [national] workers, else one per core)",
+    )
+    n.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a running Dask scheduler instead of a LocalCluster, e.g. tcp://host:8786",
+    )
+    n.add_argument(
+        "--fresh",
+        action="store_true",
+        help="compute every district again (forget the partial results kept in OUT/_partial)",
+    )
     r.set_defaults(func=_cmd_run)
 
 
@@ -609,55 +710,94 @@ def _workers(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 2"
-                                         ) from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 2") from None
     if not 1 <= n <= 1024:
         raise argparse.ArgumentTypeError(f"{n} is out of range; give 1 to 1024")
     return n
 
 
 def _fetch_parser(sub: Any) -> None:
-    f = _parser(sub, "fetch", "fetch and verify every dataset a district's run needs into "
-                "the cache; list all that are missing",
-                "Fetch and verify (size, SHA-256, structure) every dataset a run for an English "
-                "district needs, into the cache (CNMAP_CACHE_DIR), from the mirror "
-                "(CNMAP_DATA_MIRROR) or the publishers; list every dataset that is missing.",
-                "  cnmap fetch Solihull\n  cnmap fetch e08000025 --iod 2019\n"
-                "  cnmap fetch Rutland --population census2021 --no-network")
-    f.add_argument("area", help="an English district's code (any case), e.g. E08000029, or "
-                   "its name, e.g. Solihull")
-    f.add_argument("--iod", type=int, default=None, choices=(2019, 2025),
-                   help="IoD edition (default 2025; 2019 when --lsoa-vintage 2011 alone)")
-    f.add_argument("--lsoa-vintage", type=int, default=None, choices=(2011, 2021),
-                   help="LSOA vintage (default 2021; 2011 when --iod 2019 alone)")
-    f.add_argument("--population", default=None, choices=("auto", "iod", "census2021"),
-                   help="population source (default auto: the IoD denominators where the "
-                   "file has them, else Census 2021)")
-    f.add_argument("--postcodes", default=None, choices=("auto", "nspl", "codepoint"),
-                   help="postcode lookup (default auto: NSPL where the mirror has it, else "
-                   "Code-Point Open)")
-    f.add_argument("--no-network", action="store_true",
-                   help="leave out the walk network (straight-line runs)")
+    f = _parser(
+        sub,
+        "fetch",
+        "fetch and verify every dataset a district's run needs into "
+        "the cache; list all that are missing",
+        "Fetch and verify (size, SHA-256, structure) every dataset a run for an English "
+        "district needs, into the cache (CNMAP_CACHE_DIR), from the mirror "
+        "(CNMAP_DATA_MIRROR) or the publishers; list every dataset that is missing.",
+        "  cnmap fetch Solihull\n  cnmap fetch e08000025 --iod 2019\n"
+        "  cnmap fetch Rutland --population census2021 --no-network",
+    )
+    f.add_argument(
+        "area",
+        help="an English district's code (any case), e.g. E08000029, or its name, e.g. Solihull",
+    )
+    f.add_argument(
+        "--iod",
+        type=int,
+        default=None,
+        choices=(2019, 2025),
+        help="IoD edition (default 2025; 2019 when --lsoa-vintage 2011 alone)",
+    )
+    f.add_argument(
+        "--lsoa-vintage",
+        type=int,
+        default=None,
+        choices=(2011, 2021),
+        help="LSOA vintage (default 2021; 2011 when --iod 2019 alone)",
+    )
+    f.add_argument(
+        "--population",
+        default=None,
+        choices=("auto", "iod", "census2021"),
+        help="population source (default auto: the IoD denominators where the "
+        "file has them, else Census 2021)",
+    )
+    f.add_argument(
+        "--postcodes",
+        default=None,
+        choices=("auto", "nspl", "codepoint"),
+        help="postcode lookup (default auto: NSPL where the mirror has it, else Code-Point Open)",
+    )
+    f.add_argument(
+        "--no-network", action="store_true", help="leave out the walk network (straight-line runs)"
+    )
     f.set_defaults(func=_cmd_fetch)
 
 
 def _compare_parser(sub: Any) -> None:
-    c = _parser(sub, "compare", "compare two scenario files or run configurations (who gains, "
-                "who loses coverage)",
-                "Compare scenario B against scenario A on one area and walk network: people "
-                "gained and lost by LSOA, ward and IMD decile, the concentration index over "
-                "deprivation and, where the need layers cover the area, who gains and who "
-                "loses by group of residents. A run configuration is a scenario named after "
-                "its file.",
-                "  cnmap compare configs/birmingham.toml warm_only.toml --out output/cmp\n"
-                "  cnmap compare a.yaml b.yaml --out cmp --format csv")
-    c.add_argument("a", type=Path, help="scenario A, the baseline (a scenario file or a run "
-                   "configuration, TOML or YAML)")
+    c = _parser(
+        sub,
+        "compare",
+        "compare two scenario files or run configurations (who gains, who loses coverage)",
+        "Compare scenario B against scenario A on one area and walk network: people "
+        "gained and lost by LSOA, ward and IMD decile, the concentration index over "
+        "deprivation and, where the need layers cover the area, who gains and who "
+        "loses by group of residents. A run configuration is a scenario named after "
+        "its file.",
+        "  cnmap compare configs/birmingham.toml warm_only.toml --out output/cmp\n"
+        "  cnmap compare a.yaml b.yaml --out cmp --format csv",
+    )
+    c.add_argument(
+        "a",
+        type=Path,
+        help="scenario A, the baseline (a scenario file or a run configuration, TOML or YAML)",
+    )
     c.add_argument("b", type=Path, help="scenario B, the alternative")
-    c.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder for the comparison, created if needed")
-    c.add_argument("--format", action="append", choices=("csv", "xlsx", "gpkg"), default=None,
-                   help="table format to write; repeat for several (default: all three)")
+    c.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder for the comparison, created if needed",
+    )
+    c.add_argument(
+        "--format",
+        action="append",
+        choices=("csv", "xlsx", "gpkg"),
+        default=None,
+        help="table format to write; repeat for several (default: all three)",
+    )
     c.set_defaults(func=_cmd_compare)
 
 
@@ -665,30 +805,52 @@ def build_parser() -> argparse.ArgumentParser:
     """The command's arguments (``cnmap --help``: options, examples, exit codes)."""
     from cnmap import __version__
 
-    p = argparse.ArgumentParser(prog="cnmap", description="Where community organisations reach "
-                                "people by walking, and where they don't.", epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"cnmap {__version__}",
-                   help="print cnmap's version and exit")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv: debug); with an internal error, the full "
-                   "traceback")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                           help="one of the commands below (cnmap COMMAND --help: its options "
-                           "and examples)")
+    p = argparse.ArgumentParser(
+        prog="cnmap",
+        description="Where community organisations reach people by walking, and where they don't.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"cnmap {__version__}",
+        help="print cnmap's version and exit",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output (-vv: debug); with an internal error, the full traceback",
+    )
+    sub = p.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="one of the commands below (cnmap COMMAND --help: its options and examples)",
+    )
     _run_parser(sub)
     _fetch_parser(sub)
-    mi = _parser(sub, "mirror", "the offline mirror's layout: which files in which folders "
-                 "serve which datasets",
-                 "The offline data mirror's layout (CNMAP_DATA_MIRROR): which file serves "
-                 "which dataset, [x] for those present.",
-                 "  cnmap mirror\n  cnmap mirror --lad Birmingham")
-    mi.add_argument("--lad", default=None, help="only the files serving this district (code "
-                    "or name)")
+    mi = _parser(
+        sub,
+        "mirror",
+        "the offline mirror's layout: which files in which folders serve which datasets",
+        "The offline data mirror's layout (CNMAP_DATA_MIRROR): which file serves "
+        "which dataset, [x] for those present.",
+        "  cnmap mirror\n  cnmap mirror --lad Birmingham",
+    )
+    mi.add_argument(
+        "--lad", default=None, help="only the files serving this district (code or name)"
+    )
     mi.set_defaults(func=_cmd_mirror)
-    s = _parser(sub, "sources", "list the data catalogue: publishers, vintages, licences, URLs",
-                "The data catalogue: every dataset's publisher, vintage, licence and URL.",
-                "  cnmap sources")
+    s = _parser(
+        sub,
+        "sources",
+        "list the data catalogue: publishers, vintages, licences, URLs",
+        "The data catalogue: every dataset's publisher, vintage, licence and URL.",
+        "  cnmap sources",
+    )
     s.set_defaults(func=_cmd_sources)
     _compare_parser(sub)
     return p
@@ -734,8 +896,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        sys.stderr.write(f"cnmap: internal error (a bug in cnmap): {type(exc).__name__}: "
-                         f"{one_line(exc)}; rerun with -v for the traceback and report it\n")
+        sys.stderr.write(
+            f"cnmap: internal error (a bug in cnmap): {type(exc).__name__}: "
+            f"{one_line(exc)}; rerun with -v for the traceback and report it\n"
+        )
         return 1
 
 

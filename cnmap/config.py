@@ -143,12 +143,14 @@ def _is_yaml(info: ValidationInfo) -> bool:
 def _not_text(name: str, value: Any, yaml: bool) -> str:
     if isinstance(value, bool):
         if yaml:
-            return (f"{name}={_show(value)} is a boolean, not text: YAML reads unquoted yes, no, "
-                    f"on, off, true and false as booleans; quote the text, e.g. {name}: \"no\"")
-        return f"{name}={_show(value)} is a boolean, not text; quote it: {name} = \"{value}\""
+            return (
+                f"{name}={_show(value)} is a boolean, not text: YAML reads unquoted yes, no, "
+                f'on, off, true and false as booleans; quote the text, e.g. {name}: "no"'
+            )
+        return f'{name}={_show(value)} is a boolean, not text; quote it: {name} = "{value}"'
     if _check.is_number(value):
         sep = ": " if yaml else " = "
-        return f"{name}={_show(value)} is a number, not text; quote it: {name}{sep}\"{value}\""
+        return f'{name}={_show(value)} is a number, not text; quote it: {name}{sep}"{value}"'
     return f"{name}={_show(value)} is {_kind(value)}, not text; give quoted text"
 
 
@@ -184,14 +186,14 @@ def _flag(value: Any, info: ValidationInfo) -> bool:
         return value
     name = info.field_name or "value"
     hint = " without quotes" if isinstance(value, str) else ""
-    raise ValueError(f"{name}={_show(value)} is {_kind(value)}, not true or false; write true "
-                     f"or false{hint}")
+    raise ValueError(
+        f"{name}={_show(value)} is {_kind(value)}, not true or false; write true or false{hint}"
+    )
 
 
 def _positive(unit: str, maximum: float | None = None) -> Callable[[Any, ValidationInfo], float]:
     def check(value: Any, info: ValidationInfo) -> float:
-        return _check.positive_number(info.field_name or "value", value, unit=unit,
-                                      maximum=maximum)
+        return _check.positive_number(info.field_name or "value", value, unit=unit, maximum=maximum)
 
     return check
 
@@ -225,11 +227,14 @@ def _whole(low: int, high: int) -> Callable[[Any, ValidationInfo], int]:
     def check(value: Any, info: ValidationInfo) -> int:
         name = info.field_name or "value"
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name}={_show(value)} is {_kind(value)}, not a whole number; "
-                             f"give a whole number from {low:,} to {high:,}")
+            raise ValueError(
+                f"{name}={_show(value)} is {_kind(value)}, not a whole number; "
+                f"give a whole number from {low:,} to {high:,}"
+            )
         if not low <= value <= high:
-            raise ValueError(f"{name}={_show(value)} must be a whole number from {low:,} to "
-                             f"{high:,}")
+            raise ValueError(
+                f"{name}={_show(value)} must be a whole number from {low:,} to {high:,}"
+            )
         return value
 
     return check
@@ -244,8 +249,12 @@ def _choice(*choices: Any) -> Callable[[Any, ValidationInfo], Any]:
                 return value
         name = info.field_name or "value"
         listed = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in choices)
-        hint = " (write it without quotes)" if isinstance(value, str) and \
-            any(value.strip() == str(c) for c in choices if not isinstance(c, str)) else ""
+        hint = (
+            " (write it without quotes)"
+            if isinstance(value, str)
+            and any(value.strip() == str(c) for c in choices if not isinstance(c, str))
+            else ""
+        )
         raise ValueError(f"{name}={_show(value)} is not one of {listed}{hint}")
 
     return check
@@ -258,8 +267,9 @@ def _minutes(value: Any, info: ValidationInfo) -> tuple[int | float, ...]:
 
 def _limit(value: Any, info: ValidationInfo) -> int | float:
     """One time limit in minutes (a whole number of minutes as int: 15, not 15.0)."""
-    f = _check.positive_number(info.field_name or "minutes", value, unit="minutes",
-                               maximum=_check.MAX_MINUTES)
+    f = _check.positive_number(
+        info.field_name or "minutes", value, unit="minutes", maximum=_check.MAX_MINUTES
+    )
     return int(f) if f.is_integer() else f
 
 
@@ -271,9 +281,11 @@ def _detour(value: Any, info: ValidationInfo) -> float:
     name = info.field_name or "detour_factor"
     f = _check.number(name, value, unit="walking / straight-line distance")
     if not 1 <= f <= MAX_DETOUR_FACTOR:
-        raise ValueError(f"{name}={_show(value)} must be from 1 to {MAX_DETOUR_FACTOR:g} (a walk "
-                         "is never shorter than the straight line; 1.3-1.5 is usual), or leave "
-                         "it out to calibrate it on the street network")
+        raise ValueError(
+            f"{name}={_show(value)} must be from 1 to {MAX_DETOUR_FACTOR:g} (a walk "
+            "is never shorter than the straight line; 1.3-1.5 is usual), or leave "
+            "it out to calibrate it on the street network"
+        )
     return f
 
 
@@ -282,8 +294,10 @@ def _persona(value: Any, info: ValidationInfo) -> str:
 
     name = _text(value, info)
     if name not in WALKING_SPEEDS:
-        raise ValueError(f"persona={_show(value)} is unknown; choose one of "
-                         f"{sorted(WALKING_SPEEDS)} or give speed_kmh")
+        raise ValueError(
+            f"persona={_show(value)} is unknown; choose one of "
+            f"{sorted(WALKING_SPEEDS)} or give speed_kmh"
+        )
     return name
 
 
@@ -291,11 +305,15 @@ def _lad_code(value: Any, info: ValidationInfo) -> str:
     """A LAD code: text in capitals (``E08000025``); a lower-case code is refused with the fix."""
     code = _text(value, info).strip()
     if code != code.upper() and _LAD_CODE.match(code.upper()):
-        raise ValueError(f"lad_code={_show(value)} is in lower case; LAD codes are written in "
-                         f"capitals: lad_code = \"{code.upper()}\"")
+        raise ValueError(
+            f"lad_code={_show(value)} is in lower case; LAD codes are written in "
+            f'capitals: lad_code = "{code.upper()}"'
+        )
     if not re.fullmatch(r"[A-Za-z0-9]+", code):
-        raise ValueError(f"lad_code={_show(value)} is not a LAD code (a letter and 8 digits, "
-                         "e.g. \"E08000025\" for Birmingham)")
+        raise ValueError(
+            f"lad_code={_show(value)} is not a LAD code (a letter and 8 digits, "
+            'e.g. "E08000025" for Birmingham)'
+        )
     return code
 
 
@@ -305,8 +323,10 @@ def _sheet(value: Any, info: ValidationInfo) -> str | int:
         return _text(value, info)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    raise ValueError(f"sheet={_show(value)} is {_kind(value)}; give a sheet name (quoted text) "
-                     "or its position (0 = the first sheet)")
+    raise ValueError(
+        f"sheet={_show(value)} is {_kind(value)}; give a sheet name (quoted text) "
+        "or its position (0 = the first sheet)"
+    )
 
 
 def _encoding(value: Any, info: ValidationInfo) -> str:
@@ -314,8 +334,10 @@ def _encoding(value: Any, info: ValidationInfo) -> str:
     try:
         codecs.lookup(name)
     except LookupError:
-        raise ValueError(f"encoding={_show(value)} is not a text encoding Python knows; use e.g. "
-                         "\"utf-8\", \"cp1252\" or \"latin-1\"") from None
+        raise ValueError(
+            f"encoding={_show(value)} is not a text encoding Python knows; use e.g. "
+            '"utf-8", "cp1252" or "latin-1"'
+        ) from None
     return name
 
 
@@ -323,12 +345,16 @@ def _types(value: Any, info: ValidationInfo) -> tuple[str, ...]:
     """One type name or a non-empty list of them."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
-        raise ValueError(f"types={_show(value)} must be a type name or a non-empty list of them, "
-                         "e.g. [\"food_bank\", \"advice\"]")
+        raise ValueError(
+            f"types={_show(value)} must be a type name or a non-empty list of them, "
+            'e.g. ["food_bank", "advice"]'
+        )
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"types={_show(value)}: {_show(item)} is not a type name; quote "
-                             "each name, e.g. [\"food_bank\", \"advice\"]")
+            raise ValueError(
+                f"types={_show(value)}: {_show(item)} is not a type name; quote "
+                'each name, e.g. ["food_bank", "advice"]'
+            )
     return tuple(items)
 
 
@@ -346,8 +372,10 @@ def _domain(value: Any, info: ValidationInfo) -> str:
 
     text = _text(value, info)
     if text.strip().lower() not in {*INDICES, *SERVICE_DOMAINS}:
-        raise ValueError(f"domain={_show(value)} is neither an IoD index ({', '.join(INDICES)}) "
-                         f"nor a service word ({', '.join(sorted(SERVICE_DOMAINS))})")
+        raise ValueError(
+            f"domain={_show(value)} is neither an IoD index ({', '.join(INDICES)}) "
+            f"nor a service word ({', '.join(sorted(SERVICE_DOMAINS))})"
+        )
     return text
 
 
@@ -355,9 +383,11 @@ def _column_names(value: Any, info: ValidationInfo) -> tuple[str, ...]:
     """The column names of a file without a header row: distinct non-empty texts."""
     name = info.field_name or "columns"
     if not isinstance(value, list | tuple) or len(value) < 2:
-        raise ValueError(f"{name}={_show(value)} must be a list of the file's column names in "
-                         "order (a file without a header row), e.g. [\"code\", \"name\", "
-                         "\"postcode\"]")
+        raise ValueError(
+            f"{name}={_show(value)} must be a list of the file's column names in "
+            'order (a file without a header row), e.g. ["code", "name", '
+            '"postcode"]'
+        )
     bad = [v for v in value if not isinstance(v, str) or not v.strip()]
     if bad:
         raise ValueError(f"{name}: {_show(bad[0])} is not a column name; quote each name")
@@ -370,18 +400,24 @@ def _column_names(value: Any, info: ValidationInfo) -> tuple[str, ...]:
 def _keep_rows(value: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
     """``keep``: column -> the value (text) or values a row must have to be read."""
     name = info.field_name or "keep"
-    example = "keep = { status = \"A\", prescribing_setting = [\"4\"] }"
+    example = 'keep = { status = "A", prescribing_setting = ["4"] }'
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{name}={_show(value)} must be a table of column = value(s), e.g. "
-                         f"{example}")
+        raise ValueError(
+            f"{name}={_show(value)} must be a table of column = value(s), e.g. {example}"
+        )
     out: dict[str, tuple[str, ...]] = {}
     for col, wanted in value.items():
         items = [wanted] if isinstance(wanted, str) else wanted
-        if not isinstance(items, list | tuple) or not items or \
-                not all(isinstance(v, str) for v in items):
-            raise ValueError(f"{name}.{col}={_show(wanted)} must be quoted text or a non-empty "
-                             f"list of quoted texts (values are compared as text), e.g. "
-                             f"{example}")
+        if (
+            not isinstance(items, list | tuple)
+            or not items
+            or not all(isinstance(v, str) for v in items)
+        ):
+            raise ValueError(
+                f"{name}.{col}={_show(wanted)} must be quoted text or a non-empty "
+                f"list of quoted texts (values are compared as text), e.g. "
+                f"{example}"
+            )
         out[str(col)] = tuple(v.strip() for v in items)
     return out
 
@@ -389,17 +425,20 @@ def _keep_rows(value: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
 def _type_labels(value: Any, info: ValidationInfo) -> dict[str, str]:
     """``type_labels``: organisation type -> the name readers see (non-empty texts)."""
     name = info.field_name or "type_labels"
-    example = "type_labels = { warm_space = \"Warm space\", food_bank = \"Food bank\" }"
+    example = 'type_labels = { warm_space = "Warm space", food_bank = "Food bank" }'
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{name}={_show(value)} must be a table of type = \"readable name\", "
-                         f"e.g. {example}")
+        raise ValueError(
+            f'{name}={_show(value)} must be a table of type = "readable name", e.g. {example}'
+        )
     out: dict[str, str] = {}
     for key, label in value.items():
         if not isinstance(key, str) or not key.strip():
             raise ValueError(f"{name}: {_show(key)} is not a type name; e.g. {example}")
         if not isinstance(label, str) or not label.strip():
-            raise ValueError(f"{name}.{key}={_show(label)} is {_kind(label)}, not a readable "
-                             f"name; give quoted text, e.g. {example}")
+            raise ValueError(
+                f"{name}.{key}={_show(label)} is {_kind(label)}, not a readable "
+                f"name; give quoted text, e.g. {example}"
+            )
         out[key.strip()] = " ".join(label.split())
     return out
 
@@ -463,13 +502,16 @@ class _Section(BaseModel):
         if isinstance(data, BaseModel):
             return data
         if not isinstance(data, Mapping):
-            raise PydanticCustomError("not_a_table", "not a table of settings",
-                                      {"hint": cls.table_hint})
+            raise PydanticCustomError(
+                "not_a_table", "not a table of settings", {"hint": cls.table_hint}
+            )
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
-            raise PydanticCustomError("unknown_keys", "unknown keys",
-                                      {"unknown": unknown, "allowed": list(cls.model_fields),
-                                       "note": cls.allowed_note})
+            raise PydanticCustomError(
+                "unknown_keys",
+                "unknown keys",
+                {"unknown": unknown, "allowed": list(cls.model_fields), "note": cls.allowed_note},
+            )
         return data
 
 
@@ -494,8 +536,10 @@ class AreaSection(_Section):
         elif "lsoa_vintage" in given and "iod" not in given:
             object.__setattr__(self, "iod", 2019 if self.lsoa_vintage == 2011 else 2025)
         if self.iod == 2025 and self.lsoa_vintage == 2011:
-            raise ValueError("iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
-                             "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)")
+            raise ValueError(
+                "iod=2025 with lsoa_vintage=2011: the IoD2025 is published on "
+                "2021 LSOAs; write lsoa_vintage = 2021 (or iod = 2019)"
+            )
         return self
 
 
@@ -510,15 +554,21 @@ class AreaData(AreaSection):
     @model_validator(mode="after")
     def _census_on_2021_lsoas(self) -> AreaData:
         if self.population == "census2021" and self.lsoa_vintage == 2011:
-            raise ValueError("population=\"census2021\" with lsoa_vintage=2011: Census 2021 "
-                             "residents are counted on 2021 LSOAs; write lsoa_vintage = 2021 "
-                             "(or population = \"iod\")")
+            raise ValueError(
+                'population="census2021" with lsoa_vintage=2011: Census 2021 '
+                "residents are counted on 2021 LSOAs; write lsoa_vintage = 2021 "
+                '(or population = "iod")'
+            )
         return self
 
     def load_options(self) -> dict[str, Any]:
         """The :func:`cnmap.load_area` keyword arguments this section gives."""
-        return {"lsoa_vintage": self.lsoa_vintage, "iod": self.iod,
-                "population": self.population, "postcodes": self.postcodes}
+        return {
+            "lsoa_vintage": self.lsoa_vintage,
+            "iod": self.iod,
+            "population": self.population,
+            "postcodes": self.postcodes,
+        }
 
 
 class RunArea(AreaData):
@@ -534,8 +584,9 @@ class NetworkSection(_Section):
 
     path: OptText = None
     dataset: Text = "osm_walk_network"
-    build: Annotated[NetworkBuild | None, _rule(_optional(_choice(*get_args(NetworkBuild))),
-                                                NetworkBuild | None)] = None
+    build: Annotated[
+        NetworkBuild | None, _rule(_optional(_choice(*get_args(NetworkBuild))), NetworkBuild | None)
+    ] = None
     source: Annotated[str, _rule(_text, str)] = "auto"
     buffer_m: Annotated[float, _rule(_non_negative("metres"), float)] = 2000.0
 
@@ -543,27 +594,34 @@ class NetworkSection(_Section):
     def _one_source(self) -> NetworkSection:
         given = self.model_fields_set
         if {"path", "dataset"} <= given:
-            raise ValueError(f"path={_show(self.path)} and dataset={_show(self.dataset)} are "
-                             "both given; give the network file (path) or the catalogue dataset, "
-                             "not both")
+            raise ValueError(
+                f"path={_show(self.path)} and dataset={_show(self.dataset)} are "
+                "both given; give the network file (path) or the catalogue dataset, "
+                "not both"
+            )
         if self.build is not None and given & {"path", "dataset"}:
             other = "path" if "path" in given else "dataset"
-            raise ValueError(f"build={self.build!r} and {other} are both given; build the "
-                             f"district's network from OpenStreetMap (build, source, buffer_m) "
-                             f"or read one ({other}), not both")
+            raise ValueError(
+                f"build={self.build!r} and {other} are both given; build the "
+                f"district's network from OpenStreetMap (build, source, buffer_m) "
+                f"or read one ({other}), not both"
+            )
         if self.build is None and given & {"source", "buffer_m"}:
             keys = " and ".join(sorted(given & {"source", "buffer_m"}))
-            raise ValueError(f"{keys} set without build = \"district\": they say how to build "
-                             "the district's network from OpenStreetMap; add build = "
-                             "\"district\" or remove them")
+            raise ValueError(
+                f'{keys} set without build = "district": they say how to build '
+                "the district's network from OpenStreetMap; add build = "
+                '"district" or remove them'
+            )
         return self
 
 
 class CoverageSection(_Section):
     """``[coverage]``: the options of :func:`cnmap.coverage.coverage`."""
 
-    minutes: Annotated[tuple[int | float, ...], _rule(_minutes, list[float] | float)] = \
+    minutes: Annotated[tuple[int | float, ...], _rule(_minutes, list[float] | float)] = (
         DEFAULT_MINUTES
+    )
     speed_kmh: Annotated[float | None, _rule(_optional(_speed), float | None)] = None
     persona: Annotated[str | None, _rule(_optional(_persona), str | None)] = None
     mode: Annotated[Mode, _pick(Mode)] = "network"
@@ -579,8 +637,10 @@ class CoverageSection(_Section):
 
             walks = WALKING_SPEEDS[self.persona]
             if abs(walks - self.speed_kmh) > 1e-9:
-                raise ValueError(f"persona={self.persona!r} walks at {walks:g} km/h but "
-                                 f"speed_kmh={self.speed_kmh:g} was also given; give one of them")
+                raise ValueError(
+                    f"persona={self.persona!r} walks at {walks:g} km/h but "
+                    f"speed_kmh={self.speed_kmh:g} was also given; give one of them"
+                )
         return self
 
 
@@ -588,11 +648,14 @@ class OrganisationEntry(_Section):
     """One ``[[organisations]]`` entry: a file, its label, the type that fills blanks, and
     options of :func:`cnmap.read_organisations`. A plain string is a path."""
 
-    allowed_note: ClassVar[str] = ("(after type_col: the options of cnmap.read_organisations; "
-                                   "columns, keep and area_postcodes_only prepare a list such "
-                                   "as a national one before it is read)")
-    table_hint: ClassVar[str] = ("give a table with a path, e.g. [[organisations]] path = "
-                                 "\"orgs.csv\", or a path string")
+    allowed_note: ClassVar[str] = (
+        "(after type_col: the options of cnmap.read_organisations; "
+        "columns, keep and area_postcodes_only prepare a list such "
+        "as a national one before it is read)"
+    )
+    table_hint: ClassVar[str] = (
+        'give a table with a path, e.g. [[organisations]] path = "orgs.csv", or a path string'
+    )
 
     path: Text
     label: OptText = None
@@ -611,30 +674,44 @@ class OrganisationEntry(_Section):
     sheet: Annotated[str | int | None, _rule(_optional(_sheet), str | int | None)] = None
     encoding: Annotated[str | None, _rule(_optional(_encoding), str | None)] = None
     keep_outside_m: Annotated[float, _rule(_non_negative("metres"), float)] = 0.0
-    duplicate_within_m: Annotated[float | None,
-                                  _rule(_optional(_non_negative("metres")), float | None)] = 50.0
-    columns: Annotated[tuple[str, ...] | None,
-                       _rule(_optional(_column_names), list[str] | None)] = None
-    keep: Annotated[dict[str, tuple[str, ...]] | None,
-                    _rule(_optional(_keep_rows), dict[str, list[str]] | None)] = None
+    duplicate_within_m: Annotated[
+        float | None, _rule(_optional(_non_negative("metres")), float | None)
+    ] = 50.0
+    columns: Annotated[
+        tuple[str, ...] | None, _rule(_optional(_column_names), list[str] | None)
+    ] = None
+    keep: Annotated[
+        dict[str, tuple[str, ...]] | None, _rule(_optional(_keep_rows), dict[str, list[str]] | None)
+    ] = None
     area_postcodes_only: Flag = False
 
     #: Keys that are not options of read_organisations (``columns``, ``keep`` and
     #: ``area_postcodes_only`` are applied by :mod:`cnmap.org_lists` before reading).
-    OWN_KEYS: ClassVar[tuple[str, ...]] = ("path", "label", "type", "type_col", "columns",
-                                           "keep", "area_postcodes_only")
+    OWN_KEYS: ClassVar[tuple[str, ...]] = (
+        "path",
+        "label",
+        "type",
+        "type_col",
+        "columns",
+        "keep",
+        "area_postcodes_only",
+    )
 
     @model_validator(mode="after")
     def _keep_names_columns(self) -> OrganisationEntry:
         if self.columns is not None and self.keep is not None:
             unknown = [k for k in self.keep if k not in self.columns]
             if unknown:
-                raise ValueError(f"keep names {unknown} but the columns given are "
-                                 f"{list(self.columns)}; use one of those names")
+                raise ValueError(
+                    f"keep names {unknown} but the columns given are "
+                    f"{list(self.columns)}; use one of those names"
+                )
         if self.area_postcodes_only and self.coords not in ("auto", "postcode"):
-            raise ValueError(f"area_postcodes_only = true with coords={self.coords!r}: the "
-                             "rows are chosen by their postcode, so they are placed by it; "
-                             "use coords = \"postcode\"")
+            raise ValueError(
+                f"area_postcodes_only = true with coords={self.coords!r}: the "
+                "rows are chosen by their postcode, so they are placed by it; "
+                'use coords = "postcode"'
+            )
         return self
 
     @classmethod
@@ -643,8 +720,11 @@ class OrganisationEntry(_Section):
 
     def read_options(self) -> dict[str, Any]:
         """The read_organisations options set in the file (defaults left to the reader)."""
-        return {k: getattr(self, k) for k in type(self).model_fields
-                if k in self.model_fields_set and k not in self.OWN_KEYS}
+        return {
+            k: getattr(self, k)
+            for k in type(self).model_fields
+            if k in self.model_fields_set and k not in self.OWN_KEYS
+        }
 
 
 def _entry_list(value: Any) -> Any:
@@ -713,8 +793,9 @@ class OutputSection(_Section):
 
     dir: Text = "output"
     self_contained: Flag = False
-    type_labels: Annotated[dict[str, str] | None,
-                           _rule(_optional(_type_labels), dict[str, str] | None)] = None
+    type_labels: Annotated[
+        dict[str, str] | None, _rule(_optional(_type_labels), dict[str, str] | None)
+    ] = None
 
 
 class RunFile(_Section):
@@ -733,8 +814,10 @@ class RunFile(_Section):
     def _thin_minutes_computed(self) -> RunFile:
         m = self.thin.minutes
         if m is not None and m not in self.coverage.minutes:
-            raise ValueError(f"[thin] minutes={m:g} is not among [coverage] minutes "
-                             f"{list(self.coverage.minutes)}; add it there or choose one of those")
+            raise ValueError(
+                f"[thin] minutes={m:g} is not among [coverage] minutes "
+                f"{list(self.coverage.minutes)}; add it there or choose one of those"
+            )
         return self
 
 
@@ -760,9 +843,11 @@ def _known_keys(model: type[BaseModel], data: Any, hint: str) -> Any:
         raise PydanticCustomError("not_a_table", "not a table of settings", {"hint": hint})
     unknown = [k for k in data if k not in model.model_fields]
     if unknown:
-        raise PydanticCustomError("unknown_keys", "unknown keys",
-                                  {"unknown": unknown, "allowed": list(model.model_fields),
-                                   "note": ""})
+        raise PydanticCustomError(
+            "unknown_keys",
+            "unknown keys",
+            {"unknown": unknown, "allowed": list(model.model_fields), "note": ""},
+        )
     return data
 
 
@@ -789,8 +874,9 @@ class NationalSection(BaseModel):
     @model_validator(mode="after")
     def _some_districts(self) -> NationalSection:
         if isinstance(self.districts, tuple) and not self.districts:
-            raise ValueError("districts = [] names no district; give \"all\" or a list of "
-                             "district codes or names")
+            raise ValueError(
+                'districts = [] names no district; give "all" or a list of district codes or names'
+            )
         return self
 
 
@@ -810,8 +896,9 @@ class NationalFile(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _sections(cls, data: Any) -> Any:
-        data = _known_keys(cls, data, "write [national], [[organisations]], [coverage] and "
-                                      "[output] sections")
+        data = _known_keys(
+            cls, data, "write [national], [[organisations]], [coverage] and [output] sections"
+        )
         orgs = data.get("organisations")
         if isinstance(orgs, str | Mapping):
             data = {**data, "organisations": [orgs]}
@@ -826,11 +913,11 @@ class NationalFile(BaseModel):
 _SECTIONS = {"area", "network", "coverage", "thin", "output", "filter", "national"}
 
 _MISSING = {
-    ("area",): "[area] needs lad_code, e.g. [area] lad_code = \"E08000025\" (Birmingham)",
-    ("area", "lad_code"): "[area] needs lad_code, e.g. lad_code = \"E08000025\" (Birmingham)",
+    ("area",): '[area] needs lad_code, e.g. [area] lad_code = "E08000025" (Birmingham)',
+    ("area", "lad_code"): '[area] needs lad_code, e.g. lad_code = "E08000025" (Birmingham)',
     ("organisations",): "give the organisations: at least one [[organisations]] table with a "
-                        "path, or organisations = \"orgs.csv\"",
-    ("name",): "give the scenario a name, e.g. name = \"Warm spaces\"",
+    'path, or organisations = "orgs.csv"',
+    ("name",): 'give the scenario a name, e.g. name = "Warm spaces"',
 }
 
 
@@ -859,10 +946,18 @@ def keypath(loc: Sequence[Any]) -> str:
 def _unknown_keys(where: str, ctx: Mapping[str, Any]) -> str:
     unknown = [str(k) if isinstance(k, str) else k for k in ctx["unknown"]]
     allowed = [str(a) for a in ctx["allowed"]]
-    near = [(k, m[0]) for k in unknown if isinstance(k, str)
-            for m in [difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)] if m][:3]
-    place = "at the top level (an unknown section or setting)" if where == "the top level" \
+    near = [
+        (k, m[0])
+        for k in unknown
+        if isinstance(k, str)
+        for m in [difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)]
+        if m
+    ][:3]
+    place = (
+        "at the top level (an unknown section or setting)"
+        if where == "the top level"
         else f"in {where}"
+    )
     if len(unknown) == 1 and near:
         did = f" (did you mean {near[0][1]!r}?)"
     else:
@@ -905,22 +1000,30 @@ def describe(error: Mapping[str, Any]) -> str:
         if clean in _MISSING:
             return _MISSING[clean]
         if len(clean) == 3 and clean[0] == "organisations" and clean[2] == "path":
-            return (f"{keypath(clean[:2])} has no path: entry {clean[1] + 1} needs a path, "
-                    "e.g. path = \"orgs.csv\"")
+            return (
+                f"{keypath(clean[:2])} has no path: entry {clean[1] + 1} needs a path, "
+                'e.g. path = "orgs.csv"'
+            )
         return f"{where} is missing"
     if kind == "unknown_keys":
         return _unknown_keys(where, ctx)
     if kind == "not_a_table":
         if where == "the top level":
-            return (f"the top level is {_kind(value)}, not a table of settings; write key = value "
-                    "settings and [sections] (see docs/configuration.md)")
-        return f"{where} must be a table of settings, not {_kind(value)} {_show(value)}; " \
-               f"{ctx.get('hint', '')}"
+            return (
+                f"the top level is {_kind(value)}, not a table of settings; write key = value "
+                "settings and [sections] (see docs/configuration.md)"
+            )
+        return (
+            f"{where} must be a table of settings, not {_kind(value)} {_show(value)}; "
+            f"{ctx.get('hint', '')}"
+        )
     if kind == "no_organisations":
         return _MISSING[("organisations",)]
     if kind == "not_entries":
-        return (f"organisations must be a path or a list of [[organisations]] tables, not "
-                f"{_kind(value)} {_show(value)}")
+        return (
+            f"organisations must be a path or a list of [[organisations]] tables, not "
+            f"{_kind(value)} {_show(value)}"
+        )
     if kind == "value_error":
         return _value_message(loc, error)
     return f"{where}={_show(value)}: {error.get('msg', kind)}"
@@ -942,18 +1045,21 @@ def _one_line(where: str, errors: Sequence[Mapping[str, Any]]) -> str:
 
 def _decode(data: bytes, where: str) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ValidationError(f"{where}: the file is not UTF-8 text but UTF-16 (it starts with "
-                              "a UTF-16 byte-order mark); save the file as UTF-8")
+        raise ValidationError(
+            f"{where}: the file is not UTF-8 text but UTF-16 (it starts with "
+            "a UTF-16 byte-order mark); save the file as UTF-8"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        bad = data[exc.start: exc.start + 1].hex()
-        raise ValidationError(f"{where}: the file is not UTF-8 text: byte 0x{bad} at position "
-                              f"{exc.start} (line {line}, column {col}) is not valid UTF-8; "
-                              "save the file as UTF-8 (e.g. 'Save as... UTF-8' in your editor)"
-                              ) from None
+        bad = data[exc.start : exc.start + 1].hex()
+        raise ValidationError(
+            f"{where}: the file is not UTF-8 text: byte 0x{bad} at position "
+            f"{exc.start} (line {line}, column {col}) is not valid UTF-8; "
+            "save the file as UTF-8 (e.g. 'Save as... UTF-8' in your editor)"
+        ) from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]  # no stubs for PyYAML
@@ -971,8 +1077,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]  # no stubs for P
             except TypeError:  # an unhashable (complex) key: PyYAML refuses it itself
                 continue
             if repeated:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
-                                                        key_node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -983,12 +1090,13 @@ def _parse(text: str, syntax: str, where: str) -> Any:
         return tomllib.loads(text)
     except Exception as exc:  # noqa: BLE001 - tomllib and PyYAML errors are reported alike
         detail = " ".join(str(exc).split())
-        raise ValidationError(f"{where}: cannot parse the configuration ({syntax}): {detail}; "
-                              f"fix the {syntax} syntax at that place") from None
+        raise ValidationError(
+            f"{where}: cannot parse the configuration ({syntax}): {detail}; "
+            f"fix the {syntax} syntax at that place"
+        ) from None
 
 
-def read_config_file(path: str | os.PathLike[str], *, what: str = "config"
-                     ) -> tuple[Any, str]:
+def read_config_file(path: str | os.PathLike[str], *, what: str = "config") -> tuple[Any, str]:
     """Read a TOML or YAML file as plain values; returns ``(values, "TOML" or "YAML")``.
 
     ``what`` names the file in messages (``"config"``, ``"scenario"``). Refuses a missing
@@ -1002,13 +1110,15 @@ def read_config_file(path: str | os.PathLike[str], *, what: str = "config"
         raise ValidationError(f"{what} file {p} does not exist; check the path")
     syntax = _SUFFIXES.get(p.suffix.lower())
     if syntax is None:
-        raise ValidationError(f"{what} file {p}: use a .toml, .yaml or .yml file (the suffix "
-                              "says how to read it)")
+        raise ValidationError(
+            f"{what} file {p}: use a .toml, .yaml or .yml file (the suffix says how to read it)"
+        )
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise ValidationError(f"{what} file {p} cannot be read ({exc.strerror or exc}); check "
-                              "its permissions") from None
+        raise ValidationError(
+            f"{what} file {p} cannot be read ({exc.strerror or exc}); check its permissions"
+        ) from None
     raw = _parse(_decode(data, str(p)), syntax, str(p))
     return ({} if raw is None else raw), syntax
 
@@ -1028,8 +1138,9 @@ def validate(raw: Any, schema: type[M], *, where: str, yaml: bool = False) -> M:
         raise ValidationError(_one_line(where, exc.errors(include_url=False))) from None
 
 
-def load_document(source: str | os.PathLike[str] | Mapping[str, Any], schema: type[M], *,
-                  what: str) -> tuple[M, Path, Path | None]:
+def load_document(
+    source: str | os.PathLike[str] | Mapping[str, Any], schema: type[M], *, what: str
+) -> tuple[M, Path, Path | None]:
     """A file or a dict checked against ``schema``: ``(model, base folder, file or None)``.
 
     Relative paths in the document are resolved against the base folder: the file's folder,
@@ -1050,13 +1161,17 @@ def _expand(value: str, key: str, where: str) -> str:
     try:
         return string.Template(value).substitute(os.environ)
     except KeyError as exc:
-        raise ValidationError(f"{where}: {key} uses ${{{exc.args[0]}}} but that environment "
-                              f"variable is not set; set it (e.g. export {exc.args[0]}=...) or "
-                              "write the path out") from None
+        raise ValidationError(
+            f"{where}: {key} uses ${{{exc.args[0]}}} but that environment "
+            f"variable is not set; set it (e.g. export {exc.args[0]}=...) or "
+            "write the path out"
+        ) from None
     except ValueError as exc:
-        raise ValidationError(f"{where}: {key}={_show(value)} has a bad $ placeholder ({exc}); "
-                              "write ${NAME} for an environment variable and $$ for a dollar "
-                              "sign") from None
+        raise ValidationError(
+            f"{where}: {key}={_show(value)} has a bad $ placeholder ({exc}); "
+            "write ${NAME} for an environment variable and $$ for a dollar "
+            "sign"
+        ) from None
 
 
 def resolve_path(value: str, key: str, base: Path, where: str) -> Path:
@@ -1085,16 +1200,24 @@ class OrganisationSource:
         return self.columns is not None or bool(self.keep) or self.area_postcodes_only
 
 
-def organisation_sources(entries: Sequence[OrganisationEntry], *, base: Path, where: str
-                         ) -> tuple[OrganisationSource, ...]:
+def organisation_sources(
+    entries: Sequence[OrganisationEntry], *, base: Path, where: str
+) -> tuple[OrganisationSource, ...]:
     """The ``[[organisations]]`` entries as sources: paths resolved, label defaulting to the
     file name without suffix."""
     out = []
     for i, e in enumerate(entries, start=1):
         p = resolve_path(e.path, f"[[organisations]] number {i} path", base, where)
-        out.append(OrganisationSource(path=p, label=e.label if e.label is not None else p.stem,
-                                      type=e.type, type_col=e.type_col,
-                                      options=e.read_options(), columns=e.columns,
-                                      keep=dict(e.keep or {}),
-                                      area_postcodes_only=e.area_postcodes_only))
+        out.append(
+            OrganisationSource(
+                path=p,
+                label=e.label if e.label is not None else p.stem,
+                type=e.type,
+                type_col=e.type_col,
+                options=e.read_options(),
+                columns=e.columns,
+                keep=dict(e.keep or {}),
+                area_postcodes_only=e.area_postcodes_only,
+            )
+        )
     return tuple(out)

@@ -168,8 +168,11 @@ def _groups(table: pd.DataFrame, by: Any, original_columns: Sequence[str]) -> tu
             )
         extra = keys.difference(pd.Index(table[LSOA_CODE]))
         if len(extra):
-            logger.info("summarise: %d LSOA(s) in the mapping are not in the table: %s",
-                        len(extra), list(extra[:5]))
+            logger.info(
+                "summarise: %d LSOA(s) in the mapping are not in the table: %s",
+                len(extra),
+                list(extra[:5]),
+            )
         return groups.reset_index(drop=True), name
     raise ValidationError(
         f"summarise: by must be a column name or an LSOA-to-group mapping (dict or Series), "
@@ -177,16 +180,23 @@ def _groups(table: pd.DataFrame, by: Any, original_columns: Sequence[str]) -> tu
     )
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray, codes: np.ndarray,
-                   n_groups: int) -> np.ndarray:
+def _weighted_mean(
+    values: np.ndarray, weights: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
     num = np.bincount(codes, weights=values * weights, minlength=n_groups)
     den = np.bincount(codes, weights=weights, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _local_concentration(rev_rank: np.ndarray, rank: np.ndarray, weights: np.ndarray,
-                         codes: np.ndarray, n_groups: int, share: float) -> np.ndarray:
+def _local_concentration(
+    rev_rank: np.ndarray,
+    rank: np.ndarray,
+    weights: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    share: float,
+) -> np.ndarray:
     """Weighted mean reversed rank of each group's most deprived LSOAs holding `share` of
     its population, the last one partially. Vectorised: one sort, cumulative sums."""
     order = np.lexsort((rank, codes))  # by group, then most deprived first
@@ -275,16 +285,18 @@ def _rank_measures(
     out: dict[str, np.ndarray] = {}
     left_out: dict[str, str] = {}
     rev = (n + 1 - rank).astype("float64")
-    in_top10 = (100 * rank <= 10 * n)
+    in_top10 = 100 * rank <= 10 * n
     out[f"{d}_proportion_most_deprived_10"] = (
-        np.bincount(g.codes, weights=in_top10.astype("float64"), minlength=g.n_groups)
-        / g.sizes)
+        np.bincount(g.codes, weights=in_top10.astype("float64"), minlength=g.n_groups) / g.sizes
+    )
     if w is not None:
         out[f"{d}_average_rank"] = _weighted_mean(rev, w, g.codes, g.n_groups)
         out[f"{d}_extent"] = _weighted_mean(
-            extent_weight(_national_percentile(rank, n)), w, g.codes, g.n_groups)
+            extent_weight(_national_percentile(rank, n)), w, g.codes, g.n_groups
+        )
         out[f"{d}_local_concentration"] = _local_concentration(
-            rev, rank, w, g.codes, g.n_groups, LOCAL_CONCENTRATION_SHARE)
+            rev, rank, w, g.codes, g.n_groups, LOCAL_CONCENTRATION_SHARE
+        )
     else:
         for m in ("average_rank", "extent", "local_concentration"):
             left_out[f"{d}_{m}"] = no_w
@@ -302,23 +314,22 @@ def _domain_measures(
     no_w = f"no {pop_col} population column"
     if has_score and w is not None:
         out[f"{d}_average_score"] = _weighted_mean(
-            t[score_c].to_numpy(dtype="float64"), w, g.codes, g.n_groups)
+            t[score_c].to_numpy(dtype="float64"), w, g.codes, g.n_groups
+        )
     else:
-        left_out[f"{d}_average_score"] = (
-            f"no {score_c} column" if not has_score else no_w)
+        left_out[f"{d}_average_score"] = f"no {score_c} column" if not has_score else no_w
     if rank_c in t.columns:
-        out_r, left_r = _rank_measures(
-            t[rank_c].to_numpy(dtype="int64"), d, w, no_w, g, n)
+        out_r, left_r = _rank_measures(t[rank_c].to_numpy(dtype="int64"), d, w, no_w, g, n)
         return out | out_r, left_out | left_r
     for m in ("average_rank", "extent", "local_concentration"):
         left_out[f"{d}_{m}"] = f"no {rank_c} column"
     if decile_c in t.columns:
         dec1 = (t[decile_c].to_numpy() == 1).astype("float64")
         out[f"{d}_proportion_most_deprived_10"] = (
-            np.bincount(g.codes, weights=dec1, minlength=g.n_groups) / g.sizes)
+            np.bincount(g.codes, weights=dec1, minlength=g.n_groups) / g.sizes
+        )
     else:
-        left_out[f"{d}_proportion_most_deprived_10"] = (
-            f"no {rank_c} or {decile_c} column")
+        left_out[f"{d}_proportion_most_deprived_10"] = f"no {rank_c} or {decile_c} column"
     return out, left_out
 
 
@@ -334,11 +345,16 @@ def _scale_measures(
             continue
         if score_c in t.columns and pop_col in pops:
             out[col] = np.bincount(
-                g.codes, weights=t[score_c].to_numpy(dtype="float64") * pops[pop_col],
-                minlength=g.n_groups)
+                g.codes,
+                weights=t[score_c].to_numpy(dtype="float64") * pops[pop_col],
+                minlength=g.n_groups,
+            )
         else:
-            left_out[col] = f"no {score_c} column" if score_c not in t.columns else (
-                f"no {pop_col} population column")
+            left_out[col] = (
+                f"no {score_c} column"
+                if score_c not in t.columns
+                else (f"no {pop_col} population column")
+            )
     return out, left_out
 
 
@@ -442,8 +458,7 @@ def summarise(
         left_out["population"] = "no total population column (pop_total)"
 
     if domains is None:
-        domains = [d for d in _iod.DOMAINS
-                   if any(f"{d}_{m}" in t.columns for m in _iod.MEASURES)]
+        domains = [d for d in _iod.DOMAINS if any(f"{d}_{m}" in t.columns for m in _iod.MEASURES)]
     if not domains:
         raise MissingColumnError(
             "summarise: the table has no score, rank or decile column of any IoD index "
@@ -470,10 +485,19 @@ def summarise(
         "left_out": left_out,
     }
     if left_out:
-        logger.info("summarise: %d measure(s) left out for lack of inputs: %s",
-                    len(left_out), sorted(left_out))
-    logger.info("summarise: %d groups, %d LSOAs, %d measures (IoD%d, N=%d)", n_groups,
-                len(t), len(measure_cols), ed, n)
+        logger.info(
+            "summarise: %d measure(s) left out for lack of inputs: %s",
+            len(left_out),
+            sorted(left_out),
+        )
+    logger.info(
+        "summarise: %d groups, %d LSOAs, %d measures (IoD%d, N=%d)",
+        n_groups,
+        len(t),
+        len(measure_cols),
+        ed,
+        n,
+    )
     return result
 
 

@@ -69,8 +69,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "xlsx", "gpkg")
-RESERVED = ("README", "parameters", "sources", "readme_parameters", "readme_sources",
-            "layer_styles")
+RESERVED = (
+    "README",
+    "parameters",
+    "sources",
+    "readme_parameters",
+    "readme_sources",
+    "layer_styles",
+)
 #: The first cell of the one row of a table that has no rows starts with this.
 EMPTY_PREFIX = "(no rows)"
 #: The ``what`` of a quality row for an organisation placed far from its address postcode.
@@ -81,25 +87,24 @@ _MAX_CELL = 32767
 #: What each standard sheet / table of :func:`export_coverage` holds.
 SHEET_DESCRIPTIONS: dict[str, str] = {
     "thin_lsoas": "The thin LSOAs only (deprived and poorly covered), in rank order "
-                  "(1 = thinnest): deprivation, provision, residents out of reach and the "
-                  "reason. Every LSOA, with its thin flag and rank, is in lsoas.",
+    "(1 = thinnest): deprivation, provision, residents out of reach and the "
+    "reason. Every LSOA, with its thin flag and rank, is in lsoas.",
     "thin_wards": "The flagged wards only (thin or left behind), in rank order (1 = thinnest): "
-                  "ward deprivation (average rank), provision, flags and the reason. Every "
-                  "ward is in wards.",
+    "ward deprivation (average rank), provision, flags and the reason. Every "
+    "ward is in wards.",
     "lsoas": "Every LSOA: walking coverage at every time limit, its deprivation and, with a "
-             "thin-infrastructure classification, its rank, thin flag and reason.",
+    "thin-infrastructure classification, its rank, thin flag and reason.",
     "wards": "Every ward: walking coverage at every time limit (residents counted in the ward "
-             "they live in) and, with a classification, its rank and flags.",
+    "they live in) and, with a classification, its rank and flags.",
     "deciles": "The equity view: coverage by national IMD decile (1 = most deprived 10%).",
     "totals": "Coverage of the whole area at each time limit.",
     "organisations": "The organisations used, with where they were placed on the street "
-                     "network and how far each lies from its address postcode.",
+    "network and how far each lies from its address postcode.",
     "ward_deprivation": "MHCLG summary measures of deprivation for each ward (population: the "
-                        "ward's LSOAs added up by the LSOA-to-ward best fit).",
+    "ward's LSOAs added up by the LSOA-to-ward best fit).",
     "quality": "Problems found: organisations or homes too far from any walkable street, "
-               "organisations placed more than 1 km from their address postcode.",
-    "residents": "Residential points (postcodes) with their population weight and walking "
-                 "results.",
+    "organisations placed more than 1 km from their address postcode.",
+    "residents": "Residential points (postcodes) with their population weight and walking results.",
     "catchments": "Walking catchments: the streets reached within the time limit, buffered.",
 }
 
@@ -115,42 +120,42 @@ EMPTY_REASONS: dict[str, str] = {
 #: Plain-English meaning of common columns, listed on the README sheet when present.
 COLUMN_GUIDE: dict[str, str] = {
     "rank": "1 = thinnest provision for the need: thin areas first, then by deprived residents "
-            "out of reach, then by deprivation",
+    "out of reach, then by deprivation",
     "population": "residents (IoD2019 mid-2015 population unless stated in the parameters)",
     "pop_covered_{T}min": "residents within T minutes' walk of an organisation",
     "share_covered_{T}min": "share of residents within T minutes' walk of an organisation "
-                            "(in columns headed (%): a percentage, 0 to 100)",
+    "(in columns headed (%): a percentage, 0 to 100)",
     "mean_reachable_{T}min": "average number of organisations a resident can reach within "
-                             "T minutes (population-weighted)",
+    "T minutes (population-weighted)",
     "mean_walk_min": "average walk to the nearest organisation, minutes (population-weighted)",
     "median_walk_min": "median walk to the nearest organisation, minutes",
     "deprivation_domain": "the deprivation index used (imd = Index of Multiple Deprivation)",
     "deprivation_rank": "national rank of the LSOA on that index (1 = most deprived in England)",
     "deprivation_decile": "national decile (1 = most deprived 10% in England); for wards, the "
-                          "decile the ward's average rank falls in",
+    "decile the ward's average rank falls in",
     "deprivation_average_rank": "MHCLG population-weighted average rank of the ward's LSOAs "
-                                "(higher = more deprived)",
+    "(higher = more deprived)",
     "share_covered": "share of residents within the chosen time limit of an organisation "
-                     "(in columns headed (%): a percentage, 0 to 100)",
+    "(in columns headed (%): a percentage, 0 to 100)",
     "pop_out_of_reach": "residents farther than the chosen time limit from any organisation",
     "deprived_pop_out_of_reach": "residents of deprived LSOAs (decile <= the chosen maximum) "
-                                 "farther than the time limit from any organisation",
+    "farther than the time limit from any organisation",
     "mean_reachable": "organisations within reach per resident (population-weighted mean "
-                      "number within the time limit)",
+    "number within the time limit)",
     "orgs_located": "organisations whose location lies in the area",
     "orgs_per_1000": "organisations located in the area per 1,000 residents",
     "bivariate_class": "deprivation tercile (3 = most deprived) - provision tercile "
-                       "(1 = least provision), within the area",
+    "(1 = least provision), within the area",
     "thin": "deprived and poorly covered, by the rule in the parameters",
     "left_behind": "ward among the worst X% on both deprivation and provision",
     "reason": "why the area is flagged, in plain English",
     "share_covered_cluster": "cold spot / hot spot of share covered (Getis-Ord Gi*, FDR "
-                             "controlled) or not significant",
+    "controlled) or not significant",
     "imd_decile": "IMD national decile (1 = most deprived 10% in England)",
     "postcode_distance_m": "metres between where the organisation is placed and the centre of "
-                           "its address postcode",
+    "its address postcode",
     "far_from_postcode": "placed more than 1 km from its address postcode: check its "
-                         "coordinates or address (listed in quality)",
+    "coordinates or address (listed in quality)",
 }
 
 
@@ -181,7 +186,7 @@ def sheet_name(name: str, taken: Iterable[str] = ()) -> str:
     k = 2
     while cand.lower() in used:
         suffix = f"~{k}"
-        cand = base[:_MAX_SHEET - len(suffix)] + suffix
+        cand = base[: _MAX_SHEET - len(suffix)] + suffix
         k += 1
     return cand
 
@@ -226,15 +231,21 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
         if out[c].dtype == object:
             col = out[c]
             if col.map(lambda v: isinstance(v, (list, tuple, set, dict))).any():
-                out[c] = col.map(lambda v: _text(sorted(v) if isinstance(v, set) else v)
-                                 if isinstance(v, (list, tuple, set, dict)) else v)
+                out[c] = col.map(
+                    lambda v: (
+                        _text(sorted(v) if isinstance(v, set) else v)
+                        if isinstance(v, (list, tuple, set, dict))
+                        else v
+                    )
+                )
     out.columns = [str(c) for c in out.columns]
     return out
 
 
 def _is_share(col: str) -> bool:
-    return bool(re.search(r"(^|_)share(_|$)|^proportion_|_proportion_|(^|_)extent$|^match_rate$",
-                          col))
+    return bool(
+        re.search(r"(^|_)share(_|$)|^proportion_|_proportion_|(^|_)extent$|^match_rate$", col)
+    )
 
 
 def _is_people(col: str) -> bool:
@@ -404,8 +415,10 @@ def _csv_guard(df: pd.DataFrame) -> pd.DataFrame:
             continue
         raw = col.astype(object)
         guarded = raw.map(_guard_value)
-        if any(isinstance(b, str) and (not isinstance(a, str) or a != b)
-               for a, b in zip(raw.tolist(), guarded.tolist(), strict=True)):
+        if any(
+            isinstance(b, str) and (not isinstance(a, str) or a != b)
+            for a, b in zip(raw.tolist(), guarded.tolist(), strict=True)
+        ):
             if out is df:
                 out = df.copy()
             out.isetitem(i, guarded.to_numpy(dtype=object))
@@ -425,8 +438,7 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, guard_formulas: bool = True
     """
     table = _csv_guard(df) if guard_formulas else df
     p = Path(path)
-    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n",
-                 quoting=csv.QUOTE_MINIMAL)
+    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return p
 
 
@@ -434,7 +446,7 @@ def _xlsx_text(v: str) -> str:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     v = ILLEGAL_CHARACTERS_RE.sub("", v)
-    return v if len(v) <= _MAX_CELL else v[:_MAX_CELL - 1] + "…"
+    return v if len(v) <= _MAX_CELL else v[: _MAX_CELL - 1] + "…"
 
 
 def _col_letter(i: int) -> str:
@@ -538,8 +550,12 @@ def _table_sheet(wb: Any, title: str, df: pd.DataFrame) -> None:
         ws.append([_data_cell(ws, values[c][i], fmts[c]) for c in cols])
 
 
-def _write_xlsx(frames: dict[str, pd.DataFrame], sheets: dict[str, str], path: Path,
-                readme: list[tuple[str, list[list[Any]], bool]]) -> None:
+def _write_xlsx(
+    frames: dict[str, pd.DataFrame],
+    sheets: dict[str, str],
+    path: Path,
+    readme: list[tuple[str, list[list[Any]], bool]],
+) -> None:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -570,21 +586,30 @@ def _gis_frame(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     named ``*_pct``)."""
     g = gdf
     if g.crs is None:
-        raise CRSError(f"table {name!r} has geometry but no CRS; set it (cnmap results are "
-                       "in EPSG:27700) before exporting")
+        raise CRSError(
+            f"table {name!r} has geometry but no CRS; set it (cnmap results are "
+            "in EPSG:27700) before exporting"
+        )
     if g.crs.to_epsg() != 27700:
         g = g.to_crs(C.BNG)
-    keep = [c for c in g.columns if c == g.geometry.name
-            or not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
+    keep = [
+        c
+        for c in g.columns
+        if c == g.geometry.name or not isinstance(g[c].dtype, gpd.array.GeometryDtype)
+    ]
     plain = _plain(pd.DataFrame(g[keep]).drop(columns=[g.geometry.name]))
     # GeoPackage fields cannot hold Python objects: write other object columns as text
     for c in plain.columns:
         if plain[c].dtype == object:
-            plain[c] = plain[c].map(lambda v: None if v is None or v is pd.NA
-                                    or (isinstance(v, float) and np.isnan(v)) else str(v))
+            plain[c] = plain[c].map(
+                lambda v: (
+                    None
+                    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                    else str(v)
+                )
+            )
     plain = plain.rename(columns={c: gis_field_name(c) for c in plain.columns})
-    return gpd.GeoDataFrame(plain, geometry=g.geometry.reset_index(drop=True).values,
-                            crs=C.BNG)
+    return gpd.GeoDataFrame(plain, geometry=g.geometry.reset_index(drop=True).values, crs=C.BNG)
 
 
 def _geometry_type(frame: gpd.GeoDataFrame, written: Mapping[str, Any], layer: str) -> str | None:
@@ -602,10 +627,13 @@ def _write_styles(tmp: Path, frames: Mapping[str, gpd.GeoDataFrame], plan: _Gpkg
     from cnmap.gpkg_styles import styles_for, write_layer_styles
 
     written = {str(n): t for n, t in pyogrio.list_layers(tmp)}
-    layers = {n: (pd.DataFrame(f.drop(columns=[f.geometry.name])), _geometry_type(f, written, n))
-              for n, f in frames.items()}
-    write_layer_styles(tmp, styles_for(layers, minutes=plan.style_minutes,
-                                       limits=plan.style_limits))
+    layers = {
+        n: (pd.DataFrame(f.drop(columns=[f.geometry.name])), _geometry_type(f, written, n))
+        for n, f in frames.items()
+    }
+    write_layer_styles(
+        tmp, styles_for(layers, minutes=plan.style_minutes, limits=plan.style_limits)
+    )
 
 
 def _write_gpkg(plan: _GpkgPlan, path: Path) -> None:
@@ -630,26 +658,34 @@ def _explained(df: pd.DataFrame, reason: str | None) -> pd.DataFrame:
     if len(df) or not len(df.columns):
         return df
     text = f"{EMPTY_PREFIX} {reason or 'nothing to list'}"
-    return pd.DataFrame({c: [text if i == 0 else None] for i, c in enumerate(df.columns)},
-                        dtype=object)
+    return pd.DataFrame(
+        {c: [text if i == 0 else None] for i, c in enumerate(df.columns)}, dtype=object
+    )
 
 
 def _empty_notes(plain: Mapping[str, pd.DataFrame], reasons: Mapping[str, str]) -> list[str]:
-    return [f"{name}: {EMPTY_PREFIX} {reasons.get(name) or 'nothing to list'}"
-            for name, df in plain.items() if not len(df)]
+    return [
+        f"{name}: {EMPTY_PREFIX} {reasons.get(name) or 'nothing to list'}"
+        for name, df in plain.items()
+        if not len(df)
+    ]
 
 
 def _source_rows(sources: pd.DataFrame | None) -> list[list[Any]]:
     if sources is None or len(sources) == 0:
         return [["(no sources recorded)"]]
-    cols = [c for c in ("title", "publisher", "vintage", "licence", "attribution", "url",
-                        "read_from") if c in sources.columns]
+    cols = [
+        c
+        for c in ("title", "publisher", "vintage", "licence", "attribution", "url", "read_from")
+        if c in sources.columns
+    ]
     if not cols:
         cols = [str(c) for c in sources.columns]
     rows: list[list[Any]] = [cols]
     for _, r in sources.iterrows():
-        rows.append([_text(r[c]) if not (isinstance(r[c], float) and np.isnan(r[c])) else ""
-                     for c in cols])
+        rows.append(
+            [_text(r[c]) if not (isinstance(r[c], float) and np.isnan(r[c])) else "" for c in cols]
+        )
     return rows
 
 
@@ -661,22 +697,32 @@ def _safe_names(tables: Mapping[str, Any]) -> dict[str, str]:
             raise ValidationError(f"table {name!r} is a {type(df).__name__}, not a DataFrame")
         s = _safe_name(name)
         if s.lower() in {r.lower() for r in RESERVED}:
-            raise ValidationError(f"table name {name!r} is reserved for the export's own "
-                                  f"tables {RESERVED}; rename it")
+            raise ValidationError(
+                f"table name {name!r} is reserved for the export's own tables {RESERVED}; rename it"
+            )
         if s.lower() in {v.lower() for v in safe.values()}:
-            raise ValidationError(f"table names {name!r} and "
-                                  f"{[k for k, v in safe.items() if v.lower() == s.lower()][0]!r} "
-                                  "give the same file name; rename one")
+            raise ValidationError(
+                f"table names {name!r} and "
+                f"{[k for k, v in safe.items() if v.lower() == s.lower()][0]!r} "
+                "give the same file name; rename one"
+            )
         safe[name] = s
     return safe
 
 
-def _write_csv_files(plain: Mapping[str, pd.DataFrame], safe: Mapping[str, str], out_dir: Path,
-                     param_rows: list[tuple[str, str]], sources: pd.DataFrame | None,
-                     guard: bool) -> list[Path]:
+def _write_csv_files(
+    plain: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, str],
+    out_dir: Path,
+    param_rows: list[tuple[str, str]],
+    sources: pd.DataFrame | None,
+    guard: bool,
+) -> list[Path]:
     """Every table, the parameters and the sources as CSV, all through :func:`write_csv`."""
-    files = [write_csv(df, out_dir / f"{safe[name]}.csv", guard_formulas=guard)
-             for name, df in plain.items()]  # empty tables already explained
+    files = [
+        write_csv(df, out_dir / f"{safe[name]}.csv", guard_formulas=guard)
+        for name, df in plain.items()
+    ]  # empty tables already explained
     par = pd.DataFrame(param_rows, columns=["parameter", "value"])
     files.append(write_csv(par, out_dir / "parameters.csv", guard_formulas=guard))
     if sources is not None:
@@ -701,27 +747,45 @@ def _column_guide(plain: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
     return guide
 
 
-def _readme(plain: Mapping[str, pd.DataFrame], sheets: Mapping[str, str],
-            param_rows: list[tuple[str, str]], sources: pd.DataFrame | None, title: str | None,
-            desc: Mapping[str, str], notes: Sequence[str]
-            ) -> list[tuple[str, list[list[Any]], bool]]:
+def _readme(
+    plain: Mapping[str, pd.DataFrame],
+    sheets: Mapping[str, str],
+    param_rows: list[tuple[str, str]],
+    sources: pd.DataFrame | None,
+    title: str | None,
+    desc: Mapping[str, str],
+    notes: Sequence[str],
+) -> list[tuple[str, list[list[Any]], bool]]:
     """The README sheet's sections: (heading, rows, first row is a header)."""
     from cnmap import __version__
 
     readme: list[tuple[str, list[list[Any]], bool]] = [
-        (title or "cnmap export", [
-            ["Created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")],
-            ["Software", f"cnmap {__version__}"],
-            ["Sheets", "listed below; each has one header row (frozen, with filters); "
-                       "shares are shown as percentages, people as whole numbers; a sheet "
-                       f"with no data holds one row starting {EMPTY_PREFIX!r} that says why"],
-        ], False),
-        ("Sheets", [["sheet", "table", "rows", "columns", "what it holds"]] + [
-            [sheets[n], n, len(plain[n]), plain[n].shape[1], desc.get(n, "")]
-            for n in plain], True),
+        (
+            title or "cnmap export",
+            [
+                ["Created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")],
+                ["Software", f"cnmap {__version__}"],
+                [
+                    "Sheets",
+                    "listed below; each has one header row (frozen, with filters); "
+                    "shares are shown as percentages, people as whole numbers; a sheet "
+                    f"with no data holds one row starting {EMPTY_PREFIX!r} that says why",
+                ],
+            ],
+            False,
+        ),
+        (
+            "Sheets",
+            [["sheet", "table", "rows", "columns", "what it holds"]]
+            + [[sheets[n], n, len(plain[n]), plain[n].shape[1], desc.get(n, "")] for n in plain],
+            True,
+        ),
         ("Parameters", [["parameter", "value"]] + [list(r) for r in param_rows], True),
-        ("Data sources, vintages, licences and attribution", _source_rows(sources),
-         sources is not None and len(sources) > 0),
+        (
+            "Data sources, vintages, licences and attribution",
+            _source_rows(sources),
+            sources is not None and len(sources) > 0,
+        ),
     ]
     if notes:
         readme.append(("Notes", [["note"]] + [[str(n)] for n in notes], True))
@@ -731,12 +795,20 @@ def _readme(plain: Mapping[str, pd.DataFrame], sheets: Mapping[str, str],
     return readme
 
 
-def _write_gpkg_file(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str], p: Path,
-                     attr: dict[str, pd.DataFrame], extra: _GpkgPlan) -> list[Path]:
+def _write_gpkg_file(
+    tables: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, str],
+    p: Path,
+    attr: dict[str, pd.DataFrame],
+    extra: _GpkgPlan,
+) -> list[Path]:
     """The spatial tables, the GeoPackage-only layers of ``extra`` and the README tables as
     one GeoPackage with its layer styles (none without a spatial layer)."""
-    spatial = {safe[n]: df for n, df in tables.items()
-               if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns}
+    spatial = {
+        safe[n]: df
+        for n, df in tables.items()
+        if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns
+    }
     clash = sorted(set(spatial) & set(extra.layers))
     if clash:
         raise ValidationError(f"gis_layers {clash} have the names of tables; rename them")
@@ -748,18 +820,24 @@ def _write_gpkg_file(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str]
     return [p]
 
 
-def _readme_tables(param_rows: list[tuple[str, str]],
-                   sources: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+def _readme_tables(
+    param_rows: list[tuple[str, str]], sources: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
     attr = {"readme_parameters": pd.DataFrame(param_rows, columns=["parameter", "value"])}
     if sources is not None and len(sources):
-        attr["readme_sources"] = pd.DataFrame({str(c): [_text(v) for v in sources[c]]
-                                               for c in sources.columns})
+        attr["readme_sources"] = pd.DataFrame(
+            {str(c): [_text(v) for v in sources[c]] for c in sources.columns}
+        )
     return attr
 
 
-def _layer_descriptions(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, str],
-                        desc: Mapping[str, str], reasons: Mapping[str, str],
-                        gis_layers: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+def _layer_descriptions(
+    tables: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, str],
+    desc: Mapping[str, str],
+    reasons: Mapping[str, str],
+    gis_layers: Mapping[str, pd.DataFrame],
+) -> dict[str, str]:
     """Layer name -> its description (and why it is empty) for ``gpkg_contents``."""
     out: dict[str, str] = {}
     for name, df in [*tables.items(), *gis_layers.items()]:
@@ -770,10 +848,17 @@ def _layer_descriptions(tables: Mapping[str, pd.DataFrame], safe: Mapping[str, s
     return out
 
 
-def _write_xlsx_file(plain: Mapping[str, pd.DataFrame], shown: Mapping[str, pd.DataFrame],  # noqa: PLR0913 (private: the parts of one workbook, called once)
-                     safe: Mapping[str, str], p: Path, param_rows: list[tuple[str, str]],
-                     sources: pd.DataFrame | None, title: str | None,
-                     desc: Mapping[str, str], notes: Sequence[str]) -> list[Path]:
+def _write_xlsx_file(  # noqa: PLR0913 (private: the parts of one workbook, called once)
+    plain: Mapping[str, pd.DataFrame],
+    shown: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, str],
+    p: Path,
+    param_rows: list[tuple[str, str]],
+    sources: pd.DataFrame | None,
+    title: str | None,
+    desc: Mapping[str, str],
+    notes: Sequence[str],
+) -> list[Path]:
     sheets: dict[str, str] = {}
     for name in plain:
         sheets[name] = sheet_name(safe[name], ["README", *sheets.values()])
@@ -893,19 +978,34 @@ def write_tables(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     all_notes = [*notes, *_empty_notes(plain, reasons)]
     written: dict[str, list[Path]] = {}
     if "csv" in fmts:
-        written["csv"] = _write_csv_files(shown, safe, out_dir, param_rows, sources,
-                                          csv_guard_formulas)
+        written["csv"] = _write_csv_files(
+            shown, safe, out_dir, param_rows, sources, csv_guard_formulas
+        )
     if "xlsx" in fmts:
-        written["xlsx"] = _write_xlsx_file(plain, shown, safe, out_dir / f"{stem}.xlsx",
-                                           param_rows, sources, title, desc, all_notes)
+        written["xlsx"] = _write_xlsx_file(
+            plain,
+            shown,
+            safe,
+            out_dir / f"{stem}.xlsx",
+            param_rows,
+            sources,
+            title,
+            desc,
+            all_notes,
+        )
     if "gpkg" in fmts:
         extra = {_safe_name(k): v for k, v in (gis_layers or {}).items()}
-        plan = _GpkgPlan(layers=extra, attr_tables={},
-                         descriptions=_layer_descriptions(tables, safe, desc, reasons, extra),
-                         styles=styles, style_minutes=style_minutes,
-                         style_limits=tuple(float(t) for t in style_limits))
-        written["gpkg"] = _write_gpkg_file(tables, safe, out_dir / f"{stem}.gpkg",
-                                           _readme_tables(param_rows, sources), plan)
+        plan = _GpkgPlan(
+            layers=extra,
+            attr_tables={},
+            descriptions=_layer_descriptions(tables, safe, desc, reasons, extra),
+            styles=styles,
+            style_minutes=style_minutes,
+            style_limits=tuple(float(t) for t in style_limits),
+        )
+        written["gpkg"] = _write_gpkg_file(
+            tables, safe, out_dir / f"{stem}.gpkg", _readme_tables(param_rows, sources), plan
+        )
     log.info("write_tables: %d tables to %s (%s)", len(tables), out_dir, ", ".join(fmts))
     return written
 
@@ -914,17 +1014,21 @@ def _network_source(params: Mapping[str, Any]) -> pd.DataFrame:
     net = params.get("network")
     if not isinstance(net, Mapping) or not net.get("source"):
         return pd.DataFrame()
-    return pd.DataFrame([{
-        "id": "walk_network",
-        "title": "Walking network used for the walking times",
-        "publisher": "as read from the file (OpenStreetMap-derived networks: © OpenStreetMap "
-                     "contributors)",
-        "vintage": "",
-        "licence": "ODbL-1.0 for OpenStreetMap data",
-        "attribution": "© OpenStreetMap contributors",
-        "url": "",
-        "read_from": str(net.get("source")),
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "id": "walk_network",
+                "title": "Walking network used for the walking times",
+                "publisher": "as read from the file (OpenStreetMap-derived networks: © OpenStreetMap "
+                "contributors)",
+                "vintage": "",
+                "licence": "ODbL-1.0 for OpenStreetMap data",
+                "attribution": "© OpenStreetMap contributors",
+                "url": "",
+                "read_from": str(net.get("source")),
+            }
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -943,8 +1047,9 @@ def _address_postcodes(orgs: pd.DataFrame) -> pd.Series:
     return given.where(given.notna(), found)
 
 
-def postcode_distances(organisations: gpd.GeoDataFrame, lookup: Any, *,
-                       max_m: float = 1000.0) -> pd.DataFrame:
+def postcode_distances(
+    organisations: gpd.GeoDataFrame, lookup: Any, *, max_m: float = 1000.0
+) -> pd.DataFrame:
     """How far each organisation is placed from the centre of its own address postcode.
 
     Parameters
@@ -969,21 +1074,27 @@ def postcode_distances(organisations: gpd.GeoDataFrame, lookup: Any, *,
 
     if not isinstance(lookup, PostcodeLookup):
         lookup = PostcodeLookup(lookup)
-    pts = organisations.to_crs(C.BNG).geometry if organisations.crs is not None \
+    pts = (
+        organisations.to_crs(C.BNG).geometry
+        if organisations.crs is not None
         else organisations.geometry
+    )
     codes = _address_postcodes(organisations)
     geo = lookup.geocode(codes.fillna(""))
     dx = geo["easting"].to_numpy(float) - pts.x.to_numpy(float)
     dy = geo["northing"].to_numpy(float) - pts.y.to_numpy(float)
     dist = np.hypot(dx, dy)
-    return pd.DataFrame({"postcode_checked": codes.to_numpy(object),
-                         "postcode_distance_m": dist,
-                         "far_from_postcode": np.nan_to_num(dist, nan=0.0) > max_m},
-                        index=organisations.index)
+    return pd.DataFrame(
+        {
+            "postcode_checked": codes.to_numpy(object),
+            "postcode_distance_m": dist,
+            "far_from_postcode": np.nan_to_num(dist, nan=0.0) > max_m,
+        },
+        index=organisations.index,
+    )
 
 
-def _postcode_check(result: Any, max_m: float | None
-                    ) -> tuple[pd.DataFrame | None, str | None]:
+def _postcode_check(result: Any, max_m: float | None) -> tuple[pd.DataFrame | None, str | None]:
     """The distances of :func:`postcode_distances` for the result's organisations, or None
     with the reason the check was not made."""
     orgs = result.organisations
@@ -1008,37 +1119,51 @@ def _far_rows(orgs: pd.DataFrame, dist: pd.DataFrame, max_m: float) -> list[dict
     for i in np.flatnonzero(dist["far_from_postcode"].to_numpy(bool)):
         d = float(dist["postcode_distance_m"].iat[i])
         name = orgs[C.NAME].iat[i] if C.NAME in orgs.columns else orgs[C.ORG_ID].iat[i]
-        rows.append({"what": FAR_FROM_POSTCODE, "id": orgs[C.ORG_ID].iat[i],
-                     "detail": f"{name!s}: placed {d / 1000:,.1f} km from its address postcode "
-                               f"{dist['postcode_checked'].iat[i]} (more than "
-                               f"{max_m / 1000:g} km); check its coordinates or address"})
+        rows.append(
+            {
+                "what": FAR_FROM_POSTCODE,
+                "id": orgs[C.ORG_ID].iat[i],
+                "detail": f"{name!s}: placed {d / 1000:,.1f} km from its address postcode "
+                f"{dist['postcode_checked'].iat[i]} (more than "
+                f"{max_m / 1000:g} km); check its coordinates or address",
+            }
+        )
     return rows
 
 
 def _quality_reason(result: Any, checked: bool) -> str:
     p = result.params
-    checks = [f"no organisation or home is farther than {p.get('max_snap_m', 500):g} m from a "
-              "walkable street"] if p.get("mode", "network") == "network" else []
+    checks = (
+        [
+            f"no organisation or home is farther than {p.get('max_snap_m', 500):g} m from a "
+            "walkable street"
+        ]
+        if p.get("mode", "network") == "network"
+        else []
+    )
     if checked:
         checks.append("no organisation is placed more than 1 km from its address postcode")
-    return "no problems found: " + ("; ".join(checks) if checks else "no check applies in "
-                                    "straight-line mode")
+    return "no problems found: " + (
+        "; ".join(checks) if checks else "no check applies in straight-line mode"
+    )
 
 
 def _thin_words(thin: Any) -> str:
     tp = dict(getattr(thin, "params", {}) or {})
     if not tp:
         return "the thin rule"
-    return (f"{tp.get('domain_label', 'IMD')} decile {tp.get('max_decile')} or lower and under "
-            f"{100 * float(tp.get('min_share_covered', 0)):g}% of residents within "
-            f"{tp.get('minutes')} minutes' walk")
+    return (
+        f"{tp.get('domain_label', 'IMD')} decile {tp.get('max_decile')} or lower and under "
+        f"{100 * float(tp.get('min_share_covered', 0)):g}% of residents within "
+        f"{tp.get('minutes')} minutes' walk"
+    )
 
 
 def _empty_reasons(result: Any, thin: Any, checked: bool) -> dict[str, str]:
     rule = _thin_words(thin)
     return {
         "thin_lsoas": f"no LSOA is thin ({rule}); every LSOA is in lsoas with its thin flag "
-                      "and rank",
+        "and rank",
         "thin_wards": "no ward is thin or left behind; every ward is in wards with its flags",
         "quality": _quality_reason(result, checked),
         "organisations": "no organisation was read and placed",
@@ -1050,10 +1175,10 @@ def _empty_reasons(result: Any, thin: Any, checked: bool) -> dict[str, str]:
 #: How each ward table counts a ward's residents.
 _WARD_POPULATION = {
     "wards": "residents counted in the ward they live in (residential points inside the "
-             "ward boundary)",
+    "ward boundary)",
     "thin_wards": "residents counted in the ward they live in, as in wards",
     "ward_deprivation": "the populations of the LSOAs assigned to the ward by the "
-                        "LSOA-to-ward best fit added up (as MHCLG's ward summaries do)",
+    "LSOA-to-ward best fit added up (as MHCLG's ward summaries do)",
 }
 
 
@@ -1061,8 +1186,11 @@ def _ward_populations(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series
     out = {}
     for name, df in tables.items():
         flat = _plain(df)
-        if ({C.WARD_CODE, C.POPULATION} <= set(flat.columns) and C.LSOA_CODE not in flat.columns
-                and flat[C.WARD_CODE].is_unique):
+        if (
+            {C.WARD_CODE, C.POPULATION} <= set(flat.columns)
+            and C.LSOA_CODE not in flat.columns
+            and flat[C.WARD_CODE].is_unique
+        ):
             out[name] = flat.set_index(C.WARD_CODE)[C.POPULATION].astype(float)
     return out
 
@@ -1085,7 +1213,7 @@ def ward_population_note(tables: Mapping[str, pd.DataFrame]) -> str | None:
     names = list(pops)
     worst: tuple[float, str, str, str] | None = None
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             both = pops[a].index.intersection(pops[b].index)
             diff = (pops[a][both] - pops[b][both]).abs()
             if len(diff) and diff.max() >= 0.5 and (worst is None or diff.max() > worst[0]):
@@ -1095,27 +1223,44 @@ def ward_population_note(tables: Mapping[str, pd.DataFrame]) -> str | None:
     d, a, b, ward = worst
     label = _ward_label(tables, set(pops), ward)
     ta, tb = float(pops[a].sum()), float(pops[b].sum())
-    totals = (f"the totals for all wards agree ({ta:,.0f})" if abs(ta - tb) < 0.5 else
-              f"all wards add up to {ta:,.0f} in {a} and {tb:,.0f} in {b}")
-    return (f"Ward populations differ between sheets (up to {d:,.0f} people, {label}: "
-            f"{pops[a][ward]:,.0f} in {a}, {pops[b][ward]:,.0f} in {b}) because they count "
-            f"residents two ways - {a}: {_WARD_POPULATION.get(a, 'its own definition')}; {b}: "
-            f"{_WARD_POPULATION.get(b, 'its own definition')}. An LSOA that straddles a ward "
-            "boundary is split by where its residents live in the first and counted whole in "
-            f"the second; {totals}.")
+    totals = (
+        f"the totals for all wards agree ({ta:,.0f})"
+        if abs(ta - tb) < 0.5
+        else f"all wards add up to {ta:,.0f} in {a} and {tb:,.0f} in {b}"
+    )
+    return (
+        f"Ward populations differ between sheets (up to {d:,.0f} people, {label}: "
+        f"{pops[a][ward]:,.0f} in {a}, {pops[b][ward]:,.0f} in {b}) because they count "
+        f"residents two ways - {a}: {_WARD_POPULATION.get(a, 'its own definition')}; {b}: "
+        f"{_WARD_POPULATION.get(b, 'its own definition')}. An LSOA that straddles a ward "
+        "boundary is split by where its residents live in the first and counted whole in "
+        f"the second; {totals}."
+    )
 
 
 def _with_flags(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     """A thin result's full table with its identifying and flag columns first."""
-    first = [c for c in (key, C.LSOA_NAME if key == C.LSOA_CODE else C.WARD_NAME,
-                         *((C.WARD_CODE, C.WARD_NAME) if key == C.LSOA_CODE else ()),
-                         "rank", "thin", "left_behind", "reason") if c in frame.columns]
+    first = [
+        c
+        for c in (
+            key,
+            C.LSOA_NAME if key == C.LSOA_CODE else C.WARD_NAME,
+            *((C.WARD_CODE, C.WARD_NAME) if key == C.LSOA_CODE else ()),
+            "rank",
+            "thin",
+            "left_behind",
+            "reason",
+        )
+        if c in frame.columns
+    ]
     return frame[[*first, *[c for c in frame.columns if c not in first]]]
 
 
 #: Residents' columns written to the GeoPackage (the walk by type is left out).
-_RESIDENT_COLUMNS = re.compile(r"^(lsoa_code|ward_code|weight|placed|walk_m|walk_min|"
-                               r"imd_decile|(n_reachable|covered)_[0-9.]+min)$")
+_RESIDENT_COLUMNS = re.compile(
+    r"^(lsoa_code|ward_code|weight|placed|walk_m|walk_min|"
+    r"imd_decile|(n_reachable|covered)_[0-9.]+min)$"
+)
 
 
 def _residents_layer(result: Any) -> gpd.GeoDataFrame:
@@ -1124,8 +1269,7 @@ def _residents_layer(result: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(r[keep], geometry=r.geometry, crs=r.crs)
 
 
-def _catchments_layer(result: Any, catchments: Any) -> tuple[gpd.GeoDataFrame | None,
-                                                             str | None]:
+def _catchments_layer(result: Any, catchments: Any) -> tuple[gpd.GeoDataFrame | None, str | None]:
     """The catchment polygons given, or computed at the headline limit, or None and why."""
     if isinstance(catchments, gpd.GeoDataFrame):
         return catchments, None
@@ -1140,8 +1284,9 @@ def _catchments_layer(result: Any, catchments: Any) -> tuple[gpd.GeoDataFrame | 
         return None, f"no catchments layer: {exc}"
 
 
-def _gis_layers(result: Any, catchments: Any, residents: bool
-                ) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
+def _gis_layers(
+    result: Any, catchments: Any, residents: bool
+) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
     layers: dict[str, gpd.GeoDataFrame] = {}
     notes: list[str] = []
     if residents and len(getattr(result, "residents", ())):
@@ -1157,17 +1302,21 @@ def _gis_layers(result: Any, catchments: Any, residents: bool
 def _check_result(result: Any, thin: Any, profiles: Any) -> None:
     for attr in ("lsoas", "wards", "deciles", "totals", "organisations", "quality", "params"):
         if not hasattr(result, attr):
-            raise ValidationError(f"export_coverage needs the result of cnmap.coverage(...), not "
-                                  f"{type(result).__name__} (it has no {attr!r})")
+            raise ValidationError(
+                f"export_coverage needs the result of cnmap.coverage(...), not "
+                f"{type(result).__name__} (it has no {attr!r})"
+            )
     if thin is not None and not hasattr(thin, "ranked"):
-        raise ValidationError(f"thin must be the result of cnmap.thin_areas(...), not "
-                              f"{type(thin).__name__}")
+        raise ValidationError(
+            f"thin must be the result of cnmap.thin_areas(...), not {type(thin).__name__}"
+        )
     if profiles is not None and not isinstance(profiles, pd.DataFrame):
         raise ValidationError("profiles must be the DataFrame of cnmap.ward_profiles(area)")
 
 
-def _organisations_and_quality(result: Any, dist: pd.DataFrame | None, max_m: float | None
-                               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _organisations_and_quality(
+    result: Any, dist: pd.DataFrame | None, max_m: float | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The organisations (with their postcode distances) and the quality table (with the
     organisations placed far from their postcode)."""
     orgs = result.organisations
@@ -1177,8 +1326,9 @@ def _organisations_and_quality(result: Any, dist: pd.DataFrame | None, max_m: fl
     orgs = orgs.copy()
     for c in dist.columns:
         orgs[c] = dist[c].to_numpy()
-    far = pd.DataFrame(_far_rows(result.organisations, dist, max_m),
-                       columns=["what", "id", "detail"])
+    far = pd.DataFrame(
+        _far_rows(result.organisations, dist, max_m), columns=["what", "id", "detail"]
+    )
     if len(far):
         quality = far if not len(quality) else pd.concat([quality, far], ignore_index=True)
     return orgs, quality
@@ -1191,8 +1341,9 @@ def quality_table(result: Any, *, postcode_check_m: float | None = 1000.0) -> pd
     return _organisations_and_quality(result, dist, postcode_check_m)[1]
 
 
-def _coverage_tables(result: Any, thin: Any, profiles: pd.DataFrame | None,
-                     orgs: pd.DataFrame, quality: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _coverage_tables(
+    result: Any, thin: Any, profiles: pd.DataFrame | None, orgs: pd.DataFrame, quality: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """The standard tables in order, before :func:`people_table`."""
     tables: dict[str, pd.DataFrame] = {}
     if thin is not None:
@@ -1212,23 +1363,31 @@ def _coverage_tables(result: Any, thin: Any, profiles: pd.DataFrame | None,
     return tables
 
 
-def _coverage_notes(result: Any, thin: Any, tables: Mapping[str, pd.DataFrame],
-                    quality: pd.DataFrame, check_why: str | None) -> list[str]:
+def _coverage_notes(
+    result: Any,
+    thin: Any,
+    tables: Mapping[str, pd.DataFrame],
+    quality: pd.DataFrame,
+    check_why: str | None,
+) -> list[str]:
     notes = list(getattr(thin, "notes", ())) if thin is not None else []
     if len(quality):
         notes.append(f"{len(quality)} data-quality problem(s): see the quality sheet")
     if check_why:
-        notes.append(f"Organisations were not checked against their address postcodes: "
-                     f"{check_why}.")
+        notes.append(
+            f"Organisations were not checked against their address postcodes: {check_why}."
+        )
     wards = ward_population_note(tables)
     if wards:
         notes.append(wards)
-    notes += ["Counts of people are rounded to whole people on each row, so rows may not add up "
-              "exactly to a rounded total; shares are percentages (0 to 100) in columns whose "
-              "header ends with (%) (in the GeoPackage: _pct), rounded to 0.1.",
-              "Walking coverage is modelled on the street network at the speed in the "
-              "parameters; it does not know opening hours, capacity, eligibility, steps or "
-              "the safety of a route."]
+    notes += [
+        "Counts of people are rounded to whole people on each row, so rows may not add up "
+        "exactly to a rounded total; shares are percentages (0 to 100) in columns whose "
+        "header ends with (%) (in the GeoPackage: _pct), rounded to 0.1.",
+        "Walking coverage is modelled on the street network at the speed in the "
+        "parameters; it does not know opening hours, capacity, eligibility, steps or "
+        "the safety of a route.",
+    ]
     return notes
 
 
@@ -1317,11 +1476,23 @@ def export_coverage(  # noqa: PLR0913 (public API: keyword-only options, as osmn
     notes = _coverage_notes(result, thin, raw, quality, check_why)
     tables = {name: df if name == "residents" else people_table(df) for name, df in raw.items()}
     gis, gis_notes = _gis_layers(result, catchments, residents_layer and "gpkg" in formats)
-    src = [s for s in (result.sources, _network_source(result.params), sources)
-           if s is not None and len(s)]
+    src = [
+        s
+        for s in (result.sources, _network_source(result.params), sources)
+        if s is not None and len(s)
+    ]
     all_sources = pd.concat(src, ignore_index=True) if src else None
-    return write_tables(tables, out_dir, formats=formats, params=params, sources=all_sources,
-                        stem=stem, notes=[*notes, *gis_notes], title=_title(result),
-                        empty_reasons=_empty_reasons(result, thin, dist is not None),
-                        gis_layers=gis, style_minutes=_headline(result, thin),
-                        style_limits=tuple(getattr(result, "thresholds", ())))
+    return write_tables(
+        tables,
+        out_dir,
+        formats=formats,
+        params=params,
+        sources=all_sources,
+        stem=stem,
+        notes=[*notes, *gis_notes],
+        title=_title(result),
+        empty_reasons=_empty_reasons(result, thin, dist is not None),
+        gis_layers=gis,
+        style_minutes=_headline(result, thin),
+        style_limits=tuple(getattr(result, "thresholds", ())),
+    )

@@ -154,8 +154,12 @@ def repair_geometries(
     out.loc[invalid, col] = fixed
     ids = out.loc[invalid, id_col] if id_col else out.index[invalid]
     repaired = [str(i) for i in ids]
-    log.info("%s: repaired %d invalid geometries with make_valid: %s", name, len(repaired),
-             ", ".join(repaired[:20]) + (" ..." if len(repaired) > 20 else ""))
+    log.info(
+        "%s: repaired %d invalid geometries with make_valid: %s",
+        name,
+        len(repaired),
+        ", ".join(repaired[:20]) + (" ..." if len(repaired) > 20 else ""),
+    )
     return out, repaired
 
 
@@ -172,9 +176,7 @@ def _require(frame: pd.DataFrame, cols: Sequence[str], label: str, hint: str = "
         )
 
 
-def _first_hit(
-    points: np.ndarray, polys: gpd.GeoDataFrame, key: np.ndarray
-) -> np.ndarray:
+def _first_hit(points: np.ndarray, polys: gpd.GeoDataFrame, key: np.ndarray) -> np.ndarray:
     """For each point, the position in ``polys`` of the polygon it lies in (-1: none).
 
     A point on a shared border lies in several polygons: the one with the smallest ``key``
@@ -243,8 +245,12 @@ def assign_areas(
     check_same_crs(**frames)
     _require(lsoas, [LSOA_CODE], "lsoas")
     if wards is None:
-        _require(lsoas, [WARD_CODE], "lsoas",
-                 "; pass wards=... or add ward codes with cnmap.geo.lsoa_to_ward first")
+        _require(
+            lsoas,
+            [WARD_CODE],
+            "lsoas",
+            "; pass wards=... or add ward codes with cnmap.geo.lsoa_to_ward first",
+        )
     else:
         _require(wards, [WARD_CODE], "wards")
 
@@ -284,8 +290,12 @@ def assign_areas(
     out[LSOA_CODE] = pd.array(lsoa_code, dtype="str")
     out[WARD_CODE] = pd.array(ward_code, dtype="str")
     out[WARD_NAME] = pd.array(ward_name, dtype="str")
-    log.info("assign_areas: %d of %d points in an LSOA, %d in a ward", int(hit.sum()), n,
-             int(pd.notna(out[WARD_CODE]).sum()))
+    log.info(
+        "assign_areas: %d of %d points in an LSOA, %d in a ward",
+        int(hit.sum()),
+        n,
+        int(pd.notna(out[WARD_CODE]).sum()),
+    )
     return out
 
 
@@ -520,7 +530,9 @@ def apportion(
     if off.any():
         log.info(
             "apportion: %d of %d LSOAs are not fully tiled by the polygons (outside or "
-            "overlapping); see lsoa_allocation", int(off.sum()), len(lsoas)
+            "overlapping); see lsoa_allocation",
+            int(off.sum()),
+            len(lsoas),
         )
     log.info("apportion: %d polygons, %d overlaps, columns %s", n, len(shares), columns)
     return Apportionment(table=table, shares=shares, lsoa_allocation=lsoa_allocation)

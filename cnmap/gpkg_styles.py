@@ -51,8 +51,18 @@ __all__ = [
 
 #: The columns of QGIS's ``layer_styles`` table, in QGIS's order (``id`` is the FID).
 LAYER_STYLES_COLUMNS: tuple[str, ...] = (
-    "f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
-    "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time",
+    "f_table_catalog",
+    "f_table_schema",
+    "f_table_name",
+    "f_geometry_column",
+    "styleName",
+    "styleQML",
+    "styleSLD",
+    "useAsDefault",
+    "description",
+    "owner",
+    "ui",
+    "update_time",
 )
 
 #: Share-covered classes (percent): fixed steps that separate areas in a well-served city.
@@ -61,8 +71,21 @@ SHARE_STEPS: tuple[float, ...] = (0.0, 50.0, 75.0, 90.0, 95.0, 100.0)
 _SHARE_COLOURS: tuple[str, ...] = ("#ca0020", "#f4a582", "#f7f7f7", "#92c5de", "#0571b0")
 #: Okabe-Ito (without black) then Paul Tol's muted and bright colours: distinct types.
 TYPE_COLOURS: tuple[str, ...] = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117733", "#88CCEE", "#DDCC77",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#332288",
+    "#117733",
+    "#88CCEE",
+    "#DDCC77",
     "#661100",
 )
 _THIN_FILL = "#D55E00"
@@ -166,7 +189,7 @@ def _rgba(colour: str | None, opacity: float = 1.0) -> str:
     if colour is None:
         return "0,0,0,0"
     h = colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"{r},{g},{b},{round(255 * opacity)}"
 
 
@@ -190,46 +213,80 @@ def _options(parent: ET.Element, props: Mapping[str, str]) -> None:
 
 def _layer_props(sym: Symbol) -> tuple[str, dict[str, str]]:
     """The QGIS symbol-layer class and its properties."""
-    stroke = {"outline_color": _rgba(sym.stroke), "outline_style": "solid" if sym.stroke
-              else "no", "outline_width": _num(sym.stroke_width_mm), "outline_width_unit": "MM"}
+    stroke = {
+        "outline_color": _rgba(sym.stroke),
+        "outline_style": "solid" if sym.stroke else "no",
+        "outline_width": _num(sym.stroke_width_mm),
+        "outline_width_unit": "MM",
+    }
     if sym.geometry == "point":
-        return "SimpleMarker", {"name": "circle", "color": _rgba(sym.fill, sym.fill_opacity),
-                                "size": _num(sym.size_mm), "size_unit": "MM", **stroke}
+        return "SimpleMarker", {
+            "name": "circle",
+            "color": _rgba(sym.fill, sym.fill_opacity),
+            "size": _num(sym.size_mm),
+            "size_unit": "MM",
+            **stroke,
+        }
     if sym.geometry == "line":
-        return "SimpleLine", {"line_color": _rgba(sym.stroke or sym.fill),
-                              "line_width": _num(sym.stroke_width_mm), "line_width_unit": "MM",
-                              "line_style": "solid"}
-    return "SimpleFill", {"color": _rgba(sym.fill, sym.fill_opacity),
-                          "style": "solid" if sym.fill else "no", **stroke}
+        return "SimpleLine", {
+            "line_color": _rgba(sym.stroke or sym.fill),
+            "line_width": _num(sym.stroke_width_mm),
+            "line_width_unit": "MM",
+            "line_style": "solid",
+        }
+    return "SimpleFill", {
+        "color": _rgba(sym.fill, sym.fill_opacity),
+        "style": "solid" if sym.fill else "no",
+        **stroke,
+    }
 
 
 def _qml_symbol(parent: ET.Element, name: str, sym: Symbol) -> None:
     kind = {"point": "marker", "line": "line"}.get(sym.geometry, "fill")
-    el = ET.SubElement(parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1",
-                       force_rhr="0")
+    el = ET.SubElement(
+        parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
+    )
     cls, props = _layer_props(sym)
-    _options(ET.SubElement(el, "layer", {"class": cls, "enabled": "1", "locked": "0",
-                                         "pass": "0"}), props)
+    _options(
+        ET.SubElement(el, "layer", {"class": cls, "enabled": "1", "locked": "0", "pass": "0"}),
+        props,
+    )
 
 
 def _renderer(root: ET.Element, style: LayerStyle) -> None:
-    common = {"symbollevels": "0", "forceraster": "0", "enableorderby": "0",
-              "referencescale": "-1"}
+    common = {"symbollevels": "0", "forceraster": "0", "enableorderby": "0", "referencescale": "-1"}
     if style.ranges and style.field:
-        r = ET.SubElement(root, "renderer-v2", {"type": "graduatedSymbol", "attr": style.field,
-                                                "graduatedMethod": "GraduatedColor", **common})
+        r = ET.SubElement(
+            root,
+            "renderer-v2",
+            {
+                "type": "graduatedSymbol",
+                "attr": style.field,
+                "graduatedMethod": "GraduatedColor",
+                **common,
+            },
+        )
         ranges = ET.SubElement(r, "ranges")
         for i, rg in enumerate(style.ranges):
-            ET.SubElement(ranges, "range", lower=_num(rg.lower), upper=_num(rg.upper),
-                          symbol=str(i), label=rg.label, render="true")
+            ET.SubElement(
+                ranges,
+                "range",
+                lower=_num(rg.lower),
+                upper=_num(rg.upper),
+                symbol=str(i),
+                label=rg.label,
+                render="true",
+            )
         symbols = [rg.symbol for rg in style.ranges]
     elif style.categories and style.field:
-        r = ET.SubElement(root, "renderer-v2", {"type": "categorizedSymbol",
-                                                "attr": style.field, **common})
+        r = ET.SubElement(
+            root, "renderer-v2", {"type": "categorizedSymbol", "attr": style.field, **common}
+        )
         cats = ET.SubElement(r, "categories")
         for i, c in enumerate(style.categories):
-            ET.SubElement(cats, "category", value=c.value, symbol=str(i), label=c.label,
-                          render="true")
+            ET.SubElement(
+                cats, "category", value=c.value, symbol=str(i), label=c.label, render="true"
+            )
         symbols = [c.symbol for c in style.categories]
     else:
         r = ET.SubElement(root, "renderer-v2", {"type": "singleSymbol", **common})
@@ -242,18 +299,37 @@ def _renderer(root: ET.Element, style: LayerStyle) -> None:
 def _labeling(root: ET.Element, field: str) -> None:
     lab = ET.SubElement(root, "labeling", type="simple")
     settings = ET.SubElement(lab, "settings", calloutType="simple")
-    style = ET.SubElement(settings, "text-style", fieldName=field, isExpression="0",
-                          fontSize="8", fontSizeUnit="Point", textColor="0,0,0,255",
-                          fontWeight="75", textOpacity="1")
-    ET.SubElement(style, "text-buffer", bufferDraw="1", bufferSize="0.8", bufferSizeUnits="MM",
-                  bufferColor="255,255,255,255", bufferOpacity="1")
+    style = ET.SubElement(
+        settings,
+        "text-style",
+        fieldName=field,
+        isExpression="0",
+        fontSize="8",
+        fontSizeUnit="Point",
+        textColor="0,0,0,255",
+        fontWeight="75",
+        textOpacity="1",
+    )
+    ET.SubElement(
+        style,
+        "text-buffer",
+        bufferDraw="1",
+        bufferSize="0.8",
+        bufferSizeUnits="MM",
+        bufferColor="255,255,255,255",
+        bufferOpacity="1",
+    )
     ET.SubElement(settings, "placement", placement="0", dist="0")
     ET.SubElement(settings, "rendering", obstacle="1", scaleVisibility="0")
 
 
 def _qml(style: LayerStyle) -> str:
-    root = ET.Element("qgis", version=_QGIS_VERSION, styleCategories="Symbology|Labeling",
-                      labelsEnabled="1" if style.label_field else "0")
+    root = ET.Element(
+        "qgis",
+        version=_QGIS_VERSION,
+        styleCategories="Symbology|Labeling",
+        labelsEnabled="1" if style.label_field else "0",
+    )
     _renderer(root, style)
     if style.label_field:
         _labeling(root, style.label_field)
@@ -280,8 +356,11 @@ def _fill_stroke(parent: ET.Element, sym: Symbol) -> None:
     if sym.fill:
         _svg(parent, "Fill", {"fill": sym.fill, "fill-opacity": _num(sym.fill_opacity)})
     if sym.stroke:
-        _svg(parent, "Stroke", {"stroke": sym.stroke,
-                                "stroke-width": _num(sym.stroke_width_mm * _MM_TO_PX)})
+        _svg(
+            parent,
+            "Stroke",
+            {"stroke": sym.stroke, "stroke-width": _num(sym.stroke_width_mm * _MM_TO_PX)},
+        )
 
 
 def _sld_symbolizer(rule: ET.Element, sym: Symbol) -> None:
@@ -294,8 +373,14 @@ def _sld_symbolizer(rule: ET.Element, sym: Symbol) -> None:
         ET.SubElement(graphic, _q("se", "Size")).text = _num(sym.size_mm * _MM_TO_PX)
     elif sym.geometry == "line":
         ls = ET.SubElement(rule, _q("se", "LineSymbolizer"))
-        _svg(ls, "Stroke", {"stroke": sym.stroke or sym.fill or _NEUTRAL,
-                            "stroke-width": _num(sym.stroke_width_mm * _MM_TO_PX)})
+        _svg(
+            ls,
+            "Stroke",
+            {
+                "stroke": sym.stroke or sym.fill or _NEUTRAL,
+                "stroke-width": _num(sym.stroke_width_mm * _MM_TO_PX),
+            },
+        )
     else:
         _fill_stroke(ET.SubElement(rule, _q("se", "PolygonSymbolizer")), sym)
 
@@ -321,14 +406,19 @@ def _sld_rules(fts: ET.Element, style: LayerStyle) -> None:
             rule = _sld_rule(fts, rg.label)
             both = ET.SubElement(ET.SubElement(rule, _q("ogc", "Filter")), _q("ogc", "And"))
             _compare(both, "PropertyIsGreaterThanOrEqualTo", style.field, _num(rg.lower))
-            _compare(both, "PropertyIsLessThanOrEqualTo" if i == last else "PropertyIsLessThan",
-                     style.field, _num(rg.upper))
+            _compare(
+                both,
+                "PropertyIsLessThanOrEqualTo" if i == last else "PropertyIsLessThan",
+                style.field,
+                _num(rg.upper),
+            )
             _sld_symbolizer(rule, rg.symbol)
     elif style.categories and style.field:
         for c in style.categories:
             rule = _sld_rule(fts, c.label)
-            _compare(ET.SubElement(rule, _q("ogc", "Filter")), "PropertyIsEqualTo", style.field,
-                     c.value)
+            _compare(
+                ET.SubElement(rule, _q("ogc", "Filter")), "PropertyIsEqualTo", style.field, c.value
+            )
             _sld_symbolizer(rule, c.symbol)
     else:
         sym = style.single or Symbol(style.geometry)
@@ -338,18 +428,20 @@ def _sld_rules(fts: ET.Element, style: LayerStyle) -> None:
 def _sld(style: LayerStyle) -> str:
     for prefix, uri in _SLD_NS.items():
         ET.register_namespace(prefix, uri)
-    root = ET.Element(_q("", "StyledLayerDescriptor"), {
-        "version": "1.1.0",
-        _q("xsi", "schemaLocation"): "http://www.opengis.net/sld "
-                                     "http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd",
-    })
+    root = ET.Element(
+        _q("", "StyledLayerDescriptor"),
+        {
+            "version": "1.1.0",
+            _q("xsi", "schemaLocation"): "http://www.opengis.net/sld "
+            "http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd",
+        },
+    )
     layer = ET.SubElement(root, _q("", "NamedLayer"))
     ET.SubElement(layer, _q("se", "Name")).text = style.layer
     user = ET.SubElement(layer, _q("", "UserStyle"))
     ET.SubElement(user, _q("se", "Name")).text = style.name
     _sld_rules(ET.SubElement(user, _q("se", "FeatureTypeStyle")), style)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            + ET.tostring(root, encoding="unicode") + "\n")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,8 +480,16 @@ def _share_ranges(outline: str | None) -> tuple[Range, ...]:
     for i, colour in enumerate(_SHARE_COLOURS):
         lo, hi = steps[i], steps[i + 1]
         label = f"under {hi:g}%" if i == 0 else f"{lo:g}% to {hi:g}%"
-        out.append(Range(lo, hi, label, Symbol("polygon", fill=colour, fill_opacity=0.85,
-                                                stroke=outline, stroke_width_mm=0.15)))
+        out.append(
+            Range(
+                lo,
+                hi,
+                label,
+                Symbol(
+                    "polygon", fill=colour, fill_opacity=0.85, stroke=outline, stroke_width_mm=0.15
+                ),
+            )
+        )
     return tuple(out)
 
 
@@ -397,39 +497,75 @@ def _area_style(layer: str, columns: Sequence[str], minutes: float | None) -> La
     field = _share_field(columns, minutes)
     what = "LSOA" if "lsoa" in layer else "ward"
     walk = re.search(r"([0-9.]+)min", field or "")
-    within = (f"{walk.group(1)} minutes" if walk else f"{minutes:g} minutes"
-              if minutes is not None else "the walk")
+    within = (
+        f"{walk.group(1)} minutes"
+        if walk
+        else f"{minutes:g} minutes"
+        if minutes is not None
+        else "the walk"
+    )
     if layer.startswith("thin_") and layer.endswith("lsoas"):
-        return LayerStyle(layer, "Thin areas", "Thin LSOAs: deprived and poorly covered, "
-                          "labelled with their names", "polygon",
-                          single=Symbol("polygon", fill=_THIN_FILL, fill_opacity=0.6,
-                                        stroke="#000000", stroke_width_mm=0.5),
-                          label_field="lsoa_name" if "lsoa_name" in columns else None)
+        return LayerStyle(
+            layer,
+            "Thin areas",
+            "Thin LSOAs: deprived and poorly covered, labelled with their names",
+            "polygon",
+            single=Symbol(
+                "polygon", fill=_THIN_FILL, fill_opacity=0.6, stroke="#000000", stroke_width_mm=0.5
+            ),
+            label_field="lsoa_name" if "lsoa_name" in columns else None,
+        )
     if layer.startswith("thin_"):
-        return LayerStyle(layer, "Thin wards", "Flagged wards as a dark outline", "polygon",
-                          single=Symbol("polygon", fill=None, stroke="#000000",
-                                        stroke_width_mm=0.8),
-                          label_field="ward_name" if "ward_name" in columns else None)
+        return LayerStyle(
+            layer,
+            "Thin wards",
+            "Flagged wards as a dark outline",
+            "polygon",
+            single=Symbol("polygon", fill=None, stroke="#000000", stroke_width_mm=0.8),
+            label_field="ward_name" if "ward_name" in columns else None,
+        )
     if field is None:
         return _plain_style(layer, "polygon")
-    return LayerStyle(layer, f"Share within {within}"[:30],
-                      f"Share of each {what}'s residents within {within}' walk of an "
-                      "organisation (percent)", "polygon", field=field,
-                      ranges=_share_ranges("#ffffff" if what == "LSOA" else "#404040"))
+    return LayerStyle(
+        layer,
+        f"Share within {within}"[:30],
+        f"Share of each {what}'s residents within {within}' walk of an organisation (percent)",
+        "polygon",
+        field=field,
+        ranges=_share_ranges("#ffffff" if what == "LSOA" else "#404040"),
+    )
 
 
 def _type_style(layer: str, values: Iterable[Any], field: str) -> LayerStyle:
     kinds = sorted({str(v) for v in values if v is not None and not pd.isna(v)})
     if not kinds or len(kinds) > len(TYPE_COLOURS):
-        return LayerStyle(layer, "Organisations", "The organisations used", "point",
-                          single=Symbol("point", fill="#0072B2", stroke="#ffffff",
-                                        stroke_width_mm=0.3, size_mm=2.6))
-    cats = tuple(Category(k, k.replace("_", " "), Symbol("point", fill=TYPE_COLOURS[i],
-                                                          stroke="#000000",
-                                                          stroke_width_mm=0.2, size_mm=2.6))
-                 for i, k in enumerate(kinds))
-    return LayerStyle(layer, "Organisations by type", "The organisations used, one colour per "
-                      "type", "point", field=field, categories=cats)
+        return LayerStyle(
+            layer,
+            "Organisations",
+            "The organisations used",
+            "point",
+            single=Symbol(
+                "point", fill="#0072B2", stroke="#ffffff", stroke_width_mm=0.3, size_mm=2.6
+            ),
+        )
+    cats = tuple(
+        Category(
+            k,
+            k.replace("_", " "),
+            Symbol(
+                "point", fill=TYPE_COLOURS[i], stroke="#000000", stroke_width_mm=0.2, size_mm=2.6
+            ),
+        )
+        for i, k in enumerate(kinds)
+    )
+    return LayerStyle(
+        layer,
+        "Organisations by type",
+        "The organisations used, one colour per type",
+        "point",
+        field=field,
+        categories=cats,
+    )
 
 
 def _minutes_ranges(limits: Sequence[float]) -> tuple[Range, ...]:
@@ -440,43 +576,81 @@ def _minutes_ranges(limits: Sequence[float]) -> tuple[Range, ...]:
         lo = edges[i]
         hi = edges[i + 1] if i + 1 < len(edges) else 1e9
         label = f"{lo:g} to {hi:g} minutes" if i + 1 < len(edges) else f"over {lo:g} minutes"
-        out.append(Range(lo, hi, label, Symbol("point", fill=colours[min(i, len(colours) - 1)],
-                                               stroke=None, size_mm=1.2)))
+        out.append(
+            Range(
+                lo,
+                hi,
+                label,
+                Symbol("point", fill=colours[min(i, len(colours) - 1)], stroke=None, size_mm=1.2),
+            )
+        )
     return tuple(out)
 
 
-def _residents_style(layer: str, columns: Sequence[str],
-                     limits: Sequence[float]) -> LayerStyle:
+def _residents_style(layer: str, columns: Sequence[str], limits: Sequence[float]) -> LayerStyle:
     if "walk_min" not in columns:
         return _plain_style(layer, "point")
-    return LayerStyle(layer, "Walk to nearest organisation", "Residential points by the walk to "
-                      "the nearest organisation, in the run's time limits", "point",
-                      field="walk_min", ranges=_minutes_ranges(limits or (5, 10, 15, 20)))
+    return LayerStyle(
+        layer,
+        "Walk to nearest organisation",
+        "Residential points by the walk to the nearest organisation, in the run's time limits",
+        "point",
+        field="walk_min",
+        ranges=_minutes_ranges(limits or (5, 10, 15, 20)),
+    )
 
 
 def _catchment_style(layer: str, minutes: Iterable[Any]) -> LayerStyle:
     values = sorted({float(m) for m in minutes if m is not None and not pd.isna(m)})
     if len(values) <= 1:
-        return LayerStyle(layer, "Walking catchments", "Streets reached within the walk, "
-                          "buffered", "polygon",
-                          single=Symbol("polygon", fill="#0072B2", fill_opacity=0.25,
-                                        stroke=None))
-    cats = tuple(Category(_num(m), f"within {m:g} minutes",
-                          Symbol("polygon", fill="#0072B2",
-                                 fill_opacity=0.45 - 0.3 * i / (len(values) - 1), stroke=None))
-                 for i, m in enumerate(values))
-    return LayerStyle(layer, "Walking catchments", "Streets reached within each time limit, "
-                      "buffered", "polygon", field="minutes", categories=cats)
+        return LayerStyle(
+            layer,
+            "Walking catchments",
+            "Streets reached within the walk, buffered",
+            "polygon",
+            single=Symbol("polygon", fill="#0072B2", fill_opacity=0.25, stroke=None),
+        )
+    cats = tuple(
+        Category(
+            _num(m),
+            f"within {m:g} minutes",
+            Symbol(
+                "polygon",
+                fill="#0072B2",
+                fill_opacity=0.45 - 0.3 * i / (len(values) - 1),
+                stroke=None,
+            ),
+        )
+        for i, m in enumerate(values)
+    )
+    return LayerStyle(
+        layer,
+        "Walking catchments",
+        "Streets reached within each time limit, buffered",
+        "polygon",
+        field="minutes",
+        categories=cats,
+    )
 
 
 def _plain_style(layer: str, geometry: str) -> LayerStyle:
-    return LayerStyle(layer, layer[:30], f"{layer} ({geometry}s)", geometry,
-                      single=Symbol(geometry, fill=_NEUTRAL, fill_opacity=0.6,
-                                    stroke="#333333"))
+    return LayerStyle(
+        layer,
+        layer[:30],
+        f"{layer} ({geometry}s)",
+        geometry,
+        single=Symbol(geometry, fill=_NEUTRAL, fill_opacity=0.6, stroke="#333333"),
+    )
 
 
-def style_for(layer: str, frame: pd.DataFrame, geom_type: str | None, *,
-              minutes: float | None = None, limits: Sequence[float] = ()) -> LayerStyle:
+def style_for(
+    layer: str,
+    frame: pd.DataFrame,
+    geom_type: str | None,
+    *,
+    minutes: float | None = None,
+    limits: Sequence[float] = (),
+) -> LayerStyle:
     """The style of one GeoPackage layer from its name, columns and geometry type.
 
     Parameters
@@ -506,30 +680,50 @@ def style_for(layer: str, frame: pd.DataFrame, geom_type: str | None, *,
     return _plain_style(layer, kind)
 
 
-def styles_for(layers: Mapping[str, tuple[pd.DataFrame, str | None]], *,
-               minutes: float | None = None, limits: Sequence[float] = ()) -> list[LayerStyle]:
+def styles_for(
+    layers: Mapping[str, tuple[pd.DataFrame, str | None]],
+    *,
+    minutes: float | None = None,
+    limits: Sequence[float] = (),
+) -> list[LayerStyle]:
     """One style per layer: ``layers`` maps a layer name to (attributes, geometry type)."""
-    return [style_for(name, frame, geom, minutes=minutes, limits=limits)
-            for name, (frame, geom) in layers.items()]
+    return [
+        style_for(name, frame, geom, minutes=minutes, limits=limits)
+        for name, (frame, geom) in layers.items()
+    ]
 
 
-def layer_styles_frame(styles: Sequence[LayerStyle], *, geometry_column: str = "geom",
-                       when: _dt.datetime | None = None) -> pd.DataFrame:
+def layer_styles_frame(
+    styles: Sequence[LayerStyle], *, geometry_column: str = "geom", when: _dt.datetime | None = None
+) -> pd.DataFrame:
     """The rows of QGIS's ``layer_styles`` table for ``styles`` (each the layer's default)."""
     stamp = (when or _dt.datetime.now(_dt.UTC)).replace(microsecond=0)
-    rows = [{"f_table_catalog": "", "f_table_schema": "", "f_table_name": s.layer,
-             "f_geometry_column": geometry_column, "styleName": s.name[:30],
-             "styleQML": s.qml(), "styleSLD": s.sld(), "useAsDefault": True,
-             "description": s.description, "owner": "cnmap", "ui": "", "update_time": stamp}
-            for s in styles]
+    rows = [
+        {
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": s.layer,
+            "f_geometry_column": geometry_column,
+            "styleName": s.name[:30],
+            "styleQML": s.qml(),
+            "styleSLD": s.sld(),
+            "useAsDefault": True,
+            "description": s.description,
+            "owner": "cnmap",
+            "ui": "",
+            "update_time": stamp,
+        }
+        for s in styles
+    ]
     frame = pd.DataFrame(rows, columns=list(LAYER_STYLES_COLUMNS))
     frame["useAsDefault"] = frame["useAsDefault"].astype(bool)
     frame["update_time"] = pd.to_datetime(frame["update_time"], utc=True)
     return frame
 
 
-def write_layer_styles(path: str | Path, styles: Sequence[LayerStyle], *,
-                       geometry_column: str = "geom") -> int:
+def write_layer_styles(
+    path: str | Path, styles: Sequence[LayerStyle], *, geometry_column: str = "geom"
+) -> int:
     """Add (or replace) the ``layer_styles`` table of a GeoPackage; returns the rows written.
 
     The table is written through GDAL as an attribute table whose FID column is ``id``, as
@@ -538,7 +732,11 @@ def write_layer_styles(path: str | Path, styles: Sequence[LayerStyle], *,
     import pyogrio
 
     frame = layer_styles_frame(styles, geometry_column=geometry_column)
-    pyogrio.write_dataframe(frame, str(path), layer="layer_styles", driver="GPKG",
-                            layer_options={"FID": "id",
-                                           "DESCRIPTION": "QGIS layer styles (QML and SLD)"})
+    pyogrio.write_dataframe(
+        frame,
+        str(path),
+        layer="layer_styles",
+        driver="GPKG",
+        layer_options={"FID": "id", "DESCRIPTION": "QGIS layer styles (QML and SLD)"},
+    )
     return len(frame)

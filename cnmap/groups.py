@@ -54,14 +54,39 @@ __all__ = [
 ]
 
 #: Columns of :func:`group_coverage`'s table.
-GROUP_COLUMNS: tuple[str, ...] = ("layer", "group", "label", "kind", "unit", "minutes",
-                                  "residents", "covered", "not_covered", "share_covered",
-                                  "gap_vs_all")
+GROUP_COLUMNS: tuple[str, ...] = (
+    "layer",
+    "group",
+    "label",
+    "kind",
+    "unit",
+    "minutes",
+    "residents",
+    "covered",
+    "not_covered",
+    "share_covered",
+    "gap_vs_all",
+)
 #: Columns of :func:`compare_group_coverage`'s table.
-COMPARE_COLUMNS: tuple[str, ...] = ("layer", "group", "label", "kind", "unit", "minutes",
-                                    "residents", "covered_a", "covered_b", "share_covered_a",
-                                    "share_covered_b", "share_change", "gained", "lost",
-                                    "net_change", "gap_vs_all_a", "gap_vs_all_b")
+COMPARE_COLUMNS: tuple[str, ...] = (
+    "layer",
+    "group",
+    "label",
+    "kind",
+    "unit",
+    "minutes",
+    "residents",
+    "covered_a",
+    "covered_b",
+    "share_covered_a",
+    "share_covered_b",
+    "share_change",
+    "gained",
+    "lost",
+    "net_change",
+    "gap_vs_all_a",
+    "gap_vs_all_b",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,8 +108,11 @@ def _points(result: CoverageResult) -> _Points:
         if col not in res.columns:
             raise MissingColumnError(f"the coverage result's residents have no {col!r} column")
     point_codes = res[C.LSOA_CODE].astype(str).to_numpy()
-    area_codes = result.lsoas[C.LSOA_CODE].astype(str) if C.LSOA_CODE in result.lsoas.columns \
+    area_codes = (
+        result.lsoas[C.LSOA_CODE].astype(str)
+        if C.LSOA_CODE in result.lsoas.columns
         else pd.Series([], dtype=str)
+    )
     codes = pd.Index(pd.unique(np.concatenate([area_codes.to_numpy(), point_codes])))
     lsoa = codes.get_indexer(point_codes)
     w = pd.to_numeric(res["weight"], errors="coerce").to_numpy(float)
@@ -121,8 +149,10 @@ def _minutes(results: Sequence[CoverageResult], minutes: Any) -> tuple[int | flo
             raise ValidationError(f"minutes={m!r} is not a number of minutes")
         match = [t for t in common if np.isclose(float(t), float(m))]
         if not match:
-            raise ValidationError(f"minutes={m!r} is not among the time limits of the coverage "
-                                  f"result(s) {list(common)}")
+            raise ValidationError(
+                f"minutes={m!r} is not among the time limits of the coverage "
+                f"result(s) {list(common)}"
+            )
         out.append(match[0])
     if not out:
         raise ValidationError("minutes is empty: give one or more of the result's time limits")
@@ -149,16 +179,20 @@ def _layer_list(layers: NeedLayer | Sequence[NeedLayer]) -> list[NeedLayer]:
         raise ValidationError("no need layer given")
     for ly in out:
         if not isinstance(ly, NeedLayer):
-            raise ValidationError(f"layers must be NeedLayer objects (cnmap.layers), not "
-                                  f"{type(ly).__name__}")
+            raise ValidationError(
+                f"layers must be NeedLayer objects (cnmap.layers), not {type(ly).__name__}"
+            )
         if ly.total is None:
-            raise ValidationError(f"need layer {ly.name!r} holds scores, not counts of people; "
-                                  "make groups from a score with cnmap.layers.score_bands")
+            raise ValidationError(
+                f"need layer {ly.name!r} holds scores, not counts of people; "
+                "make groups from a score with cnmap.layers.score_bands"
+            )
     return out
 
 
-def _counts(layers: list[NeedLayer], codes: pd.Index, vintage: Any,
-            groups: Iterable[str] | None) -> tuple[list[_Group], np.ndarray]:
+def _counts(
+    layers: list[NeedLayer], codes: pd.Index, vintage: Any, groups: Iterable[str] | None
+) -> tuple[list[_Group], np.ndarray]:
     """The groups (totals first in each layer) and their counts: an LSOAs x groups matrix."""
     wanted = None if groups is None else set(groups)
     specs: list[_Group] = []
@@ -167,11 +201,15 @@ def _counts(layers: list[NeedLayer], codes: pd.Index, vintage: Any,
         if vintage is not None and ly.lsoa_vintage != vintage:
             raise ValidationError(
                 f"need layer {ly.name!r} is on LSOA {ly.lsoa_vintage} but the coverage result "
-                f"on LSOA {vintage}; convert it first (cnmap.layers.convert_layer or join_layers)")
+                f"on LSOA {vintage}; convert it first (cnmap.layers.convert_layer or join_layers)"
+            )
         table = ly.subset(codes).table
         assert ly.total is not None
-        kinds = [(ly.total, "all"), *((g, "group") for g in ly.groups),
-                 *((g, "combined") for g in ly.combined)]
+        kinds = [
+            (ly.total, "all"),
+            *((g, "group") for g in ly.groups),
+            *((g, "combined") for g in ly.combined),
+        ]
         for col, kind in kinds:
             if kind != "all" and wanted is not None and col not in wanted:
                 continue
@@ -209,8 +247,13 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 # group coverage
 
 
-def group_coverage(result: CoverageResult, layers: NeedLayer | Sequence[NeedLayer], *,
-                   minutes: Any = None, groups: Iterable[str] | None = None) -> pd.DataFrame:
+def group_coverage(
+    result: CoverageResult,
+    layers: NeedLayer | Sequence[NeedLayer],
+    *,
+    minutes: Any = None,
+    groups: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Share of each group's residents within each time limit of a coverage result.
 
     Parameters
@@ -243,9 +286,19 @@ def group_coverage(result: CoverageResult, layers: NeedLayer | Sequence[NeedLaye
     for t in ts:
         covered = _lsoa_share(p, _covered(result, t)) @ counts
         for g, n, c in zip(specs, residents, covered, strict=True):
-            rows.append({"layer": g.layer, "group": g.group, "label": g.label, "kind": g.kind,
-                         "unit": g.unit, "minutes": t, "residents": n, "covered": c,
-                         "not_covered": n - c})
+            rows.append(
+                {
+                    "layer": g.layer,
+                    "group": g.group,
+                    "label": g.label,
+                    "kind": g.kind,
+                    "unit": g.unit,
+                    "minutes": t,
+                    "residents": n,
+                    "covered": c,
+                    "not_covered": n - c,
+                }
+            )
     out = pd.DataFrame(rows)
     out["share_covered"] = _ratio(out["covered"].to_numpy(float), out["residents"].to_numpy(float))
     out["gap_vs_all"] = _gap(out, "share_covered")
@@ -256,21 +309,29 @@ def _check_same_residents(a: CoverageResult, b: CoverageResult) -> None:
     ra, rb = a.residents, b.residents
     same = len(ra) == len(rb)
     if same:
-        same = (np.array_equal(ra[C.LSOA_CODE].astype(str).to_numpy(),
-                               rb[C.LSOA_CODE].astype(str).to_numpy())
-                and np.allclose(ra["weight"].to_numpy(float), rb["weight"].to_numpy(float)))
+        same = np.array_equal(
+            ra[C.LSOA_CODE].astype(str).to_numpy(), rb[C.LSOA_CODE].astype(str).to_numpy()
+        ) and np.allclose(ra["weight"].to_numpy(float), rb["weight"].to_numpy(float))
     if not same:
-        raise ValidationError(f"the two results place the residents differently (a: {len(ra):,} "
-                              f"points, b: {len(rb):,}); run both with the same area and "
-                              "residents=")
+        raise ValidationError(
+            f"the two results place the residents differently (a: {len(ra):,} "
+            f"points, b: {len(rb):,}); run both with the same area and "
+            "residents="
+        )
     if _vintage(a) != _vintage(b):
-        raise ValidationError(f"the two results are on different LSOA vintages ({_vintage(a)} "
-                              f"vs {_vintage(b)})")
+        raise ValidationError(
+            f"the two results are on different LSOA vintages ({_vintage(a)} vs {_vintage(b)})"
+        )
 
 
-def compare_group_coverage(a: CoverageResult, b: CoverageResult,
-                           layers: NeedLayer | Sequence[NeedLayer], *, minutes: Any = None,
-                           groups: Iterable[str] | None = None) -> pd.DataFrame:
+def compare_group_coverage(
+    a: CoverageResult,
+    b: CoverageResult,
+    layers: NeedLayer | Sequence[NeedLayer],
+    *,
+    minutes: Any = None,
+    groups: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Group coverage of two results on the same residents: who gains, who loses.
 
     Parameters
@@ -301,10 +362,21 @@ def compare_group_coverage(a: CoverageResult, b: CoverageResult,
         cov_a, cov_b = _lsoa_share(p, ca) @ counts, _lsoa_share(p, cb) @ counts
         gained, lost = _lsoa_share(p, cb & ~ca) @ counts, _lsoa_share(p, ca & ~cb) @ counts
         for i, g in enumerate(specs):
-            rows.append({"layer": g.layer, "group": g.group, "label": g.label, "kind": g.kind,
-                         "unit": g.unit, "minutes": t, "residents": residents[i],
-                         "covered_a": cov_a[i], "covered_b": cov_b[i], "gained": gained[i],
-                         "lost": lost[i]})
+            rows.append(
+                {
+                    "layer": g.layer,
+                    "group": g.group,
+                    "label": g.label,
+                    "kind": g.kind,
+                    "unit": g.unit,
+                    "minutes": t,
+                    "residents": residents[i],
+                    "covered_a": cov_a[i],
+                    "covered_b": cov_b[i],
+                    "gained": gained[i],
+                    "lost": lost[i],
+                }
+            )
     out = pd.DataFrame(rows)
     n = out["residents"].to_numpy(float)
     out["share_covered_a"] = _ratio(out["covered_a"].to_numpy(float), n)
@@ -321,42 +393,82 @@ def compare_group_coverage(a: CoverageResult, b: CoverageResult,
 
 #: Columns added by :func:`organisation_attributes`.
 ATTRIBUTE_COLUMNS: tuple[str, ...] = (
-    "is_bame_led", "size_band", "size_basis", "is_pioneer_place",
-    "in_neighbourhood_network_scheme", "is_community_anchor", "offers_food", "offers_advice",
-    "offers_digital_support", "offers_health",
+    "is_bame_led",
+    "size_band",
+    "size_basis",
+    "is_pioneer_place",
+    "in_neighbourhood_network_scheme",
+    "is_community_anchor",
+    "offers_food",
+    "offers_advice",
+    "offers_digital_support",
+    "offers_health",
 )
 
 _BAME_LED_COLUMNS = ("bame_led", "bme_led", "is_bame_led", "bame-led")
 _LED_BY_COLUMNS = ("led_by", "community_led", "led_by_community")
-_BAME_TERMS = re.compile(r"\bbame\b|\bbme\b|black|asian|minority ethnic|ethnic minorit|"
-                         r"global majority|people of colour", re.I)
+_BAME_TERMS = re.compile(
+    r"\bbame\b|\bbme\b|black|asian|minority ethnic|ethnic minorit|"
+    r"global majority|people of colour",
+    re.I,
+)
 _YES = {"yes", "y", "true", "1", "t"}
 _NO = {"no", "n", "false", "0", "f"}
-_NETWORK_COLUMNS = ("kind", C.ORG_TYPE, "types_list", "network", "networks", "membership",
-                    "memberships", "partnerships", C.SERVICES, "services_list", C.NAME)
+_NETWORK_COLUMNS = (
+    "kind",
+    C.ORG_TYPE,
+    "types_list",
+    "network",
+    "networks",
+    "membership",
+    "memberships",
+    "partnerships",
+    C.SERVICES,
+    "services_list",
+    C.NAME,
+)
 _SERVICE_COLUMNS = (C.SERVICES, "services_list", C.ORG_TYPE, "types_list", "kind")
 _NETWORKS = {
     "is_pioneer_place": re.compile(r"pioneer[\s_-]*places?\b", re.I),
     "in_neighbourhood_network_scheme": re.compile(
-        r"neighbourhood[\s_-]*network[\s_-]*schemes?|\bnns\b", re.I),
+        r"neighbourhood[\s_-]*network[\s_-]*schemes?|\bnns\b", re.I
+    ),
     "is_community_anchor": re.compile(r"community[\s_-]*anchor", re.I),
 }
 _SERVICES = {
     "offers_food": re.compile(r"food|meal|pantry|kitchen|\bsoup\b|grocer|lunch|breakfast", re.I),
-    "offers_advice": re.compile(r"advice|advis|money|debt|benefit|welfare|legal|"
-                                r"employment support|citizens", re.I),
-    "offers_digital_support": re.compile(r"digital|computer|online|internet|wi-?fi|laptop|"
-                                         r"tablet|device|\bit (?:skills|support)", re.I),
-    "offers_health": re.compile(r"health|well-?being|mental|recovery|\bgp\b|\bnhs\b|disabilit|"
-                                r"physical activity|drug|alcohol", re.I),
+    "offers_advice": re.compile(
+        r"advice|advis|money|debt|benefit|welfare|legal|"
+        r"employment support|citizens",
+        re.I,
+    ),
+    "offers_digital_support": re.compile(
+        r"digital|computer|online|internet|wi-?fi|laptop|"
+        r"tablet|device|\bit (?:skills|support)",
+        re.I,
+    ),
+    "offers_health": re.compile(
+        r"health|well-?being|mental|recovery|\bgp\b|\bnhs\b|disabilit|"
+        r"physical activity|drug|alcohol",
+        re.I,
+    ),
 }
 #: NCVO income bands (annual income, GBP) and employer size classes (paid staff).
 INCOME_BANDS: tuple[tuple[float, str], ...] = (
-    (1e4, "micro (under £10k)"), (1e5, "small (£10k-£100k)"), (1e6, "medium (£100k-£1m)"),
-    (1e7, "large (£1m-£10m)"), (1e8, "major (£10m-£100m)"), (np.inf, "super-major (£100m+)"))
+    (1e4, "micro (under £10k)"),
+    (1e5, "small (£10k-£100k)"),
+    (1e6, "medium (£100k-£1m)"),
+    (1e7, "large (£1m-£10m)"),
+    (1e8, "major (£10m-£100m)"),
+    (np.inf, "super-major (£100m+)"),
+)
 STAFF_BANDS: tuple[tuple[float, str], ...] = (
-    (1, "no paid staff"), (10, "1-9 staff"), (50, "10-49 staff"), (250, "50-249 staff"),
-    (np.inf, "250+ staff"))
+    (1, "no paid staff"),
+    (10, "1-9 staff"),
+    (50, "10-49 staff"),
+    (250, "50-249 staff"),
+    (np.inf, "250+ staff"),
+)
 _INCOME_COLUMNS = ("income", "annual_income", "income_gbp", "latest_income", "total_income")
 _STAFF_COLUMNS = ("staff", "employees", "staff_count", "paid_staff", "n_staff")
 _SIZE_COLUMNS = ("size_band", "size")
@@ -398,8 +510,9 @@ def _bame_led(frame: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _flags(text: pd.Series, patterns: Mapping[str, re.Pattern[str]],
-           blank_is_unknown: bool) -> dict[str, pd.Series]:
+def _flags(
+    text: pd.Series, patterns: Mapping[str, re.Pattern[str]], blank_is_unknown: bool
+) -> dict[str, pd.Series]:
     out: dict[str, pd.Series] = {}
     for name, pat in patterns.items():
         s = text.str.contains(pat).astype("boolean")
@@ -414,17 +527,25 @@ def _band(values: pd.Series, bands: Sequence[tuple[float, str]]) -> pd.Series:
     labels = [lab for _, lab in bands]
     idx = np.searchsorted(np.array([u for u, _ in bands]), v, side="right")
     ok = np.isfinite(v) & (v >= 0)
-    out = pd.Series([labels[i] if o else None for i, o in zip(np.minimum(idx, len(labels) - 1), ok,
-                                                               strict=True)],
-                    index=values.index, dtype=object)
+    out = pd.Series(
+        [
+            labels[i] if o else None
+            for i, o in zip(np.minimum(idx, len(labels) - 1), ok, strict=True)
+        ],
+        index=values.index,
+        dtype=object,
+    )
     return out
 
 
 def _size(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     band = pd.Series(None, index=frame.index, dtype=object)
     basis = pd.Series(None, index=frame.index, dtype=object)
-    for names, kind in ((_SIZE_COLUMNS, "given"), (_INCOME_COLUMNS, "income"),
-                        (_STAFF_COLUMNS, "staff")):
+    for names, kind in (
+        (_SIZE_COLUMNS, "given"),
+        (_INCOME_COLUMNS, "income"),
+        (_STAFF_COLUMNS, "staff"),
+    ):
         col = _first(frame, names)
         if col is None:
             continue
@@ -527,8 +648,11 @@ def _org_lsoas(result: CoverageResult, codes: pd.Index) -> np.ndarray:
         return np.full(len(orgs), -1)
     if "snapped" in orgs.columns:
         orgs = orgs.loc[orgs["snapped"].to_numpy(bool)]
-    polys = lsoas[[C.LSOA_CODE, "geometry"]].to_crs(orgs.crs) if orgs.crs is not None and \
-        lsoas.crs is not None else lsoas[[C.LSOA_CODE, "geometry"]]
+    polys = (
+        lsoas[[C.LSOA_CODE, "geometry"]].to_crs(orgs.crs)
+        if orgs.crs is not None and lsoas.crs is not None
+        else lsoas[[C.LSOA_CODE, "geometry"]]
+    )
     tree = shapely.STRtree(polys.geometry.values)
     pidx, lidx = tree.query(orgs.geometry.values, predicate="intersects")
     out = np.full(len(orgs), -1)
@@ -553,28 +677,50 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _band_table(band: np.ndarray, share: np.ndarray, total: np.ndarray, group: np.ndarray,
-                s: np.ndarray, org_band: np.ndarray, bands: int) -> pd.DataFrame:
-    df = pd.DataFrame({"band": band, "share": share, "residents": total, "group_residents": group,
-                       "covered": total * s, "group_covered": group * s})
-    t = df.groupby("band").agg(n_lsoas=("share", "size"), min_group_share=("share", "min"),
-                               max_group_share=("share", "max"), residents=("residents", "sum"),
-                               group_residents=("group_residents", "sum"),
-                               covered=("covered", "sum"), group_covered=("group_covered", "sum"))
+def _band_table(
+    band: np.ndarray,
+    share: np.ndarray,
+    total: np.ndarray,
+    group: np.ndarray,
+    s: np.ndarray,
+    org_band: np.ndarray,
+    bands: int,
+) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "band": band,
+            "share": share,
+            "residents": total,
+            "group_residents": group,
+            "covered": total * s,
+            "group_covered": group * s,
+        }
+    )
+    t = df.groupby("band").agg(
+        n_lsoas=("share", "size"),
+        min_group_share=("share", "min"),
+        max_group_share=("share", "max"),
+        residents=("residents", "sum"),
+        group_residents=("group_residents", "sum"),
+        covered=("covered", "sum"),
+        group_covered=("group_covered", "sum"),
+    )
     t = t.reindex(range(1, bands + 1)).rename_axis("band").reset_index()
     t["group_share"] = _ratio(t["group_residents"].to_numpy(float), t["residents"].to_numpy(float))
     t["share_of_group_residents"] = t["group_residents"] / t["group_residents"].sum()
     t["share_covered"] = _ratio(t["covered"].to_numpy(float), t["residents"].to_numpy(float))
-    t["share_group_covered"] = _ratio(t["group_covered"].to_numpy(float),
-                                      t["group_residents"].to_numpy(float))
+    t["share_group_covered"] = _ratio(
+        t["group_covered"].to_numpy(float), t["group_residents"].to_numpy(float)
+    )
     n_org = np.bincount(org_band[org_band > 0], minlength=bands + 1)[1:]
     t["n_organisations"] = n_org
     t["share_of_organisations"] = n_org / n_org.sum() if n_org.sum() else np.nan
     return t
 
 
-def provision_vs_need(result: CoverageResult, layer: NeedLayer, group: str, *,
-                      minutes: Any = None, bands: int = 5) -> ProvisionNeed:
+def provision_vs_need(
+    result: CoverageResult, layer: NeedLayer, group: str, *, minutes: Any = None, bands: int = 5
+) -> ProvisionNeed:
     """Where coverage by some organisations is, against where the group they serve lives.
 
     Parameters
@@ -609,8 +755,10 @@ def provision_vs_need(result: CoverageResult, layer: NeedLayer, group: str, *,
     s = _lsoa_share(p, _covered(result, t))
     share = _ratio(grp, total)
     if not np.isfinite(share).all():
-        raise MissingLSOAError(f"layer {layer.name!r} has no residents in LSOA(s) "
-                               f"{_codes_text(p.codes[~np.isfinite(share)])}")
+        raise MissingLSOAError(
+            f"layer {layer.name!r} has no residents in LSOA(s) "
+            f"{_codes_text(p.codes[~np.isfinite(share)])}"
+        )
     band = _need_bands(share, bands)
     org_lsoa = _org_lsoas(result, p.codes)
     org_band = np.where(org_lsoa >= 0, band[np.maximum(org_lsoa, 0)], 0)
@@ -619,17 +767,29 @@ def provision_vs_need(result: CoverageResult, layer: NeedLayer, group: str, *,
     g_cov = float((grp * s).sum() / grp.sum()) if grp.sum() else float("nan")
     o_cov = float((others * s).sum() / others.sum()) if others.sum() else float("nan")
     top = table.iloc[0]
-    summary = pd.Series({
-        "minutes": t, "group_residents": float(grp.sum()), "share_group_covered": g_cov,
-        "share_others_covered": o_cov, "coverage_ratio": g_cov / o_cov if o_cov else np.nan,
-        "spearman_lsoa": _spearman(share, s),
-        "weighted_pearson_lsoa": _weighted_pearson(share, s, total),
-        "n_organisations": int((org_band > 0).sum()),
-        "share_organisations_top_band": float(top["share_of_organisations"]),
-        "share_group_top_band": float(top["share_of_group_residents"]),
-    })
-    summary["location_quotient_top_band"] = (summary["share_organisations_top_band"]
-                                             / summary["share_group_top_band"])
-    params = {"layer": layer.name, "group": group, "total": layer.total, "minutes": t,
-              "bands": bands, "label": layer.label(group)}
+    summary = pd.Series(
+        {
+            "minutes": t,
+            "group_residents": float(grp.sum()),
+            "share_group_covered": g_cov,
+            "share_others_covered": o_cov,
+            "coverage_ratio": g_cov / o_cov if o_cov else np.nan,
+            "spearman_lsoa": _spearman(share, s),
+            "weighted_pearson_lsoa": _weighted_pearson(share, s, total),
+            "n_organisations": int((org_band > 0).sum()),
+            "share_organisations_top_band": float(top["share_of_organisations"]),
+            "share_group_top_band": float(top["share_of_group_residents"]),
+        }
+    )
+    summary["location_quotient_top_band"] = (
+        summary["share_organisations_top_band"] / summary["share_group_top_band"]
+    )
+    params = {
+        "layer": layer.name,
+        "group": group,
+        "total": layer.total,
+        "minutes": t,
+        "bands": bands,
+        "label": layer.label(group),
+    }
     return ProvisionNeed(bands=table, summary=summary, params=params)

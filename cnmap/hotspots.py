@@ -71,8 +71,9 @@ def _norm_sf(x: np.ndarray) -> np.ndarray:
     return np.asarray(_norm.sf(x), dtype="float64")
 
 
-def _pseudo_p(observed: np.ndarray, sims: np.ndarray, permutations: int,
-              rtol: float = 1e-9) -> np.ndarray:
+def _pseudo_p(
+    observed: np.ndarray, sims: np.ndarray, permutations: int, rtol: float = 1e-9
+) -> np.ndarray:
     """Directed pseudo p-value ``(m + 1) / (permutations + 1)``, ``m`` the smaller of the
     numbers of permuted statistics at least / at most the observed one, where a permuted
     statistic within ``rtol`` (relative) of the observed one counts in both tails.
@@ -101,7 +102,8 @@ def _imports() -> tuple[Any, Any]:
     except ImportError as exc:
         raise OptionalDependencyError(
             "cold_spots needs esda and libpysal: install the extra with "
-            "`pip install cnmap[spatialstats]`") from exc
+            "`pip install cnmap[spatialstats]`"
+        ) from exc
     return esda, libpysal
 
 
@@ -161,8 +163,10 @@ def spatial_weights(frame: gpd.GeoDataFrame, weights: Any = "queen") -> tuple[An
     info: dict[str, Any] = {}
     if isinstance(weights, W):
         if weights.n != n:
-            raise ValidationError(f"weights has {weights.n} areas but the frame has {n} rows; "
-                                  "build the weights on the same rows, in the same order")
+            raise ValidationError(
+                f"weights has {weights.n} areas but the frame has {n} rows; "
+                "build the weights on the same rows, in the same order"
+            )
         w = W(weights.neighbors, weights.weights, id_order=weights.id_order, silence_warnings=True)
         info["weights"] = "user W"
     elif isinstance(weights, str):
@@ -170,25 +174,32 @@ def spatial_weights(frame: gpd.GeoDataFrame, weights: Any = "queen") -> tuple[An
         geo = frame[[frame.geometry.name]].reset_index(drop=True)
         if kind in ("queen", "rook"):
             if not geo.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-                raise ValidationError(f"weights={weights!r} needs polygons; for points use "
-                                      "weights='knn8' (the 8 nearest)")
+                raise ValidationError(
+                    f"weights={weights!r} needs polygons; for points use "
+                    "weights='knn8' (the 8 nearest)"
+                )
             cls = Queen if kind == "queen" else Rook
             w = cls.from_dataframe(geo, use_index=False, silence_warnings=True)
         elif kind.startswith("knn") and kind[3:].isdigit() and int(kind[3:]) >= 1:
             k = int(kind[3:])
             if k >= n:
-                raise ValidationError(f"weights={weights!r}: k must be smaller than the number "
-                                      f"of areas ({n})")
+                raise ValidationError(
+                    f"weights={weights!r}: k must be smaller than the number of areas ({n})"
+                )
             pts = geo.copy()
             pts[pts.geometry.name] = geo.geometry.representative_point()
             w = KNN.from_dataframe(pts, k=k, use_index=False, silence_warnings=True)
         else:
-            raise ValidationError(f"weights={weights!r} is not understood; use 'queen', 'rook', "
-                                  "'knn<k>' (e.g. 'knn8') or a libpysal W")
+            raise ValidationError(
+                f"weights={weights!r} is not understood; use 'queen', 'rook', "
+                "'knn<k>' (e.g. 'knn8') or a libpysal W"
+            )
         info["weights"] = kind
     else:
-        raise ValidationError(f"weights must be 'queen', 'rook', 'knn<k>' or a libpysal W, not "
-                              f"{type(weights).__name__}")
+        raise ValidationError(
+            f"weights must be 'queen', 'rook', 'knn<k>' or a libpysal W, not "
+            f"{type(weights).__name__}"
+        )
     islands = list(w.islands)
     info["n_islands"] = len(islands)
     if islands:
@@ -202,18 +213,37 @@ def spatial_weights(frame: gpd.GeoDataFrame, weights: Any = "queen") -> tuple[An
     return w, info
 
 
-def _run(esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed: int | None
-         ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+def _run(
+    esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed: int | None
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
     """(p, z, extra output columns, Moran quadrants) from esda."""
     if method == "gi_star":
-        g = esda.G_Local(y, w, transform=tr, permutations=perm, star=True,
-                         keep_simulations=True, n_jobs=1, seed=seed)
+        g = esda.G_Local(
+            y,
+            w,
+            transform=tr,
+            permutations=perm,
+            star=True,
+            keep_simulations=True,
+            n_jobs=1,
+            seed=seed,
+        )
         z = np.asarray(g.Zs, dtype="float64")
-        p = (_pseudo_p(np.asarray(g.Gs), np.asarray(g.rGs), perm) if perm
-             else np.asarray(g.p_norm, dtype="float64"))
+        p = (
+            _pseudo_p(np.asarray(g.Gs), np.asarray(g.rGs), perm)
+            if perm
+            else np.asarray(g.p_norm, dtype="float64")
+        )
         return p, z, {"gi_z": z}, None
-    m = esda.Moran_Local(y, w, transformation=tr.lower(), permutations=perm,
-                         keep_simulations=True, n_jobs=1, seed=seed)
+    m = esda.Moran_Local(
+        y,
+        w,
+        transformation=tr.lower(),
+        permutations=perm,
+        keep_simulations=True,
+        n_jobs=1,
+        seed=seed,
+    )
     if perm:
         z = np.asarray(m.z_sim, dtype="float64")
         p = _pseudo_p(np.asarray(m.Is), np.asarray(m.rlisas), perm)
@@ -224,31 +254,44 @@ def _run(esda: Any, method: str, y: np.ndarray, w: Any, tr: str, perm: int, seed
     return p, z, {"moran_i": np.asarray(m.Is, dtype="float64"), "moran_z": z}, np.asarray(m.q)
 
 
-def _check_options(frame: Any, column: str, method: str, alpha: Any, permutations: Any,
-                   transform: str | None) -> str:
+def _check_options(
+    frame: Any, column: str, method: str, alpha: Any, permutations: Any, transform: str | None
+) -> str:
     """The frame, column and options of :func:`cold_spots`; returns the weights transform."""
     if method not in METHODS:
         raise ValidationError(f"method={method!r} is not one of {METHODS}")
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise ValidationError(f"cold_spots needs a GeoDataFrame of areas, not {type(frame).__name__}")
+        raise ValidationError(
+            f"cold_spots needs a GeoDataFrame of areas, not {type(frame).__name__}"
+        )
     if column not in frame.columns:
-        raise MissingColumnError(f"column {column!r} is not in the frame (columns: "
-                                 f"{[c for c in frame.columns][:15]}...); pass an existing column")
+        raise MissingColumnError(
+            f"column {column!r} is not in the frame (columns: "
+            f"{[c for c in frame.columns][:15]}...); pass an existing column"
+        )
     if frame.crs is None:
         raise CRSError("the frame has no CRS; set it (areas from cnmap are in EPSG:27700)")
     if frame.crs.is_geographic:
-        raise CRSError(f"the frame is in {frame.crs.to_string()} (longitude/latitude); "
-                       "reproject it first, e.g. frame.to_crs('EPSG:27700')")
+        raise CRSError(
+            f"the frame is in {frame.crs.to_string()} (longitude/latitude); "
+            "reproject it first, e.g. frame.to_crs('EPSG:27700')"
+        )
     if not (0 < alpha < 1):
         raise ValidationError(f"alpha={alpha!r} must be between 0 and 1")
-    if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) \
-            or not (permutations == 0 or permutations >= 99):
-        raise ValidationError(f"permutations={permutations!r} must be 0 (normal approximation) "
-                              "or a whole number >= 99")
+    if (
+        isinstance(permutations, bool)
+        or not isinstance(permutations, (int, np.integer))
+        or not (permutations == 0 or permutations >= 99)
+    ):
+        raise ValidationError(
+            f"permutations={permutations!r} must be 0 (normal approximation) "
+            "or a whole number >= 99"
+        )
     tr = _DEFAULT_TRANSFORM[method] if transform is None else str(transform).upper()
     if tr not in ("B", "R"):
-        raise ValidationError(f"transform={transform!r} must be 'B' (binary) or 'R' "
-                              "(row-standardised)")
+        raise ValidationError(
+            f"transform={transform!r} must be 'B' (binary) or 'R' (row-standardised)"
+        )
     if len(frame) < 5:
         raise ValidationError(f"cold_spots needs at least 5 areas, the frame has {len(frame)}")
     return tr
@@ -260,23 +303,30 @@ def _values(frame: gpd.GeoDataFrame, column: str, method: str) -> np.ndarray:
     bad = ~np.isfinite(y)
     if bad.any():
         rows = list(frame.index[bad][:5])
-        raise ValidationError(f"column {column!r} has {int(bad.sum())} missing or non-numeric "
-                              f"value(s) at index {rows}; fill or drop those rows first (nothing "
-                              "is dropped silently)")
+        raise ValidationError(
+            f"column {column!r} has {int(bad.sum())} missing or non-numeric "
+            f"value(s) at index {rows}; fill or drop those rows first (nothing "
+            "is dropped silently)"
+        )
     if np.ptp(y) == 0:
-        raise ValidationError(f"column {column!r} has the same value ({y[0]:g}) in every area: "
-                              "there is nothing to find hot or cold spots in")
+        raise ValidationError(
+            f"column {column!r} has the same value ({y[0]:g}) in every area: "
+            "there is nothing to find hot or cold spots in"
+        )
     if method == "gi_star" and (y < 0).any():
-        raise ValidationError(f"column {column!r} has negative values; Getis-Ord Gi* needs "
-                              "non-negative values (use method='local_moran')")
+        raise ValidationError(
+            f"column {column!r} has negative values; Getis-Ord Gi* needs "
+            "non-negative values (use method='local_moran')"
+        )
     return y
 
 
 def _labels(method: str, sig: np.ndarray, z: np.ndarray, quadrant: Any) -> np.ndarray:
     """Cluster labels: cold/hot spot (Gi*) or the Moran quadrant, for significant areas."""
     if method == "gi_star":
-        return np.where(sig & (z < 0), "cold spot", np.where(sig & (z > 0), "hot spot",
-                                                             NOT_SIGNIFICANT))
+        return np.where(
+            sig & (z < 0), "cold spot", np.where(sig & (z > 0), "hot spot", NOT_SIGNIFICANT)
+        )
     quad = pd.Series(quadrant).map(_MORAN_QUADRANTS).to_numpy(dtype=object)
     return np.where(sig, quad, NOT_SIGNIFICANT)
 
@@ -363,8 +413,9 @@ def cold_spots(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     with warnings.catch_warnings():
         # esda warns that its default will become two-sided; cnmap documents and keeps the
         # directed (one-sided, observed direction) pseudo p-value of esda 2.x
-        warnings.filterwarnings("ignore", message="The alternative hypothesis",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="The alternative hypothesis", category=DeprecationWarning
+        )
         p, z, extra, quadrant = _run(esda, method, y, w, tr, perm, seed)
     for k, v in extra.items():
         out[f"{p_}_{k}"] = v
@@ -375,16 +426,28 @@ def cold_spots(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     label = _labels(method, sig, z, quadrant)
     out[f"{p_}_cluster"] = pd.array(label.astype(str), dtype="str")
     cutoff = float(np.max(p[sig])) if sig.any() else None
-    out.attrs = {**frame.attrs, "cold_spots": {
-        "column": column, "method": method, "alpha": alpha, "fdr": fdr,
-        "fdr_method": "Benjamini-Hochberg" if fdr else None,
-        "permutations": perm, "seed": seed, "transform": tr, **winfo,
-        "p_values": ("permutation pseudo p-values (one-sided, in the observed direction)"
-                     if perm else "normal approximation (one-sided)"),
-        "p_floor": 1.0 / (perm + 1) if perm else 0.0, "largest_significant_p": cutoff,
-        "n_significant": int(sig.sum()),
-        "counts": {k: int(v) for k, v in pd.Series(label).value_counts().items()},
-    }}
+    out.attrs = {
+        **frame.attrs,
+        "cold_spots": {
+            "column": column,
+            "method": method,
+            "alpha": alpha,
+            "fdr": fdr,
+            "fdr_method": "Benjamini-Hochberg" if fdr else None,
+            "permutations": perm,
+            "seed": seed,
+            "transform": tr,
+            **winfo,
+            "p_values": (
+                "permutation pseudo p-values (one-sided, in the observed direction)"
+                if perm
+                else "normal approximation (one-sided)"
+            ),
+            "p_floor": 1.0 / (perm + 1) if perm else 0.0,
+            "largest_significant_p": cutoff,
+            "n_significant": int(sig.sum()),
+            "counts": {k: int(v) for k, v in pd.Series(label).value_counts().items()},
+        },
+    }
     log.info("cold_spots(%s, %s): %s", column, method, out.attrs["cold_spots"]["counts"])
     return out
-

@@ -78,8 +78,12 @@ DEFAULT_REFERENCE_START = dt.date(2024, 1, 8)
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _DAY_NAMES = {
     **{d.lower(): i for i, d in enumerate(DAYS)},
-    **{n: i for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
-                                   "saturday", "sunday"))},
+    **{
+        n: i
+        for i, n in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
     **{n: i for i, n in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
 }
 WEEK_MIN = 7 * 1440
@@ -95,7 +99,8 @@ def _engine() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise OptionalDependencyError(
             "evaluating opening hours needs the optional package opening-hours-py; install it "
-            "with pip install 'cnmap[hours]' (or pip install opening-hours-py)") from exc
+            "with pip install 'cnmap[hours]' (or pip install opening-hours-py)"
+        ) from exc
     return opening_hours
 
 
@@ -118,8 +123,13 @@ class Window:
 
     def week_intervals(self, week: int) -> np.ndarray:
         """(start, end) minutes from the first reference Monday 00:00, for week ``week``."""
-        return np.array([(week * WEEK_MIN + d * 1440 + s, week * WEEK_MIN + d * 1440 + e)
-                         for d, s, e in self.ranges], dtype=np.int64).reshape(-1, 2)
+        return np.array(
+            [
+                (week * WEEK_MIN + d * 1440 + s, week * WEEK_MIN + d * 1440 + e)
+                for d, s, e in self.ranges
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 2)
 
     def __str__(self) -> str:
         return self.label
@@ -144,12 +154,15 @@ def _day(value: Any, what: str) -> int:
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         if 0 <= int(value) <= 6:
             return int(value)
-        raise ValidationError(f"{what} {value!r}: weekday numbers run from 0 (Monday) to 6 "
-                              "(Sunday)")
+        raise ValidationError(
+            f"{what} {value!r}: weekday numbers run from 0 (Monday) to 6 (Sunday)"
+        )
     key = str(value).strip().lower()
     if key not in _DAY_NAMES:
-        raise ValidationError(f"{what} {value!r} is not a weekday; use Mo Tu We Th Fr Sa Su, a "
-                              "full name ('Saturday') or 0-6 (0 = Monday)")
+        raise ValidationError(
+            f"{what} {value!r} is not a weekday; use Mo Tu We Th Fr Sa Su, a "
+            "full name ('Saturday') or 0-6 (0 = Monday)"
+        )
     return _DAY_NAMES[key]
 
 
@@ -191,14 +204,18 @@ def parse_window(window: Any) -> Window:
             part = part.strip()
             m = re.match(r"^([A-Za-z][A-Za-z,\- ]*?)\s+(\d.*)$", part)
             if not m:
-                raise ValidationError(f"time window {window!r}: cannot read {part!r}; write "
-                                      "days then times, e.g. 'Mo-Fr 17:00-20:00' or "
-                                      "'Sa 09:00-12:00'")
+                raise ValidationError(
+                    f"time window {window!r}: cannot read {part!r}; write "
+                    "days then times, e.g. 'Mo-Fr 17:00-20:00' or "
+                    "'Sa 09:00-12:00'"
+                )
             days = _days(m.group(1).replace(" ", ""), f"time window {window!r}:")
             for tr in m.group(2).split(","):
                 if tr.count("-") != 1:
-                    raise ValidationError(f"time window {window!r}: {tr.strip()!r} is not a "
-                                          "time range like 17:00-20:00")
+                    raise ValidationError(
+                        f"time window {window!r}: {tr.strip()!r} is not a "
+                        "time range like 17:00-20:00"
+                    )
                 a, b = (_minutes(x, f"time window {window!r}:") for x in tr.split("-"))
                 ranges.extend(_range(d, a, b, f"time window {window!r}") for d in days)
         label = text
@@ -209,15 +226,19 @@ def parse_window(window: Any) -> Window:
         elif isinstance(window, Iterable):
             items = list(window)
         else:
-            raise ValidationError(f"time window {window!r}: give a string such as "
-                                  "'Mo-Fr 17:00-20:00' or a (weekday, start, end) tuple")
+            raise ValidationError(
+                f"time window {window!r}: give a string such as "
+                "'Mo-Fr 17:00-20:00' or a (weekday, start, end) tuple"
+            )
         if not items:
             raise ValidationError("the time window is empty; give e.g. 'Mo-Fr 17:00-20:00'")
         labels = []
         for it in items:
             if not (isinstance(it, tuple | list) and len(it) == 3):
-                raise ValidationError(f"time window item {it!r} must be (weekday, start, end), "
-                                      "e.g. ('Sa', '09:00', '12:00')")
+                raise ValidationError(
+                    f"time window item {it!r} must be (weekday, start, end), "
+                    "e.g. ('Sa', '09:00', '12:00')"
+                )
             d = _day(it[0], "time window weekday")
             a = _minutes(it[1], "time window start")
             b = _minutes(it[2], "time window end")
@@ -283,8 +304,9 @@ def _split_rules(text: str) -> list[str]:
 _OFF = re.compile(r'\b(off|closed)\s*("[^"]*")?\s*$', re.IGNORECASE)
 
 
-def _state_intervals(oh_mod: Any, expr: str, start: dt.datetime, end: dt.datetime,
-                     state: str) -> list[tuple[int, int]]:
+def _state_intervals(
+    oh_mod: Any, expr: str, start: dt.datetime, end: dt.datetime, state: str
+) -> list[tuple[int, int]]:
     o = oh_mod.OpeningHours(expr)
     out = []
     for a, b, st, _comment in o.intervals(start, end):
@@ -295,9 +317,13 @@ def _state_intervals(oh_mod: Any, expr: str, start: dt.datetime, end: dt.datetim
     return out
 
 
-def weekly_open_intervals(expr: str, *, rules: str = "osm",
-                          reference_start: dt.date = DEFAULT_REFERENCE_START,
-                          n_weeks: int = 4) -> list[tuple[int, int]]:
+def weekly_open_intervals(
+    expr: str,
+    *,
+    rules: str = "osm",
+    reference_start: dt.date = DEFAULT_REFERENCE_START,
+    n_weeks: int = 4,
+) -> list[tuple[int, int]]:
     """Open intervals of an OSM ``opening_hours`` expression over the reference weeks.
 
     Returns merged ``(start, end)`` pairs in minutes from ``reference_start`` 00:00 (intervals
@@ -327,8 +353,10 @@ def weekly_open_intervals(expr: str, *, rules: str = "osm",
             iv = _subtract(_merge(opened), closed)
     except (SyntaxError, ValueError, getattr(oh_mod, "ParserError", SyntaxError)) as exc:
         msg = str(exc).strip().splitlines()
-        raise ValidationError(f"cannot parse opening hours {expr!r}: "
-                              f"{' '.join(s.strip() for s in msg if s.strip())[:200]}") from None
+        raise ValidationError(
+            f"cannot parse opening hours {expr!r}: "
+            f"{' '.join(s.strip() for s in msg if s.strip())[:200]}"
+        ) from None
     return _merge([(a - shift, b - shift) for a, b in iv])
 
 
@@ -344,21 +372,32 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def _hours_column(gdf: pd.DataFrame, hours_col: str | None) -> str:
     if hours_col is not None:
         if hours_col not in gdf.columns:
-            raise MissingColumnError(f"hours_col={hours_col!r} is not a column of the "
-                                     f"organisations (columns: {list(gdf.columns)})")
+            raise MissingColumnError(
+                f"hours_col={hours_col!r} is not a column of the "
+                f"organisations (columns: {list(gdf.columns)})"
+            )
         return hours_col
     for c in HOURS_COLUMNS:
         if c in gdf.columns:
             return c
-    raise MissingColumnError(f"the organisations have no opening hours column (looked for "
-                             f"{list(HOURS_COLUMNS)}; columns: {list(gdf.columns)}); pass "
-                             "hours_col='your column' holding OSM opening_hours strings")
+    raise MissingColumnError(
+        f"the organisations have no opening hours column (looked for "
+        f"{list(HOURS_COLUMNS)}; columns: {list(gdf.columns)}); pass "
+        "hours_col='your column' holding OSM opening_hours strings"
+    )
 
 
-def open_during(orgs: Any, window: Any, *, require: str = "any", weeks: str = "every",
-                rules: str = "osm", hours_col: str | None = None,
-                reference_start: dt.date = DEFAULT_REFERENCE_START,
-                n_weeks: int = 4) -> gpd.GeoDataFrame:
+def open_during(
+    orgs: Any,
+    window: Any,
+    *,
+    require: str = "any",
+    weeks: str = "every",
+    rules: str = "osm",
+    hours_col: str | None = None,
+    reference_start: dt.date = DEFAULT_REFERENCE_START,
+    n_weeks: int = 4,
+) -> gpd.GeoDataFrame:
     """Flag the organisations open during a weekly time window.
 
     Parameters
@@ -394,27 +433,35 @@ def open_during(orgs: Any, window: Any, *, require: str = "any", weeks: str = "e
     _check_choice("weeks", weeks, WEEKS)
     _check_choice("rules", rules, RULES)
     if not isinstance(reference_start, dt.date) or reference_start.weekday() != 0:
-        raise ValidationError(f"reference_start={reference_start!r} must be a date that is a "
-                              "Monday, e.g. datetime.date(2024, 1, 8)")
+        raise ValidationError(
+            f"reference_start={reference_start!r} must be a date that is a "
+            "Monday, e.g. datetime.date(2024, 1, 8)"
+        )
     if int(n_weeks) < 1:
         raise ValidationError(f"n_weeks={n_weeks!r} must be at least 1")
     w = parse_window(window)
     gdf = getattr(orgs, "organisations", orgs)
     if not isinstance(gdf, pd.DataFrame):
-        raise ValidationError("orgs must be the result of cnmap.read_organisations or a "
-                              f"(Geo)DataFrame, not {type(orgs).__name__}")
+        raise ValidationError(
+            "orgs must be the result of cnmap.read_organisations or a "
+            f"(Geo)DataFrame, not {type(orgs).__name__}"
+        )
     col = _hours_column(gdf, hours_col)
     _engine()
     raw = gdf[col]
     text = raw.astype(object).where(raw.notna(), None)
-    text = pd.Series([None if v is None or not str(v).strip() else str(v).strip() for v in text],
-                     index=gdf.index, dtype=object)
+    text = pd.Series(
+        [None if v is None or not str(v).strip() else str(v).strip() for v in text],
+        index=gdf.index,
+        dtype=object,
+    )
     cache: dict[str, tuple[bool, float, str]] = {}
     win_week = [w.week_intervals(k) for k in range(int(n_weeks))]
     for expr in pd.unique(text.dropna()):
         try:
-            iv = weekly_open_intervals(expr, rules=rules, reference_start=reference_start,
-                                       n_weeks=int(n_weeks))
+            iv = weekly_open_intervals(
+                expr, rules=rules, reference_start=reference_start, n_weeks=int(n_weeks)
+            )
         except ValidationError as exc:
             cache[expr] = (False, float("nan"), str(exc))
             continue
@@ -449,28 +496,59 @@ def open_during(orgs: Any, window: Any, *, require: str = "any", weeks: str = "e
     out["open_minutes_window"] = minutes
     out["hours_status"] = pd.array(status, dtype="str")
     out["hours_problem"] = pd.array(problem, dtype="str")
-    params: dict[str, Any] = {"window": w.label, "window_ranges": [list(r) for r in w.ranges],
-              "require": require, "weeks": weeks, "rules": rules, "hours_col": col,
-              "reference_start": reference_start.isoformat(), "n_weeks": int(n_weeks),
-              "n_organisations": int(len(out)), "n_open": int(out["open_in_window"].sum()),
-              "n_missing": int((status == "missing").sum()),
-              "n_unparsed": int((status == "unparsed").sum())}
+    params: dict[str, Any] = {
+        "window": w.label,
+        "window_ranges": [list(r) for r in w.ranges],
+        "require": require,
+        "weeks": weeks,
+        "rules": rules,
+        "hours_col": col,
+        "reference_start": reference_start.isoformat(),
+        "n_weeks": int(n_weeks),
+        "n_organisations": int(len(out)),
+        "n_open": int(out["open_in_window"].sum()),
+        "n_missing": int((status == "missing").sum()),
+        "n_unparsed": int((status == "unparsed").sum()),
+    }
     out.attrs["params"] = params
     n_unknown = int(params["n_missing"]) + int(params["n_unparsed"])
     if n_unknown:
-        log.warning("open_during: %d of %d organisations have no usable opening hours in %r "
-                    "(%d missing, %d unparsed); see hours_status", n_unknown, len(out), col,
-                    params["n_missing"], params["n_unparsed"])
-    log.info("open_during %s (require=%s, weeks=%s, rules=%s): %d of %d open", w.label, require,
-             weeks, rules, params["n_open"], len(out))
+        log.warning(
+            "open_during: %d of %d organisations have no usable opening hours in %r "
+            "(%d missing, %d unparsed); see hours_status",
+            n_unknown,
+            len(out),
+            col,
+            params["n_missing"],
+            params["n_unparsed"],
+        )
+    log.info(
+        "open_during %s (require=%s, weeks=%s, rules=%s): %d of %d open",
+        w.label,
+        require,
+        weeks,
+        rules,
+        params["n_open"],
+        len(out),
+    )
     return out
 
 
-def coverage_at(window: Any, orgs: Any, area: Area, network: WalkNetwork | None = None, *,  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
-                unknown: str = "exclude", require: str = "any", weeks: str = "every",
-                rules: str = "osm", hours_col: str | None = None,
-                reference_start: dt.date = DEFAULT_REFERENCE_START, n_weeks: int = 4,
-                **coverage_kw: Any) -> CoverageResult:
+def coverage_at(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
+    window: Any,
+    orgs: Any,
+    area: Area,
+    network: WalkNetwork | None = None,
+    *,
+    unknown: str = "exclude",
+    require: str = "any",
+    weeks: str = "every",
+    rules: str = "osm",
+    hours_col: str | None = None,
+    reference_start: dt.date = DEFAULT_REFERENCE_START,
+    n_weeks: int = 4,
+    **coverage_kw: Any,
+) -> CoverageResult:
     """Walking coverage by the organisations open during a time window.
 
     Parameters
@@ -495,32 +573,68 @@ def coverage_at(window: Any, orgs: Any, area: Area, network: WalkNetwork | None 
     from cnmap.coverage import coverage
 
     _check_choice("unknown", unknown, UNKNOWN)
-    flagged = open_during(orgs, window, require=require, weeks=weeks, rules=rules,
-                          hours_col=hours_col, reference_start=reference_start, n_weeks=n_weeks)
+    flagged = open_during(
+        orgs,
+        window,
+        require=require,
+        weeks=weeks,
+        rules=rules,
+        hours_col=hours_col,
+        reference_start=reference_start,
+        n_weeks=n_weeks,
+    )
     p = dict(flagged.attrs["params"])
     is_unknown = (flagged["hours_status"] != "ok").to_numpy()
     keep = flagged["open_in_window"].fillna(unknown == "include").to_numpy(bool)
-    selected = flagged.loc[keep].drop(columns=["open_in_window", "open_minutes_window",
-                                               "hours_status", "hours_problem"])
+    selected = flagged.loc[keep].drop(
+        columns=["open_in_window", "open_minutes_window", "hours_status", "hours_problem"]
+    )
     if len(selected) == 0:
-        raise ValidationError(f"no organisation is open during {p['window']} (require={require!r}, "
-                              f"weeks={weeks!r}, rules={rules!r}): {p['n_open']} of "
-                              f"{p['n_organisations']} open, {int(is_unknown.sum())} with unknown "
-                              "hours; choose another window, or unknown='include'")
+        raise ValidationError(
+            f"no organisation is open during {p['window']} (require={require!r}, "
+            f"weeks={weeks!r}, rules={rules!r}): {p['n_open']} of "
+            f"{p['n_organisations']} open, {int(is_unknown.sum())} with unknown "
+            "hours; choose another window, or unknown='include'"
+        )
     result = coverage(selected, area, network=network, **coverage_kw)
-    p.update({"unknown": unknown, "n_used": int(len(selected)),
-              "n_closed": int((~keep & ~is_unknown).sum()),
-              "n_unknown": int(is_unknown.sum())})
-    ids = flagged[S.ORG_ID].astype(str) if S.ORG_ID in flagged.columns else \
-        pd.Series([f"org{i}" for i in range(len(flagged))], index=flagged.index)
+    p.update(
+        {
+            "unknown": unknown,
+            "n_used": int(len(selected)),
+            "n_closed": int((~keep & ~is_unknown).sum()),
+            "n_unknown": int(is_unknown.sum()),
+        }
+    )
+    ids = (
+        flagged[S.ORG_ID].astype(str)
+        if S.ORG_ID in flagged.columns
+        else pd.Series([f"org{i}" for i in range(len(flagged))], index=flagged.index)
+    )
     names = flagged[S.NAME].astype(str) if S.NAME in flagged.columns else ids
-    rows = [{"what": f"organisation hours unknown ({unknown}d)", "id": ids.iat[i],
-             "detail": f"{names.iat[i]}: {flagged['hours_problem'].iat[i]}"}
-            for i in np.flatnonzero(is_unknown)]
-    quality = pd.concat([result.quality, pd.DataFrame(rows, columns=["what", "id", "detail"])],
-                        ignore_index=True) if rows else result.quality
+    rows = [
+        {
+            "what": f"organisation hours unknown ({unknown}d)",
+            "id": ids.iat[i],
+            "detail": f"{names.iat[i]}: {flagged['hours_problem'].iat[i]}",
+        }
+        for i in np.flatnonzero(is_unknown)
+    ]
+    quality = (
+        pd.concat(
+            [result.quality, pd.DataFrame(rows, columns=["what", "id", "detail"])],
+            ignore_index=True,
+        )
+        if rows
+        else result.quality
+    )
     params = dict(result.params)
     params["opening_hours"] = p
-    log.info("coverage_at %s: %d organisations used (%d closed, %d unknown %sd)", p["window"],
-             p["n_used"], p["n_closed"], p["n_unknown"], unknown)
+    log.info(
+        "coverage_at %s: %d organisations used (%d closed, %d unknown %sd)",
+        p["window"],
+        p["n_used"],
+        p["n_closed"],
+        p["n_unknown"],
+        unknown,
+    )
     return dataclasses.replace(result, params=params, quality=quality)

@@ -218,9 +218,7 @@ HEADERS_2025: dict[str, str] = {
     "lad_name": "Local Authority District name (2024)",
     "idaopi_score": "Income Deprivation Affecting Older People Index (IDAOPI) Score (rate)",
     "idaopi_rank": f"Income Deprivation Affecting Older People Index (IDAOPI) {_RANK_SUFFIX}",
-    "idaopi_decile": (
-        f"Income Deprivation Affecting Older People Index (IDAOPI) {_DECILE_SUFFIX}"
-    ),
+    "idaopi_decile": (f"Income Deprivation Affecting Older People Index (IDAOPI) {_DECILE_SUFFIX}"),
     "pop_total": "Total population: mid 2022",
     "pop_children_0_15": "Dependent Children aged 0-15: mid 2022",
     "pop_16_59": "Population aged 16-59: mid 2022",
@@ -248,8 +246,12 @@ _YEAR = r"(?:\s*\((?:\d{4})\))?"
 _ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "lsoa_code": re.compile(rf"^lsoa(?:[\s_]*\d{{2,4}})?[\s_]*code{_YEAR}$|^lsoa\d{{2}}cd$"),
     "lsoa_name": re.compile(rf"^lsoa(?:[\s_]*\d{{2,4}})?[\s_]*name{_YEAR}$|^lsoa\d{{2}}nm$"),
-    "lad_code": re.compile(rf"^local authority district code{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:code|cd)$"),
-    "lad_name": re.compile(rf"^local authority district name{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:name|nm)$"),
+    "lad_code": re.compile(
+        rf"^local authority district code{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:code|cd)$"
+    ),
+    "lad_name": re.compile(
+        rf"^local authority district name{_YEAR}$|^(?:lad|ltla)\d{{2}}_?(?:name|nm)$"
+    ),
 }
 _INDEX_PREFIX: dict[str, str] = {
     "imd": r"index of multiple deprivation(?: \(imd\))?",
@@ -344,8 +346,11 @@ def _edition_from_headers(headers: list[str]) -> int | None:
     votes: set[int] = set()
     for raw in headers:
         h = normalise_header(raw)
-        m = (re.match(r"^lsoa code \((\d{4})\)$", h) or re.match(r"^lsoa(\d{2})cd$", h)
-             or re.match(r"^lsoa(\d{2})_code$", h))
+        m = (
+            re.match(r"^lsoa code \((\d{4})\)$", h)
+            or re.match(r"^lsoa(\d{2})cd$", h)
+            or re.match(r"^lsoa(\d{2})_code$", h)
+        )
         if m:
             year = int(m.group(1))
             year = year + 2000 if year < 100 else year
@@ -423,9 +428,7 @@ def _where(labels: pd.Index, mask: np.ndarray, *, from_file: bool, limit: int = 
     return ", ".join(shown) + more
 
 
-def _coerce_numeric(
-    col: pd.Series, name: str, header: str, where: _Where, label: str
-) -> pd.Series:
+def _coerce_numeric(col: pd.Series, name: str, header: str, where: _Where, label: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         num = col.astype("float64")  # already numeric (e.g. a normalised table)
         text = col
@@ -476,8 +479,12 @@ def _map_headers(
             f"{' ...' if len(headers) > 8 else ''}. Give IoD File 7 with its header row."
         )
     if unknown:
-        logger.info("%s: %d column(s) not recognised as IoD File 7, kept unchanged: %s",
-                    label, len(unknown), unknown)
+        logger.info(
+            "%s: %d column(s) not recognised as IoD File 7, kept unchanged: %s",
+            label,
+            len(unknown),
+            unknown,
+        )
     return headers, mapping, seen, unknown
 
 
@@ -492,8 +499,13 @@ def _choose_edition(
                 f"edition={edition!r} is not a known IoD edition; use one of {EDITIONS}."
             )
         if header_edition is not None and header_edition != edition:
-            logger.warning("%s: headers look like IoD%d but edition=%d was given; using %d",
-                           label, header_edition, edition, edition)
+            logger.warning(
+                "%s: headers look like IoD%d but edition=%d was given; using %d",
+                label,
+                header_edition,
+                edition,
+                edition,
+            )
         return int(edition), "argument"
     if header_edition is not None:
         return header_edition, "headers"
@@ -545,14 +557,21 @@ def _edition_from_ranks(
     max_rank = max((float(out[c].max()) for c in _RANK_COLUMNS if c in out), default=0.0)
     if max_rank > N_LSOAS_ENGLAND[2019]:
         return 2025, ed_source
-    logger.info("%s: IoD edition not given or detectable; assuming IoD2019 "
-                "(pass edition=2025 for IoD2025 tables)", label)
+    logger.info(
+        "%s: IoD edition not given or detectable; assuming IoD2019 "
+        "(pass edition=2025 for IoD2025 tables)",
+        label,
+    )
     return 2019, "default"
 
 
 def _check_ranks_deciles(
-    out: dict[str, pd.Series], seen: Mapping[str, str], where: _Where, label: str,
-    ed: int, ed_source: str,
+    out: dict[str, pd.Series],
+    seen: Mapping[str, str],
+    where: _Where,
+    label: str,
+    ed: int,
+    ed_source: str,
 ) -> None:
     """Ranks whole in 1..N and deciles whole in 1..10; both made int64 (``out`` updated)."""
     n = N_LSOAS_ENGLAND[ed]
@@ -697,6 +716,12 @@ def read_iod(
         "source": prior_attrs.get("source", label) if not from_file else label,
         "unknown_columns": list(unknown),
     }
-    logger.info("%s: read %d LSOAs, %d IoD columns (IoD%d, %s)", label, len(result),
-                len(ordered), ed, ed_source)
+    logger.info(
+        "%s: read %d LSOAs, %d IoD columns (IoD%d, %s)",
+        label,
+        len(result),
+        len(ordered),
+        ed,
+        ed_source,
+    )
     return result

@@ -38,18 +38,37 @@ from cnmap.errors import MissingColumnError, ValidationError
 if TYPE_CHECKING:
     from cnmap.coverage import CoverageResult
 
-__all__ = ["SCALES", "LOCAL_COLUMNS", "UNIT_COLUMNS", "layers_of_local", "local_units",
-           "local_map"]
+__all__ = ["SCALES", "LOCAL_COLUMNS", "UNIT_COLUMNS", "layers_of_local", "local_units", "local_map"]
 
 #: The four scales, smallest first.
 SCALES: tuple[str, ...] = ("street", "neighbourhood", "ward", "city")
 #: Columns of :func:`layers_of_local`'s table.
-LOCAL_COLUMNS: tuple[str, ...] = ("scale", "unit", "minutes", "metres", "definition", "n_units",
-                                  "n_units_with", "population", "covered", "not_covered",
-                                  "share_covered", "mean_organisations", "n_organisations")
+LOCAL_COLUMNS: tuple[str, ...] = (
+    "scale",
+    "unit",
+    "minutes",
+    "metres",
+    "definition",
+    "n_units",
+    "n_units_with",
+    "population",
+    "covered",
+    "not_covered",
+    "share_covered",
+    "mean_organisations",
+    "n_organisations",
+)
 #: Columns of :func:`local_units`'s table (with ``geometry``).
-UNIT_COLUMNS: tuple[str, ...] = ("scale", "unit", "code", "name", "population", "covered",
-                                 "share_covered", "n_organisations")
+UNIT_COLUMNS: tuple[str, ...] = (
+    "scale",
+    "unit",
+    "code",
+    "name",
+    "population",
+    "covered",
+    "share_covered",
+    "n_organisations",
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,8 @@ def _limit(result: CoverageResult, minutes: Any, name: str) -> int | float:
     if not match:
         raise ValidationError(
             f"{name}={minutes!r} is not among the coverage result's time limits "
-            f"{list(result.thresholds)}; compute it with coverage(..., minutes=[{t}, ...])")
+            f"{list(result.thresholds)}; compute it with coverage(..., minutes=[{t}, ...])"
+        )
     return match[0]
 
 
@@ -92,21 +112,31 @@ def _located(orgs: gpd.GeoDataFrame, polys: gpd.GeoDataFrame, code: str) -> pd.S
 
 def _run(result: CoverageResult, street: Any, neighbourhood: Any) -> _Run:
     res, wards = result.residents, result.wards
-    for frame, cols, what in ((res, (S.WEIGHT, S.WARD_CODE), "residents"),
-                              (wards, (S.WARD_CODE, S.GEOMETRY), "wards")):
+    for frame, cols, what in (
+        (res, (S.WEIGHT, S.WARD_CODE), "residents"),
+        (wards, (S.WARD_CODE, S.GEOMETRY), "wards"),
+    ):
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise MissingColumnError(f"the coverage result's {what} have no {missing} column")
-    s, n = _limit(result, street, "street_minutes"), _limit(result, neighbourhood,
-                                                            "neighbourhood_minutes")
+    s, n = (
+        _limit(result, street, "street_minutes"),
+        _limit(result, neighbourhood, "neighbourhood_minutes"),
+    )
     if float(s) > float(n):
-        raise ValidationError(f"street_minutes={street!r} is longer than "
-                              f"neighbourhood_minutes={neighbourhood!r}")
+        raise ValidationError(
+            f"street_minutes={street!r} is longer than neighbourhood_minutes={neighbourhood!r}"
+        )
     place = result.area.lad_name if result.area is not None else "the district"
-    return _Run(weight=res[S.WEIGHT].to_numpy(float), ward=res[S.WARD_CODE].astype(str).to_numpy(),
-                orgs_in_ward=_located(result.organisations, wards, S.WARD_CODE),
-                street=s, neighbourhood=n, per_min_m=result.speed_kmh * 1000.0 / 60.0,
-                place=str(place))
+    return _Run(
+        weight=res[S.WEIGHT].to_numpy(float),
+        ward=res[S.WARD_CODE].astype(str).to_numpy(),
+        orgs_in_ward=_located(result.organisations, wards, S.WARD_CODE),
+        street=s,
+        neighbourhood=n,
+        per_min_m=result.speed_kmh * 1000.0 / 60.0,
+        place=str(place),
+    )
 
 
 def _placed_orgs(result: CoverageResult) -> int:
@@ -123,38 +153,61 @@ def _walk_row(result: CoverageResult, run: _Run, scale: str, t: int | float) -> 
     n_reach = res[col].to_numpy(float) if col in res.columns else covered.astype(float)
     pop = float(run.weight.sum())
     metres = float(t) * run.per_min_m
-    return {"scale": scale, "unit": "residential point", "minutes": t, "metres": metres,
-            "definition": f"lives within a {t:g}-minute walk ({metres:,.0f} m) of at least one "
-                          "organisation",
-            "n_units": len(res), "n_units_with": int(covered.sum()), "population": pop,
-            "covered": float(run.weight[covered].sum()),
-            "mean_organisations": float((run.weight * n_reach).sum() / pop) if pop else np.nan,
-            "n_organisations": _placed_orgs(result)}
+    return {
+        "scale": scale,
+        "unit": "residential point",
+        "minutes": t,
+        "metres": metres,
+        "definition": f"lives within a {t:g}-minute walk ({metres:,.0f} m) of at least one "
+        "organisation",
+        "n_units": len(res),
+        "n_units_with": int(covered.sum()),
+        "population": pop,
+        "covered": float(run.weight[covered].sum()),
+        "mean_organisations": float((run.weight * n_reach).sum() / pop) if pop else np.nan,
+        "n_organisations": _placed_orgs(result),
+    }
 
 
 def _ward_row(run: _Run) -> dict[str, Any]:
     n = run.orgs_in_ward.reindex(run.ward, fill_value=0).to_numpy(float)
     pop = float(run.weight.sum())
-    return {"scale": "ward", "unit": "ward", "minutes": np.nan, "metres": np.nan,
-            "definition": "lives in a ward where at least one organisation is located",
-            "n_units": len(run.orgs_in_ward), "n_units_with": int((run.orgs_in_ward > 0).sum()),
-            "population": pop, "covered": float(run.weight[n > 0].sum()),
-            "mean_organisations": float((run.weight * n).sum() / pop) if pop else np.nan,
-            "n_organisations": int(run.orgs_in_ward.sum())}
+    return {
+        "scale": "ward",
+        "unit": "ward",
+        "minutes": np.nan,
+        "metres": np.nan,
+        "definition": "lives in a ward where at least one organisation is located",
+        "n_units": len(run.orgs_in_ward),
+        "n_units_with": int((run.orgs_in_ward > 0).sum()),
+        "population": pop,
+        "covered": float(run.weight[n > 0].sum()),
+        "mean_organisations": float((run.weight * n).sum() / pop) if pop else np.nan,
+        "n_organisations": int(run.orgs_in_ward.sum()),
+    }
 
 
 def _city_row(run: _Run) -> dict[str, Any]:
     n = int(run.orgs_in_ward.sum())
     pop = float(run.weight.sum())
-    return {"scale": "city", "unit": "district", "minutes": np.nan, "metres": np.nan,
-            "definition": f"lives in {run.place}, where at least one organisation is located",
-            "n_units": 1, "n_units_with": int(n > 0), "population": pop,
-            "covered": pop if n > 0 else 0.0, "mean_organisations": float(n),
-            "n_organisations": n}
+    return {
+        "scale": "city",
+        "unit": "district",
+        "minutes": np.nan,
+        "metres": np.nan,
+        "definition": f"lives in {run.place}, where at least one organisation is located",
+        "n_units": 1,
+        "n_units_with": int(n > 0),
+        "population": pop,
+        "covered": pop if n > 0 else 0.0,
+        "mean_organisations": float(n),
+        "n_organisations": n,
+    }
 
 
-def layers_of_local(result: CoverageResult, *, street_minutes: float = 5,
-                    neighbourhood_minutes: float = 15) -> pd.DataFrame:
+def layers_of_local(
+    result: CoverageResult, *, street_minutes: float = 5, neighbourhood_minutes: float = 15
+) -> pd.DataFrame:
     """The report's four scales of "local" as one table: who has help at each scale.
 
     Parameters
@@ -184,9 +237,12 @@ def layers_of_local(result: CoverageResult, *, street_minutes: float = 5,
         A time limit the result does not hold, or a street walk longer than the neighbourhood's.
     """
     run = _run(result, street_minutes, neighbourhood_minutes)
-    rows = [_walk_row(result, run, "street", run.street),
-            _walk_row(result, run, "neighbourhood", run.neighbourhood),
-            _ward_row(run), _city_row(run)]
+    rows = [
+        _walk_row(result, run, "street", run.street),
+        _walk_row(result, run, "neighbourhood", run.neighbourhood),
+        _ward_row(run),
+        _city_row(run),
+    ]
     out = pd.DataFrame(rows)
     out["not_covered"] = out["population"] - out["covered"]
     pop = out["population"].to_numpy(float)
@@ -203,13 +259,18 @@ def _lsoa_units(result: CoverageResult, scale: str, t: int | float) -> pd.DataFr
     lsoas = result.lsoas
     located = _located(result.organisations, lsoas, S.LSOA_CODE)
     codes = lsoas[S.LSOA_CODE].astype(str)
-    return pd.DataFrame({
-        "scale": scale, "unit": "LSOA", "code": codes.to_numpy(),
-        "name": lsoas[S.LSOA_NAME].to_numpy() if S.LSOA_NAME in lsoas.columns else codes,
-        "population": lsoas[S.POPULATION].to_numpy(float),
-        "covered": lsoas[S.pop_covered(t)].fillna(0.0).to_numpy(float),
-        "n_organisations": located.reindex(codes.to_numpy(), fill_value=0).to_numpy(int),
-        "geometry": lsoas.geometry.values})
+    return pd.DataFrame(
+        {
+            "scale": scale,
+            "unit": "LSOA",
+            "code": codes.to_numpy(),
+            "name": lsoas[S.LSOA_NAME].to_numpy() if S.LSOA_NAME in lsoas.columns else codes,
+            "population": lsoas[S.POPULATION].to_numpy(float),
+            "covered": lsoas[S.pop_covered(t)].fillna(0.0).to_numpy(float),
+            "n_organisations": located.reindex(codes.to_numpy(), fill_value=0).to_numpy(int),
+            "geometry": lsoas.geometry.values,
+        }
+    )
 
 
 def _ward_units(result: CoverageResult, run: _Run) -> pd.DataFrame:
@@ -217,25 +278,41 @@ def _ward_units(result: CoverageResult, run: _Run) -> pd.DataFrame:
     codes = wards[S.WARD_CODE].astype(str).to_numpy()
     pop = pd.Series(run.weight).groupby(run.ward).sum().reindex(codes, fill_value=0.0)
     n = run.orgs_in_ward.reindex(codes, fill_value=0).to_numpy(int)
-    return pd.DataFrame({
-        "scale": "ward", "unit": "ward", "code": codes,
-        "name": wards[S.WARD_NAME].to_numpy() if S.WARD_NAME in wards.columns else codes,
-        "population": pop.to_numpy(float), "covered": np.where(n > 0, pop.to_numpy(float), 0.0),
-        "n_organisations": n, "geometry": wards.geometry.values})
+    return pd.DataFrame(
+        {
+            "scale": "ward",
+            "unit": "ward",
+            "code": codes,
+            "name": wards[S.WARD_NAME].to_numpy() if S.WARD_NAME in wards.columns else codes,
+            "population": pop.to_numpy(float),
+            "covered": np.where(n > 0, pop.to_numpy(float), 0.0),
+            "n_organisations": n,
+            "geometry": wards.geometry.values,
+        }
+    )
 
 
 def _city_unit(result: CoverageResult, run: _Run) -> pd.DataFrame:
     n = int(run.orgs_in_ward.sum())
     pop = float(run.weight.sum())
     code = result.area.lad_code if result.area is not None else "district"
-    return pd.DataFrame({"scale": ["city"], "unit": ["district"], "code": [str(code)],
-                         "name": [run.place], "population": [pop],
-                         "covered": [pop if n > 0 else 0.0], "n_organisations": [n],
-                         "geometry": [shapely.union_all(result.wards.geometry.values)]})
+    return pd.DataFrame(
+        {
+            "scale": ["city"],
+            "unit": ["district"],
+            "code": [str(code)],
+            "name": [run.place],
+            "population": [pop],
+            "covered": [pop if n > 0 else 0.0],
+            "n_organisations": [n],
+            "geometry": [shapely.union_all(result.wards.geometry.values)],
+        }
+    )
 
 
-def local_units(result: CoverageResult, *, street_minutes: float = 5,
-                neighbourhood_minutes: float = 15) -> gpd.GeoDataFrame:
+def local_units(
+    result: CoverageResult, *, street_minutes: float = 5, neighbourhood_minutes: float = 15
+) -> gpd.GeoDataFrame:
     """:func:`layers_of_local` unit by unit: the map view of each scale.
 
     Returns
@@ -248,16 +325,21 @@ def local_units(result: CoverageResult, *, street_minutes: float = 5,
         ``covered`` of :func:`layers_of_local`'s row.
     """
     run = _run(result, street_minutes, neighbourhood_minutes)
-    parts = [_lsoa_units(result, "street", run.street),
-             _lsoa_units(result, "neighbourhood", run.neighbourhood),
-             _ward_units(result, run), _city_unit(result, run)]
+    parts = [
+        _lsoa_units(result, "street", run.street),
+        _lsoa_units(result, "neighbourhood", run.neighbourhood),
+        _ward_units(result, run),
+        _city_unit(result, run),
+    ]
     out = pd.concat(parts, ignore_index=True)
     pop = out["population"].to_numpy(float)
     out["share_covered"] = np.where(pop > 0, out["covered"] / np.where(pop > 0, pop, 1.0), np.nan)
-    out.attrs.update(street_minutes=run.street, neighbourhood_minutes=run.neighbourhood,
-                     place=run.place)
-    return gpd.GeoDataFrame(out[[*UNIT_COLUMNS, "geometry"]], geometry="geometry",
-                            crs=result.wards.crs)
+    out.attrs.update(
+        street_minutes=run.street, neighbourhood_minutes=run.neighbourhood, place=run.place
+    )
+    return gpd.GeoDataFrame(
+        out[[*UNIT_COLUMNS, "geometry"]], geometry="geometry", crs=result.wards.crs
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +347,12 @@ def local_units(result: CoverageResult, *, street_minutes: float = 5,
 
 #: Share classes (upper bounds) and their colours (ColorBrewer YlGnBu, colour-blind safe).
 SHARE_CLASSES: tuple[tuple[float, str], ...] = (
-    (0.25, "#ffffcc"), (0.5, "#a1dab4"), (0.75, "#41b6c4"), (0.9, "#2c7fb8"), (1.0, "#253494"))
+    (0.25, "#ffffcc"),
+    (0.5, "#a1dab4"),
+    (0.75, "#41b6c4"),
+    (0.9, "#2c7fb8"),
+    (1.0, "#253494"),
+)
 _NO_DATA = "#cccccc"
 
 
@@ -279,8 +366,10 @@ def _layer_name(scale: str, attrs: dict[str, Any]) -> str:
     if scale == "street":
         return f"Street: within {attrs['street_minutes']:g} minutes' walk (share of each LSOA)"
     if scale == "neighbourhood":
-        return (f"Neighbourhood: within {attrs['neighbourhood_minutes']:g} minutes' walk "
-                "(share of each LSOA)")
+        return (
+            f"Neighbourhood: within {attrs['neighbourhood_minutes']:g} minutes' walk "
+            "(share of each LSOA)"
+        )
     if scale == "ward":
         return "Ward: an organisation in the ward"
     return "City: an organisation in the district"
@@ -291,13 +380,18 @@ def _tip(row: Any, scale: str) -> str:
 
     share = row.share_covered
     share_text = "n/a" if not np.isfinite(share) else f"{share:.0%}"
-    what = {"street": "within the street walk", "neighbourhood": "within the neighbourhood walk",
-            "ward": "in a ward with an organisation",
-            "city": "in a district with an organisation"}[scale]
-    lines = [f"<b>{inert_html(row.name)}</b> ({inert_html(row.code)})",
-             f"{inert_html(f'{row.population:,.0f}')} residents; {inert_html(share_text)} "
-             f"{inert_html(what)}",
-             f"{inert_html(f'{row.n_organisations:,d}')} organisation(s) located here"]
+    what = {
+        "street": "within the street walk",
+        "neighbourhood": "within the neighbourhood walk",
+        "ward": "in a ward with an organisation",
+        "city": "in a district with an organisation",
+    }[scale]
+    lines = [
+        f"<b>{inert_html(row.name)}</b> ({inert_html(row.code)})",
+        f"{inert_html(f'{row.population:,.0f}')} residents; {inert_html(share_text)} "
+        f"{inert_html(what)}",
+        f"{inert_html(f'{row.n_organisations:,d}')} organisation(s) located here",
+    ]
     return "<br>".join(lines)
 
 
@@ -307,19 +401,30 @@ def _features(units: gpd.GeoDataFrame, scale: str, simplify_m: float) -> dict[st
     geoms = shapely.set_precision(geoms.values, 1e-6)
     feats = []
     for row, geom in zip(part.itertuples(index=False), geoms, strict=True):
-        style = {"fillColor": _colour(float(row.share_covered)), "color": "#555555",
-                 "weight": 0.6 if scale in ("street", "neighbourhood") else 1.2,
-                 "fillOpacity": 0.7}
-        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
-                      "properties": {"style": style, "tip": _tip(row, scale)}})
+        style = {
+            "fillColor": _colour(float(row.share_covered)),
+            "color": "#555555",
+            "weight": 0.6 if scale in ("street", "neighbourhood") else 1.2,
+            "fillOpacity": 0.7,
+        }
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {"style": style, "tip": _tip(row, scale)},
+            }
+        )
     return {"type": "FeatureCollection", "features": feats}
 
 
 def _sources(result: CoverageResult) -> list[str]:
     """Attributions: the area's data, the street network (ODbL) when walked on it, and each
     organisation list's licence when the organisations record it (``dataset``, ``licence``)."""
-    out = result.sources["attribution"].dropna().astype(str).tolist() if "attribution" in \
-        result.sources.columns else []
+    out = (
+        result.sources["attribution"].dropna().astype(str).tolist()
+        if "attribution" in result.sources.columns
+        else []
+    )
     if result.mode == "network":
         out.append("Walking network © OpenStreetMap contributors (ODbL).")
     orgs = result.organisations
@@ -335,15 +440,20 @@ def _panel_html(table: pd.DataFrame, sources: Sequence[str], place: str) -> str:
     rows = "".join(
         f"<tr><td>{inert_html(r.scale.capitalize())}</td><td>{inert_html(r.definition)}</td>"
         f"<td style='text-align:right'>{inert_html(f'{r.share_covered:.1%}')}</td></tr>"
-        for r in table.itertuples(index=False))
+        for r in table.itertuples(index=False)
+    )
     keys = "".join(
         f"<span style='background:{c};display:inline-block;width:14px;height:10px'></span> "
-        f"{inert_html(f'up to {upper:.0%}')} " for upper, c in SHARE_CLASSES)
+        f"{inert_html(f'up to {upper:.0%}')} "
+        for upper, c in SHARE_CLASSES
+    )
     src = inert_html(" ".join(dict.fromkeys(s for s in sources if s)))
-    return (f"<div style='background:white;padding:6px 8px;max-width:360px;font:12px sans-serif'>"
-            f"<b>{inert_html(f'Layers of local: {place}')}</b>"
-            f"<table>{rows}</table><div>{keys}</div>"
-            f"<div style='font-size:9px;color:#555'>{src}</div></div>")
+    return (
+        f"<div style='background:white;padding:6px 8px;max-width:360px;font:12px sans-serif'>"
+        f"<b>{inert_html(f'Layers of local: {place}')}</b>"
+        f"<table>{rows}</table><div>{keys}</div>"
+        f"<div style='font-size:9px;color:#555'>{src}</div></div>"
+    )
 
 
 def _elements() -> tuple[type, type]:
@@ -411,14 +521,26 @@ def _add_tiles(m: Any, tiles: str | None) -> None:
     if base is None:
         folium.TileLayer(tiles, **kw).add_to(m)
         return
-    folium.TileLayer(base.url, attr=base.attribution, name=base.name, max_zoom=19,
-                     max_native_zoom=base.max_native_zoom, subdomains=base.subdomains,
-                     **kw).add_to(m)
+    folium.TileLayer(
+        base.url,
+        attr=base.attribution,
+        name=base.name,
+        max_zoom=19,
+        max_native_zoom=base.max_native_zoom,
+        subdomains=base.subdomains,
+        **kw,
+    ).add_to(m)
 
 
-def local_map(result: CoverageResult, *, street_minutes: float = 5,
-              neighbourhood_minutes: float = 15, show: str = "neighbourhood",
-              tiles: str | None = "carto_light", simplify_m: float = 10.0) -> Any:
+def local_map(
+    result: CoverageResult,
+    *,
+    street_minutes: float = 5,
+    neighbourhood_minutes: float = 15,
+    show: str = "neighbourhood",
+    tiles: str | None = "carto_light",
+    simplify_m: float = 10.0,
+) -> Any:
     """The four scales as a folium map: one layer per scale (one shown at a time).
 
     Parameters
@@ -448,17 +570,22 @@ def local_map(result: CoverageResult, *, street_minutes: float = 5,
 
     if show not in SCALES:
         raise ValidationError(f"show={show!r} must be one of {list(SCALES)}")
-    table = layers_of_local(result, street_minutes=street_minutes,
-                            neighbourhood_minutes=neighbourhood_minutes)
-    units = local_units(result, street_minutes=street_minutes,
-                        neighbourhood_minutes=neighbourhood_minutes)
+    table = layers_of_local(
+        result, street_minutes=street_minutes, neighbourhood_minutes=neighbourhood_minutes
+    )
+    units = local_units(
+        result, street_minutes=street_minutes, neighbourhood_minutes=neighbourhood_minutes
+    )
     bounds = units.to_crs("EPSG:4326").total_bounds
     m = folium.Map(tiles=None, control_scale=True)
     _add_tiles(m, tiles)
     scale_layer, panel = _elements()
     for scale in SCALES:
-        scale_layer(inert_html(_layer_name(scale, units.attrs)),
-                    _features(units, scale, simplify_m), show=scale == show).add_to(m)
+        scale_layer(
+            inert_html(_layer_name(scale, units.attrs)),
+            _features(units, scale, simplify_m),
+            show=scale == show,
+        ).add_to(m)
     panel(_panel_html(table, _sources(result), str(units.attrs["place"]))).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])

@@ -45,12 +45,21 @@ def mirror_layout() -> pd.DataFrame:
     for ds_id, ds in catalogue().items():
         for e in ds.mirror:
             p = PurePosixPath(e.path)
-            rows.append({"folder": f"{p.parent}/" if str(p.parent) != "." else "./",
-                         "file": p.name, "path": e.path, "dataset": ds_id, "title": ds.title,
-                         "covers": _covers(e.lad_codes, e.postcode_areas),
-                         "sha256": e.sha256, "vintage": e.vintage or ds.vintage})
-    return pd.DataFrame(rows, columns=["folder", "file", "path", "dataset", "title", "covers",
-                                       "sha256", "vintage"])
+            rows.append(
+                {
+                    "folder": f"{p.parent}/" if str(p.parent) != "." else "./",
+                    "file": p.name,
+                    "path": e.path,
+                    "dataset": ds_id,
+                    "title": ds.title,
+                    "covers": _covers(e.lad_codes, e.postcode_areas),
+                    "sha256": e.sha256,
+                    "vintage": e.vintage or ds.vintage,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["folder", "file", "path", "dataset", "title", "covers", "sha256", "vintage"]
+    )
 
 
 def layout_lines(table: pd.DataFrame, present: set[str] | None = None) -> list[str]:
@@ -86,7 +95,6 @@ def serving_files(lad_code: str) -> pd.DataFrame:
     rows = []
     for ds_id, ds in catalogue().items():
         listed = next((e.path for e in ds.mirror if e.covers(lad_code=lad_code)), "")
-        found = next((e.path for e in mirror_entries(ds_id) if e.covers(lad_code=lad_code)),
-                     "")
+        found = next((e.path for e in mirror_entries(ds_id) if e.covers(lad_code=lad_code)), "")
         rows.append({"dataset": ds_id, "path": found or listed, "found": bool(found)})
     return pd.DataFrame(rows, columns=["dataset", "path", "found"])

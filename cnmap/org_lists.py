@@ -31,8 +31,14 @@ import pandas as pd
 
 from cnmap.errors import MissingColumnError, ValidationError
 
-__all__ = ["PreparedList", "prepare_list", "read_headerless", "keep_rows", "postcode_column",
-           "rows_in_district"]
+__all__ = [
+    "PreparedList",
+    "prepare_list",
+    "read_headerless",
+    "keep_rows",
+    "postcode_column",
+    "rows_in_district",
+]
 
 #: Reader options that describe a file, used here rather than passed to the reader.
 FILE_OPTIONS = ("encoding", "sheet")
@@ -68,21 +74,31 @@ def _decode_note(path: Path, encoding: str | None) -> tuple[str, str | None]:
     return "utf-8-sig", None
 
 
-def read_headerless(path: Path, columns: Sequence[str] | None, *,
-                    encoding: str | None = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def read_headerless(
+    path: Path, columns: Sequence[str] | None, *, encoding: str | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """A CSV as text cells: with ``columns`` as the names of a file without a header row,
     else with its own header. Blank cells stay empty strings (nothing is read as NaN)."""
     if path.suffix.lower() not in {".csv", ".txt"}:
-        raise ValidationError(f"{path}: columns, keep and area_postcodes_only prepare CSV files "
-                              f"only, not {path.suffix or 'a file without a suffix'}; save the "
-                              "list as CSV")
+        raise ValidationError(
+            f"{path}: columns, keep and area_postcodes_only prepare CSV files "
+            f"only, not {path.suffix or 'a file without a suffix'}; save the "
+            "list as CSV"
+        )
     enc, note = _decode_note(path, encoding)
     try:
-        frame = pd.read_csv(path, header=None if columns else "infer", dtype=str,
-                            keep_default_na=False, encoding=enc, skipinitialspace=False)
+        frame = pd.read_csv(
+            path,
+            header=None if columns else "infer",
+            dtype=str,
+            keep_default_na=False,
+            encoding=enc,
+            skipinitialspace=False,
+        )
     except pd.errors.ParserError as exc:
-        raise ValidationError(f"{path}: cannot read the CSV ({' '.join(str(exc).split())})"
-                              ) from None
+        raise ValidationError(
+            f"{path}: cannot read the CSV ({' '.join(str(exc).split())})"
+        ) from None
     except pd.errors.EmptyDataError:
         raise ValidationError(f"{path}: the file is empty") from None
     if columns:
@@ -90,22 +106,28 @@ def read_headerless(path: Path, columns: Sequence[str] | None, *,
             raise ValidationError(
                 f"{path}: the rows have {frame.shape[1]} fields but columns names "
                 f"{len(columns)}; give one name per field, in order (see the file's "
-                "specification)")
+                "specification)"
+            )
         frame.columns = list(columns)
     notes = tuple(n for n in (note,) if n)
     if columns:
-        notes += (f"{path.name}: no header row; columns named {', '.join(columns[:4])}"
-                  f"{', ...' if len(columns) > 4 else ''} ({len(columns)} in all)",)
+        notes += (
+            f"{path.name}: no header row; columns named {', '.join(columns[:4])}"
+            f"{', ...' if len(columns) > 4 else ''} ({len(columns)} in all)",
+        )
     return frame, notes
 
 
-def keep_rows(frame: pd.DataFrame, keep: Mapping[str, Sequence[str]], *, label: str
-              ) -> tuple[pd.DataFrame, str]:
+def keep_rows(
+    frame: pd.DataFrame, keep: Mapping[str, Sequence[str]], *, label: str
+) -> tuple[pd.DataFrame, str]:
     """The rows whose every ``keep`` column holds one of its values (text, trimmed)."""
     missing = [c for c in keep if c not in frame.columns]
     if missing:
-        raise MissingColumnError(f"{label}: keep names {missing}, not columns of the list "
-                                 f"(columns: {[str(c) for c in frame.columns][:30]})")
+        raise MissingColumnError(
+            f"{label}: keep names {missing}, not columns of the list "
+            f"(columns: {[str(c) for c in frame.columns][:30]})"
+        )
     mask = pd.Series(True, index=frame.index)
     for col, values in keep.items():
         mask &= frame[col].astype(str).str.strip().isin(list(values))
@@ -124,20 +146,25 @@ def postcode_column(frame: pd.DataFrame, postcode_col: str | None, *, label: str
 
     if postcode_col is not None:
         if postcode_col not in frame.columns:
-            raise MissingColumnError(f"{label}: postcode_col={postcode_col!r} is not a column "
-                                     f"(columns: {[str(c) for c in frame.columns][:30]})")
+            raise MissingColumnError(
+                f"{label}: postcode_col={postcode_col!r} is not a column "
+                f"(columns: {[str(c) for c in frame.columns][:30]})"
+            )
         return postcode_col
     found = [c for c in frame.columns if _norm(c) in COLUMN_ALIASES["postcode"]]
     if len(found) != 1:
         what = "no" if not found else f"{len(found)} ({found})"
-        raise MissingColumnError(f"{label}: area_postcodes_only needs the postcode column; "
-                                 f"the list has {what} postcode columns: name it with "
-                                 "postcode_col")
+        raise MissingColumnError(
+            f"{label}: area_postcodes_only needs the postcode column; "
+            f"the list has {what} postcode columns: name it with "
+            "postcode_col"
+        )
     return str(found[0])
 
 
-def rows_in_district(frame: pd.DataFrame, column: str, district_postcodes: pd.Series, *,
-                     district: str) -> tuple[pd.DataFrame, str]:
+def rows_in_district(
+    frame: pd.DataFrame, column: str, district_postcodes: pd.Series, *, district: str
+) -> tuple[pd.DataFrame, str]:
     """The rows whose postcode is one of the district's (spelling normalised)."""
     from cnmap.postcodes import normalise_postcodes
 
@@ -145,15 +172,24 @@ def rows_in_district(frame: pd.DataFrame, column: str, district_postcodes: pd.Se
     codes = normalise_postcodes(frame[column].reset_index(drop=True))
     inside = codes.isin(ours).to_numpy()
     blank = int(codes.isna().sum())
-    note = (f"{int(inside.sum()):,} of {len(frame):,} rows have a postcode of {district} "
-            f"(area_postcodes_only); the other {len(frame) - int(inside.sum()):,} were not read "
-            f"(postcodes elsewhere{f', {blank:,} blank' if blank else ''})")
+    note = (
+        f"{int(inside.sum()):,} of {len(frame):,} rows have a postcode of {district} "
+        f"(area_postcodes_only); the other {len(frame) - int(inside.sum()):,} were not read "
+        f"(postcodes elsewhere{f', {blank:,} blank' if blank else ''})"
+    )
     return frame.loc[inside], note
 
 
-def prepare_list(path: Path, *, label: str, columns: Sequence[str] | None,
-                 keep: Mapping[str, Sequence[str]], area_postcodes_only: bool,
-                 options: Mapping[str, Any], area: Any) -> PreparedList:
+def prepare_list(
+    path: Path,
+    *,
+    label: str,
+    columns: Sequence[str] | None,
+    keep: Mapping[str, Sequence[str]],
+    area_postcodes_only: bool,
+    options: Mapping[str, Any],
+    area: Any,
+) -> PreparedList:
     """Read and prepare one organisations list (see the module docstring).
 
     ``options`` are the entry's reader options (``encoding`` and ``postcode_col`` are used
@@ -167,10 +203,16 @@ def prepare_list(path: Path, *, label: str, columns: Sequence[str] | None,
     if area_postcodes_only:
         postcodes = getattr(area, "postcodes", None)
         if postcodes is None or "postcode" not in getattr(postcodes, "columns", ()):
-            raise ValidationError(f"{label}: area_postcodes_only needs the district's postcode "
-                                  "lookup; keep [area] postcodes on (auto, nspl or codepoint)")
+            raise ValidationError(
+                f"{label}: area_postcodes_only needs the district's postcode "
+                "lookup; keep [area] postcodes on (auto, nspl or codepoint)"
+            )
         col = postcode_column(frame, options.get("postcode_col"), label=label)
-        frame, note = rows_in_district(frame, col, postcodes["postcode"],
-                                       district=str(getattr(area, "lad_name", "the district")))
+        frame, note = rows_in_district(
+            frame,
+            col,
+            postcodes["postcode"],
+            district=str(getattr(area, "lad_name", "the district")),
+        )
         notes += (note,)
     return PreparedList(frame.reset_index(drop=True), n_rows, notes)

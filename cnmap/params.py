@@ -50,10 +50,10 @@ class _Record:
         names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
         missing = [n for n in names if n not in params]
         if missing:
-            raise ValidationError(f"{cls.__name__}: the parameters have no {missing} "
-                                  f"(keys: {list(params)})")
-        values = {n: tuple(params[n]) if isinstance(params[n], list) else params[n]
-                  for n in names}
+            raise ValidationError(
+                f"{cls.__name__}: the parameters have no {missing} (keys: {list(params)})"
+            )
+        values = {n: tuple(params[n]) if isinstance(params[n], list) else params[n] for n in names}
         return cls(**values)
 
 

@@ -37,9 +37,17 @@ from cnmap.config import (
 )
 from cnmap.errors import ValidationError
 
-__all__ = ["RunConfig", "OrganisationSource", "OrganisationsRead", "load_config",
-           "check_inputs", "check_organisation_files", "run", "read_all_organisations",
-           "read_organisation_files"]
+__all__ = [
+    "RunConfig",
+    "OrganisationSource",
+    "OrganisationsRead",
+    "load_config",
+    "check_inputs",
+    "check_organisation_files",
+    "run",
+    "read_all_organisations",
+    "read_organisation_files",
+]
 
 DEFAULT_SPEED_KMH = 4.8  # cnmap.network.DEFAULT_SPEED_KMH, without importing the network engine
 
@@ -81,8 +89,11 @@ class RunConfig:
         return cast(dict[str, Any], json.loads(json.dumps(d, default=str)))
 
 
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
-                out_dir: str | os.PathLike[str] | None = None) -> RunConfig:
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> RunConfig:
     """Read and validate a run configuration (TOML or YAML file, or a dict).
 
     Everything is checked against :class:`cnmap.config.RunFile` before any data is read:
@@ -98,25 +109,40 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
     doc, base, path = load_document(source, RunFile, what="config")
     where = str(path or "config")
     net, cov, outp = doc.network, doc.coverage, doc.output
-    network_path = None if net.path is None else resolve_path(net.path, "[network] path", base,
-                                                              where)
-    out = Path(out_dir) if out_dir is not None else resolve_path(outp.dir, "[output] dir", base,
-                                                                 where)
+    network_path = (
+        None if net.path is None else resolve_path(net.path, "[network] path", base, where)
+    )
+    out = (
+        Path(out_dir)
+        if out_dir is not None
+        else resolve_path(outp.dir, "[output] dir", base, where)
+    )
     built = net.build is not None
     return RunConfig(
         lad_code=doc.area.lad_code,
         organisations=organisation_sources(doc.organisations, base=base, where=where),
-        out_dir=out, lsoa_vintage=doc.area.lsoa_vintage, iod=doc.area.iod,
-        population=doc.area.population, postcodes=doc.area.postcodes,
+        out_dir=out,
+        lsoa_vintage=doc.area.lsoa_vintage,
+        iod=doc.area.iod,
+        population=doc.area.population,
+        postcodes=doc.area.postcodes,
         network_path=network_path,
         network_dataset=None if network_path or built else net.dataset,
-        network_build=net.build, network_source=_network_source(net.source, base, where),
-        network_buffer_m=net.buffer_m, minutes=cov.minutes,
+        network_build=net.build,
+        network_source=_network_source(net.source, base, where),
+        network_buffer_m=net.buffer_m,
+        minutes=cov.minutes,
         speed_kmh=DEFAULT_SPEED_KMH if cov.speed_kmh is None else cov.speed_kmh,
-        persona=cov.persona, residents=cov.residents, max_snap_m=cov.max_snap_m,
-        mode=cov.mode, detour_factor=cov.detour_factor,
-        thin=doc.thin.options(), self_contained=outp.self_contained, source=path,
-        type_col=cov.type_col, type_labels=dict(outp.type_labels or {}),
+        persona=cov.persona,
+        residents=cov.residents,
+        max_snap_m=cov.max_snap_m,
+        mode=cov.mode,
+        detour_factor=cov.detour_factor,
+        thin=doc.thin.options(),
+        self_contained=outp.self_contained,
+        source=path,
+        type_col=cov.type_col,
+        type_labels=dict(outp.type_labels or {}),
     )
 
 
@@ -143,8 +169,12 @@ def check_organisation_files(sources: Sequence[Any], *, where: str) -> None:
     """Every organisations file exists (named by its ``[[organisations]]`` entry)."""
     for i, src in enumerate(sources, start=1):
         if isinstance(src, OrganisationSource):
-            why = _missing_file(src.path, f"[[organisations]] number {i} path", where,
-                                f"organisations file ({src.label})")
+            why = _missing_file(
+                src.path,
+                f"[[organisations]] number {i} path",
+                where,
+                f"organisations file ({src.label})",
+            )
             if why:
                 raise ValidationError(why)
 
@@ -165,14 +195,17 @@ def check_inputs(config: RunConfig) -> None:
         if why:
             raise ValidationError(why)
     if config.network_build and config.network_source not in NETWORK_SOURCES:
-        why = _missing_file(Path(config.network_source), "[network] source", where,
-                            "OpenStreetMap extract")
+        why = _missing_file(
+            Path(config.network_source), "[network] source", where, "OpenStreetMap extract"
+        )
         if why:
             raise ValidationError(why)
     if config.out_dir.exists() and not config.out_dir.is_dir():
-        raise ValidationError(f"{where}: the output folder {config.out_dir} ([output] dir or "
-                              "--out) is an existing file; give a folder (it is created if "
-                              "needed)")
+        raise ValidationError(
+            f"{where}: the output folder {config.out_dir} ([output] dir or "
+            "--out) is an existing file; give a folder (it is created if "
+            "needed)"
+        )
 
 
 @dataclass(frozen=True)
@@ -209,8 +242,9 @@ def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
         g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
 
 
-def _source_table(src: OrganisationSource, area: Any) -> tuple[Any, dict[str, Any],
-                                                              tuple[str, ...], int | None]:
+def _source_table(
+    src: OrganisationSource, area: Any
+) -> tuple[Any, dict[str, Any], tuple[str, ...], int | None]:
     """What read_organisations reads for ``src``: the file, or the list prepared from it
     (:mod:`cnmap.org_lists`); the reader options; the preparation notes; the file's rows."""
     opts = dict(src.options)
@@ -220,22 +254,30 @@ def _source_table(src: OrganisationSource, area: Any) -> tuple[Any, dict[str, An
         return src.path, opts, (), None
     from cnmap.org_lists import FILE_OPTIONS, prepare_list
 
-    prepared = prepare_list(src.path, label=f"organisations file {src.path} ({src.label})",
-                            columns=src.columns, keep=src.keep,
-                            area_postcodes_only=src.area_postcodes_only, options=opts,
-                            area=area)
+    prepared = prepare_list(
+        src.path,
+        label=f"organisations file {src.path} ({src.label})",
+        columns=src.columns,
+        keep=src.keep,
+        area_postcodes_only=src.area_postcodes_only,
+        options=opts,
+        area=area,
+    )
     for key in FILE_OPTIONS:
         opts.pop(key, None)
     return prepared.frame, opts, prepared.notes, prepared.n_file_rows
 
 
-def _read_source(i: int, src: OrganisationSource, area: Any
-                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], tuple[str, ...]]:
+def _read_source(
+    i: int, src: OrganisationSource, area: Any
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], tuple[str, ...]]:
     from cnmap.io import read_organisations
 
     if not src.path.is_file():
-        raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist or is "
-                              "not a file; check the path in the configuration")
+        raise ValidationError(
+            f"organisations file {src.path} ({src.label}) does not exist or is "
+            "not a file; check the path in the configuration"
+        )
     table_in, opts, prep_notes, file_rows = _source_table(src, area)
     table = read_organisations(table_in, area=area, **opts)
     g = table.organisations.copy()
@@ -246,15 +288,20 @@ def _read_source(i: int, src: OrganisationSource, area: Any
     rej.insert(0, "dataset", src.label)
     rej.insert(1, "file", str(src.path))
     notes = prep_notes + tuple(str(n) for n in getattr(table, "notes", ()))
-    row = {"dataset": src.label, "file": str(src.path), "rows": table.n_input,
-           "matched": table.n_matched, "rejected": table.n_rejected,
-           "match_rate": table.match_rate, "notes": "; ".join(notes),
-           "file_rows": table.n_input if file_rows is None else file_rows}
+    row = {
+        "dataset": src.label,
+        "file": str(src.path),
+        "rows": table.n_input,
+        "matched": table.n_matched,
+        "rejected": table.n_rejected,
+        "match_rate": table.match_rate,
+        "notes": "; ".join(notes),
+        "file_rows": table.n_input if file_rows is None else file_rows,
+    }
     return g, rej, row, notes
 
 
-def read_organisation_files(sources: Sequence[OrganisationSource], area: Any
-                            ) -> OrganisationsRead:
+def read_organisation_files(sources: Sequence[OrganisationSource], area: Any) -> OrganisationsRead:
     """Read every organisations file, keeping the reader's notes for each file.
 
     Organisation ids are prefixed by the file's position so that they stay unique, and each row
@@ -273,8 +320,9 @@ def read_organisation_files(sources: Sequence[OrganisationSource], area: Any
     return OrganisationsRead(orgs, rej_all, pd.DataFrame(summary), notes)
 
 
-def read_all_organisations(sources: tuple[OrganisationSource, ...], area: Any
-                           ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+def read_all_organisations(
+    sources: tuple[OrganisationSource, ...], area: Any
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
     """Read every organisations file; returns (organisations, rejected, per-file summary).
 
     The summary's ``notes`` column carries each file's reading notes (see
@@ -305,8 +353,13 @@ def _slug(text: str) -> str:
 def _load_area(config: RunConfig) -> Any:
     import cnmap
 
-    return cnmap.load_area(config.lad_code, lsoa_vintage=config.lsoa_vintage, iod=config.iod,
-                           population=config.population, postcodes=config.postcodes)
+    return cnmap.load_area(
+        config.lad_code,
+        lsoa_vintage=config.lsoa_vintage,
+        iod=config.iod,
+        population=config.population,
+        postcodes=config.postcodes,
+    )
 
 
 def needs_network(config: RunConfig) -> bool:
@@ -330,24 +383,30 @@ def load_network(config: RunConfig, area: Any) -> Any:
     from cnmap.network import read_walk_network, walk_network_for_district
 
     if config.network_build == "district":
-        return walk_network_for_district(area, source=config.network_source,
-                                         buffer_m=config.network_buffer_m,
-                                         walk_limit_m=_walk_limit_m(config),
-                                         max_snap_m=config.max_snap_m)
+        return walk_network_for_district(
+            area,
+            source=config.network_source,
+            buffer_m=config.network_buffer_m,
+            walk_limit_m=_walk_limit_m(config),
+            max_snap_m=config.max_snap_m,
+        )
     if config.network_path is not None:
         return read_walk_network(config.network_path)
     from cnmap.data import fetch
 
-    return read_walk_network(fetch(config.network_dataset or "osm_walk_network",
-                                   lad_code=config.lad_code))
+    return read_walk_network(
+        fetch(config.network_dataset or "osm_walk_network", lad_code=config.lad_code)
+    )
 
 
 def network_name(config: RunConfig, net: Any) -> str:
     """How the outputs name the network."""
     extent = getattr(net.report, "extent", None)
     if config.network_build == "district" and extent is not None:
-        return (f"built from OpenStreetMap ({Path(str(extent.source_file)).name or extent.source}"
-                f") for {extent.lad_code} plus {extent.buffer_m:,.0f} m")
+        return (
+            f"built from OpenStreetMap ({Path(str(extent.source_file)).name or extent.source}"
+            f") for {extent.lad_code} plus {extent.buffer_m:,.0f} m"
+        )
     if config.network_path is not None:
         return config.network_path.name
     return f"catalogue dataset {config.network_dataset}"
@@ -359,12 +418,16 @@ def calibrate_detour(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: 
     from cnmap.calibrate import calibrate_on_network
     from cnmap.residents import residential_points
 
-    residents = residential_points(area, method=config.residents,
-                                   edge_geometries=net.edge_geometry)
+    residents = residential_points(area, method=config.residents, edge_geometries=net.edge_geometry)
     district = area.boundary.to_crs(C.BNG).geometry.union_all()
-    return calibrate_on_network(net, residents, orgs.to_crs(C.BNG), district,
-                                max_snap_m=config.max_snap_m,
-                                network_name=network_name(config, net))
+    return calibrate_on_network(
+        net,
+        residents,
+        orgs.to_crs(C.BNG),
+        district,
+        max_snap_m=config.max_snap_m,
+        network_name=network_name(config, net),
+    )
 
 
 def network_check(cov: Any) -> Any:
@@ -386,8 +449,7 @@ def network_check(cov: Any) -> Any:
     return SnapCoverage(**recorded)
 
 
-def _coverage(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any,
-              detour: Any) -> Any:
+def _coverage(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any, detour: Any) -> Any:
     """:func:`cnmap.coverage.coverage` with the run's options; a network that leaves more than
     10 % of the residents unplaced is refused with the remedies in configuration terms."""
     from cnmap.coverage import coverage
@@ -395,20 +457,29 @@ def _coverage(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: Any,
 
     factor = detour.factor if detour is not None else config.detour_factor
     try:
-        return coverage(orgs, area, minutes=config.minutes, speed_kmh=None if config.persona
-                        else config.speed_kmh, persona=config.persona, network=net,
-                        mode=config.mode, residents=config.residents,
-                        max_snap_m=config.max_snap_m, detour_factor=factor,
-                        type_col=config.type_col)
+        return coverage(
+            orgs,
+            area,
+            minutes=config.minutes,
+            speed_kmh=None if config.persona else config.speed_kmh,
+            persona=config.persona,
+            network=net,
+            mode=config.mode,
+            residents=config.residents,
+            max_snap_m=config.max_snap_m,
+            detour_factor=factor,
+            type_col=config.type_col,
+        )
     except ValidationError as exc:
         if REMEDY not in str(exc):
             raise
         where = str(config.source or "config")
         raise ValidationError(
-            f"{where}: {exc} In the configuration: [network] build = \"district\" builds "
-            f"{area.lad_name}'s network from OpenStreetMap (source = \"auto\", \"overpass\" "
-            "or a .osm.pbf extract), or [coverage] mode = \"crow_flies\" estimates walks from "
-            "straight lines (docs/your_council.md)") from None
+            f'{where}: {exc} In the configuration: [network] build = "district" builds '
+            f'{area.lad_name}\'s network from OpenStreetMap (source = "auto", "overpass" '
+            'or a .osm.pbf extract), or [coverage] mode = "crow_flies" estimates walks from '
+            "straight lines (docs/your_council.md)"
+        ) from None
 
 
 def record_run_facts(cov: Any, area: Any, detour: Any, config: RunConfig, net: Any) -> None:
@@ -488,9 +559,20 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
         log.info("who is served: %s", served.note)
     parts = RunParts(area, cov, thin, profiles, org_summary, rejected, served)
     paths = write_outputs(config, parts, steps, report)
-    return {"paths": paths, "steps": steps, "coverage": cov, "thin": thin, "profiles": profiles,
-            "summary": org_summary, "rejected": rejected, "notes": read.notes,
-            "snap_coverage": guard, "detour": detour, "area": area, "who_is_served": served}
+    return {
+        "paths": paths,
+        "steps": steps,
+        "coverage": cov,
+        "thin": thin,
+        "profiles": profiles,
+        "summary": org_summary,
+        "rejected": rejected,
+        "notes": read.notes,
+        "snap_coverage": guard,
+        "detour": detour,
+        "area": area,
+        "who_is_served": served,
+    }
 
 
 def planned_steps(config: RunConfig) -> list[str]:
@@ -539,14 +621,23 @@ def who_is_served(area: Any, cov: Any) -> WhoIsServed:
         layers = report_layers(area)
     except (MissingLSOAError, DataFetchError) as exc:
         why = " ".join(str(exc).split())
-        return WhoIsServed(None, note=f"not computed for {area.lad_name}: the need layers do "
-                                      f"not cover it ({why})")
+        return WhoIsServed(
+            None, note=f"not computed for {area.lad_name}: the need layers do not cover it ({why})"
+        )
     return WhoIsServed(group_coverage(cov, layers), tuple(layers))
 
 
 #: Columns of the group coverage tables (:mod:`cnmap.groups`) counting people (or households).
-_GROUP_COUNTS = ("residents", "covered", "not_covered", "covered_a", "covered_b", "gained",
-                 "lost", "net_change")
+_GROUP_COUNTS = (
+    "residents",
+    "covered",
+    "not_covered",
+    "covered_a",
+    "covered_b",
+    "gained",
+    "lost",
+    "net_change",
+)
 #: Shares of a group (0 to 1), written as percentages.
 _GROUP_SHARES = ("share_covered", "share_covered_a", "share_covered_b")
 #: Differences of shares, written in percentage points.
@@ -565,17 +656,18 @@ def group_table_for_people(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     names: dict[str, str] = {}
     for col in [c for c in out.columns if isinstance(c, str)]:
-        v = pd.to_numeric(out[col], errors="coerce").to_numpy(float) \
-            if col in (*_GROUP_COUNTS, *_GROUP_SHARES, *_GROUP_POINTS) else None
+        v = (
+            pd.to_numeric(out[col], errors="coerce").to_numpy(float)
+            if col in (*_GROUP_COUNTS, *_GROUP_SHARES, *_GROUP_POINTS)
+            else None
+        )
         if v is None:
             continue
         if col in _GROUP_COUNTS:
-            out[col] = pd.array(np.where(np.isfinite(v), np.floor(v + 0.5), np.nan),
-                                dtype="Int64")
+            out[col] = pd.array(np.where(np.isfinite(v), np.floor(v + 0.5), np.nan), dtype="Int64")
             continue
         out[col] = np.round(100.0 * v, 1)
-        names[col] = col + (PERCENT_SUFFIX if col in _GROUP_SHARES
-                            else " (percentage points)")
+        names[col] = col + (PERCENT_SUFFIX if col in _GROUP_SHARES else " (percentage points)")
     return out.rename(columns=names)
 
 
@@ -596,18 +688,22 @@ def file_names(frame: pd.DataFrame) -> pd.DataFrame:
     """``file`` as the file's name, not its folder on this machine."""
     if "file" not in frame.columns:
         return frame
-    return frame.assign(file=[Path(str(f)).name if isinstance(f, str | Path) else f
-                              for f in frame["file"]])
+    return frame.assign(
+        file=[Path(str(f)).name if isinstance(f, str | Path) else f for f in frame["file"]]
+    )
 
 
-def organisations_read_tables(org_summary: pd.DataFrame, rejected: pd.DataFrame
-                              ) -> dict[str, pd.DataFrame]:
+def organisations_read_tables(
+    org_summary: pd.DataFrame, rejected: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """``organisations_read`` (:func:`cnmap.export.people_table`: ``match_rate (%)``) and
     ``rejected_organisations``, with file names instead of paths."""
     from cnmap.export import people_table
 
-    return {"organisations_read": people_table(file_names(org_summary)),
-            "rejected_organisations": file_names(rejected)}
+    return {
+        "organisations_read": people_table(file_names(org_summary)),
+        "rejected_organisations": file_names(rejected),
+    }
 
 
 def map_what(labels: Sequence[str]) -> str:
@@ -634,8 +730,11 @@ def map_organisations(cov: Any, area: Any) -> gpd.GeoDataFrame:
     from cnmap.postcodes import PostcodeLookup
 
     orgs = cov.organisations
-    if not len(orgs) or not {"postcode", "address"} & set(orgs.columns) \
-            or getattr(area, "postcodes", None) is None:
+    if (
+        not len(orgs)
+        or not {"postcode", "address"} & set(orgs.columns)
+        or getattr(area, "postcodes", None) is None
+    ):
         return orgs
     try:
         dist = postcode_distances(orgs, PostcodeLookup(area=area))
@@ -652,19 +751,30 @@ def _write_tables(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> 
     out, area = config.out_dir, parts.area
     tables_dir = out / "tables"
     paths: dict[str, Any] = {}
-    paths["tables"] = export_coverage(parts.cov, tables_dir, thin=parts.thin,
-                                      profiles=parts.profiles, stem=f"cnmap_{stem}",
-                                      catchments=catch)
+    paths["tables"] = export_coverage(
+        parts.cov,
+        tables_dir,
+        thin=parts.thin,
+        profiles=parts.profiles,
+        stem=f"cnmap_{stem}",
+        catchments=catch,
+    )
     if parts.served.table is not None:
-        paths["who_is_served"] = write_csv(group_table_for_people(parts.served.table),
-                                           tables_dir / "who_is_served.csv")
+        paths["who_is_served"] = write_csv(
+            group_table_for_people(parts.served.table), tables_dir / "who_is_served.csv"
+        )
     paths["organisation_tables"] = write_tables(
         organisations_read_tables(parts.org_summary, parts.rejected),
-        out / "organisations", formats=("csv", "xlsx"), stem=f"cnmap_{stem}_organisations_read",
+        out / "organisations",
+        formats=("csv", "xlsx"),
+        stem=f"cnmap_{stem}_organisations_read",
         title=f"Organisations read for {area.lad_name}: what was placed and what was rejected",
-        descriptions={"organisations_read": "one row per input file: rows, placed, "
-                                            "rejected, match rate (%), reading notes",
-                      "rejected_organisations": "every row not placed, with its reason"})
+        descriptions={
+            "organisations_read": "one row per input file: rows, placed, "
+            "rejected, match rate (%), reading notes",
+            "rejected_organisations": "every row not placed, with its reason",
+        },
+    )
     return paths
 
 
@@ -673,16 +783,26 @@ def _write_map(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> Pat
     readable type names (``[output] type_labels``), what the organisations are."""
     from cnmap.maps import coverage_map, save_html
 
-    m = coverage_map(parts.cov, thin=parts.thin, ward_profiles=parts.profiles,
-                     organisations=map_organisations(parts.cov, parts.area),
-                     catchments=catch, type_labels=config.type_labels or None,
-                     what=map_what([s.label for s in config.organisations]))
-    return save_html(m, config.out_dir / f"{stem}_coverage_map.html",
-                     self_contained=config.self_contained)
+    m = coverage_map(
+        parts.cov,
+        thin=parts.thin,
+        ward_profiles=parts.profiles,
+        organisations=map_organisations(parts.cov, parts.area),
+        catchments=catch,
+        type_labels=config.type_labels or None,
+        what=map_what([s.label for s in config.organisations]),
+    )
+    return save_html(
+        m, config.out_dir / f"{stem}_coverage_map.html", self_contained=config.self_contained
+    )
 
 
-def write_outputs(config: RunConfig, parts: RunParts, steps: list[dict[str, Any]],
-                  report: Callable[[str], None] | None) -> dict[str, Any]:
+def write_outputs(
+    config: RunConfig,
+    parts: RunParts,
+    steps: list[dict[str, Any]],
+    report: Callable[[str], None] | None,
+) -> dict[str, Any]:
     """The tables, the map, the figures, the summary page, the methods note and ``run.json``
     (:func:`cnmap.provenance.run_record`: versions, input checksums, every parameter; plus
     the coverage ``totals`` and ``who_is_served``). In network mode the catchments are made
@@ -703,15 +823,28 @@ def write_outputs(config: RunConfig, parts: RunParts, steps: list[dict[str, Any]
     with _step("summary page", steps, report):
         from cnmap.summary import write_summary
 
-        page = write_summary(out, cov, thin, org_summary=parts.org_summary,
-                             rejected=parts.rejected, figures_dir=out / "figures")
+        page = write_summary(
+            out,
+            cov,
+            thin,
+            org_summary=parts.org_summary,
+            rejected=parts.rejected,
+            figures_dir=out / "figures",
+        )
         paths["summary"] = page.paths()
         if page.note:
             log.info("summary page: %s", page.note)
     with _step("methods note", steps, report):
-        paths["methods"] = write_methods(out / "methods.md", config, cov, thin,
-                                         parts.org_summary, parts.rejected, steps,
-                                         served=parts.served)
+        paths["methods"] = write_methods(
+            out / "methods.md",
+            config,
+            cov,
+            thin,
+            parts.org_summary,
+            parts.rejected,
+            steps,
+            served=parts.served,
+        )
     paths["run"] = _write_run_json(config, parts, steps, paths)
     return paths
 
@@ -721,27 +854,30 @@ def _served_record(served: WhoIsServed) -> dict[str, Any]:
     need layers' provenance."""
     from cnmap.layers import layer_sources
 
-    layers = layer_sources(list(served.layers)).to_dict(orient="records") \
-        if served.layers else []
-    return {"table": None if served.table is None else "tables/who_is_served.csv",
-            "note": served.note, "layers": layers}
+    layers = layer_sources(list(served.layers)).to_dict(orient="records") if served.layers else []
+    return {
+        "table": None if served.table is None else "tables/who_is_served.csv",
+        "note": served.note,
+        "layers": layers,
+    }
 
 
-def _write_run_json(config: RunConfig, parts: RunParts, steps: list[dict[str, Any]],
-                    paths: dict[str, Any]) -> Path:
+def _write_run_json(
+    config: RunConfig, parts: RunParts, steps: list[dict[str, Any]], paths: dict[str, Any]
+) -> Path:
     from cnmap.provenance import run_record
 
     run_json = config.out_dir / "run.json"
     record = run_record(config, parts.cov, thin=parts.thin, steps=steps, outputs=paths)
     record["totals"] = parts.cov.totals.to_dict(orient="records")
     record["who_is_served"] = _served_record(parts.served)
-    run_json.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+    run_json.write_text(
+        json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return run_json
 
 
-def _figure_makers(cov: Any, thin: Any, served: WhoIsServed | None
-                   ) -> dict[str, Callable[[], Any]]:
+def _figure_makers(cov: Any, thin: Any, served: WhoIsServed | None) -> dict[str, Callable[[], Any]]:
     """Figure name -> how to draw it (drawn, saved and closed one at a time)."""
     from cnmap.maps import bivariate_figure, coverage_figure, imd_figure, thin_figure
     from cnmap.maps.figures_equity import decile_figure, groups_figure
@@ -760,8 +896,9 @@ def _figure_makers(cov: Any, thin: Any, served: WhoIsServed | None
     return makers
 
 
-def _write_figures(cov: Any, thin: Any, fig_dir: Path,
-                   served: WhoIsServed | None = None) -> list[Path]:
+def _write_figures(
+    cov: Any, thin: Any, fig_dir: Path, served: WhoIsServed | None = None
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -782,7 +919,7 @@ def _write_figures(cov: Any, thin: Any, fig_dir: Path,
 
 _RESIDENT_WORDS = {
     "postcodes": "each LSOA's population shared equally among the postcode centroids inside "
-                 "it, street length where an LSOA has none",
+    "it, street length where an LSOA has none",
     "streets": "each LSOA's population spread along its walkable streets by length",
     "centroids": "one point per LSOA at its centroid (crude)",
 }
@@ -797,8 +934,9 @@ def _population_words(p: Mapping[str, Any], area_params: Mapping[str, Any]) -> s
 
 
 def _limits(p: Mapping[str, Any]) -> str:
-    return ", ".join(f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"],
-                                                               strict=True))
+    return ", ".join(
+        f"{m:g} min ({d:,.0f} m)" for m, d in zip(p["minutes"], p["metres"], strict=True)
+    )
 
 
 def _speed_words(p: Mapping[str, Any]) -> str:
@@ -808,47 +946,59 @@ def _speed_words(p: Mapping[str, Any]) -> str:
 def _walking_lines(p: Mapping[str, Any]) -> list[str]:
     """How walks were measured: straight lines x a factor, or the street network."""
     if p.get("mode") == "crow_flies":
-        lines = [f"- Organisations: {p['n_organisations']:,} read and placed.",
-                 f"- Walking (**straight-line mode**): straight-line (crow-flies) distance x "
-                 f"detour factor {p.get('detour_factor') or 1.0:g} at {_speed_words(p)}; "
-                 f"limits {_limits(p)}.",
-                 "- No street network: walks are estimated from straight lines, so rivers, "
-                 "railways and dead ends are not seen."]
+        lines = [
+            f"- Organisations: {p['n_organisations']:,} read and placed.",
+            f"- Walking (**straight-line mode**): straight-line (crow-flies) distance x "
+            f"detour factor {p.get('detour_factor') or 1.0:g} at {_speed_words(p)}; "
+            f"limits {_limits(p)}.",
+            "- No street network: walks are estimated from straight lines, so rivers, "
+            "railways and dead ends are not seen.",
+        ]
         cal = p.get("detour_calibration")
         if isinstance(cal, Mapping) and cal.get("method"):
             lines.append(f"- Detour factor {cal['factor']:.3f}: {cal['method']}.")
         elif p.get("detour_source"):
             lines.append(f"- Detour factor: {p['detour_source']}.")
         return lines
-    lines = [f"- Organisations: {p['n_organisations']:,} read and placed "
-             f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a walkable "
-             "street).",
-             f"- Walking: network distance at {_speed_words(p)}; limits {_limits(p)}.",
-             "- People and organisations join the network at the nearest point of the nearest "
-             "street edge; the straight walk to it is added."]
+    lines = [
+        f"- Organisations: {p['n_organisations']:,} read and placed "
+        f"({p['n_organisations_placed']:,} within {p['max_snap_m']:g} m of a walkable "
+        "street).",
+        f"- Walking: network distance at {_speed_words(p)}; limits {_limits(p)}.",
+        "- People and organisations join the network at the nearest point of the nearest "
+        "street edge; the straight walk to it is added.",
+    ]
     if p.get("network_name"):
         lines.append(f"- Walk network: {p['network_name']}.")
     guard = p.get("snap_coverage")
     if isinstance(guard, Mapping):
-        lines.append(f"- Network coverage check: {guard['share_unplaced']:.1%} of residents "
-                     f"({guard['population_unplaced']:,.0f} people at {guard['n_unplaced']:,} "
-                     f"of {guard['n_points']:,} points) are farther than "
-                     f"{guard['max_snap_m']:g} m from any street of the network and count as "
-                     f"not covered ({guard['status']}; a warning above "
-                     f"{guard['warn_above']:.0%}, refused above {guard['refuse_above']:.0%})."
-                     + (f" {guard['note']}" if guard.get("note") else ""))
+        lines.append(
+            f"- Network coverage check: {guard['share_unplaced']:.1%} of residents "
+            f"({guard['population_unplaced']:,.0f} people at {guard['n_unplaced']:,} "
+            f"of {guard['n_points']:,} points) are farther than "
+            f"{guard['max_snap_m']:g} m from any street of the network and count as "
+            f"not covered ({guard['status']}; a warning above "
+            f"{guard['warn_above']:.0%}, refused above {guard['refuse_above']:.0%})."
+            + (f" {guard['note']}" if guard.get("note") else "")
+        )
     return lines
 
 
 #: area.params keys and how the methods note names them.
-_DATA_WORDS = (("lsoa_vintage", "LSOA vintage"), ("iod", "IoD edition"),
-               ("iod_dataset", "IoD table"), ("iod_vintage", "IoD rows"),
-               ("population", "population"), ("population_source", "population source"),
-               ("ward_vintage", "LSOA to ward lookup"), ("wards_dataset", "ward boundaries"),
-               ("wards_vintage", "ward boundaries vintage"),
-               ("lsoa_dataset", "LSOA boundaries"),
-               ("lsoa_boundaries_vintage", "LSOA boundaries vintage"),
-               ("postcodes", "postcode lookup"))
+_DATA_WORDS = (
+    ("lsoa_vintage", "LSOA vintage"),
+    ("iod", "IoD edition"),
+    ("iod_dataset", "IoD table"),
+    ("iod_vintage", "IoD rows"),
+    ("population", "population"),
+    ("population_source", "population source"),
+    ("ward_vintage", "LSOA to ward lookup"),
+    ("wards_dataset", "ward boundaries"),
+    ("wards_vintage", "ward boundaries vintage"),
+    ("lsoa_dataset", "LSOA boundaries"),
+    ("lsoa_boundaries_vintage", "LSOA boundaries vintage"),
+    ("postcodes", "postcode lookup"),
+)
 
 
 def _data_lines(area_params: Mapping[str, Any]) -> list[str]:
@@ -856,8 +1006,11 @@ def _data_lines(area_params: Mapping[str, Any]) -> list[str]:
     if not area_params:
         return []
     lines = ["", "## Data used", ""]
-    lines += [f"- {words}: {area_params[key]}" for key, words in _DATA_WORDS
-              if area_params.get(key) not in (None, "")]
+    lines += [
+        f"- {words}: {area_params[key]}"
+        for key, words in _DATA_WORDS
+        if area_params.get(key) not in (None, "")
+    ]
     return lines
 
 
@@ -867,8 +1020,11 @@ def _organisation_lines(org_summary: pd.DataFrame, rejected: pd.DataFrame) -> li
     from cnmap.summary import organisation_lines
 
     lines = organisation_lines(org_summary, rejected)
-    notes = [(str(r["dataset"]), str(r["notes"])) for _, r in org_summary.iterrows()
-             if isinstance(r.get("notes"), str) and r.get("notes")]
+    notes = [
+        (str(r["dataset"]), str(r["notes"]))
+        for _, r in org_summary.iterrows()
+        if isinstance(r.get("notes"), str) and r.get("notes")
+    ]
     if notes:
         lines += ["Reading notes:", ""]
         lines += [f"- {label}: {text}" for label, text in notes]
@@ -879,13 +1035,17 @@ def _organisation_lines(org_summary: pd.DataFrame, rejected: pd.DataFrame) -> li
 def _licence_lines(cov: Any, org_summary: pd.DataFrame, street_network: bool) -> list[str]:
     lines = ["## Data and licences", ""]
     for _, s in cov.sources.iterrows():
-        lines.append(f"- **{s.get('title', s.get('id'))}** — {s.get('publisher', '')}, "
-                     f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}")
+        lines.append(
+            f"- **{s.get('title', s.get('id'))}** — {s.get('publisher', '')}, "
+            f"{s.get('vintage', '')}; {s.get('licence', '')}. {s.get('attribution', '')}"
+        )
     datasets = ", ".join(map(str, org_summary["dataset"])) if "dataset" in org_summary else ""
-    lines += [f"- Organisation lists ({datasets}): each list's own licence and provenance "
-              "apply; check them before redistributing the organisation points.",
-              *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."]
-                if street_network else []), ""]
+    lines += [
+        f"- Organisation lists ({datasets}): each list's own licence and provenance "
+        "apply; check them before redistributing the organisation points.",
+        *(["- Street network: © OpenStreetMap contributors, ODbL 1.0."] if street_network else []),
+        "",
+    ]
     return lines
 
 
@@ -896,15 +1056,16 @@ def _served_lines(served: WhoIsServed | None) -> list[str]:
     lines = ["## Who is served", ""]
     if served.table is None:
         return [*lines, f"- {str(served.note)[:1].upper()}{str(served.note)[1:]}."]
-    lines += ["- The share of each group of residents (households for household deprivation) "
-              "within each walk: tables/who_is_served.csv, figures/who_is_served.png. Each "
-              "LSOA's group counts are shared among its residential points like its residents, "
-              "so within an LSOA every group is taken to live where its residents live; the "
-              "differences between groups come from where they live, LSOA by LSOA.",
-              "- Need layers (each LSOA's counts; layers on 2011 LSOAs are converted through the "
-              "ONS lookup):"]
-    lines += [f"  - {ly.title}: {ly.source}; {ly.vintage}; {ly.licence}."
-              for ly in served.layers]
+    lines += [
+        "- The share of each group of residents (households for household deprivation) "
+        "within each walk: tables/who_is_served.csv, figures/who_is_served.png. Each "
+        "LSOA's group counts are shared among its residential points like its residents, "
+        "so within an LSOA every group is taken to live where its residents live; the "
+        "differences between groups come from where they live, LSOA by LSOA.",
+        "- Need layers (each LSOA's counts; layers on 2011 LSOAs are converted through the "
+        "ONS lookup):",
+    ]
+    lines += [f"  - {ly.title}: {ly.source}; {ly.vintage}; {ly.licence}." for ly in served.layers]
     from cnmap.layers import DERI_GUIDANCE
 
     if any(str(ly.name).startswith("deri") for ly in served.layers):
@@ -912,36 +1073,56 @@ def _served_lines(served: WhoIsServed | None) -> list[str]:
     return lines
 
 
-def write_methods(path: Path, config: RunConfig, cov: Any, thin: Any, org_summary: pd.DataFrame,
-                  rejected: pd.DataFrame, steps: list[dict[str, Any]], *,
-                  served: WhoIsServed | None = None) -> Path:
+def write_methods(
+    path: Path,
+    config: RunConfig,
+    cov: Any,
+    thin: Any,
+    org_summary: pd.DataFrame,
+    rejected: pd.DataFrame,
+    steps: list[dict[str, Any]],
+    *,
+    served: WhoIsServed | None = None,
+) -> Path:
     """A short methods note: data vintages, licences, parameters, what was rejected, who is
     served (or why not)."""
     p = cov.params
     area_params = p.get("area") or {}
     crow = p.get("mode") == "crow_flies"
-    title = (f"# Methods: walking coverage of community organisations, {cov.area.lad_name} "
-             f"({cov.area.lad_code})" + (" — straight-line (crow-flies) estimate" if crow else ""))
+    title = (
+        f"# Methods: walking coverage of community organisations, {cov.area.lad_name} "
+        f"({cov.area.lad_code})" + (" — straight-line (crow-flies) estimate" if crow else "")
+    )
     lines = [
-        title, "",
+        title,
+        "",
         f"Generated by cnmap {__import__('cnmap').__version__} on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
-        "## What was measured", "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "## What was measured",
+        "",
         f"- Residents: {p['population']:,.0f} people ({_population_words(p, area_params)}), "
         f"placed on {p['n_residential_points']:,} residential points ({p['residents']}: "
         f"{_RESIDENT_WORDS.get(str(p['residents']), 'points given by the user')}).",
-        *_walking_lines(p), *_data_lines(area_params), "", "## Results", "",
+        *_walking_lines(p),
+        *_data_lines(area_params),
+        "",
+        "## Results",
+        "",
     ]
     for _, r in cov.totals.iterrows():
-        lines.append(f"- Within {r['minutes']:g} minutes: {r['pop_covered']:,.0f} people "
-                     f"({r['share_covered']:.1%}).")
+        lines.append(
+            f"- Within {r['minutes']:g} minutes: {r['pop_covered']:,.0f} people "
+            f"({r['share_covered']:.1%})."
+        )
     tp = getattr(thin, "params", {})
     if tp:
         lines += ["", "## Thin infrastructure rule", ""]
         lines += [f"- {tp[k]}" for k in ("rule", "ward_rule_text", "left_behind") if tp.get(k)]
         n_thin = int(thin.lsoas["thin"].sum()) if "thin" in thin.lsoas.columns else 0
-        lines.append(f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with "
-                     "reasons).")
+        lines.append(
+            f"- {n_thin} LSOAs flagged thin (tables/thin_lsoas.csv, ranked, with reasons)."
+        )
     lines += ["", *_served_lines(served)] if served is not None else []
     lines += _organisation_lines(org_summary, rejected)
     lines += _licence_lines(cov, org_summary, not crow or bool(p.get("detour_calibration")))

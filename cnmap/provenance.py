@@ -45,9 +45,24 @@ __all__ = [
 
 #: Packages whose versions change results or output files.
 KEY_PACKAGES: tuple[str, ...] = (
-    "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "scipy", "numba",
-    "networkx", "osmnx", "pyrosm", "pyarrow", "openpyxl", "matplotlib", "mapclassify",
-    "folium", "branca", "jinja2",
+    "numpy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "scipy",
+    "numba",
+    "networkx",
+    "osmnx",
+    "pyrosm",
+    "pyarrow",
+    "openpyxl",
+    "matplotlib",
+    "mapclassify",
+    "folium",
+    "branca",
+    "jinja2",
 )
 _CHUNK = 1 << 20
 
@@ -139,9 +154,13 @@ def software() -> dict[str, Any]:
     """cnmap's version, Python, the platform, the key packages and GDAL/PROJ/GEOS."""
     from cnmap import __version__
 
-    return {"cnmap": __version__, "python": sys.version.split()[0],
-            "platform": platform.platform(), "packages": package_versions(),
-            "libraries": _library_versions()}
+    return {
+        "cnmap": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "libraries": _library_versions(),
+    }
 
 
 def _reader_defaults() -> dict[str, Any]:
@@ -149,9 +168,13 @@ def _reader_defaults() -> dict[str, Any]:
     from cnmap.io import read_organisations
 
     skip = {"area", "postcodes"}
-    return {name: p.default for name, p in inspect.signature(read_organisations).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in skip
-            and p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(read_organisations).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        and name not in skip
+        and p.default is not inspect.Parameter.empty
+    }
 
 
 def organisation_read_options(source: Any) -> dict[str, Any]:
@@ -162,23 +185,35 @@ def organisation_read_options(source: Any) -> dict[str, Any]:
     if getattr(source, "type_col", None):
         opts["type_col"] = source.type_col
     cols = getattr(source, "columns", None)
-    return {"label": str(getattr(source, "label", "")),
-            "file": Path(str(getattr(source, "path", ""))).name,
-            "type": getattr(source, "type", None),
-            "read_options": opts,
-            "columns": list(cols) if cols is not None else None,
-            "keep": {k: list(v) for k, v in dict(getattr(source, "keep", {}) or {}).items()},
-            "area_postcodes_only": bool(getattr(source, "area_postcodes_only", False))}
+    return {
+        "label": str(getattr(source, "label", "")),
+        "file": Path(str(getattr(source, "path", ""))).name,
+        "type": getattr(source, "type", None),
+        "read_options": opts,
+        "columns": list(cols) if cols is not None else None,
+        "keep": {k: list(v) for k, v in dict(getattr(source, "keep", {}) or {}).items()},
+        "area_postcodes_only": bool(getattr(source, "area_postcodes_only", False)),
+    }
 
 
-def _file(role: str, label: str, path: str | Path | None, *, expected: str = "",
-          source: str = "") -> InputFile:
+def _file(
+    role: str, label: str, path: str | Path | None, *, expected: str = "", source: str = ""
+) -> InputFile:
     p = Path(str(path)) if path else None
     if p is None or not p.is_file():
-        return InputFile(role, label, "" if p is None else str(p), "" if p is None else p.name,
-                         "", -1, expected, source)
-    return InputFile(role, label, str(p.resolve()), p.name, sha256_file(p), p.stat().st_size,
-                     expected, source)
+        return InputFile(
+            role,
+            label,
+            "" if p is None else str(p),
+            "" if p is None else p.name,
+            "",
+            -1,
+            expected,
+            source,
+        )
+    return InputFile(
+        role, label, str(p.resolve()), p.name, sha256_file(p), p.stat().st_size, expected, source
+    )
 
 
 def _network_paths(config: Any, params: Mapping[str, Any]) -> list[str]:
@@ -233,8 +268,9 @@ def _data_files(sources: Any) -> list[InputFile]:
         expected = "" if expected == "nan" else expected
         ds = str(row["id"])
         path = _cached_path(ds, expected) if expected else None
-        out.append(_file("data", ds, path, expected=expected,
-                         source=str(row.get("read_from", "") or "")))
+        out.append(
+            _file("data", ds, path, expected=expected, source=str(row.get("read_from", "") or ""))
+        )
     return out
 
 
@@ -242,8 +278,9 @@ def input_files(config: Any, result: Any) -> list[InputFile]:
     """Every file the run read, hashed now: the organisation lists, the walk network and the
     area's data files (each as cached by :func:`cnmap.data.fetch`, with the checksum the
     catalogue expects)."""
-    files = [_file("organisations", str(s.label), s.path)
-             for s in getattr(config, "organisations", ())]
+    files = [
+        _file("organisations", str(s.label), s.path) for s in getattr(config, "organisations", ())
+    ]
     params = dict(getattr(result, "params", {}) or {})
     name = str(params.get("network_name") or "walk network")
     files += [_network_file(config, name, p) for p in _network_paths(config, params)]
@@ -258,23 +295,31 @@ def run_parameters(config: Any, result: Any, thin: Any = None) -> dict[str, Any]
     p = dict(getattr(result, "params", {}) or {})
     cfg = config.to_dict() if hasattr(config, "to_dict") else {}
     return {
-        "area": {k: cfg.get(k) for k in ("lad_code", "lsoa_vintage", "iod", "population",
-                                         "postcodes")},
-        "organisations": [organisation_read_options(s)
-                          for s in getattr(config, "organisations", ())],
-        "walking": {"speed_kmh": p.get("speed_kmh", cfg.get("speed_kmh")),
-                    "persona": p.get("persona", cfg.get("persona")),
-                    "minutes": p.get("minutes", cfg.get("minutes")),
-                    "metres": p.get("metres"), "mode": p.get("mode", cfg.get("mode")),
-                    "residents": p.get("residents", cfg.get("residents")),
-                    "max_snap_m": p.get("max_snap_m", cfg.get("max_snap_m")),
-                    "detour_factor": p.get("detour_factor", cfg.get("detour_factor")),
-                    "type_col": p.get("type_col", cfg.get("type_col"))},
-        "network": {k: cfg.get(k) for k in ("network_dataset", "network_build",
-                                            "network_source", "network_buffer_m")}
-                   | {"name": p.get("network_name")},
-        "thin": dict(getattr(thin, "params", {}) or {}) if thin is not None
-                else dict(cfg.get("thin") or {}),
+        "area": {
+            k: cfg.get(k) for k in ("lad_code", "lsoa_vintage", "iod", "population", "postcodes")
+        },
+        "organisations": [
+            organisation_read_options(s) for s in getattr(config, "organisations", ())
+        ],
+        "walking": {
+            "speed_kmh": p.get("speed_kmh", cfg.get("speed_kmh")),
+            "persona": p.get("persona", cfg.get("persona")),
+            "minutes": p.get("minutes", cfg.get("minutes")),
+            "metres": p.get("metres"),
+            "mode": p.get("mode", cfg.get("mode")),
+            "residents": p.get("residents", cfg.get("residents")),
+            "max_snap_m": p.get("max_snap_m", cfg.get("max_snap_m")),
+            "detour_factor": p.get("detour_factor", cfg.get("detour_factor")),
+            "type_col": p.get("type_col", cfg.get("type_col")),
+        },
+        "network": {
+            k: cfg.get(k)
+            for k in ("network_dataset", "network_build", "network_source", "network_buffer_m")
+        }
+        | {"name": p.get("network_name")},
+        "thin": dict(getattr(thin, "params", {}) or {})
+        if thin is not None
+        else dict(cfg.get("thin") or {}),
     }
 
 
@@ -295,9 +340,15 @@ def _relative(paths: Any, base: Path | None) -> Any:
     return paths
 
 
-def run_record(config: Any, result: Any, *, thin: Any = None,
-               steps: Sequence[Mapping[str, Any]] = (), outputs: Any = None,
-               created: _dt.datetime | None = None) -> dict[str, Any]:
+def run_record(
+    config: Any,
+    result: Any,
+    *,
+    thin: Any = None,
+    steps: Sequence[Mapping[str, Any]] = (),
+    outputs: Any = None,
+    created: _dt.datetime | None = None,
+) -> dict[str, Any]:
     """The content of ``run.json`` (see the module description).
 
     Parameters
@@ -338,12 +389,20 @@ def run_record(config: Any, result: Any, *, thin: Any = None,
     }
 
 
-def write_run_json(path: str | Path, config: Any, result: Any, *, thin: Any = None,
-                   steps: Sequence[Mapping[str, Any]] = (), outputs: Any = None) -> Path:
+def write_run_json(
+    path: str | Path,
+    config: Any,
+    result: Any,
+    *,
+    thin: Any = None,
+    steps: Sequence[Mapping[str, Any]] = (),
+    outputs: Any = None,
+) -> Path:
     """Write :func:`run_record` as indented JSON (UTF-8) and return the path."""
     record = run_record(config, result, thin=thin, steps=steps, outputs=outputs)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
-                 encoding="utf-8")
+    p.write_text(
+        json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return p

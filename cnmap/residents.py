@@ -45,19 +45,27 @@ def _postcode_points(postcodes: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
     if {S.EASTING, S.NORTHING} <= set(postcodes.columns):
         x = pd.to_numeric(postcodes[S.EASTING], errors="coerce").to_numpy(float)
         y = pd.to_numeric(postcodes[S.NORTHING], errors="coerce").to_numpy(float)
-        pts = gpd.GeoDataFrame({S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
-                               geometry=gpd.points_from_xy(x, y), crs=S.BNG)
+        pts = gpd.GeoDataFrame(
+            {S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
+            geometry=gpd.points_from_xy(x, y),
+            crs=S.BNG,
+        )
     elif {S.LAT, S.LON} <= set(postcodes.columns):
         x = pd.to_numeric(postcodes[S.LON], errors="coerce").to_numpy(float)
         y = pd.to_numeric(postcodes[S.LAT], errors="coerce").to_numpy(float)
-        pts = gpd.GeoDataFrame({S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
-                               geometry=gpd.points_from_xy(x, y), crs=S.WGS84).to_crs(S.BNG)
+        pts = gpd.GeoDataFrame(
+            {S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
+            geometry=gpd.points_from_xy(x, y),
+            crs=S.WGS84,
+        ).to_crs(S.BNG)
     else:
         raise MissingColumnError(
             "postcode lookup has neither easting/northing nor lat/lon columns; "
             f"columns seen: {list(postcodes.columns)}"
         )
-    ok = np.isfinite(shapely.get_x(pts.geometry.values)) & np.isfinite(shapely.get_y(pts.geometry.values))
+    ok = np.isfinite(shapely.get_x(pts.geometry.values)) & np.isfinite(
+        shapely.get_y(pts.geometry.values)
+    )
     pts = pts.loc[ok]
     return pts.to_crs(crs) if crs is not None else pts
 
@@ -65,8 +73,11 @@ def _postcode_points(postcodes: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
 def _street_points(lsoas: gpd.GeoDataFrame, edge_geoms: np.ndarray | None) -> gpd.GeoDataFrame:
     """Midpoints of street pieces inside each LSOA, weighted by piece length."""
     if edge_geoms is None or len(edge_geoms) == 0 or len(lsoas) == 0:
-        return gpd.GeoDataFrame({S.LSOA_CODE: [], "raw_weight": []},
-                                geometry=gpd.GeoSeries([], crs=lsoas.crs), crs=lsoas.crs)
+        return gpd.GeoDataFrame(
+            {S.LSOA_CODE: [], "raw_weight": []},
+            geometry=gpd.GeoSeries([], crs=lsoas.crs),
+            crs=lsoas.crs,
+        )
     tree = shapely.STRtree(edge_geoms)
     poly_idx, edge_idx = tree.query(lsoas.geometry.values, predicate="intersects")
     pieces = shapely.intersection(edge_geoms[edge_idx], lsoas.geometry.values[poly_idx])
@@ -77,7 +88,8 @@ def _street_points(lsoas: gpd.GeoDataFrame, edge_geoms: np.ndarray | None) -> gp
     # a multi-part piece's interpolated point is still on the piece; good enough for a sample point
     return gpd.GeoDataFrame(
         {S.LSOA_CODE: lsoas[S.LSOA_CODE].to_numpy()[poly_idx], "raw_weight": lengths},
-        geometry=mids, crs=lsoas.crs,
+        geometry=mids,
+        crs=lsoas.crs,
     )
 
 
@@ -120,12 +132,19 @@ def residential_points(
             log.warning("area has no postcode lookup; placing residents along streets instead")
         else:
             pts = _postcode_points(area.postcodes, lsoas.crs)
-            joined = gpd.sjoin(pts, lsoas[[S.LSOA_CODE, S.GEOMETRY]], how="inner", predicate="within")
+            joined = gpd.sjoin(
+                pts, lsoas[[S.LSOA_CODE, S.GEOMETRY]], how="inner", predicate="within"
+            )
             joined = joined[~joined.index.duplicated(keep="first")]  # a point on a shared border
-            pc = gpd.GeoDataFrame({S.LSOA_CODE: joined[S.LSOA_CODE].to_numpy(),
-                                   "raw_weight": np.ones(len(joined)),
-                                   "placement": "postcode"},
-                                  geometry=joined.geometry.values, crs=lsoas.crs)
+            pc = gpd.GeoDataFrame(
+                {
+                    S.LSOA_CODE: joined[S.LSOA_CODE].to_numpy(),
+                    "raw_weight": np.ones(len(joined)),
+                    "placement": "postcode",
+                },
+                geometry=joined.geometry.values,
+                crs=lsoas.crs,
+            )
             frames.append(pc)
             placed = set(pc[S.LSOA_CODE])
 
@@ -141,12 +160,21 @@ def residential_points(
 
     rest = lsoas[~lsoas[S.LSOA_CODE].isin(placed)]
     if len(rest):
-        frames.append(gpd.GeoDataFrame(
-            {S.LSOA_CODE: rest[S.LSOA_CODE].to_numpy(), "raw_weight": np.ones(len(rest)),
-             "placement": "centroid"},
-            geometry=rest.geometry.representative_point().values, crs=lsoas.crs))
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    S.LSOA_CODE: rest[S.LSOA_CODE].to_numpy(),
+                    "raw_weight": np.ones(len(rest)),
+                    "placement": "centroid",
+                },
+                geometry=rest.geometry.representative_point().values,
+                crs=lsoas.crs,
+            )
+        )
         if method != "centroids":
-            log.info("%d LSOAs had neither postcodes nor streets; used one interior point", len(rest))
+            log.info(
+                "%d LSOAs had neither postcodes nor streets; used one interior point", len(rest)
+            )
 
     pts = _share_population(pd.concat(frames, ignore_index=True), lsoas)
     pts[S.WARD_CODE] = _ward_of_points(pts, area)
@@ -158,15 +186,19 @@ def _checked_lsoas(area: Area) -> gpd.GeoDataFrame:
     lsoas = area.lsoas
     for col in (S.LSOA_CODE, S.POPULATION):
         if col not in lsoas.columns:
-            raise MissingColumnError(f"area.lsoas has no {col!r} column; load it with cnmap.load_area")
+            raise MissingColumnError(
+                f"area.lsoas has no {col!r} column; load it with cnmap.load_area"
+            )
     lsoas = lsoas[[S.LSOA_CODE, S.POPULATION, S.GEOMETRY]].reset_index(drop=True)
     pop_vals = pd.to_numeric(lsoas[S.POPULATION], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(pop_vals) | (pop_vals < 0)
     if bad.any():
         codes = lsoas.loc[bad, S.LSOA_CODE].tolist()
-        raise ValidationError(f"area.lsoas column {S.POPULATION!r} is missing, not a number or "
-                              f"negative for LSOA(s) {codes[:5]}; their residents cannot be "
-                              "placed: fill the population (cnmap.load_area does) or drop them")
+        raise ValidationError(
+            f"area.lsoas column {S.POPULATION!r} is missing, not a number or "
+            f"negative for LSOA(s) {codes[:5]}; their residents cannot be "
+            "placed: fill the population (cnmap.load_area does) or drop them"
+        )
     return lsoas
 
 
@@ -174,7 +206,9 @@ def _share_population(pts: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.GeoData
     """Each LSOA's population shared among its points in proportion to ``raw_weight``."""
     pop = lsoas.set_index(S.LSOA_CODE)[S.POPULATION].astype(float)
     total_raw = pts.groupby(S.LSOA_CODE)["raw_weight"].transform("sum").to_numpy()
-    pts[S.WEIGHT] = pts["raw_weight"].to_numpy() / total_raw * pop.reindex(pts[S.LSOA_CODE]).to_numpy()
+    pts[S.WEIGHT] = (
+        pts["raw_weight"].to_numpy() / total_raw * pop.reindex(pts[S.LSOA_CODE]).to_numpy()
+    )
     pts = pts.drop(columns="raw_weight")
     return gpd.GeoDataFrame(pts, geometry=S.GEOMETRY, crs=lsoas.crs)
 

@@ -185,8 +185,9 @@ def minutes_value(minutes: Any) -> int | float:
     elif isinstance(minutes, numbers.Real) and not isinstance(minutes, bool | np.bool_):
         value = float(minutes)
     if value is None or not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"minutes={minutes!r} is not a time limit; give a number of "
-                              "minutes > 0, e.g. 15")
+        raise ValidationError(
+            f"minutes={minutes!r} is not a time limit; give a number of minutes > 0, e.g. 15"
+        )
     return int(value) if value.is_integer() else value
 
 

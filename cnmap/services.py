@@ -74,9 +74,11 @@ BASKET: tuple[str, ...] = ("library", "gp", "food_store")
 #: (Asda Quinton, 74 m).
 KEEP_OUTSIDE_M = 250.0
 
-_CPO2018 = ("Contains OS data © Crown copyright and database right 2018. Contains Royal Mail "
-            "data © Royal Mail copyright and database right 2018. Contains National Statistics "
-            "data © Crown copyright and database right 2018.")
+_CPO2018 = (
+    "Contains OS data © Crown copyright and database right 2018. Contains Royal Mail "
+    "data © Royal Mail copyright and database right 2018. Contains National Statistics "
+    "data © Crown copyright and database right 2018."
+)
 _FOLDER = ("birmingham", "services")
 
 
@@ -121,77 +123,119 @@ class ServiceSource:
 def _schools(phase: str, file: str) -> ServiceSource:
     """A school list of the RAMP Urban Analytics OSF files (primary or secondary)."""
     return ServiceSource(
-        key=f"{phase}_school", label=f"{phase.capitalize()} schools", file=file,
+        key=f"{phase}_school",
+        label=f"{phase.capitalize()} schools",
+        file=file,
         publisher="Department for Education, Get Information about Schools (inferred, not "
-                  "documented), via maptube/QUANT_RAMP (RAMP Urban Analytics OSF files)",
+        "documented), via maptube/QUANT_RAMP (RAMP Urban Analytics OSF files)",
         title=f"{phase.capitalize()} schools (URN, name, capacity, site easting/northing)",
         vintage="about 2020-05",
         licence="not stated (OGL v3.0 if the data are DfE GIAS, as the URNs suggest)",
         attribution="Schools: locations and URNs from the RAMP Urban Analytics OSF files "
-                    "(maptube/QUANT_RAMP, May 2020), apparently DfE Get Information about "
-                    "Schools. " + _CPO2018,
-        columns={"name_col": "EstablishmentName", "postcode_col": "Postcode",
-                 "easting_col": "Easting", "northing_col": "Northing", "id_col": "URN"},
-        caveats=("vintage about May 2020 (the commit date; the list date is not documented)",
-                 f"'{phase}' is the source's class; whether independent and special schools "
-                 "are included is not stated"))
+        "(maptube/QUANT_RAMP, May 2020), apparently DfE Get Information about "
+        "Schools. " + _CPO2018,
+        columns={
+            "name_col": "EstablishmentName",
+            "postcode_col": "Postcode",
+            "easting_col": "Easting",
+            "northing_col": "Northing",
+            "id_col": "URN",
+        },
+        caveats=(
+            "vintage about May 2020 (the commit date; the list date is not documented)",
+            f"'{phase}' is the source's class; whether independent and special schools "
+            "are included is not stated",
+        ),
+    )
 
 
 #: The service lists of the data mirror, by key.
-SERVICE_SOURCES: dict[str, ServiceSource] = {s.key: s for s in (
-    ServiceSource(
-        key="gp", label="GP practices",
-        file="birmingham_gp_practices_epraccur2019-11_active_geocoded_cpo2018.csv",
-        publisher="NHS Digital (now NHS England), Organisation Data Service",
-        title="epraccur: GP practices in England and Wales (active, prescribing setting 4), "
-              "geocoded to Code-Point Open 2018 postcode centroids",
-        vintage="2019-11-19",
-        licence="Open Government Licence v3.0",
-        attribution="Contains public sector information licensed under the Open Government "
-                    "Licence v3.0 (NHS Digital, Organisation Data Service). " + _CPO2018,
-        columns={"name_col": "name", "postcode_col": "postcode", "easting_col": "cpo_easting",
-                 "northing_col": "cpo_northing", "id_col": "org_code", "address_col": "address1"},
-        caveats=("November 2019, before the pandemic: practices opened, merged or closed since "
-                 "are wrong", "main sites only, not branch surgeries",
-                 "postcode centroids, not buildings")),
-    ServiceSource(
-        key="library", label="Public libraries",
-        file="birmingham_libraries_ACE2022-12_geocoded_cpo2018.csv",
-        publisher="Arts Council England, via Libraries Hacked (where-libraries-analysis)",
-        title="Static, open, statutory public libraries (independent community libraries "
-              "excluded), geocoded to Code-Point Open 2018 postcode centroids",
-        vintage="2022-12",
-        licence="published, licence not stated (Libraries Hacked code: MIT)",
-        attribution="Public libraries: Arts Council England (December 2022) via Libraries "
-                    "Hacked. " + _CPO2018,
-        columns={"name_col": "Library name", "postcode_col": "Postcode",
-                 "easting_col": "cpo_easting", "northing_col": "cpo_northing"},
-        caveats=("postcode centroids, not buildings",
-                 "Shard End Library (B34 7AG) has no Code-Point Open 2018 coordinates and is "
-                 "placed by the area's postcode lookup")),
-    ServiceSource(
-        key="food_store", label="Food stores",
-        file="birmingham_geolytix_retailpoints_v34_202412.csv",
-        publisher="GEOLYTIX",
-        title="Retail Points: grocery stores of every size",
-        vintage="2024-12 (v34_202412)",
-        licence="GEOLYTIX open data (no formal licence document; documented by AccessUK as "
-                "under the Open Government Licence)",
-        attribution="Retail Points © GEOLYTIX (v34, December 2024). Contains Ordnance Survey "
-                    "data © Crown copyright and database right. Contains Royal Mail data © "
-                    "Royal Mail copyright and database right. Contains National Statistics data "
-                    "© Crown copyright and database right.",
-        columns={"name_col": "store_name", "postcode_col": "postcode", "easting_col": "bng_e",
-                 "northing_col": "bng_n", "id_col": "id", "address_col": "add_one"},
-        caveats=("the named grocery chains only (Tesco, Co-op, Aldi, Iceland, Morrisons, Asda, "
-                 "Sainsbury's, Lidl, M&S, Spar...): independent grocers and markets are absent, "
-                 "so areas served by independent shops look worse served than they are",
-                 "stores open in December 2024 only",
-                 "every size: about half are under 280 m² (convenience stores)",
-                 "stores within about 100 m of the city boundary may be in or out")),
-    _schools("primary", "birmingham_schools_primary_osf_ramp_2020-05.csv"),
-    _schools("secondary", "birmingham_schools_secondary_osf_ramp_2020-05.csv"),
-)}
+SERVICE_SOURCES: dict[str, ServiceSource] = {
+    s.key: s
+    for s in (
+        ServiceSource(
+            key="gp",
+            label="GP practices",
+            file="birmingham_gp_practices_epraccur2019-11_active_geocoded_cpo2018.csv",
+            publisher="NHS Digital (now NHS England), Organisation Data Service",
+            title="epraccur: GP practices in England and Wales (active, prescribing setting 4), "
+            "geocoded to Code-Point Open 2018 postcode centroids",
+            vintage="2019-11-19",
+            licence="Open Government Licence v3.0",
+            attribution="Contains public sector information licensed under the Open Government "
+            "Licence v3.0 (NHS Digital, Organisation Data Service). " + _CPO2018,
+            columns={
+                "name_col": "name",
+                "postcode_col": "postcode",
+                "easting_col": "cpo_easting",
+                "northing_col": "cpo_northing",
+                "id_col": "org_code",
+                "address_col": "address1",
+            },
+            caveats=(
+                "November 2019, before the pandemic: practices opened, merged or closed since "
+                "are wrong",
+                "main sites only, not branch surgeries",
+                "postcode centroids, not buildings",
+            ),
+        ),
+        ServiceSource(
+            key="library",
+            label="Public libraries",
+            file="birmingham_libraries_ACE2022-12_geocoded_cpo2018.csv",
+            publisher="Arts Council England, via Libraries Hacked (where-libraries-analysis)",
+            title="Static, open, statutory public libraries (independent community libraries "
+            "excluded), geocoded to Code-Point Open 2018 postcode centroids",
+            vintage="2022-12",
+            licence="published, licence not stated (Libraries Hacked code: MIT)",
+            attribution="Public libraries: Arts Council England (December 2022) via Libraries "
+            "Hacked. " + _CPO2018,
+            columns={
+                "name_col": "Library name",
+                "postcode_col": "Postcode",
+                "easting_col": "cpo_easting",
+                "northing_col": "cpo_northing",
+            },
+            caveats=(
+                "postcode centroids, not buildings",
+                "Shard End Library (B34 7AG) has no Code-Point Open 2018 coordinates and is "
+                "placed by the area's postcode lookup",
+            ),
+        ),
+        ServiceSource(
+            key="food_store",
+            label="Food stores",
+            file="birmingham_geolytix_retailpoints_v34_202412.csv",
+            publisher="GEOLYTIX",
+            title="Retail Points: grocery stores of every size",
+            vintage="2024-12 (v34_202412)",
+            licence="GEOLYTIX open data (no formal licence document; documented by AccessUK as "
+            "under the Open Government Licence)",
+            attribution="Retail Points © GEOLYTIX (v34, December 2024). Contains Ordnance Survey "
+            "data © Crown copyright and database right. Contains Royal Mail data © "
+            "Royal Mail copyright and database right. Contains National Statistics data "
+            "© Crown copyright and database right.",
+            columns={
+                "name_col": "store_name",
+                "postcode_col": "postcode",
+                "easting_col": "bng_e",
+                "northing_col": "bng_n",
+                "id_col": "id",
+                "address_col": "add_one",
+            },
+            caveats=(
+                "the named grocery chains only (Tesco, Co-op, Aldi, Iceland, Morrisons, Asda, "
+                "Sainsbury's, Lidl, M&S, Spar...): independent grocers and markets are absent, "
+                "so areas served by independent shops look worse served than they are",
+                "stores open in December 2024 only",
+                "every size: about half are under 280 m² (convenience stores)",
+                "stores within about 100 m of the city boundary may be in or out",
+            ),
+        ),
+        _schools("primary", "birmingham_schools_primary_osf_ramp_2020-05.csv"),
+        _schools("secondary", "birmingham_schools_secondary_osf_ramp_2020-05.csv"),
+    )
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,16 +264,23 @@ def _rows(path: Path, src: ServiceSource) -> tuple[pd.DataFrame, str | None]:
     frame, note = _read_text_csv(path)
     missing = [c for c in src.columns.values() if c not in frame.columns]
     if missing:
-        raise ValidationError(f"{path.name}: no column {missing} for {src.label}; the columns "
-                              f"are {list(frame.columns)[:20]}")
+        raise ValidationError(
+            f"{path.name}: no column {missing} for {src.label}; the columns "
+            f"are {list(frame.columns)[:20]}"
+        )
     if "service" in frame.columns:
         raise ValidationError(f"{path.name} already has a 'service' column; rename it first")
     return frame.assign(service=src.key), note
 
 
-def read_service(key: str, area: Area | None = None, *, path: str | Path | None = None,
-                 postcodes: pd.DataFrame | None = None,
-                 keep_outside_m: float = KEEP_OUTSIDE_M) -> cnmap.io.OrganisationTable:
+def read_service(
+    key: str,
+    area: Area | None = None,
+    *,
+    path: str | Path | None = None,
+    postcodes: pd.DataFrame | None = None,
+    keep_outside_m: float = KEEP_OUTSIDE_M,
+) -> cnmap.io.OrganisationTable:
     """Read one service list as organisations of type ``key``.
 
     Parameters
@@ -260,16 +311,28 @@ def read_service(key: str, area: Area | None = None, *, path: str | Path | None 
     col = src.columns.get
     rows, note = _rows(file, src)
     table = read_organisations(
-        rows, area=area, postcodes=postcodes, coords="auto", type_col="service",
-        name_col=col("name_col"), postcode_col=col("postcode_col"),
-        easting_col=col("easting_col"), northing_col=col("northing_col"), id_col=col("id_col"),
-        address_col=col("address_col"), keep_outside_m=keep_outside_m, duplicate_within_m=None)
-    orgs = table.organisations.assign(service=src.key, dataset=src.label, vintage=src.vintage,
-                                      licence=src.licence)
+        rows,
+        area=area,
+        postcodes=postcodes,
+        coords="auto",
+        type_col="service",
+        name_col=col("name_col"),
+        postcode_col=col("postcode_col"),
+        easting_col=col("easting_col"),
+        northing_col=col("northing_col"),
+        id_col=col("id_col"),
+        address_col=col("address_col"),
+        keep_outside_m=keep_outside_m,
+        duplicate_within_m=None,
+    )
+    orgs = table.organisations.assign(
+        service=src.key, dataset=src.label, vintage=src.vintage, licence=src.licence
+    )
     params = {**table.params, "service": src.provenance()}
     notes = (*table.notes, note) if note else table.notes
-    return dataclasses.replace(table, organisations=orgs, source=str(file), params=params,
-                               notes=notes)
+    return dataclasses.replace(
+        table, organisations=orgs, source=str(file), params=params, notes=notes
+    )
 
 
 def read_gp_practices(area: Area | None = None, **kwargs: Any) -> cnmap.io.OrganisationTable:
@@ -287,8 +350,9 @@ def read_food_stores(area: Area | None = None, **kwargs: Any) -> cnmap.io.Organi
     return read_service("food_store", area, **kwargs)
 
 
-def read_schools(area: Area | None = None, *, phase: str = "primary",
-                 **kwargs: Any) -> cnmap.io.OrganisationTable:
+def read_schools(
+    area: Area | None = None, *, phase: str = "primary", **kwargs: Any
+) -> cnmap.io.OrganisationTable:
     """Primary or secondary schools (about May 2020); see :func:`read_service`.
 
     ``phase`` is ``"primary"`` or ``"secondary"``; the type is ``primary_school`` or
@@ -299,9 +363,13 @@ def read_schools(area: Area | None = None, *, phase: str = "primary",
     return read_service(f"{phase}_school", area, **kwargs)
 
 
-def read_services(area: Area | None = None, keys: Iterable[str] = BASKET, *,
-                  paths: Mapping[str, str | Path] | None = None,
-                  **kwargs: Any) -> dict[str, cnmap.io.OrganisationTable]:
+def read_services(
+    area: Area | None = None,
+    keys: Iterable[str] = BASKET,
+    *,
+    paths: Mapping[str, str | Path] | None = None,
+    **kwargs: Any,
+) -> dict[str, cnmap.io.OrganisationTable]:
     """Several service lists at once: ``{key: OrganisationTable}`` in the order of ``keys``.
 
     ``paths`` maps keys to files other than the mirror's; other keywords go to
@@ -332,12 +400,17 @@ def combine_services(
     for t in items:
         orgs = getattr(t, "organisations", None)
         if not isinstance(orgs, gpd.GeoDataFrame) or "service" not in orgs.columns:
-            raise ValidationError("combine_services takes the tables of read_service / "
-                                  "read_services")
-        frames.append(orgs.assign(**{S.ORG_ID: orgs["service"].astype(str) + ":"
-                                     + orgs[S.ORG_ID].astype(str)}))
-    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry=S.GEOMETRY,
-                           crs=frames[0].crs)
+            raise ValidationError(
+                "combine_services takes the tables of read_service / read_services"
+            )
+        frames.append(
+            orgs.assign(
+                **{S.ORG_ID: orgs["service"].astype(str) + ":" + orgs[S.ORG_ID].astype(str)}
+            )
+        )
+    out = gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True), geometry=S.GEOMETRY, crs=frames[0].crs
+    )
     dup = out[S.ORG_ID].duplicated()
     if dup.any():
         raise ValidationError(f"the same list is given twice (ids {list(out[S.ORG_ID][dup][:5])})")
@@ -354,8 +427,15 @@ def service_sources(
         prov = t.params.get("service")
         if not isinstance(prov, Mapping):
             raise ValidationError(f"{t.source}: not read by read_service (no provenance)")
-        rows.append({**prov, "path": t.source, "rows": t.n_input, "kept": t.n_matched,
-                     "rejected": t.n_rejected})
+        rows.append(
+            {
+                **prov,
+                "path": t.source,
+                "rows": t.n_input,
+                "kept": t.n_matched,
+                "rejected": t.n_rejected,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -363,8 +443,12 @@ def service_sources(
 # the basket
 
 
-def services_basket(coverage: CoverageResult, services: Sequence[str] = BASKET, *,
-                    minutes: float | Iterable[float] | None = None) -> BasketResult:
+def services_basket(
+    coverage: CoverageResult,
+    services: Sequence[str] = BASKET,
+    *,
+    minutes: float | Iterable[float] | None = None,
+) -> BasketResult:
     """Who reaches at least one of each service: :func:`cnmap.basket.basket_coverage` with one
     requirement per service type (default: library, GP practice, food store).
 
@@ -379,8 +463,7 @@ def services_basket(coverage: CoverageResult, services: Sequence[str] = BASKET, 
 
 
 def _labels(basket: BasketResult) -> dict[str, str]:
-    out = {k: SERVICE_SOURCES[k].label if k in SERVICE_SOURCES else k
-           for k in basket.requirements}
+    out = {k: SERVICE_SOURCES[k].label if k in SERVICE_SOURCES else k for k in basket.requirements}
     out["basket"] = "Basket: " + " + ".join(out[k] for k in basket.requirements)
     return out
 
@@ -392,8 +475,9 @@ def _basket_minutes(basket: BasketResult, minutes: Any) -> tuple[int | float, ..
     for m in _check.minutes_tuple("minutes", minutes):
         match = [t for t in basket.thresholds if np.isclose(float(t), m)]
         if not match:
-            raise ValidationError(f"minutes={m!r} is not among the basket's time limits "
-                                  f"{list(basket.thresholds)}")
+            raise ValidationError(
+                f"minutes={m!r} is not among the basket's time limits {list(basket.thresholds)}"
+            )
         out.append(match[0])
     return tuple(out)
 
@@ -415,16 +499,22 @@ def service_shares(basket: BasketResult, *, minutes: Any = None) -> pd.DataFrame
         r = totals.loc[t]
         pop = float(r[S.POPULATION])
         for k in (*basket.requirements, "basket"):
-            covered = float(r["pop_basket"]) if k == "basket" else pop - float(
-                r[S.pop_without(k)])
-            rows.append({"minutes": t, "service": k, "label": labels[k], "population": pop,
-                         "covered": covered, "not_covered": pop - covered,
-                         "share_covered": covered / pop if pop else float("nan")})
+            covered = float(r["pop_basket"]) if k == "basket" else pop - float(r[S.pop_without(k)])
+            rows.append(
+                {
+                    "minutes": t,
+                    "service": k,
+                    "label": labels[k],
+                    "population": pop,
+                    "covered": covered,
+                    "not_covered": pop - covered,
+                    "share_covered": covered / pop if pop else float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def basket_areas(basket: BasketResult, *, by: str = "lsoa", minutes: Any = None
-                 ) -> pd.DataFrame:
+def basket_areas(basket: BasketResult, *, by: str = "lsoa", minutes: Any = None) -> pd.DataFrame:
     """The basket by LSOA or ward, one row per area, tidy names.
 
     Parameters
@@ -445,16 +535,21 @@ def basket_areas(basket: BasketResult, *, by: str = "lsoa", minutes: Any = None
     """
     if by not in ("lsoa", "ward"):
         raise ValidationError(f"by={by!r} must be 'lsoa' or 'ward'")
-    ts = _basket_minutes(basket, S.default_minutes(basket.thresholds) if minutes is None
-                         else minutes)
+    ts = _basket_minutes(
+        basket, S.default_minutes(basket.thresholds) if minutes is None else minutes
+    )
     if len(ts) != 1:
         raise ValidationError(f"minutes={minutes!r}: give one time limit")
     t = ts[0]
     src = basket.lsoas if by == "lsoa" else basket.wards
     code, name = (S.LSOA_CODE, S.LSOA_NAME) if by == "lsoa" else (S.WARD_CODE, S.WARD_NAME)
-    out = pd.DataFrame({"code": src[code].to_numpy(),
-                        "name": src[name].to_numpy() if name in src.columns else None,
-                        "population": src[S.POPULATION].to_numpy(float)})
+    out = pd.DataFrame(
+        {
+            "code": src[code].to_numpy(),
+            "name": src[name].to_numpy() if name in src.columns else None,
+            "population": src[S.POPULATION].to_numpy(float),
+        }
+    )
     shares = {k: src[S.share_with(k, t)].to_numpy(float) for k in basket.requirements}
     for k, v in shares.items():
         out[f"share_{k}"] = v
@@ -467,25 +562,36 @@ def basket_areas(basket: BasketResult, *, by: str = "lsoa", minutes: Any = None
     return out.sort_values("share_basket", kind="stable").reset_index(drop=True)
 
 
-def _reach_view(coverage: CoverageResult, reach: pd.DataFrame,
-                thresholds: Sequence[int | float]) -> CoverageResult:
+def _reach_view(
+    coverage: CoverageResult, reach: pd.DataFrame, thresholds: Sequence[int | float]
+) -> CoverageResult:
     """``coverage`` whose ``covered_{T}min`` columns are ``reach``'s (same points and LSOAs):
     what :func:`cnmap.groups.group_coverage` reads. Only for that use: its area tables are
     the original coverage's."""
-    keep = [c for c in (S.LSOA_CODE, S.WARD_CODE, S.WEIGHT, S.PLACED, S.IMD_DECILE)
-            if c in coverage.residents.columns]
+    keep = [
+        c
+        for c in (S.LSOA_CODE, S.WARD_CODE, S.WEIGHT, S.PLACED, S.IMD_DECILE)
+        if c in coverage.residents.columns
+    ]
     res = coverage.residents[keep].copy()
     for t in thresholds:
         res[S.covered(t)] = reach[S.covered(t)].to_numpy(bool)
-    residents = gpd.GeoDataFrame(res, geometry=coverage.residents.geometry.values,
-                                 crs=coverage.residents.crs)
-    return dataclasses.replace(coverage, residents=residents, thresholds=tuple(thresholds),
-                               types=())
+    residents = gpd.GeoDataFrame(
+        res, geometry=coverage.residents.geometry.values, crs=coverage.residents.crs
+    )
+    return dataclasses.replace(
+        coverage, residents=residents, thresholds=tuple(thresholds), types=()
+    )
 
 
-def basket_group_coverage(coverage: CoverageResult, basket: BasketResult,
-                          layers: NeedLayer | Sequence[NeedLayer], *, minutes: Any = None,
-                          groups: Iterable[str] | None = None) -> pd.DataFrame:
+def basket_group_coverage(
+    coverage: CoverageResult,
+    basket: BasketResult,
+    layers: NeedLayer | Sequence[NeedLayer],
+    *,
+    minutes: Any = None,
+    groups: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Who is served by each service and by the whole basket, group by group.
 
     For each service of the basket and for the basket itself, :func:`cnmap.groups.group_coverage`
@@ -511,16 +617,20 @@ def basket_group_coverage(coverage: CoverageResult, basket: BasketResult,
         any single service.
     """
     if len(basket.residents) != len(coverage.residents) or not np.array_equal(
-            basket.residents[S.LSOA_CODE].astype(str).to_numpy(),
-            coverage.residents[S.LSOA_CODE].astype(str).to_numpy()):
-        raise ValidationError("the basket was not computed from this coverage result (its "
-                              "residential points differ)")
+        basket.residents[S.LSOA_CODE].astype(str).to_numpy(),
+        coverage.residents[S.LSOA_CODE].astype(str).to_numpy(),
+    ):
+        raise ValidationError(
+            "the basket was not computed from this coverage result (its residential points differ)"
+        )
     ts = _basket_minutes(basket, minutes)
     labels = _labels(basket)
     parts = []
     for k in (*basket.requirements, "basket"):
-        cols = {S.covered(t): basket.residents[S.basket(t) if k == "basket" else S.has(k, t)]
-                for t in ts}
+        cols = {
+            S.covered(t): basket.residents[S.basket(t) if k == "basket" else S.has(k, t)]
+            for t in ts
+        }
         view = _reach_view(coverage, pd.DataFrame(cols), ts)
         table = group_coverage(view, layers, groups=groups)
         table.insert(0, "service_label", labels[k])

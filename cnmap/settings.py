@@ -26,8 +26,16 @@ from pathlib import Path
 
 from cnmap.errors import CacheFolderError
 
-__all__ = ["cache_dir", "mirror_dir", "offline", "timeout_s", "progress_enabled",
-           "CacheFolderError", "cache_error", "cache_write_error"]
+__all__ = [
+    "cache_dir",
+    "mirror_dir",
+    "offline",
+    "timeout_s",
+    "progress_enabled",
+    "CacheFolderError",
+    "cache_error",
+    "cache_write_error",
+]
 
 
 def _cache_setting() -> tuple[Path, str]:
@@ -64,17 +72,20 @@ def cache_write_error(target: Path, exc: OSError) -> CacheFolderError:
     """The :class:`CacheFolderError` for writing ``target`` in the cache having failed."""
     blocker = _file_in_the_way(target.parent)
     if isinstance(exc, IsADirectoryError) or target.is_dir():
-        return cache_error(f"{target} is a folder where cnmap keeps a file",
-                           f"delete the folder {target}")
+        return cache_error(
+            f"{target} is a folder where cnmap keeps a file", f"delete the folder {target}"
+        )
     if blocker is not None:
-        return cache_error(f"{blocker} is a file where cnmap needs a folder",
-                           f"delete the file {blocker}")
-    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM,
-                                                         errno.EROFS):
-        return cache_error(f"it is read-only (writing {target}: {exc.strerror or exc})",
-                           "make the folder writable")
-    return cache_error(f"writing {target} failed ({exc.strerror or exc})",
-                       "free some space or check the disk")
+        return cache_error(
+            f"{blocker} is a file where cnmap needs a folder", f"delete the file {blocker}"
+        )
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return cache_error(
+            f"it is read-only (writing {target}: {exc.strerror or exc})", "make the folder writable"
+        )
+    return cache_error(
+        f"writing {target} failed ({exc.strerror or exc})", "free some space or check the disk"
+    )
 
 
 def cache_dir() -> Path:
@@ -89,13 +100,17 @@ def cache_dir() -> Path:
     path, _ = _cache_setting()
     blocker = _file_in_the_way(path)
     if blocker is not None:  # the user's file: never suggest deleting it
-        raise cache_error("it is a file, not a folder" if blocker == path else
-                          f"{blocker} is a file, so the folder cannot be made")
+        raise cache_error(
+            "it is a file, not a folder"
+            if blocker == path
+            else f"{blocker} is a file, so the folder cannot be made"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise cache_error(f"it cannot be created ({exc.strerror or exc})",
-                          "create it yourself") from exc
+        raise cache_error(
+            f"it cannot be created ({exc.strerror or exc})", "create it yourself"
+        ) from exc
     return path
 
 

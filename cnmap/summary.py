@@ -62,9 +62,17 @@ log = logging.getLogger(__name__)
 CHROMIUM = Path("/usr/bin/chromium")
 #: Thin areas listed on the page (the rest are counted and found in thin_lsoas.csv).
 MAX_THIN_ROWS = 6
-_CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update",
-                   "--disable-sync", "--no-pdf-header-footer", "--hide-scrollbars")
+_CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+    "--hide-scrollbars",
+)
 
 
 def _e(value: object) -> str:
@@ -115,7 +123,7 @@ class SummaryFacts:
 
     @property
     def walk_words(self) -> str:
-        """"a 15-minute walk (1,200 m at 4.8 km/h)"."""
+        """ "a 15-minute walk (1,200 m at 4.8 km/h)"."""
         speed = f"{self.speed_kmh:g} km/h" + (f", {self.persona}" if self.persona else "")
         return f"a {self.minutes:g}-minute walk ({self.metres:,.0f} m at {speed})"
 
@@ -133,8 +141,15 @@ def _headline_minutes(cov: Any, thin: Any) -> float:
 
 def _totals(cov: Any) -> tuple[tuple[float, float, float, float], ...]:
     t = cov.totals
-    return tuple((float(r["minutes"]), float(r["metres"]), float(r["pop_covered"]),
-                  float(r["share_covered"])) for _, r in t.iterrows())
+    return tuple(
+        (
+            float(r["minutes"]),
+            float(r["metres"]),
+            float(r["pop_covered"]),
+            float(r["share_covered"]),
+        )
+        for _, r in t.iterrows()
+    )
 
 
 def _deciles(cov: Any, minutes: float) -> tuple[tuple[int, float, float], ...]:
@@ -144,8 +159,9 @@ def _deciles(cov: Any, minutes: float) -> tuple[tuple[int, float, float], ...]:
         return ()
     rows = d.dropna(subset=["imd_decile", col]).sort_values("imd_decile")
     rows = rows.loc[rows["population"].astype(float) > 0]  # deciles with no residents left out
-    return tuple((int(r["imd_decile"]), float(r["population"]), float(r[col]))
-                 for _, r in rows.iterrows())
+    return tuple(
+        (int(r["imd_decile"]), float(r["population"]), float(r[col])) for _, r in rows.iterrows()
+    )
 
 
 def _thin_rule(thin: Any) -> str:
@@ -153,10 +169,12 @@ def _thin_rule(thin: Any) -> str:
     if not tp:
         return ""
     top = 10 * int(tp.get("max_decile", 2))
-    return (f"in the most deprived {top}% of areas in England ({tp.get('domain_label', 'IMD')} "
-            f"decile {tp.get('max_decile')} or lower) and fewer than "
-            f"{100 * float(tp.get('min_share_covered', 0.5)):g}% of residents within "
-            f"{float(tp.get('minutes', 15)):g} minutes' walk")
+    return (
+        f"in the most deprived {top}% of areas in England ({tp.get('domain_label', 'IMD')} "
+        f"decile {tp.get('max_decile')} or lower) and fewer than "
+        f"{100 * float(tp.get('min_share_covered', 0.5)):g}% of residents within "
+        f"{float(tp.get('minutes', 15)):g} minutes' walk"
+    )
 
 
 def _data_words(cov: Any) -> tuple[str, ...]:
@@ -179,8 +197,10 @@ def _data_words(cov: Any) -> tuple[str, ...]:
     return tuple(words)
 
 
-_POSTCODE_WORDS = {"nspl": "ONS National Statistics Postcode Lookup",
-                   "codepoint_open": "OS Code-Point Open"}
+_POSTCODE_WORDS = {
+    "nspl": "ONS National Statistics Postcode Lookup",
+    "codepoint_open": "OS Code-Point Open",
+}
 
 
 def _network_words(p: Mapping[str, Any]) -> str:
@@ -202,9 +222,15 @@ def _far_count(quality: pd.DataFrame | None) -> int:
     return int((quality["what"] == FAR_FROM_POSTCODE).sum())
 
 
-def summary_facts(cov: Any, thin: Any = None, *, org_summary: pd.DataFrame | None = None,
-                  rejected: pd.DataFrame | None = None, quality: pd.DataFrame | None = None,
-                  when: _dt.datetime | None = None) -> SummaryFacts:
+def summary_facts(
+    cov: Any,
+    thin: Any = None,
+    *,
+    org_summary: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+    when: _dt.datetime | None = None,
+) -> SummaryFacts:
     """The numbers of the summary from a coverage result and its thin classification."""
     from cnmap import __version__
 
@@ -213,25 +239,36 @@ def summary_facts(cov: Any, thin: Any = None, *, org_summary: pd.DataFrame | Non
     row = cov.totals.loc[cov.totals["minutes"].astype(float) == minutes].iloc[0]
     tl = getattr(thin, "lsoas", None) if thin is not None else None
     area = getattr(cov, "area", None)
-    lists = tuple(str(x) for x in org_summary["dataset"]) if org_summary is not None \
-        and "dataset" in org_summary.columns else ()
+    lists = (
+        tuple(str(x) for x in org_summary["dataset"])
+        if org_summary is not None and "dataset" in org_summary.columns
+        else ()
+    )
     return SummaryFacts(
         place=str(getattr(area, "lad_name", "") or p.get("lad_code", "the area")),
         lad_code=str(getattr(area, "lad_code", "") or p.get("lad_code", "")),
         population=float(row["population"]),
         n_organisations=int(p.get("n_organisations_placed") or p.get("n_organisations") or 0),
-        lists=lists, minutes=minutes, metres=float(row["metres"]),
-        speed_kmh=float(p.get("speed_kmh", cov.speed_kmh)), persona=p.get("persona"),
-        crow_flies=p.get("mode") == "crow_flies", share=float(row["share_covered"]),
-        pop_out=float(row["population"] - row["pop_covered"]), totals=_totals(cov),
+        lists=lists,
+        minutes=minutes,
+        metres=float(row["metres"]),
+        speed_kmh=float(p.get("speed_kmh", cov.speed_kmh)),
+        persona=p.get("persona"),
+        crow_flies=p.get("mode") == "crow_flies",
+        share=float(row["share_covered"]),
+        pop_out=float(row["population"] - row["pop_covered"]),
+        totals=_totals(cov),
         deciles=_deciles(cov, minutes),
         n_thin=int(tl["thin"].sum()) if tl is not None and "thin" in tl.columns else 0,
-        n_lsoas=len(cov.lsoas), thin_rule=_thin_rule(thin),
+        n_lsoas=len(cov.lsoas),
+        thin_rule=_thin_rule(thin),
         deprived_out=float(tl.loc[tl["deprived"], "pop_out_of_reach"].sum())
-        if tl is not None and "deprived" in tl.columns else float("nan"),
+        if tl is not None and "deprived" in tl.columns
+        else float("nan"),
         data=_data_words(cov),
         generated=(when or _dt.datetime.now(_dt.UTC)).strftime("%d %B %Y").lstrip("0"),
-        version=__version__, n_far_from_postcode=_far_count(quality),
+        version=__version__,
+        n_far_from_postcode=_far_count(quality),
         n_rejected=0 if rejected is None else len(rejected),
     )
 
@@ -243,13 +280,20 @@ def thin_rows(thin: Any, *, limit: int = MAX_THIN_ROWS) -> list[dict[str, Any]]:
     t = thin.lsoas.loc[thin.lsoas["thin"].to_numpy(bool)].sort_values("rank").head(limit)
     out = []
     for _, r in t.iterrows():
-        out.append({"rank": int(r["rank"]), "lsoa_code": str(r.get("lsoa_code", "")),
-                    "lsoa_name": str(r.get("lsoa_name", "")), "ward": str(r.get("ward_name", "")),
-                    "decile": r.get("deprivation_decile"), "population": float(r["population"]),
-                    "share": float(r["share_covered"]),
-                    "out": float(r.get("pop_out_of_reach", np.nan)),
-                    "walk": float(r.get("mean_walk_min", np.nan)),
-                    "reason": str(r.get("reason", ""))})
+        out.append(
+            {
+                "rank": int(r["rank"]),
+                "lsoa_code": str(r.get("lsoa_code", "")),
+                "lsoa_name": str(r.get("lsoa_name", "")),
+                "ward": str(r.get("ward_name", "")),
+                "decile": r.get("deprivation_decile"),
+                "population": float(r["population"]),
+                "share": float(r["share_covered"]),
+                "out": float(r.get("pop_out_of_reach", np.nan)),
+                "walk": float(r.get("mean_walk_min", np.nan)),
+                "reason": str(r.get("reason", "")),
+            }
+        )
     return out
 
 
@@ -259,23 +303,34 @@ def thin_rows(thin: Any, *, limit: int = MAX_THIN_ROWS) -> list[dict[str, Any]]:
 
 def _walk_limitation(f: SummaryFacts) -> str:
     if f.crow_flies:
-        return ("Walks are estimated from straight-line distance times a detour factor, not "
-                "along streets (rivers, railways and dead ends are not seen); opening hours, "
-                "capacity, eligibility, cost and steps are not included.")
-    return (f"It measures walking distance along streets at {f.speed_kmh:g} km/h from where "
-            "residents live, not whether they use an organisation: opening hours, capacity, "
-            "eligibility, cost, steps, hills and how safe a route feels are not included.")
+        return (
+            "Walks are estimated from straight-line distance times a detour factor, not "
+            "along streets (rivers, railways and dead ends are not seen); opening hours, "
+            "capacity, eligibility, cost and steps are not included."
+        )
+    return (
+        f"It measures walking distance along streets at {f.speed_kmh:g} km/h from where "
+        "residents live, not whether they use an organisation: opening hours, capacity, "
+        "eligibility, cost, steps, hills and how safe a route feels are not included."
+    )
 
 
 def _lists_limitation(f: SummaryFacts) -> str:
-    lists = f" from {len(f.lists)} list{'s' if len(f.lists) != 1 else ''} ({', '.join(f.lists)})" \
-        if f.lists else ""
+    lists = (
+        f" from {len(f.lists)} list{'s' if len(f.lists) != 1 else ''} ({', '.join(f.lists)})"
+        if f.lists
+        else ""
+    )
     what = "listed organisations count" if f.n_organisations != 1 else "listed organisation counts"
-    text = (f"Only the {f.n_organisations:,} {what}{lists}: one missing "
-            "from the lists, or just over the boundary, makes its area look less well served.")
+    text = (
+        f"Only the {f.n_organisations:,} {what}{lists}: one missing "
+        "from the lists, or just over the boundary, makes its area look less well served."
+    )
     if f.n_rejected:
-        text += (f" {f.n_rejected:,} listed rows could not be placed "
-                 "(organisations/rejected_organisations.csv).")
+        text += (
+            f" {f.n_rejected:,} listed rows could not be placed "
+            "(organisations/rejected_organisations.csv)."
+        )
     return text
 
 
@@ -283,26 +338,32 @@ def _placement_limitation(f: SummaryFacts) -> str | None:
     if not f.n_far_from_postcode:
         return None
     n = f.n_far_from_postcode
-    return (f"{n:,} organisation{'s lie' if n != 1 else ' lies'} more than 1 km from "
-            f"{'their' if n != 1 else 'its'} own address postcode (tables/quality.csv): where "
-            "a location is wrong, so is the coverage around it.")
+    return (
+        f"{n:,} organisation{'s lie' if n != 1 else ' lies'} more than 1 km from "
+        f"{'their' if n != 1 else 'its'} own address postcode (tables/quality.csv): where "
+        "a location is wrong, so is the coverage around it."
+    )
 
 
 def _people_limitation(cov: Any) -> str:
     ap = dict(dict(getattr(cov, "params", {}) or {}).get("area") or {})
     source = str(ap.get("population_source") or "the LSOA population estimates")
     source = source.split(": ", 1)[-1]
-    return (f"Residents: {source}, shared among each area's postcodes; counted where they "
-            "live, not where they work, study or shop.")
+    return (
+        f"Residents: {source}, shared among each area's postcodes; counted where they "
+        "live, not where they work, study or shop."
+    )
 
 
 def _deprivation_limitation(cov: Any) -> str:
     p = dict(getattr(cov, "params", {}) or {})
     iod = (p.get("area") or {}).get("iod") or p.get("iod")
     index = f"the IMD {iod}" if iod else "the IMD"
-    return (f"Deprivation describes areas, not people ({index} ranks small areas across "
-            "England): not everyone in a deprived area is deprived, and deprived people live "
-            "in every decile.")
+    return (
+        f"Deprivation describes areas, not people ({index} ranks small areas across "
+        "England): not everyone in a deprived area is deprived, and deprived people live "
+        "in every decile."
+    )
 
 
 def _thin_limitation(f: SummaryFacts) -> str | None:
@@ -315,26 +376,46 @@ def _unplaced_limitation(cov: Any) -> str | None:
     guard = dict(getattr(cov, "params", {}) or {}).get("snap_coverage")
     if not isinstance(guard, Mapping) or not guard.get("share_unplaced"):
         return None
-    return (f"{_pct(float(guard['share_unplaced']))} of residents are farther than "
-            f"{float(guard['max_snap_m']):g} m from any street of the network and count as not "
-            "covered.")
+    return (
+        f"{_pct(float(guard['share_unplaced']))} of residents are farther than "
+        f"{float(guard['max_snap_m']):g} m from any street of the network and count as not "
+        "covered."
+    )
 
 
-def limitations(cov: Any, thin: Any = None, *, facts: SummaryFacts | None = None,
-                org_summary: pd.DataFrame | None = None, rejected: pd.DataFrame | None = None,
-                quality: pd.DataFrame | None = None) -> list[str]:
+def limitations(
+    cov: Any,
+    thin: Any = None,
+    *,
+    facts: SummaryFacts | None = None,
+    org_summary: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+) -> list[str]:
     """What the results do not say, in plain English, from the run's own settings."""
-    f = facts or summary_facts(cov, thin, org_summary=org_summary, rejected=rejected,
-                               quality=quality)
-    items = [_walk_limitation(f), _lists_limitation(f), _placement_limitation(f),
-             _people_limitation(cov), _deprivation_limitation(cov), _thin_limitation(f),
-             _unplaced_limitation(cov)]
+    f = facts or summary_facts(
+        cov, thin, org_summary=org_summary, rejected=rejected, quality=quality
+    )
+    items = [
+        _walk_limitation(f),
+        _lists_limitation(f),
+        _placement_limitation(f),
+        _people_limitation(cov),
+        _deprivation_limitation(cov),
+        _thin_limitation(f),
+        _unplaced_limitation(cov),
+    ]
     return [i for i in items if i]
 
 
-def methods_limitations(cov: Any, thin: Any = None, *, org_summary: pd.DataFrame | None = None,
-                        rejected: pd.DataFrame | None = None,
-                        quality: pd.DataFrame | None = None) -> list[str]:
+def methods_limitations(
+    cov: Any,
+    thin: Any = None,
+    *,
+    org_summary: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+) -> list[str]:
     """The ``## Limitations`` section of ``methods.md`` as Markdown lines.
 
     ``quality`` is the exported quality table (:func:`cnmap.export.quality_table`); None:
@@ -345,11 +426,13 @@ def methods_limitations(cov: Any, thin: Any = None, *, org_summary: pd.DataFrame
 
         quality = quality_table(cov)
     items = limitations(cov, thin, org_summary=org_summary, rejected=rejected, quality=quality)
-    items += ["Ward tables count residents in the ward they live in, while the ward "
-              "deprivation summaries add up whole LSOAs by the LSOA-to-ward best fit: a ward's "
-              "two populations can differ (the workbook's README says by how much).",
-              "Counts of people in the tables are rounded to whole people on each row, so "
-              "rows may not add up exactly to a rounded total."]
+    items += [
+        "Ward tables count residents in the ward they live in, while the ward "
+        "deprivation summaries add up whole LSOAs by the LSOA-to-ward best fit: a ward's "
+        "two populations can differ (the workbook's README says by how much).",
+        "Counts of people in the tables are rounded to whole people on each row, so "
+        "rows may not add up exactly to a rounded total.",
+    ]
     return ["", "## Limitations", "", *[f"- {i}" for i in items], ""]
 
 
@@ -360,23 +443,35 @@ def organisation_lines(org_summary: pd.DataFrame, rejected: pd.DataFrame | None)
     lines = ["", "## Organisations read", ""]
     for _, r in org_summary.iterrows():
         rate = r.get("match_rate")
-        rate_words = f" ({100 * float(rate):.1f}% placed)" if rate is not None and \
-            np.isfinite(float(rate)) else ""
-        lines.append(f"- {r.get('dataset', '')} ({Path(str(r.get('file', ''))).name}): "
-                     f"{int(r.get('rows', 0)):,} rows read, {int(r.get('matched', 0)):,} "
-                     f"placed, {int(r.get('rejected', 0)):,} rejected{rate_words}.")
+        rate_words = (
+            f" ({100 * float(rate):.1f}% placed)"
+            if rate is not None and np.isfinite(float(rate))
+            else ""
+        )
+        lines.append(
+            f"- {r.get('dataset', '')} ({Path(str(r.get('file', ''))).name}): "
+            f"{int(r.get('rows', 0)):,} rows read, {int(r.get('matched', 0)):,} "
+            f"placed, {int(r.get('rejected', 0)):,} rejected{rate_words}."
+        )
     if rejected is not None and len(rejected) and {"dataset", "reason"} <= set(rejected.columns):
         counts = rejected.groupby(["dataset", "reason"]).size()
-        lines += ["", "Rejected rows by reason (each row with its reason in "
-                      "organisations/rejected_organisations.csv):", ""]
-        lines += [f"- {ds}: {reason.replace('_', ' ')}: {n:,}"
-                  for (ds, reason), n in counts.items()]
+        lines += [
+            "",
+            "Rejected rows by reason (each row with its reason in "
+            "organisations/rejected_organisations.csv):",
+            "",
+        ]
+        lines += [
+            f"- {ds}: {reason.replace('_', ' ')}: {n:,}" for (ds, reason), n in counts.items()
+        ]
     return [*lines, ""]
 
 
 _WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s|`'\"()<>]+\\)*([^\\\s|`'\"()<>]+)")
-_POSIX_PATH = re.compile(r"(?<![\w.:/~-])(?:~|\.{1,2})?/(?:[^/\s|`'\"()<>]+/)+"
-                         r"([^/\s|`'\"()<>]+)")
+_POSIX_PATH = re.compile(
+    r"(?<![\w.:/~-])(?:~|\.{1,2})?/(?:[^/\s|`'\"()<>]+/)+"
+    r"([^/\s|`'\"()<>]+)"
+)
 _FILE_URL = re.compile(r"file://[^\s|`'\"()<>]*/([^/\s|`'\"()<>]+)")
 
 
@@ -400,11 +495,17 @@ def attributions(cov: Any, *, street_network: bool | None = None) -> list[str]:
                 if sentence:
                     seen.setdefault(sentence, None)
     p = dict(getattr(cov, "params", {}) or {})
-    osm = street_network if street_network is not None else (
-        p.get("mode") != "crow_flies" or bool(p.get("detour_calibration")))
+    osm = (
+        street_network
+        if street_network is not None
+        else (p.get("mode") != "crow_flies" or bool(p.get("detour_calibration")))
+    )
     if osm:
-        seen.setdefault("Street network © OpenStreetMap contributors, available under the Open "
-                        "Database Licence (ODbL 1.0).", None)
+        seen.setdefault(
+            "Street network © OpenStreetMap contributors, available under the Open "
+            "Database Licence (ODbL 1.0).",
+            None,
+        )
     seen.setdefault("Organisation lists: each list's own licence and provenance apply.", None)
     return list(seen)
 
@@ -457,31 +558,45 @@ def _svg_bars(deciles: Sequence[tuple[int, float, float]], overall: float, minut
     def y(s: float) -> float:  # a small local scale
         return top + (1 - s) * (h - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
-             f'aria-label="Share within {minutes:g} minutes by IMD decile">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-label="Share within {minutes:g} minutes by IMD decile">'
+    ]
     for k in (0, 0.25, 0.5, 0.75, 1.0):
-        parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(k):.1f}" y2="{y(k):.1f}" '
-                     f'stroke="#ddd"/><text x="{left - 6}" y="{y(k) + 4:.1f}" '
-                     f'text-anchor="end" font-size="11">{100 * k:.0f}%</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{w - 10}" y1="{y(k):.1f}" y2="{y(k):.1f}" '
+            f'stroke="#ddd"/><text x="{left - 6}" y="{y(k) + 4:.1f}" '
+            f'text-anchor="end" font-size="11">{100 * k:.0f}%</text>'
+        )
     for i, (dec, pop, share) in enumerate(deciles):
         x = left + i * bw + 4
-        parts.append(f'<rect x="{x:.1f}" y="{y(share):.1f}" width="{bw - 8:.1f}" '
-                     f'height="{y(0) - y(share):.1f}" fill="#4575b4"/>'
-                     f'<text x="{x + (bw - 8) / 2:.1f}" y="{y(share) - 4:.1f}" '
-                     f'text-anchor="middle" font-size="11">{100 * share:.0f}%</text>'
-                     f'<text x="{x + (bw - 8) / 2:.1f}" y="{h - bottom + 16:.1f}" '
-                     f'text-anchor="middle" font-size="11">{dec}</text>'
-                     f'<text x="{x + (bw - 8) / 2:.1f}" y="{h - bottom + 30:.1f}" '
-                     f'text-anchor="middle" font-size="9" fill="#555">{pop:,.0f}</text>')
-    parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(overall):.1f}" y2="{y(overall):.1f}" '
-                 f'stroke="#000" stroke-dasharray="5,3"/>'
-                 f'<text x="{w / 2:.0f}" y="{h - 4}" text-anchor="middle" font-size="11">'
-                 f'National IMD decile (1 = most deprived 10%) and its residents</text></svg>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y(share):.1f}" width="{bw - 8:.1f}" '
+            f'height="{y(0) - y(share):.1f}" fill="#4575b4"/>'
+            f'<text x="{x + (bw - 8) / 2:.1f}" y="{y(share) - 4:.1f}" '
+            f'text-anchor="middle" font-size="11">{100 * share:.0f}%</text>'
+            f'<text x="{x + (bw - 8) / 2:.1f}" y="{h - bottom + 16:.1f}" '
+            f'text-anchor="middle" font-size="11">{dec}</text>'
+            f'<text x="{x + (bw - 8) / 2:.1f}" y="{h - bottom + 30:.1f}" '
+            f'text-anchor="middle" font-size="9" fill="#555">{pop:,.0f}</text>'
+        )
+    parts.append(
+        f'<line x1="{left}" x2="{w - 10}" y1="{y(overall):.1f}" y2="{y(overall):.1f}" '
+        f'stroke="#000" stroke-dasharray="5,3"/>'
+        f'<text x="{w / 2:.0f}" y="{h - 4}" text-anchor="middle" font-size="11">'
+        f"National IMD decile (1 = most deprived 10%) and its residents</text></svg>"
+    )
     return "".join(parts)
 
 
-def equity_chart_html(cov: Any, *, minutes: float, overall: float,
-                      figures_dir: str | Path | None = None, draw: bool = True) -> str:
+def equity_chart_html(
+    cov: Any,
+    *,
+    minutes: float,
+    overall: float,
+    figures_dir: str | Path | None = None,
+    draw: bool = True,
+) -> str:
     """The equity chart for the page: the figure of :mod:`cnmap.maps.figures_equity` (as
     SVG), else an equity PNG the run wrote in ``figures_dir``, else a plain SVG bar chart of
     the result's deciles. ``draw=False`` skips the figure function."""
@@ -555,32 +670,52 @@ footer p { margin: 0 0 0.6mm; }
 
 
 def _tile(number: str, text: str, warn: bool = False) -> str:
-    return (f'<div class="tile{" warn" if warn else ""}"><span class="n">{number}</span>'
-            f'<span class="t">{text}</span></div>')
+    return (
+        f'<div class="tile{" warn" if warn else ""}"><span class="n">{number}</span>'
+        f'<span class="t">{text}</span></div>'
+    )
 
 
 def _tiles(f: SummaryFacts) -> str:
-    tiles = [_tile(_pct(f.share), f"of residents within a {f.minutes:g}-minute walk of an "
-                   "organisation"),
-             _tile(_people(f.pop_out), f"residents farther than {f.minutes:g} minutes' walk "
-                   "from every organisation", warn=True)]
+    tiles = [
+        _tile(_pct(f.share), f"of residents within a {f.minutes:g}-minute walk of an organisation"),
+        _tile(
+            _people(f.pop_out),
+            f"residents farther than {f.minutes:g} minutes' walk from every organisation",
+            warn=True,
+        ),
+    ]
     if len(f.deciles) >= 2:
         lo, hi = f.deciles[0], f.deciles[-1]
-        tiles.append(_tile(f"{_pct(lo[2], 0)} / {_pct(hi[2], 0)}",
-                           f"within {f.minutes:g} minutes: most deprived areas (IMD decile "
-                           f"{lo[0]}) / least deprived (decile {hi[0]})"))
+        tiles.append(
+            _tile(
+                f"{_pct(lo[2], 0)} / {_pct(hi[2], 0)}",
+                f"within {f.minutes:g} minutes: most deprived areas (IMD decile "
+                f"{lo[0]}) / least deprived (decile {hi[0]})",
+            )
+        )
     if f.thin_rule:
-        tiles.append(_tile(f"{f.n_thin:,}", f"thin area{'s' if f.n_thin != 1 else ''} of "
-                           f"{f.n_lsoas:,}: deprived and poorly served", warn=True))
+        tiles.append(
+            _tile(
+                f"{f.n_thin:,}",
+                f"thin area{'s' if f.n_thin != 1 else ''} of "
+                f"{f.n_lsoas:,}: deprived and poorly served",
+                warn=True,
+            )
+        )
     return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
 def _totals_table(f: SummaryFacts) -> str:
-    rows = "".join(f'<tr><td class="name">{m:g} min ({d:,.0f} m)</td>'
-                   f'<td class="num">{_people(c)}</td><td class="num">{_pct(s)}</td></tr>'
-                   for m, d, c, s in f.totals)
-    return ('<table><thead><tr><th>Walk</th><th class="num">Residents</th>'
-            f'<th class="num">Share (%)</th></tr></thead><tbody>{rows}</tbody></table>')
+    rows = "".join(
+        f'<tr><td class="name">{m:g} min ({d:,.0f} m)</td>'
+        f'<td class="num">{_people(c)}</td><td class="num">{_pct(s)}</td></tr>'
+        for m, d, c, s in f.totals
+    )
+    return (
+        '<table><thead><tr><th>Walk</th><th class="num">Residents</th>'
+        f'<th class="num">Share (%)</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
 
 
 def _equity_words(f: SummaryFacts) -> str:
@@ -588,17 +723,25 @@ def _equity_words(f: SummaryFacts) -> str:
         return ""
     first, last = f.deciles[0], f.deciles[-1]
     worst = min(f.deciles, key=lambda d: d[2])
-    low = "" if worst[0] in (first[0], last[0]) else \
-        f" The lowest share is in decile {worst[0]} ({_pct(worst[2])})."
-    return (f'<p class="note">Within {f.minutes:g} minutes: {_pct(first[2])} of residents in '
-            f"IMD decile {first[0]} (most deprived), {_pct(last[2])} in decile {last[0]}, "
-            f"{_pct(f.share)} of all residents.{low}</p>")
+    low = (
+        ""
+        if worst[0] in (first[0], last[0])
+        else f" The lowest share is in decile {worst[0]} ({_pct(worst[2])})."
+    )
+    return (
+        f'<p class="note">Within {f.minutes:g} minutes: {_pct(first[2])} of residents in '
+        f"IMD decile {first[0]} (most deprived), {_pct(last[2])} in decile {last[0]}, "
+        f"{_pct(f.share)} of all residents.{low}</p>"
+    )
 
 
 def _thin_rule_words(f: SummaryFacts) -> str:
-    out = (f" Together, {_people(f.deprived_out)} residents of deprived areas live farther "
-           f"than {f.minutes:g} minutes from every organisation."
-           if np.isfinite(f.deprived_out) else "")
+    out = (
+        f" Together, {_people(f.deprived_out)} residents of deprived areas live farther "
+        f"than {f.minutes:g} minutes from every organisation."
+        if np.isfinite(f.deprived_out)
+        else ""
+    )
     return f'<p class="note">A thin area is an LSOA {_e(f.thin_rule)}.{out}</p>'
 
 
@@ -613,36 +756,55 @@ def _thin_table(f: SummaryFacts, rows: Sequence[Mapping[str, Any]]) -> str:
         f'<td class="code">{_e(r["lsoa_code"])}</td><td>{_e(r["ward"])}</td>'
         f'<td class="num">{_e(r["decile"])}</td><td class="num">{_people(r["population"])}</td>'
         f'<td class="num">{_pct(r["share"], 0)}</td><td class="num">{_people(r["out"])}</td>'
-        f'<td class="num">{r["walk"]:.0f} min</td></tr>' for r in rows)
+        f'<td class="num">{r["walk"]:.0f} min</td></tr>'
+        for r in rows
+    )
     more = f.n_thin - len(rows)
-    tail = (f'<p class="note">… and {more:,} more thin areas in tables/thin_lsoas.csv.</p>'
-            if more > 0 else "")
-    head = ('<tr><th class="num">Rank</th><th>Area</th><th class="code">LSOA code</th><th>Ward</th>'
-            '<th class="num">IMD decile</th><th class="num">Residents</th>'
-            f'<th class="num">Within {f.minutes:g} min</th>'
-            '<th class="num">Farther</th><th class="num">Average walk to nearest</th></tr>')
-    return (rule + f'<div class="scroll"><table class="thin"><thead>{head}</thead><tbody>{body}</tbody>'
-            f"</table></div>{tail}")
+    tail = (
+        f'<p class="note">… and {more:,} more thin areas in tables/thin_lsoas.csv.</p>'
+        if more > 0
+        else ""
+    )
+    head = (
+        '<tr><th class="num">Rank</th><th>Area</th><th class="code">LSOA code</th><th>Ward</th>'
+        '<th class="num">IMD decile</th><th class="num">Residents</th>'
+        f'<th class="num">Within {f.minutes:g} min</th>'
+        '<th class="num">Farther</th><th class="num">Average walk to nearest</th></tr>'
+    )
+    return (
+        rule + f'<div class="scroll"><table class="thin"><thead>{head}</thead><tbody>{body}</tbody>'
+        f"</table></div>{tail}"
+    )
 
 
 def _data_block(f: SummaryFacts) -> str:
     if not f.data:
         return ""
     items = "".join(f"<li>{_e(d)}</li>" for d in f.data)
-    return (f'<h2>Data and files</h2><ul class="data">{items}<li>beside this page: every table '
-            "in tables/ (CSV, Excel, GeoPackage), the method in methods.md, the interactive "
-            "map, and the run's settings in run.json</li></ul>")
+    return (
+        f'<h2>Data and files</h2><ul class="data">{items}<li>beside this page: every table '
+        "in tables/ (CSV, Excel, GeoPackage), the method in methods.md, the interactive "
+        "map, and the run's settings in run.json</li></ul>"
+    )
 
 
 def _footer(f: SummaryFacts, attribution: Sequence[str]) -> str:
-    return ("<footer>"
-            f"<p><strong>Licences and attribution:</strong> "
-            f"{' '.join(_e(a) for a in attribution)}</p>"
-            "</footer>")
+    return (
+        "<footer>"
+        f"<p><strong>Licences and attribution:</strong> "
+        f"{' '.join(_e(a) for a in attribution)}</p>"
+        "</footer>"
+    )
 
 
-def summary_html(facts: SummaryFacts, *, chart: str, thin: Sequence[Mapping[str, Any]],
-                 limitations: Sequence[str], attribution: Sequence[str]) -> str:
+def summary_html(
+    facts: SummaryFacts,
+    *,
+    chart: str,
+    thin: Sequence[Mapping[str, Any]],
+    limitations: Sequence[str],
+    attribution: Sequence[str],
+) -> str:
     """The one-page summary as a complete HTML document (pure: no I/O).
 
     Parameters
@@ -658,18 +820,23 @@ def summary_html(facts: SummaryFacts, *, chart: str, thin: Sequence[Mapping[str,
     """
     f = facts
     lists = f" from {len(f.lists)} list{'s' if len(f.lists) != 1 else ''}" if f.lists else ""
-    orgs = (f"at least one of {f.n_organisations:,} community organisations"
-            if f.n_organisations != 1 else "the one community organisation")
-    lead = (f"<strong>{_pct(f.share)}</strong> of {_e(f.place)}'s {_people(f.population)} "
-            f"residents live within {_e(f.walk_words)} of {orgs}{_e(lists)}.")
-    method = ("straight-line estimate" if f.crow_flies else "walks along the street network")
+    orgs = (
+        f"at least one of {f.n_organisations:,} community organisations"
+        if f.n_organisations != 1
+        else "the one community organisation"
+    )
+    lead = (
+        f"<strong>{_pct(f.share)}</strong> of {_e(f.place)}'s {_people(f.population)} "
+        f"residents live within {_e(f.walk_words)} of {orgs}{_e(lists)}."
+    )
+    method = "straight-line estimate" if f.crow_flies else "walks along the street network"
     lims = "".join(f"<li>{_e(x)}</li>" for x in limitations)
     return (
         '<!DOCTYPE html>\n<html lang="en-GB"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{_e(f.place)}: walking access to community organisations - summary</title>"
-        f"<style>{_CSS}</style></head><body><main class=\"page\">"
+        f'<style>{_CSS}</style></head><body><main class="page">'
         f"<h1>{_e(f.place)}: walking access to community organisations</h1>"
         f'<p class="sub">Summary for committee · {_e(f.place)} ({_e(f.lad_code)}) · '
         f"{method} · cnmap {_e(f.version)}, {_e(f.generated)}</p>"
@@ -680,7 +847,8 @@ def summary_html(facts: SummaryFacts, *, chart: str, thin: Sequence[Mapping[str,
         f"<section><h2>Thin areas: where deprived residents are poorly served</h2>"
         f"{_thin_table(f, thin)}</section>"
         f'<section><h2>Limitations</h2><ul class="lim">{lims}</ul></section>'
-        f"{_footer(f, attribution)}</main></body></html>\n")
+        f"{_footer(f, attribution)}</main></body></html>\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -710,8 +878,9 @@ def _chromium(chromium: str | Path | None) -> Path | None:
     return Path(found) if found else None
 
 
-def html_to_pdf(html: str | Path, pdf: str | Path, *, chromium: str | Path | None = None,
-                timeout: float = 120.0) -> tuple[Path | None, str]:
+def html_to_pdf(
+    html: str | Path, pdf: str | Path, *, chromium: str | Path | None = None, timeout: float = 120.0
+) -> tuple[Path | None, str]:
     """Print an HTML file to PDF with headless Chromium (a fresh profile, no network
     services, no header or footer). Returns (the PDF, "") or (None, why it was skipped);
     never raises for a missing or failing browser."""
@@ -720,8 +889,13 @@ def html_to_pdf(html: str | Path, pdf: str | Path, *, chromium: str | Path | Non
         return None, "PDF not written: headless Chromium was not found (apt-get install chromium)"
     src, out = Path(html).resolve(), Path(pdf).resolve()
     with tempfile.TemporaryDirectory(prefix="cnmap-chromium-") as profile:
-        cmd = [str(exe), *_CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-               f"--print-to-pdf={out}", src.as_uri()]
+        cmd = [
+            str(exe),
+            *_CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={out}",
+            src.as_uri(),
+        ]
         try:
             done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -731,11 +905,20 @@ def html_to_pdf(html: str | Path, pdf: str | Path, *, chromium: str | Path | Non
     return out, ""
 
 
-def write_summary(out_dir: str | Path, cov: Any, thin: Any = None, *,  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
-                  org_summary: pd.DataFrame | None = None, rejected: pd.DataFrame | None = None,
-                  quality: pd.DataFrame | None = None, figures_dir: str | Path | None = None,
-                  pdf: bool = True, stem: str = "summary", chromium: str | Path | None = None,
-                  draw_chart: bool = True) -> SummaryFiles:
+def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
+    out_dir: str | Path,
+    cov: Any,
+    thin: Any = None,
+    *,
+    org_summary: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+    figures_dir: str | Path | None = None,
+    pdf: bool = True,
+    stem: str = "summary",
+    chromium: str | Path | None = None,
+    draw_chart: bool = True,
+) -> SummaryFiles:
     """Write ``<stem>.html`` (and ``<stem>.pdf`` when Chromium is available) into ``out_dir``.
 
     Parameters
@@ -760,11 +943,16 @@ def write_summary(out_dir: str | Path, cov: Any, thin: Any = None, *,  # noqa: P
 
         quality = quality_table(cov)
     facts = summary_facts(cov, thin, org_summary=org_summary, rejected=rejected, quality=quality)
-    chart = equity_chart_html(cov, minutes=facts.minutes, overall=facts.share,
-                              figures_dir=figures_dir, draw=draw_chart)
-    page = summary_html(facts, chart=chart, thin=thin_rows(thin),
-                        limitations=limitations(cov, thin, facts=facts),
-                        attribution=attributions(cov))
+    chart = equity_chart_html(
+        cov, minutes=facts.minutes, overall=facts.share, figures_dir=figures_dir, draw=draw_chart
+    )
+    page = summary_html(
+        facts,
+        chart=chart,
+        thin=thin_rows(thin),
+        limitations=limitations(cov, thin, facts=facts),
+        attribution=attributions(cov),
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html = out / f"{stem}.html"

@@ -105,24 +105,63 @@ _WORDS: dict[str, str] = {
 
 #: Columns of the ranked LSOA table (:meth:`ThinResult.ranked`), when present.
 LSOA_COLUMNS: tuple[str, ...] = (
-    "rank", S.LSOA_CODE, S.LSOA_NAME, S.WARD_CODE, S.WARD_NAME, S.POPULATION,
-    "deprivation_domain", "deprivation_rank", "deprivation_decile", "deprivation_score",
-    "share_covered", "pop_covered", "pop_out_of_reach", "deprived_pop_out_of_reach",
-    "mean_reachable", "orgs_located", "orgs_per_1000", "mean_walk_min",
-    "deprivation_tercile", "provision_tercile", "bivariate_class", "thin",
-    "share_covered_cluster", "reason",
+    "rank",
+    S.LSOA_CODE,
+    S.LSOA_NAME,
+    S.WARD_CODE,
+    S.WARD_NAME,
+    S.POPULATION,
+    "deprivation_domain",
+    "deprivation_rank",
+    "deprivation_decile",
+    "deprivation_score",
+    "share_covered",
+    "pop_covered",
+    "pop_out_of_reach",
+    "deprived_pop_out_of_reach",
+    "mean_reachable",
+    "orgs_located",
+    "orgs_per_1000",
+    "mean_walk_min",
+    "deprivation_tercile",
+    "provision_tercile",
+    "bivariate_class",
+    "thin",
+    "share_covered_cluster",
+    "reason",
 )
 
 #: Columns of the ranked ward table (:meth:`ThinResult.ranked`), when present.
 WARD_COLUMNS: tuple[str, ...] = (
-    "rank", S.WARD_CODE, S.WARD_NAME, S.POPULATION, "n_lsoas",
-    "deprivation_domain", "deprivation_average_rank", "deprivation_rank_in_area",
-    "deprivation_decile", "deprivation_extent", "deprivation_share_lsoas_most_deprived_10",
+    "rank",
+    S.WARD_CODE,
+    S.WARD_NAME,
+    S.POPULATION,
+    "n_lsoas",
+    "deprivation_domain",
+    "deprivation_average_rank",
+    "deprivation_rank_in_area",
+    "deprivation_decile",
+    "deprivation_extent",
+    "deprivation_share_lsoas_most_deprived_10",
     "deprived_pop",
-    "share_covered", "pop_covered", "pop_out_of_reach", "deprived_pop_out_of_reach",
-    "mean_reachable", "orgs_located", "orgs_per_1000", "mean_walk_min",
-    "provision_rank_in_area", "n_thin_lsoas", "deprivation_tercile", "provision_tercile",
-    "bivariate_class", "thin_ward_figures", "thin", "left_behind", "share_covered_cluster",
+    "share_covered",
+    "pop_covered",
+    "pop_out_of_reach",
+    "deprived_pop_out_of_reach",
+    "mean_reachable",
+    "orgs_located",
+    "orgs_per_1000",
+    "mean_walk_min",
+    "provision_rank_in_area",
+    "n_thin_lsoas",
+    "deprivation_tercile",
+    "provision_tercile",
+    "bivariate_class",
+    "thin_ward_figures",
+    "thin",
+    "left_behind",
+    "share_covered_cluster",
     "reason",
 )
 
@@ -159,8 +198,9 @@ class ThinResult:
         """The parameters, typed (:class:`cnmap.params.ThinParams`)."""
         return ThinParams.from_mapping(self.params)
 
-    def ranked(self, level: str = "lsoas", *, flagged_only: bool = True,
-               geometry: bool = False) -> pd.DataFrame:
+    def ranked(
+        self, level: str = "lsoas", *, flagged_only: bool = True, geometry: bool = False
+    ) -> pd.DataFrame:
         """The areas in rank order (1 = thinnest) with the main columns.
 
         Parameters
@@ -175,10 +215,16 @@ class ThinResult:
         if level not in ("lsoas", "wards"):
             raise ValidationError(f"level={level!r}: use 'lsoas' or 'wards'")
         frame = self.lsoas if level == "lsoas" else self.wards
-        cols = [c for c in (LSOA_COLUMNS if level == "lsoas" else WARD_COLUMNS)
-                if c in frame.columns]
-        cols += [c for c in frame.columns if c.startswith("share_covered_")
-                 and c.split("_")[-1] in ("z", "p", "q") and c not in cols]
+        cols = [
+            c for c in (LSOA_COLUMNS if level == "lsoas" else WARD_COLUMNS) if c in frame.columns
+        ]
+        cols += [
+            c
+            for c in frame.columns
+            if c.startswith("share_covered_")
+            and c.split("_")[-1] in ("z", "p", "q")
+            and c not in cols
+        ]
         if flagged_only:
             mask = frame["thin"].to_numpy(bool)
             if level == "wards":
@@ -186,8 +232,9 @@ class ThinResult:
             frame = frame.loc[mask]
         frame = frame.sort_values("rank")
         if geometry:
-            return gpd.GeoDataFrame(frame[[*cols, S.GEOMETRY]], geometry=S.GEOMETRY,
-                                    crs=self.lsoas.crs).reset_index(drop=True)
+            return gpd.GeoDataFrame(
+                frame[[*cols, S.GEOMETRY]], geometry=S.GEOMETRY, crs=self.lsoas.crs
+            ).reset_index(drop=True)
         return pd.DataFrame(frame[cols]).reset_index(drop=True)
 
     def summary(self, n: int = 5) -> str:
@@ -205,19 +252,23 @@ class ThinResult:
             f"{p.left_behind_pct:g}% on both).",
         ]
         for _, r in self.ranked("lsoas").head(n).iterrows():
-            lines.append(f"  {int(r['rank'])}. {r[S.LSOA_CODE]} ({r.get(S.WARD_NAME, '')}): "
-                         f"{r['reason']}")
+            lines.append(
+                f"  {int(r['rank'])}. {r[S.LSOA_CODE]} ({r.get(S.WARD_NAME, '')}): {r['reason']}"
+            )
         wr = self.ranked("wards").head(n)
         for _, r in wr.iterrows():
-            lines.append(f"  ward {int(r['rank'])}. {r.get(S.WARD_NAME, r[S.WARD_CODE])}: "
-                         f"{r['reason']}")
+            lines.append(
+                f"  ward {int(r['rank'])}. {r.get(S.WARD_NAME, r[S.WARD_CODE])}: {r['reason']}"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"ThinResult({int(self.lsoas['thin'].sum())} thin of {len(self.lsoas)} LSOAs, "
-                f"{int(self.wards['thin'].sum())} thin and {int(self.wards['left_behind'].sum())} "
-                f"left-behind of {len(self.wards)} wards; {self.parameters.domain} at "
-                f"{self.parameters.minutes:g} min)")
+        return (
+            f"ThinResult({int(self.lsoas['thin'].sum())} thin of {len(self.lsoas)} LSOAs, "
+            f"{int(self.wards['thin'].sum())} thin and {int(self.wards['left_behind'].sum())} "
+            f"left-behind of {len(self.wards)} wards; {self.parameters.domain} at "
+            f"{self.parameters.minutes:g} min)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,15 +349,19 @@ def _count_located(points: gpd.GeoSeries, polygons: gpd.GeoDataFrame) -> np.ndar
 def _resolve_domain(domain: str, lsoas: pd.DataFrame) -> tuple[str, str | None, list[str]]:
     """(index, service word or None, notes). Raises when the index has no rank column."""
     if not isinstance(domain, str) or not domain.strip():
-        raise ValidationError(f"domain={domain!r} must be an IoD index name (e.g. 'imd', "
-                              f"'income') or a service word ({sorted(SERVICE_DOMAINS)})")
+        raise ValidationError(
+            f"domain={domain!r} must be an IoD index name (e.g. 'imd', "
+            f"'income') or a service word ({sorted(SERVICE_DOMAINS)})"
+        )
     key = domain.strip().lower()
     service = None
     if key in SERVICE_DOMAINS:
         service, key = key, SERVICE_DOMAINS[key]
     if key not in _iod.INDICES:
-        raise ValidationError(f"domain={domain!r} is neither an IoD index ({list(_iod.INDICES)}) "
-                              f"nor a service word ({sorted(SERVICE_DOMAINS)})")
+        raise ValidationError(
+            f"domain={domain!r} is neither an IoD index ({list(_iod.INDICES)}) "
+            f"nor a service word ({sorted(SERVICE_DOMAINS)})"
+        )
     available = [d for d in _iod.INDICES if f"{d}_rank" in lsoas.columns]
     rank_c, dec_c, score_c = f"{key}_rank", f"{key}_decile", f"{key}_score"
     have = [c for c in (score_c, rank_c, dec_c) if c in lsoas.columns]
@@ -317,13 +372,17 @@ def _resolve_domain(domain: str, lsoas: pd.DataFrame) -> tuple[str, str | None, 
             f"thin_areas: domain {key!r}{f' (for {service!r})' if service else ''} needs the "
             f"national rank column {rank_c!r} in coverage.lsoas (for deciles, terciles and ward "
             f"average ranks), but the LSOAs have {what} for it. Indices with ranks here: "
-            f"{available}; pass domain= one of them, or load an IoD table with {rank_c!r}.")
+            f"{available}; pass domain= one of them, or load an IoD table with {rank_c!r}."
+        )
     if score_c not in lsoas.columns:
-        notes.append(f"no {score_c!r} column in the data: the national ranks and deciles of "
-                     f"{key!r} are used, no score is reported")
+        notes.append(
+            f"no {score_c!r} column in the data: the national ranks and deciles of "
+            f"{key!r} are used, no score is reported"
+        )
     if dec_c not in lsoas.columns:
-        notes.append(f"no {dec_c!r} column: deciles derived from the national rank as "
-                     "ceil(10 x rank / N)")
+        notes.append(
+            f"no {dec_c!r} column: deciles derived from the national rank as ceil(10 x rank / N)"
+        )
     return key, service, notes
 
 
@@ -331,8 +390,18 @@ def _resolve_domain(domain: str, lsoas: pd.DataFrame) -> tuple[str, str | None, 
 # the options: checked once, read by every step as a ThinRule
 
 #: What :func:`thin_areas` reads from its coverage (the members of :class:`CoverageLike`).
-_COVERAGE_ATTRIBUTES = ("lsoas", "wards", "thresholds", "residents", "organisations", "params",
-                        "parameters", "types", "speed_kmh", "area")
+_COVERAGE_ATTRIBUTES = (
+    "lsoas",
+    "wards",
+    "thresholds",
+    "residents",
+    "organisations",
+    "params",
+    "parameters",
+    "types",
+    "speed_kmh",
+    "area",
+)
 
 
 def _check_coverage(coverage: object) -> None:
@@ -340,8 +409,10 @@ def _check_coverage(coverage: object) -> None:
     if isinstance(coverage, CoverageLike):
         return
     missing = next(a for a in _COVERAGE_ATTRIBUTES if not hasattr(coverage, a))
-    raise ValidationError(f"thin_areas needs the result of cnmap.coverage(...), not "
-                          f"{type(coverage).__name__} (it has no {missing!r})")
+    raise ValidationError(
+        f"thin_areas needs the result of cnmap.coverage(...), not "
+        f"{type(coverage).__name__} (it has no {missing!r})"
+    )
 
 
 def _time_limit(coverage: CoverageLike, minutes: Any) -> int | float:
@@ -350,23 +421,31 @@ def _time_limit(coverage: CoverageLike, minutes: Any) -> int | float:
     if minutes is None:
         return S.default_minutes(thresholds)
     if not _check.is_number(minutes) or minutes not in thresholds:
-        raise ValidationError(f"minutes={minutes!r} is not among the coverage thresholds "
-                              f"{list(thresholds)}; run coverage(..., minutes=[..., "
-                              f"{minutes}]) or choose one of those")
+        raise ValidationError(
+            f"minutes={minutes!r} is not among the coverage thresholds "
+            f"{list(thresholds)}; run coverage(..., minutes=[..., "
+            f"{minutes}]) or choose one of those"
+        )
     return thresholds[thresholds.index(minutes)]
 
 
-def _check_options(max_decile: Any, min_share_covered: Any, left_behind_pct: Any,
-                   ward_rule: Any, provision: Any) -> None:
-    if isinstance(max_decile, bool) or not isinstance(max_decile, (int, np.integer)) \
-            or not 1 <= max_decile <= 10:
+def _check_options(
+    max_decile: Any, min_share_covered: Any, left_behind_pct: Any, ward_rule: Any, provision: Any
+) -> None:
+    if (
+        isinstance(max_decile, bool)
+        or not isinstance(max_decile, (int, np.integer))
+        or not 1 <= max_decile <= 10
+    ):
         raise ValidationError(f"max_decile={max_decile!r} must be a whole number from 1 to 10")
     if not (isinstance(min_share_covered, (int, float)) and 0 < min_share_covered <= 1):
-        raise ValidationError(f"min_share_covered={min_share_covered!r} must be a share in "
-                              "(0, 1], e.g. 0.5 for 50%")
+        raise ValidationError(
+            f"min_share_covered={min_share_covered!r} must be a share in (0, 1], e.g. 0.5 for 50%"
+        )
     if not (isinstance(left_behind_pct, (int, float)) and 0 < left_behind_pct <= 100):
-        raise ValidationError(f"left_behind_pct={left_behind_pct!r} must be a percentage in "
-                              "(0, 100], e.g. 10")
+        raise ValidationError(
+            f"left_behind_pct={left_behind_pct!r} must be a percentage in (0, 100], e.g. 10"
+        )
     if ward_rule not in WARD_RULES:
         raise ValidationError(f"ward_rule={ward_rule!r} is not one of {WARD_RULES}")
     if provision not in PROVISION_MEASURES:
@@ -378,27 +457,33 @@ def _edition(coverage: CoverageLike) -> int:
     area_iod = coverage.area.iod if coverage.area is not None else None
     edition = coverage.parameters.iod or area_iod
     if edition not in _iod.N_LSOAS_ENGLAND:
-        raise ValidationError(f"cannot tell the IoD edition of this coverage (params['iod'] = "
-                              f"{edition!r}); it must be one of {list(_iod.N_LSOAS_ENGLAND)}")
+        raise ValidationError(
+            f"cannot tell the IoD edition of this coverage (params['iod'] = "
+            f"{edition!r}); it must be one of {list(_iod.N_LSOAS_ENGLAND)}"
+        )
     return int(edition)
 
 
-def _organisations(coverage: CoverageLike, org_type: str | None, org_label: str | None,
-                   provision: str) -> tuple[str | None, str]:
+def _organisations(
+    coverage: CoverageLike, org_type: str | None, org_label: str | None, provision: str
+) -> tuple[str | None, str]:
     """The organisation type analysed (None: all) and the words for it in reasons."""
     types = tuple(coverage.types or ())
     kind: str | None = None
     if org_type is not None:
         kind = _slug(org_type)
         if kind not in types:
-            raise ValidationError(f"org_type={org_type!r} is not a type of this coverage "
-                                  f"(types: {list(types) or 'none: the organisations had no type'}"
-                                  "); run coverage with type_col=... or pick one of those")
+            raise ValidationError(
+                f"org_type={org_type!r} is not a type of this coverage "
+                f"(types: {list(types) or 'none: the organisations had no type'}"
+                "); run coverage with type_col=... or pick one of those"
+            )
     if kind is not None and provision == "mean_reachable":
         raise ValidationError(
             f"provision='mean_reachable' is not available with org_type={org_type!r}: the "
             "coverage counts organisations reachable for all types together only; use "
-            "provision='share_covered', 'orgs_per_1000' or 'mean_walk_min'")
+            "provision='share_covered', 'orgs_per_1000' or 'mean_walk_min'"
+        )
     if org_label is not None:
         what = str(org_label).strip()
     elif kind is not None:
@@ -453,12 +538,17 @@ def _provision(table: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, rule: ThinRule) 
         reach = frame[S.mean_reachable(t)].to_numpy(float)
         walk = frame[S.MEAN_WALK_MIN].to_numpy(float)
     located = _count_located(orgs.geometry, frame)
-    return _Provision(frame=frame, share=share, pop_covered=pop_cov, mean_reachable=reach,
-                      walk=walk, located=located)
+    return _Provision(
+        frame=frame,
+        share=share,
+        pop_covered=pop_cov,
+        mean_reachable=reach,
+        walk=walk,
+        located=located,
+    )
 
 
-def _figures(prov: _Provision, need: dict[str, Any],
-             deprived_out: np.ndarray) -> gpd.GeoDataFrame:
+def _figures(prov: _Provision, need: dict[str, Any], deprived_out: np.ndarray) -> gpd.GeoDataFrame:
     """The area table with its need columns, then the provision figures and the gap."""
     frame = prov.frame
     for col, value in need.items():
@@ -471,8 +561,9 @@ def _figures(prov: _Provision, need: dict[str, Any],
     frame["mean_reachable"] = prov.mean_reachable
     frame["orgs_located"] = prov.located
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["orgs_per_1000"] = np.where(pop > 0, prov.located / np.where(pop > 0, pop, 1)
-                                          * 1000.0, np.nan)
+        frame["orgs_per_1000"] = np.where(
+            pop > 0, prov.located / np.where(pop > 0, pop, 1) * 1000.0, np.nan
+        )
     frame["mean_walk_min"] = prov.walk
     return frame
 
@@ -483,15 +574,19 @@ def _lsoa_need(lsoas: pd.DataFrame, rule: ThinRule) -> tuple[dict[str, Any], lis
     d, n = rule.domain, rule.n_lsoas_england
     rank = pd.to_numeric(lsoas[f"{d}_rank"], errors="coerce").to_numpy(float)
     if np.nanmax(rank, initial=0) > n or np.nanmin(rank, initial=1) < 1:
-        raise ValidationError(f"column {d}_rank has values outside 1..{n} (IoD{rule.iod} ranks "
-                              "LSOAs in England from 1 = most deprived)")
+        raise ValidationError(
+            f"column {d}_rank has values outside 1..{n} (IoD{rule.iod} ranks "
+            "LSOAs in England from 1 = most deprived)"
+        )
     if f"{d}_decile" in lsoas.columns:
         decile = pd.to_numeric(lsoas[f"{d}_decile"], errors="coerce").to_numpy(float)
     else:
         decile = np.where(np.isfinite(rank), np.ceil(10 * rank / n), np.nan)
-    need: dict[str, Any] = {"deprivation_domain": d,
-                            "deprivation_rank": pd.array(rank, dtype="Int64"),
-                            "deprivation_decile": pd.array(decile, dtype="Int64")}
+    need: dict[str, Any] = {
+        "deprivation_domain": d,
+        "deprivation_rank": pd.array(rank, dtype="Int64"),
+        "deprivation_decile": pd.array(decile, dtype="Int64"),
+    }
     keys = [rank]
     if f"{d}_score" in lsoas.columns:
         score = pd.to_numeric(lsoas[f"{d}_score"], errors="coerce").to_numpy(float)
@@ -501,18 +596,25 @@ def _lsoa_need(lsoas: pd.DataFrame, rule: ThinRule) -> tuple[dict[str, Any], lis
     return need, keys
 
 
-def _ward_need(coverage: CoverageLike, lsoas: pd.DataFrame, wards: gpd.GeoDataFrame,
-               rule: ThinRule, notes: list[str]) -> tuple[dict[str, Any], np.ndarray]:
+def _ward_need(
+    coverage: CoverageLike,
+    lsoas: pd.DataFrame,
+    wards: gpd.GeoDataFrame,
+    rule: ThinRule,
+    notes: list[str],
+) -> tuple[dict[str, Any], np.ndarray]:
     """Need columns of the wards (average rank and friends, deprived residents) and the
     deprived residents out of reach, by the ward each resident lives in."""
-    ward_dep, wnotes = _ward_deprivation(coverage.lsoas, rule.domain, rule.iod,
-                                         rule.n_lsoas_england)
+    ward_dep, wnotes = _ward_deprivation(
+        coverage.lsoas, rule.domain, rule.iod, rule.n_lsoas_england
+    )
     notes += wnotes
     wcode = wards[S.WARD_CODE].astype(str)
     counts = lsoas[S.WARD_CODE].astype(str).value_counts()
     need: dict[str, Any] = {
         "n_lsoas": wcode.map(counts).fillna(0).astype("int64").to_numpy(),
-        "deprivation_domain": rule.domain}
+        "deprivation_domain": rule.domain,
+    }
     for c in ward_dep.columns:
         need[c] = ward_dep[c].reindex(wcode).to_numpy()
     need["deprivation_decile"] = pd.array(need["deprivation_decile"], dtype="Int64")
@@ -521,8 +623,9 @@ def _ward_need(coverage: CoverageLike, lsoas: pd.DataFrame, wards: gpd.GeoDataFr
     return need, dep_out.reindex(wcode).fillna(0.0).to_numpy()
 
 
-def _deprived_residents(residents: pd.DataFrame, lsoas: pd.DataFrame, rule: ThinRule,
-                        notes: list[str]) -> tuple[pd.Series, pd.Series]:
+def _deprived_residents(
+    residents: pd.DataFrame, lsoas: pd.DataFrame, rule: ThinRule, notes: list[str]
+) -> tuple[pd.Series, pd.Series]:
     """Residents of deprived LSOAs, and those of them out of reach, by the ward they live in
     (as the coverage ward tables)."""
     deprived_codes = set(lsoas.loc[lsoas["deprived"].to_numpy(bool), S.LSOA_CODE])
@@ -531,20 +634,25 @@ def _deprived_residents(residents: pd.DataFrame, lsoas: pd.DataFrame, rule: Thin
     covered = residents[S.covered(rule.minutes, rule.org_type)].to_numpy(bool)
     rw = residents[S.WARD_CODE].astype(str).to_numpy()
     rl = residents[S.LSOA_CODE].astype(str).to_numpy()
-    best_fit = pd.Series(lsoas[S.WARD_CODE].astype(str).to_numpy(),
-                         index=lsoas[S.LSOA_CODE].astype(str))
+    best_fit = pd.Series(
+        lsoas[S.WARD_CODE].astype(str).to_numpy(), index=lsoas[S.LSOA_CODE].astype(str)
+    )
     same = pd.Series(rl).map(best_fit).to_numpy() == rw
     own = group_sums(rl, wgt, people={"own ward": same})
     n_mostly_elsewhere = int((own.share("own ward") < 0.5).sum())
     if n_mostly_elsewhere:
-        notes.append(f"{n_mostly_elsewhere} LSOA(s) have most of their residents (by residential "
-                     "point location) in another ward than their LSOA-to-ward best fit: ward "
-                     "figures count residents in the ward they live in (as the coverage ward "
-                     "tables), while LSOA ward names, thin-LSOA counts and ward average ranks "
-                     "follow the best fit")
+        notes.append(
+            f"{n_mostly_elsewhere} LSOA(s) have most of their residents (by residential "
+            "point location) in another ward than their LSOA-to-ward best fit: ward "
+            "figures count residents in the ward they live in (as the coverage ward "
+            "tables), while LSOA ward names, thin-LSOA counts and ward average ranks "
+            "follow the best fit"
+        )
     by_ward = group_sums(rw, wgt, people={"deprived": in_dep, "out": in_dep & ~covered})
-    return (pd.Series(by_ward.people("deprived"), index=by_ward.index),
-            pd.Series(by_ward.people("out"), index=by_ward.index))
+    return (
+        pd.Series(by_ward.people("deprived"), index=by_ward.index),
+        pd.Series(by_ward.people("out"), index=by_ward.index),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,10 +674,8 @@ def _provision_keys(frame: pd.DataFrame, provision: str) -> list[np.ndarray]:
 def _add_classes(frame: gpd.GeoDataFrame, dep_keys: list[np.ndarray], provision: str) -> None:
     """Ranks in the area (1 = worst), terciles and the 3x3 bivariate class."""
     prov_keys = _provision_keys(frame, provision)
-    frame["deprivation_rank_in_area"] = pd.array(_worst_first_rank(dep_keys, "min"),
-                                                 dtype="Int64")
-    frame["provision_rank_in_area"] = pd.array(_worst_first_rank(prov_keys, "min"),
-                                               dtype="Int64")
+    frame["deprivation_rank_in_area"] = pd.array(_worst_first_rank(dep_keys, "min"), dtype="Int64")
+    frame["provision_rank_in_area"] = pd.array(_worst_first_rank(prov_keys, "min"), dtype="Int64")
     dep_t = _terciles(_worst_first_rank(dep_keys), worst_is=3)
     prov_t = _terciles(_worst_first_rank(prov_keys), worst_is=1)
     frame["deprivation_tercile"] = pd.array(dep_t, dtype="Int64")
@@ -602,8 +708,12 @@ def _add_ward_flags(wards: gpd.GeoDataFrame, rule: ThinRule) -> int:
     wdec = _float(wards, "deprivation_decile")
     wpop = wards[S.POPULATION].to_numpy(float)
     share = wards["share_covered"].to_numpy(float)
-    own = np.isfinite(wdec) & (wdec <= rule.max_decile) & (share < rule.min_share_covered) \
+    own = (
+        np.isfinite(wdec)
+        & (wdec <= rule.max_decile)
+        & (share < rule.min_share_covered)
         & (wpop > 0)
+    )
     has_thin = wards["n_thin_lsoas"].to_numpy() > 0
     wards["thin_ward_figures"] = own
     wards["thin"] = {"ward": own, "any_lsoa": has_thin, "either": own | has_thin}[rule.ward_rule]
@@ -619,28 +729,38 @@ def _add_ward_flags(wards: gpd.GeoDataFrame, rule: ThinRule) -> int:
 # the two levels: figures -> classes -> rule
 
 
-def _lsoa_table(coverage: CoverageLike, orgs: gpd.GeoDataFrame, rule: ThinRule,
-                notes: list[str]) -> gpd.GeoDataFrame:
+def _lsoa_table(
+    coverage: CoverageLike, orgs: gpd.GeoDataFrame, rule: ThinRule, notes: list[str]
+) -> gpd.GeoDataFrame:
     """The LSOAs with need, provision, classes and ``thin``."""
     need, dep_keys = _lsoa_need(coverage.lsoas, rule)
     prov = _provision(coverage.lsoas, orgs, rule)
     if rule.org_type:
-        notes.append(f"organisations reachable per resident is not available by type: "
-                     f"mean_reachable is left empty for {rule.org_type!r}")
+        notes.append(
+            f"organisations reachable per resident is not available by type: "
+            f"mean_reachable is left empty for {rule.org_type!r}"
+        )
     pop = prov.frame[S.POPULATION].to_numpy(float)
     no_pop = ~(pop > 0)
     if no_pop.any():
-        notes.append(f"{int(no_pop.sum())} LSOA(s) have no residents "
-                     f"({list(prov.frame.loc[no_pop, S.LSOA_CODE][:5])}): no share covered, not "
-                     "classed, never thin")
+        notes.append(
+            f"{int(no_pop.sum())} LSOA(s) have no residents "
+            f"({list(prov.frame.loc[no_pop, S.LSOA_CODE][:5])}): no share covered, not "
+            "classed, never thin"
+        )
     L = _figures(prov, need, np.where(need["deprived"], prov.out_of_reach, 0.0))
     _add_classes(L, dep_keys, rule.provision)
     L["thin"] = _lsoa_thin(L, rule)
     return L
 
 
-def _ward_table(coverage: CoverageLike, L: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                rule: ThinRule, notes: list[str]) -> tuple[gpd.GeoDataFrame, int]:
+def _ward_table(
+    coverage: CoverageLike,
+    L: gpd.GeoDataFrame,
+    orgs: gpd.GeoDataFrame,
+    rule: ThinRule,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, int]:
     """The wards with need, provision, classes, ``thin`` and ``left_behind``."""
     need, deprived_out = _ward_need(coverage, L, coverage.wards, rule, notes)
     W = _figures(_provision(coverage.wards, orgs, rule), need, deprived_out)
@@ -657,22 +777,28 @@ def _ward_table(coverage: CoverageLike, L: gpd.GeoDataFrame, orgs: gpd.GeoDataFr
 # cold spots (optional)
 
 
-def _cold_spots_step(L: gpd.GeoDataFrame, W: gpd.GeoDataFrame, cold_spots: bool,
-                     options: dict[str, Any] | None, notes: list[str]
-                     ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any] | None,
-                                dict[str, Any]]:
+def _cold_spots_step(
+    L: gpd.GeoDataFrame,
+    W: gpd.GeoDataFrame,
+    cold_spots: bool,
+    options: dict[str, Any] | None,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Gi* (or local Moran) cold spots of ``share_covered`` on both levels, when asked."""
     if not cold_spots:
         if options:
-            raise ValidationError("cold_spot_options were given but cold_spots=False; pass "
-                                  "cold_spots=True to compute them")
+            raise ValidationError(
+                "cold_spot_options were given but cold_spots=False; pass "
+                "cold_spots=True to compute them"
+            )
         return L, W, None, {}
     from cnmap.hotspots import cold_spots as _cold_spots
 
     opts = dict(options or {})
     if "prefix" in opts:
-        raise ValidationError("cold_spot_options cannot set 'prefix': thin_areas names the "
-                              "columns share_covered_*")
+        raise ValidationError(
+            "cold_spot_options cannot set 'prefix': thin_areas names the columns share_covered_*"
+        )
     opts.setdefault("method", "gi_star")
     # FDR over hundreds of areas needs p-values below 1/1000: 9,999 permutations
     opts.setdefault("permutations", 9999)
@@ -688,11 +814,15 @@ def _cold_spots_step(L: gpd.GeoDataFrame, W: gpd.GeoDataFrame, cold_spots: bool,
 def _lsoa_ranks(L: pd.DataFrame) -> np.ndarray:
     """Rank 1..n: thin first, then deprived residents out of reach (more first), national
     deprivation rank (more deprived first), all residents out of reach, LSOA code."""
-    order = np.lexsort((L[S.LSOA_CODE].astype(str).to_numpy(),
-                        -np.nan_to_num(L["pop_out_of_reach"].to_numpy(float)),
-                        np.nan_to_num(_float(L, "deprivation_rank"), nan=np.inf),
-                        -np.nan_to_num(L["deprived_pop_out_of_reach"].to_numpy(float)),
-                        ~L["thin"].to_numpy(bool)))
+    order = np.lexsort(
+        (
+            L[S.LSOA_CODE].astype(str).to_numpy(),
+            -np.nan_to_num(L["pop_out_of_reach"].to_numpy(float)),
+            np.nan_to_num(_float(L, "deprivation_rank"), nan=np.inf),
+            -np.nan_to_num(L["deprived_pop_out_of_reach"].to_numpy(float)),
+            ~L["thin"].to_numpy(bool),
+        )
+    )
     out = np.empty(len(L), dtype="int64")
     out[order] = np.arange(1, len(L) + 1)
     return out
@@ -702,11 +832,15 @@ def _ward_ranks(W: pd.DataFrame) -> np.ndarray:
     """Rank 1..n: flagged first, then deprived residents out of reach, deprivation (average
     rank), all residents out of reach, ward code."""
     flagged = W["thin"].to_numpy(bool) | W["left_behind"].to_numpy(bool)
-    order = np.lexsort((W[S.WARD_CODE].astype(str).to_numpy(),
-                        -np.nan_to_num(W["pop_out_of_reach"].to_numpy(float)),
-                        -np.nan_to_num(W["deprivation_average_rank"].to_numpy(float),
-                                       nan=-np.inf),
-                        -W["deprived_pop_out_of_reach"].to_numpy(float), ~flagged))
+    order = np.lexsort(
+        (
+            W[S.WARD_CODE].astype(str).to_numpy(),
+            -np.nan_to_num(W["pop_out_of_reach"].to_numpy(float)),
+            -np.nan_to_num(W["deprivation_average_rank"].to_numpy(float), nan=-np.inf),
+            -W["deprived_pop_out_of_reach"].to_numpy(float),
+            ~flagged,
+        )
+    )
     out = np.empty(len(W), dtype="int64")
     out[order] = np.arange(1, len(W) + 1)
     return out
@@ -725,24 +859,27 @@ class _Words:
     cold: str  # the words added to the reason of an area in a cold spot
 
     @classmethod
-    def of(cls, rule: ThinRule, cs_params: dict[str, Any] | None,
-           opts: dict[str, Any]) -> _Words:
+    def of(cls, rule: ThinRule, cs_params: dict[str, Any] | None, opts: dict[str, Any]) -> _Words:
         local_moran = bool(cs_params) and opts.get("method") == "local_moran"
         a = opts.get("alpha", 0.05)
         test = f"FDR {a:.0%}" if opts.get("fdr", True) else f"p <= {a:g}"
-        return cls(index=rule.domain_label, what=rule.org_label,
-                   minutes=_minutes_words(rule.minutes),
-                   deciles=f"decile 1-{rule.max_decile}" if rule.max_decile > 1 else "decile 1",
-                   left_behind_pct=rule.left_behind_pct,
-                   cold_label="LL" if local_moran else "cold spot",
-                   cold=f"; part of a cold spot of walking coverage "
-                        f"({'local Moran LL' if local_moran else 'Gi*'}, {test})")
+        return cls(
+            index=rule.domain_label,
+            what=rule.org_label,
+            minutes=_minutes_words(rule.minutes),
+            deciles=f"decile 1-{rule.max_decile}" if rule.max_decile > 1 else "decile 1",
+            left_behind_pct=rule.left_behind_pct,
+            cold_label="LL" if local_moran else "cold spot",
+            cold=f"; part of a cold spot of walking coverage "
+            f"({'local Moran LL' if local_moran else 'Gi*'}, {test})",
+        )
 
     def in_cold_spot(self, frame: pd.DataFrame) -> np.ndarray:
         if "share_covered_cluster" not in frame.columns:
             return np.zeros(len(frame), dtype=bool)
         cold: np.ndarray = (frame["share_covered_cluster"] == self.cold_label).to_numpy(
-            dtype=bool, na_value=False)
+            dtype=bool, na_value=False
+        )
         return cold
 
 
@@ -754,24 +891,36 @@ def _lsoa_reasons(L: pd.DataFrame, words: _Words) -> list[str]:
     share = L["share_covered"].to_numpy(float)
     walk = L["mean_walk_min"].to_numpy(float)
     cold = words.in_cold_spot(L)
-    return [(f"{words.index} decile {int(decile[i])}; {_people(out[i])} more than "
-             f"{words.minutes} walk from any {words.what} (share covered {share[i]:.0%}); "
-             f"nearest on average {walk[i]:.0f} minutes away" + (words.cold if cold[i] else ""))
-            if thin[i] else "" for i in range(len(L))]
+    return [
+        (
+            f"{words.index} decile {int(decile[i])}; {_people(out[i])} more than "
+            f"{words.minutes} walk from any {words.what} (share covered {share[i]:.0%}); "
+            f"nearest on average {walk[i]:.0f} minutes away" + (words.cold if cold[i] else "")
+        )
+        if thin[i]
+        else ""
+        for i in range(len(L))
+    ]
 
 
 def _thin_lsoa_words(L: pd.DataFrame, lsoa_rank: np.ndarray, words: _Words) -> dict[str, str]:
     """For each ward, its thin LSOAs in rank order: "2 thin LSOAs: E01... (IMD decile 1, ...)"."""
     thin = L["thin"].to_numpy(bool)
-    tl = pd.DataFrame({"w": L[S.WARD_CODE].astype(str).to_numpy(),
-                       "code": L[S.LSOA_CODE].astype(str).to_numpy(),
-                       "dec": _float(L, "deprivation_decile"),
-                       "share": L["share_covered"].to_numpy(float), "r": lsoa_rank}
-                      )[thin].sort_values("r")
+    tl = pd.DataFrame(
+        {
+            "w": L[S.WARD_CODE].astype(str).to_numpy(),
+            "code": L[S.LSOA_CODE].astype(str).to_numpy(),
+            "dec": _float(L, "deprivation_decile"),
+            "share": L["share_covered"].to_numpy(float),
+            "r": lsoa_rank,
+        }
+    )[thin].sort_values("r")
     out: dict[str, str] = {}
     for w, g in tl.groupby("w", sort=False):
-        items = [f"{c} ({words.index} decile {int(dd)}, {sh:.0%} covered)"
-                 for c, dd, sh in zip(g["code"][:3], g["dec"][:3], g["share"][:3], strict=True)]
+        items = [
+            f"{c} ({words.index} decile {int(dd)}, {sh:.0%} covered)"
+            for c, dd, sh in zip(g["code"][:3], g["dec"][:3], g["share"][:3], strict=True)
+        ]
         more = f" and {len(g) - 3} more" if len(g) > 3 else ""
         out[str(w)] = f"{len(g)} thin LSOA{'s' if len(g) > 1 else ''}: {', '.join(items)}{more}"
     return out
@@ -796,16 +945,25 @@ def _ward_reasons(W: pd.DataFrame, thin_lsoas: dict[str, str], words: _Words) ->
             continue
         parts = [thin_lsoas[wcode[i]]] if wcode[i] in thin_lsoas else []
         if dep_out[i] > 0.5:
-            parts.append(f"{_people(dep_out[i])} of {words.index} {words.deciles} LSOAs living "
-                         f"in the ward more than {words.minutes} walk from any {words.what}")
-        dep_part = (f"{words.index} decile {int(wdec[i])} by average rank"
-                    if np.isfinite(wdec[i]) else f"no {words.index} average rank")
-        parts.append(f"ward: {dep_part}, {_people(out[i])} more than {words.minutes} walk from "
-                     f"any {words.what} (share covered {share[i]:.0%})")
+            parts.append(
+                f"{_people(dep_out[i])} of {words.index} {words.deciles} LSOAs living "
+                f"in the ward more than {words.minutes} walk from any {words.what}"
+            )
+        dep_part = (
+            f"{words.index} decile {int(wdec[i])} by average rank"
+            if np.isfinite(wdec[i])
+            else f"no {words.index} average rank"
+        )
+        parts.append(
+            f"ward: {dep_part}, {_people(out[i])} more than {words.minutes} walk from "
+            f"any {words.what} (share covered {share[i]:.0%})"
+        )
         if left_behind[i]:
-            parts.append(f"among the worst {words.left_behind_pct:g}% of {n_valid} wards on "
-                         f"both deprivation ({_ordinal(dep_r[i])} most deprived by average "
-                         f"rank) and provision ({_ordinal(prov_r[i])} least provided)")
+            parts.append(
+                f"among the worst {words.left_behind_pct:g}% of {n_valid} wards on "
+                f"both deprivation ({_ordinal(dep_r[i])} most deprived by average "
+                f"rank) and provision ({_ordinal(prov_r[i])} least provided)"
+            )
         reasons.append("; ".join(parts) + (words.cold if cold[i] else ""))
     return reasons
 
@@ -814,29 +972,47 @@ def _ward_reasons(W: pd.DataFrame, thin_lsoas: dict[str, str], words: _Words) ->
 # the record
 
 
-def _record(rule: ThinRule, coverage: CoverageLike, wards: pd.DataFrame, k_worst: int,
-            cold_spots: dict[str, Any] | None) -> ThinParams:
+def _record(
+    rule: ThinRule,
+    coverage: CoverageLike,
+    wards: pd.DataFrame,
+    k_worst: int,
+    cold_spots: dict[str, Any] | None,
+) -> ThinParams:
     """The parameters recorded with the result."""
     d, t = rule.domain, rule.minutes
     n_valid = int(wards["provision_rank_in_area"].notna().sum())
     cov = coverage.parameters.as_dict()
     return ThinParams(
-        minutes=t, metres=float(t) * float(coverage.speed_kmh) * 1000.0 / 60.0,
-        domain=d, domain_requested=rule.domain_requested, service=rule.service,
-        domain_label=rule.domain_label, iod=rule.iod, n_lsoas_england=rule.n_lsoas_england,
-        max_decile=rule.max_decile, min_share_covered=rule.min_share_covered,
-        left_behind_pct=rule.left_behind_pct, left_behind_n_wards=k_worst,
-        org_type=rule.org_type, org_label=rule.org_label, provision=rule.provision,
+        minutes=t,
+        metres=float(t) * float(coverage.speed_kmh) * 1000.0 / 60.0,
+        domain=d,
+        domain_requested=rule.domain_requested,
+        service=rule.service,
+        domain_label=rule.domain_label,
+        iod=rule.iod,
+        n_lsoas_england=rule.n_lsoas_england,
+        max_decile=rule.max_decile,
+        min_share_covered=rule.min_share_covered,
+        left_behind_pct=rule.left_behind_pct,
+        left_behind_n_wards=k_worst,
+        org_type=rule.org_type,
+        org_label=rule.org_label,
+        provision=rule.provision,
         provision_order=rule.provision_order,
-        rule=(f"thin = {d}_decile <= {rule.max_decile} and share covered within {t:g} min < "
-              f"{rule.min_share_covered:g}"),
+        rule=(
+            f"thin = {d}_decile <= {rule.max_decile} and share covered within {t:g} min < "
+            f"{rule.min_share_covered:g}"
+        ),
         ward_rule=rule.ward_rule,
-        ward_rule_text=(f"ward figures: decile of the ward's population-weighted average {d} "
-                        f"rank <= {rule.max_decile} and ward share covered < "
-                        f"{rule.min_share_covered:g}; any_lsoa: the ward holds a thin LSOA; "
-                        f"thin = {rule.ward_rule}; left_behind = among the worst "
-                        f"{rule.left_behind_pct:g}% of wards ({k_worst} of {n_valid}) on both "
-                        "average rank and provision"),
+        ward_rule_text=(
+            f"ward figures: decile of the ward's population-weighted average {d} "
+            f"rank <= {rule.max_decile} and ward share covered < "
+            f"{rule.min_share_covered:g}; any_lsoa: the ward holds a thin LSOA; "
+            f"thin = {rule.ward_rule}; left_behind = among the worst "
+            f"{rule.left_behind_pct:g}% of wards ({k_worst} of {n_valid}) on both "
+            "average rank and provision"
+        ),
         ward_deprivation="MHCLG average rank (cnmap.deprivation.summarise)",
         cold_spots=cold_spots,
         coverage={k: cov[k] for k in _COVERAGE_RECORD},
@@ -844,37 +1020,67 @@ def _record(rule: ThinRule, coverage: CoverageLike, wards: pd.DataFrame, k_worst
 
 
 #: The coverage parameters recorded with a thin-areas result.
-_COVERAGE_RECORD = ("mode", "minutes", "speed_kmh", "persona", "residents", "lad_code",
-                    "lsoa_vintage", "iod", "n_organisations", "n_organisations_placed",
-                    "population")
+_COVERAGE_RECORD = (
+    "mode",
+    "minutes",
+    "speed_kmh",
+    "persona",
+    "residents",
+    "lad_code",
+    "lsoa_vintage",
+    "iod",
+    "n_organisations",
+    "n_organisations_placed",
+    "population",
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # the public function
 
 
-def _rule(coverage: CoverageLike, minutes: Any, domain: str, max_decile: int,  # noqa: PLR0913
-          min_share_covered: float, left_behind_pct: float, ward_rule: str,
-          org_type: str | None, org_label: str | None, provision: str
-          ) -> tuple[ThinRule, list[str]]:
+def _rule(  # noqa: PLR0913 (private: thin_areas' options checked into one ThinRule)
+    coverage: CoverageLike,
+    minutes: Any,
+    domain: str,
+    max_decile: int,
+    min_share_covered: float,
+    left_behind_pct: float,
+    ward_rule: str,
+    org_type: str | None,
+    org_label: str | None,
+    provision: str,
+) -> tuple[ThinRule, list[str]]:
     """Every option checked, as one :class:`~cnmap.params.ThinRule`, and notes on the way."""
     _check_coverage(coverage)
     t = _time_limit(coverage, minutes)
     _check_options(max_decile, min_share_covered, left_behind_pct, ward_rule, provision)
     for col in (S.LSOA_CODE, S.WARD_CODE, S.POPULATION):
         if col not in coverage.lsoas.columns:
-            raise MissingColumnError(f"coverage.lsoas has no {col!r} column; build the coverage "
-                                     "with cnmap.coverage on an area from cnmap.load_area")
+            raise MissingColumnError(
+                f"coverage.lsoas has no {col!r} column; build the coverage "
+                "with cnmap.coverage on an area from cnmap.load_area"
+            )
     d, service, notes = _resolve_domain(domain, coverage.lsoas)
     edition = _edition(coverage)
     kind, what = _organisations(coverage, org_type, org_label, provision)
     rule = ThinRule(
-        minutes=t, domain=d, domain_requested=domain, service=service,
-        domain_label=_WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d)), iod=edition,
-        n_lsoas_england=_iod.N_LSOAS_ENGLAND[edition], max_decile=int(max_decile),
-        min_share_covered=float(min_share_covered), left_behind_pct=float(left_behind_pct),
-        ward_rule=ward_rule, org_type=kind, org_label=what, provision=provision,
-        provision_order=(provision, *[m for m in PROVISION_MEASURES if m != provision]))
+        minutes=t,
+        domain=d,
+        domain_requested=domain,
+        service=service,
+        domain_label=_WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d)),
+        iod=edition,
+        n_lsoas_england=_iod.N_LSOAS_ENGLAND[edition],
+        max_decile=int(max_decile),
+        min_share_covered=float(min_share_covered),
+        left_behind_pct=float(left_behind_pct),
+        ward_rule=ward_rule,
+        org_type=kind,
+        org_label=what,
+        provision=provision,
+        provision_order=(provision, *[m for m in PROVISION_MEASURES if m != provision]),
+    )
     return rule, notes
 
 
@@ -957,8 +1163,18 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     MissingColumnError
         The index's rank column is absent (the message lists the indices available).
     """
-    rule, notes = _rule(coverage, minutes, domain, max_decile, min_share_covered,
-                        left_behind_pct, ward_rule, org_type, org_label, provision)
+    rule, notes = _rule(
+        coverage,
+        minutes,
+        domain,
+        max_decile,
+        min_share_covered,
+        left_behind_pct,
+        ward_rule,
+        org_type,
+        org_label,
+        provision,
+    )
     orgs = coverage.organisations
     if rule.org_type and S.TYPE_SLUG in orgs.columns:
         orgs = orgs.loc[orgs[S.TYPE_SLUG] == rule.org_type]
@@ -968,23 +1184,28 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     words = _Words.of(rule, cs_params, cs_options)
     lsoa_rank = _lsoa_ranks(L)
     L["reason"] = pd.array(_lsoa_reasons(L, words), dtype="str")
-    W["reason"] = pd.array(_ward_reasons(W, _thin_lsoa_words(L, lsoa_rank, words), words),
-                           dtype="str")
+    W["reason"] = pd.array(
+        _ward_reasons(W, _thin_lsoa_words(L, lsoa_rank, words), words), dtype="str"
+    )
     L["rank"] = lsoa_rank
     W["rank"] = _ward_ranks(W)
     params = _record(rule, coverage, W, k_worst, cs_params)
     result = ThinResult(
         lsoas=gpd.GeoDataFrame(L, geometry=S.GEOMETRY, crs=coverage.lsoas.crs),
         wards=gpd.GeoDataFrame(W, geometry=S.GEOMETRY, crs=coverage.wards.crs),
-        params=params.as_dict(), notes=tuple(notes), coverage=coverage)
+        params=params.as_dict(),
+        notes=tuple(notes),
+        coverage=coverage,
+    )
     for note in notes:
         log.info("thin_areas: %s", note)
     log.info("%s", repr(result))
     return result
 
 
-def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
-                      ) -> tuple[pd.DataFrame, list[str]]:
+def _ward_deprivation(
+    lsoas: pd.DataFrame, d: str, edition: int, N: int
+) -> tuple[pd.DataFrame, list[str]]:
     """Ward deprivation from :func:`cnmap.deprivation.summarise`: average rank and friends."""
     from cnmap.deprivation import summarise
 
@@ -999,8 +1220,10 @@ def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
     weights: Literal["domain", "total"] = "domain"
     if pop_col not in tab.columns and not (pop_col == "pop_total" and S.POPULATION in tab.columns):
         weights = "total"
-        notes.append(f"no {pop_col!r} column for weighting {d!r} ward average ranks: total "
-                     "population used instead")
+        notes.append(
+            f"no {pop_col!r} column for weighting {d!r} ward average ranks: total "
+            "population used instead"
+        )
     prof = summarise(tab, S.WARD_CODE, edition=edition, domains=[d], population_weights=weights)
     avg = prof[f"{d}_average_rank"].astype(float)
     eq_rank = N + 1 - avg
@@ -1008,33 +1231,42 @@ def _ward_deprivation(lsoas: pd.DataFrame, d: str, edition: int, N: int
     out["deprivation_average_rank"] = avg.to_numpy()
     out["deprivation_decile"] = np.clip(np.ceil(10 * eq_rank.to_numpy() / N), 1, 10)
     out["deprivation_extent"] = prof[f"{d}_extent"].to_numpy(float)
-    out["deprivation_share_lsoas_most_deprived_10"] = \
-        prof[f"{d}_proportion_most_deprived_10"].to_numpy(float)
+    out["deprivation_share_lsoas_most_deprived_10"] = prof[
+        f"{d}_proportion_most_deprived_10"
+    ].to_numpy(float)
     return out, notes
 
 
-def _add_cold_spots(frame: gpd.GeoDataFrame, fn: Any, opts: dict[str, Any], notes: list[str],
-                    what: str) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None]:
+def _add_cold_spots(
+    frame: gpd.GeoDataFrame, fn: Any, opts: dict[str, Any], notes: list[str], what: str
+) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None]:
     ok = np.isfinite(frame["share_covered"].to_numpy(float))
     if ok.sum() < 5:
         notes.append(f"cold spots not computed for {what}s: fewer than 5 with residents")
         return frame, None
     if np.ptp(frame["share_covered"].to_numpy(float)[ok]) == 0:
-        notes.append(f"cold spots not computed for {what}s: every {what} has the same share "
-                     "covered")
+        notes.append(
+            f"cold spots not computed for {what}s: every {what} has the same share covered"
+        )
         frame = frame.copy()
         frame["share_covered_cluster"] = pd.array(
-            ["not significant" if o else None for o in ok], dtype="str")
+            ["not significant" if o else None for o in ok], dtype="str"
+        )
         return frame, None
     sub = frame.loc[ok, ["share_covered", "geometry"]]
     res = fn(sub, "share_covered", prefix="share_covered", **opts)
     if (~ok).any():
-        notes.append(f"cold spots of {what}s computed without the {int((~ok).sum())} "
-                     f"{what}(s) that have no residents")
+        notes.append(
+            f"cold spots of {what}s computed without the {int((~ok).sum())} "
+            f"{what}(s) that have no residents"
+        )
     frame = frame.copy()
     for c in res.columns:
         if c.startswith("share_covered_"):
             col = pd.Series(res[c].to_numpy(), index=sub.index).reindex(frame.index)
-            frame[c] = col.to_numpy() if c != "share_covered_cluster" else \
-                pd.array(col.to_numpy(dtype=object), dtype="str")
+            frame[c] = (
+                col.to_numpy()
+                if c != "share_covered_cluster"
+                else pd.array(col.to_numpy(dtype=object), dtype="str")
+            )
     return frame, res.attrs.get("cold_spots")

@@ -86,13 +86,23 @@ def _scenario_of_run(config: RunConfig, path: Path) -> Scenario:
     """A run configuration as a scenario named after its file."""
     try:
         return Scenario(
-            name=path.stem, description=f"run configuration {path.name}",
-            organisations=config.organisations, minutes=config.minutes,
-            speed_kmh=None if config.persona else config.speed_kmh, persona=config.persona,
-            mode=config.mode, residents=config.residents, max_snap_m=config.max_snap_m,
-            detour_factor=config.detour_factor, type_col=config.type_col,
-            lad_code=config.lad_code, lsoa_vintage=config.lsoa_vintage, iod=config.iod,
-            network_path=config.network_path, source=path)
+            name=path.stem,
+            description=f"run configuration {path.name}",
+            organisations=config.organisations,
+            minutes=config.minutes,
+            speed_kmh=None if config.persona else config.speed_kmh,
+            persona=config.persona,
+            mode=config.mode,
+            residents=config.residents,
+            max_snap_m=config.max_snap_m,
+            detour_factor=config.detour_factor,
+            type_col=config.type_col,
+            lad_code=config.lad_code,
+            lsoa_vintage=config.lsoa_vintage,
+            iod=config.iod,
+            network_path=config.network_path,
+            source=path,
+        )
     except ValidationError as exc:
         raise ValidationError(f"{path}: {exc}") from None
 
@@ -106,12 +116,17 @@ def _read_side(path: str | os.PathLike[str]) -> _Side:
         from cnmap.pipeline import load_config
 
         config = load_config(p)
-        area = {"lsoa_vintage": config.lsoa_vintage, "iod": config.iod,
-                "population": config.population, "postcodes": config.postcodes}
+        area = {
+            "lsoa_vintage": config.lsoa_vintage,
+            "iod": config.iod,
+            "population": config.population,
+            "postcodes": config.postcodes,
+        }
         return _Side(_scenario_of_run(config, p), area, config)
     doc = validate(raw, ScenarioFile, where=str(p), yaml=syntax == "YAML")
-    return _Side(Scenario.from_dict(raw, base=p.resolve().parent, source=p),
-                 doc.area.load_options())
+    return _Side(
+        Scenario.from_dict(raw, base=p.resolve().parent, source=p), doc.area.load_options()
+    )
 
 
 def read_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -205,14 +220,16 @@ def _run_side(sc: Scenario, area: Area, net: WalkNetwork | None) -> _Run:
     file) and compute its coverage on them."""
     from cnmap.pipeline import read_organisation_files
 
-    sources = sc.organisations if isinstance(sc.organisations, tuple | list) \
-        else (sc.organisations,)
+    sources = (
+        sc.organisations if isinstance(sc.organisations, tuple | list) else (sc.organisations,)
+    )
     read = read_organisation_files(tuple(sources), area)
     return _Run(sc.replace(organisations=read.organisations).run(area, net), read)
 
 
-def _group_change(a: CoverageResult, b: CoverageResult, area: Area
-                  ) -> tuple[pd.DataFrame | None, str | None]:
+def _group_change(
+    a: CoverageResult, b: CoverageResult, area: Area
+) -> tuple[pd.DataFrame | None, str | None]:
     """Who gains and who loses per group (:func:`cnmap.groups.compare_group_coverage` over
     :func:`cnmap.layers.report_layers`), or None and why."""
     from cnmap.errors import DataFetchError
@@ -223,8 +240,10 @@ def _group_change(a: CoverageResult, b: CoverageResult, area: Area
         layers = report_layers(area)
     except (MissingLSOAError, DataFetchError) as exc:
         why = " ".join(str(exc).split())
-        return None, (f"who gains and who loses by group: not computed for {area.lad_name}: "
-                      f"the need layers do not cover it ({why})")
+        return None, (
+            f"who gains and who loses by group: not computed for {area.lad_name}: "
+            f"the need layers do not cover it ({why})"
+        )
     return compare_group_coverage(a, b, layers), None
 
 
@@ -277,23 +296,34 @@ def _read_tables(runs: Sequence[tuple[str, _Run]]) -> tuple[pd.DataFrame, pd.Dat
     summary = pd.concat(summaries, ignore_index=True)
     rej = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
     first = ["scenario"]
-    return (summary[first + [c for c in summary.columns if c != "scenario"]],
-            rej[first + [c for c in rej.columns if c != "scenario"]] if len(rej) else rej)
+    return (
+        summary[first + [c for c in summary.columns if c != "scenario"]],
+        rej[first + [c for c in rej.columns if c != "scenario"]] if len(rej) else rej,
+    )
 
 
 def _write_read(summary: pd.DataFrame, rejected: pd.DataFrame, out: Path) -> list[Path]:
     """``organisations_read.csv`` and ``rejected_organisations.csv`` (guarded CSV)."""
     from cnmap.export import people_table, write_csv
 
-    why = pd.DataFrame({"scenario": ["(no rows) every row of every organisations file was "
-                                     "placed"]})
-    return [write_csv(people_table(summary), out / "organisations_read.csv"),
-            write_csv(rejected if len(rejected) else why, out / "rejected_organisations.csv")]
+    why = pd.DataFrame({"scenario": ["(no rows) every row of every organisations file was placed"]})
+    return [
+        write_csv(people_table(summary), out / "organisations_read.csv"),
+        write_csv(rejected if len(rejected) else why, out / "rejected_organisations.csv"),
+    ]
 
 
-def _write_comparison(cmp: Comparison, a: Scenario, b: Scenario, lad: str, area: Area,  # noqa: PLR0913 (private: the parts of one comparison, called once)
-                      out: Path, formats: Sequence[str], groups: pd.DataFrame | None,
-                      note: str | None) -> list[Path]:
+def _write_comparison(  # noqa: PLR0913 (private: the parts of one comparison, called once)
+    cmp: Comparison,
+    a: Scenario,
+    b: Scenario,
+    lad: str,
+    area: Area,
+    out: Path,
+    formats: Sequence[str],
+    groups: pd.DataFrame | None,
+    note: str | None,
+) -> list[Path]:
     """The comparison tables (:func:`cnmap.export.write_tables`) and the summary text."""
     from cnmap.export import write_tables
     from cnmap.pipeline import group_table_for_people
@@ -310,17 +340,27 @@ def _write_comparison(cmp: Comparison, a: Scenario, b: Scenario, lad: str, area:
     if groups is not None:
         tables["groups"] = group_table_for_people(groups)
     written = write_tables(
-        tables, out, formats=tuple(formats), params=params, sources=area.sources,
-        stem="comparison", descriptions=COMPARISON_TABLES,
+        tables,
+        out,
+        formats=tuple(formats),
+        params=params,
+        sources=area.sources,
+        stem="comparison",
+        descriptions=COMPARISON_TABLES,
         title=f"cnmap comparison: {cmp.name_b} against {cmp.name_a}",
-        notes=["Gains and losses are counted per residential point and then summed, so an "
-               "LSOA can both gain and lose people.", CONCENTRATION_INDEX_MEANING,
-               *([note] if note else [])],
+        notes=[
+            "Gains and losses are counted per residential point and then summed, so an "
+            "LSOA can both gain and lose people.",
+            CONCENTRATION_INDEX_MEANING,
+            *([note] if note else []),
+        ],
     )
     log.info("compare_files: wrote %s", written)
     text = out / "comparison_summary.txt"
-    text.write_text("\n".join([cmp.summary(), CONCENTRATION_INDEX_MEANING,
-                               *([note] if note else [])]) + "\n", encoding="utf-8")
+    text.write_text(
+        "\n".join([cmp.summary(), CONCENTRATION_INDEX_MEANING, *([note] if note else [])]) + "\n",
+        encoding="utf-8",
+    )
     return [p for files in written.values() for p in files] + [text]
 
 
@@ -368,15 +408,15 @@ def compare_files(
     lad = _common_lad(a, b, a_path, b_path)
     net_side = _network_side(a, b)  # the files agree on the network, before any data is read
     area = load_area(lad, **a.area)
-    needs_net = any(s.scenario.mode == "network" or s.scenario.detour_factor is None
-                    for s in (a, b))
+    needs_net = any(
+        s.scenario.mode == "network" or s.scenario.detour_factor is None for s in (a, b)
+    )
     net = _load_network(net_side, lad, area) if needs_net else None
     run_a, run_b = _run_side(a.scenario, area, net), _run_side(b.scenario, area, net)
     cmp = compare(run_a.result, run_b.result)
     groups, note = _group_change(run_a.result, run_b.result, area)
     out = Path(out_dir)
-    files = _write_comparison(cmp, a.scenario, b.scenario, lad, area, out, formats, groups,
-                              note)
+    files = _write_comparison(cmp, a.scenario, b.scenario, lad, area, out, formats, groups, note)
     summary, rejected = _read_tables([(cmp.name_a, run_a), (cmp.name_b, run_b)])
     files += _write_read(summary, rejected, out)
     return ComparisonFiles(cmp, groups, note, summary, tuple(files))

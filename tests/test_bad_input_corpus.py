@@ -40,7 +40,9 @@ def test_corpus_is_large_enough_and_committed_files_are_current(tmp_path, binary
     assert len(files) >= 20
     written = make_corpus.write_text(tmp_path)
     for p in written:
-        assert (ORGS / p.name).read_bytes() == p.read_bytes(), f"{p.name} differs from make_corpus.py"
+        assert (ORGS / p.name).read_bytes() == p.read_bytes(), (
+            f"{p.name} differs from make_corpus.py"
+        )
     assert files <= {p.name for p in written} | set(make_corpus.BINARY_FILES)
     assert {p.name for p in binary_dir.iterdir()} == set(make_corpus.BINARY_FILES)
 
@@ -95,7 +97,10 @@ def _lookup(shared_data):
 def test_latin1_decoded_and_noted(shared_data):
     res = read_organisations(ORGS / "06_latin1.csv", postcodes=_lookup(shared_data))
     assert res.organisations["name"].tolist() == [
-        "Café Rouge Community Kitchen", "Résumé Workshop Hub", "Naïve Art Club"]
+        "Café Rouge Community Kitchen",
+        "Résumé Workshop Hub",
+        "Naïve Art Club",
+    ]
     assert res.organisations["services_list"].iloc[0] == ("hot meals", "£1 lunches")
     assert res.params["encoding"] == "cp1252"
     assert any("not UTF-8" in n for n in res.notes)
@@ -114,20 +119,28 @@ def test_excel_title_rows_and_sheet_rows(shared_data, binary_dir):
     res = read_organisations(binary_dir / "08_title_rows.xlsx", postcodes=_lookup(shared_data))
     assert res.params["header_row"] == 4
     assert res.organisations["name"].tolist() == [
-        "Acocks Green Library", "Sparkbrook Advice Centre", "Jewellery Quarter Club"]
+        "Acocks Green Library",
+        "Sparkbrook Advice Centre",
+        "Jewellery Quarter Club",
+    ]
     assert res.organisations["services_list"].iloc[0] == ("library", "warm space")
     rej = res.rejected.set_index("source_row")
     assert rej.loc[4, "reason"] == "unknown_postcode"
     assert rej.loc[4, "reason_text"] == (
         "row 4 (sheet row 8): postcode 'B15 9QQ' not found in the ONS postcode lookup; "
-        "check the spelling or give lat/lon")
+        "check the spelling or give lat/lon"
+    )
     assert rej.loc[5, "reason"] == "malformed_postcode"
     assert "sheet row 9" in rej.loc[5, "reason_text"]
 
 
 def test_excel_other_sheet(shared_data, binary_dir):
-    with pytest.raises(errors.ValidationError, match=r"\[sheet Notes\]: has a header but no data rows"):
-        read_organisations(binary_dir / "08_title_rows.xlsx", sheet="Notes", postcodes=_lookup(shared_data))
+    with pytest.raises(
+        errors.ValidationError, match=r"\[sheet Notes\]: has a header but no data rows"
+    ):
+        read_organisations(
+            binary_dir / "08_title_rows.xlsx", sheet="Notes", postcodes=_lookup(shared_data)
+        )
     with pytest.raises(errors.ValidationError, match="sheet="):
         read_organisations(binary_dir / "08_title_rows.xlsx", sheet="Missing")
 
@@ -135,7 +148,9 @@ def test_excel_other_sheet(shared_data, binary_dir):
 def test_swapped_message(shared_data):
     res = read_organisations(ORGS / "09_swapped_latlon.csv")
     rej = res.rejected.set_index("source_row")
-    assert rej.loc[2, "reason_text"].startswith("row 2: lat=-1.91017, lon=52.47327: latitude and longitude look swapped")
+    assert rej.loc[2, "reason_text"].startswith(
+        "row 2: lat=-1.91017, lon=52.47327: latitude and longitude look swapped"
+    )
     assert res.params["postcode_lookup"] is None  # never needed, never loaded
 
 
@@ -145,9 +160,15 @@ def test_bng_in_latlon_suggests_columns():
     assert "British National Grid" in text
     assert "easting_col='longitude', northing_col='latitude'" in text
     # following the advice locates them
-    fixed = read_organisations(ORGS / "10_bng_in_latlon.csv", coords="bng",
-                               easting_col="longitude", northing_col="latitude")
-    assert fixed.n_matched == 2 and fixed.rejected["reason"].tolist() == ["coordinates_out_of_range"]
+    fixed = read_organisations(
+        ORGS / "10_bng_in_latlon.csv",
+        coords="bng",
+        easting_col="longitude",
+        northing_col="latitude",
+    )
+    assert fixed.n_matched == 2 and fixed.rejected["reason"].tolist() == [
+        "coordinates_out_of_range"
+    ]
 
 
 def test_nan_coordinates_details(shared_data):
@@ -157,15 +178,22 @@ def test_nan_coordinates_details(shared_data):
     assert orgs.loc[6, "coord_note"] == "lon is blank but lat is given; give both, or a postcode"
     assert pd.isna(orgs.loc[1, "coord_note"])
     rej = res.rejected.set_index("source_row")
-    assert rej.loc[4, "reason_text"] == "row 4: lon is blank but lat is given; give both, or a postcode"
-    assert rej.loc[3, "reason_text"] == "row 3: no location: lat, lon, postcode blank; add lat/lon or a postcode"
+    assert (
+        rej.loc[4, "reason_text"]
+        == "row 4: lon is blank but lat is given; give both, or a postcode"
+    )
+    assert (
+        rej.loc[3, "reason_text"]
+        == "row 3: no location: lat, lon, postcode blank; add lat/lon or a postcode"
+    )
 
 
 def test_unknown_and_no_coordinate_messages(shared_data):
     res = read_organisations(ORGS / "13_unknown_postcodes.csv", postcodes=_lookup(shared_data))
     rej = res.rejected.set_index("source_row")
     assert rej.loc[3, "reason_text"] == (
-        "row 3: postcode 'b15 9qq' not found in the ONS postcode lookup; check the spelling or give lat/lon")
+        "row 3: postcode 'b15 9qq' not found in the ONS postcode lookup; check the spelling or give lat/lon"
+    )
     assert rej.loc[4, "reason"] == "postcode_without_coordinates"
     orgs = res.organisations.set_index("source_row")
     assert orgs.loc[5, "coord_source"] == "address_postcode"
@@ -177,7 +205,9 @@ def test_duplicates_point_to_first_row():
     res = read_organisations(ORGS / "14_duplicates.csv")
     rej = res.rejected.set_index("source_row")
     assert rej["duplicate_of"].to_dict() == {2: 1, 3: 1, 7: 6}
-    assert rej.loc[3, "reason_text"].startswith("row 3: duplicate of row 1: same name 'Hay Mills Food-Bank' 28 m away")
+    assert rej.loc[3, "reason_text"].startswith(
+        "row 3: duplicate of row 1: same name 'Hay Mills Food-Bank' 28 m away"
+    )
     assert res.organisations["source_row"].tolist() == [1, 4, 5, 6]
 
 
@@ -189,24 +219,36 @@ def test_outside_area_distance_and_keep(shared_data):
     assert res.organisations["in_area"].tolist() == [True, True]
     assert res.organisations["ward_name"].tolist() == ["Ladywood", "Sutton Walmley & Minworth"]
     rej = res.rejected.set_index("source_row")
-    dist = rej["reason_text"].str.extract(r"is ([\d,]+) m outside")[0].str.replace(",", "").astype(int)
+    dist = (
+        rej["reason_text"].str.extract(r"is ([\d,]+) m outside")[0].str.replace(",", "").astype(int)
+    )
     assert (dist > 0).all()
     # keeping points up to the farthest distance keeps them all, flagged in_area False
-    wide = read_organisations(ORGS / "15_outside_area.csv", area=area, postcodes=lk,
-                              keep_outside_m=float(dist.max()) + 1)
+    wide = read_organisations(
+        ORGS / "15_outside_area.csv", area=area, postcodes=lk, keep_outside_m=float(dist.max()) + 1
+    )
     assert wide.n_matched == 5
     assert wide.organisations["in_area"].tolist() == [True, False, False, False, True]
     assert wide.params["keep_outside_m"] == float(dist.max()) + 1
     # one metre short of the farthest: that one is rejected again
-    near = read_organisations(ORGS / "15_outside_area.csv", area=area, postcodes=lk,
-                              keep_outside_m=float(dist.max()) - 1)
+    near = read_organisations(
+        ORGS / "15_outside_area.csv", area=area, postcodes=lk, keep_outside_m=float(dist.max()) - 1
+    )
     assert near.n_matched == 4
 
 
 def test_mixed_spellings_normalised(shared_data):
-    res = read_organisations(ORGS / "16_mixed_postcode_spellings.csv", postcodes=_lookup(shared_data))
+    res = read_organisations(
+        ORGS / "16_mixed_postcode_spellings.csv", postcodes=_lookup(shared_data)
+    )
     assert res.organisations["postcode"].tolist() == [
-        "B1 1AA", "B1 1AA", "B36 8QS", "B36 8QS", "B12 8DN", "B3 1HA"]
+        "B1 1AA",
+        "B1 1AA",
+        "B36 8QS",
+        "B36 8QS",
+        "B12 8DN",
+        "B3 1HA",
+    ]
     assert res.params["columns"]["postcode"] == "Postal Code"
 
 
@@ -216,10 +258,12 @@ def test_address_only_details(shared_data):
     rej = res.rejected.set_index("source_row")
     assert rej.loc[2, "reason_text"] == (
         "row 2: no coordinates and no postcode found in full_address "
-        "'Jewellery Quarter (Contact 07765 706066)'; add a postcode or lat/lon")
+        "'Jewellery Quarter (Contact 07765 706066)'; add a postcode or lat/lon"
+    )
     assert rej.loc[6, "reason_text"] == (
         "row 6: postcode 'B2 9ZZ' (found in full_address) not found in the ONS postcode lookup; "
-        "check the spelling or give lat/lon")
+        "check the spelling or give lat/lon"
+    )
 
 
 def test_services_and_types(shared_data):
@@ -232,7 +276,10 @@ def test_services_and_types(shared_data):
         (),
     ]
     assert o["services"].tolist()[:3] == [
-        "food; advice; debt advice", "food and drink; warm space; computer access", "advice, guidance; benefits"]
+        "food; advice; debt advice",
+        "food and drink; warm space; computer access",
+        "advice, guidance; benefits",
+    ]
     assert pd.isna(o["services"].iloc[3])
     assert o["type"].tolist()[:2] == ["community_centre", "food_bank"]
     assert pd.isna(o["type"].iloc[2]) and o["type"].iloc[3] == "faith"
@@ -251,7 +298,10 @@ def test_gpkg_layer_and_types(binary_dir):
     res = read_organisations(binary_dir / "20_generated.gpkg", sheet="organisations")
     assert res.organisations["type"].tolist() == ["library", "faith"]
     o = res.organisations
-    assert o.geometry.x.tolist() == [406000.0, 410000.0] and o.geometry.y.tolist() == [286000.0, 290000.0]
+    assert o.geometry.x.tolist() == [406000.0, 410000.0] and o.geometry.y.tolist() == [
+        286000.0,
+        290000.0,
+    ]
     assert res.rejected.set_index("source_row").loc[4, "duplicate_of"] == 1
 
 
@@ -270,7 +320,8 @@ def test_out_of_range_messages():
     res = read_organisations(ORGS / "24_out_of_range.csv")
     rej = res.rejected.set_index("source_row")
     assert rej.loc[4, "reason_text"] == (
-        "row 4: lat='abc', lon='-1.9' are not numbers in decimal degrees; fix the values or give a postcode")
+        "row 4: lat='abc', lon='-1.9' are not numbers in decimal degrees; fix the values or give a postcode"
+    )
     assert "outside Great Britain" in rej.loc[1, "reason_text"]
 
 
@@ -297,16 +348,24 @@ def big_file(tmp_path_factory, shared_data) -> tuple[Path, dict[str, int]]:
     pcs = np.where(style == 2, np.char.replace(pcs.astype(str), " ", ""), pcs)
     pcs = np.where(style == 3, np.char.add("  ", pcs.astype(str)), pcs).astype(object)
     idx = rng.permutation(n)
-    bad = {"malformed_postcode": idx[:500], "unknown_postcode": idx[500:800],
-           "postcode_without_coordinates": idx[800:850], "missing_coordinates": idx[850:1000]}
+    bad = {
+        "malformed_postcode": idx[:500],
+        "unknown_postcode": idx[500:800],
+        "postcode_without_coordinates": idx[800:850],
+        "missing_coordinates": idx[850:1000],
+    }
     pcs[bad["malformed_postcode"]] = "B1"
     pcs[bad["unknown_postcode"]] = "B99 9ZZ"
     pcs[bad["postcode_without_coordinates"]] = "B13 3AH"
     pcs[bad["missing_coordinates"]] = ""
-    frame = pd.DataFrame({"id": [f"ORG{i:06d}" for i in range(n)],
-                          "name": [f"Organisation {i}" for i in range(n)],
-                          "postcode": pcs,
-                          "services": np.where(style == 0, "food; advice", "warm space")})
+    frame = pd.DataFrame(
+        {
+            "id": [f"ORG{i:06d}" for i in range(n)],
+            "name": [f"Organisation {i}" for i in range(n)],
+            "postcode": pcs,
+            "services": np.where(style == 0, "food; advice", "warm space"),
+        }
+    )
     path = tmp_path_factory.mktemp("big") / "orgs_100k.csv"
     frame.to_csv(path, index=False)
     return path, {k: len(v) for k, v in bad.items()}
@@ -321,5 +380,7 @@ def test_100k_rows(big_file, shared_data):
     assert res.n_matched == 100_000 - 1000
     assert res.organisations["org_id"].iloc[0].startswith("ORG")
     assert res.organisations["postcode"].str.fullmatch(r"[A-Z0-9]{2,4} [0-9][A-Z]{2}").all()
-    rows = np.sort(np.r_[res.organisations["source_row"].to_numpy(), res.rejected["source_row"].to_numpy()])
+    rows = np.sort(
+        np.r_[res.organisations["source_row"].to_numpy(), res.rejected["source_row"].to_numpy()]
+    )
     assert (rows == np.arange(1, 100_001)).all()

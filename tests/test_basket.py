@@ -16,8 +16,11 @@ from tests.helpers import lattice as L
 @pytest.fixture(scope="module")
 def line():
     net, area, res = L.line_network(), L.line_area(), L.line_residents()
-    orgs = L.orgs_at([0, 1000, 500], types=["Food bank", "advice", "community"],
-                     services=[("advice",), (), ("computer access", "warm food")])
+    orgs = L.orgs_at(
+        [0, 1000, 500],
+        types=["Food bank", "advice", "community"],
+        services=[("advice",), (), ("computer access", "warm food")],
+    )
     cov = coverage(orgs, area, network=net, residents=res, minutes=[5, 10])
     return net, area, res, orgs, cov
 
@@ -25,8 +28,11 @@ def line():
 def test_tokens_include_type_and_services(line):
     *_, orgs, _ = line
     toks = organisation_tokens(orgs)
-    assert toks == [frozenset({"food_bank", "advice"}), frozenset({"advice"}),
-                    frozenset({"community", "computer_access", "warm_food"})]
+    assert toks == [
+        frozenset({"food_bank", "advice"}),
+        frozenset({"advice"}),
+        frozenset({"community", "computer_access", "warm_food"}),
+    ]
     m = match_types(orgs, ["advice"])
     assert m["advice"].tolist() == [True, True, False]
     # plain services text (no services_list) is split at ';'
@@ -83,8 +89,9 @@ def test_crow_flies(line):
     net, area, res, orgs, _ = line
     cov = coverage(orgs, area, residents=res, minutes=[5], mode="crow_flies", detour_factor=1.0)
     b = basket_coverage(cov, ["advice", "computer_access"])
-    np.testing.assert_allclose(b.residents["walk_m_advice"],
-                               [np.hypot(50, 10), np.hypot(450, 10), np.hypot(50, 10)])
+    np.testing.assert_allclose(
+        b.residents["walk_m_advice"], [np.hypot(50, 10), np.hypot(450, 10), np.hypot(50, 10)]
+    )
     assert b.totals["pop_basket"].tolist() == [0.0]
 
 
@@ -114,9 +121,14 @@ def test_real_seed_organisations_services(shared_data):
     import cnmap
 
     t = cnmap.read_organisations(shared_data / "birmingham/seed_organisations.csv")
-    m = match_types(t.organisations, {"digital": ["computer_access"], "warm": "warm_space",
-                                      "food": ["food", "food_bank", "food_pantry",
-                                               "food_parcels", "warm_food"]})
+    m = match_types(
+        t.organisations,
+        {
+            "digital": ["computer_access"],
+            "warm": "warm_space",
+            "food": ["food", "food_bank", "food_pantry", "food_parcels", "warm_food"],
+        },
+    )
     names = t.organisations["name"]
     assert sorted(names[m["digital"]].str[:12]) == ["Brandwood Ce", "Laurel Road "]
     assert m["warm"].sum() == 4
@@ -131,12 +143,18 @@ def test_birmingham_basket(shared_data):
 
     D = shared_data / "birmingham"
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs, _, _ = read_all_organisations((
-        OrganisationSource(path=D / "osm/warm_spaces_birmingham.geojson", label="warm",
-                           type="warm_space"),
-        OrganisationSource(path=D / "osm/foodbanks_birmingham.geojson", label="food",
-                           type="food_bank"),
-        OrganisationSource(path=D / "seed_organisations.csv", label="seed")), area)
+    orgs, _, _ = read_all_organisations(
+        (
+            OrganisationSource(
+                path=D / "osm/warm_spaces_birmingham.geojson", label="warm", type="warm_space"
+            ),
+            OrganisationSource(
+                path=D / "osm/foodbanks_birmingham.geojson", label="food", type="food_bank"
+            ),
+            OrganisationSource(path=D / "seed_organisations.csv", label="seed"),
+        ),
+        area,
+    )
     net = read_walk_network(D / "osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(orgs, area, network=net, minutes=[15, 20])
     b = basket_coverage(cov, {"warm": "warm_space", "food": ["food_bank", "food_pantry", "food"]})

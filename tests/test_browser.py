@@ -42,8 +42,6 @@ MAP = "window[document.querySelector('.folium-map').id]"
 TILE_HOST = "basemaps.cartocdn.com"
 
 
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
@@ -79,8 +77,12 @@ class Page:
 
     def __init__(self, browser, path: Path, min_paths: int = 601, viewport=None):
         phone = viewport is not None and viewport["width"] < 600
-        self.ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 900},
-                                       offline=True, is_mobile=phone, has_touch=phone)
+        self.ctx = browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 900},
+            offline=True,
+            is_mobile=phone,
+            has_touch=phone,
+        )
         self.ctx.route(
             "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
         )
@@ -358,8 +360,10 @@ def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp
     n_thin = int(thin["thin"].sum()) if "thin" in thin.columns else len(thin)  # thin rows only
     n_pts = len(json.loads(re.search(r"var pts = (.*);\n", path.read_text("utf-8")).group(1)))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for name, viewport in (("desktop", {"width": 1366, "height": 768}),
-                           ("phone", {"width": 390, "height": 844})):
+    for name, viewport in (
+        ("desktop", {"width": 1366, "height": 768}),
+        ("phone", {"width": 390, "height": 844}),
+    ):
         p = Page(browser, path, min_paths=600 + 69, viewport=viewport)  # LSOAs + wards
         try:
             p.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
@@ -369,13 +373,16 @@ def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp
             assert all(TILE_HOST in u for u in p.failed), p.failed
             assert all(c.startswith("Failed to load resource") for c in p.console), p.console
             assert len(p.console) <= len(p.failed)
-            assert "OpenStreetMap contributors" in p.page.locator(
-                ".leaflet-control-attribution").inner_text()
+            assert (
+                "OpenStreetMap contributors"
+                in p.page.locator(".leaflet-control-attribution").inner_text()
+            )
             assert p.page.title().startswith("Birmingham: ")
             headline = p.page.locator(".cnmap-headline").inner_text()
             assert headline.startswith(
                 f"{share:.1f}% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) "
-                f"of {n_pts} organisations."), headline
+                f"of {n_pts} organisations."
+            ), headline
             assert p.page.locator(".cnmap-story li[data-cnmap-i]").count() == n_thin
             p.page.wait_for_timeout(500)
             p.page.screenshot(path=str(SCREENSHOTS / f"main_command_map_{name}.png"))

@@ -84,13 +84,17 @@ def test_calibrate_detour_is_the_median_ratio_of_usable_pairs() -> None:
     assert calibrate_detour(walk, line, min_straight_m=50.0, min_pairs=3).n_pairs == 6
 
 
-@pytest.mark.parametrize("walk, line, phrase", [
-    ([100.0, 120.0], [100.0], "2 walking distances for 1 straight-line"),
-    ([90.0, 150.0, 150.0], [100.0, 100.0, 100.0], "shorter than its straight-line distance"),
-    ([150.0, 150.0], [100.0, 100.0], "only 2 resident-organisation pairs"),
-])
-def test_calibrate_detour_refuses_what_cannot_be_a_factor(walk: list[float], line: list[float],
-                                                          phrase: str) -> None:
+@pytest.mark.parametrize(
+    "walk, line, phrase",
+    [
+        ([100.0, 120.0], [100.0], "2 walking distances for 1 straight-line"),
+        ([90.0, 150.0, 150.0], [100.0, 100.0, 100.0], "shorter than its straight-line distance"),
+        ([150.0, 150.0], [100.0, 100.0], "only 2 resident-organisation pairs"),
+    ],
+)
+def test_calibrate_detour_refuses_what_cannot_be_a_factor(
+    walk: list[float], line: list[float], phrase: str
+) -> None:
     with pytest.raises(ValidationError, match=re.escape(phrase)):
         calibrate_detour(walk, line, min_pairs=3)
 
@@ -128,8 +132,15 @@ def test_detour_pairs_on_a_grid_are_manhattan_over_euclid() -> None:
     dy = np.abs(ys.ravel() - 281000.0)
     np.testing.assert_allclose(walk, dx + dy, atol=1e-6)  # along the streets of the grid
     np.testing.assert_allclose(line, np.hypot(dx, dy), atol=1e-6)
-    cal = calibrate_on_network(net, residents, org, shapely.box(399000, 279000, 403000, 283000),
-                               max_snap_m=50.0, margin_m=0.0, network_name="grid")
+    cal = calibrate_on_network(
+        net,
+        residents,
+        org,
+        shapely.box(399000, 279000, 403000, 283000),
+        max_snap_m=50.0,
+        margin_m=0.0,
+        network_name="grid",
+    )
     far = np.hypot(dx, dy) >= 100.0
     assert cal.factor == pytest.approx(np.median((dx + dy)[far] / np.hypot(dx, dy)[far]))
     assert cal.n_pairs == int(far.sum()) and cal.network == "grid"
@@ -141,8 +152,9 @@ def test_a_network_that_misses_the_district_cannot_calibrate() -> None:
 
     pts = gpd.GeoSeries(gpd.points_from_xy([410000.0], [290000.0]), crs="EPSG:27700")
     with pytest.raises(ValidationError, match="does not cover any of the district"):
-        calibrate_on_network(_grid(), pts, pts, shapely.box(409000, 289000, 411000, 291000),
-                             max_snap_m=500.0)
+        calibrate_on_network(
+            _grid(), pts, pts, shapely.box(409000, 289000, 411000, 291000), max_snap_m=500.0
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,14 +182,23 @@ def test_rutland_figures(rutland: dict[str, Any]) -> None:
     out = rutland["out"]
     read = pd.read_csv(out / "organisations" / "organisations_read.csv").set_index("dataset")
     # the national lists: 2,564 libraries, 14,357 GP practice rows (no header row)
-    assert read.loc["Public libraries", ["file_rows", "rows", "matched", "rejected"]].tolist() \
-        == [2564, 4, 4, 0]
-    assert read.loc["GP practices", ["file_rows", "rows", "matched", "rejected"]].tolist() \
-        == [14357, 4, 4, 0]
+    assert read.loc["Public libraries", ["file_rows", "rows", "matched", "rejected"]].tolist() == [
+        2564,
+        4,
+        4,
+        0,
+    ]
+    assert read.loc["GP practices", ["file_rows", "rows", "matched", "rejected"]].tolist() == [
+        14357,
+        4,
+        4,
+        0,
+    ]
     assert "kept 6,830 of 14,357 rows by keep" in read.loc["GP practices", "notes"]
     orgs = pd.read_csv(out / "tables" / "organisations.csv")
-    assert {"OAKHAM MEDICAL PRACTICE", "THE UPPINGHAM SURGERY", "Oakham", "Ketton"} <= \
-        set(orgs["name"])
+    assert {"OAKHAM MEDICAL PRACTICE", "THE UPPINGHAM SURGERY", "Oakham", "Ketton"} <= set(
+        orgs["name"]
+    )
     params = _params(out)["params"]
     assert params["population"] == pytest.approx(41_056)
     assert params["n_residential_points"] == 1279
@@ -185,8 +206,10 @@ def test_rutland_figures(rutland: dict[str, Any]) -> None:
     assert _share(out, 10) == pytest.approx(0.298, abs=5e-4)
     assert _share(out, 20) == pytest.approx(0.499, abs=5e-4)
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert "8 organisations placed, none rejected; 43.1% of 41,056 residents within 15 " \
-           "minutes' walk" in readme
+    assert (
+        "8 organisations placed, none rejected; 43.1% of 41,056 residents within 15 "
+        "minutes' walk" in readme
+    )
 
 
 @pytest.mark.slow
@@ -198,8 +221,10 @@ def test_rutland_records_its_data_and_network(rutland: dict[str, Any]) -> None:
     assert (area["lsoa_dataset"], area["wards_dataset"]) == ("lsoa2021", "wards")  # 20 m BGC
     guard = run["snap_coverage"]
     assert guard["status"] == "ok" and guard["n_unplaced"] == 0 and guard["n_points"] == 1279
-    assert "built from OpenStreetMap (rutland-latest_geofabrik_2018-02.osm.pbf) for E06000017 " \
-           "plus 2,500 m" == run["params"]["network_name"]
+    assert (
+        "built from OpenStreetMap (rutland-latest_geofabrik_2018-02.osm.pbf) for E06000017 "
+        "plus 2,500 m" == run["params"]["network_name"]
+    )
     methods = (rutland["out"] / "methods.md").read_text(encoding="utf-8")
     assert "population source: census2021: Census 2021 RM121 usual residents" in methods
     assert "Network coverage check: 0.0% of residents" in methods
@@ -242,7 +267,8 @@ def test_solihull_straight_line_run(solihull: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_solihull_detour_factor_is_calibrated_recorded_and_labelled(
-        solihull: dict[str, Any]) -> None:
+    solihull: dict[str, Any],
+) -> None:
     out = solihull["out"]
     cal = _params(out)["params"]["detour_calibration"]
     assert cal["factor"] == pytest.approx(1.399, abs=5e-4)
@@ -273,23 +299,34 @@ def _solihull_on_the_network(tmp_path: Path, extra: str = "") -> Path:
 
 @pytest.mark.slow
 def test_solihull_on_a_network_that_misses_most_of_it_is_refused(
-        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _solihull_on_the_network(tmp_path, "\nmax_snap_m = 100")
     code, out, err = _run(config, tmp_path / "o", capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cnmap: error: ")
-    assert line_has(err, "solihull_network.toml: ", "% of residents (", "farther than 100 m",
-                    "more than 10%: the walk network does not cover the area")
+    assert line_has(
+        err,
+        "solihull_network.toml: ",
+        "% of residents (",
+        "farther than 100 m",
+        "more than 10%: the walk network does not cover the area",
+    )
     # the remedies, in the library's terms and in the configuration's
-    assert line_has(err, "walk_network_for_district", "[network] build = \"district\" builds "
-                    "Solihull's network", "[coverage] mode = \"crow_flies\"")
+    assert line_has(
+        err,
+        "walk_network_for_district",
+        '[network] build = "district" builds Solihull\'s network',
+        '[coverage] mode = "crow_flies"',
+    )
     assert "Traceback" not in err and not (tmp_path / "o" / "run.json").exists()
 
 
 @pytest.mark.slow
-def test_solihull_on_birminghams_network_warns(shared_data: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_solihull_on_birminghams_network_warns(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = _run(_solihull_on_the_network(tmp_path), tmp_path / "o", capsys)
     assert code == 0, err
     guard = _params(tmp_path / "o")["snap_coverage"]
@@ -347,9 +384,12 @@ def _doc_blocks() -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_your_council_in_10_minutes_as_written(shared_data: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_your_council_in_10_minutes_as_written(
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Every step of the page: the shell commands in order (``export`` is the test's own
     environment: the mirror), the configuration saved as ``my_council.toml``, the map opened."""
     monkeypatch.chdir(tmp_path)

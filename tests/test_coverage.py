@@ -18,8 +18,12 @@ from cnmap.errors import CRSError, MissingColumnError, ValidationError
 from tests.helpers import lattice as L
 
 BNG, X0, Y0 = L.BNG, L.X0, L.Y0
-line_network, line_area, line_residents, orgs_at = (L.line_network, L.line_area,
-                                                    L.line_residents, L.orgs_at)
+line_network, line_area, line_residents, orgs_at = (
+    L.line_network,
+    L.line_area,
+    L.line_residents,
+    L.orgs_at,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +57,19 @@ def test_line_hand_checked(line):
 
 def test_line_by_type_and_speed(line):
     net, area, res = line
-    r = coverage(orgs_at([0, 1000], types=["Advice", "Food bank"]), area, network=net,
-                 residents=res, minutes=[5], speed_kmh=2.4)  # 40 m/min: 5 min = 200 m
+    r = coverage(
+        orgs_at([0, 1000], types=["Advice", "Food bank"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[5],
+        speed_kmh=2.4,
+    )  # 40 m/min: 5 min = 200 m
     assert r.types == ("advice", "food_bank")
     np.testing.assert_allclose(r.residents["walk_m"], [60, 460, 60])
-    np.testing.assert_allclose(r.residents["walk_min_food_bank"], [(950 + 10) / 40, 560 / 40, 60 / 40])
+    np.testing.assert_allclose(
+        r.residents["walk_min_food_bank"], [(950 + 10) / 40, 560 / 40, 60 / 40]
+    )
     L = r.lsoas.set_index("lsoa_code")
     assert L.loc["L2", "share_covered_5min_food_bank"] == 1.0
     assert L.loc["L2", "share_covered_5min_advice"] == 0.0
@@ -85,10 +97,14 @@ def test_persona_older_walkers(line):
 
 def test_crow_flies_explicit_factor(line):
     _, area, res = line
-    r = coverage(orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=1.0)
+    r = coverage(
+        orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=1.0
+    )
     assert r.mode == "crow_flies" and r.params["detour_factor"] == 1.0
     assert r.residents["walk_m"].iloc[0] == pytest.approx(np.hypot(50, 10))
-    r2 = coverage(orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=2.0)
+    r2 = coverage(
+        orgs_at([0]), area, residents=res, minutes=[5], mode="crow_flies", detour_factor=2.0
+    )
     assert r2.residents["walk_m"].iloc[0] == pytest.approx(2 * np.hypot(50, 10))
     with pytest.raises(ValidationError, match="catchments need the street network"):
         r.catchments()
@@ -96,9 +112,17 @@ def test_crow_flies_explicit_factor(line):
 
 def test_far_resident_reported_not_covered(line):
     net, area, res = line
-    far = pd.concat([res, gpd.GeoDataFrame({"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [50.0]},
-                                           geometry=[Point(X0 + 900, Y0 + 900)], crs=BNG)],
-                    ignore_index=True)
+    far = pd.concat(
+        [
+            res,
+            gpd.GeoDataFrame(
+                {"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [50.0]},
+                geometry=[Point(X0 + 900, Y0 + 900)],
+                crs=BNG,
+            ),
+        ],
+        ignore_index=True,
+    )
     r = coverage(orgs_at([0]), area, network=net, residents=far, minutes=[20], max_snap_m=500)
     assert not r.residents["covered_20min"].iloc[3]
     assert r.lsoas.set_index("lsoa_code").loc["L2", "pop_unplaced"] == 50
@@ -129,12 +153,17 @@ def test_errors(line):
 
 
 def test_weighted_median_by_hand():
-    m = weighted_median(np.array(["a", "a", "a", "b"]), np.array([3.0, 1.0, 2.0, np.nan]),
-                        np.array([1.0, 1.0, 5.0, 1.0]))
+    m = weighted_median(
+        np.array(["a", "a", "a", "b"]),
+        np.array([3.0, 1.0, 2.0, np.nan]),
+        np.array([1.0, 1.0, 5.0, 1.0]),
+    )
     assert m["a"] == 2.0 and "b" not in m.index
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(xs=st.lists(st.floats(0, 1000), min_size=1, max_size=4), extra=st.floats(0, 1000))
 @pytest.mark.slow
 def test_properties_on_the_line(line, xs, extra):
@@ -143,7 +172,9 @@ def test_properties_on_the_line(line, xs, extra):
     b = coverage(orgs_at([*xs, extra]), area, network=net, residents=res, minutes=[2, 5, 10, 15])
     cov = a.lsoas[[f"pop_covered_{t}min" for t in (2, 5, 10, 15)]].to_numpy()
     assert (np.diff(cov, axis=1) >= -1e-9).all()  # never falls as minutes grow
-    assert (b.lsoas.filter(like="pop_covered").to_numpy() >= cov - 1e-9).all()  # adding never lowers
+    assert (
+        b.lsoas.filter(like="pop_covered").to_numpy() >= cov - 1e-9
+    ).all()  # adding never lowers
     assert (b.residents["walk_m"].to_numpy() <= a.residents["walk_m"].to_numpy() + 1e-9).all()
 
 
@@ -157,8 +188,9 @@ def birmingham(shared_data):
     from cnmap.network import read_walk_network
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
-                                    area=area)
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     return area, orgs, net
 
@@ -194,8 +226,14 @@ def test_birmingham_adding_organisations_never_lowers_coverage(birmingham):
     a = coverage(subset, area, network=net, minutes=[10, 15], type_col=None)
     b = coverage(full, area, network=net, minutes=[10, 15], type_col=None)
     for t in (10, 15):
-        assert (b.lsoas[f"pop_covered_{t}min"].to_numpy() >= a.lsoas[f"pop_covered_{t}min"].to_numpy() - 1e-6).all()
-        assert (b.wards[f"pop_covered_{t}min"].to_numpy() >= a.wards[f"pop_covered_{t}min"].to_numpy() - 1e-6).all()
+        assert (
+            b.lsoas[f"pop_covered_{t}min"].to_numpy()
+            >= a.lsoas[f"pop_covered_{t}min"].to_numpy() - 1e-6
+        ).all()
+        assert (
+            b.wards[f"pop_covered_{t}min"].to_numpy()
+            >= a.wards[f"pop_covered_{t}min"].to_numpy() - 1e-6
+        ).all()
     assert (b.residents["walk_m"].to_numpy() <= a.residents["walk_m"].to_numpy() + 1e-6).all()
     assert b.share_covered(15) > a.share_covered(15)
 
@@ -211,13 +249,26 @@ def test_cnmap_coverage_is_callable_after_module_import(line):
 
 def test_mean_reachable_by_type(line):
     net, area, res = line
-    r = coverage(orgs_at([0, 100, 1000], types=["a", "a", "b"]), area, network=net, residents=res,
-                 minutes=[15])  # 1,200 m: every resident reaches all three
+    r = coverage(
+        orgs_at([0, 100, 1000], types=["a", "a", "b"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[15],
+    )  # 1,200 m: every resident reaches all three
     L = r.lsoas.set_index("lsoa_code")
-    assert L.loc["L1", "mean_reachable_15min_a"] == 2.0 and L.loc["L1", "mean_reachable_15min_b"] == 1.0
+    assert (
+        L.loc["L1", "mean_reachable_15min_a"] == 2.0
+        and L.loc["L1", "mean_reachable_15min_b"] == 1.0
+    )
     assert L.loc["L1", "mean_reachable_15min"] == 3.0
-    r5 = coverage(orgs_at([0, 100, 1000], types=["a", "a", "b"]), area, network=net, residents=res,
-                  minutes=[5])  # 400 m: x=50 reaches both a's; x=450 reaches the one at 100 (360 m)
+    r5 = coverage(
+        orgs_at([0, 100, 1000], types=["a", "a", "b"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[5],
+    )  # 400 m: x=50 reaches both a's; x=450 reaches the one at 100 (360 m)
     L5 = r5.lsoas.set_index("lsoa_code")
     assert L5.loc["L1", "mean_reachable_5min_a"] == pytest.approx((100 * 2 + 200 * 1) / 300)
     assert L5.loc["L2", "mean_reachable_5min_b"] == 1.0
@@ -226,8 +277,9 @@ def test_mean_reachable_by_type(line):
 def test_no_organisation_placed_gives_zero_coverage_not_a_crash(line):
     # the only organisation is 5 km from the street: nobody can walk to it
     net, area, res = line
-    far = gpd.GeoDataFrame({"org_id": ["far"], "name": ["Far away"]},
-                           geometry=[Point(X0 + 500, Y0 + 5000)], crs=BNG)
+    far = gpd.GeoDataFrame(
+        {"org_id": ["far"], "name": ["Far away"]}, geometry=[Point(X0 + 500, Y0 + 5000)], crs=BNG
+    )
     r = coverage(far, area, network=net, residents=res, minutes=[15])
     assert r.totals["pop_covered"].iloc[0] == 0.0 and r.share_covered(15) == 0.0
     assert np.isnan(r.totals["mean_walk_min"].iloc[0])
@@ -271,7 +323,9 @@ def test_bad_residents_and_populations_are_errors_not_silent_drops(line):
     with pytest.raises(ValidationError, match=r"\['L2'\]"):
         coverage(orgs_at([0]), holed, network=net, residents="streets")
     # the caller's frames are untouched
-    assert res["weight"].tolist() == [100.0, 200.0, 300.0] and area.lsoas["population"].notna().all()
+    assert (
+        res["weight"].tolist() == [100.0, 200.0, 300.0] and area.lsoas["population"].notna().all()
+    )
 
 
 def test_typed_parameters_and_column_builders(line):
@@ -279,8 +333,13 @@ def test_typed_parameters_and_column_builders(line):
     from cnmap.params import CoverageParams
 
     net, area, res = line
-    r = coverage(orgs_at([0, 1000], types=["Advice", "Food bank"]), area, network=net,
-                 residents=res, minutes=[7.5, 15.0])
+    r = coverage(
+        orgs_at([0, 1000], types=["Advice", "Food bank"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[7.5, 15.0],
+    )
     assert r.thresholds == (7.5, 15) and r.headline_minutes == 15
     p = r.parameters
     assert isinstance(p, CoverageParams) and p.as_dict() == r.params
@@ -303,19 +362,34 @@ def test_typed_parameters_and_column_builders(line):
     figs = coverage_figures(r.residents, "lsoa_code", r.thresholds, r.types)
     pd.testing.assert_frame_equal(
         figs.reset_index(drop=True),
-        pd.DataFrame(r.lsoas.set_index("lsoa_code").loc[figs.index, list(figs.columns)])
-        .reset_index(drop=True))
+        pd.DataFrame(
+            r.lsoas.set_index("lsoa_code").loc[figs.index, list(figs.columns)]
+        ).reset_index(drop=True),
+    )
 
 
-@pytest.mark.parametrize(("far_people", "status"), [(0.0, None), (5.0, None), (10.0, "warn"), (50.0, "warn"),
-                                                    (100.0, "refuse")])
+@pytest.mark.parametrize(
+    ("far_people", "status"),
+    [(0.0, None), (5.0, None), (10.0, "warn"), (50.0, "warn"), (100.0, "refuse")],
+)
 def test_network_that_does_not_cover_the_residents_is_guarded(line, far_people, status):
     """Residents the network cannot place: a note above 1 %, a refusal above 10 %."""
     net, area, res = line
-    far = res if not far_people else pd.concat(
-        [res, gpd.GeoDataFrame({"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [far_people]},
-                               geometry=[Point(X0 + 900, Y0 + 900)], crs=BNG)],
-        ignore_index=True)
+    far = (
+        res
+        if not far_people
+        else pd.concat(
+            [
+                res,
+                gpd.GeoDataFrame(
+                    {"lsoa_code": ["L2"], "ward_code": ["W1"], "weight": [far_people]},
+                    geometry=[Point(X0 + 900, Y0 + 900)],
+                    crs=BNG,
+                ),
+            ],
+            ignore_index=True,
+        )
+    )
     share = far_people / (600.0 + far_people)
     if status == "refuse":
         with pytest.raises(ValidationError, match=r"14\.3 ?%.*(network|crow_flies)"):

@@ -23,11 +23,28 @@ from cnmap.errors import ValidationError
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = {
-    "wards", "wards_bsc", "lsoa2011", "lsoa2021", "lsoa2021_bsc", "lad_boundaries",
-    "lsoa2021_ward_lookup", "ward_lad_lookup", "lsoa2011_lsoa2021_lookup",
-    "lsoa2011_ward_bestfit", "iod2019_file7", "iod2025_file7", "iod2025_domains",
-    "iod2025_subdomains", "census2021_rm121", "postcodes", "codepoint_open", "libraries_ace",
-    "gp_practices_epraccur", "osm_extract", "osm_boundary", "osm_walk_network",
+    "wards",
+    "wards_bsc",
+    "lsoa2011",
+    "lsoa2021",
+    "lsoa2021_bsc",
+    "lad_boundaries",
+    "lsoa2021_ward_lookup",
+    "ward_lad_lookup",
+    "lsoa2011_lsoa2021_lookup",
+    "lsoa2011_ward_bestfit",
+    "iod2019_file7",
+    "iod2025_file7",
+    "iod2025_domains",
+    "iod2025_subdomains",
+    "census2021_rm121",
+    "postcodes",
+    "codepoint_open",
+    "libraries_ace",
+    "gp_practices_epraccur",
+    "osm_extract",
+    "osm_boundary",
+    "osm_walk_network",
 }
 PUBLISHER_HOSTS = {
     "services1.arcgis.com",  # ONS Open Geography Portal feature services
@@ -37,7 +54,8 @@ PUBLISHER_HOSTS = {
     "api.os.uk",  # Ordnance Survey downloads (Code-Point Open)
     "digital.nhs.uk",  # NHS Organisation Data Service
     "github.com",  # Libraries Hacked's filtered Arts Council England list
-    "overpass-api.de", "download.geofabrik.de",  # OpenStreetMap
+    "overpass-api.de",
+    "download.geofabrik.de",  # OpenStreetMap
 }
 
 
@@ -52,13 +70,17 @@ def test_every_official_source_is_declared_with_provenance():
     assert set(cat) == EXPECTED
     for ds in cat.values():
         assert ds.title and ds.publisher and ds.licence and ds.attribution, ds.id
-        assert ds.vintage and ds.crs and ds.url_kind in {
-            "direct", "arcgis_query", "landing_page", "derived"}, ds.id
+        assert (
+            ds.vintage
+            and ds.crs
+            and ds.url_kind in {"direct", "arcgis_query", "landing_page", "derived"}
+        ), ds.id
         if ds.url:
             parts = urllib.parse.urlsplit(ds.url)
             assert parts.scheme == "https" and parts.hostname in PUBLISHER_HOSTS, ds.url
     assert cat["iod2019_file7"].url.endswith(
-        "/file/845345/File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv")
+        "/file/845345/File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv"
+    )
     assert "File_7_IoD2025" in cat["iod2025_file7"].url
     assert "ESMARspQHYMw9BZ9" in cat["wards"].url and "{lad_code}" in cat["wards"].url
     assert cat["lsoa2011_ward_bestfit"].derived and cat["lsoa2011_ward_bestfit"].url == ""
@@ -110,9 +132,15 @@ def test_district_files_come_before_national_ones():
 def test_any_english_district_is_covered_by_the_national_files():
     # datasets a 2021/IoD2025 run needs: a "*" file for each (or for a stand-in)
     cat = catalogue()
-    for ids in (("lsoa2021_ward_lookup",), ("wards", "wards_bsc"), ("lsoa2021", "lsoa2021_bsc"),
-                ("iod2025_file7", "iod2025_domains"), ("census2021_rm121",),
-                ("postcodes", "codepoint_open"), ("ward_lad_lookup",)):
+    for ids in (
+        ("lsoa2021_ward_lookup",),
+        ("wards", "wards_bsc"),
+        ("lsoa2021", "lsoa2021_bsc"),
+        ("iod2025_file7", "iod2025_domains"),
+        ("census2021_rm121",),
+        ("postcodes", "codepoint_open"),
+        ("ward_lad_lookup",),
+    ):
         assert any(e.covers(lad_code="E07000177") for i in ids for e in cat[i].mirror), ids
 
 
@@ -137,8 +165,10 @@ def test_several_mirror_folders_and_manifests(tmp_path, monkeypatch, fixtures_di
     assert mirror_dirs() == [other.resolve(), shared_data.resolve()]
     wards = mirror_entries("wards")
     assert [(e.path, e.from_manifest) for e in wards] == [
-        ("warrington/wards.geojson", True), ("birmingham/wards.geojson", False),
-        ("rutland/rutland_wd24_bgc_wgs84.geojson", False)]
+        ("warrington/wards.geojson", True),
+        ("birmingham/wards.geojson", False),
+        ("rutland/rutland_wd24_bgc_wgs84.geojson", False),
+    ]
     assert wards[0].covers(lad_code="E06000007")
     # a manifest entry without a dataset is an error naming the file
     bad = tmp_path / "bad"
@@ -154,23 +184,55 @@ def test_normalise_columns_publisher_and_mirror_spellings():
     cat = catalogue()
     ons = pd.DataFrame(columns=["FID", "WD23CD", "WD23NM", "WD23NMW", "LAD23CD", "LAD23NM"])
     assert list(normalise_columns(ons, cat["wards"]).columns) == [
-        "FID", "ward_code", "ward_name", "WD23NMW", "lad_code", "lad_name"]
+        "FID",
+        "ward_code",
+        "ward_name",
+        "WD23NMW",
+        "lad_code",
+        "lad_name",
+    ]
     nspl = pd.DataFrame(columns=["pcd", "pcds", "lat", "long", "lsoa21", "laua", "oseast1m"])
     assert list(normalise_columns(nspl, cat["postcodes"]).columns) == [
-        "pcd", "postcode", "lat", "lon", "lsoa21_code", "lad_code", "easting"]
+        "pcd",
+        "postcode",
+        "lat",
+        "lon",
+        "lsoa21_code",
+        "lad_code",
+        "easting",
+    ]
     mirror = pd.DataFrame(columns=["lsoa11cd", "lsoa11nm", "lad19cd"])
     assert list(normalise_columns(mirror, cat["lsoa2011"]).columns) == [
-        "lsoa_code", "lsoa_name", "lad_code"]
+        "lsoa_code",
+        "lsoa_name",
+        "lad_code",
+    ]
     file7 = pd.DataFrame(columns=["LSOA code (2011)", "Local Authority District code (2019)"])
-    assert list(normalise_columns(file7, cat["iod2019_file7"]).columns) == [
-        "lsoa_code", "lad_code"]
-    tidy = pd.DataFrame(columns=["lsoa21_name", "lsoa21_code", "ward24_name", "ward24_code",
-                                 "ltla24_name", "ltla24_code"])
+    assert list(normalise_columns(file7, cat["iod2019_file7"]).columns) == ["lsoa_code", "lad_code"]
+    tidy = pd.DataFrame(
+        columns=[
+            "lsoa21_name",
+            "lsoa21_code",
+            "ward24_name",
+            "ward24_code",
+            "ltla24_name",
+            "ltla24_code",
+        ]
+    )
     assert list(normalise_columns(tidy, cat["lsoa2021_ward_lookup"]).columns) == [
-        "lsoa_name", "lsoa_code", "ward_name", "ward_code", "lad_name", "lad_code"]
+        "lsoa_name",
+        "lsoa_code",
+        "ward_name",
+        "ward_code",
+        "lad_name",
+        "lad_code",
+    ]
     census = pd.DataFrame(columns=["lsoa21_code", "Total", "Aged 65 years"])
     assert list(normalise_columns(census, cat["census2021_rm121"]).columns) == [
-        "lsoa_code", "census2021_usual_residents", "Aged 65 years"]
+        "lsoa_code",
+        "census2021_usual_residents",
+        "Aged 65 years",
+    ]
     both = pd.DataFrame(columns=["WD22CD", "WD24CD"])
     with pytest.raises(ValidationError, match="'WD22CD' and 'WD24CD' both map to 'ward_code'"):
         normalise_columns(both, cat["wards"])

@@ -61,11 +61,19 @@ class _Server:
             def _arcgis(self, q: dict[str, list[str]]) -> None:
                 total, page = 5, 2  # 5 features served 2 per page, as ArcGIS would
                 offset = int(q.get("resultOffset", ["0"])[0])
-                feats = [{"type": "Feature", "properties": {"LSOA11CD": f"E0100000{i}"},
-                          "geometry": {"type": "Point", "coordinates": [-1.9, 52.4 + i / 100]}}
-                         for i in range(offset, min(offset + page, total))]
-                doc = {"type": "FeatureCollection", "features": feats,
-                       "properties": {"exceededTransferLimit": offset + page < total}}
+                feats = [
+                    {
+                        "type": "Feature",
+                        "properties": {"LSOA11CD": f"E0100000{i}"},
+                        "geometry": {"type": "Point", "coordinates": [-1.9, 52.4 + i / 100]},
+                    }
+                    for i in range(offset, min(offset + page, total))
+                ]
+                doc = {
+                    "type": "FeatureCollection",
+                    "features": feats,
+                    "properties": {"exceededTransferLimit": offset + page < total},
+                }
                 body = json.dumps(doc).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -77,8 +85,9 @@ class _Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -112,9 +121,19 @@ def install_catalogue(monkeypatch, text: str) -> None:
         monkeypatch.setattr(mod, "catalogue", lambda cat=cat: cat)
 
 
-def entry(ds_id: str, url: str, *, fmt: str = "csv", kind: str = "direct", sha: str = "",
-          coverage: str = "national", member: str = "", mirror: str = "",
-          mirror_sha: str = "", key: str = '["lsoa_code"]') -> str:
+def entry(
+    ds_id: str,
+    url: str,
+    *,
+    fmt: str = "csv",
+    kind: str = "direct",
+    sha: str = "",
+    coverage: str = "national",
+    member: str = "",
+    mirror: str = "",
+    mirror_sha: str = "",
+    key: str = '["lsoa_code"]',
+) -> str:
     text = f"""
 [datasets.{ds_id}]
 title = "Test {ds_id}"
@@ -152,8 +171,9 @@ def files_under(folder: Path) -> list[str]:
 def test_mirror_copy_then_cache(env, monkeypatch):
     cache, mirror = env
     (mirror / "t.csv").write_bytes(CSV)
-    install_catalogue(monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv",
-                                         mirror_sha=CSV_SHA))
+    install_catalogue(
+        monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv", mirror_sha=CSV_SHA)
+    )
     rec = fetch_record("t", lad_code="E09000001")
     assert rec.source == "mirror" and rec.origin == "mirror"
     assert rec.path.read_bytes() == CSV and rec.path.is_relative_to(cache)
@@ -216,8 +236,9 @@ def test_mirror_checksum_mismatch_is_an_integrity_error(env, monkeypatch):
     cache, mirror = env
     (mirror / "t.csv").write_bytes(CSV)
     monkeypatch.setenv("CNMAP_OFFLINE", "1")
-    install_catalogue(monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv",
-                                         mirror_sha="0" * 64))
+    install_catalogue(
+        monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv", mirror_sha="0" * 64)
+    )
     with pytest.raises(DataIntegrityError, match=r"sha256 .* but 0{64} was expected"):
         fetch("t", lad_code="E09000001")
     assert files_under(cache) == []
@@ -275,14 +296,20 @@ def test_no_network_no_mirror_no_cache(env, monkeypatch):
 def test_iod2025_has_no_copy_anywhere(env, monkeypatch, shared_data):
     monkeypatch.setenv("CNMAP_OFFLINE", "1")
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(shared_data))
-    with pytest.raises(DataFetchError, match=r"iod2025_file7 .*CNMAP_DATA_MIRROR=.*has no file"
-                       r" covering it.*File_7_IoD2025_All_Ranks"):
+    with pytest.raises(
+        DataFetchError,
+        match=r"iod2025_file7 .*CNMAP_DATA_MIRROR=.*has no file"
+        r" covering it.*File_7_IoD2025_All_Ranks",
+    ):
         fetch("iod2025_file7", lad_code="E06000017")  # File 7 rows: BHAM, SOL only
 
 
 def test_landing_page_only_dataset(env, monkeypatch):
-    with pytest.raises(DataFetchError, match=r"osm_boundary has no automatic download "
-                                             r"\(landing_page\)"):
+    with pytest.raises(
+        DataFetchError,
+        match=r"osm_boundary has no automatic download "
+        r"\(landing_page\)",
+    ):
         fetch("osm_boundary", lad_code="E06000007")
 
 
@@ -326,8 +353,10 @@ def test_truncated_download_is_rejected_and_leaves_nothing(env, monkeypatch, ser
     cache, _ = env
     server.routes["/t.csv"] = (200, CSV[:40], len(CSV))  # announces more than it sends
     install_catalogue(monkeypatch, entry("t", f"{server.base}/t.csv"))
-    with pytest.raises(DataIntegrityError,
-                       match=rf"gave 40 bytes but the server announced {len(CSV)} \(truncated\)"):
+    with pytest.raises(
+        DataIntegrityError,
+        match=rf"gave 40 bytes but the server announced {len(CSV)} \(truncated\)",
+    ):
         fetch("t")
     assert files_under(cache) == []
 
@@ -361,8 +390,9 @@ def test_zip_download(env, monkeypatch, server):
         zf.writestr("Documents/readme.txt", "x")
         zf.writestr("Data/NSPL_TEST_UK.csv", CSV)
     server.routes["/nspl"] = (200, buf.getvalue(), None)
-    install_catalogue(monkeypatch, entry("t", f"{server.base}/nspl", fmt="zip",
-                                         member="Data/NSPL_*_UK.csv"))
+    install_catalogue(
+        monkeypatch, entry("t", f"{server.base}/nspl", fmt="zip", member="Data/NSPL_*_UK.csv")
+    )
     rec = fetch_record("t")
     assert rec.path.name == "t.zip"
     frame = read_dataset(rec, columns=["lsoa_code", "pop"])
@@ -376,20 +406,23 @@ def test_truncated_zip_is_rejected(env, monkeypatch, server):
         zf.writestr("Data/NSPL_TEST_UK.csv", CSV * 50)
     data = buf.getvalue()
     server.routes["/nspl"] = (200, data[: len(data) // 2], None)
-    install_catalogue(monkeypatch, entry("t", f"{server.base}/nspl", fmt="zip",
-                                         member="Data/NSPL_*_UK.csv"))
+    install_catalogue(
+        monkeypatch, entry("t", f"{server.base}/nspl", fmt="zip", member="Data/NSPL_*_UK.csv")
+    )
     with pytest.raises(DataIntegrityError, match="damaged or truncated zip"):
         fetch("t")
 
 
 def test_arcgis_query_is_paged_into_one_geojson(env, monkeypatch, server):
     url = f"{server.base}/arcgis/query?where=LAD24CD%3D%27{{lad_code}}%27&outFields=*&f=geojson"
-    install_catalogue(monkeypatch, entry("t", url, kind="arcgis_query", fmt="geojson",
-                                         coverage="lad"))
+    install_catalogue(
+        monkeypatch, entry("t", url, kind="arcgis_query", fmt="geojson", coverage="lad")
+    )
     rec = fetch_record("t", lad_code="E09000001")
     doc = json.loads(rec.path.read_text())
     assert [f["properties"]["LSOA11CD"] for f in doc["features"]] == [
-        f"E0100000{i}" for i in range(5)]
+        f"E0100000{i}" for i in range(5)
+    ]
     assert len(server.hits) == 3
     assert all("where=LAD24CD%3D%27E09000001%27" in h for h in server.hits)
     assert rec.lad_codes == ("E09000001",)
@@ -406,7 +439,8 @@ def test_unconstrained_request_ignores_other_districts_cached_files(env, monkeyp
     other.mkdir()
     (other / "t.csv").write_bytes(CSV)
     (other / "cnmap-mirror.toml").write_text(
-        '[[mirror]]\ndataset = "t"\npath = "t.csv"\nlad_codes = ["E06000007"]\n')
+        '[[mirror]]\ndataset = "t"\npath = "t.csv"\nlad_codes = ["E06000007"]\n'
+    )
     newer = CSV + b"E01000003,Test 001C,1700\n"
     (mirror / "t.csv").write_bytes(newer)
     install_catalogue(monkeypatch, entry("t", "https://example.org/t.csv", mirror="t.csv"))

@@ -20,7 +20,6 @@ HEAD = b"LSOA11CD,LSOA11NM,pop\n"
 NATIONAL = HEAD + b"E01000001,Test 001A,1500\nE01000002,Test 001B,1600\n"
 
 
-
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -35,8 +34,9 @@ def env(tmp_path, monkeypatch):
     return cache, mirror
 
 
-def _install(monkeypatch, mirrors: list[tuple[str, str, str]], fmt: str = "csv",
-             key: str = '["lsoa_code"]') -> None:
+def _install(
+    monkeypatch, mirrors: list[tuple[str, str, str]], fmt: str = "csv", key: str = '["lsoa_code"]'
+) -> None:
     text = f"""
 [datasets.t]
 title = "Test"
@@ -68,8 +68,13 @@ def test_district_file_wins_over_a_national_copy_cached_earlier(env, monkeypatch
     _install(monkeypatch, [("national.csv", '["*"]', _sha(NATIONAL))])
     assert fetch_record("t", lad_code="E08000025").path.read_bytes() == NATIONAL
     # now the district's own file is listed first: it must answer, not the cached national copy
-    _install(monkeypatch, [("district.csv", '["E08000025"]', _sha(district)),
-                           ("national.csv", '["*"]', _sha(NATIONAL))])
+    _install(
+        monkeypatch,
+        [
+            ("district.csv", '["E08000025"]', _sha(district)),
+            ("national.csv", '["*"]', _sha(NATIONAL)),
+        ],
+    )
     rec = fetch_record("t", lad_code="E08000025")
     assert rec.path.read_bytes() == district and rec.read_from == "mirror:district.csv"
     again = fetch_record("t", lad_code="E08000025")
@@ -146,8 +151,13 @@ def test_request_without_a_district_gets_the_national_file(env, monkeypatch):
     district = HEAD + b"E01000009,District 009A,900\n"
     (mirror / "district.csv").write_bytes(district)
     (mirror / "national.csv").write_bytes(NATIONAL)
-    _install(monkeypatch, [("district.csv", '["E06000017"]', _sha(district)),
-                           ("national.csv", '["*"]', _sha(NATIONAL))])
+    _install(
+        monkeypatch,
+        [
+            ("district.csv", '["E06000017"]', _sha(district)),
+            ("national.csv", '["*"]', _sha(NATIONAL)),
+        ],
+    )
     assert fetch_record("t").path.read_bytes() == NATIONAL
     assert fetch_record("t").source == "cache"  # and its cached copy answers next time
     assert fetch_record("t", lad_code="E06000017").path.read_bytes() == district

@@ -48,8 +48,7 @@ from cnmap import deprivation as dp
 from cnmap import iod
 from cnmap.errors import MissingColumnError, ValidationError
 
-GROUPS = {"E01000001": "A", "E01000002": "A", "E01000003": "A",
-          "E01000004": "B", "E01000005": "B"}
+GROUPS = {"E01000001": "A", "E01000002": "A", "E01000003": "A", "E01000004": "B", "E01000005": "B"}
 
 
 @pytest.fixture
@@ -76,13 +75,13 @@ def test_average_score_and_rank(five_summary: pd.DataFrame) -> None:
 
 
 def test_proportion_most_deprived_10(five_summary: pd.DataFrame) -> None:
-    assert five_summary["imd_proportion_most_deprived_10"].tolist() == pytest.approx(
-        [1 / 3, 1 / 2])
+    assert five_summary["imd_proportion_most_deprived_10"].tolist() == pytest.approx([1 / 3, 1 / 2])
 
 
 def test_extent_taper(five_summary: pd.DataFrame) -> None:
     assert five_summary["imd_extent"].tolist() == pytest.approx(
-        [6053 / 19000, 24.45 / 38], abs=1e-12)
+        [6053 / 19000, 24.45 / 38], abs=1e-12
+    )
 
 
 def test_local_concentration_partial_lsoa(five_summary: pd.DataFrame) -> None:
@@ -107,8 +106,14 @@ def test_total_population_weights_option(five_raw: pd.DataFrame) -> None:
 
 def test_ranks_across_groups(five_summary: pd.DataFrame) -> None:
     s = five_summary
-    for m in ("imd_average_score", "imd_average_rank", "imd_proportion_most_deprived_10",
-              "imd_extent", "income_scale", "employment_scale"):
+    for m in (
+        "imd_average_score",
+        "imd_average_rank",
+        "imd_proportion_most_deprived_10",
+        "imd_extent",
+        "income_scale",
+        "employment_scale",
+    ):
         assert s[f"rank_of_{m}"].tolist() == [2, 1], m
     assert s["rank_of_imd_local_concentration"].tolist() == [1, 2]
     assert str(s["rank_of_imd_extent"].dtype) == "Int64"
@@ -123,8 +128,7 @@ def test_absent_inputs_left_out(five_summary: pd.DataFrame) -> None:
         assert f"rank_of_income_{m}" not in s.columns
     left = s.attrs["left_out"]
     assert left["income_average_rank"] == "no income_rank column"
-    assert left["income_proportion_most_deprived_10"] == (
-        "no income_rank or income_decile column")
+    assert left["income_proportion_most_deprived_10"] == ("no income_rank or income_decile column")
     assert not any(c.startswith(("education", "idaci")) for c in s.columns)
     assert s.attrs["domains"] == ["imd", "income", "employment"]
     assert s.attrs["n_lsoas_england"] == 100
@@ -134,9 +138,15 @@ def test_absent_inputs_left_out(five_summary: pd.DataFrame) -> None:
 
 def test_column_order(five_summary: pd.DataFrame) -> None:
     cols = list(five_summary.columns)
-    assert cols[:7] == ["n_lsoas", "population", "imd_average_score", "imd_average_rank",
-                        "imd_proportion_most_deprived_10", "imd_extent",
-                        "imd_local_concentration"]
+    assert cols[:7] == [
+        "n_lsoas",
+        "population",
+        "imd_average_score",
+        "imd_average_rank",
+        "imd_proportion_most_deprived_10",
+        "imd_extent",
+        "imd_local_concentration",
+    ]
     assert cols.index("income_scale") < cols.index("rank_of_imd_average_score")
 
 
@@ -157,8 +167,9 @@ def test_mapping_as_series_and_input_untouched(five_raw: pd.DataFrame) -> None:
 
 
 def test_only_deciles_gives_proportion_only() -> None:
-    t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "crime_decile": [1, 4],
-                      "pop_total": [5, 5]})
+    t = pd.DataFrame(
+        {"lsoa_code": ["E01000001", "E01000002"], "crime_decile": [1, 4], "pop_total": [5, 5]}
+    )
     s = dp.summarise(t, {"E01000001": "g", "E01000002": "g"})
     assert s["crime_proportion_most_deprived_10"].item() == 0.5
     assert "crime_extent" not in s.columns
@@ -168,15 +179,19 @@ def test_only_deciles_gives_proportion_only() -> None:
 def test_no_population_leaves_weighted_measures_out() -> None:
     t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 5000]})
     s = dp.summarise(t, {"E01000001": "g", "E01000002": "g"})
-    assert list(s.columns) == ["n_lsoas", "imd_proportion_most_deprived_10",
-                               "rank_of_imd_proportion_most_deprived_10"]
+    assert list(s.columns) == [
+        "n_lsoas",
+        "imd_proportion_most_deprived_10",
+        "rank_of_imd_proportion_most_deprived_10",
+    ]
     assert s.attrs["left_out"]["imd_average_rank"] == "no pop_total population column"
     assert s.attrs["left_out"]["population"].startswith("no total population")
 
 
 def test_population_column_used_as_total() -> None:
-    t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 101],
-                      "population": [100, 300]})
+    t = pd.DataFrame(
+        {"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 101], "population": [100, 300]}
+    )
     s = dp.summarise(t, {"E01000001": "g", "E01000002": "g"}, n_lsoas=1000)
     assert s["population"].item() == 400
     assert s["imd_average_rank"].item() == pytest.approx((100 * 1000 + 300 * 900) / 400)
@@ -186,8 +201,9 @@ def test_population_column_used_as_total() -> None:
 def test_blank_population_column_is_an_error_naming_the_lsoa() -> None:
     # before: the weighted measures silently vanished with the reason "no total population
     # column", although the column is there with one blank
-    t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 101],
-                      "population": [100, np.nan]})
+    t = pd.DataFrame(
+        {"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 101], "population": [100, np.nan]}
+    )
     with pytest.raises(ValidationError, match=r"'population'.*\['E01000002'\]"):
         dp.summarise(t, {"E01000001": "g", "E01000002": "g"}, n_lsoas=1000)
     t["population"] = [100, -3]
@@ -199,10 +215,8 @@ def test_percentile_boundaries_2019() -> None:
     # N = 32,844: rank 3,284 is in the 10th percentile (100*3284/32844 = 9.9988), 3,285 in
     # the 11th; rank 9,853 in the 30th (29.9994), 9,854 in the 31st (30.0024).
     ranks = np.array([1, 3284, 3285, 9853, 9854, 32844])
-    np.testing.assert_array_equal(dp._national_percentile(ranks, 32844),
-                                  [1, 10, 11, 30, 31, 100])
-    assert dp.extent_weight([10, 11, 30, 31]).tolist() == pytest.approx(
-        [1.0, 0.95, 0.05, 0.0])
+    np.testing.assert_array_equal(dp._national_percentile(ranks, 32844), [1, 10, 11, 30, 31, 100])
+    assert dp.extent_weight([10, 11, 30, 31]).tolist() == pytest.approx([1.0, 0.95, 0.05, 0.0])
     assert dp.extent_weight(20).item() == pytest.approx(0.95 - 9 * 0.9 / 19)
 
 
@@ -217,16 +231,16 @@ def test_iod2025_fixture(fixtures_dir: Path) -> None:
     average score (300*.41 + 200*.2 + 500*.05)/1000 = 0.188; average rank
     (300*33656 + 200*1 + 500*13756)/1000 = 16975; extent 300/1000; LC 33656.
     """
-    s = dp.summarise(pd.read_csv(fixtures_dir / "iod" / "iod2025_file7_three_lsoas.csv"),
-                     "lad_code")
+    s = dp.summarise(
+        pd.read_csv(fixtures_dir / "iod" / "iod2025_file7_three_lsoas.csv"), "lad_code"
+    )
     assert s.attrs["iod_edition"] == 2025 and s.attrs["n_lsoas_england"] == 33755
     r = s.loc["E06000099"]
     assert r["imd_extent"] == pytest.approx(0.73125)
     assert r["imd_proportion_most_deprived_10"] == pytest.approx(1 / 3)
     assert r["imd_average_rank"] == pytest.approx(22799.375)
     assert r["imd_local_concentration"] == pytest.approx(30381)
-    assert r["imd_average_score"] == pytest.approx((1500 * 61.2 + 1500 * 40.5 + 1000 * 5.1)
-                                                   / 4000)
+    assert r["imd_average_score"] == pytest.approx((1500 * 61.2 + 1500 * 40.5 + 1000 * 5.1) / 4000)
     assert r["idaopi_average_score"] == pytest.approx(0.188)
     assert r["idaopi_average_rank"] == pytest.approx(16975)
     assert r["idaopi_extent"] == pytest.approx(0.3)
@@ -257,14 +271,22 @@ def test_birmingham_reproduces_file10(birmingham: pd.DataFrame) -> None:
     assert round(r["employment_average_score"], 3) == 0.153
     # the partial file has only 3 score columns: the other average scores are left out
     assert set(s.attrs["left_out"]) == {
-        f"{d}_average_score" for d in ("education", "health", "crime", "barriers",
-                                       "living_environment", "idaci", "idaopi")}
+        f"{d}_average_score"
+        for d in (
+            "education",
+            "health",
+            "crime",
+            "barriers",
+            "living_environment",
+            "idaci",
+            "idaopi",
+        )
+    }
     assert r["income_scale"] == pytest.approx(246679.31)
     assert r["employment_scale"] == pytest.approx(101549.689)
 
 
-def test_birmingham_same_from_official_layout(shared_data: Path,
-                                              birmingham: pd.DataFrame) -> None:
+def test_birmingham_same_from_official_layout(shared_data: Path, birmingham: pd.DataFrame) -> None:
     raw = pd.read_csv(shared_data / "birmingham" / "imd2019_lsoa_birmingham.csv")
     a = dp.summarise(raw, "Local Authority District code (2019)")
     b = dp.summarise(birmingham, "lad_code")
@@ -297,10 +319,10 @@ def test_warrington_full_file7_all_average_scores(shared_data: Path) -> None:
             assert f"{d}_{m}" in s.columns
     # IDACI is weighted by children 0-15, independently recomputed here
     w = t["pop_children_0_15"]
-    assert s["idaci_average_score"].item() == pytest.approx(
-        (t["idaci_score"] * w).sum() / w.sum())
+    assert s["idaci_average_score"].item() == pytest.approx((t["idaci_score"] * w).sum() / w.sum())
     assert s["imd_proportion_most_deprived_10"].item() == pytest.approx(
-        (t["imd_decile"] == 1).mean())
+        (t["imd_decile"] == 1).mean()
+    )
 
 
 def test_ward_profiles_on_area(shared_data: Path, birmingham: pd.DataFrame) -> None:
@@ -311,25 +333,42 @@ def test_ward_profiles_on_area(shared_data: Path, birmingham: pd.DataFrame) -> N
     lookup = pd.read_csv(shared_data / "birmingham" / "lsoa2011_ward2018_bestfit_birmingham.csv")
     wards = gpd.read_file(shared_data / "birmingham" / "wards.geojson").to_crs(27700)
     geo = gpd.read_file(shared_data / "birmingham" / "lsoa2011.geojson").to_crs(27700)
-    lsoas = geo[["lsoa11cd", "geometry"]].rename(columns={"lsoa11cd": "lsoa_code"}).merge(
-        birmingham, on="lsoa_code").merge(
-        lookup[["lsoa11cd", "ward_code", "ward_name"]].rename(columns={"lsoa11cd": "lsoa_code"}),
-        on="lsoa_code")
+    lsoas = (
+        geo[["lsoa11cd", "geometry"]]
+        .rename(columns={"lsoa11cd": "lsoa_code"})
+        .merge(birmingham, on="lsoa_code")
+        .merge(
+            lookup[["lsoa11cd", "ward_code", "ward_name"]].rename(
+                columns={"lsoa11cd": "lsoa_code"}
+            ),
+            on="lsoa_code",
+        )
+    )
     lsoas["population"] = lsoas["pop_total"]
-    area = Area(lad_code="E08000025", lad_name="Birmingham", wards=wards, lsoas=lsoas,
-                boundary=wards.dissolve(), lookup=lookup, sources=pd.DataFrame())
+    area = Area(
+        lad_code="E08000025",
+        lad_name="Birmingham",
+        wards=wards,
+        lsoas=lsoas,
+        boundary=wards.dissolve(),
+        lookup=lookup,
+        sources=pd.DataFrame(),
+    )
     before = area.lsoas.copy()
     prof = dp.ward_profiles(area)
     pd.testing.assert_frame_equal(area.lsoas, before)
     assert len(prof) == 69 and prof.index.name == "ward_code"
     assert list(prof.columns[:3]) == ["ward_name", "n_lsoas", "population"]
-    assert prof.loc["E05011118", "ward_name"] == wards.set_index("ward_code").loc[
-        "E05011118", "ward_name"]
+    assert (
+        prof.loc["E05011118", "ward_name"]
+        == wards.set_index("ward_code").loc["E05011118", "ward_name"]
+    )
     assert sorted(prof["rank_of_imd_average_rank"]) == list(range(1, 70))
     assert prof.attrs["lad_code"] == "E08000025"
     direct = dp.summarise(birmingham, lookup.set_index("lsoa11cd")["ward_code"])
-    np.testing.assert_allclose(prof["imd_average_rank"].to_numpy(),
-                               direct["imd_average_rank"].to_numpy())
+    np.testing.assert_allclose(
+        prof["imd_average_rank"].to_numpy(), direct["imd_average_rank"].to_numpy()
+    )
     only = dp.ward_profiles(area, domains=["imd"])
     assert not any(c.startswith("income") for c in only.columns)
 
@@ -344,16 +383,23 @@ def test_error_unknown_group_column(five_raw: pd.DataFrame) -> None:
 
 def test_error_lsoa_without_group(five_raw: pd.DataFrame) -> None:
     partial = {k: v for k, v in GROUPS.items() if k != "E01000003"}
-    with pytest.raises(ValidationError, match=r"1 LSOA\(s\) of the table have no group in the "
-                                              r"mapping: \['E01000003'\]"):
+    with pytest.raises(
+        ValidationError,
+        match=r"1 LSOA\(s\) of the table have no group in the "
+        r"mapping: \['E01000003'\]",
+    ):
         dp.summarise(five_raw, partial, n_lsoas=100)
 
 
 def test_error_blank_group_value() -> None:
-    t = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 2],
-                      "ward": ["W1", None]})
-    with pytest.raises(ValidationError, match=r"1 LSOA\(s\) have no value in group column "
-                                              r"'ward': \['E01000002'\]"):
+    t = pd.DataFrame(
+        {"lsoa_code": ["E01000001", "E01000002"], "imd_rank": [1, 2], "ward": ["W1", None]}
+    )
+    with pytest.raises(
+        ValidationError,
+        match=r"1 LSOA\(s\) have no value in group column "
+        r"'ward': \['E01000002'\]",
+    ):
         dp.summarise(t, "ward")
 
 
@@ -405,14 +451,20 @@ def test_ward_profiles_errors(five_raw: pd.DataFrame) -> None:
     from cnmap.area import Area
 
     t = iod.read_iod(five_raw)
-    kw = dict(lad_code="E09000001", lad_name="Alpha", boundary=pd.DataFrame(),
-              lookup=pd.DataFrame(), sources=pd.DataFrame())
+    kw = dict(
+        lad_code="E09000001",
+        lad_name="Alpha",
+        boundary=pd.DataFrame(),
+        lookup=pd.DataFrame(),
+        sources=pd.DataFrame(),
+    )
     no_ward = Area(wards=pd.DataFrame({"ward_code": ["W1"]}), lsoas=t, **kw)
     with pytest.raises(MissingColumnError, match=r"have no 'ward_code' column"):
         dp.ward_profiles(no_ward)
     t2 = t.assign(ward_code=["W1"] * 5, ward_name=["One"] * 5)
-    empty_ward = Area(wards=pd.DataFrame({"ward_code": ["W1", "W2"],
-                                          "ward_name": ["One", "Two"]}), lsoas=t2, **kw)
+    empty_ward = Area(
+        wards=pd.DataFrame({"ward_code": ["W1", "W2"], "ward_name": ["One", "Two"]}), lsoas=t2, **kw
+    )
     with pytest.raises(ValidationError, match=r"ward\(s\) \['W2'\] .* have no LSOA assigned"):
         dp.ward_profiles(empty_ward)
 
@@ -431,19 +483,26 @@ def lsoa_tables(draw: st.DrawFn) -> pd.DataFrame:
         pops[0] = 1
     scores = draw(st.lists(st.floats(-3, 80, allow_nan=False), min_size=k, max_size=k))
     groups = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=k, max_size=k))
-    return pd.DataFrame({
-        "lsoa_code": [f"E01{i:06d}" for i in range(k)],
-        "imd_score": scores, "imd_rank": ranks, "pop_total": pops, "g": groups,
-    })
+    return pd.DataFrame(
+        {
+            "lsoa_code": [f"E01{i:06d}" for i in range(k)],
+            "imd_score": scores,
+            "imd_rank": ranks,
+            "pop_total": pops,
+            "g": groups,
+        }
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rank=st.integers(1, N_PROP), pop=st.integers(1, 5000),
-       score=st.floats(-3, 80, allow_nan=False))
+@given(
+    rank=st.integers(1, N_PROP), pop=st.integers(1, 5000), score=st.floats(-3, 80, allow_nan=False)
+)
 @pytest.mark.slow
 def test_property_single_lsoa_group(rank: int, pop: int, score: float) -> None:
-    t = pd.DataFrame({"lsoa_code": ["E01000001"], "imd_score": [score], "imd_rank": [rank],
-                      "pop_total": [pop]})
+    t = pd.DataFrame(
+        {"lsoa_code": ["E01000001"], "imd_score": [score], "imd_rank": [rank], "pop_total": [pop]}
+    )
     r = dp.summarise(t, {"E01000001": "x"}, n_lsoas=N_PROP).iloc[0]
     rev = N_PROP + 1 - rank
     assert r["imd_average_score"] == pytest.approx(score)
@@ -494,8 +553,8 @@ def test_birmingham_iod2025_ward_profiles(shared_data: Path) -> None:
     # IDACI and IDAOPI are weighted by children and older people, as in File 10
     assert prof.attrs["left_out"] == {}
     w = area.lsoas.groupby("ward_code").apply(
-        lambda g: np.average(g["idaci_score"], weights=g["pop_children_0_15"]),
-        include_groups=False)
+        lambda g: np.average(g["idaci_score"], weights=g["pop_children_0_15"]), include_groups=False
+    )
     assert np.allclose(prof["idaci_average_score"], w.reindex(prof.index))
     sub = dp.ward_profiles(area, domains=list(iod.SUBDOMAINS))
     assert sub["barriers_geographical_average_rank"].notna().all()

@@ -59,13 +59,21 @@ def test_every_public_module_is_in_the_api_page(conf) -> None:
     assert mods[0] == "cnmap"
     for name in conf.discovered_modules():
         assert name in mods, f"{name} is missing from the API page"
-    for must in ("cnmap.data", "cnmap.io", "cnmap.coverage", "cnmap.residents",
-                 "cnmap.deprivation", "cnmap.network", "cnmap.errors"):
+    for must in (
+        "cnmap.data",
+        "cnmap.io",
+        "cnmap.coverage",
+        "cnmap.residents",
+        "cnmap.deprivation",
+        "cnmap.network",
+        "cnmap.errors",
+    ):
         assert must in mods
 
 
-def test_module_exists_rejects_missing_and_namespace_only(conf, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_module_exists_rejects_missing_and_namespace_only(
+    conf, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert conf.module_exists("cnmap.coverage")
     assert not conf.module_exists("cnmap.no_such_module")
     (tmp_path / "nsonly_pkg_for_docs").mkdir()  # a folder without __init__.py
@@ -105,13 +113,19 @@ def test_guide_toctree_lists_every_guide_page() -> None:
 def test_guide_states_the_data_caveats_and_attributions() -> None:
     text = (DOCS / "guide" / "data-licences.md").read_text(encoding="utf-8")
     for phrase in [
-        "only three score columns", "mid-2015", "Derived LSOA 2011 → ward best fit",
-        "Postcode centroids", "licence unstated, 2022–2026 vintage", "August 2021",
-        "synthetic", "Open Government Licence v3.0",
+        "only three score columns",
+        "mid-2015",
+        "Derived LSOA 2011 → ward best fit",
+        "Postcode centroids",
+        "licence unstated, 2022–2026 vintage",
+        "August 2021",
+        "synthetic",
+        "Open Government Licence v3.0",
         "Contains OS data © Crown copyright and database right",
         "Contains public sector information licensed under the Open Government Licence v3.0",
         "Contains Royal Mail data © Royal Mail copyright and database right",
-        "© OpenStreetMap contributors", "Open Database Licence",
+        "© OpenStreetMap contributors",
+        "Open Database Licence",
     ]:
         assert phrase in text, phrase
 
@@ -126,18 +140,42 @@ def test_coverage_page_documents_every_result_column() -> None:
         return re.sub(r"_\{T\}min_[a-z_]+$", "_{T}min_{type}", col)
 
     produced = {
-        "lsoas/wards/deciles": ["population", "pop_unplaced", "pop_covered_15min",
-                                "share_covered_15min", "mean_reachable_15min", "mean_walk_min",
-                                "median_walk_min", "share_covered_15min_food",
-                                "mean_reachable_15min_food",
-                                "mean_walk_min_{type}", "imd_decile", "n_lsoas"],
-        "totals": ["minutes", "metres", "population", "pop_covered", "share_covered",
-                   "mean_walk_min"],
+        "lsoas/wards/deciles": [
+            "population",
+            "pop_unplaced",
+            "pop_covered_15min",
+            "share_covered_15min",
+            "mean_reachable_15min",
+            "mean_walk_min",
+            "median_walk_min",
+            "share_covered_15min_food",
+            "mean_reachable_15min_food",
+            "mean_walk_min_{type}",
+            "imd_decile",
+            "n_lsoas",
+        ],
+        "totals": [
+            "minutes",
+            "metres",
+            "population",
+            "pop_covered",
+            "share_covered",
+            "mean_walk_min",
+        ],
         "organisations": ["snap_distance_m", "snapped", "type_slug"],
-        "residents": ["lsoa_code", "ward_code", "weight", "placed", "walk_m", "walk_min",
-                      "n_reachable_15min", "covered_15min", "covered_15min_food",
-                      "n_reachable_15min_food",
-                      "walk_min_{type}"],
+        "residents": [
+            "lsoa_code",
+            "ward_code",
+            "weight",
+            "placed",
+            "walk_m",
+            "walk_min",
+            "n_reachable_15min",
+            "covered_15min",
+            "covered_15min_food",
+            "n_reachable_15min_food",
+            "walk_min_{type}",
+        ],
         "quality": ["what", "id", "detail"],
     }
     for table, cols in produced.items():
@@ -152,8 +190,9 @@ def test_coverage_page_matches_the_code(shared_data: Path) -> None:
     from cnmap.coverage import coverage
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham" / "seed_organisations.csv",
-                                    area=area)
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham" / "seed_organisations.csv", area=area
+    )
     res = coverage(orgs, area, minutes=[15], mode="crow_flies", detour_factor=1.4)
     text = (DOCS / "coverage.md").read_text(encoding="utf-8")
     types = res.types
@@ -165,13 +204,15 @@ def test_coverage_page_matches_the_code(shared_data: Path) -> None:
         return col.replace("_15min", "_{T}min")
 
     base = set(area.lsoas.columns) | {"geometry"}
-    frames = {"lsoas": [c for c in res.lsoas.columns if c not in base],
-              "wards": [c for c in res.wards.columns if c not in {"ward_code", "ward_name",
-                                                                   "geometry"}],
-              "deciles": list(res.deciles.columns), "totals": list(res.totals.columns),
-              "organisations": ["snap_distance_m", "snapped", "type_slug"],
-              "residents": [c for c in res.residents.columns if c != "geometry"],
-              "quality": list(res.quality.columns)}
+    frames = {
+        "lsoas": [c for c in res.lsoas.columns if c not in base],
+        "wards": [c for c in res.wards.columns if c not in {"ward_code", "ward_name", "geometry"}],
+        "deciles": list(res.deciles.columns),
+        "totals": list(res.totals.columns),
+        "organisations": ["snap_distance_m", "snapped", "type_slug"],
+        "residents": [c for c in res.residents.columns if c != "geometry"],
+        "quality": list(res.quality.columns),
+    }
     for name, cols in frames.items():
         for col in cols:
             assert f"`{generic(col)}`" in text, f"{name}.{col} is not documented"
@@ -194,8 +235,14 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     warnings = tmp_path / "warnings.txt"
     env = dict(os.environ, DOCS_OUT=str(out), DOCS_WARNINGS=str(warnings))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "build_docs.sh")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build_docs.sh")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     log = warnings.read_text(encoding="utf-8") if warnings.exists() else ""
     assert proc.returncode == 0, f"docs build failed:\n{log or proc.stderr[-5000:]}"
     assert log.strip() == "", f"docs build warnings:\n{log}"
@@ -217,24 +264,44 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     conf = _conf()
     for module, _ in conf.api_modules():
         assert f'id="module-{module}"' in api, f"{module} missing from the API page"
-    for obj in ("cnmap.io.read_organisations", "cnmap.io.OrganisationTable",
-                "cnmap.data.load_area", "cnmap.deprivation.summarise",
-                "cnmap.deprivation.ward_profiles", "cnmap.coverage.coverage",
-                "cnmap.coverage.CoverageResult", "cnmap.residents.residential_points",
-                "cnmap.network.read_walk_network", "cnmap.errors.ValidationError"):
+    for obj in (
+        "cnmap.io.read_organisations",
+        "cnmap.io.OrganisationTable",
+        "cnmap.data.load_area",
+        "cnmap.deprivation.summarise",
+        "cnmap.deprivation.ward_profiles",
+        "cnmap.coverage.coverage",
+        "cnmap.coverage.CoverageResult",
+        "cnmap.residents.residential_points",
+        "cnmap.network.read_walk_network",
+        "cnmap.errors.ValidationError",
+    ):
         assert f'id="{obj}"' in api, f"{obj} missing from the API page"
     # top-level names link to where they are documented
     assert 'href="#cnmap.io.read_organisations"' in api
 
     cov = page("coverage.html")
-    for phrase in ("share_covered_{T}min", "mean_walk_min", "pop_unplaced", "4.8 km/h",
-                   "1,200 m", "crow_flies", "detour", "access distance"):
+    for phrase in (
+        "share_covered_{T}min",
+        "mean_walk_min",
+        "pop_unplaced",
+        "4.8 km/h",
+        "1,200 m",
+        "crow_flies",
+        "detour",
+        "access distance",
+    ):
         assert phrase in cov, phrase
 
     licences = page("guide/data-licences.html")
-    for phrase in ("Open Government Licence v3.0", "© OpenStreetMap contributors",
-                   "Contains OS data © Crown copyright and database right", "mid-2015",
-                   "synthetic", "August 2021"):
+    for phrase in (
+        "Open Government Licence v3.0",
+        "© OpenStreetMap contributors",
+        "Contains OS data © Crown copyright and database right",
+        "mid-2015",
+        "synthetic",
+        "August 2021",
+    ):
         assert phrase in licences, phrase
 
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
@@ -257,9 +324,9 @@ def test_figures_quoted_in_the_docs(shared_data: Path) -> None:
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     warm = cnmap.read_organisations(
-        shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area)
-    net = read_walk_network(shared_data / "birmingham" / "osm" /
-                            "birmingham_walk_osm_2021-08.gpkg")
+        shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area
+    )
+    net = read_walk_network(shared_data / "birmingham" / "osm" / "birmingham_walk_osm_2021-08.gpkg")
     cov_md = (DOCS / "coverage.md").read_text(encoding="utf-8")
     walk_md = (DOCS / "guide" / "walk.md").read_text(encoding="utf-8")
     res_md = (DOCS / "guide" / "residents.md").read_text(encoding="utf-8")

@@ -38,12 +38,24 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
 
 def tables() -> dict[str, pd.DataFrame]:
     pts = gpd.GeoDataFrame(
-        {"org_id": ["a", "b"], "name": ["=HYPERLINK(\"http://x\")", "Caf\u00e9 \x07bell"],
-         "services_list": [("food", "advice"), ()], "open": [True, False]},
-        geometry=[Point(-1.9, 52.48), Point(-1.88, 52.47)], crs="EPSG:4326")
-    stats = pd.DataFrame({"share_covered_15min": [0.25, np.nan], "population": [1234.4, 99.0],
-                          "n": pd.array([3, None], dtype="Int64"), "mean_walk_min": [7.26, np.inf]},
-                         index=pd.Index(["W1", "W2"], name="ward_code"))
+        {
+            "org_id": ["a", "b"],
+            "name": ['=HYPERLINK("http://x")', "Caf\u00e9 \x07bell"],
+            "services_list": [("food", "advice"), ()],
+            "open": [True, False],
+        },
+        geometry=[Point(-1.9, 52.48), Point(-1.88, 52.47)],
+        crs="EPSG:4326",
+    )
+    stats = pd.DataFrame(
+        {
+            "share_covered_15min": [0.25, np.nan],
+            "population": [1234.4, 99.0],
+            "n": pd.array([3, None], dtype="Int64"),
+            "mean_walk_min": [7.26, np.inf],
+        },
+        index=pd.Index(["W1", "W2"], name="ward_code"),
+    )
     return {"organisations": pts, "ward stats": stats}
 
 
@@ -53,13 +65,24 @@ def read_sheet(ws) -> list[tuple]:
 
 def test_write_tables_all_formats(tmp_path):
     t = tables()
-    out = write_tables(t, tmp_path / "out", params={"minutes": [5, 15], "nested": {"a": 1}},
-                       sources=pd.DataFrame({"title": ["Hand data"], "licence": ["OGL-UK-3.0"],
-                                             "attribution": ["made by hand"]}),
-                       stem="demo", notes=["a caveat"], title="Demo export")
+    out = write_tables(
+        t,
+        tmp_path / "out",
+        params={"minutes": [5, 15], "nested": {"a": 1}},
+        sources=pd.DataFrame(
+            {"title": ["Hand data"], "licence": ["OGL-UK-3.0"], "attribution": ["made by hand"]}
+        ),
+        stem="demo",
+        notes=["a caveat"],
+        title="Demo export",
+    )
     d = tmp_path / "out"
-    assert [p.name for p in out["csv"]] == ["organisations.csv", "ward_stats.csv",
-                                            "parameters.csv", "sources.csv"]
+    assert [p.name for p in out["csv"]] == [
+        "organisations.csv",
+        "ward_stats.csv",
+        "parameters.csv",
+        "sources.csv",
+    ]
     assert out["xlsx"] == [d / "demo.xlsx"] and out["gpkg"] == [d / "demo.gpkg"]
     assert t["organisations"].crs.to_epsg() == 4326  # inputs untouched
 
@@ -69,15 +92,30 @@ def test_write_tables_all_formats(tmp_path):
     ws = pd.read_csv(d / "ward_stats.csv")
     assert ws.columns[0] == "ward_code" and ws.loc[0, "population"] == 1234.4
     par = pd.read_csv(d / "parameters.csv")
-    assert dict(zip(par["parameter"], par["value"], strict=True)) == {"minutes": "5, 15", "nested.a": "1"}
+    assert dict(zip(par["parameter"], par["value"], strict=True)) == {
+        "minutes": "5, 15",
+        "nested.a": "1",
+    }
 
     # XLSX
     wb = load_workbook(d / "demo.xlsx")
     assert wb.sheetnames == ["README", "organisations", "ward_stats"]  # as the file names
     rd = [v for row in read_sheet(wb["README"]) for v in row if v is not None]
     assert rd[0] == "Demo export"
-    for text in ("Sheets", "Parameters", "minutes", "5, 15", "nested.a", "Hand data", "OGL-UK-3.0",
-                 "made by hand", "Notes", "a caveat", "Column guide", "population"):
+    for text in (
+        "Sheets",
+        "Parameters",
+        "minutes",
+        "5, 15",
+        "nested.a",
+        "Hand data",
+        "OGL-UK-3.0",
+        "made by hand",
+        "Notes",
+        "a caveat",
+        "Column guide",
+        "population",
+    ):
         assert text in rd, text
     s = wb["organisations"]
     assert s.freeze_panes == "A2" and s.auto_filter.ref == "A1:D3"
@@ -88,16 +126,25 @@ def test_write_tables_all_formats(tmp_path):
     assert s["D2"].value is True
     assert s.column_dimensions["B"].width >= len('=HYPERLINK("http://x")')
     s = wb["ward_stats"]
-    assert [c.value for c in s[1]] == ["ward_code", "share_covered_15min", "population", "n",
-                                      "mean_walk_min"]
+    assert [c.value for c in s[1]] == [
+        "ward_code",
+        "share_covered_15min",
+        "population",
+        "n",
+        "mean_walk_min",
+    ]
     assert s["B2"].value == 0.25 and s["B2"].number_format == "0.0%"
     assert s["C2"].number_format == "#,##0" and s["E2"].number_format == "0.0"
     assert s["B3"].value is None and s["D3"].value is None and s["E3"].value is None  # NaN, NA, inf
 
     # GeoPackage: spatial tables only, in EPSG:27700, plus the readme tables and the styles
     layers = dict(pyogrio.list_layers(d / "demo.gpkg"))
-    assert layers == {"organisations": "Point", "readme_parameters": None, "readme_sources": None,
-                      "layer_styles": None}
+    assert layers == {
+        "organisations": "Point",
+        "readme_parameters": None,
+        "readme_sources": None,
+        "layer_styles": None,
+    }
     g = gpd.read_file(d / "demo.gpkg", layer="organisations")
     assert g.crs.to_epsg() == 27700
     exp = t["organisations"].to_crs(BNG)
@@ -114,7 +161,10 @@ def test_formats_subset_and_rewrite(tmp_path):
     write_tables({"only": tables()["organisations"]}, tmp_path, formats=["gpkg"])
     assert "ward_stats" not in dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))
     assert list(dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))) == [
-        "only", "readme_parameters", "layer_styles"]  # replaced, not appended
+        "only",
+        "readme_parameters",
+        "layer_styles",
+    ]  # replaced, not appended
     write_tables({"only": tables()["organisations"]}, tmp_path, formats=["gpkg"], styles=False)
     assert "layer_styles" not in dict(pyogrio.list_layers(tmp_path / "cnmap.gpkg"))
 
@@ -128,8 +178,10 @@ def test_sheet_names():
 
 
 def test_long_and_clashing_names(tmp_path):
-    long = {"thin_infrastructure_lsoas_ranked_by_need": pd.DataFrame({"a": [1]}),
-            "thin_infrastructure_lsoas_ranked_by_reach": pd.DataFrame({"a": [2]})}
+    long = {
+        "thin_infrastructure_lsoas_ranked_by_need": pd.DataFrame({"a": [1]}),
+        "thin_infrastructure_lsoas_ranked_by_reach": pd.DataFrame({"a": [2]}),
+    }
     write_tables(long, tmp_path, formats=["xlsx"])
     names = load_workbook(tmp_path / "cnmap.xlsx").sheetnames
     assert names == ["README", "thin_infrastructure_lsoas_ranke", "thin_infrastructure_lsoas_ran~2"]
@@ -167,23 +219,52 @@ def small_coverage():
     for i in range(11):
         G.add_node(i, x=X0 + i * 100, y=Y0)
     for i in range(10):
-        G.add_edge(i, i + 1, length=100.0,
-                   geometry=LineString([(X0 + i * 100, Y0), (X0 + (i + 1) * 100, Y0)]))
+        G.add_edge(
+            i,
+            i + 1,
+            length=100.0,
+            geometry=LineString([(X0 + i * 100, Y0), (X0 + (i + 1) * 100, Y0)]),
+        )
     net = walk_network_from_graph(G)
     lsoas = gpd.GeoDataFrame(
-        {"lsoa_code": ["E01000001", "E01000002"], "lsoa_name": ["West", "East"],
-         "ward_code": ["W1", "W1"], "ward_name": ["Ward", "Ward"], "population": [300.0, 300.0],
-         "imd_rank": [30000, 10], "imd_decile": [10, 1]},
-        geometry=[box(X0 - 50, Y0 - 100, X0 + 500, Y0 + 100),
-                  box(X0 + 500, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
-    wards = gpd.GeoDataFrame({"ward_code": ["W1"], "ward_name": ["Ward"], "lad_code": ["X"]},
-                             geometry=[box(X0 - 50, Y0 - 100, X0 + 1050, Y0 + 100)], crs=BNG)
-    area = Area(lad_code="X", lad_name="Line", wards=wards, lsoas=lsoas, boundary=wards,
-                lookup=lsoas[["lsoa_code", "ward_code"]],
-                sources=pd.DataFrame({"title": ["Hand-made"], "licence": ["CC0"]}))
-    res = gpd.GeoDataFrame({"lsoa_code": ["E01000001", "E01000002"], "ward_code": ["W1", "W1"],
-                            "weight": [300.0, 300.0]},
-                           geometry=[Point(X0 + 50, Y0 + 10), Point(X0 + 950, Y0 + 10)], crs=BNG)
+        {
+            "lsoa_code": ["E01000001", "E01000002"],
+            "lsoa_name": ["West", "East"],
+            "ward_code": ["W1", "W1"],
+            "ward_name": ["Ward", "Ward"],
+            "population": [300.0, 300.0],
+            "imd_rank": [30000, 10],
+            "imd_decile": [10, 1],
+        },
+        geometry=[
+            box(X0 - 50, Y0 - 100, X0 + 500, Y0 + 100),
+            box(X0 + 500, Y0 - 100, X0 + 1050, Y0 + 100),
+        ],
+        crs=BNG,
+    )
+    wards = gpd.GeoDataFrame(
+        {"ward_code": ["W1"], "ward_name": ["Ward"], "lad_code": ["X"]},
+        geometry=[box(X0 - 50, Y0 - 100, X0 + 1050, Y0 + 100)],
+        crs=BNG,
+    )
+    area = Area(
+        lad_code="X",
+        lad_name="Line",
+        wards=wards,
+        lsoas=lsoas,
+        boundary=wards,
+        lookup=lsoas[["lsoa_code", "ward_code"]],
+        sources=pd.DataFrame({"title": ["Hand-made"], "licence": ["CC0"]}),
+    )
+    res = gpd.GeoDataFrame(
+        {
+            "lsoa_code": ["E01000001", "E01000002"],
+            "ward_code": ["W1", "W1"],
+            "weight": [300.0, 300.0],
+        },
+        geometry=[Point(X0 + 50, Y0 + 10), Point(X0 + 950, Y0 + 10)],
+        crs=BNG,
+    )
     orgs = gpd.GeoDataFrame({"org_id": ["o1"], "name": ["Hall"]}, geometry=[Point(X0, Y0)], crs=BNG)
     return coverage(orgs, area, network=net, residents=res, minutes=[5, 15]), area
 
@@ -200,12 +281,26 @@ def test_export_coverage_holds_the_documented_sheets(tmp_path):
     th = thin_areas(cov, minutes=5)
     from cnmap.deprivation import ward_profiles
 
-    out = export_coverage(cov, tmp_path, thin=th, profiles=ward_profiles(area),
-                          sources=pd.DataFrame({"title": ["Organisations list"],
-                                                "licence": ["unstated"]}))
+    out = export_coverage(
+        cov,
+        tmp_path,
+        thin=th,
+        profiles=ward_profiles(area),
+        sources=pd.DataFrame({"title": ["Organisations list"], "licence": ["unstated"]}),
+    )
     wb = load_workbook(out["xlsx"][0])
-    assert wb.sheetnames == ["README", "thin_lsoas", "thin_wards", "lsoas", "wards", "deciles",
-                             "totals", "organisations", "ward_deprivation", "quality"]
+    assert wb.sheetnames == [
+        "README",
+        "thin_lsoas",
+        "thin_wards",
+        "lsoas",
+        "wards",
+        "deciles",
+        "totals",
+        "organisations",
+        "ward_deprivation",
+        "quality",
+    ]
     assert wb.sheetnames == documented_sheets()
     assert set(wb.sheetnames[1:]) <= set(SHEET_DESCRIPTIONS)
     # thin_lsoas: the thin LSOA only, with its reason; shares as percentages
@@ -225,12 +320,28 @@ def test_export_coverage_holds_the_documented_sheets(tmp_path):
     assert lsoas["share_covered_5min (%)"].tolist() == [100.0, 0.0]
     rd = [v for row in read_sheet(wb["README"]) for v in row if v is not None]
     assert rd[0] == "cnmap walking coverage - Line (X)"
-    for text in ("thin.rule", "coverage.speed_kmh", "Hand-made", "CC0", "Organisations list",
-                 "unstated", "thin_lsoas", "ward_deprivation"):
+    for text in (
+        "thin.rule",
+        "coverage.speed_kmh",
+        "Hand-made",
+        "CC0",
+        "Organisations list",
+        "unstated",
+        "thin_lsoas",
+        "ward_deprivation",
+    ):
         assert text in rd, text
     layers = dict(pyogrio.list_layers(out["gpkg"][0]))
-    assert {"thin_lsoas", "thin_wards", "lsoas", "wards", "organisations", "residents",
-            "catchments", "layer_styles"} <= set(layers)
+    assert {
+        "thin_lsoas",
+        "thin_wards",
+        "lsoas",
+        "wards",
+        "organisations",
+        "residents",
+        "catchments",
+        "layer_styles",
+    } <= set(layers)
     assert layers["residents"] == "Point" and "deciles" not in layers and "quality" not in layers
     g = gpd.read_file(out["gpkg"][0], layer="thin_lsoas")
     assert g.crs.to_epsg() == 27700 and g.loc[0, "rank"] == 1 and bool(g.loc[0, "thin"])
@@ -246,21 +357,46 @@ def test_export_coverage_holds_the_documented_sheets(tmp_path):
     # without thin and profiles: only the coverage sheets
     out2 = export_coverage(cov, tmp_path / "plain", formats=["xlsx"])
     assert load_workbook(out2["xlsx"][0]).sheetnames == [
-        "README", "lsoas", "wards", "deciles", "totals", "organisations", "quality"]
+        "README",
+        "lsoas",
+        "wards",
+        "deciles",
+        "totals",
+        "organisations",
+        "quality",
+    ]
     with pytest.raises(ValidationError, match="thin must be the result of cnmap.thin_areas"):
         export_coverage(cov, tmp_path, thin=cov)
 
 
 def test_people_table_whole_people_and_percentages():
-    df = pd.DataFrame({"ward_code": ["W1", "W2"], "population": [1234.5, np.nan],
-                       "pop_covered_15min": [1000.49, 7.0], "share_covered_15min": [0.81234, 1.0],
-                       "share_covered_z": [2.5, -1.0], "imd_extent": [0.5, 0.0],
-                       "mean_walk_min": [7.26, 3.04], "mean_reachable_15min": [2.3456, 0.0],
-                       "income_scale": [10.4, 3.6], "thin": [True, False]})
+    df = pd.DataFrame(
+        {
+            "ward_code": ["W1", "W2"],
+            "population": [1234.5, np.nan],
+            "pop_covered_15min": [1000.49, 7.0],
+            "share_covered_15min": [0.81234, 1.0],
+            "share_covered_z": [2.5, -1.0],
+            "imd_extent": [0.5, 0.0],
+            "mean_walk_min": [7.26, 3.04],
+            "mean_reachable_15min": [2.3456, 0.0],
+            "income_scale": [10.4, 3.6],
+            "thin": [True, False],
+        }
+    )
     got = people_table(df)
-    assert list(got.columns) == ["ward_code", "population", "pop_covered_15min",
-                                 "share_covered_15min (%)", "share_covered_z", "imd_extent (%)",
-                                 "mean_walk_min", "mean_reachable_15min", "income_scale", "thin"]
+    assert list(got.columns) == [
+        "ward_code",
+        "population",
+        "pop_covered_15min",
+        "share_covered_15min (%)",
+        "share_covered_z",
+        "imd_extent (%)",
+        "mean_walk_min",
+        "mean_reachable_15min",
+        "income_scale",
+        "thin",
+    ]
     assert str(got["population"].dtype) == "Int64"
     assert got["population"].tolist()[0] == 1235 and pd.isna(got["population"].iloc[1])
     assert got["pop_covered_15min"].tolist() == [1000, 7]
@@ -308,8 +444,12 @@ def test_empty_tables_say_why(tmp_path):
 
 
 def test_write_tables_explains_any_empty_table(tmp_path):
-    write_tables({"rejected": pd.DataFrame({"row": pd.Series([], dtype=int), "reason": []})},
-                 tmp_path, formats=["csv"], empty_reasons={"rejected": "every row was placed"})
+    write_tables(
+        {"rejected": pd.DataFrame({"row": pd.Series([], dtype=int), "reason": []})},
+        tmp_path,
+        formats=["csv"],
+        empty_reasons={"rejected": "every row was placed"},
+    )
     rows = pd.read_csv(tmp_path / "rejected.csv")
     assert rows.columns.tolist() == ["row", "reason"]
     assert rows["row"].tolist() == ["(no rows) every row was placed"]
@@ -338,11 +478,15 @@ def lookup_frame(points: dict[str, tuple[float, float]]) -> pd.DataFrame:
 
 def test_postcode_distances_flags_organisations_far_from_their_postcode():
     orgs = gpd.GeoDataFrame(
-        {"org_id": ["a", "b", "c", "d"], "name": ["Near", "Far", "No code", "Column"],
-         "address": ["1 High St, Town B1 1AA", "2 Low Rd B2 2BB", "somewhere", None],
-         "postcode": [None, None, None, "b11aa"]},
+        {
+            "org_id": ["a", "b", "c", "d"],
+            "name": ["Near", "Far", "No code", "Column"],
+            "address": ["1 High St, Town B1 1AA", "2 Low Rd B2 2BB", "somewhere", None],
+            "postcode": [None, None, None, "b11aa"],
+        },
         geometry=[Point(X0, Y0), Point(X0, Y0), Point(X0, Y0), Point(X0 + 300, Y0 + 400)],
-        crs=BNG)
+        crs=BNG,
+    )
     lookup = lookup_frame({"B1 1AA": (X0 + 600, Y0 + 800), "B2 2BB": (X0 + 3000, Y0)})
     got = postcode_distances(orgs, lookup, max_m=1000)
     assert got["postcode_checked"].tolist()[:2] == ["B1 1AA", "B2 2BB"]
@@ -357,8 +501,9 @@ def test_export_flags_organisations_far_from_their_postcode_in_quality(tmp_path)
     cov.organisations["address"] = ["Village Hall, B2 2BB"]
     import dataclasses
 
-    cov = dataclasses.replace(cov, area=dataclasses.replace(
-        area, postcodes=lookup_frame({"B2 2BB": (X0 + 2500, Y0)})))
+    cov = dataclasses.replace(
+        cov, area=dataclasses.replace(area, postcodes=lookup_frame({"B2 2BB": (X0 + 2500, Y0)}))
+    )
     export_coverage(cov, tmp_path, formats=["csv"])
     q = pd.read_csv(tmp_path / "quality.csv")
     assert q["what"].tolist() == [FAR_FROM_POSTCODE] and q["id"].tolist() == ["o1"]
@@ -370,10 +515,13 @@ def test_export_flags_organisations_far_from_their_postcode_in_quality(tmp_path)
 
 
 def test_ward_population_note_names_both_definitions():
-    wards = pd.DataFrame({"ward_code": ["W1", "W2"], "ward_name": ["North", "South"],
-                          "population": [100.0, 300.0]})
-    profiles = pd.DataFrame({"ward_name": ["North", "South"], "population": [150, 250]},
-                            index=pd.Index(["W1", "W2"], name="ward_code"))
+    wards = pd.DataFrame(
+        {"ward_code": ["W1", "W2"], "ward_name": ["North", "South"], "population": [100.0, 300.0]}
+    )
+    profiles = pd.DataFrame(
+        {"ward_name": ["North", "South"], "population": [150, 250]},
+        index=pd.Index(["W1", "W2"], name="ward_code"),
+    )
     note = ward_population_note({"wards": wards, "ward_deprivation": profiles})
     assert note is not None
     assert "up to 50 people, North (W1): 100 in wards, 150 in ward_deprivation" in note
@@ -392,8 +540,9 @@ def test_birmingham_export_readable(shared_data, tmp_path):
     from cnmap.network import read_walk_network
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
-                                    area=area)
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(orgs, area, network=net, minutes=[10, 15, 20])
     th = thin_areas(cov, org_label="warm space")
@@ -422,14 +571,17 @@ def test_birmingham_export_readable(shared_data, tmp_path):
     assert any(isinstance(v, str) and "Open Government Licence" in v for v in rd)
     assert any(isinstance(v, str) and "OpenStreetMap" in v for v in rd)
     # ward_deprivation adds LSOAs up by best fit, wards counts where people live: a note says so
-    assert any(isinstance(v, str) and v.startswith("Ward populations differ between sheets")
-               for v in rd)
+    assert any(
+        isinstance(v, str) and v.startswith("Ward populations differ between sheets") for v in rd
+    )
     # the warm spaces list has organisations placed far from their own postcode
     q = pd.read_csv(tmp_path / "quality.csv")
     far = q.loc[q["what"] == FAR_FROM_POSTCODE]
     assert len(far) >= 1 and far["detail"].str.contains("km from its address postcode").all()
     layers = dict(pyogrio.list_layers(out["gpkg"][0]))
-    assert layers["thin_lsoas"] in ("MultiPolygon", "Polygon") and layers["organisations"] == "Point"
+    assert (
+        layers["thin_lsoas"] in ("MultiPolygon", "Polygon") and layers["organisations"] == "Point"
+    )
     assert layers["residents"] == "Point" and "catchments" not in layers
     wb.close()
 
@@ -437,15 +589,32 @@ def test_birmingham_export_readable(shared_data, tmp_path):
 def test_csv_formula_injection_guarded(tmp_path):
     """Text a spreadsheet would run as a formula gets a leading ' in the CSV (numbers, the
     XLSX and the GeoPackage keep the values); csv_guard_formulas=False writes them as given."""
-    t = {"orgs": pd.DataFrame({
-        "name": ['=HYPERLINK("http://x")', "+44 121", "-cmd|' /C calc'!A0", "@SUM(A1)",
-                 "\tTab", "Plain - name", None],
-        "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0]})}
+    t = {
+        "orgs": pd.DataFrame(
+            {
+                "name": [
+                    '=HYPERLINK("http://x")',
+                    "+44 121",
+                    "-cmd|' /C calc'!A0",
+                    "@SUM(A1)",
+                    "\tTab",
+                    "Plain - name",
+                    None,
+                ],
+                "value": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0],
+            }
+        )
+    }
     src = t["orgs"].copy()
-    write_tables(t, tmp_path / "a", formats=["csv", "xlsx"], params={"note": "=1+1"},
-                 sources=pd.DataFrame({"title": ["@evil"]}))
+    write_tables(
+        t,
+        tmp_path / "a",
+        formats=["csv", "xlsx"],
+        params={"note": "=1+1"},
+        sources=pd.DataFrame({"title": ["@evil"]}),
+    )
     text = (tmp_path / "a" / "orgs.csv").read_text()
-    for bad in ('\n=HYPERLINK', "\n+44", "\n-cmd", "\n@SUM", "\n\tTab"):
+    for bad in ("\n=HYPERLINK", "\n+44", "\n-cmd", "\n@SUM", "\n\tTab"):
         assert bad not in text, bad
     got = pd.read_csv(tmp_path / "a" / "orgs.csv", keep_default_na=False)
     assert got["name"].tolist()[:6] == ["'" + v for v in src["name"][:5]] + ["Plain - name"]

@@ -54,8 +54,11 @@ def _texts(fig: Figure) -> list[Text]:
     for ax in fig.axes:
         if not ax.axison:
             hidden |= {id(t) for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
-    return [t for t in fig.findobj(Text)
-            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
 
 
 def _flat(fig: Figure) -> str:
@@ -105,18 +108,20 @@ def _hbars(ax) -> list[Rectangle]:
 
 @pytest.fixture()
 def small():
-    lsoas = pd.DataFrame({
-        "lsoa_code": ["A", "B", "C", "D"],
-        "imd_decile": [1, 1, 3, None],
-        "population": [100.0, 300.0, 200.0, 50.0],
-        "pop_covered_5min": [50.0, 150.0, 0.0, 10.0],
-        "pop_covered_15min": [100.0, 240.0, 100.0, 50.0],
-    })
-    totals = pd.DataFrame({"minutes": [5, 15], "population": 650.0,
-                           "pop_covered": [210.0, 490.0]})
+    lsoas = pd.DataFrame(
+        {
+            "lsoa_code": ["A", "B", "C", "D"],
+            "imd_decile": [1, 1, 3, None],
+            "population": [100.0, 300.0, 200.0, 50.0],
+            "pop_covered_5min": [50.0, 150.0, 0.0, 10.0],
+            "pop_covered_15min": [100.0, 240.0, 100.0, 50.0],
+        }
+    )
+    totals = pd.DataFrame({"minutes": [5, 15], "population": 650.0, "pop_covered": [210.0, 490.0]})
     totals["share_covered"] = totals["pop_covered"] / totals["population"]
-    return SimpleNamespace(lsoas=lsoas, totals=totals, thresholds=(5, 15), params={},
-                           area=None, organisations=None)
+    return SimpleNamespace(
+        lsoas=lsoas, totals=totals, thresholds=(5, 15), params={}, area=None, organisations=None
+    )
 
 
 def test_decile_coverage_by_hand(small):
@@ -136,8 +141,10 @@ def test_decile_figure_bars_are_the_shares(small, tmp_path):
     bars = _vbars(ax)
     assert len(bars) == 2  # one per decile present
     assert [b.get_height() for b in bars] == pytest.approx([85.0, 50.0])
-    assert [to_hex(b.get_facecolor()) for b in bars] == [S.IMD_DECILE_COLOURS[0].lower(),
-                                                          S.IMD_DECILE_COLOURS[2].lower()]
+    assert [to_hex(b.get_facecolor()) for b in bars] == [
+        S.IMD_DECILE_COLOURS[0].lower(),
+        S.IMD_DECILE_COLOURS[2].lower(),
+    ]
     ref = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
     assert len(ref) == 1 and ref[0].get_ydata()[0] == pytest.approx(100 * 490 / 650)
     five = [ln for ln in ax.lines if ln.get_label() == "5-minute walk"]
@@ -147,8 +154,10 @@ def test_decile_figure_bars_are_the_shares(small, tmp_path):
     assert "(%)" in ax.get_ylabel()
     text = _flat(fig)
     # no place known: none in the title
-    assert _title(fig) == "Residents within a 15-minute walk of an organisation, by national " \
+    assert (
+        _title(fig) == "Residents within a 15-minute walk of an organisation, by national "
         "IMD decile"
+    )
     assert "85.0% of residents in decile 1 (most deprived), 50.0% in decile 3" in text
     assert "85.0%" in [t.get_text() for t in ax.texts]
     _check_page(fig)
@@ -156,8 +165,7 @@ def test_decile_figure_bars_are_the_shares(small, tmp_path):
     assert [b.get_height() for b in _vbars(fig.axes[0])] == pytest.approx([50.0, 0.0])
     with pytest.raises(ValidationError, match="minutes=10"):
         decile_figure(small, minutes=10)
-    empty = SimpleNamespace(**{**small.__dict__,
-                               "lsoas": small.lsoas.assign(imd_decile=np.nan)})
+    empty = SimpleNamespace(**{**small.__dict__, "lsoas": small.lsoas.assign(imd_decile=np.nan)})
     with pytest.raises(ValidationError, match="no LSOA"):
         decile_figure(empty)
 
@@ -169,22 +177,38 @@ def test_decile_figure_bars_are_the_shares(small, tmp_path):
 
 def test_run_facts_and_words():
     orgs = pd.DataFrame({"dataset": ["warm spaces"] * 3 + ["food banks"], "name": list("abcd")})
-    area = SimpleNamespace(lad_name="Solihull", params={
-        "population": "iod2025",
-        "population_source": "iod2025: IoD2025 File 7 total population denominators (mid-2022)"},
-        sources=pd.DataFrame({"id": ["osm_walk_network"], "vintage": ["extract of 2024-03-01"]}))
-    result = SimpleNamespace(area=area, organisations=orgs, params={
-        "mode": "network", "speed_kmh": 3.3, "n_organisations": 4, "n_organisations_placed": 3,
-        "lsoa_vintage": 2021, "iod": 2025, "residents": "streets",
-        "network": {"source": "/x/district.gpkg"}})
+    area = SimpleNamespace(
+        lad_name="Solihull",
+        params={
+            "population": "iod2025",
+            "population_source": "iod2025: IoD2025 File 7 total population denominators (mid-2022)",
+        },
+        sources=pd.DataFrame({"id": ["osm_walk_network"], "vintage": ["extract of 2024-03-01"]}),
+    )
+    result = SimpleNamespace(
+        area=area,
+        organisations=orgs,
+        params={
+            "mode": "network",
+            "speed_kmh": 3.3,
+            "n_organisations": 4,
+            "n_organisations_placed": 3,
+            "lsoa_vintage": 2021,
+            "iod": 2025,
+            "residents": "streets",
+            "network": {"source": "/x/district.gpkg"},
+        },
+    )
     f = run_facts(result)
     assert f.place == "Solihull" and f.lists == (("warm spaces", 3), ("food banks", 1))
     assert f.osm == "2024-03-01" and f.uses_osm and not f.postcodes
     sub = subtitle_text(f, 15, lead="Lead.")
-    assert sub == ("Lead. 4 organisations from 2 lists: warm spaces 3, food banks 1; 1 too far "
-                   "from a street to count. 15-minute walk = 825 m at 3.3 km/h, along the "
-                   "street network. Data: LSOA 2021 boundaries, IoD2025, mid-2022 population, "
-                   "OpenStreetMap 2024-03-01.")
+    assert sub == (
+        "Lead. 4 organisations from 2 lists: warm spaces 3, food banks 1; 1 too far "
+        "from a street to count. 15-minute walk = 825 m at 3.3 km/h, along the "
+        "street network. Data: LSOA 2021 boundaries, IoD2025, mid-2022 population, "
+        "OpenStreetMap 2024-03-01."
+    )
     src = source_text(f, deprivation=False)
     assert "English Indices of Deprivation 2025, MHCLG" in src  # the population is IoD's
     assert "Royal Mail" not in src and "© OpenStreetMap contributors, ODbL" in src
@@ -215,16 +239,18 @@ def bham(shared_data):
 
     area = cnmap.load_area("E08000025")
     lists = []
-    for name, label, kind in (("warm_spaces_birmingham.geojson", "warm spaces", "warm space"),
-                              ("foodbanks_birmingham.geojson", "food banks", "food bank")):
-        orgs = cnmap.read_organisations(shared_data / "birmingham/osm" / name,
-                                        area=area).organisations
+    for name, label, kind in (
+        ("warm_spaces_birmingham.geojson", "warm spaces", "warm space"),
+        ("foodbanks_birmingham.geojson", "food banks", "food bank"),
+    ):
+        orgs = cnmap.read_organisations(
+            shared_data / "birmingham/osm" / name, area=area
+        ).organisations
         orgs.insert(0, "dataset", label)
         lists.append(orgs.assign(type=kind))
     orgs = gpd.GeoDataFrame(pd.concat(lists, ignore_index=True), crs=lists[0].crs)
     orgs["org_id"] = [f"o{i}" for i in range(len(orgs))]
-    cov = cnmap.coverage(orgs, area, minutes=[5, 10, 15, 20], mode="crow_flies",
-                         detour_factor=1.3)
+    cov = cnmap.coverage(orgs, area, minutes=[5, 10, 15, 20], mode="crow_flies", detour_factor=1.3)
     return cov, thin_areas(cov)
 
 
@@ -238,16 +264,21 @@ def test_birmingham_decile_figure_matches_the_coverage_deciles(bham, tmp_path):
     bars = _vbars(fig.axes[0])
     assert len(bars) == len(dec) == 10
     assert [b.get_height() for b in bars] == pytest.approx(
-        (100 * dec["share_covered_15min"]).tolist())
+        (100 * dec["share_covered_15min"]).tolist()
+    )
     ref = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"][0]
     assert ref.get_ydata()[0] == pytest.approx(100 * cov.share_covered(15))
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert ticks[0] == f"1\n{dec['population'].iloc[0]:,.0f}"
     text = _flat(fig)
-    n_w, n_f = (cov.organisations["dataset"] == "warm spaces").sum(), \
-        (cov.organisations["dataset"] == "food banks").sum()
-    assert _title(fig) == ("Birmingham: residents within a 15-minute walk of an organisation, "
-                           "by national IMD 2025 decile")
+    n_w, n_f = (
+        (cov.organisations["dataset"] == "warm spaces").sum(),
+        (cov.organisations["dataset"] == "food banks").sum(),
+    )
+    assert _title(fig) == (
+        "Birmingham: residents within a 15-minute walk of an organisation, "
+        "by national IMD 2025 decile"
+    )
     assert f"{n_w + n_f:,} organisations from 2 lists: warm spaces {n_w}, food banks {n_f}" in text
     assert "LSOA 2021 boundaries, IoD2025, mid-2022 population" in text
     assert "National IMD 2025 decile (1 = most deprived 10% of LSOAs in England)" in text
@@ -283,8 +314,10 @@ def test_who_is_served_bars_and_gaps(bham, groups, tmp_path):
     assert [b.get_width() for b in bars] == pytest.approx((100 * rows["share_covered"]).tolist())
     gaps = _hbars(gap_ax)
     assert [b.get_width() for b in gaps] == pytest.approx((100 * rows["gap_vs_all"]).tolist())
-    expected = [BELOW_COLOUR if g <= -0.01 else ABOVE_COLOUR if g >= 0.01 else SAME_COLOUR
-                for g in rows["gap_vs_all"]]
+    expected = [
+        BELOW_COLOUR if g <= -0.01 else ABOVE_COLOUR if g >= 0.01 else SAME_COLOUR
+        for g in rows["gap_vs_all"]
+    ]
     assert [to_hex(b.get_facecolor()).upper() for b in bars] == [c.upper() for c in expected]
     # one reference line per layer, at the share of all its residents
     refs = sorted(ln.get_xdata()[0] for ln in share_ax.lines if ln.get_linestyle() == "--")
@@ -308,13 +341,16 @@ def test_who_is_served_bars_and_gaps(bham, groups, tmp_path):
 def test_who_is_served_options_and_errors(bham, groups):
     cov, _ = bham
     table, layers = groups
-    fig = groups_figure(table, result=cov, layers=layers, show_layers=["age", "disability"],
-                        minutes=10)
+    fig = groups_figure(
+        table, result=cov, layers=layers, show_layers=["age", "disability"], minutes=10
+    )
     part = table[(table["minutes"] == 10) & table["layer"].isin(["age", "disability"])]
-    rows = pd.concat([part[(part["layer"] == n) & (part["kind"] != "all")]
-                      for n in ("age", "disability")])
+    rows = pd.concat(
+        [part[(part["layer"] == n) & (part["kind"] != "all")] for n in ("age", "disability")]
+    )
     assert [b.get_width() for b in _hbars(fig.axes[0])] == pytest.approx(
-        (100 * rows["share_covered"]).tolist())
+        (100 * rows["share_covered"]).tolist()
+    )
     assert "10-minute walk" in _flat(fig)
     # without layers or result: headings from the layer names, no place
     fig = groups_figure(table[table["layer"] == "disability"])
@@ -341,8 +377,9 @@ def test_birmingham_thin_areas_named(bham):
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None]
     if len(flagged) <= 6:
-        assert sorted(labels) == sorted(f"{w}\n({n})" for w, n in zip(
-            flagged["ward_name"], flagged["lsoa_name"], strict=True))
+        assert sorted(labels) == sorted(
+            f"{w}\n({n})" for w, n in zip(flagged["ward_name"], flagged["lsoa_name"], strict=True)
+        )
     else:
         assert sorted(int(t) for t in labels) == list(range(1, len(flagged) + 1))
     # organisations drawn over the fills with a halo, every organisation once
@@ -367,12 +404,14 @@ def test_birmingham_figures_quoted_in_the_docs(shared_data):
     doc = (Path(__file__).resolve().parents[1] / "docs" / "figures.md").read_text("utf-8")
     area = cnmap.load_area("E08000025")
     warm = cnmap.read_organisations(
-        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area)
-    cov = cnmap.coverage(warm, area, minutes=[5, 10, 15, 20], mode="crow_flies",
-                         detour_factor=1.3)
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
+    cov = cnmap.coverage(warm, area, minutes=[5, 10, 15, 20], mode="crow_flies", detour_factor=1.3)
     t = decile_coverage(cov).set_index("decile")["share_covered_15min"]
-    quoted = (f"{100 * t[1]:.1f}% of residents in decile 1 live within a 15-minute walk of "
-              f"one, {100 * t[10]:.1f}% in decile 10, {100 * cov.share_covered(15):.1f}% across "
-              "the city")
+    quoted = (
+        f"{100 * t[1]:.1f}% of residents in decile 1 live within a 15-minute walk of "
+        f"one, {100 * t[10]:.1f}% in decile 10, {100 * cov.share_covered(15):.1f}% across "
+        "the city"
+    )
     assert quoted in " ".join(doc.split())
     assert (t[1], t[10]) == pytest.approx((0.987, 0.672), abs=5e-4)

@@ -34,8 +34,12 @@ def lsoas() -> gpd.GeoDataFrame:
             "ward_name": ["West", "East", "West", "East"],
             "population": [1000.0, 400.0, 600.0, 2.0],
         },
-        geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(0, 100, 100, 200),
-                  box(100, 100, 200, 200)],
+        geometry=[
+            box(0, 0, 100, 100),
+            box(100, 0, 200, 100),
+            box(0, 100, 100, 200),
+            box(100, 100, 200, 200),
+        ],
         crs=BNG,
     )
 
@@ -100,9 +104,13 @@ def test_assign_areas_errors(lsoas, wards):
     pts = _points([(50, 50)])
     with pytest.raises(CRSError, match="points has no coordinate reference system"):
         assign_areas(pts.set_crs(None, allow_override=True), lsoas)
-    with pytest.raises(CRSError, match=r"points is in EPSG:4326 but lsoas is in EPSG:27700.*to_bng\(points\)"):
+    with pytest.raises(
+        CRSError, match=r"points is in EPSG:4326 but lsoas is in EPSG:27700.*to_bng\(points\)"
+    ):
         assign_areas(_points([(-1.9, 52.5)], crs="EPSG:4326"), lsoas)
-    with pytest.raises(CRSError, match=r"points is in EPSG:27700 but wards is in EPSG:4326.*to_bng\(wards\)"):
+    with pytest.raises(
+        CRSError, match=r"points is in EPSG:27700 but wards is in EPSG:4326.*to_bng\(wards\)"
+    ):
         assign_areas(pts, lsoas, wards.to_crs(4326))
     with pytest.raises(MissingColumnError, match=r"lsoas lacks column\(s\) \['ward_code'\]"):
         assign_areas(pts, lsoas.drop(columns=["ward_code"]))
@@ -119,8 +127,9 @@ def test_assign_areas_many_points_vectorised(lsoas):
     out = assign_areas(_points(xy), lsoas)
     left = xy[:, 0] < 100
     low = xy[:, 1] < 100
-    expected = np.where(left & low, "L2", np.where(~left & low, "L1",
-                        np.where(left & ~low, "L3", "L4")))
+    expected = np.where(
+        left & low, "L2", np.where(~left & low, "L1", np.where(left & ~low, "L3", "L4"))
+    )
     assert (out["lsoa_code"].to_numpy() == expected).all()
 
 
@@ -179,7 +188,9 @@ def test_apportion_hand_checked(lsoas):
 def test_apportion_conserves_totals_on_irregular_tiling(lsoas):
     # split the 200 x 200 square into 7 vertical strips of irregular width
     xs = [0, 13.3, 41.7, 77.7, 100.1, 133.3, 170.9, 200]
-    polys = gpd.GeoDataFrame(geometry=[box(a, 0, b, 200) for a, b in zip(xs[:-1], xs[1:], strict=True)], crs=BNG)
+    polys = gpd.GeoDataFrame(
+        geometry=[box(a, 0, b, 200) for a, b in zip(xs[:-1], xs[1:], strict=True)], crs=BNG
+    )
     lsoas = lsoas.assign(households=[10.0, 20.0, 30.0, 40.0])
     res = apportion(polys, lsoas, columns=["population", "households"])
     assert res.table["population"].sum() == pytest.approx(2002.0, abs=1e-9)

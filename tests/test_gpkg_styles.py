@@ -38,23 +38,36 @@ def qml_root(text: str) -> ET.Element:
 
 def areas(n: int = 3) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"lsoa_code": [f"E0{i}" for i in range(n)], "lsoa_name": [f"Area {i}" for i in range(n)],
-         "share_covered_15min (%)": np.linspace(20, 100, n), "population": [100] * n},
-        geometry=[box(i * 100, 0, i * 100 + 90, 90) for i in range(n)], crs=BNG)
+        {
+            "lsoa_code": [f"E0{i}" for i in range(n)],
+            "lsoa_name": [f"Area {i}" for i in range(n)],
+            "share_covered_15min (%)": np.linspace(20, 100, n),
+            "population": [100] * n,
+        },
+        geometry=[box(i * 100, 0, i * 100 + 90, 90) for i in range(n)],
+        crs=BNG,
+    )
 
 
 def points(types: list[str]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"org_id": [str(i) for i in range(len(types))], "type": types},
-                            geometry=[Point(i, i) for i in range(len(types))], crs=BNG)
+    return gpd.GeoDataFrame(
+        {"org_id": [str(i) for i in range(len(types))], "type": types},
+        geometry=[Point(i, i) for i in range(len(types))],
+        crs=BNG,
+    )
 
 
 def test_area_layer_graduated_on_the_headline_share():
-    st = style_for("lsoas", pd.DataFrame(columns=["lsoa_code", "share_covered_10min_pct",
-                                                 "share_covered_15min_pct"]), "MultiPolygon",
-                   minutes=15)
+    st = style_for(
+        "lsoas",
+        pd.DataFrame(columns=["lsoa_code", "share_covered_10min_pct", "share_covered_15min_pct"]),
+        "MultiPolygon",
+        minutes=15,
+    )
     assert st.field == "share_covered_15min_pct" and st.geometry == "polygon"
-    assert [(r.lower, r.upper) for r in st.ranges] == list(zip(SHARE_STEPS, SHARE_STEPS[1:],
-                                                               strict=False))
+    assert [(r.lower, r.upper) for r in st.ranges] == list(
+        zip(SHARE_STEPS, SHARE_STEPS[1:], strict=False)
+    )
     assert st.ranges[0].label == "under 50%" and st.ranges[-1].label == "95% to 100%"
     root = qml_root(st.qml())
     r = root.find("renderer-v2")
@@ -67,9 +80,12 @@ def test_area_layer_graduated_on_the_headline_share():
     last = rules[-1].find(f"{OGC}Filter/{OGC}And")
     assert last.find(f"{OGC}PropertyIsLessThanOrEqualTo/{OGC}Literal").text == "100"
     # 10 minutes asked for: that field
-    st10 = style_for("wards", pd.DataFrame(columns=["share_covered_10min_pct",
-                                                   "share_covered_15min_pct"]), "Polygon",
-                     minutes=10)
+    st10 = style_for(
+        "wards",
+        pd.DataFrame(columns=["share_covered_10min_pct", "share_covered_15min_pct"]),
+        "Polygon",
+        minutes=10,
+    )
     assert st10.field == "share_covered_10min_pct"
 
 
@@ -80,8 +96,9 @@ def test_thin_layers_single_symbol_with_labels():
     assert root.get("labelsEnabled") == "1"
     assert root.find("labeling/settings/text-style").get("fieldName") == "lsoa_name"
     wards = style_for("thin_wards", pd.DataFrame(columns=["ward_name"]), "Polygon")
-    opts = {o.get("name"): o.get("value")
-            for o in qml_root(wards.qml()).iter("Option") if o.get("name")}
+    opts = {
+        o.get("name"): o.get("value") for o in qml_root(wards.qml()).iter("Option") if o.get("name")
+    }
     assert opts["style"] == "no" and opts["outline_width"] == "0.8"  # an outline, no fill
 
 
@@ -99,14 +116,16 @@ def test_organisations_one_distinct_colour_per_type_and_hostile_types_escaped():
     sld = ET.fromstring(st.sld())
     lits = [e.text for e in sld.iter(f"{OGC}Literal")]
     assert sorted(lits) == sorted(evil)
-    many = style_for("organisations", points([f"t{i}" for i in range(len(TYPE_COLOURS) + 1)]),
-                     "Point")
+    many = style_for(
+        "organisations", points([f"t{i}" for i in range(len(TYPE_COLOURS) + 1)]), "Point"
+    )
     assert many.single is not None and not many.categories  # too many types: one colour
 
 
 def test_residents_and_catchments():
-    res = style_for("residents", pd.DataFrame(columns=["walk_min", "weight"]), "Point",
-                    limits=(5, 10, 15, 20))
+    res = style_for(
+        "residents", pd.DataFrame(columns=["walk_min", "weight"]), "Point", limits=(5, 10, 15, 20)
+    )
     assert res.field == "walk_min"
     assert [(r.lower, r.upper) for r in res.ranges][:4] == [(0, 5), (5, 10), (10, 15), (15, 20)]
     assert res.ranges[-1].label == "over 20 minutes"
@@ -133,8 +152,11 @@ def _styles(path: Path) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_geopackage_has_one_default_style_per_layer(tmp_path):
-    tables = {"lsoas": areas(), "organisations": points(["a", "b"]),
-              "stats": pd.DataFrame({"x": [1]})}
+    tables = {
+        "lsoas": areas(),
+        "organisations": points(["a", "b"]),
+        "stats": pd.DataFrame({"x": [1]}),
+    }
     gis = {"catchments": gpd.GeoDataFrame({"minutes": [15]}, geometry=[box(0, 0, 1, 1)], crs=BNG)}
     out = write_tables(tables, tmp_path, formats=["gpkg"], gis_layers=gis, style_minutes=15)
     gpkg = out["gpkg"][0]
@@ -178,15 +200,23 @@ def test_birmingham_geopackage_styles(shared_data, tmp_path):
     from cnmap.thin import thin_areas
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham/seed_organisations.csv", area=area,
-                                    type_col="kind")
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/seed_organisations.csv", area=area, type_col="kind"
+    )
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(orgs, area, network=net, minutes=[10, 15])
     out = export_coverage(cov, tmp_path, thin=thin_areas(cov), formats=["gpkg"])
     gpkg = out["gpkg"][0]
     layers = {n for n, g in pyogrio.list_layers(gpkg) if g is not None}
-    assert {"lsoas", "wards", "thin_lsoas", "thin_wards", "organisations", "residents",
-            "catchments"} <= layers
+    assert {
+        "lsoas",
+        "wards",
+        "thin_lsoas",
+        "thin_wards",
+        "organisations",
+        "residents",
+        "catchments",
+    } <= layers
     styles = _styles(gpkg)
     assert sorted(styles["f_table_name"]) == sorted(layers)
     org = styles.set_index("f_table_name").loc["organisations", "styleQML"]

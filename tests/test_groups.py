@@ -39,17 +39,33 @@ def hand_layer(codes=("L1", "L2"), a=(60, 10), b=(30, 90), vintage=2011) -> Need
     table = pd.DataFrame({"lsoa_code": list(codes), "a": list(a), "b": list(b)})
     table["t"] = table["a"] + table["b"]
     table["ab"] = table["t"]
-    return NeedLayer(name="hand", title="hand-made", table=table, lsoa_vintage=vintage,
-                     source="hand", vintage="now", licence="none", attribution="", total="t",
-                     groups=("a", "b"), combined={"ab": ("a", "b")},
-                     labels={"a": "Group A"})
+    return NeedLayer(
+        name="hand",
+        title="hand-made",
+        table=table,
+        lsoa_vintage=vintage,
+        source="hand",
+        vintage="now",
+        licence="none",
+        attribution="",
+        total="t",
+        groups=("a", "b"),
+        combined={"ab": ("a", "b")},
+        labels={"a": "Group A"},
+    )
 
 
 def line_cov(xs, minutes=(5, 10), weights=(100.0, 200.0, 300.0)):
     """Residents at x = 50 (L1, w 100), 450 (L1, w 200), 950 (L2, w 300), 10 m off the street;
     organisations at ``xs`` on it; straight line, 80 m a minute (5 min = 400 m)."""
-    return coverage(LT.orgs_at(xs), AREA, residents=LT.line_residents(weights=weights),
-                    minutes=list(minutes), mode="crow_flies", detour_factor=1.0)
+    return coverage(
+        LT.orgs_at(xs),
+        AREA,
+        residents=LT.line_residents(weights=weights),
+        minutes=list(minutes),
+        mode="crow_flies",
+        detour_factor=1.0,
+    )
 
 
 def row(table: pd.DataFrame, group: str, minutes: int) -> pd.Series:
@@ -110,10 +126,17 @@ def test_errors() -> None:
         group_coverage(res, hand_layer(codes=("L1", "L3")))
     with pytest.raises(ValidationError, match="on LSOA 2021 but the coverage result on LSOA 2011"):
         group_coverage(res, hand_layer(vintage=2021))
-    scores = NeedLayer(name="s", title="s", table=pd.DataFrame({"lsoa_code": ["L1", "L2"],
-                                                                "s": [1.0, 2.0]}),
-                       lsoa_vintage=2011, source="", vintage="", licence="", attribution="",
-                       scores=("s",))
+    scores = NeedLayer(
+        name="s",
+        title="s",
+        table=pd.DataFrame({"lsoa_code": ["L1", "L2"], "s": [1.0, 2.0]}),
+        lsoa_vintage=2011,
+        source="",
+        vintage="",
+        licence="",
+        attribution="",
+        scores=("s",),
+    )
     with pytest.raises(ValidationError, match="score_bands"):
         group_coverage(res, scores)
     with pytest.raises(ValidationError, match="not among the time limits"):
@@ -133,8 +156,13 @@ def test_properties(seed: int, n_lsoa: int, n_pts: int) -> None:
     rng = np.random.default_rng(seed)
     codes = [f"Q{i}" for i in range(n_lsoa)]
     lsoa = rng.integers(0, n_lsoa, n_pts)
-    res_a = pd.DataFrame({"lsoa_code": np.array(codes)[lsoa], "weight": rng.random(n_pts) * 10,
-                          "covered_15min": rng.random(n_pts) < 0.5})
+    res_a = pd.DataFrame(
+        {
+            "lsoa_code": np.array(codes)[lsoa],
+            "weight": rng.random(n_pts) * 10,
+            "covered_15min": rng.random(n_pts) < 0.5,
+        }
+    )
     res_b = res_a.assign(covered_15min=rng.random(n_pts) < 0.5)
 
     class Fake:
@@ -167,16 +195,18 @@ def test_properties(seed: int, n_lsoa: int, n_pts: int) -> None:
 
 
 def test_organisation_attributes_by_hand() -> None:
-    orgs = pd.DataFrame({
-        "name": ["A", "B", "C", "D"],
-        "BAME_led": ["yes", "No", "unknown", None],
-        "led_by": [None, None, None, "Black-led women's group"],
-        "kind": ["community_anchor", "pioneer_place", "other", None],
-        "services": ["food bank; debt advice", "computer access; GP link", "", None],
-        "networks": [None, "Neighbourhood Network Scheme (Erdington)", None, "NNS"],
-        "annual_income": [5_000, 250_000, None, 2e7],
-        "staff": [None, None, 12, None],
-    })
+    orgs = pd.DataFrame(
+        {
+            "name": ["A", "B", "C", "D"],
+            "BAME_led": ["yes", "No", "unknown", None],
+            "led_by": [None, None, None, "Black-led women's group"],
+            "kind": ["community_anchor", "pioneer_place", "other", None],
+            "services": ["food bank; debt advice", "computer access; GP link", "", None],
+            "networks": [None, "Neighbourhood Network Scheme (Erdington)", None, "NNS"],
+            "annual_income": [5_000, 250_000, None, 2e7],
+            "staff": [None, None, 12, None],
+        }
+    )
     before = orgs.copy()
     out = organisation_attributes(orgs)
     pd.testing.assert_frame_equal(orgs, before)
@@ -189,8 +219,12 @@ def test_organisation_attributes_by_hand() -> None:
     assert out["offers_food"].tolist()[:2] == [True, False] and out["offers_food"].isna()[3]
     assert out["offers_advice"].iloc[0] and out["offers_digital_support"].iloc[1]
     assert out["offers_health"].iloc[1] and not out["offers_health"].iloc[0]
-    assert out["size_band"].tolist() == ["micro (under £10k)", "medium (£100k-£1m)",
-                                         "10-49 staff", "major (£10m-£100m)"]
+    assert out["size_band"].tolist() == [
+        "micro (under £10k)",
+        "medium (£100k-£1m)",
+        "10-49 staff",
+        "major (£10m-£100m)",
+    ]
     assert out["size_basis"].tolist() == ["income", "income", "staff", "income"]
     assert out.loc[out["offers_food"].fillna(False), "name"].tolist() == ["A"]
 
@@ -198,8 +232,7 @@ def test_organisation_attributes_by_hand() -> None:
 def seed_organisations(shared: Path) -> gpd.GeoDataFrame:
     df = pd.read_csv(shared / "birmingham" / "seed_organisations.csv")
     df = df.dropna(subset=["lat", "lon"]).reset_index(drop=True)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]),
-                            crs="EPSG:4326")
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
 
 
 def test_seed_organisation_attributes(shared_data: Path) -> None:
@@ -209,7 +242,8 @@ def test_seed_organisation_attributes(shared_data: Path) -> None:
     assert len(bame) == (raw["bame_led"] == "yes").sum() == 4 and "Pashtun Trust" in bame
     assert out["is_bame_led"].isna().sum() == (raw["bame_led"] == "unknown").sum()
     assert out.loc[out["is_pioneer_place"], "name"].tolist() == [
-        "Glebe Farm and Tile Cross Pioneer Place"]
+        "Glebe Farm and Tile Cross Pioneer Place"
+    ]
     assert out["is_community_anchor"].sum() == (raw["kind"] == "community_anchor").sum()
     food = set(out.loc[out["offers_food"].fillna(False), "name"])
     assert {"Villa Road Soup Kitchen (Handsworth)", "Elim Life Church"} <= food
@@ -249,13 +283,17 @@ def bham(shared_data: Path):
     area = cnmap.load_area(BHAM, lsoa_vintage=2021, iod=2025)
     warm = gpd.read_file(shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson")
     warm = warm[warm.geom_type == "Point"].reset_index(drop=True)
-    res = coverage(warm, area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4,
-                   type_col=None)
+    res = coverage(warm, area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4, type_col=None)
     age = L.read_age()
     deri = L.read_deri(lsoa_vintage=2021)
     codes = area.lsoas["lsoa_code"]
-    layers = [L.read_ethnic_group(), L.read_disability(), L.read_household_deprivation(), age,
-              L.score_bands(deri, "deri_score", population=age.subset(codes))]
+    layers = [
+        L.read_ethnic_group(),
+        L.read_disability(),
+        L.read_household_deprivation(),
+        age,
+        L.score_bands(deri, "deri_score", population=age.subset(codes)),
+    ]
     return area, warm, res, layers
 
 
@@ -279,17 +317,28 @@ def test_birmingham_group_coverage(bham) -> None:
     q1 = row(out, "deri_score_q1", 15)
     assert 0.15 < q1["residents"] / row(out, "deri_score_all", 15)["residents"] < 0.25
     # 5 minutes never covers more than 15
-    assert (out[out.minutes == 5]["covered"].to_numpy()
-            <= out[out.minutes == 15]["covered"].to_numpy() + 1e-9).all()
+    assert (
+        out[out.minutes == 5]["covered"].to_numpy()
+        <= out[out.minutes == 15]["covered"].to_numpy() + 1e-9
+    ).all()
 
 
 @pytest.mark.slow
 def test_birmingham_total_row_equals_coverage_when_counts_are_the_population(bham) -> None:
     area, _, res, _ = bham
     table = area.lsoas[["lsoa_code", "population"]].rename(columns={"population": "p"})
-    layer = NeedLayer(name="pop", title="area population", table=table.assign(q=0.0),
-                      lsoa_vintage=2021, source="", vintage="", licence="", attribution="",
-                      total="p", groups=("q",))
+    layer = NeedLayer(
+        name="pop",
+        title="area population",
+        table=table.assign(q=0.0),
+        lsoa_vintage=2021,
+        source="",
+        vintage="",
+        licence="",
+        attribution="",
+        total="p",
+        groups=("q",),
+    )
     out = group_coverage(res, layer, minutes=15)
     assert row(out, "p", 15)["share_covered"] == pytest.approx(res.share_covered(15), abs=1e-12)
 
@@ -300,13 +349,20 @@ def test_birmingham_2011_through_the_lookup(shared_data: Path) -> None:
 
     area = cnmap.load_area(BHAM, lsoa_vintage=2011, iod=2019)
     warm = gpd.read_file(shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson")
-    res = coverage(warm[warm.geom_type == "Point"], area, minutes=15, mode="crow_flies",
-                   detour_factor=1.4, type_col=None)
+    res = coverage(
+        warm[warm.geom_type == "Point"],
+        area,
+        minutes=15,
+        mode="crow_flies",
+        detour_factor=1.4,
+        type_col=None,
+    )
     eth = L.read_ethnic_group()
     lookup = L.read_lsoa_lookup()
     weights = area.lsoas.set_index("lsoa_code")["population"]
-    eth11 = L.convert_layer(eth, 2011, lookup=lookup, weights=weights,
-                            codes=area.lsoas["lsoa_code"])
+    eth11 = L.convert_layer(
+        eth, 2011, lookup=lookup, weights=weights, codes=area.lsoas["lsoa_code"]
+    )
     out = group_coverage(res, eth11)
     assert row(out, "ethnic_total", 15)["residents"] == pytest.approx(1_144_941)
     assert out["share_covered"].between(0, 1).all()
@@ -315,8 +371,9 @@ def test_birmingham_2011_through_the_lookup(shared_data: Path) -> None:
 @pytest.mark.slow
 def test_birmingham_compare_and_provision(bham, shared_data: Path) -> None:
     area, warm, res, layers = bham
-    half = coverage(warm.iloc[::2], area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4,
-                    type_col=None)
+    half = coverage(
+        warm.iloc[::2], area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4, type_col=None
+    )
     cmp = compare_group_coverage(res, half, layers, minutes=15)
     assert (cmp["gained"] >= 0).all() and (cmp["lost"] >= 0).all()
     assert (cmp["share_change"] <= 1e-12).all()  # a subset of the places never covers more
@@ -324,15 +381,18 @@ def test_birmingham_compare_and_provision(bham, shared_data: Path) -> None:
 
     seeds = organisation_attributes(seed_organisations(shared_data))
     bame_led = seeds[seeds["is_bame_led"].fillna(False)]
-    cov = coverage(bame_led, area, minutes=15, mode="crow_flies", detour_factor=1.4,
-                   type_col=None)
+    cov = coverage(bame_led, area, minutes=15, mode="crow_flies", detour_factor=1.4, type_col=None)
     pn = provision_vs_need(cov, layers[0], "ethnic_minority", minutes=15)
     b = pn.bands
     assert b["n_lsoas"].sum() == 659 and b["n_organisations"].sum() == len(bame_led) == 3
     assert b["share_of_group_residents"].sum() == pytest.approx(1.0)
-    assert (b["min_group_share"].iloc[:-1].to_numpy() >= b["max_group_share"].iloc[1:].to_numpy()).all()
-    assert b["group_residents"].sum() == row(group_coverage(res, layers[0]), "ethnic_minority",
-                                             15)["residents"]
+    assert (
+        b["min_group_share"].iloc[:-1].to_numpy() >= b["max_group_share"].iloc[1:].to_numpy()
+    ).all()
+    assert (
+        b["group_residents"].sum()
+        == row(group_coverage(res, layers[0]), "ethnic_minority", 15)["residents"]
+    )
     assert -1 <= pn.summary["spearman_lsoa"] <= 1
 
 
@@ -344,40 +404,61 @@ def test_figures_quoted_in_the_docs(shared_data: Path) -> None:
 
     area = cnmap.load_area(BHAM, lsoa_vintage=2021, iod=2025)
     net = read_walk_network(shared_data / "birmingham" / "osm" / "birmingham_walk_osm_2021-08.gpkg")
-    warm = cnmap.read_organisations(shared_data / "birmingham" / "osm" /
-                                    "warm_spaces_birmingham.geojson", area=area)
+    warm = cnmap.read_organisations(
+        shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area
+    )
     res = coverage(warm, area, minutes=15, network=net)
     age = L.read_age()
-    bands = L.score_bands(L.read_deri(lsoa_vintage=2021), "deri_score",
-                          population=age.subset(area.lsoas["lsoa_code"]))
+    bands = L.score_bands(
+        L.read_deri(lsoa_vintage=2021), "deri_score", population=age.subset(area.lsoas["lsoa_code"])
+    )
     eth = L.read_ethnic_group()
-    out = group_coverage(res, [eth, L.read_disability(), L.read_household_deprivation(), age,
-                               bands], minutes=15)
+    out = group_coverage(
+        res, [eth, L.read_disability(), L.read_household_deprivation(), age, bands], minutes=15
+    )
     text = DOCS.read_text(encoding="utf-8")
     assert f"the {int(res.organisations['snapped'].sum())} warm spaces" in text
-    names = {"deri_score_q1": "DERI quintile 1 (most at risk)",
-             "deri_score_q5": "DERI quintile 5 (least at risk)"}
-    quoted = ["ethnic_total", "ethnic_asian", "ethnic_black", "ethnic_mixed", "ethnic_white",
-              "ethnic_other", "disabled", "households_deprived_2plus", "age_65_plus",
-              "age_75_plus", *names]
+    names = {
+        "deri_score_q1": "DERI quintile 1 (most at risk)",
+        "deri_score_q5": "DERI quintile 5 (least at risk)",
+    }
+    quoted = [
+        "ethnic_total",
+        "ethnic_asian",
+        "ethnic_black",
+        "ethnic_mixed",
+        "ethnic_white",
+        "ethnic_other",
+        "disabled",
+        "households_deprived_2plus",
+        "age_65_plus",
+        "age_75_plus",
+        *names,
+    ]
     for g in quoted:
         r = row(out, g, 15)
-        line = (f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
-                f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |")
+        line = (
+            f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
+            f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |"
+        )
         assert line in text, line
 
-    seeds = cnmap.read_organisations(shared_data / "birmingham" / "seed_organisations.csv",
-                                     area=area)
+    seeds = cnmap.read_organisations(
+        shared_data / "birmingham" / "seed_organisations.csv", area=area
+    )
     tagged = organisation_attributes(seeds.organisations)
     bame_led = tagged[tagged["is_bame_led"].fillna(False)]
-    pn = provision_vs_need(coverage(bame_led, area, minutes=15, network=net), eth,
-                           "ethnic_minority")
+    pn = provision_vs_need(
+        coverage(bame_led, area, minutes=15, network=net), eth, "ethnic_minority"
+    )
     s = pn.summary
-    sentence = (f"the three located BAME-led organisations of the report reach "
-                f"{s['share_group_covered']:.1%} of\nBirmingham's Black, Asian and minority "
-                f"ethnic residents within 15 minutes against {s['share_others_covered']:.1%} of\n"
-                f"everyone else; all three stand in the fifth of LSOAs with the highest minority "
-                f"share, where\n{s['share_group_top_band']:.1%} of those residents live.")
+    sentence = (
+        f"the three located BAME-led organisations of the report reach "
+        f"{s['share_group_covered']:.1%} of\nBirmingham's Black, Asian and minority "
+        f"ethnic residents within 15 minutes against {s['share_others_covered']:.1%} of\n"
+        f"everyone else; all three stand in the fifth of LSOAs with the highest minority "
+        f"share, where\n{s['share_group_top_band']:.1%} of those residents live."
+    )
     assert len(bame_led) == 3 and s["share_organisations_top_band"] == 1.0
     assert sentence in text, sentence
     assert re.search(r"\| White \| [\d,]+ \| [\d.]+% \| -", text)  # White below the average

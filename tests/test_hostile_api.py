@@ -61,8 +61,9 @@ BAD_COVERAGE = [
 ]
 
 
-@pytest.mark.parametrize(("arg", "value", "expect"), BAD_COVERAGE,
-                         ids=[f"{a}={v!r}"[:40] for a, v, _ in BAD_COVERAGE])
+@pytest.mark.parametrize(
+    ("arg", "value", "expect"), BAD_COVERAGE, ids=[f"{a}={v!r}"[:40] for a, v, _ in BAD_COVERAGE]
+)
 def test_coverage_refuses_bad_argument(line, arg, value, expect):
     net, area, res = line
     kwargs = {"network": net, "residents": res, "minutes": [15], arg: value}
@@ -73,25 +74,41 @@ def test_coverage_refuses_bad_argument(line, arg, value, expect):
 def test_coverage_module_call_refuses_minutes_none(line):
     """``cnmap.coverage(...)`` (the callable module) behaves like the function."""
     net, area, res = line
-    msg = _raises_naming("minutes", cnmap.coverage, L.orgs_at([0]), area, network=net,
-                         residents=res, minutes=None)
+    msg = _raises_naming(
+        "minutes", cnmap.coverage, L.orgs_at([0]), area, network=net, residents=res, minutes=None
+    )
     assert "minutes=15" in msg  # says what to give
 
 
 def test_crow_flies_detour_factor_must_be_a_number(line):
     _, area, res = line
-    msg = _raises_naming("detour_factor", coverage, L.orgs_at([0]), area, residents=res,
-                         mode="crow_flies", detour_factor="2")
+    msg = _raises_naming(
+        "detour_factor",
+        coverage,
+        L.orgs_at([0]),
+        area,
+        residents=res,
+        mode="crow_flies",
+        detour_factor="2",
+    )
     assert "str" in msg
 
 
 def test_good_arguments_still_work_and_numpy_numbers_are_numbers(line):
     net, area, res = line
-    r = coverage(L.orgs_at([0]), area, network=net, residents=res,
-                 minutes=np.array([10, 5, 10]), speed_kmh=np.float64(4.8),
-                 max_snap_m=np.int64(500))
+    r = coverage(
+        L.orgs_at([0]),
+        area,
+        network=net,
+        residents=res,
+        minutes=np.array([10, 5, 10]),
+        speed_kmh=np.float64(4.8),
+        max_snap_m=np.int64(500),
+    )
     assert r.thresholds == (5, 10) and r.speed_kmh == 4.8 and r.params["max_snap_m"] == 500
-    assert coverage(L.orgs_at([0]), area, network=net, residents=res, minutes=15).thresholds == (15,)
+    assert coverage(L.orgs_at([0]), area, network=net, residents=res, minutes=15).thresholds == (
+        15,
+    )
 
 
 @pytest.mark.parametrize("value", ["10", None, True, [10]])
@@ -104,9 +121,17 @@ def test_result_metres_refuses_non_numbers(line, value):
 # ---------------------------------------------------------------------------------- reach
 
 
-@pytest.mark.parametrize(("arg", "value"), [("max_snap_m", "500"), ("max_snap_m", None),
-                                            ("max_snap_m", True), ("cutoff_m", "400"),
-                                            ("cutoff_m", True), ("cutoff_m", np.str_("400"))])
+@pytest.mark.parametrize(
+    ("arg", "value"),
+    [
+        ("max_snap_m", "500"),
+        ("max_snap_m", None),
+        ("max_snap_m", True),
+        ("cutoff_m", "400"),
+        ("cutoff_m", True),
+        ("cutoff_m", np.str_("400")),
+    ],
+)
 def test_reach_matrix_refuses_bad_numbers(line, arg, value):
     net, area, res = line
     kwargs = {"cutoff_m": 400, arg: value}
@@ -116,8 +141,14 @@ def test_reach_matrix_refuses_bad_numbers(line, arg, value):
 @pytest.mark.parametrize("value", ["1.2", None, True, [1.2]])
 def test_crow_flies_reach_matrix_refuses_bad_detour(line, value):
     _, _, res = line
-    _raises_naming("detour_factor", crow_flies_reach_matrix, L.orgs_at([0]), res, cutoff_m=400,
-                   detour_factor=value)
+    _raises_naming(
+        "detour_factor",
+        crow_flies_reach_matrix,
+        L.orgs_at([0]),
+        res,
+        cutoff_m=400,
+        detour_factor=value,
+    )
 
 
 # ---------------------------------------------------------------------------------- basket
@@ -126,8 +157,13 @@ def test_crow_flies_reach_matrix_refuses_bad_detour(line, value):
 @pytest.fixture(scope="module")
 def cov(line):
     net, area, res = line
-    return coverage(L.orgs_at([0, 1000], types=["Advice", "Food bank"]), area, network=net,
-                    residents=res, minutes=[5, 15])
+    return coverage(
+        L.orgs_at([0, 1000], types=["Advice", "Food bank"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[5, 15],
+    )
 
 
 @pytest.mark.parametrize("value", ["15", True, [np.True_], [1e308], {15: "x"}, np.array(True)])

@@ -147,8 +147,10 @@ def test_a_folder_where_the_sidecar_belongs(env):
 
 def _raising(code: int):
     """An OSError subclass instance as the kernel gives it (PermissionError for EACCES)."""
+
     def raiser(*args, **kwargs):
         raise OSError(code, os.strerror(code))
+
     return raiser
 
 
@@ -177,6 +179,7 @@ def test_read_only_cache_with_a_damaged_copy(env, monkeypatch):
 def test_cache_folder_that_cannot_be_created(env, monkeypatch):
     def no_mkdir(self, *args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
     monkeypatch.setattr(Path, "mkdir", no_mkdir)
     with pytest.raises(settings.CacheFolderError, match="cannot be created") as info:
         settings.cache_dir()

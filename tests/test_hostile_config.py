@@ -64,12 +64,15 @@ def read_case(path: Path) -> Case:
         m = re.match(r"#\s*(expect|argv|encode):\s*(.+?)\s*$", line)
         if m:
             head[m.group(1)].append(m.group(2))
-    return Case(path, tuple(head["expect"]), next(iter(head["argv"]), None),
-                next(iter(head["encode"]), None))
+    return Case(
+        path,
+        tuple(head["expect"]),
+        next(iter(head["argv"]), None),
+        next(iter(head["encode"]), None),
+    )
 
 
-CASES = [read_case(p) for p in sorted(BAD.iterdir())
-         if p.is_file() and p.suffix in CONFIG_SUFFIXES]
+CASES = [read_case(p) for p in sorted(BAD.iterdir()) if p.is_file() and p.suffix in CONFIG_SUFFIXES]
 
 
 def case_id(case: Case) -> str:
@@ -94,10 +97,17 @@ def argv_for(case: Case, tmp_path: Path) -> list[str]:
         config.write_bytes(case.path.read_text(encoding="utf-8").encode(case.encode))
     existing = tmp_path / "existing_file.txt"
     existing.write_text("not a folder\n", encoding="utf-8")
-    default = ("run {config} --out {out} -q" if case.command == "run"
-               else "compare {config} {valid_scenario} --out {out}")
-    values = {"config": str(config), "out": str(tmp_path / "out"),
-              "existing_file": str(existing), "valid_scenario": str(VALID / "scenario.toml")}
+    default = (
+        "run {config} --out {out} -q"
+        if case.command == "run"
+        else "compare {config} {valid_scenario} --out {out}"
+    )
+    values = {
+        "config": str(config),
+        "out": str(tmp_path / "out"),
+        "existing_file": str(existing),
+        "valid_scenario": str(VALID / "scenario.toml"),
+    }
     return [part.format(**values) for part in (case.argv or default).split()]
 
 
@@ -131,28 +141,42 @@ def test_the_corpus_covers_both_commands_and_every_file_is_a_case() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_bad_cli_fixture_exits_2_with_one_line(case: Case, tmp_path: Path, no_data: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_cli_fixture_exits_2_with_one_line(
+    case: Case, tmp_path: Path, no_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(argv_for(case, tmp_path))
     captured = capsys.readouterr()
     check_error_output(case, code, captured.out, captured.err)
     assert not (tmp_path / "out").exists(), "outputs were started before the input was checked"
 
 
-SUBPROCESS_CASES = ["run_speed_kmh_text", "run_latin1", "run_top_level_list", "run_label_no",
-                    "run_out_is_a_file", "scenario_minutes_true", "scenario_organisations_numbers"]
+SUBPROCESS_CASES = [
+    "run_speed_kmh_text",
+    "run_latin1",
+    "run_top_level_list",
+    "run_label_no",
+    "run_out_is_a_file",
+    "scenario_minutes_true",
+    "scenario_organisations_numbers",
+]
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
 @pytest.mark.slow
-def test_bad_cli_fixture_through_the_installed_command(name: str, tmp_path: Path,
-                                                       no_data: Path) -> None:
+def test_bad_cli_fixture_through_the_installed_command(
+    name: str, tmp_path: Path, no_data: Path
+) -> None:
     case = next(c for c in CASES if c.path.stem == name)
     exe = Path(sys.executable).parent / "cnmap"
     if not exe.is_file():
         pytest.skip("the cnmap console script is not installed in this environment")
-    proc = subprocess.run([str(exe), *argv_for(case, tmp_path)], capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ))
+    proc = subprocess.run(
+        [str(exe), *argv_for(case, tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     check_error_output(case, proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -174,23 +198,33 @@ def test_the_valid_scenario_bases_are_accepted(name: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["run", "compare"])
-def test_config_path_problems(command: str, tmp_path: Path, no_data: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_path_problems(
+    command: str, tmp_path: Path, no_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = str(VALID / "scenario.toml")
     wrong = tmp_path / "settings.json"
     wrong.write_text("{}", encoding="utf-8")
-    for target, phrase in ((tmp_path, "is a folder"), (tmp_path / "nope.toml", "does not exist"),
-                           (wrong, "use a .toml, .yaml or .yml file")):
-        argv = ["run", str(target), "--out", str(tmp_path / "o")] if command == "run" else \
-            ["compare", str(target), other, "--out", str(tmp_path / "o")]
+    for target, phrase in (
+        (tmp_path, "is a folder"),
+        (tmp_path / "nope.toml", "does not exist"),
+        (wrong, "use a .toml, .yaml or .yml file"),
+    ):
+        argv = (
+            ["run", str(target), "--out", str(tmp_path / "o")]
+            if command == "run"
+            else ["compare", str(target), other, "--out", str(tmp_path / "o")]
+        )
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and phrase in err and "Traceback" not in err
 
 
-def test_an_unreadable_config_is_one_line(tmp_path: Path, no_data: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreadable_config_is_one_line(
+    tmp_path: Path,
+    no_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     def denied(self: Path) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
@@ -201,9 +235,12 @@ def test_an_unreadable_config_is_one_line(tmp_path: Path, no_data: Path,
     assert len(err.splitlines()) == 1
 
 
-def test_os_errors_from_deeper_down_are_one_line(tmp_path: Path, no_data: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_os_errors_from_deeper_down_are_one_line(
+    tmp_path: Path,
+    no_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import cnmap.pipeline
 
     def unreadable(config, report=None):  # noqa: ANN001, ANN202
@@ -215,9 +252,12 @@ def test_os_errors_from_deeper_down_are_one_line(tmp_path: Path, no_data: Path,
     assert err == "cnmap: error: Is a directory: /data/lookup.csv\n"
 
 
-def test_a_bug_is_not_dressed_as_bad_input(tmp_path: Path, no_data: Path,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bug_is_not_dressed_as_bad_input(
+    tmp_path: Path,
+    no_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import cnmap.pipeline
 
     def broken(config, report=None):  # noqa: ANN001, ANN202
@@ -243,22 +283,45 @@ class _Coverage:
 
 
 def test_run_prints_rows_placed_rejected_notes_and_the_report(
-        tmp_path: Path, no_data: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    no_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import cnmap.pipeline
 
     rejected_csv = tmp_path / "o" / "organisations" / "rejected_organisations.csv"
-    summary = pd.DataFrame({"dataset": ["Hubs", "Food banks"], "file": ["a.csv", "b.xlsx"],
-                            "rows": [10, 4], "matched": [8, 4], "rejected": [2, 0],
-                            "match_rate": [0.8, 1.0], "notes": ["decoded as cp1252", ""]})
+    summary = pd.DataFrame(
+        {
+            "dataset": ["Hubs", "Food banks"],
+            "file": ["a.csv", "b.xlsx"],
+            "rows": [10, 4],
+            "matched": [8, 4],
+            "rejected": [2, 0],
+            "match_rate": [0.8, 1.0],
+            "notes": ["decoded as cp1252", ""],
+        }
+    )
 
     def fake_run(config, report=None):  # noqa: ANN001, ANN202
-        return {"coverage": _Coverage(), "summary": summary, "rejected": pd.DataFrame(),
-                "notes": {"Hubs": ("decoded as cp1252",),
-                          "Food banks": ("sheet 'Hidden' skipped", "2 more sheets")},
-                "paths": {"organisation_tables": {"csv": [tmp_path / "o" / "organisations" /
-                                                          "organisations_read.csv", rejected_csv]},
-                          "map": tmp_path / "o" / "map.html"}}
+        return {
+            "coverage": _Coverage(),
+            "summary": summary,
+            "rejected": pd.DataFrame(),
+            "notes": {
+                "Hubs": ("decoded as cp1252",),
+                "Food banks": ("sheet 'Hidden' skipped", "2 more sheets"),
+            },
+            "paths": {
+                "organisation_tables": {
+                    "csv": [
+                        tmp_path / "o" / "organisations" / "organisations_read.csv",
+                        rejected_csv,
+                    ]
+                },
+                "map": tmp_path / "o" / "map.html",
+            },
+        }
 
     monkeypatch.setattr(cnmap.pipeline, "run", fake_run)
     assert main(["run", str(VALID / "run.toml"), "--out", str(tmp_path / "o"), "-q"]) == 0
@@ -267,7 +330,8 @@ def test_run_prints_rows_placed_rejected_notes_and_the_report(
     assert "  note: decoded as cp1252" in out
     assert "organisations 'Food banks' (b.xlsx): 4 rows read, 4 placed, 0 rejected" in out
     assert out.index("  note: sheet 'Hidden' skipped") > out.index(
-        "organisations 'Food banks' (b.xlsx): 4 rows read, 4 placed, 0 rejected")
+        "organisations 'Food banks' (b.xlsx): 4 rows read, 4 placed, 0 rejected"
+    )
     assert f"organisations: 12 placed, 2 rejected; listed with reasons in {rejected_csv}" in out
     assert f"  organisation_tables/csv: {rejected_csv}" in out  # one line per file written
 
@@ -275,8 +339,11 @@ def test_run_prints_rows_placed_rejected_notes_and_the_report(
 @pytest.mark.slow
 def test_read_organisation_files_carries_each_files_notes(tmp_path: Path) -> None:
     titled = tmp_path / "titled.csv"
-    titled.write_text("Warm spaces list, winter\n\nname,easting,northing\nHall,406000,286000\n"
-                      "Church,407000,286500\n", encoding="utf-8")
+    titled.write_text(
+        "Warm spaces list, winter\n\nname,easting,northing\nHall,406000,286000\n"
+        "Church,407000,286500\n",
+        encoding="utf-8",
+    )
     plain = tmp_path / "plain.csv"
     plain.write_text("name,easting,northing\nLibrary,406500,286200\n", encoding="utf-8")
     sources = (OrganisationSource(titled, "Titled"), OrganisationSource(plain, "Plain"))
@@ -297,8 +364,17 @@ def test_read_organisation_files_carries_each_files_notes(tmp_path: Path) -> Non
 def test_run_and_scenario_files_share_defaults() -> None:
     run = load_config({"area": {"lad_code": "E08000025"}, "organisations": "o.csv"})
     sc = Scenario.from_dict({"name": "x", "organisations": "o.csv"})
-    for key in ("minutes", "mode", "residents", "max_snap_m", "detour_factor", "persona",
-                "lsoa_vintage", "iod", "type_col"):
+    for key in (
+        "minutes",
+        "mode",
+        "residents",
+        "max_snap_m",
+        "detour_factor",
+        "persona",
+        "lsoa_vintage",
+        "iod",
+        "type_col",
+    ):
         assert getattr(run, key) == getattr(sc, key), key
     assert run.minutes == cfg.DEFAULT_MINUTES == (15,)
     assert run.organisations == sc.organisations
@@ -306,41 +382,50 @@ def test_run_and_scenario_files_share_defaults() -> None:
 
 
 def test_the_same_fault_gives_the_same_words_in_both() -> None:
-    bad = {"coverage": {"speed_kmh": "fast"}, "organisations": [{"path": "o.csv",
-                                                                 "keep_outside_m": "lots"}]}
+    bad = {
+        "coverage": {"speed_kmh": "fast"},
+        "organisations": [{"path": "o.csv", "keep_outside_m": "lots"}],
+    }
     with pytest.raises(ValidationError) as run_err:
         load_config({"area": {"lad_code": "E08000025"}, **bad})
     with pytest.raises(ValidationError) as sc_err:
         Scenario.from_dict({"name": "x", **bad})
     text = "[coverage] speed_kmh='fast' is str, not a number of km/h"
     assert text in str(run_err.value) and text in str(sc_err.value)
-    assert "(and 1 more problem(s): [[organisations]] number 1 keep_outside_m)" in str(run_err.value)
+    assert "(and 1 more problem(s): [[organisations]] number 1 keep_outside_m)" in str(
+        run_err.value
+    )
 
 
-@pytest.mark.parametrize("raw, phrase", [
-    ({"output": {"self_contained": "false"}}, "[output] self_contained='false' is text"),
-    ({"output": {"self_contained": 0}}, "[output] self_contained=0 is a whole number"),
-    ({"coverage": {"minutes": True}}, "minutes=True is a boolean"),
-    ({"coverage": {"minutes": [15, True]}}, "minutes=True is a boolean"),
-    ({"coverage": {"minutes": "15"}}, "[coverage] minutes='15'"),
-    ({"coverage": {"minutes": [float("nan")]}}, "not a finite number"),
-    ({"coverage": {"speed_kmh": "5"}}, "without quotes"),
-    ({"area": {"lad_code": "E08000025", "lsoa_vintage": 2011.0}}, "lsoa_vintage=2011.0"),
-    ({"area": {"lad_code": "E08000025", "iod": "2019"}}, "(write it without quotes)"),
-    ({"area": {"lad_code": " e09000001 "}}, 'lad_code = "E09000001"'),
-    ({"area": {"lad_code": "E08 000025"}}, "is not a LAD code"),
-    ({"area": {"lad_code": True}}, "lad_code=True is a boolean"),
-    ({"thin": {"min_share_covered": 1.5}}, "[thin] min_share_covered=1.5 must be a share"),
-    ({"thin": {"domain": "wealth"}}, "[thin] domain='wealth' is neither an IoD index"),
-    ({"thin": {"max_decile": True}}, "[thin] max_decile=True is a boolean"),
-    ({"thin": {"cold_spots": "yes"}}, "[thin] cold_spots='yes' is text"),
-    ({"organisations": [{"path": "o.csv", "sheet": -1}]}, "sheet=-1"),
-    ({"organisations": [{"path": ""}]}, "path='' is empty"),
-    ({"organisations": [{"path": "o.csv"}, {"label": "x"}]},
-     "[[organisations]] number 2 has no path"),
-    ({"organisations": []}, "give the organisations"),
-    ({"network": {"path": 3}}, "[network] path=3 is a number"),
-])
+@pytest.mark.parametrize(
+    "raw, phrase",
+    [
+        ({"output": {"self_contained": "false"}}, "[output] self_contained='false' is text"),
+        ({"output": {"self_contained": 0}}, "[output] self_contained=0 is a whole number"),
+        ({"coverage": {"minutes": True}}, "minutes=True is a boolean"),
+        ({"coverage": {"minutes": [15, True]}}, "minutes=True is a boolean"),
+        ({"coverage": {"minutes": "15"}}, "[coverage] minutes='15'"),
+        ({"coverage": {"minutes": [float("nan")]}}, "not a finite number"),
+        ({"coverage": {"speed_kmh": "5"}}, "without quotes"),
+        ({"area": {"lad_code": "E08000025", "lsoa_vintage": 2011.0}}, "lsoa_vintage=2011.0"),
+        ({"area": {"lad_code": "E08000025", "iod": "2019"}}, "(write it without quotes)"),
+        ({"area": {"lad_code": " e09000001 "}}, 'lad_code = "E09000001"'),
+        ({"area": {"lad_code": "E08 000025"}}, "is not a LAD code"),
+        ({"area": {"lad_code": True}}, "lad_code=True is a boolean"),
+        ({"thin": {"min_share_covered": 1.5}}, "[thin] min_share_covered=1.5 must be a share"),
+        ({"thin": {"domain": "wealth"}}, "[thin] domain='wealth' is neither an IoD index"),
+        ({"thin": {"max_decile": True}}, "[thin] max_decile=True is a boolean"),
+        ({"thin": {"cold_spots": "yes"}}, "[thin] cold_spots='yes' is text"),
+        ({"organisations": [{"path": "o.csv", "sheet": -1}]}, "sheet=-1"),
+        ({"organisations": [{"path": ""}]}, "path='' is empty"),
+        (
+            {"organisations": [{"path": "o.csv"}, {"label": "x"}]},
+            "[[organisations]] number 2 has no path",
+        ),
+        ({"organisations": []}, "give the organisations"),
+        ({"network": {"path": 3}}, "[network] path=3 is a number"),
+    ],
+)
 def test_run_config_refusals(raw: dict, phrase: str) -> None:
     doc = {"area": {"lad_code": "E08000025"}, "organisations": "o.csv", **raw}
     with pytest.raises(ValidationError) as err:
@@ -359,8 +444,11 @@ def test_area_defaults_to_iod2025_on_2021_lsoas_and_iod2019_stays_selectable() -
     assert area(iod=2025) == (2021, 2025) and area(lsoa_vintage=2021) == (2021, 2025)
     assert area(iod=2019) == (2011, 2019) and area(lsoa_vintage=2011) == (2011, 2019)
     assert area(lsoa_vintage=2021, iod=2019) == (2021, 2019)  # IoD2019 carried over to 2021
-    with pytest.raises(ValidationError, match=r"\[area\] iod=2025 with lsoa_vintage=2011.*"
-                                              "write lsoa_vintage = 2021"):
+    with pytest.raises(
+        ValidationError,
+        match=r"\[area\] iod=2025 with lsoa_vintage=2011.*"
+        "write lsoa_vintage = 2021",
+    ):
         area(iod=2025, lsoa_vintage=2011)
     # scenario files share the defaults
     sc = Scenario.from_dict({"name": "x", "organisations": "o.csv"})
@@ -372,127 +460,193 @@ def test_area_population_and_postcodes_are_declared_choices() -> None:
 
     from cnmap.data.loaders import POPULATION_SOURCES, POSTCODE_SOURCES
 
-    c = load_config({"area": {"lad_code": "E06000017", "population": "census2021",
-                              "postcodes": "codepoint"}, "organisations": "o.csv"})
+    c = load_config(
+        {
+            "area": {"lad_code": "E06000017", "population": "census2021", "postcodes": "codepoint"},
+            "organisations": "o.csv",
+        }
+    )
     assert (c.population, c.postcodes) == ("census2021", "codepoint")
-    assert load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv"}
-                       ).population == "auto"
+    assert (
+        load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv"}).population
+        == "auto"
+    )
     assert set(get_args(cfg.PopulationSource)) <= set(POPULATION_SOURCES)
     assert set(get_args(cfg.PostcodeSource)) == set(POSTCODE_SOURCES)
-    for raw, phrase in (({"population": "census"}, "population='census' is not one of"),
-                        ({"postcodes": True}, "postcodes=True is not one of"),
-                        ({"population": "census2021", "lsoa_vintage": 2011},
-                         "Census 2021 residents are counted on 2021 LSOAs")):
+    for raw, phrase in (
+        ({"population": "census"}, "population='census' is not one of"),
+        ({"postcodes": True}, "postcodes=True is not one of"),
+        (
+            {"population": "census2021", "lsoa_vintage": 2011},
+            "Census 2021 residents are counted on 2021 LSOAs",
+        ),
+    ):
         with pytest.raises(ValidationError, match=re.escape(phrase)):
             load_config({"area": {"lad_code": "E06000017", **raw}, "organisations": "o.csv"})
     # scenario files take both, by the same rules (cnmap compare loads the area with them)
     from cnmap.config import ScenarioFile, validate
 
-    doc = validate({"name": "x", "organisations": "o.csv", "area": {"population": "census2021",
-                                                                      "postcodes": "nspl"}},
-                   ScenarioFile, where="s.toml")
-    assert doc.area.load_options() == {"lsoa_vintage": 2021, "iod": 2025,
-                                       "population": "census2021", "postcodes": "nspl"}
+    doc = validate(
+        {
+            "name": "x",
+            "organisations": "o.csv",
+            "area": {"population": "census2021", "postcodes": "nspl"},
+        },
+        ScenarioFile,
+        where="s.toml",
+    )
+    assert doc.area.load_options() == {
+        "lsoa_vintage": 2021,
+        "iod": 2025,
+        "population": "census2021",
+        "postcodes": "nspl",
+    }
     with pytest.raises(ValidationError, match=re.escape("[area] population='census' is not one")):
-        Scenario.from_dict({"name": "x", "organisations": "o.csv",
-                            "area": {"population": "census"}})
+        Scenario.from_dict(
+            {"name": "x", "organisations": "o.csv", "area": {"population": "census"}}
+        )
 
 
-@pytest.mark.parametrize("network, phrase", [
-    ({"build": "county"}, "[network] build='county' is not one of 'district'"),
-    ({"build": "district", "path": "n.gpkg"}, "build='district' and path are both given"),
-    ({"build": "district", "dataset": "osm_walk_network"}, "and dataset are both given"),
-    ({"source": "x.osm.pbf"}, "source set without build = \"district\""),
-    ({"build": "district", "buffer_m": -5}, "buffer_m=-5"),
-])
+@pytest.mark.parametrize(
+    "network, phrase",
+    [
+        ({"build": "county"}, "[network] build='county' is not one of 'district'"),
+        ({"build": "district", "path": "n.gpkg"}, "build='district' and path are both given"),
+        ({"build": "district", "dataset": "osm_walk_network"}, "and dataset are both given"),
+        ({"source": "x.osm.pbf"}, 'source set without build = "district"'),
+        ({"build": "district", "buffer_m": -5}, "buffer_m=-5"),
+    ],
+)
 def test_network_build_refusals(network: dict, phrase: str) -> None:
     with pytest.raises(ValidationError) as err:
-        load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv",
-                     "network": network})
+        load_config(
+            {"area": {"lad_code": "E06000017"}, "organisations": "o.csv", "network": network}
+        )
     assert phrase in str(err.value), str(err.value)
 
 
 def test_network_build_district_options(tmp_path: Path) -> None:
-    c = load_config({"area": {"lad_code": "E06000017"}, "organisations": "o.csv",
-                     "network": {"build": "district"}})
+    c = load_config(
+        {
+            "area": {"lad_code": "E06000017"},
+            "organisations": "o.csv",
+            "network": {"build": "district"},
+        }
+    )
     assert (c.network_build, c.network_source, c.network_buffer_m) == ("district", "auto", 2000)
     assert c.network_dataset is None and c.network_path is None
     p = tmp_path / "run.toml"
-    p.write_text('[area]\nlad_code = "E06000017"\n[[organisations]]\npath = "o.csv"\n'
-                 '[network]\nbuild = "district"\nsource = "x/r.osm.pbf"\nbuffer_m = 2500\n',
-                 encoding="utf-8")
+    p.write_text(
+        '[area]\nlad_code = "E06000017"\n[[organisations]]\npath = "o.csv"\n'
+        '[network]\nbuild = "district"\nsource = "x/r.osm.pbf"\nbuffer_m = 2500\n',
+        encoding="utf-8",
+    )
     (tmp_path / "o.csv").write_text("name,lat,lon\nHall,52.67,-0.73\n", encoding="utf-8")
     c = load_config(p)
     assert c.network_source == str((tmp_path / "x" / "r.osm.pbf").resolve())
     assert c.network_buffer_m == 2500
-    with pytest.raises(ValidationError, match=r"\[network\] source: OpenStreetMap extract .* "
-                                              "does not exist"):
+    with pytest.raises(
+        ValidationError,
+        match=r"\[network\] source: OpenStreetMap extract .* "
+        "does not exist",
+    ):
         check_inputs(c)
 
 
 def test_prepared_list_options() -> None:
-    c = load_config({"area": {"lad_code": "E06000017"}, "organisations": [
-        {"path": "gp.csv", "columns": ["code", "name", "postcode", "status"],
-         "keep": {"status": "A"}, "area_postcodes_only": True, "id_col": "code"}]})
+    c = load_config(
+        {
+            "area": {"lad_code": "E06000017"},
+            "organisations": [
+                {
+                    "path": "gp.csv",
+                    "columns": ["code", "name", "postcode", "status"],
+                    "keep": {"status": "A"},
+                    "area_postcodes_only": True,
+                    "id_col": "code",
+                }
+            ],
+        }
+    )
     src = c.organisations[0]
     assert src.columns == ("code", "name", "postcode", "status")
     assert src.keep == {"status": ("A",)} and src.area_postcodes_only and src.prepared
     assert src.options == {"id_col": "code"}  # the reader's options only
     for entry, phrase in (
-            ({"columns": ["a"]}, "must be a list of the file's column names"),
-            ({"columns": ["a", "a"]}, "'a' is given twice"),
-            ({"columns": ["a", "b"], "keep": {"c": "x"}}, "keep names ['c'] but the columns"),
-            ({"keep": {"status": 4}}, "keep.status=4 must be quoted text"),
-            ({"keep": []}, "must be a table of column = value(s)"),
-            ({"area_postcodes_only": "yes"}, "area_postcodes_only='yes' is text"),
-            ({"area_postcodes_only": True, "coords": "latlon"}, "use coords = \"postcode\"")):
+        ({"columns": ["a"]}, "must be a list of the file's column names"),
+        ({"columns": ["a", "a"]}, "'a' is given twice"),
+        ({"columns": ["a", "b"], "keep": {"c": "x"}}, "keep names ['c'] but the columns"),
+        ({"keep": {"status": 4}}, "keep.status=4 must be quoted text"),
+        ({"keep": []}, "must be a table of column = value(s)"),
+        ({"area_postcodes_only": "yes"}, "area_postcodes_only='yes' is text"),
+        ({"area_postcodes_only": True, "coords": "latlon"}, 'use coords = "postcode"'),
+    ):
         with pytest.raises(ValidationError) as err:
-            load_config({"area": {"lad_code": "E06000017"},
-                         "organisations": [{"path": "o.csv", **entry}]})
+            load_config(
+                {"area": {"lad_code": "E06000017"}, "organisations": [{"path": "o.csv", **entry}]}
+            )
         assert phrase in str(err.value), str(err.value)
 
 
 def test_long_values_and_keys_are_shortened() -> None:
-    for raw in ({"coverage": {"speed_kmh": "x" * 100_000}}, {"y" * 10_000: 1},
-                {"coverage": {f"k{i}": 1 for i in range(1000)}}):
+    for raw in (
+        {"coverage": {"speed_kmh": "x" * 100_000}},
+        {"y" * 10_000: 1},
+        {"coverage": {f"k{i}": 1 for i in range(1000)}},
+    ):
         with pytest.raises(ValidationError) as err:
             load_config({"area": {"lad_code": "E08000025"}, "organisations": "o.csv", **raw})
         assert len(str(err.value)) < 400, str(err.value)
 
 
 def test_values_keep_their_meaning() -> None:
-    c = load_config({"area": {"lad_code": " E08000025 "}, "organisations": [
-        {"path": "o.csv", "duplicate_within_m": 10, "sheet": 0, "encoding": "cp1252"}],
-        "coverage": {"minutes": [20, 5, 15.0, 5], "persona": "older"},
-        "thin": {"minutes": 15.0, "max_decile": 3}})
+    c = load_config(
+        {
+            "area": {"lad_code": " E08000025 "},
+            "organisations": [
+                {"path": "o.csv", "duplicate_within_m": 10, "sheet": 0, "encoding": "cp1252"}
+            ],
+            "coverage": {"minutes": [20, 5, 15.0, 5], "persona": "older"},
+            "thin": {"minutes": 15.0, "max_decile": 3},
+        }
+    )
     assert c.lad_code == "E08000025"
     assert c.minutes == (5, 15, 20) and all(isinstance(m, int) for m in c.minutes)
     assert c.thin == {"minutes": 15, "max_decile": 3} and isinstance(c.thin["minutes"], int)
-    assert c.organisations[0].options == {"duplicate_within_m": 10.0, "sheet": 0,
-                                          "encoding": "cp1252"}
+    assert c.organisations[0].options == {
+        "duplicate_within_m": 10.0,
+        "sheet": 0,
+        "encoding": "cp1252",
+    }
     assert c.persona == "older" and c.speed_kmh == 4.8  # the persona's speed is used by run()
 
 
 def test_yaml_and_toml_hints_use_their_own_syntax(tmp_path: Path) -> None:
     y = tmp_path / "s.yaml"
     y.write_text("name: off\norganisations: o.csv\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match=r"YAML reads unquoted yes, no, on, off.*name: \"no\""):
+    with pytest.raises(
+        ValidationError, match=r"YAML reads unquoted yes, no, on, off.*name: \"no\""
+    ):
         Scenario.from_file(y)
     t = tmp_path / "s.toml"
-    t.write_text("name = false\norganisations = \"o.csv\"\n", encoding="utf-8")
+    t.write_text('name = false\norganisations = "o.csv"\n', encoding="utf-8")
     with pytest.raises(ValidationError, match=r"quote it: name = \"False\""):
         Scenario.from_file(t)
     # in a true/false field, YAML's yes is the boolean it looks like
     r = tmp_path / "r.yaml"
-    r.write_text("area: {lad_code: E08000025}\norganisations: o.csv\noutput: {self_contained: yes}\n",
-                 encoding="utf-8")
+    r.write_text(
+        "area: {lad_code: E08000025}\norganisations: o.csv\noutput: {self_contained: yes}\n",
+        encoding="utf-8",
+    )
     assert load_config(r).self_contained is True
 
 
 def test_empty_yaml_sections_are_empty_tables(tmp_path: Path) -> None:
     p = tmp_path / "run.yaml"
-    p.write_text("area: {lad_code: E08000025}\norganisations: o.csv\ncoverage:\n"
-                 "#  minutes: [10]\nthin:\n", encoding="utf-8")
+    p.write_text(
+        "area: {lad_code: E08000025}\norganisations: o.csv\ncoverage:\n#  minutes: [10]\nthin:\n",
+        encoding="utf-8",
+    )
     c = load_config(p)
     assert c.minutes == (15,) and c.thin == {}
     p.write_text("area: {lad_code: E08000025}\norganisations:\n", encoding="utf-8")
@@ -505,14 +659,15 @@ def test_empty_yaml_sections_are_empty_tables(tmp_path: Path) -> None:
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     p = tmp_path / "run.toml"
-    p.write_bytes(b"\xef\xbb\xbf[area]\nlad_code = \"E08000025\"\n[[organisations]]\n"
-                  b"path = \"o.csv\"\n")
+    p.write_bytes(
+        b'\xef\xbb\xbf[area]\nlad_code = "E08000025"\n[[organisations]]\npath = "o.csv"\n'
+    )
     assert load_config(p).lad_code == "E08000025"
 
 
 def test_the_latin1_message_names_line_and_column(tmp_path: Path) -> None:
     p = tmp_path / "run.toml"
-    p.write_bytes("[area]\nlad_code = \"E08000025\"\n# Caf\u00e9\n".encode("latin-1"))
+    p.write_bytes('[area]\nlad_code = "E08000025"\n# Caf\u00e9\n'.encode("latin-1"))
     with pytest.raises(ValidationError, match=r"byte 0xe9 at position 35 \(line 3, column 6\)"):
         load_config(p)
 
@@ -522,8 +677,11 @@ def test_the_latin1_message_names_line_and_column(tmp_path: Path) -> None:
 
 
 def _keyword_only(func: object) -> set[str]:
-    return {n for n, p in inspect.signature(func).parameters.items()  # type: ignore[arg-type]
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return {
+        n
+        for n, p in inspect.signature(func).parameters.items()  # type: ignore[arg-type]
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
 
 
 def test_organisation_entries_offer_exactly_the_reader_options() -> None:
@@ -574,8 +732,14 @@ def test_declared_choices_match_the_library() -> None:
 
 def test_the_schema_is_declared_as_json_schema() -> None:
     schema = cfg.RunFile.model_json_schema()
-    assert set(schema["properties"]) == {"area", "network", "coverage", "organisations",
-                                         "thin", "output"}
+    assert set(schema["properties"]) == {
+        "area",
+        "network",
+        "coverage",
+        "organisations",
+        "thin",
+        "output",
+    }
     assert set(schema["required"]) == {"area", "organisations"}
 
 
@@ -587,8 +751,9 @@ def _blocks(text: str) -> list[tuple[str, str]]:
     return re.findall(r"^```(\w+)\n(.*?)^```", text, flags=re.S | re.M)
 
 
-def test_configuration_page_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_configuration_page_blocks_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     blocks = _blocks((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"))

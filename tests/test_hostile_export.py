@@ -24,7 +24,7 @@ PAYLOADS = [
     "Smiles\n=1+1",
     "Smiles\r\n=1+1",
     "\r=1+1",
-    "\n=HYPERLINK(\"http://evil\")",
+    '\n=HYPERLINK("http://evil")',
     "Top\r\n\r\n+cmd|' /C calc'!A0",
     "Club\n\t=1+1",
     "Hall\n-2+3",
@@ -99,9 +99,13 @@ def test_headers_from_the_input_are_guarded(tmp_path, header):
 @pytest.mark.parametrize("where", ["parameters", "sources"])
 def test_parameters_and_sources_with_line_breaks(tmp_path, where):
     evil = "organisations.csv\r=1+1"
-    write_tables({"t": pd.DataFrame({"a": [1]})}, tmp_path, formats=["csv"],
-                 params={"organisations": evil},
-                 sources=pd.DataFrame({"title": [evil], "url": ["https://x"]}))
+    write_tables(
+        {"t": pd.DataFrame({"a": [1]})},
+        tmp_path,
+        formats=["csv"],
+        params={"organisations": evil},
+        sources=pd.DataFrame({"title": [evil], "url": ["https://x"]}),
+    )
     rows = _csv_rows(tmp_path / f"{where}.csv")
     assert len(rows) == 2 and len(rows[1]) == 2, rows
     _assert_no_formula([c for r in rows for c in r], where)
@@ -117,8 +121,12 @@ def test_unguarded_csv_still_quotes_line_breaks(tmp_path):
 
 
 def test_workbook_title_is_text_not_a_formula(tmp_path):
-    write_tables({"t": pd.DataFrame({"a": [1]})}, tmp_path, formats=["xlsx"],
-                 title='=HYPERLINK("http://evil","Click")')
+    write_tables(
+        {"t": pd.DataFrame({"a": [1]})},
+        tmp_path,
+        formats=["xlsx"],
+        title='=HYPERLINK("http://evil","Click")',
+    )
     a1 = load_workbook(tmp_path / "cnmap.xlsx")["README"]["A1"]
     assert a1.data_type == "s" and a1.value.startswith("=HYPERLINK")
 
@@ -132,8 +140,9 @@ def test_objects_written_as_formula_text_are_guarded(tmp_path):
 
 
 def test_guard_keeps_numbers_and_blanks(tmp_path):
-    df = pd.DataFrame({"name": ["x\n-1", None, "y"], "mixed": ["-5", -5, None],
-                       "value": [-1.5, None, 2.0]})
+    df = pd.DataFrame(
+        {"name": ["x\n-1", None, "y"], "mixed": ["-5", -5, None], "value": [-1.5, None, 2.0]}
+    )
     write_tables({"t": df}, tmp_path, formats=["csv"])
     rows = _csv_rows(tmp_path / "t.csv")
     assert [r[0] for r in rows[1:]] == ["x\n'-1", "", "y"]
@@ -146,8 +155,9 @@ def test_workbook_writes_objects_as_text(tmp_path):
     are written as their text; decimals stay numbers."""
     from decimal import Decimal
 
-    df = pd.DataFrame({"read_from": [Path("=1+1"), Path("orgs.csv")],
-                       "amount": [Decimal("1.5"), Decimal("-2")]})
+    df = pd.DataFrame(
+        {"read_from": [Path("=1+1"), Path("orgs.csv")], "amount": [Decimal("1.5"), Decimal("-2")]}
+    )
     write_tables({"t": df}, tmp_path, formats=["xlsx"])
     ws = load_workbook(tmp_path / "cnmap.xlsx")["t"]
     assert [(c.value, c.data_type) for c in ws["A"]][1:] == [("=1+1", "s"), ("orgs.csv", "s")]

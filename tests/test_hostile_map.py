@@ -38,8 +38,12 @@ CASES = json.loads((FIXTURES / "hostile_map" / "template_texts.json").read_text(
 TEXTS: list[str] = [c["text"] for c in CASES]
 IDS = [f"text{i:02d}" for i in range(len(TEXTS))]
 STARTS = ("{{", "{%", "{#")  # Jinja2 expression, statement and comment openings
-ORG_FIELDS = {"type": "Type", "services": "Services", "address": "Address",
-              "opening_hours": "Opening hours"}
+ORG_FIELDS = {
+    "type": "Type",
+    "services": "Services",
+    "address": "Address",
+    "opening_hours": "Opening hours",
+}
 
 
 def file_payload(target: Path) -> str:
@@ -125,8 +129,9 @@ def read_page(text: str) -> MapPage:
         for key, var in re.findall(r'^\s*(".*") : (\w+),$', control.group(1), re.M)
     }
     areas = {}
-    for m in re.finditer(r"var (cnmap_area_layer_\w+) = \(function\(\) \{(.*?)return layer;",
-                         text, re.S):
+    for m in re.finditer(
+        r"var (cnmap_area_layer_\w+) = \(function\(\) \{(.*?)return layer;", text, re.S
+    ):
         body = m.group(2)
         data = re.search(r"layer\.addData\((cnmap_data_\w+)\);", body)
         assert data
@@ -135,8 +140,7 @@ def read_page(text: str) -> MapPage:
             "rows": _json_after(r"^\s*var rows = (.*);$", body),
             "features": shared[data.group(1)]["features"],
         }
-    legends = [shown(json.loads(h))
-               for h in re.findall(r"^\s*div\.innerHTML = (.*);$", text, re.M)]
+    legends = [shown(json.loads(h)) for h in re.findall(r"^\s*div\.innerHTML = (.*);$", text, re.M)]
     org = re.search(r"var pts = (.*);\n\s*var colours = .*;\n\s*var labels = (.*);\n", text)
     points, labels = (json.loads(org.group(1)), json.loads(org.group(2))) if org else ([], [])
     return MapPage(text, shared, areas, points, labels, legends, list(names.values()))
@@ -163,8 +167,11 @@ def base(shared_data):
 def fresh(cov: Any) -> Any:
     """A copy whose frames can be changed."""
     return dataclasses.replace(
-        cov, lsoas=cov.lsoas.copy(), wards=cov.wards.copy(),
-        organisations=cov.organisations.copy(), _cache={},
+        cov,
+        lsoas=cov.lsoas.copy(),
+        wards=cov.wards.copy(),
+        organisations=cov.organisations.copy(),
+        _cache={},
     )
 
 
@@ -199,8 +206,11 @@ def test_organisation_texts_shown_as_written(base, text, tmp_path):
     page = render(cov, tmp_path)
     assert_inert(page)
     org = org_shown(page, text)  # popup title and marker tooltip: the same escaped text
-    assert org == {"name": text, **dict.fromkeys(ORG_FIELDS.values(), text),
-                   **({} if pd.isna(postcode) else {"Postcode": postcode})}
+    assert org == {
+        "name": text,
+        **dict.fromkeys(ORG_FIELDS.values(), text),
+        **({} if pd.isna(postcode) else {"Postcode": postcode}),
+    }
     legend = [t for t in page.legends if t.startswith("Organisations")]
     assert len(legend) == 1 and f"{text} (1)" in legend[0]
 
@@ -237,8 +247,9 @@ def test_boundary_names_shown_as_written(base, text, tmp_path):
     for layer in lsoa_layers:
         assert shown(layer["features"][0]["properties"]["t"]) == f"{text} ({code})"
         k = layer["labels"].index("Ward")
-        ward_col = [shown(r[k]) for r, own in zip(layer["rows"], in_ward0, strict=True)
-                    if own and r]
+        ward_col = [
+            shown(r[k]) for r, own in zip(layer["rows"], in_ward0, strict=True) if own and r
+        ]
         assert ward_col and set(ward_col) == {text}
 
 
@@ -266,8 +277,9 @@ def test_payload_creates_no_file(base, where, tmp_path):
     assert not target.exists(), "the payload ran"
     assert_inert(page)
     shown_texts = page.texts()
-    assert any(payload == t or t == f"{payload} ({cov.lsoas.loc[0, 'lsoa_code']})"
-               for t in shown_texts)
+    assert any(
+        payload == t or t == f"{payload} ({cov.lsoas.loc[0, 'lsoa_code']})" for t in shown_texts
+    )
 
 
 def test_maths_club_is_not_49(base, tmp_path):
@@ -313,13 +325,16 @@ def test_inert_json_and_html_give_the_text_back(text):
     assert shown(h) == text and tags(h) == []
 
 
-@pytest.mark.parametrize("source", [
-    "{{ this.name }}",
-    "{{ this.name|safe }}",
-    "{{ this.name|e }}",
-    "{{ this.name ~ '' }}",
-    "{% macro script(this, kwargs) %}var rows = {{ this.p.rows }};{% endmacro %}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ this.name }}",
+        "{{ this.name|safe }}",
+        "{{ this.name|e }}",
+        "{{ this.name ~ '' }}",
+        "{% macro script(this, kwargs) %}var rows = {{ this.p.rows }};{% endmacro %}",
+    ],
+)
 def test_element_templates_refuse_unserialised_output(source):
     from cnmap.maps._safe import UnsafeTemplateError, check_template
 
@@ -330,8 +345,11 @@ def test_element_templates_refuse_unserialised_output(source):
 def test_every_cnmap_element_writes_data_with_inert_json():
     from cnmap.maps._safe import check_template, inert_json
 
-    check_template("{% macro script(this, kwargs) %}var {{ this.get_name() }} = "
-                   "{{ this.p.rows|tojson }};{{ this.css }}{% endmacro %}", constants=["css"])
+    check_template(
+        "{% macro script(this, kwargs) %}var {{ this.get_name() }} = "
+        "{{ this.p.rows|tojson }};{{ this.css }}{% endmacro %}",
+        constants=["css"],
+    )
     elements = {k: v for k, v in I._elements().items() if k != "folium"}
     assert len(elements) == 7
     for name, cls in elements.items():
@@ -351,8 +369,9 @@ def browser():
         pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM),
-                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         yield b
         b.close()
 
@@ -382,11 +401,16 @@ def _browser_map(base: Any, tmp_path: Path) -> tuple[Path, list[dict[str, str]],
     rows = [
         {"name": TEXTS[0], "type": TEXTS[8], "address": TEXTS[10], "opening_hours": TEXTS[13]},
         {"name": TEXTS[1], "type": TEXTS[14], "address": TEXTS[11], "opening_hours": TEXTS[4]},
-        {"name": TEXTS[2], "type": TEXTS[6], "address": file_payload(target),
-         "opening_hours": TEXTS[9]},
+        {
+            "name": TEXTS[2],
+            "type": TEXTS[6],
+            "address": file_payload(target),
+            "opening_hours": TEXTS[9],
+        },
     ]
-    orgs = gpd.GeoDataFrame(rows, geometry=list(cov.wards.geometry.representative_point()),
-                            crs=cov.wards.crs)
+    orgs = gpd.GeoDataFrame(
+        rows, geometry=list(cov.wards.geometry.representative_point()), crs=cov.wards.crs
+    )
     m = coverage_map(cov, organisations=orgs, tiles=None, catchments=False, cluster=False)
     lonlat = [(p.x, p.y) for p in orgs.to_crs(4326).geometry]
     return save_html(m, tmp_path / "hostile.html", self_contained=True), rows, target, lonlat
@@ -508,13 +532,15 @@ def test_cnmap_run_with_hostile_names(tmp_path, monkeypatch, shared_data):
     ]
     with open(tmp_path / "orgs.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(
-            [["name", "type", "address", "opening_hours", "easting", "northing"], *orgs])
+            [["name", "type", "address", "opening_hours", "easting", "northing"], *orgs]
+        )
     (tmp_path / "run.toml").write_text(
         # the hand-made Warrington mirror holds IoD2019 on 2011 LSOAs
         "[area]\nlad_code = 'E06000007'\nlsoa_vintage = 2011\niod = 2019\n"
         "[[organisations]]\npath = 'orgs.csv'\n"
         "[coverage]\nminutes = [10, 15]\nmode = 'crow_flies'\ndetour_factor = 1.3\n"
-        "[output]\nself_contained = true\n")
+        "[output]\nself_contained = true\n"
+    )
     assert main(["run", str(tmp_path / "run.toml"), "--out", str(tmp_path / "out"), "-q"]) == 0
     assert not target.exists()
     (path,) = (tmp_path / "out").glob("*_coverage_map.html")
@@ -523,13 +549,19 @@ def test_cnmap_run_with_hostile_names(tmp_path, monkeypatch, shared_data):
     for name, typ, address, hours, _, _ in orgs:
         typ = normalise_type(pd.Series([typ]))[0]  # types are read as lower-case tokens
         assert "{" in typ
-        assert org_shown(page, name) == {"name": name, "Type": typ, "Address": address,
-                                         "Opening hours": hours}
+        assert org_shown(page, name) == {
+            "name": name,
+            "Type": typ,
+            "Address": address,
+            "Opening hours": hours,
+        }
     wards = page.areas["Wards"]["features"]
     assert sorted(f["properties"]["name"] for f in wards) == sorted(TEXTS[:3])
     assert sorted(shown(f["properties"]["t"]) for f in wards) == sorted(TEXTS[:3])
-    titles = [shown(f["properties"]["t"]) for f in page.areas["Residents within 15 min walk "
-                                                              "(LSOAs)"]["features"]]
+    titles = [
+        shown(f["properties"]["t"])
+        for f in page.areas["Residents within 15 min walk (LSOAs)"]["features"]
+    ]
     assert sum(t.startswith(TEXTS[3] + " (E01") for t in titles) == 1
     typ = normalise_type(pd.Series([TEXTS[1]]))[0]
     assert any(f"{typ} (2)" in t for t in page.legends)

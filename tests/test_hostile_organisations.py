@@ -44,11 +44,13 @@ def binary_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def small_lookup() -> pd.DataFrame:
     # real rows of the ONS postcode lookup (NSPL May 2025, mirror osm/postcodes_B.csv)
-    return pd.DataFrame({
-        "postcode": ["B12 8DN", "B3 1HA", "B27 7BB"],
-        "lat": [52.45942, 52.48493, 52.45495],
-        "lon": [-1.87439, -1.90229, -1.83386],
-    })
+    return pd.DataFrame(
+        {
+            "postcode": ["B12 8DN", "B3 1HA", "B27 7BB"],
+            "lat": [52.45942, 52.48493, 52.45495],
+            "lon": [-1.87439, -1.90229, -1.83386],
+        }
+    )
 
 
 def _one_note(res, *words: str) -> str:
@@ -96,8 +98,14 @@ def test_missing_spellings_stay_text_in_geojson():
 
 
 def test_missing_spellings_in_coordinates_mean_no_value(small_lookup):
-    df = pd.DataFrame({"name": ["A", "B"], "lat": ["N/A", "52.48493"], "lon": ["#N/A", "-1.90229"],
-                       "postcode": ["B12 8DN", None]})
+    df = pd.DataFrame(
+        {
+            "name": ["A", "B"],
+            "lat": ["N/A", "52.48493"],
+            "lon": ["#N/A", "-1.90229"],
+            "postcode": ["B12 8DN", None],
+        }
+    )
     res = read_organisations(df, postcodes=small_lookup)
     assert res.organisations["coord_source"].tolist() == ["postcode", "latlon"]
     assert res.n_rejected == 0
@@ -131,7 +139,8 @@ def test_unquoted_comma_rejects_that_row_only(lookup):
     assert rej.loc[2, "reason_text"] == (
         "row 2: 4 fields but the header has 3 (an unquoted delimiter ',' inside a value?): "
         "'Smith, Jones and Partners Advice,B12 8DN,advice'; put that value in double quotes, "
-        "or remove the extra ','")
+        "or remove the extra ','"
+    )
     assert "extra_fields" in REASONS
 
 
@@ -146,7 +155,10 @@ def test_header_short_of_a_column_is_an_error_not_a_shift(lookup):
 def test_one_stray_byte_does_not_garble_the_file(lookup):
     res = read_organisations(ORGS / "35_stray_byte.csv", postcodes=lookup)
     assert res.organisations["name"].tolist() == [
-        "Café Crème Hub", "Naïve Art Club", "Résumé Workshop"]
+        "Café Crème Hub",
+        "Naïve Art Club",
+        "Résumé Workshop",
+    ]
     assert res.params["encoding"] == "utf-8"
     note = _one_note(res, "line 3 (row 2, 'Naïve Art Club")
     assert "read as Windows-1252" in note
@@ -167,7 +179,9 @@ def test_utf16_without_bom_names_the_encoding_to_pass(lookup):
 
 
 def test_wrong_encoding_given_names_the_line(lookup):
-    with pytest.raises(ValidationError, match=r"byte 0xef on line 3 is not utf-8; leave encoding=None"):
+    with pytest.raises(
+        ValidationError, match=r"byte 0xef on line 3 is not utf-8; leave encoding=None"
+    ):
         read_organisations(ORGS / "35_stray_byte.csv", postcodes=lookup, encoding="utf-8")
     with pytest.raises(ValidationError, match="encoding='klingon' is not a known encoding"):
         read_organisations(ORGS / "35_stray_byte.csv", postcodes=lookup, encoding="klingon")
@@ -179,8 +193,9 @@ def test_wrong_encoding_given_names_the_line(lookup):
 def test_other_sheets_are_named_in_a_note(lookup, binary_dir):
     res = read_organisations(binary_dir / "08_title_rows.xlsx", postcodes=lookup)
     _one_note(res, "read sheet 'Organisations' only", "'Notes'", "sheet=")
-    named = read_organisations(binary_dir / "08_title_rows.xlsx", postcodes=lookup,
-                               sheet="Organisations")
+    named = read_organisations(
+        binary_dir / "08_title_rows.xlsx", postcodes=lookup, sheet="Organisations"
+    )
     assert not any("only" in n for n in named.notes)
 
 
@@ -213,13 +228,16 @@ def test_merged_cells_are_filled_and_said(lookup, binary_dir):
     _one_note(res, "merged cells B2:B4 ('food bank')")
 
 
-@pytest.mark.parametrize("name, match", [
-    ("38_csv_saved_as_xlsx.xlsx", "rename it to .csv"),
-    ("39_xls_saved_as_xlsx.xlsx", "save it as .xlsx"),
-    ("57_truncated.xlsx", "damaged or incomplete"),
-    ("58_workbook_saved_as.csv", "rename it to .xlsx"),
-    ("47_nul_bytes.csv", "not CSV text"),
-])
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("38_csv_saved_as_xlsx.xlsx", "rename it to .csv"),
+        ("39_xls_saved_as_xlsx.xlsx", "save it as .xlsx"),
+        ("57_truncated.xlsx", "damaged or incomplete"),
+        ("58_workbook_saved_as.csv", "rename it to .xlsx"),
+        ("47_nul_bytes.csv", "not CSV text"),
+    ],
+)
 def test_file_of_the_wrong_kind_is_one_clear_error(binary_dir, name, match):
     path = binary_dir / name if name in make_corpus.BINARY_FILES else ORGS / name
     with pytest.raises(ValidationError) as info:
@@ -252,8 +270,10 @@ def test_million_character_column_name_is_shown_short(tmp_path):
     assert len(str(info.value)) < 600 and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("name, where", [("40_header_below_40.csv", "line 45"),
-                                         ("60_header_below_40.xlsx", "sheet row 46")])
+@pytest.mark.parametrize(
+    "name, where",
+    [("40_header_below_40.csv", "line 45"), ("60_header_below_40.xlsx", "sheet row 46")],
+)
 def test_header_far_down_is_named(binary_dir, name, where):
     path = binary_dir / name if name in make_corpus.BINARY_FILES else ORGS / name
     with pytest.raises(ValidationError, match=f"the header row \\(name, postcode\\) is on {where}"):
@@ -274,14 +294,22 @@ def test_thousands_separators_in_eastings(tmp_path):
 def test_300_digit_numbers_are_shown_short():
     res = read_organisations(ORGS / "43_huge_numbers.csv")
     rej = res.rejected.set_index("source_row")
-    assert rej.loc[1, "reason_text"].startswith("row 1: lat=1e+299, lon=-1.9: outside Great Britain")
+    assert rej.loc[1, "reason_text"].startswith(
+        "row 1: lat=1e+299, lon=-1.9: outside Great Britain"
+    )
     assert all(len(t) < 200 for t in res.rejected["reason_text"])
     assert res.organisations["lat"].tolist() == [52.48493]
 
 
 def test_huge_easting_and_long_postcode_are_shown_short(small_lookup):
-    df = pd.DataFrame({"name": ["Far", "Odd"], "easting": [1e300, np.nan],
-                       "northing": [286000.0, np.nan], "postcode": [None, "B" * 500]})
+    df = pd.DataFrame(
+        {
+            "name": ["Far", "Odd"],
+            "easting": [1e300, np.nan],
+            "northing": [286000.0, np.nan],
+            "postcode": [None, "B" * 500],
+        }
+    )
     res = read_organisations(df, postcodes=small_lookup)
     texts = res.rejected.set_index("source_row")["reason_text"]
     assert texts.loc[1].startswith("row 1: easting=1e+300, northing=286000: outside")
@@ -321,8 +349,13 @@ def test_dataframe_reason_column_is_kept_apart(small_lookup):
 def test_multipoint_gives_one_row_per_site():
     res = read_organisations(ORGS / "45_multipoint.geojson")
     o = res.organisations
-    assert o["name"].tolist() == ["Two Sites Trust", "Two Sites Trust", "Single Hall",
-                                  "Repeated Point Club", "Half Placed"]
+    assert o["name"].tolist() == [
+        "Two Sites Trust",
+        "Two Sites Trust",
+        "Single Hall",
+        "Repeated Point Club",
+        "Half Placed",
+    ]
     assert o["site"].tolist() == [1, 2, 1, 1, 1]
     assert o["source_row"].tolist() == [1, 1, 2, 3, 5]
     assert o["org_id"].tolist() == ["T1#1", "T1#2", "S2", "R3", "H5#1"]
@@ -352,8 +385,10 @@ def test_sites_of_one_organisation_are_not_duplicates_of_each_other():
 
 
 def test_multipoint_is_not_split_when_geometry_is_not_used(small_lookup):
-    gdf = gpd.GeoDataFrame({"name": ["A"], "postcode": ["B12 8DN"]},
-                           geometry=[MultiPoint([(406000, 286000), (407000, 286000)])],
-                           crs="EPSG:27700")
+    gdf = gpd.GeoDataFrame(
+        {"name": ["A"], "postcode": ["B12 8DN"]},
+        geometry=[MultiPoint([(406000, 286000), (407000, 286000)])],
+        crs="EPSG:27700",
+    )
     res = read_organisations(gdf, coords="postcode", postcodes=small_lookup)
     assert len(res.organisations) == 1 and "site" not in res.organisations.columns

@@ -26,9 +26,12 @@ def lattice(values: np.ndarray | None = None) -> gpd.GeoDataFrame:
     if values is None:
         values = np.array([0.2 if (k % N < 3 and k // N < 3) else 0.9 for k in range(N * N)])
         values[99] = 1.0
-    cells = [box(i * 100, j * 100, (i + 1) * 100, (j + 1) * 100) for j in range(N) for i in range(N)]
-    return gpd.GeoDataFrame({"v": values, "code": [f"c{k}" for k in range(N * N)]},
-                            geometry=cells, crs="EPSG:27700")
+    cells = [
+        box(i * 100, j * 100, (i + 1) * 100, (j + 1) * 100) for j in range(N) for i in range(N)
+    ]
+    return gpd.GeoDataFrame(
+        {"v": values, "code": [f"c{k}" for k in range(N * N)]}, geometry=cells, crs="EPSG:27700"
+    )
 
 
 BLOCK = [k for k in range(N * N) if k % N < 3 and k // N < 3]
@@ -79,10 +82,10 @@ def test_gi_star_z_by_hand_normal_approximation():
     out = cold_spots(g, "v", permutations=0)
     x = g["v"].to_numpy()
     n, xb = x.size, x.mean()
-    s = np.sqrt((x ** 2).mean() - xb ** 2)
+    s = np.sqrt((x**2).mean() - xb**2)
     for k, nb in ((0, [0, 1, 10, 11]), (55, [44, 45, 46, 54, 55, 56, 64, 65, 66])):
         w = len(nb)  # binary weights, the cell itself included (Gi*)
-        z = (x[nb].sum() - xb * w) / (s * np.sqrt((n * w - w ** 2) / (n - 1)))
+        z = (x[nb].sum() - xb * w) / (s * np.sqrt((n * w - w**2) / (n - 1)))
         assert out["v_gi_z"].iat[k] == pytest.approx(z)
     assert out["v_cluster"].iat[0] == "cold spot" and out["v_cluster"].iat[55] == "not significant"
     assert out.attrs["cold_spots"]["permutations"] == 0
@@ -147,9 +150,15 @@ def test_weights_options_and_islands():
     knn, info = spatial_weights(pts, "knn4")
     assert set(knn.cardinalities.values()) == {4} and info["weights"] == "knn4"
     # an island far away gets its nearest neighbour
-    isl = pd.concat([g, gpd.GeoDataFrame({"v": [0.5], "code": ["far"]},
-                                         geometry=[box(5000, 5000, 5100, 5100)], crs=g.crs)],
-                    ignore_index=True)
+    isl = pd.concat(
+        [
+            g,
+            gpd.GeoDataFrame(
+                {"v": [0.5], "code": ["far"]}, geometry=[box(5000, 5000, 5100, 5100)], crs=g.crs
+            ),
+        ],
+        ignore_index=True,
+    )
     w, info = spatial_weights(isl, "queen")
     assert info["n_islands"] == 1 and w.cardinalities[100] == 1 and w.neighbors[100] == [99]
     out = cold_spots(isl, "v", permutations=0)

@@ -67,10 +67,14 @@ def test_constants_consistent() -> None:
         ("LSOA11CD", "lsoa_code"),
         ("Income Score (rate)", "income_score"),
         ("Income Deprivation Affecting Children Index (IDACI) Score (rate)", "idaci_score"),
-        ("Income Deprivation Affecting Older People (IDAOPI) Rank (where 1 is most deprived)",
-         "idaopi_rank"),
-        ("Living Environment Decile (where 1 is most deprived 10% of LSOAs)",
-         "living_environment_decile"),
+        (
+            "Income Deprivation Affecting Older People (IDAOPI) Rank (where 1 is most deprived)",
+            "idaopi_rank",
+        ),
+        (
+            "Living Environment Decile (where 1 is most deprived 10% of LSOAs)",
+            "living_environment_decile",
+        ),
         ("Outdoors Sub-domain Score", "living_environment_outdoors_score"),
         ("Wider Barriers Sub-domain Rank (where 1 is most deprived)", "barriers_wider_rank"),
         ("Total population: mid 2022", "pop_total"),
@@ -108,8 +112,9 @@ def test_warrington_file7_all_57_columns(shared_data: Path) -> None:
         if short in iod.ID_COLUMNS:
             assert df[short].tolist() == raw
         else:
-            np.testing.assert_array_equal(df[short].to_numpy(dtype=float),
-                                          np.array(raw, dtype=float))
+            np.testing.assert_array_equal(
+                df[short].to_numpy(dtype=float), np.array(raw, dtype=float)
+            )
     first = df.iloc[0]
     assert first["lsoa_code"] == "E01012446"
     assert first["imd_score"] == pytest.approx(5.427)
@@ -142,12 +147,15 @@ def test_idempotent_and_no_mutation(five: Path, five_raw: pd.DataFrame) -> None:
 
 
 def test_short_names_mixed_with_official_and_unknown(caplog: pytest.LogCaptureFixture) -> None:
-    frame = pd.DataFrame({
-        "ward_code": ["W1", "W2"],
-        "lsoa_code": [" e01000001", "E01000002"],
-        "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)": ["7", "9"],
-        "pop_total": [10.5, 20],
-    }, index=[10, 11])
+    frame = pd.DataFrame(
+        {
+            "ward_code": ["W1", "W2"],
+            "lsoa_code": [" e01000001", "E01000002"],
+            "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)": ["7", "9"],
+            "pop_total": [10.5, 20],
+        },
+        index=[10, 11],
+    )
     with caplog.at_level(logging.INFO, logger="cnmap.iod"):
         df = iod.read_iod(frame)
     assert list(df.columns) == ["lsoa_code", "imd_rank", "pop_total", "ward_code"]
@@ -162,9 +170,11 @@ def test_short_names_mixed_with_official_and_unknown(caplog: pytest.LogCaptureFi
 
 def test_bom_crlf_and_thousands_separators(tmp_path: Path) -> None:
     p = tmp_path / "bom.csv"
-    text = ('LSOA code (2011),"Index of Multiple Deprivation (IMD) Rank (where 1 is most '
-            'deprived)",Total population: mid 2015 (excluding prisoners)\r\n'
-            'E01000001,"1,234","1,500"\r\n')
+    text = (
+        'LSOA code (2011),"Index of Multiple Deprivation (IMD) Rank (where 1 is most '
+        'deprived)",Total population: mid 2015 (excluding prisoners)\r\n'
+        'E01000001,"1,234","1,500"\r\n'
+    )
     p.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     df = iod.read_iod(p)
     assert list(df.columns) == ["lsoa_code", "imd_rank", "pop_total"]
@@ -177,10 +187,20 @@ def test_iod2025_headers(gamma2025: Path) -> None:
     assert df.attrs["lsoa_vintage"] == 2021
     assert df.attrs["n_lsoas_england"] == 33755
     assert list(df.columns) == [
-        "lsoa_code", "lsoa_name", "lad_code", "lad_name",
-        "imd_score", "imd_rank", "imd_decile",
-        "idaopi_score", "idaopi_rank", "idaopi_decile",
-        "pop_total", "pop_children_0_15", "pop_60_plus", "pop_working_age",
+        "lsoa_code",
+        "lsoa_name",
+        "lad_code",
+        "lad_name",
+        "imd_score",
+        "imd_rank",
+        "imd_decile",
+        "idaopi_score",
+        "idaopi_rank",
+        "idaopi_decile",
+        "pop_total",
+        "pop_children_0_15",
+        "pop_60_plus",
+        "pop_working_age",
     ]
     assert df["idaopi_rank"].max() == 33755  # > 32844: valid only for IoD2025
     assert df["pop_working_age"].tolist() == [900, 950, 500]
@@ -193,8 +213,7 @@ def test_edition_from_ranks_and_override(gamma2025: Path) -> None:
     again = iod.read_iod(bare)
     assert again.attrs["iod_edition"] == 2025
     assert again.attrs["iod_edition_source"] == "ranks"
-    forced = iod.read_iod(bare[bare["idaopi_rank"] < 30000].drop(columns="imd_rank"),
-                          edition=2025)
+    forced = iod.read_iod(bare[bare["idaopi_rank"] < 30000].drop(columns="imd_rank"), edition=2025)
     assert forced.attrs["iod_edition_source"] == "argument"
     assert forced.attrs["iod_edition"] == 2025
 
@@ -213,11 +232,12 @@ def test_missing_lsoa_code_column() -> None:
 
 
 def test_non_numeric_rank_names_line_and_column() -> None:
-    text = ("LSOA code (2011),Crime Rank (where 1 is most deprived)\n"
-            "E01000001,12\nE01000002,n/a\n")
-    with pytest.raises(ValidationError,
-                       match=r"'Crime Rank \(where 1 is most deprived\)' \(crime_rank\) has "
-                             r"non-numeric values at line 3 \(first: 'n/a'\)"):
+    text = "LSOA code (2011),Crime Rank (where 1 is most deprived)\nE01000001,12\nE01000002,n/a\n"
+    with pytest.raises(
+        ValidationError,
+        match=r"'Crime Rank \(where 1 is most deprived\)' \(crime_rank\) has "
+        r"non-numeric values at line 3 \(first: 'n/a'\)",
+    ):
         iod.read_iod(_csv(text))
 
 
@@ -241,16 +261,19 @@ def test_rank_valid_2025_invalid_when_forced_2019(gamma2025: Path) -> None:
 
 @pytest.mark.parametrize("decile", ["0", "11", "2.5"])
 def test_decile_out_of_range(decile: str) -> None:
-    text = ("LSOA code (2011),Crime Decile (where 1 is most deprived 10% of LSOAs)\n"
-            f"E01000001,3\nE01000002,{decile}\n")
+    text = (
+        "LSOA code (2011),Crime Decile (where 1 is most deprived 10% of LSOAs)\n"
+        f"E01000001,3\nE01000002,{decile}\n"
+    )
     with pytest.raises(ValidationError, match=r"deciles outside 1\.\.10 at line 3"):
         iod.read_iod(_csv(text))
 
 
 def test_duplicate_lsoa_codes() -> None:
     text = "LSOA code (2011),IMD Score\nE01000001,1\nE01000002,2\nE01000001,3\n"
-    with pytest.raises(ValidationError,
-                       match=r"duplicate LSOA codes \['E01000001'\] at line 2, line 4"):
+    with pytest.raises(
+        ValidationError, match=r"duplicate LSOA codes \['E01000001'\] at line 2, line 4"
+    ):
         iod.read_iod(_csv(text))
 
 
@@ -267,8 +290,10 @@ def test_bad_lsoa_code_format() -> None:
 
 
 def test_blank_numeric_cell() -> None:
-    text = ("LSOA code (2011),Total population: mid 2015 (excluding prisoners)\n"
-            "E01000001,\nE01000002,5\n")
+    text = (
+        "LSOA code (2011),Total population: mid 2015 (excluding prisoners)\n"
+        "E01000001,\nE01000002,5\n"
+    )
     with pytest.raises(ValidationError, match=r"\(pop_total\) is blank at line 2"):
         iod.read_iod(_csv(text))
 
@@ -286,8 +311,13 @@ def test_negative_population() -> None:
 
 
 def test_two_columns_same_meaning() -> None:
-    frame = pd.DataFrame({"lsoa_code": ["E01000001"], "imd_rank": [1],
-                          "Index of Multiple Deprivation (IMD) Rank": [1]})
+    frame = pd.DataFrame(
+        {
+            "lsoa_code": ["E01000001"],
+            "imd_rank": [1],
+            "Index of Multiple Deprivation (IMD) Rank": [1],
+        }
+    )
     with pytest.raises(ValidationError, match=r"both mean 'imd_rank'"):
         iod.read_iod(frame)
 
@@ -298,8 +328,7 @@ def test_unknown_edition() -> None:
 
 
 def test_mixed_edition_headers() -> None:
-    frame = pd.DataFrame({"LSOA code (2011)": ["E01000001"],
-                          "Total population: mid 2022": [5]})
+    frame = pd.DataFrame({"LSOA code (2011)": ["E01000001"], "Total population: mid 2022": [5]})
     with pytest.raises(ValidationError, match=r"mixes editions"):
         iod.read_iod(frame)
 
@@ -321,11 +350,10 @@ def test_not_utf8(tmp_path: Path) -> None:
 def test_xlsx_sheet_detection(tmp_path: Path) -> None:
     p = tmp_path / "file1.xlsx"
     with pd.ExcelWriter(p) as xw:
-        pd.DataFrame({"Notes": ["about this file"]}).to_excel(xw, sheet_name="Notes",
-                                                              index=False)
-        pd.DataFrame({"LSOA code (2011)": ["E01000001"],
-                      "Index of Multiple Deprivation (IMD) Rank": [17]}).to_excel(
-            xw, sheet_name="IMD2019", index=False)
+        pd.DataFrame({"Notes": ["about this file"]}).to_excel(xw, sheet_name="Notes", index=False)
+        pd.DataFrame(
+            {"LSOA code (2011)": ["E01000001"], "Index of Multiple Deprivation (IMD) Rank": [17]}
+        ).to_excel(xw, sheet_name="IMD2019", index=False)
     df = iod.read_iod(p)
     assert df["imd_rank"].tolist() == [17]
     assert "IMD2019" in df.attrs["source"]

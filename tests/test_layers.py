@@ -38,9 +38,19 @@ def count_layer(codes, total, a, vintage=2021, scores=None) -> NeedLayer:
     if scores is not None:
         table["s"] = scores
         extra["scores"] = ("s",)
-    return NeedLayer(name="hand", title="hand-made", table=table, lsoa_vintage=vintage,
-                     source="hand", vintage="now", licence="none", attribution="", total="t",
-                     groups=("a", "b"), **extra)
+    return NeedLayer(
+        name="hand",
+        title="hand-made",
+        table=table,
+        lsoa_vintage=vintage,
+        source="hand",
+        vintage="now",
+        licence="none",
+        attribution="",
+        total="t",
+        groups=("a", "b"),
+        **extra,
+    )
 
 
 def lookup(rows) -> pd.DataFrame:
@@ -48,13 +58,19 @@ def lookup(rows) -> pd.DataFrame:
 
 
 # U: A -> A; S: B -> B1, B2; M: C, D -> CD
-LOOKUP = lookup([("A", "A", "U"), ("B", "B1", "S"), ("B", "B2", "S"), ("C", "CD", "M"),
-                 ("D", "CD", "M")])
+LOOKUP = lookup(
+    [("A", "A", "U"), ("B", "B1", "S"), ("B", "B2", "S"), ("C", "CD", "M"), ("D", "CD", "M")]
+)
 
 
 def test_split_shares_counts_by_population_and_repeats_scores() -> None:
-    layer = count_layer(["A", "B", "C", "D"], [100, 400, 50, 70], [10, 40, 5, 7], vintage=2011,
-                        scores=[1.0, 2.0, 3.0, 5.0])
+    layer = count_layer(
+        ["A", "B", "C", "D"],
+        [100, 400, 50, 70],
+        [10, 40, 5, 7],
+        vintage=2011,
+        scores=[1.0, 2.0, 3.0, 5.0],
+    )
     w = pd.Series({"A": 1.0, "B1": 100.0, "B2": 300.0, "CD": 9.0})
     out = L.convert_layer(layer, 2021, lookup=LOOKUP, weights=w).table.set_index("lsoa_code")
     assert list(out.index) == ["A", "B1", "B2", "CD"]
@@ -124,8 +140,9 @@ def test_conversion_conserves_every_count(lk: pd.DataFrame, seed: int, to: int) 
     src, dst = ("lsoa11_code", "lsoa21_code") if to == 2021 else ("lsoa21_code", "lsoa11_code")
     codes = lk[src].unique()
     total = rng.integers(0, 2000, len(codes)).astype(float)
-    layer = count_layer(codes, total, np.floor(total * rng.random(len(codes))),
-                        vintage=2011 if to == 2021 else 2021)
+    layer = count_layer(
+        codes, total, np.floor(total * rng.random(len(codes))), vintage=2011 if to == 2021 else 2021
+    )
     targets = lk[dst].unique()
     weights = pd.Series(rng.integers(0, 50, len(targets)).astype(float), index=targets)
     out = L.convert_layer(layer, to, lookup=lk, weights=weights).table
@@ -142,9 +159,12 @@ def test_conversion_conserves_every_count(lk: pd.DataFrame, seed: int, to: int) 
 
 
 def hand_table() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"lsoa_code": ["Y", "X"], "population": [5.0, 7.0]},
-                            geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:27700",
-                            index=[10, 20])
+    return gpd.GeoDataFrame(
+        {"lsoa_code": ["Y", "X"], "population": [5.0, 7.0]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+        crs="EPSG:27700",
+        index=[10, 20],
+    )
 
 
 def test_join_keeps_type_index_order_and_input() -> None:
@@ -173,8 +193,16 @@ def test_join_errors() -> None:
 
 def test_join_takes_an_area_and_its_vintage() -> None:
     t = hand_table()
-    area = Area(lad_code="X", lad_name="X", wards=t, lsoas=t, boundary=t, lookup=t,
-                sources=pd.DataFrame(), lsoa_vintage=2021)
+    area = Area(
+        lad_code="X",
+        lad_name="X",
+        wards=t,
+        lsoas=t,
+        boundary=t,
+        lookup=t,
+        sources=pd.DataFrame(),
+        lsoa_vintage=2021,
+    )
     out = L.join_layers(area, count_layer(["X", "Y"], [10, 5], [1, 1]))
     assert out["t"].tolist() == [5, 10]
     with pytest.raises(ValidationError, match="area's LSOAs are 2021"):
@@ -183,16 +211,17 @@ def test_join_takes_an_area_and_its_vintage() -> None:
 
 def test_layer_checks() -> None:
     table = pd.DataFrame({"lsoa_code": ["X", "X"], "t": [1, 1], "a": [1, 1]})
-    common: dict[str, Any] = dict(name="n", title="t", lsoa_vintage=2021, source="s",
-                                  vintage="v", licence="l", attribution="")
+    common: dict[str, Any] = dict(
+        name="n", title="t", lsoa_vintage=2021, source="s", vintage="v", licence="l", attribution=""
+    )
     with pytest.raises(ValidationError, match="more than once"):
         NeedLayer(table=table, total="t", groups=("a",), **common)
     with pytest.raises(ValidationError, match="negative"):
-        NeedLayer(table=table.assign(lsoa_code=["X", "Y"], a=[1, -1]), total="t", groups=("a",),
-                  **common)
+        NeedLayer(
+            table=table.assign(lsoa_code=["X", "Y"], a=[1, -1]), total="t", groups=("a",), **common
+        )
     with pytest.raises(ValidationError, match="not among its groups"):
-        NeedLayer(table=table.iloc[:1], total="t", groups=("a",), combined={"c": ("z",)},
-                  **common)
+        NeedLayer(table=table.iloc[:1], total="t", groups=("a",), combined={"c": ("z",)}, **common)
     with pytest.raises(MissingColumnError, match=r"\['zz'\]"):
         NeedLayer(table=table.iloc[:1], scores=("zz",), **common)
 
@@ -212,35 +241,67 @@ def test_mirror_path_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 def test_pivot_long_checks_every_category_and_the_total() -> None:
     mapping = {"p": "g_p", "q": "g_q"}
-    long = pd.DataFrame({"lsoa21_code": ["X", "X", "Y", "Y"], "c": ["p", "q", "p", "q"],
-                         "n": [1, 2, 3, 4], "tot": [3, 3, 7, 7]})
+    long = pd.DataFrame(
+        {
+            "lsoa21_code": ["X", "X", "Y", "Y"],
+            "c": ["p", "q", "p", "q"],
+            "n": [1, 2, 3, 4],
+            "tot": [3, 3, 7, 7],
+        }
+    )
     wide = pivot_long(long, category="c", total="tot", mapping=mapping, total_name="g", where="t")
-    assert wide.to_dict("list") == {"lsoa_code": ["X", "Y"], "g": [3, 7], "g_p": [1, 3],
-                                    "g_q": [2, 4]}
+    assert wide.to_dict("list") == {
+        "lsoa_code": ["X", "Y"],
+        "g": [3, 7],
+        "g_p": [1, 3],
+        "g_q": [2, 4],
+    }
     with pytest.raises(ValidationError, match="do not have each"):
-        pivot_long(long.iloc[:3], category="c", total="tot", mapping=mapping, total_name="g",
-                   where="t")
+        pivot_long(
+            long.iloc[:3], category="c", total="tot", mapping=mapping, total_name="g", where="t"
+        )
     with pytest.raises(ValidationError, match="do not add up.*Y"):
-        pivot_long(long.assign(tot=[3, 3, 8, 8]), category="c", total="tot", mapping=mapping,
-                   total_name="g", where="t")
+        pivot_long(
+            long.assign(tot=[3, 3, 8, 8]),
+            category="c",
+            total="tot",
+            mapping=mapping,
+            total_name="g",
+            where="t",
+        )
     with pytest.raises(ValidationError, match="unknown 'c' values \\['r'\\]"):
-        pivot_long(long.assign(c=["p", "q", "p", "r"]), category="c", total="tot",
-                   mapping=mapping, total_name="g", where="t")
+        pivot_long(
+            long.assign(c=["p", "q", "p", "r"]),
+            category="c",
+            total="tot",
+            mapping=mapping,
+            total_name="g",
+            where="t",
+        )
 
 
 def test_readers_on_small_files(tmp_path: Path) -> None:
     ts038 = tmp_path / "ts038.csv"
-    ts038.write_text("lsoa21_code,ltla24_code,disability,n,total_residents,prop\n"
-                     "E1,E8,Disabled under the Equality Act,3,10,0.3\n"
-                     "E1,E8,Not disabled under the Equality Act,7,10,0.7\n", encoding="utf-8")
+    ts038.write_text(
+        "lsoa21_code,ltla24_code,disability,n,total_residents,prop\n"
+        "E1,E8,Disabled under the Equality Act,3,10,0.3\n"
+        "E1,E8,Not disabled under the Equality Act,7,10,0.7\n",
+        encoding="utf-8",
+    )
     dis = L.read_disability(ts038)
-    assert dis.table.loc[0, ["disability_total", "disabled", "disabled_share"]].tolist() == [10, 3,
-                                                                                             0.3]
+    assert dis.table.loc[0, ["disability_total", "disabled", "disabled_share"]].tolist() == [
+        10,
+        3,
+        0.3,
+    ]
     assert dis.lsoa_vintage == 2021 and "Open Government Licence v3.0" == dis.licence
     rm = tmp_path / "rm121.csv"
-    rm.write_text("lsoa21_code,lsoa21_name,Total,Aged 65 years,Aged 66 to 69 years,"
-                  "Aged 70 to 74 years,Aged 75 to 79 years,Aged 80 to 84 years,"
-                  "Aged 85 years and over\nE1,x,100,1,2,3,4,5,6\n", encoding="utf-8")
+    rm.write_text(
+        "lsoa21_code,lsoa21_name,Total,Aged 65 years,Aged 66 to 69 years,"
+        "Aged 70 to 74 years,Aged 75 to 79 years,Aged 80 to 84 years,"
+        "Aged 85 years and over\nE1,x,100,1,2,3,4,5,6\n",
+        encoding="utf-8",
+    )
     age = L.read_age(rm).table.iloc[0]
     assert (age["age_0_64"], age["age_65_plus"], age["age_75_plus"]) == (79, 21, 15)
     rm.write_text(rm.read_text().replace("E1,x,100", "E1,x,20"), encoding="utf-8")
@@ -253,10 +314,17 @@ def test_readers_on_small_files(tmp_path: Path) -> None:
 
 
 def test_score_bands_by_hand() -> None:
-    layer = NeedLayer(name="d", title="d", lsoa_vintage=2021, source="s", vintage="v",
-                      licence="l", attribution="", scores=("s",),
-                      table=pd.DataFrame({"lsoa_code": list("ABCDEFGHIJ"),
-                                          "s": [5, 1, 9, 3, 7, 2, 8, 4, 6, 0]}))
+    layer = NeedLayer(
+        name="d",
+        title="d",
+        lsoa_vintage=2021,
+        source="s",
+        vintage="v",
+        licence="l",
+        attribution="",
+        scores=("s",),
+        table=pd.DataFrame({"lsoa_code": list("ABCDEFGHIJ"), "s": [5, 1, 9, 3, 7, 2, 8, 4, 6, 0]}),
+    )
     pop = pd.Series(np.arange(1.0, 11.0), index=list("ABCDEFGHIJ"))
     b = L.score_bands(layer, "s", population=pop)
     t = b.table.set_index("lsoa_code")
@@ -269,7 +337,9 @@ def test_score_bands_by_hand() -> None:
     ref = layer.with_table(pd.DataFrame({"lsoa_code": list("ABCD"), "s": [0, 0, 0, 100]}))
     r = L.score_bands(layer, "s", population=pop, bands=2, reference=ref)  # median 0: all > 0 high
     assert r.table.set_index("lsoa_code")["s_band"].to_dict() == {
-        **{c: 1 for c in "ABCDEFGHI"}, "J": 2}
+        **{c: 1 for c in "ABCDEFGHI"},
+        "J": 2,
+    }
     with pytest.raises(L.MissingLSOAError, match="Z"):
         L.score_bands(layer, "s", population=pd.Series({"Z": 1.0}))
 
@@ -280,8 +350,12 @@ def test_score_bands_by_hand() -> None:
 
 @pytest.fixture(scope="module")
 def census(shared_data: Path) -> dict[str, NeedLayer]:
-    return {"eth": L.read_ethnic_group(), "dis": L.read_disability(),
-            "hh": L.read_household_deprivation(), "age": L.read_age()}
+    return {
+        "eth": L.read_ethnic_group(),
+        "dis": L.read_disability(),
+        "hh": L.read_household_deprivation(),
+        "age": L.read_age(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -302,16 +376,19 @@ def _nomis_total(path: Path, codes: set[str]) -> int:
 
 def test_rm121_reproduces_the_census_count(census, bham_codes, shared_data: Path) -> None:
     age = census["age"].subset(bham_codes).table
-    raw = _nomis_total(shared_data / "england" / "census2021" /
-                       "census2021_rm121_nomis_export_lsoa21_ew.csv", set(bham_codes))
+    raw = _nomis_total(
+        shared_data / "england" / "census2021" / "census2021_rm121_nomis_export_lsoa21_ew.csv",
+        set(bham_codes),
+    )
     assert len(bham_codes) == 659 and raw > 1_000_000
     assert int(age["age_total"].sum()) == raw == 1_144_931  # PROVENANCE.md's figure
     assert np.array_equal(age[list(census["age"].groups)].sum(axis=1), age["age_total"])
 
 
 def test_census_layers_partition_and_shares(census, bham_codes, shared_data: Path) -> None:
-    long = pd.read_csv(shared_data / "birmingham" / "census2021" /
-                       "census2021_ts021_ethnic_group_bsol_lsoa21.csv")
+    long = pd.read_csv(
+        shared_data / "birmingham" / "census2021" / "census2021_ts021_ethnic_group_bsol_lsoa21.csv"
+    )
     long = long[long["lsoa21_code"].isin(bham_codes)]
     by_group = long.groupby("ethnic_group")["n"].sum()
     eth = census["eth"].subset(bham_codes).table
@@ -365,8 +442,9 @@ def test_deri_on_2021_lsoas_matches_the_mirrors_mapped_table(bham_codes) -> None
 
 def test_iod2025_layer_equals_file7(bham_codes, shared_data: Path) -> None:
     iod = L.read_iod2025().subset(bham_codes).table.set_index("lsoa_code")
-    f7 = pd.read_csv(shared_data / "birmingham" / "iod2025" /
-                     "iod2025_file7_birmingham_solihull.csv")
+    f7 = pd.read_csv(
+        shared_data / "birmingham" / "iod2025" / "iod2025_file7_birmingham_solihull.csv"
+    )
     code = next(c for c in f7.columns if c.startswith("LSOA code"))
     f7 = f7.set_index(code).loc[bham_codes]
     inc = next(c for c in f7.columns if c.startswith("Income Score"))
@@ -399,8 +477,16 @@ def test_docs_examples_run(shared_data: Path, capsys: pytest.CaptureFixture[str]
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "need_layers.md", "exec"), namespace)  # noqa: S102
-    for phrase in ("Open Government Licence v3.0", "how not to use", "split", "merge",
-                   "population share", "Census 2021 TS021", "IoD2025", "RM121"):
+    for phrase in (
+        "Open Government Licence v3.0",
+        "how not to use",
+        "split",
+        "merge",
+        "population share",
+        "Census 2021 TS021",
+        "IoD2025",
+        "RM121",
+    ):
         assert phrase.lower() in text.lower(), phrase
 
 
@@ -412,8 +498,13 @@ def test_report_layers_on_both_vintages(shared_data: Path) -> None:
     for vintage, iod in ((2021, 2025), (2011, 2019)):
         area = cnmap.load_area(BHAM, lsoa_vintage=vintage, iod=iod)
         got = L.report_layers(area)
-        assert [ly.name for ly in got] == ["ethnic_group", "disability", "household_deprivation",
-                                           "age", "deri_score_bands"]
+        assert [ly.name for ly in got] == [
+            "ethnic_group",
+            "disability",
+            "household_deprivation",
+            "age",
+            "deri_score_bands",
+        ]
         for ly in got:
             assert ly.lsoa_vintage == vintage
             assert list(ly.codes) == list(area.lsoas["lsoa_code"])
@@ -430,11 +521,11 @@ def test_catalogued_copies_for_a_district_equal_the_england_files(bham_codes) ->
     england = L.read_age().subset(bham_codes).table.reset_index(drop=True)
     district = L.read_age(lad_code=BHAM)
     assert "bsol" in district.source  # the Birmingham and Solihull file of the catalogue
-    pd.testing.assert_frame_equal(district.subset(bham_codes).table.reset_index(drop=True),
-                                  england)
+    pd.testing.assert_frame_equal(district.subset(bham_codes).table.reset_index(drop=True), england)
     solihull = L.read_iod2025(lad_code="E08000029")
     assert len(solihull.table) == 134
     pd.testing.assert_frame_equal(
         L.read_iod2025().subset(solihull.codes).table.reset_index(drop=True),
-        solihull.table.reset_index(drop=True))
+        solihull.table.reset_index(drop=True),
+    )
     assert len(L.read_lsoa_lookup()) == 35_796

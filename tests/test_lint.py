@@ -21,8 +21,12 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_clean():
-    out = subprocess.run([_tool("ruff"), "check", "cnmap", "bench", "tests"], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [_tool("ruff"), "check", "cnmap", "bench", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -24,8 +24,14 @@ BHAM = "E08000025"
 def line_result(xs, minutes=(5, 10), area=None):
     """Residents 10 m off a street at x = 50 (L1, 100), 450 (L1, 200), 950 (L2, 300), all in
     ward W1; straight line at 80 m a minute (5 min = 400 m)."""
-    return coverage(LT.orgs_at(xs), area or LT.line_area(), residents=LT.line_residents(),
-                    minutes=list(minutes), mode="crow_flies", detour_factor=1.0)
+    return coverage(
+        LT.orgs_at(xs),
+        area or LT.line_area(),
+        residents=LT.line_residents(),
+        minutes=list(minutes),
+        mode="crow_flies",
+        detour_factor=1.0,
+    )
 
 
 def by_scale(table: pd.DataFrame) -> pd.DataFrame:
@@ -68,8 +74,9 @@ def grid_result(rng: np.random.Generator, org_x: list[float]):
     area = LT.lattice_area()
     res = LT.lattice_residents(rng, m=60)
     orgs = LT.orgs_at(org_x, y=120.0)
-    return coverage(orgs, area, residents=res, minutes=[5, 15], mode="crow_flies",
-                    detour_factor=1.3), res
+    return coverage(
+        orgs, area, residents=res, minutes=[5, 15], mode="crow_flies", detour_factor=1.3
+    ), res
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -100,8 +107,12 @@ def test_units_add_up_to_the_table(seed: int) -> None:
     assert list(units.columns) == [*UNIT_COLUMNS, "geometry"]
     assert units.crs.to_epsg() == 27700
     counts = units.groupby("scale").size()
-    assert (counts["street"], counts["neighbourhood"], counts["ward"], counts["city"]) == \
-        (4, 4, 2, 1)
+    assert (counts["street"], counts["neighbourhood"], counts["ward"], counts["city"]) == (
+        4,
+        4,
+        2,
+        1,
+    )
     for scale in SCALES:
         part = units[units["scale"] == scale]
         assert part["covered"].sum() == pytest.approx(table.loc[scale, "covered"])
@@ -164,10 +175,17 @@ def test_map_text_is_inert(tmp_path: Path) -> None:
 
 
 def test_map_credits_the_network_and_each_list() -> None:
-    orgs = LT.orgs_at([0, 600]).assign(dataset=["GP practices", "Food {{stores}}"],
-                                       licence=["Open Government Licence v3.0", "open data"])
-    res = coverage(orgs, LT.line_area(), residents=LT.line_residents(), minutes=[5, 10],
-                   network=LT.line_network())
+    orgs = LT.orgs_at([0, 600]).assign(
+        dataset=["GP practices", "Food {{stores}}"],
+        licence=["Open Government Licence v3.0", "open data"],
+    )
+    res = coverage(
+        orgs,
+        LT.line_area(),
+        residents=LT.line_residents(),
+        minutes=[5, 10],
+        network=LT.line_network(),
+    )
     html = local_map(res, neighbourhood_minutes=10, tiles=None).get_root().render()
     assert "{{" not in html
     panel = json.loads(re.search(r"innerHTML = (\".*?\");", html).group(1))
@@ -175,8 +193,10 @@ def test_map_credits_the_network_and_each_list() -> None:
     assert "GP practices: Open Government Licence v3.0." in panel
     assert "Food &#123;&#123;stores&#125;&#125;: open data." in panel  # shown as written
     crow = line_result([0])
-    assert "OpenStreetMap" not in local_map(crow, neighbourhood_minutes=10,
-                                            tiles=None).get_root().render()
+    assert (
+        "OpenStreetMap"
+        not in local_map(crow, neighbourhood_minutes=10, tiles=None).get_root().render()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,10 +208,12 @@ def bham(shared_data: Path):
     import cnmap
 
     area = cnmap.load_area(BHAM, lsoa_vintage=2021, iod=2025)
-    warm = cnmap.read_organisations(shared_data / "birmingham" / "osm" /
-                                    "warm_spaces_birmingham.geojson", area=area)
-    seeds = cnmap.read_organisations(shared_data / "birmingham" / "seed_organisations.csv",
-                                     area=area)
+    warm = cnmap.read_organisations(
+        shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson", area=area
+    )
+    seeds = cnmap.read_organisations(
+        shared_data / "birmingham" / "seed_organisations.csv", area=area
+    )
     return area, warm, seeds
 
 
@@ -215,11 +237,17 @@ def test_birmingham_layers_of_local(bham) -> None:
         units = local_units(res)
         lsoa = units[units["scale"] == "neighbourhood"].set_index("code")
         assert lsoa["share_covered"].to_dict() == pytest.approx(
-            res.lsoas.set_index("lsoa_code")["share_covered_15min"].fillna(0).to_dict())
+            res.lsoas.set_index("lsoa_code")["share_covered_15min"].fillna(0).to_dict()
+        )
     # the report's 26 located organisations sit in a minority of wards
-    assert by_scale(layers_of_local(
-        coverage(seeds, area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4)
-    )).loc["ward", "share_covered"] < 0.5
+    assert (
+        by_scale(
+            layers_of_local(
+                coverage(seeds, area, minutes=[5, 15], mode="crow_flies", detour_factor=1.4)
+            )
+        ).loc["ward", "share_covered"]
+        < 0.5
+    )
 
 
 @pytest.mark.slow
@@ -245,11 +273,15 @@ def test_map_in_a_browser(tmp_path: Path) -> None:
     from cnmap.maps import save_html
 
     res = line_result([0, 600], area=hostile_area())
-    path = save_html(local_map(res, neighbourhood_minutes=10, tiles=None),
-                     tmp_path / "local.html", self_contained=True)
+    path = save_html(
+        local_map(res, neighbourhood_minutes=10, tiles=None),
+        tmp_path / "local.html",
+        self_contained=True,
+    )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium),
-                                    args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
         page = browser.new_context(offline=True).new_page()
         errors: list[str] = []
         dialogs: list[str] = []
@@ -257,18 +289,26 @@ def test_map_in_a_browser(tmp_path: Path) -> None:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(path.as_uri())
         page.wait_for_timeout(500)
-        labels = page.evaluate("Array.from(document.querySelectorAll("
-                               "'.leaflet-control-layers-base label')).map(l => l.textContent)")
-        assert [s.strip().split(":")[0] for s in labels] == ["Street", "Neighbourhood", "Ward",
-                                                              "City"]
+        labels = page.evaluate(
+            "Array.from(document.querySelectorAll("
+            "'.leaflet-control-layers-base label')).map(l => l.textContent)"
+        )
+        assert [s.strip().split(":")[0] for s in labels] == [
+            "Street",
+            "Neighbourhood",
+            "Ward",
+            "City",
+        ]
         paths = "document.querySelectorAll('path.leaflet-interactive').length"
         assert page.evaluate(paths) == 2  # the neighbourhood's two LSOAs
         page.click("text=Ward: an organisation in the ward")
         page.wait_for_timeout(200)
         assert page.evaluate(paths) == 1
-        box = page.evaluate("(() => {const r = document.querySelector("
-                            "'path.leaflet-interactive').getBoundingClientRect();"
-                            " return [r.x + r.width / 2, r.y + r.height / 2];})()")
+        box = page.evaluate(
+            "(() => {const r = document.querySelector("
+            "'path.leaflet-interactive').getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2];})()"
+        )
         page.mouse.move(*box)
         page.wait_for_timeout(300)
         tip = page.evaluate("document.querySelector('.leaflet-tooltip').innerText")
@@ -284,16 +324,20 @@ def test_figures_quoted_in_the_docs(bham, shared_data: Path) -> None:
     from cnmap.network import read_walk_network
 
     area, warm, seeds = bham
-    net = read_walk_network(shared_data / "birmingham" / "osm" /
-                            "birmingham_walk_osm_2021-08.gpkg")
-    w, s = (by_scale(layers_of_local(coverage(o, area, minutes=[5, 15], network=net)))
-            for o in (warm, seeds))
+    net = read_walk_network(shared_data / "birmingham" / "osm" / "birmingham_walk_osm_2021-08.gpkg")
+    w, s = (
+        by_scale(layers_of_local(coverage(o, area, minutes=[5, 15], network=net)))
+        for o in (warm, seeds)
+    )
     text = (Path(__file__).resolve().parents[1] / "docs" / "need_layers.md").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
 
     def ward(t: pd.DataFrame) -> str:
-        return (f"{t.loc['ward', 'share_covered']:.1%} ({t.loc['ward', 'n_units_with']} of "
-                f"{t.loc['ward', 'n_units']} wards)")
+        return (
+            f"{t.loc['ward', 'share_covered']:.1%} ({t.loc['ward', 'n_units_with']} of "
+            f"{t.loc['ward', 'n_units']} wards)"
+        )
 
     for line in (
         f"| street (5 min) | {w.loc['street', 'share_covered']:.1%} | "

@@ -73,7 +73,10 @@ def data(shared_data):
         cov,
         organisations=orgs,
         area=SimpleNamespace(
-            lad_name="Birmingham", lad_code="E08000025", iod=2019, lsoa_vintage=2011,
+            lad_name="Birmingham",
+            lad_code="E08000025",
+            iod=2019,
+            lsoa_vintage=2011,
             params={"population_source": "IoD2019 denominators (mid-2015)"},
         ),
         params={**cov.params, "network": {"source": "/x/birmingham_walk_osm_2021-08.gpkg"}},
@@ -128,8 +131,11 @@ def area_layer(page: str, name: str) -> dict[str, Any]:
 
 
 def org_points(page: str) -> tuple[list[list[Any]], list[str], list[str], list[str]]:
-    m = re.search(r"var pts = (.*);\n\s*var colours = (.*);\n\s*var labels = (.*);\n"
-                  r"\s*var shapes = (.*);\n", page)
+    m = re.search(
+        r"var pts = (.*);\n\s*var colours = (.*);\n\s*var labels = (.*);\n"
+        r"\s*var shapes = (.*);\n",
+        page,
+    )
     return tuple(json.loads(m.group(k)) for k in (1, 2, 3, 4))  # type: ignore[return-value]
 
 
@@ -145,8 +151,10 @@ def test_title_names_the_place_and_headline_states_the_measure(html, data):
     text = shown(story(html))
     share = float(cov.totals.set_index("minutes").loc[15, "share_covered"])
     n = len(cov.organisations)
-    assert (f"{100 * share:.1f}% of residents live within a 15-minute walk (1,200 m at "
-            f"4.8 km/h, estimated from straight-line distance) of {n} organisations.") in text
+    assert (
+        f"{100 * share:.1f}% of residents live within a 15-minute walk (1,200 m at "
+        f"4.8 km/h, estimated from straight-line distance) of {n} organisations."
+    ) in text
     out = float(cov.totals.set_index("minutes").loc[15, "population"]) * (1 - share)
     assert f"{out:,.0f} live further away." in text
 
@@ -169,7 +177,8 @@ def test_map_facts_network_mode_and_osm_date(data):
     assert "Walks" not in f.dates
     assert I.headline_text(f, "warm spaces").startswith(
         f"{100 * f.share:.1f}% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) "
-        f"of {len(cov.organisations)} warm spaces.")
+        f"of {len(cov.organisations)} warm spaces."
+    )
     f2 = I.map_facts(cov, 10, place="Brum", dates={"Organisations": "Warm Welcome, Jan 2025"})
     assert f2.place == "Brum" and f2.dates["Organisations"] == "Warm Welcome, Jan 2025"
     assert f2.metres == pytest.approx(800)
@@ -179,19 +188,20 @@ def test_about_panel_in_plain_english(html):
     about = re.search(r'<details class="cnmap-about">(.*?)</details>', story(html), re.S)
     text = shown(about.group(1))
     assert text.startswith("About this map")
-    for phrase in ("a neighbourhood of about 1,500 residents",
-                   "dark red where few do, pale yellow where nearly all do",
-                   "Thin areas (thick black outline) are among the most deprived 20%",
-                   "decile 1 is the most deprived 10%",
-                   "Hollow symbols with a dashed outline are placed approximately"):
+    for phrase in (
+        "a neighbourhood of about 1,500 residents",
+        "dark red where few do, pale yellow where nearly all do",
+        "Thin areas (thick black outline) are among the most deprived 20%",
+        "decile 1 is the most deprived 10%",
+        "Hollow symbols with a dashed outline are placed approximately",
+    ):
         assert phrase in text, phrase
 
 
 @pytest.mark.slow
 def test_title_place_and_what_are_the_users_and_stay_text(data, tmp_path):
     hostile = "{{7*7}} <b>Town</b> & {% raw %}"
-    m = coverage_map(data["cov"], tiles=None, catchments=False, place=hostile,
-                     what="warm spaces")
+    m = coverage_map(data["cov"], tiles=None, catchments=False, place=hostile, what="warm spaces")
     page = save_html(m, tmp_path / "m.html").read_text("utf-8")
     assert "{{" not in page and "{%" not in page and "<b>Town" not in page
     title = re.search(r"<title>(.*?)</title>", page).group(1)
@@ -244,8 +254,10 @@ def test_no_thin_area_is_said_plainly(data, tmp_path):
     thin.lsoas["thin"] = False
     m = coverage_map(data["cov"], thin=thin, tiles=None, catchments=False)
     text = shown(story(m.get_root().render()))
-    assert ("No thin areas: every neighbourhood among the most deprived 20% in England (IMD) "
-            "has at least 50% of its residents within a 15-minute walk.") in text
+    assert (
+        "No thin areas: every neighbourhood among the most deprived 20% in England (IMD) "
+        "has at least 50% of its residents within a 15-minute walk."
+    ) in text
 
 
 def test_coverage_classes_show_areas_and_residents(html, data):
@@ -258,7 +270,8 @@ def test_coverage_classes_show_areas_and_residents(html, data):
         sel = (share >= lo) & (share < hi)
         n = int(sel.sum())
         assert f"{lab}: {n:,} area{'' if n == 1 else 's'}, {pop[sel].sum():,.0f} residents" in (
-            legend), lab
+            legend
+        ), lab
     layer = area_layer(html, I.layer_names(15)["share"])
     colours = [layer["styles"][k]["fillColor"] for k in layer["idx"]]
     assert len(set(colours)) == 5  # every class is used: differences show
@@ -297,12 +310,16 @@ def test_bivariate_uses_national_deciles_and_absolute_provision(html, data):
         # an area 95% covered or more is never "low" provision: the bands are absolute
         word = {1: "low", 2: "middle", 3: "high"}[p]
         assert shown(row[2]) == f"{word}: {S.fmt_pct(share)} within a 15-minute walk"
-        assert shown(row[1]) == f"{ {1: 'lower', 2: 'middle', 3: 'high'}[d]}: decile {decile} of 10"
+        assert (
+            shown(row[1]) == f"{ {1: 'lower', 2: 'middle', 3: 'high'}[d] }: decile {decile} of 10"
+        )
     assert any(shown(r[2]).startswith("high: 9") for r in layer["rows"])
     legend = shown(next(p for p in panels(html) if "Deprivation × walking provision" in p))
-    assert ("Provision: share of an area's residents within a 15-minute walk of an "
-            "organisation (low: under 75%; middle: 75% to 95%; high: 95% or more), the same "
-            "bands in every place.") in legend
+    assert (
+        "Provision: share of an area's residents within a 15-minute walk of an "
+        "organisation (low: under 75%; middle: 75% to 95%; high: 95% or more), the same "
+        "bands in every place."
+    ) in legend
     assert "national IMD deciles (high: 1–2, the most deprived 20% in England" in legend
 
 
@@ -328,7 +345,8 @@ def test_type_names_readable_and_overridable():
     assert S.type_label("community_anchor") == "Community anchor organisation"
     assert S.type_label("mobile_library_stop") == "Mobile library stop"  # fallback
     assert S.type_label("warm_space", {"warm_space": "Warm Welcome space"}) == (
-        "Warm Welcome space")
+        "Warm Welcome space"
+    )
     assert S.type_label("Café & Bar") == "Café & Bar"  # free text kept as written
     assert S.type_label(None) == "Type not given"
 
@@ -341,8 +359,13 @@ def test_symbols_distinct_and_never_grey(html, data):
     assert len(set(symbols)) == len(symbols)  # no two types share a symbol
     assert S.OTHER_COLOUR not in colours and "#999999" not in colours
     assert set(colours) <= set(S.ORG_TYPE_COLOURS)
-    legend = shown(next(p for p in panels(html) if p.startswith('<details class="cnmap-legend')
-                        and "Organisations (" in p))
+    legend = shown(
+        next(
+            p
+            for p in panels(html)
+            if p.startswith('<details class="cnmap-legend') and "Organisations (" in p
+        )
+    )
     counts = types.value_counts()
     assert f"Warm space ({counts['warm_space']})" in legend
     assert f"Neighbourhood forum ({counts['neighbourhood_forum']})" in legend
@@ -353,8 +376,9 @@ def test_symbols_distinct_and_never_grey(html, data):
 
 @pytest.mark.slow
 def test_user_type_labels_reach_legend_and_popup(data):
-    m = coverage_map(data["cov"], tiles=None, catchments=False,
-                     type_labels={"warm_space": "Warm Welcome space"})
+    m = coverage_map(
+        data["cov"], tiles=None, catchments=False, type_labels={"warm_space": "Warm Welcome space"}
+    )
     page = m.get_root().render()
     pts, _, labels, _ = org_points(page)
     k = labels.index("Type")
@@ -400,22 +424,23 @@ def _far_flagged(orgs: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     orgs["postcode_checked"] = orgs["postcode"]
     orgs["postcode_distance_m"] = 12.0
     orgs["far_from_postcode"] = False
-    orgs.loc[orgs.index[[3, 7]], ["postcode_checked", "postcode_distance_m",
-                                 "far_from_postcode"]] = ["B30 1AA", 1712.0, True]
+    orgs.loc[
+        orgs.index[[3, 7]], ["postcode_checked", "postcode_distance_m", "far_from_postcode"]
+    ] = ["B30 1AA", 1712.0, True]
     return orgs
 
 
 def test_far_from_postcode_flagged_on_the_map(data, tmp_path):
     orgs = _far_flagged(data["cov"].organisations)
-    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False,
-                     cluster=False)
+    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False, cluster=False)
     page = m.get_root().render()
     pts, _, labels, _ = org_points(page)
     k = labels.index("Location check")
     far = [p for p in pts if p[5] & 2]
     assert [shown(p[3]) for p in far] == [orgs["name"].iloc[3], orgs["name"].iloc[7]]
     assert {p[4][k] for p in far} == {
-        "placed 1.7 km from the centre of its address postcode B30 1AA: check it"}
+        "placed 1.7 km from the centre of its address postcode B30 1AA: check it"
+    }
     assert all(p[4][k] is None for p in pts if not p[5] & 2)
     legend = shown(next(p for p in panels(page) if "Organisations (" in p))
     assert "red ring (2): placed more than 1 km from its address postcode" in legend
@@ -444,14 +469,18 @@ def test_popup_postcode_once_and_hours_in_words(html, data):
     assert bromford["Address"] == "Bromford Drive, Birmingham, West Midlands B36 8QS"
     assert bromford["Postcode"] is None
     assert bromford["Opening hours"].split("<br>") == [  # one line per group of days
-        "Tuesday and Friday 10am to 2pm", "Thursday 6pm to 8pm", "Sunday 10am to 1:30pm"]
+        "Tuesday and Friday 10am to 2pm",
+        "Thursday 6pm to 8pm",
+        "Sunday 10am to 1:30pm",
+    ]
     seed = rows["ACP Group (Sparkbrook)"]
     assert seed["Postcode"] == "B11 1LU" and seed["Type"] == "Community anchor organisation"
 
 
 def test_points_that_project_to_infinity_are_not_drawn(caplog):
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([-1.9, np.nan], [52.5, np.nan]),
-                           crs="EPSG:4326").to_crs("EPSG:27700")
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([-1.9, np.nan], [52.5, np.nan]), crs="EPSG:4326"
+    ).to_crs("EPSG:27700")
     with caplog.at_level("WARNING"):
         out = I._points_wgs84(pts, 5, "organisations")
     assert len(out) == 1 and "1 row(s) without a location" in caplog.text
@@ -480,8 +509,12 @@ def test_address_and_postcode():
 
 def test_tooltips_in_plain_words_with_units(html, data):
     share = area_layer(html, I.layer_names(15)["share"])
-    assert share["labels"] == ["Ward", "Residents", "Within a 15-minute walk",
-                               "Average walk to the nearest"]
+    assert share["labels"] == [
+        "Ward",
+        "Residents",
+        "Within a 15-minute walk",
+        "Average walk to the nearest",
+    ]
     ls = data["cov"].lsoas
     i = int(ls["share_covered_15min"].sub(0.5).abs().idxmin())
     row = share["rows"][i]
@@ -490,10 +523,13 @@ def test_tooltips_in_plain_words_with_units(html, data):
     assert re.fullmatch(r"\d+ minutes?|under 1 minute", shown(row[3]))
     imd = area_layer(html, I.layer_names(15)["imd"])
     d = int(ls.loc[i, "imd_decile"])
-    assert imd["labels"][1:3] == ["Deprivation decile in England",
-                                  "National rank (1 = most deprived)"]
+    assert imd["labels"][1:3] == [
+        "Deprivation decile in England",
+        "National rank (1 = most deprived)",
+    ]
     assert shown(imd["rows"][i][1]) == S.decile_words(d) and S.decile_words(d).startswith(
-        f"{d} of 10")
+        f"{d} of 10"
+    )
     assert shown(imd["rows"][i][2]) == f"{ls.loc[i, 'imd_rank']:,.0f} of 32,844"
     assert S.decile_words(2) == "2 of 10 (most deprived 20%)"
     assert S.decile_words(9) == "9 of 10 (least deprived 20%)"
@@ -517,7 +553,8 @@ def test_default_base_maps_work_from_a_local_file(data):
     assert "basemaps.cartocdn.com" in tiles[0][0]  # shown first: answers without a referrer
     base = re.search(r"base_layers\s*:\s*\{(.*?)\}", page, re.S).group(1)
     assert [json.loads(k) for k in re.findall(r'^\s*(".*?")\s*:', base, re.M)] == [
-        I.BASEMAPS[k].name for k in I.DEFAULT_TILES]
+        I.BASEMAPS[k].name for k in I.DEFAULT_TILES
+    ]
     assert "CARTO" in page and "Esri" in page
     one = coverage_map(data["cov"], tiles="OpenStreetMap", catchments=False).get_root().render()
     assert one.count("L.tileLayer(") == 1 and '"referrerPolicy"' in one
@@ -544,8 +581,9 @@ def browser():
         pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM),
-                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         yield b
         b.close()
 
@@ -562,15 +600,23 @@ class Opened:
 
     def __init__(self, browser: Any, path: Path, viewport: dict[str, int]) -> None:
         phone = viewport["width"] < 600
-        self.ctx = browser.new_context(viewport=viewport, offline=True, is_mobile=phone,
-                                       has_touch=phone)
-        self.ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
-                       else r.abort())
+        self.ctx = browser.new_context(
+            viewport=viewport, offline=True, is_mobile=phone, has_touch=phone
+        )
+        self.ctx.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+        )
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.errors.append(m.text)
-                     if m.type == "error" and "Failed to load resource" not in m.text else None)
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(m.text)
+                if m.type == "error" and "Failed to load resource" not in m.text
+                else None
+            ),
+        )
         self.page.goto(path.as_uri())
         self.page.wait_for_selector(".cnmap-story")
         self.page.wait_for_function("document.querySelectorAll('path.cnmap-area').length > 600")
@@ -604,9 +650,13 @@ def _inside_and_apart(boxes: list[dict[str, Any]], viewport: dict[str, int]) -> 
         assert b["left"] >= 0 and b["top"] >= 0, b
         assert b["right"] <= viewport["width"] + 0.5 and b["bottom"] <= viewport["height"] + 0.5, b
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
-            apart = (a["right"] <= b["left"] or b["right"] <= a["left"]
-                     or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["right"] <= b["left"]
+                or b["right"] <= a["left"]
+                or a["bottom"] <= b["top"]
+                or b["bottom"] <= a["top"]
+            )
             assert apart, (a, b)
 
 
@@ -753,7 +803,8 @@ def test_bivariate_view(browser, page_file):
         legend = o.page.locator("details.cnmap-legend", has_text="walking provision")
         assert "relative" not in legend.inner_text()
         assert "Provision: share of an area's residents within a 15-minute walk" in (
-            legend.inner_text())
+            legend.inner_text()
+        )
         _inside_and_apart(o.page.evaluate(CONTROLS), DESKTOP)
         o.shot("planner_bivariate")
         assert o.errors == []
@@ -829,8 +880,7 @@ def test_approximate_and_overlapping_organisations(browser, page_file):
 @pytest.mark.browser
 def test_far_from_postcode_drawn_with_a_red_ring(browser, data):
     orgs = _far_flagged(data["cov"].organisations)
-    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False,
-                     cluster=False)
+    m = coverage_map(data["cov"], organisations=orgs, tiles=None, catchments=False, cluster=False)
     path = save_html(m, SCREENSHOTS / "planner_far_from_postcode.html", self_contained=True)
     o = Opened(browser, path, DESKTOP)
     try:
@@ -845,7 +895,8 @@ def test_far_from_postcode_drawn_with_a_red_ring(browser, data):
         popup = p.locator(".leaflet-popup-content")
         popup.wait_for(timeout=5_000)
         assert "Location check\tplaced 1.7 km from the centre of its address postcode" in (
-            popup.inner_text())
+            popup.inner_text()
+        )
         assert o.errors == []
     finally:
         o.close()
@@ -864,8 +915,9 @@ def test_base_maps_offered_with_referrer_policy(browser, data):
         p.wait_for_selector("img.leaflet-tile", state="attached")  # offline: never loads
         tiles = p.evaluate("""() => Array.from(document.querySelectorAll('img.leaflet-tile'))
             .map(t => [t.getAttribute('src'), t.referrerPolicy])""")
-        assert tiles and all(re.match(r"https://[a-d]\.basemaps\.cartocdn\.com/light_all/", s)
-                             for s, _ in tiles)
+        assert tiles and all(
+            re.match(r"https://[a-d]\.basemaps\.cartocdn\.com/light_all/", s) for s, _ in tiles
+        )
         assert {pol for _, pol in tiles} == {"strict-origin-when-cross-origin"}
         radios.nth(1).locator("input").click()
         p.wait_for_timeout(300)

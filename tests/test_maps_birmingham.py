@@ -69,20 +69,35 @@ def _check_title_panel(html: str, cov, thin) -> None:
     from cnmap.maps._style import inert_html
 
     assert "<title>Birmingham: who can walk to organisations in 15 minutes</title>" in html
-    panel = next(json.loads(h) for h in re.findall(r"^\s*div\.innerHTML = (.*);$", html, re.M)
-                 if "cnmap-title" in h)
+    panel = next(
+        json.loads(h)
+        for h in re.findall(r"^\s*div\.innerHTML = (.*);$", html, re.M)
+        if "cnmap-title" in h
+    )
     share = 100 * cov.share_covered(15)
     n = len(cov.organisations)
-    assert inert_html(f"{share:.1f}% of residents live within a 15-minute walk (1,200 m at "
-                      f"4.8 km/h) of {n} organisations.") in panel
-    for text in ("English Indices of Deprivation 2025", "2021 Census neighbourhoods (LSOAs)",
-                 "mid-2022 population estimates", "OpenStreetMap, August 2021"):
+    assert (
+        inert_html(
+            f"{share:.1f}% of residents live within a 15-minute walk (1,200 m at "
+            f"4.8 km/h) of {n} organisations."
+        )
+        in panel
+    )
+    for text in (
+        "English Indices of Deprivation 2025",
+        "2021 Census neighbourhoods (LSOAs)",
+        "mid-2022 population estimates",
+        "OpenStreetMap, August 2021",
+    ):
         assert inert_html(text) in panel, text
     n_thin = int(thin.lsoas["thin"].sum())
     assert len(re.findall(r"<li data-cnmap-i=", panel)) == n_thin
     # the coverage classes count every area and every resident
-    legend = next(json.loads(h) for h in re.findall(r"^\s*div\.innerHTML = (.*);$", html, re.M)
-                  if "Residents within a 15-minute walk" in h)
+    legend = next(
+        json.loads(h)
+        for h in re.findall(r"^\s*div\.innerHTML = (.*);$", html, re.M)
+        if "Residents within a 15-minute walk" in h
+    )
     counts = [int(a.replace(",", "")) for a in re.findall(r": ([\d,]+) areas?, ", legend)]
     people = [int(a.replace(",", "")) for a in re.findall(r"areas?, ([\d,]+) residents", legend)]
     assert sum(counts) == len(cov.lsoas)

@@ -179,7 +179,8 @@ def test_ward_tooltip_values(cov, thin, profiles):
     assert row["Within a 15-minute walk"] == f"{100 * share:.0f}%"  # whole percent for people
     expected_rank = int(profiles.loc["E05011118", "rank_of_imd_average_rank"])
     assert row["Deprivation (IMD average rank)"] == (
-        f"{expected_rank} of 69 wards (1 = most deprived)")
+        f"{expected_rank} of 69 wards (1 = most deprived)"
+    )
     thin_row = thin.wards.set_index("ward_code").loc["E05011118"]
     assert row["Holds a thin area"] == ("yes" if thin_row["thin"] else "no")
     walk = (lsoas["mean_walk_min"] * lsoas["population"]).sum() / pop

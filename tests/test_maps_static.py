@@ -41,12 +41,21 @@ def cov(shared_data):
     c = F.coverage(shared_data, evil=False)
     area = SimpleNamespace(
         lad_name="Birmingham",
-        params={"population_source": "iod2019: IoD2019 denominators (mid-2015)",
-                "population": "iod2019"},
+        params={
+            "population_source": "iod2019: IoD2019 denominators (mid-2015)",
+            "population": "iod2019",
+        },
         sources=pd.DataFrame(columns=["id", "vintage"]),
     )
-    params = {**c.params, "lsoa_vintage": 2011, "iod": 2019, "n_organisations": 414,
-              "n_organisations_placed": 414, "residents": "postcodes", "detour_factor": 1.3}
+    params = {
+        **c.params,
+        "lsoa_vintage": 2011,
+        "iod": 2019,
+        "n_organisations": 414,
+        "n_organisations_placed": 414,
+        "residents": "postcodes",
+        "detour_factor": 1.3,
+    }
     return dataclasses.replace(c, area=area, params=params)
 
 
@@ -69,8 +78,11 @@ def _texts(fig: Figure) -> list[Text]:
     for ax in fig.axes:
         if not ax.axison:
             hidden |= {id(t) for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
-    return [t for t in fig.findobj(Text)
-            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
 
 
 def _all_text(fig: Figure) -> str:
@@ -112,8 +124,9 @@ def test_coverage_figure_files_and_pixels(cov, tmp_path):
     # the palest class (most LSOAs of the fixture: 95-100%) fills a large part of the page
     assert _colour_share(png, COVERAGE_COLOURS[-1]) > 0.05
     text = _all_text(fig)
-    assert "Birmingham: residents within a 15-minute walk of a community organisation, by LSOA" \
-        in text
+    assert (
+        "Birmingham: residents within a 15-minute walk of a community organisation, by LSOA" in text
+    )
     share = cov.totals.set_index("minutes").loc[15, "share_covered"]
     assert f"{100 * share:.1f}% of residents" in text
     assert "414 organisations" in text
@@ -138,14 +151,23 @@ def test_coverage_classes_count_areas_and_residents(cov):
         unit = "LSOA" if n == 1 else "LSOAs"
         assert f"{name}: {n:,} {unit}, {people:,.0f} residents" in text
     # 0.95 exactly is in the top class, 0.5 in the second
-    assert list(bin_index(pd.Series([0.0, 0.5, 0.949, 0.95, 1.0, None]), COVERAGE_BINS)) == \
-        [0, 1, 3, 4, 4, -1]
+    assert list(bin_index(pd.Series([0.0, 0.5, 0.949, 0.95, 1.0, None]), COVERAGE_BINS)) == [
+        0,
+        1,
+        3,
+        4,
+        4,
+        -1,
+    ]
 
 
 @pytest.mark.slow
 def test_osm_credit_and_vintage_when_the_network_is_osm(cov):
-    params = {**cov.params, "mode": "network",
-              "network": {"source": "/data/birmingham_walk_osm_2021-08.gpkg"}}
+    params = {
+        **cov.params,
+        "mode": "network",
+        "network": {"source": "/data/birmingham_walk_osm_2021-08.gpkg"},
+    }
     fig = coverage_figure(dataclasses.replace(cov, params=params), organisations=False)
     text = _all_text(fig)
     assert "along the street network" in text
@@ -177,11 +199,18 @@ def _key(fig: Figure) -> list[tuple[str, str]]:
     out = []
     for numbers in cols:
         x = numbers.get_position()[0]
-        names = min((t for t in fig.texts if t.get_horizontalalignment() == "left"
-                     and t.get_position()[0] > x), key=lambda t: t.get_position()[0] - x)
+        names = min(
+            (
+                t
+                for t in fig.texts
+                if t.get_horizontalalignment() == "left" and t.get_position()[0] > x
+            ),
+            key=lambda t: t.get_position()[0] - x,
+        )
         entry: list[list[str]] = []
-        for num, name in zip(numbers.get_text().split("\n"), names.get_text().split("\n"),
-                             strict=True):
+        for num, name in zip(
+            numbers.get_text().split("\n"), names.get_text().split("\n"), strict=True
+        ):
             if num.strip():
                 entry.append([num, name])
             else:
@@ -206,8 +235,8 @@ def test_thin_areas_outlined_and_named_without_overlap(cov, thin, tmp_path):
     assert "among the 20% most deprived in England (IMD deciles 1–2)" in text
     labels = _label_texts(fig)
     assert sorted(t.get_text() for t in labels) == sorted(
-        f"{w}\n({name})" for w, name in zip(flagged["ward_name"], flagged["lsoa_name"],
-                                            strict=True))
+        f"{w}\n({name})" for w, name in zip(flagged["ward_name"], flagged["lsoa_name"], strict=True)
+    )
     boxes = _extents(fig, labels)
     for i in range(n):
         for j in range(i + 1, n):
@@ -227,26 +256,43 @@ def test_many_thin_areas_are_numbered_with_a_key(cov, thin):
     flagged = thin.lsoas[thin.lsoas["thin"]].sort_values("rank")
     numbers = [t for t in _label_texts(fig) if t.get_text().isdigit()]
     assert sorted(int(t.get_text()) for t in numbers) == list(range(1, len(flagged) + 1))
-    assert _key(fig) == [(str(k), f"{w} ({name})") for k, (w, name) in enumerate(
-        zip(flagged["ward_name"], flagged["lsoa_name"], strict=True), start=1)]
+    assert _key(fig) == [
+        (str(k), f"{w} ({name})")
+        for k, (w, name) in enumerate(
+            zip(flagged["ward_name"], flagged["lsoa_name"], strict=True), start=1
+        )
+    ]
     # the numbered discs do not overlap
     boxes = _extents(fig, numbers)
-    assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes))
-                   for j in range(i + 1, len(boxes)))
+    assert not any(
+        boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+    )
     _check_page(fig)
 
 
 def test_thin_frame_without_geometry(cov, thin):
-    bare = F.FakeThin(lsoas=pd.DataFrame(thin.lsoas.drop(columns="geometry")), wards=thin.wards,
-                      params={})
+    bare = F.FakeThin(
+        lsoas=pd.DataFrame(thin.lsoas.drop(columns="geometry")), wards=thin.wards, params={}
+    )
     with pytest.raises(ValidationError, match="pass the coverage result"):
         thin_figure(bare)
     fig = thin_figure(bare, result=cov)
     n = int(thin.lsoas["thin"].sum())
     # without the coverage result, the walk is read from the parameters the thin result keeps
-    kept = F.FakeThin(lsoas=thin.lsoas, wards=thin.wards, params={
-        **thin.params, "coverage": {"mode": "crow_flies", "speed_kmh": 4.8, "lsoa_vintage": 2011,
-                                    "iod": 2019, "n_organisations": 414}})
+    kept = F.FakeThin(
+        lsoas=thin.lsoas,
+        wards=thin.wards,
+        params={
+            **thin.params,
+            "coverage": {
+                "mode": "crow_flies",
+                "speed_kmh": 4.8,
+                "lsoa_vintage": 2011,
+                "iod": 2019,
+                "n_organisations": 414,
+            },
+        },
+    )
     text = _all_text(thin_figure(kept))
     assert "414 organisations. 15-minute walk = 1,200 m at 4.8 km/h" in text
     assert "LSOA 2011 boundaries, IoD2019" in text
@@ -283,14 +329,26 @@ def test_ward_level_names_the_least_covered_wards(cov):
 
 def test_points_show_on_dark_and_pale_fills(tmp_path):
     """A white halo round a dark-edged marker: both show whatever the fill."""
-    sq = gpd.GeoDataFrame({"v": [0.1, 0.99]},
-                          geometry=[shapely.box(0, 0, 1000, 1000),
-                                    shapely.box(1000, 0, 2000, 1000)], crs="EPSG:27700")
-    pts = gpd.GeoDataFrame({"type": [None, None]},
-                           geometry=[shapely.Point(500, 500), shapely.Point(1500, 500)],
-                           crs="EPSG:27700")
-    fig = static_map(sq, "v", bins=COVERAGE_BINS, bin_colours=COVERAGE_COLOURS, points=pts,
-                     points_column="type", scale_bar=False, attribution=None)
+    sq = gpd.GeoDataFrame(
+        {"v": [0.1, 0.99]},
+        geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000)],
+        crs="EPSG:27700",
+    )
+    pts = gpd.GeoDataFrame(
+        {"type": [None, None]},
+        geometry=[shapely.Point(500, 500), shapely.Point(1500, 500)],
+        crs="EPSG:27700",
+    )
+    fig = static_map(
+        sq,
+        "v",
+        bins=COVERAGE_BINS,
+        bin_colours=COVERAGE_COLOURS,
+        points=pts,
+        points_column="type",
+        scale_bar=False,
+        attribution=None,
+    )
     assert "Organisations (2)" in _all_text(fig)  # no type known: one legend entry
     dpi = 200
     fig.set_dpi(dpi)
@@ -300,7 +358,7 @@ def test_points_show_on_dark_and_pale_fills(tmp_path):
     for x in (500, 1500):
         px, py = ax.transData.transform((x, 500))
         r, c = int(round(img.shape[0] - py)), int(round(px))
-        win = img[r - 8:r + 9, c - 8:c + 9]
+        win = img[r - 8 : r + 9, c - 8 : c + 9]
         assert (win.min(axis=2) > 0.95).any()  # the white halo
         assert (win.max(axis=2) < 0.2).any()  # the dark marker
     halo, marker = ax.collections[-2], ax.collections[-1]
@@ -399,9 +457,11 @@ def test_many_types_get_distinct_symbols_as_on_the_html_map():
     from cnmap.maps.static import _MPL_MARKER, _points_plan
 
     types = [f"type_{i:02d}" for i in range(13) for _ in range(13 - i)]
-    pts = gpd.GeoDataFrame({"type": types},
-                           geometry=[Point(400000 + i, 280000) for i in range(len(types))],
-                           crs="EPSG:27700")
+    pts = gpd.GeoDataFrame(
+        {"type": types},
+        geometry=[Point(400000 + i, 280000) for i in range(len(types))],
+        crs="EPSG:27700",
+    )
     plan = _points_plan(pts, "type", "Organisations")
     pairs = [(h.get_markerfacecolor(), h.get_marker()) for h in plan.handles]
     assert len(pairs) == 13 and len(set(pairs)) == 13

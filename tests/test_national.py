@@ -51,11 +51,14 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
             same = (x == y) | (np.isnan(x) & np.isnan(y))
         else:
             same = x == y
-        assert same.all(), f"{col}: {(~same).sum()} rows differ, e.g. {x[~same][:3]} != {y[~same][:3]}"
+        assert same.all(), (
+            f"{col}: {(~same).sum()} rows differ, e.g. {x[~same][:3]} != {y[~same][:3]}"
+        )
 
 
-def _pieces(res: gpd.GeoDataFrame, groups: np.ndarray, orgs: gpd.GeoDataFrame, area, spec,
-            net) -> tuple[pd.DataFrame, list]:
+def _pieces(
+    res: gpd.GeoDataFrame, groups: np.ndarray, orgs: gpd.GeoDataFrame, area, spec, net
+) -> tuple[pd.DataFrame, list]:
     """Walk each group of residents on its own halo; back in the residents' order."""
     parts, passes = [], []
     for g in np.unique(groups):
@@ -133,10 +136,15 @@ def test_a_piece_never_holds_the_whole_network_when_the_halo_is_small(grid):
     import shapely
 
     d = shapely.distance(net.edge_geometry[:, None], shapely.points(xy)[None, :]).min(axis=1)
-    need = {frozenset(p) for p in zip(net.node_ids[net.edge_u[d <= 500]],
-                                       net.node_ids[net.edge_v[d <= 500]], strict=True)}
-    have = {frozenset(p) for p in zip(sub.node_ids[sub.edge_u], sub.node_ids[sub.edge_v],
-                                       strict=True)}
+    need = {
+        frozenset(p)
+        for p in zip(
+            net.node_ids[net.edge_u[d <= 500]], net.node_ids[net.edge_v[d <= 500]], strict=True
+        )
+    }
+    have = {
+        frozenset(p) for p in zip(sub.node_ids[sub.edge_u], sub.node_ids[sub.edge_v], strict=True)
+    }
     assert need <= have
     _, whole = sub_network(net, xy, 10_000.0)
     assert whole
@@ -169,8 +177,10 @@ def test_aggregate_equals_coverage_tables(grid):
     one = cnmap.coverage(orgs, area, residents=res, network=net, minutes=[5, 10])
     frame = pd.DataFrame(one.residents.drop(columns="geometry"))
     mine = aggregate(frame, C.LSOA_CODE, one.thresholds)
-    _same(mine.reset_index(), one.lsoas.set_index(C.LSOA_CODE)[mine.columns].loc[
-        mine.index].reset_index())
+    _same(
+        mine.reset_index(),
+        one.lsoas.set_index(C.LSOA_CODE)[mine.columns].loc[mine.index].reset_index(),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,13 +194,26 @@ def birmingham(shared_data):
     area = cnmap.load_area("E08000025", population="census2021")
     libs = cnmap.read_organisations(
         shared_data / "birmingham/services/birmingham_libraries_ACE2022-12_geocoded_cpo2018.csv",
-        area=area, name_col="Library name", easting_col="cpo_easting",
-        northing_col="cpo_northing", keep_outside_m=5000).organisations
+        area=area,
+        name_col="Library name",
+        easting_col="cpo_easting",
+        northing_col="cpo_northing",
+        keep_outside_m=5000,
+    ).organisations
     warm = cnmap.read_organisations(
-        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area).organisations
-    orgs = gpd.GeoDataFrame(pd.concat([libs[["name", "geometry"]].assign(type="library"),
-                                       warm[["name", "geometry"]].assign(type="warm space")],
-                                      ignore_index=True), geometry="geometry", crs=C.BNG)
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    ).organisations
+    orgs = gpd.GeoDataFrame(
+        pd.concat(
+            [
+                libs[["name", "geometry"]].assign(type="library"),
+                warm[["name", "geometry"]].assign(type="warm space"),
+            ],
+            ignore_index=True,
+        ),
+        geometry="geometry",
+        crs=C.BNG,
+    )
     orgs["org_id"] = [f"o{i}" for i in range(len(orgs))]
     # pieces: the wards in four strips from west to east
     w = area.wards.assign(x=area.wards.geometry.centroid.x)
@@ -201,8 +224,9 @@ def birmingham(shared_data):
 
 def _birmingham_partition(birmingham, spec, net):
     area, orgs, strips, residential_points = birmingham
-    res = residential_points(area, method="postcodes",
-                             edge_geometries=None if net is None else net.edge_geometry)
+    res = residential_points(
+        area, method="postcodes", edge_geometries=None if net is None else net.edge_geometry
+    )
     one = cnmap.coverage(orgs, area, residents=res, network=net, **spec.coverage_kwargs())
     groups = res[C.WARD_CODE].map(strips).to_numpy()
     assert len(np.unique(groups)) == 4
@@ -240,8 +264,11 @@ def test_the_england_config_reads(shared_data):
 
 
 def _doc(**national):
-    return {"national": national, "organisations": [{"path": str(CONFIG)}],
-            "coverage": {"detour_factor": 1.3}}
+    return {
+        "national": national,
+        "organisations": [{"path": str(CONFIG)}],
+        "coverage": {"detour_factor": 1.3},
+    }
 
 
 def test_config_errors_are_one_line():
@@ -273,16 +300,26 @@ def test_straight_line_mode_means_no_networks():
 def small_config(shared_data, tmp_path_factory):
     """The England config on the libraries of the LE, NG, PE and NN postcode areas."""
     tmp = tmp_path_factory.mktemp("national")
-    libs = pd.read_csv(shared_data / "england/services/england_library_postcodes_ACE_2022-12.csv",
-                       dtype=str, encoding="utf-8-sig")
+    libs = pd.read_csv(
+        shared_data / "england/services/england_library_postcodes_ACE_2022-12.csv",
+        dtype=str,
+        encoding="utf-8-sig",
+    )
     area = libs["Postcode"].str.extract(r"^([A-Z]+)\d", expand=False)
     libs[area.isin(["LE", "NG", "PE", "NN"])].to_csv(tmp / "libraries.csv", index=False)
-    doc = {"national": {"districts": RUTLAND_AND_NEIGHBOURS, "networks": "at_hand",
-                        "worst_maps": 1},
-           "organisations": [{"path": str(tmp / "libraries.csv"), "label": "Libraries {{7*7}}",
-                              "name_col": "Library name", "postcode_col": "Postcode"}],
-           "coverage": {"minutes": [10, 15], "detour_factor": 1.4},
-           "output": {"dir": str(tmp / "out"), "self_contained": True}}
+    doc = {
+        "national": {"districts": RUTLAND_AND_NEIGHBOURS, "networks": "at_hand", "worst_maps": 1},
+        "organisations": [
+            {
+                "path": str(tmp / "libraries.csv"),
+                "label": "Libraries {{7*7}}",
+                "name_col": "Library name",
+                "postcode_col": "Postcode",
+            }
+        ],
+        "coverage": {"minutes": [10, 15], "detour_factor": 1.4},
+        "output": {"dir": str(tmp / "out"), "self_contained": True},
+    }
     return doc, tmp
 
 
@@ -305,12 +342,14 @@ def test_organisations_placed_by_the_cut_lookup_as_by_whole_areas(small_config, 
     got = read_national_organisations(cfg.organisations)
     libs = pd.read_csv(src.path, dtype=str)
     whole = postcode_lookup(_postcode_areas(libs["Postcode"]))
-    table = read_organisations(src.path, postcodes=whole, name_col="Library name",
-                               postcode_col="Postcode")
+    table = read_organisations(
+        src.path, postcodes=whole, name_col="Library name", postcode_col="Postcode"
+    )
     placed = got.organisations
     assert len(placed) == table.n_matched and len(got.rejected) == table.n_rejected
-    assert (placed.geometry.to_wkb().to_numpy()
-            == table.organisations.geometry.to_wkb().to_numpy()).all()
+    assert (
+        placed.geometry.to_wkb().to_numpy() == table.organisations.geometry.to_wkb().to_numpy()
+    ).all()
     keys = _normalised(libs["Postcode"])
     cut = codepoint_area("LE", keys)
     assert len(cut) <= len(keys) and set(cut[C.POSTCODE]) <= keys
@@ -319,8 +358,9 @@ def test_organisations_placed_by_the_cut_lookup_as_by_whole_areas(small_config, 
 
 def _run(doc, out, **kw):
     kw.setdefault("worst_maps", 0)
-    return run_national(doc, out, processes=False, n_workers=1, progress=False,
-                        dashboard_address=":0", **kw)
+    return run_national(
+        doc, out, processes=False, n_workers=1, progress=False, dashboard_address=":0", **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -454,13 +494,15 @@ def test_the_national_map_draws_every_district_in_a_browser(first_run):
         pytest.skip("/usr/bin/chromium not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium),
-                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         page = b.new_page(viewport={"width": 900, "height": 800})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("**/*", lambda r: r.abort() if r.request.url.startswith("http")
-                   else r.continue_())  # self-contained: no network needed (tiles aside)
+        page.route(
+            "**/*", lambda r: r.abort() if r.request.url.startswith("http") else r.continue_()
+        )  # self-contained: no network needed (tiles aside)
         page.goto(first_run.files["map"].as_uri())
         page.wait_for_timeout(1000)
         assert errors == []
@@ -481,11 +523,14 @@ def test_the_national_map_draws_every_district_in_a_browser(first_run):
         assert len(tips) == len(first_run.lads)
         assert any("Rutland" in t and "E06000017" in t for t in tips)
         assert any("Melton" in t for t in tips)
-        boxes = page.evaluate("Array.from(document.querySelectorAll('.cnmap-national-box'))"
-                              ".map(e => e.innerText).join(' | ')")
+        boxes = page.evaluate(
+            "Array.from(document.querySelectorAll('.cnmap-national-box'))"
+            ".map(e => e.innerText).join(' | ')"
+        )
         assert "80 % or more" in boxes and "not computed" in boxes
         assert "walk of: Libraries {{7*7}}" in boxes  # the title, shown as written
         attribution = page.evaluate(
-            "document.querySelector('.leaflet-control-attribution').innerText")
+            "document.querySelector('.leaflet-control-attribution').innerText"
+        )
         assert "Open Government Licence" in attribution and "Libraries {{7*7}}" in attribution
         b.close()

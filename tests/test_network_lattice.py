@@ -117,8 +117,7 @@ def test_directed_twins_parallel_edges_and_self_loops() -> None:
     G.add_edge(2, 3, length=100.0)
     detour = shapely.LineString([(X0 + 100, Y0), (X0 + 150, Y0 + 60), (X0 + 200, Y0)])
     G.add_edge(3, 2, length=detour.length, geometry=shapely.reverse(detour))  # parallel
-    ring = shapely.LineString([(X0 + 200, Y0), (X0 + 250, Y0 + 50), (X0 + 300, Y0),
-                               (X0 + 200, Y0)])
+    ring = shapely.LineString([(X0 + 200, Y0), (X0 + 250, Y0 + 50), (X0 + 300, Y0), (X0 + 200, Y0)])
     G.add_edge(3, 3, length=ring.length, geometry=ring)  # self-loop
     net = cn.walk_network_from_graph(G)
     r = net.report
@@ -201,8 +200,11 @@ def test_points_in_lon_lat_are_projected(net: cn.WalkNetwork) -> None:
 
 def test_distance_at_points_same_edge_and_other_edge(net: cn.WalkNetwork) -> None:
     sources = gpd.GeoSeries([pt(530, 520)], crs=BNG, index=["org"])
-    people = gpd.GeoSeries([pt(580, 490), pt(185, 340), pt(500, 5000)], crs=BNG,
-                           index=["same_edge", "other_edge", "far"])
+    people = gpd.GeoSeries(
+        [pt(580, 490), pt(185, 340), pt(500, 5000)],
+        crs=BNG,
+        index=["same_edge", "other_edge", "far"],
+    )
     d = cn.distance_to_nearest(net, sources, return_source=True)
     at = cn.distance_at_points(net, d, people, sources=sources)
     # same edge: straight along it: |80 - 30| + 20 + 10 (not 120 via v, 140 via u)
@@ -264,8 +266,10 @@ def test_count_within_by_hand(net: cn.WalkNetwork) -> None:
     assert c.loc[nid(3, 2)].tolist() == [2, 1, 1]  # exactly 500 m from both: counted
     assert c.loc[nid(0, 10)].tolist() == [0, 0, 0]
     i, j = grid_ij(net)
-    expected = sum(((np.abs(i - a) + np.abs(j - b)) * 100 <= 500).astype(int)
-                   for a, b in [(0, 0), (10, 10), (5, 5)])
+    expected = sum(
+        ((np.abs(i - a) + np.abs(j - b)) * 100 <= 500).astype(int)
+        for a, b in [(0, 0), (10, 10), (5, 5)]
+    )
     np.testing.assert_array_equal(c["count"].to_numpy(), expected)
 
 
@@ -277,10 +281,12 @@ def test_duplicate_sources_count_twice(net: cn.WalkNetwork) -> None:
 
 
 def test_count_within_at_points_exact(net: cn.WalkNetwork) -> None:
-    sources = gpd.GeoDataFrame({"type": ["x", "y"]},
-                               geometry=[pt(530, 520), pt(500, 500)], crs=BNG)
-    people = gpd.GeoSeries([pt(580, 490), pt(185, 340), pt(500, 5000)], crs=BNG,
-                           index=["same_edge", "other_edge", "far"])
+    sources = gpd.GeoDataFrame({"type": ["x", "y"]}, geometry=[pt(530, 520), pt(500, 500)], crs=BNG)
+    people = gpd.GeoSeries(
+        [pt(580, 490), pt(185, 340), pt(500, 5000)],
+        crs=BNG,
+        index=["same_edge", "other_edge", "far"],
+    )
     # same edge reaches at 80 m directly; node source (5,5) reaches (580,490) at 80 + 10 = 90
     c = cn.count_within(net, sources, cutoff_m=80, points=people, groups="type")
     assert c.loc["same_edge"].tolist() == [1, 1, 0]
@@ -349,8 +355,7 @@ def test_catchment_polygon_follows_streets(net: cn.WalkNetwork) -> None:
     assert len(c) == 1 and c.loc[0, "source"] == "all" and bool(c.loc[0, "placed"])
     assert c.loc[0, "reached_m"] == pytest.approx(1000.0)
     poly = c.geometry.iloc[0]
-    np.testing.assert_allclose(poly.bounds, (X0 + 340, Y0 + 340, X0 + 660, Y0 + 660),
-                               atol=1e-6)
+    np.testing.assert_allclose(poly.bounds, (X0 + 340, Y0 + 340, X0 + 660, Y0 + 660), atol=1e-6)
     # inside the convex hull but off the streets: not a convex hull
     assert not poly.contains(pt(580, 580))
     assert poly.contains(pt(500, 640))

@@ -12,14 +12,16 @@ from hypothesis import strategies as st
 
 import cnmap.network as cn
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
 def net(shared_data: Path) -> cn.WalkNetwork:
-    return cn.read_walk_network(shared_data / "birmingham" / "osm" /
-                                "birmingham_centre_drive_osmnx_2022-03.gpkg")
+    return cn.read_walk_network(
+        shared_data / "birmingham" / "osm" / "birmingham_centre_drive_osmnx_2022-03.gpkg"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +42,9 @@ fractions = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, ma
 
 @SETTINGS
 @given(a=positions, extra=positions, cutoff=st.none() | st.floats(0, 3000))
-def test_more_sources_never_increase_any_distance(net: cn.WalkNetwork, a: list[int],
-                                                  extra: list[int],
-                                                  cutoff: float | None) -> None:
+def test_more_sources_never_increase_any_distance(
+    net: cn.WalkNetwork, a: list[int], extra: list[int], cutoff: float | None
+) -> None:
     ids_a = net.node_ids[a]
     ids_b = net.node_ids[sorted(set(a) | set(extra))]
     da = cn.distance_to_nearest(net, ids_a, cutoff_m=cutoff).to_numpy()
@@ -53,8 +55,9 @@ def test_more_sources_never_increase_any_distance(net: cn.WalkNetwork, a: list[i
 
 @SETTINGS
 @given(a=fractions, extra=fractions)
-def test_more_point_sources_never_increase_any_distance(net: cn.WalkNetwork, bbox: tuple,
-                                                        a: list, extra: list) -> None:
+def test_more_point_sources_never_increase_any_distance(
+    net: cn.WalkNetwork, bbox: tuple, a: list, extra: list
+) -> None:
     pa = _points(a, bbox)
     pb = _points(a + extra, bbox)
     people = _points([(0.5, 0.5), (0.1, 0.9), (0.3, 0.2)], bbox)
@@ -68,8 +71,9 @@ def test_more_point_sources_never_increase_any_distance(net: cn.WalkNetwork, bbo
 
 @SETTINGS
 @given(src=positions, c1=st.floats(0, 2000), c2=st.floats(0, 2000))
-def test_a_larger_cutoff_never_lowers_any_count(net: cn.WalkNetwork, src: list[int],
-                                                c1: float, c2: float) -> None:
+def test_a_larger_cutoff_never_lowers_any_count(
+    net: cn.WalkNetwork, src: list[int], c1: float, c2: float
+) -> None:
     lo, hi = sorted((c1, c2))
     ids = net.node_ids[src]
     groups = np.array(["a", "b"])[np.arange(len(ids)) % 2]
@@ -85,13 +89,12 @@ def test_a_larger_cutoff_never_lowers_any_count(net: cn.WalkNetwork, src: list[i
 @SETTINGS
 @given(src=fractions, c1=st.floats(0, 1500), c2=st.floats(0, 1500))
 @pytest.mark.slow
-def test_a_larger_cutoff_never_lowers_any_point_count(net: cn.WalkNetwork, bbox: tuple,
-                                                      src: list, c1: float,
-                                                      c2: float) -> None:
+def test_a_larger_cutoff_never_lowers_any_point_count(
+    net: cn.WalkNetwork, bbox: tuple, src: list, c1: float, c2: float
+) -> None:
     lo, hi = sorted((c1, c2))
     sources = _points(src, bbox)
-    people = cn.snap_points(net, _points([(i / 10, (i * 7 % 10) / 10) for i in range(10)],
-                                         bbox))
+    people = cn.snap_points(net, _points([(i / 10, (i * 7 % 10) / 10) for i in range(10)], bbox))
     n_lo = cn.count_within(net, sources, cutoff_m=lo, points=people)["count"]
     n_hi = cn.count_within(net, sources, cutoff_m=hi, points=people)["count"]
     ok = people.ok

@@ -59,8 +59,9 @@ def test_snap_to_the_nearest_point_of_the_nearest_edge(net: cn.WalkNetwork) -> N
 
 
 def test_far_and_missing_points_are_flagged_not_placed(net: cn.WalkNetwork, caplog) -> None:
-    pts = gpd.GeoSeries([P(30, 20), P(50, -700), None, shapely.Point()], crs=BNG,
-                        index=[10, 11, 12, 13])
+    pts = gpd.GeoSeries(
+        [P(30, 20), P(50, -700), None, shapely.Point()], crs=BNG, index=[10, 11, 12, 13]
+    )
     s = cn.snap_points(net, pts)
     assert s.ok.tolist() == [True, False, False, False]
     rej = s.rejected

@@ -25,8 +25,9 @@ def test_personas() -> None:
 
 
 def test_vectorised_and_inf() -> None:
-    np.testing.assert_allclose(cn.metres_for_minutes(np.array([5, 10, 15, 20]), 4.8),
-                               [400, 800, 1200, 1600])
+    np.testing.assert_allclose(
+        cn.metres_for_minutes(np.array([5, 10, 15, 20]), 4.8), [400, 800, 1200, 1600]
+    )
     out = cn.minutes_for_metres(np.array([0.0, 80.0, np.inf]), 4.8)
     np.testing.assert_array_equal(out, [0.0, 1.0, np.inf])
 

@@ -42,8 +42,7 @@ def _errors(nb) -> list[str]:  # noqa: ANN001
 
 #: Notebooks the documentation relies on: a missing one fails here (the others are found by
 #: the glob above, so a deleted notebook would otherwise only drop its tests).
-EXPECTED = ("01_birmingham_data.ipynb", "02_researcher_scenarios.ipynb",
-            "03_who_is_served.ipynb")
+EXPECTED = ("01_birmingham_data.ipynb", "02_researcher_scenarios.ipynb", "03_who_is_served.ipynb")
 
 
 def test_there_are_notebooks() -> None:
@@ -59,10 +58,12 @@ def test_stored_notebook_was_run_and_is_clean(path: Path) -> None:
     cells = _code_cells(nb)
     assert cells, f"{path.name} has no code cell"
     counts = [c.get("execution_count") for c in cells]
-    assert all(isinstance(n, int) for n in counts), \
+    assert all(isinstance(n, int) for n in counts), (
         f"{path.name}: some cells were not run before saving; run the notebook and save it"
-    assert counts == sorted(counts) and len(set(counts)) == len(counts), \
+    )
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), (
         f"{path.name}: cells were run out of order ({counts}); restart, run all and save"
+    )
     assert not _errors(nb), f"{path.name}: stored error outputs: {_errors(nb)}"
     assert any(c.get("outputs") for c in cells), f"{path.name}: no stored output"
 
@@ -78,7 +79,10 @@ def test_notebook_runs(path: Path, shared_data: Path) -> None:
     assert os.environ.get("CNMAP_CACHE_DIR")
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:

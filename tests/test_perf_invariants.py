@@ -123,11 +123,15 @@ def test_coverage_columns_equal_the_separate_searches(city):
     types = _slugs(orgs)
     for t, m in zip(MINUTES, METRES, strict=True):
         per = cn.count_within(net, S_, cutoff_m=m, groups=types, points=P)
-        np.testing.assert_array_equal(r.residents[S.n_reachable(t)].to_numpy(),
-                                      per["count"].to_numpy(dtype=float, na_value=0.0))
+        np.testing.assert_array_equal(
+            r.residents[S.n_reachable(t)].to_numpy(),
+            per["count"].to_numpy(dtype=float, na_value=0.0),
+        )
         for k in r.types:
-            np.testing.assert_array_equal(r.residents[S.n_reachable(t, k)].to_numpy(),
-                                          per[k].to_numpy(dtype=float, na_value=0.0))
+            np.testing.assert_array_equal(
+                r.residents[S.n_reachable(t, k)].to_numpy(),
+                per[k].to_numpy(dtype=float, na_value=0.0),
+            )
     for k in r.types:
         Sk = cn.snap_points(net, orgs.geometry[types == k].reset_index(drop=True))
         d = cn.distance_at_points(net, cn.distance_to_nearest(net, Sk), P, sources=Sk)
@@ -143,8 +147,9 @@ def test_grouped_sums_in_batches_equal_one_wide_grouping():
     people = {f"c{i}": rng.random(n) < 0.5 for i in range(20)}
     values = {f"v{i}": rng.integers(0, 9, n).astype(float) for i in range(20)}
     walks = {"w": np.where(rng.random(n) < 0.1, np.inf, rng.random(n) * 900.0)}
-    s = group_sums(keys, w, people=people, per_person=values, means=walks,
-                   medians={"w": walks["w"]})
+    s = group_sums(
+        keys, w, people=people, per_person=values, means=walks, medians={"w": walks["w"]}
+    )
     frame = {"_k": keys, "population": w}
     frame.update({f"people:{k}": np.where(c, w, 0.0) for k, c in people.items()})
     frame.update({f"value:{k}": w * v for k, v in values.items()})
@@ -153,8 +158,14 @@ def test_grouped_sums_in_batches_equal_one_wide_grouping():
     frame["finite:w"] = np.where(fin, w, 0.0)
     wide = pd.DataFrame(frame).groupby("_k", sort=True).sum()
     pd.testing.assert_frame_equal(s.sums, wide)
-    by = group_sums_by({"a": keys, "b": keys}, w, people=people, per_person=values,
-                       means=walks, medians={"w": walks["w"]})
+    by = group_sums_by(
+        {"a": keys, "b": keys},
+        w,
+        people=people,
+        per_person=values,
+        means=walks,
+        medians={"w": walks["w"]},
+    )
     pd.testing.assert_frame_equal(by["b"].sums, wide)
     np.testing.assert_array_equal(by["a"].median("w"), s.median("w"))
 
@@ -183,13 +194,24 @@ def test_dissolved_pieces_and_drawn_area(city):
     _, orgs, net, _ = city
     S_ = _as_sources(net, orgs.geometry, 500.0)
     node_ptr, node_edges = net._node_edges
-    kernel = _kernels.reached_pieces(net.indptr, net.indices, net.data,
-                                     np.array([0, S_.seed_node.size]), S_.seed_node,
-                                     S_.seed_dist, 1200.0, node_ptr, node_edges, net.edge_u,
-                                     net.edge_v, net.edge_length)
+    kernel = _kernels.reached_pieces(
+        net.indptr,
+        net.indices,
+        net.data,
+        np.array([0, S_.seed_node.size]),
+        S_.seed_node,
+        S_.seed_dist,
+        1200.0,
+        node_ptr,
+        node_edges,
+        net.edge_u,
+        net.edge_v,
+        net.edge_length,
+    )
     numpy_way = catch._dissolved_pieces(net, S_, 1200.0)
-    for a, b in zip(catch._merge_intervals(*kernel), catch._merge_intervals(*numpy_way),
-                    strict=True):
+    for a, b in zip(
+        catch._merge_intervals(*kernel), catch._merge_intervals(*numpy_way), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     raster = cn.catchments(net, orgs.geometry, cutoff_m=1200.0, method="raster")
     vector = cn.catchments(net, orgs.geometry, cutoff_m=1200.0, method="vector")
@@ -209,8 +231,9 @@ def test_dissolved_pieces_and_drawn_area(city):
 def test_snapping_cell_by_cell_finds_the_same_nearest_points(city, shared_data, monkeypatch):
     snap = importlib.import_module("cnmap.network.snap")
     _, orgs, net, res = city
-    far = gpd.GeoSeries(gpd.points_from_xy([300_000.0, 500_000.0], [200_000.0, 400_000.0]),
-                        crs=S.BNG)
+    far = gpd.GeoSeries(
+        gpd.points_from_xy([300_000.0, 500_000.0], [200_000.0, 400_000.0]), crs=S.BNG
+    )
     pts = gpd.GeoSeries(list(res.geometry.values) + list(far.values), crs=S.BNG)
     whole = cn.snap_points(net, pts)
     monkeypatch.setattr(snap, "SNAP_BY_CELL_MIN_EDGES", 1)

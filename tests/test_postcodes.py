@@ -22,15 +22,44 @@ from cnmap.postcodes import (
 
 def test_normalise_spellings():
     s = pd.Series(
-        ["b11aa", " B1  1AA ", "B36\u00a08QS", "b36 8qs\t", "", "   ", None, np.nan,
-         "gir0aa", "B1-1AA", "SW1A1AA", "ec1a 1bb", "B11AA.", "B1\u202f1AA"],
-        index=list("abcdefghijklmn"), name="pc",
+        [
+            "b11aa",
+            " B1  1AA ",
+            "B36\u00a08QS",
+            "b36 8qs\t",
+            "",
+            "   ",
+            None,
+            np.nan,
+            "gir0aa",
+            "B1-1AA",
+            "SW1A1AA",
+            "ec1a 1bb",
+            "B11AA.",
+            "B1\u202f1AA",
+        ],
+        index=list("abcdefghijklmn"),
+        name="pc",
     )
     out = normalise_postcodes(s)
     assert out.name == "pc"
     assert list(out.index) == list("abcdefghijklmn")
-    expected = ["B1 1AA", "B1 1AA", "B36 8QS", "B36 8QS", None, None, None, None,
-                "GIR 0AA", "B1-1AA", "SW1A 1AA", "EC1A 1BB", "B1 1AA", "B1 1AA"]
+    expected = [
+        "B1 1AA",
+        "B1 1AA",
+        "B36 8QS",
+        "B36 8QS",
+        None,
+        None,
+        None,
+        None,
+        "GIR 0AA",
+        "B1-1AA",
+        "SW1A 1AA",
+        "EC1A 1BB",
+        "B1 1AA",
+        "B1 1AA",
+    ]
     got = [None if pd.isna(v) else v for v in out]
     assert got == expected
 
@@ -55,8 +84,20 @@ def test_normalise_numbers_kept_as_text():
 
 @pytest.mark.parametrize(
     "pc",
-    ["B1 1AA", "B36 8QS", "M1 1AE", "CR2 6XH", "DN55 1PT", "W1A 1HQ", "EC1A 1BB", "SW1A 2AA",
-     "GIR 0AA", "B99 9ZZ", "N1C 4AG", "E1W 1AA"],
+    [
+        "B1 1AA",
+        "B36 8QS",
+        "M1 1AE",
+        "CR2 6XH",
+        "DN55 1PT",
+        "W1A 1HQ",
+        "EC1A 1BB",
+        "SW1A 2AA",
+        "GIR 0AA",
+        "B99 9ZZ",
+        "N1C 4AG",
+        "E1W 1AA",
+    ],
 )
 def test_valid_formats(pc):
     assert is_valid_postcode(pc, normalise=False)
@@ -65,12 +106,23 @@ def test_valid_formats(pc):
 
 @pytest.mark.parametrize(
     "pc",
-    ["B1 1A", "B1 1AAA", "Q1 1AA",  # Q never first
-     "BJ1 1AA",  # J never second
-     "B1I 1AA",  # I not allowed third in A9A
-     "AB1C 1AA",  # C not allowed fourth in AA9A
-     "B1 1CA", "B1 1AK", "B1 1OO",  # C, K, O never in the inward letters
-     "BFPO 1234", "BF1 1AA0", "12345", "", "B1-1AA", "B1 1ÄA"],
+    [
+        "B1 1A",
+        "B1 1AAA",
+        "Q1 1AA",  # Q never first
+        "BJ1 1AA",  # J never second
+        "B1I 1AA",  # I not allowed third in A9A
+        "AB1C 1AA",  # C not allowed fourth in AA9A
+        "B1 1CA",
+        "B1 1AK",
+        "B1 1OO",  # C, K, O never in the inward letters
+        "BFPO 1234",
+        "BF1 1AA0",
+        "12345",
+        "",
+        "B1-1AA",
+        "B1 1ÄA",
+    ],
 )
 def test_invalid_formats(pc):
     assert not is_valid_postcode(pc)
@@ -158,10 +210,21 @@ def lookup() -> pd.DataFrame:
 
 
 def test_geocode_statuses(lookup):
-    s = pd.Series(["b11aa", "B36 8QS ", "B1 1XX", "B13 3AH", "nonsense", None, ""], index=[5, 6, 7, 8, 9, 10, 11])
+    s = pd.Series(
+        ["b11aa", "B36 8QS ", "B1 1XX", "B13 3AH", "nonsense", None, ""],
+        index=[5, 6, 7, 8, 9, 10, 11],
+    )
     out = geocode_postcodes(s, lookup)
     assert list(out.index) == [5, 6, 7, 8, 9, 10, 11]
-    assert out["status"].tolist() == ["ok", "ok", "unknown", "no_coordinates", "malformed", "missing", "missing"]
+    assert out["status"].tolist() == [
+        "ok",
+        "ok",
+        "unknown",
+        "no_coordinates",
+        "malformed",
+        "missing",
+        "missing",
+    ]
     assert out.loc[5, "lat"] == 52.47667 and out.loc[5, "lon"] == -1.90353
     assert out.loc[5, "postcode"] == "B1 1AA"
     assert np.isnan(out.loc[[7, 8, 9, 10], ["lat", "lon", "easting", "northing"]].to_numpy()).all()
@@ -212,7 +275,14 @@ def test_prepare_lookup_is_cached_and_pure(lookup):
 
 def test_geocode_empty_input(lookup):
     out = geocode_postcodes(pd.Series([], dtype="str"), lookup)
-    assert len(out) == 0 and list(out.columns) == ["postcode", "lat", "lon", "easting", "northing", "status"]
+    assert len(out) == 0 and list(out.columns) == [
+        "postcode",
+        "lat",
+        "lon",
+        "easting",
+        "northing",
+        "status",
+    ]
 
 
 # --------------------------------------------------------------------------- real data

@@ -76,7 +76,8 @@ def test_accepts_snap_results_and_other_crs(line):
 def check_against_network(net, S, P, cutoff):
     m = reach_matrix(net, S, P, cutoff_m=cutoff)
     cnt = count_within(net, S, cutoff_m=cutoff, points=P)["count"].to_numpy(
-        dtype=float, na_value=0.0)
+        dtype=float, na_value=0.0
+    )
     # row sums of the 0/1 reach matrix (per point, over sources) are count_within's counts
     np.testing.assert_array_equal(m.getnnz(axis=0), cnt.astype(int))
     nd = distance_to_nearest(net, S)
@@ -84,7 +85,7 @@ def check_against_network(net, S, P, cutoff):
     csc = m.tocsc()
     mins = np.full(m.shape[1], np.inf)
     for j in range(m.shape[1]):
-        seg = csc.data[csc.indptr[j]:csc.indptr[j + 1]]
+        seg = csc.data[csc.indptr[j] : csc.indptr[j + 1]]
         if seg.size:
             mins[j] = seg.min()
     within = np.isfinite(d) & (d <= cutoff)
@@ -156,8 +157,9 @@ def test_birmingham_agrees_with_cnmap_network(shared_data):
     from cnmap.residents import residential_points
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
-                                    area=area).organisations
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    ).organisations
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     res = residential_points(area, method="postcodes", edge_geometries=net.edge_geometry)
     S = snap_points(net, orgs.geometry)

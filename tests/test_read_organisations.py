@@ -36,11 +36,13 @@ def area(shared_data):
 @pytest.fixture
 def small_lookup() -> pd.DataFrame:
     # real rows of the ONS postcode lookup (NSPL May 2025, mirror osm/postcodes_B.csv)
-    return pd.DataFrame({
-        "postcode": ["B12 8DN", "B3 1HA", "B27 7BB", "B13 3AH"],
-        "lat": [52.45942, 52.48493, 52.45495, np.nan],
-        "lon": [-1.87439, -1.90229, -1.83386, np.nan],
-    })
+    return pd.DataFrame(
+        {
+            "postcode": ["B12 8DN", "B3 1HA", "B27 7BB", "B13 3AH"],
+            "lat": [52.45942, 52.48493, 52.45495, np.nan],
+            "lon": [-1.87439, -1.90229, -1.83386, np.nan],
+        }
+    )
 
 
 def _assert_invariants(res: OrganisationTable) -> None:
@@ -81,11 +83,24 @@ def test_dataframe_not_mutated_and_columns(small_lookup):
     assert o["ward_name_input"].tolist() == ["x", "y", "z"]
     assert "in_area" not in o.columns  # no area given
     assert o["ward_code"].isna().all()
-    assert res.params["columns"] == {"name": "Organisation", "type": "Category",
-                                     "services": "Activities", "postcode": "Postcode"}
-    assert list(o.columns[:10]) == ["org_id", "name", "type", "services", "services_list",
-                                    "types_list", "address", "postcode", "coord_source",
-                                    "source_row"]
+    assert res.params["columns"] == {
+        "name": "Organisation",
+        "type": "Category",
+        "services": "Activities",
+        "postcode": "Postcode",
+    }
+    assert list(o.columns[:10]) == [
+        "org_id",
+        "name",
+        "type",
+        "services",
+        "services_list",
+        "types_list",
+        "address",
+        "postcode",
+        "coord_source",
+        "source_row",
+    ]
 
 
 def test_geodataframe_in_bng_with_polygons():
@@ -112,8 +127,9 @@ def test_geodataframe_without_crs():
 
 
 def test_blank_name_kept_and_id_column():
-    df = pd.DataFrame({"id": ["A1", "B2"], "name": [None, "Hall"], "lat": [52.48, 52.49],
-                       "lon": [-1.90, -1.89]})
+    df = pd.DataFrame(
+        {"id": ["A1", "B2"], "name": [None, "Hall"], "lat": [52.48, 52.49], "lon": [-1.90, -1.89]}
+    )
     res = read_organisations(df)
     assert res.organisations["org_id"].tolist() == ["A1", "B2"]
     assert pd.isna(res.organisations["name"].iloc[0])
@@ -121,21 +137,29 @@ def test_blank_name_kept_and_id_column():
 
 
 def test_duplicate_ids():
-    df = pd.DataFrame({"id": ["A1", "A1"], "name": ["x", "y"], "lat": [52.48, 52.49], "lon": [-1.90, -1.89]})
+    df = pd.DataFrame(
+        {"id": ["A1", "A1"], "name": ["x", "y"], "lat": [52.48, 52.49], "lon": [-1.90, -1.89]}
+    )
     res = read_organisations(df)  # detected id column not unique: rows numbered instead
     assert res.organisations["org_id"].tolist() == ["1", "2"]
     assert res.organisations["id"].tolist() == ["A1", "A1"]
     assert any("org_id is the source row number" in n for n in res.notes)
-    with pytest.raises(ValidationError, match=r"id column 'id' \(id_col=\) must be unique.*rows \[1, 2\]"):
+    with pytest.raises(
+        ValidationError, match=r"id column 'id' \(id_col=\) must be unique.*rows \[1, 2\]"
+    ):
         read_organisations(df, id_col="id")
 
 
 def test_duplicates_greedy_chain():
     # A, then B 40 m east (duplicate of A), then C 80 m east of A: C is kept, because B was
     # not kept and A is farther than 50 m
-    df = pd.DataFrame({"name": ["Hub", "hub", "HUB", "Other"],
-                       "easting": [400000, 400040, 400080, 400000],
-                       "northing": [300000, 300000, 300000, 300000]})
+    df = pd.DataFrame(
+        {
+            "name": ["Hub", "hub", "HUB", "Other"],
+            "easting": [400000, 400040, 400080, 400000],
+            "northing": [300000, 300000, 300000, 300000],
+        }
+    )
     res = read_organisations(df)
     assert res.organisations["source_row"].tolist() == [1, 3, 4]
     assert res.rejected["duplicate_of"].tolist() == [1]
@@ -143,18 +167,30 @@ def test_duplicates_greedy_chain():
 
 
 def test_explicit_columns_and_coords_modes(small_lookup):
-    df = pd.DataFrame({"Who": ["A", "B"], "Where": ["B12 8DN", "B3 1HA"], "N": [52.0, 52.1],
-                       "E": [-1.9, -1.8]})
+    df = pd.DataFrame(
+        {"Who": ["A", "B"], "Where": ["B12 8DN", "B3 1HA"], "N": [52.0, 52.1], "E": [-1.9, -1.8]}
+    )
     res = read_organisations(df, name_col="Who", postcode_col="Where", postcodes=small_lookup)
     assert res.organisations["coord_source"].tolist() == ["postcode", "postcode"]
-    res = read_organisations(df, name_col="Who", lat_col="N", lon_col="E", postcode_col="Where",
-                             postcodes=small_lookup)
+    res = read_organisations(
+        df, name_col="Who", lat_col="N", lon_col="E", postcode_col="Where", postcodes=small_lookup
+    )
     assert res.organisations["coord_source"].tolist() == ["latlon", "latlon"]
     assert res.params["coord_order"] == ["latlon", "postcode"]
-    res = read_organisations(df, name_col="Who", lat_col="N", lon_col="E", postcode_col="Where",
-                             coords="postcode", postcodes=small_lookup)
+    res = read_organisations(
+        df,
+        name_col="Who",
+        lat_col="N",
+        lon_col="E",
+        postcode_col="Where",
+        coords="postcode",
+        postcodes=small_lookup,
+    )
     assert res.organisations["coord_source"].tolist() == ["postcode", "postcode"]
-    with pytest.raises(MissingColumnError, match=r"column 'Nom' \(passed as name_col=\) not found; columns seen: \['Who', 'Where', 'N', 'E'\]"):
+    with pytest.raises(
+        MissingColumnError,
+        match=r"column 'Nom' \(passed as name_col=\) not found; columns seen: \['Who', 'Where', 'N', 'E'\]",
+    ):
         read_organisations(df, name_col="Nom")
     with pytest.raises(MissingColumnError, match=r"coords='bng' needs easting/northing columns"):
         read_organisations(df, name_col="Who", coords="bng")
@@ -185,7 +221,9 @@ def test_bad_sources(tmp_path):
     with pytest.raises(ValidationError, match=r"unsupported file type '.docx'"):
         read_organisations(tmp_path / "orgs.docx")
     (tmp_path / "old.xls").write_bytes(b"x")
-    with pytest.raises(ValidationError, match=r"old.xls: old Excel 97-2003 \(.xls\) files are not read"):
+    with pytest.raises(
+        ValidationError, match=r"old.xls: old Excel 97-2003 \(.xls\) files are not read"
+    ):
         read_organisations(tmp_path / "old.xls")
     with pytest.raises(ValidationError, match="is a folder"):
         read_organisations(tmp_path)
@@ -230,18 +268,30 @@ def test_area_postcodes_then_wider_lookup(area, shared_data):
     # area.postcodes holds Birmingham's postcodes only; a Solihull postcode is looked up in the
     # full B-area lookup and then rejected as outside the area, not as unknown
     assert area.postcodes is not None
-    df = pd.DataFrame({"name": ["Ladywood", "Solihull", "Nowhere"], "postcode": ["B15 1NH", "B91 2SQ", "B2 9ZZ"]})
+    df = pd.DataFrame(
+        {"name": ["Ladywood", "Solihull", "Nowhere"], "postcode": ["B15 1NH", "B91 2SQ", "B2 9ZZ"]}
+    )
     res = read_organisations(df, area=area)
-    assert res.rejected.set_index("source_row")["reason"].to_dict() == {2: "outside_area", 3: "unknown_postcode"}
+    assert res.rejected.set_index("source_row")["reason"].to_dict() == {
+        2: "outside_area",
+        3: "unknown_postcode",
+    }
     assert res.params["postcode_lookup"].startswith("area.postcodes")
     assert "postcode_area=" in res.params["postcode_lookup"]
     # the address fallback goes through the wider lookup too (row 3: B91 2SQ in the address)
     df["address"] = ["", "", "1 High Street, Solihull B91 2SQ"]
     res = read_organisations(df, area=area)
-    assert res.rejected.set_index("source_row")["reason"].to_dict() == {2: "outside_area", 3: "outside_area"}
+    assert res.rejected.set_index("source_row")["reason"].to_dict() == {
+        2: "outside_area",
+        3: "outside_area",
+    }
     assert res.params["postcode_lookup"].count("then") == 1
     wide = read_organisations(df, area=area, keep_outside_m=20_000)
-    assert wide.organisations["coord_source"].tolist() == ["postcode", "postcode", "address_postcode"]
+    assert wide.organisations["coord_source"].tolist() == [
+        "postcode",
+        "postcode",
+        "address_postcode",
+    ]
     assert wide.organisations["in_area"].tolist() == [True, False, False]
 
 
@@ -258,19 +308,28 @@ def test_area_postcodes_without_wider_lookup(area, monkeypatch):
     assert res.rejected["reason"].tolist() == ["unknown_postcode"]
     assert res.rejected["reason_text"].iloc[0] == (
         "row 1: postcode 'B91 2SQ' not found in the postcode lookup of E08000025 Birmingham "
-        "(postcodes outside the area are not in it); check the spelling or give lat/lon")
+        "(postcodes outside the area are not in it); check the spelling or give lat/lon"
+    )
     assert any("could not be looked up" in n for n in res.notes)
 
 
 def test_logging_and_summary(small_lookup, caplog):
-    df = pd.DataFrame({"name": ["A", "B", "C", "D"], "postcode": ["B12 8DN", "B13 3AH", "XX", None]})
+    df = pd.DataFrame(
+        {"name": ["A", "B", "C", "D"], "postcode": ["B12 8DN", "B13 3AH", "XX", None]}
+    )
     with caplog.at_level(logging.INFO, logger="cnmap.io"):
         res = read_organisations(df, postcodes=small_lookup)
     assert "4 rows, 1 matched (25.0%)" in caplog.text
     assert res.match_rate == 0.25 and res.n_matched == 1 and res.n_rejected == 3
-    assert res.summary().to_dict() == {"matched": 1, "missing_coordinates": 1, "malformed_postcode": 1,
-                                       "postcode_without_coordinates": 1}
-    assert repr(res).startswith("OrganisationTable(<DataFrame>: 4 rows, 1 matched (25.0%); rejected: ")
+    assert res.summary().to_dict() == {
+        "matched": 1,
+        "missing_coordinates": 1,
+        "malformed_postcode": 1,
+        "postcode_without_coordinates": 1,
+    }
+    assert repr(res).startswith(
+        "OrganisationTable(<DataFrame>: 4 rows, 1 matched (25.0%); rejected: "
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.n_input = 5
     # the rejected table keeps the original values
@@ -282,7 +341,14 @@ def test_logging_and_summary(small_lookup, caplog):
 def test_split_services_rules():
     s = pd.Series(["Food; Advice", "food and drink, warm space", "a | b / c", None, " ; ", "x,x"])
     services, lists = split_services(s)
-    assert lists.tolist() == [("food", "advice"), ("food and drink", "warm space"), ("a", "b / c"), (), (), ("x",)]
+    assert lists.tolist() == [
+        ("food", "advice"),
+        ("food and drink", "warm space"),
+        ("a", "b / c"),
+        (),
+        (),
+        ("x",),
+    ]
     assert services.tolist()[:3] == ["food; advice", "food and drink; warm space", "a; b / c"]
     assert services.isna().tolist() == [False, False, False, True, True, False]
 
@@ -301,14 +367,25 @@ def test_seed_organisations(shared_data, lookup, area, with_area):
     _assert_invariants(res)
     assert res.n_input == 29
     assert res.summary().to_dict() == {"matched": 26, "missing_coordinates": 3}
-    assert sorted(res.rejected["name"]) == ["Birmingham Voluntary Service Council (BVSC)", "Cedar Church", "Pashtun Trust"]
+    assert sorted(res.rejected["name"]) == [
+        "Birmingham Voluntary Service Council (BVSC)",
+        "Cedar Church",
+        "Pashtun Trust",
+    ]
     raw = pd.read_csv(path)
     assert (raw.loc[res.rejected["source_row"] - 1, "confidence"] == "none").all()
     o = res.organisations
     assert o["coord_source"].unique().tolist() == ["latlon"]
-    assert o["type"].value_counts().to_dict() == raw.loc[raw["confidence"] != "none", "kind"].value_counts().to_dict()
+    assert (
+        o["type"].value_counts().to_dict()
+        == raw.loc[raw["confidence"] != "none", "kind"].value_counts().to_dict()
+    )
     assert o.loc[o["name"] == "Brandwood Centre", "services_list"].iloc[0] == (
-        "community centre", "warm space", "computer access", "warm food")
+        "community centre",
+        "warm space",
+        "computer access",
+        "warm food",
+    )
     # the confidence column (and the other unused columns) are carried along
     assert o["confidence"].value_counts().to_dict() == {"low": 12, "high": 8, "medium": 6}
     if with_area:
@@ -374,7 +451,9 @@ def test_warm_spaces(shared_data, lookup, area, with_area):
     assert o["hours_osm"].notna().sum() > 300  # the user's columns are kept
     # duplicates: an independent brute-force check gives the same rows
     raw = gpd.read_file(path).to_crs("EPSG:27700")
-    dups = _brute_force_duplicates(raw["title"], raw.geometry.x.to_numpy(), raw.geometry.y.to_numpy(), 50.0)
+    dups = _brute_force_duplicates(
+        raw["title"], raw.geometry.x.to_numpy(), raw.geometry.y.to_numpy(), 50.0
+    )
     assert {r - 1 for r in res.rejected["source_row"]} == dups
     if with_area:
         assert o["in_area"].all()  # the file was clipped to the city boundary
@@ -391,17 +470,31 @@ def test_warm_spaces_by_address_postcode(shared_data, lookup, area):
     path = shared_data / "birmingham" / "osm" / "warm_spaces_birmingham.geojson"
     res = read_organisations(path, coords="address", postcodes=lookup)
     _assert_invariants(res)
-    assert res.summary().to_dict() == {"matched": 396, "missing_coordinates": 3, "unknown_postcode": 1,
-                                       "duplicate": 14}
-    assert res.rejected.loc[res.rejected["reason"] == "unknown_postcode", "reason_text"].iloc[0] == (
+    assert res.summary().to_dict() == {
+        "matched": 396,
+        "missing_coordinates": 3,
+        "unknown_postcode": 1,
+        "duplicate": 14,
+    }
+    assert res.rejected.loc[res.rejected["reason"] == "unknown_postcode", "reason_text"].iloc[
+        0
+    ] == (
         "row 71: postcode 'B76 6LH' (found in address) not found in the ONS postcode lookup; "
-        "check the spelling or give lat/lon")
+        "check the spelling or give lat/lon"
+    )
     # with the area: two address postcodes lie outside Birmingham although the published points
     # are inside: the postcode centroid is not the venue
     res_a = read_organisations(path, coords="address", area=area, postcodes=lookup)
-    assert res_a.summary().to_dict() == {"matched": 394, "missing_coordinates": 3, "unknown_postcode": 1,
-                                         "outside_area": 2, "duplicate": 14}
-    assert res_a.rejected.loc[res_a.rejected["reason"] == "outside_area", "source_row"].tolist() == [6, 261]
+    assert res_a.summary().to_dict() == {
+        "matched": 394,
+        "missing_coordinates": 3,
+        "unknown_postcode": 1,
+        "outside_area": 2,
+        "duplicate": 14,
+    }
+    assert res_a.rejected.loc[
+        res_a.rejected["reason"] == "outside_area", "source_row"
+    ].tolist() == [6, 261]
     assert res_a.params["area"] == "E08000025"
 
 
@@ -423,9 +516,14 @@ def test_multi_valued_type_keeps_first_and_lists_all():
     from cnmap import read_organisations
     from cnmap.basket import organisation_tokens
 
-    df = pd.DataFrame({"name": ["A", "B", "C"], "lat": [52.48, 52.47, 52.46],
-                       "lon": [-1.90, -1.89, -1.88],
-                       "type": ["Food Bank; Advice", "faith", None]})
+    df = pd.DataFrame(
+        {
+            "name": ["A", "B", "C"],
+            "lat": [52.48, 52.47, 52.46],
+            "lon": [-1.90, -1.89, -1.88],
+            "type": ["Food Bank; Advice", "faith", None],
+        }
+    )
     t = read_organisations(df)
     o = t.organisations.set_index("name")
     assert o.loc["A", "type"] == "food_bank" and o.loc["A", "types_list"] == ("food_bank", "advice")

@@ -42,17 +42,38 @@ def run_inputs(tmp_path):
     out = tmp_path / "out"
     config = RunConfig(
         lad_code="E08000025",
-        organisations=(OrganisationSource(path=orgs_a, label="Warm spaces", type="warm_space"),
-                       OrganisationSource(path=orgs_b, label="Food banks", type="food_bank",
-                                          options={"keep_outside_m": 2000.0})),
-        out_dir=out, network_path=net, network_dataset=None, minutes=(10, 15), speed_kmh=4.2,
-        thin={"max_decile": 2}, source=tmp_path / "in" / "run.toml")
+        organisations=(
+            OrganisationSource(path=orgs_a, label="Warm spaces", type="warm_space"),
+            OrganisationSource(
+                path=orgs_b,
+                label="Food banks",
+                type="food_bank",
+                options={"keep_outside_m": 2000.0},
+            ),
+        ),
+        out_dir=out,
+        network_path=net,
+        network_dataset=None,
+        minutes=(10, 15),
+        speed_kmh=4.2,
+        thin={"max_decile": 2},
+        source=tmp_path / "in" / "run.toml",
+    )
     result = SimpleNamespace(
-        params={"mode": "network", "minutes": [10, 15], "speed_kmh": 4.2, "metres": [700.0, 1050.0],
-                "max_snap_m": 500.0, "residents": "postcodes", "persona": None,
-                "network": {"source": str(net)}, "network_name": "network.gpkg",
-                "area": {"lsoa_vintage": 2021, "iod": 2025}},
-        sources=pd.DataFrame({"id": ["made_up"], "sha256": ["0" * 64], "read_from": ["nowhere"]}))
+        params={
+            "mode": "network",
+            "minutes": [10, 15],
+            "speed_kmh": 4.2,
+            "metres": [700.0, 1050.0],
+            "max_snap_m": 500.0,
+            "residents": "postcodes",
+            "persona": None,
+            "network": {"source": str(net)},
+            "network_name": "network.gpkg",
+            "area": {"lsoa_vintage": 2021, "iod": 2025},
+        },
+        sources=pd.DataFrame({"id": ["made_up"], "sha256": ["0" * 64], "read_from": ["nowhere"]}),
+    )
     return config, result, {"orgs": [orgs_a, orgs_b], "net": net, "out": out}
 
 
@@ -68,9 +89,19 @@ def test_sha256_of_every_input_file(run_inputs):
     assert by_name["warm.csv"]["label"] == "Warm spaces"
     # a data file the cache does not hold is listed with the checksum it should have
     data = [i for i in rec["inputs"] if i["role"] == "data"]
-    assert data == [{"role": "data", "label": "made_up", "path": "", "name": "", "sha256": "",
-                     "bytes": -1, "expected_sha256": "0" * 64, "source": "nowhere",
-                     "verified": None}]
+    assert data == [
+        {
+            "role": "data",
+            "label": "made_up",
+            "path": "",
+            "name": "",
+            "sha256": "",
+            "bytes": -1,
+            "expected_sha256": "0" * 64,
+            "source": "nowhere",
+            "verified": None,
+        }
+    ]
 
 
 def test_every_parameter_including_reading_options(run_inputs):
@@ -107,8 +138,14 @@ def test_write_run_json_with_outputs_relative(run_inputs):
     config, result, files = run_inputs
     out = files["out"]
     paths = {"tables": {"csv": [out / "tables" / "lsoas.csv"]}, "map": out / "x_map.html"}
-    p = write_run_json(out / "run.json", config, result, thin=SimpleNamespace(params={"rule": "r"}),
-                       steps=[{"step": "coverage", "seconds": 1.5}], outputs=paths)
+    p = write_run_json(
+        out / "run.json",
+        config,
+        result,
+        thin=SimpleNamespace(params={"rule": "r"}),
+        steps=[{"step": "coverage", "seconds": 1.5}],
+        outputs=paths,
+    )
     rec = json.loads(p.read_text(encoding="utf-8"))
     assert rec["paths"] == {"tables": {"csv": ["tables/lsoas.csv"]}, "map": "x_map.html"}
     assert rec["steps"] == [{"step": "coverage", "seconds": 1.5}]
@@ -118,9 +155,14 @@ def test_write_run_json_with_outputs_relative(run_inputs):
 
 
 def test_reading_options_of_a_prepared_list():
-    src = OrganisationSource(path=Path("/x/list.csv"), label="L", type_col="kind",
-                             columns=("a", "b"), keep={"kind": ("x",)},
-                             area_postcodes_only=True)
+    src = OrganisationSource(
+        path=Path("/x/list.csv"),
+        label="L",
+        type_col="kind",
+        columns=("a", "b"),
+        keep={"kind": ("x",)},
+        area_postcodes_only=True,
+    )
     got = organisation_read_options(src)
     assert got["file"] == "list.csv" and got["columns"] == ["a", "b"]
     assert got["keep"] == {"kind": ["x"]} and got["area_postcodes_only"] is True
@@ -134,8 +176,9 @@ def test_data_files_found_in_the_cache_are_verified(shared_data, run_inputs):
 
     config, result, _ = run_inputs
     rec = fetch_record("wards", lad_code="E08000025")
-    result.sources = pd.DataFrame({"id": ["wards"], "sha256": [rec.sha256],
-                                   "read_from": [rec.read_from]})
+    result.sources = pd.DataFrame(
+        {"id": ["wards"], "sha256": [rec.sha256], "read_from": [rec.read_from]}
+    )
     data = [i for i in run_record(config, result)["inputs"] if i["role"] == "data"]
     assert len(data) == 1 and data[0]["label"] == "wards"
     assert data[0]["sha256"] == sha(Path(rec.path)) == rec.sha256
@@ -151,8 +194,11 @@ def test_catalogue_network_is_verified(shared_data, run_inputs):
     config, result, _ = run_inputs
     rec = fetch_record("osm_walk_network", lad_code="E08000025")
     config = dataclasses.replace(config, network_path=None, network_dataset="osm_walk_network")
-    result.params = {**result.params, "network": {"source": str(rec.path)},
-                     "network_name": "catalogue dataset osm_walk_network"}
+    result.params = {
+        **result.params,
+        "network": {"source": str(rec.path)},
+        "network_name": "catalogue dataset osm_walk_network",
+    }
     net = [i for i in run_record(config, result)["inputs"] if i["role"] == "network"]
     assert len(net) == 1 and net[0]["sha256"] == rec.sha256 == sha256_file(rec.path)
     assert net[0]["verified"] is True

@@ -55,25 +55,42 @@ def _street_area(codes: list[str], lad_code: str) -> Any:
     """The street's area with the given LSOA codes, on 2021 LSOAs and the IoD2025."""
     area = T.street_area(iod=2025)
     renamed = dict(zip([T.A, T.B, T.C, T.D], codes, strict=True))
-    lsoas = area.lsoas.assign(lsoa_code=area.lsoas["lsoa_code"].map(renamed),
-                              lsoa_name=area.lsoas["lsoa_name"].map(renamed))
-    return type(area)(lad_code=lad_code, lad_name="Street", wards=area.wards, lsoas=lsoas,
-                      boundary=area.boundary, lookup=lsoas[["lsoa_code", "ward_code"]],
-                      sources=area.sources, iod=2025, lsoa_vintage=2021)
+    lsoas = area.lsoas.assign(
+        lsoa_code=area.lsoas["lsoa_code"].map(renamed),
+        lsoa_name=area.lsoas["lsoa_name"].map(renamed),
+    )
+    return type(area)(
+        lad_code=lad_code,
+        lad_name="Street",
+        wards=area.wards,
+        lsoas=lsoas,
+        boundary=area.boundary,
+        lookup=lsoas[["lsoa_code", "ward_code"]],
+        sources=area.sources,
+        iod=2025,
+        lsoa_vintage=2021,
+    )
 
 
 def _residents(codes: list[str]) -> Any:
     res = T.street_residents()
-    return res.assign(lsoa_code=res["lsoa_code"].map(dict(zip([T.A, T.B, T.C, T.D], codes,
-                                                              strict=True))))
+    return res.assign(
+        lsoa_code=res["lsoa_code"].map(dict(zip([T.A, T.B, T.C, T.D], codes, strict=True)))
+    )
 
 
 def _config(tmp: Path, **output: Any) -> Any:
-    return load_config({"area": {"lad_code": "E08000025"},
-                        "organisations": [{"path": "warm.csv", "label": "Warm spaces"},
-                                          {"path": "banks.csv", "label": "GP practices"}],
-                        "coverage": {"minutes": [5, 10, 15]},
-                        "output": {"dir": str(tmp), **output}})
+    return load_config(
+        {
+            "area": {"lad_code": "E08000025"},
+            "organisations": [
+                {"path": "warm.csv", "label": "Warm spaces"},
+                {"path": "banks.csv", "label": "GP practices"},
+            ],
+            "coverage": {"minutes": [5, 10, 15]},
+            "output": {"dir": str(tmp), **output},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +100,28 @@ def street_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     out = tmp_path_factory.mktemp("street_run")
     area = _street_area(CODES, "E08000025")
     orgs = T.orgs_at([0], types=["warm_space"]).assign(postcode=["B1 1AA"])
-    cov = coverage(orgs, area, network=T.street(), residents=_residents(CODES),
-                   minutes=[5, 10, 15])
+    cov = coverage(orgs, area, network=T.street(), residents=_residents(CODES), minutes=[5, 10, 15])
     thin = thin_areas(cov)
     config = _config(out, type_labels={"warm_space": "Place of welcome"})
     served = who_is_served(area, cov)
-    summary = pd.DataFrame({"dataset": ["Warm spaces", "GP practices"],
-                            "file": ["/some/folder/warm.csv", "/elsewhere/banks.csv"],
-                            "rows": [3, 1], "matched": [1, 0], "rejected": [2, 1],
-                            "match_rate": [1 / 3, 0.0], "notes": ["", ""]})
-    rejected = pd.DataFrame({"dataset": ["Warm spaces"] * 2 + ["GP practices"],
-                             "file": ["/some/folder/warm.csv"] * 2 + ["/elsewhere/banks.csv"],
-                             "reason": ["missing_coordinates"] * 3})
+    summary = pd.DataFrame(
+        {
+            "dataset": ["Warm spaces", "GP practices"],
+            "file": ["/some/folder/warm.csv", "/elsewhere/banks.csv"],
+            "rows": [3, 1],
+            "matched": [1, 0],
+            "rejected": [2, 1],
+            "match_rate": [1 / 3, 0.0],
+            "notes": ["", ""],
+        }
+    )
+    rejected = pd.DataFrame(
+        {
+            "dataset": ["Warm spaces"] * 2 + ["GP practices"],
+            "file": ["/some/folder/warm.csv"] * 2 + ["/elsewhere/banks.csv"],
+            "reason": ["missing_coordinates"] * 3,
+        }
+    )
     calls: dict[str, list[Any]] = {"catchments": [], "export": [], "map": []}
     real_catchments = CoverageResult.catchments
     real_export, real_map = cnmap.export.export_coverage, cnmap.maps.coverage_map
@@ -117,10 +144,19 @@ def street_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         mp.setattr(CoverageResult, "catchments", catchments)
         mp.setattr(cnmap.export, "export_coverage", export)
         mp.setattr(cnmap.maps, "coverage_map", coverage_map)
-        paths = write_outputs(config, RunParts(area, cov, thin, None, summary, rejected, served),
-                              steps, None)
-    return {"out": out, "paths": paths, "steps": steps, "calls": calls, "served": served,
-            "cov": cov, "config": config, "area": area}
+        paths = write_outputs(
+            config, RunParts(area, cov, thin, None, summary, rejected, served), steps, None
+        )
+    return {
+        "out": out,
+        "paths": paths,
+        "steps": steps,
+        "calls": calls,
+        "served": served,
+        "cov": cov,
+        "config": config,
+        "area": area,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,27 +170,49 @@ def _mirror_counts(shared: Path, table: str, column: str, value: str) -> pd.Seri
 
 
 @pytest.mark.slow
-def test_who_is_served_table_is_written_with_the_report_groups(street_run: dict[str, Any],
-                                                                shared_data: Path) -> None:
+def test_who_is_served_table_is_written_with_the_report_groups(
+    street_run: dict[str, Any], shared_data: Path
+) -> None:
     table = pd.read_csv(street_run["out"] / "tables" / "who_is_served.csv")
-    assert street_run["paths"]["who_is_served"] == street_run["out"] / "tables" / \
-        "who_is_served.csv"
-    assert set(table["layer"]) == {"ethnic_group", "disability", "household_deprivation", "age",
-                                   "deri_score_bands"}
-    assert {"ethnic_asian", "ethnic_minority", "disabled", "households_deprived_2plus",
-            "age_75_plus", "deri_score_q5"} <= set(table["group"])
+    assert (
+        street_run["paths"]["who_is_served"] == street_run["out"] / "tables" / "who_is_served.csv"
+    )
+    assert set(table["layer"]) == {
+        "ethnic_group",
+        "disability",
+        "household_deprivation",
+        "age",
+        "deri_score_bands",
+    }
+    assert {
+        "ethnic_asian",
+        "ethnic_minority",
+        "disabled",
+        "households_deprived_2plus",
+        "age_75_plus",
+        "deri_score_q5",
+    } <= set(table["group"])
     assert list(table.columns[-2:]) == ["share_covered (%)", "gap_vs_all (percentage points)"]
     # by hand: within 5 minutes (400 m) only the resident at x = 50 m is reached, half of the
     # first LSOA's people; so half its Asian residents, none of the other LSOAs'
-    asian = _mirror_counts(shared_data, "census2021_ts021_ethnic_group_bsol_lsoa21.csv",
-                           "ethnic_group", "Asian, Asian British or Asian Welsh")
+    asian = _mirror_counts(
+        shared_data,
+        "census2021_ts021_ethnic_group_bsol_lsoa21.csv",
+        "ethnic_group",
+        "Asian, Asian British or Asian Welsh",
+    )
     row = table[(table["group"] == "ethnic_asian") & (table["minutes"] == 5)].iloc[0]
     assert row["residents"] == asian.sum()
     assert row["covered"] == round(asian.iloc[0] / 2)
-    assert row["share_covered (%)"] == pytest.approx(round(100 * asian.iloc[0] / 2 / asian.sum(),
-                                                           1))
-    disabled = _mirror_counts(shared_data, "census2021_ts038_disability_bsol_lsoa21.csv",
-                              "disability", "Disabled under the Equality Act")
+    assert row["share_covered (%)"] == pytest.approx(
+        round(100 * asian.iloc[0] / 2 / asian.sum(), 1)
+    )
+    disabled = _mirror_counts(
+        shared_data,
+        "census2021_ts038_disability_bsol_lsoa21.csv",
+        "disability",
+        "Disabled under the Equality Act",
+    )
     row = table[(table["group"] == "disabled") & (table["minutes"] == 5)].iloc[0]
     assert (row["residents"], row["covered"]) == (disabled.sum(), round(disabled.iloc[0] / 2))
 
@@ -177,37 +235,59 @@ def test_who_is_served_in_methods_and_run_json(street_run: dict[str, Any]) -> No
     served = record["who_is_served"]
     assert served["table"] == "tables/who_is_served.csv" and served["note"] is None
     assert [ly["id"] for ly in served["layers"]] == [
-        "layer:ethnic_group", "layer:disability", "layer:household_deprivation", "layer:age",
-        "layer:deri_score_bands"]
+        "layer:ethnic_group",
+        "layer:disability",
+        "layer:household_deprivation",
+        "layer:age",
+        "layer:deri_score_bands",
+    ]
 
 
-def test_outside_the_layers_the_run_goes_on_with_a_note(shared_data: Path,
-                                                       tmp_path: Path) -> None:
+def test_outside_the_layers_the_run_goes_on_with_a_note(shared_data: Path, tmp_path: Path) -> None:
     """LSOAs the Census tables of the mirror do not cover: no table, a note saying why."""
     area = T.street_area(iod=2019)  # E01000001-4: Camden, not in the mirror's Census tables
-    cov = coverage(T.orgs_at([0]), area, network=T.street(), residents=T.street_residents(),
-                   minutes=[5])
+    cov = coverage(
+        T.orgs_at([0]), area, network=T.street(), residents=T.street_residents(), minutes=[5]
+    )
     served = who_is_served(area, cov)
     assert served.table is None and served.layers == ()
-    assert served.note is not None and served.note.startswith("not computed for Street: the "
-                                                              "need layers do not cover it")
+    assert served.note is not None and served.note.startswith(
+        "not computed for Street: the need layers do not cover it"
+    )
     assert "E01000001" in served.note
     config = _config(tmp_path)
-    text = write_methods(tmp_path / "methods.md", config, cov, None,
-                         pd.DataFrame({"dataset": ["a"], "rows": [1]}), pd.DataFrame(), [],
-                         served=served).read_text(encoding="utf-8")
-    assert "## Who is served\n\n- Not computed for Street: the need layers do not cover it" \
-        in text
+    text = write_methods(
+        tmp_path / "methods.md",
+        config,
+        cov,
+        None,
+        pd.DataFrame({"dataset": ["a"], "rows": [1]}),
+        pd.DataFrame(),
+        [],
+        served=served,
+    ).read_text(encoding="utf-8")
+    assert "## Who is served\n\n- Not computed for Street: the need layers do not cover it" in text
 
 
 def test_group_table_for_people_rounds_counts_and_states_units() -> None:
-    table = pd.DataFrame({"layer": ["x", "x"], "group": ["all", "g"], "unit": ["residents"] * 2,
-                          "residents": [1000.4, 250.5], "covered_a": [900.2, 200.0],
-                          "covered_b": [950.0, 249.5], "gained": [60.0, 49.5],
-                          "lost": [10.2, 0.0], "net_change": [49.8, 49.5],
-                          "share_covered_a": [0.9, 0.8], "share_covered_b": [0.95, 0.996],
-                          "share_change": [0.05, 0.196], "gap_vs_all_a": [0.0, -0.1],
-                          "gap_vs_all_b": [0.0, 0.046]})
+    table = pd.DataFrame(
+        {
+            "layer": ["x", "x"],
+            "group": ["all", "g"],
+            "unit": ["residents"] * 2,
+            "residents": [1000.4, 250.5],
+            "covered_a": [900.2, 200.0],
+            "covered_b": [950.0, 249.5],
+            "gained": [60.0, 49.5],
+            "lost": [10.2, 0.0],
+            "net_change": [49.8, 49.5],
+            "share_covered_a": [0.9, 0.8],
+            "share_covered_b": [0.95, 0.996],
+            "share_change": [0.05, 0.196],
+            "gap_vs_all_a": [0.0, -0.1],
+            "gap_vs_all_b": [0.0, 0.046],
+        }
+    )
     out = group_table_for_people(table)
     assert out["residents"].tolist() == [1000, 251] and out["lost"].tolist() == [10, 0]
     assert out["share_covered_b (%)"].tolist() == [95.0, 99.6]
@@ -221,8 +301,7 @@ def test_group_table_for_people_rounds_counts_and_states_units() -> None:
 
 
 @pytest.mark.slow
-def test_catchments_are_made_once_for_the_tables_and_the_map(street_run: dict[str, Any]
-                                                             ) -> None:
+def test_catchments_are_made_once_for_the_tables_and_the_map(street_run: dict[str, Any]) -> None:
     calls = street_run["calls"]
     assert len(calls["catchments"]) == 1
     made = calls["catchments"][0]
@@ -232,13 +311,19 @@ def test_catchments_are_made_once_for_the_tables_and_the_map(street_run: dict[st
 
 
 def test_straight_line_runs_make_no_catchments(tmp_path: Path) -> None:
-    crow = load_config({"area": {"lad_code": "X"}, "organisations": "o.csv",
-                        "coverage": {"mode": "crow_flies", "detour_factor": 1.3}})
+    crow = load_config(
+        {
+            "area": {"lad_code": "X"},
+            "organisations": "o.csv",
+            "coverage": {"mode": "crow_flies", "detour_factor": 1.3},
+        }
+    )
     assert "catchments" not in planned_steps(crow)
     assert "calibrate detour factor" not in planned_steps(crow)
     assert "load walk network" not in planned_steps(crow)
-    calibrated = load_config({"area": {"lad_code": "X"}, "organisations": "o.csv",
-                              "coverage": {"mode": "crow_flies"}})
+    calibrated = load_config(
+        {"area": {"lad_code": "X"}, "organisations": "o.csv", "coverage": {"mode": "crow_flies"}}
+    )
     assert {"load walk network", "calibrate detour factor"} <= set(planned_steps(calibrated))
 
 
@@ -251,8 +336,9 @@ def test_the_map_gets_labels_what_and_postcode_checks(street_run: dict[str, Any]
     # lookup they are checked: test_map_organisations_rings_those_far_from_their_postcode)
     assert kw["organisations"] is street_run["cov"].organisations
     html = (street_run["out"] / "street_coverage_map.html").read_text(encoding="utf-8")
-    assert "<title>Street: who can walk to warm spaces and GP practices in 15 minutes</title>" \
-        in html
+    assert (
+        "<title>Street: who can walk to warm spaces and GP practices in 15 minutes</title>" in html
+    )
     assert "Place of welcome" in html
 
 
@@ -272,8 +358,11 @@ def test_map_organisations_rings_those_far_from_their_postcode(shared_data: Path
     assert joined["far_from_postcode"].tolist() == [False, True]
     assert joined["postcode_distance_m"].round().tolist() == [0, 3000]
     street = _FakeResult(_street_area(CODES, "E08000025"))
-    html = cnmap.maps.coverage_map(street, organisations=joined, catchments=False,
-                                   tiles=None).get_root().render()
+    html = (
+        cnmap.maps.coverage_map(street, organisations=joined, catchments=False, tiles=None)
+        .get_root()
+        .render()
+    )
     assert "placed 3.0 km from the centre of its address postcode B1 1BB" in html
 
 
@@ -295,13 +384,18 @@ class _FakeResult:
         self.organisations = None
 
 
-@pytest.mark.parametrize("labels, what", [
-    (["Warm spaces"], "warm spaces"),
-    (["Public libraries", "GP practices"], "public libraries and GP practices"),
-    (["Warm spaces", "Report organisations", "Food banks", "Warm spaces"],
-     "warm spaces, report organisations and food banks"),
-    ([], "organisations"),
-])
+@pytest.mark.parametrize(
+    "labels, what",
+    [
+        (["Warm spaces"], "warm spaces"),
+        (["Public libraries", "GP practices"], "public libraries and GP practices"),
+        (
+            ["Warm spaces", "Report organisations", "Food banks", "Warm spaces"],
+            "warm spaces, report organisations and food banks",
+        ),
+        ([], "organisations"),
+    ],
+)
 def test_map_what_from_the_labels(labels: list[str], what: str) -> None:
     assert map_what(labels) == what
 
@@ -310,9 +404,12 @@ def test_type_labels_are_checked(tmp_path: Path) -> None:
     cfg = _config(tmp_path, type_labels={"food_bank": "  Food   bank "})
     assert cfg.type_labels == {"food_bank": "Food bank"}
     assert _config(tmp_path).type_labels == {}
-    for bad, match in ((["a"], "must be a table of type"), ({"food_bank": 3},
-                       r"food_bank=3 is a whole number, not a readable name"),
-                       ({"food_bank": ""}, "not a readable name"), ({}, "must be a table")):
+    for bad, match in (
+        (["a"], "must be a table of type"),
+        ({"food_bank": 3}, r"food_bank=3 is a whole number, not a readable name"),
+        ({"food_bank": ""}, "not a readable name"),
+        ({}, "must be a table"),
+    ):
         with pytest.raises(ValidationError, match=rf"\[output\] type_labels.*{match}"):
             _config(tmp_path, type_labels=bad)
 
@@ -328,8 +425,10 @@ def test_organisations_read_for_people(street_run: dict[str, Any]) -> None:
     assert read["match_rate (%)"].tolist() == [33.3, 0.0]
     rejected = pd.read_csv(street_run["out"] / "organisations" / "rejected_organisations.csv")
     assert set(rejected["file"]) == {"warm.csv", "banks.csv"}
-    for path in (street_run["out"] / "methods.md", street_run["out"] / "organisations" /
-                 "organisations_read.csv"):
+    for path in (
+        street_run["out"] / "methods.md",
+        street_run["out"] / "organisations" / "organisations_read.csv",
+    ):
         assert "/some/folder" not in path.read_text(encoding="utf-8")
 
 
@@ -337,5 +436,6 @@ def test_organisations_read_tables_leave_the_run_summary_alone() -> None:
     summary = pd.DataFrame({"dataset": ["a"], "file": ["/x/y/a.csv"], "match_rate": [0.5]})
     tables = organisations_read_tables(summary, pd.DataFrame())
     assert tables["organisations_read"].to_dict("records") == [
-        {"dataset": "a", "file": "a.csv", "match_rate (%)": 50.0}]
+        {"dataset": "a", "file": "a.csv", "match_rate (%)": 50.0}
+    ]
     assert summary["file"].iat[0] == "/x/y/a.csv" and tables["rejected_organisations"].empty

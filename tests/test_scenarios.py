@@ -31,19 +31,36 @@ LAT_AREA = L.lattice_area(LAT_N, 100.0)
 
 
 def line_cov(xs, minutes=(5, 10), **kw):
-    return coverage(L.orgs_at(xs), LINE_AREA, network=LINE_NET, residents=L.line_residents(),
-                    minutes=list(minutes), **kw)
+    return coverage(
+        L.orgs_at(xs),
+        LINE_AREA,
+        network=LINE_NET,
+        residents=L.line_residents(),
+        minutes=list(minutes),
+        **kw,
+    )
 
 
 def change_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c.startswith(("pop_gained", "pop_lost", "net_change",
-                                                   "share_change", "mean_walk_change"))
-            or c.endswith("_change") or c in ("pop_gained", "pop_lost", "net_change")]
+    return [
+        c
+        for c in df.columns
+        if c.startswith(
+            ("pop_gained", "pop_lost", "net_change", "share_change", "mean_walk_change")
+        )
+        or c.endswith("_change")
+        or c in ("pop_gained", "pop_lost", "net_change")
+    ]
 
 
 def assert_all_zero(c: Comparison) -> None:
-    for name, df in (("lsoas", c.lsoas), ("wards", c.wards), ("deciles", c.deciles),
-                     ("totals", c.totals), ("equity", c.equity)):
+    for name, df in (
+        ("lsoas", c.lsoas),
+        ("wards", c.wards),
+        ("deciles", c.deciles),
+        ("totals", c.totals),
+        ("equity", c.equity),
+    ):
         cols = change_columns(df)
         assert cols, name
         vals = df[cols].to_numpy(float)
@@ -78,8 +95,9 @@ def test_concentration_index_ties_and_weights():
     assert concentration_index(y, key, w, kind="standard") == pytest.approx(-0.5)
     assert concentration_index(y, key, w, kind="wagstaff") == pytest.approx(-0.6)
     # order of the input rows does not matter; zero weights and NaN keys are ignored
-    assert concentration_index([0, 0, 1, 5 * 0], [30000, 100, 100, np.nan], [300, 200, 100, 7]) \
-        == pytest.approx(-1 / 3)
+    assert concentration_index(
+        [0, 0, 1, 5 * 0], [30000, 100, 100, np.nan], [300, 200, 100, 7]
+    ) == pytest.approx(-1 / 3)
     assert np.isnan(concentration_index([], []))
     with pytest.raises(ValidationError, match="between 0 and 1"):
         concentration_index([2, 0], [1, 2])
@@ -122,8 +140,9 @@ def test_compare_hand_checked_gains_and_losses_in_one_lsoa():
     assert e.loc[5, "ci_erreygers_a"] == pytest.approx(-1 / 3)
     assert e.loc[5, "ci_erreygers_b"] == pytest.approx(-2 / 3)
     assert e.loc[5, "ci_erreygers_change"] == pytest.approx(-1 / 3)
-    assert e.loc[5, "ci_a"] == pytest.approx(-0.5) and e.loc[5, "ci_wagstaff_b"] == \
-        pytest.approx(-0.75)
+    assert e.loc[5, "ci_a"] == pytest.approx(-0.5) and e.loc[5, "ci_wagstaff_b"] == pytest.approx(
+        -0.75
+    )
     assert e.loc[5, "rank_by"] == "imd_rank"
     assert e.loc[5, "share_most_deprived_b"] == pytest.approx(2 / 3)
     w = c.wards.set_index("ward_code")
@@ -150,8 +169,12 @@ def lattice_case(seed: int, n_base: int, n_add: int, m: int = 50):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), n_base=st.integers(1, 4), n_add=st.integers(0, 4),
-       persona=st.sampled_from([None, "older"]))
+@given(
+    seed=st.integers(0, 100_000),
+    n_base=st.integers(1, 4),
+    n_add=st.integers(0, 4),
+    persona=st.sampled_from([None, "older"]),
+)
 @pytest.mark.slow
 def test_adding_organisations_never_loses_anyone(seed, n_base, n_add, persona):
     res, base, more = lattice_case(seed, n_base, n_add)
@@ -169,9 +192,11 @@ def test_adding_organisations_never_loses_anyone(seed, n_base, n_add, persona):
     assert (wc[np.isfinite(wc)] <= 1e-9).all()
     assert_all_zero(compare(b, b))
     # gains summed per point equal the change of the coverage totals
-    np.testing.assert_allclose(c.totals["net_change"].to_numpy(),
-                               b.totals["pop_covered"].to_numpy() - a.totals["pop_covered"].to_numpy(),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        c.totals["net_change"].to_numpy(),
+        b.totals["pop_covered"].to_numpy() - a.totals["pop_covered"].to_numpy(),
+        atol=1e-9,
+    )
 
 
 def test_compare_errors():
@@ -182,8 +207,13 @@ def test_compare_errors():
     assert c.thresholds == (5,)
     with pytest.raises(ValidationError, match="minutes=10 is not among"):
         compare(a, line_cov([0], minutes=(5, 15)), minutes=[10])
-    other_res = coverage(L.orgs_at([0]), LINE_AREA, network=LINE_NET,
-                         residents=L.line_residents(xs=(60, 450, 950)), minutes=[5, 10])
+    other_res = coverage(
+        L.orgs_at([0]),
+        LINE_AREA,
+        network=LINE_NET,
+        residents=L.line_residents(xs=(60, 450, 950)),
+        minutes=[5, 10],
+    )
     with pytest.raises(ValidationError, match="place the residents differently"):
         compare(a, other_res)
     other_area = dataclasses.replace(a, params={**a.params, "lad_code": "E08000026"})
@@ -249,11 +279,20 @@ def test_scenario_validation():
 
 
 def test_scenario_run_filters_and_records():
-    orgs = L.orgs_at([0, 500, 1000], types=["food bank", "advice", "food bank"],
-                     hours=["Mo-Fr 09:00-17:00", "Sa 10:00-12:00", None])
+    orgs = L.orgs_at(
+        [0, 500, 1000],
+        types=["food bank", "advice", "food bank"],
+        hours=["Mo-Fr 09:00-17:00", "Sa 10:00-12:00", None],
+    )
     res = L.line_residents()
-    s = Scenario("food", orgs, minutes=(10,), types=("food_bank",), residents=res,
-                 description="food banks only")
+    s = Scenario(
+        "food",
+        orgs,
+        minutes=(10,),
+        types=("food_bank",),
+        residents=res,
+        description="food banks only",
+    )
     r = s.run(LINE_AREA, LINE_NET)
     assert sorted(r.organisations["org_id"]) == ["o0", "o2"]
     sc = r.params["scenario"]
@@ -284,9 +323,14 @@ def test_scenario_with_several_sources_prefixes_ids():
 
 
 def write_orgs_csv(path: Path) -> Path:
-    pd.DataFrame({"name": ["Food hub", "Advice shop", "No place"],
-                  "easting": [X0, X0 + 1000, None], "northing": [Y0, Y0, None],
-                  "type": ["food bank", "advice", "advice"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "name": ["Food hub", "Advice shop", "No place"],
+            "easting": [X0, X0 + 1000, None],
+            "northing": [Y0, Y0, None],
+            "type": ["food bank", "advice", "advice"],
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -327,28 +371,38 @@ def test_from_file_toml_and_yaml(tmp_path, monkeypatch):
     assert r.speed_kmh < 4.8 and r.params["persona"] == "older"
     # the same as YAML, relative path
     (tmp_path / "s.yaml").write_text(
-        "name: Hubs\norganisations: orgs.csv\ncoverage:\n  minutes: 10\n", encoding="utf-8")
+        "name: Hubs\norganisations: orgs.csv\ncoverage:\n  minutes: 10\n", encoding="utf-8"
+    )
     y = Scenario.from_file(tmp_path / "s.yaml")
     assert y.minutes == (10,) and y.organisations[0].path == tmp_path / "orgs.csv"
     d = y.to_dict()
     assert d["organisations"][0]["label"] == "orgs" and d["source"].endswith("s.yaml")
 
 
-@pytest.mark.parametrize("text, match", [
-    ('name = "x"\norganisations = "o.csv"\ncolour = "red"', "unknown key\\(s\\) \\['colour'\\]"),
-    ('name = "x"\norganisations = "o.csv"\n[coverage]\nminute = 5', "in \\[coverage\\]"),
-    ('name = "x"\norganisations = "o.csv"\n[filter]\nopen = "Mo"', "in \\[filter\\]"),
-    ('name = "x"\norganisations = "o.csv"\ncoverage = 5', "must be a table"),
-    ('organisations = "o.csv"', "give the scenario a name"),
-    ('name = "x"', "give the organisations"),
-    ('name = "x"\n[[organisations]]\nlabel = "a"', "entry 1 needs a path"),
-    ('name = "x"\n[[organisations]]\npath = "o.csv"\nsheeet = 2', "unknown key\\(s\\) \\['sheeet'\\]"),
-    ('name = "x"\norganisations = "${NO_SUCH_VAR_CNMAP}/o.csv"', "NO_SUCH_VAR_CNMAP"),
-    ('name = "x"\norganisations = "o.csv"\n[coverage]\npersona = "sprinter"', "sprinter"),
-    ('name = "x"\norganisations = 5', "must be a path or a list"),
-    ('name = "x"\norganisations = "o.csv"\n[filter]\nopen_during = "Mo 25:00-26:00"', "time"),
-    ('name = = "x"', "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (
+            'name = "x"\norganisations = "o.csv"\ncolour = "red"',
+            "unknown key\\(s\\) \\['colour'\\]",
+        ),
+        ('name = "x"\norganisations = "o.csv"\n[coverage]\nminute = 5', "in \\[coverage\\]"),
+        ('name = "x"\norganisations = "o.csv"\n[filter]\nopen = "Mo"', "in \\[filter\\]"),
+        ('name = "x"\norganisations = "o.csv"\ncoverage = 5', "must be a table"),
+        ('organisations = "o.csv"', "give the scenario a name"),
+        ('name = "x"', "give the organisations"),
+        ('name = "x"\n[[organisations]]\nlabel = "a"', "entry 1 needs a path"),
+        (
+            'name = "x"\n[[organisations]]\npath = "o.csv"\nsheeet = 2',
+            "unknown key\\(s\\) \\['sheeet'\\]",
+        ),
+        ('name = "x"\norganisations = "${NO_SUCH_VAR_CNMAP}/o.csv"', "NO_SUCH_VAR_CNMAP"),
+        ('name = "x"\norganisations = "o.csv"\n[coverage]\npersona = "sprinter"', "sprinter"),
+        ('name = "x"\norganisations = 5', "must be a path or a list"),
+        ('name = "x"\norganisations = "o.csv"\n[filter]\nopen_during = "Mo 25:00-26:00"', "time"),
+        ('name = = "x"', "cannot parse"),
+    ],
+)
 def test_from_file_errors(tmp_path, text, match):
     p = tmp_path / "bad.toml"
     p.write_text(text, encoding="utf-8")
@@ -372,18 +426,32 @@ def test_scenario_defaults_are_the_schema_defaults():
 
     s = Scenario("x", L.orgs_at([0]))
     cov, flt = CoverageSection(), FilterSection()
-    for key in ("minutes", "speed_kmh", "persona", "mode", "residents", "max_snap_m",
-                "detour_factor", "type_col"):
+    for key in (
+        "minutes",
+        "speed_kmh",
+        "persona",
+        "mode",
+        "residents",
+        "max_snap_m",
+        "detour_factor",
+        "type_col",
+    ):
         assert getattr(s, key) == getattr(cov, key), key
-    for key, field in (("types", "types"), ("open_during", "open_during"),
-                       ("hours_require", "require"), ("hours_weeks", "weeks"),
-                       ("hours_rules", "rules"), ("hours_unknown", "unknown_hours")):
+    for key, field in (
+        ("types", "types"),
+        ("open_during", "open_during"),
+        ("hours_require", "require"),
+        ("hours_weeks", "weeks"),
+        ("hours_rules", "rules"),
+        ("hours_unknown", "unknown_hours"),
+    ):
         assert getattr(s, key) == getattr(flt, field), key
     # where it applies: the IoD2025 on 2021 LSOAs, as scenario files and cnmap.load_area
     from cnmap.config import AreaSection
 
-    assert (s.lsoa_vintage, s.iod) == (AreaSection().lsoa_vintage, AreaSection().iod) \
-        == (2021, 2025)
+    assert (
+        (s.lsoa_vintage, s.iod) == (AreaSection().lsoa_vintage, AreaSection().iod) == (2021, 2025)
+    )
     from_file = Scenario.from_dict({"name": "x", "organisations": "o.csv"})
     assert (s.lsoa_vintage, s.iod) == (from_file.lsoa_vintage, from_file.iod)
     assert s.to_dict()["lsoa_vintage"] == 2021 and s.to_dict()["iod"] == 2025
@@ -396,7 +464,9 @@ def test_scenario_files_are_read_as_cnmap_run_reads_them(tmp_path):
     from cnmap.pipeline import read_all_organisations
 
     path = write_orgs_csv(tmp_path / "orgs.csv")
-    src = OrganisationSource(path=path, label="hubs", type="community", options={"name_col": "name"})
+    src = OrganisationSource(
+        path=path, label="hubs", type="community", options={"name_col": "name"}
+    )
     run_orgs, run_rej, _ = read_all_organisations((src,), LINE_AREA)
     one, rej = Scenario("one", (src,)).read_organisations(LINE_AREA)
     assert list(one["org_id"]) == [v.removeprefix("1-") for v in run_orgs["org_id"]]
@@ -426,26 +496,43 @@ def test_compare_files_needs_an_area(tmp_path):
     from cnmap.workflows import compare_files
 
     for n in ("a", "b"):
-        (tmp_path / f"{n}.toml").write_text(f'name = "{n}"\norganisations = "o.csv"',
-                                            encoding="utf-8")
+        (tmp_path / f"{n}.toml").write_text(
+            f'name = "{n}"\norganisations = "o.csv"', encoding="utf-8"
+        )
     with pytest.raises(ValidationError, match="says which area"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
-    assert main(["compare", str(tmp_path / "a.toml"), str(tmp_path / "b.toml"), "--out",
-                 str(tmp_path / "out")]) == 2
-    (tmp_path / "a.toml").write_text('name = "a"\norganisations = "o.csv"\n[area]\nlad_code = "E1"',
-                                     encoding="utf-8")
-    (tmp_path / "b.toml").write_text('name = "b"\norganisations = "o.csv"\n[area]\nlad_code = "E2"',
-                                     encoding="utf-8")
+    assert (
+        main(
+            [
+                "compare",
+                str(tmp_path / "a.toml"),
+                str(tmp_path / "b.toml"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
+    (tmp_path / "a.toml").write_text(
+        'name = "a"\norganisations = "o.csv"\n[area]\nlad_code = "E1"', encoding="utf-8"
+    )
+    (tmp_path / "b.toml").write_text(
+        'name = "b"\norganisations = "o.csv"\n[area]\nlad_code = "E2"', encoding="utf-8"
+    )
     with pytest.raises(ValidationError, match="different areas"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
-    (tmp_path / "b.toml").write_text('name = "b"\norganisations = "o.csv"\n[area]\n'
-                                     'lad_code = "E1"\nlsoa_vintage = 2011', encoding="utf-8")
+    (tmp_path / "b.toml").write_text(
+        'name = "b"\norganisations = "o.csv"\n[area]\nlad_code = "E1"\nlsoa_vintage = 2011',
+        encoding="utf-8",
+    )
     with pytest.raises(ValidationError, match="different data"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
     for n, net in (("a", "n1.gpkg"), ("b", "n2.gpkg")):
         (tmp_path / f"{n}.toml").write_text(
             f'name = "{n}"\norganisations = "o.csv"\n[area]\nlad_code = "E1"\n'
-            f'[network]\npath = "{net}"', encoding="utf-8")
+            f'[network]\npath = "{net}"',
+            encoding="utf-8",
+        )
     with pytest.raises(ValidationError, match="different networks"):
         compare_files(tmp_path / "a.toml", tmp_path / "b.toml", out_dir=tmp_path / "out")
 
@@ -469,8 +556,10 @@ def test_suggest_sites_hand_checked():
     # deprived (deciles 1-2): only x = 450 counts; c500 and c700 tie at 200, the first wins
     d = suggest_sites(a, cands, 1)
     assert list(d["candidate_id"]) == ["c500"] and d["gain"].iloc[0] == 200
-    assert d["why"].iloc[0] == ("covers 200 residents of IMD decile 1-2 LSOAs not within 5 "
-                                "minutes of any organisation, in Ward")
+    assert d["why"].iloc[0] == (
+        "covers 200 residents of IMD decile 1-2 LSOAs not within 5 "
+        "minutes of any organisation, in Ward"
+    )
     assert d["share_covered_after"].iloc[0] == pytest.approx(300 / 600)
     assert d.attrs["params"]["target_total"] == 200
     # an LSOA count column, spread over the points: L1 30/300 per person, L2 150/300
@@ -518,8 +607,14 @@ def test_suggest_sites_errors():
 
 
 def test_suggest_sites_crow_flies():
-    a = coverage(L.orgs_at([0]), LINE_AREA, residents=L.line_residents(), minutes=[5],
-                 mode="crow_flies", detour_factor=1.0)
+    a = coverage(
+        L.orgs_at([0]),
+        LINE_AREA,
+        residents=L.line_residents(),
+        minutes=[5],
+        mode="crow_flies",
+        detour_factor=1.0,
+    )
     cands = L.orgs_at([500, 900])
     s = suggest_sites(a, cands, 2, weight="population")
     # straight line from 900 to (950, 10): 51 m; from 500: reaches 450 and 950 (51, 451 > 400)
@@ -536,9 +631,13 @@ def greedy_case(seed: int, n_cand: int, m: int = 60):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), n_cand=st.integers(1, 15), k=st.integers(1, 8),
-       weight=st.sampled_from(["population", "deprived_population"]),
-       minutes=st.sampled_from([3, 5]))
+@given(
+    seed=st.integers(0, 100_000),
+    n_cand=st.integers(1, 15),
+    k=st.integers(1, 8),
+    weight=st.sampled_from(["population", "deprived_population"]),
+    minutes=st.sampled_from([3, 5]),
+)
 @pytest.mark.slow
 def test_suggest_sites_gains_never_increase(seed, n_cand, k, weight, minutes):
     cov, cands = greedy_case(seed, n_cand)
@@ -551,15 +650,24 @@ def test_suggest_sites_gains_never_increase(seed, n_cand, k, weight, minutes):
     assert s["candidate_id"].is_unique
     # adding the picks to the organisations covers exactly the cumulative gain more people
     if len(s) and weight == "population":
-        orgs2 = pd.concat([cov.organisations[["org_id", "name", "geometry"]],
-                           cands.loc[cands["org_id"].isin(s["candidate_id"])]],
-                          ignore_index=True)
-        cov2 = coverage(gpd.GeoDataFrame(orgs2, crs=BNG), LAT_AREA, network=LAT_NET,
-                        residents=cov.residents[["lsoa_code", "ward_code", "weight", "geometry"]],
-                        minutes=[minutes])
+        orgs2 = pd.concat(
+            [
+                cov.organisations[["org_id", "name", "geometry"]],
+                cands.loc[cands["org_id"].isin(s["candidate_id"])],
+            ],
+            ignore_index=True,
+        )
+        cov2 = coverage(
+            gpd.GeoDataFrame(orgs2, crs=BNG),
+            LAT_AREA,
+            network=LAT_NET,
+            residents=cov.residents[["lsoa_code", "ward_code", "weight", "geometry"]],
+            minutes=[minutes],
+        )
         before = cov.totals.set_index("minutes").loc[minutes, "pop_covered"]
         assert cov2.totals["pop_covered"].iloc[0] - before == pytest.approx(
-            s["cumulative_gain"].iloc[-1])
+            s["cumulative_gain"].iloc[-1]
+        )
 
 
 def optimal_cover(cov, cands, k, minutes, weight):
@@ -574,14 +682,20 @@ def optimal_cover(cov, cands, k, minutes, weight):
     tgt = np.flatnonzero(~res[S.covered(minutes)].to_numpy(bool) & (w > 0))
     if tgt.size == 0:
         return 0.0
-    R = reach_matrix(cov.network, cands.geometry, res.iloc[tgt].geometry,
-                     cutoff_m=cov.metres(minutes), max_snap_m=cov.params["max_snap_m"])
+    R = reach_matrix(
+        cov.network,
+        cands.geometry,
+        res.iloc[tgt].geometry,
+        cutoff_m=cov.metres(minutes),
+        max_snap_m=cov.params["max_snap_m"],
+    )
     radius = cov.metres(minutes)
     cost = np.full((tgt.size, len(cands)), radius * 10.0)
     R = R.tocoo()
     cost[R.col, R.row] = R.data  # clients x facilities
-    model = spopt_locate.MCLP.from_cost_matrix(cost, w[tgt], service_radius=radius,
-                                               p_facilities=min(k, len(cands)))
+    model = spopt_locate.MCLP.from_cost_matrix(
+        cost, w[tgt], service_radius=radius, p_facilities=min(k, len(cands))
+    )
     model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = np.array([v.value() > 0.5 for v in model.fac_vars])
     covered = (cost[:, chosen] <= radius).any(axis=1)
@@ -595,8 +709,11 @@ def test_greedy_within_five_percent_of_the_exact_optimum():
         cov, cands = greedy_case(1000 + seed, n_cand=12, m=80)
         for k in (2, 3, 4):
             best = optimal_cover(cov, cands, k, 3, "population")
-            g = float(suggest_sites(cov, cands, k, weight="population", minutes=3,
-                                    improve=False)["gain"].sum())
+            g = float(
+                suggest_sites(cov, cands, k, weight="population", minutes=3, improve=False)[
+                    "gain"
+                ].sum()
+            )
             s = suggest_sites(cov, cands, k, weight="population", minutes=3)
             h = float(s["gain"].sum())
             assert s.attrs["params"]["greedy_total"] == pytest.approx(g)
@@ -636,11 +753,14 @@ def brum(shared_data):
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
     net = read_walk_network(D / "osm/birmingham_walk_osm_2021-08.gpkg")
     seed = OrganisationSource(path=D / "seed_organisations.csv", label="seed")
-    warm = OrganisationSource(path=D / "osm/warm_spaces_birmingham.geojson", label="warm",
-                              type="warm_space")
-    sc = {"seed": Scenario("seed", (seed,), minutes=(10, 15, 20)),
-          "warm": Scenario("warm spaces", (warm,), minutes=(10, 15, 20)),
-          "both": Scenario("both", (seed, warm), minutes=(10, 15, 20))}
+    warm = OrganisationSource(
+        path=D / "osm/warm_spaces_birmingham.geojson", label="warm", type="warm_space"
+    )
+    sc = {
+        "seed": Scenario("seed", (seed,), minutes=(10, 15, 20)),
+        "warm": Scenario("warm spaces", (warm,), minutes=(10, 15, 20)),
+        "both": Scenario("both", (seed, warm), minutes=(10, 15, 20)),
+    }
     runs = {k: v.run(area, net) for k, v in sc.items()}
     return area, net, sc, runs
 
@@ -651,13 +771,16 @@ def test_birmingham_seed_warm_both(brum):
     c = compare(runs["warm"], runs["both"])
     assert c.name_a == "warm spaces" and c.name_b == "both"
     # adding the report's organisations to the warm spaces: nobody loses, anywhere
-    assert (c.totals["pop_lost"] == 0).all() and (c.lsoas.filter(like="pop_lost").to_numpy()
-                                                  == 0).all()
+    assert (c.totals["pop_lost"] == 0).all() and (
+        c.lsoas.filter(like="pop_lost").to_numpy() == 0
+    ).all()
     # the totals agree with the coverage tables
     for key, r in (("pop_covered_a", runs["warm"]), ("pop_covered_b", runs["both"])):
         np.testing.assert_allclose(c.totals[key].to_numpy(), r.totals["pop_covered"].to_numpy())
-    np.testing.assert_allclose(c.lsoas["pop_covered_15min_b"].to_numpy(),
-                               runs["both"].lsoas["pop_covered_15min"].to_numpy())
+    np.testing.assert_allclose(
+        c.lsoas["pop_covered_15min_b"].to_numpy(),
+        runs["both"].lsoas["pop_covered_15min"].to_numpy(),
+    )
     assert c.lsoas["population"].sum() == pytest.approx(1_112_305)
     assert c.deciles["imd_decile"].tolist() == list(range(1, 11))
     assert_all_zero(compare(runs["both"], runs["both"]))
@@ -679,8 +802,11 @@ def test_birmingham_next_best_sites(brum, shared_data):
     area, net, sc, runs = brum
     D = shared_data / "birmingham/osm"
     parts = []
-    for f in ("warm_spaces_birmingham.geojson", "foodbanks_birmingham.geojson",
-              "community_facilities.geojson"):
+    for f in (
+        "warm_spaces_birmingham.geojson",
+        "foodbanks_birmingham.geojson",
+        "community_facilities.geojson",
+    ):
         g = cnmap.read_organisations(D / f, area=area).organisations
         g["org_id"] = f[:4] + "-" + g["org_id"].astype(str)
         parts.append(g)
@@ -688,27 +814,39 @@ def test_birmingham_next_best_sites(brum, shared_data):
     base = runs["seed"]
     s = suggest_sites(base, cands, 5)
     assert len(s) == 5 and (np.diff(s["gain"].to_numpy()) <= 0).all()
-    assert s["why"].str.contains("residents of IMD decile 1-2 LSOAs not within 15 minutes of any "
-                                 "organisation").all()
+    assert (
+        s["why"]
+        .str.contains("residents of IMD decile 1-2 LSOAs not within 15 minutes of any organisation")
+        .all()
+    )
     assert s["why"].iloc[1:].str.contains("or an earlier pick, in ").all()
     # check with an independent coverage run: seed + the 5 picks
     picked = cands.loc[cands["org_id"].isin(s["candidate_id"])]
     seed_orgs, _ = sc["seed"].read_organisations(area)
-    after = coverage(pd.concat([seed_orgs[["org_id", "name", "geometry"]],
-                                picked[["org_id", "name", "geometry"]]], ignore_index=True)
-                     .pipe(gpd.GeoDataFrame, crs=BNG), area, network=net, minutes=[15])
+    after = coverage(
+        pd.concat(
+            [seed_orgs[["org_id", "name", "geometry"]], picked[["org_id", "name", "geometry"]]],
+            ignore_index=True,
+        ).pipe(gpd.GeoDataFrame, crs=BNG),
+        area,
+        network=net,
+        minutes=[15],
+    )
     dec = after.residents["imd_decile"].isin([1, 2]).to_numpy()
-    gained = after.residents["covered_15min"].to_numpy(bool) & \
-        ~base.residents["covered_15min"].to_numpy(bool)
-    assert (after.residents["weight"].to_numpy()[gained & dec].sum()
-            == pytest.approx(s["cumulative_gain"].iloc[-1]))
+    gained = after.residents["covered_15min"].to_numpy(bool) & ~base.residents[
+        "covered_15min"
+    ].to_numpy(bool)
+    assert after.residents["weight"].to_numpy()[gained & dec].sum() == pytest.approx(
+        s["cumulative_gain"].iloc[-1]
+    )
     # small real instances: the out-of-reach residents of one ward at a time, 3 sites, against
     # the exact optimum
     gaps = []
     for ward in sorted(base.residents["ward_code"].unique())[::7]:
         res = base.residents
-        sub = dataclasses.replace(base, residents=res.assign(
-            sub=np.where(res["ward_code"] == ward, res["weight"], 0.0)))
+        sub = dataclasses.replace(
+            base, residents=res.assign(sub=np.where(res["ward_code"] == ward, res["weight"], 0.0))
+        )
         s3 = suggest_sites(sub, cands, 3, weight="sub")
         best = optimal_cover(sub, cands, 3, 15, "sub")
         if best > 0:
@@ -723,22 +861,36 @@ def test_birmingham_compare_files_and_cli(tmp_path, shared_data):
     mirror = os.environ["CNMAP_DATA_MIRROR"]
     common = '[area]\nlad_code = "E08000025"\n[coverage]\nminutes = [10, 15]\n'
     (tmp_path / "a.toml").write_text(
-        'name = "seed"\n' + common +
-        '[[organisations]]\npath = "${CNMAP_DATA_MIRROR}/birmingham/seed_organisations.csv"\n',
-        encoding="utf-8")
+        'name = "seed"\n'
+        + common
+        + '[[organisations]]\npath = "${CNMAP_DATA_MIRROR}/birmingham/seed_organisations.csv"\n',
+        encoding="utf-8",
+    )
     (tmp_path / "b.yaml").write_text(
         "name: warm spaces\narea:\n  lad_code: E08000025\ncoverage:\n  minutes: [10, 15]\n"
         "network:\n  path: " + mirror + "/birmingham/osm/birmingham_walk_osm_2021-08.gpkg\n"
         "organisations:\n  - path: ${CNMAP_DATA_MIRROR}/birmingham/osm/"
-        "warm_spaces_birmingham.geojson\n    type: warm_space\n", encoding="utf-8")
+        "warm_spaces_birmingham.geojson\n    type: warm_space\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
-    assert main(["compare", str(tmp_path / "a.toml"), str(tmp_path / "b.yaml"), "--out",
-                 str(out)]) == 0
+    assert (
+        main(["compare", str(tmp_path / "a.toml"), str(tmp_path / "b.yaml"), "--out", str(out)])
+        == 0
+    )
     summary = (out / "comparison_summary.txt").read_text(encoding="utf-8")
     assert summary.startswith("'warm spaces' against 'seed':")
     files = sorted(p.name for p in out.rglob("*") if p.is_file())
-    assert {"totals.csv", "equity.csv", "deciles.csv", "wards.csv", "lsoas.csv",
-            "comparison.xlsx", "comparison.gpkg", "comparison_summary.txt"} <= set(files), files
+    assert {
+        "totals.csv",
+        "equity.csv",
+        "deciles.csv",
+        "wards.csv",
+        "lsoas.csv",
+        "comparison.xlsx",
+        "comparison.gpkg",
+        "comparison_summary.txt",
+    } <= set(files), files
     totals = pd.read_csv(out / "totals.csv")
     assert totals["minutes"].tolist() == [10, 15]
     # the warm spaces do not replace every seed organisation: some people gain, some lose

@@ -22,8 +22,9 @@ def test_docstring_examples_run(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-@pytest.mark.parametrize("value", [15, 15.0, np.float64(15), np.int64(15), "15", " 15.0 ",
-                                   np.array(15.0)])
+@pytest.mark.parametrize(
+    "value", [15, 15.0, np.float64(15), np.int64(15), "15", " 15.0 ", np.array(15.0)]
+)
 def test_minutes_normalised_once(value):
     assert S.minutes_value(value) == 15 and isinstance(S.minutes_value(value), int)
     assert S.share_covered(value) == "share_covered_15min"
@@ -40,8 +41,9 @@ def test_fractional_minutes_as_written_by_coverage():
     assert S.minutes_label(0.25) == f"{0.25}"
 
 
-@pytest.mark.parametrize("bad", [True, np.bool_(False), None, "fifteen", "", 0, -5, np.nan,
-                                 float("inf"), [15], b"15"])
+@pytest.mark.parametrize(
+    "bad", [True, np.bool_(False), None, "fifteen", "", 0, -5, np.nan, float("inf"), [15], b"15"]
+)
 def test_bad_minutes_are_validation_errors(bad):
     with pytest.raises(ValidationError, match="is not a time limit"):
         S.share_covered(bad)
@@ -92,10 +94,14 @@ def test_columns_module_re_exports_the_schema_constants():
 def test_group_sums_by_hand():
     keys = np.array(["b", "a", "a", "b", "c"])
     w = np.array([1.0, 2.0, 3.0, 4.0, 0.0])
-    s = group_sums(keys, w, people={"in": np.array([True, True, False, False, True])},
-                   per_person={"n": np.array([2.0, 1.0, 0.0, 1.0, 5.0])},
-                   means={"walk": np.array([10.0, np.inf, 4.0, np.nan, 1.0])},
-                   medians={"walk": np.array([10.0, np.inf, 4.0, 2.0, 1.0])})
+    s = group_sums(
+        keys,
+        w,
+        people={"in": np.array([True, True, False, False, True])},
+        per_person={"n": np.array([2.0, 1.0, 0.0, 1.0, 5.0])},
+        means={"walk": np.array([10.0, np.inf, 4.0, np.nan, 1.0])},
+        medians={"walk": np.array([10.0, np.inf, 4.0, 2.0, 1.0])},
+    )
     assert list(s.index) == ["a", "b", "c"]
     assert s.population.tolist() == [5.0, 5.0, 0.0]
     assert s.people("in").tolist() == [2.0, 1.0, 0.0]
@@ -124,17 +130,35 @@ def test_group_sums_matches_a_plain_groupby():
 
 def _coverage_params() -> CoverageParams:
     return CoverageParams(
-        mode="network", minutes=(5, 15), speed_kmh=4.8, persona=None, metres=(400.0, 1200.0),
-        max_snap_m=500.0, residents="postcodes", n_residential_points=10, population=1000.0,
-        type_col="type", organisation_types=("advice", "food"), n_organisations=3,
-        n_organisations_placed=2, detour_factor=None, detour_calibration=None, lad_code="X",
-        lsoa_vintage=2011, iod=2019, network={"source": "x.gpkg", "n_nodes": 4, "n_edges": 3})
+        mode="network",
+        minutes=(5, 15),
+        speed_kmh=4.8,
+        persona=None,
+        metres=(400.0, 1200.0),
+        max_snap_m=500.0,
+        residents="postcodes",
+        n_residential_points=10,
+        population=1000.0,
+        type_col="type",
+        organisation_types=("advice", "food"),
+        n_organisations=3,
+        n_organisations_placed=2,
+        detour_factor=None,
+        detour_calibration=None,
+        lad_code="X",
+        lsoa_vintage=2011,
+        iod=2019,
+        network={"source": "x.gpkg", "n_nodes": 4, "n_edges": 3},
+    )
 
 
 def test_coverage_params_dict_view_round_trip():
     p = _coverage_params()
     d = p.as_dict()
-    assert list(d)[:3] == ["mode", "minutes", "speed_kmh"] and list(d)[-2:] == ["ward_method", "snap_coverage"]
+    assert list(d)[:3] == ["mode", "minutes", "speed_kmh"] and list(d)[-2:] == [
+        "ward_method",
+        "snap_coverage",
+    ]
     assert d["minutes"] == [5, 15] and d["organisation_types"] == ["advice", "food"]
     json.dumps(d)  # a plain dict: JSON as before
     assert CoverageParams.from_mapping({**d, "scenario": {"name": "x"}}) == p  # extras ignored
@@ -146,5 +170,4 @@ def test_coverage_params_dict_view_round_trip():
 
 def test_thin_params_fields_are_the_recorded_keys():
     names = list(ThinParams.__dataclass_fields__)
-    assert names[:3] == ["minutes", "metres", "domain"] and names[-2:] == ["cold_spots",
-                                                                           "coverage"]
+    assert names[:3] == ["minutes", "metres", "domain"] and names[-2:] == ["cold_spots", "coverage"]

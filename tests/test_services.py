@@ -49,29 +49,46 @@ def file_rows(path: Path) -> list[dict[str, str]]:
 def hand_layer() -> NeedLayer:
     table = pd.DataFrame({"lsoa_code": ["L1", "L2"], "a": [60, 10], "b": [30, 90]})
     table["t"] = table["a"] + table["b"]
-    return NeedLayer(name="hand", title="hand-made", table=table, lsoa_vintage=2011,
-                     source="hand", vintage="now", licence="none", attribution="", total="t",
-                     groups=("a", "b"))
+    return NeedLayer(
+        name="hand",
+        title="hand-made",
+        table=table,
+        lsoa_vintage=2011,
+        source="hand",
+        vintage="now",
+        licence="none",
+        attribution="",
+        total="t",
+        groups=("a", "b"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # reading, on hand-made files
 
 
-GP_HEADER = ("org_code,name,address1,address2,address3,address4,postcode,open_date,close_date,"
-             "status_code,commissioner,prescribing_setting,cpo_easting,cpo_northing,"
-             "cpo_positional_quality,cpo_admin_district,cpo_admin_ward")
+GP_HEADER = (
+    "org_code,name,address1,address2,address3,address4,postcode,open_date,close_date,"
+    "status_code,commissioner,prescribing_setting,cpo_easting,cpo_northing,"
+    "cpo_positional_quality,cpo_admin_district,cpo_admin_ward"
+)
 
 
 def test_read_service_hand_made_file(tmp_path: Path) -> None:
     f = tmp_path / "gp.csv"
-    f.write_text("\n".join([
-        GP_HEADER,
-        "A1,FIRST SURGERY,1 High St,,,,B1 1AA,19740401,,A,15E,4,407000,286000,10,X,Y",
-        "A2,SECOND SURGERY,2 High St,,,,B1 1AA,19740401,,A,15E,4,,,,X,Y",  # by postcode
-        "A3,THIRD SURGERY,3 High St,,,,B99 9ZZ,19740401,,A,15E,4,,,,X,Y",  # unknown postcode
-        "A4,FIRST SURGERY,1 High St,,,,B1 1AA,19740401,,A,15E,4,407001,286001,10,X,Y",
-    ]) + "\n", encoding="utf-8")
+    f.write_text(
+        "\n".join(
+            [
+                GP_HEADER,
+                "A1,FIRST SURGERY,1 High St,,,,B1 1AA,19740401,,A,15E,4,407000,286000,10,X,Y",
+                "A2,SECOND SURGERY,2 High St,,,,B1 1AA,19740401,,A,15E,4,,,,X,Y",  # by postcode
+                "A3,THIRD SURGERY,3 High St,,,,B99 9ZZ,19740401,,A,15E,4,,,,X,Y",  # unknown postcode
+                "A4,FIRST SURGERY,1 High St,,,,B1 1AA,19740401,,A,15E,4,407001,286001,10,X,Y",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     lookup = pd.DataFrame({"postcode": ["B1 1AA"], "lat": [52.48], "lon": [-1.9]})
     t = read_gp_practices(path=f, postcodes=lookup)
     assert (t.n_input, t.n_matched, t.n_rejected) == (4, 3, 1)
@@ -90,8 +107,10 @@ def test_read_service_hand_made_file(tmp_path: Path) -> None:
 
 def test_read_service_windows_1252_file(tmp_path: Path) -> None:
     f = tmp_path / "schools.csv"
-    f.write_bytes("URN,EstablishmentName,SchoolCapacity,Postcode,Easting,Northing\n"
-                  "1,St Ch\xe9rie's Primary,210,B1 1AA,407000,286000\n".encode("cp1252"))
+    f.write_bytes(
+        "URN,EstablishmentName,SchoolCapacity,Postcode,Easting,Northing\n"
+        "1,St Ch\xe9rie's Primary,210,B1 1AA,407000,286000\n".encode("cp1252")
+    )
     t = read_schools(path=f)
     assert t.organisations["name"].tolist() == ["St Ch\xe9rie's Primary"]
     assert t.organisations["type"].tolist() == ["primary_school"]
@@ -106,8 +125,10 @@ def test_read_service_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ValidationError, match="no column"):
         read_libraries(path=bad)
     clash = tmp_path / "clash.csv"
-    clash.write_text("Library name,Postcode,cpo_easting,cpo_northing,service\n"
-                     "A,B1 1AA,407000,286000,x\n", encoding="utf-8")
+    clash.write_text(
+        "Library name,Postcode,cpo_easting,cpo_northing,service\nA,B1 1AA,407000,286000,x\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValidationError, match="'service' column"):
         read_libraries(path=clash)
     empty = tmp_path / "empty.csv"
@@ -138,8 +159,14 @@ def test_read_service_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def line_services() -> tuple:
     orgs = LT.orgs_at([0, 0, 1000, 500], types=["library", "gp", "gp", "food_store"])
-    cov = coverage(orgs, LINE, residents=LT.line_residents(), minutes=[5, 10],
-                   mode="crow_flies", detour_factor=1.0)
+    cov = coverage(
+        orgs,
+        LINE,
+        residents=LT.line_residents(),
+        minutes=[5, 10],
+        mode="crow_flies",
+        detour_factor=1.0,
+    )
     return cov, services_basket(cov)
 
 
@@ -192,9 +219,14 @@ def test_basket_errors() -> None:
         service_shares(basket, minutes=20)
     with pytest.raises(ValidationError, match="services is empty"):
         services_basket(cov, [])
-    other = coverage(LT.orgs_at([0, 500], types=["gp", "library"]), LINE,
-                     residents=LT.line_residents(xs=(50, 950), weights=(1.0, 2.0)),
-                     minutes=[5, 10], mode="crow_flies", detour_factor=1.0)
+    other = coverage(
+        LT.orgs_at([0, 500], types=["gp", "library"]),
+        LINE,
+        residents=LT.line_residents(xs=(50, 950), weights=(1.0, 2.0)),
+        minutes=[5, 10],
+        mode="crow_flies",
+        detour_factor=1.0,
+    )
     with pytest.raises(ValidationError, match="not computed from this coverage"):
         basket_group_coverage(other, basket, hand_layer())
     with pytest.raises(ValidationError, match="no organisation has type"):
@@ -239,8 +271,9 @@ def test_birmingham_lists_account_for_every_row(bham, shared_data: Path, key: st
     assert set(o["licence"]) == {src.licence} and set(o["vintage"]) == {src.vintage}
     id_col = src.columns.get("id_col")
     if id_col is not None:  # the register's own ids, in file order
-        want = [r[id_col] for i, r in enumerate(rows, start=1)
-                if i not in set(t.rejected["source_row"])]
+        want = [
+            r[id_col] for i, r in enumerate(rows, start=1) if i not in set(t.rejected["source_row"])
+        ]
         assert o["org_id"].tolist() == want
 
 
@@ -280,8 +313,9 @@ def test_birmingham_sources_table(bham) -> None:
         combine_services([tables["gp"], tables["gp"]])
 
 
-def independent_basket(cov, orgs: gpd.GeoDataFrame, minutes: float, detour: float
-                       ) -> dict[str, np.ndarray]:
+def independent_basket(
+    cov, orgs: gpd.GeoDataFrame, minutes: float, detour: float
+) -> dict[str, np.ndarray]:
     """Within reach of each service, from the coordinates alone (nearest neighbour)."""
     res = cov.residents
     rxy = np.column_stack([res.geometry.x, res.geometry.y])
@@ -316,7 +350,8 @@ def test_birmingham_basket_against_nearest_neighbours(bham) -> None:
     wards = basket_areas(basket, by="ward")
     assert len(wards) == 69
     assert (wards["population"] * wards["share_basket"]).sum() == pytest.approx(
-        w[mine["basket"]].sum(), rel=1e-9)
+        w[mine["basket"]].sum(), rel=1e-9
+    )
 
     age = L.read_age()
     groups = basket_group_coverage(cov, basket, [L.read_ethnic_group(), age], minutes=15)
@@ -324,8 +359,11 @@ def test_birmingham_basket_against_nearest_neighbours(bham) -> None:
     assert (by["basket"] <= by[list(BASKET)].min(axis=1) + 1e-12).all()
     total = groups[(groups["service"] == "basket") & (groups["group"] == "ethnic_total")]
     assert total["residents"].iloc[0] == 1_144_941
-    parts = groups[(groups["service"] == "basket") & (groups["layer"] == "ethnic_group")
-                   & (groups["kind"] == "group")]
+    parts = groups[
+        (groups["service"] == "basket")
+        & (groups["layer"] == "ethnic_group")
+        & (groups["kind"] == "group")
+    ]
     assert parts["covered"].sum() == pytest.approx(total["covered"].iloc[0], rel=1e-12)
 
 
@@ -335,13 +373,14 @@ def test_figures_quoted_in_the_docs(bham, shared_data: Path) -> None:
     from cnmap.network import read_walk_network
 
     area, tables = bham
-    net = read_walk_network(shared_data / "birmingham" / "osm" /
-                            "birmingham_walk_osm_2021-08.gpkg")
-    cov = coverage(combine_services({k: tables[k] for k in BASKET}), area, minutes=[5, 15],
-                   network=net)
+    net = read_walk_network(shared_data / "birmingham" / "osm" / "birmingham_walk_osm_2021-08.gpkg")
+    cov = coverage(
+        combine_services({k: tables[k] for k in BASKET}), area, minutes=[5, 15], network=net
+    )
     basket = services_basket(cov)
     text = (Path(__file__).resolve().parents[1] / "docs" / "need_layers.md").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     shares = service_shares(basket)
     by = shares.pivot_table(index="service", columns="minutes", values="share_covered")
     labels = shares.drop_duplicates("service").set_index("service")["label"]
@@ -356,9 +395,18 @@ def test_figures_quoted_in_the_docs(bham, shared_data: Path) -> None:
     groups = basket_group_coverage(cov, basket, L.report_layers(area), minutes=15)
     rows = groups[groups["service"] == "basket"].set_index("group")
     names = {"deri_score_q1": "DERI quintile 1 (most at risk)", "deri_score_q4": "DERI quintile 4"}
-    for g in ("ethnic_total", "ethnic_asian", "ethnic_white", "disabled", "age_75_plus",
-              "deri_score_q1", "deri_score_q4"):
+    for g in (
+        "ethnic_total",
+        "ethnic_asian",
+        "ethnic_white",
+        "disabled",
+        "age_75_plus",
+        "deri_score_q1",
+        "deri_score_q4",
+    ):
         r = rows.loc[g]
-        line = (f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
-                f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |")
+        line = (
+            f"| {names.get(g, r['label'])} | {r['residents']:,.0f} | "
+            f"{r['share_covered']:.1%} | {100 * r['gap_vs_all']:+.1f} |"
+        )
         assert line in text, line

@@ -40,7 +40,9 @@ EVIL = '<script>alert(1)</script> {{7*7}} & "Ward"'
 
 
 def _export_tests():
-    spec = importlib.util.spec_from_file_location("export_fixture", ROOT / "tests" / "test_export.py")
+    spec = importlib.util.spec_from_file_location(
+        "export_fixture", ROOT / "tests" / "test_export.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(mod)
@@ -54,14 +56,23 @@ def small():
 
 
 def org_summary(label: str = "Hand list") -> pd.DataFrame:
-    return pd.DataFrame({"dataset": [label], "file": ["/home/officer/lists/hand.csv"],
-                         "rows": [3], "matched": [1], "rejected": [2], "match_rate": [1 / 3],
-                         "notes": [""]})
+    return pd.DataFrame(
+        {
+            "dataset": [label],
+            "file": ["/home/officer/lists/hand.csv"],
+            "rows": [3],
+            "matched": [1],
+            "rejected": [2],
+            "match_rate": [1 / 3],
+            "notes": [""],
+        }
+    )
 
 
 def rejected() -> pd.DataFrame:
-    return pd.DataFrame({"dataset": ["Hand list", "Hand list"],
-                         "reason": ["missing_coordinates", "duplicate"]})
+    return pd.DataFrame(
+        {"dataset": ["Hand list", "Hand list"], "reason": ["missing_coordinates", "duplicate"]}
+    )
 
 
 def pdf_pages(path: Path) -> int:
@@ -85,8 +96,9 @@ def test_page_text_numbers_thin_table_limitations_attribution(small):
     rows = thin_rows(th)
     assert [r["lsoa_code"] for r in rows] == ["E01000002"]  # the thin LSOA only
     lims = limitations(cov, th, facts=f)
-    page = summary_html(f, chart="<p>chart</p>", thin=rows, limitations=lims,
-                        attribution=attributions(cov))
+    page = summary_html(
+        f, chart="<p>chart</p>", thin=rows, limitations=lims, attribution=attributions(cov)
+    )
     assert page.startswith("<!DOCTYPE html>")
     assert "<title>Line: walking access to community organisations - summary</title>" in page
     assert "<strong>50.0%</strong> of Line's 600 residents live within a 5-minute walk" in page
@@ -104,8 +116,10 @@ def test_every_name_is_escaped(small):
     rows = [dict(r, lsoa_name=EVIL, ward=EVIL, reason=EVIL) for r in thin_rows(th)]
     page = summary_html(f, chart="", thin=rows, limitations=[EVIL], attribution=[EVIL])
     assert "<script" not in page and "{{" not in page and "{%" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123;7*7&#125;&#125; &amp; " \
-           "&quot;Ward&quot;" in page
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123;7*7&#125;&#125; &amp; "
+        "&quot;Ward&quot;" in page
+    )
     assert page.count("&lt;script&gt;") >= 5  # title, heading, lead, table, limitation...
 
 
@@ -115,8 +129,9 @@ def test_thin_table_lists_at_most_the_first_and_counts_the_rest(small):
     rows = thin_rows(th) * MAX_THIN_ROWS
     page = summary_html(f, chart="", thin=rows, limitations=[], attribution=[])
     assert "… and 5 more thin areas in tables/thin_lsoas.csv." in page
-    none = summary_html(dataclasses.replace(f, n_thin=0), chart="", thin=[], limitations=[],
-                        attribution=[])
+    none = summary_html(
+        dataclasses.replace(f, n_thin=0), chart="", thin=[], limitations=[], attribution=[]
+    )
     assert "No area meets the rule" in none
 
 
@@ -131,17 +146,20 @@ def test_methods_limitations_and_organisations_without_machine_paths(small):
     assert "- Hand list: missing coordinates: 1" in text
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("read /home/ana/data/orgs.csv today", "read orgs.csv today"),
-    ("(/work/shared/data/birmingham/osm/x.geojson)", "(x.geojson)"),
-    ("| Warm | /tmp/lists/c.csv |", "| Warm | c.csv |"),
-    ("cache ~/.cache/cnmap/data/wards.geojson", "cache wards.geojson"),
-    (r"C:\Users\ana\lists\orgs.xlsx and more", "orgs.xlsx and more"),
-    ("file:///srv/x/summary.html", "summary.html"),
-    ("https://services1.arcgis.com/ESMAR/arcgis/rest/x?f=json", None),
-    ("tables/thin_lsoas.csv and organisations/rejected.csv", None),
-    ("5/10/15 minutes, 1,200 m", None),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("read /home/ana/data/orgs.csv today", "read orgs.csv today"),
+        ("(/work/shared/data/birmingham/osm/x.geojson)", "(x.geojson)"),
+        ("| Warm | /tmp/lists/c.csv |", "| Warm | c.csv |"),
+        ("cache ~/.cache/cnmap/data/wards.geojson", "cache wards.geojson"),
+        (r"C:\Users\ana\lists\orgs.xlsx and more", "orgs.xlsx and more"),
+        ("file:///srv/x/summary.html", "summary.html"),
+        ("https://services1.arcgis.com/ESMAR/arcgis/rest/x?f=json", None),
+        ("tables/thin_lsoas.csv and organisations/rejected.csv", None),
+        ("5/10/15 minutes, 1,200 m", None),
+    ],
+)
 def test_without_machine_paths(given, expected):
     got = without_machine_paths(given)
     assert got == (given if expected is None else expected)
@@ -159,8 +177,7 @@ def test_equity_chart_falls_back_to_a_png_then_to_its_own_bars(small, tmp_path):
 
 def test_no_chromium_no_pdf_but_the_page(small, tmp_path):
     cov, th = small
-    got = write_summary(tmp_path, cov, th, chromium=tmp_path / "no-such-browser",
-                        draw_chart=False)
+    got = write_summary(tmp_path, cov, th, chromium=tmp_path / "no-such-browser", draw_chart=False)
     assert got.html.is_file() and got.pdf is None and "Chromium was not found" in got.note
     assert not (tmp_path / "summary.pdf").exists()
     assert html_to_pdf(got.html, tmp_path / "x.pdf", chromium="/nonexistent")[0] is None
@@ -170,8 +187,14 @@ def _screenshots(html: Path, name: str) -> dict[str, int]:
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widths = {}
-    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         for device, (w, h) in {"desktop": (1366, 768), "phone": (390, 844)}.items():
@@ -215,13 +238,22 @@ def test_birmingham_summary(shared_data, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium not installed")
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    read = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
-                                    area=area)
+    read = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(read.organisations, area, network=net, minutes=[5, 10, 15, 20])
     th = thin_areas(cov)
-    lists = pd.DataFrame({"dataset": ["Warm spaces"], "file": ["warm.geojson"], "rows": [414],
-                          "matched": [405], "rejected": [9], "match_rate": [405 / 414]})
+    lists = pd.DataFrame(
+        {
+            "dataset": ["Warm spaces"],
+            "file": ["warm.geojson"],
+            "rows": [414],
+            "matched": [405],
+            "rejected": [9],
+            "match_rate": [405 / 414],
+        }
+    )
     got = write_summary(tmp_path, cov, th, org_summary=lists, rejected=read.rejected)
     page = got.html.read_text(encoding="utf-8")
     share = cov.share_covered(15)
@@ -230,7 +262,9 @@ def test_birmingham_summary(shared_data, tmp_path):
     table = page.split('<table class="thin">')[1].split("</table>")[0]
     assert table.count("<tr>") == 1 + min(n_thin, MAX_THIN_ROWS)  # header + thin areas
     first = th.lsoas.loc[th.lsoas["thin"]].sort_values("rank").iloc[0]
-    assert str(first["lsoa_code"]) in table and str(first["ward_name"]).replace("&", "&amp;") in table
+    assert (
+        str(first["lsoa_code"]) in table and str(first["ward_name"]).replace("&", "&amp;") in table
+    )
     assert "organisations lie more than 1 km from their own address postcode" in page
     assert "Open Government Licence" in page and "OpenStreetMap contributors" in page
     assert got.pdf is not None and pdf_pages(got.pdf) == 1

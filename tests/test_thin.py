@@ -36,42 +36,82 @@ def street(n: int = 21, step: float = 100.0):
     for i in range(n):
         G.add_node(i, x=X0 + i * step, y=Y0)
     for i in range(n - 1):
-        G.add_edge(i, i + 1, length=step,
-                   geometry=LineString([(X0 + i * step, Y0), (X0 + (i + 1) * step, Y0)]))
+        G.add_edge(
+            i,
+            i + 1,
+            length=step,
+            geometry=LineString([(X0 + i * step, Y0), (X0 + (i + 1) * step, Y0)]),
+        )
     return walk_network_from_graph(G)
 
 
 def street_area(iod_cols: dict | None = None, iod: int = 2019) -> Area:
-    cols = {"imd_rank": [100, 5000, 1500, 3000], "imd_decile": [1, 2, 1, 1],
+    cols = (
+        {
+            "imd_rank": [100, 5000, 1500, 3000],
+            "imd_decile": [1, 2, 1, 1],
             "imd_score": [60.0, 35.0, 50.0, 45.0],
-            "income_rank": [200, 9000, 700, 30000], "income_decile": [1, 3, 1, 10],
-            "crime_rank": [32844, 1, 16000, 3285]} if iod_cols is None else iod_cols
+            "income_rank": [200, 9000, 700, 30000],
+            "income_decile": [1, 3, 1, 10],
+            "crime_rank": [32844, 1, 16000, 3285],
+        }
+        if iod_cols is None
+        else iod_cols
+    )
     lsoas = gpd.GeoDataFrame(
-        {"lsoa_code": [A, B, C, D], "lsoa_name": [A, B, C, D],
-         "ward_code": ["W1", "W1", "W2", "W2"], "ward_name": ["One", "One", "Two", "Two"],
-         "population": [200.0, 400.0, 400.0, 400.0], "pop_total": [200, 400, 400, 400], **cols},
-        geometry=[box(X0 + 500 * k - (50 if k == 0 else 0), Y0 - 100, X0 + 500 * (k + 1), Y0 + 100)
-                  for k in range(4)], crs=BNG)
+        {
+            "lsoa_code": [A, B, C, D],
+            "lsoa_name": [A, B, C, D],
+            "ward_code": ["W1", "W1", "W2", "W2"],
+            "ward_name": ["One", "One", "Two", "Two"],
+            "population": [200.0, 400.0, 400.0, 400.0],
+            "pop_total": [200, 400, 400, 400],
+            **cols,
+        },
+        geometry=[
+            box(X0 + 500 * k - (50 if k == 0 else 0), Y0 - 100, X0 + 500 * (k + 1), Y0 + 100)
+            for k in range(4)
+        ],
+        crs=BNG,
+    )
     wards = gpd.GeoDataFrame(
         {"ward_code": ["W1", "W2"], "ward_name": ["One", "Two"], "lad_code": ["X", "X"]},
-        geometry=[box(X0 - 50, Y0 - 100, X0 + 1000, Y0 + 100),
-                  box(X0 + 1000, Y0 - 100, X0 + 2000, Y0 + 100)], crs=BNG)
-    return Area(lad_code="X", lad_name="Street", wards=wards, lsoas=lsoas,
-                boundary=wards.dissolve(), lookup=lsoas[["lsoa_code", "ward_code"]],
-                sources=pd.DataFrame({"id": ["hand"], "attribution": ["made by hand"]}), iod=iod)
+        geometry=[
+            box(X0 - 50, Y0 - 100, X0 + 1000, Y0 + 100),
+            box(X0 + 1000, Y0 - 100, X0 + 2000, Y0 + 100),
+        ],
+        crs=BNG,
+    )
+    return Area(
+        lad_code="X",
+        lad_name="Street",
+        wards=wards,
+        lsoas=lsoas,
+        boundary=wards.dissolve(),
+        lookup=lsoas[["lsoa_code", "ward_code"]],
+        sources=pd.DataFrame({"id": ["hand"], "attribution": ["made by hand"]}),
+        iod=iod,
+    )
 
 
 def street_residents() -> gpd.GeoDataFrame:
     xs = [50, 450, 550, 950, 1050, 1450, 1550, 1950]
     return gpd.GeoDataFrame(
-        {"lsoa_code": [A, A, B, B, C, C, D, D],
-         "ward_code": ["W1"] * 4 + ["W2"] * 4,
-         "weight": [100.0, 100.0, 200.0, 200.0, 300.0, 100.0, 100.0, 300.0]},
-        geometry=[Point(X0 + x, Y0 + 10) for x in xs], crs=BNG)
+        {
+            "lsoa_code": [A, A, B, B, C, C, D, D],
+            "ward_code": ["W1"] * 4 + ["W2"] * 4,
+            "weight": [100.0, 100.0, 200.0, 200.0, 300.0, 100.0, 100.0, 300.0],
+        },
+        geometry=[Point(X0 + x, Y0 + 10) for x in xs],
+        crs=BNG,
+    )
 
 
 def orgs_at(xs, types=None) -> gpd.GeoDataFrame:
-    data = {"org_id": [f"o{i}" for i in range(len(xs))], "name": [f"Org {i}" for i in range(len(xs))]}
+    data = {
+        "org_id": [f"o{i}" for i in range(len(xs))],
+        "name": [f"Org {i}" for i in range(len(xs))],
+    }
     if types is not None:
         data["type"] = types
     return gpd.GeoDataFrame(data, geometry=[Point(X0 + x, Y0) for x in xs], crs=BNG)
@@ -79,8 +119,13 @@ def orgs_at(xs, types=None) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def cov():
-    return coverage(orgs_at([0]), street_area(), network=street(), residents=street_residents(),
-                    minutes=[5, 10, 15])
+    return coverage(
+        orgs_at([0]),
+        street_area(),
+        network=street(),
+        residents=street_residents(),
+        minutes=[5, 10, 15],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +142,7 @@ def test_lsoa_figures_by_hand(th):
     assert L["share_covered"].to_dict() == pytest.approx({A: 1.0, B: 1.0, C: 0.75, D: 0.0})
     assert L["pop_out_of_reach"].to_dict() == pytest.approx({A: 0, B: 0, C: 100, D: 400})
     # deprived = IMD decile <= 2: all four LSOAs here
-    assert L["deprived_pop_out_of_reach"].to_dict() == pytest.approx(
-        {A: 0, B: 0, C: 100, D: 400})
+    assert L["deprived_pop_out_of_reach"].to_dict() == pytest.approx({A: 0, B: 0, C: 100, D: 400})
     assert L["mean_reachable"].to_dict() == pytest.approx({A: 1, B: 1, C: 0.75, D: 0})
     assert L["orgs_located"].to_dict() == {A: 1, B: 0, C: 0, D: 0}
     assert L["orgs_per_1000"].to_dict() == pytest.approx({A: 5.0, B: 0, C: 0, D: 0})
@@ -118,9 +162,11 @@ def test_classes_ranks_and_reasons_by_hand(th):
     assert L["provision_rank_in_area"].tolist() == [4, 3, 2, 1]
     # D thin first; then C (100 deprived residents out of reach); then A, B by national rank
     assert L["rank"].to_dict() == {D: 1, C: 2, A: 3, B: 4}
-    assert L.loc[D, "reason"] == ("IMD decile 1; 400 residents more than 15 minutes' walk "
-                                    "from any organisation (share covered 0%); nearest on "
-                                    "average 23 minutes away")
+    assert L.loc[D, "reason"] == (
+        "IMD decile 1; 400 residents more than 15 minutes' walk "
+        "from any organisation (share covered 0%); nearest on "
+        "average 23 minutes away"
+    )
     assert (L.loc[[A, B, C], "reason"] == "").all()
     assert th.ranked()["lsoa_code"].tolist() == [D]
     assert th.ranked(flagged_only=False)["lsoa_code"].tolist() == [D, C, A, B]
@@ -145,12 +191,16 @@ def test_wards_by_hand(th):
     assert W["bivariate_class"].tolist() == ["1-3", "3-1"]
     assert W["rank"].tolist() == [2, 1]
     r = W.loc["W2", "reason"]
-    assert r.startswith(f"1 thin LSOA: {D} (IMD decile 1, 0% covered); 500 residents of IMD "
-                        "decile 1-2 LSOAs living in the ward more than 15 minutes' walk")
+    assert r.startswith(
+        f"1 thin LSOA: {D} (IMD decile 1, 0% covered); 500 residents of IMD "
+        "decile 1-2 LSOAs living in the ward more than 15 minutes' walk"
+    )
     assert "ward: IMD decile 1 by average rank, 500 residents more than" in r
     assert "(share covered 38%)" in r
-    assert "among the worst 10% of 2 wards on both deprivation (1st most deprived by average " \
-           "rank) and provision (1st least provided)" in r
+    assert (
+        "among the worst 10% of 2 wards on both deprivation (1st most deprived by average "
+        "rank) and provision (1st least provided)" in r
+    )
     assert W.loc["W1", "reason"] == ""
 
 
@@ -158,13 +208,17 @@ def test_numbers_agree_with_coverage_tables(cov, th):
     L = th.lsoas
     assert np.allclose(L["pop_covered"], cov.lsoas["pop_covered_15min"])
     dep = L["deprived"]
-    assert np.allclose(L.loc[dep, "deprived_pop_out_of_reach"],
-                       cov.lsoas.loc[dep, "population"] - cov.lsoas.loc[dep, "pop_covered_15min"])
+    assert np.allclose(
+        L.loc[dep, "deprived_pop_out_of_reach"],
+        cov.lsoas.loc[dep, "population"] - cov.lsoas.loc[dep, "pop_covered_15min"],
+    )
     assert (L.loc[~dep, "deprived_pop_out_of_reach"] == 0).all()
     assert th.wards["deprived_pop_out_of_reach"].sum() == pytest.approx(
-        L["deprived_pop_out_of_reach"].sum())
-    assert np.allclose(th.wards["pop_out_of_reach"],
-                       cov.wards["population"] - cov.wards["pop_covered_15min"])
+        L["deprived_pop_out_of_reach"].sum()
+    )
+    assert np.allclose(
+        th.wards["pop_out_of_reach"], cov.wards["population"] - cov.wards["pop_covered_15min"]
+    )
     # the caller's coverage is untouched
     assert "thin" not in cov.lsoas.columns and "reason" not in cov.wards.columns
 
@@ -177,8 +231,9 @@ def test_params_and_summary(th):
     assert p["rule"] == "thin = imd_decile <= 2 and share covered within 15 min < 0.5"
     assert p["coverage"]["mode"] == "network" and p["iod"] == 2019
     s = th.summary()
-    assert "1 of 4 LSOAs, 400 deprived residents out of reach; 1 of 2 wards thin, 1 left " \
-           "behind" in s
+    assert (
+        "1 of 4 LSOAs, 400 deprived residents out of reach; 1 of 2 wards thin, 1 left behind" in s
+    )
     assert f"1. {D} (Two): IMD decile 1" in s
     assert repr(th).startswith("ThinResult(1 thin of 4 LSOAs")
     assert isinstance(th, ThinResult)
@@ -193,7 +248,11 @@ def test_other_thresholds_and_parameters(cov):
     assert "more than 5 minutes' walk" in L.loc[B, "reason"]
     t = thin_areas(cov, max_decile=1, min_share_covered=0.8)
     assert t.lsoas.set_index("lsoa_code")["thin"].to_dict() == {
-        A: False, B: False, C: True, D: True}  # B is decile 2
+        A: False,
+        B: False,
+        C: True,
+        D: True,
+    }  # B is decile 2
     assert t.lsoas.set_index("lsoa_code").loc[C, "reason"].startswith("IMD decile 1; 100 residents")
     wr = thin_areas(cov, ward_rule="any_lsoa", left_behind_pct=100)
     assert wr.wards["left_behind"].tolist() == [True, True]  # worst 100%: every ward
@@ -210,14 +269,21 @@ def test_domains_services_and_fallbacks(cov):
     assert "deprivation_score" not in inc.lsoas.columns
     assert any("no 'income_score' column" in n for n in inc.notes)
     assert inc.lsoas.set_index("lsoa_code")["thin"].to_dict() == {
-        A: False, B: False, C: False, D: False}  # D is income decile 10
+        A: False,
+        B: False,
+        C: False,
+        D: False,
+    }  # D is income decile 10
     # a rank without decile: the decile is derived as ceil(10 x rank / N)
     cr = thin_areas(cov, domain="crime")
     assert cr.lsoas["deprivation_decile"].tolist() == [10, 1, 5, 2]
     assert any("deciles derived from the national rank" in n for n in cr.notes)
     assert cr.lsoas.set_index("lsoa_code").loc[D, "reason"].startswith("Crime decile 2; 400")
-    with pytest.raises(MissingColumnError, match=r"'health_rank'.*no score, rank or decile column"
-                       r".*Indices with ranks here: \['imd', 'income', 'crime'\]"):
+    with pytest.raises(
+        MissingColumnError,
+        match=r"'health_rank'.*no score, rank or decile column"
+        r".*Indices with ranks here: \['imd', 'income', 'crime'\]",
+    ):
         thin_areas(cov, domain="health")
     with pytest.raises(MissingColumnError, match=r"domain 'barriers' \(for 'access'\)"):
         thin_areas(cov, domain="access")
@@ -225,8 +291,13 @@ def test_domains_services_and_fallbacks(cov):
 
 def test_organisation_types_and_wording():
     area, net, res = street_area(), street(), street_residents()
-    two = coverage(orgs_at([0, 2000], types=["Food bank", "Advice"]), area, network=net,
-                   residents=res, minutes=[15])
+    two = coverage(
+        orgs_at([0, 2000], types=["Food bank", "Advice"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[15],
+    )
     overall = thin_areas(two)
     assert not overall.lsoas["thin"].any()  # the advice centre at the east end covers D
     food = thin_areas(two, org_type="Food bank")
@@ -237,8 +308,9 @@ def test_organisation_types_and_wording():
     assert L.loc[D, "mean_walk_min"] == pytest.approx(23.25)
     assert L["orgs_located"].tolist() == [1, 0, 0, 0]
     assert food.params["org_type"] == "food_bank"
-    one = coverage(orgs_at([0], types=["Warm space"]), area, network=net, residents=res,
-                   minutes=[15])
+    one = coverage(
+        orgs_at([0], types=["Warm space"]), area, network=net, residents=res, minutes=[15]
+    )
     assert "from any warm space" in thin_areas(one).lsoas.set_index("lsoa_code").loc[D, "reason"]
     lab = thin_areas(one, org_label="warm hub")
     assert "from any warm hub" in lab.lsoas.set_index("lsoa_code").loc[D, "reason"]
@@ -259,7 +331,9 @@ def test_cold_spot_option_needs_five_areas(cov):
 def test_errors(cov):
     with pytest.raises(ValidationError, match="needs the result of cnmap.coverage"):
         thin_areas(cov.lsoas)
-    with pytest.raises(ValidationError, match=r"minutes=7 is not among the coverage thresholds \[5, 10, 15\]"):
+    with pytest.raises(
+        ValidationError, match=r"minutes=7 is not among the coverage thresholds \[5, 10, 15\]"
+    ):
         thin_areas(cov, minutes=7)
     for bad in (0, 11, 2.5, True):
         with pytest.raises(ValidationError, match="max_decile"):
@@ -308,8 +382,9 @@ def birmingham(shared_data):
     from cnmap.network import read_walk_network
 
     area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
-    orgs = cnmap.read_organisations(shared_data / "birmingham/osm/warm_spaces_birmingham.geojson",
-                                    area=area)
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
     net = read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     cov = coverage(orgs, area, network=net, minutes=[5, 10, 15, 20])
     return area, cov, thin_areas(cov, org_label="warm space")
@@ -328,20 +403,28 @@ def test_birmingham_ranked_thin_lsoas_and_wards(birmingham):
     assert top["lsoa_code"].iloc[0] == "E01009340"  # Sparkbrook & Balsall Heath East, 13%
     # every flagged area has a reason quoting its own numbers; no other area has one
     for _, r in top.iterrows():
-        assert r["reason"].startswith(f"IMD decile {r['deprivation_decile']}; "
-                                      f"{round(r['pop_out_of_reach']):,} residents more than 15 "
-                                      "minutes' walk from any warm space")
+        assert r["reason"].startswith(
+            f"IMD decile {r['deprivation_decile']}; "
+            f"{round(r['pop_out_of_reach']):,} residents more than 15 "
+            "minutes' walk from any warm space"
+        )
         assert f"(share covered {r['share_covered']:.0%})" in r["reason"]
         assert r["deprivation_decile"] <= 2 and r["share_covered"] < 0.5
     assert (L.loc[~thin, "reason"] == "").all()
     assert (top["deprived_pop_out_of_reach"].diff().dropna() <= 0).all()
     # numbers agree with the coverage tables
     c = cov.lsoas
-    assert np.allclose(L.loc[thin, "deprived_pop_out_of_reach"],
-                       c.loc[thin, "population"] - c.loc[thin, "pop_covered_15min"])
+    assert np.allclose(
+        L.loc[thin, "deprived_pop_out_of_reach"],
+        c.loc[thin, "population"] - c.loc[thin, "pop_covered_15min"],
+    )
     assert np.allclose(L["share_covered"], c["share_covered_15min"])
-    assert np.allclose(W["pop_out_of_reach"], cov.wards["population"] - cov.wards["pop_covered_15min"])
-    assert W["deprived_pop_out_of_reach"].sum() == pytest.approx(L["deprived_pop_out_of_reach"].sum())
+    assert np.allclose(
+        W["pop_out_of_reach"], cov.wards["population"] - cov.wards["pop_covered_15min"]
+    )
+    assert W["deprived_pop_out_of_reach"].sum() == pytest.approx(
+        L["deprived_pop_out_of_reach"].sum()
+    )
     assert (W["deprived_pop_out_of_reach"] <= W["pop_out_of_reach"] + 1e-6).all()
     assert W["n_thin_lsoas"].sum() == 7
     assert W["population"].sum() == pytest.approx(1_112_305, abs=1)
@@ -349,8 +432,10 @@ def test_birmingham_ranked_thin_lsoas_and_wards(birmingham):
     from cnmap.deprivation import ward_profiles
 
     prof = ward_profiles(area, domains=["imd"])
-    assert np.allclose(W.set_index("ward_code")["deprivation_average_rank"],
-                       prof["imd_average_rank"].reindex(W["ward_code"]))
+    assert np.allclose(
+        W.set_index("ward_code")["deprivation_average_rank"],
+        prof["imd_average_rank"].reindex(W["ward_code"]),
+    )
     # wards: thin wards hold the thin LSOAs; each flagged ward has a reason
     wflag = W["thin"] | W["left_behind"]
     assert wflag.sum() >= 1 and (W.loc[wflag, "reason"].str.len() > 0).all()
@@ -377,17 +462,26 @@ def test_birmingham_domains_and_cold_spots(birmingham):
     assert cs.params["cold_spots"]["lsoas"]["fdr"] is True
     assert (lab == "cold spot").sum() >= 1
     # cold spots have low coverage
-    assert cs.lsoas.loc[lab == "cold spot", "share_covered"].mean() < \
-        cs.lsoas["share_covered"].mean()
+    assert (
+        cs.lsoas.loc[lab == "cold spot", "share_covered"].mean() < cs.lsoas["share_covered"].mean()
+    )
     assert cs.wards["share_covered_cluster"].notna().all()
     flagged_cold = cs.lsoas["thin"] & (lab == "cold spot")
-    assert cs.lsoas.loc[flagged_cold, "reason"].str.contains(
-        r"part of a cold spot of walking coverage \(Gi\*, FDR 5%\)").all()
+    assert (
+        cs.lsoas.loc[flagged_cold, "reason"]
+        .str.contains(r"part of a cold spot of walking coverage \(Gi\*, FDR 5%\)")
+        .all()
+    )
     # local Moran on the 639 LSOAs: low-low clusters where the cold spots are
     from cnmap.hotspots import cold_spots
 
-    lm = cold_spots(cs.lsoas[["share_covered", "geometry"]], "share_covered",
-                    method="local_moran", permutations=9999, seed=1)
+    lm = cold_spots(
+        cs.lsoas[["share_covered", "geometry"]],
+        "share_covered",
+        method="local_moran",
+        permutations=9999,
+        seed=1,
+    )
     ll = lm["share_covered_cluster"] == "LL"
     assert set(lm["share_covered_cluster"]) <= {"HH", "LL", "HL", "LH", "not significant"}
     assert ll.sum() >= 1 and (lm.loc[ll, "share_covered"] < lm["share_covered"].mean()).all()
@@ -396,8 +490,11 @@ def test_birmingham_domains_and_cold_spots(birmingham):
 def test_cold_spots_skipped_when_every_area_has_the_same_share():
     from cnmap.thin import _add_cold_spots
 
-    frame = gpd.GeoDataFrame({"share_covered": [1.0] * 5 + [np.nan]},
-                             geometry=[box(k, 0, k + 1, 1) for k in range(6)], crs=BNG)
+    frame = gpd.GeoDataFrame(
+        {"share_covered": [1.0] * 5 + [np.nan]},
+        geometry=[box(k, 0, k + 1, 1) for k in range(6)],
+        crs=BNG,
+    )
     notes: list[str] = []
     out, info = _add_cold_spots(frame, None, {}, notes, "LSOA")
     assert info is None and "every LSOA has the same share covered" in notes[0]
@@ -410,32 +507,55 @@ def test_cold_spot_option_on_a_ten_lsoa_street():
     # (1,200 m) the six western LSOAs are covered, the four eastern ones not at all
     codes = [f"E0100010{k}" for k in range(10)]
     lsoas = gpd.GeoDataFrame(
-        {"lsoa_code": codes, "lsoa_name": codes, "ward_code": ["W1"] * 5 + ["W2"] * 5,
-         "ward_name": ["One"] * 5 + ["Two"] * 5, "population": [100.0] * 10,
-         "imd_rank": [1000 + k for k in range(10)], "imd_decile": [1] * 10},
-        geometry=[box(X0 + 200 * k - (50 if k == 0 else 0), Y0 - 100, X0 + 200 * (k + 1), Y0 + 100)
-                  for k in range(10)], crs=BNG)
+        {
+            "lsoa_code": codes,
+            "lsoa_name": codes,
+            "ward_code": ["W1"] * 5 + ["W2"] * 5,
+            "ward_name": ["One"] * 5 + ["Two"] * 5,
+            "population": [100.0] * 10,
+            "imd_rank": [1000 + k for k in range(10)],
+            "imd_decile": [1] * 10,
+        },
+        geometry=[
+            box(X0 + 200 * k - (50 if k == 0 else 0), Y0 - 100, X0 + 200 * (k + 1), Y0 + 100)
+            for k in range(10)
+        ],
+        crs=BNG,
+    )
     wards = lsoas.dissolve("ward_code", as_index=False)[["ward_code", "ward_name", "geometry"]]
-    area = Area(lad_code="X", lad_name="Street", wards=wards, lsoas=lsoas, boundary=wards.dissolve(),
-                lookup=lsoas[["lsoa_code", "ward_code"]], sources=pd.DataFrame({"id": ["hand"]}))
-    res = gpd.GeoDataFrame({"lsoa_code": codes, "ward_code": ["W1"] * 5 + ["W2"] * 5,
-                            "weight": [100.0] * 10},
-                           geometry=[Point(X0 + 200 * k + 100, Y0 + 10) for k in range(10)], crs=BNG)
+    area = Area(
+        lad_code="X",
+        lad_name="Street",
+        wards=wards,
+        lsoas=lsoas,
+        boundary=wards.dissolve(),
+        lookup=lsoas[["lsoa_code", "ward_code"]],
+        sources=pd.DataFrame({"id": ["hand"]}),
+    )
+    res = gpd.GeoDataFrame(
+        {"lsoa_code": codes, "ward_code": ["W1"] * 5 + ["W2"] * 5, "weight": [100.0] * 10},
+        geometry=[Point(X0 + 200 * k + 100, Y0 + 10) for k in range(10)],
+        crs=BNG,
+    )
     cov = coverage(orgs_at([0]), area, network=street(), residents=res, minutes=[15])
-    t = thin_areas(cov, cold_spots=True,
-                   cold_spot_options={"permutations": 0, "fdr": False, "alpha": 0.05})
+    t = thin_areas(
+        cov, cold_spots=True, cold_spot_options={"permutations": 0, "fdr": False, "alpha": 0.05}
+    )
     L = t.lsoas.set_index("lsoa_code")
     assert L["share_covered"].tolist() == [1.0] * 6 + [0.0] * 4
     assert L["thin"].tolist() == [False] * 6 + [True] * 4
     # Gi* with binary queen weights along the line: LSOA 8 and its neighbours 7 and 9 all 0
     x = L["share_covered"].to_numpy()
-    s = np.sqrt((x ** 2).mean() - x.mean() ** 2)
+    s = np.sqrt((x**2).mean() - x.mean() ** 2)
     z8 = (0 - x.mean() * 3) / (s * np.sqrt((10 * 3 - 9) / 9))
     assert L["share_covered_gi_z"].iat[8] == pytest.approx(z8)
     cold = L["share_covered_cluster"] == "cold spot"
     assert cold.iat[8] and not cold.iloc[:5].any()
-    assert L.loc[cold & L["thin"], "reason"].str.endswith(
-        "; part of a cold spot of walking coverage (Gi*, p <= 0.05)").all()
+    assert (
+        L.loc[cold & L["thin"], "reason"]
+        .str.endswith("; part of a cold spot of walking coverage (Gi*, p <= 0.05)")
+        .all()
+    )
     assert (cold & L["thin"]).sum() >= 1
     assert t.params["cold_spots"]["lsoas"]["permutations"] == 0
     assert "share_covered_cluster" in t.ranked().columns
@@ -458,15 +578,25 @@ def test_minutes_as_float_or_numpy_number(cov, th, minutes):
 
 def test_minutes_as_float_by_type_and_fractional_threshold():
     area, net, res = street_area(), street(), street_residents()
-    two = coverage(orgs_at([0, 2000], types=["Food bank", "Advice"]), area, network=net,
-                   residents=res, minutes=[7.5, 15])
+    two = coverage(
+        orgs_at([0, 2000], types=["Food bank", "Advice"]),
+        area,
+        network=net,
+        residents=res,
+        minutes=[7.5, 15],
+    )
     food = thin_areas(two, org_type="Food bank", minutes=15.0)
     assert food.lsoas.set_index("lsoa_code")["thin"].to_dict() == {
-        A: False, B: False, C: False, D: True}
+        A: False,
+        B: False,
+        C: False,
+        D: True,
+    }
     half = thin_areas(two, minutes=np.float64(7.5))  # 600 m: A and B's west half
     assert half.params["minutes"] == 7.5
     assert half.lsoas["share_covered"].tolist() == pytest.approx(
-        two.lsoas["share_covered_7.5min"].tolist())
+        two.lsoas["share_covered_7.5min"].tolist()
+    )
 
 
 @pytest.mark.parametrize("bad", ["15", True, [15]])

@@ -57,8 +57,9 @@ def readable(entry: MirrorEntry) -> bool:
     return True
 
 
-def covering_entry(dataset_id: str, lad_code: str | None,
-                   postcode_area: str | None = None) -> MirrorEntry | None:
+def covering_entry(
+    dataset_id: str, lad_code: str | None, postcode_area: str | None = None
+) -> MirrorEntry | None:
     """The first readable mirror file of ``dataset_id`` covering the request, if any."""
     entries = mirror_entries(dataset_id)
     if lad_code is None and postcode_area is None:  # no district asked for: the national file
@@ -73,12 +74,15 @@ def at_hand(dataset_id: str, lad_code: str | None, postcode_area: str | None = N
     """True when a cached copy or a mirror file covers the request (no download needed)."""
     if covering_entry(dataset_id, lad_code, postcode_area) is not None:
         return True
-    return any(rec.covers(lad_code, postcode_area) and rec.path.is_file()
-               for rec in cached_records(dataset_id))
+    return any(
+        rec.covers(lad_code, postcode_area) and rec.path.is_file()
+        for rec in cached_records(dataset_id)
+    )
 
 
-def choose(candidates: Sequence[str], lad_code: str | None,
-           postcode_area: str | None = None) -> str:
+def choose(
+    candidates: Sequence[str], lad_code: str | None, postcode_area: str | None = None
+) -> str:
     """The first of ``candidates`` at hand for the request, else the first (preferred)."""
     for ds_id in candidates:
         if at_hand(ds_id, lad_code, postcode_area):
@@ -103,17 +107,29 @@ def _in_place_record(entry: MirrorEntry, fmt: str) -> FetchRecord:
     ds = catalogue()[entry.dataset]
     st = entry.file.stat()
     return FetchRecord(
-        dataset=entry.dataset, path=entry.file, source="mirror", origin="mirror", url=ds.url,
-        mirror_path=entry.path, mirror_root=str(entry.root), sha256=digest, size=st.st_size,
-        fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), lad_codes=entry.lad_codes,
-        postcode_areas=entry.postcode_areas, vintage=entry.vintage or ds.vintage,
-        attribution=entry.attribution or ds.attribution, notes=entry.notes,
-        mirror_size=st.st_size, mirror_mtime_ns=st.st_mtime_ns,
+        dataset=entry.dataset,
+        path=entry.file,
+        source="mirror",
+        origin="mirror",
+        url=ds.url,
+        mirror_path=entry.path,
+        mirror_root=str(entry.root),
+        sha256=digest,
+        size=st.st_size,
+        fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        lad_codes=entry.lad_codes,
+        postcode_areas=entry.postcode_areas,
+        vintage=entry.vintage or ds.vintage,
+        attribution=entry.attribution or ds.attribution,
+        notes=entry.notes,
+        mirror_size=st.st_size,
+        mirror_mtime_ns=st.st_mtime_ns,
     )
 
 
-def fetch_preferred(dataset_id: str, lad_code: str | None,
-                    postcode_area: str | None = None) -> FetchRecord:
+def fetch_preferred(
+    dataset_id: str, lad_code: str | None, postcode_area: str | None = None
+) -> FetchRecord:
     """A verified copy of ``dataset_id`` for the request, from the preferred mirror file.
 
     When a mirror file covers the request, the first such file is the one used (copied
@@ -123,13 +139,18 @@ def fetch_preferred(dataset_id: str, lad_code: str | None,
     """
     entry = covering_entry(dataset_id, lad_code, postcode_area)
     if entry is None:
-        unreadable = next((e for e in mirror_entries(dataset_id)
-                           if e.covers(lad_code=lad_code, postcode_area=postcode_area)), None)
+        unreadable = next(
+            (
+                e
+                for e in mirror_entries(dataset_id)
+                if e.covers(lad_code=lad_code, postcode_area=postcode_area)
+            ),
+            None,
+        )
         if unreadable is not None:  # e.g. Parquet without pyarrow: say so, not "truncated"
             return _in_place_record(unreadable, "parquet")
     if entry is not None:
         fmt = _in_place_format(entry)
         if fmt is not None:
             return _in_place_record(entry, fmt)
-    return fetch_record(dataset_id, lad_code=lad_code, postcode_area=postcode_area,
-                        refresh=False)
+    return fetch_record(dataset_id, lad_code=lad_code, postcode_area=postcode_area, refresh=False)

@@ -163,8 +163,7 @@ class Catalogue(Mapping[str, Dataset]):
             return self._datasets[key]
         except KeyError:
             raise ValidationError(
-                f"unknown dataset {key!r}; the catalogue ({self.path}) has "
-                f"{sorted(self._datasets)}"
+                f"unknown dataset {key!r}; the catalogue ({self.path}) has {sorted(self._datasets)}"
             ) from None
 
     def __iter__(self) -> Iterator[str]:
@@ -227,8 +226,18 @@ def parse_catalogue(text: str, *, path: Path | None = None) -> Catalogue:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"catalogue {path}: not valid TOML ({exc})") from exc
-    required = ("title", "publisher", "url", "url_kind", "format", "coverage", "licence",
-                "attribution", "vintage", "crs")
+    required = (
+        "title",
+        "publisher",
+        "url",
+        "url_kind",
+        "format",
+        "coverage",
+        "licence",
+        "attribution",
+        "vintage",
+        "crs",
+    )
     out: dict[str, Dataset] = {}
     for ds_id, raw in doc.get("datasets", {}).items():
         missing = [k for k in required if k not in raw]
@@ -296,8 +305,7 @@ def _manifest(root: str, mtime: float) -> tuple[MirrorEntry, ...]:
     for i, raw in enumerate(doc.get("mirror", [])):
         if "dataset" not in raw:
             raise ValidationError(f"mirror manifest {path}: entry {i} has no 'dataset'")
-        entries.append(_mirror_entry(str(raw["dataset"]), raw, root=Path(root),
-                                     from_manifest=True))
+        entries.append(_mirror_entry(str(raw["dataset"]), raw, root=Path(root), from_manifest=True))
     return tuple(entries)
 
 

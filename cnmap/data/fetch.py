@@ -190,8 +190,7 @@ _RACY_NS = 2_000_000_000
 
 def _file_state(path: Path) -> _FileState:
     st = os.stat(path)
-    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-            st.st_ctime_ns)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def file_sha256(path: Path) -> str:
@@ -225,8 +224,9 @@ def _temp_beside(final: Path) -> Path:
     """A new empty temporary file in ``final``'s folder (made if needed)."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{final.suffix}",
-                                   dir=final.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{final.name}.", suffix=f".part{final.suffix}", dir=final.parent
+        )
     except OSError as exc:
         raise settings.cache_write_error(final, exc) from exc
     os.close(fd)
@@ -325,8 +325,15 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) in (b"\n", b"\r")
 
 
-_SUFFIX_FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg",
-                   ".zip": "zip", ".parquet": "parquet", ".pbf": "pbf"}
+_SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "zip",
+    ".parquet": "parquet",
+    ".pbf": "pbf",
+}
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -519,8 +526,11 @@ def _from_cache(
             _discard(rec.path)
             continue
         if rec.origin == "mirror" and _mirror_changed(rec):
-            log.info("%s: mirror file %s changed since it was cached; copying it again",
-                     ds.id, Path(rec.mirror_root) / rec.mirror_path)
+            log.info(
+                "%s: mirror file %s changed since it was cached; copying it again",
+                ds.id,
+                Path(rec.mirror_root) / rec.mirror_path,
+            )
             continue
         try:
             entry = rec.mirror_entry()
@@ -610,8 +620,9 @@ def _from_mirror(
             with _atomic_path(dest) as tmp:
                 with open(entry.file, "rb") as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
-                digest = verify_file(tmp, ds.id, sha256=entry.sha256 or None, entry=entry,
-                                     name=dest.name)
+                digest = verify_file(
+                    tmp, ds.id, sha256=entry.sha256 or None, entry=entry, name=dest.name
+                )
                 size = tmp.stat().st_size
         except DataIntegrityError as exc:
             log.error("mirror file %s failed verification: %s", entry.file, exc)
@@ -687,9 +698,14 @@ def _arcgis_to(url: str, dest: Path, timeout: float) -> None:
     params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     features: list[Any] = []
     for _ in range(_ARCGIS_MAX_PAGES):
-        page_params = {**params, "resultOffset": str(len(features)),
-                       "resultRecordCount": str(_ARCGIS_PAGE)}
-        page_url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(page_params)))
+        page_params = {
+            **params,
+            "resultOffset": str(len(features)),
+            "resultRecordCount": str(_ARCGIS_PAGE),
+        }
+        page_url = urllib.parse.urlunsplit(
+            parts._replace(query=urllib.parse.urlencode(page_params))
+        )
         buf = io.BytesIO()
         with _open(page_url, timeout) as resp:
             expected = resp.headers.get("Content-Length")
@@ -724,9 +740,11 @@ def _from_url(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> FetchRecord | None:
     if not ds.downloadable:
-        problems.append(_Problem(
-            f"url: {ds.id} has no automatic download ({ds.url_kind}); see {ds.landing_page}"
-        ))
+        problems.append(
+            _Problem(
+                f"url: {ds.id} has no automatic download ({ds.url_kind}); see {ds.landing_page}"
+            )
+        )
         return None
     if settings.offline():
         problems.append(_Problem("url: downloads are off (CNMAP_OFFLINE=1)"))
@@ -854,8 +872,10 @@ def fetch(
 def _fetch_error(
     ds: Dataset, lad_code: str | None, postcode_area: str | None, problems: list[_Problem]
 ) -> DataFetchError:
-    what = ds.id + (f" for LAD {lad_code}" if lad_code else "") + (
-        f" for postcode area {postcode_area}" if postcode_area else ""
+    what = (
+        ds.id
+        + (f" for LAD {lad_code}" if lad_code else "")
+        + (f" for postcode area {postcode_area}" if postcode_area else "")
     )
     roots = mirror_dirs()
     mirror_failed = any(p.text.startswith("mirror") for p in problems)
@@ -863,12 +883,12 @@ def _fetch_error(
         "CNMAP_DATA_MIRROR is not set"
         if not os.environ.get("CNMAP_DATA_MIRROR")
         else f"CNMAP_DATA_MIRROR={os.pathsep.join(map(str, roots))} "
-        + ("gave no file that passed verification" if mirror_failed
-           else "has no file covering it")
+        + ("gave no file that passed verification" if mirror_failed else "has no file covering it")
     )
-    known = ", ".join(
-        f"{m.path} ({', '.join(m.lad_codes or m.postcode_areas)})" for m in ds.mirror
-    ) or "none"
+    known = (
+        ", ".join(f"{m.path} ({', '.join(m.lad_codes or m.postcode_areas)})" for m in ds.mirror)
+        or "none"
+    )
     url = _safe_url(ds, lad_code) if ds.url else "(none: derived dataset)"
     details = "; ".join(p.text for p in problems) if problems else "no candidates"
     cls = DataIntegrityError if any(p.integrity for p in problems) else DataFetchError

@@ -36,8 +36,12 @@ def _table_from(path: str, sha256: str, read_from: str) -> pd.DataFrame:
     if missing:
         raise ValidationError(f"{_DATASET} ({read_from}) lacks {missing}")
     cols = [c for c in (LAD_CODE, LAD_NAME, "region_name", "country_name") if c in df.columns]
-    out = (df[cols].drop_duplicates(LAD_CODE).sort_values(LAD_CODE, kind="stable")
-           .reset_index(drop=True))
+    out = (
+        df[cols]
+        .drop_duplicates(LAD_CODE)
+        .sort_values(LAD_CODE, kind="stable")
+        .reset_index(drop=True)
+    )
     out[LAD_CODE] = out[LAD_CODE].str.strip().str.upper()
     out["english"] = out[LAD_CODE].str[:3].isin(ENGLISH_LAD_PREFIXES)
     out.attrs["source"] = read_from
@@ -140,8 +144,7 @@ def resolve_lad(name_or_code: str) -> str:
     """
     if not isinstance(name_or_code, str) or not name_or_code.strip():
         raise ValidationError(
-            f"give a district name or code such as 'Solihull' or 'E08000029', not "
-            f"{name_or_code!r}"
+            f"give a district name or code such as 'Solihull' or 'E08000029', not {name_or_code!r}"
         )
     text = name_or_code.strip()
     table = lad_table()
@@ -159,7 +162,10 @@ def resolve_lad(name_or_code: str) -> str:
     raise UnknownAreaError(
         f"no English local authority district is called {text!r} in "
         f"{table.attrs['source']}"
-        + (f"; did you mean {', '.join(hints)}?" if hints else
-           "; give the name as ONS spells it (e.g. 'Bristol, City of') or the E06/E07/E08/E09 "
-           "code")
+        + (
+            f"; did you mean {', '.join(hints)}?"
+            if hints
+            else "; give the name as ONS spells it (e.g. 'Bristol, City of') or the E06/E07/E08/E09 "
+            "code"
+        )
     )

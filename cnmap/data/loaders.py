@@ -88,8 +88,18 @@ CENSUS_TOTAL = "census2021_usual_residents"
 CENSUS_65_PLUS = "census2021_aged_65_plus"
 #: Columns kept by :func:`load_postcodes` (those the file has), in this order.
 POSTCODE_COLUMNS = (
-    POSTCODE, LAT, LON, EASTING, NORTHING, "lsoa21_code", "lsoa21_name", "lsoa11_code",
-    WARD_CODE, WARD_NAME, LAD_CODE, "imd_rank",
+    POSTCODE,
+    LAT,
+    LON,
+    EASTING,
+    NORTHING,
+    "lsoa21_code",
+    "lsoa21_name",
+    "lsoa11_code",
+    WARD_CODE,
+    WARD_NAME,
+    LAD_CODE,
+    "imd_rank",
 )
 _LAD_RE = re.compile(r"^[EWSN]\d{8}$")
 _ENGLISH_LAD_TYPES = {
@@ -98,8 +108,14 @@ _ENGLISH_LAD_TYPES = {
     "E08": "metropolitan district",
     "E09": "London borough",
 }
-_GSS_TYPES = {"E05": "an electoral ward", "E01": "an LSOA", "E02": "an MSOA",
-              "E10": "a county", "E11": "a metropolitan county", "E12": "a region"}
+_GSS_TYPES = {
+    "E05": "an electoral ward",
+    "E01": "an LSOA",
+    "E02": "an MSOA",
+    "E10": "a county",
+    "E11": "a metropolitan county",
+    "E12": "a region",
+}
 #: IoD population denominators: counts, apportioned by area when 2011 LSOAs change.
 _POP_COLUMNS = ("pop_total", "pop_children_0_15", "pop_16_59", "pop_60_plus", "pop_working_age")
 
@@ -188,8 +204,15 @@ _LADS_ASKED: dict[tuple[Hashable, ...], set[str]] = {}
 def _file_key(record: FetchRecord) -> tuple[Hashable, ...]:
     """A verified file as the cache knows it (a changed file gets another key)."""
     st = Path(record.path).stat()
-    return (record.dataset, str(record.path), st.st_size, st.st_mtime_ns, record.sha256,
-            record.mirror_root, record.mirror_path)
+    return (
+        record.dataset,
+        str(record.path),
+        st.st_size,
+        st.st_mtime_ns,
+        record.sha256,
+        record.mirror_root,
+        record.mirror_path,
+    )
 
 
 def _cached(key: tuple[Hashable, ...], build: Callable[[], _T]) -> _T:
@@ -257,11 +280,14 @@ def _read_text(record: FetchRecord, ds: Dataset, usecols: Any) -> pd.DataFrame:
     return pd.read_csv(path, encoding="utf-8-sig", dtype=str, usecols=usecols)
 
 
-def _whole_geo(record: FetchRecord, ds: Dataset, entry: MirrorEntry | None,
-               to_crs: str | None) -> pd.DataFrame:
+def _whole_geo(
+    record: FetchRecord, ds: Dataset, entry: MirrorEntry | None, to_crs: str | None
+) -> pd.DataFrame:
     """A spatial file read whole, renamed (kept for the process)."""
-    return _cached(_file_key(record) + ("geo", to_crs),
-                   lambda: normalise_columns(_read_geo(record, None, to_crs), ds, entry))
+    return _cached(
+        _file_key(record) + ("geo", to_crs),
+        lambda: normalise_columns(_read_geo(record, None, to_crs), ds, entry),
+    )
 
 
 def _wants_whole(record: FetchRecord, lad_code: str, to_crs: str | None) -> bool:
@@ -278,8 +304,13 @@ def _wants_whole(record: FetchRecord, lad_code: str, to_crs: str | None) -> bool
         return len(asked) > 1
 
 
-def _read_spatial(record: FetchRecord, ds: Dataset, entry: MirrorEntry | None,
-                  to_crs: str | None, lad_code: str | None) -> pd.DataFrame:
+def _read_spatial(
+    record: FetchRecord,
+    ds: Dataset,
+    entry: MirrorEntry | None,
+    to_crs: str | None,
+    lad_code: str | None,
+) -> pd.DataFrame:
     """A spatial file, renamed; with ``lad_code`` and a LAD field, that district's rows
     (the features ``<field> = '<lad_code>'`` selects, in file order)."""
     field = _lad_field(record, ds, entry) if lad_code is not None else None
@@ -332,10 +363,14 @@ def read_dataset(
         frame = _read_spatial(record, ds, entry, to_crs, lad_code)
     else:
         wanted = tuple(columns) if columns is not None else None
-        frame = _fresh(_cached(
-            _file_key(record) + ("table", wanted),
-            lambda: normalise_columns(_read_text(record, ds, _usecols(wanted, ds, entry)),
-                                      ds, entry)))
+        frame = _fresh(
+            _cached(
+                _file_key(record) + ("table", wanted),
+                lambda: normalise_columns(
+                    _read_text(record, ds, _usecols(wanted, ds, entry)), ds, entry
+                ),
+            )
+        )
     frame.attrs["source"] = record.read_from
     return frame
 
@@ -344,8 +379,12 @@ def _codes(series: pd.Series) -> pd.Series:
     return series.astype("str").str.strip().str.upper()
 
 
-def _fetch(dataset_id: str, lad_code: str | None, records: list[FetchRecord],
-           postcode_area: str | None = None) -> FetchRecord:
+def _fetch(
+    dataset_id: str,
+    lad_code: str | None,
+    records: list[FetchRecord],
+    postcode_area: str | None = None,
+) -> FetchRecord:
     rec = fetch_preferred(dataset_id, lad_code, postcode_area)
     records.append(rec)
     return rec
@@ -377,8 +416,10 @@ def _geo(frame: pd.DataFrame, name: str, id_col: str, notes: list[str]) -> gpd.G
         )
     fixed, ids = repair_geometries(gdf, name=name, id_col=id_col)
     if ids:
-        notes.append(f"{name}: {len(ids)} invalid geometries repaired with make_valid "
-                     f"({', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''})")
+        notes.append(
+            f"{name}: {len(ids)} invalid geometries repaired with make_valid "
+            f"({', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''})"
+        )
     return fixed.reset_index(drop=True)
 
 
@@ -428,8 +469,9 @@ WARD_DATASETS = ("wards", "wards_bsc")
 LSOA2021_DATASETS = ("lsoa2021", "lsoa2021_bsc")
 
 
-def _wards(lad: str, lookup21: pd.DataFrame, records: list[FetchRecord],
-           notes: list[str]) -> gpd.GeoDataFrame:
+def _wards(
+    lad: str, lookup21: pd.DataFrame, records: list[FetchRecord], notes: list[str]
+) -> gpd.GeoDataFrame:
     ds_id = choose(WARD_DATASETS, lad)
     rec = _fetch(ds_id, lad, records)
     df = _read_for_lad(rec, lad)
@@ -440,22 +482,36 @@ def _wards(lad: str, lookup21: pd.DataFrame, records: list[FetchRecord],
         if df.empty:
             raise UnknownAreaError(f"local authority {lad}: none of its wards in {rec.read_from}")
     if ds_id != WARD_DATASETS[0]:
-        notes.append(f"wards: {catalogue()[ds_id].title} ({rec.read_from}); no 20 m (BGC) "
-                     f"ward boundaries of {lad} were at hand")
+        notes.append(
+            f"wards: {catalogue()[ds_id].title} ({rec.read_from}); no 20 m (BGC) "
+            f"ward boundaries of {lad} were at hand"
+        )
     out = gpd.GeoDataFrame(
-        {WARD_CODE: _codes(df[WARD_CODE]).to_numpy(),
-         WARD_NAME: (df[WARD_NAME].astype("str") if WARD_NAME in df.columns
-                     else pd.Series(pd.NA, index=df.index, dtype="str")).to_numpy(),
-         LAD_CODE: lad},
-        geometry=df.geometry.to_numpy(), crs=df.crs,
+        {
+            WARD_CODE: _codes(df[WARD_CODE]).to_numpy(),
+            WARD_NAME: (
+                df[WARD_NAME].astype("str")
+                if WARD_NAME in df.columns
+                else pd.Series(pd.NA, index=df.index, dtype="str")
+            ).to_numpy(),
+            LAD_CODE: lad,
+        },
+        geometry=df.geometry.to_numpy(),
+        crs=df.crs,
     )
     out = _geo(out, f"{ds_id} ({rec.read_from})", WARD_CODE, notes)
     _unique(out, WARD_CODE, f"{ds_id} ({rec.read_from})")
     return out.sort_values(WARD_CODE, kind="stable").reset_index(drop=True)
 
 
-def _lsoa_polygons(dataset_id: str, lad: str, wards: gpd.GeoDataFrame, codes: set[str] | None,
-                   records: list[FetchRecord], notes: list[str]) -> gpd.GeoDataFrame:
+def _lsoa_polygons(
+    dataset_id: str,
+    lad: str,
+    wards: gpd.GeoDataFrame,
+    codes: set[str] | None,
+    records: list[FetchRecord],
+    notes: list[str],
+) -> gpd.GeoDataFrame:
     """LSOA polygons of the district: by LAD column, else by ``codes``, else spatially."""
     rec = _fetch(dataset_id, lad, records)
     df = _read_for_lad(rec, lad)
@@ -479,18 +535,26 @@ def _lsoa_polygons(dataset_id: str, lad: str, wards: gpd.GeoDataFrame, codes: se
     log.info("%s: %d LSOAs of %s selected by %s", dataset_id, len(df), lad, how)
     name = df[LSOA_NAME].astype("str").to_numpy() if LSOA_NAME in df.columns else None
     out = gpd.GeoDataFrame(
-        {LSOA_CODE: df[LSOA_CODE].to_numpy(),
-         LSOA_NAME: name if name is not None else pd.array([pd.NA] * len(df), dtype="str")},
-        geometry=df.geometry.to_numpy(), crs=df.crs,
+        {
+            LSOA_CODE: df[LSOA_CODE].to_numpy(),
+            LSOA_NAME: name if name is not None else pd.array([pd.NA] * len(df), dtype="str"),
+        },
+        geometry=df.geometry.to_numpy(),
+        crs=df.crs,
     )
     out = _geo(out, f"{dataset_id} ({rec.read_from})", LSOA_CODE, notes)
     _unique(out, LSOA_CODE, f"{dataset_id} ({rec.read_from})")
     return out.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
 
 
-def _bestfit11(lad: str, lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame,
-               wards: gpd.GeoDataFrame, records: list[FetchRecord],
-               notes: list[str]) -> tuple[pd.DataFrame, str]:
+def _bestfit11(
+    lad: str,
+    lsoa11: gpd.GeoDataFrame,
+    lookup21: pd.DataFrame,
+    wards: gpd.GeoDataFrame,
+    records: list[FetchRecord],
+    notes: list[str],
+) -> tuple[pd.DataFrame, str]:
     """LSOA11 -> ward best fit: the catalogued file if reachable, else derived here."""
     try:
         rec = _fetch("lsoa2011_ward_bestfit", lad, records)
@@ -506,8 +570,9 @@ def _bestfit11(lad: str, lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame,
     return out.reset_index(drop=True), rec.read_from
 
 
-def _derive_bestfit11(lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame,
-                      wards: gpd.GeoDataFrame, notes: list[str]) -> pd.DataFrame:
+def _derive_bestfit11(
+    lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame, wards: gpd.GeoDataFrame, notes: list[str]
+) -> pd.DataFrame:
     ward_of = lookup21.set_index(LSOA_CODE)[WARD_CODE]
     same = lsoa11[LSOA_CODE].isin(ward_of.index).to_numpy()
     out = pd.DataFrame({LSOA_CODE: lsoa11[LSOA_CODE].to_numpy()})
@@ -515,18 +580,26 @@ def _derive_bestfit11(lsoa11: gpd.GeoDataFrame, lookup21: pd.DataFrame,
     out["method"] = np.where(same, "ons_lsoa21_lookup_same_code", "area_overlay_max_share")
     if (~same).any():
         changed = lsoa11.loc[~same]
-        w_pos, l_pos = changed.sindex.query(np.asarray(wards.geometry.values),
-                                            predicate="intersects")
-        inter = shapely.area(shapely.intersection(
-            np.asarray(wards.geometry.values)[w_pos], np.asarray(changed.geometry.values)[l_pos]))
-        pairs = pd.DataFrame({"l": l_pos, "ward": wards[WARD_CODE].to_numpy()[w_pos],
-                              "area": inter})
-        pairs = pairs[pairs["area"] > 0].sort_values(["l", "area", "ward"],
-                                                     ascending=[True, False, True])
+        w_pos, l_pos = changed.sindex.query(
+            np.asarray(wards.geometry.values), predicate="intersects"
+        )
+        inter = shapely.area(
+            shapely.intersection(
+                np.asarray(wards.geometry.values)[w_pos], np.asarray(changed.geometry.values)[l_pos]
+            )
+        )
+        pairs = pd.DataFrame(
+            {"l": l_pos, "ward": wards[WARD_CODE].to_numpy()[w_pos], "area": inter}
+        )
+        pairs = pairs[pairs["area"] > 0].sort_values(
+            ["l", "area", "ward"], ascending=[True, False, True]
+        )
         best = pairs.drop_duplicates("l")
         idx = np.flatnonzero(~same)
         wards_best = pd.Series(best["ward"].to_numpy(), index=best["l"].to_numpy())
-        none = [changed[LSOA_CODE].iloc[i] for i in range(len(changed)) if i not in wards_best.index]
+        none = [
+            changed[LSOA_CODE].iloc[i] for i in range(len(changed)) if i not in wards_best.index
+        ]
         if none:
             raise ValidationError(
                 f"2011 LSOA(s) {none[:20]} overlap none of the district's wards; the LSOA and "
@@ -581,8 +654,9 @@ def _iod2025_merged(rec: FetchRecord, sub_rec: FetchRecord) -> pd.DataFrame:
                 f"cover the same LSOAs (use the matching files, or File 7 itself)"
             )
         extra = [c for c in sub.columns if c != "lsoa_code" and c not in table.columns]
-        return table.merge(sub[["lsoa_code", *extra]], on="lsoa_code", how="left",
-                           validate="one_to_one")
+        return table.merge(
+            sub[["lsoa_code", *extra]], on="lsoa_code", how="left", validate="one_to_one"
+        )
 
     return _cached(_file_key(rec) + ("iod2025+", _file_key(sub_rec)), build)
 
@@ -596,21 +670,27 @@ def _read_iod2025_parts(lad: str, records: list[FetchRecord], notes: list[str]) 
         source = f"{rec.read_from} + {sub_rec.read_from}"
     else:
         table = _fresh(_iod_file(rec, 2025))
-        notes.append("IoD2025 sub-domains: not at hand (iod2025_subdomains); the LSOA table "
-                     "has the IMD and the 7 domains only")
-    notes.append(f"IoD2025 from {source}: File 7's IMD, domain and sub-domain columns; no "
-                 f"IDACI, IDAOPI or mid-2022 population denominators (not in that table)")
+        notes.append(
+            "IoD2025 sub-domains: not at hand (iod2025_subdomains); the LSOA table "
+            "has the IMD and the 7 domains only"
+        )
+    notes.append(
+        f"IoD2025 from {source}: File 7's IMD, domain and sub-domain columns; no "
+        f"IDACI, IDAOPI or mid-2022 population denominators (not in that table)"
+    )
     table.attrs.update({"source": source, "dataset": rec.dataset, "iod_edition": 2025})
     return table
 
 
-def _join_iod(lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str,
-              label: str) -> gpd.GeoDataFrame:
+def _join_iod(
+    lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str, label: str
+) -> gpd.GeoDataFrame:
     """Attach IoD columns to LSOA polygons; every LSOA must have its row (and vice versa)."""
     src = iod_table.attrs.get("source", "IoD table")
     codes = set(lsoas[LSOA_CODE])
-    missing = sorted(set(lsoas.loc[~lsoas[LSOA_CODE].isin(iod_table[LSOA_CODE]).to_numpy(),
-                                   LSOA_CODE]))
+    missing = sorted(
+        set(lsoas.loc[~lsoas[LSOA_CODE].isin(iod_table[LSOA_CODE]).to_numpy(), LSOA_CODE])
+    )
     if missing:
         raise ValidationError(
             f"{len(missing)} LSOA(s) of {label} have no IoD row in {src}: {missing[:30]}"
@@ -618,8 +698,9 @@ def _join_iod(lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str,
             f"(IoD2019 uses 2011 LSOA codes, IoD2025 2021 codes)"
         )
     if LAD_CODE in iod_table.columns:
-        extra = iod_table.loc[(iod_table[LAD_CODE] == lad) & ~iod_table[LSOA_CODE].isin(codes),
-                              LSOA_CODE]
+        extra = iod_table.loc[
+            (iod_table[LAD_CODE] == lad) & ~iod_table[LSOA_CODE].isin(codes), LSOA_CODE
+        ]
         if len(extra):
             raise ValidationError(
                 f"{len(extra)} IoD row(s) of {lad} in {src} have no LSOA in {label}: "
@@ -627,8 +708,9 @@ def _join_iod(lsoas: gpd.GeoDataFrame, iod_table: pd.DataFrame, lad: str,
             )
     rows = iod_table[iod_table[LSOA_CODE].isin(codes)]
     extra_cols = [c for c in rows.columns if c not in (LSOA_CODE, LSOA_NAME)]
-    merged = lsoas.merge(rows[[LSOA_CODE, *extra_cols]], on=LSOA_CODE, how="left",
-                         validate="one_to_one")
+    merged = lsoas.merge(
+        rows[[LSOA_CODE, *extra_cols]], on=LSOA_CODE, how="left", validate="one_to_one"
+    )
     if LSOA_NAME in rows.columns:
         fill = rows.set_index(LSOA_CODE)[LSOA_NAME]
         merged[LSOA_NAME] = merged[LSOA_NAME].fillna(merged[LSOA_CODE].map(fill))
@@ -715,32 +797,44 @@ def iod_on_lsoa21(
                 f"cannot be assigned"
             )
         # each changed 2011 LSOA is shared out in full among the changed 2021 LSOAs
-        weight = (shares["lsoa_share"]
-                  / shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")).to_numpy()
+        weight = (
+            shares["lsoa_share"] / shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")
+        ).to_numpy()
         pos = pd.Series(np.arange(len(c21)), index=c21)
         rows = pos.reindex(shares["lsoa21_code"]).to_numpy()
         for col in counts:
             vals = base[col].astype("float64").reindex(shares[LSOA_CODE]).to_numpy()
             summed = np.bincount(rows, weights=vals * weight, minlength=len(c21))
             count_values[col][~same] = summed[~same]
-        best = (shares.sort_values(["lsoa21_code", "overlap_m2", LSOA_CODE],
-                                   ascending=[True, False, True])
-                .drop_duplicates("lsoa21_code").set_index("lsoa21_code"))
+        best = (
+            shares.sort_values(
+                ["lsoa21_code", "overlap_m2", LSOA_CODE], ascending=[True, False, True]
+            )
+            .drop_duplicates("lsoa21_code")
+            .set_index("lsoa21_code")
+        )
         codes_changed = c21[~same]
         area21 = targets.set_index("lsoa21_code").geometry.area
         src_code[~same] = best.loc[codes_changed, LSOA_CODE].to_numpy()
-        overlap_share[~same] = (best.loc[codes_changed, "overlap_m2"].to_numpy()
-                                / area21.loc[codes_changed].to_numpy())
+        overlap_share[~same] = (
+            best.loc[codes_changed, "overlap_m2"].to_numpy() / area21.loc[codes_changed].to_numpy()
+        )
 
     carried = base.loc[src_code, value_cols].reset_index(drop=True)
     for col in counts:
         carried[col] = count_values[col]
     out = pd.concat(
-        [pd.DataFrame({LSOA_CODE: c21,
-                       "iod_lsoa11_code": pd.array(src_code, dtype="str"),
-                       "iod_method": np.where(same, "same_code", "largest_overlap"),
-                       "iod_overlap_share": overlap_share}),
-         carried],
+        [
+            pd.DataFrame(
+                {
+                    LSOA_CODE: c21,
+                    "iod_lsoa11_code": pd.array(src_code, dtype="str"),
+                    "iod_method": np.where(same, "same_code", "largest_overlap"),
+                    "iod_overlap_share": overlap_share,
+                }
+            ),
+            carried,
+        ],
         axis=1,
     )
     return out
@@ -772,8 +866,9 @@ def _editions(lsoa_vintage: int | None, iod: int | None) -> tuple[int, int]:
     return int(lsoa_vintage), int(iod)
 
 
-def _population_choice(population: str, iod: int, lsoa_vintage: int,
-                       iod_table: pd.DataFrame) -> str:
+def _population_choice(
+    population: str, iod: int, lsoa_vintage: int, iod_table: pd.DataFrame
+) -> str:
     """``"iod"`` or ``"census2021"`` for the ``population=`` argument."""
     if population not in POPULATION_SOURCES:
         raise ValidationError(f"population={population!r}; use one of {POPULATION_SOURCES}")
@@ -804,8 +899,9 @@ def _census_table(rec: FetchRecord) -> pd.DataFrame:
     return _cached(_file_key(rec) + ("census",), build)
 
 
-def _census_population(lad: str, lsoas: gpd.GeoDataFrame, records: list[FetchRecord]
-                       ) -> pd.DataFrame:
+def _census_population(
+    lad: str, lsoas: gpd.GeoDataFrame, records: list[FetchRecord]
+) -> pd.DataFrame:
     """Census 2021 RM121 usual residents (and 65+) of every LSOA; error naming any missing."""
     rec = _fetch("census2021_rm121", lad, records)
     table = _census_table(rec)
@@ -821,20 +917,23 @@ def _census_population(lad: str, lsoas: gpd.GeoDataFrame, records: list[FetchRec
     total = pd.to_numeric(rows[CENSUS_TOTAL], errors="coerce")
     if total.isna().any() or (total < 0).any():
         bad = total.index[total.isna() | (total < 0)].tolist()
-        raise ValidationError(f"census2021_rm121 ({rec.read_from}): usual residents blank or "
-                              f"negative for LSOA(s) {bad[:20]}")
+        raise ValidationError(
+            f"census2021_rm121 ({rec.read_from}): usual residents blank or "
+            f"negative for LSOA(s) {bad[:20]}"
+        )
     bands = [c for c in rows.columns if str(c).startswith("Aged ")]
-    out = pd.DataFrame({LSOA_CODE: lsoas[LSOA_CODE].to_numpy(),
-                        CENSUS_TOTAL: total.to_numpy(dtype="int64")})
+    out = pd.DataFrame(
+        {LSOA_CODE: lsoas[LSOA_CODE].to_numpy(), CENSUS_TOTAL: total.to_numpy(dtype="int64")}
+    )
     if bands:
-        out[CENSUS_65_PLUS] = rows[bands].apply(pd.to_numeric).sum(axis=1).to_numpy(
-            dtype="int64")
+        out[CENSUS_65_PLUS] = rows[bands].apply(pd.to_numeric).sum(axis=1).to_numpy(dtype="int64")
     out.attrs["source"] = rec.read_from
     return out
 
 
-def _attach_population(lad: str, lsoas: gpd.GeoDataFrame, choice: str, iod: int,
-                       records: list[FetchRecord]) -> tuple[gpd.GeoDataFrame, str]:
+def _attach_population(
+    lad: str, lsoas: gpd.GeoDataFrame, choice: str, iod: int, records: list[FetchRecord]
+) -> tuple[gpd.GeoDataFrame, str]:
     """Set ``population`` from the chosen source; return the frame and a description."""
     if choice == "iod":
         if "pop_total" not in lsoas.columns:
@@ -849,13 +948,20 @@ def _attach_population(lad: str, lsoas: gpd.GeoDataFrame, choice: str, iod: int,
     census = _census_population(lad, lsoas, records)
     lsoas = lsoas.merge(census, on=LSOA_CODE, how="left", validate="one_to_one")
     lsoas[POPULATION] = lsoas[CENSUS_TOTAL]
-    return lsoas, (f"census2021: Census 2021 RM121 usual residents, 21 March 2021 "
-                   f"({census.attrs['source']})")
+    return lsoas, (
+        f"census2021: Census 2021 RM121 usual residents, 21 March 2021 ({census.attrs['source']})"
+    )
 
 
-def _lsoas_and_lookup(lad: str, lsoa_vintage: int, lookup21: pd.DataFrame,
-                      wards: gpd.GeoDataFrame, records: list[FetchRecord], notes: list[str],
-                      derived: list[dict[str, str]]) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
+def _lsoas_and_lookup(
+    lad: str,
+    lsoa_vintage: int,
+    lookup21: pd.DataFrame,
+    wards: gpd.GeoDataFrame,
+    records: list[FetchRecord],
+    notes: list[str],
+    derived: list[dict[str, str]],
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
     if lsoa_vintage == 2011:
         lsoas = _lsoa_polygons("lsoa2011", lad, wards, None, records, notes)
         lookup, origin = _bestfit11(lad, lsoas, lookup21, wards, records, notes)
@@ -865,15 +971,24 @@ def _lsoas_and_lookup(lad: str, lsoa_vintage: int, lookup21: pd.DataFrame,
     ds_id = choose(LSOA2021_DATASETS, lad)
     lsoas = _lsoa_polygons(ds_id, lad, wards, set(lookup21[LSOA_CODE]), records, notes)
     if ds_id != LSOA2021_DATASETS[0]:
-        notes.append(f"LSOA boundaries: {catalogue()[ds_id].title}; no 20 m (BGC) LSOA "
-                     f"boundaries of {lad} were at hand (about 200 m generalisation)")
+        notes.append(
+            f"LSOA boundaries: {catalogue()[ds_id].title}; no 20 m (BGC) LSOA "
+            f"boundaries of {lad} were at hand (about 200 m generalisation)"
+        )
     lookup = lookup21[[LSOA_CODE, WARD_CODE]].assign(method="ons_lsoa21_ward_lookup")
     return lsoas, lookup, "the 2021 LSOA boundaries"
 
 
-def _with_iod(lad: str, lsoa_vintage: int, iod: int, lsoas: gpd.GeoDataFrame,
-              wards: gpd.GeoDataFrame, label: str, records: list[FetchRecord],
-              notes: list[str]) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def _with_iod(
+    lad: str,
+    lsoa_vintage: int,
+    iod: int,
+    lsoas: gpd.GeoDataFrame,
+    wards: gpd.GeoDataFrame,
+    label: str,
+    records: list[FetchRecord],
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     iod_table = _read_iod(lad, iod, records, notes)
     if lsoa_vintage == 2021 and iod == 2019:
         lsoa11 = _lsoa_polygons("lsoa2011", lad, wards, None, records, notes)
@@ -894,8 +1009,9 @@ def _with_iod(lad: str, lsoa_vintage: int, iod: int, lsoas: gpd.GeoDataFrame,
 def _ordered(lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = [LSOA_CODE, LSOA_NAME, WARD_CODE, WARD_NAME]
     rest = [c for c in lsoas.columns if c not in first and c != lsoas.geometry.name]
-    return gpd.GeoDataFrame(lsoas[first + rest + [lsoas.geometry.name]],
-                            geometry=lsoas.geometry.name, crs=BNG)
+    return gpd.GeoDataFrame(
+        lsoas[first + rest + [lsoas.geometry.name]], geometry=lsoas.geometry.name, crs=BNG
+    )
 
 
 def load_area(
@@ -981,16 +1097,16 @@ def load_area(
     lad_name = _lad_name(lad, lookup21)
     ward_names = wards.set_index(WARD_CODE)[WARD_NAME]
 
-    lsoas, lookup, lsoa_label = _lsoas_and_lookup(lad, lsoa_vintage, lookup21, wards, records,
-                                                  notes, derived)
+    lsoas, lookup, lsoa_label = _lsoas_and_lookup(
+        lad, lsoa_vintage, lookup21, wards, records, notes, derived
+    )
     _check_lookup(lsoas, lookup, wards, lsoa_label)
     lookup = lookup[[LSOA_CODE, WARD_CODE, "method"]].copy()
     lookup[WARD_NAME] = lookup[WARD_CODE].map(ward_names).astype("str")
     lookup = lookup[[LSOA_CODE, WARD_CODE, WARD_NAME, "method"]]
     lookup = lookup.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
 
-    lsoas, iod_table = _with_iod(lad, lsoa_vintage, iod, lsoas, wards, lsoa_label, records,
-                                 notes)
+    lsoas, iod_table = _with_iod(lad, lsoa_vintage, iod, lsoas, wards, lsoa_label, records, notes)
     choice = _population_choice(population, iod, lsoa_vintage, iod_table)
     lsoas, pop_desc = _attach_population(lad, lsoas, choice, iod, records)
     lsoas[WARD_CODE] = lsoas[LSOA_CODE].map(lookup.set_index(LSOA_CODE)[WARD_CODE])
@@ -998,14 +1114,24 @@ def load_area(
     lsoas = _ordered(lsoas)
 
     boundary = _boundary(wards, lad, lad_name, records)
-    pc = (load_postcodes(lad, source=pc_source, _lookup21=lookup21, _records=records,
-                         _lsoas=lsoas) if pc_source is not None else None)
+    pc = (
+        load_postcodes(lad, source=pc_source, _lookup21=lookup21, _records=records, _lsoas=lsoas)
+        if pc_source is not None
+        else None
+    )
 
     sources = _sources(records, derived)
     params = _area_params(lad, lsoa_vintage, iod, choice, pop_desc, records, pc)
-    log.info("load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s (%s)", lad,
-             len(wards), len(lsoas), lsoa_vintage, iod, f"{lsoas[POPULATION].sum():,.0f}",
-             choice)
+    log.info(
+        "load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s (%s)",
+        lad,
+        len(wards),
+        len(lsoas),
+        lsoa_vintage,
+        iod,
+        f"{lsoas[POPULATION].sum():,.0f}",
+        choice,
+    )
     return Area(
         lad_code=lad,
         lad_name=lad_name,
@@ -1028,21 +1154,31 @@ def _postcode_choice(postcodes: bool | str) -> str | None:
     if postcodes is False or postcodes is None:
         return None
     if postcodes not in POSTCODE_SOURCES:
-        raise ValidationError(f"postcodes={postcodes!r}; use True, False or one of "
-                              f"{POSTCODE_SOURCES}")
+        raise ValidationError(
+            f"postcodes={postcodes!r}; use True, False or one of {POSTCODE_SOURCES}"
+        )
     return str(postcodes)
 
 
-def _area_params(lad: str, lsoa_vintage: int, iod: int, choice: str, pop_desc: str,
-                 records: list[FetchRecord], pc: pd.DataFrame | None) -> dict[str, Any]:
+def _area_params(
+    lad: str,
+    lsoa_vintage: int,
+    iod: int,
+    choice: str,
+    pop_desc: str,
+    records: list[FetchRecord],
+    pc: pd.DataFrame | None,
+) -> dict[str, Any]:
     """What the area was built from, for outputs to state."""
     used = {r.dataset: r for r in records}
 
     def first(ids: Sequence[str]) -> FetchRecord | None:
         return next((used[i] for i in ids if i in used), None)
 
-    wards_rec, lsoa_rec = first(WARD_DATASETS), first(
-        LSOA2021_DATASETS if lsoa_vintage == 2021 else ("lsoa2011",))
+    wards_rec, lsoa_rec = (
+        first(WARD_DATASETS),
+        first(LSOA2021_DATASETS if lsoa_vintage == 2021 else ("lsoa2011",)),
+    )
     iod_rec = first((f"iod{iod}_file7", *IOD2025_PARTS))
     lookup_rec = used.get("lsoa2021_ward_lookup")
     return {
@@ -1070,8 +1206,9 @@ def _lad_name(lad: str, lookup21: pd.DataFrame) -> str:
     return lad
 
 
-def _check_lookup(lsoas: gpd.GeoDataFrame, lookup: pd.DataFrame, wards: gpd.GeoDataFrame,
-                  label: str) -> None:
+def _check_lookup(
+    lsoas: gpd.GeoDataFrame, lookup: pd.DataFrame, wards: gpd.GeoDataFrame, label: str
+) -> None:
     dup = lookup[LSOA_CODE].duplicated(keep=False)
     if dup.any():
         raise ValidationError(
@@ -1100,25 +1237,37 @@ def _check_lookup(lsoas: gpd.GeoDataFrame, lookup: pd.DataFrame, wards: gpd.GeoD
         log.warning("ward(s) %s receive no LSOA in the best-fit lookup", empty)
 
 
-def _boundary(wards: gpd.GeoDataFrame, lad: str, lad_name: str,
-              records: list[FetchRecord]) -> gpd.GeoDataFrame:
+def _boundary(
+    wards: gpd.GeoDataFrame, lad: str, lad_name: str, records: list[FetchRecord]
+) -> gpd.GeoDataFrame:
     geom = shapely.union_all(np.asarray(wards.geometry.values))
     if not shapely.is_valid(geom):
         geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
     ward_rec = next(r for r in records if r.dataset in WARD_DATASETS)
     return gpd.GeoDataFrame(
-        {LAD_CODE: [lad], LAD_NAME: [lad_name],
-         "source": [f"dissolved from the {len(wards)} ward boundaries ({ward_rec.read_from})"]},
-        geometry=[geom], crs=BNG,
+        {
+            LAD_CODE: [lad],
+            LAD_NAME: [lad_name],
+            "source": [f"dissolved from the {len(wards)} ward boundaries ({ward_rec.read_from})"],
+        },
+        geometry=[geom],
+        crs=BNG,
     )
 
 
 def _derived_source(ds_id: str) -> dict[str, str]:
     d = catalogue()[ds_id]
-    return {"id": d.id, "title": d.title, "publisher": d.publisher, "vintage": d.vintage,
-            "licence": d.licence, "attribution": d.attribution, "url": d.landing_page,
-            "read_from": "derived by cnmap (LSOA21 lookup + ward and LSOA boundaries)",
-            "sha256": ""}
+    return {
+        "id": d.id,
+        "title": d.title,
+        "publisher": d.publisher,
+        "vintage": d.vintage,
+        "licence": d.licence,
+        "attribution": d.attribution,
+        "url": d.landing_page,
+        "read_from": "derived by cnmap (LSOA21 lookup + ward and LSOA boundaries)",
+        "sha256": "",
+    }
 
 
 def _sources(records: list[FetchRecord], derived: list[dict[str, str]]) -> pd.DataFrame:
@@ -1130,12 +1279,34 @@ def _sources(records: list[FetchRecord], derived: list[dict[str, str]]) -> pd.Da
             continue
         seen.add((r.dataset, r.sha256))
         d = cat[r.dataset]
-        rows.append({"id": r.dataset, "title": d.title, "publisher": d.publisher,
-                     "vintage": r.vintage, "licence": d.licence, "attribution": r.attribution,
-                     "url": r.url, "read_from": r.read_from, "sha256": r.sha256})
+        rows.append(
+            {
+                "id": r.dataset,
+                "title": d.title,
+                "publisher": d.publisher,
+                "vintage": r.vintage,
+                "licence": d.licence,
+                "attribution": r.attribution,
+                "url": r.url,
+                "read_from": r.read_from,
+                "sha256": r.sha256,
+            }
+        )
     rows.extend(derived)
-    return pd.DataFrame(rows, columns=["id", "title", "publisher", "vintage", "licence",
-                                       "attribution", "url", "read_from", "sha256"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "title",
+            "publisher",
+            "vintage",
+            "licence",
+            "attribution",
+            "url",
+            "read_from",
+            "sha256",
+        ],
+    )
 
 
 def load_postcodes(
@@ -1178,13 +1349,14 @@ def load_postcodes(
     if source == "auto":
         source = "nspl"
         if not at_hand("postcodes", lad, postcode_area) and at_hand(
-                "codepoint_open", lad, postcode_area):
+            "codepoint_open", lad, postcode_area
+        ):
             source = "codepoint"
     if source == "codepoint":
-        return load_codepoint(lad, postcode_area=postcode_area, lsoas=_lsoas,
-                              _lookup21=_lookup21, _records=_records)
-    return _load_nspl(lad, postcode_area=postcode_area, _lookup21=_lookup21,
-                      _records=_records)
+        return load_codepoint(
+            lad, postcode_area=postcode_area, lsoas=_lsoas, _lookup21=_lookup21, _records=_records
+        )
+    return _load_nspl(lad, postcode_area=postcode_area, _lookup21=_lookup21, _records=_records)
 
 
 def _load_nspl(
@@ -1249,13 +1421,17 @@ def _load_nspl(
             )
         if not keep.any():
             raise UnknownAreaError(f"no postcodes of {lad} in {rec.read_from}")
-        log.info("load_postcodes(%s): %d of %d postcodes kept (by %s)", lad, int(keep.sum()),
-                 len(out), how)
+        log.info(
+            "load_postcodes(%s): %d of %d postcodes kept (by %s)",
+            lad,
+            int(keep.sum()),
+            len(out),
+            how,
+        )
         out = out.loc[keep].reset_index(drop=True)
     n_nocoord = int(out[LAT].isna().sum())
     if n_nocoord:
-        log.info("load_postcodes: %d postcodes have no coordinates (kept, lat/lon NaN)",
-                 n_nocoord)
+        log.info("load_postcodes: %d postcodes have no coordinates (kept, lat/lon NaN)", n_nocoord)
     out.attrs["source"] = rec.read_from
     out.attrs["postcode_source"] = "nspl"
     return out
@@ -1265,16 +1441,21 @@ def _lookup21_for(lad: str, records: list[FetchRecord]) -> pd.DataFrame:
     return _lookup21(lad, records)
 
 
-
-
 # ----------------------------------------------------------------------------------------
 # OS Code-Point Open
 # ----------------------------------------------------------------------------------------
 
 #: Column names of Code-Point Open's header-less CSVs (Doc/Code-Point_Open_Column_Headers.csv).
 CODEPOINT_COLUMNS = (
-    "Postcode", "Positional_quality_indicator", "Eastings", "Northings", "Country_code",
-    "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code", "Admin_district_code",
+    "Postcode",
+    "Positional_quality_indicator",
+    "Eastings",
+    "Northings",
+    "Country_code",
+    "NHS_regional_HA_code",
+    "NHS_HA_code",
+    "Admin_county_code",
+    "Admin_district_code",
     "Admin_ward_code",
 )
 #: Positional quality 90: no coordinates (Code-Point Open user guide).
@@ -1284,11 +1465,11 @@ _CPO_NO_COORDINATES = 90
 def _read_codepoint_zip(path: Any, postcode_area: str | None) -> pd.DataFrame:
     """The publisher's zip: one header-less CSV per postcode area in Data/CSV/."""
     with zipfile.ZipFile(path) as zf:
-        members = sorted(n for n in zf.namelist()
-                         if re.fullmatch(r"(?i)(?:.*/)?Data/CSV/[a-z]{1,2}\.csv", n))
+        members = sorted(
+            n for n in zf.namelist() if re.fullmatch(r"(?i)(?:.*/)?Data/CSV/[a-z]{1,2}\.csv", n)
+        )
         if postcode_area is not None:
-            members = [n for n in members
-                       if Path(n).stem.upper() == postcode_area.strip().upper()]
+            members = [n for n in members if Path(n).stem.upper() == postcode_area.strip().upper()]
         if not members:
             raise DataFetchError(
                 f"codepoint_open {path}: no Data/CSV/<area>.csv member"
@@ -1298,14 +1479,33 @@ def _read_codepoint_zip(path: Any, postcode_area: str | None) -> pd.DataFrame:
         frames = []
         for name in members:
             with zf.open(name) as f:
-                frames.append(pd.read_csv(f, header=None, names=list(CODEPOINT_COLUMNS),
-                                          dtype=str, keep_default_na=False, na_values=[""]))
+                frames.append(
+                    pd.read_csv(
+                        f,
+                        header=None,
+                        names=list(CODEPOINT_COLUMNS),
+                        dtype=str,
+                        keep_default_na=False,
+                        na_values=[""],
+                    )
+                )
     return pd.concat(frames, ignore_index=True)
 
 
 #: Code-Point Open columns :func:`load_codepoint` uses (cnmap names).
-_CODEPOINT_USED = frozenset({POSTCODE, EASTING, NORTHING, LAT, LON, "positional_quality",
-                             "lsoa21_code", WARD_CODE, "admin_district_code"})
+_CODEPOINT_USED = frozenset(
+    {
+        POSTCODE,
+        EASTING,
+        NORTHING,
+        LAT,
+        LON,
+        "positional_quality",
+        "lsoa21_code",
+        WARD_CODE,
+        "admin_district_code",
+    }
+)
 #: Columns of the Parquet copy that select rows: postcode area, district, 2021 LSOA.
 _CPO_AREA, _CPO_DISTRICT, _CPO_LSOA = "pc_area", "Admin_district_code", "lsoa21_code_pip_bsc"
 
@@ -1317,21 +1517,27 @@ def _codepoint_table(rec: FetchRecord) -> Any:
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise OptionalDependencyError(
-            f"reading {rec.path} needs pyarrow (pip install pyarrow)") from exc
+            f"reading {rec.path} needs pyarrow (pip install pyarrow)"
+        ) from exc
 
     def build() -> Any:
         names = [str(n) for n in pq.read_schema(rec.path).names]
-        renamed = normalise_columns(pd.DataFrame(columns=names), catalogue()["codepoint_open"],
-                                    rec.mirror_entry()).columns  # two columns, one name: refused
-        keep = [raw for raw, new in zip(names, renamed, strict=True)
-                if new in _CODEPOINT_USED or raw in (_CPO_AREA, _CPO_DISTRICT, _CPO_LSOA)]
+        renamed = normalise_columns(
+            pd.DataFrame(columns=names), catalogue()["codepoint_open"], rec.mirror_entry()
+        ).columns  # two columns, one name: refused
+        keep = [
+            raw
+            for raw, new in zip(names, renamed, strict=True)
+            if new in _CODEPOINT_USED or raw in (_CPO_AREA, _CPO_DISTRICT, _CPO_LSOA)
+        ]
         return pq.read_table(rec.path, columns=keep)
 
     return _cached(_file_key(rec) + ("codepoint",), build)
 
 
-def _codepoint_mask(table: Any, lad: str | None, postcode_area: str | None,
-                    lsoa_codes: set[str] | None) -> Any:
+def _codepoint_mask(
+    table: Any, lad: str | None, postcode_area: str | None, lsoa_codes: set[str] | None
+) -> Any:
     """Rows of a postcode area, else of a district (its ``Admin_district_code`` or one of
     its 2021 LSOAs), as a pyarrow boolean mask (a null is not kept); None keeps every row."""
     import pyarrow as pa
@@ -1354,8 +1560,9 @@ def _codepoint_mask(table: Any, lad: str | None, postcode_area: str | None,
     return mask
 
 
-def _read_codepoint_parquet(rec: FetchRecord, lad: str | None, postcode_area: str | None,
-                            lsoa_codes: set[str] | None) -> pd.DataFrame:
+def _read_codepoint_parquet(
+    rec: FetchRecord, lad: str | None, postcode_area: str | None, lsoa_codes: set[str] | None
+) -> pd.DataFrame:
     """The Parquet copy's rows of the request (from the table kept for the process, in file
     order), the columns :func:`load_codepoint` uses."""
     table = _codepoint_table(rec)
@@ -1364,8 +1571,9 @@ def _read_codepoint_parquet(rec: FetchRecord, lad: str | None, postcode_area: st
     return frame.astype({c: "str" for c in frame.columns if frame[c].dtype == object})
 
 
-def _read_codepoint(rec: FetchRecord, lad: str | None, postcode_area: str | None,
-                    lsoa_codes: set[str] | None) -> pd.DataFrame:
+def _read_codepoint(
+    rec: FetchRecord, lad: str | None, postcode_area: str | None, lsoa_codes: set[str] | None
+) -> pd.DataFrame:
     ds = catalogue()["codepoint_open"]
     suffix = Path(rec.path).suffix.lower()
     if suffix == ".parquet":
@@ -1373,11 +1581,18 @@ def _read_codepoint(rec: FetchRecord, lad: str | None, postcode_area: str | None
     elif suffix == ".zip" or zipfile.is_zipfile(rec.path):
         raw = _read_codepoint_zip(rec.path, postcode_area)
     else:
-        raw = pd.read_csv(rec.path, dtype=str, encoding="utf-8-sig", keep_default_na=False,
-                          na_values=[""])
+        raw = pd.read_csv(
+            rec.path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+        )
         if str(raw.columns[0]).strip().upper() != "POSTCODE":  # verbatim rows: no header
-            raw = pd.read_csv(rec.path, header=None, names=list(CODEPOINT_COLUMNS), dtype=str,
-                              keep_default_na=False, na_values=[""])
+            raw = pd.read_csv(
+                rec.path,
+                header=None,
+                names=list(CODEPOINT_COLUMNS),
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+            )
     return normalise_columns(raw, ds, rec.mirror_entry())
 
 
@@ -1407,8 +1622,12 @@ def _codepoint_coordinates(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
     e = pd.to_numeric(df[EASTING], errors="coerce").to_numpy(dtype=float, copy=True)
     n = pd.to_numeric(df[NORTHING], errors="coerce").to_numpy(dtype=float, copy=True)
     pq = pd.to_numeric(df.get("positional_quality"), errors="coerce")
-    none = (np.isnan(e) | np.isnan(n) | ((e == 0) & (n == 0))
-            | (np.asarray(pq, dtype=float) == _CPO_NO_COORDINATES))
+    none = (
+        np.isnan(e)
+        | np.isnan(n)
+        | ((e == 0) & (n == 0))
+        | (np.asarray(pq, dtype=float) == _CPO_NO_COORDINATES)
+    )
     e[none], n[none] = np.nan, np.nan
     if LAT in df.columns and LON in df.columns:
         lat = pd.to_numeric(df[LAT], errors="coerce").to_numpy(dtype=float, copy=True)
@@ -1426,8 +1645,9 @@ def _lsoa_by_point(out: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> np.ndarray:
     """2021 LSOA of each postcode point in ``lsoas`` (None outside them or without one)."""
     has = out[EASTING].notna().to_numpy()
     codes = np.full(len(out), None, dtype=object)
-    pts = gpd.GeoSeries(gpd.points_from_xy(out.loc[has, EASTING], out.loc[has, NORTHING]),
-                        crs=BNG).to_crs(lsoas.crs)
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(out.loc[has, EASTING], out.loc[has, NORTHING]), crs=BNG
+    ).to_crs(lsoas.crs)
     poly = lsoas[[LSOA_CODE, lsoas.geometry.name]].reset_index(drop=True)
     p_idx, l_idx = poly.sindex.query(np.asarray(pts.values), predicate="within")
     first = np.unique(p_idx, return_index=True)[1]
@@ -1476,8 +1696,10 @@ def load_codepoint(
     rec = _fetch("codepoint_open", lad, records, postcode_area)
     df = _read_codepoint(rec, lad, postcode_area, codes)
     if POSTCODE not in df.columns or EASTING not in df.columns:
-        raise MissingColumnError(f"codepoint_open ({rec.read_from}) lacks Postcode/Eastings; "
-                                 f"columns: {list(df.columns)[:12]}")
+        raise MissingColumnError(
+            f"codepoint_open ({rec.read_from}) lacks Postcode/Eastings; "
+            f"columns: {list(df.columns)[:12]}"
+        )
     out = pd.DataFrame({POSTCODE: _normalised_postcodes(df[POSTCODE])})
     out[EASTING], out[NORTHING], out[LAT], out[LON] = _codepoint_coordinates(df)
     lsoa_method = f"point in polygon ({rec.read_from})"
@@ -1491,13 +1713,19 @@ def load_codepoint(
             out[col] = df[col].astype("str").str.strip().to_numpy()
     if lad is not None:
         out = _select_codepoint_lad(out, lad, codes, rec)
-    out.attrs.update({"source": rec.read_from, "postcode_source": "codepoint_open",
-                      "lsoa_method": lsoa_method if "lsoa21_code" in out.columns else "none"})
+    out.attrs.update(
+        {
+            "source": rec.read_from,
+            "postcode_source": "codepoint_open",
+            "lsoa_method": lsoa_method if "lsoa21_code" in out.columns else "none",
+        }
+    )
     return out
 
 
-def _select_codepoint_lad(out: pd.DataFrame, lad: str, codes: set[str] | None,
-                          rec: FetchRecord) -> pd.DataFrame:
+def _select_codepoint_lad(
+    out: pd.DataFrame, lad: str, codes: set[str] | None, rec: FetchRecord
+) -> pd.DataFrame:
     keep = np.zeros(len(out), dtype=bool)
     if "admin_district_code" in out.columns:
         keep |= (out["admin_district_code"].str.upper() == lad).to_numpy()
@@ -1529,7 +1757,8 @@ def load_lsoa_change_lookup(lad_code: str) -> pd.DataFrame:
     out = df[_codes(df["lsoa21_code"]).isin(codes)].reset_index(drop=True)
     missing = sorted(codes - set(_codes(out["lsoa21_code"])))
     if missing:
-        raise ValidationError(f"{len(missing)} 2021 LSOA(s) of {lad} are not in "
-                              f"{rec.read_from}: {missing[:20]}")
+        raise ValidationError(
+            f"{len(missing)} 2021 LSOA(s) of {lad} are not in {rec.read_from}: {missing[:20]}"
+        )
     out.attrs["source"] = rec.read_from
     return out

@@ -31,15 +31,18 @@ def _population(population: pd.Series | NeedLayer) -> tuple[pd.Series, str, str,
         s = population.table.set_index(C.LSOA_CODE)[population.total].astype(float)
         return s, population.unit, population.source, population.attribution
     if not isinstance(population, pd.Series):
-        raise ValidationError("population must be a Series of people by LSOA code or a count "
-                              f"NeedLayer, not {type(population).__name__}")
+        raise ValidationError(
+            "population must be a Series of people by LSOA code or a count "
+            f"NeedLayer, not {type(population).__name__}"
+        )
     s = pd.to_numeric(population, errors="coerce").astype(float)
     s.index = s.index.astype(str)
     return s, "residents", "population given by the caller", ""
 
 
-def _band_numbers(values: np.ndarray, bands: int, higher_is_worse: bool,
-                  edges: np.ndarray | None) -> np.ndarray:
+def _band_numbers(
+    values: np.ndarray, bands: int, higher_is_worse: bool, edges: np.ndarray | None
+) -> np.ndarray:
     """Band of each value, 1 = most at risk ... ``bands`` = least."""
     if edges is None:
         order = pd.Series(values).rank(method="first", ascending=not higher_is_worse).to_numpy()
@@ -48,9 +51,15 @@ def _band_numbers(values: np.ndarray, bands: int, higher_is_worse: bool,
     return (bands - low_to_high) if higher_is_worse else (low_to_high + 1)
 
 
-def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLayer,
-                bands: int = 5, higher_is_worse: bool = True,
-                reference: NeedLayer | None = None) -> NeedLayer:
+def score_bands(
+    layer: NeedLayer,
+    column: str,
+    *,
+    population: pd.Series | NeedLayer,
+    bands: int = 5,
+    higher_is_worse: bool = True,
+    reference: NeedLayer | None = None,
+) -> NeedLayer:
     """Residents by quantile band of a score: a count layer usable by group coverage.
 
     Parameters
@@ -82,14 +91,16 @@ def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLa
     if not isinstance(bands, int) or isinstance(bands, bool) or bands < 2:
         raise ValidationError(f"bands={bands!r} must be a whole number >= 2")
     if column not in layer.table.columns:
-        raise ValidationError(f"column={column!r} is not in need layer {layer.name!r} "
-                              f"(scores: {list(layer.scores)})")
+        raise ValidationError(
+            f"column={column!r} is not in need layer {layer.name!r} (scores: {list(layer.scores)})"
+        )
     pop, unit, pop_source, pop_attr = _population(population)
     pop = pop.sort_index()  # equal scores are banded in LSOA code order
     values = layer.subset(pop.index).table[column].to_numpy(float)
     if not np.isfinite(values).all() or not np.isfinite(pop.to_numpy()).all():
-        raise ValidationError(f"{column!r} or the population is blank for some LSOAs; fill them "
-                              "before banding")
+        raise ValidationError(
+            f"{column!r} or the population is blank for some LSOAs; fill them before banding"
+        )
     edges = None
     if reference is not None:
         ref = reference.table[column].to_numpy(float)
@@ -102,20 +113,37 @@ def score_bands(layer: NeedLayer, column: str, *, population: pd.Series | NeedLa
         table[g] = np.where(band == k, pop.to_numpy(), 0.0)
     table = add_shares(table, total, groups)
     table[f"{column}_band"] = band
-    scope = (f"cut points from layer {reference.name!r}, {len(reference.table):,} LSOAs"
-             if reference is not None
-             else f"{word}s of the LSOAs banded")
+    scope = (
+        f"cut points from layer {reference.name!r}, {len(reference.table):,} LSOAs"
+        if reference is not None
+        else f"{word}s of the LSOAs banded"
+    )
     end = "highest" if higher_is_worse else "lowest"
-    labels = {total: f"All {unit} (population used for the bands)",
-              f"{column}_band": f"{word.capitalize()} by {column} (1 = {end} values)"}
-    labels.update({g: f"{unit.capitalize()} of LSOAs in {word} {k} of {bands} by {column} "
-                      f"(1 = {end} values; {scope})"
-                   for k, g in enumerate(groups, start=1)})
+    labels = {
+        total: f"All {unit} (population used for the bands)",
+        f"{column}_band": f"{word.capitalize()} by {column} (1 = {end} values)",
+    }
+    labels.update(
+        {
+            g: f"{unit.capitalize()} of LSOAs in {word} {k} of {bands} by {column} "
+            f"(1 = {end} values; {scope})"
+            for k, g in enumerate(groups, start=1)
+        }
+    )
     return layer.with_table(
-        table, name=f"{column}_bands", title=f"{unit.capitalize()} by {word} of "
-        f"{layer.label(column)}", unit=unit, total=total, groups=tuple(groups), combined={},
-        scores=(f"{column}_band",), labels=labels,
+        table,
+        name=f"{column}_bands",
+        title=f"{unit.capitalize()} by {word} of {layer.label(column)}",
+        unit=unit,
+        total=total,
+        groups=tuple(groups),
+        combined={},
+        scores=(f"{column}_band",),
+        labels=labels,
         source=f"{layer.source}; population: {pop_source}",
         attribution=" ".join(a for a in (layer.attribution, pop_attr) if a),
-        notes=(*layer.notes, f"Residents by {word} of LSOAs by {column} ({scope}); band 1 "
-               f"holds the {end} values."))
+        notes=(
+            *layer.notes,
+            f"Residents by {word} of LSOAs by {column} ({scope}); band 1 holds the {end} values.",
+        ),
+    )

@@ -37,8 +37,9 @@ __all__ = [
 LSOA_VINTAGES: tuple[int, ...] = (2011, 2021)
 
 OGL = "Open Government Licence v3.0"
-ONS_ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government "
-                   "Licence v3.0.")
+ONS_ATTRIBUTION = (
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0."
+)
 
 UNITS = ("residents", "households")
 
@@ -64,18 +65,27 @@ def mirror_path(*parts: str) -> Path:
     root = mirror_dir()
     rel = "/".join(parts)
     if root is None:
-        raise DataFetchError(f"cannot find {rel}: CNMAP_DATA_MIRROR is not set; set it to the "
-                             "data mirror folder (e.g. ../shared/data) or pass path= to the reader")
+        raise DataFetchError(
+            f"cannot find {rel}: CNMAP_DATA_MIRROR is not set; set it to the "
+            "data mirror folder (e.g. ../shared/data) or pass path= to the reader"
+        )
     path = root.joinpath(*parts)
     if not path.is_file():
-        raise DataFetchError(f"{rel} is not in the data mirror CNMAP_DATA_MIRROR={root} "
-                             f"(looked for {path}); pass path= to the reader")
+        raise DataFetchError(
+            f"{rel} is not in the data mirror CNMAP_DATA_MIRROR={root} "
+            f"(looked for {path}); pass path= to the reader"
+        )
     return path
 
 
-def data_file(path: str | os.PathLike[str] | None, mirror: tuple[str, ...], *,
-              dataset: str | None = None, lad_code: str | None = None,
-              national: bool = False) -> Path:
+def data_file(
+    path: str | os.PathLike[str] | None,
+    mirror: tuple[str, ...],
+    *,
+    dataset: str | None = None,
+    lad_code: str | None = None,
+    national: bool = False,
+) -> Path:
     """The file a reader reads: ``path`` when given; else, when the catalogue knows
     ``dataset`` and either ``lad_code`` is given or the dataset has one national file
     (``national``), a verified copy (:func:`cnmap.data.fetch`: cache, mirror, publisher);
@@ -181,51 +191,74 @@ class NeedLayer:
             raise MissingLSOAError(
                 f"need layer {self.name!r} ({self.title}, LSOA {self.lsoa_vintage}) has no row for "
                 f"{len(missing)} LSOA(s): {_codes_text(missing)}; use a layer covering the area, "
-                "or convert it to the area's LSOA vintage (cnmap.layers.convert_layer)")
+                "or convert it to the area's LSOA vintage (cnmap.layers.convert_layer)"
+            )
         t = self.table.set_index(C.LSOA_CODE).loc[wanted].reset_index()
         return self.with_table(t)
 
     def to_dict(self) -> dict[str, Any]:
         """Provenance of the layer (for the sources table of outputs)."""
-        return {"id": f"layer:{self.name}", "title": self.title, "source": self.source,
-                "vintage": self.vintage, "licence": self.licence,
-                "attribution": self.attribution, "lsoa_vintage": self.lsoa_vintage,
-                "n_lsoas": len(self.table), "notes": " ".join(self.notes)}
+        return {
+            "id": f"layer:{self.name}",
+            "title": self.title,
+            "source": self.source,
+            "vintage": self.vintage,
+            "licence": self.licence,
+            "attribution": self.attribution,
+            "lsoa_vintage": self.lsoa_vintage,
+            "n_lsoas": len(self.table),
+            "notes": " ".join(self.notes),
+        }
 
     def __repr__(self) -> str:
-        kind = f"{len(self.groups)} groups of {self.unit}" if self.groups else \
-            f"{len(self.scores)} scores"
-        return (f"NeedLayer({self.name!r}: {self.title}; {len(self.table)} LSOAs ({self.lsoa_vintage}),"
-                f" {kind})")
+        kind = (
+            f"{len(self.groups)} groups of {self.unit}"
+            if self.groups
+            else f"{len(self.scores)} scores"
+        )
+        return (
+            f"NeedLayer({self.name!r}: {self.title}; {len(self.table)} LSOAs ({self.lsoa_vintage}),"
+            f" {kind})"
+        )
 
 
 def _check_layer(layer: NeedLayer) -> None:
     t = layer.table
     if C.LSOA_CODE not in t.columns:
-        raise MissingColumnError(f"need layer {layer.name!r}: the table has no {C.LSOA_CODE!r} "
-                                 "column")
+        raise MissingColumnError(
+            f"need layer {layer.name!r}: the table has no {C.LSOA_CODE!r} column"
+        )
     if layer.lsoa_vintage not in LSOA_VINTAGES:
-        raise ValidationError(f"need layer {layer.name!r}: lsoa_vintage={layer.lsoa_vintage!r} "
-                              f"is not one of {LSOA_VINTAGES}")
+        raise ValidationError(
+            f"need layer {layer.name!r}: lsoa_vintage={layer.lsoa_vintage!r} "
+            f"is not one of {LSOA_VINTAGES}"
+        )
     if layer.unit not in UNITS:
-        raise ValidationError(f"need layer {layer.name!r}: unit={layer.unit!r} is not one of "
-                              f"{UNITS}")
+        raise ValidationError(
+            f"need layer {layer.name!r}: unit={layer.unit!r} is not one of {UNITS}"
+        )
     dup = t[C.LSOA_CODE].duplicated()
     if dup.any():
-        raise ValidationError(f"need layer {layer.name!r}: LSOA(s) "
-                              f"{_codes_text(t.loc[dup, C.LSOA_CODE])} appear more than once")
+        raise ValidationError(
+            f"need layer {layer.name!r}: LSOA(s) "
+            f"{_codes_text(t.loc[dup, C.LSOA_CODE])} appear more than once"
+        )
     if layer.groups and layer.total is None:
         raise ValidationError(f"need layer {layer.name!r} has groups but no total column")
     for parts in layer.combined.values():
         unknown = [g for g in parts if g not in layer.groups]
         if unknown:
-            raise ValidationError(f"need layer {layer.name!r}: combined group made of {unknown}, "
-                                  f"which are not among its groups {list(layer.groups)}")
+            raise ValidationError(
+                f"need layer {layer.name!r}: combined group made of {unknown}, "
+                f"which are not among its groups {list(layer.groups)}"
+            )
     cols = [*layer.counts, *layer.scores]
     absent = [c for c in cols if c not in t.columns]
     if absent:
-        raise MissingColumnError(f"need layer {layer.name!r}: columns {absent} are not in its "
-                                 f"table (columns: {list(t.columns)})")
+        raise MissingColumnError(
+            f"need layer {layer.name!r}: columns {absent} are not in its "
+            f"table (columns: {list(t.columns)})"
+        )
     _check_counts(layer, list(layer.counts))
 
 
@@ -236,9 +269,11 @@ def _check_counts(layer: NeedLayer, counts: Sequence[str]) -> None:
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
-        raise ValidationError(f"need layer {layer.name!r}: counts are missing, not numbers or "
-                              "negative for LSOA(s) "
-                              f"{_codes_text(layer.table[C.LSOA_CODE].to_numpy()[rows])}")
+        raise ValidationError(
+            f"need layer {layer.name!r}: counts are missing, not numbers or "
+            "negative for LSOA(s) "
+            f"{_codes_text(layer.table[C.LSOA_CODE].to_numpy()[rows])}"
+        )
 
 
 def add_shares(table: pd.DataFrame, total: str, counts: Sequence[str]) -> pd.DataFrame:

@@ -46,15 +46,20 @@ PathLike = str | os.PathLike[str]
 CENSUS_FILES: dict[str, tuple[str, ...]] = {
     "ethnic_group": ("birmingham", "census2021", "census2021_ts021_ethnic_group_bsol_lsoa21.csv"),
     "disability": ("birmingham", "census2021", "census2021_ts038_disability_bsol_lsoa21.csv"),
-    "household_deprivation": ("birmingham", "census2021",
-                              "census2021_ts011_household_deprivation_bsol_lsoa21.csv"),
+    "household_deprivation": (
+        "birmingham",
+        "census2021",
+        "census2021_ts011_household_deprivation_bsol_lsoa21.csv",
+    ),
     "age": ("england", "census2021", "census2021_rm121_usual_residents_lsoa21_ew.csv"),
 }
 
 _VINTAGE = "Census 2021 (reference date 21 March 2021)"
-_PERTURBED = ("ONS perturbs Census 2021 small-area counts table by table (cell-key perturbation, "
-              "record swapping): LSOA totals differ by up to about 20 people between tables, so "
-              "each layer uses its own table's total as denominator.")
+_PERTURBED = (
+    "ONS perturbs Census 2021 small-area counts table by table (cell-key perturbation, "
+    "record swapping): LSOA totals differ by up to about 20 people between tables, so "
+    "each layer uses its own table's total as denominator."
+)
 
 ETHNIC_GROUPS: dict[str, str] = {
     "Asian, Asian British or Asian Welsh": "ethnic_asian",
@@ -91,12 +96,21 @@ def _path(path: PathLike | None, key: str) -> Path:
 def _require(frame: pd.DataFrame, cols: list[str], path: Path) -> None:
     absent = [c for c in cols if c not in frame.columns]
     if absent:
-        raise MissingColumnError(f"{path.name}: columns {absent} are missing (columns: "
-                                 f"{list(frame.columns)}); is it the right Census table?")
+        raise MissingColumnError(
+            f"{path.name}: columns {absent} are missing (columns: "
+            f"{list(frame.columns)}); is it the right Census table?"
+        )
 
 
-def pivot_long(frame: pd.DataFrame, *, category: str, total: str, mapping: Mapping[str, str],
-               total_name: str, where: str) -> pd.DataFrame:
+def pivot_long(
+    frame: pd.DataFrame,
+    *,
+    category: str,
+    total: str,
+    mapping: Mapping[str, str],
+    total_name: str,
+    where: str,
+) -> pd.DataFrame:
     """One row per LSOA from a long Census table (``lsoa21_code``, ``category``, ``n``, ``total``).
 
     Every LSOA must have each category of ``mapping`` once, and the categories must add up to
@@ -105,19 +119,24 @@ def pivot_long(frame: pd.DataFrame, *, category: str, total: str, mapping: Mappi
     """
     unknown = sorted(set(frame[category].dropna().astype(str)) - set(mapping))
     if unknown:
-        raise ValidationError(f"{where}: unknown {category!r} values {unknown}; expected "
-                              f"{list(mapping)}")
+        raise ValidationError(
+            f"{where}: unknown {category!r} values {unknown}; expected {list(mapping)}"
+        )
     wide = frame.pivot_table(index="lsoa21_code", columns=category, values="n", aggfunc="sum")
     counts = frame.groupby(["lsoa21_code", category]).size().unstack()
     incomplete = counts.reindex(columns=list(mapping)).ne(1).any(axis=1)
     if incomplete.any():
-        raise ValidationError(f"{where}: LSOA(s) {_codes_text(counts.index[incomplete])} do not "
-                              f"have each {category!r} category exactly once")
+        raise ValidationError(
+            f"{where}: LSOA(s) {_codes_text(counts.index[incomplete])} do not "
+            f"have each {category!r} category exactly once"
+        )
     wide = wide.reindex(columns=list(mapping)).rename(columns=dict(mapping))
     tot = frame.groupby("lsoa21_code")[total].agg(["min", "max"])
     if (tot["min"] != tot["max"]).any():
-        raise ValidationError(f"{where}: {total!r} differs between the rows of LSOA(s) "
-                              f"{_codes_text(tot.index[tot['min'] != tot['max']])}")
+        raise ValidationError(
+            f"{where}: {total!r} differs between the rows of LSOA(s) "
+            f"{_codes_text(tot.index[tot['min'] != tot['max']])}"
+        )
     wide.insert(0, total_name, tot["min"].reindex(wide.index))
     _check_partition(wide, total_name, list(mapping.values()), where)
     wide = wide.astype("int64").rename_axis(C.LSOA_CODE).reset_index()
@@ -129,30 +148,59 @@ def _check_partition(wide: pd.DataFrame, total: str, groups: list[str], where: s
     diff = wide[groups].sum(axis=1).to_numpy(float) - wide[total].to_numpy(float)
     bad = ~np.isclose(diff, 0.0)
     if bad.any():
-        raise ValidationError(f"{where}: the groups do not add up to {total!r} in LSOA(s) "
-                              f"{_codes_text(wide.index[bad])}")
+        raise ValidationError(
+            f"{where}: the groups do not add up to {total!r} in LSOA(s) "
+            f"{_codes_text(wide.index[bad])}"
+        )
 
 
-def _read_long(path: Path, category: str, total: str, mapping: Mapping[str, str],
-               total_name: str) -> pd.DataFrame:
+def _read_long(
+    path: Path, category: str, total: str, mapping: Mapping[str, str], total_name: str
+) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype={"lsoa21_code": str, category: str})
     _require(frame, ["lsoa21_code", category, "n", total], path)
-    return pivot_long(frame, category=category, total=total, mapping=mapping,
-                      total_name=total_name, where=path.name)
+    return pivot_long(
+        frame,
+        category=category,
+        total=total,
+        mapping=mapping,
+        total_name=total_name,
+        where=path.name,
+    )
 
 
-def _census_layer(name: str, title: str, table: pd.DataFrame, path: Path, dataset: str, *,  # noqa: PLR0913 (private: keyword-only description of one census table)
-                  total: str, groups: list[str], combined: Mapping[str, tuple[str, ...]],
-                  labels: Mapping[str, str], unit: str = "residents",
-                  notes: tuple[str, ...] = ()) -> NeedLayer:
+def _census_layer(  # noqa: PLR0913 (private: keyword-only description of one census table)
+    name: str,
+    title: str,
+    table: pd.DataFrame,
+    path: Path,
+    dataset: str,
+    *,
+    total: str,
+    groups: list[str],
+    combined: Mapping[str, tuple[str, ...]],
+    labels: Mapping[str, str],
+    unit: str = "residents",
+    notes: tuple[str, ...] = (),
+) -> NeedLayer:
     table = add_combined(table, combined)
     table = add_shares(table, total, [*groups, *combined])
     return NeedLayer(
-        name=name, title=title, table=table, lsoa_vintage=2021,
+        name=name,
+        title=title,
+        table=table,
+        lsoa_vintage=2021,
         source=f"Office for National Statistics, {dataset} (file {path.name})",
-        vintage=_VINTAGE, licence=OGL, attribution=ONS_ATTRIBUTION + " (Census 2021, © Crown "
-        "copyright.)", unit=unit, total=total, groups=tuple(groups), combined=dict(combined),
-        labels=dict(labels), notes=(_PERTURBED, *notes))
+        vintage=_VINTAGE,
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION + " (Census 2021, © Crown copyright.)",
+        unit=unit,
+        total=total,
+        groups=tuple(groups),
+        combined=dict(combined),
+        labels=dict(labels),
+        notes=(_PERTURBED, *notes),
+    )
 
 
 def read_ethnic_group(path: PathLike | None = None) -> NeedLayer:
@@ -175,17 +223,30 @@ def read_ethnic_group(path: PathLike | None = None) -> NeedLayer:
     table = _read_long(p, "ethnic_group", "total_residents", ETHNIC_GROUPS, "ethnic_total")
     groups = list(ETHNIC_GROUPS.values())
     labels = {v: k for k, v in ETHNIC_GROUPS.items()}
-    labels.update({"ethnic_total": "All usual residents (TS021)",
-                   "ethnic_minority": "Black, Asian and minority ethnic groups (all but White)"})
+    labels.update(
+        {
+            "ethnic_total": "All usual residents (TS021)",
+            "ethnic_minority": "Black, Asian and minority ethnic groups (all but White)",
+        }
+    )
     return _census_layer(
-        "ethnic_group", "Usual residents by ethnic group (Census 2021 TS021)", table, p,
-        "Census 2021 TS021 Ethnic group", total="ethnic_total", groups=groups,
-        combined={"ethnic_minority": ("ethnic_asian", "ethnic_black", "ethnic_mixed",
-                                      "ethnic_other")},
+        "ethnic_group",
+        "Usual residents by ethnic group (Census 2021 TS021)",
+        table,
+        p,
+        "Census 2021 TS021 Ethnic group",
+        total="ethnic_total",
+        groups=groups,
+        combined={
+            "ethnic_minority": ("ethnic_asian", "ethnic_black", "ethnic_mixed", "ethnic_other")
+        },
         labels=labels,
-        notes=("Only the 5 high-level groups are available: 'White' includes White minorities "
-               "(e.g. Gypsy or Irish Traveller, Roma), so ethnic_minority is every group but "
-               "White.",))
+        notes=(
+            "Only the 5 high-level groups are available: 'White' includes White minorities "
+            "(e.g. Gypsy or Irish Traveller, Roma), so ethnic_minority is every group but "
+            "White.",
+        ),
+    )
 
 
 def read_disability(path: PathLike | None = None) -> NeedLayer:
@@ -207,9 +268,17 @@ def read_disability(path: PathLike | None = None) -> NeedLayer:
     table = _read_long(p, "disability", "total_residents", DISABILITY, "disability_total")
     labels = {v: k for k, v in DISABILITY.items()}
     labels["disability_total"] = "All usual residents (TS038)"
-    return _census_layer("disability", "Usual residents by disability (Census 2021 TS038)", table,
-                         p, "Census 2021 TS038 Disability", total="disability_total",
-                         groups=list(DISABILITY.values()), combined={}, labels=labels)
+    return _census_layer(
+        "disability",
+        "Usual residents by disability (Census 2021 TS038)",
+        table,
+        p,
+        "Census 2021 TS038 Disability",
+        total="disability_total",
+        groups=list(DISABILITY.values()),
+        combined={},
+        labels=labels,
+    )
 
 
 def read_household_deprivation(path: PathLike | None = None) -> NeedLayer:
@@ -232,22 +301,37 @@ def read_household_deprivation(path: PathLike | None = None) -> NeedLayer:
         ``households_deprived_2plus``, and each one's ``_share``.
     """
     p = _path(path, "household_deprivation")
-    table = _read_long(p, "deprivation_dimensions", "total_households", HOUSEHOLD_DEPRIVATION,
-                       "households_total")
+    table = _read_long(
+        p, "deprivation_dimensions", "total_households", HOUSEHOLD_DEPRIVATION, "households_total"
+    )
     labels = {v: k for k, v in HOUSEHOLD_DEPRIVATION.items()}
-    labels.update({"households_total": "All households (TS011)",
-                   "households_deprived_1plus": "Households deprived in 1 or more dimensions",
-                   "households_deprived_2plus": "Households deprived in 2 or more dimensions"})
+    labels.update(
+        {
+            "households_total": "All households (TS011)",
+            "households_deprived_1plus": "Households deprived in 1 or more dimensions",
+            "households_deprived_2plus": "Households deprived in 2 or more dimensions",
+        }
+    )
     g = list(HOUSEHOLD_DEPRIVATION.values())
     return _census_layer(
-        "household_deprivation", "Households by deprivation dimensions (Census 2021 TS011)",
-        table, p, "Census 2021 TS011 Households by deprivation dimensions",
-        total="households_total", groups=g,
-        combined={"households_deprived_1plus": tuple(g[1:]),
-                  "households_deprived_2plus": tuple(g[2:])},
-        labels=labels, unit="households",
-        notes=("Dimensions: education, employment, health and disability, housing (ONS "
-               "household deprivation, not the Indices of Deprivation).",))
+        "household_deprivation",
+        "Households by deprivation dimensions (Census 2021 TS011)",
+        table,
+        p,
+        "Census 2021 TS011 Households by deprivation dimensions",
+        total="households_total",
+        groups=g,
+        combined={
+            "households_deprived_1plus": tuple(g[1:]),
+            "households_deprived_2plus": tuple(g[2:]),
+        },
+        labels=labels,
+        unit="households",
+        notes=(
+            "Dimensions: education, employment, health and disability, housing (ONS "
+            "household deprivation, not the Indices of Deprivation).",
+        ),
+    )
 
 
 def read_age(path: PathLike | None = None, *, lad_code: str | None = None) -> NeedLayer:
@@ -275,20 +359,36 @@ def read_age(path: PathLike | None = None, *, lad_code: str | None = None) -> Ne
     frame = pd.read_csv(p, dtype={"lsoa21_code": str})
     _require(frame, ["lsoa21_code", "Total", *AGE_BANDS], p)
     table = frame[["lsoa21_code", "Total", *AGE_BANDS]].rename(
-        columns={"lsoa21_code": C.LSOA_CODE, "Total": "age_total", **AGE_BANDS})
+        columns={"lsoa21_code": C.LSOA_CODE, "Total": "age_total", **AGE_BANDS}
+    )
     bands = list(AGE_BANDS.values())
     table.insert(2, "age_0_64", table["age_total"] - table[bands].sum(axis=1))
     if (table["age_0_64"] < 0).any():
-        raise ValidationError(f"{p.name}: the 65+ bands exceed the total in LSOA(s) "
-                              f"{_codes_text(table.loc[table['age_0_64'] < 0, C.LSOA_CODE])}")
+        raise ValidationError(
+            f"{p.name}: the 65+ bands exceed the total in LSOA(s) "
+            f"{_codes_text(table.loc[table['age_0_64'] < 0, C.LSOA_CODE])}"
+        )
     labels = {v: k for k, v in AGE_BANDS.items()}
-    labels.update({"age_total": "All usual residents (RM121)", "age_0_64": "Aged 0 to 64 years",
-                   "age_65_plus": "Aged 65 years and over",
-                   "age_75_plus": "Aged 75 years and over"})
+    labels.update(
+        {
+            "age_total": "All usual residents (RM121)",
+            "age_0_64": "Aged 0 to 64 years",
+            "age_65_plus": "Aged 65 years and over",
+            "age_75_plus": "Aged 75 years and over",
+        }
+    )
     return _census_layer(
-        "age", "Usual residents by age, 65 and over (Census 2021 RM121)",
-        table.sort_values(C.LSOA_CODE, ignore_index=True), p, "Census 2021 RM121 Sex by age "
-        "(all persons, from Nomis)", total="age_total", groups=["age_0_64", *bands],
-        combined={"age_65_plus": tuple(bands), "age_75_plus": tuple(bands[3:])}, labels=labels,
-        notes=("Only the bands 65 and over are published in this export; ages 0-64 are the "
-               "total less those bands.",))
+        "age",
+        "Usual residents by age, 65 and over (Census 2021 RM121)",
+        table.sort_values(C.LSOA_CODE, ignore_index=True),
+        p,
+        "Census 2021 RM121 Sex by age (all persons, from Nomis)",
+        total="age_total",
+        groups=["age_0_64", *bands],
+        combined={"age_65_plus": tuple(bands), "age_75_plus": tuple(bands[3:])},
+        labels=labels,
+        notes=(
+            "Only the bands 65 and over are published in this export; ages 0-64 are the "
+            "total less those bands.",
+        ),
+    )

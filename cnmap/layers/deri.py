@@ -50,12 +50,13 @@ DERI_GUIDANCE: tuple[str, ...] = (
     "the population and the data (and v1.6 mixes sources from 2011 to 2022).",
     "Do not invest on DERI alone without investigation: a high-risk area may already be well "
     "served by digital inclusion programmes.",
-    "Each LSOA is treated as homogeneous; inputs are estimates, some a decade old (Census "
-    "2011).",
+    "Each LSOA is treated as homogeneous; inputs are estimates, some a decade old (Census 2011).",
 )
 
-_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence "
-                "v3.0 (Digital Exclusion Risk Index v1.6, Greater Manchester Combined Authority).")
+_ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence "
+    "v3.0 (Digital Exclusion Risk Index v1.6, Greater Manchester Combined Authority)."
+)
 
 _LABELS = {
     "deri_score": "DERI score (0-10, higher = higher risk of digital exclusion)",
@@ -69,8 +70,10 @@ def _read_2011(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype={"lsoa11_code": str})
     absent = [c for c in ["lsoa11_code", *DERI_COLUMNS] if c not in frame.columns]
     if absent:
-        raise MissingColumnError(f"{path.name}: columns {absent} are missing (columns: "
-                                 f"{list(frame.columns)}); is it a DERI v1.6 national table?")
+        raise MissingColumnError(
+            f"{path.name}: columns {absent} are missing (columns: "
+            f"{list(frame.columns)}); is it a DERI v1.6 national table?"
+        )
     out = frame.rename(columns={"lsoa11_code": C.LSOA_CODE, **DERI_COLUMNS})
     return out[[C.LSOA_CODE, *DERI_COLUMNS.values()]]
 
@@ -78,11 +81,14 @@ def _read_2011(path: Path) -> pd.DataFrame:
 def _read_2021(path: Path) -> tuple[pd.DataFrame, int, int]:
     """The DERI mapped to LSOA 2021; merged LSOAs take the mean of their 2011 parents."""
     frame = pd.read_csv(path, dtype={"LSOA11CD": str, "LSOA21CD": str})
-    absent = [c for c in ["LSOA11CD", "LSOA21CD", "CHGIND", *DERI_COLUMNS]
-              if c not in frame.columns]
+    absent = [
+        c for c in ["LSOA11CD", "LSOA21CD", "CHGIND", *DERI_COLUMNS] if c not in frame.columns
+    ]
     if absent:
-        raise MissingColumnError(f"{path.name}: columns {absent} are missing (columns: "
-                                 f"{list(frame.columns)}); is it the DERI LSOA11->LSOA21 table?")
+        raise MissingColumnError(
+            f"{path.name}: columns {absent} are missing (columns: "
+            f"{list(frame.columns)}); is it the DERI LSOA11->LSOA21 table?"
+        )
     n_split = int((frame["CHGIND"] == "S").sum())
     n_merged = int(frame.loc[frame["CHGIND"] == "M", "LSOA21CD"].nunique())
     out = frame.groupby("LSOA21CD", sort=True)[list(DERI_COLUMNS)].mean()
@@ -117,14 +123,22 @@ def read_deri(path: PathLike | None = None, *, lsoa_vintage: int = 2011) -> Need
         table = _read_2011(p)
     else:
         table, n_split, n_merged = _read_2021(p)
-        notes.append(f"Mapped from LSOA 2011 through the ONS exact-fit lookup: {n_split} LSOA "
-                     f"2021 rows of split LSOAs repeat their parent's score; {n_merged} merged "
-                     "LSOA(s) take the mean of their parents.")
+        notes.append(
+            f"Mapped from LSOA 2011 through the ONS exact-fit lookup: {n_split} LSOA "
+            f"2021 rows of split LSOAs repeat their parent's score; {n_merged} merged "
+            "LSOA(s) take the mean of their parents."
+        )
     return NeedLayer(
-        name="deri", title="Digital Exclusion Risk Index v1.6 (GMCA, national scaling)",
-        table=table, lsoa_vintage=lsoa_vintage,
+        name="deri",
+        title="Digital Exclusion Risk Index v1.6 (GMCA, national scaling)",
+        table=table,
+        lsoa_vintage=lsoa_vintage,
         source=f"Greater Manchester Combined Authority, Digital Exclusion Risk Index v1.6 "
-               f"(file {p.name})",
+        f"(file {p.name})",
         vintage="DERI v1.6, November 2022 (inputs 2011-2022; LSOA 2011 geography)",
-        licence=OGL, attribution=_ATTRIBUTION, scores=tuple(DERI_COLUMNS.values()),
-        labels=dict(_LABELS), notes=(*notes, *DERI_GUIDANCE))
+        licence=OGL,
+        attribution=_ATTRIBUTION,
+        scores=tuple(DERI_COLUMNS.values()),
+        labels=dict(_LABELS),
+        notes=(*notes, *DERI_GUIDANCE),
+    )

@@ -19,15 +19,25 @@ from cnmap import columns as C
 from cnmap.errors import MissingColumnError, ValidationError
 from cnmap.layers.base import OGL, NeedLayer, data_file
 
-__all__ = ["read_iod2025", "IOD2025_DOMAINS", "IOD2025_SUBDOMAINS", "DEFAULT_INDICES",
-           "IOD2025_FILES"]
+__all__ = [
+    "read_iod2025",
+    "IOD2025_DOMAINS",
+    "IOD2025_SUBDOMAINS",
+    "DEFAULT_INDICES",
+    "IOD2025_FILES",
+]
 
 PathLike = str | os.PathLike[str]
 
 #: Short name -> prefix of the columns in ``imd2025_england_lsoa21.csv``.
 IOD2025_DOMAINS: dict[str, str] = {
-    "imd": "IMD", "income": "Income", "employment": "Employment", "education": "Education",
-    "health": "Health", "crime": "Crime", "barriers": "Housing_and_Services",
+    "imd": "IMD",
+    "income": "Income",
+    "employment": "Employment",
+    "education": "Education",
+    "health": "Health",
+    "crime": "Crime",
+    "barriers": "Housing_and_Services",
     "living_environment": "Environment",
 }
 #: Short name -> prefix of the columns in ``imd2025_england_lsoa21_subdomains.csv``.
@@ -40,36 +50,47 @@ IOD2025_SUBDOMAINS: dict[str, str] = {
     "living_environment_outdoors": "outdoors",
 }
 #: The indices read by default: the IMD, income, health, barriers and geographical access.
-DEFAULT_INDICES: tuple[str, ...] = ("imd", "income", "health", "barriers",
-                                    "barriers_geographical")
+DEFAULT_INDICES: tuple[str, ...] = ("imd", "income", "health", "barriers", "barriers_geographical")
 IOD2025_FILES: dict[str, tuple[str, ...]] = {
     "domains": ("england", "iod2025", "imd2025_england_lsoa21.csv"),
     "subdomains": ("england", "iod2025", "imd2025_england_lsoa21_subdomains.csv"),
 }
 _MEASURES = ("score", "rank", "decile")
 _TITLES = {
-    "imd": "Index of Multiple Deprivation", "income": "Income", "employment": "Employment",
-    "education": "Education, Skills and Training", "health": "Health Deprivation and Disability",
-    "crime": "Crime", "barriers": "Barriers to Housing and Services",
+    "imd": "Index of Multiple Deprivation",
+    "income": "Income",
+    "employment": "Employment",
+    "education": "Education, Skills and Training",
+    "health": "Health Deprivation and Disability",
+    "crime": "Crime",
+    "barriers": "Barriers to Housing and Services",
     "living_environment": "Living Environment",
     "education_children_young_people": "Children and Young People sub-domain",
     "education_adult_skills": "Adult Skills sub-domain",
     "barriers_geographical": "Geographical Barriers sub-domain (road distance to services)",
-    "barriers_wider": "Wider Barriers sub-domain", "living_environment_indoors": "Indoors sub-domain",
+    "barriers_wider": "Wider Barriers sub-domain",
+    "living_environment_indoors": "Indoors sub-domain",
     "living_environment_outdoors": "Outdoors sub-domain",
 }
-_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence "
-                "v3.0 (English Indices of Deprivation 2025, Ministry of Housing, Communities and "
-                "Local Government).")
+_ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence "
+    "v3.0 (English Indices of Deprivation 2025, Ministry of Housing, Communities and "
+    "Local Government)."
+)
 
 
 def _columns(frame: pd.DataFrame, path: Path, names: dict[str, str]) -> pd.DataFrame:
-    wanted = {f"{prefix}_{m}": f"iod2025_{short}_{m}" for short, prefix in names.items()
-              for m in _MEASURES}
+    wanted = {
+        f"{prefix}_{m}": f"iod2025_{short}_{m}"
+        for short, prefix in names.items()
+        for m in _MEASURES
+    }
     absent = [c for c in ["lsoa21_code", *wanted] if c not in frame.columns]
     if absent:
-        raise MissingColumnError(f"{path.name}: columns {absent} are missing (columns: "
-                                 f"{list(frame.columns)}); is it an IoD2025 LSOA table?")
+        raise MissingColumnError(
+            f"{path.name}: columns {absent} are missing (columns: "
+            f"{list(frame.columns)}); is it an IoD2025 LSOA table?"
+        )
     out = frame[["lsoa21_code", *wanted]].rename(columns={"lsoa21_code": C.LSOA_CODE, **wanted})
     return out.set_index(C.LSOA_CODE)
 
@@ -84,9 +105,13 @@ def _labels(indices: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None = None, *,
-                 indices: Sequence[str] = DEFAULT_INDICES,
-                 lad_code: str | None = None) -> NeedLayer:
+def read_iod2025(
+    path: PathLike | None = None,
+    subdomains_path: PathLike | None = None,
+    *,
+    indices: Sequence[str] = DEFAULT_INDICES,
+    lad_code: str | None = None,
+) -> NeedLayer:
     """IoD2025 scores, ranks and deciles of chosen domains and sub-domains, by LSOA 2021.
 
     Parameters
@@ -110,12 +135,15 @@ def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None 
     idx = list(dict.fromkeys(indices))
     unknown = [i for i in idx if i not in known]
     if unknown or not idx:
-        raise ValidationError(f"indices={list(indices)!r}: unknown or empty {unknown}; choose "
-                              f"among {list(known)}")
+        raise ValidationError(
+            f"indices={list(indices)!r}: unknown or empty {unknown}; choose among {list(known)}"
+        )
     parts: list[pd.DataFrame] = []
     files: list[str] = []
-    for key, names, given in (("domains", IOD2025_DOMAINS, path),
-                              ("subdomains", IOD2025_SUBDOMAINS, subdomains_path)):
+    for key, names, given in (
+        ("domains", IOD2025_DOMAINS, path),
+        ("subdomains", IOD2025_SUBDOMAINS, subdomains_path),
+    ):
         chosen = {i: names[i] for i in idx if i in names}
         if not chosen:
             continue
@@ -124,14 +152,22 @@ def read_iod2025(path: PathLike | None = None, subdomains_path: PathLike | None 
         files.append(p.name)
     table = pd.concat(parts, axis=1, join="outer").sort_index().reset_index()
     if table.isna().any().any():
-        raise ValidationError(f"IoD2025 tables {files} do not hold the same LSOAs, or have blank "
-                              "scores; use the matching domains and sub-domains files")
+        raise ValidationError(
+            f"IoD2025 tables {files} do not hold the same LSOAs, or have blank "
+            "scores; use the matching domains and sub-domains files"
+        )
     scores = tuple(f"iod2025_{i}_{m}" for i in idx for m in _MEASURES)
     return NeedLayer(
-        name="iod2025", title="English Indices of Deprivation 2025: " + ", ".join(idx),
-        table=table[[C.LSOA_CODE, *scores]], lsoa_vintage=2021,
+        name="iod2025",
+        title="English Indices of Deprivation 2025: " + ", ".join(idx),
+        table=table[[C.LSOA_CODE, *scores]],
+        lsoa_vintage=2021,
         source="Ministry of Housing, Communities and Local Government, English Indices of "
-               f"Deprivation 2025, File 7 (files {', '.join(files)})",
+        f"Deprivation 2025, File 7 (files {', '.join(files)})",
         vintage="IoD2025 (MHCLG, published 30 October 2025)",
-        licence=OGL, attribution=_ATTRIBUTION, scores=scores, labels=_labels(idx),
-        notes=("Ranks and deciles are national (England, 33,755 LSOAs): 1 = most deprived.",))
+        licence=OGL,
+        attribution=_ATTRIBUTION,
+        scores=scores,
+        labels=_labels(idx),
+        notes=("Ranks and deciles are national (England, 33,755 LSOAs): 1 = most deprived.",),
+    )

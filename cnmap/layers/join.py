@@ -41,9 +41,17 @@ __all__ = ["read_lsoa_lookup", "convert_layer", "join_layers", "layer_sources", 
 
 PathLike = str | os.PathLike[str]
 
-LOOKUP_FILE: tuple[str, ...] = ("england", "lookups", "LSOA11_LSOA21_LAD22_ExactFit_Lookup_EW_V3.csv")
-_LOOKUP_COLUMNS = {"LSOA11CD": "lsoa11_code", "LSOA21CD": "lsoa21_code", "CHGIND": "change",
-                   "LAD22CD": "lad22_code"}
+LOOKUP_FILE: tuple[str, ...] = (
+    "england",
+    "lookups",
+    "LSOA11_LSOA21_LAD22_ExactFit_Lookup_EW_V3.csv",
+)
+_LOOKUP_COLUMNS = {
+    "LSOA11CD": "lsoa11_code",
+    "LSOA21CD": "lsoa21_code",
+    "CHGIND": "change",
+    "LAD22CD": "lad22_code",
+}
 _CODE = {2011: "lsoa11_code", 2021: "lsoa21_code"}
 
 
@@ -67,8 +75,9 @@ def read_lsoa_lookup(path: PathLike | None = None) -> pd.DataFrame:
     frame = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
     absent = [c for c in _LOOKUP_COLUMNS if c not in frame.columns]
     if absent:
-        raise MissingColumnError(f"{p.name}: columns {absent} are missing; is it the ONS LSOA11 "
-                                 "to LSOA21 lookup?")
+        raise MissingColumnError(
+            f"{p.name}: columns {absent} are missing; is it the ONS LSOA11 to LSOA21 lookup?"
+        )
     out = frame[list(_LOOKUP_COLUMNS)].rename(columns=_LOOKUP_COLUMNS)
     return out.drop_duplicates(["lsoa11_code", "lsoa21_code"], ignore_index=True)
 
@@ -76,8 +85,9 @@ def read_lsoa_lookup(path: PathLike | None = None) -> pd.DataFrame:
 def _check_lookup(lookup: pd.DataFrame) -> None:
     absent = [c for c in ("lsoa11_code", "lsoa21_code") if c not in lookup.columns]
     if absent:
-        raise MissingColumnError(f"lookup has no {absent} column(s); read it with "
-                                 "cnmap.layers.read_lsoa_lookup")
+        raise MissingColumnError(
+            f"lookup has no {absent} column(s); read it with cnmap.layers.read_lsoa_lookup"
+        )
 
 
 def _pairs(lookup: pd.DataFrame, src: str, dst: str, codes: Iterable[str] | None) -> pd.DataFrame:
@@ -89,8 +99,9 @@ def _pairs(lookup: pd.DataFrame, src: str, dst: str, codes: Iterable[str] | None
     return pairs
 
 
-def _fractions(pairs: pd.DataFrame, src: str, dst: str, weights: pd.Series | None,
-               layer: NeedLayer) -> np.ndarray:
+def _fractions(
+    pairs: pd.DataFrame, src: str, dst: str, weights: pd.Series | None, layer: NeedLayer
+) -> np.ndarray:
     """Share of each source LSOA's count that goes to each of its targets (sums to 1)."""
     n_targets = pairs.groupby(src)[dst].transform("size").to_numpy()
     frac = np.ones(len(pairs))
@@ -101,14 +112,17 @@ def _fractions(pairs: pd.DataFrame, src: str, dst: str, weights: pd.Series | Non
         raise ValidationError(
             f"need layer {layer.name!r}: {int(multi.sum())} LSOA(s) change between vintages and "
             "their counts must be shared by population: give weights= (a population column of "
-            "the LSOA table, or a Series by target LSOA code)")
+            "the LSOA table, or a Series by target LSOA code)"
+        )
     w = pd.to_numeric(weights, errors="coerce").reindex(pairs.loc[multi, dst]).to_numpy(float)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         codes = pairs.loc[multi, dst].to_numpy()[bad]
-        raise MissingLSOAError(f"need layer {layer.name!r}: weights have no population (or a "
-                               f"negative one) for LSOA(s) {_codes_text(codes)}, needed to share "
-                               "the counts of LSOAs that changed between vintages")
+        raise MissingLSOAError(
+            f"need layer {layer.name!r}: weights have no population (or a "
+            f"negative one) for LSOA(s) {_codes_text(codes)}, needed to share "
+            "the counts of LSOAs that changed between vintages"
+        )
     sub = pd.DataFrame({"s": pairs.loc[multi, src].to_numpy(), "w": w})
     tot = sub.groupby("s")["w"].transform("sum").to_numpy()
     size = sub.groupby("s")["w"].transform("size").to_numpy()
@@ -116,8 +130,9 @@ def _fractions(pairs: pd.DataFrame, src: str, dst: str, weights: pd.Series | Non
     return frac
 
 
-def _converted_table(layer: NeedLayer, pairs: pd.DataFrame, src: str, dst: str,
-                     frac: np.ndarray) -> pd.DataFrame:
+def _converted_table(
+    layer: NeedLayer, pairs: pd.DataFrame, src: str, dst: str, frac: np.ndarray
+) -> pd.DataFrame:
     values = layer.table.set_index(C.LSOA_CODE)
     counts, scores = list(layer.counts), list(layer.scores)
     key = pairs[dst].to_numpy()
@@ -142,15 +157,22 @@ def _change_note(pairs: pd.DataFrame, src: str, dst: str, frm: int, to: int) -> 
     n_dst = pairs.groupby(src)[dst].transform("nunique")
     splits = int(pairs.loc[n_dst > 1, src].nunique())
     merges = int(pairs.loc[n_src > 1, dst].nunique())
-    return (f"Converted from LSOA {frm} to LSOA {to} through the ONS exact-fit lookup: "
-            f"{splits} source LSOA(s) shared among several targets by the targets' population "
-            f"(counts) or repeated (scores); {merges} target LSOA(s) made of several sources "
-            "(counts summed, scores averaged).")
+    return (
+        f"Converted from LSOA {frm} to LSOA {to} through the ONS exact-fit lookup: "
+        f"{splits} source LSOA(s) shared among several targets by the targets' population "
+        f"(counts) or repeated (scores); {merges} target LSOA(s) made of several sources "
+        "(counts summed, scores averaged)."
+    )
 
 
-def convert_layer(layer: NeedLayer, lsoa_vintage: int, *, lookup: pd.DataFrame,
-                  weights: pd.Series | None = None,
-                  codes: Iterable[str] | None = None) -> NeedLayer:
+def convert_layer(
+    layer: NeedLayer,
+    lsoa_vintage: int,
+    *,
+    lookup: pd.DataFrame,
+    weights: pd.Series | None = None,
+    codes: Iterable[str] | None = None,
+) -> NeedLayer:
     """A need layer moved to the other LSOA vintage (see the module notes for the method).
 
     Parameters
@@ -193,22 +215,35 @@ def _weights(frame: pd.DataFrame, on: str, weights: str | pd.Series | None) -> p
         return weights
     if weights not in frame.columns:
         return None  # only an error if a changed LSOA's counts must be shared (_fractions)
-    return pd.Series(pd.to_numeric(frame[weights], errors="coerce").to_numpy(float),
-                     index=frame[on].astype(str).to_numpy())
+    return pd.Series(
+        pd.to_numeric(frame[weights], errors="coerce").to_numpy(float),
+        index=frame[on].astype(str).to_numpy(),
+    )
 
 
-def _missing_message(layer: NeedLayer, missing: Sequence[str], original: int,
-                     vintage: int) -> str:
-    how = "" if original == vintage else (
-        f" after conversion from LSOA {original} (the lookup gives them a source LSOA absent "
-        "from the layer)")
-    return (f"need layer {layer.name!r} ({layer.title}) has no row for {len(missing)} LSOA(s) of "
-            f"the table{how}: {_codes_text(missing)}. Use a layer that covers the whole area; "
-            "their values are never left blank")
+def _missing_message(layer: NeedLayer, missing: Sequence[str], original: int, vintage: int) -> str:
+    how = (
+        ""
+        if original == vintage
+        else (
+            f" after conversion from LSOA {original} (the lookup gives them a source LSOA absent "
+            "from the layer)"
+        )
+    )
+    return (
+        f"need layer {layer.name!r} ({layer.title}) has no row for {len(missing)} LSOA(s) of "
+        f"the table{how}: {_codes_text(missing)}. Use a layer that covers the whole area; "
+        "their values are never left blank"
+    )
 
 
-def _layer_for(layer: NeedLayer, codes: pd.Index, vintage: int, lookup: pd.DataFrame | None,
-               weights: pd.Series | None) -> NeedLayer:
+def _layer_for(
+    layer: NeedLayer,
+    codes: pd.Index,
+    vintage: int,
+    lookup: pd.DataFrame | None,
+    weights: pd.Series | None,
+) -> NeedLayer:
     original = layer.lsoa_vintage
     if original != vintage:
         lookup = read_lsoa_lookup() if lookup is None else lookup
@@ -219,9 +254,15 @@ def _layer_for(layer: NeedLayer, codes: pd.Index, vintage: int, lookup: pd.DataF
     return layer.subset(codes)
 
 
-def join_layers(lsoas: Any, layers: NeedLayer | Sequence[NeedLayer], *, on: str = C.LSOA_CODE,
-                lsoa_vintage: int | None = None, lookup: pd.DataFrame | None = None,
-                weights: str | pd.Series | None = C.POPULATION) -> pd.DataFrame:
+def join_layers(
+    lsoas: Any,
+    layers: NeedLayer | Sequence[NeedLayer],
+    *,
+    on: str = C.LSOA_CODE,
+    lsoa_vintage: int | None = None,
+    lookup: pd.DataFrame | None = None,
+    weights: str | pd.Series | None = C.POPULATION,
+) -> pd.DataFrame:
     """The LSOA table with the need layers' columns added, joined by LSOA code.
 
     Parameters
@@ -256,19 +297,25 @@ def join_layers(lsoas: Any, layers: NeedLayer | Sequence[NeedLayer], *, on: str 
     """
     frame, vintage = _frame_and_vintage(lsoas, lsoa_vintage)
     if on not in frame.columns:
-        raise MissingColumnError(f"on={on!r} is not a column of the LSOA table (columns: "
-                                 f"{list(frame.columns)})")
+        raise MissingColumnError(
+            f"on={on!r} is not a column of the LSOA table (columns: {list(frame.columns)})"
+        )
     layer_list = [layers] if isinstance(layers, NeedLayer) else list(layers)
     codes = pd.Index(frame[on].astype(str).unique())
     out = frame.copy()
-    w = _weights(frame, on, weights) if any(ly.lsoa_vintage != vintage for ly in layer_list) \
+    w = (
+        _weights(frame, on, weights)
+        if any(ly.lsoa_vintage != vintage for ly in layer_list)
         else None
+    )
     for layer in layer_list:
         sub = _layer_for(layer, codes, vintage, lookup, w).table.set_index(C.LSOA_CODE)
         clash = [c for c in sub.columns if c in out.columns]
         if clash:
-            raise ValidationError(f"need layer {layer.name!r}: columns {clash} are already in the "
-                                  "table; drop them first or join another layer")
+            raise ValidationError(
+                f"need layer {layer.name!r}: columns {clash} are already in the "
+                "table; drop them first or join another layer"
+            )
         aligned = sub.reindex(frame[on].astype(str).to_numpy())
         for col in sub.columns:
             out[col] = aligned[col].to_numpy()
@@ -280,14 +327,17 @@ def _frame_and_vintage(lsoas: Any, lsoa_vintage: int | None) -> tuple[pd.DataFra
 
     if isinstance(lsoas, Area):
         if lsoa_vintage is not None and lsoa_vintage != lsoas.lsoa_vintage:
-            raise ValidationError(f"lsoa_vintage={lsoa_vintage} but the area's LSOAs are "
-                                  f"{lsoas.lsoa_vintage}")
+            raise ValidationError(
+                f"lsoa_vintage={lsoa_vintage} but the area's LSOAs are {lsoas.lsoa_vintage}"
+            )
         return lsoas.lsoas, int(lsoas.lsoa_vintage)
     if not isinstance(lsoas, pd.DataFrame):
         raise ValidationError(f"lsoas must be an LSOA table or an Area, not {type(lsoas).__name__}")
     if lsoa_vintage not in LSOA_VINTAGES:
-        raise ValidationError(f"lsoa_vintage={lsoa_vintage!r}: say which LSOA vintage the table's "
-                              f"codes are, one of {LSOA_VINTAGES}")
+        raise ValidationError(
+            f"lsoa_vintage={lsoa_vintage!r}: say which LSOA vintage the table's "
+            f"codes are, one of {LSOA_VINTAGES}"
+        )
     return lsoas, int(lsoa_vintage)
 
 

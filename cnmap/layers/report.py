@@ -60,14 +60,17 @@ def report_layers(area: Area, *, lookup: pd.DataFrame | None = None) -> list[Nee
     lk = read_lsoa_lookup() if lookup is None else lookup
     weights = None
     if C.POPULATION in lsoas.columns:
-        weights = pd.Series(pd.to_numeric(lsoas[C.POPULATION], errors="coerce").to_numpy(float),
-                            index=codes)
+        weights = pd.Series(
+            pd.to_numeric(lsoas[C.POPULATION], errors="coerce").to_numpy(float), index=codes
+        )
 
     def on_area(layer: NeedLayer) -> NeedLayer:
         return _layer_for(layer, codes, vintage, lk, weights)
 
-    census = [on_area(read(None)) for read in (read_ethnic_group, read_disability,
-                                                read_household_deprivation)]
+    census = [
+        on_area(read(None))
+        for read in (read_ethnic_group, read_disability, read_household_deprivation)
+    ]
     census.append(on_area(read_age(lad_code=area.lad_code)))
     deri = on_area(read_deri())
     return [*census, score_bands(deri, "deri_score", population=census[-1])]

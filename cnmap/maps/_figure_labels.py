@@ -151,8 +151,12 @@ class _Scene:
 def _points_in(box: Box, points: np.ndarray) -> int:
     if not len(points):
         return 0
-    inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2])
-              & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
+    inside = (
+        (points[:, 0] >= box[0])
+        & (points[:, 0] <= box[2])
+        & (points[:, 1] >= box[1])
+        & (points[:, 1] <= box[3])
+    )
     return int(inside.sum())
 
 
@@ -163,8 +167,15 @@ def _cost(box: Box, scene: _Scene, area: float) -> float:
     return 100.0 * (clash + 2 * _outside(box, scene.frame)) / area + covered
 
 
-def _best_box(x: float, y: float, w: float, h: float, unit: float, scene: _Scene,
-              radii: Sequence[float] = _RADII_IN) -> Box:
+def _best_box(
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    unit: float,
+    scene: _Scene,
+    radii: Sequence[float] = _RADII_IN,
+) -> Box:
     best: tuple[float, Box] | None = None
     for step, r in enumerate(radii):
         for k, (dx, dy) in enumerate(_DIRECTIONS):
@@ -255,23 +266,60 @@ def place_labels(
     return placed
 
 
-def _draw_label(ax: Axes, lab: AreaLabel, box: Box, fontsize: float, colour: str,
-                ring: str | None, ring_pt: float) -> None:
+def _draw_label(
+    ax: Axes,
+    lab: AreaLabel,
+    box: Box,
+    fontsize: float,
+    colour: str,
+    ring: str | None,
+    ring_pt: float,
+) -> None:
     from matplotlib import patheffects
 
     halo = [patheffects.withStroke(linewidth=2.4, foreground=HALO)]
     ex, ey = _nearest_edge(box, lab.x, lab.y)
-    ax.plot([lab.x, ex], [lab.y, ey], color=colour, linewidth=0.9, zorder=11,
-            path_effects=halo, solid_capstyle="round")
+    ax.plot(
+        [lab.x, ex],
+        [lab.y, ey],
+        color=colour,
+        linewidth=0.9,
+        zorder=11,
+        path_effects=halo,
+        solid_capstyle="round",
+    )
     if ring is not None:
-        ax.plot([lab.x], [lab.y], marker="o", markersize=ring_pt, markerfacecolor="none",
-                markeredgecolor=ring, markeredgewidth=1.6, zorder=11, path_effects=halo)
+        ax.plot(
+            [lab.x],
+            [lab.y],
+            marker="o",
+            markersize=ring_pt,
+            markerfacecolor="none",
+            markeredgecolor=ring,
+            markeredgewidth=1.6,
+            zorder=11,
+            path_effects=halo,
+        )
     ax.plot([lab.x], [lab.y], marker="o", markersize=3, color=colour, zorder=11)
-    ax.text((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, lab.text, fontsize=fontsize,
-            ha="center", va="center", color=colour, zorder=12, linespacing=LINE_SPACING,
-            fontweight="bold",
-            bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.92,
-                  "edgecolor": colour, "linewidth": 0.6})
+    ax.text(
+        (box[0] + box[2]) / 2,
+        (box[1] + box[3]) / 2,
+        lab.text,
+        fontsize=fontsize,
+        ha="center",
+        va="center",
+        color=colour,
+        zorder=12,
+        linespacing=LINE_SPACING,
+        fontweight="bold",
+        bbox={
+            "boxstyle": "round,pad=0.25",
+            "facecolor": "white",
+            "alpha": 0.92,
+            "edgecolor": colour,
+            "linewidth": 0.6,
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -315,17 +363,46 @@ def number_areas(
     return np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in placed])
 
 
-def _draw_disc(ax: Axes, lab: AreaLabel, box: Box, fontsize: float, colour: str,
-               ring: str | None, ring_pt: float) -> None:
+def _draw_disc(
+    ax: Axes,
+    lab: AreaLabel,
+    box: Box,
+    fontsize: float,
+    colour: str,
+    ring: str | None,
+    ring_pt: float,
+) -> None:
     from matplotlib import patheffects
 
     halo = [patheffects.withStroke(linewidth=2.0, foreground=HALO)]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     ax.plot([lab.x, cx], [lab.y, cy], color=colour, linewidth=0.7, zorder=11, path_effects=halo)
     if ring is not None:
-        ax.plot([lab.x], [lab.y], marker="o", markersize=ring_pt, markerfacecolor="none",
-                markeredgecolor=ring, markeredgewidth=1.4, zorder=11, path_effects=halo)
-    ax.text(cx, cy, str(lab.number), fontsize=fontsize, fontweight="bold", ha="center",
-            va="center", color=colour, zorder=12,
-            bbox={"boxstyle": "circle,pad=0.18", "facecolor": "white", "edgecolor": colour,
-                  "linewidth": 0.8})
+        ax.plot(
+            [lab.x],
+            [lab.y],
+            marker="o",
+            markersize=ring_pt,
+            markerfacecolor="none",
+            markeredgecolor=ring,
+            markeredgewidth=1.4,
+            zorder=11,
+            path_effects=halo,
+        )
+    ax.text(
+        cx,
+        cy,
+        str(lab.number),
+        fontsize=fontsize,
+        fontweight="bold",
+        ha="center",
+        va="center",
+        color=colour,
+        zorder=12,
+        bbox={
+            "boxstyle": "circle,pad=0.18",
+            "facecolor": "white",
+            "edgecolor": colour,
+            "linewidth": 0.8,
+        },
+    )

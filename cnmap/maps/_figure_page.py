@@ -303,8 +303,9 @@ def subtitle_text(f: RunFacts, minutes: float | None, *, lead: str | None = None
     return ". ".join(p.rstrip(".") for p in parts if p) + "."
 
 
-def source_text(f: RunFacts, *, deprivation: bool = True, extra: Sequence[str] = (),
-                bodies: Sequence[str] = ()) -> str:
+def source_text(
+    f: RunFacts, *, deprivation: bool = True, extra: Sequence[str] = (), bodies: Sequence[str] = ()
+) -> str:
     """The source and licence line: OS, ONS and MHCLG (OGL), Royal Mail and OSM as relevant.
 
     Parameters
@@ -431,9 +432,7 @@ class Page:
             height_in / self.height_in,
         )
 
-    def add_axes(
-        self, left_in: float, bottom_in: float, width_in: float, height_in: float
-    ) -> Axes:
+    def add_axes(self, left_in: float, bottom_in: float, width_in: float, height_in: float) -> Axes:
         """New axes at a rectangle given in inches within the body."""
         return self.fig.add_axes(self.rect(left_in, bottom_in, width_in, height_in))
 
@@ -442,19 +441,19 @@ class Page:
         return x_in / self.width_in, (self.body_bottom_in + y_in) / self.height_in
 
 
-def _blocks(
-    texts: Sequence[tuple[str | None, float, str, str]], width_in: float
-) -> list[_Block]:
+def _blocks(texts: Sequence[tuple[str | None, float, str, str]], width_in: float) -> list[_Block]:
     out = []
     for text, size, weight, colour in texts:
         if text:
-            out.append(_Block(tuple(wrap_text(text, size, width_in, weight=weight)), size,
-                              weight, colour))
+            out.append(
+                _Block(tuple(wrap_text(text, size, width_in, weight=weight)), size, weight, colour)
+            )
     return out
 
 
-def _draw_blocks(fig: Figure, blocks: Sequence[_Block], top_in: float, height_in: float,
-                 left_in: float) -> None:
+def _draw_blocks(
+    fig: Figure, blocks: Sequence[_Block], top_in: float, height_in: float, left_in: float
+) -> None:
     y = top_in
     for b in blocks:
         fig.text(
@@ -507,10 +506,17 @@ def new_page(
     from matplotlib.figure import Figure
 
     text_w = width_in - 2 * MARGIN_IN
-    head = _blocks([(title, TITLE_PT, "bold", TEXT_COLOUR),
-                    (subtitle, SUBTITLE_PT, "normal", MUTED_COLOUR)], text_w)
-    foot = _blocks([*((n, NOTE_PT, "normal", TEXT_COLOUR) for n in notes),
-                    (source, NOTE_PT, "normal", MUTED_COLOUR)], text_w)
+    head = _blocks(
+        [(title, TITLE_PT, "bold", TEXT_COLOUR), (subtitle, SUBTITLE_PT, "normal", MUTED_COLOUR)],
+        text_w,
+    )
+    foot = _blocks(
+        [
+            *((n, NOTE_PT, "normal", TEXT_COLOUR) for n in notes),
+            (source, NOTE_PT, "normal", MUTED_COLOUR),
+        ],
+        text_w,
+    )
     head_h = sum(b.height_in for b in head) + (0.06 if head else 0.0)
     foot_h = sum(b.height_in for b in foot) + footer_extra_in + (0.06 if foot else 0.0)
     height = MARGIN_IN + head_h + body_height_in + foot_h + MARGIN_IN
@@ -518,5 +524,10 @@ def new_page(
     fig.set_label(PAGE_LABEL)
     _draw_blocks(fig, head, height - MARGIN_IN, height, MARGIN_IN)
     _draw_blocks(fig, foot, MARGIN_IN + foot_h - footer_extra_in - 0.06, height, MARGIN_IN)
-    return Page(fig=fig, width_in=width_in, height_in=height,
-                body_bottom_in=MARGIN_IN + foot_h, body_height_in=body_height_in)
+    return Page(
+        fig=fig,
+        width_in=width_in,
+        height_in=height,
+        body_bottom_in=MARGIN_IN + foot_h,
+        body_height_in=body_height_in,
+    )

@@ -287,11 +287,15 @@ def type_symbols(types: Iterable[object]) -> dict[str, tuple[str, str]]:
     order = _type_order(_type_counts(types))
     n = len(ORG_TYPE_COLOURS)
     if len(order) > n * len(SHAPES):
-        logger.warning("%d organisation types: more than the %d distinct map symbols, so some "
-                       "share a symbol; group the types (type_labels) to tell them apart",
-                       len(order), n * len(SHAPES))
-    return {k: (ORG_TYPE_COLOURS[i % n], SHAPES[(i // n) % len(SHAPES)])
-            for i, k in enumerate(order)}
+        logger.warning(
+            "%d organisation types: more than the %d distinct map symbols, so some "
+            "share a symbol; group the types (type_labels) to tell them apart",
+            len(order),
+            n * len(SHAPES),
+        )
+    return {
+        k: (ORG_TYPE_COLOURS[i % n], SHAPES[(i // n) % len(SHAPES)]) for i, k in enumerate(order)
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -299,8 +303,9 @@ def type_symbols(types: Iterable[object]) -> dict[str, tuple[str, str]]:
 # --------------------------------------------------------------------------------------
 
 
-def coverage_edges(values: Sequence[object], classes: str | Sequence[float] = "steps",
-                   k: int = 5) -> tuple[float, ...]:
+def coverage_edges(
+    values: Sequence[object], classes: str | Sequence[float] = "steps", k: int = 5
+) -> tuple[float, ...]:
     """Class edges (0..1, ascending, first 0 and last 1) for shares of residents covered.
 
     ``classes``: ``"steps"`` (:data:`COVERAGE_STEPS`: under 50%, 50-75%, 75-90%, 90-95%,
@@ -312,8 +317,10 @@ def coverage_edges(values: Sequence[object], classes: str | Sequence[float] = "s
         if classes == "steps":
             return COVERAGE_STEPS
         if classes not in ("natural", "quantiles"):
-            raise ValueError(f"classes={classes!r}: use 'steps', 'natural', 'quantiles' or a "
-                             "sequence of edges between 0 and 1")
+            raise ValueError(
+                f"classes={classes!r}: use 'steps', 'natural', 'quantiles' or a "
+                "sequence of edges between 0 and 1"
+            )
         return _edges_from_data(values, classes, k)
     inner = sorted({float(e) for e in classes if 0.0 < float(e) < 1.0})
     if not inner:
@@ -465,8 +472,15 @@ def decile_words(value: object) -> str:
     return f"{d} of 10"
 
 
-_DAY_WORDS = {"Mo": "Monday", "Tu": "Tuesday", "We": "Wednesday", "Th": "Thursday",
-              "Fr": "Friday", "Sa": "Saturday", "Su": "Sunday"}
+_DAY_WORDS = {
+    "Mo": "Monday",
+    "Tu": "Tuesday",
+    "We": "Wednesday",
+    "Th": "Thursday",
+    "Fr": "Friday",
+    "Sa": "Saturday",
+    "Su": "Sunday",
+}
 _DAY_ORDER = list(_DAY_WORDS)
 _TIME = r"(?:[01]?\d|2[0-4]):[0-5]\d"
 _SPAN = rf"{_TIME}-{_TIME}"
@@ -569,9 +583,12 @@ def address_and_postcode(address: object, postcode: object) -> tuple[str | None,
     pc = None if _missing(postcode) or str(postcode).strip() == "" else str(postcode).strip()
     if addr is not None:
         found = list(_POSTCODE.finditer(addr))
-        while len(found) >= 2 and _pc_key(found[-1].group(0)) == _pc_key(found[-2].group(0)) \
-                and addr[found[-2].end():found[-1].start()].strip(" ,") == "" \
-                and addr[found[-1].end():].strip(" ,.") == "":
+        while (
+            len(found) >= 2
+            and _pc_key(found[-1].group(0)) == _pc_key(found[-2].group(0))
+            and addr[found[-2].end() : found[-1].start()].strip(" ,") == ""
+            and addr[found[-1].end() :].strip(" ,.") == ""
+        ):
             addr = addr[: found[-2].end()]
             found = found[:-1]
         if pc is not None and any(_pc_key(f.group(0)) == _pc_key(pc) for f in found):
@@ -605,18 +622,25 @@ def symbol_svg(colour: str, shape: str, *, approximate: bool = False, size: int 
     """
     body = _SHAPE_SVG[shape]
     c = _hex(colour)
-    paint = (f'fill="#ffffff" stroke="{c}" stroke-width="2.6" stroke-dasharray="2.2 1.6"'
-             if approximate else f'fill="{c}" stroke="#1a1a1a" stroke-width="1.4"')
-    return (f'<svg width="{size}" height="{size}" viewBox="0 0 14 14" '
-            f'style="vertical-align:middle;margin-right:6px"><g {paint}>{body}</g></svg>')
+    paint = (
+        f'fill="#ffffff" stroke="{c}" stroke-width="2.6" stroke-dasharray="2.2 1.6"'
+        if approximate
+        else f'fill="{c}" stroke="#1a1a1a" stroke-width="1.4"'
+    )
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="0 0 14 14" '
+        f'style="vertical-align:middle;margin-right:6px"><g {paint}>{body}</g></svg>'
+    )
 
 
 def _swatch(colour: str, shape: str) -> str:
     if shape in _SHAPE_SVG:
         return symbol_svg(colour, shape)
     if shape == "outline":
-        return (f'<span style="{_SWATCH}background:transparent;'
-                f'border:3px solid {_hex(colour)};box-sizing:border-box"></span>')
+        return (
+            f'<span style="{_SWATCH}background:transparent;'
+            f'border:3px solid {_hex(colour)};box-sizing:border-box"></span>'
+        )
     if shape == "hollow":
         return symbol_svg(colour, "circle", approximate=True)
     return f'<span style="{_SWATCH}background:{_hex(colour)};border:1px solid #555"></span>'
@@ -637,13 +661,14 @@ def legend_html(
     here; colours must be hex strings.
     """
     rows = "".join(
-        f"<div>{_swatch(item[0], item[2] if len(item) > 2 else shape)}"
-        f"{esc(item[1])}</div>"
+        f"<div>{_swatch(item[0], item[2] if len(item) > 2 else shape)}{esc(item[1])}</div>"
         for item in items
     )
     foot = f'<div class="cnmap-note">{esc(note)}</div>' if note else ""
-    return (f'<details class="cnmap-legend cnmap-fold" open style="{_BOX}">'
-            f"<summary><b>{esc(title)}</b></summary>{rows}{foot}</details>")
+    return (
+        f'<details class="cnmap-legend cnmap-fold" open style="{_BOX}">'
+        f"<summary><b>{esc(title)}</b></summary>{rows}{foot}</details>"
+    )
 
 
 #: Provision bands of the bivariate view: share of residents within the walk (absolute, the
@@ -689,8 +714,9 @@ def deprivation_words(band: int, decile: object) -> str:
     return "n/a" if word is None else f"{word}: decile {int(decile)} of 10"  # type: ignore[call-overload]
 
 
-def bivariate_legend_html(minutes: str = "15", domain: str = "IMD",
-                          title: str = "Deprivation × walking provision") -> str:
+def bivariate_legend_html(
+    minutes: str = "15", domain: str = "IMD", title: str = "Deprivation × walking provision"
+) -> str:
     """HTML of the 3x3 bivariate legend (rows: provision, columns: national deprivation)."""
     cell = "width:18px;height:18px;border:1px solid #fff;"
     rows = []
@@ -703,10 +729,12 @@ def bivariate_legend_html(minutes: str = "15", domain: str = "IMD",
         rows.append(f"<tr>{cells}</tr>")
     table = '<table style="border-collapse:collapse">' + "".join(rows) + "</table>"
     lo, hi = (f"{100 * e:.0f}%" for e in PROVISION_EDGES)
-    note = (f"Provision: share of an area's residents within a {minutes}-minute walk of an "
-            f"organisation (low: under {lo}; middle: {lo} to {hi}; high: {hi} or more), the "
-            f"same bands in every place. Deprivation: national {domain} deciles (high: 1–2, "
-            "the most deprived 20% in England; middle: 3–5; lower: 6–10).")
+    note = (
+        f"Provision: share of an area's residents within a {minutes}-minute walk of an "
+        f"organisation (low: under {lo}; middle: {lo} to {hi}; high: {hi} or more), the "
+        f"same bands in every place. Deprivation: national {domain} deciles (high: 1–2, "
+        "the most deprived 20% in England; middle: 3–5; lower: 6–10)."
+    )
     return (
         f'<details class="cnmap-legend cnmap-fold" open style="{_BOX}"><summary><b>'
         f"{esc(title)}</b></summary>"

@@ -196,9 +196,11 @@ def _decile_lead(table: pd.DataFrame, minutes: float, overall: float, place: str
     col = f"share_covered_{minutes:g}min"
     first, last = table.iloc[0], table.iloc[-1]
     where = f"all of {place}" if place else "all residents"
-    return (f"Within a {minutes:g}-minute walk: {_pct(first[col])} of residents in decile "
-            f"{int(first['decile'])} (most deprived), {_pct(last[col])} in decile "
-            f"{int(last['decile'])}, {_pct(overall)} across {where}")
+    return (
+        f"Within a {minutes:g}-minute walk: {_pct(first[col])} of residents in decile "
+        f"{int(first['decile'])} (most deprived), {_pct(last[col])} in decile "
+        f"{int(last['decile'])}, {_pct(overall)} across {where}"
+    )
 
 
 def _bars(ax: Axes, table: pd.DataFrame, minutes: float) -> list[Any]:
@@ -206,14 +208,23 @@ def _bars(ax: Axes, table: pd.DataFrame, minutes: float) -> list[Any]:
     x = np.arange(len(table), dtype=float)
     shares = 100 * table[f"share_covered_{minutes:g}min"].to_numpy(float)
     colours = [S.decile_colour(d) for d in table["decile"]]
-    bars = ax.bar(x, shares, width=_BAR_W, color=colours, edgecolor="#333333", linewidth=0.6,
-                  zorder=2)
+    bars = ax.bar(
+        x, shares, width=_BAR_W, color=colours, edgecolor="#333333", linewidth=0.6, zorder=2
+    )
     for xi, v, c in zip(x, shares, colours, strict=True):
         inside = v > 12
-        ax.text(float(xi), v - 1.5 if inside else v + 1.5, f"{v:.1f}%", ha="center",
-                va="top" if inside else "bottom", fontsize=_TICK_PT, fontweight="bold",
-                color="white" if inside and _luminance(c) < 0.45 else "#111111", zorder=4,
-                bbox=_label_box(c if inside else "white"))
+        ax.text(
+            float(xi),
+            v - 1.5 if inside else v + 1.5,
+            f"{v:.1f}%",
+            ha="center",
+            va="top" if inside else "bottom",
+            fontsize=_TICK_PT,
+            fontweight="bold",
+            color="white" if inside and _luminance(c) < 0.45 else "#111111",
+            zorder=4,
+            bbox=_label_box(c if inside else "white"),
+        )
     return list(bars)
 
 
@@ -223,15 +234,23 @@ def _other_limits(ax: Axes, table: pd.DataFrame, minutes: float, limits: Sequenc
     others = [t for t in limits if float(t) != minutes]
     for k, t in enumerate(others):
         y = 100 * table[f"share_covered_{t:g}min"].to_numpy(float)
-        ax.plot(x, y, linestyle="", marker=_MARKERS[k % len(_MARKERS)], markersize=5.5,
-                markerfacecolor="#111111", markeredgecolor="white", markeredgewidth=0.8,
-                zorder=5, label=f"{t:g}-minute walk")
+        ax.plot(
+            x,
+            y,
+            linestyle="",
+            marker=_MARKERS[k % len(_MARKERS)],
+            markersize=5.5,
+            markerfacecolor="#111111",
+            markeredgecolor="white",
+            markeredgewidth=0.8,
+            zorder=5,
+            label=f"{t:g}-minute walk",
+        )
 
 
 def _decile_axes(ax: Axes, table: pd.DataFrame, index_name: str, place: str | None) -> None:
     x = np.arange(len(table))
-    ticks = [f"{int(d)}\n{p:,.0f}" for d, p in zip(table["decile"], table[POPULATION],
-                                                      strict=True)]
+    ticks = [f"{int(d)}\n{p:,.0f}" for d, p in zip(table["decile"], table[POPULATION], strict=True)]
     ax.set_xticks(x, ticks)
     ax.set_xlim(-0.6, len(table) - 0.4)
     ax.set_ylim(0, 100)
@@ -240,8 +259,12 @@ def _decile_axes(ax: Axes, table: pd.DataFrame, index_name: str, place: str | No
     ax.grid(axis="y", color="#dddddd", linewidth=0.6, zorder=0)
     ax.set_ylabel("Residents within walking reach (%)", fontsize=_TEXT_PT)
     who = f"residents of {place}" if place else "residents"
-    ax.set_xlabel(f"National {index_name} decile (1 = most deprived 10% of LSOAs in England)\n"
-                  f"under each decile: its {who}", fontsize=_TEXT_PT, linespacing=LINE_SPACING)
+    ax.set_xlabel(
+        f"National {index_name} decile (1 = most deprived 10% of LSOAs in England)\n"
+        f"under each decile: its {who}",
+        fontsize=_TEXT_PT,
+        linespacing=LINE_SPACING,
+    )
     _style_axes(ax)
 
 
@@ -289,10 +312,17 @@ def decile_figure(
     overall = _overall_share(result, t, table)
     name = _index_name(index, facts.iod)
     page = new_page(
-        title=_auto(title, title_text(facts, f"residents within a {t:g}-minute walk of an "
-                           f"organisation, by national {name} decile")),
-        subtitle=_auto(subtitle, subtitle_text(facts, t, lead=_decile_lead(table, t, overall,
-                                                                            facts.place))),
+        title=_auto(
+            title,
+            title_text(
+                facts,
+                f"residents within a {t:g}-minute walk of an "
+                f"organisation, by national {name} decile",
+            ),
+        ),
+        subtitle=_auto(
+            subtitle, subtitle_text(facts, t, lead=_decile_lead(table, t, overall, facts.place))
+        ),
         body_height_in=3.9,
         notes=[_decile_note(t, limits, name)],
         source=_auto(attribution, source_text(facts, deprivation=True)),
@@ -301,8 +331,14 @@ def decile_figure(
     _bars(ax, table, t)
     _other_limits(ax, table, t, limits)
     label = f"All of {facts.place}" if facts.place else "All residents"
-    ax.axhline(100 * overall, color=_REF_COLOUR, linestyle="--", linewidth=1.1, zorder=3,
-               label=f"{label}, {t:g} minutes: {_pct(overall)}")
+    ax.axhline(
+        100 * overall,
+        color=_REF_COLOUR,
+        linestyle="--",
+        linewidth=1.1,
+        zorder=3,
+        label=f"{label}, {t:g} minutes: {_pct(overall)}",
+    )
     _decile_axes(ax, table, name, facts.place)
     _top_legend(ax, page, 3.9, t)
     return page.fig
@@ -310,17 +346,21 @@ def decile_figure(
 
 def _legend_order(labels: Sequence[str]) -> list[int]:
     """Bars first, the reference line second, then the other limits."""
-    return sorted(range(len(labels)), key=lambda i: (
-        0 if "(bars)" in labels[i] else 1 if "minutes:" in labels[i] else 2, i))
+    return sorted(
+        range(len(labels)),
+        key=lambda i: (0 if "(bars)" in labels[i] else 1 if "minutes:" in labels[i] else 2, i),
+    )
 
 
 def _decile_note(minutes: float, limits: Sequence[float], name: str) -> str:
     others = [f"{t:g}" for t in limits if float(t) != minutes]
-    markers = (f"; markers: the same within {', '.join(others)} minutes" if others else "")
-    return (f"Bars: share of each decile's residents who live within a {minutes:g}-minute walk "
-            f"of at least one organisation{markers}. Deciles rank all LSOAs in England by the "
-            f"{name}; each LSOA's residents take its decile. Deciles with no LSOA in the area "
-            "are left out.")
+    markers = f"; markers: the same within {', '.join(others)} minutes" if others else ""
+    return (
+        f"Bars: share of each decile's residents who live within a {minutes:g}-minute walk "
+        f"of at least one organisation{markers}. Deciles rank all LSOAs in England by the "
+        f"{name}; each LSOA's residents take its decile. Deciles with no LSOA in the area "
+        "are left out."
+    )
 
 
 def _top_legend(ax: Axes, page: Page, body_top_in: float, minutes: float) -> None:
@@ -332,17 +372,37 @@ def _top_legend(ax: Axes, page: Page, body_top_in: float, minutes: float) -> Non
     order = _legend_order(labels)
     handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     anchor = page.figure_point(MARGIN_IN, body_top_in)
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=anchor,
-              bbox_transform=page.fig.transFigure, ncol=3, fontsize=_TICK_PT, frameon=False,
-              borderaxespad=0.0, borderpad=0.0, columnspacing=1.2, handlelength=1.8)
+    ax.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=anchor,
+        bbox_transform=page.fig.transFigure,
+        ncol=3,
+        fontsize=_TICK_PT,
+        frameon=False,
+        borderaxespad=0.0,
+        borderpad=0.0,
+        columnspacing=1.2,
+        handlelength=1.8,
+    )
 
 
 # --------------------------------------------------------------------------------------
 # who is served: coverage by need-layer group
 # --------------------------------------------------------------------------------------
 
-_GROUP_COLUMNS = ("layer", "group", "label", "kind", "unit", "minutes", "residents",
-                  "share_covered", "gap_vs_all")
+_GROUP_COLUMNS = (
+    "layer",
+    "group",
+    "label",
+    "kind",
+    "unit",
+    "minutes",
+    "residents",
+    "share_covered",
+    "gap_vs_all",
+)
 #: Headings of the layers of :func:`cnmap.layers.report_layers` (NeedLayer titles win).
 LAYER_TITLES: dict[str, str] = {
     "ethnic_group": "Ethnic group (Census 2021)",
@@ -351,8 +411,9 @@ LAYER_TITLES: dict[str, str] = {
     "age": "Age (Census 2021)",
     "deri_score_bands": "Digital exclusion risk (DERI score quintiles of the area's LSOAs)",
 }
-_BAND = re.compile(r"(quintile|quartile|tercile|decile|band)\s+(\d+)\s+of\s+(\d+)\s+by\s+([\w.]+)",
-                   re.I)
+_BAND = re.compile(
+    r"(quintile|quartile|tercile|decile|band)\s+(\d+)\s+of\s+(\d+)\s+by\s+([\w.]+)", re.I
+)
 _LABEL_W_IN = 2.95
 _COUNT_W_IN = 0.62
 _SHARE_W_IN = 1.8
@@ -396,12 +457,16 @@ def _layer_title(name: str, layers: Mapping[str, Any]) -> str:
 
 def _check_table(table: pd.DataFrame) -> None:
     if not isinstance(table, pd.DataFrame):
-        raise ValidationError(f"groups_figure needs the table of cnmap.groups.group_coverage, "
-                              f"not {type(table).__name__}")
+        raise ValidationError(
+            f"groups_figure needs the table of cnmap.groups.group_coverage, "
+            f"not {type(table).__name__}"
+        )
     absent = [c for c in _GROUP_COLUMNS if c not in table.columns]
     if absent:
-        raise MissingColumnError(f"groups_figure: the table has no {absent} column(s); is it "
-                                 "cnmap.groups.group_coverage's?")
+        raise MissingColumnError(
+            f"groups_figure: the table has no {absent} column(s); is it "
+            "cnmap.groups.group_coverage's?"
+        )
     if table.empty:
         raise ValidationError("groups_figure: the table is empty")
 
@@ -427,8 +492,17 @@ def _group_rows(table: pd.DataFrame, layers: Mapping[str, Any]) -> list[_Row]:
         rows.append(_heading(str(name), part, layers))
         for r in part[part["kind"] != "all"].itertuples(index=False):
             lines = wrap_text(_short_label(str(r.label)), _ROW_PT, width)[:3]
-            rows.append(_Row("\n".join(lines), False, str(name), float(r.share_covered),
-                             float(r.gap_vs_all), f"{float(r.residents):,.0f}", len(lines)))
+            rows.append(
+                _Row(
+                    "\n".join(lines),
+                    False,
+                    str(name),
+                    float(r.share_covered),
+                    float(r.gap_vs_all),
+                    f"{float(r.residents):,.0f}",
+                    len(lines),
+                )
+            )
     return rows
 
 
@@ -437,8 +511,11 @@ def _row_positions(rows: Sequence[_Row]) -> tuple[np.ndarray, np.ndarray, float]
     line = _ROW_PT * LINE_SPACING / 72
     heights = np.array([r.lines * line + (0.15 if r.heading else 0.045) for r in rows])
     tops = np.concatenate([[0.0], np.cumsum(heights)[:-1]])
-    return tops + heights / 2 + np.array([0.05 if r.heading else 0.0 for r in rows]), heights, \
-        float(heights.sum())
+    return (
+        tops + heights / 2 + np.array([0.05 if r.heading else 0.0 for r in rows]),
+        heights,
+        float(heights.sum()),
+    )
 
 
 def _bar_colour(row: _Row, tolerance: float) -> str:
@@ -455,32 +532,64 @@ def _draw_labels(ax: Axes, rows: Sequence[_Row], centres: np.ndarray) -> None:
     for row, y in zip(rows, centres, strict=True):
         if row.heading:
             continue
-        ax.text(label_x, y, row.text, transform=trans, ha="right", va="center",
-                fontsize=_ROW_PT, linespacing=LINE_SPACING, color="#111111")
-        ax.text(count_x, y, row.count, transform=trans, ha="right", va="center",
-                fontsize=_ROW_PT, color="#444444")
+        ax.text(
+            label_x,
+            y,
+            row.text,
+            transform=trans,
+            ha="right",
+            va="center",
+            fontsize=_ROW_PT,
+            linespacing=LINE_SPACING,
+            color="#111111",
+        )
+        ax.text(
+            count_x,
+            y,
+            row.count,
+            transform=trans,
+            ha="right",
+            va="center",
+            fontsize=_ROW_PT,
+            color="#444444",
+        )
 
 
 def _bar_height(h: float, lines: int) -> float:
     return min(h * 0.75, 0.15) if lines == 1 else 0.15
 
 
-def _share_panel(ax: Axes, rows: Sequence[_Row], centres: np.ndarray, heights: np.ndarray,
-                 tolerance: float) -> None:
+def _share_panel(
+    ax: Axes, rows: Sequence[_Row], centres: np.ndarray, heights: np.ndarray, tolerance: float
+) -> None:
     bars = [(r, y, h) for r, y, h in zip(rows, centres, heights, strict=True) if not r.heading]
     for r, y, h in bars:
         colour = _bar_colour(r, tolerance)
         v = 100 * r.share
         ax.barh(y, v, height=_bar_height(h, r.lines), color=colour, zorder=2)
-        ax.text(v - 1.5, y, f"{v:.1f}%", ha="right", va="center", fontsize=_ROW_PT, zorder=4,
-                color="white" if _luminance(colour) < 0.45 else "#111111",
-                bbox=_label_box(colour))
+        ax.text(
+            v - 1.5,
+            y,
+            f"{v:.1f}%",
+            ha="right",
+            va="center",
+            fontsize=_ROW_PT,
+            zorder=4,
+            color="white" if _luminance(colour) < 0.45 else "#111111",
+            bbox=_label_box(colour),
+        )
     for head in (r for r in rows if r.heading and np.isfinite(r.share)):
         ys = [(y, h) for r, y, h in bars if r.layer == head.layer]
         if ys:
             top, bottom = ys[0][0] - ys[0][1] / 2, ys[-1][0] + ys[-1][1] / 2
-            ax.plot([100 * head.share] * 2, [top, bottom], color=_REF_COLOUR, linestyle="--",
-                    linewidth=1.0, zorder=3)
+            ax.plot(
+                [100 * head.share] * 2,
+                [top, bottom],
+                color=_REF_COLOUR,
+                linestyle="--",
+                linewidth=1.0,
+                zorder=3,
+            )
     ax.set_xlim(0, 100)
     ax.set_xticks(range(0, 101, 25))
     _percent_axis(ax, "x")
@@ -491,8 +600,9 @@ def _signed(points: float) -> str:
     return f"{points:+.1f}".replace("-", "−")
 
 
-def _gap_panel(ax: Axes, rows: Sequence[_Row], centres: np.ndarray, heights: np.ndarray,
-               tolerance: float) -> None:
+def _gap_panel(
+    ax: Axes, rows: Sequence[_Row], centres: np.ndarray, heights: np.ndarray, tolerance: float
+) -> None:
     gaps = [100 * r.gap for r in rows if not r.heading]
     lim = max([abs(g) for g in gaps if np.isfinite(g)] + [2.0]) * 1.5
     for r, y, h in zip(rows, centres, heights, strict=True):
@@ -500,8 +610,15 @@ def _gap_panel(ax: Axes, rows: Sequence[_Row], centres: np.ndarray, heights: np.
             continue
         g = 100 * r.gap
         ax.barh(y, g, height=_bar_height(h, r.lines), color=_bar_colour(r, tolerance), zorder=2)
-        ax.text(g + (0.04 if g >= 0 else -0.04) * lim, y, _signed(g),
-                ha="left" if g >= 0 else "right", va="center", fontsize=_ROW_PT, zorder=4)
+        ax.text(
+            g + (0.04 if g >= 0 else -0.04) * lim,
+            y,
+            _signed(g),
+            ha="left" if g >= 0 else "right",
+            va="center",
+            fontsize=_ROW_PT,
+            zorder=4,
+        )
     ax.axvline(0, color="#111111", linewidth=0.8, zorder=3)
     ax.set_xlim(-lim, lim)
     ax.set_xlabel("Difference from all\n(percentage points)", fontsize=_TEXT_PT)
@@ -518,10 +635,18 @@ def _groups_legend(fig: Figure, page: Page, top_in: float, tolerance: float) -> 
         Patch(color=SAME_COLOUR, label=f"about the same as all (within {pts})"),
         Line2D([], [], color=_REF_COLOUR, linestyle="--", label="share of all, for comparison"),
     ]
-    fig.legend(handles=handles, loc="upper left",
-               bbox_to_anchor=page.figure_point(MARGIN_IN, top_in), ncol=2, fontsize=_TICK_PT,
-               frameon=False, borderaxespad=0.0, borderpad=0.0, columnspacing=1.0,
-               handlelength=1.4)
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=page.figure_point(MARGIN_IN, top_in),
+        ncol=2,
+        fontsize=_TICK_PT,
+        frameon=False,
+        borderaxespad=0.0,
+        borderpad=0.0,
+        columnspacing=1.0,
+        handlelength=1.4,
+    )
 
 
 def _table_minutes(table: pd.DataFrame, minutes: float | None) -> float:
@@ -622,22 +747,35 @@ def groups_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     centres, heights, total = _row_positions(rows)
     legend_h, axis_h = 0.5, 0.55
     page = new_page(
-        title=_auto(title, title_text(facts, f"who is within a {t:g}-minute walk of an "
-                           "organisation, by group")),
+        title=_auto(
+            title,
+            title_text(facts, f"who is within a {t:g}-minute walk of an organisation, by group"),
+        ),
         subtitle=_auto(subtitle, subtitle_text(facts, t, lead=_groups_lead(part, t))),
         body_height_in=legend_h + total + axis_h,
         notes=[_groups_note(t)],
-        source=_auto(attribution, source_text(
-            dataclasses.replace(facts, population_from_iod=False), deprivation=False,
-            extra=credits, bodies=bodies)),
+        source=_auto(
+            attribution,
+            source_text(
+                dataclasses.replace(facts, population_from_iod=False),
+                deprivation=False,
+                extra=credits,
+                bodies=bodies,
+            ),
+        ),
     )
     _draw_groups(page, rows, (centres, heights, total), axis_h, tolerance)
     _groups_legend(page.fig, page, legend_h + total + axis_h, tolerance)
     return page.fig
 
 
-def _draw_groups(page: Page, rows: Sequence[_Row], geometry: tuple[np.ndarray, np.ndarray, float],
-                 axis_h: float, tolerance: float) -> None:
+def _draw_groups(
+    page: Page,
+    rows: Sequence[_Row],
+    geometry: tuple[np.ndarray, np.ndarray, float],
+    axis_h: float,
+    tolerance: float,
+) -> None:
     centres, heights, total = geometry
     left = MARGIN_IN + _LABEL_W_IN + 0.06
     share_ax = page.add_axes(left, axis_h, _SHARE_W_IN, total)
@@ -653,12 +791,26 @@ def _draw_groups(page: Page, rows: Sequence[_Row], geometry: tuple[np.ndarray, n
     x, _ = page.figure_point(MARGIN_IN, 0)
     for r, y in zip(rows, centres, strict=True):
         if r.heading:
-            page.fig.text(x, page.figure_point(0, axis_h + total - y)[1], r.text, ha="left",
-                          va="center", fontsize=_ROW_PT, fontweight="bold",
-                          linespacing=LINE_SPACING)
+            page.fig.text(
+                x,
+                page.figure_point(0, axis_h + total - y)[1],
+                r.text,
+                ha="left",
+                va="center",
+                fontsize=_ROW_PT,
+                fontweight="bold",
+                linespacing=LINE_SPACING,
+            )
     count_x, _ = page.figure_point(left - 0.04, 0)
-    page.fig.text(count_x, page.figure_point(0, axis_h + total + 0.02)[1], "number",
-                  ha="right", va="bottom", fontsize=_ROW_PT, color="#444444")
+    page.fig.text(
+        count_x,
+        page.figure_point(0, axis_h + total + 0.02)[1],
+        "number",
+        ha="right",
+        va="bottom",
+        fontsize=_ROW_PT,
+        color="#444444",
+    )
 
 
 def _groups_lead(part: pd.DataFrame, minutes: float) -> str | None:
@@ -667,18 +819,21 @@ def _groups_lead(part: pd.DataFrame, minutes: float) -> str | None:
         return None
     low = groups.loc[groups["gap_vs_all"].idxmin()]
     high = groups.loc[groups["gap_vs_all"].idxmax()]
-    return (f"Within a {minutes:g}-minute walk, furthest below all residents: "
-            f"{_short_label(str(low['label']))}, {_pct(low['share_covered'])} "
-            f"({_signed(100 * low['gap_vs_all'])} points); furthest above: "
-            f"{_short_label(str(high['label']))}, {_pct(high['share_covered'])} "
-            f"({_signed(100 * high['gap_vs_all'])} points)")
+    return (
+        f"Within a {minutes:g}-minute walk, furthest below all residents: "
+        f"{_short_label(str(low['label']))}, {_pct(low['share_covered'])} "
+        f"({_signed(100 * low['gap_vs_all'])} points); furthest above: "
+        f"{_short_label(str(high['label']))}, {_pct(high['share_covered'])} "
+        f"({_signed(100 * high['gap_vs_all'])} points)"
+    )
 
 
 def _groups_note(minutes: float) -> str:
-    return (f"Each bar: share of the group's residents (households for household tables) who "
-            f"live within a {minutes:g}-minute walk of at least one organisation; number: the "
-            "group's residents (or households) in the area; dashed line: the share of all the "
-            "layer's residents. Right: the group's share minus that of all, in percentage "
-            "points. Within an LSOA each group is taken to live like its residents as a whole, "
-            "so differences come from where groups live, LSOA by LSOA.")
-
+    return (
+        f"Each bar: share of the group's residents (households for household tables) who "
+        f"live within a {minutes:g}-minute walk of at least one organisation; number: the "
+        "group's residents (or households) in the area; dashed line: the share of all the "
+        "layer's residents. Right: the group's share minus that of all, in percentage "
+        "points. Within an LSOA each group is taken to live like its residents as a whole, "
+        "so differences come from where groups live, LSOA by LSOA."
+    )

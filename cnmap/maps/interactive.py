@@ -460,7 +460,6 @@ def _ward_rank(
     return None
 
 
-
 #: Columns that may say how an organisation was placed; text naming a centroid (ward, LSOA,
 #: postcode district...) marks it as placed approximately.
 _PLACEMENT_TEXT = ("location_source", "location_note", "coord_note", "geo_source")
@@ -496,8 +495,9 @@ def _approximate(orgs: pd.DataFrame) -> list[str | None]:
     return out
 
 
-def _overlap_offsets(lat: np.ndarray, lon: np.ndarray, radius_px: float = 9.0
-                     ) -> list[tuple[float, float]]:
+def _overlap_offsets(
+    lat: np.ndarray, lon: np.ndarray, radius_px: float = 9.0
+) -> list[tuple[float, float]]:
     """A small pixel offset for each of several organisations at the same point (a ring
     around it, in input order), (0, 0) for the others: they stay apart at every zoom."""
     keys = list(zip(np.round(lat, 5).tolist(), np.round(lon, 5).tolist(), strict=True))
@@ -536,8 +536,20 @@ class MapFacts:
     dates: dict[str, str] = field(default_factory=dict)
 
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def _params(obj: Any) -> dict[str, Any]:
@@ -547,8 +559,12 @@ def _params(obj: Any) -> dict[str, Any]:
 
 def _place(result: Any) -> str | None:
     area = getattr(result, "area", None)
-    for value in (getattr(area, "lad_name", None), _params(result).get("lad_name"),
-                  getattr(area, "lad_code", None), _params(result).get("lad_code")):
+    for value in (
+        getattr(area, "lad_name", None),
+        _params(result).get("lad_name"),
+        getattr(area, "lad_code", None),
+        _params(result).get("lad_code"),
+    ):
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
@@ -628,9 +644,14 @@ def _dates(result: Any) -> dict[str, str]:
     return out
 
 
-def map_facts(result: Any, minutes: float | None = None, *, place: str | None = None,
-              n_organisations: int | None = None,
-              dates: Mapping[str, str] | None = None) -> MapFacts:
+def map_facts(
+    result: Any,
+    minutes: float | None = None,
+    *,
+    place: str | None = None,
+    n_organisations: int | None = None,
+    dates: Mapping[str, str] | None = None,
+) -> MapFacts:
     """What the map's title panel states, read from a coverage result.
 
     ``place`` defaults to ``result.area.lad_name`` (else the LAD code in ``result.params``);
@@ -738,40 +759,55 @@ def _number(value: object, default: float) -> float:
 def _thin_li(it: ThinItem) -> str:
     ward = "" if it.ward is None else f", {S.esc(it.ward)}"
     why = "" if it.reason is None else f'<div class="cnmap-why">{S.esc(it.reason)}</div>'
-    return (f'<li data-cnmap-i="{it.i}" tabindex="0" title="Zoom to this area">'
-            f"<b>{S.esc(it.name)}</b>{ward}{why}</li>")
+    return (
+        f'<li data-cnmap-i="{it.i}" tabindex="0" title="Zoom to this area">'
+        f"<b>{S.esc(it.name)}</b>{ward}{why}</li>"
+    )
 
 
-def _thin_list_html(items: Sequence[ThinItem], rule: tuple[int, float, str, float | None],
-                    minutes: float) -> str:
+def _thin_list_html(
+    items: Sequence[ThinItem], rule: tuple[int, float, str, float | None], minutes: float
+) -> str:
     dec, share, label, _ = rule
     t = _fmt_min(minutes)
     if not items:
-        return (f'<p class="cnmap-gapline">No thin areas: every neighbourhood among the most '
-                f"deprived {10 * dec}% in England ({S.esc(label)}) has at least "
-                f"{100 * share:.0f}% of its residents within a {t}-minute walk.</p>")
+        return (
+            f'<p class="cnmap-gapline">No thin areas: every neighbourhood among the most '
+            f"deprived {10 * dec}% in England ({S.esc(label)}) has at least "
+            f"{100 * share:.0f}% of its residents within a {t}-minute walk.</p>"
+        )
     n = len(items)
-    head = (f'<p class="cnmap-gapline"><b>{n} thin area{"" if n == 1 else "s"}</b>: among the '
-            f"most deprived {10 * dec}% of neighbourhoods in England ({S.esc(label)}) and fewer "
-            f"than {100 * share:.0f}% of residents within a {t}-minute walk.</p>")
+    head = (
+        f'<p class="cnmap-gapline"><b>{n} thin area{"" if n == 1 else "s"}</b>: among the '
+        f"most deprived {10 * dec}% of neighbourhoods in England ({S.esc(label)}) and fewer "
+        f"than {100 * share:.0f}% of residents within a {t}-minute walk.</p>"
+    )
     rows = "".join(_thin_li(it) for it in items[:_MAX_LISTED])
-    more = (f"<p>…and {n - _MAX_LISTED} more (see the thin areas table).</p>"
-            if n > _MAX_LISTED else "")
-    return (f'{head}<details class="cnmap-fold cnmap-thin" open><summary>Where they are '
-            f"(click one to zoom to it)</summary><ol>{rows}</ol>{more}</details>")
+    more = (
+        f"<p>…and {n - _MAX_LISTED} more (see the thin areas table).</p>" if n > _MAX_LISTED else ""
+    )
+    return (
+        f'{head}<details class="cnmap-fold cnmap-thin" open><summary>Where they are '
+        f"(click one to zoom to it)</summary><ol>{rows}</ol>{more}</details>"
+    )
 
 
-def _about_html(f: MapFacts, rule: tuple[int, float, str, float | None] | None,
-                approximate: bool) -> str:
+def _about_html(
+    f: MapFacts, rule: tuple[int, float, str, float | None] | None, approximate: bool
+) -> str:
     t = _fmt_min(f.minutes)
     speed = "" if f.speed_kmh is None else f" at {f.speed_kmh:g} km/h"
     if f.mode == "crow_flies":
-        walks = (f"Walking distances are estimated from straight-line distance"
-                 f"{'' if not f.detour else f' × {f.detour:g}'}{speed}, from where people "
-                 "live to the nearest organisation.")
+        walks = (
+            f"Walking distances are estimated from straight-line distance"
+            f"{'' if not f.detour else f' × {f.detour:g}'}{speed}, from where people "
+            "live to the nearest organisation."
+        )
     else:
-        walks = (f"Walks follow streets and paths (OpenStreetMap){speed}, from where people "
-                 "live (postcode points, shared by population) to the nearest organisation.")
+        walks = (
+            f"Walks follow streets and paths (OpenStreetMap){speed}, from where people "
+            "live (postcode points, shared by population) to the nearest organisation."
+        )
     parts = [
         "Each small area is an LSOA: a neighbourhood of about 1,500 residents used for "
         f"official statistics. Its colour shows the share of its residents who live within a "
@@ -791,11 +827,15 @@ def _about_html(f: MapFacts, rule: tuple[int, float, str, float | None] | None,
         "Deprivation is from the English Indices of Deprivation, which rank every "
         "neighbourhood in England: decile 1 is the most deprived 10%, decile 10 the least."
     )
-    org = ("Each symbol is an organisation, coloured and shaped by type; a number in a grey "
-           "circle is a group of nearby organisations (click it to zoom in).")
+    org = (
+        "Each symbol is an organisation, coloured and shaped by type; a number in a grey "
+        "circle is a group of nearby organisations (click it to zoom in)."
+    )
     if approximate:
-        org += (" Hollow symbols with a dashed outline are placed approximately (for example at "
-                "the centre of their ward) because no address was found.")
+        org += (
+            " Hollow symbols with a dashed outline are placed approximately (for example at "
+            "the centre of their ward) because no address was found."
+        )
     parts.append(org)
     parts.append(
         "Hover over an area for its figures; click an organisation for its details. The "
@@ -805,12 +845,22 @@ def _about_html(f: MapFacts, rule: tuple[int, float, str, float | None] | None,
     return f'<details class="cnmap-about"><summary>About this map</summary>{body}</details>'
 
 
-def _story_html(f: MapFacts, title: str, what: str, thin_part: str | None,
-                rule: tuple[int, float, str, float | None] | None, approximate: bool) -> str:
+def _story_html(
+    f: MapFacts,
+    title: str,
+    what: str,
+    thin_part: str | None,
+    rule: tuple[int, float, str, float | None] | None,
+    approximate: bool,
+) -> str:
     """The title panel: title, headline, thin areas, data and dates, about (escaped here)."""
     dates = "".join(f"<li>{S.esc(k)}: {S.esc(v)}</li>" for k, v in f.dates.items())
-    data = (f'<details class="cnmap-fold cnmap-dates" open><summary>Data and dates</summary>'
-            f"<ul>{dates}</ul></details>" if dates else "")
+    data = (
+        f'<details class="cnmap-fold cnmap-dates" open><summary>Data and dates</summary>'
+        f"<ul>{dates}</ul></details>"
+        if dates
+        else ""
+    )
     return (
         f'<div class="cnmap-title">{S.esc(title)}</div>'
         f'<p class="cnmap-headline">{S.esc(headline_text(f, what))}</p>'
@@ -937,8 +987,12 @@ def _imd_payload(lsoas: pd.DataFrame, name: str, iod: Any = None) -> AreaPayload
         name=name,
         styles=_choropleth_styles(palette, 0.75),
         style_index=idx,
-        labels=["Ward", "Deprivation decile in England", "National rank (1 = most deprived)",
-                "Residents"],
+        labels=[
+            "Ward",
+            "Deprivation decile in England",
+            "National rank (1 = most deprived)",
+            "Residents",
+        ],
         rows=[
             [S.esc(w), S.esc(S.decile_words(d)), S.esc(_national_rank(r, n)), S.fmt_int(p)]
             for w, d, r, p in zip(
@@ -950,8 +1004,11 @@ def _imd_payload(lsoas: pd.DataFrame, name: str, iod: Any = None) -> AreaPayload
             )
         ],
         highlight=_HOVER,
-        legend=S.legend_html(f"Deprivation (IMD{edition}), national deciles", items,
-                             note="1 = most deprived 10% of neighbourhoods in England"),
+        legend=S.legend_html(
+            f"Deprivation (IMD{edition}), national deciles",
+            items,
+            note="1 = most deprived 10% of neighbourhoods in England",
+        ),
     )
 
 
@@ -963,8 +1020,9 @@ def _covered_text(share: object, pop: object, covered: object) -> str:
     return f"{S.fmt_pct(share)} ({S.fmt_int(covered)} of {S.fmt_int(pop)})"
 
 
-def _class_legend_items(share: Sequence[Any], pops: Sequence[Any], edges: Sequence[float],
-                        colours: Sequence[str]) -> list[tuple[str, str]]:
+def _class_legend_items(
+    share: Sequence[Any], pops: Sequence[Any], edges: Sequence[float], colours: Sequence[str]
+) -> list[tuple[str, str]]:
     """Legend rows, gaps first: label, number of areas and residents in each class."""
     n = [0] * len(colours)
     people = [0.0] * len(colours)
@@ -980,7 +1038,10 @@ def _class_legend_items(share: Sequence[Any], pops: Sequence[Any], edges: Sequen
 
 
 def _share_payload(
-    lsoas: pd.DataFrame, share_col: str, minutes: float, name: str,
+    lsoas: pd.DataFrame,
+    share_col: str,
+    minutes: float,
+    name: str,
     classes: str | Sequence[float] = "steps",
 ) -> AreaPayload:
     share = _col(lsoas, share_col)
@@ -999,7 +1060,11 @@ def _share_payload(
         rows=[
             [S.esc(w), S.fmt_int(p), S.esc(_covered_text(s, p, c)), S.esc(S.fmt_walk(mw))]
             for w, p, s, c, mw in zip(
-                _col(lsoas, WARD_NAME), pops, share, covered, _col(lsoas, "mean_walk_min"),
+                _col(lsoas, WARD_NAME),
+                pops,
+                share,
+                covered,
+                _col(lsoas, "mean_walk_min"),
                 strict=True,
             )
         ],
@@ -1032,8 +1097,9 @@ def _bivariate_payload(
     for w, d, s in zip(_col(lsoas, WARD_NAME), deciles, share, strict=True):
         db, pb = S.deprivation_band(d), S.provision_band(s)
         idx.append(keys.index(f"{db}-{pb}") if db and pb else len(keys))
-        rows.append([S.esc(w), S.esc(S.deprivation_words(db, d)),
-                     S.esc(S.provision_words(pb, s, t))])
+        rows.append(
+            [S.esc(w), S.esc(S.deprivation_words(db, d)), S.esc(S.provision_words(pb, s, t))]
+        )
     return AreaPayload(
         key="bivariate",
         name=name,
@@ -1095,8 +1161,12 @@ def _thin_payload(lsoas: pd.DataFrame, joined: pd.DataFrame, name: str) -> AreaP
             note="deprived and poorly reached; the panel (top left) gives each reason",
             shape="outline",
         ),
-        options={"interactive": True, "group": "lsoa", "className": "cnmap-thin-area",
-                 "badges": badges},
+        options={
+            "interactive": True,
+            "group": "lsoa",
+            "className": "cnmap-thin-area",
+            "badges": badges,
+        },
     )
 
 
@@ -1109,11 +1179,16 @@ def _ward_thin_columns(
         out.append(("Holds a thin area", [_yes_no(v) for v in tw["thin"].tolist()]))
     if "left_behind" in tw.columns:
         pct = f"{float(left_pct):g}%" if isinstance(left_pct, int | float) else "10%"
-        out.append((f"Left behind (in the worst {pct} of wards on both deprivation and access)",
-                    [_yes_no(v) for v in tw["left_behind"].tolist()]))
+        out.append(
+            (
+                f"Left behind (in the worst {pct} of wards on both deprivation and access)",
+                [_yes_no(v) for v in tw["left_behind"].tolist()],
+            )
+        )
     if "reason" in tw.columns:
-        out.append(("Why", [None if S._missing(v) or not str(v) else S.esc(v)
-                            for v in tw["reason"]]))
+        out.append(
+            ("Why", [None if S._missing(v) or not str(v) else S.esc(v) for v in tw["reason"]])
+        )
     return out
 
 
@@ -1181,8 +1256,9 @@ def _org_value(col: str, value: object, labels: Mapping[str, str] | None) -> str
     return str(value)
 
 
-def _org_rows(pts: pd.DataFrame, fields: Mapping[str, str],
-              type_labels: Mapping[str, str] | None) -> tuple[list[str], list[list[str | None]]]:
+def _org_rows(
+    pts: pd.DataFrame, fields: Mapping[str, str], type_labels: Mapping[str, str] | None
+) -> tuple[list[str], list[list[str | None]]]:
     """Escaped popup labels and rows; the postcode is written once (not repeated after an
     address that holds it)."""
     present = [c for c in fields if c in pts.columns]
@@ -1200,23 +1276,30 @@ def _org_rows(pts: pd.DataFrame, fields: Mapping[str, str],
     return [S.esc(fields[c]) for c in present], rows
 
 
-def _org_legend(keys: Sequence[str], symbols: Mapping[str, tuple[str, str]],
-                type_labels: Mapping[str, str] | None, flags: Sequence[int], cluster: bool
-                ) -> str:
+def _org_legend(
+    keys: Sequence[str],
+    symbols: Mapping[str, tuple[str, str]],
+    type_labels: Mapping[str, str] | None,
+    flags: Sequence[int],
+    cluster: bool,
+) -> str:
     counts = pd.Series(list(keys), dtype=object).value_counts()
-    items = [(c, f"{S.type_label(k, type_labels)} ({int(counts.get(k, 0))})", shape)
-             for k, (c, shape) in symbols.items()]
+    items = [
+        (c, f"{S.type_label(k, type_labels)} ({int(counts.get(k, 0))})", shape)
+        for k, (c, shape) in symbols.items()
+    ]
     notes = []
     if any(f & 1 for f in flags):
         notes.append("hollow, dashed: placed approximately (centre of its ward)")
     n_far = sum(1 for f in flags if f & 2)
     if n_far:
-        notes.append(f"red ring ({n_far}): placed more than 1 km from its address postcode, "
-                     "check its location")
+        notes.append(
+            f"red ring ({n_far}): placed more than 1 km from its address postcode, "
+            "check its location"
+        )
     if cluster:
         notes.append("grey circles: groups of nearby organisations, click to zoom in")
-    return S.legend_html(f"Organisations ({len(keys):,})", items,
-                         note="; ".join(notes) or None)
+    return S.legend_html(f"Organisations ({len(keys):,})", items, note="; ".join(notes) or None)
 
 
 def _far_from_postcode(pts: pd.DataFrame) -> list[str | None]:
@@ -1238,15 +1321,18 @@ def _far_from_postcode(pts: pd.DataFrame) -> list[str | None]:
     return out
 
 
-def _with_location_rows(labels: list[str], rows: list[list[str | None]],
-                        notes: Sequence[tuple[str, Sequence[str | None]]]
-                        ) -> tuple[list[str], list[list[str | None]]]:
+def _with_location_rows(
+    labels: list[str],
+    rows: list[list[str | None]],
+    notes: Sequence[tuple[str, Sequence[str | None]]],
+) -> tuple[list[str], list[list[str | None]]]:
     """Add a popup row per kind of location note that some organisation has."""
     for label, values in notes:
         if any(v is not None for v in values):
             labels = [*labels, label]
-            rows = [[*r, None if v is None else S.esc(v)]
-                    for r, v in zip(rows, values, strict=True)]
+            rows = [
+                [*r, None if v is None else S.esc(v)] for r, v in zip(rows, values, strict=True)
+            ]
     return labels, rows
 
 
@@ -1261,19 +1347,29 @@ def _org_payload(
     symbols = S.type_symbols(types)
     keys = ["unknown" if S._missing(x) or str(x) == "" else str(x) for x in types]
     order = list(symbols)
-    labels, rows = _org_rows(pts, POPUP_FIELDS if popup_fields is None else popup_fields,
-                             type_labels)
+    labels, rows = _org_rows(
+        pts, POPUP_FIELDS if popup_fields is None else popup_fields, type_labels
+    )
     approx, far = _approximate(pts), _far_from_postcode(pts)
-    labels, rows = _with_location_rows(labels, rows, [("Location", approx),
-                                                      ("Location check", far)])
+    labels, rows = _with_location_rows(
+        labels, rows, [("Location", approx), ("Location check", far)]
+    )
     flags = [(1 if a else 0) | (2 if f else 0) for a, f in zip(approx, far, strict=True)]
     geoms = np.asarray(pts.geometry.values, dtype=object)
     xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
     offsets = _overlap_offsets(ys, xs)
     names = _col(pts, NAME)
     points = [
-        [float(ys[i]), float(xs[i]), order.index(keys[i]), S.esc(names[i], missing="(no name)"),
-         rows[i], flags[i], offsets[i][0], offsets[i][1]]
+        [
+            float(ys[i]),
+            float(xs[i]),
+            order.index(keys[i]),
+            S.esc(names[i], missing="(no name)"),
+            rows[i],
+            flags[i],
+            offsets[i][0],
+            offsets[i][1],
+        ]
         for i in range(len(pts))
     ]
     return OrgPayload(
@@ -1839,9 +1935,7 @@ class _Canvas:
         layer.add_to(self.m)
         self.drawn[payload.key] = layer
         if payload.legend:
-            self.el["Panel"](layer, payload.legend, position=payload.legend_position).add_to(
-                self.m
-            )
+            self.el["Panel"](layer, payload.legend, position=payload.legend_position).add_to(self.m)
 
 
 def _show_set(show: Sequence[str] | None) -> set[str]:
@@ -1974,8 +2068,9 @@ def _lsoa_payloads(inp: _LsoaInputs, names: Mapping[str, str]) -> list[AreaPaylo
         joined is not None and "deprivation_decile" in joined.columns
     )
     if has_share and has_decile:
-        out.append(_bivariate_payload(lsoas, joined, inp.share_col, inp.minutes,
-                                      names["bivariate"]))
+        out.append(
+            _bivariate_payload(lsoas, joined, inp.share_col, inp.minutes, names["bivariate"])
+        )
     if joined is not None and "thin" in joined.columns:
         out.append(_thin_payload(lsoas, joined, names["thin"]))
     return out
@@ -2011,8 +2106,12 @@ def _catchment_payload(n: int, minutes: float, name: str) -> AreaPayload:
         rows=[[] for _ in range(n)],
         legend=S.legend_html(
             "Walking catchments",
-            [(S.CATCHMENT_COLOUR, f"streets within a {_fmt_min(minutes)}-minute walk of an "
-                                  "organisation")],
+            [
+                (
+                    S.CATCHMENT_COLOUR,
+                    f"streets within a {_fmt_min(minutes)}-minute walk of an organisation",
+                )
+            ],
         ),
         options={"interactive": False, "group": "catchments", "className": "cnmap-catchment"},
     )
@@ -2069,8 +2168,9 @@ def _add_controls(canvas: _Canvas, story: str | None) -> None:
 
     m, el = canvas.m, canvas.el
     if story is not None and not _has(m, el["Panel"], css_class="cnmap-story"):
-        el["Panel"](canvas.drawn.get("thin"), story, "topleft", follow=False,
-                    css_class="cnmap-story").add_to(m)
+        el["Panel"](
+            canvas.drawn.get("thin"), story, "topleft", follow=False, css_class="cnmap-story"
+        ).add_to(m)
     if not _has(m, Fullscreen):
         Fullscreen(position="topleft").add_to(m)
     if not _has(m, el["WardSearch"]):
@@ -2088,9 +2188,16 @@ def _add_controls(canvas: _Canvas, story: str | None) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _draw_catchments(canvas: _Canvas, result: Any, catchments: Any, t: float,
-                     names: Mapping[str, str], tolerance_m: float, precision: int,
-                     min_hole_m2: float) -> None:
+def _draw_catchments(
+    canvas: _Canvas,
+    result: Any,
+    catchments: Any,
+    t: float,
+    names: Mapping[str, str],
+    tolerance_m: float,
+    precision: int,
+    min_hole_m2: float,
+) -> None:
     cat = _catchments(result, catchments, t)
     if cat is None or not len(cat):
         return
@@ -2115,13 +2222,19 @@ class _Story:
     approximate: bool = False
 
     def html(self) -> str:
-        return _story_html(self.facts, self.title, self.what, self.thin_part, self.rule,
-                           self.approximate)
+        return _story_html(
+            self.facts, self.title, self.what, self.thin_part, self.rule, self.approximate
+        )
 
 
 def _story(result: Any, thin: Any, inp: _LsoaInputs, opts: Mapping[str, Any]) -> _Story:
-    facts = map_facts(result, inp.minutes, place=opts.get("place"),
-                      n_organisations=opts.get("n_organisations"), dates=opts.get("dates"))
+    facts = map_facts(
+        result,
+        inp.minutes,
+        place=opts.get("place"),
+        n_organisations=opts.get("n_organisations"),
+        dates=opts.get("dates"),
+    )
     what = opts.get("what") or "organisations"
     rule = _thin_rule(thin) if thin is not None else None
     thin_part = None
@@ -2138,15 +2251,25 @@ def _set_title(m: Any, title: str) -> None:
         root.title = inert_html(title)
 
 
-def _draw_org_layer(canvas: _Canvas, result: Any, organisations: Any, names: Mapping[str, str],
-                    opts: Mapping[str, Any]) -> tuple[int | None, bool]:
+def _draw_org_layer(
+    canvas: _Canvas,
+    result: Any,
+    organisations: Any,
+    names: Mapping[str, str],
+    opts: Mapping[str, Any],
+) -> tuple[int | None, bool]:
     """The organisation layer; returns (organisations drawn, any placed approximately)."""
     orgs = _org_frame(result, organisations)
     if orgs is None or not len(orgs):
         return (None if orgs is None else 0), False
     pts = _points_wgs84(orgs, opts["precision"], "organisations")
-    payload = _org_payload(pts, canvas.unique(names["organisations"]), opts.get("popup_fields"),
-                           opts.get("type_labels"), opts["cluster"])
+    payload = _org_payload(
+        pts,
+        canvas.unique(names["organisations"]),
+        opts.get("popup_fields"),
+        opts.get("type_labels"),
+        opts["cluster"],
+    )
     _draw_organisations(canvas, payload, opts["cluster"])
     return len(pts), any(p[5] & 1 for p in payload.points)
 
@@ -2325,18 +2448,32 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     iod = getattr(getattr(result, "area", None), "iod", None) or _params(result).get("iod")
     inp = _LsoaInputs(lsoas, _thin_joined(lsoas, thin_lsoas), share_col, t, classes, iod)
     _draw_lsoas(canvas, inp, names)
-    _draw_catchments(canvas, result, catchments, t, names, catchment_tolerance_m, precision,
-                     min_hole_m2)
+    _draw_catchments(
+        canvas, result, catchments, t, names, catchment_tolerance_m, precision, min_hole_m2
+    )
     rank = _ward_rank(
         [str(c) for c in _col(wards, WARD_CODE)],
-        [ward_profiles, _attributes(wards_in),
-         None if thin_wards is None else _attributes(thin_wards)],
+        [
+            ward_profiles,
+            _attributes(wards_in),
+            None if thin_wards is None else _attributes(thin_wards),
+        ],
     )
-    _draw_wards(canvas, wards, _ward_payload(wards, share_col, t, names["wards"], rank,
-                                             thin_wards, _params(thin)))
-    opts = {"precision": precision, "cluster": cluster, "popup_fields": popup_fields,
-            "type_labels": type_labels, "title": title, "place": place, "what": what,
-            "dates": dates}
+    _draw_wards(
+        canvas,
+        wards,
+        _ward_payload(wards, share_col, t, names["wards"], rank, thin_wards, _params(thin)),
+    )
+    opts = {
+        "precision": precision,
+        "cluster": cluster,
+        "popup_fields": popup_fields,
+        "type_labels": type_labels,
+        "title": title,
+        "place": place,
+        "what": what,
+        "dates": dates,
+    }
     n_orgs, approx = _draw_org_layer(canvas, result, organisations, names, opts)
     story = _story(result, thin, inp, {**opts, "n_organisations": n_orgs})
     story.approximate = approx

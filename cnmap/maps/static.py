@@ -356,9 +356,17 @@ def _type_label(key: str) -> str:
 def _marker_handle(colour: str, label: str, marker: str = "o") -> Any:
     from matplotlib.lines import Line2D
 
-    return Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour,
-                  markeredgecolor=_POINT_EDGE, markeredgewidth=0.5, markersize=_POINT_PT + 1,
-                  label=label)
+    return Line2D(
+        [],
+        [],
+        marker=marker,
+        linestyle="",
+        markerfacecolor=colour,
+        markeredgecolor=_POINT_EDGE,
+        markeredgewidth=0.5,
+        markersize=_POINT_PT + 1,
+        label=label,
+    )
 
 
 def _points_plan(
@@ -385,8 +393,13 @@ def _points_plan(
     ]
     # the rarest types drawn last, so that the most frequent do not hide them
     order = np.argsort([-int(counts[k]) for k in keys], kind="stable")
-    return _Points(x[order], y[order], [symbols[keys[i]][0] for i in order], handles,
-                   [symbols[keys[i]][1] for i in order])
+    return _Points(
+        x[order],
+        y[order],
+        [symbols[keys[i]][0] for i in order],
+        handles,
+        [symbols[keys[i]][1] for i in order],
+    )
 
 
 def _draw_points(ax: Axes, plan: _Points) -> None:
@@ -397,8 +410,16 @@ def _draw_points(ax: Axes, plan: _Points) -> None:
     for mk in dict.fromkeys(markers.tolist()):  # one pair of calls per shape, in drawing order
         sel = markers == mk
         ax.scatter(plan.x[sel], plan.y[sel], s=halo, c=_HALO, marker=mk, linewidths=0, zorder=5)
-        ax.scatter(plan.x[sel], plan.y[sel], s=_POINT_PT**2, c=list(colours[sel]), marker=mk,
-                   edgecolors=_POINT_EDGE, linewidths=0.45, zorder=6)
+        ax.scatter(
+            plan.x[sel],
+            plan.y[sel],
+            s=_POINT_PT**2,
+            c=list(colours[sel]),
+            marker=mk,
+            edgecolors=_POINT_EDGE,
+            linewidths=0.45,
+            zorder=6,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -455,12 +476,19 @@ def _map_layout(
     if map_h > _MAX_MAP_IN:
         map_h, map_w = _MAX_MAP_IN, _MAX_MAP_IN / aspect
     body_h = max(map_h, side_height_in)
-    page = new_page(title=text.title, subtitle=text.subtitle, body_height_in=body_h,
-                    notes=text.notes, source=text.source, footer_extra_in=text.footer_extra_in,
-                    width_in=text.width_in)
+    page = new_page(
+        title=text.title,
+        subtitle=text.subtitle,
+        body_height_in=body_h,
+        notes=text.notes,
+        source=text.source,
+        footer_extra_in=text.footer_extra_in,
+        width_in=text.width_in,
+    )
     ax = page.add_axes(MARGIN_IN, body_h - map_h, map_w, map_h)
-    return _MapLayout(page.fig, ax, page, MARGIN_IN + map_w + _GAP_IN, body_h, _SIDE_IN,
-                      body_h - map_h)
+    return _MapLayout(
+        page.fig, ax, page, MARGIN_IN + map_w + _GAP_IN, body_h, _SIDE_IN, body_h - map_h
+    )
 
 
 def _frame(ax: Axes, extent: tuple[float, float, float, float]) -> None:
@@ -474,14 +502,32 @@ def _legend(layout: _MapLayout, handles: list[Any], title: str | None, top_in: f
     if not handles:
         return
     if layout.page is None:
-        layout.ax.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                         fontsize=_LEGEND_PT, title_fontsize=_LEGEND_PT + 1, frameon=False)
+        layout.ax.legend(
+            handles=handles,
+            title=title,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=_LEGEND_PT,
+            title_fontsize=_LEGEND_PT + 1,
+            frameon=False,
+        )
         return
     anchor = layout.page.figure_point(layout.side_left_in, top_in)
-    leg = layout.ax.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=anchor,
-                           bbox_transform=layout.fig.transFigure, fontsize=_LEGEND_PT,
-                           title_fontsize=_LEGEND_PT + 1, frameon=False, alignment="left",
-                           borderaxespad=0.0, borderpad=0.0, handlelength=1.4, labelspacing=0.45)
+    leg = layout.ax.legend(
+        handles=handles,
+        title=title,
+        loc="upper left",
+        bbox_to_anchor=anchor,
+        bbox_transform=layout.fig.transFigure,
+        fontsize=_LEGEND_PT,
+        title_fontsize=_LEGEND_PT + 1,
+        frameon=False,
+        alignment="left",
+        borderaxespad=0.0,
+        borderpad=0.0,
+        handlelength=1.4,
+        labelspacing=0.45,
+    )
     leg.get_title().set_fontweight("bold")
 
 
@@ -511,8 +557,16 @@ def _panel_text(ax: Axes, title: str | None, source: str | None) -> None:
     if title:
         ax.set_title("\n".join(wrap_text(title, 11, width)), fontsize=11, loc="left")
     if source:
-        ax.text(0.0, -0.01, "\n".join(wrap_text(source, NOTE_PT, width)), fontsize=NOTE_PT,
-                color="#444444", ha="left", va="top", transform=ax.transAxes)
+        ax.text(
+            0.0,
+            -0.01,
+            "\n".join(wrap_text(source, NOTE_PT, width)),
+            fontsize=NOTE_PT,
+            color="#444444",
+            ha="left",
+            va="top",
+            transform=ax.transAxes,
+        )
 
 
 def _draw_layers(
@@ -559,17 +613,25 @@ def _draw_map(
     scale_bar: bool,
 ) -> _MapLayout:
     """Colour, lay out and draw a map; the layout tells where things went."""
-    col = _colouring(data, style.column, colours=style.colours, labels=style.labels,
-                     bins=style.bins, bin_colours=style.bin_colours, cmap=style.cmap,
-                     missing_label=style.missing_label)
+    col = _colouring(
+        data,
+        style.column,
+        colours=style.colours,
+        labels=style.labels,
+        bins=style.bins,
+        bin_colours=style.bin_colours,
+        cmap=style.cmap,
+        missing_label=style.missing_label,
+    )
     handles = col.handles + (points.handles if points is not None else [])
     legend_title = style.legend_title or style.column
     extent = _extent(data)
     if ax is None:
         _fit_labels(handles, _SIDE_IN)
         if legend_title:
-            legend_title = "\n".join(wrap_text(legend_title, _LEGEND_PT + 1, _SIDE_IN,
-                                                weight="bold"))
+            legend_title = "\n".join(
+                wrap_text(legend_title, _LEGEND_PT + 1, _SIDE_IN, weight="bold")
+            )
         side_h = _legend_height_in(handles, legend_title) + (2.0 if col.mappable else 0.0)
         layout = _map_layout(extent, text, side_h if style.legend else 0.0)
     else:
@@ -682,12 +744,14 @@ def static_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     """
     data = _bng(gdf, "static_map gdf")
     _check_colouring(data, column, colours, bins, bin_colours)
-    style = _Style(column, cmap, colours, labels, bins, bin_colours, legend, legend_title,
-                   missing_label)
+    style = _Style(
+        column, cmap, colours, labels, bins, bin_colours, legend, legend_title, missing_label
+    )
     text = _PageText(title, subtitle, tuple(notes), attribution, 0.0, width_in)
     plan = _points_plan(points, points_column, points_label)
-    layout = _draw_map(data, style, text, ax=ax, layers=(boundaries, outline), points=plan,
-                       scale_bar=scale_bar)
+    layout = _draw_map(
+        data, style, text, ax=ax, layers=(boundaries, outline), points=plan, scale_bar=scale_bar
+    )
     return layout.fig
 
 
@@ -712,7 +776,7 @@ def _key_column(labels: Sequence[AreaLabel], width_in: float) -> tuple[str, str]
 
 def _key_chunks(labels: Sequence[AreaLabel]) -> list[Sequence[AreaLabel]]:
     rows = -(-len(labels) // _KEY_COLUMNS)
-    return [labels[c * rows:(c + 1) * rows] for c in range(_KEY_COLUMNS)]
+    return [labels[c * rows : (c + 1) * rows] for c in range(_KEY_COLUMNS)]
 
 
 def _key_height_in(labels: Sequence[AreaLabel], width_in: float) -> float:
@@ -735,11 +799,12 @@ def _draw_key(layout: _MapLayout, title: str, labels: Sequence[AreaLabel]) -> No
             continue
         numbers, names = _key_column(chunk, col_w)
         left = MARGIN_IN + c * col_w
-        for text, x_in, ha in ((numbers, left + _KEY_NUMBER_IN, "right"),
-                               (names, left + _KEY_NUMBER_IN + 0.08, "left")):
+        for text, x_in, ha in (
+            (numbers, left + _KEY_NUMBER_IN, "right"),
+            (names, left + _KEY_NUMBER_IN + 0.08, "left"),
+        ):
             x, y = page.figure_point(x_in, -0.26)
-            layout.fig.text(x, y, text, fontsize=NOTE_PT, ha=ha, va="top",
-                            linespacing=LINE_SPACING)
+            layout.fig.text(x, y, text, fontsize=NOTE_PT, ha=ha, va="top", linespacing=LINE_SPACING)
 
 
 @dataclass(frozen=True)
@@ -755,8 +820,9 @@ class _Named:
     direct: int = _DIRECT_LABELS
 
     def labels(self) -> list[AreaLabel]:
-        return area_labels(self.frame, name_col=self.name_col, detail_col=self.detail_col,
-                           order_col=self.order_col)
+        return area_labels(
+            self.frame, name_col=self.name_col, detail_col=self.detail_col, order_col=self.order_col
+        )
 
     def key(self) -> list[AreaLabel]:
         """The areas of the key when they are too many to name directly (else none)."""
@@ -770,14 +836,21 @@ class _Named:
         return cast(list[float], np.hypot(b["maxx"] - b["minx"], b["maxy"] - b["miny"]).tolist())
 
 
-def _name_areas(layout: _MapLayout, named: _Named, key: Sequence[AreaLabel],
-                points: _Points | None) -> None:
+def _name_areas(
+    layout: _MapLayout, named: _Named, key: Sequence[AreaLabel], points: _Points | None
+) -> None:
     """Name the areas on the map: directly, or numbered when a key was made."""
     labels = named.labels()
     pts = np.column_stack([points.x, points.y]) if points is not None else None
     draw = number_areas if key else place_labels
-    draw(layout.ax, labels, obstacles=[_scale_bar_box(layout.ax)], points=pts,
-         extents=named.extents(), ring=named.ring)
+    draw(
+        layout.ax,
+        labels,
+        obstacles=[_scale_bar_box(layout.ax)],
+        points=pts,
+        extents=named.extents(),
+        ring=named.ring,
+    )
     if key:
         _draw_key(layout, named.key_title, key)
 
@@ -811,16 +884,19 @@ def _headline(result: Any, minutes: float) -> str | None:
     if row.empty:
         return None
     r = row.iloc[0]
-    return (f"{100 * float(r['share_covered']):.1f}% of residents ({float(r['pop_covered']):,.0f} "
-            f"of {float(r['population']):,.0f}) live within a {minutes:g}-minute walk of an "
-            "organisation")
+    return (
+        f"{100 * float(r['share_covered']):.1f}% of residents ({float(r['pop_covered']):,.0f} "
+        f"of {float(r['population']):,.0f}) live within a {minutes:g}-minute walk of an "
+        "organisation"
+    )
 
 
 def _class_labels(frame: pd.DataFrame, col: str, unit: str) -> dict[int, str]:
     """``"95–100%: 412 LSOAs, 723,000 residents"`` for each coverage class."""
     idx = bin_index(frame[col], COVERAGE_BINS)
-    pop = pd.to_numeric(frame.get(POPULATION, pd.Series(np.nan, index=frame.index)),
-                        errors="coerce").to_numpy(float)
+    pop = pd.to_numeric(
+        frame.get(POPULATION, pd.Series(np.nan, index=frame.index)), errors="coerce"
+    ).to_numpy(float)
     out = {}
     for k, (a, b) in enumerate(zip(COVERAGE_BINS[:-1], COVERAGE_BINS[1:], strict=True)):
         name = f"under {100 * b:.0f}%" if k == 0 else f"{100 * a:.0f}–{100 * b:.0f}%"
@@ -860,16 +936,29 @@ def _map_with_names(
 ) -> _MapLayout:
     """A map page whose ``named`` areas are outlined and named (a key under it if many)."""
     if named is not None:
-        named = _Named(_bng(named.frame, "named areas"), named.name_col, named.detail_col,
-                       named.order_col, named.key_title, named.ring, named.direct)
+        named = _Named(
+            _bng(named.frame, "named areas"),
+            named.name_col,
+            named.detail_col,
+            named.order_col,
+            named.key_title,
+            named.ring,
+            named.direct,
+        )
     key = named.key() if named is not None and ax is None else []
     if key:
         extra = _key_height_in(key, text.width_in - 2 * MARGIN_IN)
-        text = _PageText(text.title, text.subtitle, text.notes, text.source, extra,
-                         text.width_in)
+        text = _PageText(text.title, text.subtitle, text.notes, text.source, extra, text.width_in)
     outline = named.frame if named is not None else None
-    layout = _draw_map(_bng(frame, "map frame"), style, text, ax=ax,
-                       layers=(boundaries, outline), points=points, scale_bar=True)
+    layout = _draw_map(
+        _bng(frame, "map frame"),
+        style,
+        text,
+        ax=ax,
+        layers=(boundaries, outline),
+        points=points,
+        scale_bar=True,
+    )
     if named is not None and len(named.frame):
         _name_areas(layout, named, key, points)
     return layout
@@ -929,18 +1018,37 @@ def coverage_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmn
     unit = "LSOA" if level == "lsoa" else "ward"
     named = _coverage_named(result, thin, level, col)
     text = _PageText(
-        _auto(title, title_text(facts, f"residents within a {t:g}-minute walk of a "
-                     f"community organisation, by {unit}")),
+        _auto(
+            title,
+            title_text(
+                facts,
+                f"residents within a {t:g}-minute walk of a community organisation, by {unit}",
+            ),
+        ),
         _auto(subtitle, subtitle_text(facts, t, lead=_headline(result, t))),
         _coverage_notes(level, t, named) if ax is None else (),
         _auto(attribution, source_text(facts, deprivation=thin is not None)),
-        0.0, PAGE_WIDTH_IN)
-    style = _Style(col, colours=None, labels=_class_labels(frame, col, unit), bins=COVERAGE_BINS,
-                   bin_colours=COVERAGE_COLOURS,
-                   legend_title=f"Residents within a {t:g}-minute walk")
+        0.0,
+        PAGE_WIDTH_IN,
+    )
+    style = _Style(
+        col,
+        colours=None,
+        labels=_class_labels(frame, col, unit),
+        bins=COVERAGE_BINS,
+        bin_colours=COVERAGE_COLOURS,
+        legend_title=f"Residents within a {t:g}-minute walk",
+    )
     orgs, org_col = _org_points(result, organisations)
-    return _map_with_names(frame, style, text, ax=ax, boundaries=result.wards, named=named,
-                           points=_points_plan(orgs, org_col, "Organisations")).fig
+    return _map_with_names(
+        frame,
+        style,
+        text,
+        ax=ax,
+        boundaries=result.wards,
+        named=named,
+        points=_points_plan(orgs, org_col, "Organisations"),
+    ).fig
 
 
 #: Wards below this share covered are named on the ward coverage map.
@@ -951,9 +1059,15 @@ def _coverage_named(result: Any, thin: Any, level: str, col: str) -> _Named | No
     if level == "ward":
         wards = result.wards
         low = wards[pd.to_numeric(wards[col], errors="coerce") < WARD_NAME_BELOW]
-        return _Named(low, WARD_NAME, None, col,
-                      f"Wards where fewer than {100 * WARD_NAME_BELOW:.0f}% of residents are "
-                      "within the walk (number on the map)", ring=None)
+        return _Named(
+            low,
+            WARD_NAME,
+            None,
+            col,
+            f"Wards where fewer than {100 * WARD_NAME_BELOW:.0f}% of residents are "
+            "within the walk (number on the map)",
+            ring=None,
+        )
     rows = _thin_rows(thin, result)
     if rows is None:
         return None
@@ -965,8 +1079,10 @@ def _coverage_notes(level: str, minutes: float, named: _Named | None) -> list[st
     if named is not None and level == "lsoa":
         notes.append(_THIN_OUTLINE_NOTE)
     elif named is not None and len(named.frame):
-        notes.append(f"Named: wards where fewer than {100 * WARD_NAME_BELOW:.0f}% of residents "
-                     "live within the walk.")
+        notes.append(
+            f"Named: wards where fewer than {100 * WARD_NAME_BELOW:.0f}% of residents "
+            "live within the walk."
+        )
     return notes
 
 
@@ -974,20 +1090,28 @@ _THIN_KEY_TITLE = "Thin areas, thinnest first (number on the map: ward, LSOA)"
 
 
 def _coverage_note(level: str, minutes: float) -> str:
-    what = ("LSOA: Lower layer Super Output Area, a statistical area of about 1,500 residents; "
-            "grey lines: ward boundaries." if level == "lsoa" else
-            "Electoral wards; a ward's residents are those living inside it.")
-    return (f"Share of each area's residents who live within a {minutes:g}-minute walk of at "
-            f"least one organisation (residents placed at postcode or street points). {what}")
+    what = (
+        "LSOA: Lower layer Super Output Area, a statistical area of about 1,500 residents; "
+        "grey lines: ward boundaries."
+        if level == "lsoa"
+        else "Electoral wards; a ward's residents are those living inside it."
+    )
+    return (
+        f"Share of each area's residents who live within a {minutes:g}-minute walk of at "
+        f"least one organisation (residents placed at postcode or street points). {what}"
+    )
 
 
-_THIN_OUTLINE_NOTE = ("Named, outlined and ringed in red: the LSOAs where community "
-                      "infrastructure is thin (see the thin areas figure).")
+_THIN_OUTLINE_NOTE = (
+    "Named, outlined and ringed in red: the LSOAs where community "
+    "infrastructure is thin (see the thin areas figure)."
+)
 
 
 def _decile_labels(frame: pd.DataFrame) -> dict[int, str]:
-    pop = pd.to_numeric(frame.get(POPULATION, pd.Series(np.nan, index=frame.index)),
-                        errors="coerce")
+    pop = pd.to_numeric(
+        frame.get(POPULATION, pd.Series(np.nan, index=frame.index)), errors="coerce"
+    )
     out = {}
     for d in range(1, 11):
         sel = frame["imd_decile"] == d
@@ -1002,13 +1126,13 @@ def _imd_lead(frame: pd.DataFrame) -> str | None:
     if not n:
         return None
     d1 = frame["imd_decile"] == 1
-    pop = pd.to_numeric(frame.get(POPULATION, pd.Series(np.nan, index=frame.index)),
-                        errors="coerce")
+    pop = pd.to_numeric(
+        frame.get(POPULATION, pd.Series(np.nan, index=frame.index)), errors="coerce"
+    )
     share = ""
     if pop.notna().any() and pop.sum() > 0:
         share = f" ({pop[d1].sum():,.0f} residents, {100 * pop[d1].sum() / pop.sum():.0f}%)"
-    return (f"{int(d1.sum()):,} of {n:,} LSOAs{share} are among the 10% most deprived "
-            "in England")
+    return f"{int(d1.sum()):,} of {n:,} LSOAs{share} are among the 10% most deprived in England"
 
 
 def imd_figure(
@@ -1037,11 +1161,14 @@ def imd_figure(
         lsoas,
         "imd_decile",
         ax=ax,
-        title=_auto(title, title_text(facts, f"deprivation of each LSOA, by national "
-                           f"{edition} decile")),
+        title=_auto(
+            title, title_text(facts, f"deprivation of each LSOA, by national {edition} decile")
+        ),
         subtitle=_auto(subtitle, subtitle_text(shown, None, lead=_imd_lead(lsoas))),
-        notes=["Deciles rank all LSOAs in England by the Index of Multiple Deprivation: decile 1 "
-               "holds the 10% most deprived. Grey lines: ward boundaries."],
+        notes=[
+            "Deciles rank all LSOAs in England by the Index of Multiple Deprivation: decile 1 "
+            "holds the 10% most deprived. Grey lines: ward boundaries."
+        ],
         colours={d: c for d, c in enumerate(S.IMD_DECILE_COLOURS, start=1)},
         labels=_decile_labels(lsoas),
         legend_title=f"National {edition} decile",
@@ -1054,9 +1181,17 @@ def imd_figure(
 
 def _boundaries_only(facts: RunFacts) -> RunFacts:
     """The facts of a figure showing no walk and no organisation (boundaries and IoD only)."""
-    return dataclasses.replace(facts, n_organisations=None, n_placed=None, lists=(),
-                               speed_kmh=None, mode=None, osm=None, uses_osm=False,
-                               postcodes=False)
+    return dataclasses.replace(
+        facts,
+        n_organisations=None,
+        n_placed=None,
+        lists=(),
+        speed_kmh=None,
+        mode=None,
+        osm=None,
+        uses_osm=False,
+        postcodes=False,
+    )
 
 
 def _thin_frame(thin: Any, result: Any | None) -> gpd.GeoDataFrame:
@@ -1083,8 +1218,9 @@ def _thin_facts(thin: Any, result: Any | None, place: str | None) -> RunFacts:
         return run_facts(result, place=place)
     params = getattr(thin, "params", None) or {}
     kept = params.get("coverage") if isinstance(params, Mapping) else None
-    source = SimpleNamespace(params=dict(kept) if isinstance(kept, Mapping) else {},
-                             lsoas=getattr(thin, "lsoas", None))
+    source = SimpleNamespace(
+        params=dict(kept) if isinstance(kept, Mapping) else {}, lsoas=getattr(thin, "lsoas", None)
+    )
     return run_facts(source, place=place)
 
 
@@ -1096,28 +1232,37 @@ def _thin_rule(params: Mapping[str, Any]) -> str:
     d, share, t = params["max_decile"], float(params["min_share_covered"]), params["minutes"]
     index = params.get("domain_label") or "IMD"
     deciles = "decile 1" if d == 1 else f"deciles 1–{d}"
-    return (f"Thin: the LSOA is among the {10 * d}% most deprived in England ({index} "
-            f"{deciles}) and fewer than {100 * share:.0f}% of its residents live within a "
-            f"{t:g}-minute walk of an organisation. Pale orange: equally deprived LSOAs that are "
-            "better reached.")
+    return (
+        f"Thin: the LSOA is among the {10 * d}% most deprived in England ({index} "
+        f"{deciles}) and fewer than {100 * share:.0f}% of its residents live within a "
+        f"{t:g}-minute walk of an organisation. Pale orange: equally deprived LSOAs that are "
+        "better reached."
+    )
 
 
 def _thin_lead(frame: pd.DataFrame, flag: pd.Series, minutes: Any) -> str:
     n = int(flag.sum())
-    out = pd.to_numeric(frame.get("pop_out_of_reach", pd.Series(np.nan, index=frame.index)),
-                        errors="coerce")[flag]
+    out = pd.to_numeric(
+        frame.get("pop_out_of_reach", pd.Series(np.nan, index=frame.index)), errors="coerce"
+    )[flag]
     lead = f"{n:,} LSOA{'s' if n != 1 else ''} where community infrastructure is thin"
     if n and out.notna().any() and minutes is not None:
-        lead += (f"; {out.sum():,.0f} of their residents live more than a {minutes:g}-minute "
-                 "walk from any organisation")
+        lead += (
+            f"; {out.sum():,.0f} of their residents live more than a {minutes:g}-minute "
+            "walk from any organisation"
+        )
     return lead
 
 
 def _thin_classes(frame: gpd.GeoDataFrame, flag: pd.Series) -> pd.Series:
-    deprived = frame["deprived"].fillna(False).astype(bool) if "deprived" in frame.columns \
+    deprived = (
+        frame["deprived"].fillna(False).astype(bool)
+        if "deprived" in frame.columns
         else pd.Series(False, index=frame.index)
-    return pd.Series(np.where(flag, "thin", np.where(deprived, "deprived", "other")),
-                     index=frame.index)
+    )
+    return pd.Series(
+        np.where(flag, "thin", np.where(deprived, "deprived", "other")), index=frame.index
+    )
 
 
 def thin_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
@@ -1156,30 +1301,55 @@ def thin_figure(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     minutes = params.get("minutes")
     n = int(flag.sum())
     text = _PageText(
-        _auto(title, title_text(facts, f"where community infrastructure is thin "
-                     f"({n:,} LSOA{'s' if n != 1 else ''})")),
+        _auto(
+            title,
+            title_text(
+                facts, f"where community infrastructure is thin ({n:,} LSOA{'s' if n != 1 else ''})"
+            ),
+        ),
         _auto(subtitle, subtitle_text(facts, minutes, lead=_thin_lead(frame, flag, minutes))),
         [_thin_rule(params), "Grey lines: ward boundaries."] if ax is None else (),
-        _auto(attribution, source_text(facts, deprivation=True)), 0.0, PAGE_WIDTH_IN)
-    style = _Style("_class", colours={"thin": S.THIN_COLOUR, "deprived": _DEPRIVED_COLOUR,
-                                      "other": _OTHER_COLOUR},
-                   labels={"thin": f"thin infrastructure ({n} LSOAs)",
-                           "deprived": "as deprived, better reached",
-                           "other": "other LSOAs"}, legend_title="LSOAs")
+        _auto(attribution, source_text(facts, deprivation=True)),
+        0.0,
+        PAGE_WIDTH_IN,
+    )
+    style = _Style(
+        "_class",
+        colours={"thin": S.THIN_COLOUR, "deprived": _DEPRIVED_COLOUR, "other": _OTHER_COLOUR},
+        labels={
+            "thin": f"thin infrastructure ({n} LSOAs)",
+            "deprived": "as deprived, better reached",
+            "other": "other LSOAs",
+        },
+        legend_title="LSOAs",
+    )
     orgs, _ = _org_points(result, organisations and result is not None)
-    named = _Named(frame[flag], WARD_NAME, LSOA_NAME, "rank", _THIN_KEY_TITLE,
-                   direct=max(int(direct_labels), 0))
-    return _map_with_names(frame, style, text, ax=ax,
-                           boundaries=wards if isinstance(wards, gpd.GeoDataFrame) else None,
-                           points=_points_plan(orgs, None, "Organisations"), named=named).fig
+    named = _Named(
+        frame[flag],
+        WARD_NAME,
+        LSOA_NAME,
+        "rank",
+        _THIN_KEY_TITLE,
+        direct=max(int(direct_labels), 0),
+    )
+    return _map_with_names(
+        frame,
+        style,
+        text,
+        ax=ax,
+        boundaries=wards if isinstance(wards, gpd.GeoDataFrame) else None,
+        points=_points_plan(orgs, None, "Organisations"),
+        named=named,
+    ).fig
 
 
 def _bivariate_key(layout: _MapLayout, place: str | None) -> None:
     from matplotlib.colors import to_rgb
 
     if layout.page is not None:
-        key = layout.page.add_axes(layout.side_left_in + 0.55, layout.side_top_in - 1.35,
-                                   0.95, 0.95)
+        key = layout.page.add_axes(
+            layout.side_left_in + 0.55, layout.side_top_in - 1.35, 0.95, 0.95
+        )
     else:
         key = layout.ax.inset_axes((1.02, 0.7, 0.22, 0.22))
     grid = np.array([[S.BIVARIATE_COLOURS[f"{d}-{p}"] for d in (1, 2, 3)] for p in (3, 2, 1)])
@@ -1218,15 +1388,22 @@ def bivariate_figure(
         _auto(title, title_text(facts, "deprivation against provision, by LSOA")),
         _auto(subtitle, subtitle_text(facts, minutes, lead=None)),
         [_bivariate_note(params, facts), _THIN_OUTLINE_NOTE] if ax is None else (),
-        _auto(attribution, source_text(facts, deprivation=True)), 0.0, PAGE_WIDTH_IN)
+        _auto(attribution, source_text(facts, deprivation=True)),
+        0.0,
+        PAGE_WIDTH_IN,
+    )
     style = _Style("bivariate_class", colours=S.BIVARIATE_COLOURS, legend=False)
     wards = getattr(result, "wards", None) if result is not None else None
     named = None
     if "thin" in frame.columns:
-        named = _Named(frame[frame["thin"].fillna(False).astype(bool)], WARD_NAME, LSOA_NAME,
-                       "rank", _THIN_KEY_TITLE)
-    layout = _map_with_names(frame, style, text, ax=ax, boundaries=wards, points=None,
-                             named=named)
+        named = _Named(
+            frame[frame["thin"].fillna(False).astype(bool)],
+            WARD_NAME,
+            LSOA_NAME,
+            "rank",
+            _THIN_KEY_TITLE,
+        )
+    layout = _map_with_names(frame, style, text, ax=ax, boundaries=wards, points=None, named=named)
     _bivariate_key(layout, facts.place)
     return layout.fig
 
@@ -1236,18 +1413,20 @@ def _bivariate_note(params: Mapping[str, Any], facts: RunFacts) -> str:
     minutes = params.get("minutes")
     what = {
         "share_covered": "the share of residents within a "
-                         + (f"{minutes:g}-minute " if minutes is not None else "")
-                         + "walk of an organisation",
+        + (f"{minutes:g}-minute " if minutes is not None else "")
+        + "walk of an organisation",
         "mean_reachable": "the number of organisations within reach per resident",
         "orgs_per_1000": "organisations located in the LSOA per 1,000 residents",
         "mean_walk_min": "the mean walk to the nearest organisation (shorter = more)",
     }.get(str(measure), str(measure))
     where = facts.place or "the area"
-    return (f"Each LSOA is placed in thirds of {where}'s LSOAs twice: by deprivation "
-            f"({params.get('domain_label') or 'IMD'} rank) and by provision, measured as {what}. "
-            f"'Less provision' is relative to the rest of {where}: an LSOA with 97% of residents "
-            "within reach can be in the lower third where most are better reached. Darkest: "
-            "more deprived and less provision.")
+    return (
+        f"Each LSOA is placed in thirds of {where}'s LSOAs twice: by deprivation "
+        f"({params.get('domain_label') or 'IMD'} rank) and by provision, measured as {what}. "
+        f"'Less provision' is relative to the rest of {where}: an LSOA with 97% of residents "
+        "within reach can be in the lower third where most are better reached. Darkest: "
+        "more deprived and less provision."
+    )
 
 
 def save_figure(
@@ -1291,9 +1470,9 @@ def save_figure(
         if page:
             fig.savefig(target, format=fmt, dpi=dpi, facecolor="white")
         else:
-            fig.savefig(target, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
-                        pad_inches=0.15)
+            fig.savefig(
+                target, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.15
+            )
         out.append(target)
     logger.info("save_figure: wrote %s", ", ".join(str(p) for p in out))
     return out
-

@@ -142,12 +142,19 @@ def _params(doc: NationalFile, where: str) -> NationalParams:
         raise ValidationError(
             f"{where}: [coverage] detour_factor is missing; a national run measures districts "
             "without a walk network along the straight line times this factor (e.g. 1.4, "
-            "Birmingham's calibrated median; see docs/national.md)")
+            "Birmingham's calibrated median; see docs/national.md)"
+        )
     networks = "none" if cov.mode == "crow_flies" else doc.national.networks
     return NationalParams(
-        minutes=tuple(cov.minutes), speed_kmh=_speed(cov), persona=cov.persona,
-        detour_factor=float(cov.detour_factor), max_snap_m=float(cov.max_snap_m),
-        residents=str(cov.residents), networks=networks, type_col=cov.type_col)
+        minutes=tuple(cov.minutes),
+        speed_kmh=_speed(cov),
+        persona=cov.persona,
+        detour_factor=float(cov.detour_factor),
+        max_snap_m=float(cov.max_snap_m),
+        residents=str(cov.residents),
+        networks=networks,
+        type_col=cov.type_col,
+    )
 
 
 def read_national_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> NationalConfig:
@@ -169,9 +176,13 @@ def read_national_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
         organisations=organisation_sources(doc.organisations, base=base, where=where),
         out_dir=resolve_path(doc.output.dir, "[output] dir", base, where),
         districts=None if sec.districts == "all" else tuple(sec.districts),
-        worst_maps=sec.worst_maps, workers=sec.workers, scheduler=sec.scheduler,
-        memory_limit=sec.memory_limit, self_contained=doc.output.self_contained,
-        source=path)
+        worst_maps=sec.worst_maps,
+        workers=sec.workers,
+        scheduler=sec.scheduler,
+        memory_limit=sec.memory_limit,
+        self_contained=doc.output.self_contained,
+        source=path,
+    )
 
 
 def params_hash(params: NationalParams, organisations_fingerprint: str) -> str:
@@ -183,7 +194,14 @@ def params_hash(params: NationalParams, organisations_fingerprint: str) -> str:
     from cnmap import __version__
 
     values = {k: v for k, v in params.to_dict().items() if k != "networks"}
-    blob = json.dumps({"params": values, "organisations": organisations_fingerprint,
-                       "partial_version": PARTIAL_VERSION, "cnmap": __version__},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "params": values,
+            "organisations": organisations_fingerprint,
+            "partial_version": PARTIAL_VERSION,
+            "cnmap": __version__,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -44,8 +44,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: LSOA columns carried into the national LSOA table (those the area has).
-LSOA_ATTRIBUTES = (C.LSOA_CODE, C.LSOA_NAME, C.WARD_CODE, C.WARD_NAME, "imd_score",
-                   "imd_rank", "imd_decile", C.POPULATION)
+LSOA_ATTRIBUTES = (
+    C.LSOA_CODE,
+    C.LSOA_NAME,
+    C.WARD_CODE,
+    C.WARD_NAME,
+    "imd_score",
+    "imd_rank",
+    "imd_decile",
+    C.POPULATION,
+)
 #: Share of residents a network may leave unplaced before the district falls back to the
 #: straight line (cnmap.network.REFUSE_ABOVE).
 _REFUSE_UNPLACED = 0.10
@@ -73,8 +81,9 @@ class DistrictOutput:
 def _load_area(lad: str, params: NationalParams) -> Area:
     from cnmap.data import load_area
 
-    return load_area(lad, lsoa_vintage=params.lsoa_vintage, iod=params.iod,
-                     population=params.population)
+    return load_area(
+        lad, lsoa_vintage=params.lsoa_vintage, iod=params.iod, population=params.population
+    )
 
 
 def _catalogued_network(lad: str) -> tuple[WalkNetwork | None, str]:
@@ -93,9 +102,12 @@ def _built_network(area: Area, params: NationalParams) -> tuple[WalkNetwork | No
 
     walk = float(max(params.minutes)) * params.speed_kmh * 1000.0 / 60.0
     try:
-        net = walk_network_for_district(area, buffer_m=max(DEFAULT_BUFFER_M,
-                                                           walk + params.max_snap_m + 500.0),
-                                        walk_limit_m=walk, max_snap_m=params.max_snap_m)
+        net = walk_network_for_district(
+            area,
+            buffer_m=max(DEFAULT_BUFFER_M, walk + params.max_snap_m + 500.0),
+            walk_limit_m=walk,
+            max_snap_m=params.max_snap_m,
+        )
     except CnmapError as exc:
         return None, f"no walk network could be built: {exc}"
     return net, f"built from OpenStreetMap ({net.report.source})"
@@ -129,8 +141,9 @@ def network_tag(lad: str, params: NationalParams) -> str:
 def _residents(area: Area, params: NationalParams, net: WalkNetwork | None) -> gpd.GeoDataFrame:
     from cnmap.residents import residential_points
 
-    return residential_points(area, method=params.residents,
-                              edge_geometries=None if net is None else net.edge_geometry)
+    return residential_points(
+        area, method=params.residents, edge_geometries=None if net is None else net.edge_geometry
+    )
 
 
 def _unplaced_share(net: WalkNetwork, res: gpd.GeoDataFrame, max_snap_m: float) -> float:
@@ -153,9 +166,14 @@ def _ring_share(net: WalkNetwork, area: Area, params: NationalParams) -> float:
 
 
 def _spec(params: NationalParams, mode: str) -> WalkSpec:
-    return WalkSpec(minutes=params.minutes, speed_kmh=params.speed_kmh, mode=mode,
-                    detour_factor=params.detour_factor, max_snap_m=params.max_snap_m,
-                    type_col=params.type_col)
+    return WalkSpec(
+        minutes=params.minutes,
+        speed_kmh=params.speed_kmh,
+        mode=mode,
+        detour_factor=params.detour_factor,
+        max_snap_m=params.max_snap_m,
+        type_col=params.type_col,
+    )
 
 
 @dataclass
@@ -175,19 +193,28 @@ def _prepare(lad: str, params: NationalParams) -> _Prepared:
     area = _load_area(lad, params)
     net, where = district_network(area, params)
     res = _residents(area, params, net)
-    info: dict[str, Any] = {"network_source": where if net is not None else "",
-                            "network_note": "" if net is not None else where}
+    info: dict[str, Any] = {
+        "network_source": where if net is not None else "",
+        "network_note": "" if net is not None else where,
+    }
     if net is not None:
         share = _unplaced_share(net, res, params.max_snap_m)
         if share > _REFUSE_UNPLACED:
-            info = {"network_source": "", "network_note": (
-                f"the walk network ({where}) leaves {share:.1%} of residents farther than "
-                f"{params.max_snap_m:g} m from a street: straight line used")}
+            info = {
+                "network_source": "",
+                "network_note": (
+                    f"the walk network ({where}) leaves {share:.1%} of residents farther than "
+                    f"{params.max_snap_m:g} m from a street: straight line used"
+                ),
+            }
             net = None
             res = _residents(area, params, None)
         else:
-            info.update(network_nodes=net.n_nodes, network_unplaced_share=share,
-                        network_ring_share=_ring_share(net, area, params))
+            info.update(
+                network_nodes=net.n_nodes,
+                network_unplaced_share=share,
+                network_ring_share=_ring_share(net, area, params),
+            )
     return _Prepared(area, net, res, info)
 
 
@@ -197,46 +224,62 @@ def _prepare(lad: str, params: NationalParams) -> _Prepared:
 
 def _organisations_in(area: Area, orgs: gpd.GeoDataFrame) -> int:
     outline = shapely.union_all(np.asarray(area.boundary.geometry.values))
-    return int(shapely.contains_xy(outline, orgs.geometry.x.to_numpy(),
-                                   orgs.geometry.y.to_numpy()).sum())
+    return int(
+        shapely.contains_xy(outline, orgs.geometry.x.to_numpy(), orgs.geometry.y.to_numpy()).sum()
+    )
 
 
 def _check_population(lad: str, res: pd.DataFrame, area: Area) -> float:
     total = float(res["weight"].sum())
     loaded = float(area.lsoas[C.POPULATION].sum())
     if not np.isclose(total, loaded, rtol=1e-9, atol=1e-6):
-        raise ValidationError(f"{lad}: residents carry {total:,.3f} people but the district's "
-                              f"LSOAs have {loaded:,.0f}")
+        raise ValidationError(
+            f"{lad}: residents carry {total:,.3f} people but the district's "
+            f"LSOAs have {loaded:,.0f}"
+        )
     return loaded
 
 
-def _frames(lad: str, prep: _Prepared, halo: HaloResult
-            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _frames(
+    lad: str, prep: _Prepared, halo: HaloResult
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     area = prep.area
     res = halo.residents.copy()
     res.insert(0, C.LAD_CODE, lad)
     cols = [c for c in LSOA_ATTRIBUTES if c in area.lsoas.columns]
     lsoas = pd.DataFrame(area.lsoas[cols]).assign(**{C.LAD_CODE: lad, C.LAD_NAME: area.lad_name})
     wards = pd.DataFrame(area.wards[[C.WARD_CODE, C.WARD_NAME]]).assign(
-        **{C.LAD_CODE: lad, C.LAD_NAME: area.lad_name})
+        **{C.LAD_CODE: lad, C.LAD_NAME: area.lad_name}
+    )
     return res, lsoas, wards
 
 
-def _summary(lad: str, prep: _Prepared, halo: HaloResult, orgs: gpd.GeoDataFrame,
-             population: float, detour: float) -> dict[str, Any]:
+def _summary(
+    lad: str,
+    prep: _Prepared,
+    halo: HaloResult,
+    orgs: gpd.GeoDataFrame,
+    population: float,
+    detour: float,
+) -> dict[str, Any]:
     area = prep.area
     first = halo.passes[0]
     return {
-        C.LAD_CODE: lad, C.LAD_NAME: area.lad_name, "status": "ok", "error": "",
+        C.LAD_CODE: lad,
+        C.LAD_NAME: area.lad_name,
+        "status": "ok",
+        "error": "",
         "mode": prep.mode,
         "detour_factor": None if prep.net is not None else float(detour),
         **prep.info,
-        "n_lsoas": int(len(area.lsoas)), "n_wards": int(len(area.wards)),
+        "n_lsoas": int(len(area.lsoas)),
+        "n_wards": int(len(area.wards)),
         "n_residential_points": int(len(prep.residents)),
         "postcodes": str(area.params.get("postcodes", "")),
         "population_loaded": population,
         "n_organisations": _organisations_in(area, orgs),
-        "halo_radius_m": float(halo.radius_m), "halo_passes": len(halo.passes),
+        "halo_radius_m": float(halo.radius_m),
+        "halo_passes": len(halo.passes),
         "halo_organisations": first.organisations,
         "halo_network_nodes": first.network_nodes,
         "types": list(halo.types),
@@ -247,8 +290,9 @@ def _summary(lad: str, prep: _Prepared, halo: HaloResult, orgs: gpd.GeoDataFrame
 def compute_district(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> DistrictOutput:
     """Compute one district (raises on failure; :func:`district_task` catches)."""
     prep = _prepare(lad, params)
-    halo = halo_walks(prep.residents, orgs, prep.area, spec=_spec(params, prep.mode),
-                      network=prep.net)
+    halo = halo_walks(
+        prep.residents, orgs, prep.area, spec=_spec(params, prep.mode), network=prep.net
+    )
     res, lsoas, wards = _frames(lad, prep, halo)
     population = _check_population(lad, res, prep.area)
     summary = _summary(lad, prep, halo, orgs, population, params.detour_factor)
@@ -283,9 +327,16 @@ def _worker_name() -> str:
 def failed(lad: str, error: BaseException | str, seconds: float = float("nan")) -> DistrictOutput:
     """A failed district's output: its status, the error and where it ran."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return DistrictOutput({C.LAD_CODE: lad, "status": "failed", "error": text,
-                           "seconds": seconds, "worker": _worker_name(),
-                           "worker_peak_rss_mb": _peak_rss_mb()})
+    return DistrictOutput(
+        {
+            C.LAD_CODE: lad,
+            "status": "failed",
+            "error": text,
+            "seconds": seconds,
+            "worker": _worker_name(),
+            "worker_peak_rss_mb": _peak_rss_mb(),
+        }
+    )
 
 
 def district_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> DistrictOutput:
@@ -297,8 +348,9 @@ def district_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> D
     except Exception as exc:  # noqa: BLE001 - isolation: every failure is reported
         log.warning("district %s failed: %s\n%s", lad, exc, traceback.format_exc())
         return failed(lad, exc, time.perf_counter() - t0)
-    out.summary.update(seconds=time.perf_counter() - t0, worker=_worker_name(),
-                       worker_peak_rss_mb=_peak_rss_mb())
+    out.summary.update(
+        seconds=time.perf_counter() - t0, worker=_worker_name(), worker_peak_rss_mb=_peak_rss_mb()
+    )
     return out
 
 
@@ -306,8 +358,9 @@ def district_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> D
 # a district's full coverage result (for its map)
 
 
-def district_coverage(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame,
-                      radius_m: float) -> CoverageResult:
+def district_coverage(
+    lad: str, params: NationalParams, orgs: gpd.GeoDataFrame, radius_m: float
+) -> CoverageResult:
     """The district's :class:`~cnmap.coverage.CoverageResult` with every organisation within
     ``radius_m`` of its residents: with the radius its national run ended at, every figure
     (walks included) equals the national tables'."""
@@ -319,5 +372,10 @@ def district_coverage(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame,
     oxy = shapely.get_coordinates(np.asarray(orgs.geometry.values))
     near = organisations_within(oxy, xy, radius_m)
     spec = _spec(params, prep.mode)
-    return coverage(orgs.loc[near], prep.area, residents=prep.residents, network=prep.net,
-                    **spec.coverage_kwargs())
+    return coverage(
+        orgs.loc[near],
+        prep.area,
+        residents=prep.residents,
+        network=prep.net,
+        **spec.coverage_kwargs(),
+    )

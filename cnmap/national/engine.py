@@ -34,15 +34,21 @@ def _distributed() -> Any:
         import distributed
     except ImportError as exc:
         raise OptionalDependencyError(
-            f"national runs use Dask distributed: pip install \"{DASK_REQUIREMENT}\"") from exc
+            f'national runs use Dask distributed: pip install "{DASK_REQUIREMENT}"'
+        ) from exc
     return distributed
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: Any = None, *, n_workers: int | None = None,
-                processes: bool = True, threads_per_worker: int = 1,
-                memory_limit: str | float | None = None,
-                dashboard_address: str | None = ":8787") -> Iterator[Any]:
+def dask_client(
+    scheduler: Any = None,
+    *,
+    n_workers: int | None = None,
+    processes: bool = True,
+    threads_per_worker: int = 1,
+    memory_limit: str | float | None = None,
+    dashboard_address: str | None = ":8787",
+) -> Iterator[Any]:
     """A ``distributed.Client``: on ``scheduler`` (an address or a Client), else on a new
     LocalCluster (closed on exit; a Client passed in is left open).
 
@@ -67,31 +73,49 @@ def dask_client(scheduler: Any = None, *, n_workers: int | None = None,
         return
     if scheduler is not None:
         with dd.Client(str(scheduler)) as client:
-            log.info("national run on the Dask scheduler %s (dashboard %s)", scheduler,
-                     client.dashboard_link)
+            log.info(
+                "national run on the Dask scheduler %s (dashboard %s)",
+                scheduler,
+                client.dashboard_link,
+            )
             yield client
         return
     workers = n_workers or os.cpu_count() or 1
-    kwargs: dict[str, Any] = {"n_workers": workers, "threads_per_worker": threads_per_worker,
-                              "processes": processes, "dashboard_address": dashboard_address,
-                              # a local cluster listens locally only (TCP on the loopback,
-                              # also for threads: the in-process transport looks up the
-                              # host's public address)
-                              "host": "127.0.0.1", "protocol": "tcp"}
+    kwargs: dict[str, Any] = {
+        "n_workers": workers,
+        "threads_per_worker": threads_per_worker,
+        "processes": processes,
+        "dashboard_address": dashboard_address,
+        # a local cluster listens locally only (TCP on the loopback,
+        # also for threads: the in-process transport looks up the
+        # host's public address)
+        "host": "127.0.0.1",
+        "protocol": "tcp",
+    }
     if memory_limit is not None:
         kwargs["memory_limit"] = memory_limit
     with dd.LocalCluster(**kwargs) as cluster, dd.Client(cluster) as client:
-        log.info("national run on a LocalCluster of %d worker(s); dashboard %s", workers,
-                 client.dashboard_link)
+        log.info(
+            "national run on a LocalCluster of %d worker(s); dashboard %s",
+            workers,
+            client.dashboard_link,
+        )
         yield client
 
 
-def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[str], *,
-              args: Sequence[Any] = (), broadcast: Mapping[str, Any] | None = None,
-              priorities: Mapping[str, int] | None = None,
-              on_error: Callable[[str, BaseException], Any],
-              progress: bool | None = None, desc: str = "districts",
-              name: str = "district") -> Iterator[tuple[str, Any]]:
+def run_tasks(
+    client: Any,
+    fn: Callable[..., Any],
+    items: Sequence[str],
+    *,
+    args: Sequence[Any] = (),
+    broadcast: Mapping[str, Any] | None = None,
+    priorities: Mapping[str, int] | None = None,
+    on_error: Callable[[str, BaseException], Any],
+    progress: bool | None = None,
+    desc: str = "districts",
+    name: str = "district",
+) -> Iterator[tuple[str, Any]]:
     """Run ``fn(item, *args, **broadcast)`` for every item on the cluster, yielding
     ``(item, result)`` as each finishes (a task that fails outright, e.g. its worker died,
     yields ``on_error(item, exception)``).
@@ -103,13 +127,21 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[str], *,
     from cnmap._progress import progress as bar
 
     dd = _distributed()
-    shared = {k: client.scatter(v, broadcast=True, hash=False)
-              for k, v in (broadcast or {}).items()}
+    shared = {
+        k: client.scatter(v, broadcast=True, hash=False) for k, v in (broadcast or {}).items()
+    }
     run = uuid.uuid4().hex[:8]
     futures = {}
     for item in items:
-        fut = client.submit(fn, item, *args, **shared, key=f"{name}-{item}-{run}",
-                            priority=(priorities or {}).get(item, 0), pure=False)
+        fut = client.submit(
+            fn,
+            item,
+            *args,
+            **shared,
+            key=f"{name}-{item}-{run}",
+            priority=(priorities or {}).get(item, 0),
+            pure=False,
+        )
         futures[fut] = item
     for fut in bar(dd.as_completed(futures), desc=desc, total=len(futures), enabled=progress):
         item = futures[fut]

@@ -116,10 +116,15 @@ class WalkSpec:
 
     def coverage_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`cnmap.coverage.coverage` for this spec."""
-        return {"minutes": list(self.minutes), "speed_kmh": self.speed_kmh, "mode": self.mode,
-                "detour_factor": self.detour_factor if self.mode == "crow_flies" else None,
-                "max_snap_m": self.max_snap_m, "type_col": self.type_col,
-                "by_type": self.type_col is not None}
+        return {
+            "minutes": list(self.minutes),
+            "speed_kmh": self.speed_kmh,
+            "mode": self.mode,
+            "detour_factor": self.detour_factor if self.mode == "crow_flies" else None,
+            "max_snap_m": self.max_snap_m,
+            "type_col": self.type_col,
+            "by_type": self.type_col is not None,
+        }
 
 
 @dataclass(frozen=True)
@@ -192,8 +197,9 @@ def _xy(points: gpd.GeoSeries | gpd.GeoDataFrame) -> np.ndarray:
     return shapely.get_coordinates(geoms)
 
 
-def organisations_within(orgs_xy: np.ndarray, residents_xy: np.ndarray,
-                         radius_m: float) -> np.ndarray:
+def organisations_within(
+    orgs_xy: np.ndarray, residents_xy: np.ndarray, radius_m: float
+) -> np.ndarray:
     """Mask of the organisations within ``radius_m`` (straight line) of some resident."""
     if len(orgs_xy) == 0 or len(residents_xy) == 0:
         return np.zeros(len(orgs_xy), dtype=bool)
@@ -206,8 +212,9 @@ def organisations_within(orgs_xy: np.ndarray, residents_xy: np.ndarray,
 def _edges_near(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float) -> np.ndarray:
     """Mask of the edges whose geometry comes within ``radius_m`` of some resident."""
     tree = shapely.STRtree(shapely.points(residents_xy))
-    hit = tree.query_nearest(net.edge_geometry, max_distance=radius_m, all_matches=False,
-                             return_distance=False)
+    hit = tree.query_nearest(
+        net.edge_geometry, max_distance=radius_m, all_matches=False, return_distance=False
+    )
     mask = np.zeros(net.n_edges, dtype=bool)
     mask[np.asarray(hit)[0]] = True
     return mask
@@ -219,8 +226,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _induced_csr(net: WalkNetwork, keep: np.ndarray, new_pos: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _induced_csr(
+    net: WalkNetwork, keep: np.ndarray, new_pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The whole network's CSR restricted to the kept nodes (lengths and order unchanged)."""
     rows = np.repeat(np.arange(net.n_nodes), np.diff(net.indptr))
     sel = keep[rows] & keep[net.indices]
@@ -231,8 +239,9 @@ def _induced_csr(net: WalkNetwork, keep: np.ndarray, new_pos: np.ndarray
     return indptr, c.astype(net.indices.dtype), w
 
 
-def sub_network(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float
-                ) -> tuple[WalkNetwork, bool]:
+def sub_network(
+    net: WalkNetwork, residents_xy: np.ndarray, radius_m: float
+) -> tuple[WalkNetwork, bool]:
     """The part of ``net`` a piece needs: ``(sub-network, True if it is all of net)``.
 
     The nodes are the ends of the edges within ``radius_m`` of a resident; the sub-network is
@@ -250,18 +259,31 @@ def sub_network(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float
     edges = keep[net.edge_u] & keep[net.edge_v]
     indptr, indices, data = _induced_csr(net, keep, new_pos)
     length = net.edge_length[edges]
-    note = (f"halo of {radius_m:,.0f} m around a piece's residents: {int(keep.sum()):,} of "
-            f"{net.n_nodes:,} nodes")
+    note = (
+        f"halo of {radius_m:,.0f} m around a piece's residents: {int(keep.sum()):,} of "
+        f"{net.n_nodes:,} nodes"
+    )
     report = dataclasses.replace(
-        net.report, nodes=int(keep.sum()), edges=int(edges.sum()),
+        net.report,
+        nodes=int(keep.sum()),
+        edges=int(edges.sum()),
         total_length_km=round(float(length.sum()) / 1000.0, 3),
-        notes=(*net.report.notes, note))
+        notes=(*net.report.notes, note),
+    )
     sub = type(net)(
-        node_ids=_readonly(net.node_ids[keep]), x=_readonly(net.x[keep]),
-        y=_readonly(net.y[keep]), indptr=_readonly(indptr), indices=_readonly(indices),
-        data=_readonly(data), edge_u=_readonly(new_pos[net.edge_u[edges]]),
-        edge_v=_readonly(new_pos[net.edge_v[edges]]), edge_length=_readonly(length),
-        edge_geometry=_readonly(net.edge_geometry[edges]), crs=net.crs, report=report)
+        node_ids=_readonly(net.node_ids[keep]),
+        x=_readonly(net.x[keep]),
+        y=_readonly(net.y[keep]),
+        indptr=_readonly(indptr),
+        indices=_readonly(indices),
+        data=_readonly(data),
+        edge_u=_readonly(new_pos[net.edge_u[edges]]),
+        edge_v=_readonly(new_pos[net.edge_v[edges]]),
+        edge_length=_readonly(length),
+        edge_geometry=_readonly(net.edge_geometry[edges]),
+        crs=net.crs,
+        report=report,
+    )
     return sub, False
 
 
@@ -269,11 +291,15 @@ def sub_network(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float
 # the passes
 
 
-def _check_inputs(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, spec: WalkSpec,
-                  network: WalkNetwork | None) -> None:
+def _check_inputs(
+    residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, spec: WalkSpec, network: WalkNetwork | None
+) -> None:
     for name, frame in (("residents", residents), ("organisations", orgs)):
-        if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None \
-                or frame.crs.to_epsg() != 27700:
+        if (
+            not isinstance(frame, gpd.GeoDataFrame)
+            or frame.crs is None
+            or frame.crs.to_epsg() != 27700
+        ):
             raise ValidationError(f"halo_walks: {name} must be a GeoDataFrame in EPSG:27700")
     if len(orgs) == 0:
         raise ValidationError("halo_walks: there are no organisations")
@@ -301,8 +327,9 @@ def _complete_types(frame: pd.DataFrame, spec: WalkSpec, types: Sequence[str]) -
     return frame.assign(**extra) if extra else frame
 
 
-def _unresolved(frame: pd.DataFrame, types: Sequence[str], radius_m: float,
-                spec: WalkSpec) -> np.ndarray:
+def _unresolved(
+    frame: pd.DataFrame, types: Sequence[str], radius_m: float, spec: WalkSpec
+) -> np.ndarray:
     """Residents with a walk (to the nearest organisation, or of a type) beyond the radius."""
     limit = radius_m * (1.0 - _RADIUS_MARGIN) / spec.metres_per_minute
     out = np.zeros(len(frame), dtype=bool)
@@ -312,16 +339,22 @@ def _unresolved(frame: pd.DataFrame, types: Sequence[str], radius_m: float,
     return out
 
 
-def _one_pass(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, area: Area,
-              network: WalkNetwork | None, spec: WalkSpec) -> pd.DataFrame:
+def _one_pass(
+    residents: gpd.GeoDataFrame,
+    orgs: gpd.GeoDataFrame,
+    area: Area,
+    network: WalkNetwork | None,
+    spec: WalkSpec,
+) -> pd.DataFrame:
     from cnmap.coverage import coverage
 
     r = coverage(orgs, area, residents=residents, network=network, **spec.coverage_kwargs())
     return pd.DataFrame(r.residents.drop(columns="geometry"))
 
 
-def _halo_network(network: WalkNetwork | None, xy: np.ndarray, radius_m: float,
-                  spec: WalkSpec) -> tuple[WalkNetwork | None, bool]:
+def _halo_network(
+    network: WalkNetwork | None, xy: np.ndarray, radius_m: float, spec: WalkSpec
+) -> tuple[WalkNetwork | None, bool]:
     if spec.mode != "network" or network is None:
         return None, True
     # a margin over R + max_snap_m: extra edges change nothing, a missing one would
@@ -335,13 +368,15 @@ def _merge(parts: list[tuple[np.ndarray, pd.DataFrame]], n: int) -> pd.DataFrame
         raise AssertionError("the first pass must hold every resident")
     out = first.copy()
     for pos, frame in parts[1:]:
-        out.iloc[pos, [out.columns.get_loc(c) for c in frame.columns]] = \
-            frame[list(frame.columns)].to_numpy(dtype=object)
+        out.iloc[pos, [out.columns.get_loc(c) for c in frame.columns]] = frame[
+            list(frame.columns)
+        ].to_numpy(dtype=object)
     return out.astype(first.dtypes.to_dict())
 
 
-def _first_radius(spec: WalkSpec, orgs_xy: np.ndarray, res_xy: np.ndarray,
-                  slugs: np.ndarray, types: Sequence[str]) -> float:
+def _first_radius(
+    spec: WalkSpec, orgs_xy: np.ndarray, res_xy: np.ndarray, slugs: np.ndarray, types: Sequence[str]
+) -> float:
     """The walk limit; in straight-line mode, at least the longest walk to the nearest
     organisation (of each type), so that one pass resolves everyone."""
     radius = spec.walk_limit_m
@@ -353,8 +388,14 @@ def _first_radius(spec: WalkSpec, orgs_xy: np.ndarray, res_xy: np.ndarray,
     return radius
 
 
-def halo_walks(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, area: Area, *,
-               spec: WalkSpec, network: WalkNetwork | None = None) -> HaloResult:
+def halo_walks(
+    residents: gpd.GeoDataFrame,
+    orgs: gpd.GeoDataFrame,
+    area: Area,
+    *,
+    spec: WalkSpec,
+    network: WalkNetwork | None = None,
+) -> HaloResult:
     """Walks of a piece's residents computed on its halo only, exact (see the module text).
 
     Parameters
@@ -390,18 +431,30 @@ def halo_walks(residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, area: Area, 
         sub = residents.iloc[todo]
         if near.any():
             frame = _complete_types(_one_pass(sub, orgs.loc[near], area, net, spec), spec, types)
-            left = np.zeros(len(todo), dtype=bool) if whole else \
-                _unresolved(frame, types, radius, spec)
+            left = (
+                np.zeros(len(todo), dtype=bool)
+                if whole
+                else _unresolved(frame, types, radius, spec)
+            )
             parts.append((todo, frame))
         else:
             left = np.ones(len(todo), dtype=bool)
-        passes.append(HaloPass(radius, len(todo), int(near.sum()),
-                               0 if net is None else net.n_nodes, int(left.sum()), whole))
+        passes.append(
+            HaloPass(
+                radius,
+                len(todo),
+                int(near.sum()),
+                0 if net is None else net.n_nodes,
+                int(left.sum()),
+                whole,
+            )
+        )
         if not left.any():
             break
         todo, radius = todo[left], radius * 2.0
     else:
-        raise ValidationError(f"halo_walks: {len(todo)} residents still have no organisation "
-                              f"within {radius / 2:,.0f} m after {MAX_PASSES} passes")
-    return HaloResult(residents=_merge(parts, len(residents)), passes=tuple(passes),
-                      types=types)
+        raise ValidationError(
+            f"halo_walks: {len(todo)} residents still have no organisation "
+            f"within {radius / 2:,.0f} m after {MAX_PASSES} passes"
+        )
+    return HaloResult(residents=_merge(parts, len(residents)), passes=tuple(passes), types=types)

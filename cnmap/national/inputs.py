@@ -111,8 +111,9 @@ def codepoint_area(area: str, postcodes: frozenset[str] | None = None) -> pd.Dat
     return frame[[c for c in _LOOKUP_COLUMNS if c in frame.columns]]
 
 
-def postcode_lookup(areas: Sequence[str], map_fn: MapFn | None = None,
-                    postcodes: frozenset[str] | None = None) -> pd.DataFrame:
+def postcode_lookup(
+    areas: Sequence[str], map_fn: MapFn | None = None, postcodes: frozenset[str] | None = None
+) -> pd.DataFrame:
     """OS Code-Point Open rows of these postcode areas (``"B"``, ``"LE"``...), concatenated
     (only the rows of ``postcodes``, in normalised spelling, when given).
 
@@ -120,13 +121,20 @@ def postcode_lookup(areas: Sequence[str], map_fn: MapFn | None = None,
     cluster); default: one after the other.
     """
     fn: Callable[[str], pd.DataFrame] = (
-        codepoint_area if postcodes is None else functools.partial(codepoint_area,
-                                                                   postcodes=postcodes))
+        codepoint_area
+        if postcodes is None
+        else functools.partial(codepoint_area, postcodes=postcodes)
+    )
     frames = list(map_fn(fn, areas)) if map_fn is not None else [fn(a) for a in areas]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({C.POSTCODE: pd.Series(dtype=str), C.LAT: pd.Series(dtype=float),
-                             C.LON: pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                C.POSTCODE: pd.Series(dtype=str),
+                C.LAT: pd.Series(dtype=float),
+                C.LON: pd.Series(dtype=float),
+            }
+        )
     return pd.concat(frames, ignore_index=True).drop_duplicates(C.POSTCODE)
 
 
@@ -164,8 +172,9 @@ def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
         g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
 
 
-def _read_one(i: int, src: OrganisationSource, lookup: pd.DataFrame
-              ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, object]]:
+def _read_one(
+    i: int, src: OrganisationSource, lookup: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, object]]:
     from cnmap.io import read_organisations
 
     table = read_organisations(src.path, postcodes=lookup, **_options(src))
@@ -176,14 +185,20 @@ def _read_one(i: int, src: OrganisationSource, lookup: pd.DataFrame
     rej = table.rejected.copy()
     rej.insert(0, "dataset", src.label)
     rej.insert(1, "file", str(src.path))
-    row = {"dataset": src.label, "file": str(src.path), "rows": table.n_input,
-           "matched": table.n_matched, "rejected": table.n_rejected,
-           "match_rate": table.match_rate}
+    row = {
+        "dataset": src.label,
+        "file": str(src.path),
+        "rows": table.n_input,
+        "matched": table.n_matched,
+        "rejected": table.n_rejected,
+        "match_rate": table.match_rate,
+    }
     return g, rej, row
 
 
-def read_national_organisations(sources: Sequence[OrganisationSource],
-                                map_fn: MapFn | None = None) -> NationalOrganisations:
+def read_national_organisations(
+    sources: Sequence[OrganisationSource], map_fn: MapFn | None = None
+) -> NationalOrganisations:
     """Read every organisations file for all of England.
 
     Rows located by postcode are placed with OS Code-Point Open (the postcode areas the files
@@ -198,10 +213,13 @@ def read_national_organisations(sources: Sequence[OrganisationSource],
             raise ValidationError(
                 f"organisations file {src.path} ({src.label}): columns, keep and "
                 "area_postcodes_only are not supported by national runs yet; prepare the "
-                "list (header row, rows kept) and give the prepared file")
+                "list (header row, rows kept) and give the prepared file"
+            )
         if not src.path.is_file():
-            raise ValidationError(f"organisations file {src.path} ({src.label}) does not exist "
-                                  "or is not a file; check the path in the configuration")
+            raise ValidationError(
+                f"organisations file {src.path} ({src.label}) does not exist "
+                "or is not a file; check the path in the configuration"
+            )
     needed: list[object] = []
     for src in sources:
         needed += _needed_postcodes(src)
@@ -214,10 +232,11 @@ def read_national_organisations(sources: Sequence[OrganisationSource],
         rows.append(row)
     orgs = gpd.GeoDataFrame(pd.concat(kept, ignore_index=True), geometry="geometry", crs=C.BNG)
     if len(orgs) == 0:
-        raise ValidationError("no organisation could be placed: check the files' postcodes or "
-                              "coordinates (see rejected_organisations.csv)")
-    return NationalOrganisations(orgs, pd.concat(rejected, ignore_index=True),
-                                 pd.DataFrame(rows))
+        raise ValidationError(
+            "no organisation could be placed: check the files' postcodes or "
+            "coordinates (see rejected_organisations.csv)"
+        )
+    return NationalOrganisations(orgs, pd.concat(rejected, ignore_index=True), pd.DataFrame(rows))
 
 
 def organisations_fingerprint(orgs: gpd.GeoDataFrame, type_col: str | None) -> str:
@@ -268,9 +287,14 @@ def _lookup_rows(codes: Sequence[str]) -> pd.DataFrame:
     for group in _by_entry("lsoa2021_ward_lookup", codes).values():
         df = _read_for("lsoa2021_ward_lookup", group[0])
         lad = df[C.LAD_CODE].astype(str).str.strip().str.upper()
-        frames.append(pd.DataFrame({
-            C.LSOA_CODE: df[C.LSOA_CODE].astype(str).str.strip().str.upper().to_numpy(),
-            C.LAD_CODE: lad.to_numpy()})[lad.isin(group).to_numpy()])
+        frames.append(
+            pd.DataFrame(
+                {
+                    C.LSOA_CODE: df[C.LSOA_CODE].astype(str).str.strip().str.upper().to_numpy(),
+                    C.LAD_CODE: lad.to_numpy(),
+                }
+            )[lad.isin(group).to_numpy()]
+        )
     return pd.concat(frames, ignore_index=True).drop_duplicates(C.LSOA_CODE)
 
 
@@ -279,8 +303,10 @@ def _census_rows(lookup: pd.DataFrame) -> pd.Series:
     codes = sorted(set(lookup[C.LAD_CODE]))
     for group in _by_entry("census2021_rm121", codes).values():
         df = _read_for("census2021_rm121", group[0])
-        s = pd.Series(pd.to_numeric(df[_CENSUS_TOTAL], errors="coerce").to_numpy(float),
-                      index=df[C.LSOA_CODE].astype(str).str.strip().str.upper().to_numpy())
+        s = pd.Series(
+            pd.to_numeric(df[_CENSUS_TOTAL], errors="coerce").to_numpy(float),
+            index=df[C.LSOA_CODE].astype(str).str.strip().str.upper().to_numpy(),
+        )
         want = lookup.loc[lookup[C.LAD_CODE].isin(group), C.LSOA_CODE]
         totals.append(s[~s.index.duplicated()].reindex(want))
     return pd.concat(totals)
@@ -299,13 +325,14 @@ def input_population(codes: Sequence[str]) -> pd.DataFrame:
     pop = _census_rows(lookup)
     missing = pop.index[pop.isna()].tolist()
     if missing:
-        raise ValidationError(f"Census 2021 RM121 has no usual residents for LSOA(s) "
-                              f"{missing[:10]}")
+        raise ValidationError(
+            f"Census 2021 RM121 has no usual residents for LSOA(s) {missing[:10]}"
+        )
     lookup = lookup.assign(population=pop.reindex(lookup[C.LSOA_CODE]).to_numpy())
-    out = lookup.groupby(C.LAD_CODE).agg(n_lsoas_input=(C.LSOA_CODE, "size"),
-                                         population_input=("population", "sum"))
+    out = lookup.groupby(C.LAD_CODE).agg(
+        n_lsoas_input=(C.LSOA_CODE, "size"), population_input=("population", "sum")
+    )
     return out.reindex(list(codes))
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,8 +348,9 @@ def district_outlines(codes: Sequence[str], tolerance_m: float = 100.0) -> dict[
     for group in _by_entry("lad_boundaries", codes).values():
         df = _read_for("lad_boundaries", group[0])
         df = df[df[C.LAD_CODE].astype(str).str.strip().str.upper().isin(group)]
-        geoms = shapely.simplify(np.asarray(df.geometry.values), tolerance_m,
-                                 preserve_topology=True)
+        geoms = shapely.simplify(
+            np.asarray(df.geometry.values), tolerance_m, preserve_topology=True
+        )
         wgs = gpd.GeoSeries(geoms, crs=df.crs).to_crs(C.WGS84)
         for code, geom in zip(df[C.LAD_CODE].astype(str).str.upper(), wgs, strict=True):
             out[code] = shapely.to_wkt(geom, rounding_precision=5)

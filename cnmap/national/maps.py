@@ -63,7 +63,9 @@ def _elements() -> dict[str, Any]:
             {% macro header(this, kwargs) %}
             <style>{{ this.css }}</style>
             {% endmacro %}
-            """, constants=("css",))
+            """,
+            constants=("css",),
+        )
 
         def __init__(self) -> None:
             super().__init__()
@@ -89,10 +91,12 @@ def _elements() -> dict[str, Any]:
                 return layer;
             })();
             {% endmacro %}
-            """)
+            """
+        )
 
-        def __init__(self, name: str, fc: dict[str, Any], styles: list[dict[str, Any]],
-                     tips: list[str]) -> None:
+        def __init__(
+            self, name: str, fc: dict[str, Any], styles: list[dict[str, Any]], tips: list[str]
+        ) -> None:
             super().__init__(name=name, overlay=True, control=True, show=True)
             self._name = "CnmapNationalDistricts"
             self.fc, self.styles, self.tips = fc, styles, tips
@@ -113,7 +117,8 @@ def _elements() -> dict[str, Any]:
                 ctl.addTo({{ this._parent.get_name() }});
             })();
             {% endmacro %}
-            """)
+            """
+        )
 
         def __init__(self, html: str, position: str) -> None:
             super().__init__()
@@ -132,7 +137,8 @@ def _elements() -> dict[str, Any]:
                 map.attributionControl.addAttribution({{ this.text|tojson }});
             })();
             {% endmacro %}
-            """)
+            """
+        )
 
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -153,23 +159,35 @@ def _fmt(value: object, kind: str) -> str:
 
 
 def _tip(row: pd.Series, share_col: str, minutes: float) -> str:
-    rows = [("Code", inert_html(row[C.LAD_CODE])),
-            ("Residents", _fmt(row.get("population"), "int")),
-            (f"Within {minutes:g} min", _fmt(row.get(share_col), "pct")),
-            ("Mean walk to the nearest", _fmt(row.get("mean_walk_min"), "min")),
-            ("Measured", inert_html("street network" if row.get("mode") == "network"
-                                    else "straight line x detour factor"))]
+    rows = [
+        ("Code", inert_html(row[C.LAD_CODE])),
+        ("Residents", _fmt(row.get("population"), "int")),
+        (f"Within {minutes:g} min", _fmt(row.get(share_col), "pct")),
+        ("Mean walk to the nearest", _fmt(row.get("mean_walk_min"), "min")),
+        (
+            "Measured",
+            inert_html(
+                "street network"
+                if row.get("mode") == "network"
+                else "straight line x detour factor"
+            ),
+        ),
+    ]
     if row.get("status") != "ok":
-        rows = [("Code", inert_html(row[C.LAD_CODE])),
-                ("Not computed", inert_html(row.get("error", "")))]
+        rows = [
+            ("Code", inert_html(row[C.LAD_CODE])),
+            ("Not computed", inert_html(row.get("error", ""))),
+        ]
     body = "".join(f"<tr><th>{inert_html(k)}</th><td>{v}</td></tr>" for k, v in rows)
     name = inert_html(row.get(C.LAD_NAME) or row[C.LAD_CODE])
     return f'<div class="cnmap-national-tip"><b>{name}</b><table>{body}</table></div>'
 
 
 def _legend(minutes: float) -> str:
-    items = [f'<i style="background:{c}"></i>{inert_html(lab)}'
-             for c, lab in zip(SHARE_COLOURS, _LABELS, strict=True)]
+    items = [
+        f'<i style="background:{c}"></i>{inert_html(lab)}'
+        for c, lab in zip(SHARE_COLOURS, _LABELS, strict=True)
+    ]
     items.append(f'<i style="background:{NO_RESULT_COLOUR}"></i>{inert_html("not computed")}')
     title = inert_html(f"Residents within {minutes:g} min walk")
     return f"<b>{title}</b><br>" + "<br>".join(items)
@@ -187,8 +205,14 @@ def _features(lads: pd.DataFrame) -> tuple[dict[str, Any], list[int]]:
     return {"type": "FeatureCollection", "features": feats}, rows
 
 
-def national_map(lads: pd.DataFrame, *, minutes: float, title: str,
-                 attribution: Sequence[str], tiles: str | None = "OpenStreetMap") -> Any:
+def national_map(
+    lads: pd.DataFrame,
+    *,
+    minutes: float,
+    title: str,
+    attribution: Sequence[str],
+    tiles: str | None = "OpenStreetMap",
+) -> Any:
     """The district choropleth of a national run (a ``folium.Map``).
 
     Parameters
@@ -210,17 +234,27 @@ def national_map(lads: pd.DataFrame, *, minutes: float, title: str,
     share_col = S.share_covered(minutes)
     fc, rows = _features(lads)
     sel = lads.iloc[rows]
-    styles = [{"color": "#444444", "weight": 0.6, "fillOpacity": 0.75,
-               "fillColor": (SHARE_COLOURS[k] if (k := share_class(r.get(share_col))) >= 0
-                             and r.get("status") == "ok" else NO_RESULT_COLOUR)}
-              for _, r in sel.iterrows()]
+    styles = [
+        {
+            "color": "#444444",
+            "weight": 0.6,
+            "fillOpacity": 0.75,
+            "fillColor": (
+                SHARE_COLOURS[k]
+                if (k := share_class(r.get(share_col))) >= 0 and r.get("status") == "ok"
+                else NO_RESULT_COLOUR
+            ),
+        }
+        for _, r in sel.iterrows()
+    ]
     tips = [_tip(r, share_col, minutes) for _, r in sel.iterrows()]
     m = folium.Map(location=[52.8, -1.6], zoom_start=6, tiles=None, control_scale=True)
     if tiles is not None:
         folium.TileLayer(tiles, opacity=0.5, control=False).add_to(m)
     el["Style"]().add_to(m)
-    el["Districts"](inert_html(f"Districts: residents within {minutes:g} min"), fc, styles,
-                    tips).add_to(m)
+    el["Districts"](
+        inert_html(f"Districts: residents within {minutes:g} min"), fc, styles, tips
+    ).add_to(m)
     el["Box"](_legend(minutes), "bottomleft").add_to(m)
     el["Box"](f"<b>{inert_html(title)}</b>", "topright").add_to(m)
     el["Attribution"](" | ".join(inert_html(a) for a in attribution)).add_to(m)

@@ -112,8 +112,11 @@ class NationalResult:
         """Share of the finished districts' residents within ``minutes`` (default 15 or the
         longest limit)."""
         t = self.totals
-        m = minutes if minutes is not None else (15 if 15 in set(t[S.MINUTES])
-                                                 else t[S.MINUTES].max())
+        m = (
+            minutes
+            if minutes is not None
+            else (15 if 15 in set(t[S.MINUTES]) else t[S.MINUTES].max())
+        )
         return float(t.loc[t[S.MINUTES] == m, S.SHARE_COVERED].iloc[0])
 
 
@@ -131,13 +134,17 @@ def _org_cache_key(cfg: NationalConfig) -> str:
     h = hashlib.sha256()
     for src in cfg.organisations:
         h.update(hashlib.sha256(src.path.read_bytes()).digest())
-        h.update(json.dumps([src.label, src.type, src.type_col, src.options], sort_keys=True,
-                            default=str).encode("utf-8"))
+        h.update(
+            json.dumps(
+                [src.label, src.type, src.type_col, src.options], sort_keys=True, default=str
+            ).encode("utf-8")
+        )
     return h.hexdigest()[:16]
 
 
-def _organisations(cfg: NationalConfig, out: Path, client: Any, fresh: bool
-                   ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+def _organisations(
+    cfg: NationalConfig, out: Path, client: Any, fresh: bool
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
     """The placed organisations, read once (postcode areas loaded on the cluster) and kept
     in ``_partial/`` for later runs (read again with ``fresh``)."""
     base = out / PARTIAL_DIR / f"organisations-{_org_cache_key(cfg)}"
@@ -146,8 +153,7 @@ def _organisations(cfg: NationalConfig, out: Path, client: Any, fresh: bool
         for f in files:
             f.unlink(missing_ok=True)
     if all(f.is_file() for f in files):
-        return (gpd.read_parquet(files[0]), pd.read_parquet(files[1]),
-                pd.read_parquet(files[2]))
+        return (gpd.read_parquet(files[0]), pd.read_parquet(files[1]), pd.read_parquet(files[2]))
 
     def on_cluster(fn: Any, items: Sequence[str]) -> list[pd.DataFrame]:
         return list(client.gather(client.map(fn, list(items), pure=False)))
@@ -165,10 +171,14 @@ def _organisations(cfg: NationalConfig, out: Path, client: Any, fresh: bool
 # the districts
 
 
-def _summary_frame(codes: Sequence[str], summaries: Mapping[str, dict[str, Any]]
-                   ) -> pd.DataFrame:
-    rows = [{**summaries.get(c, {C.LAD_CODE: c, "status": "failed",
-                                 "error": "no result"}), C.LAD_CODE: c} for c in codes]
+def _summary_frame(codes: Sequence[str], summaries: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    rows = [
+        {
+            **summaries.get(c, {C.LAD_CODE: c, "status": "failed", "error": "no result"}),
+            C.LAD_CODE: c,
+        }
+        for c in codes
+    ]
     frame = pd.DataFrame(rows)
     for col in ("attribution", "types"):
         if col in frame.columns:
@@ -176,20 +186,34 @@ def _summary_frame(codes: Sequence[str], summaries: Mapping[str, dict[str, Any]]
     return frame
 
 
-def _district_columns(table: pd.DataFrame, inputs: pd.DataFrame,
-                      summaries: pd.DataFrame) -> pd.DataFrame:
+def _district_columns(
+    table: pd.DataFrame, inputs: pd.DataFrame, summaries: pd.DataFrame
+) -> pd.DataFrame:
     left = table.merge(inputs.reset_index(), on=C.LAD_CODE, how="left")
     right = summaries.drop(columns=[c for c in (C.LAD_NAME,) if c in summaries.columns])
     return left.merge(right, on=C.LAD_CODE, how="left")
 
 
-def _compute(client: Any, todo: Sequence[str], params: NationalParams, orgs: gpd.GeoDataFrame,
-             store: PartialStore, priorities: Mapping[str, int], progress: bool | None
-             ) -> dict[str, dict[str, Any]]:
+def _compute(
+    client: Any,
+    todo: Sequence[str],
+    params: NationalParams,
+    orgs: gpd.GeoDataFrame,
+    store: PartialStore,
+    priorities: Mapping[str, int],
+    progress: bool | None,
+) -> dict[str, dict[str, Any]]:
     summaries: dict[str, dict[str, Any]] = {}
-    for lad, out in run_tasks(client, district_task, todo, args=(params,),
-                              broadcast={"orgs": orgs}, priorities=priorities,
-                              on_error=lambda lad, exc: failed(lad, exc), progress=progress):
+    for lad, out in run_tasks(
+        client,
+        district_task,
+        todo,
+        args=(params,),
+        broadcast={"orgs": orgs},
+        priorities=priorities,
+        on_error=lambda lad, exc: failed(lad, exc),
+        progress=progress,
+    ):
         assert isinstance(out, DistrictOutput)
         out.summary["network_tag"] = store.tags.get(lad, "line")
         store.write(out)
@@ -220,8 +244,13 @@ def _types(summaries: Mapping[str, dict[str, Any]]) -> tuple[str, ...]:
     return ()
 
 
-def _build_tables(store: PartialStore, ok: Sequence[str], lads: pd.DataFrame,
-                  params: NationalParams, types: Sequence[str]) -> _Tables:
+def _build_tables(
+    store: PartialStore,
+    ok: Sequence[str],
+    lads: pd.DataFrame,
+    params: NationalParams,
+    types: Sequence[str],
+) -> _Tables:
     res = store.frames(ok, "residents")
     lsoa_attr = store.frames(ok, "lsoas")
     ward_attr = store.frames(ok, "wards")
@@ -235,7 +264,8 @@ def _build_tables(store: PartialStore, ok: Sequence[str], lads: pd.DataFrame,
         wards=T.ward_table(res, ward_attr, mins, types),
         deciles=T.decile_table(res, lsoa_attr, mins, types),
         totals=T.totals_table(res, mins, params.speed_kmh),
-        residents=len(res))
+        residents=len(res),
+    )
 
 
 def _check_population(lads: pd.DataFrame) -> tuple[float, float]:
@@ -246,12 +276,14 @@ def _check_population(lads: pd.DataFrame) -> tuple[float, float]:
     bad = ~np.isclose(out, inp, rtol=0.0, atol=_POPULATION_TOLERANCE)
     if bad.any():
         codes = lads.loc[ok, C.LAD_CODE].to_numpy()[bad][:10].tolist()
-        raise PopulationMismatchError(f"the tables' residents differ from the Census 2021 "
-                                      f"input in district(s) {codes}")
+        raise PopulationMismatchError(
+            f"the tables' residents differ from the Census 2021 input in district(s) {codes}"
+        )
     total_in, total_out = float(inp.sum()), float(out.sum())
     if not math.isclose(total_in, total_out, rel_tol=0.0, abs_tol=_POPULATION_TOLERANCE):
-        raise PopulationMismatchError(f"the tables hold {total_out:,.3f} residents but the "
-                                      f"input has {total_in:,.0f}")
+        raise PopulationMismatchError(
+            f"the tables hold {total_out:,.3f} residents but the input has {total_in:,.0f}"
+        )
     return total_in, total_out
 
 
@@ -259,8 +291,9 @@ def _check_population(lads: pd.DataFrame) -> tuple[float, float]:
 # outputs
 
 
-def _attribution(summaries: Mapping[str, dict[str, Any]], rejected_summary: pd.DataFrame,
-                 any_network: bool) -> list[str]:
+def _attribution(
+    summaries: Mapping[str, dict[str, Any]], rejected_summary: pd.DataFrame, any_network: bool
+) -> list[str]:
     from cnmap.network import OSM_ATTRIBUTION
 
     seen: dict[str, None] = {}
@@ -274,8 +307,13 @@ def _attribution(summaries: Mapping[str, dict[str, Any]], rejected_summary: pd.D
     return list(seen)
 
 
-def _write_tables(tabs: _Tables, orgs: gpd.GeoDataFrame, rejected: pd.DataFrame,
-                  org_summary: pd.DataFrame, out: Path) -> dict[str, Path]:
+def _write_tables(
+    tabs: _Tables,
+    orgs: gpd.GeoDataFrame,
+    rejected: pd.DataFrame,
+    org_summary: pd.DataFrame,
+    out: Path,
+) -> dict[str, Path]:
     from cnmap.export import write_csv
 
     d = out / "tables"
@@ -283,11 +321,21 @@ def _write_tables(tabs: _Tables, orgs: gpd.GeoDataFrame, rejected: pd.DataFrame,
     lads = tabs.lads
     wgs = orgs.to_crs(C.WGS84)
     org_table = pd.DataFrame(orgs.drop(columns="geometry")).assign(
-        easting=orgs.geometry.x.round(1), northing=orgs.geometry.y.round(1),
-        lon=wgs.geometry.x.round(6), lat=wgs.geometry.y.round(6))
-    frames = {"lads": lads, "lsoas": tabs.lsoas, "wards": tabs.wards, "deciles": tabs.deciles,
-              "totals": tabs.totals, "organisations": org_table,
-              "rejected_organisations": rejected, "organisation_files": org_summary}
+        easting=orgs.geometry.x.round(1),
+        northing=orgs.geometry.y.round(1),
+        lon=wgs.geometry.x.round(6),
+        lat=wgs.geometry.y.round(6),
+    )
+    frames = {
+        "lads": lads,
+        "lsoas": tabs.lsoas,
+        "wards": tabs.wards,
+        "deciles": tabs.deciles,
+        "totals": tabs.totals,
+        "organisations": org_table,
+        "rejected_organisations": rejected,
+        "organisation_files": org_summary,
+    }
     return {name: write_csv(frame, d / f"{name}.csv") for name, frame in frames.items()}
 
 
@@ -298,8 +346,14 @@ def _worst(lads: pd.DataFrame, params: NationalParams, n: int) -> list[tuple[str
     return list(zip(worst[C.LAD_CODE], worst["halo_radius_m"].astype(float), strict=True))
 
 
-def district_map_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame,
-                      radius_m: float, path: str, self_contained: bool) -> str:
+def district_map_task(
+    lad: str,
+    params: NationalParams,
+    orgs: gpd.GeoDataFrame,
+    radius_m: float,
+    path: str,
+    self_contained: bool,
+) -> str:
     """Write one district's coverage map (cnmap.maps.coverage_map); returns the path."""
     from cnmap.maps import coverage_map, save_html
 
@@ -307,9 +361,15 @@ def district_map_task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame,
     return str(save_html(coverage_map(result), Path(path), self_contained=self_contained))
 
 
-def _district_maps(client: Any, worst: Sequence[tuple[str, float]], params: NationalParams,
-                   orgs: gpd.GeoDataFrame, out: Path, self_contained: bool,
-                   progress: bool | None) -> dict[str, str]:
+def _district_maps(
+    client: Any,
+    worst: Sequence[tuple[str, float]],
+    params: NationalParams,
+    orgs: gpd.GeoDataFrame,
+    out: Path,
+    self_contained: bool,
+    progress: bool | None,
+) -> dict[str, str]:
     """Maps of the districts with the lowest coverage: lad -> path (or the error)."""
     radius = dict(worst)
     d = out / "maps" / "districts"
@@ -317,13 +377,21 @@ def _district_maps(client: Any, worst: Sequence[tuple[str, float]], params: Nati
     done: dict[str, str] = {}
 
     def task(lad: str, params: NationalParams, orgs: gpd.GeoDataFrame) -> str:
-        return district_map_task(lad, params, orgs, radius[lad], str(d / f"{lad}.html"),
-                                 self_contained)
+        return district_map_task(
+            lad, params, orgs, radius[lad], str(d / f"{lad}.html"), self_contained
+        )
 
-    for lad, path in run_tasks(client, task, list(radius), args=(params,),
-                               broadcast={"orgs": orgs}, progress=progress, desc="maps",
-                               name="district-map",
-                               on_error=lambda lad, exc: f"failed: {type(exc).__name__}: {exc}"):
+    for lad, path in run_tasks(
+        client,
+        task,
+        list(radius),
+        args=(params,),
+        broadcast={"orgs": orgs},
+        progress=progress,
+        desc="maps",
+        name="district-map",
+        on_error=lambda lad, exc: f"failed: {type(exc).__name__}: {exc}",
+    ):
         done[lad] = str(path)
     return done
 
@@ -345,23 +413,32 @@ _MAP_ATTRIBUTION = (
     "Contains OS data © Crown copyright and database right 2025; Royal Mail data © Royal Mail "
     "copyright and database right 2025; National Statistics data © Crown copyright and "
     "database right 2025. ONS boundaries, lookups and Census 2021, MHCLG English Indices of "
-    "Deprivation 2025: Open Government Licence v3.0.")
+    "Deprivation 2025: Open Government Licence v3.0."
+)
 
 
 def _map_attribution(cfg: NationalConfig, any_network: bool) -> list[str]:
     from cnmap.network import OSM_ATTRIBUTION
 
     labels = "; ".join(s.label for s in cfg.organisations)
-    return [_MAP_ATTRIBUTION, f"Organisations: {labels}.",
-            *([f"Walk networks: {OSM_ATTRIBUTION}."] if any_network else [])]
+    return [
+        _MAP_ATTRIBUTION,
+        f"Organisations: {labels}.",
+        *([f"Walk networks: {OSM_ATTRIBUTION}."] if any_network else []),
+    ]
 
 
-def _national_map(lads: pd.DataFrame, params: NationalParams, question: str,
-                  attribution: Sequence[str], out: Path, self_contained: bool) -> Path:
+def _national_map(
+    lads: pd.DataFrame,
+    params: NationalParams,
+    question: str,
+    attribution: Sequence[str],
+    out: Path,
+    self_contained: bool,
+) -> Path:
     from cnmap.national.maps import national_map, save_national_map
 
-    m = national_map(lads, minutes=params.headline_minutes, title=question,
-                     attribution=attribution)
+    m = national_map(lads, minutes=params.headline_minutes, title=question, attribution=attribution)
     return save_national_map(m, out / "maps" / "england.html", self_contained=self_contained)
 
 
@@ -377,7 +454,7 @@ def _summary_json(result: dict[str, Any], out: Path) -> Path:
 
 def _question(cfg: NationalConfig) -> str:
     labels = ", ".join(s.label for s in cfg.organisations)
-    return (f"Residents within a {cfg.params.headline_minutes:g}-minute walk of: {labels}")
+    return f"Residents within a {cfg.params.headline_minutes:g}-minute walk of: {labels}"
 
 
 def run_national(
@@ -446,34 +523,64 @@ def run_national(
         progress = settings.progress_enabled() and sys.stderr.isatty()
     n_maps = cfg.worst_maps if worst_maps is None else worst_maps
     contained = cfg.self_contained if self_contained is None else self_contained
-    with dask_client(scheduler if scheduler is not None else cfg.scheduler,
-                     n_workers=n_workers or cfg.workers, processes=processes,
-                     memory_limit=memory_limit or cfg.memory_limit,
-                     dashboard_address=dashboard_address) as client:
+    with dask_client(
+        scheduler if scheduler is not None else cfg.scheduler,
+        n_workers=n_workers or cfg.workers,
+        processes=processes,
+        memory_limit=memory_limit or cfg.memory_limit,
+        dashboard_address=dashboard_address,
+    ) as client:
         clock.lap("cluster")
         done = _districts(client, cfg, out, table, inputs, fresh, progress, clock)
         tabs = _build_tables(done.store, done.ok, done.lads, cfg.params, _types(done.summaries))
         pop_in, pop_out = _check_population(tabs.lads)
         clock.lap("tables")
-        maps = _district_maps(client, _worst(tabs.lads, cfg.params, n_maps), cfg.params,
-                              done.orgs, out, contained, progress) if n_maps else {}
+        maps = (
+            _district_maps(
+                client,
+                _worst(tabs.lads, cfg.params, n_maps),
+                cfg.params,
+                done.orgs,
+                out,
+                contained,
+                progress,
+            )
+            if n_maps
+            else {}
+        )
         clock.lap("district_maps")
     tabs = dataclasses.replace(
-        tabs, lads=tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]]))
+        tabs, lads=tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]])
+    )
     files, attribution = _write_outputs(cfg, out, tabs, done, contained)
     clock.lap("files_and_national_map")
     result = NationalResult(
-        out_dir=out, key=done.key, lads=tabs.lads, lsoas=tabs.lsoas, wards=tabs.wards,
-        deciles=tabs.deciles, totals=tabs.totals, population_input=pop_in,
-        population_output=pop_out, computed=tuple(c for c in done.todo if c in set(done.ok)),
-        resumed=tuple(done.resumed), failed=tuple(c for c in done.codes if c not in
-                                                  set(done.ok)),
-        files=files, seconds=clock.total(), timings=dict(clock.laps))
+        out_dir=out,
+        key=done.key,
+        lads=tabs.lads,
+        lsoas=tabs.lsoas,
+        wards=tabs.wards,
+        deciles=tabs.deciles,
+        totals=tabs.totals,
+        population_input=pop_in,
+        population_output=pop_out,
+        computed=tuple(c for c in done.todo if c in set(done.ok)),
+        resumed=tuple(done.resumed),
+        failed=tuple(c for c in done.codes if c not in set(done.ok)),
+        files=files,
+        seconds=clock.total(),
+        timings=dict(clock.laps),
+    )
     files["summary"] = _summary_json(_summary_dict(result, cfg, tabs, attribution), out)
-    log.info("national run: %d of %d districts, %.1f%% of %s residents within %g min (%.0f s)",
-             len(done.ok), len(done.codes),
-             100 * result.share_covered() if done.ok else float("nan"), f"{pop_out:,.0f}",
-             cfg.params.headline_minutes, result.seconds)
+    log.info(
+        "national run: %d of %d districts, %.1f%% of %s residents within %g min (%.0f s)",
+        len(done.ok),
+        len(done.codes),
+        100 * result.share_covered() if done.ok else float("nan"),
+        f"{pop_out:,.0f}",
+        cfg.params.headline_minutes,
+        result.seconds,
+    )
     return result
 
 
@@ -512,8 +619,16 @@ class _Done:
     org_summary: pd.DataFrame
 
 
-def _districts(client: Any, cfg: NationalConfig, out: Path, table: pd.DataFrame,
-               inputs: pd.DataFrame, fresh: bool, progress: bool | None, clock: _Clock) -> _Done:
+def _districts(
+    client: Any,
+    cfg: NationalConfig,
+    out: Path,
+    table: pd.DataFrame,
+    inputs: pd.DataFrame,
+    fresh: bool,
+    progress: bool | None,
+    clock: _Clock,
+) -> _Done:
     """Place the organisations, then compute every district not finished before."""
     codes = table[C.LAD_CODE].tolist()
     orgs_all, rejected, org_summary = _organisations(cfg, out, client, fresh)
@@ -526,40 +641,59 @@ def _districts(client: Any, cfg: NationalConfig, out: Path, table: pd.DataFrame,
     store.write_params(cfg.params.to_dict())
     resumed = [c for c in codes if store.done(c)]
     todo = [c for c in codes if c not in set(resumed)]
-    log.info("national run %s: %d districts, %d finished before, %d to compute", key[:16],
-             len(codes), len(resumed), len(todo))
+    log.info(
+        "national run %s: %d districts, %d finished before, %d to compute",
+        key[:16],
+        len(codes),
+        len(resumed),
+        len(todo),
+    )
     prio = {c: int(inputs.loc[c, "n_lsoas_input"]) for c in todo}
     summaries = {c: {**store.summary(c), "resumed": True} for c in resumed}
     summaries.update(_compute(client, todo, cfg.params, orgs, store, prio, progress))
     clock.lap("districts")
     ok = [c for c in codes if summaries.get(c, {}).get("status") == "ok"]
     lads = _district_columns(table, inputs, _summary_frame(codes, summaries))
-    return _Done(codes, todo, resumed, ok, summaries, lads, key, store, orgs, orgs_all,
-                 rejected, org_summary)
+    return _Done(
+        codes, todo, resumed, ok, summaries, lads, key, store, orgs, orgs_all, rejected, org_summary
+    )
 
 
-def _write_outputs(cfg: NationalConfig, out: Path, tabs: _Tables, done: _Done,
-                   contained: bool) -> tuple[dict[str, Path], list[str]]:
+def _write_outputs(
+    cfg: NationalConfig, out: Path, tabs: _Tables, done: _Done, contained: bool
+) -> tuple[dict[str, Path], list[str]]:
     """The tables (CSV) and the national map; returns the files and the attribution."""
     any_network = bool((tabs.lads.get("mode") == "network").any())
     attribution = _attribution(done.summaries, done.org_summary, any_network)
     files = _write_tables(tabs, done.orgs_all, done.rejected, done.org_summary, out)
     outlines = _outlines(done.codes)
     lads = tabs.lads.assign(outline_wkt=tabs.lads[C.LAD_CODE].map(outlines))
-    files["map"] = _national_map(lads, cfg.params, _question(cfg),
-                                 _map_attribution(cfg, any_network), out, contained)
+    files["map"] = _national_map(
+        lads, cfg.params, _question(cfg), _map_attribution(cfg, any_network), out, contained
+    )
     return files, attribution
 
 
-def _summary_dict(r: NationalResult, cfg: NationalConfig, tabs: _Tables,
-                  attribution: Sequence[str]) -> dict[str, Any]:
+def _summary_dict(
+    r: NationalResult, cfg: NationalConfig, tabs: _Tables, attribution: Sequence[str]
+) -> dict[str, Any]:
     return {
-        "question": _question(cfg), "key": r.key, "params": cfg.params.to_dict(),
-        "districts": len(r.lads), "districts_ok": len(r.lads) - len(r.failed),
-        "failed": list(r.failed), "computed": len(r.computed), "resumed": len(r.resumed),
-        "lsoas": len(r.lsoas), "wards": len(r.wards), "residential_points": tabs.residents,
-        "population_input": r.population_input, "population_output": r.population_output,
+        "question": _question(cfg),
+        "key": r.key,
+        "params": cfg.params.to_dict(),
+        "districts": len(r.lads),
+        "districts_ok": len(r.lads) - len(r.failed),
+        "failed": list(r.failed),
+        "computed": len(r.computed),
+        "resumed": len(r.resumed),
+        "lsoas": len(r.lsoas),
+        "wards": len(r.wards),
+        "residential_points": tabs.residents,
+        "population_input": r.population_input,
+        "population_output": r.population_output,
         "totals": r.totals.to_dict("records"),
         "modes": r.lads["mode"].value_counts().to_dict() if "mode" in r.lads else {},
-        "seconds": r.seconds, "timings": r.timings, "attribution": list(attribution),
+        "seconds": r.seconds,
+        "timings": r.timings,
+        "attribution": list(attribution),
     }

@@ -58,8 +58,7 @@ class PartialStore:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, out_dir: Path, key: str, tags: Mapping[str, str] | None = None
-             ) -> PartialStore:
+    def open(cls, out_dir: Path, key: str, tags: Mapping[str, str] | None = None) -> PartialStore:
         root = Path(out_dir) / PARTIAL_DIR / key[:16]
         root.mkdir(parents=True, exist_ok=True)
         return cls(root, key, dict(tags or {}))
@@ -70,8 +69,10 @@ class PartialStore:
 
     def write_params(self, params: dict[str, Any]) -> None:
         """Record what the key stands for (for people reading the folder)."""
-        _write_atomic(self.root / "params.json",
-                      json.dumps({"key": self.key, **params}, indent=2, default=str))
+        _write_atomic(
+            self.root / "params.json",
+            json.dumps({"key": self.key, **params}, indent=2, default=str),
+        )
 
     def done(self, lad: str) -> bool:
         """Whether ``lad`` finished with these parameters."""

@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 
-def aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
-              types: Sequence[str] = ()) -> pd.DataFrame:
+def aggregate(
+    res: pd.DataFrame, key: str, thresholds: Sequence[int | float], types: Sequence[str] = ()
+) -> pd.DataFrame:
     """Population-weighted coverage of residents grouped by ``key`` (index: the key).
 
     Columns: ``population``, ``pop_unplaced``, ``pop_covered_{T}min``,
@@ -47,11 +48,18 @@ def aggregate(res: pd.DataFrame, key: str, thresholds: Sequence[int | float],
             people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
             per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
     walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
-    sums = group_sums(res[key].to_numpy(), res[S.WEIGHT].to_numpy(float), people=people,
-                      per_person=per_person, means=walks,
-                      medians={S.WALK_MIN: walks[S.WALK_MIN]})
-    cols: dict[str, Any] = {S.POPULATION: sums.population,
-                            S.POP_UNPLACED: sums.people(S.POP_UNPLACED)}
+    sums = group_sums(
+        res[key].to_numpy(),
+        res[S.WEIGHT].to_numpy(float),
+        people=people,
+        per_person=per_person,
+        means=walks,
+        medians={S.WALK_MIN: walks[S.WALK_MIN]},
+    )
+    cols: dict[str, Any] = {
+        S.POPULATION: sums.population,
+        S.POP_UNPLACED: sums.people(S.POP_UNPLACED),
+    }
     for t in thresholds:
         cols[S.pop_covered(t)] = sums.people(S.covered(t))
         cols[S.share_covered(t)] = sums.share(S.covered(t))
@@ -88,8 +96,9 @@ def _empty(thresholds: Sequence[int | float], types: Sequence[str]) -> pd.DataFr
 # the national tables
 
 
-def lsoa_table(res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int | float],
-               types: Sequence[str]) -> pd.DataFrame:
+def lsoa_table(
+    res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int | float], types: Sequence[str]
+) -> pd.DataFrame:
     """One row per LSOA: its attributes (code, name, ward, district, IMD...) then the figures.
 
     ``lsoas``'s own ``population`` (the input) is replaced by the residents' sum."""
@@ -98,15 +107,17 @@ def lsoa_table(res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int 
     return base.merge(stats, left_on=C.LSOA_CODE, right_index=True, how="left")
 
 
-def ward_table(res: pd.DataFrame, wards: pd.DataFrame, thresholds: Sequence[int | float],
-               types: Sequence[str]) -> pd.DataFrame:
+def ward_table(
+    res: pd.DataFrame, wards: pd.DataFrame, thresholds: Sequence[int | float], types: Sequence[str]
+) -> pd.DataFrame:
     """One row per ward (residents placed in the ward by location, as coverage does)."""
     stats = aggregate(res, C.WARD_CODE, thresholds, types)
     return wards.merge(stats, left_on=C.WARD_CODE, right_index=True, how="left")
 
 
-def decile_table(res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int | float],
-                 types: Sequence[str]) -> pd.DataFrame:
+def decile_table(
+    res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[int | float], types: Sequence[str]
+) -> pd.DataFrame:
     """One row per IMD decile (1 = the most deprived 10 % of LSOAs in England)."""
     dec = lsoas.set_index(C.LSOA_CODE)[S.IMD_DECILE]
     r = res.assign(**{S.IMD_DECILE: dec.reindex(res[C.LSOA_CODE]).to_numpy()})
@@ -116,28 +127,39 @@ def decile_table(res: pd.DataFrame, lsoas: pd.DataFrame, thresholds: Sequence[in
     return out.reindex(pd.Index(range(1, 11), name=S.IMD_DECILE)).reset_index()
 
 
-def district_table(res: pd.DataFrame, districts: pd.DataFrame,
-                   thresholds: Sequence[int | float], types: Sequence[str]) -> pd.DataFrame:
+def district_table(
+    res: pd.DataFrame,
+    districts: pd.DataFrame,
+    thresholds: Sequence[int | float],
+    types: Sequence[str],
+) -> pd.DataFrame:
     """One row per district: ``districts`` (status, mode, timings...) then the figures."""
-    stats = aggregate(res, C.LAD_CODE, thresholds, types) if len(res) else \
-        pd.DataFrame(columns=stat_columns(thresholds, types))
+    stats = (
+        aggregate(res, C.LAD_CODE, thresholds, types)
+        if len(res)
+        else pd.DataFrame(columns=stat_columns(thresholds, types))
+    )
     return districts.merge(stats, left_on=C.LAD_CODE, right_index=True, how="left")
 
 
-def totals_table(res: pd.DataFrame, thresholds: Sequence[int | float],
-                 speed_kmh: float) -> pd.DataFrame:
+def totals_table(
+    res: pd.DataFrame, thresholds: Sequence[int | float], speed_kmh: float
+) -> pd.DataFrame:
     """One row per time limit for everyone in the run (as ``CoverageResult.totals``)."""
     w = res[S.WEIGHT].to_numpy(float)
     walk = res[S.WALK_MIN].to_numpy(float)
     fin = np.isfinite(walk)
     total = float(w.sum())
-    out = pd.DataFrame({
-        S.MINUTES: list(thresholds),
-        S.METRES: [float(t) * speed_kmh * 1000.0 / 60.0 for t in thresholds],
-        S.POPULATION: total,
-        S.POP_COVERED: [float(w[res[S.covered(t)].to_numpy(bool)].sum()) for t in thresholds],
-    })
+    out = pd.DataFrame(
+        {
+            S.MINUTES: list(thresholds),
+            S.METRES: [float(t) * speed_kmh * 1000.0 / 60.0 for t in thresholds],
+            S.POPULATION: total,
+            S.POP_COVERED: [float(w[res[S.covered(t)].to_numpy(bool)].sum()) for t in thresholds],
+        }
+    )
     out[S.SHARE_COVERED] = out[S.POP_COVERED] / total if total > 0 else np.nan
-    out[S.MEAN_WALK_MIN] = (float(np.average(walk[fin], weights=w[fin]))
-                            if w[fin].sum() > 0 else np.nan)
+    out[S.MEAN_WALK_MIN] = (
+        float(np.average(walk[fin], weights=w[fin])) if w[fin].sum() > 0 else np.nan
+    )
     return out

@@ -29,8 +29,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import networkx as nx
 
-__all__ = ["WalkNetwork", "NetworkReport", "NetworkExtent", "walk_network_from_graph",
-           "walk_network_from_gdfs"]
+__all__ = [
+    "WalkNetwork",
+    "NetworkReport",
+    "NetworkExtent",
+    "walk_network_from_graph",
+    "walk_network_from_gdfs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +117,14 @@ class NetworkReport:
         return cls(**d)
 
     def __str__(self) -> str:
-        text = (f"{self.source} ({self.reader}): read {self.nodes_read:,} nodes / "
-                f"{self.edges_read:,} edges; {self.duplicate_edges:,} duplicate edges removed; "
-                f"{self.components:,} components, dropped {self.nodes_dropped:,} nodes / "
-                f"{self.edges_dropped:,} edges outside the largest; kept {self.nodes:,} nodes / "
-                f"{self.edges:,} edges ({self.total_length_km:,.1f} km), "
-                f"{self.parallel_edges:,} parallel edges, {self.self_loops:,} self-loops")
+        text = (
+            f"{self.source} ({self.reader}): read {self.nodes_read:,} nodes / "
+            f"{self.edges_read:,} edges; {self.duplicate_edges:,} duplicate edges removed; "
+            f"{self.components:,} components, dropped {self.nodes_dropped:,} nodes / "
+            f"{self.edges_dropped:,} edges outside the largest; kept {self.nodes:,} nodes / "
+            f"{self.edges:,} edges ({self.total_length_km:,.1f} km), "
+            f"{self.parallel_edges:,} parallel edges, {self.self_loops:,} self-loops"
+        )
         return text if self.extent is None else f"{text}; {self.extent}"
 
 
@@ -186,11 +193,16 @@ class NetworkExtent:
 
     def __str__(self) -> str:
         who = self.lad_code or "district"
-        ring = ("" if not np.isfinite(self.ring_share_near) else
-                f" and {self.ring_share_near:.1%} of the buffer ring")
-        return (f"{who} + {self.buffer_m:,.0f} m buffer ({self.extent_km2:,.1f} km²) from "
-                f"{self.source}; {self.district_share_near:.1%} of the district{ring} within "
-                f"{self.snap_limit_m:,.0f} m of an edge")
+        ring = (
+            ""
+            if not np.isfinite(self.ring_share_near)
+            else f" and {self.ring_share_near:.1%} of the buffer ring"
+        )
+        return (
+            f"{who} + {self.buffer_m:,.0f} m buffer ({self.extent_km2:,.1f} km²) from "
+            f"{self.source}; {self.district_share_near:.1%} of the district{ring} within "
+            f"{self.snap_limit_m:,.0f} m of an edge"
+        )
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -205,11 +217,16 @@ ROUTING_REORDER_MIN_NODES = 500_000
 
 def _morton(x: np.ndarray, y: np.ndarray, cell_m: float = 64.0) -> np.ndarray:
     """Morton (Z-order) code of each point on a ``cell_m`` grid."""
+
     def spread(v: np.ndarray) -> np.ndarray:
         v = v & np.uint64(0xFFFFFFFF)
-        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
-                            (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333),
-                            (1, 0x5555555555555555)):
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
             v = (v | (v << np.uint64(shift))) & np.uint64(mask)
         return v
 
@@ -230,8 +247,9 @@ class Routing:
     new_of_old: np.ndarray | None
 
     @classmethod
-    def spatial(cls, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray,
-                y: np.ndarray) -> Routing:
+    def spatial(
+        cls, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> Routing:
         """The same arcs (every stored entry kept) with the nodes in Morton order."""
         n = x.shape[0]
         order = np.argsort(_morton(x, y), kind="stable")
@@ -242,8 +260,12 @@ class Routing:
         o = np.lexsort((cols, rows))
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
-        return cls(_readonly(ptr), _readonly(cols[o].astype(np.int32)),
-                   _readonly(data[o].astype(np.float64)), _readonly(new_of_old))
+        return cls(
+            _readonly(ptr),
+            _readonly(cols[o].astype(np.int32)),
+            _readonly(data[o].astype(np.float64)),
+            _readonly(new_of_old),
+        )
 
     def nodes(self, pos: np.ndarray) -> np.ndarray:
         """Search positions of node positions."""
@@ -279,7 +301,8 @@ class EdgeCoords:
         """The edges as shapely LineStrings."""
         counts = np.diff(self.offsets)
         lines: np.ndarray = shapely.linestrings(
-            self.coords, indices=np.repeat(np.arange(counts.size), counts))
+            self.coords, indices=np.repeat(np.arange(counts.size), counts)
+        )
         return lines
 
 
@@ -295,8 +318,9 @@ class _EdgeGeometry:
     @overload
     def __get__(self, obj: WalkNetwork, objtype: type | None = None) -> np.ndarray: ...
 
-    def __get__(self, obj: WalkNetwork | None,
-                objtype: type | None = None) -> np.ndarray | _EdgeGeometry:
+    def __get__(
+        self, obj: WalkNetwork | None, objtype: type | None = None
+    ) -> np.ndarray | _EdgeGeometry:
         if obj is None:  # a required field of the dataclass: no default
             raise AttributeError(self.slot)
         value = obj.__dict__[self.slot]
@@ -356,8 +380,10 @@ class WalkNetwork:
     edge_geometry: _EdgeGeometry = _EdgeGeometry()
 
     def __repr__(self) -> str:
-        return (f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-                f"{float(self.edge_length.sum()) / 1000:,.1f} km, crs={self.crs!r})")
+        return (
+            f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+            f"{float(self.edge_length.sum()) / 1000:,.1f} km, crs={self.crs!r})"
+        )
 
     @property
     def edge_coords(self) -> EdgeCoords:
@@ -376,10 +402,19 @@ class WalkNetwork:
     def with_report(self, report: NetworkReport) -> WalkNetwork:
         """The same network with another report (the geometries are not made)."""
         return WalkNetwork(
-            node_ids=self.node_ids, x=self.x, y=self.y, indptr=self.indptr,
-            indices=self.indices, data=self.data, edge_u=self.edge_u, edge_v=self.edge_v,
-            edge_length=self.edge_length, edge_geometry=self.__dict__["_edge_geometry"],
-            crs=self.crs, report=report)
+            node_ids=self.node_ids,
+            x=self.x,
+            y=self.y,
+            indptr=self.indptr,
+            indices=self.indices,
+            data=self.data,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            edge_length=self.edge_length,
+            edge_geometry=self.__dict__["_edge_geometry"],
+            crs=self.crs,
+            report=report,
+        )
 
     @property
     def n_nodes(self) -> int:
@@ -403,8 +438,10 @@ class WalkNetwork:
         """Positions of node ids; raises :class:`GraphError` naming ids not in the network."""
         ids = np.asarray(ids)
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise GraphError(f"node ids must be integers, got dtype {ids.dtype}; pass the "
-                             "network's node ids (net.node_ids) or points (a GeoSeries)")
+            raise GraphError(
+                f"node ids must be integers, got dtype {ids.dtype}; pass the "
+                "network's node ids (net.node_ids) or points (a GeoSeries)"
+            )
         ids = ids.astype(np.int64, copy=False).ravel()
         order = self._id_order
         pos = np.searchsorted(self.node_ids, ids, sorter=order)
@@ -416,7 +453,8 @@ class WalkNetwork:
                 f"{bad.size} node id(s) are not in the network (e.g. {bad[:5].tolist()}); "
                 f"the network has {self.n_nodes:,} nodes ({self.report.nodes_dropped:,} nodes "
                 "outside the largest connected component were dropped, see net.report). "
-                "Pass ids from net.node_ids, or give the places as points to snap them.")
+                "Pass ids from net.node_ids, or give the places as points to snap them."
+            )
         return order[pos]
 
     @cached_property
@@ -463,30 +501,42 @@ class WalkNetwork:
         import geopandas as gpd
 
         idx = pd.Index(self.node_ids, name=NODE_ID)
-        return gpd.GeoDataFrame({"x": self.x, "y": self.y},
-                                geometry=gpd.points_from_xy(self.x, self.y), index=idx,
-                                crs=self.crs)
+        return gpd.GeoDataFrame(
+            {"x": self.x, "y": self.y},
+            geometry=gpd.points_from_xy(self.x, self.y),
+            index=idx,
+            crs=self.crs,
+        )
 
     def edges_frame(self) -> gpd.GeoDataFrame:
         """Edges as a GeoDataFrame (``u``, ``v`` node ids, ``length`` m, geometry)."""
         import geopandas as gpd
 
-        return gpd.GeoDataFrame({"u": self.node_ids[self.edge_u],
-                                 "v": self.node_ids[self.edge_v],
-                                 "length": self.edge_length},
-                                geometry=np.asarray(self.edge_geometry), crs=self.crs)
+        return gpd.GeoDataFrame(
+            {
+                "u": self.node_ids[self.edge_u],
+                "v": self.node_ids[self.edge_v],
+                "length": self.edge_length,
+            },
+            geometry=np.asarray(self.edge_geometry),
+            crs=self.crs,
+        )
 
     def to_networkx(self) -> nx.MultiGraph:
         """The network as an undirected ``networkx.MultiGraph`` (attribute ``length``)."""
         import networkx as nx
 
         G = nx.MultiGraph(crs=self.crs)
-        G.add_nodes_from((int(i), {"x": float(a), "y": float(b)})
-                         for i, a, b in zip(self.node_ids, self.x, self.y, strict=True))
+        G.add_nodes_from(
+            (int(i), {"x": float(a), "y": float(b)})
+            for i, a, b in zip(self.node_ids, self.x, self.y, strict=True)
+        )
         u = self.node_ids[self.edge_u].tolist()
         v = self.node_ids[self.edge_v].tolist()
-        G.add_edges_from((a, b, {"length": float(w)})
-                         for a, b, w in zip(u, v, self.edge_length.tolist(), strict=True))
+        G.add_edges_from(
+            (a, b, {"length": float(w)})
+            for a, b, w in zip(u, v, self.edge_length.tolist(), strict=True)
+        )
         return G
 
 
@@ -498,8 +548,9 @@ def _crs_string(crs: Any) -> str:
     try:
         c = CRS.from_user_input(crs)
     except Exception as exc:  # pyproj raises CRSError of its own
-        raise CRSError(f"unknown CRS {crs!r}: {exc}; give an EPSG code such as 'EPSG:27700'") \
-            from exc
+        raise CRSError(
+            f"unknown CRS {crs!r}: {exc}; give an EPSG code such as 'EPSG:27700'"
+        ) from exc
     epsg = c.to_epsg()
     return f"EPSG:{epsg}" if epsg else c.to_string()
 
@@ -507,12 +558,15 @@ def _crs_string(crs: Any) -> str:
 def _check_projected(crs: str) -> None:
     c = CRS.from_user_input(crs)
     if not c.is_projected:
-        raise CRSError(f"the network CRS must be projected in metres, got {crs}; use "
-                       f"'EPSG:27700' (British National Grid) for Great Britain")
+        raise CRSError(
+            f"the network CRS must be projected in metres, got {crs}; use "
+            f"'EPSG:27700' (British National Grid) for Great Britain"
+        )
 
 
-def _project_xy(x: np.ndarray, y: np.ndarray, crs_in: str, crs: str) -> tuple[np.ndarray,
-                                                                                np.ndarray]:
+def _project_xy(
+    x: np.ndarray, y: np.ndarray, crs_in: str, crs: str
+) -> tuple[np.ndarray, np.ndarray]:
     if crs_in == crs:
         return x.astype(np.float64), y.astype(np.float64)
     tr = Transformer.from_crs(crs_in, crs, always_xy=True)
@@ -532,31 +586,40 @@ def _project_geoms(geoms: np.ndarray, crs_in: str, crs: str) -> np.ndarray:
     return shapely.transform(geoms, fn)
 
 
-def _checked_nodes(node_ids: Any, nx_: Any, ny_: Any, n_edges: int,
-                   source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _checked_nodes(
+    node_ids: Any, nx_: Any, ny_: Any, n_edges: int, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer, unique node ids with finite coordinates (and at least one edge)."""
     node_ids = np.asarray(node_ids)
     if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
         try:
             node_ids = node_ids.astype(np.int64)
         except (TypeError, ValueError) as exc:
-            raise GraphError(f"{source}: node ids must be integers (got {node_ids.dtype}); "
-                             "relabel the nodes with integer ids") from exc
+            raise GraphError(
+                f"{source}: node ids must be integers (got {node_ids.dtype}); "
+                "relabel the nodes with integer ids"
+            ) from exc
     node_ids = node_ids.astype(np.int64)
     n_read = node_ids.shape[0]
     if n_read == 0 or n_edges == 0:
-        raise GraphError(f"{source}: the network is empty ({n_read} nodes, {n_edges} edges); "
-                         "check the file/area and the walk filter")
+        raise GraphError(
+            f"{source}: the network is empty ({n_read} nodes, {n_edges} edges); "
+            "check the file/area and the walk filter"
+        )
     uniq, counts = np.unique(node_ids, return_counts=True)
     if (counts > 1).any():
-        raise GraphError(f"{source}: duplicate node ids, e.g. {uniq[counts > 1][:5].tolist()}; "
-                         "each node needs a unique id")
+        raise GraphError(
+            f"{source}: duplicate node ids, e.g. {uniq[counts > 1][:5].tolist()}; "
+            "each node needs a unique id"
+        )
     x = np.asarray(nx_, dtype=np.float64)
     y = np.asarray(ny_, dtype=np.float64)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        raise GraphError(f"{source}: {int(bad.sum())} node(s) without coordinates, e.g. ids "
-                         f"{node_ids[bad][:5].tolist()}; every node needs x/y (or a point)")
+        raise GraphError(
+            f"{source}: {int(bad.sum())} node(s) without coordinates, e.g. ids "
+            f"{node_ids[bad][:5].tolist()}; every node needs x/y (or a point)"
+        )
     return node_ids, x, y
 
 
@@ -569,15 +632,24 @@ def _locate(node_ids: np.ndarray, ids: Any, which: str, source: str) -> np.ndarr
     ok = sorted_ids[pos] == ids
     if not ok.all():
         rows = np.flatnonzero(~ok)
-        raise GraphError(f"{source}: {rows.size} edge(s) have a '{which}' node that is not "
-                         f"in the nodes (edge rows {rows[:5].tolist()}, ids "
-                         f"{ids[rows[:5]].tolist()}); the nodes and edges do not match")
+        raise GraphError(
+            f"{source}: {rows.size} edge(s) have a '{which}' node that is not "
+            f"in the nodes (edge rows {rows[:5].tolist()}, ids "
+            f"{ids[rows[:5]].tolist()}); the nodes and edges do not match"
+        )
     return order[pos]
 
 
-def _edge_geometries(geoms: np.ndarray | None, u: np.ndarray, v: np.ndarray, px: np.ndarray,
-                     py: np.ndarray, crs_in: str, crs: str,
-                     source: str) -> tuple[np.ndarray, int]:
+def _edge_geometries(
+    geoms: np.ndarray | None,
+    u: np.ndarray,
+    v: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+    crs_in: str,
+    crs: str,
+    source: str,
+) -> tuple[np.ndarray, int]:
     """Projected LineStrings, straight lines where missing, each oriented from u to v;
     and how many were filled."""
     if geoms is None:
@@ -587,15 +659,22 @@ def _edge_geometries(geoms: np.ndarray | None, u: np.ndarray, v: np.ndarray, px:
     if (~missing).any():
         gt = shapely.get_type_id(geoms[~missing])
         if (gt != 1).any():
-            raise GraphError(f"{source}: edge geometries must be LineStrings "
-                             f"(found geometry type ids {np.unique(gt).tolist()})")
+            raise GraphError(
+                f"{source}: edge geometries must be LineStrings "
+                f"(found geometry type ids {np.unique(gt).tolist()})"
+            )
         geoms = geoms.copy()
         geoms[~missing] = _project_geoms(geoms[~missing], crs_in, crs)
     n_filled = int(missing.sum())
     if n_filled:
         geoms = geoms.copy()
-        line = np.stack([np.column_stack([px[u[missing]], py[u[missing]]]),
-                         np.column_stack([px[v[missing]], py[v[missing]]])], axis=1)
+        line = np.stack(
+            [
+                np.column_stack([px[u[missing]], py[u[missing]]]),
+                np.column_stack([px[v[missing]], py[v[missing]]]),
+            ],
+            axis=1,
+        )
         geoms[missing] = shapely.linestrings(line)
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
     du = (first[:, 0] - px[u]) ** 2 + (first[:, 1] - py[u]) ** 2
@@ -607,8 +686,9 @@ def _edge_geometries(geoms: np.ndarray | None, u: np.ndarray, v: np.ndarray, px:
     return geoms, n_filled
 
 
-def _edge_lengths(length: np.ndarray | None, geoms: np.ndarray,
-                  source: str) -> tuple[np.ndarray, np.ndarray]:
+def _edge_lengths(
+    length: np.ndarray | None, geoms: np.ndarray, source: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Lengths (metres; from the geometry where not finite) and where they were computed."""
     if length is None:
         length = np.full(geoms.shape[0], np.nan)
@@ -618,19 +698,26 @@ def _edge_lengths(length: np.ndarray | None, geoms: np.ndarray,
         length[need] = shapely.length(geoms[need])
     if (length < 0).any():
         rows = np.flatnonzero(length < 0)
-        raise GraphError(f"{source}: negative edge length in rows {rows[:5].tolist()}; "
-                         "lengths must be metres >= 0")
+        raise GraphError(
+            f"{source}: negative edge length in rows {rows[:5].tolist()}; "
+            "lengths must be metres >= 0"
+        )
     return length, need
 
 
-def _duplicates(u: np.ndarray, v: np.ndarray, length: np.ndarray,
-                geoms: np.ndarray) -> np.ndarray:
+def _duplicates(u: np.ndarray, v: np.ndarray, length: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     """Exact copies of an earlier edge (same ends, length to 1 mm, midpoint to 1 cm): the
     reverse twin of each edge of a directed graph."""
     mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
-    key = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v),
-                        "len": np.round(length, 3), "mx": np.round(mid[:, 0], 2),
-                        "my": np.round(mid[:, 1], 2)})
+    key = pd.DataFrame(
+        {
+            "a": np.minimum(u, v),
+            "b": np.maximum(u, v),
+            "len": np.round(length, 3),
+            "mx": np.round(mid[:, 0], 2),
+            "my": np.round(mid[:, 1], 2),
+        }
+    )
     return key.duplicated(keep="first").to_numpy()
 
 
@@ -642,8 +729,9 @@ def _largest_component(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.nd
     return int(n_comp), comp == int(np.argmax(sizes))
 
 
-def _csr(n: int, u: np.ndarray, v: np.ndarray,
-         length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+def _csr(
+    n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Symmetric CSR (indptr, indices, lengths) keeping the shortest of parallel edges and no
     self-loops; and the counts of parallel edges and self-loops."""
     loops = u == v
@@ -661,10 +749,21 @@ def _csr(n: int, u: np.ndarray, v: np.ndarray,
     return indptr, cols, w, parallel, int(loops.sum())
 
 
-def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.ndarray,
-              v_ids: np.ndarray, length: np.ndarray | None, geoms: np.ndarray | None, *,
-              crs_in: Any, crs: Any = BNG, source: str, reader: str,
-              notes: tuple[str, ...] = ()) -> WalkNetwork:
+def _assemble(
+    node_ids: np.ndarray,
+    nx_: np.ndarray,
+    ny_: np.ndarray,
+    u_ids: np.ndarray,
+    v_ids: np.ndarray,
+    length: np.ndarray | None,
+    geoms: np.ndarray | None,
+    *,
+    crs_in: Any,
+    crs: Any = BNG,
+    source: str,
+    reader: str,
+    notes: tuple[str, ...] = (),
+) -> WalkNetwork:
     """Build a :class:`WalkNetwork` from raw arrays in ``crs_in`` (the shared builder).
 
     ``geoms`` may hold None for edges without geometry (a straight line is used); ``length``
@@ -698,21 +797,42 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
     indptr, cols, w, parallel, n_loops = _csr(n, u, v, length)
 
     report = NetworkReport(
-        source=source, reader=reader, crs_in=crs_in, crs=crs, nodes_read=n_read,
-        edges_read=e_read, duplicate_edges=n_dup, components=n_comp,
-        nodes_dropped=int((~keep_node).sum()), edges_dropped=int((~keep_edge).sum()),
-        nodes=int(n), edges=int(u.shape[0]), parallel_edges=parallel, self_loops=n_loops,
-        lengths_from_file=int((~need).sum()), lengths_from_geometry=int(need.sum()),
-        geometries_filled=n_filled, total_length_km=round(float(length.sum()) / 1000.0, 3),
-        notes=tuple(notes))
+        source=source,
+        reader=reader,
+        crs_in=crs_in,
+        crs=crs,
+        nodes_read=n_read,
+        edges_read=e_read,
+        duplicate_edges=n_dup,
+        components=n_comp,
+        nodes_dropped=int((~keep_node).sum()),
+        edges_dropped=int((~keep_edge).sum()),
+        nodes=int(n),
+        edges=int(u.shape[0]),
+        parallel_edges=parallel,
+        self_loops=n_loops,
+        lengths_from_file=int((~need).sum()),
+        lengths_from_geometry=int(need.sum()),
+        geometries_filled=n_filled,
+        total_length_km=round(float(length.sum()) / 1000.0, 3),
+        notes=tuple(notes),
+    )
     if n_geom_len:
         log.info("%s: %d edge lengths computed from the projected geometry", source, n_geom_len)
     net = WalkNetwork(
-        node_ids=_readonly(node_ids), x=_readonly(px), y=_readonly(py),
-        indptr=_readonly(indptr), indices=_readonly(cols.astype(np.int32)),
-        data=_readonly(w.astype(np.float64)), edge_u=_readonly(u.astype(np.int64)),
-        edge_v=_readonly(v.astype(np.int64)), edge_length=_readonly(length),
-        edge_geometry=_readonly(geoms), crs=crs, report=report)
+        node_ids=_readonly(node_ids),
+        x=_readonly(px),
+        y=_readonly(py),
+        indptr=_readonly(indptr),
+        indices=_readonly(cols.astype(np.int32)),
+        data=_readonly(w.astype(np.float64)),
+        edge_u=_readonly(u.astype(np.int64)),
+        edge_v=_readonly(v.astype(np.int64)),
+        edge_length=_readonly(length),
+        edge_geometry=_readonly(geoms),
+        crs=crs,
+        report=report,
+    )
     log.info("walk network: %s", report)
     return net
 
@@ -721,8 +841,9 @@ def _assemble(node_ids: np.ndarray, nx_: np.ndarray, ny_: np.ndarray, u_ids: np.
 # public builders from in-memory forms
 
 
-def walk_network_from_graph(G: nx.Graph, *, crs: str = BNG,
-                            source: str = "networkx graph") -> WalkNetwork:
+def walk_network_from_graph(
+    G: nx.Graph, *, crs: str = BNG, source: str = "networkx graph"
+) -> WalkNetwork:
     """Build a :class:`WalkNetwork` from a networkx graph in osmnx's layout.
 
     Parameters
@@ -751,16 +872,19 @@ def _from_graph(G: nx.Graph, *, crs: str, source: str, reader: str) -> WalkNetwo
     return _assemble(*arrays, crs_in=G.graph["crs"], crs=crs, source=source, reader=reader)
 
 
-GraphArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                    np.ndarray]
+GraphArrays = tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]
 
 
 def _graph_arrays(G: nx.Graph, *, source: str) -> GraphArrays:
     """(node ids, x, y, u ids, v ids, lengths, geometries) of a networkx graph, in the
     graph's CRS (``G.graph["crs"]``, required)."""
     if "crs" not in G.graph:
-        raise CRSError(f"{source}: the graph has no G.graph['crs']; set it to the CRS of the "
-                       "nodes' x/y (osmnx graphs have it)")
+        raise CRSError(
+            f"{source}: the graph has no G.graph['crs']; set it to the CRS of the "
+            "nodes' x/y (osmnx graphs have it)"
+        )
     n = G.number_of_nodes()
     node_ids = np.fromiter(G.nodes, dtype=np.int64, count=n) if n else np.zeros(0, np.int64)
     try:
@@ -781,12 +905,24 @@ def _graph_arrays(G: nx.Graph, *, source: str) -> GraphArrays:
     length = np.array([float(d.get("length", np.nan)) for d in datas], dtype=np.float64)
     geoms = np.empty(len(datas), dtype=object)
     geoms[:] = [d.get("geometry") for d in datas]
-    return (node_ids, xs, ys, np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64),
-            length, geoms)
+    return (
+        node_ids,
+        xs,
+        ys,
+        np.asarray(us, dtype=np.int64),
+        np.asarray(vs, dtype=np.int64),
+        length,
+        geoms,
+    )
 
 
-def walk_network_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
-                           crs: str = BNG, source: str = "GeoDataFrames") -> WalkNetwork:
+def walk_network_from_gdfs(
+    nodes: gpd.GeoDataFrame,
+    edges: gpd.GeoDataFrame,
+    *,
+    crs: str = BNG,
+    source: str = "GeoDataFrames",
+) -> WalkNetwork:
     """Build a :class:`WalkNetwork` from node and edge GeoDataFrames (osmnx's layout).
 
     Parameters
@@ -816,11 +952,24 @@ def walk_network_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, *,
     e = edges.reset_index() if not {"u", "v"} <= set(edges.columns) else edges
     for col in ("u", "v"):
         if col not in e.columns:
-            raise MissingColumnError(f"{source}: edges have no '{col}' column; osmnx layout "
-                                     "needs u and v naming the end nodes' ids")
+            raise MissingColumnError(
+                f"{source}: edges have no '{col}' column; osmnx layout "
+                "needs u and v naming the end nodes' ids"
+            )
     length = e["length"].to_numpy(dtype=np.float64) if "length" in e.columns else None
-    edges_geoms = e.geometry.to_numpy() if edges.crs == nodes.crs else \
-        e.geometry.to_crs(nodes.crs).to_numpy()
-    return _assemble(ids, coords[:, 0], coords[:, 1], e["u"].to_numpy(), e["v"].to_numpy(),
-                     length, np.asarray(edges_geoms, dtype=object), crs_in=nodes.crs, crs=crs,
-                     source=source, reader="gdfs")
+    edges_geoms = (
+        e.geometry.to_numpy() if edges.crs == nodes.crs else e.geometry.to_crs(nodes.crs).to_numpy()
+    )
+    return _assemble(
+        ids,
+        coords[:, 0],
+        coords[:, 1],
+        e["u"].to_numpy(),
+        e["v"].to_numpy(),
+        length,
+        np.asarray(edges_geoms, dtype=object),
+        crs_in=nodes.crs,
+        crs=crs,
+        source=source,
+        reader="gdfs",
+    )

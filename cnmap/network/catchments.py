@@ -30,8 +30,14 @@ __all__ = ["catchments", "reached_edges"]
 log = logging.getLogger(__name__)
 
 
-def reached_edges(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: bool = False,
-                  max_snap_m: float = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
+def reached_edges(
+    net: WalkNetwork,
+    sources: Any,
+    *,
+    cutoff_m: float,
+    per_source: bool = False,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> gpd.GeoDataFrame:
     """The stretches of street reached within ``cutoff_m`` metres, as line pieces.
 
     Parameters
@@ -64,11 +70,16 @@ def _pieces(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> gpd.Ge
     import geopandas as gpd
 
     p = _piece_arrays(net, S, cutoff, per_source)
-    lines = (shapely.linestrings(p.xy, indices=p.vertex_piece) if p.vertex_piece.size
-             else np.zeros(0, dtype=object))
-    return gpd.GeoDataFrame({"source_pos": p.source_pos, "edge": p.edge, "start_m": p.start_m,
-                             "end_m": p.end_m}, geometry=np.asarray(lines, dtype=object),
-                            crs=net.crs)
+    lines = (
+        shapely.linestrings(p.xy, indices=p.vertex_piece)
+        if p.vertex_piece.size
+        else np.zeros(0, dtype=object)
+    )
+    return gpd.GeoDataFrame(
+        {"source_pos": p.source_pos, "edge": p.edge, "start_m": p.start_m, "end_m": p.end_m},
+        geometry=np.asarray(lines, dtype=object),
+        crs=net.crs,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,14 +95,22 @@ class _Pieces:
     vertex_piece: np.ndarray
 
 
-def _dissolved_pieces(net: WalkNetwork, S: Any,
-                      cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _dissolved_pieces(
+    net: WalkNetwork, S: Any, cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reached stretches of edges for all sources together, from one multi-source search:
     an edge is wholly reached when the walks left at its ends cover it, else reached from
     each reached end for the walk left there (the per-source kernel's rule)."""
     R = net._routing
-    dist, _ = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node),
-                                    S.seed_dist, np.zeros(S.seed_node.size, np.int64), cutoff)
+    dist, _ = _kernels.multi_source(
+        R.indptr,
+        R.indices,
+        R.data,
+        R.nodes(S.seed_node),
+        S.seed_dist,
+        np.zeros(S.seed_node.size, np.int64),
+        cutoff,
+    )
     D = R.by_node(dist)
     ru = cutoff - D[net.edge_u]  # -inf where the end is not reached
     rv = cutoff - D[net.edge_v]
@@ -101,8 +120,13 @@ def _dissolved_pieces(net: WalkNetwork, S: Any,
     from_v = ~whole & (rv > 0)
     e = np.arange(net.n_edges)
     edge = np.concatenate([e[whole], e[from_u], e[from_v]])
-    a = np.concatenate([np.zeros(int(whole.sum())), np.zeros(int(from_u.sum())),
-                        np.maximum(L[from_v] - rv[from_v], 0.0)])
+    a = np.concatenate(
+        [
+            np.zeros(int(whole.sum())),
+            np.zeros(int(from_u.sum())),
+            np.maximum(L[from_v] - rv[from_v], 0.0),
+        ]
+    )
     b = np.concatenate([L[whole], np.minimum(ru[from_u], L[from_u]), L[from_v]])
     return np.zeros(edge.size, dtype=np.int64), edge, a, b
 
@@ -112,8 +136,19 @@ def _piece_arrays(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> 
         node_ptr, node_edges = net._node_edges
         group_of_active = np.arange(S.active.size)
         p_src, p_edge, p_a, p_b = _kernels.reached_pieces(
-            net.indptr, net.indices, net.data, S.src_ptr, S.seed_node, S.seed_dist, cutoff,
-            node_ptr, node_edges, net.edge_u, net.edge_v, net.edge_length)
+            net.indptr,
+            net.indices,
+            net.data,
+            S.src_ptr,
+            S.seed_node,
+            S.seed_dist,
+            cutoff,
+            node_ptr,
+            node_edges,
+            net.edge_u,
+            net.edge_v,
+            net.edge_length,
+        )
     else:
         group_of_active = np.zeros(S.active.size, dtype=np.int64)
         p_src, p_edge, p_a, p_b = _dissolved_pieces(net, S, cutoff)
@@ -134,14 +169,21 @@ def _piece_arrays(net: WalkNetwork, S: Any, cutoff: float, per_source: bool) -> 
     coords, offsets, cum, geom_len = net._flat_geometry
     L = net.edge_length[p_edge]
     scale = np.divide(geom_len[p_edge], L, out=np.zeros_like(L), where=L > 0)
-    out_xy, idx = _substrings(coords, offsets, cum, p_edge.astype(np.int64), p_a * scale,
-                              p_b * scale)
+    out_xy, idx = _substrings(
+        coords, offsets, cum, p_edge.astype(np.int64), p_a * scale, p_b * scale
+    )
     source_pos = S.active[p_src] if per_source else np.zeros(p_src.size, dtype=np.int64)
     return _Pieces(source_pos, p_edge, p_a, p_b, out_xy, idx)
 
 
-def _substrings(coords: np.ndarray, offsets: np.ndarray, cum: np.ndarray, edge: np.ndarray,
-                start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _substrings(
+    coords: np.ndarray,
+    offsets: np.ndarray,
+    cum: np.ndarray,
+    edge: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut pieces out of the edge lines: each piece is the point at ``start`` along its edge
     (geometry units, interpolated), the edge's vertices strictly between ``start`` and
     ``end``, and the point at ``end``. Returns the flat coordinates and the piece of each."""
@@ -161,13 +203,21 @@ def _substrings(coords: np.ndarray, offsets: np.ndarray, cum: np.ndarray, edge: 
     return xy[o], key[o] // 3
 
 
-def _along(coords: np.ndarray, cum: np.ndarray, lo: np.ndarray, nv: np.ndarray,
-           piece: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _along(
+    coords: np.ndarray,
+    cum: np.ndarray,
+    lo: np.ndarray,
+    nv: np.ndarray,
+    piece: np.ndarray,
+    c: np.ndarray,
+    d: np.ndarray,
+) -> np.ndarray:
     """The point at distance ``d`` along each piece's edge line (its first vertex at or
     before 0, its last vertex at or beyond the line's length)."""
     # last vertex at or before d (the edge's first vertex when none)
-    j = lo + np.maximum(np.bincount(piece, weights=c <= d[piece], minlength=lo.size)
-                        .astype(np.int64) - 1, 0)
+    j = lo + np.maximum(
+        np.bincount(piece, weights=c <= d[piece], minlength=lo.size).astype(np.int64) - 1, 0
+    )
     last = lo + nv - 1
     nxt = np.minimum(j + 1, last)
     seg = cum[nxt] - cum[j]
@@ -179,8 +229,9 @@ def _along(coords: np.ndarray, cum: np.ndarray, lo: np.ndarray, nv: np.ndarray,
     return out
 
 
-def _merge_intervals(src: np.ndarray, edge: np.ndarray, a: np.ndarray,
-                     b: np.ndarray) -> tuple[np.ndarray, ...]:
+def _merge_intervals(
+    src: np.ndarray, edge: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Merge overlapping or touching [a, b] stretches of the same edge for the same source."""
     if src.size == 0:
         return src, edge, a, b
@@ -207,9 +258,17 @@ RASTER_MAX_CELLS = 60_000_000
 METHODS = ("auto", "raster", "vector")
 
 
-def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: bool = False,
-               buffer_m: float = 50.0, simplify_m: float = 5.0,
-               max_snap_m: float = DEFAULT_MAX_SNAP_M, method: str = "auto") -> gpd.GeoDataFrame:
+def catchments(
+    net: WalkNetwork,
+    sources: Any,
+    *,
+    cutoff_m: float,
+    per_source: bool = False,
+    buffer_m: float = 50.0,
+    simplify_m: float = 5.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    method: str = "auto",
+) -> gpd.GeoDataFrame:
     """Walking catchment polygons: reached streets (partly reached ones cut at the limit),
     buffered, merged and simplified. Not convex hulls.
 
@@ -262,8 +321,11 @@ def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: b
     n_out = S.n if per_source else 1
     grp = p.source_pos
     polys = np.full(n_out, None, dtype=object)
-    reached = np.bincount(grp, weights=p.end_m - p.start_m,
-                          minlength=n_out) if grp.size else np.zeros(n_out)
+    reached = (
+        np.bincount(grp, weights=p.end_m - p.start_m, minlength=n_out)
+        if grp.size
+        else np.zeros(n_out)
+    )
     if grp.size:
         present, merged = _draw(p, n_out, per_source, buffer_m, simplify_m, method)
         polys[present] = merged
@@ -276,24 +338,32 @@ def catchments(net: WalkNetwork, sources: Any, *, cutoff_m: float, per_source: b
         src = _labels_at(S.labels, np.arange(S.n))
     else:
         src = np.array(["all"], dtype=object)
-    out = gpd.GeoDataFrame({"source": src, "placed": placed, "reached_m": reached,
-                            "cutoff_m": float(cutoff_m), "buffer_m": float(buffer_m),
-                            "simplify_m": float(simplify_m)},
-                           geometry=polys, crs=net.crs)
-    log.info("catchments: %d polygon(s), cutoff %.0f m, buffer %.0f m", n_out, cutoff_m,
-             buffer_m)
+    out = gpd.GeoDataFrame(
+        {
+            "source": src,
+            "placed": placed,
+            "reached_m": reached,
+            "cutoff_m": float(cutoff_m),
+            "buffer_m": float(buffer_m),
+            "simplify_m": float(simplify_m),
+        },
+        geometry=polys,
+        crs=net.crs,
+    )
+    log.info("catchments: %d polygon(s), cutoff %.0f m, buffer %.0f m", n_out, cutoff_m, buffer_m)
     return out
 
 
-def _draw(p: _Pieces, n_out: int, per_source: bool, buffer_m: float, simplify_m: float,
-          method: str) -> tuple[np.ndarray, np.ndarray]:
+def _draw(
+    p: _Pieces, n_out: int, per_source: bool, buffer_m: float, simplify_m: float, method: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(groups present, their polygons) from the reached pieces."""
     if not per_source and method != "vector":
         grid = _Grid.around(p.xy, buffer_m)
-        if method == "raster" or (buffer_m >= RASTER_MIN_BUFFER_M
-                                  and grid.n_cells <= RASTER_MAX_CELLS):
-            return np.array([0]), np.array([grid.contour(p, buffer_m, simplify_m)],
-                                           dtype=object)
+        if method == "raster" or (
+            buffer_m >= RASTER_MIN_BUFFER_M and grid.n_cells <= RASTER_MAX_CELLS
+        ):
+            return np.array([0]), np.array([grid.contour(p, buffer_m, simplify_m)], dtype=object)
     lines = shapely.linestrings(p.xy, indices=p.vertex_piece)
     if simplify_m > 0:
         lines = shapely.simplify(lines, simplify_m)
@@ -331,8 +401,9 @@ class _Grid:
         xmax, ymax = xy.max(axis=0)
         pad = buffer_m + 2.0 * cell
         x0, y0 = xmin - pad, ymin - pad
-        return cls(x0, y0, cell, int((xmax + pad - x0) / cell) + 2,
-                   int((ymax + pad - y0) / cell) + 2)
+        return cls(
+            x0, y0, cell, int((xmax + pad - x0) / cell) + 2, int((ymax + pad - y0) / cell) + 2
+        )
 
     @property
     def n_cells(self) -> int:
@@ -349,8 +420,9 @@ class _Grid:
         bands = np.linspace(0, self.ny, n_chunks + 1).astype(np.int64)
 
         def band(c: int) -> None:
-            _kernels.distance_field(coords, ptr, self.x0, self.y0, self.cell, radius, out,
-                                    bands[c], bands[c + 1])
+            _kernels.distance_field(
+                coords, ptr, self.x0, self.y0, self.cell, radius, out, bands[c], bands[c + 1]
+            )
 
         _in_threads(band, n_chunks)
         return out
@@ -361,11 +433,19 @@ class _Grid:
 
         z = self.field(p, radius, simplify_m)
         gen = contourpy.contour_generator(
-            x=self.x0 + self.cell * np.arange(self.nx), y=self.y0 + self.cell * np.arange(self.ny),
-            z=z, fill_type="OuterOffset")
+            x=self.x0 + self.cell * np.arange(self.nx),
+            y=self.y0 + self.cell * np.arange(self.ny),
+            z=z,
+            fill_type="OuterOffset",
+        )
         filled = gen.filled(-1.0, radius)  # OuterOffset: (shells and holes, ring offsets)
-        polys = np.asarray([_polygon(np.asarray(xy), np.asarray(off), simplify_m)
-                            for xy, off in zip(filled[0], filled[1], strict=True)], dtype=object)
+        polys = np.asarray(
+            [
+                _polygon(np.asarray(xy), np.asarray(off), simplify_m)
+                for xy, off in zip(filled[0], filled[1], strict=True)
+            ],
+            dtype=object,
+        )
         bad = ~shapely.is_valid(polys)
         if bad.any():  # a simplified ring crossing another: repaired
             polys[bad] = shapely.make_valid(polys[bad])
@@ -389,8 +469,9 @@ def _simplified(p: _Pieces, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
 def _polygon(xy: np.ndarray, offsets: np.ndarray, simplify_m: float) -> shapely.Geometry:
     """A polygon from a traced shell and its holes, each ring simplified on its own (a ring
     that simplifies badly is kept as traced)."""
-    rings = shapely.linearrings(xy, indices=np.repeat(np.arange(offsets.size - 1),
-                                                      np.diff(offsets)))
+    rings = shapely.linearrings(
+        xy, indices=np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+    )
     if simplify_m > 0:
         simple = shapely.simplify(rings, simplify_m, preserve_topology=False)
         ok = shapely.is_valid(simple) & (shapely.get_num_coordinates(simple) >= 4)

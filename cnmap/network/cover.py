@@ -27,11 +27,13 @@ WARN_ABOVE = 0.01
 #: Share above which the run is refused.
 REFUSE_ABOVE = 0.10
 
-REMEDY = ("Use a walk network that covers the district: build one with "
-          "cnmap.network.walk_network_for_district(area.boundary, source=<a .osm.pbf extract "
-          "covering it, or 'overpass'>) and point [network] path at it; or use straight-line "
-          "mode ([coverage] mode = \"crow_flies\", i.e. mode='crow_flies' with a "
-          "detour_factor).")
+REMEDY = (
+    "Use a walk network that covers the district: build one with "
+    "cnmap.network.walk_network_for_district(area.boundary, source=<a .osm.pbf extract "
+    "covering it, or 'overpass'>) and point [network] path at it; or use straight-line "
+    "mode ([coverage] mode = \"crow_flies\", i.e. mode='crow_flies' with a "
+    "detour_factor)."
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,9 @@ def _distances(snapped: Any) -> tuple[np.ndarray, float | None]:
     try:
         d = np.asarray(snapped, dtype=np.float64).ravel()
     except (TypeError, ValueError) as exc:
-        raise ValidationError("snapping distances must be numbers (metres) or a "
-                              "SnapResult") from exc
+        raise ValidationError(
+            "snapping distances must be numbers (metres) or a SnapResult"
+        ) from exc
     return d, None
 
 
@@ -101,14 +104,21 @@ def _check_limits(max_snap_m: float, warn_above: float, refuse_above: float) -> 
     if not np.isfinite(max_snap_m) or max_snap_m < 0:
         raise ValidationError(f"max_snap_m must be metres >= 0, got {max_snap_m!r}")
     if not (0.0 <= warn_above <= refuse_above <= 1.0):
-        raise ValidationError(f"need 0 <= warn_above ({warn_above!r}) <= refuse_above "
-                              f"({refuse_above!r}) <= 1")
+        raise ValidationError(
+            f"need 0 <= warn_above ({warn_above!r}) <= refuse_above ({refuse_above!r}) <= 1"
+        )
 
 
-def check_snap_coverage(snapped: Any, weights: Any = None, *,
-                        max_snap_m: float | None = None, warn_above: float = WARN_ABOVE,
-                        refuse_above: float = REFUSE_ABOVE, what: str = "residents",
-                        refuse: bool = True) -> SnapCoverage:
+def check_snap_coverage(
+    snapped: Any,
+    weights: Any = None,
+    *,
+    max_snap_m: float | None = None,
+    warn_above: float = WARN_ABOVE,
+    refuse_above: float = REFUSE_ABOVE,
+    what: str = "residents",
+    refuse: bool = True,
+) -> SnapCoverage:
     """Share of residents a walk network cannot place; warn above 1 %, refuse above 10 %.
 
     Parameters
@@ -141,8 +151,11 @@ def check_snap_coverage(snapped: Any, weights: Any = None, *,
         bad input (no points, negative or non-finite weights, bad limits).
     """
     d, limit = _distances(snapped)
-    limit = float(max_snap_m if max_snap_m is not None else
-                  (limit if limit is not None else DEFAULT_MAX_SNAP_M))
+    limit = float(
+        max_snap_m
+        if max_snap_m is not None
+        else (limit if limit is not None else DEFAULT_MAX_SNAP_M)
+    )
     _check_limits(limit, warn_above, refuse_above)
     if d.size == 0:
         raise ValidationError(f"no {what} to check: the network coverage guard needs points")
@@ -152,12 +165,34 @@ def check_snap_coverage(snapped: Any, weights: Any = None, *,
     lost = float(w[unplaced].sum())
     share = lost / total if total > 0 else float(unplaced.mean())
     status = "refuse" if share > refuse_above else ("warn" if share > warn_above else "ok")
-    note = "" if status == "ok" else _note(share, lost, total, int(unplaced.sum()), d.size,
-                                          limit, what, status, warn_above, refuse_above)
-    result = SnapCoverage(n_points=int(d.size), n_unplaced=int(unplaced.sum()),
-                          population=total, population_unplaced=lost, share_unplaced=share,
-                          max_snap_m=limit, warn_above=float(warn_above),
-                          refuse_above=float(refuse_above), status=status, note=note)
+    note = (
+        ""
+        if status == "ok"
+        else _note(
+            share,
+            lost,
+            total,
+            int(unplaced.sum()),
+            d.size,
+            limit,
+            what,
+            status,
+            warn_above,
+            refuse_above,
+        )
+    )
+    result = SnapCoverage(
+        n_points=int(d.size),
+        n_unplaced=int(unplaced.sum()),
+        population=total,
+        population_unplaced=lost,
+        share_unplaced=share,
+        max_snap_m=limit,
+        warn_above=float(warn_above),
+        refuse_above=float(refuse_above),
+        status=status,
+        note=note,
+    )
     if status == "refuse" and refuse:
         raise ValidationError(note)
     if status != "ok":
@@ -165,12 +200,28 @@ def check_snap_coverage(snapped: Any, weights: Any = None, *,
     return result
 
 
-def _note(share: float, lost: float, total: float, n_bad: int, n: int, limit: float,
-          what: str, status: str, warn_above: float, refuse_above: float) -> str:
-    head = (f"{share:.1%} of {what} ({lost:,.0f} of {total:,.0f} people at {n_bad:,} of {n:,} "
-            f"points) are farther than {limit:,.0f} m from any walkable street of the network")
+def _note(
+    share: float,
+    lost: float,
+    total: float,
+    n_bad: int,
+    n: int,
+    limit: float,
+    what: str,
+    status: str,
+    warn_above: float,
+    refuse_above: float,
+) -> str:
+    head = (
+        f"{share:.1%} of {what} ({lost:,.0f} of {total:,.0f} people at {n_bad:,} of {n:,} "
+        f"points) are farther than {limit:,.0f} m from any walkable street of the network"
+    )
     if status == "refuse":
-        return (f"{head}, more than {refuse_above:.0%}: the walk network does not cover the "
-                f"area, so its coverage figures would be wrong. {REMEDY}")
-    return (f"{head} (more than {warn_above:.0%}); they count as not covered. If the network "
-            f"stops short of part of the area: {REMEDY}")
+        return (
+            f"{head}, more than {refuse_above:.0%}: the walk network does not cover the "
+            f"area, so its coverage figures would be wrong. {REMEDY}"
+        )
+    return (
+        f"{head} (more than {warn_above:.0%}); they count as not covered. If the network "
+        f"stops short of part of the area: {REMEDY}"
+    )

@@ -73,8 +73,9 @@ _SHARE_POINTS = 4000  # grid points per sampled area (district, buffer ring)
 _RING_WARN_RATIO = 0.75
 
 
-def min_buffer_m(walk_limit_m: float = DEFAULT_WALK_LIMIT_M,
-                 max_snap_m: float = DEFAULT_MAX_SNAP_M) -> float:
+def min_buffer_m(
+    walk_limit_m: float = DEFAULT_WALK_LIMIT_M, max_snap_m: float = DEFAULT_MAX_SNAP_M
+) -> float:
     """The least buffer (metres) for a walk limit: the walk plus the snapping limit.
 
     A resident at the boundary walks up to ``walk_limit_m`` over it, and an organisation
@@ -120,8 +121,10 @@ def read_district_boundary(path: str | os.PathLike[str], lad_code: str | None = 
     code = lad_code.strip().upper() if lad_code else ""
     if code:
         if not cols:
-            raise ValidationError(f"{path}: no LADyyCD column to find {code} in (columns: "
-                                  f"{[str(c) for c in gdf.columns]})")
+            raise ValidationError(
+                f"{path}: no LADyyCD column to find {code} in (columns: "
+                f"{[str(c) for c in gdf.columns]})"
+            )
         gdf = gdf[gdf[cols[0]].astype(str).str.upper() == code]
         if gdf.empty:
             raise ValidationError(f"{path}: no district {code} in column {cols[0]}")
@@ -159,14 +162,15 @@ def _district_polygon(boundary: Any, boundary_crs: Any, crs: str) -> shapely.Geo
     elif isinstance(boundary, shapely.Geometry):
         geoms = gpd.GeoSeries([boundary], crs=boundary_crs).to_crs(crs).to_numpy()
     else:
-        raise ValidationError(f"boundary must be a shapely (Multi)Polygon or a GeoDataFrame/"
-                              f"GeoSeries, not {type(boundary).__name__}")
+        raise ValidationError(
+            f"boundary must be a shapely (Multi)Polygon or a GeoDataFrame/"
+            f"GeoSeries, not {type(boundary).__name__}"
+        )
     shape = shapely.make_valid(shapely.union_all(geoms))
     polys = shapely.get_parts(shape)
     polys = polys[shapely.get_type_id(polys) == 3]
     if polys.size == 0 or float(shapely.area(shapely.multipolygons(polys))) <= 0:
-        raise ValidationError("the district boundary has no area: give a Polygon or "
-                              "MultiPolygon")
+        raise ValidationError("the district boundary has no area: give a Polygon or MultiPolygon")
     return shapely.multipolygons(polys) if polys.size > 1 else polys[0]
 
 
@@ -208,10 +212,14 @@ def _mirror_pbf_entries(lad_code: str) -> list[_Source]:
     found = []
     for ds_id in catalogue():
         for entry in mirror_entries(ds_id):
-            if (entry.path.lower().endswith(".pbf") and entry.file is not None
-                    and entry.covers(lad_code=lad_code)):
-                found.append(_Source("osm_pbf", entry.file, entry.sha256,
-                                     str(entry.root), entry.path))
+            if (
+                entry.path.lower().endswith(".pbf")
+                and entry.file is not None
+                and entry.covers(lad_code=lad_code)
+            ):
+                found.append(
+                    _Source("osm_pbf", entry.file, entry.sha256, str(entry.root), entry.path)
+                )
     return found
 
 
@@ -232,9 +240,11 @@ def _pbf_source(source: str | os.PathLike[str]) -> _Source:
     if not path.is_file() and not path.is_absolute():
         path = next((r / path for r in mirror_dirs() if (r / path).is_file()), path)
     if not path.is_file():
-        raise DataFetchError(f"OSM extract not found: {source} (looked here and in "
-                             "CNMAP_DATA_MIRROR); download a .osm.pbf extract covering the "
-                             "district, e.g. from Geofabrik, or use source='overpass'")
+        raise DataFetchError(
+            f"OSM extract not found: {source} (looked here and in "
+            "CNMAP_DATA_MIRROR); download a .osm.pbf extract covering the "
+            "district, e.g. from Geofabrik, or use source='overpass'"
+        )
     root, rel = _mirror_relative(path)
     return _Source("osm_pbf", path, _catalogued_sha256(path), root, rel)
 
@@ -264,7 +274,8 @@ def _resolve_source(source: str | os.PathLike[str], lad_code: str) -> _Source:
     raise DataFetchError(
         f"no OSM extract for {lad_code or 'this district'} in CNMAP_DATA_MIRROR and downloads "
         "are off (CNMAP_OFFLINE=1): give source= a .osm.pbf extract covering the district "
-        "(e.g. a Geofabrik county file), or allow downloads for source='overpass'")
+        "(e.g. a Geofabrik county file), or allow downloads for source='overpass'"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -287,21 +298,26 @@ def _fingerprint(path: Path) -> str:
 # reading the ways
 
 
-def _pbf_ways(src: _Source, extent_lonlat: shapely.Geometry) -> tuple[tuple[np.ndarray, ...],
-                                                                       str, str]:
+def _pbf_ways(
+    src: _Source, extent_lonlat: shapely.Geometry
+) -> tuple[tuple[np.ndarray, ...], str, str]:
     """(arrays in lon/lat, sha256, OSM timestamp) of the extract's walkable ways."""
     from cnmap.network.io import _pbf_arrays, _pbf_frames
 
     assert src.path is not None
     sha = _sha256(src.path)
     if src.expected_sha256 and sha != src.expected_sha256.lower():
-        raise DataIntegrityError(f"{src.path} has sha256 {sha} but the catalogue expects "
-                                 f"{src.expected_sha256} (corrupted or another release)")
+        raise DataIntegrityError(
+            f"{src.path} has sha256 {sha} but the catalogue expects "
+            f"{src.expected_sha256} (corrupted or another release)"
+        )
     stamp, bbox = _pbf_header(src.path)
     if bbox is not None and not shapely.intersects(bbox, extent_lonlat):
-        raise ValidationError(f"{src.path} covers {tuple(round(b, 4) for b in bbox.bounds)} "
-                              "(lon/lat), which does not reach the district: use an extract "
-                              "that covers it")
+        raise ValidationError(
+            f"{src.path} covers {tuple(round(b, 4) for b in bbox.bounds)} "
+            "(lon/lat), which does not reach the district: use an extract "
+            "that covers it"
+        )
     nodes, edges = _pbf_frames(src.path, bounding_box=extent_lonlat)
     crs_in = _crs_string(nodes.crs or WGS84)
     if crs_in != WGS84:
@@ -346,26 +362,36 @@ def _overpass_ways(extent_lonlat: shapely.Geometry) -> tuple[tuple[np.ndarray, .
     from cnmap.network.io import _import_osmnx
 
     if settings.offline():
-        raise DataFetchError("building a district's walk network online needs the internet "
-                             "but CNMAP_OFFLINE=1: give source= a .osm.pbf extract covering "
-                             "the district (e.g. a Geofabrik county file)")
+        raise DataFetchError(
+            "building a district's walk network online needs the internet "
+            "but CNMAP_OFFLINE=1: give source= a .osm.pbf extract covering "
+            "the district (e.g. a Geofabrik county file)"
+        )
     ox = _import_osmnx()
     try:
         with _osmnx_settings(ox):
-            G = ox.graph_from_polygon(extent_lonlat, network_type="walk", simplify=True,
-                                      retain_all=True, truncate_by_edge=False)
+            G = ox.graph_from_polygon(
+                extent_lonlat,
+                network_type="walk",
+                simplify=True,
+                retain_all=True,
+                truncate_by_edge=False,
+            )
     except Exception as exc:
-        raise DataFetchError(f"osmnx could not fetch the walk network from Overpass: {exc}; "
-                             "check the connection, or download a .osm.pbf extract and give "
-                             "it as source=") from exc
+        raise DataFetchError(
+            f"osmnx could not fetch the walk network from Overpass: {exc}; "
+            "check the connection, or download a .osm.pbf extract and give "
+            "it as source="
+        ) from exc
     if _crs_string(G.graph.get("crs", WGS84)) != WGS84:
         raise CRSError(f"osmnx returned a graph in {G.graph['crs']}, expected {WGS84}")
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     return _graph_arrays(G, source="osmnx graph_from_polygon (Overpass)"), stamp
 
 
-def _clip(arrays: tuple[np.ndarray, ...], extent: shapely.Geometry,
-          crs: str) -> tuple[np.ndarray, ...]:
+def _clip(
+    arrays: tuple[np.ndarray, ...], extent: shapely.Geometry, crs: str
+) -> tuple[np.ndarray, ...]:
     """Keep the edges whose two end nodes lie inside ``extent`` (network CRS), and their
     nodes. ``arrays`` are (ids, lon, lat, u, v, length, geometry) in lon/lat."""
     from cnmap.network.build import _project_xy
@@ -379,8 +405,15 @@ def _clip(arrays: tuple[np.ndarray, ...], extent: shapely.Geometry,
     v = np.asarray(v).astype(np.int64)
     keep = np.isin(u, inside_ids) & np.isin(v, inside_ids)
     used = np.isin(ids, np.union1d(u[keep], v[keep]))
-    return (ids[used], np.asarray(lon)[used], np.asarray(lat)[used], u[keep], v[keep],
-            np.asarray(length)[keep], np.asarray(geoms, dtype=object)[keep])
+    return (
+        ids[used],
+        np.asarray(lon)[used],
+        np.asarray(lat)[used],
+        u[keep],
+        v[keep],
+        np.asarray(length)[keep],
+        np.asarray(geoms, dtype=object)[keep],
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -403,15 +436,17 @@ def _grid_points(area: shapely.Geometry, n: int = _SHARE_POINTS) -> np.ndarray:
     return np.column_stack([gx[inside], gy[inside]])
 
 
-def share_near_network(net: WalkNetwork, area: shapely.Geometry,
-                       within_m: float = DEFAULT_MAX_SNAP_M) -> float:
+def share_near_network(
+    net: WalkNetwork, area: shapely.Geometry, within_m: float = DEFAULT_MAX_SNAP_M
+) -> float:
     """Share of ``area`` (network CRS) within ``within_m`` of an edge, on a grid of about
     4,000 points (NaN for an area without extent)."""
     pts = _grid_points(area)
     if pts.shape[0] == 0:
         return float("nan")
-    q, _ = net.edge_tree.query_nearest(shapely.points(pts), max_distance=within_m,
-                                       all_matches=False)
+    q, _ = net.edge_tree.query_nearest(
+        shapely.points(pts), max_distance=within_m, all_matches=False
+    )
     return float(np.unique(q).size / pts.shape[0])
 
 
@@ -502,8 +537,16 @@ def walk_network_for_district(
     return net
 
 
-def _build(src: _Source, district: shapely.Geometry, code: str, buffer_m: float, crs: str,
-           walk_limit_m: float, max_snap_m: float, needed: float) -> WalkNetwork:
+def _build(
+    src: _Source,
+    district: shapely.Geometry,
+    code: str,
+    buffer_m: float,
+    crs: str,
+    walk_limit_m: float,
+    max_snap_m: float,
+    needed: float,
+) -> WalkNetwork:
     extent = shapely.buffer(district, buffer_m) if buffer_m > 0 else district
     extent_lonlat = _to_lonlat(extent, crs)
     if src.kind == "osm_pbf":
@@ -514,39 +557,60 @@ def _build(src: _Source, district: shapely.Geometry, code: str, buffer_m: float,
         label, walk_filter = "osmnx graph_from_polygon (Overpass)", _OVERPASS_FILTER
     clipped = _clip(arrays, extent, crs)
     if clipped[3].size == 0:
-        raise GraphError(f"{label}: no walkable way lies inside the district plus {buffer_m:,.0f}"
-                         " m; does the source cover the district?")
+        raise GraphError(
+            f"{label}: no walkable way lies inside the district plus {buffer_m:,.0f}"
+            " m; does the source cover the district?"
+        )
     notes = [f"{walk_filter}; cut to {_CLIP}"]
     if buffer_m < needed:
         notes.append(_short_buffer_note(buffer_m, walk_limit_m, max_snap_m))
         log.warning("%s", notes[-1])
-    net = _assemble(*clipped, crs_in=WGS84, crs=crs, source=label, reader=src.kind,
-                    notes=tuple(notes))
-    ext = _extent(net, district, extent, code, buffer_m, src, sha, stamp, walk_filter,
-                  walk_limit_m, max_snap_m)
+    net = _assemble(
+        *clipped, crs_in=WGS84, crs=crs, source=label, reader=src.kind, notes=tuple(notes)
+    )
+    ext = _extent(
+        net,
+        district,
+        extent,
+        code,
+        buffer_m,
+        src,
+        sha,
+        stamp,
+        walk_filter,
+        walk_limit_m,
+        max_snap_m,
+    )
     more = _ring_note(ext)
     if more:
         log.warning("%s", more)
-    report = dataclasses.replace(net.report, extent=ext,
-                                 notes=net.report.notes + ((more,) if more else ()))
+    report = dataclasses.replace(
+        net.report, extent=ext, notes=net.report.notes + ((more,) if more else ())
+    )
     return net.with_report(report)
 
 
 def _short_buffer_note(buffer_m: float, walk_limit_m: float, max_snap_m: float) -> str:
-    return (f"buffer {buffer_m:,.0f} m is less than the walk limit ({walk_limit_m:,.0f} m) plus "
-            f"the snapping limit ({max_snap_m:,.0f} m): residents near the boundary may not "
-            "reach organisations over it")
+    return (
+        f"buffer {buffer_m:,.0f} m is less than the walk limit ({walk_limit_m:,.0f} m) plus "
+        f"the snapping limit ({max_snap_m:,.0f} m): residents near the boundary may not "
+        "reach organisations over it"
+    )
 
 
 def _ring_note(ext: NetworkExtent) -> str:
     ring, inner = ext.ring_share_near, ext.district_share_near
     if not (np.isfinite(ring) and np.isfinite(inner)) or ring >= _RING_WARN_RATIO * inner:
         return ""
-    head = (f"only {ring:.0%} of the {ext.buffer_m:,.0f} m ring around the district is within "
-            f"{ext.snap_limit_m:,.0f} m of a walkable edge (the district: {inner:.0%})")
+    head = (
+        f"only {ring:.0%} of the {ext.buffer_m:,.0f} m ring around the district is within "
+        f"{ext.snap_limit_m:,.0f} m of a walkable edge (the district: {inner:.0%})"
+    )
     if ext.source == "osm_pbf":
-        return (f"{head}: the extract seems cut close to the boundary, so walks over it are "
-                "truncated; use a larger extract (e.g. the region's) or source='overpass'")
+        return (
+            f"{head}: the extract seems cut close to the boundary, so walks over it are "
+            "truncated; use a larger extract (e.g. the region's) or source='overpass'"
+        )
     return f"{head}: OSM has few walkable ways around the district (water, open land?)"
 
 
@@ -556,32 +620,63 @@ def _to_lonlat(shape: shapely.Geometry, crs: str) -> shapely.Geometry:
     return gpd.GeoSeries([shape], crs=crs).to_crs(WGS84).iloc[0]
 
 
-def _extent(net: WalkNetwork, district: shapely.Geometry, extent: shapely.Geometry, code: str,
-            buffer_m: float, src: _Source, sha: str, stamp: str, walk_filter: str,
-            walk_limit_m: float, max_snap_m: float) -> NetworkExtent:
+def _extent(
+    net: WalkNetwork,
+    district: shapely.Geometry,
+    extent: shapely.Geometry,
+    code: str,
+    buffer_m: float,
+    src: _Source,
+    sha: str,
+    stamp: str,
+    walk_filter: str,
+    walk_limit_m: float,
+    max_snap_m: float,
+) -> NetworkExtent:
     ring = shapely.difference(extent, district)
     return NetworkExtent(
-        lad_code=code, buffer_m=buffer_m, walk_limit_m=float(walk_limit_m),
+        lad_code=code,
+        buffer_m=buffer_m,
+        walk_limit_m=float(walk_limit_m),
         snap_limit_m=float(max_snap_m),
         district_km2=round(float(shapely.area(district)) / 1e6, 3),
         extent_km2=round(float(shapely.area(extent)) / 1e6, 3),
         district_wkt=shapely.to_wkt(district, rounding_precision=0),
-        source=src.kind, source_file=str(src.path or ""), source_sha256=sha,
-        osm_timestamp=stamp, walk_filter=walk_filter, clip=_CLIP,
+        source=src.kind,
+        source_file=str(src.path or ""),
+        source_sha256=sha,
+        osm_timestamp=stamp,
+        walk_filter=walk_filter,
+        clip=_CLIP,
         district_share_near=round(share_near_network(net, district, max_snap_m), 4),
-        ring_share_near=round(share_near_network(net, ring, max_snap_m), 4))
+        ring_share_near=round(share_near_network(net, ring, max_snap_m), 4),
+    )
 
 
 # ----------------------------------------------------------------------------------------
 # cache with a checksum sidecar
 
 
-def _cache_key(src: _Source, district: shapely.Geometry, buffer_m: float, crs: str,
-               walk_limit_m: float, max_snap_m: float) -> str:
+def _cache_key(
+    src: _Source,
+    district: shapely.Geometry,
+    buffer_m: float,
+    crs: str,
+    walk_limit_m: float,
+    max_snap_m: float,
+) -> str:
     ident = "overpass" if src.path is None else _fingerprint(src.path)
     wkb = shapely.to_wkb(shapely.set_precision(district, 1.0))
-    parts = [f"v{DISTRICT_CACHE_VERSION}", src.kind, ident, hashlib.sha256(wkb).hexdigest(),
-             f"{buffer_m:.1f}", crs, f"{walk_limit_m:.1f}", f"{max_snap_m:.1f}"]
+    parts = [
+        f"v{DISTRICT_CACHE_VERSION}",
+        src.kind,
+        ident,
+        hashlib.sha256(wkb).hexdigest(),
+        f"{buffer_m:.1f}",
+        crs,
+        f"{walk_limit_m:.1f}",
+        f"{max_snap_m:.1f}",
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
@@ -616,18 +711,29 @@ def _save_verified(net: WalkNetwork, target: Path, src: _Source, code: str) -> N
         ext = net.report.extent
         assert ext is not None
         record = {
-            "dataset": "osm_walk_network", "kind": "district", "path": target.name,
-            "sha256": _sha256(target), "size": target.stat().st_size,
+            "dataset": "osm_walk_network",
+            "kind": "district",
+            "path": target.name,
+            "sha256": _sha256(target),
+            "size": target.stat().st_size,
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "origin": "url" if src.kind == "overpass" else ("mirror" if src.mirror_path
-                                                            else "file"),
+            "origin": "url"
+            if src.kind == "overpass"
+            else ("mirror" if src.mirror_path else "file"),
             "url": _overpass_url() if src.kind == "overpass" else "",
-            "mirror_root": src.mirror_root, "mirror_path": src.mirror_path,
-            "source_file": str(src.path or ""), "source_sha256": ext.source_sha256,
-            "lad_codes": [code] if code else [], "vintage": ext.osm_timestamp,
-            "attribution": OSM_ATTRIBUTION, "licence": "ODbL-1.0",
-            "buffer_m": ext.buffer_m, "crs": net.crs, "nodes": net.n_nodes,
-            "edges": net.n_edges, "format": DISTRICT_CACHE_VERSION,
+            "mirror_root": src.mirror_root,
+            "mirror_path": src.mirror_path,
+            "source_file": str(src.path or ""),
+            "source_sha256": ext.source_sha256,
+            "lad_codes": [code] if code else [],
+            "vintage": ext.osm_timestamp,
+            "attribution": OSM_ATTRIBUTION,
+            "licence": "ODbL-1.0",
+            "buffer_m": ext.buffer_m,
+            "crs": net.crs,
+            "nodes": net.n_nodes,
+            "edges": net.n_edges,
+            "format": DISTRICT_CACHE_VERSION,
         }
         side = _sidecar(target)
         fd, tmp = tempfile.mkstemp(prefix=side.name, suffix=".tmp", dir=side.parent)
@@ -657,8 +763,11 @@ def _load_verified(target: Path) -> WalkNetwork | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
     if problem:
-        log.warning("cached district walk network %s failed verification (%s); building it "
-                    "again", target, problem)
+        log.warning(
+            "cached district walk network %s failed verification (%s); building it again",
+            target,
+            problem,
+        )
         _discard(target)
         return None
     log.info("district walk network read from verified cache %s", target)

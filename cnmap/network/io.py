@@ -50,18 +50,34 @@ log = logging.getLogger(__name__)
 #: Bump when the cached array layout or the builder's output changes.
 CACHE_FORMAT_VERSION = 1
 
-_SUFFIXES = {".gpkg": "gpkg", ".graphml": "graphml", ".osm": "osm_xml", ".xml": "osm_xml",
-             ".pbf": "osm_pbf"}
+_SUFFIXES = {
+    ".gpkg": "gpkg",
+    ".graphml": "graphml",
+    ".osm": "osm_xml",
+    ".xml": "osm_xml",
+    ".pbf": "osm_pbf",
+}
 
 # osmnx 2.x's "walk" way filter (osmnx._overpass._get_network_filter), applied to ways read
 # from an OSM XML file (graph_from_xml applies no filter of its own).
-_WALK_TAGS = ["highway", "area", "access", "foot", "service", "sidewalk", "sidewalk:both",
-              "sidewalk:left", "sidewalk:right"]
+_WALK_TAGS = [
+    "highway",
+    "area",
+    "access",
+    "foot",
+    "service",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
+]
 _WALK_EXCLUDE = {
     "area": re.compile("yes"),
     "access": re.compile("private"),
-    "highway": re.compile("abandoned|bus_guideway|construction|cycleway|motor|no|planned|"
-                          "platform|proposed|raceway|razed|rest_area|services"),
+    "highway": re.compile(
+        "abandoned|bus_guideway|construction|cycleway|motor|no|planned|"
+        "platform|proposed|raceway|razed|rest_area|services"
+    ),
     "foot": re.compile("no"),
     "service": re.compile("private"),
     "sidewalk": re.compile("separate"),
@@ -77,14 +93,21 @@ def _kind(path: Path) -> str:
         return "osm_pbf"
     kind = _SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise ValidationError(f"{path}: unknown walk-network file type '{path.suffix}'; "
-                              "give a .gpkg (osmnx nodes/edges layers), .graphml, .osm/.xml "
-                              "(OSM XML) or .osm.pbf file")
+        raise ValidationError(
+            f"{path}: unknown walk-network file type '{path.suffix}'; "
+            "give a .gpkg (osmnx nodes/edges layers), .graphml, .osm/.xml "
+            "(OSM XML) or .osm.pbf file"
+        )
     return kind
 
 
-def read_walk_network(path: str | os.PathLike[str], *, cache: bool = True, crs: str = BNG,
-                      layers: tuple[str, str] = ("nodes", "edges")) -> WalkNetwork:
+def read_walk_network(
+    path: str | os.PathLike[str],
+    *,
+    cache: bool = True,
+    crs: str = BNG,
+    layers: tuple[str, str] = ("nodes", "edges"),
+) -> WalkNetwork:
     """Read a walking network from a file into a :class:`WalkNetwork`.
 
     Parameters
@@ -126,11 +149,11 @@ def read_walk_network(path: str | os.PathLike[str], *, cache: bool = True, crs: 
 
                 net = net.with_report(dataclasses.replace(net.report, source=str(path)))
         except Exception as exc:  # any corruption: rebuild
-            log.warning("walk network cache %s is unreadable (%s); rebuilding it", cache_file,
-                        exc)
+            log.warning("walk network cache %s is unreadable (%s); rebuilding it", cache_file, exc)
         else:
-            log.info("walk network read from cache %s in %.2f s", cache_file,
-                     time.perf_counter() - t0)
+            log.info(
+                "walk network read from cache %s in %.2f s", cache_file, time.perf_counter() - t0
+            )
             return net
     net = _read_uncached(path, kind, crs, layers)
     if cache_file is not None:
@@ -165,15 +188,18 @@ def _read_gpkg(path: Path, *, crs: str, layers: tuple[str, str]) -> WalkNetwork:
     available = {str(name) for name, _ in pyogrio.list_layers(path)}
     for layer in layers:
         if layer not in available:
-            raise ValidationError(f"{path}: no layer '{layer}' (layers: {sorted(available)}); "
-                                  "an osmnx GeoPackage has 'nodes' and 'edges' layers, or pass "
-                                  "layers=(nodes, edges)")
+            raise ValidationError(
+                f"{path}: no layer '{layer}' (layers: {sorted(available)}); "
+                "an osmnx GeoPackage has 'nodes' and 'edges' layers, or pass "
+                "layers=(nodes, edges)"
+            )
     n_info = pyogrio.read_info(path, layer=node_layer)
     n_fields = [str(f) for f in n_info["fields"]]
     id_col = "osmid" if "osmid" in n_fields else ("id" if "id" in n_fields else None)
     if id_col is None:
-        raise MissingColumnError(f"{path}: layer '{node_layer}' has no 'osmid' (or 'id') column; "
-                                 f"columns are {n_fields}")
+        raise MissingColumnError(
+            f"{path}: layer '{node_layer}' has no 'osmid' (or 'id') column; columns are {n_fields}"
+        )
     meta, _, ngeom, nfields = raw_read(path, layer=node_layer, columns=[id_col])
     crs_in = meta["crs"]
     if crs_in is None:
@@ -196,8 +222,9 @@ def _read_gpkg(path: Path, *, crs: str, layers: tuple[str, str]) -> WalkNetwork:
     e_fields = [str(f) for f in e_info["fields"]]
     for col in ("u", "v"):
         if col not in e_fields:
-            raise MissingColumnError(f"{path}: layer '{edge_layer}' has no '{col}' column; "
-                                     f"columns are {e_fields}")
+            raise MissingColumnError(
+                f"{path}: layer '{edge_layer}' has no '{col}' column; columns are {e_fields}"
+            )
     want = [f for f in ("u", "v", "length") if f in e_fields]
     emeta, _, egeom, efields = raw_read(path, layer=edge_layer, columns=want)
     got = dict(zip([str(f) for f in emeta["fields"]], efields, strict=True))
@@ -211,8 +238,20 @@ def _read_gpkg(path: Path, *, crs: str, layers: tuple[str, str]) -> WalkNetwork:
     notes: list[str] = []
     if length is None:
         notes.append("no 'length' column: lengths from the projected geometry")
-    net = _assemble(node_ids, x, y, got["u"], got["v"], length, geoms, crs_in=crs_in, crs=crs,
-                    source=str(path), reader="gpkg", notes=tuple(notes))
+    net = _assemble(
+        node_ids,
+        x,
+        y,
+        got["u"],
+        got["v"],
+        length,
+        geoms,
+        crs_in=crs_in,
+        crs=crs,
+        source=str(path),
+        reader="gpkg",
+        notes=tuple(notes),
+    )
     return net
 
 
@@ -224,8 +263,9 @@ def _import_osmnx() -> Any:
     try:
         import osmnx as ox
     except ImportError as exc:  # pragma: no cover - osmnx is installed in the dev env
-        raise OptionalDependencyError("reading GraphML/OSM XML or fetching OSM online needs "
-                                      "osmnx: pip install 'cnmap[osm]'") from exc
+        raise OptionalDependencyError(
+            "reading GraphML/OSM XML or fetching OSM online needs osmnx: pip install 'cnmap[osm]'"
+        ) from exc
     return ox
 
 
@@ -288,13 +328,18 @@ def _pbf_frames(path: Path, *, bounding_box: Any = None) -> tuple[Any, Any]:
     try:
         from pyrosm import OSM
     except ImportError as exc:
-        raise OptionalDependencyError(f"{path}: reading .osm.pbf files needs pyrosm: "
-                                      "pip install 'cnmap[osm]'") from exc
+        raise OptionalDependencyError(
+            f"{path}: reading .osm.pbf files needs pyrosm: pip install 'cnmap[osm]'"
+        ) from exc
     if bounding_box is None:
         osm = OSM(str(path))
     else:
-        osm = OSM(str(path), bounding_box=bounding_box, keep_metadata=False,
-                  progress=settings.progress_enabled())
+        osm = OSM(
+            str(path),
+            bounding_box=bounding_box,
+            keep_metadata=False,
+            progress=settings.progress_enabled(),
+        )
     nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if nodes is None or edges is None or len(edges) == 0:
         where = "in the file" if bounding_box is None else "within the area asked for"
@@ -305,10 +350,20 @@ def _pbf_frames(path: Path, *, bounding_box: Any = None) -> tuple[Any, Any]:
 def _pbf_arrays(nodes: Any, edges: Any) -> tuple[np.ndarray, ...]:
     """(node ids, x, y, u ids, v ids, lengths, geometries) of pyrosm's network frames."""
     ncoords = shapely.get_coordinates(nodes.geometry.to_numpy())
-    length = (edges["length"].to_numpy(dtype=np.float64) if "length" in edges.columns
-              else np.full(len(edges), np.nan))
-    return (nodes["id"].to_numpy(), ncoords[:, 0], ncoords[:, 1], edges["u"].to_numpy(),
-            edges["v"].to_numpy(), length, np.asarray(edges.geometry.to_numpy(), dtype=object))
+    length = (
+        edges["length"].to_numpy(dtype=np.float64)
+        if "length" in edges.columns
+        else np.full(len(edges), np.nan)
+    )
+    return (
+        nodes["id"].to_numpy(),
+        ncoords[:, 0],
+        ncoords[:, 1],
+        edges["u"].to_numpy(),
+        edges["v"].to_numpy(),
+        length,
+        np.asarray(edges.geometry.to_numpy(), dtype=object),
+    )
 
 
 PBF_NOTE = "pyrosm 'walking' filter; unsimplified (one edge per OSM segment)"
@@ -316,16 +371,23 @@ PBF_NOTE = "pyrosm 'walking' filter; unsimplified (one edge per OSM segment)"
 
 def _read_pbf(path: Path, *, crs: str) -> WalkNetwork:
     nodes, edges = _pbf_frames(path)
-    return _assemble(*_pbf_arrays(nodes, edges), crs_in=nodes.crs or WGS84, crs=crs,
-                     source=str(path), reader="osm_pbf", notes=(PBF_NOTE,))
+    return _assemble(
+        *_pbf_arrays(nodes, edges),
+        crs_in=nodes.crs or WGS84,
+        crs=crs,
+        source=str(path),
+        reader="osm_pbf",
+        notes=(PBF_NOTE,),
+    )
 
 
 # ----------------------------------------------------------------------------------------
 # online, through osmnx
 
 
-def walk_network_from_polygon(polygon: Any, *, crs: str = BNG,
-                              polygon_crs: str = WGS84) -> WalkNetwork:
+def walk_network_from_polygon(
+    polygon: Any, *, crs: str = BNG, polygon_crs: str = WGS84
+) -> WalkNetwork:
     """Download the OSM walking network inside a polygon (osmnx, ``network_type="walk"``).
 
     Parameters
@@ -351,8 +413,10 @@ def walk_network_from_polygon(polygon: Any, *, crs: str = BNG,
     import geopandas as gpd
 
     if settings.offline():
-        raise DataFetchError("walk_network_from_polygon needs the internet but CNMAP_OFFLINE=1; "
-                             "use read_walk_network() with a saved .gpkg/.graphml/.osm/.pbf")
+        raise DataFetchError(
+            "walk_network_from_polygon needs the internet but CNMAP_OFFLINE=1; "
+            "use read_walk_network() with a saved .gpkg/.graphml/.osm/.pbf"
+        )
     if isinstance(polygon, gpd.GeoDataFrame | gpd.GeoSeries):
         if polygon.crs is None:
             raise CRSError("the polygon GeoSeries/GeoDataFrame has no CRS; set it first")
@@ -365,9 +429,10 @@ def walk_network_from_polygon(polygon: Any, *, crs: str = BNG,
     try:
         G = ox.graph_from_polygon(shape, network_type="walk", simplify=True, retain_all=False)
     except Exception as exc:
-        raise DataFetchError(f"osmnx could not fetch the walk network: {exc}; check the "
-                             "connection or download an extract and use read_walk_network()") \
-            from exc
+        raise DataFetchError(
+            f"osmnx could not fetch the walk network: {exc}; check the "
+            "connection or download an extract and use read_walk_network()"
+        ) from exc
     return _from_graph(G, crs=crs, source="osmnx graph_from_polygon (Overpass)", reader="online")
 
 
@@ -393,15 +458,27 @@ def _cache_path(path: Path, kind: str, crs: str, layers: tuple[str, str]) -> Pat
 def _save_cache(net: WalkNetwork, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     coords, offsets = net.edge_coords.coords, net.edge_coords.offsets
-    meta = json.dumps({"format": CACHE_FORMAT_VERSION, "crs": net.crs,
-                       "report": net.report.to_dict()})
+    meta = json.dumps(
+        {"format": CACHE_FORMAT_VERSION, "crs": net.crs, "report": net.report.to_dict()}
+    )
     fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, node_ids=net.node_ids, x=net.x, y=net.y, indptr=net.indptr,
-                     indices=net.indices, data=net.data, edge_u=net.edge_u, edge_v=net.edge_v,
-                     edge_length=net.edge_length, coords=coords, offsets=offsets,
-                     meta=np.frombuffer(meta.encode(), dtype=np.uint8))
+            np.savez(
+                fh,
+                node_ids=net.node_ids,
+                x=net.x,
+                y=net.y,
+                indptr=net.indptr,
+                indices=net.indices,
+                data=net.data,
+                edge_u=net.edge_u,
+                edge_v=net.edge_v,
+                edge_length=net.edge_length,
+                coords=coords,
+                offsets=offsets,
+                meta=np.frombuffer(meta.encode(), dtype=np.uint8),
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -422,10 +499,14 @@ def _load_cache(path: Path) -> WalkNetwork:
     m = arrays["edge_u"].shape[0]
     offsets = arrays["offsets"]
     coords = arrays["coords"]
-    if (arrays["x"].shape[0] != n or arrays["indptr"].shape[0] != n + 1
-            or offsets.shape[0] != m + 1 or offsets[-1] != coords.shape[0]
-            or arrays["indptr"][-1] != arrays["indices"].shape[0]
-            or arrays["edge_length"].shape[0] != m):
+    if (
+        arrays["x"].shape[0] != n
+        or arrays["indptr"].shape[0] != n + 1
+        or offsets.shape[0] != m + 1
+        or offsets[-1] != coords.shape[0]
+        or arrays["indptr"][-1] != arrays["indices"].shape[0]
+        or arrays["edge_length"].shape[0] != m
+    ):
         raise ValueError("inconsistent array shapes")
     if (np.diff(offsets) < 2).any():
         raise ValueError("edge geometry with fewer than 2 vertices")
@@ -433,9 +514,16 @@ def _load_cache(path: Path) -> WalkNetwork:
     geoms = EdgeCoords(coords=_readonly(coords), offsets=_readonly(offsets))
     report = NetworkReport.from_dict(meta["report"])
     return WalkNetwork(
-        node_ids=_readonly(arrays["node_ids"]), x=_readonly(arrays["x"]),
-        y=_readonly(arrays["y"]), indptr=_readonly(arrays["indptr"]),
-        indices=_readonly(arrays["indices"]), data=_readonly(arrays["data"]),
-        edge_u=_readonly(arrays["edge_u"]), edge_v=_readonly(arrays["edge_v"]),
-        edge_length=_readonly(arrays["edge_length"]), edge_geometry=geoms,
-        crs=meta["crs"], report=report)
+        node_ids=_readonly(arrays["node_ids"]),
+        x=_readonly(arrays["x"]),
+        y=_readonly(arrays["y"]),
+        indptr=_readonly(arrays["indptr"]),
+        indices=_readonly(arrays["indices"]),
+        data=_readonly(arrays["data"]),
+        edge_u=_readonly(arrays["edge_u"]),
+        edge_v=_readonly(arrays["edge_v"]),
+        edge_length=_readonly(arrays["edge_length"]),
+        edge_geometry=geoms,
+        crs=meta["crs"],
+        report=report,
+    )

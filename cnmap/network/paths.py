@@ -32,8 +32,14 @@ from cnmap.network.snap import DEFAULT_MAX_SNAP_M, SnapResult, snap_points
 if TYPE_CHECKING:  # pragma: no cover
     from cnmap.network.build import WalkNetwork
 
-__all__ = ["distance_to_nearest", "distance_at_points", "count_within", "count_within_limits",
-           "nearest_by_group", "LimitCounts"]
+__all__ = [
+    "distance_to_nearest",
+    "distance_at_points",
+    "count_within",
+    "count_within_limits",
+    "nearest_by_group",
+    "LimitCounts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +92,23 @@ def _as_sources(net: WalkNetwork, sources: Any, max_snap_m: float) -> _Sources:
         seed_node[1::2] = snap.v[active]
         seed_dist[0::2] = snap.access_m[active] + snap.along_u_m[active]
         seed_dist[1::2] = snap.access_m[active] + snap.along_v_m[active]
-        return _Sources("points", snap.index, active, np.arange(0, 2 * k + 1, 2, dtype=np.int64),
-                        seed_node, seed_dist, snap.edge[active].astype(np.int64),
-                        snap.along_u_m[active].astype(np.float64),
-                        snap.access_m[active].astype(np.float64), int(len(snap) - k))
+        return _Sources(
+            "points",
+            snap.index,
+            active,
+            np.arange(0, 2 * k + 1, 2, dtype=np.int64),
+            seed_node,
+            seed_dist,
+            snap.edge[active].astype(np.int64),
+            snap.along_u_m[active].astype(np.float64),
+            snap.access_m[active].astype(np.float64),
+            int(len(snap) - k),
+        )
     if isinstance(sources, str | bytes) or np.isscalar(sources):
-        raise ValidationError(f"sources must be node ids (array-like of integers) or points "
-                              f"(GeoSeries/GeoDataFrame); got {sources!r}")
+        raise ValidationError(
+            f"sources must be node ids (array-like of integers) or points "
+            f"(GeoSeries/GeoDataFrame); got {sources!r}"
+        )
     labels = sources.index if isinstance(sources, pd.Series) else None
     ids = np.asarray(sources.to_numpy() if isinstance(sources, pd.Series) else sources)
     if ids.ndim != 1:
@@ -103,27 +119,40 @@ def _as_sources(net: WalkNetwork, sources: Any, max_snap_m: float) -> _Sources:
         try:
             f = ids.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValidationError("sources must be node ids (integers) or points "
-                                  f"(GeoSeries/GeoDataFrame); got values of dtype {ids.dtype}") \
-                from exc
+            raise ValidationError(
+                "sources must be node ids (integers) or points "
+                f"(GeoSeries/GeoDataFrame); got values of dtype {ids.dtype}"
+            ) from exc
         bad = ~np.isfinite(f) | (f != np.round(f))
         if bad.any():
             rows = [labels[i] for i in np.flatnonzero(bad)[:5]]
-            raise ValidationError(f"source node ids must be whole numbers; rows {rows} are not "
-                                  "(missing or fractional); drop or fix them")
+            raise ValidationError(
+                f"source node ids must be whole numbers; rows {rows} are not "
+                "(missing or fractional); drop or fix them"
+            )
         ids = f.astype(np.int64)
     pos = net.node_index(ids) if ids.size else np.zeros(0, dtype=np.int64)
     k = pos.size
-    return _Sources("nodes", labels, np.arange(k), np.arange(k + 1, dtype=np.int64),
-                    pos.astype(np.int64), np.zeros(k), np.full(k, -1, dtype=np.int64),
-                    np.zeros(k), np.zeros(k), 0)
+    return _Sources(
+        "nodes",
+        labels,
+        np.arange(k),
+        np.arange(k + 1, dtype=np.int64),
+        pos.astype(np.int64),
+        np.zeros(k),
+        np.full(k, -1, dtype=np.int64),
+        np.zeros(k),
+        np.zeros(k),
+        0,
+    )
 
 
 def _cutoff(cutoff_m: float | None, *, required: bool = False) -> float:
     if cutoff_m is None:
         if required:
-            raise ValidationError("cutoff_m is required (metres); e.g. metres_for_minutes(15, "
-                                  "4.8) = 1200")
+            raise ValidationError(
+                "cutoff_m is required (metres); e.g. metres_for_minutes(15, 4.8) = 1200"
+            )
         return float("inf")
     c = float(cutoff_m)
     if np.isnan(c) or c < 0:
@@ -144,9 +173,14 @@ def _labels_at(labels: pd.Index, pos: np.ndarray) -> Any:
     return out
 
 
-def distance_to_nearest(net: WalkNetwork, sources: Any, *, cutoff_m: float | None = None,
-                        max_snap_m: float = DEFAULT_MAX_SNAP_M,
-                        return_source: bool = False) -> pd.Series | pd.DataFrame:
+def distance_to_nearest(
+    net: WalkNetwork,
+    sources: Any,
+    *,
+    cutoff_m: float | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    return_source: bool = False,
+) -> pd.Series | pd.DataFrame:
     """Walking distance (metres) from every node to the nearest source: one multi-source search.
 
     Parameters
@@ -175,14 +209,26 @@ def distance_to_nearest(net: WalkNetwork, sources: Any, *, cutoff_m: float | Non
     S = _as_sources(net, sources, max_snap_m)
     seed_label = np.repeat(S.active, np.diff(S.src_ptr)).astype(np.int64)
     R = net._routing
-    dist, lab = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node),
-                                      S.seed_dist, seed_label, cutoff)
+    dist, lab = _kernels.multi_source(
+        R.indptr, R.indices, R.data, R.nodes(S.seed_node), S.seed_dist, seed_label, cutoff
+    )
     dist, lab = R.by_node(dist), R.by_node(lab)
     index = pd.Index(net.node_ids, name=NODE_ID)
-    attrs = {"cutoff_m": cutoff_m, "n_sources": S.n, "n_sources_unplaced": S.n_unplaced,
-             "source_kind": S.kind, "max_snap_m": max_snap_m if S.kind == "points" else None}
-    log.info("distance_to_nearest: %d sources (%d unplaced), cutoff %s m, %d of %d nodes "
-             "reached", S.n, S.n_unplaced, cutoff_m, int(np.isfinite(dist).sum()), dist.size)
+    attrs = {
+        "cutoff_m": cutoff_m,
+        "n_sources": S.n,
+        "n_sources_unplaced": S.n_unplaced,
+        "source_kind": S.kind,
+        "max_snap_m": max_snap_m if S.kind == "points" else None,
+    }
+    log.info(
+        "distance_to_nearest: %d sources (%d unplaced), cutoff %s m, %d of %d nodes reached",
+        S.n,
+        S.n_unplaced,
+        cutoff_m,
+        int(np.isfinite(dist).sum()),
+        dist.size,
+    )
     if not return_source:
         out = pd.Series(dist, index=index, name=DISTANCE)
     else:
@@ -191,9 +237,15 @@ def distance_to_nearest(net: WalkNetwork, sources: Any, *, cutoff_m: float | Non
     return out
 
 
-def _same_edge_nearest(pt_edge: np.ndarray, pt_pos: np.ndarray, pt_access: np.ndarray,
-                       src_edge: np.ndarray, src_pos: np.ndarray, src_access: np.ndarray,
-                       src_label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _same_edge_nearest(
+    pt_edge: np.ndarray,
+    pt_pos: np.ndarray,
+    pt_access: np.ndarray,
+    src_edge: np.ndarray,
+    src_pos: np.ndarray,
+    src_access: np.ndarray,
+    src_label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """For every point, the shortest direct along-edge walk to a source on its own edge
     (``|pos_point - pos_source| + access_source + access_point``) and that source's label
     (the first in input order among equals); inf / -1 where no source shares the edge."""
@@ -234,21 +286,33 @@ def _via_ends(D: np.ndarray, P: SnapResult) -> tuple[np.ndarray, np.ndarray]:
     return d, use_v
 
 
-def _direct(P: SnapResult, S: _Sources, sel: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _direct(
+    P: SnapResult, S: _Sources, sel: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The same-edge walk from the point sources ``S`` (those of ``sel``, a mask over the
     active sources, when given) to every point of ``P`` (label = the source's input
     position)."""
     pe = np.where(P.ok, P.edge, -1).astype(np.int64)
     keep = slice(None) if sel is None else sel
-    return _same_edge_nearest(pe, np.nan_to_num(P.along_u_m), np.nan_to_num(P.access_m),
-                              S.edge[keep], S.pos[keep], S.access[keep],
-                              S.active[keep].astype(np.int64))
+    return _same_edge_nearest(
+        pe,
+        np.nan_to_num(P.along_u_m),
+        np.nan_to_num(P.access_m),
+        S.edge[keep],
+        S.pos[keep],
+        S.access[keep],
+        S.active[keep].astype(np.int64),
+    )
 
 
-def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFrame,
-                       points: Any, *, sources: Any = None,
-                       max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.Series | pd.DataFrame:
+def distance_at_points(
+    net: WalkNetwork,
+    node_distances: pd.Series | pd.DataFrame,
+    points: Any,
+    *,
+    sources: Any = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.Series | pd.DataFrame:
     """Walking distance to the nearest source for snapped destination points (people).
 
     The distance at a point on edge (u, v) is ``min(D[u] + along_u, D[v] + along_v) + access``;
@@ -281,14 +345,17 @@ def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFram
     with_source = isinstance(node_distances, pd.DataFrame)
     col = node_distances[DISTANCE] if with_source else node_distances
     if not isinstance(col, pd.Series):
-        raise ValidationError("node_distances must be the Series/DataFrame returned by "
-                              "distance_to_nearest")
+        raise ValidationError(
+            "node_distances must be the Series/DataFrame returned by distance_to_nearest"
+        )
     if len(col) != net.n_nodes or not np.array_equal(col.index.to_numpy(), net.node_ids):
         try:
             col = col.reindex(pd.Index(net.node_ids, name=NODE_ID))
         except ValueError as exc:
-            raise ValidationError("node_distances must be indexed by this network's node ids "
-                                  "(distance_to_nearest output)") from exc
+            raise ValidationError(
+                "node_distances must be indexed by this network's node ids "
+                "(distance_to_nearest output)"
+            ) from exc
         if with_source:
             node_distances = node_distances.reindex(pd.Index(net.node_ids, name=NODE_ID))
     D = col.to_numpy(dtype=np.float64, na_value=np.inf)
@@ -296,9 +363,11 @@ def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFram
     cutoff = _cutoff(cutoff_m)
     kind = node_distances.attrs.get("source_kind")
     if kind == "points" and sources is None:
-        raise ValidationError("node_distances came from point sources: pass the same sources= "
-                              "so that a person and an organisation on the same street are "
-                              "measured directly along it")
+        raise ValidationError(
+            "node_distances came from point sources: pass the same sources= "
+            "so that a person and an organisation on the same street are "
+            "measured directly along it"
+        )
 
     P = _snap(net, points, max_snap_m)
     ok = P.ok
@@ -319,16 +388,24 @@ def distance_at_points(net: WalkNetwork, node_distances: pd.Series | pd.DataFram
         out = pd.Series(d, index=out_index, name=DISTANCE)
     else:
         via_node = ok & np.isfinite(d) & ~use_direct
-        src = pd.Series(pd.api.extensions.take(node_distances[SOURCE].array,
-                                               np.where(via_node, src_node, -1),
-                                               allow_fill=True))
+        src = pd.Series(
+            pd.api.extensions.take(
+                node_distances[SOURCE].array, np.where(via_node, src_node, -1), allow_fill=True
+            )
+        )
         fill = ok & np.isfinite(d) & use_direct
         if fill.any():
             labs = pd.Series(_labels_at(S.labels, direct_lab))
             src = src.mask(pd.Series(fill), labs)
         out = pd.DataFrame({DISTANCE: d, SOURCE: src.to_numpy()}, index=out_index)
-    out.attrs.update({"cutoff_m": cutoff_m, "n_points": m, "n_points_unplaced": int((~ok).sum()),
-                      "max_snap_m": P.max_snap_m})
+    out.attrs.update(
+        {
+            "cutoff_m": cutoff_m,
+            "n_points": m,
+            "n_points_unplaced": int((~ok).sum()),
+            "max_snap_m": P.max_snap_m,
+        }
+    )
     return out
 
 
@@ -356,26 +433,40 @@ def _groups(sources: Any, groups: Any, n: int) -> tuple[np.ndarray, list[Any]]:
         return np.zeros(n, dtype=np.int64), []
     if isinstance(groups, str):
         if not hasattr(sources, "columns") or groups not in sources.columns:
-            raise ValidationError(f"groups={groups!r} names no column of the sources; pass a "
-                                  "column name of the sources GeoDataFrame or an array of labels")
+            raise ValidationError(
+                f"groups={groups!r} names no column of the sources; pass a "
+                "column name of the sources GeoDataFrame or an array of labels"
+            )
         vals = sources[groups]
     else:
-        vals = pd.Series(np.asarray(groups, dtype=object) if not isinstance(groups, pd.Series)
-                         else groups.to_numpy())
+        vals = pd.Series(
+            np.asarray(groups, dtype=object)
+            if not isinstance(groups, pd.Series)
+            else groups.to_numpy()
+        )
     if len(vals) != n:
-        raise ValidationError(f"groups has {len(vals)} values but there are {n} sources; give one "
-                              "label per source")
+        raise ValidationError(
+            f"groups has {len(vals)} values but there are {n} sources; give one label per source"
+        )
     isna = pd.isna(pd.Series(np.asarray(vals, dtype=object))).to_numpy()
     if isna.any():
         rows = np.flatnonzero(isna)[:5].tolist()
-        raise ValidationError(f"groups has missing labels at source positions {rows}; give "
-                              "every source a group (e.g. 'other')")
+        raise ValidationError(
+            f"groups has missing labels at source positions {rows}; give "
+            "every source a group (e.g. 'other')"
+        )
     codes, uniques = pd.factorize(pd.Series(np.asarray(vals, dtype=object)), sort=True)
     return codes.astype(np.int64), list(uniques)
 
 
-def nearest_by_group(net: WalkNetwork, sources: Any, points: Any, *, groups: Any,
-                     max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
+def nearest_by_group(
+    net: WalkNetwork,
+    sources: Any,
+    points: Any,
+    *,
+    groups: Any,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
     """Walking distance (metres) from every point to the nearest source of each group.
 
     One search per group from that group's sources (no cutoff), run in parallel threads; the
@@ -410,8 +501,9 @@ def nearest_by_group(net: WalkNetwork, sources: Any, points: Any, *, groups: Any
     return pd.DataFrame(out, index=P.index, columns=cols)
 
 
-def _nearest_by_code(net: WalkNetwork, S: _Sources, code: np.ndarray, n_groups: int,
-                     P: SnapResult) -> np.ndarray:
+def _nearest_by_code(
+    net: WalkNetwork, S: _Sources, code: np.ndarray, n_groups: int, P: SnapResult
+) -> np.ndarray:
     """``(n_points, n_groups)`` distances to the nearest source of each group code (``code``
     per active source)."""
     out = np.empty((len(P), n_groups))
@@ -422,9 +514,15 @@ def _nearest_by_code(net: WalkNetwork, S: _Sources, code: np.ndarray, n_groups: 
 
     def group(g: int) -> None:
         mine = seed_code == g
-        dist, _ = _kernels.multi_source(R.indptr, R.indices, R.data, R.nodes(S.seed_node[mine]),
-                                        S.seed_dist[mine], np.zeros(int(mine.sum()), np.int64),
-                                        np.inf)
+        dist, _ = _kernels.multi_source(
+            R.indptr,
+            R.indices,
+            R.data,
+            R.nodes(S.seed_node[mine]),
+            S.seed_dist[mine],
+            np.zeros(int(mine.sum()), np.int64),
+            np.inf,
+        )
         d, _ = _via_ends(R.by_node(dist), P)
         if S.kind == "points":
             direct, _ = _direct(P, S, code == g)
@@ -487,13 +585,25 @@ def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
     sizes = np.diff(S.src_ptr)
     if k:
         a_node = S.seed_node[S.src_ptr[:-1]]
-        b_node = np.where(sizes > 1, S.seed_node[np.minimum(S.src_ptr[:-1] + 1,
-                                                           S.seed_node.size - 1)], -1)
+        b_node = np.where(
+            sizes > 1, S.seed_node[np.minimum(S.src_ptr[:-1] + 1, S.seed_node.size - 1)], -1
+        )
         a_d = S.seed_dist[S.src_ptr[:-1]]
-        b_d = np.where(sizes > 1, S.seed_dist[np.minimum(S.src_ptr[:-1] + 1,
-                                                        S.seed_dist.size - 1)], 0.0)
-        key = pd.DataFrame({"a": a_node, "b": b_node, "ad": a_d, "bd": b_d, "e": S.edge,
-                            "p": S.pos, "x": S.access, "g": code})
+        b_d = np.where(
+            sizes > 1, S.seed_dist[np.minimum(S.src_ptr[:-1] + 1, S.seed_dist.size - 1)], 0.0
+        )
+        key = pd.DataFrame(
+            {
+                "a": a_node,
+                "b": b_node,
+                "ad": a_d,
+                "bd": b_d,
+                "e": S.edge,
+                "p": S.pos,
+                "x": S.access,
+                "g": code,
+            }
+        )
         first = key.groupby(list(key.columns), sort=False).ngroup().to_numpy()
         _, rep = np.unique(first, return_index=True)
         weight = np.bincount(first).astype(np.int32)
@@ -505,9 +615,16 @@ def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
     src_ptr = np.zeros(rep.size + 1, dtype=np.int64)
     np.cumsum(lens, out=src_ptr[1:])
     take = np.repeat(starts - src_ptr[:-1], lens) + np.arange(int(src_ptr[-1]))
-    return _Distinct(src_ptr, S.seed_node[take], S.seed_dist[take], code[rep].astype(np.int64),
-                     weight, S.edge[rep].astype(np.int64), S.pos[rep].astype(np.float64),
-                     S.access[rep].astype(np.float64))
+    return _Distinct(
+        src_ptr,
+        S.seed_node[take],
+        S.seed_dist[take],
+        code[rep].astype(np.int64),
+        weight,
+        S.edge[rep].astype(np.int64),
+        S.pos[rep].astype(np.float64),
+        S.access[rep].astype(np.float64),
+    )
 
 
 def _point_tables(P: SnapResult, R: Routing) -> tuple[np.ndarray, ...]:
@@ -527,8 +644,15 @@ def _point_tables(P: SnapResult, R: Routing) -> tuple[np.ndarray, ...]:
     np.cumsum(np.bincount(e, minlength=n_edges), out=edge_ptr[1:])
     pos = np.nan_to_num(P.along_u_m).astype(np.float64)
     acc = np.nan_to_num(P.access_m).astype(np.float64)
-    return (node_ptr, pts[o].astype(np.int64), extra[o].astype(np.float64), edge_ptr,
-            ok[oe].astype(np.int64), pos, acc)
+    return (
+        node_ptr,
+        pts[o].astype(np.int64),
+        extra[o].astype(np.float64),
+        edge_ptr,
+        ok[oe].astype(np.int64),
+        pos,
+        acc,
+    )
 
 
 def _no_points() -> tuple[np.ndarray, ...]:
@@ -545,15 +669,23 @@ def _limits(limits_m: Any) -> np.ndarray:
     for v in vals:
         _cutoff(float(v), required=True)
     if np.isinf(vals).any():
-        raise ValidationError("limits_m must be finite metres (counting every source of a "
-                              "connected network needs no search)")
+        raise ValidationError(
+            "limits_m must be finite metres (counting every source of a "
+            "connected network needs no search)"
+        )
     if (np.diff(vals) <= 0).any():
         raise ValidationError(f"limits_m must be distinct and ascending, got {vals.tolist()}")
     return vals
 
 
-def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.ndarray,
-                   tables: tuple[np.ndarray, ...], at_points: bool) -> np.ndarray:
+def _count_buckets(
+    net: WalkNetwork,
+    D: _Distinct,
+    n_groups: int,
+    limits: np.ndarray,
+    tables: tuple[np.ndarray, ...],
+    at_points: bool,
+) -> np.ndarray:
     """Counts within every limit (cumulated over the limits), all threads summed."""
     n_chunks = _threads(max(D.group.size, 1))
     R = net._routing
@@ -561,9 +693,30 @@ def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.nda
 
     def chunk(c: int) -> np.ndarray:
         out: np.ndarray = _kernels.count_chunk(
-            R.indptr, R.indices, R.data, D.src_ptr, R.nodes(D.seed_node), D.seed_dist, D.group,
-            D.weight, n_groups, limits, at_points, node_ptr, node_pt_idx, node_pt_extra,
-            D.edge, D.pos, D.access, edge_ptr, edge_pt_idx, pt_pos, pt_acc, c, n_chunks)
+            R.indptr,
+            R.indices,
+            R.data,
+            D.src_ptr,
+            R.nodes(D.seed_node),
+            D.seed_dist,
+            D.group,
+            D.weight,
+            n_groups,
+            limits,
+            at_points,
+            node_ptr,
+            node_pt_idx,
+            node_pt_extra,
+            D.edge,
+            D.pos,
+            D.access,
+            edge_ptr,
+            edge_pt_idx,
+            pt_pos,
+            pt_acc,
+            c,
+            n_chunks,
+        )
         return out
 
     parts = _in_threads(chunk, n_chunks)
@@ -575,9 +728,15 @@ def _count_buckets(net: WalkNetwork, D: _Distinct, n_groups: int, limits: np.nda
     return counts if at_points else R.by_node(counts)
 
 
-def count_within_limits(net: WalkNetwork, sources: Any, *, limits_m: Any, groups: Any = None,
-                        points: Any = None,
-                        max_snap_m: float = DEFAULT_MAX_SNAP_M) -> LimitCounts:
+def count_within_limits(
+    net: WalkNetwork,
+    sources: Any,
+    *,
+    limits_m: Any,
+    groups: Any = None,
+    points: Any = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> LimitCounts:
     """Number of distinct sources within each of several walking limits, in one pass.
 
     One bounded search per distinct source, at the largest limit, answers every limit (see
@@ -613,14 +772,27 @@ def count_within_limits(net: WalkNetwork, sources: Any, *, limits_m: Any, groups
     else:
         tables, placed = _no_points(), np.ones(net.n_nodes, dtype=bool)
     counts = _count_buckets(net, D, max(len(labels), 1), limits, tables, points is not None)
-    log.info("count_within_limits: %d sources (%d distinct searches), limits %s m, %s",
-             S.n, D.group.size, limits.tolist(), "points" if points is not None else "nodes")
-    return LimitCounts(counts=counts, limits_m=tuple(float(v) for v in limits),
-                       groups=tuple(labels), placed=placed)
+    log.info(
+        "count_within_limits: %d sources (%d distinct searches), limits %s m, %s",
+        S.n,
+        D.group.size,
+        limits.tolist(),
+        "points" if points is not None else "nodes",
+    )
+    return LimitCounts(
+        counts=counts, limits_m=tuple(float(v) for v in limits), groups=tuple(labels), placed=placed
+    )
 
 
-def count_within(net: WalkNetwork, sources: Any, *, cutoff_m: float, groups: Any = None,
-                 points: Any = None, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
+def count_within(
+    net: WalkNetwork,
+    sources: Any,
+    *,
+    cutoff_m: float,
+    groups: Any = None,
+    points: Any = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
     """Number of distinct sources within ``cutoff_m`` metres' walk of every node (or point).
 
     Each source counts at most once per node/point, however many routes reach it; two
@@ -658,14 +830,21 @@ def count_within(net: WalkNetwork, sources: Any, *, cutoff_m: float, groups: Any
     _, labels = _groups(sources, groups, S.n)
     cols = [str(g) for g in labels]
     if COUNT in cols:
-        raise ValidationError(f"a group is called {COUNT!r}, which clashes with the total column; "
-                              "rename that group")
+        raise ValidationError(
+            f"a group is called {COUNT!r}, which clashes with the total column; rename that group"
+        )
     P = _snap(net, points, max_snap_m) if points is not None else None
-    res = count_within_limits(net, sources, limits_m=[cutoff], groups=groups, points=P,
-                              max_snap_m=max_snap_m)
+    res = count_within_limits(
+        net, sources, limits_m=[cutoff], groups=groups, points=P, max_snap_m=max_snap_m
+    )
     counts = res.counts[:, 0, :]
-    attrs = {"cutoff_m": float(cutoff_m), "n_sources": S.n, "n_sources_unplaced": S.n_unplaced,
-             "groups": cols, "source_kind": S.kind}
+    attrs = {
+        "cutoff_m": float(cutoff_m),
+        "n_sources": S.n,
+        "n_sources_unplaced": S.n_unplaced,
+        "groups": cols,
+        "source_kind": S.kind,
+    }
     if P is None:
         data = {COUNT: counts.sum(axis=1, dtype=np.int64)}
         if labels:

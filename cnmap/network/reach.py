@@ -64,17 +64,21 @@ def _snapped(net: WalkNetwork, obj: Any, max_snap_m: float, what: str) -> SnapRe
     import geopandas as gpd
 
     if not isinstance(obj, gpd.GeoSeries | gpd.GeoDataFrame):
-        raise ValidationError(f"{what} must be points (a GeoSeries or GeoDataFrame, or a "
-                              f"SnapResult from cnmap.network.snap_points), not "
-                              f"{type(obj).__name__}")
+        raise ValidationError(
+            f"{what} must be points (a GeoSeries or GeoDataFrame, or a "
+            f"SnapResult from cnmap.network.snap_points), not "
+            f"{type(obj).__name__}"
+        )
     return snap_points(net, obj, max_snap_m=max_snap_m)
 
 
 def _cutoff(cutoff_m: Any) -> float:
     c = _check.number("cutoff_m", cutoff_m, unit="metres")
     if c < 0:
-        raise ValidationError(f"cutoff_m={cutoff_m!r} must be a finite distance >= 0 in metres "
-                              "(a reach matrix without a limit would be dense)")
+        raise ValidationError(
+            f"cutoff_m={cutoff_m!r} must be a finite distance >= 0 in metres "
+            "(a reach matrix without a limit would be dense)"
+        )
     return c
 
 
@@ -86,8 +90,9 @@ def _snap_limit(max_snap_m: Any) -> float:
 # public
 
 
-def _pairs(net: WalkNetwork, S: SnapResult, P: SnapResult,
-           cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    net: WalkNetwork, S: SnapResult, P: SnapResult, cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, point, metres) of every pair within ``cutoff``: one bounded search per placed
     source, the sources dealt to parallel threads."""
     placed = np.asarray(S.ok, dtype=bool)
@@ -103,9 +108,27 @@ def _pairs(net: WalkNetwork, S: SnapResult, P: SnapResult,
 
     def chunk(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out: tuple[np.ndarray, np.ndarray, np.ndarray] = _kernels.reach_chunk(
-            R.indptr, R.indices, R.data, src_u, acc + au, src_v, acc + av, src_edge, au, acc,
-            node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc, cutoff, c,
-            n_chunks)
+            R.indptr,
+            R.indices,
+            R.data,
+            src_u,
+            acc + au,
+            src_v,
+            acc + av,
+            src_edge,
+            au,
+            acc,
+            node_ptr,
+            node_pt,
+            node_extra,
+            edge_ptr,
+            edge_pt,
+            pt_pos,
+            pt_acc,
+            cutoff,
+            c,
+            n_chunks,
+        )
         return out
 
     parts = _in_threads(chunk, n_chunks)
@@ -113,9 +136,14 @@ def _pairs(net: WalkNetwork, S: SnapResult, P: SnapResult,
     return src, pt, dist
 
 
-def reach_matrix(net: WalkNetwork, sources: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult,
-                 points: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult, *, cutoff_m: float,
-                 max_snap_m: float = 500.0) -> sparse.csr_matrix:
+def reach_matrix(
+    net: WalkNetwork,
+    sources: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult,
+    points: gpd.GeoSeries | gpd.GeoDataFrame | SnapResult,
+    *,
+    cutoff_m: float,
+    max_snap_m: float = 500.0,
+) -> sparse.csr_matrix:
     """Walking distance (metres) from every source to every point within ``cutoff_m``.
 
     Parameters
@@ -155,15 +183,25 @@ def reach_matrix(net: WalkNetwork, sources: gpd.GeoSeries | gpd.GeoDataFrame | S
     placed = np.asarray(S.ok, dtype=bool)
     m = sparse.csr_matrix((val, idx, indptr), shape=(n_src, n_pts))
     m.sort_indices()
-    log.info("reach_matrix: %d sources (%d placed) x %d points (%d placed), cutoff %.0f m: "
-             "%d pairs", n_src, int(placed.sum()), n_pts, int(np.asarray(P.ok).sum()), cutoff,
-             nnz)
+    log.info(
+        "reach_matrix: %d sources (%d placed) x %d points (%d placed), cutoff %.0f m: %d pairs",
+        n_src,
+        int(placed.sum()),
+        n_pts,
+        int(np.asarray(P.ok).sum()),
+        cutoff,
+        nnz,
+    )
     return m
 
 
-def crow_flies_reach_matrix(sources: gpd.GeoSeries | gpd.GeoDataFrame,
-                            points: gpd.GeoSeries | gpd.GeoDataFrame, *, cutoff_m: float,
-                            detour_factor: float = 1.0) -> sparse.csr_matrix:
+def crow_flies_reach_matrix(
+    sources: gpd.GeoSeries | gpd.GeoDataFrame,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    cutoff_m: float,
+    detour_factor: float = 1.0,
+) -> sparse.csr_matrix:
     """Straight-line twin of :func:`reach_matrix`: ``distance x detour_factor <= cutoff_m``.
 
     Both inputs are reprojected to EPSG:27700; missing geometries get empty rows / columns.
@@ -175,8 +213,9 @@ def crow_flies_reach_matrix(sources: gpd.GeoSeries | gpd.GeoDataFrame,
     from cnmap.columns import BNG
 
     cutoff = _cutoff(cutoff_m)
-    detour_factor = _check.number("detour_factor", detour_factor,
-                                  unit="walking / straight-line distance")
+    detour_factor = _check.number(
+        "detour_factor", detour_factor, unit="walking / straight-line distance"
+    )
     if detour_factor < 1.0:
         raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1")
 
@@ -201,8 +240,9 @@ def crow_flies_reach_matrix(sources: gpd.GeoSeries | gpd.GeoDataFrame,
     si, pi = np.flatnonzero(sok), np.flatnonzero(pok)
     if si.size == 0 or pi.size == 0:
         return sparse.csr_matrix((len(s), len(p)), dtype=np.float64)
-    d = cKDTree(s[si]).sparse_distance_matrix(cKDTree(p[pi]), max_distance=cutoff / detour_factor,
-                                              output_type="coo_matrix")
+    d = cKDTree(s[si]).sparse_distance_matrix(
+        cKDTree(p[pi]), max_distance=cutoff / detour_factor, output_type="coo_matrix"
+    )
     # sparse_distance_matrix drops exact zeros: add coincident pairs back explicitly
     rows, cols, vals = d.row, d.col, d.data * detour_factor
     same = cKDTree(s[si]).query_ball_tree(cKDTree(p[pi]), r=0.0)

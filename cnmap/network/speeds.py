@@ -34,18 +34,25 @@ import numpy as np
 
 from cnmap.errors import ValidationError
 
-__all__ = ["WALKING_SPEEDS", "DEFAULT_SPEED_KMH", "metres_for_minutes", "minutes_for_metres",
-           "walking_speed"]
+__all__ = [
+    "WALKING_SPEEDS",
+    "DEFAULT_SPEED_KMH",
+    "metres_for_minutes",
+    "minutes_for_metres",
+    "walking_speed",
+]
 
 #: Default walking speed (km/h): 80 m a minute.
 DEFAULT_SPEED_KMH = 4.8
 
 #: Named walking personas (km/h); see the module docstring for sources.
-WALKING_SPEEDS: Mapping[str, float] = MappingProxyType({
-    "standard": 4.8,
-    "older": 3.3,
-    "less_mobile": 2.7,
-})
+WALKING_SPEEDS: Mapping[str, float] = MappingProxyType(
+    {
+        "standard": 4.8,
+        "older": 3.3,
+        "less_mobile": 2.7,
+    }
+)
 
 
 def walking_speed(speed: float | str) -> float:
@@ -54,8 +61,10 @@ def walking_speed(speed: float | str) -> float:
         try:
             return float(WALKING_SPEEDS[speed])
         except KeyError:
-            raise ValidationError(f"unknown walking persona {speed!r}; use one of "
-                                  f"{sorted(WALKING_SPEEDS)} or a speed in km/h") from None
+            raise ValidationError(
+                f"unknown walking persona {speed!r}; use one of "
+                f"{sorted(WALKING_SPEEDS)} or a speed in km/h"
+            ) from None
     s = float(speed)
     if not np.isfinite(s) or s <= 0:
         raise ValidationError(f"speed_kmh must be a positive number of km/h, got {speed!r}")

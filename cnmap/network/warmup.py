@@ -28,16 +28,17 @@ def _grid_network(n: int = 6, spacing: float = 100.0):  # type: ignore[no-untype
     x0, y0 = 400_000.0, 280_000.0
     ids = np.arange(n * n)
     xs, ys = x0 + spacing * (ids % n), y0 + spacing * (ids // n)
-    nodes = gpd.GeoDataFrame({"osmid": ids}, geometry=gpd.points_from_xy(xs, ys),
-                             crs="EPSG:27700")
+    nodes = gpd.GeoDataFrame({"osmid": ids}, geometry=gpd.points_from_xy(xs, ys), crs="EPSG:27700")
     right = ids[(ids % n) < n - 1]
     up = ids[ids < n * (n - 1)]
     u = np.concatenate([right, up])
     v = np.concatenate([right + 1, up + n])
-    lines = shapely.linestrings(np.stack([np.column_stack([xs[u], ys[u]]),
-                                          np.column_stack([xs[v], ys[v]])], axis=1))
-    edges = gpd.GeoDataFrame({"u": u, "v": v, "length": np.full(u.size, spacing)},
-                             geometry=lines, crs="EPSG:27700")
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([xs[u], ys[u]]), np.column_stack([xs[v], ys[v]])], axis=1)
+    )
+    edges = gpd.GeoDataFrame(
+        {"u": u, "v": v, "length": np.full(u.size, spacing)}, geometry=lines, crs="EPSG:27700"
+    )
     return walk_network_from_gdfs(nodes, edges, source="warm-up grid")
 
 

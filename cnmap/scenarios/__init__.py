@@ -46,4 +46,3 @@ __all__ = [
     "suggest_sites",
     "target_weights",
 ]
-
