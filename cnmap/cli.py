@@ -1,5 +1,7 @@
 """The ``cnmap`` command: arguments in, the library's functions, files out.
 
+The commands::
+
     cnmap run CONFIG [--out DIR]       the whole analysis: map, tables, who is served,
                                        figures, summary, methods note, run.json
     cnmap run NATIONAL [--districts CODES] [--workers N] [--scheduler ADDRESS] [--fresh]
