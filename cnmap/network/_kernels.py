@@ -80,8 +80,9 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label,
-                 cutoff):  # pragma: no cover - compiled
+def multi_source(
+    indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff
+):  # pragma: no cover - compiled
     """Distance from every node to its nearest seed, and that seed's label (-1 if none)."""
     n = indptr.shape[0] - 1
     dist = np.full(n, np.inf)
@@ -112,14 +113,50 @@ def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label,
     return dist, label
 
 
+@njit(cache=True, nogil=True)
+def nearest_until(
+    indptr, indices, weights, seed_node, seed_dist, target, n_target
+):  # pragma: no cover - compiled
+    """Distance from every node to its nearest seed, stopping as soon as the ``n_target``
+    nodes marked in ``target`` are settled: their distances are final (the same numbers as
+    a full search); other nodes' may not be, so read the targets only."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    cap = seed_node.shape[0] + indices.shape[0] + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int32)
+    size = 0
+    for i in range(seed_node.shape[0]):
+        s = seed_node[i]
+        d = seed_dist[i]
+        if d < dist[s]:
+            dist[s] = d
+            size = _push(hk, hv, size, d, s)
+    done = 0
+    while size > 0 and done < n_target:
+        d, u, size = _pop(hk, hv, size)
+        if d > dist[u]:
+            continue  # stale entry
+        if target[u]:
+            done += 1
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd < dist[v]:
+                dist[v] = nd
+                size = _push(hk, hv, size, nd, v)
+    return dist
+
+
 # ----------------------------------------------------------------------------------------
 # bounded search from one source, reusing scratch arrays; returns the number of reached nodes
 # (their indices are in touched[:count]; the caller resets dist[touched[:count]] = inf)
 
 
 @njit(cache=True, inline="always")
-def _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk,
-             hv):  # pragma: no cover - compiled
+def _bounded(
+    indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk, hv
+):  # pragma: no cover - compiled
     size = 0
     count = 0
     for i in range(seeds.shape[0]):
@@ -148,9 +185,23 @@ def _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk,
 
 
 @njit(cache=True, inline="always")
-def reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra, edge, pos,
-                 access, edge_pt_ptr, edge_pt_idx, pt_pos, pt_access, best,
-                 ptouched):  # pragma: no cover - compiled
+def reach_points(
+    touched,
+    count,
+    dist,
+    node_pt_ptr,
+    node_pt_idx,
+    node_pt_extra,
+    edge,
+    pos,
+    access,
+    edge_pt_ptr,
+    edge_pt_idx,
+    pt_pos,
+    pt_access,
+    best,
+    ptouched,
+):  # pragma: no cover - compiled
     """Walking distance from one source to the points near the nodes it reached.
 
     After a bounded search (``touched[:count]`` with distances in ``dist``), every point on an
@@ -195,12 +246,31 @@ def _bucket(value, limits):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def count_chunk(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_group,
-                src_weight, n_groups, limits, at_points,
-                node_pt_ptr, node_pt_idx, node_pt_extra,
-                src_edge, src_pos, src_access,
-                edge_pt_ptr, edge_pt_idx, pt_pos, pt_access,
-                chunk, n_chunks):  # pragma: no cover - compiled
+def count_chunk(
+    indptr,
+    indices,
+    weights,
+    src_ptr,
+    seed_node,
+    seed_dist,
+    src_group,
+    src_weight,
+    n_groups,
+    limits,
+    at_points,
+    node_pt_ptr,
+    node_pt_idx,
+    node_pt_extra,
+    src_edge,
+    src_pos,
+    src_access,
+    edge_pt_ptr,
+    edge_pt_idx,
+    pt_pos,
+    pt_access,
+    chunk,
+    n_chunks,
+):  # pragma: no cover - compiled
     """Sources (weighted, by group) within each of the ascending ``limits`` of every node or
     point, from the sources ``chunk, chunk + n_chunks, ...``: one bounded search each.
 
@@ -233,14 +303,29 @@ def count_chunk(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_gro
     for s in range(chunk, n_src, n_chunks):
         a = src_ptr[s]
         b = src_ptr[s + 1]
-        count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
-                         dist, touched, hk, hv)
+        count = _bounded(
+            indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff, dist, touched, hk, hv
+        )
         g = src_group[s]
         w = src_weight[s]
         if at_points:
-            npt = reach_points(touched, count, dist, node_pt_ptr, node_pt_idx, node_pt_extra,
-                               src_edge[s], src_pos[s], src_access[s], edge_pt_ptr,
-                               edge_pt_idx, pt_pos, pt_access, best, ptouched)
+            npt = reach_points(
+                touched,
+                count,
+                dist,
+                node_pt_ptr,
+                node_pt_idx,
+                node_pt_extra,
+                src_edge[s],
+                src_pos[s],
+                src_access[s],
+                edge_pt_ptr,
+                edge_pt_idx,
+                pt_pos,
+                pt_access,
+                best,
+                ptouched,
+            )
             for k in range(npt):
                 p = ptouched[k]
                 if best[p] <= cutoff:
@@ -255,9 +340,28 @@ def count_chunk(indptr, indices, weights, src_ptr, seed_node, seed_dist, src_gro
 
 
 @njit(cache=True, nogil=True)
-def reach_chunk(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge, src_pos,
-                src_acc, node_ptr, node_pt, node_extra, edge_ptr, edge_pt, pt_pos, pt_acc,
-                cutoff, chunk, n_chunks):  # pragma: no cover - compiled
+def reach_chunk(
+    indptr,
+    indices,
+    weights,
+    src_u,
+    src_du,
+    src_v,
+    src_dv,
+    src_edge,
+    src_pos,
+    src_acc,
+    node_ptr,
+    node_pt,
+    node_extra,
+    edge_ptr,
+    edge_pt,
+    pt_pos,
+    pt_acc,
+    cutoff,
+    chunk,
+    n_chunks,
+):  # pragma: no cover - compiled
     """Every (source, point, metres) pair within ``cutoff`` for the sources ``chunk, chunk +
     n_chunks, ...``: one bounded search each (sources with ``src_edge < 0`` are not placed
     and have no pairs). Returns ``(source, point, distance)`` arrays, sources in order."""
@@ -287,8 +391,23 @@ def reach_chunk(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge
         seed_d[0] = src_du[s]
         seed_d[1] = src_dv[s]
         count = _bounded(indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk, hv)
-        npt = reach_points(touched, count, dist, node_ptr, node_pt, node_extra, e, src_pos[s],
-                           src_acc[s], edge_ptr, edge_pt, pt_pos, pt_acc, best, ptouched)
+        npt = reach_points(
+            touched,
+            count,
+            dist,
+            node_ptr,
+            node_pt,
+            node_extra,
+            e,
+            src_pos[s],
+            src_acc[s],
+            edge_ptr,
+            edge_pt,
+            pt_pos,
+            pt_acc,
+            best,
+            ptouched,
+        )
         if m + npt > out_cap:
             while m + npt > out_cap:
                 out_cap *= 2
@@ -315,8 +434,20 @@ def reach_chunk(indptr, indices, weights, src_u, src_du, src_v, src_dv, src_edge
 
 
 @njit(cache=True)
-def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cutoff,
-                   node_edge_ptr, node_edge_idx, edge_u, edge_v, edge_len):  # pragma: no cover
+def reached_pieces(
+    indptr,
+    indices,
+    weights,
+    src_ptr,
+    seed_node,
+    seed_dist,
+    cutoff,
+    node_edge_ptr,
+    node_edge_idx,
+    edge_u,
+    edge_v,
+    edge_len,
+):  # pragma: no cover
     """Reached stretches of edges for each source (group of seeds).
 
     Returns ``(piece_src, piece_edge, start_m, end_m)``: metres from the edge's u end. An edge
@@ -341,8 +472,9 @@ def reached_pieces(indptr, indices, weights, src_ptr, seed_node, seed_dist, cuto
     for s in range(n_src):
         a = src_ptr[s]
         b = src_ptr[s + 1]
-        count = _bounded(indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff,
-                         dist, touched, hk, hv)
+        count = _bounded(
+            indptr, indices, weights, seed_node[a:b], seed_dist[a:b], cutoff, dist, touched, hk, hv
+        )
         for k in range(count):
             node = touched[k]
             for j in range(node_edge_ptr[node], node_edge_ptr[node + 1]):
@@ -481,3 +613,123 @@ def simplify_keep(coords, ptr, tol):  # pragma: no cover - compiled
                 stack[top + 1, 1] = b
                 top += 2
     return keep
+
+
+# ----------------------------------------------------------------------------------------
+# snapping a large network: nearest segment through a uniform grid
+
+
+@njit(cache=True, nogil=True)
+def segment_grid(coords, offsets, x0, y0, cell, ncx, ncy):  # pragma: no cover - compiled
+    """CSR from grid cell (``iy * ncx + ix``) to the segments whose bounding box overlaps it.
+
+    Segment ``j`` joins vertices ``j`` and ``j + 1`` of one edge (edges are
+    ``coords[offsets[e]:offsets[e + 1]]``); ``seg_edge[j]`` is its edge (-1 for the gap
+    between two edges, which is no segment). Returns ``(cell_ptr, cell_seg, seg_edge)``
+    (int64, int32, int32: a network of fewer than 2**31 vertices).
+    """
+    nv = coords.shape[0]
+    seg_edge = np.full(max(nv - 1, 0), -1, dtype=np.int32)
+    for e in range(offsets.shape[0] - 1):
+        for j in range(offsets[e], offsets[e + 1] - 1):
+            seg_edge[j] = e
+    counts = np.zeros(ncx * ncy + 1, dtype=np.int64)
+    for pass_ in range(2):
+        if pass_ == 1:
+            for c in range(ncx * ncy):
+                counts[c + 1] += counts[c]
+            fill = counts[:-1].copy()
+            out = np.empty(counts[ncx * ncy], dtype=np.int32)
+        for j in range(nv - 1):
+            if seg_edge[j] < 0:
+                continue
+            ax = min(coords[j, 0], coords[j + 1, 0])
+            bx = max(coords[j, 0], coords[j + 1, 0])
+            ay = min(coords[j, 1], coords[j + 1, 1])
+            by = max(coords[j, 1], coords[j + 1, 1])
+            i0 = min(max(int((ax - x0) / cell), 0), ncx - 1)
+            i1 = min(max(int((bx - x0) / cell), 0), ncx - 1)
+            k0 = min(max(int((ay - y0) / cell), 0), ncy - 1)
+            k1 = min(max(int((by - y0) / cell), 0), ncy - 1)
+            for k in range(k0, k1 + 1):
+                for i in range(i0, i1 + 1):
+                    c = k * ncx + i
+                    if pass_ == 0:
+                        counts[c + 1] += 1
+                    else:
+                        out[fill[c]] = j
+                        fill[c] += 1
+    return counts, out, seg_edge
+
+
+@njit(cache=True, inline="always")
+def _point_segment(px, py, ax, ay, bx, by):  # pragma: no cover - compiled
+    dx = bx - ax
+    dy = by - ay
+    l2 = dx * dx + dy * dy
+    if l2 == 0.0:
+        return np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    r = ((px - ax) * dx + (py - ay) * dy) / l2
+    if r <= 0.0:
+        return np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    if r >= 1.0:
+        return np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+    s = ((ay - py) * dx - (ax - px) * dy) / l2
+    return abs(s) * np.sqrt(l2)
+
+
+@njit(cache=True, nogil=True)
+def nearest_segment(
+    xy, coords, cell_ptr, cell_seg, seg_edge, x0, y0, cell, ncx, ncy, max_rings, lo, hi
+):  # pragma: no cover - compiled
+    """Nearest edge (and distance) of the points ``xy[lo:hi]``, looking in rings of grid
+    cells around each point's cell until no farther cell can hold a nearer segment; -1 /
+    inf for a point with nothing within ``max_rings`` rings. Among the segments met at the
+    same distance, the lowest edge index."""
+    n = hi - lo
+    best_e = np.full(n, -1, dtype=np.int64)
+    best_d = np.full(n, np.inf)
+    for q in range(n):
+        px = xy[lo + q, 0]
+        py = xy[lo + q, 1]
+        ci = int(np.floor((px - x0) / cell))
+        ck = int(np.floor((py - y0) / cell))
+        # distance from the point to the edge of its own cell, for the stopping rule
+        inner = min(
+            px - (x0 + ci * cell),
+            x0 + (ci + 1) * cell - px,
+            py - (y0 + ck * cell),
+            y0 + (ck + 1) * cell - py,
+        )
+        bd = np.inf
+        be = -1
+        for ring in range(max_rings + 1):
+            for k in range(ck - ring, ck + ring + 1):
+                if k < 0 or k >= ncy:
+                    continue
+                step = 1 if (k == ck - ring or k == ck + ring) else 2 * ring
+                i = ci - ring
+                while i <= ci + ring:
+                    if 0 <= i < ncx:
+                        c = k * ncx + i
+                        for t in range(cell_ptr[c], cell_ptr[c + 1]):
+                            j = cell_seg[t]
+                            d = _point_segment(
+                                px,
+                                py,
+                                coords[j, 0],
+                                coords[j, 1],
+                                coords[j + 1, 0],
+                                coords[j + 1, 1],
+                            )
+                            e = seg_edge[j]
+                            if d < bd or (d == bd and e < be):
+                                bd = d
+                                be = e
+                    i += step
+            if bd <= inner + ring * cell:
+                break
+        if bd <= inner + max_rings * cell:
+            best_e[q] = be
+            best_d[q] = bd
+    return best_e, best_d

@@ -508,20 +508,24 @@ def _nearest_by_code(
     per active source)."""
     out = np.empty((len(P), n_groups))
     R = net._routing
+    # each search stops once the ends of every placed point's edge are settled
+    target = np.zeros(net.n_nodes, dtype=np.bool_)
+    target[R.nodes(np.concatenate([P.u[P.ok], P.v[P.ok]]))] = True
+    n_target = int(target.sum())
     sizes = np.diff(S.src_ptr)
     seed_code = np.repeat(code, sizes)
     n_chunks = _threads(n_groups)
 
     def group(g: int) -> None:
         mine = seed_code == g
-        dist, _ = _kernels.multi_source(
+        dist = _kernels.nearest_until(
             R.indptr,
             R.indices,
             R.data,
             R.nodes(S.seed_node[mine]),
             S.seed_dist[mine],
-            np.zeros(int(mine.sum()), np.int64),
-            np.inf,
+            target,
+            n_target,
         )
         d, _ = _via_ends(R.by_node(dist), P)
         if S.kind == "points":

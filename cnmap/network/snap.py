@@ -96,12 +96,22 @@ class SnapResult:
 
     def to_frame(self) -> pd.DataFrame:
         """All snapping results as a DataFrame indexed like the input."""
-        return pd.DataFrame({
-            "edge": self.edge, "u": self.u, "v": self.v, "fraction": self.fraction,
-            "along_u_m": self.along_u_m, "along_v_m": self.along_v_m,
-            "access_m": self.access_m, "x": self.x, "y": self.y, "ok": self.ok,
-            "reason": pd.array(self.reason, dtype="str"),
-        }, index=self.index)
+        return pd.DataFrame(
+            {
+                "edge": self.edge,
+                "u": self.u,
+                "v": self.v,
+                "fraction": self.fraction,
+                "along_u_m": self.along_u_m,
+                "along_v_m": self.along_v_m,
+                "access_m": self.access_m,
+                "x": self.x,
+                "y": self.y,
+                "ok": self.ok,
+                "reason": pd.array(self.reason, dtype="str"),
+            },
+            index=self.index,
+        )
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -112,10 +122,12 @@ class SnapResult:
     def check_network(self, net: WalkNetwork) -> None:
         """Raise if these points were snapped on a different network."""
         if self.network_key != _net_key(net):
-            raise ValidationError("these points were snapped on a different network "
-                                  f"({self.network_key[0]:,} nodes / {self.network_key[1]:,} "
-                                  f"edges, not {net.n_nodes:,} / {net.n_edges:,}); snap them "
-                                  "again with snap_points(net, points)")
+            raise ValidationError(
+                "these points were snapped on a different network "
+                f"({self.network_key[0]:,} nodes / {self.network_key[1]:,} "
+                f"edges, not {net.n_nodes:,} / {net.n_edges:,}); snap them "
+                "again with snap_points(net, points)"
+            )
 
 
 def _points_array(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
@@ -126,12 +138,16 @@ def _points_array(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
     elif isinstance(points, gpd.GeoSeries):
         gs = points
     else:
-        raise ValidationError(f"points must be a GeoSeries or GeoDataFrame (got "
-                              f"{type(points).__name__}); build one with "
-                              "geopandas.points_from_xy(x, y, crs=...)")
+        raise ValidationError(
+            f"points must be a GeoSeries or GeoDataFrame (got "
+            f"{type(points).__name__}); build one with "
+            "geopandas.points_from_xy(x, y, crs=...)"
+        )
     if gs.crs is None:
-        raise CRSError("the points have no CRS; set it (e.g. .set_crs('EPSG:4326') for "
-                       "lon/lat or 'EPSG:27700' for eastings/northings)")
+        raise CRSError(
+            "the points have no CRS; set it (e.g. .set_crs('EPSG:4326') for "
+            "lon/lat or 'EPSG:27700' for eastings/northings)"
+        )
     if gs.crs != net.crs:
         gs = gs.to_crs(net.crs)
     return np.asarray(gs.to_numpy(), dtype=object), points.index
@@ -141,8 +157,9 @@ def _points_array(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index]:
 THREAD_MIN_POINTS = 20_000
 
 
-def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray, max_distance: float | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _nearest_edges(
+    tree: shapely.STRtree, pts: np.ndarray, max_distance: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query position, nearest edge, distance) for every point: GEOS's nearest-neighbour
     search, in parallel threads over contiguous blocks of the points for large inputs (GEOS
     releases the GIL; each point's answer does not depend on the others)."""
@@ -152,8 +169,9 @@ def _nearest_edges(tree: shapely.STRtree, pts: np.ndarray, max_distance: float |
 
     def block(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = bounds[c], bounds[c + 1]
-        (q, e), d = tree.query_nearest(pts[lo:hi], max_distance=max_distance,
-                                       return_distance=True, all_matches=False)
+        (q, e), d = tree.query_nearest(
+            pts[lo:hi], max_distance=max_distance, return_distance=True, all_matches=False
+        )
         return q + lo, e, d
 
     bounds = np.linspace(0, pts.shape[0], n_chunks + 1).astype(np.int64)
@@ -178,15 +196,98 @@ SNAP_CELL_M = 10_000.0
 SNAP_MARGIN_M = 1_000.0
 
 
+#: Grid cell (metres) of the nearest-segment search of large networks, and how far it looks.
+SNAP_GRID_CELL_M = 100.0
+SNAP_GRID_MAX_CELLS = 60_000_000
+
+
 def _locate(net: WalkNetwork, xy: np.ndarray, max_snap_m: float) -> Located:
     """(nearest edge, distance, fraction along it, snap x, snap y) of finite points."""
     if net.n_edges >= SNAP_BY_CELL_MIN_EDGES and not net.geometry_built:
-        return _locate_by_cell(net, xy, max(SNAP_MARGIN_M, max_snap_m))
+        return _locate_by_grid(net, xy, max(SNAP_MARGIN_M, max_snap_m))
     return _locate_on(net.edge_tree, net.edge_geometry, np.arange(net.n_edges), xy)
 
 
-def _locate_on(tree: shapely.STRtree, lines: np.ndarray, edge_ids: np.ndarray,
-               xy: np.ndarray, max_distance: float | None = None) -> Located:
+def _locate_by_grid(net: WalkNetwork, xy: np.ndarray, reach_m: float) -> Located:
+    """:func:`_locate` for a large network without its LineStrings: the nearest segment of
+    every point through a grid of segments (compiled), looking up to ``reach_m`` away; then
+    GEOS's distance, position along the edge and snap point on the edges found (their
+    LineStrings only). Points with no edge within ``reach_m`` are looked for cell by cell."""
+    from cnmap.network import _kernels
+    from cnmap.network.paths import _in_threads, _threads
+
+    flat = net.edge_coords
+    lo_xy, hi_xy = flat.coords.min(axis=0), flat.coords.max(axis=0)
+    cell = SNAP_GRID_CELL_M
+    while np.prod(np.floor((hi_xy - lo_xy) / cell) + 1) > SNAP_GRID_MAX_CELLS:
+        cell *= 2.0
+    ncx, ncy = (int(v) for v in np.floor((hi_xy - lo_xy) / cell) + 1)
+    cell_ptr, cell_seg, seg_edge = _kernels.segment_grid(
+        flat.coords, flat.offsets, lo_xy[0], lo_xy[1], cell, ncx, ncy
+    )
+    rings = int(np.ceil(reach_m / cell))
+    n_chunks = _threads(max(xy.shape[0] // 10_000, 1))
+    bounds = np.linspace(0, xy.shape[0], n_chunks + 1).astype(np.int64)
+
+    def part(c: int) -> tuple[np.ndarray, np.ndarray]:
+        out: tuple[np.ndarray, np.ndarray] = _kernels.nearest_segment(
+            xy,
+            flat.coords,
+            cell_ptr,
+            cell_seg,
+            seg_edge,
+            lo_xy[0],
+            lo_xy[1],
+            cell,
+            ncx,
+            ncy,
+            rings,
+            bounds[c],
+            bounds[c + 1],
+        )
+        return out
+
+    edge = np.concatenate([p[0] for p in _in_threads(part, n_chunks)])
+    found = edge >= 0
+    out = [np.full(xy.shape[0], -1, dtype=np.int64)] + [
+        np.full(xy.shape[0], np.nan) for _ in range(4)
+    ]
+    if found.any():
+        ids, inverse = np.unique(edge[found], return_inverse=True)
+        lines = _lines(flat, ids)
+        pts = shapely.points(xy[found])
+        mine = lines[inverse]
+        f = shapely.line_locate_point(mine, pts, normalized=True)
+        frac = np.where(np.isfinite(f), f, 0.0)
+        c = shapely.get_coordinates(shapely.line_interpolate_point(mine, frac, normalized=True))
+        for arr, val in zip(
+            out, (edge[found], shapely.distance(mine, pts), frac, c[:, 0], c[:, 1]), strict=True
+        ):
+            arr[found] = val
+    if not found.all():
+        rest = _locate_by_cell(net, xy[~found], reach_m)
+        for arr, val in zip(out, rest, strict=True):
+            arr[~found] = val
+    return out[0], out[1], out[2], out[3], out[4]
+
+
+def _lines(flat: Any, ids: np.ndarray) -> np.ndarray:
+    """LineStrings of the edges ``ids`` from the flat coordinates."""
+    nv = flat.offsets[ids + 1] - flat.offsets[ids]
+    vert = np.repeat(flat.offsets[ids] - (np.cumsum(nv) - nv), nv) + np.arange(int(nv.sum()))
+    lines: np.ndarray = shapely.linestrings(
+        flat.coords[vert], indices=np.repeat(np.arange(ids.size), nv)
+    )
+    return lines
+
+
+def _locate_on(
+    tree: shapely.STRtree,
+    lines: np.ndarray,
+    edge_ids: np.ndarray,
+    xy: np.ndarray,
+    max_distance: float | None = None,
+) -> Located:
     """Nearest of ``lines`` (edges ``edge_ids``, in ``tree``) to every point, where on it
     (fraction of its length; 0 where GEOS gives none) and the snap point. With
     ``max_distance``, points farther than that from every line get edge -1 and NaN."""
@@ -215,12 +316,19 @@ def _edge_boxes(net: WalkNetwork) -> np.ndarray:
     flat = net.edge_coords
     starts = flat.offsets[:-1]
     x, y = flat.coords[:, 0], flat.coords[:, 1]
-    return np.column_stack([np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts),
-                            np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)])
+    return np.column_stack(
+        [
+            np.minimum.reduceat(x, starts),
+            np.minimum.reduceat(y, starts),
+            np.maximum.reduceat(x, starts),
+            np.maximum.reduceat(y, starts),
+        ]
+    )
 
 
-def _cell_edges(boxes: np.ndarray, origin: np.ndarray, margin: float,
-                cells: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+def _cell_edges(
+    boxes: np.ndarray, origin: np.ndarray, margin: float, cells: np.ndarray, n_cols: int
+) -> tuple[np.ndarray, np.ndarray]:
     """CSR (over ``cells``, sorted keys) of the edges whose box comes within ``margin`` of
     each cell."""
     if margin > SNAP_CELL_M:  # a later round: few cells, each against every edge box
@@ -243,14 +351,14 @@ def _cell_edges(boxes: np.ndarray, origin: np.ndarray, margin: float,
     return ptr, edge[o]
 
 
-def _near_box(boxes: np.ndarray, origin: np.ndarray, margin: float, cell: int,
-              n_cols: int) -> np.ndarray:
+def _near_box(
+    boxes: np.ndarray, origin: np.ndarray, margin: float, cell: int, n_cols: int
+) -> np.ndarray:
     """Edges whose box comes within ``margin`` of cell ``cell``."""
     x0 = origin[0] + (cell % n_cols) * SNAP_CELL_M - margin
     y0 = origin[1] + (cell // n_cols) * SNAP_CELL_M - margin
     x1, y1 = x0 + SNAP_CELL_M + 2 * margin, y0 + SNAP_CELL_M + 2 * margin
-    hit = ((boxes[:, 2] >= x0) & (boxes[:, 0] <= x1) & (boxes[:, 3] >= y0)
-           & (boxes[:, 1] <= y1))
+    hit = (boxes[:, 2] >= x0) & (boxes[:, 0] <= x1) & (boxes[:, 3] >= y0) & (boxes[:, 1] <= y1)
     return np.flatnonzero(hit)
 
 
@@ -269,8 +377,9 @@ def _locate_by_cell(net: WalkNetwork, xy: np.ndarray, margin: float) -> Located:
     inside = (cell >= 0).all(axis=1) & (cell[:, 0] < n_cols)
     cell = np.clip(cell, 0, None)
     key = cell[:, 1] * n_cols + np.minimum(cell[:, 0], n_cols - 1)
-    out: list[np.ndarray] = [np.full(xy.shape[0], -1, dtype=np.int64)] + \
-        [np.full(xy.shape[0], np.nan) for _ in range(4)]
+    out: list[np.ndarray] = [np.full(xy.shape[0], -1, dtype=np.int64)] + [
+        np.full(xy.shape[0], np.nan) for _ in range(4)
+    ]
     todo = np.arange(xy.shape[0])
     span = float(np.hypot(*(boxes[:, 2:].max(axis=0) - origin)))
     while todo.size:
@@ -282,9 +391,17 @@ def _locate_by_cell(net: WalkNetwork, xy: np.ndarray, margin: float) -> Located:
     return out[0], out[1], out[2], out[3], out[4]
 
 
-def _cells_round(net: WalkNetwork, xy: np.ndarray, key: np.ndarray, todo: np.ndarray,
-                 boxes: np.ndarray, origin: np.ndarray, margin: float, n_cols: int,
-                 out: list[np.ndarray]) -> None:
+def _cells_round(
+    net: WalkNetwork,
+    xy: np.ndarray,
+    key: np.ndarray,
+    todo: np.ndarray,
+    boxes: np.ndarray,
+    origin: np.ndarray,
+    margin: float,
+    n_cols: int,
+    out: list[np.ndarray],
+) -> None:
     """One pass over the cells holding the points ``todo`` (results written into ``out``)."""
     cells, inverse = np.unique(key[todo], return_inverse=True)
     ptr, edges = _cell_edges(boxes, origin, margin, cells, n_cols)
@@ -293,13 +410,11 @@ def _cells_round(net: WalkNetwork, xy: np.ndarray, key: np.ndarray, todo: np.nda
     flat = net.edge_coords
 
     def job(c: int) -> None:
-        ids = edges[ptr[c]:ptr[c + 1]]
-        pts = todo[order[pptr[c]:pptr[c + 1]]]
+        ids = edges[ptr[c] : ptr[c + 1]]
+        pts = todo[order[pptr[c] : pptr[c + 1]]]
         if ids.size == 0:
             return
-        nv = flat.offsets[ids + 1] - flat.offsets[ids]
-        vert = np.repeat(flat.offsets[ids] - (np.cumsum(nv) - nv), nv) + np.arange(nv.sum())
-        lines = shapely.linestrings(flat.coords[vert], indices=np.repeat(np.arange(ids.size), nv))
+        lines = _lines(flat, ids)
         # (GEOS's max_distance would drop the points beyond the margin, but measured slower)
         got = _locate_on(shapely.STRtree(lines), lines, ids, xy[pts])
         for arr, val in zip(out, got, strict=True):
@@ -312,8 +427,12 @@ def _cells_round(net: WalkNetwork, xy: np.ndarray, key: np.ndarray, todo: np.nda
         list(pool.map(job, range(cells.size)))
 
 
-def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
-                max_snap_m: float = DEFAULT_MAX_SNAP_M) -> SnapResult:
+def snap_points(
+    net: WalkNetwork,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> SnapResult:
     """Snap points to the nearest point on the nearest edge of the network.
 
     Parameters
@@ -333,8 +452,12 @@ def snap_points(net: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
     return snap_points_together(net, [points], max_snap_m=max_snap_m)[0]
 
 
-def snap_points_together(net: WalkNetwork, parts: Sequence[gpd.GeoSeries | gpd.GeoDataFrame],
-                         *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> list[SnapResult]:
+def snap_points_together(
+    net: WalkNetwork,
+    parts: Sequence[gpd.GeoSeries | gpd.GeoDataFrame],
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> list[SnapResult]:
     """:func:`snap_points` for several sets of points (e.g. people and organisations) in one
     pass over the network: each set's result is the one :func:`snap_points` gives it."""
     if not np.isfinite(max_snap_m) or max_snap_m < 0:
@@ -343,8 +466,13 @@ def snap_points_together(net: WalkNetwork, parts: Sequence[gpd.GeoSeries | gpd.G
     xy = np.concatenate([x for x, _ in inputs]) if inputs else np.zeros((0, 2))
     valid = np.flatnonzero(np.isfinite(xy).all(axis=1))
     n = xy.shape[0]
-    cols = {"edge": np.full(n, -1, dtype=np.int64), "access": np.full(n, np.nan),
-            "frac": np.full(n, np.nan), "x": np.full(n, np.nan), "y": np.full(n, np.nan)}
+    cols = {
+        "edge": np.full(n, -1, dtype=np.int64),
+        "access": np.full(n, np.nan),
+        "frac": np.full(n, np.nan),
+        "x": np.full(n, np.nan),
+        "y": np.full(n, np.nan),
+    }
     if valid.size:
         located = _locate(net, xy[valid], max_snap_m)
         for arr, val in zip(cols.values(), located, strict=True):
@@ -371,14 +499,16 @@ def _checked_points(net: WalkNetwork, points: Any) -> tuple[np.ndarray, pd.Index
         raise ValidationError(
             f"points must be Points; rows {[index[i] for i in rows[:5]]} are "
             f"{sorted(set(shapely.get_type_id(geoms[rows]).tolist()))} (geometry type ids); "
-            "use .representative_point() for polygons")
+            "use .representative_point() for polygons"
+        )
     xy = np.full((n, 2), np.nan)
     xy[~missing] = shapely.get_coordinates(geoms[~missing])
     return xy, index
 
 
-def _result(net: WalkNetwork, index: pd.Index, cols: dict[str, np.ndarray],
-            max_snap_m: float) -> SnapResult:
+def _result(
+    net: WalkNetwork, index: pd.Index, cols: dict[str, np.ndarray], max_snap_m: float
+) -> SnapResult:
     """The :class:`SnapResult` of one set of points from where they were located."""
     from cnmap.network.build import _readonly
 
@@ -399,14 +529,34 @@ def _result(net: WalkNetwork, index: pd.Index, cols: dict[str, np.ndarray],
     reason[~has] = REASON_MISSING
     reason[far] = REASON_FAR
     if (~ok).any():
-        log.warning("snap_points: %d of %d points not placed (%d farther than %.0f m from the "
-                    "network, %d without geometry); see SnapResult.rejected",
-                    int((~ok).sum()), n, int(far.sum()), max_snap_m, int((~has).sum()))
-    log.info("snap_points: %d points, median access %.1f m", n,
-             float(np.nanmedian(access)) if has.any() else float("nan"))
-    return SnapResult(index=index, edge=_readonly(edge), u=_readonly(u), v=_readonly(v),
-                      fraction=_readonly(frac), along_u_m=_readonly(along_u),
-                      along_v_m=_readonly(along_v), access_m=_readonly(access),
-                      x=_readonly(cols["x"]), y=_readonly(cols["y"]), ok=_readonly(ok),
-                      reason=_readonly(reason), max_snap_m=float(max_snap_m), crs=net.crs,
-                      network_key=_net_key(net))
+        log.warning(
+            "snap_points: %d of %d points not placed (%d farther than %.0f m from the "
+            "network, %d without geometry); see SnapResult.rejected",
+            int((~ok).sum()),
+            n,
+            int(far.sum()),
+            max_snap_m,
+            int((~has).sum()),
+        )
+    log.info(
+        "snap_points: %d points, median access %.1f m",
+        n,
+        float(np.nanmedian(access)) if has.any() else float("nan"),
+    )
+    return SnapResult(
+        index=index,
+        edge=_readonly(edge),
+        u=_readonly(u),
+        v=_readonly(v),
+        fraction=_readonly(frac),
+        along_u_m=_readonly(along_u),
+        along_v_m=_readonly(along_v),
+        access_m=_readonly(access),
+        x=_readonly(cols["x"]),
+        y=_readonly(cols["y"]),
+        ok=_readonly(ok),
+        reason=_readonly(reason),
+        max_snap_m=float(max_snap_m),
+        crs=net.crs,
+        network_key=_net_key(net),
+    )
