@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
-    os.environ.setdefault("CNMAP_DATA_MIRROR",
-                          str((ROOT.parent / "shared" / "data").resolve()))
+    os.environ.setdefault("CNMAP_DATA_MIRROR", str((ROOT.parent / "shared" / "data").resolve()))
     import shapely
 
     import cnmap
@@ -46,34 +45,61 @@ def main(argv: list[str] | None = None) -> None:
     mirror = Path(os.environ["CNMAP_DATA_MIRROR"])
     net = read_walk_network(mirror / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
     area = cnmap.load_area("E08000025")
-    orgs = read_organisation_files(load_config(ROOT / "configs" / "birmingham.toml")
-                                   .organisations, area).organisations.to_crs("EPSG:27700")
+    orgs = read_organisation_files(
+        load_config(ROOT / "configs" / "birmingham.toml").organisations, area
+    ).organisations.to_crs("EPSG:27700")
     S = snap_points(net, orgs.geometry.reset_index(drop=True))
     catchments(net, S, cutoff_m=1200)  # kernels loaded
     load0 = os.getloadavg()[0]
     rows: list[dict[str, Any]] = []
     drawn = {}
     for method in ("raster", "vector"):
-        ts, out = _times(lambda m=method: catchments(net, S, cutoff_m=1200, method=m),
-                         args.repeat)
+        ts, out = _times(lambda m=method: catchments(net, S, cutoff_m=1200, method=m), args.repeat)
         g = out.geometry.iloc[0]
         drawn[method] = g
         target = "<= 0.5 s" if method == "raster" else ""
-        rows.append({"measure": f"{method}: min / median of {args.repeat}",
-                     "value": f"{min(ts):.3f} / {statistics.median(ts):.3f}", "unit": "s",
-                     "target": target, **({"ok": min(ts) <= 0.5} if target else {})})
-        rows.append({"measure": f"{method}: area / vertices / valid",
-                     "value": f"{g.area / 1e6:,.3f} km² / {shapely.get_num_coordinates(g):,} / "
-                              f"{bool(g.is_valid)}", "unit": ""})
+        rows.append(
+            {
+                "measure": f"{method}: min / median of {args.repeat}",
+                "value": f"{min(ts):.3f} / {statistics.median(ts):.3f}",
+                "unit": "s",
+                "target": target,
+                **({"ok": min(ts) <= 0.5} if target else {}),
+            }
+        )
+        rows.append(
+            {
+                "measure": f"{method}: area / vertices / valid",
+                "value": f"{g.area / 1e6:,.3f} km² / {shapely.get_num_coordinates(g):,} / "
+                f"{bool(g.is_valid)}",
+                "unit": "",
+            }
+        )
     a_r, a_v = drawn["raster"].area, drawn["vector"].area
     sym = shapely.symmetric_difference(drawn["raster"], drawn["vector"]).area
-    rows.append({"measure": "area drawn: raster against vector", "value":
-                 round(100 * (a_r - a_v) / a_v, 3), "unit": "%", "target": "within 1%",
-                 "ok": abs(a_r - a_v) / a_v < 0.01})
-    rows.append({"measure": "area in one but not the other, against the vector area",
-                 "value": round(100 * sym / a_v, 3), "unit": "%"})
-    rows.append({"measure": "load average (1 min) at start / end",
-                 "value": f"{load0:.2f} / {os.getloadavg()[0]:.2f}", "unit": ""})
+    rows.append(
+        {
+            "measure": "area drawn: raster against vector",
+            "value": round(100 * (a_r - a_v) / a_v, 3),
+            "unit": "%",
+            "target": "within 1%",
+            "ok": abs(a_r - a_v) / a_v < 0.01,
+        }
+    )
+    rows.append(
+        {
+            "measure": "area in one but not the other, against the vector area",
+            "value": round(100 * sym / a_v, 3),
+            "unit": "%",
+        }
+    )
+    rows.append(
+        {
+            "measure": "load average (1 min) at start / end",
+            "value": f"{load0:.2f} / {os.getloadavg()[0]:.2f}",
+            "unit": "",
+        }
+    )
     notes = [
         "raster: exact distance to the reached streets (pieces simplified 5 m) on a 10 m "
         "grid, the 50 m contour traced by contourpy and its rings simplified 5 m. vector: each "
@@ -82,8 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         "The raster area is slightly larger: a buffer with 4 segments a quarter circle cuts "
         "the round ends and corners short, the distance field does not.",
     ]
-    write_results("catchments", "Dissolved walking catchment, Birmingham (issue 14)", rows,
-                  notes)
+    write_results("catchments", "Dissolved walking catchment, Birmingham (issue 14)", rows, notes)
     for r in rows:
         print(f"{r['measure']}: {r['value']} {r['unit']}", flush=True)
 

@@ -98,17 +98,32 @@ def tiled_network(net: Any, k: int) -> Any:
     coords = flat.coords if flat is not None else _coords(net.edge_geometry)[0]
     offsets = flat.offsets if flat is not None else _coords(net.edge_geometry)[1]
     nv = coords.shape[0]
-    all_xy = np.concatenate([
-        (coords[None, :, :] + np.stack([dx, dy], axis=1)[:, None, :]).reshape(-1, 2),
-        np.column_stack([x[lu], y[lu], x[lv], y[lv]]).reshape(-1, 2)])
-    all_off = np.concatenate([(offsets[None, :-1] + (np.arange(k) * nv)[:, None]).ravel(),
-                              k * nv + 2 * np.arange(lu.size + 1)])
+    all_xy = np.concatenate(
+        [
+            (coords[None, :, :] + np.stack([dx, dy], axis=1)[:, None, :]).reshape(-1, 2),
+            np.column_stack([x[lu], y[lu], x[lv], y[lv]]).reshape(-1, 2),
+        ]
+    )
+    all_off = np.concatenate(
+        [
+            (offsets[None, :-1] + (np.arange(k) * nv)[:, None]).ravel(),
+            k * nv + 2 * np.arange(lu.size + 1),
+        ]
+    )
     report = net.report
-    kw = dict(node_ids=build._readonly(np.arange(k * n, dtype=np.int64)),
-              x=build._readonly(x), y=build._readonly(y), indptr=build._readonly(indptr),
-              indices=build._readonly(cols.astype(np.int32)), data=build._readonly(w),
-              edge_u=build._readonly(u), edge_v=build._readonly(v),
-              edge_length=build._readonly(length), crs=net.crs, report=report)
+    kw = dict(
+        node_ids=build._readonly(np.arange(k * n, dtype=np.int64)),
+        x=build._readonly(x),
+        y=build._readonly(y),
+        indptr=build._readonly(indptr),
+        indices=build._readonly(cols.astype(np.int32)),
+        data=build._readonly(w),
+        edge_u=build._readonly(u),
+        edge_v=build._readonly(v),
+        edge_length=build._readonly(length),
+        crs=net.crs,
+        report=report,
+    )
     if hasattr(build, "EdgeCoords"):
         geoms: Any = build.EdgeCoords(coords=all_xy, offsets=all_off)
     else:
@@ -176,26 +191,37 @@ def child(k: int) -> dict[str, Any]:
     rss_before = _status("VmRSS")
     reset = _reset_peak()
     t = time.perf_counter()
-    r = cnmap.coverage(places, area, network=big, residents=people, minutes=MINUTES,
-                       speed_kmh=4.8)
+    r = cnmap.coverage(places, area, network=big, residents=people, minutes=MINUTES, speed_kmh=4.8)
     t_cov = time.perf_counter() - t
-    return {"tiles": k, "nodes": big.n_nodes, "edges": big.n_edges, "people_points": len(people),
-            "organisations": len(places), "types": len(r.types), "tile_s": t_tile,
-            "coverage_s": t_cov, "rss_before_mb": rss_before,
-            "peak_mb": _status("VmHWM") if reset else float("nan"),
-            "share15": r.share_covered(15), "load": os.getloadavg()[0]}
+    return {
+        "tiles": k,
+        "nodes": big.n_nodes,
+        "edges": big.n_edges,
+        "people_points": len(people),
+        "organisations": len(places),
+        "types": len(r.types),
+        "tile_s": t_tile,
+        "coverage_s": t_cov,
+        "rss_before_mb": rss_before,
+        "peak_mb": _status("VmHWM") if reset else float("nan"),
+        "share15": r.share_covered(15),
+        "load": os.getloadavg()[0],
+    }
 
 
 def _run_child(k: int, checkout: str | None) -> dict[str, Any]:
     env = dict(os.environ, CNMAP_PROGRESS="0")
     env.setdefault("CNMAP_DATA_MIRROR", str((ROOT.parent / "shared" / "data").resolve()))
     # this module from here, cnmap from the checkout (imported only by the child's work)
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-            "from bench.bench_coverage_scale import main; "
-            + (f"sys.path.insert(0, {checkout!r}); " if checkout else "")
-            + f"main(['--child', '{k}'])")
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                         capture_output=True, text=True, cwd=ROOT)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+        "from bench.bench_coverage_scale import main; "
+        + (f"sys.path.insert(0, {checkout!r}); " if checkout else "")
+        + f"main(['--child', '{k}'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -204,23 +230,55 @@ def _rows(results: list[dict[str, Any]], baseline: dict[int, str]) -> list[dict[
     for r in results:
         tag = f"{r['nodes']:,} nodes ({r['tiles']} tiles, {r['people_points']:,} points)"
         target = "<= 60 s" if r["nodes"] >= 9_000_000 else ""
-        rows.append({"measure": f"{tag}: coverage time", "value": round(r["coverage_s"], 2),
-                     "unit": "s", "target": target,
-                     **({"ok": r["coverage_s"] <= 60} if target else {})})
+        rows.append(
+            {
+                "measure": f"{tag}: coverage time",
+                "value": round(r["coverage_s"], 2),
+                "unit": "s",
+                "target": target,
+                **({"ok": r["coverage_s"] <= 60} if target else {}),
+            }
+        )
         mem_target = "<= 6,144 MB" if r["nodes"] >= 9_000_000 else ""
-        rows.append({"measure": f"{tag}: peak resident memory during coverage",
-                     "value": round(r["peak_mb"], 0), "unit": "MB", "target": mem_target,
-                     **({"ok": r["peak_mb"] <= 6144} if mem_target else {})})
-        rows.append({"measure": f"{tag}: resident memory before coverage (network, inputs)",
-                     "value": round(r["rss_before_mb"], 0), "unit": "MB"})
-        rows.append({"measure": f"{tag}: peak memory per residential point / per node",
-                     "value": f"{r['peak_mb'] * 1024 / r['people_points']:,.1f} KB / "
-                              f"{r['peak_mb'] * 1024 / r['nodes']:,.2f} KB", "unit": ""})
+        rows.append(
+            {
+                "measure": f"{tag}: peak resident memory during coverage",
+                "value": round(r["peak_mb"], 0),
+                "unit": "MB",
+                "target": mem_target,
+                **({"ok": r["peak_mb"] <= 6144} if mem_target else {}),
+            }
+        )
+        rows.append(
+            {
+                "measure": f"{tag}: resident memory before coverage (network, inputs)",
+                "value": round(r["rss_before_mb"], 0),
+                "unit": "MB",
+            }
+        )
+        rows.append(
+            {
+                "measure": f"{tag}: peak memory per residential point / per node",
+                "value": f"{r['peak_mb'] * 1024 / r['people_points']:,.1f} KB / "
+                f"{r['peak_mb'] * 1024 / r['nodes']:,.2f} KB",
+                "unit": "",
+            }
+        )
         if r["tiles"] in baseline:
-            rows.append({"measure": f"{tag}: before (issue 14's figure)",
-                         "value": baseline[r["tiles"]], "unit": ""})
-        rows.append({"measure": f"{tag}: load average (1 min) at the end",
-                     "value": round(r["load"], 2), "unit": ""})
+            rows.append(
+                {
+                    "measure": f"{tag}: before (issue 14's figure)",
+                    "value": baseline[r["tiles"]],
+                    "unit": "",
+                }
+            )
+        rows.append(
+            {
+                "measure": f"{tag}: load average (1 min) at the end",
+                "value": round(r["load"], 2),
+                "unit": "",
+            }
+        )
     return rows
 
 
@@ -246,12 +304,14 @@ def main(argv: list[str] | None = None) -> None:
         results.append(best)
         print(json.dumps(best), flush=True)
     name = "coverage_scale_checkout" if args.checkout else "coverage_scale"
-    title = ("cnmap.coverage on tiled Birmingham networks" +
-             (f", {args.label}" if args.checkout else " (issue 14)"))
+    title = "cnmap.coverage on tiled Birmingham networks" + (
+        f", {args.label}" if args.checkout else " (issue 14)"
+    )
     notes = [
         "Each size runs in a fresh process; below 3M nodes the best of "
         f"{args.repeat} runs is shown (every run: "
-        + "; ".join(f"{r['tiles']} tiles {r['runs_s']}" for r in results) + " s), 3M nodes "
+        + "; ".join(f"{r['tiles']} tiles {r['runs_s']}" for r in results)
+        + " s), 3M nodes "
         "and above once.",
         "Tiles: copies of the Birmingham walk network 1 km apart, each joined to its "
         "neighbours by one street; the residential points (postcode centroids) and the main "

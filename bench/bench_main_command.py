@@ -36,48 +36,99 @@ STEPS = ("coverage", "tables", "map", "figures")
 def _run(cmd: list[str], env: dict[str, str], out: Path) -> dict[str, Any]:
     load = os.getloadavg()[0]
     t = time.perf_counter()
-    subprocess.run(cmd + ["--out", str(out), "-q"], env=env, check=True, cwd=ROOT,
-                   capture_output=True, text=True)
+    subprocess.run(
+        cmd + ["--out", str(out), "-q"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t
     steps = {s["step"]: s["seconds"] for s in json.loads((out / "run.json").read_text())["steps"]}
     return {"wall": wall, "steps": steps, "load": load}
 
 
-def _series(tag: str, cmd: list[str], env: dict[str, str], repeat: int,
-            main_sh: bool) -> list[dict[str, Any]]:
+def _series(
+    tag: str, cmd: list[str], env: dict[str, str], repeat: int, main_sh: bool
+) -> list[dict[str, Any]]:
     """Cold run(s) then warm runs of one command; returns the table rows."""
     work = Path(tempfile.mkdtemp(prefix="cnmap_bench_main_"))
     env = dict(env, NUMBA_CACHE_DIR=str(work / "numba"))
     rows = []
     if main_sh:
         cold_sh = _run(["bash", "scripts/main.sh"], env, work / "sh")
-        rows.append({"measure": f"{tag}: cold, bash scripts/main.sh (set-up compiles the "
-                                "kernels, then the run)", "value": round(cold_sh["wall"], 2),
-                     "unit": "s", "target": "<= 12 s", "ok": cold_sh["wall"] <= 12.0})
-        rows.append({"measure": f"{tag}: load average (1 min) at its start",
-                     "value": round(cold_sh["load"], 2), "unit": ""})
+        rows.append(
+            {
+                "measure": f"{tag}: cold, bash scripts/main.sh (set-up compiles the "
+                "kernels, then the run)",
+                "value": round(cold_sh["wall"], 2),
+                "unit": "s",
+                "target": "<= 12 s",
+                "ok": cold_sh["wall"] <= 12.0,
+            }
+        )
+        rows.append(
+            {
+                "measure": f"{tag}: load average (1 min) at its start",
+                "value": round(cold_sh["load"], 2),
+                "unit": "",
+            }
+        )
         env = dict(env, NUMBA_CACHE_DIR=str(work / "numba2"))
     cold = _run(cmd, env, work / "cold")
-    rows.append({"measure": f"{tag}: cold, cnmap run alone (compiles the kernels it uses)",
-                 "value": round(cold["wall"], 2), "unit": "s", "target": "<= 12 s",
-                 "ok": cold["wall"] <= 12.0})
-    rows.append({"measure": f"{tag}: load average (1 min) at its start",
-                 "value": round(cold["load"], 2), "unit": ""})
+    rows.append(
+        {
+            "measure": f"{tag}: cold, cnmap run alone (compiles the kernels it uses)",
+            "value": round(cold["wall"], 2),
+            "unit": "s",
+            "target": "<= 12 s",
+            "ok": cold["wall"] <= 12.0,
+        }
+    )
+    rows.append(
+        {
+            "measure": f"{tag}: load average (1 min) at its start",
+            "value": round(cold["load"], 2),
+            "unit": "",
+        }
+    )
     warm = [_run(cmd, env, work / f"warm{i}") for i in range(repeat)]
     walls = [w["wall"] for w in warm]
-    rows.append({"measure": f"{tag}: warm, best / median of {repeat}",
-                 "value": f"{min(walls):.2f} / {statistics.median(walls):.2f}", "unit": "s",
-                 "target": "<= 8 s", "ok": min(walls) <= 8.0})
+    rows.append(
+        {
+            "measure": f"{tag}: warm, best / median of {repeat}",
+            "value": f"{min(walls):.2f} / {statistics.median(walls):.2f}",
+            "unit": "s",
+            "target": "<= 8 s",
+            "ok": min(walls) <= 8.0,
+        }
+    )
     best = min(warm, key=lambda w: w["wall"])
     for step in STEPS:
         vals = [w["steps"].get(step, float("nan")) for w in warm]
-        rows.append({"measure": f"{tag}: warm, step '{step}' (best run / median)",
-                     "value": f"{best['steps'].get(step, float('nan')):.2f} / "
-                              f"{statistics.median(vals):.2f}", "unit": "s"})
-    rows.append({"measure": f"{tag}: load averages (1 min) at the warm runs' starts",
-                 "value": ", ".join(f"{w['load']:.2f}" for w in warm), "unit": ""})
-    rows.append({"measure": f"{tag}: cold run's step 'coverage' (kernels compiled in it)",
-                 "value": round(cold["steps"].get("coverage", float("nan")), 2), "unit": "s"})
+        rows.append(
+            {
+                "measure": f"{tag}: warm, step '{step}' (best run / median)",
+                "value": f"{best['steps'].get(step, float('nan')):.2f} / "
+                f"{statistics.median(vals):.2f}",
+                "unit": "s",
+            }
+        )
+    rows.append(
+        {
+            "measure": f"{tag}: load averages (1 min) at the warm runs' starts",
+            "value": ", ".join(f"{w['load']:.2f}" for w in warm),
+            "unit": "",
+        }
+    )
+    rows.append(
+        {
+            "measure": f"{tag}: cold run's step 'coverage' (kernels compiled in it)",
+            "value": round(cold["steps"].get("coverage", float("nan")), 2),
+            "unit": "s",
+        }
+    )
     return rows
 
 
@@ -93,8 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     cmd = [cnmap, "run", str(ROOT / "configs" / "birmingham.toml")]
     rows: list[dict[str, Any]] = []
     if args.checkout:
-        rows += _series(args.label, cmd, dict(env, PYTHONPATH=args.checkout), args.repeat,
-                        main_sh=False)
+        rows += _series(
+            args.label, cmd, dict(env, PYTHONPATH=args.checkout), args.repeat, main_sh=False
+        )
     rows += _series("now", cmd, env, args.repeat, main_sh=True)
     notes = [
         "cnmap run configs/birmingham.toml (IoD2025, 2021 LSOAs, 446 organisations of 13 "

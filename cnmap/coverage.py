@@ -177,47 +177,68 @@ class CoverageResult:
         m = self.headline_minutes if minutes is None else minutes
         row = self.totals.loc[self.totals[S.MINUTES] == m]
         if row.empty:
-            raise ValidationError(f"minutes={m} is not among this result's thresholds "
-                                  f"{list(self.thresholds)}; run coverage(..., minutes=[..., {m}])")
+            raise ValidationError(
+                f"minutes={m} is not among this result's thresholds "
+                f"{list(self.thresholds)}; run coverage(..., minutes=[..., {m}])"
+            )
         return float(row[S.SHARE_COVERED].iloc[0])
 
-    def catchments(self, minutes: float | None = None, *, per_organisation: bool = False,
-                   buffer_m: float = 50.0, simplify_m: float = 5.0) -> gpd.GeoDataFrame:
+    def catchments(
+        self,
+        minutes: float | None = None,
+        *,
+        per_organisation: bool = False,
+        buffer_m: float = 50.0,
+        simplify_m: float = 5.0,
+    ) -> gpd.GeoDataFrame:
         """Walking catchments of the organisations (reached streets, buffered), for display.
 
         Network mode only: made from the street network by buffering the reached edges, with
         partly reached edges cut at the limit.
         """
         if self.network is None:
-            raise ValidationError("catchments need the street network: this result was computed "
-                                  "in crow-flies mode; use mode='network'")
+            raise ValidationError(
+                "catchments need the street network: this result was computed "
+                "in crow-flies mode; use mode='network'"
+            )
         from cnmap.network import catchments as _catchments
 
         m = self.headline_minutes if minutes is None else minutes
         buffer_m = _check.non_negative_number("buffer_m", buffer_m, unit="metres")
         simplify_m = _check.non_negative_number("simplify_m", simplify_m, unit="metres")
         snapped = self.organisations.loc[self.organisations[S.SNAPPED]]
-        out = _catchments(self.network, snapped.set_index(S.ORG_ID).geometry,
-                          cutoff_m=self.metres(m), per_source=per_organisation,
-                          buffer_m=buffer_m, simplify_m=simplify_m,
-                          max_snap_m=self.parameters.max_snap_m)
+        out = _catchments(
+            self.network,
+            snapped.set_index(S.ORG_ID).geometry,
+            cutoff_m=self.metres(m),
+            per_source=per_organisation,
+            buffer_m=buffer_m,
+            simplify_m=simplify_m,
+            max_snap_m=self.parameters.max_snap_m,
+        )
         out[S.MINUTES] = m
         return out
 
     def summary(self) -> str:
         """A few lines for logs and notebooks."""
-        lines = [f"Coverage ({self.mode}, {self.speed_kmh:g} km/h) of "
-                 f"{self.parameters.population:,.0f} residents by "
-                 f"{int(self.organisations[S.SNAPPED].sum())} organisations:"]
+        lines = [
+            f"Coverage ({self.mode}, {self.speed_kmh:g} km/h) of "
+            f"{self.parameters.population:,.0f} residents by "
+            f"{int(self.organisations[S.SNAPPED].sum())} organisations:"
+        ]
         for _, r in self.totals.iterrows():
-            lines.append(f"  {r[S.MINUTES]:g} min ({r[S.METRES]:,.0f} m): "
-                         f"{r[S.POP_COVERED]:,.0f} people ({r[S.SHARE_COVERED]:.1%})")
+            lines.append(
+                f"  {r[S.MINUTES]:g} min ({r[S.METRES]:,.0f} m): "
+                f"{r[S.POP_COVERED]:,.0f} people ({r[S.SHARE_COVERED]:.1%})"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"CoverageResult({self.mode}, {len(self.lsoas)} LSOAs, {len(self.wards)} wards, "
-                f"minutes={list(self.thresholds)}, speed={self.speed_kmh:g} km/h, "
-                f"{self.share_covered():.1%} within {self.headline_minutes:g} min)")
+        return (
+            f"CoverageResult({self.mode}, {len(self.lsoas)} LSOAs, {len(self.wards)} wards, "
+            f"minutes={list(self.thresholds)}, speed={self.speed_kmh:g} km/h, "
+            f"{self.share_covered():.1%} within {self.headline_minutes:g} min)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,17 +261,27 @@ def _speed(speed_kmh: float | None, persona: str | None) -> tuple[float, str | N
     if persona is not None:
         speeds = _personas()
         if persona not in speeds:
-            raise ValidationError(f"persona={persona!r} is unknown; choose one of {sorted(speeds)} "
-                                  "or give speed_kmh")
+            raise ValidationError(
+                f"persona={persona!r} is unknown; choose one of {sorted(speeds)} or give speed_kmh"
+            )
         if speed is not None and not np.isclose(speed, speeds[persona]):
-            raise ValidationError(f"persona={persona!r} walks at {speeds[persona]} km/h but "
-                                  f"speed_kmh={speed_kmh} was also given; give one of them")
+            raise ValidationError(
+                f"persona={persona!r} walks at {speeds[persona]} km/h but "
+                f"speed_kmh={speed_kmh} was also given; give one of them"
+            )
         return float(speeds[persona]), persona
     return (DEFAULT_SPEED_KMH if speed is None else speed), None
 
 
-def _check_arguments(mode: Any, max_snap_m: Any, network: Any, residents: Any, type_col: Any,
-                     by_type: Any, detour_factor: Any) -> float:
+def _check_arguments(
+    mode: Any,
+    max_snap_m: Any,
+    network: Any,
+    residents: Any,
+    type_col: Any,
+    by_type: Any,
+    detour_factor: Any,
+) -> float:
     """Types and ranges of :func:`coverage`'s other arguments; returns ``max_snap_m``."""
     if not isinstance(mode, str) or mode not in MODES:
         raise ValidationError(f"mode={mode!r} is not one of {MODES}")
@@ -259,12 +290,16 @@ def _check_arguments(mode: Any, max_snap_m: Any, network: Any, residents: Any, t
         from cnmap.network import WalkNetwork
 
         if not isinstance(network, WalkNetwork):
-            raise ValidationError(f"network= must be a walk network from "
-                                  f"cnmap.network.read_walk_network(path), not "
-                                  f"{type(network).__name__}")
+            raise ValidationError(
+                f"network= must be a walk network from "
+                f"cnmap.network.read_walk_network(path), not "
+                f"{type(network).__name__}"
+            )
     if not isinstance(residents, str | gpd.GeoDataFrame):
-        raise ValidationError(f"residents= must be 'postcodes', 'streets', 'centroids' or a "
-                              f"GeoDataFrame of points, not {type(residents).__name__}")
+        raise ValidationError(
+            f"residents= must be 'postcodes', 'streets', 'centroids' or a "
+            f"GeoDataFrame of points, not {type(residents).__name__}"
+        )
     _check.optional_text("type_col", type_col, what="a column name")
     _check.flag("by_type", by_type)
     if detour_factor is not None:
@@ -276,34 +311,43 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
     """A GeoDataFrame (EPSG:27700) with org_id, name, type from an OrganisationTable or frame."""
     gdf = getattr(orgs, "organisations", orgs)
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ValidationError("orgs must be the result of cnmap.read_organisations or a "
-                              f"GeoDataFrame of points, not {type(orgs).__name__}")
+        raise ValidationError(
+            "orgs must be the result of cnmap.read_organisations or a "
+            f"GeoDataFrame of points, not {type(orgs).__name__}"
+        )
     if gdf.crs is None:
         from cnmap.errors import CRSError
 
-        raise CRSError("the organisations GeoDataFrame has no CRS; set it (e.g. "
-                       "gdf.set_crs('EPSG:4326')) or read it with cnmap.read_organisations")
+        raise CRSError(
+            "the organisations GeoDataFrame has no CRS; set it (e.g. "
+            "gdf.set_crs('EPSG:4326')) or read it with cnmap.read_organisations"
+        )
     gdf = gdf.to_crs(S.BNG) if gdf.crs.to_epsg() != 27700 else gdf.copy()
     bad = gdf.geometry.isna() | gdf.geometry.is_empty | (gdf.geom_type != "Point")
     if bad.any():
         rows = list(gdf.index[bad][:5])
-        raise ValidationError(f"organisations at index {rows} have no point geometry; read them "
-                              "with cnmap.read_organisations, which reports such rows as rejected")
+        raise ValidationError(
+            f"organisations at index {rows} have no point geometry; read them "
+            "with cnmap.read_organisations, which reports such rows as rejected"
+        )
     if S.ORG_ID not in gdf.columns:
         gdf[S.ORG_ID] = [f"org{i}" for i in range(len(gdf))]
     gdf[S.ORG_ID] = gdf[S.ORG_ID].astype(str)
     if gdf[S.ORG_ID].duplicated().any():
         dup = gdf.loc[gdf[S.ORG_ID].duplicated(), S.ORG_ID].iloc[0]
-        raise ValidationError(f"organisation id {dup!r} appears twice in column {S.ORG_ID!r}; "
-                              "ids must be unique")
+        raise ValidationError(
+            f"organisation id {dup!r} appears twice in column {S.ORG_ID!r}; ids must be unique"
+        )
     if S.NAME not in gdf.columns:
         gdf[S.NAME] = gdf[S.ORG_ID]
     if type_col == S.ORG_TYPE and type_col not in gdf.columns:
         type_col = None  # the default column is optional: no breakdown by type
     if type_col is not None and type_col not in gdf.columns:
-        raise MissingColumnError(f"type_col={type_col!r} is not a column of the organisations "
-                                 f"(columns: {list(gdf.columns)}); pass type_col=None to skip "
-                                 "coverage by type")
+        raise MissingColumnError(
+            f"type_col={type_col!r} is not a column of the organisations "
+            f"(columns: {list(gdf.columns)}); pass type_col=None to skip "
+            "coverage by type"
+        )
     if type_col is not None:
         t = gdf[type_col].astype(object).where(gdf[type_col].notna(), UNTYPED)
         gdf["_type"] = [_slug(v) for v in t]
@@ -318,8 +362,10 @@ def _check_residents(res: gpd.GeoDataFrame, area: Area) -> None:
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         rows = list(res.index[bad][:5])
-        raise ValidationError(f"residents column 'weight' is missing, not a number or negative "
-                              f"at rows {rows}; give every point a number of people >= 0")
+        raise ValidationError(
+            f"residents column 'weight' is missing, not a number or negative "
+            f"at rows {rows}; give every point a number of people >= 0"
+        )
     for col, frame in ((S.LSOA_CODE, area.lsoas), (S.WARD_CODE, area.wards)):
         if frame is None or col not in frame.columns:
             continue
@@ -327,10 +373,11 @@ def _check_residents(res: gpd.GeoDataFrame, area: Area) -> None:
         if unknown.any():
             rows = list(res.index[unknown][:5])
             vals = list(pd.unique(res[col].to_numpy()[unknown])[:5])
-            raise ValidationError(f"residents column {col!r} has codes {vals} (rows {rows}) that "
-                                  f"are not in area {area.lad_code}; their people would be left out "
-                                  "of the tables: fix the codes or drop those points first")
-
+            raise ValidationError(
+                f"residents column {col!r} has codes {vals} (rows {rows}) that "
+                f"are not in area {area.lad_code}; their people would be left out "
+                "of the tables: fix the codes or drop those points first"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,29 +420,39 @@ def _types_of(og: gpd.GeoDataFrame, type_col: str | None, by_type: bool) -> tupl
     return () if found == [UNTYPED] else tuple(found)
 
 
-def _resident_points(residents: str | gpd.GeoDataFrame, area: Area,
-                     network: WalkNetwork | None) -> tuple[gpd.GeoDataFrame, str]:
+def _resident_points(
+    residents: str | gpd.GeoDataFrame, area: Area, network: WalkNetwork | None
+) -> tuple[gpd.GeoDataFrame, str]:
     """The residential points (EPSG:27700) and how they were made."""
     if not isinstance(residents, gpd.GeoDataFrame):
         edges = network.edge_geometry if network is not None else None
         return residential_points(area, method=residents, edge_geometries=edges), residents
     for col in (S.LSOA_CODE, S.WARD_CODE, S.WEIGHT):
         if col not in residents.columns:
-            raise MissingColumnError(f"residents has no {col!r} column; give residential "
-                                     "points with lsoa_code, ward_code and weight (people)")
+            raise MissingColumnError(
+                f"residents has no {col!r} column; give residential "
+                "points with lsoa_code, ward_code and weight (people)"
+            )
     if residents.crs is None:
         from cnmap.errors import CRSError
 
-        raise CRSError("the residents GeoDataFrame has no CRS; set it (e.g. "
-                       "residents.set_crs('EPSG:27700'))")
+        raise CRSError(
+            "the residents GeoDataFrame has no CRS; set it (e.g. residents.set_crs('EPSG:27700'))"
+        )
     _check_residents(residents, area)
     return residents.to_crs(S.BNG).reset_index(drop=True), "user points"
 
 
-def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
-                            orgs: gpd.GeoDataFrame, *, max_snap_m: float = 500.0,
-                            sample: int = 5000, min_euclid_m: float = 100.0,
-                            seed: int = 0) -> dict[str, float]:
+def calibrate_detour_factor(
+    net: WalkNetwork,
+    residents: gpd.GeoDataFrame,
+    orgs: gpd.GeoDataFrame,
+    *,
+    max_snap_m: float = 500.0,
+    sample: int = 5000,
+    min_euclid_m: float = 100.0,
+    seed: int = 0,
+) -> dict[str, float]:
     """Ratio of walking distance to straight-line distance, measured on the network.
 
     For a random sample of residential points, the walking distance to the nearest
@@ -410,8 +467,11 @@ def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
     from cnmap.network import distance_at_points, distance_to_nearest, snap_points
 
     rng = np.random.default_rng(seed)
-    pts = residents if len(residents) <= sample else residents.iloc[
-        np.sort(rng.choice(len(residents), sample, replace=False))]
+    pts = (
+        residents
+        if len(residents) <= sample
+        else residents.iloc[np.sort(rng.choice(len(residents), sample, replace=False))]
+    )
     S = snap_points(net, orgs.geometry.reset_index(drop=True), max_snap_m=max_snap_m)
     nd = distance_to_nearest(net, S, return_source=True)
     P = snap_points(net, pts.geometry.reset_index(drop=True), max_snap_m=max_snap_m)
@@ -428,20 +488,26 @@ def calibrate_detour_factor(net: WalkNetwork, residents: gpd.GeoDataFrame,
     keep = eu >= min_euclid_m
     ratio = nw[keep] / eu[keep]
     if ratio.size == 0:
-        raise ValidationError("no resident-organisation pair is far enough apart to calibrate a "
-                              "detour factor; give detour_factor explicitly")
-    return {"median": float(np.median(ratio)), "mean": float(ratio.mean()),
-            "p25": float(np.percentile(ratio, 25)), "p75": float(np.percentile(ratio, 75)),
-            "n": float(ratio.size)}
+        raise ValidationError(
+            "no resident-organisation pair is far enough apart to calibrate a "
+            "detour factor; give detour_factor explicitly"
+        )
+    return {
+        "median": float(np.median(ratio)),
+        "mean": float(ratio.mean()),
+        "p25": float(np.percentile(ratio, 25)),
+        "p75": float(np.percentile(ratio, 75)),
+        "n": float(ratio.size),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # the walking searches
 
 
-def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame,
-                   run: _Settings) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
-                                            np.ndarray, SnapCoverage]:
+def _network_walks(
+    net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, SnapCoverage]:
     """Every walk of the residents on the network, snapping each point once.
 
     Three kinds of search: one multi-source search for the nearest organisation; one
@@ -452,9 +518,11 @@ def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFra
     from cnmap.network.snap import snap_points_together
 
     # residents and organisations snapped in one pass over the network, once for every search
-    P, S_ = snap_points_together(net, [res.geometry.reset_index(drop=True),
-                                       orgs.geometry.reset_index(drop=True)],
-                                 max_snap_m=run.max_snap_m)
+    P, S_ = snap_points_together(
+        net,
+        [res.geometry.reset_index(drop=True), orgs.geometry.reset_index(drop=True)],
+        max_snap_m=run.max_snap_m,
+    )
     # a network that does not cover the area: warn above 1 %, refuse above 10 % of residents
     guard = check_snap_coverage(P, res[S.WEIGHT].to_numpy(float), max_snap_m=run.max_snap_m)
     out: dict[str, np.ndarray] = {}
@@ -465,27 +533,31 @@ def _network_walks(net: WalkNetwork, res: gpd.GeoDataFrame, orgs: gpd.GeoDataFra
     return out, P.ok, S_.ok, S_.access_m, guard
 
 
-def _counts_on_network(net: WalkNetwork, S_: SnapResult, P: SnapResult,
-                       orgs: gpd.GeoDataFrame, run: _Settings) -> dict[str, np.ndarray]:
+def _counts_on_network(
+    net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.GeoDataFrame, run: _Settings
+) -> dict[str, np.ndarray]:
     """``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}``: one search per organisation
     at the largest limit answers every limit."""
     from cnmap.network import count_within_limits
 
     groups = orgs["_type"].to_numpy() if run.types else None
-    cnt = count_within_limits(net, S_, limits_m=[run.metres[t] for t in run.thresholds],
-                              groups=groups, points=P)
+    cnt = count_within_limits(
+        net, S_, limits_m=[run.metres[t] for t in run.thresholds], groups=groups, points=P
+    )
     col = {str(g): j for j, g in enumerate(cnt.groups)}
     out: dict[str, np.ndarray] = {}
     for i, t in enumerate(run.thresholds):
         out[S.n_reachable(t)] = cnt.total(i).astype(float)
         for k in run.types:
-            out[S.n_reachable(t, k)] = (cnt.counts[:, i, col[k]].astype(float) if k in col
-                                        else np.zeros(len(P)))
+            out[S.n_reachable(t, k)] = (
+                cnt.counts[:, i, col[k]].astype(float) if k in col else np.zeros(len(P))
+            )
     return out
 
 
-def _nearest_by_type(net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.GeoDataFrame,
-                     run: _Settings) -> dict[str, np.ndarray]:
+def _nearest_by_type(
+    net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.GeoDataFrame, run: _Settings
+) -> dict[str, np.ndarray]:
     """``walk_m_{type}``: the walk to the nearest organisation of each type (no limit), from
     the organisations snapped once."""
     if not run.types:
@@ -496,8 +568,9 @@ def _nearest_by_type(net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.
     return {S.walk_m(k): d[k].to_numpy(float) for k in run.types}
 
 
-def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings,
-                      detour: float) -> dict[str, np.ndarray]:
+def _crow_flies_walks(
+    res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Settings, detour: float
+) -> dict[str, np.ndarray]:
     from scipy.spatial import cKDTree
 
     rxy = np.column_stack([res.geometry.x.to_numpy(), res.geometry.y.to_numpy()])
@@ -529,56 +602,80 @@ def _crow_flies_walks(res: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, run: _Setti
     return out
 
 
-def _walks_on_network(net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
-                      run: _Settings) -> _Walks:
+def _walks_on_network(
+    net: WalkNetwork, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame, run: _Settings
+) -> _Walks:
     """Network mode: walks, and the organisations' snapping (columns added to ``og``)."""
     frame, res_ok, org_ok, org_access, guard = _network_walks(net, res, og, run)
     quality: list[dict[str, Any]] = []
     if guard.note:
         quality.append({"what": "network coverage", "id": "", "detail": guard.note})
     for i in np.flatnonzero(~org_ok):
-        quality.append({"what": "organisation not placed", "id": og[S.ORG_ID].iat[i],
-                        "detail": f"{og[S.NAME].iat[i]!s}: farther than {run.max_snap_m:g} m "
-                                  "from any walkable street"})
+        quality.append(
+            {
+                "what": "organisation not placed",
+                "id": og[S.ORG_ID].iat[i],
+                "detail": f"{og[S.NAME].iat[i]!s}: farther than {run.max_snap_m:g} m "
+                "from any walkable street",
+            }
+        )
     n_bad = int((~res_ok).sum())
     if n_bad:
-        quality.append({"what": "residential points not placed", "id": "",
-                        "detail": f"{n_bad} points ({res[S.WEIGHT].to_numpy()[~res_ok].sum():,.0f} "
-                                  f"people) farther than {run.max_snap_m:g} m from any walkable "
-                                  "street; counted as not covered"})
+        quality.append(
+            {
+                "what": "residential points not placed",
+                "id": "",
+                "detail": f"{n_bad} points ({res[S.WEIGHT].to_numpy()[~res_ok].sum():,.0f} "
+                f"people) farther than {run.max_snap_m:g} m from any walkable "
+                "street; counted as not covered",
+            }
+        )
     og[S.SNAP_DISTANCE_M] = org_access
     og[S.SNAPPED] = org_ok
     return _Walks(frame=frame, placed=res_ok, quality=quality, snap_coverage=guard.to_dict())
 
 
-def _walks_crow_flies(net: WalkNetwork | None, res: gpd.GeoDataFrame, og: gpd.GeoDataFrame,
-                      run: _Settings, detour_factor: float | None) -> _Walks:
+def _walks_crow_flies(
+    net: WalkNetwork | None,
+    res: gpd.GeoDataFrame,
+    og: gpd.GeoDataFrame,
+    run: _Settings,
+    detour_factor: float | None,
+) -> _Walks:
     """Crow-flies mode: straight line x a detour factor (given, or calibrated on ``net``)."""
     detour_info = None
     if detour_factor is None:
         if net is None:
-            raise ValidationError("mode='crow_flies' needs detour_factor=... (walking distance "
-                                  "/ straight-line distance), or network=... to calibrate it")
+            raise ValidationError(
+                "mode='crow_flies' needs detour_factor=... (walking distance "
+                "/ straight-line distance), or network=... to calibrate it"
+            )
         detour_info = calibrate_detour_factor(net, res, og, max_snap_m=run.max_snap_m)
         detour = detour_info["median"]
     else:
         detour = float(detour_factor)
         if not np.isfinite(detour) or detour < 1.0:
-            raise ValidationError(f"detour_factor={detour_factor!r} must be >= 1 (walking is "
-                                  "never shorter than the straight line)")
+            raise ValidationError(
+                f"detour_factor={detour_factor!r} must be >= 1 (walking is "
+                "never shorter than the straight line)"
+            )
     frame = _crow_flies_walks(res, og, run, detour)
     og[S.SNAP_DISTANCE_M] = 0.0
     og[S.SNAPPED] = True
-    return _Walks(frame=frame, placed=np.ones(len(res), dtype=bool), quality=[],
-                  detour=detour, detour_info=detour_info)
+    return _Walks(
+        frame=frame,
+        placed=np.ones(len(res), dtype=bool),
+        quality=[],
+        detour=detour,
+        detour_info=detour_info,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # per-resident results and tables
 
 
-def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings,
-                  area: Area) -> pd.DataFrame:
+def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings, area: Area) -> pd.DataFrame:
     """One row per residential point: weight, placed, walks, covered within each limit and
     the LSOA's IMD decile (when the area has deciles)."""
     W = walks.frame
@@ -595,14 +692,21 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings,
     plan: list[tuple[str, str, Callable[[], Any]]] = [
         (S.LSOA_CODE, "o", lambda: res[S.LSOA_CODE].to_numpy()),
         (S.WARD_CODE, "o", lambda: res[S.WARD_CODE].to_numpy()),
-        (S.WEIGHT, "f", lambda: res[S.WEIGHT].to_numpy(float)), (S.PLACED, "b", lambda: placed),
-        (S.WALK_M, "f", lambda: walk_m), (S.WALK_MIN, "f", as_float(walk_m, per_min))]
+        (S.WEIGHT, "f", lambda: res[S.WEIGHT].to_numpy(float)),
+        (S.PLACED, "b", lambda: placed),
+        (S.WALK_M, "f", lambda: walk_m),
+        (S.WALK_MIN, "f", as_float(walk_m, per_min)),
+    ]
     for t, m in run.metres.items():
-        plan += [(S.n_reachable(t), "f", as_float(W[S.n_reachable(t)])),
-                 (S.covered(t), "b", within(walk_m, m))]
+        plan += [
+            (S.n_reachable(t), "f", as_float(W[S.n_reachable(t)])),
+            (S.covered(t), "b", within(walk_m, m)),
+        ]
         for k in run.types:
-            plan += [(S.covered(t, k), "b", within(W[S.walk_m(k)], m)),
-                     (S.n_reachable(t, k), "f", as_float(W[S.n_reachable(t, k)]))]
+            plan += [
+                (S.covered(t, k), "b", within(W[S.walk_m(k)], m)),
+                (S.n_reachable(t, k), "f", as_float(W[S.n_reachable(t, k)])),
+            ]
     plan += [(S.walk_min(k), "f", as_float(W[S.walk_m(k)], per_min)) for k in run.types]
     if S.IMD_DECILE in area.lsoas.columns:
         dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
@@ -627,15 +731,18 @@ def _columnar_frame(n: int, plan: Sequence[tuple[str, str, Callable[[], Any]]]) 
     for i, p in enumerate(plan):
         if p[1] == "o":
             col = pd.Series(p[2]())
-            values = col.array if not isinstance(col.dtype, np.dtype) else \
-                col.to_numpy().reshape(1, -1)
+            values = (
+                col.array if not isinstance(col.dtype, np.dtype) else col.to_numpy().reshape(1, -1)
+            )
             blocks.append((values, np.array([i], dtype=np.intp)))
-    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n),
-                                        columns=pd.Index([p[0] for p in plan]))
+    return create_dataframe_from_blocks(
+        blocks, index=pd.RangeIndex(n), columns=pd.Index([p[0] for p in plan])
+    )
 
 
-def _tables(R: pd.DataFrame, area: Area, run: _Settings
-            ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
+def _tables(
+    R: pd.DataFrame, area: Area, run: _Settings
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
     """Coverage by LSOA (the area's LSOA table plus the figures), by ward and by IMD decile
     (empty without deciles): the per-resident columns are read once for the three tables."""
     keys = {S.LSOA_CODE: R[S.LSOA_CODE].to_numpy(), S.WARD_CODE: R[S.WARD_CODE].to_numpy()}
@@ -645,13 +752,20 @@ def _tables(R: pd.DataFrame, area: Area, run: _Settings
     figs = coverage_figures_by(R, keys, run.thresholds, run.types)
     base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == S.POPULATION])
     lsoas = base.merge(figs[S.LSOA_CODE], left_on=S.LSOA_CODE, right_index=True, how="left")
-    wbase = area.wards[[c for c in area.wards.columns
-                        if c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)]]
+    wbase = area.wards[
+        [c for c in area.wards.columns if c in (S.WARD_CODE, S.WARD_NAME, S.GEOMETRY)]
+    ]
     wards = wbase.merge(figs[S.WARD_CODE], left_on=S.WARD_CODE, right_index=True, how="left")
-    deciles = (_decile_table(figs[S.IMD_DECILE], area) if has_deciles
-               else pd.DataFrame(columns=[S.IMD_DECILE]))
-    return (gpd.GeoDataFrame(lsoas, geometry=S.GEOMETRY, crs=area.lsoas.crs),
-            gpd.GeoDataFrame(wards, geometry=S.GEOMETRY, crs=area.wards.crs), deciles)
+    deciles = (
+        _decile_table(figs[S.IMD_DECILE], area)
+        if has_deciles
+        else pd.DataFrame(columns=[S.IMD_DECILE])
+    )
+    return (
+        gpd.GeoDataFrame(lsoas, geometry=S.GEOMETRY, crs=area.lsoas.crs),
+        gpd.GeoDataFrame(wards, geometry=S.GEOMETRY, crs=area.wards.crs),
+        deciles,
+    )
 
 
 def _decile_table(deciles: pd.DataFrame, area: Area) -> pd.DataFrame:
@@ -664,39 +778,63 @@ def _decile_table(deciles: pd.DataFrame, area: Area) -> pd.DataFrame:
 def _totals(R: pd.DataFrame, run: _Settings) -> pd.DataFrame:
     """One row per time limit for the whole area."""
     total_pop = float(R[S.WEIGHT].sum())
-    totals = pd.DataFrame({
-        S.MINUTES: list(run.thresholds),
-        S.METRES: [run.metres[t] for t in run.thresholds],
-        S.POPULATION: total_pop,
-        S.POP_COVERED: [float(R[S.WEIGHT][R[S.covered(t)]].sum()) for t in run.thresholds],
-    })
+    totals = pd.DataFrame(
+        {
+            S.MINUTES: list(run.thresholds),
+            S.METRES: [run.metres[t] for t in run.thresholds],
+            S.POPULATION: total_pop,
+            S.POP_COVERED: [float(R[S.WEIGHT][R[S.covered(t)]].sum()) for t in run.thresholds],
+        }
+    )
     totals[S.SHARE_COVERED] = totals[S.POP_COVERED] / total_pop
     fin = np.isfinite(R[S.WALK_MIN].to_numpy(float))
     w_fin = R[S.WEIGHT].to_numpy(float)[fin]
     # NaN when nobody reaches any organisation (e.g. none is within max_snap_m of a street)
-    totals[S.MEAN_WALK_MIN] = (float(np.average(R[S.WALK_MIN].to_numpy(float)[fin],
-                                                weights=w_fin))
-                               if w_fin.sum() > 0 else np.nan)
+    totals[S.MEAN_WALK_MIN] = (
+        float(np.average(R[S.WALK_MIN].to_numpy(float)[fin], weights=w_fin))
+        if w_fin.sum() > 0
+        else np.nan
+    )
     return totals
 
 
-def _record(run: _Settings, R: pd.DataFrame, resident_method: str, og: gpd.GeoDataFrame,
-            walks: _Walks, area: Area, network: WalkNetwork | None,
-            type_col: str | None) -> CoverageParams:
+def _record(
+    run: _Settings,
+    R: pd.DataFrame,
+    resident_method: str,
+    og: gpd.GeoDataFrame,
+    walks: _Walks,
+    area: Area,
+    network: WalkNetwork | None,
+    type_col: str | None,
+) -> CoverageParams:
     """The parameters recorded with the result."""
     return CoverageParams(
-        mode=run.mode, minutes=run.thresholds, speed_kmh=run.speed_kmh, persona=run.persona,
-        metres=tuple(run.metres[t] for t in run.thresholds), max_snap_m=run.max_snap_m,
-        residents=resident_method, n_residential_points=int(len(R)),
-        population=float(R[S.WEIGHT].sum()), type_col=type_col if run.types else None,
-        organisation_types=run.types, n_organisations=int(len(og)),
+        mode=run.mode,
+        minutes=run.thresholds,
+        speed_kmh=run.speed_kmh,
+        persona=run.persona,
+        metres=tuple(run.metres[t] for t in run.thresholds),
+        max_snap_m=run.max_snap_m,
+        residents=resident_method,
+        n_residential_points=int(len(R)),
+        population=float(R[S.WEIGHT].sum()),
+        type_col=type_col if run.types else None,
+        organisation_types=run.types,
+        n_organisations=int(len(og)),
         n_organisations_placed=int(og[S.SNAPPED].sum()),
         detour_factor=None if run.mode == "network" else walks.detour,
         detour_calibration=walks.detour_info,
-        lad_code=area.lad_code, lsoa_vintage=area.lsoa_vintage, iod=area.iod,
-        network=None if network is None else {
+        lad_code=area.lad_code,
+        lsoa_vintage=area.lsoa_vintage,
+        iod=area.iod,
+        network=None
+        if network is None
+        else {
             "source": getattr(network.report, "source", None),
-            "n_nodes": network.n_nodes, "n_edges": network.n_edges},
+            "n_nodes": network.n_nodes,
+            "n_edges": network.n_edges,
+        },
         snap_coverage=walks.snap_coverage,
     )
 
@@ -705,23 +843,40 @@ def _record(run: _Settings, R: pd.DataFrame, resident_method: str, og: gpd.GeoDa
 # the public function
 
 
-def _settings(orgs: Any, area: Area, minutes: float | Iterable[float], speed_kmh: float | None,
-              persona: str | None, network: WalkNetwork | None, mode: str, max_snap_m: float,
-              type_col: str | None, by_type: bool) -> tuple[_Settings, gpd.GeoDataFrame]:
+def _settings(
+    orgs: Any,
+    area: Area,
+    minutes: float | Iterable[float],
+    speed_kmh: float | None,
+    persona: str | None,
+    network: WalkNetwork | None,
+    mode: str,
+    max_snap_m: float,
+    type_col: str | None,
+    by_type: bool,
+) -> tuple[_Settings, gpd.GeoDataFrame]:
     """Checked settings and the organisations frame (with its ``_type`` column)."""
     thresholds = _as_minutes(minutes)
     speed, persona_used = _speed(speed_kmh, persona)
     if mode == "network" and network is None:
-        raise ValidationError("mode='network' needs network=...: load one with "
-                              "cnmap.network.read_walk_network(path), or use mode='crow_flies' "
-                              "with a detour_factor")
+        raise ValidationError(
+            "mode='network' needs network=...: load one with "
+            "cnmap.network.read_walk_network(path), or use mode='crow_flies' "
+            "with a detour_factor"
+        )
     metres = {t: float(t) * speed * 1000.0 / 60.0 for t in thresholds}
     og = _organisations_frame(orgs, type_col if by_type else None)
     if len(og) == 0:
         raise ValidationError("there are no organisations: coverage needs at least one point")
-    run = _Settings(mode=mode, thresholds=thresholds, metres=metres, speed_kmh=speed,
-                    persona=persona_used, types=_types_of(og, type_col, by_type),
-                    max_snap_m=max_snap_m)
+    run = _Settings(
+        mode=mode,
+        thresholds=thresholds,
+        metres=metres,
+        speed_kmh=speed,
+        persona=persona_used,
+        types=_types_of(og, type_col, by_type),
+        max_snap_m=max_snap_m,
+    )
     return run, og
 
 
@@ -781,10 +936,12 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
     -------
     CoverageResult
     """
-    max_snap_m = _check_arguments(mode, max_snap_m, network, residents, type_col, by_type,
-                                  detour_factor)
-    run, og = _settings(orgs, area, minutes, speed_kmh, persona, network, mode, max_snap_m,
-                        type_col, by_type)
+    max_snap_m = _check_arguments(
+        mode, max_snap_m, network, residents, type_col, by_type, detour_factor
+    )
+    run, og = _settings(
+        orgs, area, minutes, speed_kmh, persona, network, mode, max_snap_m, type_col, by_type
+    )
     res, resident_method = _resident_points(residents, area, network)
     if mode == "network":
         assert network is not None
@@ -795,14 +952,23 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
     lsoas, wards, deciles = _tables(R, area, run)
     params = _record(run, R, resident_method, og, walks, area, network, type_col)
     result = CoverageResult(
-        thresholds=run.thresholds, speed_kmh=run.speed_kmh, mode=mode, lsoas=lsoas, wards=wards,
-        deciles=deciles, totals=_totals(R, run),
-        organisations=gpd.GeoDataFrame(og.drop(columns="_type").assign(type_slug=og["_type"]),
-                                       geometry=S.GEOMETRY, crs=S.BNG),
+        thresholds=run.thresholds,
+        speed_kmh=run.speed_kmh,
+        mode=mode,
+        lsoas=lsoas,
+        wards=wards,
+        deciles=deciles,
+        totals=_totals(R, run),
+        organisations=gpd.GeoDataFrame(
+            og.drop(columns="_type").assign(type_slug=og["_type"]), geometry=S.GEOMETRY, crs=S.BNG
+        ),
         # the per-resident blocks as they are: copying them would double the memory
         residents=gpd.GeoDataFrame(R, geometry=res.geometry.values, crs=res.crs, copy=False),
         quality=pd.DataFrame(walks.quality, columns=["what", "id", "detail"]),
-        params=params.as_dict(), sources=area.sources, types=run.types, area=area,
+        params=params.as_dict(),
+        sources=area.sources,
+        types=run.types,
+        area=area,
         network=network if mode == "network" else None,
     )
     log.info("%s", result.summary())
