@@ -71,6 +71,10 @@ def warm_kernels() -> float:
     reach_matrix(net, S, P, cutoff_m=300.0)
     catchments(net, S, cutoff_m=300.0)
     catchments(net, S, cutoff_m=300.0, per_source=True)
+    # the nearest-segment grid that snaps networks of a million edges and more
+    from cnmap.network.snap import _locate_by_grid
+
+    _locate_by_grid(net, np.column_stack([net.x[:5] + 3.0, net.y[:5] + 2.0]), 500.0)
     return time.perf_counter() - t
 
 
