@@ -379,9 +379,10 @@ def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp
             )
             assert p.page.title().startswith("Birmingham: ")
             headline = p.page.locator(".cnmap-headline").inner_text()
+            # the run names what its lists are (the configuration's labels)
             assert headline.startswith(
                 f"{share:.1f}% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) "
-                f"of {n_pts} organisations."
+                f"of {n_pts} warm spaces, report organisations and food banks."
             ), headline
             assert p.page.locator(".cnmap-story li[data-cnmap-i]").count() == n_thin
             p.page.wait_for_timeout(500)
