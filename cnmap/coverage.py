@@ -537,7 +537,8 @@ def _counts_on_network(
     net: WalkNetwork, S_: SnapResult, P: SnapResult, orgs: gpd.GeoDataFrame, run: _Settings
 ) -> dict[str, np.ndarray]:
     """``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}``: one search per organisation
-    at the largest limit answers every limit."""
+    at the largest limit answers every limit. Integer counts (views of the counts array):
+    they become floats column by column in the residents table."""
     from cnmap.network import count_within_limits
 
     groups = orgs["_type"].to_numpy() if run.types else None
@@ -547,10 +548,10 @@ def _counts_on_network(
     col = {str(g): j for j, g in enumerate(cnt.groups)}
     out: dict[str, np.ndarray] = {}
     for i, t in enumerate(run.thresholds):
-        out[S.n_reachable(t)] = cnt.total(i).astype(float)
+        out[S.n_reachable(t)] = cnt.total(i)
         for k in run.types:
             out[S.n_reachable(t, k)] = (
-                cnt.counts[:, i, col[k]].astype(float) if k in col else np.zeros(len(P))
+                cnt.counts[:, i, col[k]] if k in col else np.zeros(len(P), dtype=np.int32)
             )
     return out
 
