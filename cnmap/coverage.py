@@ -406,7 +406,7 @@ class _Walks:
     """Walks of every residential point: ``frame`` has ``walk_m``, ``walk_m_{type}``,
     ``n_reachable_{T}min`` and ``n_reachable_{T}min_{type}`` (one array each)."""
 
-    frame: Mapping[str, np.ndarray]
+    frame: dict[str, np.ndarray]
     placed: np.ndarray
     quality: list[dict[str, Any]]
     detour: float | None = None
@@ -950,6 +950,7 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
     else:
         walks = _walks_crow_flies(network, res, og, run, detour_factor)
     R = _per_resident(res, walks, run, area)
+    walks.frame.clear()  # every walk is in R now: the counts and distances are let go
     lsoas, wards, deciles = _tables(R, area, run)
     params = _record(run, R, resident_method, og, walks, area, network, type_col)
     result = CoverageResult(
