@@ -137,7 +137,7 @@ NORTHING = "northing"
 SOURCE_ROW = "source_row"  # 1-based row number in the input file (header = row 0)
 COORD_SOURCE = "coord_source"  # "latlon", "bng", "postcode", "address_postcode", "geometry"
 REASON = "reason"
-SITE = "site"  # 1, 2, ... for the sites of one input row (a MultiPoint feature); see cnmap.io
+SITE = "site"  # 1, 2, ... for the sites of one input row (a MultiPoint feature); see cnmap.organisations
 OPENING_HOURS = "opening_hours"
 TYPE_SLUG = "type_slug"  # the normalised type of a coverage result's organisation
 SNAPPED = "snapped"  # placed on the street network
