@@ -17,7 +17,7 @@ import pandas as pd
 
 from cnmap import columns as C
 from cnmap import schema as S
-from cnmap.aggregate import group_sums
+from cnmap.aggregate import coverage_figures
 
 __all__ = [
     "aggregate",
@@ -39,42 +39,9 @@ def aggregate(
     ``share_covered_{T}min``, ``mean_reachable_{T}min``, ``mean_walk_min``,
     ``median_walk_min`` and, per type, ``share_covered_{T}min_{type}``,
     ``mean_reachable_{T}min_{type}``, ``mean_walk_min_{type}`` (see docs/coverage.md).
-    The sums are :func:`cnmap.aggregate.group_sums`'s, as in :func:`cnmap.coverage.coverage`.
+    The figures are :func:`cnmap.aggregate.coverage_figures`, as in :func:`cnmap.coverage.coverage`.
     """
-    people: dict[str, np.ndarray] = {S.POP_UNPLACED: ~res[S.PLACED].to_numpy(bool)}
-    per_person: dict[str, np.ndarray] = {}
-    for t in thresholds:
-        for k in (None, *types):
-            people[S.covered(t, k)] = res[S.covered(t, k)].to_numpy(bool)
-            per_person[S.n_reachable(t, k)] = res[S.n_reachable(t, k)].to_numpy(float)
-    walks = {S.walk_min(k): res[S.walk_min(k)].to_numpy(float) for k in (None, *types)}
-    sums = group_sums(
-        res[key].to_numpy(),
-        res[S.WEIGHT].to_numpy(float),
-        people=people,
-        per_person=per_person,
-        means=walks,
-        medians={S.WALK_MIN: walks[S.WALK_MIN]},
-    )
-    cols: dict[str, Any] = {
-        S.POPULATION: sums.population,
-        S.POP_UNPLACED: sums.people(S.POP_UNPLACED),
-    }
-    for t in thresholds:
-        cols[S.pop_covered(t)] = sums.people(S.covered(t))
-        cols[S.share_covered(t)] = sums.share(S.covered(t))
-        cols[S.mean_reachable(t)] = sums.per_person(S.n_reachable(t))
-    cols[S.MEAN_WALK_MIN] = sums.mean(S.WALK_MIN)
-    cols[S.MEDIAN_WALK_MIN] = sums.median(S.WALK_MIN)
-    for t in thresholds:
-        for k in types:
-            cols[S.share_covered(t, k)] = sums.share(S.covered(t, k))
-            cols[S.mean_reachable(t, k)] = sums.per_person(S.n_reachable(t, k))
-    for k in types:
-        cols[S.mean_walk_min(k)] = sums.mean(S.walk_min(k))
-    out = pd.DataFrame(cols, index=sums.index)
-    out.index.name = key
-    return out
+    return coverage_figures(res, key, thresholds, types)
 
 
 def stat_columns(thresholds: Sequence[int | float], types: Sequence[str] = ()) -> list[str]:
