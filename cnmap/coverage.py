@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
-import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -256,21 +254,9 @@ def _as_minutes(minutes: float | Iterable[float]) -> tuple[int | float, ...]:
 
 
 def _speed(speed_kmh: float | None, persona: str | None) -> tuple[float, str | None]:
-    persona = _check.optional_text("persona", persona, what="a walking persona name")
-    speed = None if speed_kmh is None else _check.speed_kmh("speed_kmh", speed_kmh)
-    if persona is not None:
-        speeds = _personas()
-        if persona not in speeds:
-            raise ValidationError(
-                f"persona={persona!r} is unknown; choose one of {sorted(speeds)} or give speed_kmh"
-            )
-        if speed is not None and not np.isclose(speed, speeds[persona]):
-            raise ValidationError(
-                f"persona={persona!r} walks at {speeds[persona]} km/h but "
-                f"speed_kmh={speed_kmh} was also given; give one of them"
-            )
-        return float(speeds[persona]), persona
-    return (DEFAULT_SPEED_KMH if speed is None else speed), None
+    from cnmap.network.speeds import resolve_speed  # lazily: the network package loads numba
+
+    return resolve_speed(speed_kmh, persona)
 
 
 def _check_arguments(
@@ -975,14 +961,3 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
     )
     log.info("%s", result.summary())
     return result
-
-
-# ``cnmap.coverage`` is both this module and its main function: importing the module makes
-# Python set the package attribute ``cnmap.coverage`` to the module, so the module itself is
-# made callable (``cnmap.coverage(orgs, area, ...)`` calls :func:`coverage`).
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> CoverageResult:
-        return coverage(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -39,3 +39,18 @@ def test_speed_errors() -> None:
         cn.metres_for_minutes(15, 0)
     with pytest.raises(ValidationError, match="minutes must be >= 0"):
         cn.metres_for_minutes(-1, 4.8)
+
+
+def test_resolve_speed_from_a_speed_or_a_persona() -> None:
+    from cnmap.network.speeds import resolve_speed
+
+    assert resolve_speed(None, None) == (4.8, None)
+    assert resolve_speed(3.0, None) == (3.0, None)
+    assert resolve_speed(None, "less_mobile") == (2.7, "less_mobile")
+    assert resolve_speed(3.3, "older") == (3.3, "older")  # the same speed twice is fine
+    with pytest.raises(ValidationError, match="persona='jogger' is unknown"):
+        resolve_speed(None, "jogger")
+    with pytest.raises(ValidationError, match="walks at 3.3 km/h but speed_kmh=5"):
+        resolve_speed(5, "older")
+    with pytest.raises(ValidationError, match="speed_kmh"):
+        resolve_speed(-1.0, None)

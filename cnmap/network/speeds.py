@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from cnmap import _check
 from cnmap.errors import ValidationError
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_SPEED_KMH",
     "metres_for_minutes",
     "minutes_for_metres",
+    "resolve_speed",
     "walking_speed",
 ]
 
@@ -69,6 +71,52 @@ def walking_speed(speed: float | str) -> float:
     if not np.isfinite(s) or s <= 0:
         raise ValidationError(f"speed_kmh must be a positive number of km/h, got {speed!r}")
     return s
+
+
+def resolve_speed(speed_kmh: float | None, persona: str | None) -> tuple[float, str | None]:
+    """The walking speed of a run from its ``speed_kmh`` and ``persona`` arguments.
+
+    Parameters
+    ----------
+    speed_kmh
+        A speed in km/h, or None for the persona's (or :data:`DEFAULT_SPEED_KMH`).
+    persona
+        A name in :data:`WALKING_SPEEDS`, or None.
+
+    Returns
+    -------
+    tuple of float and str or None
+        The speed in km/h and the persona used (None when the speed was given or defaulted).
+
+    Raises
+    ------
+    ValidationError
+        For a speed that is not a positive number of km/h, an unknown persona, or a persona
+        and a different speed given together.
+
+    Examples
+    --------
+    >>> resolve_speed(None, "older")
+    (3.3, 'older')
+    >>> resolve_speed(None, None)
+    (4.8, None)
+    """
+    persona = _check.optional_text("persona", persona, what="a walking persona name")
+    speed = None if speed_kmh is None else _check.speed_kmh("speed_kmh", speed_kmh)
+    if persona is None:
+        return (DEFAULT_SPEED_KMH if speed is None else speed), None
+    if persona not in WALKING_SPEEDS:
+        raise ValidationError(
+            f"persona={persona!r} is unknown; choose one of {sorted(WALKING_SPEEDS)} or give "
+            "speed_kmh"
+        )
+    known = float(WALKING_SPEEDS[persona])
+    if speed is not None and not np.isclose(speed, known):
+        raise ValidationError(
+            f"persona={persona!r} walks at {known} km/h but "
+            f"speed_kmh={speed_kmh} was also given; give one of them"
+        )
+    return known, persona
 
 
 def metres_for_minutes(minutes: float | np.ndarray, speed_kmh: float | str) -> float | np.ndarray:

@@ -114,7 +114,7 @@ class Scenario:
     source: Path | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        from cnmap.coverage import _speed
+        from cnmap.network.speeds import resolve_speed  # lazily: the network loads numba
 
         where = f"scenario {self.name!r}"
         if not isinstance(self.name, str) or not self.name.strip():
@@ -125,7 +125,7 @@ class Scenario:
                 "OrganisationTable or a GeoDataFrame"
             )
         object.__setattr__(self, "minutes", _check.minutes_tuple("minutes", self.minutes))
-        _speed(self.speed_kmh, self.persona)  # raises on an unknown persona or a conflict
+        resolve_speed(self.speed_kmh, self.persona)  # raises on an unknown persona or a conflict
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise ValidationError(f"{where}: mode={self.mode!r} is not one of {MODES}")
         try:
