@@ -232,73 +232,15 @@ class OrganisationsRead:
     notes: dict[str, tuple[str, ...]]
 
 
-def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
-    """The file's ``type`` fills blank types (in place)."""
-    if fill is None:
-        return
-    if C.ORG_TYPE not in g.columns:
-        g[C.ORG_TYPE] = fill
-    else:
-        g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
-
-
-def _source_table(
-    src: OrganisationSource, area: Any
-) -> tuple[Any, dict[str, Any], tuple[str, ...], int | None]:
-    """What read_organisations reads for ``src``: the file, or the list prepared from it
-    (:mod:`cnmap.org_lists`); the reader options; the preparation notes; the file's rows."""
-    opts = dict(src.options)
-    if src.type_col:
-        opts["type_col"] = src.type_col
-    if not src.prepared:
-        return src.path, opts, (), None
-    from cnmap.org_lists import FILE_OPTIONS, prepare_list
-
-    prepared = prepare_list(
-        src.path,
-        label=f"organisations file {src.path} ({src.label})",
-        columns=src.columns,
-        keep=src.keep,
-        area_postcodes_only=src.area_postcodes_only,
-        options=opts,
-        area=area,
-    )
-    for key in FILE_OPTIONS:
-        opts.pop(key, None)
-    return prepared.frame, opts, prepared.notes, prepared.n_file_rows
-
-
 def _read_source(
     i: int, src: OrganisationSource, area: Any
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], tuple[str, ...]]:
-    from cnmap.io import read_organisations
+    """File ``i`` of the run (:func:`cnmap.organisations.sources.read_organisation_source`,
+    ids prefixed by ``i``): its organisations, rejected rows, summary row and notes."""
+    from cnmap.organisations.sources import read_organisation_source
 
-    if not src.path.is_file():
-        raise ValidationError(
-            f"organisations file {src.path} ({src.label}) does not exist or is "
-            "not a file; check the path in the configuration"
-        )
-    table_in, opts, prep_notes, file_rows = _source_table(src, area)
-    table = read_organisations(table_in, area=area, **opts)
-    g = table.organisations.copy()
-    _fill_type(g, src.type)
-    g[C.ORG_ID] = [f"{i}-{v}" for v in g[C.ORG_ID].astype(str)]
-    g.insert(0, "dataset", src.label)
-    rej = table.rejected.copy()
-    rej.insert(0, "dataset", src.label)
-    rej.insert(1, "file", str(src.path))
-    notes = prep_notes + tuple(str(n) for n in getattr(table, "notes", ()))
-    row = {
-        "dataset": src.label,
-        "file": str(src.path),
-        "rows": table.n_input,
-        "matched": table.n_matched,
-        "rejected": table.n_rejected,
-        "match_rate": table.match_rate,
-        "notes": "; ".join(notes),
-        "file_rows": table.n_input if file_rows is None else file_rows,
-    }
-    return g, rej, row, notes
+    read = read_organisation_source(src, area, prefix=f"{i}-")
+    return read.organisations, read.rejected, read.summary, read.notes
 
 
 def read_organisation_files(sources: Sequence[OrganisationSource], area: Any) -> OrganisationsRead:

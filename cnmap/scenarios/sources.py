@@ -4,8 +4,9 @@
 one GeoDataFrame in EPSG:27700 and the rows rejected on reading. A file
 (:class:`cnmap.config.OrganisationSource`, or a path) is read by
 :func:`cnmap.organisations.read_organisations` with the area, exactly as ``cnmap run`` reads
-it (:func:`read_source`: the same reader options, prepared lists, type filling, ``dataset``
-column and rejected rows); with several items, ids are prefixed by the item's position
+it (:func:`read_source`, over the one reader
+:func:`cnmap.organisations.sources.read_organisation_source`: the same reader options, prepared
+lists, type filling, ``dataset`` column and rejected rows); with several items, ids are prefixed by the item's position
 (``1-…``, ``2-…``) so that they stay unique.
 """
 
@@ -47,44 +48,11 @@ def describe(orgs: Any) -> Any:
     return repr(orgs)
 
 
-def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
-    """The file's ``type`` fills blank types (in place)."""
-    if fill is None:
-        return
-    if S.ORG_TYPE not in g.columns:
-        g[S.ORG_TYPE] = fill
-    else:
-        g[S.ORG_TYPE] = g[S.ORG_TYPE].astype(object).where(g[S.ORG_TYPE].notna(), fill)
-
-
-def _source_input(src: OrganisationSource, area: Area | None) -> tuple[Any, dict[str, Any]]:
-    """What the reader reads for ``src`` (the file, or the list prepared from it:
-    :mod:`cnmap.org_lists`) and the reader options."""
-    opts = dict(src.options)
-    if src.type_col:
-        opts["type_col"] = src.type_col
-    if not src.prepared:
-        return src.path, opts
-    from cnmap.org_lists import FILE_OPTIONS, prepare_list
-
-    prepared = prepare_list(
-        src.path,
-        label=f"organisations file {src.path} ({src.label})",
-        columns=src.columns,
-        keep=src.keep,
-        area_postcodes_only=src.area_postcodes_only,
-        options=opts,
-        area=area,
-    )
-    for key in FILE_OPTIONS:
-        opts.pop(key, None)
-    return prepared.frame, opts
-
-
 def read_source(
     src: OrganisationSource, area: Area | None, *, prefix: str = ""
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Read one organisations file as ``cnmap run`` does.
+    """Read one organisations file as ``cnmap run`` does
+    (:func:`cnmap.organisations.sources.read_organisation_source`).
 
     Parameters
     ----------
@@ -101,24 +69,13 @@ def read_source(
         The placed organisations (EPSG:27700, ``dataset`` = the file's label first) and the
         rejected rows (with ``dataset`` and ``file``).
     """
-    from cnmap.organisations import read_organisations
+    from cnmap.organisations.sources import read_organisation_source
 
-    if not src.path.is_file():
-        raise ValidationError(
-            f"organisations file {src.path} ({src.label}) does not exist or is "
-            "not a file; check the path in the configuration"
-        )
-    table_in, opts = _source_input(src, area)
-    table = read_organisations(table_in, area=area, **opts)
-    g = table.organisations.copy()
-    _fill_type(g, src.type)
-    g[S.ORG_ID] = [f"{prefix}{v}" for v in g[S.ORG_ID].astype(str)]
-    g.insert(0, "dataset", src.label)
-    rej = table.rejected.copy()
-    rej.insert(0, "dataset", src.label)
-    rej.insert(1, "file", str(src.path))
-    orgs = gpd.GeoDataFrame(pd.concat([g], ignore_index=True), geometry="geometry", crs=S.BNG)
-    return orgs, pd.concat([rej], ignore_index=True)
+    read = read_organisation_source(src, area, prefix=prefix)
+    orgs = gpd.GeoDataFrame(
+        pd.concat([read.organisations], ignore_index=True), geometry="geometry", crs=S.BNG
+    )
+    return orgs, pd.concat([read.rejected], ignore_index=True)
 
 
 def _table_item(
