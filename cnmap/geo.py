@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import NamedTuple, cast
+from typing import NamedTuple, TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A GeoDataFrame or a GeoSeries (the reprojection helpers return what they are given).
+GeoT = TypeVar("GeoT", gpd.GeoDataFrame, gpd.GeoSeries)
 
 _POINT_TYPES = {"Point"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
@@ -81,26 +84,55 @@ def check_same_crs(**frames: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
             )
 
 
-def to_bng(gdf: gpd.GeoDataFrame, *, name: str | None = None) -> gpd.GeoDataFrame:
+def to_bng(gdf: GeoT, *, name: str | None = None) -> GeoT:
     """Return a copy of ``gdf`` in British National Grid (EPSG:27700).
+
+    The one reprojection to British National Grid of the package: every metric computation
+    (distances, areas, buffers) runs on its result.
 
     Parameters
     ----------
     gdf
-        A GeoDataFrame (or GeoSeries) with a CRS.
+        A GeoDataFrame or GeoSeries with a CRS.
     name
         How to call the frame in error messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or geopandas.GeoSeries
+        A copy (also when ``gdf`` is already in EPSG:27700); ``gdf`` is not modified.
 
     Raises
     ------
     CRSError
         If ``gdf`` has no CRS (a missing CRS is never guessed).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> pt = gpd.GeoSeries([Point(-1.8904, 52.4862)], crs="EPSG:4326")  # Birmingham
+    >>> b = to_bng(pt)
+    >>> b.crs.to_epsg(), int(round(b.x.iloc[0], -2)), int(round(b.y.iloc[0], -2))
+    (27700, 407500, 287600)
     """
     return _to(gdf, BNG, _name(name, "gdf"))
 
 
-def to_wgs84(gdf: gpd.GeoDataFrame, *, name: str | None = None) -> gpd.GeoDataFrame:
+def to_wgs84(gdf: GeoT, *, name: str | None = None) -> GeoT:
     """Return a copy of ``gdf`` in longitude/latitude (EPSG:4326), for web maps only.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame or GeoSeries with a CRS.
+    name
+        How to call the frame in error messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or geopandas.GeoSeries
+        A copy; ``gdf`` is not modified.
 
     Raises
     ------
@@ -110,7 +142,7 @@ def to_wgs84(gdf: gpd.GeoDataFrame, *, name: str | None = None) -> gpd.GeoDataFr
     return _to(gdf, WGS84, _name(name, "gdf"))
 
 
-def _to(gdf: gpd.GeoDataFrame, crs: str, label: str) -> gpd.GeoDataFrame:
+def _to(gdf: GeoT, crs: str, label: str) -> GeoT:
     if gdf.crs is None:
         raise CRSError(
             f"{label} has no coordinate reference system, so it cannot be reprojected to {crs}; "

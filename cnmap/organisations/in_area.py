@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from cnmap import columns as C
+from cnmap.geo import to_bng
 from cnmap.organisations.cells import area_name
 
 __all__ = ["AreaCheck", "area_codes", "check_area"]
@@ -49,7 +50,7 @@ def check_area(
         ``inside`` and ``far`` per row, and the ``outside_area`` message of the far rows.
     """
     n = len(placed)
-    boundary = area.boundary.to_crs(C.BNG).geometry.union_all()
+    boundary = to_bng(area.boundary, name="area.boundary").geometry.union_all()
     inside = np.zeros(n, dtype=bool)
     inside[placed] = shapely.intersects_xy(boundary, x[placed], y[placed])
     out_idx = np.flatnonzero(placed & ~inside)

@@ -10,6 +10,7 @@ them in order and keeps each row's first location and first failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from cnmap import columns as C
+from cnmap.geo import to_bng, to_wgs84
 from cnmap.organisations.cells import fmt_coord, grouped_thousands, has_shape, short, show, to_float
 from cnmap.organisations.postcodes import (
     STATUS_MALFORMED,
@@ -204,6 +206,56 @@ def _placed_bng(e: np.ndarray, n_: np.ndarray, ok: np.ndarray) -> Coords:
 
 
 @dataclass(frozen=True)
+class _Grid:
+    """How a coordinate pair of one kind is checked and placed."""
+
+    #: reason code per row (``""`` when plausible): :func:`check_latlon` or :func:`check_bng`
+    check: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    #: lat, lon, x, y of the rows placed: :func:`_placed_latlon` or :func:`_placed_bng`
+    place: Callable[[np.ndarray, np.ndarray, np.ndarray], Coords]
+
+
+_DEGREES = _Grid(check_latlon, _placed_latlon)  # (latitude, longitude)
+_METRES = _Grid(check_bng, _placed_bng)  # (easting, northing)
+
+
+def _locate_pair(
+    a: np.ndarray,
+    b: np.ndarray,
+    rows: np.ndarray,
+    grid: _Grid,
+    message: Callable[[int, str], str],
+    failed: tuple[np.ndarray, np.ndarray],
+    notes: tuple[str, ...] = (),
+) -> Location:
+    """The skeleton of the coordinate locators: check the pairs of ``rows``, place the
+    plausible ones, and fail the others with ``message(row, code)``.
+
+    Parameters
+    ----------
+    a, b
+        The pair's values per row (latitude/longitude, or easting/northing).
+    rows
+        Rows with both values to check.
+    grid
+        The kind of pair (:data:`_DEGREES` or :data:`_METRES`).
+    message
+        The failure message of a row, from its position and reason code.
+    failed
+        Reason codes and messages of failures found before (copied, then completed).
+    notes
+        Remarks about the source as a whole.
+    """
+    check = grid.check(a, b)
+    good = rows & (check == "")
+    code, text = failed[0].copy(), failed[1].copy()
+    for i in np.flatnonzero(rows & (check != "")):
+        code[i] = check[i]
+        text[i] = message(int(i), str(check[i]))
+    return Location(good, *grid.place(a, b, good), code, text, notes)
+
+
+@dataclass(frozen=True)
 class _Pair:
     """A coordinate column pair as numbers, and the rows that are not numbers or half blank."""
 
@@ -265,15 +317,12 @@ def locate_latlon(
     """
     pair = _numeric_pair(lat, lon, names, candidates, "decimal degrees")
     la, lo = pair.a, pair.b
-    check = check_latlon(la, lo)
-    good = pair.both & (check == "")
-    code, text = pair.code, pair.text
-    for i in np.flatnonzero(pair.both & (check != "")):
-        code[i] = check[i]
-        text[i] = f"{names[0]}={fmt_coord(la[i])}, {names[1]}={fmt_coord(lo[i])}: " + latlon_hint(
-            str(check[i]), names[0], names[1]
-        )
-    return Location(good, *_placed_latlon(la, lo, good), code, text)
+
+    def message(i: int, code: str) -> str:
+        where = f"{names[0]}={fmt_coord(la[i])}, {names[1]}={fmt_coord(lo[i])}"
+        return f"{where}: {latlon_hint(code, names[0], names[1])}"
+
+    return _locate_pair(la, lo, pair.both, _DEGREES, message, (pair.code, pair.text))
 
 
 def _thousands_note(
@@ -328,15 +377,12 @@ def locate_bng(
     pair = _numeric_pair(easting, northing, names, candidates, "metres")
     notes = _thousands_note((easting, northing), names, candidates, source_row, label)
     e, no = pair.a, pair.b
-    check = check_bng(e, no)
-    good = pair.both & (check == "")
-    code, text = pair.code, pair.text
-    for i in np.flatnonzero(pair.both & (check != "")):
-        code[i] = check[i]
-        text[i] = f"{names[0]}={fmt_coord(e[i])}, {names[1]}={fmt_coord(no[i])}: " + _bng_hint(
-            e[i], no[i]
-        )
-    return Location(good, *_placed_bng(e, no, good), code, text, notes)
+
+    def message(i: int, code: str) -> str:
+        where = f"{names[0]}={fmt_coord(e[i])}, {names[1]}={fmt_coord(no[i])}"
+        return f"{where}: {_bng_hint(e[i], no[i])}"
+
+    return _locate_pair(e, no, pair.both, _METRES, message, (pair.code, pair.text), notes)
 
 
 def _points(
@@ -359,38 +405,31 @@ def _geographic(gg: gpd.GeoSeries, present: np.ndarray, crs: Any) -> Location:
     """Place points given in a geographic CRS (checked as latitude/longitude)."""
     n = len(present)
     crs_name = crs.to_string()
-    if not crs.equals(C.WGS84):
-        gg = gg.to_crs(C.WGS84)
+    gg = to_wgs84(gg, name="geometry")
     glon, glat = _nan(n), _nan(n)
     glon[present], glat[present] = gg.x.to_numpy(), gg.y.to_numpy()
-    check = check_latlon(glat, glon)
-    good = present & (check == "")
-    code, text = _blank_codes(n)
-    for i in np.flatnonzero(present & (check != "")):
-        code[i] = check[i]
-        text[i] = (
-            f"geometry POINT ({fmt_coord(glon[i])} {fmt_coord(glat[i])}) ({crs_name}): "
-            + latlon_hint(str(check[i]), "geometry", "geometry")
-        )
-    return Location(good, *_placed_latlon(glat, glon, good), code, text)
+
+    def message(i: int, code: str) -> str:
+        where = f"geometry POINT ({fmt_coord(glon[i])} {fmt_coord(glat[i])}) ({crs_name})"
+        return f"{where}: {latlon_hint(code, 'geometry', 'geometry')}"
+
+    return _locate_pair(glat, glon, present, _DEGREES, message, _blank_codes(n))
 
 
 def _projected(gg: gpd.GeoSeries, present: np.ndarray, crs_name: str) -> Location:
     """Place points given in a projected CRS (reprojected to EPSG:27700 and checked)."""
     n = len(present)
-    gb = gg.to_crs(C.BNG)
+    gb = to_bng(gg, name="geometry")
     ge, gn = _nan(n), _nan(n)
     ge[present], gn[present] = gb.x.to_numpy(), gb.y.to_numpy()
-    check = check_bng(ge, gn)
-    good = present & (check == "")
-    code, text = _blank_codes(n)
-    for i in np.flatnonzero(present & (check != "")):
-        code[i] = check[i]
-        text[i] = (
+
+    def message(i: int, code: str) -> str:
+        return (
             f"geometry ({fmt_coord(ge[i])}, {fmt_coord(gn[i])}) in EPSG:27700 lies outside "
             f"Great Britain; check the layer's CRS ({crs_name})"
         )
-    return Location(good, *_placed_bng(ge, gn, good), code, text)
+
+    return _locate_pair(ge, gn, present, _METRES, message, _blank_codes(n))
 
 
 def locate_geometry(geometry: gpd.GeoSeries, candidates: np.ndarray, *, label: str) -> Location:

@@ -29,6 +29,7 @@ from scipy import sparse
 
 from cnmap import schema as S
 from cnmap.errors import CRSError, MissingColumnError, ValidationError
+from cnmap.geo import to_bng
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnmap.coverage import CoverageResult
@@ -623,7 +624,7 @@ def _candidate_frame(
         raise ValidationError("there are no candidate sites")
     if cand.crs is None:
         raise CRSError("the candidates have no CRS; set it (e.g. .set_crs('EPSG:4326'))")
-    cand = cand.to_crs(S.BNG).reset_index(drop=True)
+    cand = to_bng(cand, name="candidates").reset_index(drop=True)
     for col, what in ((id_col, "id_col"), (name_col, "name_col")):
         if col is not None and col not in cand.columns:
             raise MissingColumnError(

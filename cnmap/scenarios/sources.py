@@ -23,6 +23,7 @@ import pandas as pd
 from cnmap import schema as S
 from cnmap.config import OrganisationSource
 from cnmap.errors import ValidationError
+from cnmap.geo import to_bng
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnmap.area import Area
@@ -102,7 +103,7 @@ def _table_item(
             else pd.Series([f"org{j}" for j in range(len(g))], index=g.index)
         )
         g[S.ORG_ID] = [f"{i}-{v}" for v in ids]
-    return (g.to_crs(S.BNG) if g.crs is not None else g), rejected
+    return (to_bng(g) if g.crs is not None else g), rejected
 
 
 def _read_item(
