@@ -476,65 +476,12 @@ def apportion(
         For absent, non-numeric or missing count values, duplicate ids, or non-polygon
         geometries.
     """
-    check_same_crs(polygons=polygons, lsoas=lsoas)
-    if not polygons.crs.is_projected:
-        raise CRSError(
-            f"apportion needs areas in metres but the data are in {polygons.crs.to_string()}; "
-            f"reproject both frames with cnmap.geo.to_bng(...)"
-        )
     columns = list(columns)
-    _require(lsoas, [lsoa_col, *columns], "lsoas")
-    if lsoas[lsoa_col].duplicated().any():
-        dups = sorted(lsoas.loc[lsoas[lsoa_col].duplicated(), lsoa_col].astype(str).unique())
-        raise ValidationError(f"lsoas has duplicate codes in {lsoa_col!r}: {dups[:20]}")
-    for col in columns:
-        if not pd.api.types.is_numeric_dtype(lsoas[col]):
-            raise ValidationError(
-                f"lsoas column {col!r} is not numeric (dtype {lsoas[col].dtype}); convert it "
-                f"with pd.to_numeric before apportioning"
-            )
-        if lsoas[col].isna().any():
-            bad = lsoas.loc[lsoas[col].isna(), lsoa_col].astype(str).tolist()
-            raise ValidationError(
-                f"lsoas column {col!r} is missing for LSOA(s) {bad[:20]}; fill or drop them "
-                f"explicitly first"
-            )
-    if id_col is None:
-        pid_name = "polygon_id"
-        pid = pd.Series(polygons.index.to_numpy(), index=polygons.index)
-    else:
-        _require(polygons, [id_col], "polygons", "; pass id_col=None to use the index")
-        pid_name = id_col
-        pid = polygons[id_col]
-    if pid.duplicated().any():
-        dups = pid[pid.duplicated()].astype(str).unique().tolist()
-        raise ValidationError(f"polygons have duplicate ids ({pid_name}): {dups[:20]}")
+    _check_apportion_inputs(polygons, lsoas, columns, lsoa_col)
+    pid_name, pid = _polygon_ids(polygons, id_col)
     for label, frame in (("polygons", polygons), ("lsoas", lsoas)):
-        g = np.asarray(frame.geometry.values)
-        ok = shapely.get_type_id(g) == shapely.GeometryType.POLYGON
-        ok |= shapely.get_type_id(g) == shapely.GeometryType.MULTIPOLYGON
-        if not ok.all():
-            rows = frame.index[~ok][:10].tolist()
-            raise ValidationError(
-                f"{label} has missing or non-polygon geometries at rows {rows}; apportion "
-                f"needs (Multi)Polygons"
-            )
-
-    poly_geoms = np.asarray(polygons.geometry.values)
-    lsoa_geoms = np.asarray(lsoas.geometry.values)
-    poly_pos, lsoa_pos = lsoas.sindex.query(poly_geoms, predicate="intersects")
-    inter = shapely.intersection(poly_geoms[poly_pos], lsoa_geoms[lsoa_pos])
-    overlap = shapely.area(inter)
-    lsoa_area = shapely.area(lsoa_geoms)
-    zero = lsoa_area <= 0
-    if zero.any():
-        raise ValidationError(
-            f"lsoas has zero-area polygons: {lsoas.loc[zero, lsoa_col].astype(str).tolist()[:20]}"
-        )
-    keep = overlap > 0
-    poly_pos, lsoa_pos, overlap = poly_pos[keep], lsoa_pos[keep], overlap[keep]
-    share = overlap / lsoa_area[lsoa_pos]
-
+        _check_polygonal(frame, label)
+    poly_pos, lsoa_pos, overlap, share = _overlaps(polygons, lsoas, lsoa_col)
     shares = pd.DataFrame(
         {
             pid_name: pid.to_numpy()[poly_pos],
@@ -553,18 +500,106 @@ def apportion(
     for col in columns:
         table[col] = np.bincount(poly_pos, weights=shares[col].to_numpy(), minlength=n)
     table["n_lsoas"] = np.bincount(poly_pos, minlength=n)
+    lsoa_allocation = _lsoa_allocation(lsoas[lsoa_col], lsoa_pos, share, lsoa_col)
+    log.info("apportion: %d polygons, %d overlaps, columns %s", n, len(shares), columns)
+    return Apportionment(table=table, shares=shares, lsoa_allocation=lsoa_allocation)
 
-    allocated = np.bincount(lsoa_pos, weights=share, minlength=len(lsoas))
-    lsoa_allocation = pd.DataFrame(
-        {lsoa_col: lsoas[lsoa_col].to_numpy(), "share_allocated": allocated}
-    )
+
+def _check_apportion_inputs(
+    polygons: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame, columns: list[str], lsoa_col: str
+) -> None:
+    """CRS (shared, projected), LSOA codes (unique) and counts (numeric, complete) of
+    :func:`apportion`'s inputs; raises naming the rows and the fix."""
+    check_same_crs(polygons=polygons, lsoas=lsoas)
+    if not polygons.crs.is_projected:
+        raise CRSError(
+            f"apportion needs areas in metres but the data are in {polygons.crs.to_string()}; "
+            f"reproject both frames with cnmap.geo.to_bng(...)"
+        )
+    _require(lsoas, [lsoa_col, *columns], "lsoas")
+    if lsoas[lsoa_col].duplicated().any():
+        dups = sorted(lsoas.loc[lsoas[lsoa_col].duplicated(), lsoa_col].astype(str).unique())
+        raise ValidationError(f"lsoas has duplicate codes in {lsoa_col!r}: {dups[:20]}")
+    for col in columns:
+        _check_count_column(lsoas, col, lsoa_col)
+
+
+def _check_count_column(lsoas: pd.DataFrame, col: str, lsoa_col: str) -> None:
+    """A count column to apportion: numeric, no missing value."""
+    if not pd.api.types.is_numeric_dtype(lsoas[col]):
+        raise ValidationError(
+            f"lsoas column {col!r} is not numeric (dtype {lsoas[col].dtype}); convert it "
+            f"with pd.to_numeric before apportioning"
+        )
+    if lsoas[col].isna().any():
+        bad = lsoas.loc[lsoas[col].isna(), lsoa_col].astype(str).tolist()
+        raise ValidationError(
+            f"lsoas column {col!r} is missing for LSOA(s) {bad[:20]}; fill or drop them "
+            f"explicitly first"
+        )
+
+
+def _check_polygonal(frame: gpd.GeoDataFrame, label: str) -> None:
+    """Every geometry of ``frame`` a (Multi)Polygon."""
+    g = np.asarray(frame.geometry.values)
+    ok = shapely.get_type_id(g) == shapely.GeometryType.POLYGON
+    ok |= shapely.get_type_id(g) == shapely.GeometryType.MULTIPOLYGON
+    if not ok.all():
+        rows = frame.index[~ok][:10].tolist()
+        raise ValidationError(
+            f"{label} has missing or non-polygon geometries at rows {rows}; apportion "
+            f"needs (Multi)Polygons"
+        )
+
+
+def _polygon_ids(polygons: gpd.GeoDataFrame, id_col: str | None) -> tuple[str, pd.Series]:
+    """The target polygons' id column name and ids (unique): ``id_col``, or the index as
+    ``polygon_id``."""
+    if id_col is None:
+        pid_name = "polygon_id"
+        pid = pd.Series(polygons.index.to_numpy(), index=polygons.index)
+    else:
+        _require(polygons, [id_col], "polygons", "; pass id_col=None to use the index")
+        pid_name = id_col
+        pid = polygons[id_col]
+    if pid.duplicated().any():
+        dups = pid[pid.duplicated()].astype(str).unique().tolist()
+        raise ValidationError(f"polygons have duplicate ids ({pid_name}): {dups[:20]}")
+    return pid_name, pid
+
+
+def _overlaps(
+    polygons: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame, lsoa_col: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every (polygon, LSOA) pair that overlaps with a positive area: polygon positions, LSOA
+    positions, overlap in m² and share of the LSOA's area."""
+    poly_geoms = np.asarray(polygons.geometry.values)
+    lsoa_geoms = np.asarray(lsoas.geometry.values)
+    poly_pos, lsoa_pos = lsoas.sindex.query(poly_geoms, predicate="intersects")
+    inter = shapely.intersection(poly_geoms[poly_pos], lsoa_geoms[lsoa_pos])
+    overlap = shapely.area(inter)
+    lsoa_area = shapely.area(lsoa_geoms)
+    zero = lsoa_area <= 0
+    if zero.any():
+        raise ValidationError(
+            f"lsoas has zero-area polygons: {lsoas.loc[zero, lsoa_col].astype(str).tolist()[:20]}"
+        )
+    keep = overlap > 0
+    poly_pos, lsoa_pos, overlap = poly_pos[keep], lsoa_pos[keep], overlap[keep]
+    return poly_pos, lsoa_pos, overlap, overlap / lsoa_area[lsoa_pos]
+
+
+def _lsoa_allocation(
+    codes: pd.Series, lsoa_pos: np.ndarray, share: np.ndarray, lsoa_col: str
+) -> pd.DataFrame:
+    """The share of each LSOA allocated to the polygons (logged where it is not 1)."""
+    allocated = np.bincount(lsoa_pos, weights=share, minlength=len(codes))
     off = np.abs(allocated - 1.0) > 1e-6
     if off.any():
         log.info(
             "apportion: %d of %d LSOAs are not fully tiled by the polygons (outside or "
             "overlapping); see lsoa_allocation",
             int(off.sum()),
-            len(lsoas),
+            len(codes),
         )
-    log.info("apportion: %d polygons, %d overlaps, columns %s", n, len(shares), columns)
-    return Apportionment(table=table, shares=shares, lsoa_allocation=lsoa_allocation)
+    return pd.DataFrame({lsoa_col: codes.to_numpy(), "share_allocated": allocated})

@@ -429,68 +429,18 @@ def open_during(
         ``"unparsed"``) and ``hours_problem`` (the parser's message). ``.attrs["params"]``
         records every parameter.
     """
-    _check_choice("require", require, REQUIRES)
-    _check_choice("weeks", weeks, WEEKS)
-    _check_choice("rules", rules, RULES)
-    if not isinstance(reference_start, dt.date) or reference_start.weekday() != 0:
-        raise ValidationError(
-            f"reference_start={reference_start!r} must be a date that is a "
-            "Monday, e.g. datetime.date(2024, 1, 8)"
-        )
-    if int(n_weeks) < 1:
-        raise ValidationError(f"n_weeks={n_weeks!r} must be at least 1")
+    _check_open_arguments(require, weeks, rules, reference_start, n_weeks)
     w = parse_window(window)
-    gdf = getattr(orgs, "organisations", orgs)
-    if not isinstance(gdf, pd.DataFrame):
-        raise ValidationError(
-            "orgs must be the result of cnmap.read_organisations or a "
-            f"(Geo)DataFrame, not {type(orgs).__name__}"
-        )
+    gdf = _organisations_frame(orgs)
     col = _hours_column(gdf, hours_col)
     _engine()
-    raw = gdf[col]
-    text = raw.astype(object).where(raw.notna(), None)
-    text = pd.Series(
-        [None if v is None or not str(v).strip() else str(v).strip() for v in text],
-        index=gdf.index,
-        dtype=object,
-    )
-    cache: dict[str, tuple[bool, float, str]] = {}
+    text = _hours_text(gdf[col])
     win_week = [w.week_intervals(k) for k in range(int(n_weeks))]
-    for expr in pd.unique(text.dropna()):
-        try:
-            iv = weekly_open_intervals(
-                expr, rules=rules, reference_start=reference_start, n_weeks=int(n_weeks)
-            )
-        except ValidationError as exc:
-            cache[expr] = (False, float("nan"), str(exc))
-            continue
-        per_week, mins = [], []
-        for wi in win_week:
-            ov = [_overlap(iv, int(a), int(b)) for a, b in wi]
-            mins.append(sum(ov))
-            if require == "any":
-                per_week.append(sum(ov) > 0)
-            else:
-                per_week.append(all(o == int(b - a) for o, (a, b) in zip(ov, wi, strict=True)))
-        is_open = all(per_week) if weeks == "every" else any(per_week)
-        cache[expr] = (bool(is_open), float(np.mean(mins)), "")
-    status = np.full(len(gdf), "missing", dtype=object)
-    problem = np.full(len(gdf), "", dtype=object)
-    opened = pd.array([pd.NA] * len(gdf), dtype="boolean")
-    minutes = np.full(len(gdf), np.nan)
-    for i, v in enumerate(text.to_numpy()):
-        if v is None:
-            problem[i] = f"no opening hours in column {col!r}"
-            continue
-        o, m, err = cache[v]
-        if err:
-            status[i] = "unparsed"
-            problem[i] = err
-        else:
-            status[i] = "ok"
-            opened[i] = o
-            minutes[i] = m
+    cache = {
+        expr: _open_in(expr, win_week, require, weeks, rules, reference_start)
+        for expr in pd.unique(text.dropna())
+    }
+    status, problem, opened, minutes = _row_answers(text, cache, col)
     out = gdf.copy()
     out["open_in_window"] = opened
     out["open_minutes_window"] = minutes
@@ -511,27 +461,122 @@ def open_during(
         "n_unparsed": int((status == "unparsed").sum()),
     }
     out.attrs["params"] = params
+    _log_open(params, len(out))
+    return out
+
+
+def _check_open_arguments(
+    require: str, weeks: str, rules: str, reference_start: dt.date, n_weeks: int
+) -> None:
+    """The choices and reference weeks of :func:`open_during`."""
+    _check_choice("require", require, REQUIRES)
+    _check_choice("weeks", weeks, WEEKS)
+    _check_choice("rules", rules, RULES)
+    if not isinstance(reference_start, dt.date) or reference_start.weekday() != 0:
+        raise ValidationError(
+            f"reference_start={reference_start!r} must be a date that is a "
+            "Monday, e.g. datetime.date(2024, 1, 8)"
+        )
+    if int(n_weeks) < 1:
+        raise ValidationError(f"n_weeks={n_weeks!r} must be at least 1")
+
+
+def _organisations_frame(orgs: Any) -> pd.DataFrame:
+    """The organisations' frame of a :func:`cnmap.read_organisations` result or a frame."""
+    gdf = getattr(orgs, "organisations", orgs)
+    if not isinstance(gdf, pd.DataFrame):
+        raise ValidationError(
+            "orgs must be the result of cnmap.read_organisations or a "
+            f"(Geo)DataFrame, not {type(orgs).__name__}"
+        )
+    return gdf
+
+
+def _hours_text(raw: pd.Series) -> pd.Series:
+    """The opening hours as stripped text (None where missing or blank)."""
+    text = raw.astype(object).where(raw.notna(), None)
+    return pd.Series(
+        [None if v is None or not str(v).strip() else str(v).strip() for v in text],
+        index=raw.index,
+        dtype=object,
+    )
+
+
+def _open_in(
+    expr: str,
+    win_week: list[np.ndarray],
+    require: str,
+    weeks: str,
+    rules: str,
+    reference_start: dt.date,
+) -> tuple[bool, float, str]:
+    """Whether ``expr`` opens in the window (per :func:`open_during`'s ``require`` and
+    ``weeks``), its mean minutes open in the window per week, and the parser's message
+    (``""`` when it parsed; then the first two are False and NaN)."""
+    try:
+        iv = weekly_open_intervals(
+            expr, rules=rules, reference_start=reference_start, n_weeks=len(win_week)
+        )
+    except ValidationError as exc:
+        return False, float("nan"), str(exc)
+    per_week, mins = [], []
+    for wi in win_week:
+        ov = [_overlap(iv, int(a), int(b)) for a, b in wi]
+        mins.append(sum(ov))
+        if require == "any":
+            per_week.append(sum(ov) > 0)
+        else:
+            per_week.append(all(o == int(b - a) for o, (a, b) in zip(ov, wi, strict=True)))
+    is_open = all(per_week) if weeks == "every" else any(per_week)
+    return bool(is_open), float(np.mean(mins)), ""
+
+
+def _row_answers(
+    text: pd.Series, cache: dict[str, tuple[bool, float, str]], col: str
+) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+    """Per row: hours status, problem, open in the window (nullable) and minutes open."""
+    n = len(text)
+    status = np.full(n, "missing", dtype=object)
+    problem = np.full(n, "", dtype=object)
+    opened = pd.array([pd.NA] * n, dtype="boolean")
+    minutes = np.full(n, np.nan)
+    for i, v in enumerate(text.to_numpy()):
+        if v is None:
+            problem[i] = f"no opening hours in column {col!r}"
+            continue
+        o, m, err = cache[v]
+        if err:
+            status[i] = "unparsed"
+            problem[i] = err
+        else:
+            status[i] = "ok"
+            opened[i] = o
+            minutes[i] = m
+    return status, problem, opened, minutes
+
+
+def _log_open(params: dict[str, Any], n: int) -> None:
+    """Warn about organisations without usable hours; log the count open."""
     n_unknown = int(params["n_missing"]) + int(params["n_unparsed"])
     if n_unknown:
         log.warning(
             "open_during: %d of %d organisations have no usable opening hours in %r "
             "(%d missing, %d unparsed); see hours_status",
             n_unknown,
-            len(out),
-            col,
+            n,
+            params["hours_col"],
             params["n_missing"],
             params["n_unparsed"],
         )
     log.info(
         "open_during %s (require=%s, weeks=%s, rules=%s): %d of %d open",
-        w.label,
-        require,
-        weeks,
-        rules,
+        params["window"],
+        params["require"],
+        params["weeks"],
+        params["rules"],
         params["n_open"],
-        len(out),
+        n,
     )
-    return out
 
 
 def coverage_at(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
