@@ -442,37 +442,11 @@ def summarise(
     t = _iod.read_iod(table, edition=edition)
     ed = int(t.attrs["iod_edition"])
     n = _national_n(t, ed, n_lsoas)
-
     groups, group_name = _groups(t, by, original_columns)
-    codes_, uniques = pd.factorize(groups, sort=True)
-    codes = np.asarray(codes_, dtype="int64")
-    n_groups = len(uniques)
+    g, uniques = _grouping(groups)
     pops, pop_source = _populations(t)
-
-    g = _Grouping(codes, n_groups, np.bincount(codes, minlength=n_groups).astype("int64"))
-    out: dict[str, np.ndarray] = {"n_lsoas": g.sizes}
-    left_out: dict[str, str] = {}
-    if "pop_total" in pops:
-        out["population"] = np.bincount(codes, weights=pops["pop_total"], minlength=n_groups)
-    else:
-        left_out["population"] = "no total population column (pop_total)"
-
-    if domains is None:
-        domains = [d for d in _iod.DOMAINS if any(f"{d}_{m}" in t.columns for m in _iod.MEASURES)]
-    if not domains:
-        raise MissingColumnError(
-            "summarise: the table has no score, rank or decile column of any IoD index "
-            f"(columns: {original_columns[:10]}). Give IoD File 7 columns."
-        )
-    for d in domains:
-        pop_col = _iod.DOMAIN_POPULATION[d] if population_weights == "domain" else "pop_total"
-        out_d, left_d = _domain_measures(t, d, pops.get(pop_col), pop_col, g, n)
-        out.update(out_d)
-        left_out.update(left_d)
-    out_s, left_s = _scale_measures(t, pops, domains, g)
-    out.update(out_s)
-    left_out.update(left_s)
-
+    domains = _chosen_domains(t, domains, original_columns)
+    out, left_out = _all_measures(t, pops, domains, population_weights, g, n)
     result, measure_cols = _summary_frame(out, domains, pd.Index(uniques, name=group_name))
     result.attrs = {
         "iod_edition": ed,
@@ -492,13 +466,63 @@ def summarise(
         )
     logger.info(
         "summarise: %d groups, %d LSOAs, %d measures (IoD%d, N=%d)",
-        n_groups,
+        g.n_groups,
         len(t),
         len(measure_cols),
         ed,
         n,
     )
     return result
+
+
+def _grouping(groups: Any) -> tuple[_Grouping, pd.Index]:
+    """Each LSOA's group number (groups sorted) and the groups."""
+    codes_, uniques = pd.factorize(groups, sort=True)
+    codes = np.asarray(codes_, dtype="int64")
+    n_groups = len(uniques)
+    sizes = np.bincount(codes, minlength=n_groups).astype("int64")
+    return _Grouping(codes, n_groups, sizes), uniques
+
+
+def _chosen_domains(
+    t: pd.DataFrame, domains: Sequence[str] | None, original_columns: list[str]
+) -> Sequence[str]:
+    """The indices to summarise: ``domains``, or every index with a column in ``t``."""
+    if domains is None:
+        domains = [d for d in _iod.DOMAINS if any(f"{d}_{m}" in t.columns for m in _iod.MEASURES)]
+    if not domains:
+        raise MissingColumnError(
+            "summarise: the table has no score, rank or decile column of any IoD index "
+            f"(columns: {original_columns[:10]}). Give IoD File 7 columns."
+        )
+    return domains
+
+
+def _all_measures(
+    t: pd.DataFrame,
+    pops: dict[str, np.ndarray],
+    domains: Sequence[str],
+    population_weights: str,
+    g: _Grouping,
+    n: int,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every group's LSOA count, population and measures, and the reason for each measure
+    left out."""
+    out: dict[str, np.ndarray] = {"n_lsoas": g.sizes}
+    left_out: dict[str, str] = {}
+    if "pop_total" in pops:
+        out["population"] = np.bincount(g.codes, weights=pops["pop_total"], minlength=g.n_groups)
+    else:
+        left_out["population"] = "no total population column (pop_total)"
+    for d in domains:
+        pop_col = _iod.DOMAIN_POPULATION[d] if population_weights == "domain" else "pop_total"
+        out_d, left_d = _domain_measures(t, d, pops.get(pop_col), pop_col, g, n)
+        out.update(out_d)
+        left_out.update(left_d)
+    out_s, left_s = _scale_measures(t, pops, domains, g)
+    out.update(out_s)
+    left_out.update(left_s)
+    return out, left_out
 
 
 def ward_profiles(
