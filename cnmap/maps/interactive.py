@@ -24,6 +24,39 @@ How the page stays light and safe:
   written as ``\\u00XX``), so nothing can close the ``<script>`` element and no text is
   evaluated as a Jinja2 template when branca renders the page (see ``docs/security.md``).
 
+The layers, bottom to top (:data:`LAYER_KEYS`; ``show=`` picks those on when the map opens,
+default :data:`DEFAULT_SHOW`):
+
+``imd``
+    LSOAs by national IMD decile (1 = most deprived 10% in England), with legend.
+``share``
+    LSOAs by ``share_covered_{minutes}min`` in coverage classes (``classes``), the gaps
+    darkest; the legend gives the number of areas and residents in each class.
+``bivariate``
+    National deprivation deciles (1-2, 3-5, 6-10; ``thin.lsoas["deprivation_decile"]`` if
+    given, else ``imd_decile``) by walking provision, the share of residents within the walk in
+    fixed bands (under 75%, 75-95%, 95% or more), with a 3x3 legend that says so.
+``thin``
+    LSOAs flagged ``thin`` in ``thin.lsoas``, thick black outline, with their reason.
+``catchments``
+    ``result.catchments(minutes)``: the streets within the walk (no hover).
+``wards``
+    Ward outlines; tooltip: residents, share within the walk, average walk to the nearest,
+    deprivation (``ward_profiles``' IMD average rank, else the result's or ``thin``'s ward
+    columns), thin and left-behind flags and reason (``thin.wards``). Searchable by name.
+``organisations``
+    Organisations as markers of a distinct colour-blind-safe colour and shape per type
+    (readable type names from ``type_labels``), neutral grey cluster bubbles, approximately
+    placed organisations hollow and said so in the popup, organisations at the same point
+    spread apart; popup: name, type, services, address, postcode (once), opening hours in
+    words.
+
+Hovering an LSOA shows the values of every LSOA layer that is on, whatever the layer order, and
+the ward outlines let the hover through while an LSOA layer is on. On a phone the layer list,
+the legends and the panel's lists start folded. The map also has a fullscreen button, a metric
+scale bar, ward search, and the data attribution (OS, ONS and MHCLG under the Open Government
+Licence v3.0, OpenStreetMap contributors under the ODbL).
+
 folium is imported lazily (first call).
 """
 
@@ -1622,17 +1655,9 @@ _CSS = (
 _ELEMENTS: dict[str, Any] = {}
 
 
-def _elements() -> dict[str, Any]:
-    if _ELEMENTS:
-        return _ELEMENTS
-    try:
-        import folium
-        import folium.plugins
-    except ImportError as exc:  # pragma: no cover - folium is a core dependency
-        raise OptionalDependencyError("cnmap.maps needs folium: pip install folium") from exc
+def _runtime_class() -> type:
+    """The ``Runtime`` element class (folium imported on first use)."""
     from branca.element import MacroElement
-    from folium.elements import JSCSSMixin
-    from folium.map import Layer
 
     class Runtime(MacroElement):
         """The page's referrer policy, stylesheet and small HTML builders (once per map)."""
@@ -1655,6 +1680,13 @@ def _elements() -> dict[str, Any]:
             self.js = _RUNTIME_JS
             self.referrer = REFERRER_POLICY
 
+    return Runtime
+
+
+def _shared_data_class() -> type:
+    """The ``SharedData`` element class (folium imported on first use)."""
+    from branca.element import MacroElement
+
     class SharedData(MacroElement):
         """A GeoJSON FeatureCollection written once, used by several layers."""
 
@@ -1670,6 +1702,13 @@ def _elements() -> dict[str, Any]:
             super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapData"
             self.fc = shared.fc
+
+    return SharedData
+
+
+def _area_layer_class() -> type:
+    """The ``AreaLayer`` element class (folium imported on first use)."""
+    from folium.map import Layer
 
     class AreaLayer(Layer):
         """A polygon layer drawn from shared features with per-feature style and tooltip.
@@ -1722,6 +1761,13 @@ def _elements() -> dict[str, Any]:
             self.data = data
             self.key = payload.key
 
+    return AreaLayer
+
+
+def _org_markers_class() -> type:
+    """The ``OrgMarkers`` element class (folium imported on first use)."""
+    from branca.element import MacroElement
+
     class OrgMarkers(MacroElement):
         """Organisation markers added to the parent cluster / feature group."""
 
@@ -1761,6 +1807,13 @@ def _elements() -> dict[str, Any]:
             super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapOrgMarkers"
             self.p = payload
+
+    return OrgMarkers
+
+
+def _panel_class() -> type:
+    """The ``Panel`` element class (folium imported on first use)."""
+    from branca.element import MacroElement
 
     class Panel(MacroElement):
         """A box on the map: a legend shown while its layer is on (``follow``), or a panel
@@ -1813,6 +1866,13 @@ def _elements() -> dict[str, Any]:
             self.follow = follow
             self.css_class = css_class
 
+    return Panel
+
+
+def _attribution_class() -> type:
+    """The ``Attribution`` element class (folium imported on first use)."""
+    from branca.element import MacroElement
+
     class Attribution(MacroElement):
         """Adds the data licences to Leaflet's attribution control (always visible)."""
 
@@ -1834,6 +1894,15 @@ def _elements() -> dict[str, Any]:
             super().__init__()  # type: ignore[no-untyped-call]  # folium is untyped
             self._name = "CnmapAttribution"
             self.text = text
+
+    return Attribution
+
+
+def _ward_search_class() -> type:
+    """The ``WardSearch`` element class (folium imported on first use)."""
+    import folium.plugins
+    from branca.element import MacroElement
+    from folium.elements import JSCSSMixin
 
     class WardSearch(JSCSSMixin, MacroElement):
         """leaflet-search over a polygon layer; suggestions are written as text, not HTML."""
@@ -1883,15 +1952,28 @@ def _elements() -> dict[str, Any]:
             self.property = property
             self.placeholder = placeholder
 
+    return WardSearch
+
+
+def _elements() -> dict[str, Any]:
+    """folium and cnmap's map element classes, made once, on first use (folium is imported
+    lazily)."""
+    if _ELEMENTS:
+        return _ELEMENTS
+    try:
+        import folium
+        import folium.plugins
+    except ImportError as exc:  # pragma: no cover - folium is a core dependency
+        raise OptionalDependencyError("cnmap.maps needs folium: pip install folium") from exc
     _ELEMENTS.update(
         folium=folium,
-        Runtime=Runtime,
-        SharedData=SharedData,
-        AreaLayer=AreaLayer,
-        OrgMarkers=OrgMarkers,
-        Panel=Panel,
-        Attribution=Attribution,
-        WardSearch=WardSearch,
+        Runtime=_runtime_class(),
+        SharedData=_shared_data_class(),
+        AreaLayer=_area_layer_class(),
+        OrgMarkers=_org_markers_class(),
+        Panel=_panel_class(),
+        Attribution=_attribution_class(),
+        WardSearch=_ward_search_class(),
     )
     return _ELEMENTS
 
@@ -2274,6 +2356,114 @@ def _draw_org_layer(
     return len(pts), any(p[5] & 1 for p in payload.points)
 
 
+@dataclass
+class _Frames:
+    """The result's (and thin result's) frames, checked, and the map's simplified copies."""
+
+    wards_in: pd.DataFrame
+    thin_lsoas: pd.DataFrame | None
+    thin_wards: pd.DataFrame | None
+    wards: gpd.GeoDataFrame
+    lsoas: gpd.GeoDataFrame
+
+
+def _map_frames(result: Any, thin: Any, tolerance_m: float, precision: int) -> _Frames:
+    """Check the frames the map needs, then simplify the wards and LSOAs for the web."""
+    wards_in = getattr(result, "wards", None)
+    lsoas_in = getattr(result, "lsoas", None)
+    _require(wards_in, [WARD_CODE, WARD_NAME], "result.wards")
+    _require(lsoas_in, [LSOA_CODE], "result.lsoas")
+    thin_lsoas, thin_wards = _thin_frames(thin)
+    return _Frames(
+        wards_in=cast(pd.DataFrame, wards_in),
+        thin_lsoas=thin_lsoas,
+        thin_wards=thin_wards,
+        wards=simplify_for_web(wards_in, tolerance_m=tolerance_m, precision=precision),
+        lsoas=simplify_for_web(lsoas_in, tolerance_m=tolerance_m, precision=precision),
+    )
+
+
+def _prepare_map(
+    el: Mapping[str, Any],
+    m: Any,
+    wards: gpd.GeoDataFrame,
+    tiles: Any,
+    tile_opacity: float,
+    width: str | int,
+    height: str | int,
+) -> Any:
+    """``m``, or a new map around the wards; with cnmap's runtime (once)."""
+    if m is None:
+        m = _new_map(el["folium"], wards, tiles, tile_opacity, width, height)
+    if not _has(m, el["Runtime"]):
+        el["Runtime"]().add_to(m)
+    return m
+
+
+def _lsoa_inputs(
+    result: Any, fr: _Frames, minutes: float, classes: str | Sequence[float]
+) -> _LsoaInputs:
+    iod = getattr(getattr(result, "area", None), "iod", None) or _params(result).get("iod")
+    return _LsoaInputs(
+        fr.lsoas,
+        _thin_joined(fr.lsoas, fr.thin_lsoas),
+        f"share_covered_{_fmt_min(minutes)}min",
+        minutes,
+        classes,
+        iod,
+    )
+
+
+def _draw_ward_layer(
+    canvas: _Canvas,
+    fr: _Frames,
+    ward_profiles: pd.DataFrame | None,
+    minutes: float,
+    name: str,
+    thin: Any,
+) -> None:
+    """The ward outlines, with their deprivation rank from the first source that has it."""
+    wards = fr.wards
+    rank = _ward_rank(
+        [str(c) for c in _col(wards, WARD_CODE)],
+        [
+            ward_profiles,
+            _attributes(fr.wards_in),
+            None if fr.thin_wards is None else _attributes(fr.thin_wards),
+        ],
+    )
+    share_col = f"share_covered_{_fmt_min(minutes)}min"
+    payload = _ward_payload(wards, share_col, minutes, name, rank, fr.thin_wards, _params(thin))
+    _draw_wards(canvas, wards, payload)
+
+
+def _finish(
+    canvas: _Canvas,
+    result: Any,
+    thin: Any,
+    inp: _LsoaInputs,
+    names: Mapping[str, str],
+    opts: Mapping[str, Any],
+    new: bool,
+) -> None:
+    """Organisations, then the title panel (new maps only), controls and the tab's title."""
+    n_orgs, approx = _draw_org_layer(canvas, result, opts.get("organisations"), names, opts)
+    story = _story(result, thin, inp, {**opts, "n_organisations": n_orgs})
+    story.approximate = approx
+    _add_controls(canvas, story.html() if new else None)
+    _set_title(canvas.m, story.title)
+
+
+def _log_drawn(canvas: _Canvas, fr: _Frames, minutes: float) -> None:
+    logger.info(
+        "coverage_map: %d wards, %d LSOAs, layers %s at %s min",
+        len(fr.wards),
+        len(fr.lsoas),
+        [k for k in LAYER_KEYS if k in canvas.drawn],
+        _fmt_min(minutes),
+    )
+
+
 def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     result: Any,
     *,
@@ -2303,112 +2493,53 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
 ) -> folium.Map:
     """Interactive map of walking coverage, deprivation and thin infrastructure, for planners.
 
-    The map opens on its story: a **title panel** (top left) with the place, the headline
-    ("92.6% of residents live within a 15-minute walk (1,200 m at 4.8 km/h) of 446
-    organisations"), the thin areas listed thinnest first with their reasons (a click zooms to
-    the area), the data and their dates, and "About this map" in plain English. The browser
-    tab's title names the place.
-
-    Layers, bottom to top (each in the LayerControl; a layer whose input is absent is left
-    out; hovering an LSOA shows the values of every LSOA layer that is on, whatever the layer
-    order, and the ward outlines let the hover through while an LSOA layer is on):
-
-    ``imd``
-        LSOAs by national IMD decile (1 = most deprived 10% in England), with legend.
-    ``share``
-        LSOAs by ``share_covered_{minutes}min`` in coverage classes (``classes``), the gaps
-        darkest; the legend gives the number of areas and residents in each class.
-    ``bivariate``
-        National deprivation deciles (1-2, 3-5, 6-10; ``thin.lsoas["deprivation_decile"]`` if
-        given, else ``imd_decile``) by walking provision, the share of residents within the
-        walk in fixed bands (under 75%, 75-95%, 95% or more), with a 3x3 legend that says so.
-    ``thin``
-        LSOAs flagged ``thin`` in ``thin.lsoas``, thick black outline, with their reason.
-    ``catchments``
-        ``result.catchments(minutes)``: the streets within the walk (no hover).
-    ``wards``
-        Ward outlines; tooltip: residents, share within the walk, average walk to the nearest,
-        deprivation (``ward_profiles``' IMD average rank, else the result's or ``thin``'s ward
-        columns), thin and left-behind flags and reason (``thin.wards``). Searchable by name.
-    ``organisations``
-        Organisations as markers of a distinct colour-blind-safe colour and shape per type
-        (readable type names from ``type_labels``), neutral grey cluster bubbles, approximately
-        placed organisations hollow and said so in the popup, organisations at the same point
-        spread apart; popup: name, type, services, address, postcode (once), opening hours in
-        words.
-
-    ``share``, ``thin``, ``wards`` and ``organisations`` are on when the map opens. On a phone
-    the layer list, the legends and the panel's lists start folded. The map also has a
-    fullscreen button, a metric scale bar, ward search, and the data attribution (OS, ONS and
-    MHCLG under the Open Government Licence v3.0, OpenStreetMap contributors under the ODbL).
+    A title panel tells the map's story; the layers (:data:`LAYER_KEYS`) are in the layer
+    control, a layer whose input is absent left out. The module documentation and
+    ``docs/maps.md`` say what each layer and panel shows.
 
     Parameters
     ----------
     result
-        A :class:`~cnmap.coverage.CoverageResult`, or any object with its documented
-        attributes ``wards``, ``lsoas``, ``thresholds``, ``organisations`` and
-        ``catchments(minutes)`` (``totals``, ``speed_kmh``, ``mode``, ``params`` and ``area``
-        give the headline and the dates when present).
+        A :class:`~cnmap.coverage.CoverageResult`, or any object with its ``wards``, ``lsoas``,
+        ``thresholds``, ``organisations`` and ``catchments(minutes)`` (``totals``,
+        ``speed_kmh``, ``mode``, ``params`` and ``area`` give the headline and the dates).
     thin
-        Optional :class:`~cnmap.thin.ThinResult` (``lsoas``/``wards`` with ``thin``,
-        ``reason``, ``rank``...; ``params`` with the rule).
+        Optional :class:`~cnmap.thin.ThinResult` (``lsoas``/``wards`` with ``thin``, ``reason``).
     organisations
-        Organisations to draw instead of ``result.organisations``: a GeoDataFrame or an
-        ``OrganisationTable``.
+        Organisations drawn instead of ``result.organisations`` (GeoDataFrame, OrganisationTable).
     minutes
-        The threshold shown (one of ``result.thresholds``); default 15 if computed, else the
-        largest.
+        The threshold shown (of ``result.thresholds``); default 15 if computed, else the largest.
     ward_profiles
         Ward deprivation profiles (:func:`cnmap.ward_profiles`) for the IMD average rank.
     m
-        An existing folium map to add the layers to (like ``GeoDataFrame.explore``); its
-        LayerControl, if any, is moved after the new layers; no second title panel is added.
-    tiles
-        Base maps: keys of :data:`BASEMAPS` (``"carto_light"``, ``"esri_grey"``, ``"osm"``),
-        folium tiles names or xyzservices providers; several are offered as radio buttons,
-        the first shown. Default :data:`DEFAULT_TILES` (CARTO light first: it draws in a file
-        opened locally, OpenStreetMap's own tiles only in a map served from a website). None:
-        no base map (the layers still draw).
-    tile_opacity
-        Opacity of the base map.
+        An existing folium map to add the layers to; its LayerControl, if any, is moved after
+        the new layers; no second title panel is added.
+    tiles, tile_opacity
+        Base maps: keys of :data:`BASEMAPS`, folium tiles names or xyzservices providers
+        (several: radio buttons, the first shown; None: no base map), and their opacity.
     show
-        Layer keys (:data:`LAYER_KEYS`) switched on when the map opens; default
-        :data:`DEFAULT_SHOW`.
+        Layer keys (:data:`LAYER_KEYS`) on when the map opens; default :data:`DEFAULT_SHOW`.
     catchments
-        True: draw ``result.catchments(minutes)`` (left out if the result cannot make them,
-        e.g. crow-flies mode); a GeoDataFrame: these catchment polygons (rows whose
-        ``minutes`` equals ``minutes`` if that column exists); False: no catchment layer.
-    popup_fields
-        Organisation columns shown in popups, column -> label, in order; default
-        :data:`POPUP_FIELDS` (type, services, address, postcode, opening hours). Columns
-        that are absent are skipped.
-    type_labels
-        Readable names of organisation types, e.g. ``{"warm_space": "Warm space"}``, used
-        before :data:`cnmap.maps._style.DEFAULT_TYPE_LABELS`; other lower-case tokens become
-        "Food bank"-style names, any other text is shown as written.
+        True: ``result.catchments(minutes)`` (left out if the result cannot make them); a
+        GeoDataFrame: these polygons (rows whose ``minutes`` is ``minutes`` if that column
+        exists); False: no catchment layer.
+    popup_fields, type_labels
+        Organisation columns in popups, column -> label (default :data:`POPUP_FIELDS`), and
+        readable names of organisation types (e.g. ``{"warm_space": "Warm space"}``).
     classes
-        Coverage classes of the ``share`` layer: ``"steps"`` (under 50%, 50-75%, 75-90%,
-        90-95%, 95-100%), ``"natural"`` or ``"quantiles"`` (from the data, mapclassify), or
-        the inner edges, e.g. ``(0.6, 0.8, 0.9)``.
-    title, place, what
+        Coverage classes of ``share``: ``"steps"`` (under 50%, 50-75%, 75-90%, 90-95%,
+        95-100%), ``"natural"``, ``"quantiles"`` (mapclassify), or inner edges, e.g.
+        ``(0.6, 0.8, 0.9)``.
+    title, place, what, dates
         The title (default "<place>: who can walk to <what> in <minutes> minutes"), the place
-        (default ``result.area.lad_name``) and what the organisations are, plural (default
-        "organisations"; e.g. "warm spaces and food banks").
-    dates
-        Data dates to add or replace in the panel, label -> text (e.g.
-        ``{"Organisations": "Warm Welcome list, January 2025"}``).
-    tolerance_m
-        Simplification tolerance (m) of ward and LSOA boundaries, simplified as coverages
-        (shared borders stay shared; see :func:`simplify_for_web`).
-    catchment_tolerance_m, min_hole_m2
-        Simplification tolerance (m) of catchments, and the area (m²) below which their
-        holes (block interiors) are filled.
-    precision
-        Decimal places of longitude/latitude (5 is about 1 m).
-    cluster
-        Cluster organisation markers (Leaflet.markercluster).
-    width, height
-        Size of a new map.
+        (default ``result.area.lad_name``), what the organisations are, plural, and data dates
+        to add or replace in the panel, label -> text.
+    tolerance_m, catchment_tolerance_m, min_hole_m2, precision
+        Simplification tolerances (m) of boundaries (simplified as coverages, see
+        :func:`simplify_for_web`) and of catchments, the area (m²) below which catchment holes
+        are filled, and decimal places of longitude/latitude (5 is about 1 m).
+    cluster, width, height
+        Cluster organisation markers (Leaflet.markercluster); size of a new map.
 
     Returns
     -------
@@ -2417,54 +2548,27 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
 
     Raises
     ------
-    MissingColumnError
-        ``result.wards``/``result.lsoas`` (or ``thin``'s frames) lack a documented column.
+    MissingColumnError, CRSError
+        A frame of ``result`` or ``thin`` lacks a documented column, or has no CRS.
     ValidationError
         ``minutes`` is not one of the result's thresholds, or ``show`` names an unknown layer.
-    CRSError
-        A frame has no CRS.
     """
     el = _elements()
     show_set = _show_set(show)
     t = _choose_minutes(result, minutes)
     names = layer_names(t)
-    share_col = f"share_covered_{_fmt_min(t)}min"
-
-    wards_in = getattr(result, "wards", None)
-    lsoas_in = getattr(result, "lsoas", None)
-    _require(wards_in, [WARD_CODE, WARD_NAME], "result.wards")
-    _require(lsoas_in, [LSOA_CODE], "result.lsoas")
-    thin_lsoas, thin_wards = _thin_frames(thin)
-
-    wards = simplify_for_web(wards_in, tolerance_m=tolerance_m, precision=precision)
-    lsoas = simplify_for_web(lsoas_in, tolerance_m=tolerance_m, precision=precision)
+    fr = _map_frames(result, thin, tolerance_m, precision)
     new = m is None
-    if m is None:
-        m = _new_map(el["folium"], wards, tiles, tile_opacity, width, height)
-    if not _has(m, el["Runtime"]):
-        el["Runtime"]().add_to(m)
+    m = _prepare_map(el, m, fr.wards, tiles, tile_opacity, width, height)
     canvas = _Canvas(m, el, show_set)
-
-    iod = getattr(getattr(result, "area", None), "iod", None) or _params(result).get("iod")
-    inp = _LsoaInputs(lsoas, _thin_joined(lsoas, thin_lsoas), share_col, t, classes, iod)
+    inp = _lsoa_inputs(result, fr, t, classes)
     _draw_lsoas(canvas, inp, names)
     _draw_catchments(
         canvas, result, catchments, t, names, catchment_tolerance_m, precision, min_hole_m2
     )
-    rank = _ward_rank(
-        [str(c) for c in _col(wards, WARD_CODE)],
-        [
-            ward_profiles,
-            _attributes(wards_in),
-            None if thin_wards is None else _attributes(thin_wards),
-        ],
-    )
-    _draw_wards(
-        canvas,
-        wards,
-        _ward_payload(wards, share_col, t, names["wards"], rank, thin_wards, _params(thin)),
-    )
+    _draw_ward_layer(canvas, fr, ward_profiles, t, names["wards"], thin)
     opts = {
+        "organisations": organisations,
         "precision": precision,
         "cluster": cluster,
         "popup_fields": popup_fields,
@@ -2474,19 +2578,9 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
         "what": what,
         "dates": dates,
     }
-    n_orgs, approx = _draw_org_layer(canvas, result, organisations, names, opts)
-    story = _story(result, thin, inp, {**opts, "n_organisations": n_orgs})
-    story.approximate = approx
-    _add_controls(canvas, story.html() if new else None)
-    _set_title(m, story.title)
-    logger.info(
-        "coverage_map: %d wards, %d LSOAs, layers %s at %s min",
-        len(wards),
-        len(lsoas),
-        [k for k in LAYER_KEYS if k in canvas.drawn],
-        _fmt_min(t),
-    )
-    return m
+    _finish(canvas, result, thin, inp, names, opts, new)
+    _log_drawn(canvas, fr, t)
+    return cast("folium.Map", m)
 
 
 def save_html(m: Any, path: str | Path, *, self_contained: bool = False) -> Path:
