@@ -754,11 +754,10 @@ def iod_on_lsoa21(
     """
     geom11 = lsoa11.geometry.name
     c21 = lsoa21[LSOA_CODE].to_numpy(dtype=object)
-    set21 = set(c21)
-    set11 = set(lsoa11[LSOA_CODE])
     value_cols = [c for c in lsoa11.columns if c not in (LSOA_CODE, LSOA_NAME, geom11)]
     counts = [c for c in count_columns if c in lsoa11.columns]
     base = pd.DataFrame(lsoa11.drop(columns=[geom11])).set_index(LSOA_CODE)
+    set11 = set(lsoa11[LSOA_CODE])
     same = np.array([c in set11 for c in c21], dtype=bool)
 
     src_code = c21.copy()
@@ -767,7 +766,32 @@ def iod_on_lsoa21(
     count_values = {c: base[c].reindex(c21).to_numpy(dtype="float64", copy=True) for c in counts}
 
     changed21 = lsoa21.loc[~same, [LSOA_CODE, lsoa21.geometry.name]]
-    changed11 = lsoa11.loc[~lsoa11[LSOA_CODE].isin(set21)]
+    changed11 = lsoa11.loc[~lsoa11[LSOA_CODE].isin(set(c21))]
+    _check_same_district(changed21, changed11)
+    if len(changed21):
+        targets = changed21.rename(columns={LSOA_CODE: "lsoa21_code"})
+        shares = _changed_shares(targets, changed11[[LSOA_CODE, *counts, geom11]], counts)
+        for col, summed in _shared_counts(shares, base, counts, c21).items():
+            count_values[col][~same] = summed[~same]
+        src_code[~same], overlap_share[~same] = _largest_overlap(shares, targets, c21[~same])
+
+    carried = base.loc[src_code, value_cols].reset_index(drop=True)
+    for col in counts:
+        carried[col] = count_values[col]
+    method = pd.DataFrame(
+        {
+            LSOA_CODE: c21,
+            "iod_lsoa11_code": pd.array(src_code, dtype="str"),
+            "iod_method": np.where(same, "same_code", "largest_overlap"),
+            "iod_overlap_share": overlap_share,
+        }
+    )
+    return pd.concat([method, carried], axis=1)
+
+
+def _check_same_district(changed21: pd.DataFrame, changed11: pd.DataFrame) -> None:
+    """Changed 2011 LSOAs and new 2021 LSOAs come together (else the boundary sets are of
+    different districts)."""
     if len(changed21) == 0 and len(changed11):
         raise ValidationError(
             f"2011 LSOA(s) {sorted(changed11[LSOA_CODE])[:20]} have no 2021 successor; "
@@ -778,66 +802,61 @@ def iod_on_lsoa21(
             f"2021 LSOA(s) {sorted(changed21[LSOA_CODE])[:20]} are new but no 2011 LSOA of the "
             f"district changed; the two boundary sets do not cover the same district"
         )
-    if len(changed21):
-        targets = changed21.rename(columns={LSOA_CODE: "lsoa21_code"})
-        src = changed11[[LSOA_CODE, *counts, geom11]]
-        if not counts:
-            src = src.assign(_one=1.0)
-        shares = apportion(targets, src, columns=counts or ["_one"], id_col="lsoa21_code").shares
-        orphan = sorted(set(changed11[LSOA_CODE]) - set(shares[LSOA_CODE]))
-        if orphan:
-            raise ValidationError(
-                f"changed 2011 LSOA(s) {orphan[:20]} overlap no new 2021 LSOA; their population "
-                f"cannot be placed"
-            )
-        empty = sorted(set(targets["lsoa21_code"]) - set(shares["lsoa21_code"]))
-        if empty:
-            raise ValidationError(
-                f"new 2021 LSOA(s) {empty[:20]} overlap no changed 2011 LSOA; IoD values "
-                f"cannot be assigned"
-            )
-        # each changed 2011 LSOA is shared out in full among the changed 2021 LSOAs
-        weight = (
-            shares["lsoa_share"] / shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")
-        ).to_numpy()
-        pos = pd.Series(np.arange(len(c21)), index=c21)
-        rows = pos.reindex(shares["lsoa21_code"]).to_numpy()
-        for col in counts:
-            vals = base[col].astype("float64").reindex(shares[LSOA_CODE]).to_numpy()
-            summed = np.bincount(rows, weights=vals * weight, minlength=len(c21))
-            count_values[col][~same] = summed[~same]
-        best = (
-            shares.sort_values(
-                ["lsoa21_code", "overlap_m2", LSOA_CODE], ascending=[True, False, True]
-            )
-            .drop_duplicates("lsoa21_code")
-            .set_index("lsoa21_code")
-        )
-        codes_changed = c21[~same]
-        area21 = targets.set_index("lsoa21_code").geometry.area
-        src_code[~same] = best.loc[codes_changed, LSOA_CODE].to_numpy()
-        overlap_share[~same] = (
-            best.loc[codes_changed, "overlap_m2"].to_numpy() / area21.loc[codes_changed].to_numpy()
-        )
 
-    carried = base.loc[src_code, value_cols].reset_index(drop=True)
+
+def _changed_shares(
+    targets: gpd.GeoDataFrame, src: gpd.GeoDataFrame, counts: list[str]
+) -> pd.DataFrame:
+    """The (new 2021 LSOA, changed 2011 LSOA) overlaps (:func:`cnmap.geo.apportion`'s
+    ``shares``); every changed LSOA of either vintage overlaps one of the other."""
+    if not counts:
+        src = src.assign(_one=1.0)
+    shares = apportion(targets, src, columns=counts or ["_one"], id_col="lsoa21_code").shares
+    orphan = sorted(set(src[LSOA_CODE]) - set(shares[LSOA_CODE]))
+    if orphan:
+        raise ValidationError(
+            f"changed 2011 LSOA(s) {orphan[:20]} overlap no new 2021 LSOA; their population "
+            f"cannot be placed"
+        )
+    empty = sorted(set(targets["lsoa21_code"]) - set(shares["lsoa21_code"]))
+    if empty:
+        raise ValidationError(
+            f"new 2021 LSOA(s) {empty[:20]} overlap no changed 2011 LSOA; IoD values "
+            f"cannot be assigned"
+        )
+    return shares
+
+
+def _shared_counts(
+    shares: pd.DataFrame, base: pd.DataFrame, counts: list[str], c21: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each count per 2021 LSOA (``c21`` order) when every changed 2011 LSOA is shared out in
+    full among the changed 2021 LSOAs it overlaps (0 for the unchanged ones)."""
+    weight = (
+        shares["lsoa_share"] / shares.groupby(LSOA_CODE)["lsoa_share"].transform("sum")
+    ).to_numpy()
+    pos = pd.Series(np.arange(len(c21)), index=c21)
+    rows = pos.reindex(shares["lsoa21_code"]).to_numpy()
+    out: dict[str, np.ndarray] = {}
     for col in counts:
-        carried[col] = count_values[col]
-    out = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    LSOA_CODE: c21,
-                    "iod_lsoa11_code": pd.array(src_code, dtype="str"),
-                    "iod_method": np.where(same, "same_code", "largest_overlap"),
-                    "iod_overlap_share": overlap_share,
-                }
-            ),
-            carried,
-        ],
-        axis=1,
-    )
+        vals = base[col].astype("float64").reindex(shares[LSOA_CODE]).to_numpy()
+        out[col] = np.bincount(rows, weights=vals * weight, minlength=len(c21))
     return out
+
+
+def _largest_overlap(
+    shares: pd.DataFrame, targets: gpd.GeoDataFrame, codes_changed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each changed 2021 LSOA: the 2011 LSOA covering most of it, and that share of its
+    area (ties: the lower 2011 code)."""
+    best = (
+        shares.sort_values(["lsoa21_code", "overlap_m2", LSOA_CODE], ascending=[True, False, True])
+        .drop_duplicates("lsoa21_code")
+        .set_index("lsoa21_code")
+    )
+    area21 = targets.set_index("lsoa21_code").geometry.area
+    share = best.loc[codes_changed, "overlap_m2"].to_numpy() / area21.loc[codes_changed].to_numpy()
+    return best.loc[codes_changed, LSOA_CODE].to_numpy(), share
 
 
 # ----------------------------------------------------------------------------------------
@@ -1101,17 +1120,12 @@ def load_area(
         lad, lsoa_vintage, lookup21, wards, records, notes, derived
     )
     _check_lookup(lsoas, lookup, wards, lsoa_label)
-    lookup = lookup[[LSOA_CODE, WARD_CODE, "method"]].copy()
-    lookup[WARD_NAME] = lookup[WARD_CODE].map(ward_names).astype("str")
-    lookup = lookup[[LSOA_CODE, WARD_CODE, WARD_NAME, "method"]]
-    lookup = lookup.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
+    lookup = _named_lookup(lookup, ward_names)
 
     lsoas, iod_table = _with_iod(lad, lsoa_vintage, iod, lsoas, wards, lsoa_label, records, notes)
     choice = _population_choice(population, iod, lsoa_vintage, iod_table)
     lsoas, pop_desc = _attach_population(lad, lsoas, choice, iod, records)
-    lsoas[WARD_CODE] = lsoas[LSOA_CODE].map(lookup.set_index(LSOA_CODE)[WARD_CODE])
-    lsoas[WARD_NAME] = lsoas[WARD_CODE].map(ward_names).astype("str")
-    lsoas = _ordered(lsoas)
+    lsoas = _with_wards(lsoas, lookup, ward_names)
 
     boundary = _boundary(wards, lad, lad_name, records)
     pc = (
@@ -1146,6 +1160,24 @@ def load_area(
         notes=tuple(notes),
         params=params,
     )
+
+
+def _named_lookup(lookup: pd.DataFrame, ward_names: pd.Series) -> pd.DataFrame:
+    """The LSOA -> ward lookup with ward names, sorted by LSOA code."""
+    out = lookup[[LSOA_CODE, WARD_CODE, "method"]].copy()
+    out[WARD_NAME] = out[WARD_CODE].map(ward_names).astype("str")
+    out = out[[LSOA_CODE, WARD_CODE, WARD_NAME, "method"]]
+    return out.sort_values(LSOA_CODE, kind="stable").reset_index(drop=True)
+
+
+def _with_wards(
+    lsoas: gpd.GeoDataFrame, lookup: pd.DataFrame, ward_names: pd.Series
+) -> gpd.GeoDataFrame:
+    """The LSOAs (modified in place: a frame of :func:`load_area`'s own) with their ward code
+    from ``lookup`` and its name, columns in order."""
+    lsoas[WARD_CODE] = lsoas[LSOA_CODE].map(lookup.set_index(LSOA_CODE)[WARD_CODE])
+    lsoas[WARD_NAME] = lsoas[WARD_CODE].map(ward_names).astype("str")
+    return _ordered(lsoas)
 
 
 def _postcode_choice(postcodes: bool | str) -> str | None:
