@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pandas as pd
 
@@ -669,7 +669,8 @@ def _safe_url(ds: Dataset, lad_code: str | None) -> str:
 
 def _open(url: str, timeout: float) -> http.client.HTTPResponse:
     req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (http(s) only, checked)
+    response = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (http(s) only, checked)
+    return cast(http.client.HTTPResponse, response)
 
 
 def _stream_to(url: str, dest: Path, timeout: float) -> None:

@@ -158,7 +158,11 @@ def check_lad_code(lad_code: object) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def _usecols(wanted: Sequence[str] | None, ds: Dataset, entry: MirrorEntry | None):
+def _usecols(
+    wanted: Sequence[str] | None, ds: Dataset, entry: MirrorEntry | None
+) -> Callable[[str], bool] | None:
+    """The column filter of a table read for the columns ``wanted`` (named as after
+    :func:`~cnmap.data.catalogue.normalise_columns`); None reads every column."""
     if wanted is None:
         return None
     wanted_set = set(wanted)
@@ -238,7 +242,7 @@ def _is_cached(key: tuple[Hashable, ...]) -> bool:
 
 def _fresh(frame: _F) -> _F:
     """A deep copy of a cached frame (its ``attrs`` too): the caller may change it freely."""
-    out = frame.copy(deep=True)
+    out = cast(_F, frame.copy(deep=True))
     out.attrs = copy.deepcopy(frame.attrs)
     return out
 
@@ -1128,24 +1132,14 @@ def load_area(
     lsoas = _with_wards(lsoas, lookup, ward_names)
 
     boundary = _boundary(wards, lad, lad_name, records)
-    pc = (
-        load_postcodes(lad, source=pc_source, _lookup21=lookup21, _records=records, _lsoas=lsoas)
-        if pc_source is not None
-        else None
-    )
-
+    pc = None
+    if pc_source is not None:
+        pc = load_postcodes(
+            lad, source=pc_source, _lookup21=lookup21, _records=records, _lsoas=lsoas
+        )
     sources = _sources(records, derived)
     params = _area_params(lad, lsoa_vintage, iod, choice, pop_desc, records, pc)
-    log.info(
-        "load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s (%s)",
-        lad,
-        len(wards),
-        len(lsoas),
-        lsoa_vintage,
-        iod,
-        f"{lsoas[POPULATION].sum():,.0f}",
-        choice,
-    )
+    _log_loaded(lad, len(wards), lsoas, lsoa_vintage, iod, choice)
     return Area(
         lad_code=lad,
         lad_name=lad_name,
@@ -1159,6 +1153,22 @@ def load_area(
         iod=iod,
         notes=tuple(notes),
         params=params,
+    )
+
+
+def _log_loaded(
+    lad: str, n_wards: int, lsoas: pd.DataFrame, lsoa_vintage: int, iod: int, choice: str
+) -> None:
+    """Log what :func:`load_area` loaded."""
+    log.info(
+        "load_area(%s): %d wards, %d LSOAs (%d), IoD%d, population %s (%s)",
+        lad,
+        n_wards,
+        len(lsoas),
+        lsoa_vintage,
+        iod,
+        f"{lsoas[POPULATION].sum():,.0f}",
+        choice,
     )
 
 
@@ -1646,7 +1656,7 @@ def _normalised_postcodes(values: pd.Series) -> np.ndarray:
     if not canonical.all():
         rest = ~canonical
         out[rest] = normalise_postcodes(text[rest]).to_numpy(dtype=object)
-    return out
+    return cast(np.ndarray, out)
 
 
 def _codepoint_coordinates(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
