@@ -6,7 +6,9 @@ Interactive (folium / Leaflet, imported lazily):
   a title panel (headline, data and dates, thin areas listed, about this map);
 - :func:`map_facts` — the figures and dates that panel states, for other outputs;
 - :func:`save_html` — write it, optionally self-contained (no CDN, opens offline);
-- :func:`simplify_for_web` — light EPSG:4326 geometry with shared borders kept.
+- :func:`simplify_for_web` — light EPSG:4326 geometry with shared borders kept;
+- :class:`MapLayer`, :func:`map_layer` — need layers (Census shares, DERI, IoD) drawn on it
+  (``coverage_map(need_layers=...)``), made from a column of a :class:`cnmap.layers.NeedLayer`.
 
 Static (matplotlib, EPSG:27700, for reports):
 
@@ -32,6 +34,7 @@ from .interactive import (
     save_html,
     simplify_for_web,
 )
+from .need import MapLayer, map_layer
 from .static import (
     add_scale_bar,
     bivariate_figure,
@@ -54,6 +57,8 @@ __all__ = [
     "layer_names",
     "save_html",
     "simplify_for_web",
+    "MapLayer",
+    "map_layer",
     "static_map",
     "coverage_figure",
     "imd_figure",

@@ -28,6 +28,10 @@ __all__ = [
     "THIN_COLOUR",
     "CATCHMENT_COLOUR",
     "WARD_LINE_COLOUR",
+    "NEED_COLOURS",
+    "quantile_edges",
+    "quantile_class",
+    "need_colours",
     "ATTRIBUTION_OS",
     "ATTRIBUTION_OGL",
     "ATTRIBUTION_OSM",
@@ -129,6 +133,10 @@ COVERAGE_STEPS: tuple[float, ...] = (0.0, 0.5, 0.75, 0.9, 0.95, 1.0)
 #: One colour per coverage class, the gaps darkest (ColorBrewer YlOrRd, 5 classes, reversed):
 #: dark red = few residents within the walk, pale yellow = nearly all.
 GAP_COLOURS: tuple[str, ...] = ("#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#ffffb2")
+#: Need layers of the HTML map (Census shares, DERI and IoD scores), light (least need) to
+#: dark (most need): ColorBrewer Purples, 5 classes, a sequential ramp unlike the coverage
+#: reds and the IMD red-blue, so a need layer is never read as coverage.
+NEED_COLOURS: tuple[str, ...] = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
 #: Outline of thin areas on the HTML map: stands out on every coverage colour.
 THIN_LINE_COLOUR = "#111111"
 #: Marker shapes of the HTML map, used in turn once the colours run out.
@@ -378,6 +386,42 @@ def gap_colours(n: int) -> list[str]:
 
     cmap = colormaps["YlOrRd_r"]
     return [to_hex(cmap(0.08 + 0.88 * i / max(n - 1, 1))) for i in range(n)]
+
+
+def quantile_edges(values: Iterable[float], k: int = 5) -> tuple[float, ...]:
+    """Edges of ``k`` quantile classes of the finite ``values``: ``numpy.quantile`` at 0, 1/k,
+    ... 1 (linear interpolation), repeated edges dropped (ties: fewer classes). ``()`` when
+    no value is finite."""
+    import numpy as np
+
+    v = np.fromiter(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return ()
+    qs = np.quantile(v, np.linspace(0.0, 1.0, k + 1))
+    return tuple(float(q) for q in np.unique(qs))
+
+
+def quantile_class(value: float, edges: Sequence[float]) -> int:
+    """Class of ``value`` between quantile ``edges``: ``[e0, e1)``, ``[e1, e2)`` ... the last
+    class includes its top edge; one edge is one class; -1 for a missing value (or no edges)."""
+    if _missing(value) or not math.isfinite(value) or not edges:
+        return -1
+    k = sum(1 for e in edges[1:-1] if value >= e)
+    return min(k, max(len(edges) - 2, 0))
+
+
+def need_colours(n: int, *, reverse: bool = False) -> list[str]:
+    """``n`` colours of :data:`NEED_COLOURS`, spread light to dark (dark to light if
+    ``reverse``: when a lower value means more need)."""
+    if n <= 0:
+        return []
+    last = len(NEED_COLOURS) - 1
+    picks = [
+        NEED_COLOURS[round(last * (i + 1) / n) if n < 3 else round(last * i / (n - 1))]
+        for i in range(n)
+    ]
+    return picks[::-1] if reverse else picks
 
 
 # --------------------------------------------------------------------------------------

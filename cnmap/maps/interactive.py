@@ -95,6 +95,7 @@ from ..columns import (
 from ..errors import CRSError, MissingColumnError, OptionalDependencyError, ValidationError
 from . import _style as S
 from ._safe import inert_html, inert_template
+from .need import MapLayer
 
 if TYPE_CHECKING:
     import folium
@@ -1145,6 +1146,80 @@ def _bivariate_payload(
     )
 
 
+def _areas(n: int) -> str:
+    return f"{n:,} area{'' if n == 1 else 's'}"
+
+
+def _need_legend(layer: MapLayer, idx: Sequence[int], edges: Sequence[float]) -> str:
+    """Legend of a need layer: each class's range of values and number of areas, then the
+    areas without a value."""
+    n_classes = max(len(edges) - 1, 1) if edges else 0
+    colours = S.need_colours(n_classes, reverse=not layer.higher_is_need)
+    counts = [sum(1 for i in idx if i == k) for k in range(n_classes)]
+    items: list[tuple[str, str]] = []
+    for k, colour in enumerate(colours):
+        lo, hi = edges[k], edges[min(k + 1, len(edges) - 1)]
+        span = layer.format(lo) if lo == hi else f"{layer.format(lo)} to {layer.format(hi)}"
+        items.append((colour, f"{span}: {_areas(counts[k])}"))
+    n_missing = sum(1 for i in idx if i < 0)
+    if n_missing:
+        items.append((S.MISSING_COLOUR, f"no data: {_areas(n_missing)}"))
+    dark = "highest" if layer.higher_is_need else "lowest"
+    note = (
+        f"{n_classes} classes with equal numbers of the {_areas(len(idx) - n_missing)} with "
+        f"data (quantiles); darkest = {dark} value; grey = no data"
+    )
+    return S.legend_html(layer.title, items, note=note)
+
+
+def _need_payload(
+    lsoas: pd.DataFrame, layer: MapLayer, share_col: str, minutes: float, key: str
+) -> AreaPayload:
+    """A need layer: LSOAs in quantile classes of the layer's values (on the map's LSOAs),
+    "no data" grey; tooltip: its value and the share of residents within the walk."""
+    values = layer.aligned(_col(lsoas, LSOA_CODE))
+    edges = S.quantile_edges(values)
+    idx = [S.quantile_class(v, edges) for v in values]
+    n_missing = sum(1 for i in idx if i < 0)
+    if n_missing == len(idx) and len(idx):
+        logger.warning(
+            "coverage_map: need layer %r has no value for any of the %d LSOAs of the map "
+            "(LSOA codes of another vintage? see cnmap.layers.convert_layer)",
+            layer.title,
+            len(idx),
+        )
+    elif n_missing:
+        logger.info("coverage_map: need layer %r: no data for %d LSOAs", layer.title, n_missing)
+    n_classes = max(len(edges) - 1, 1) if edges else 0
+    palette = [*S.need_colours(n_classes, reverse=not layer.higher_is_need), S.MISSING_COLOUR]
+    t = _fmt_min(minutes)
+    covered = zip(
+        _col(lsoas, share_col),
+        _col(lsoas, POPULATION),
+        _col(lsoas, f"pop_covered_{t}min"),
+        strict=True,
+    )
+    return AreaPayload(
+        key=key,
+        name=layer.title,
+        styles=_choropleth_styles(palette, 0.75),
+        style_index=[i % len(palette) for i in idx],
+        labels=[S.esc(layer.label), f"Within a {t}-minute walk"],
+        rows=[
+            [S.esc(layer.format(v)), S.esc(_covered_text(s, p, c))]
+            for v, (s, p, c) in zip(values, covered, strict=True)
+        ],
+        highlight=_HOVER,
+        legend=_need_legend(layer, idx, edges),
+        options={
+            "interactive": True,
+            "group": "lsoa",
+            "className": "cnmap-area cnmap-need",
+            "breaks": list(edges),
+        },
+    )
+
+
 def _thin_badges(lsoas: gpd.GeoDataFrame, items: Sequence[ThinItem]) -> list[list[Any]]:
     """``[lat, lon, number in the list, feature index]`` of each listed thin area."""
     geoms = np.asarray(lsoas.geometry.values, dtype=object)
@@ -2131,10 +2206,11 @@ class _LsoaInputs:
     minutes: float
     classes: str | Sequence[float]
     iod: Any
+    need: tuple[MapLayer, ...] = ()
 
 
 def _lsoa_payloads(inp: _LsoaInputs, names: Mapping[str, str]) -> list[AreaPayload]:
-    """The LSOA layers whose inputs are present (imd, share, bivariate, thin)."""
+    """The LSOA layers whose inputs are present (imd, share, bivariate, need, thin)."""
     lsoas, joined = inp.lsoas, inp.joined
     out: list[AreaPayload] = []
     if "imd_decile" in lsoas.columns:
@@ -2153,6 +2229,8 @@ def _lsoa_payloads(inp: _LsoaInputs, names: Mapping[str, str]) -> list[AreaPaylo
         out.append(
             _bivariate_payload(lsoas, joined, inp.share_col, inp.minutes, names["bivariate"])
         )
+    for k, layer in enumerate(inp.need):
+        out.append(_need_payload(lsoas, layer, inp.share_col, inp.minutes, f"need{k}"))
     if joined is not None and "thin" in joined.columns:
         out.append(_thin_payload(lsoas, joined, names["thin"]))
     return out
@@ -2243,9 +2321,9 @@ def _has(m: Any, cls: Any, **attrs: Any) -> bool:
     )
 
 
-def _add_controls(canvas: _Canvas, story: str | None) -> None:
-    """Title panel, fullscreen, ward search and attribution (once each), then the layer
-    control, last."""
+def _add_controls(canvas: _Canvas, story: str | None, attributions: Sequence[str] = ()) -> None:
+    """Title panel, fullscreen, ward search and attribution (once each; ``attributions``:
+    more attribution HTML, of the need layers), then the layer control, last."""
     from folium.plugins import Fullscreen
 
     m, el = canvas.m, canvas.el
@@ -2257,8 +2335,9 @@ def _add_controls(canvas: _Canvas, story: str | None) -> None:
         Fullscreen(position="topleft").add_to(m)
     if not _has(m, el["WardSearch"]):
         el["WardSearch"](canvas.drawn["wards"], "name", "Search ward").add_to(m)
-    if not _has(m, el["Attribution"]):
-        el["Attribution"](S.ATTRIBUTION_HTML).add_to(m)
+    for text in (S.ATTRIBUTION_HTML, *attributions):
+        if not _has(m, el["Attribution"], text=text):
+            el["Attribution"](text).add_to(m)
     for key, child in list(m._children.items()):  # the LayerControl must follow the layers
         if isinstance(child, el["folium"].LayerControl):
             del m._children[key]
@@ -2400,8 +2479,24 @@ def _prepare_map(
     return m
 
 
+def _need_layers(layers: Sequence[MapLayer] | MapLayer) -> tuple[MapLayer, ...]:
+    """``need_layers`` as a tuple of map layers, checked."""
+    out = (layers,) if isinstance(layers, MapLayer) else tuple(layers)
+    for k, layer in enumerate(out):
+        if not isinstance(layer, MapLayer):
+            raise ValidationError(
+                f"coverage_map: need_layers[{k}] is a {type(layer).__name__}, not a MapLayer; "
+                "make one from a need layer's column with cnmap.maps.map_layer(layer, column)"
+            )
+    return out
+
+
 def _lsoa_inputs(
-    result: Any, fr: _Frames, minutes: float, classes: str | Sequence[float]
+    result: Any,
+    fr: _Frames,
+    minutes: float,
+    classes: str | Sequence[float],
+    need: tuple[MapLayer, ...],
 ) -> _LsoaInputs:
     iod = getattr(getattr(result, "area", None), "iod", None) or _params(result).get("iod")
     return _LsoaInputs(
@@ -2411,6 +2506,7 @@ def _lsoa_inputs(
         minutes,
         classes,
         iod,
+        need,
     )
 
 
@@ -2450,7 +2546,8 @@ def _finish(
     n_orgs, approx = _draw_org_layer(canvas, result, opts.get("organisations"), names, opts)
     story = _story(result, thin, inp, {**opts, "n_organisations": n_orgs})
     story.approximate = approx
-    _add_controls(canvas, story.html() if new else None)
+    attributions = dict.fromkeys(S.esc(x.attribution) for x in inp.need if x.attribution.strip())
+    _add_controls(canvas, story.html() if new else None, list(attributions))
     _set_title(canvas.m, story.title)
 
 
@@ -2479,6 +2576,7 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     popup_fields: Mapping[str, str] | None = None,
     type_labels: Mapping[str, str] | None = None,
     classes: str | Sequence[float] = "steps",
+    need_layers: Sequence[MapLayer] = (),
     title: str | None = None,
     place: str | None = None,
     what: str | None = None,
@@ -2493,9 +2591,8 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
 ) -> folium.Map:
     """Interactive map of walking coverage, deprivation and thin infrastructure, for planners.
 
-    A title panel tells the map's story; the layers (:data:`LAYER_KEYS`) are in the layer
-    control, a layer whose input is absent left out. The module documentation and
-    ``docs/maps.md`` say what each layer and panel shows.
+    A title panel tells its story; the layers (what each shows: module documentation and
+    ``docs/maps.md``) are in the layer control, a layer whose input is absent left out.
 
     Parameters
     ----------
@@ -2512,8 +2609,7 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     ward_profiles
         Ward deprivation profiles (:func:`cnmap.ward_profiles`) for the IMD average rank.
     m
-        An existing folium map to add the layers to; its LayerControl, if any, is moved after
-        the new layers; no second title panel is added.
+        An existing folium map to add the layers to (its LayerControl moved after them).
     tiles, tile_opacity
         Base maps: keys of :data:`BASEMAPS`, folium tiles names or xyzservices providers
         (several: radio buttons, the first shown; None: no base map), and their opacity.
@@ -2528,8 +2624,10 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
         readable names of organisation types (e.g. ``{"warm_space": "Warm space"}``).
     classes
         Coverage classes of ``share``: ``"steps"`` (under 50%, 50-75%, 75-90%, 90-95%,
-        95-100%), ``"natural"``, ``"quantiles"`` (mapclassify), or inner edges, e.g.
-        ``(0.6, 0.8, 0.9)``.
+        95-100%), ``"natural"``, ``"quantiles"`` or inner edges, e.g. ``(0.6, 0.8, 0.9)``.
+    need_layers
+        :class:`~cnmap.maps.MapLayer` s (:func:`~cnmap.maps.map_layer`), each a layer of LSOAs
+        in 5 quantile classes, off when the map opens (LSOAs without a value grey, "no data").
     title, place, what, dates
         The title (default "<place>: who can walk to <what> in <minutes> minutes"), the place
         (default ``result.area.lad_name``), what the organisations are, plural, and data dates
@@ -2551,17 +2649,19 @@ def coverage_map(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     MissingColumnError, CRSError
         A frame of ``result`` or ``thin`` lacks a documented column, or has no CRS.
     ValidationError
-        ``minutes`` is not one of the result's thresholds, or ``show`` names an unknown layer.
+        ``minutes`` is not a threshold of the result, ``show`` names an unknown layer, or a
+        need layer is not a :class:`~cnmap.maps.MapLayer`.
     """
     el = _elements()
     show_set = _show_set(show)
+    need = _need_layers(need_layers)
     t = _choose_minutes(result, minutes)
     names = layer_names(t)
     fr = _map_frames(result, thin, tolerance_m, precision)
     new = m is None
     m = _prepare_map(el, m, fr.wards, tiles, tile_opacity, width, height)
     canvas = _Canvas(m, el, show_set)
-    inp = _lsoa_inputs(result, fr, t, classes)
+    inp = _lsoa_inputs(result, fr, t, classes, need)
     _draw_lsoas(canvas, inp, names)
     _draw_catchments(
         canvas, result, catchments, t, names, catchment_tolerance_m, precision, min_hole_m2
