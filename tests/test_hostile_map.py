@@ -304,6 +304,26 @@ def test_layer_names_shown_as_written(base, tmp_path, monkeypatch):
     assert set(page.areas) == set(drawn) - {hostile["organisations"]}
 
 
+@pytest.mark.parametrize("text", TEXTS, ids=IDS)
+@pytest.mark.slow
+def test_need_layer_texts_shown_as_written(base, text, tmp_path):
+    """A need layer's title (layer control, legend), label (tooltip) and attribution."""
+    from cnmap.maps import MapLayer
+
+    codes = base.lsoas["lsoa_code"].tolist()
+    values = pd.Series([0.01 * k for k in range(len(codes))], index=codes)
+    layer = MapLayer(f"{text} need", values, f"{text} share", attribution=f"{text} (OGL)")
+    page = render(fresh(base), tmp_path, need_layers=[layer])
+    assert_inert(page)
+    assert f"{text} need" in page.overlays
+    need = page.areas[f"{text} need"]
+    assert shown(need["labels"][0]) == f"{text} share"
+    assert shown(need["rows"][1][0]) == "1.0%"
+    assert any(x.startswith(f"{text} need") for x in page.legends)
+    calls = re.findall(r"addAttribution\((.*)\);", page.text)
+    assert f"{text} (OGL)" in [shown(json.loads(c)) for c in calls]
+
+
 # --------------------------------------------------------------------------------------
 # the neutralising functions and the element templates
 # --------------------------------------------------------------------------------------
