@@ -48,6 +48,8 @@ from cnmap import schema as S
 from cnmap.aggregate import group_sums
 from cnmap.coverage import CoverageLike
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.layers.base import NeedLayer
+from cnmap.layers.domain import NeedDomain, NeedRanks, is_need_domain, layer_on_lsoas, need_domain
 from cnmap.params import ThinParams, ThinRule
 
 __all__ = [
@@ -598,18 +600,16 @@ def _lsoa_need(lsoas: pd.DataFrame, rule: ThinRule) -> tuple[dict[str, Any], lis
 
 def _ward_need(
     coverage: CoverageLike,
+    need_lsoas: pd.DataFrame,
     lsoas: pd.DataFrame,
-    wards: gpd.GeoDataFrame,
     rule: ThinRule,
     notes: list[str],
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Need columns of the wards (average rank and friends, deprived residents) and the
     deprived residents out of reach, by the ward each resident lives in."""
-    ward_dep, wnotes = _ward_deprivation(
-        coverage.lsoas, rule.domain, rule.iod, rule.n_lsoas_england
-    )
+    ward_dep, wnotes = _ward_deprivation(need_lsoas, rule.domain, rule.iod, rule.n_lsoas_england)
     notes += wnotes
-    wcode = wards[S.WARD_CODE].astype(str)
+    wcode = coverage.wards[S.WARD_CODE].astype(str)
     counts = lsoas[S.WARD_CODE].astype(str).value_counts()
     need: dict[str, Any] = {
         "n_lsoas": wcode.map(counts).fillna(0).astype("int64").to_numpy(),
@@ -730,10 +730,14 @@ def _add_ward_flags(wards: gpd.GeoDataFrame, rule: ThinRule) -> int:
 
 
 def _lsoa_table(
-    coverage: CoverageLike, orgs: gpd.GeoDataFrame, rule: ThinRule, notes: list[str]
+    coverage: CoverageLike,
+    need_lsoas: pd.DataFrame,
+    orgs: gpd.GeoDataFrame,
+    rule: ThinRule,
+    notes: list[str],
 ) -> gpd.GeoDataFrame:
-    """The LSOAs with need, provision, classes and ``thin``."""
-    need, dep_keys = _lsoa_need(coverage.lsoas, rule)
+    """The LSOAs with need (ranks of ``need_lsoas``), provision, classes and ``thin``."""
+    need, dep_keys = _lsoa_need(need_lsoas, rule)
     prov = _provision(coverage.lsoas, orgs, rule)
     if rule.org_type:
         notes.append(
@@ -754,15 +758,16 @@ def _lsoa_table(
     return L
 
 
-def _ward_table(
+def _ward_table(  # noqa: PLR0913 (private: the two tables, the rule and the notes)
     coverage: CoverageLike,
+    need_lsoas: pd.DataFrame,
     L: gpd.GeoDataFrame,
     orgs: gpd.GeoDataFrame,
     rule: ThinRule,
     notes: list[str],
 ) -> tuple[gpd.GeoDataFrame, int]:
     """The wards with need, provision, classes, ``thin`` and ``left_behind``."""
-    need, deprived_out = _ward_need(coverage, L, coverage.wards, rule, notes)
+    need, deprived_out = _ward_need(coverage, need_lsoas, L, rule, notes)
     W = _figures(_provision(coverage.wards, orgs, rule), need, deprived_out)
     thin = L["thin"].to_numpy(bool)
     thin_by_ward = L.loc[thin].groupby(L.loc[thin, S.WARD_CODE].astype(str)).size()
@@ -857,9 +862,12 @@ class _Words:
     left_behind_pct: float
     cold_label: str  # the cluster label of a cold spot
     cold: str  # the words added to the reason of an area in a cold spot
+    within: str = ""  # after "decile N": "" (national) or " within Birmingham" (area deciles)
 
     @classmethod
-    def of(cls, rule: ThinRule, cs_params: dict[str, Any] | None, opts: dict[str, Any]) -> _Words:
+    def of(
+        cls, rule: ThinRule, cs_params: dict[str, Any] | None, opts: dict[str, Any], within: str
+    ) -> _Words:
         local_moran = bool(cs_params) and opts.get("method") == "local_moran"
         a = opts.get("alpha", 0.05)
         test = f"FDR {a:.0%}" if opts.get("fdr", True) else f"p <= {a:g}"
@@ -872,6 +880,7 @@ class _Words:
             cold_label="LL" if local_moran else "cold spot",
             cold=f"; part of a cold spot of walking coverage "
             f"({'local Moran LL' if local_moran else 'Gi*'}, {test})",
+            within=within,
         )
 
     def in_cold_spot(self, frame: pd.DataFrame) -> np.ndarray:
@@ -881,6 +890,11 @@ class _Words:
             dtype=bool, na_value=False
         )
         return cold
+
+
+def _within(ranks: NeedRanks | None, coverage: CoverageLike) -> str:
+    """Words after "decile N" in reasons: none for national deciles."""
+    return "" if ranks is None or ranks.national else f" within {_area_name(coverage)}"
 
 
 def _lsoa_reasons(L: pd.DataFrame, words: _Words) -> list[str]:
@@ -893,7 +907,7 @@ def _lsoa_reasons(L: pd.DataFrame, words: _Words) -> list[str]:
     cold = words.in_cold_spot(L)
     return [
         (
-            f"{words.index} decile {int(decile[i])}; {_people(out[i])} more than "
+            f"{words.index} decile {int(decile[i])}{words.within}; {_people(out[i])} more than "
             f"{words.minutes} walk from any {words.what} (share covered {share[i]:.0%}); "
             f"nearest on average {walk[i]:.0f} minutes away" + (words.cold if cold[i] else "")
         )
@@ -918,7 +932,7 @@ def _thin_lsoa_words(L: pd.DataFrame, lsoa_rank: np.ndarray, words: _Words) -> d
     out: dict[str, str] = {}
     for w, g in tl.groupby("w", sort=False):
         items = [
-            f"{c} ({words.index} decile {int(dd)}, {sh:.0%} covered)"
+            f"{c} ({words.index} decile {int(dd)}{words.within}, {sh:.0%} covered)"
             for c, dd, sh in zip(g["code"][:3], g["dec"][:3], g["share"][:3], strict=True)
         ]
         more = f" and {len(g) - 3} more" if len(g) > 3 else ""
@@ -946,11 +960,11 @@ def _ward_reasons(W: pd.DataFrame, thin_lsoas: dict[str, str], words: _Words) ->
         parts = [thin_lsoas[wcode[i]]] if wcode[i] in thin_lsoas else []
         if dep_out[i] > 0.5:
             parts.append(
-                f"{_people(dep_out[i])} of {words.index} {words.deciles} LSOAs living "
+                f"{_people(dep_out[i])} of {words.index} {words.deciles}{words.within} LSOAs living "
                 f"in the ward more than {words.minutes} walk from any {words.what}"
             )
         dep_part = (
-            f"{words.index} decile {int(wdec[i])} by average rank"
+            f"{words.index} decile {int(wdec[i])}{words.within} by average rank"
             if np.isfinite(wdec[i])
             else f"no {words.index} average rank"
         )
@@ -978,12 +992,21 @@ def _record(
     wards: pd.DataFrame,
     k_worst: int,
     cold_spots: dict[str, Any] | None,
-) -> ThinParams:
-    """The parameters recorded with the result."""
+    ranks: NeedRanks | None = None,
+) -> dict[str, Any]:
+    """The parameters recorded with the result (:class:`ThinParams` as a dict; for a need
+    layer's column, ``need_domain``: its provenance and how its deciles are made)."""
     d, t = rule.domain, rule.minutes
     n_valid = int(wards["provision_rank_in_area"].notna().sum())
     cov = coverage.parameters.as_dict()
-    return ThinParams(
+    decile = f"{d}_decile" if ranks is None else f"{d}_decile ({ranks.scope})"
+    ward_dep = "MHCLG average rank (cnmap.deprivation.summarise)"
+    if ranks is not None:
+        ward_dep += (
+            f" of the LSOAs' {'national' if ranks.national else 'area'} ranks of "
+            f"{ranks.domain.column}, weighted by the LSOAs' population"
+        )
+    params = ThinParams(
         minutes=t,
         metres=float(t) * float(coverage.speed_kmh) * 1000.0 / 60.0,
         domain=d,
@@ -1001,7 +1024,7 @@ def _record(
         provision=rule.provision,
         provision_order=rule.provision_order,
         rule=(
-            f"thin = {d}_decile <= {rule.max_decile} and share covered within {t:g} min < "
+            f"thin = {decile} <= {rule.max_decile} and share covered within {t:g} min < "
             f"{rule.min_share_covered:g}"
         ),
         ward_rule=rule.ward_rule,
@@ -1013,10 +1036,13 @@ def _record(
             f"{rule.left_behind_pct:g}% of wards ({k_worst} of {n_valid}) on both "
             "average rank and provision"
         ),
-        ward_deprivation="MHCLG average rank (cnmap.deprivation.summarise)",
+        ward_deprivation=ward_dep,
         cold_spots=cold_spots,
         coverage={k: cov[k] for k in _COVERAGE_RECORD},
-    )
+    ).as_dict()
+    if ranks is not None:
+        params["need_domain"] = ranks.provenance()
+    return params
 
 
 #: The coverage parameters recorded with a thin-areas result.
@@ -1042,7 +1068,7 @@ _COVERAGE_RECORD = (
 def _rule(  # noqa: PLR0913 (private: thin_areas' options checked into one ThinRule)
     coverage: CoverageLike,
     minutes: Any,
-    domain: str,
+    domain: DomainLike,
     max_decile: int,
     min_share_covered: float,
     left_behind_pct: float,
@@ -1050,8 +1076,9 @@ def _rule(  # noqa: PLR0913 (private: thin_areas' options checked into one ThinR
     org_type: str | None,
     org_label: str | None,
     provision: str,
-) -> tuple[ThinRule, list[str]]:
-    """Every option checked, as one :class:`~cnmap.params.ThinRule`, and notes on the way."""
+) -> tuple[ThinRule, list[str], NeedRanks | None]:
+    """Every option checked, as one :class:`~cnmap.params.ThinRule`, notes on the way and,
+    for a need layer's column, its ranks over the LSOAs."""
     _check_coverage(coverage)
     t = _time_limit(coverage, minutes)
     _check_options(max_decile, min_share_covered, left_behind_pct, ward_rule, provision)
@@ -1061,17 +1088,24 @@ def _rule(  # noqa: PLR0913 (private: thin_areas' options checked into one ThinR
                 f"coverage.lsoas has no {col!r} column; build the coverage "
                 "with cnmap.coverage on an area from cnmap.load_area"
             )
-    d, service, notes = _resolve_domain(domain, coverage.lsoas)
     edition = _edition(coverage)
+    ranks = None
+    if is_need_domain(domain):
+        ranks = _need_ranks(coverage, domain)
+        d, service, notes = ranks.domain.key, None, _need_notes(ranks)
+        label, n_ranked = str(ranks.domain.label), ranks.n
+    else:
+        d, service, notes = _resolve_domain(str(domain), coverage.lsoas)
+        label, n_ranked = _WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d)), _iod.N_LSOAS_ENGLAND[edition]
     kind, what = _organisations(coverage, org_type, org_label, provision)
     rule = ThinRule(
         minutes=t,
         domain=d,
-        domain_requested=domain,
+        domain_requested=_requested(domain),
         service=service,
-        domain_label=_WORDS.get(d, _iod.DOMAIN_LABELS.get(d, d)),
+        domain_label=label,
         iod=edition,
-        n_lsoas_england=_iod.N_LSOAS_ENGLAND[edition],
+        n_lsoas_england=n_ranked,
         max_decile=int(max_decile),
         min_share_covered=float(min_share_covered),
         left_behind_pct=float(left_behind_pct),
@@ -1081,14 +1115,75 @@ def _rule(  # noqa: PLR0913 (private: thin_areas' options checked into one ThinR
         provision=provision,
         provision_order=(provision, *[m for m in PROVISION_MEASURES if m != provision]),
     )
-    return rule, notes
+    return rule, notes, ranks
+
+
+#: What ``thin_areas(domain=...)`` takes: an IoD index name or service word, a need column
+#: name, a :class:`~cnmap.layers.NeedDomain` or a ``(NeedLayer, column)`` pair.
+DomainLike = str | NeedDomain | tuple[NeedLayer, str]
+
+
+def _requested(domain: DomainLike) -> str:
+    if isinstance(domain, NeedDomain):
+        return f"{domain.layer.name}:{domain.column}"
+    if isinstance(domain, tuple):
+        return f"{domain[0].name}:{domain[1]}"
+    return domain
+
+
+def _area_name(coverage: CoverageLike) -> str:
+    area = coverage.area
+    return str(area.lad_name) if area is not None else "the area"
+
+
+def _need_ranks(coverage: CoverageLike, domain: DomainLike) -> NeedRanks:
+    """A need layer's column on the coverage's LSOAs, ranked (national or within the area)."""
+    from cnmap.layers.domain import need_ranks
+
+    spec = need_domain(domain, coverage.area)
+    lsoas = coverage.lsoas
+    codes = [str(c) for c in lsoas[S.LSOA_CODE]]
+    vintage = coverage.parameters.lsoa_vintage or spec.layer.lsoa_vintage
+    weights = pd.Series(
+        pd.to_numeric(lsoas[S.POPULATION], errors="coerce").to_numpy(float), index=codes
+    )
+    layer = layer_on_lsoas(spec.layer, codes, int(vintage), weights=weights)
+    on_area = NeedDomain(layer, spec.column, spec.higher_is_need, spec.label)
+    return need_ranks(on_area, codes, area_name=_area_name(coverage))
+
+
+def _need_notes(ranks: NeedRanks) -> list[str]:
+    """Where the need measure comes from and how its deciles are made, and the layer's notes."""
+    p = ranks.domain.provenance()
+    way = "higher" if p["higher_is_need"] else "lower"
+    return [
+        f"need measure: {p['label']} ({p['column']}; {way} = more need) from the need layer "
+        f"{p['layer']!r} ({p['layer_title']}): {p['source']}; {p['vintage']}; {p['licence']}. "
+        f"{p['attribution']}",
+        f"deciles: {ranks.scope}",
+        *ranks.notes,
+        *ranks.domain.layer.notes,
+    ]
+
+
+def _need_frame(lsoas: pd.DataFrame, ranks: NeedRanks | None) -> pd.DataFrame:
+    """The LSOAs' need columns read by the rule: the coverage's own IoD columns, or the need
+    column's ranks, deciles and values as ``<key>_rank``, ``<key>_decile``, ``<key>_score``."""
+    if ranks is None:
+        return lsoas
+    d = ranks.domain.key
+    frame = pd.DataFrame(lsoas[[S.LSOA_CODE, S.WARD_CODE, S.POPULATION]]).copy()
+    frame[f"{d}_rank"] = ranks.rank
+    frame[f"{d}_decile"] = ranks.decile
+    frame[f"{d}_score"] = ranks.values
+    return frame
 
 
 def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keyword
     coverage: CoverageLike,
     *,
     minutes: float | None = None,
-    domain: str = "imd",
+    domain: DomainLike = "imd",
     max_decile: int = 2,
     min_share_covered: float = 0.5,
     left_behind_pct: float = 10.0,
@@ -1163,7 +1258,7 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     MissingColumnError
         The index's rank column is absent (the message lists the indices available).
     """
-    rule, notes = _rule(
+    rule, notes, ranks = _rule(
         coverage,
         minutes,
         domain,
@@ -1178,10 +1273,11 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     orgs = coverage.organisations
     if rule.org_type and S.TYPE_SLUG in orgs.columns:
         orgs = orgs.loc[orgs[S.TYPE_SLUG] == rule.org_type]
-    L = _lsoa_table(coverage, orgs, rule, notes)
-    W, k_worst = _ward_table(coverage, L, orgs, rule, notes)
+    need_lsoas = _need_frame(coverage.lsoas, ranks)
+    L = _lsoa_table(coverage, need_lsoas, orgs, rule, notes)
+    W, k_worst = _ward_table(coverage, need_lsoas, L, orgs, rule, notes)
     L, W, cs_params, cs_options = _cold_spots_step(L, W, cold_spots, cold_spot_options, notes)
-    words = _Words.of(rule, cs_params, cs_options)
+    words = _Words.of(rule, cs_params, cs_options, _within(ranks, coverage))
     lsoa_rank = _lsoa_ranks(L)
     L["reason"] = pd.array(_lsoa_reasons(L, words), dtype="str")
     W["reason"] = pd.array(
@@ -1189,11 +1285,11 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     )
     L["rank"] = lsoa_rank
     W["rank"] = _ward_ranks(W)
-    params = _record(rule, coverage, W, k_worst, cs_params)
+    params = _record(rule, coverage, W, k_worst, cs_params, ranks)
     result = ThinResult(
         lsoas=gpd.GeoDataFrame(L, geometry=S.GEOMETRY, crs=coverage.lsoas.crs),
         wards=gpd.GeoDataFrame(W, geometry=S.GEOMETRY, crs=coverage.wards.crs),
-        params=params.as_dict(),
+        params=params,
         notes=tuple(notes),
         coverage=coverage,
     )
@@ -1210,6 +1306,42 @@ def _ward_deprivation(
     from cnmap.deprivation import summarise
 
     notes: list[str] = []
+    if d not in _iod.INDICES:  # a need layer's column: its ranks, weighted by the population
+        tab = pd.DataFrame(
+            {
+                S.LSOA_CODE: lsoas[S.LSOA_CODE].to_numpy(),
+                S.WARD_CODE: lsoas[S.WARD_CODE].astype(str).to_numpy(),
+                "imd_rank": lsoas[f"{d}_rank"].to_numpy(float),
+                "pop_total": lsoas[S.POPULATION].to_numpy(float),
+            }
+        ).dropna(subset=["imd_rank"])
+        prof = summarise(
+            tab,
+            S.WARD_CODE,
+            edition=edition,
+            n_lsoas=N,
+            domains=["imd"],
+            population_weights="total",
+        )
+        prof = prof.rename(columns=lambda c: c.replace("imd_", f"{d}_", 1))
+    else:
+        prof = _iod_ward_profile(lsoas, d, edition, notes)
+    avg = prof[f"{d}_average_rank"].astype(float)
+    eq_rank = N + 1 - avg
+    out = pd.DataFrame(index=prof.index.astype(str))
+    out["deprivation_average_rank"] = avg.to_numpy()
+    out["deprivation_decile"] = np.clip(np.ceil(10 * eq_rank.to_numpy() / N), 1, 10)
+    out["deprivation_extent"] = prof[f"{d}_extent"].to_numpy(float)
+    out["deprivation_share_lsoas_most_deprived_10"] = prof[
+        f"{d}_proportion_most_deprived_10"
+    ].to_numpy(float)
+    return out, notes
+
+
+def _iod_ward_profile(lsoas: pd.DataFrame, d: str, edition: int, notes: list[str]) -> pd.DataFrame:
+    """:func:`cnmap.deprivation.summarise` of the IoD index ``d`` by ward (MHCLG weights)."""
+    from cnmap.deprivation import summarise
+
     keep = [S.LSOA_CODE, S.WARD_CODE, f"{d}_rank"]
     keep += [c for c in _iod.POPULATION_COLUMNS if c in lsoas.columns]
     if "pop_total" not in lsoas.columns:
@@ -1224,17 +1356,7 @@ def _ward_deprivation(
             f"no {pop_col!r} column for weighting {d!r} ward average ranks: total "
             "population used instead"
         )
-    prof = summarise(tab, S.WARD_CODE, edition=edition, domains=[d], population_weights=weights)
-    avg = prof[f"{d}_average_rank"].astype(float)
-    eq_rank = N + 1 - avg
-    out = pd.DataFrame(index=prof.index.astype(str))
-    out["deprivation_average_rank"] = avg.to_numpy()
-    out["deprivation_decile"] = np.clip(np.ceil(10 * eq_rank.to_numpy() / N), 1, 10)
-    out["deprivation_extent"] = prof[f"{d}_extent"].to_numpy(float)
-    out["deprivation_share_lsoas_most_deprived_10"] = prof[
-        f"{d}_proportion_most_deprived_10"
-    ].to_numpy(float)
-    return out, notes
+    return summarise(tab, S.WARD_CODE, edition=edition, domains=[d], population_weights=weights)
 
 
 def _add_cold_spots(

@@ -10,7 +10,10 @@ attribution; :func:`join_layers` adds layers to an area's LSOA table by LSOA cod
 - :func:`read_deri` (GMCA DERI v1.6) and :func:`read_iod2025` (IoD2025 domains): scores;
 - :func:`score_bands`: residents by quintile of a score (e.g. the most digitally excluded LSOAs);
 - :func:`join_layers`, :func:`convert_layer`, :func:`read_lsoa_lookup`, :func:`layer_sources`;
-- :func:`report_layers`: the count layers of the "who is served" table for one area.
+- :func:`report_layers`: the count layers of the "who is served" table for one area;
+- :class:`NeedDomain`: one column of a layer as the measure of need of
+  ``cnmap.thin_areas(domain=...)``, :func:`need_ranks` (national or within-area deciles),
+  :func:`read_need_columns` (the tables' ``[output] need_columns``, :data:`TABLE_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from cnmap.layers.census import (
     read_household_deprivation,
 )
 from cnmap.layers.deri import DERI_GUIDANCE, read_deri
+from cnmap.layers.domain import (
+    NEED_COLUMNS,
+    TABLE_COLUMNS,
+    NeedDomain,
+    NeedRanks,
+    need_ranks,
+    read_need_columns,
+)
 from cnmap.layers.iod import read_iod2025
 from cnmap.layers.join import (
     convert_layer,
@@ -51,4 +62,10 @@ __all__ = [
     "join_layers",
     "layer_sources",
     "report_layers",
+    "NeedDomain",
+    "NeedRanks",
+    "need_ranks",
+    "read_need_columns",
+    "NEED_COLUMNS",
+    "TABLE_COLUMNS",
 ]
