@@ -389,3 +389,53 @@ def test_main_command_map_opens_offline_without_errors(browser, shared_data, tmp
             p.page.screenshot(path=str(SCREENSHOTS / f"main_command_map_{name}.png"))
         finally:
             p.close()
+
+
+@pytest.mark.slow
+def test_need_layer_switched_on(browser, data, shared_data):
+    """The Census 2021 disability layer (on the 2011 LSOAs, cnmap.layers.report_layers): off
+    when the page opens, switched on from the layer control it draws every LSOA with its
+    legend and attribution, and an LSOA's tooltip gives its share and its coverage. The
+    screenshot (coverage layer off, need layer on) is kept for a person to look at."""
+    import numpy as np
+
+    import cnmap
+    import cnmap.layers as L
+    from cnmap.maps import map_layer
+
+    area = cnmap.load_area("E08000025", lsoa_vintage=2011, iod=2019)
+    layer = next(x for x in L.report_layers(area) if x.name == "disability")
+    need = map_layer(layer, "disabled_share")
+    cov = data["cov"]
+    m = coverage_map(cov, thin=data["thin"], need_layers=[need], tiles=None)
+    var = next(c for c in m._children.values() if getattr(c, "key", None) == "need0").get_name()
+    path = save_html(m, ARTIFACTS / "birmingham_need_layer.html", self_contained=True)
+    codes = cov.lsoas["lsoa_code"].to_numpy()
+    i = int(np.nanargmax(need.aligned(codes)))
+    p = Page(browser, path)
+    try:
+        box = p.page.locator(".leaflet-control-layers-overlays label", has_text=need.title)
+        assert box.locator("input").is_checked() is False
+        base = p.paths()
+        p.toggle(need.title)
+        assert box.locator("input").is_checked()
+        assert p.paths() == base + len(codes)
+        legend = p.page.locator(".cnmap-legend").all_inner_texts()
+        assert any(t.startswith(need.title) and "no data" not in t.split("grey")[0] for t in legend)
+        attribution = p.page.locator(".leaflet-control-attribution").inner_text()
+        assert "Office for National Statistics" in attribution and "Census 2021" in attribution
+        p.toggle(layer_names(15)["share"])
+        assert p.paths() == base
+        tip = p.page.evaluate(
+            f"""() => {{ var out = null; window.{var}.eachLayer(function(l) {{
+                if (l.feature.properties.i === {i}) {{
+                    l.openTooltip(l.getBounds().getCenter());
+                    out = l.getTooltip().getElement().innerText; }} }}); return out; }}"""
+        )
+        value = need.values[codes[i]]
+        assert f"({codes[i]})" in tip and f"{100 * value:.1f}%" in tip
+        assert "Within a 15-minute walk" in tip
+        p.page.screenshot(path=str(SCREENSHOTS / "birmingham_need_layer.png"))
+        assert p.errors == [] and p.console == [] and p.dialogs == []
+    finally:
+        p.close()
