@@ -1,6 +1,8 @@
 """cnmap: where community organisations reach people, and where they don't.
 
-Main entry points (imported lazily so that ``import cnmap`` stays fast):
+Main entry points (imported lazily so that ``import cnmap`` stays fast, except
+:func:`cnmap.coverage`, bound at import: the name ``cnmap.coverage`` is the function, and the
+module is ``sys.modules["cnmap.coverage"]``, or ``from cnmap.coverage import ...``):
 
 - :func:`cnmap.load_area` — official wards, LSOAs, IoD and population for an English LAD;
 - :func:`cnmap.read_iod` — read an IoD File 7 table (2019 or 2025) into short column names;
@@ -39,7 +41,6 @@ _EXPORTS = {
     "OrganisationTable": "cnmap.io",
     "CoverageResult": "cnmap.coverage",
     "ward_profiles": "cnmap.deprivation",
-    "coverage": "cnmap.coverage",
     "thin_areas": "cnmap.thin",
     "cold_spots": "cnmap.hotspots",
     "write_tables": "cnmap.export",
@@ -60,7 +61,7 @@ _EXPORTS = {
     "open_during": "cnmap.hours",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "coverage", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -100,3 +101,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+# Bound at import, after ``__getattr__`` exists: importing the submodule sets the package
+# attribute ``coverage`` to the module, and this rebinds it to the function. Later imports of
+# ``cnmap.coverage`` find it in ``sys.modules`` and leave the attribute alone.
+from cnmap.coverage import coverage  # noqa: E402

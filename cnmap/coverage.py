@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -512,10 +512,20 @@ def _network_walks(
     # a network that does not cover the area: warn above 1 %, refuse above 10 % of residents
     guard = check_snap_coverage(P, res[S.WEIGHT].to_numpy(float), max_snap_m=run.max_snap_m)
     out: dict[str, np.ndarray] = {}
-    nd = distance_to_nearest(net, S_)
-    out[S.WALK_M] = distance_at_points(net, nd, P, sources=S_).to_numpy(float)
     out.update(_counts_on_network(net, S_, P, orgs, run))
     out.update(_nearest_by_type(net, S_, P, orgs, run))
+    if run.types:
+        # every organisation has a type, so the nearest of all is the nearest of the nearest
+        # of each type: the same numbers as a search from all of them (a search's distances
+        # are the smallest sums over the paths, and adding a point's part of its edge keeps
+        # the order), without that search
+        walk = np.array(out[S.walk_m(run.types[0])], dtype=float)
+        for k in run.types[1:]:
+            np.minimum(walk, out[S.walk_m(k)], out=walk)
+        out[S.WALK_M] = walk
+    else:
+        nd = distance_to_nearest(net, S_)
+        out[S.WALK_M] = distance_at_points(net, nd, P, sources=S_).to_numpy(float)
     return out, P.ok, S_.ok, S_.access_m, guard
 
 
@@ -662,13 +672,22 @@ def _walks_crow_flies(
 # per-resident results and tables
 
 
+#: A column of :func:`_columnar_frame`: name, kind (``"f"`` float, ``"c"`` float written
+#: first, ``"b"`` boolean, ``"o"`` other) and a function giving its values.
+_Column = tuple[str, str, Callable[[], Any] | None]
+
+
 def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings, area: Area) -> pd.DataFrame:
     """One row per residential point: weight, placed, walks, covered within each limit and
-    the LSOA's IMD decile (when the area has deciles)."""
+    the LSOA's IMD decile (when the area has deciles).
+
+    The walks are taken out of ``walks.frame`` as they go into the table: the counts (one
+    array for every limit and type) are written first and let go before the rest."""
     W = walks.frame
-    walk_m = np.asarray(W[S.WALK_M], dtype=float)
+    walk_m = np.asarray(W.pop(S.WALK_M), dtype=float)
     per_min = run.metres_per_minute
     placed = np.asarray(walks.placed, dtype=bool)
+    walk_by_type = {k: W.pop(S.walk_m(k)) for k in run.types}
 
     def within(values: Any, m: float) -> Callable[[], np.ndarray]:
         return lambda: placed & (np.asarray(values, dtype=float) <= m + 1e-9)
@@ -676,7 +695,7 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings, area: Ar
     def as_float(values: Any, scale: float = 1.0) -> Callable[[], np.ndarray]:
         return lambda: np.asarray(values, dtype=float) / scale
 
-    plan: list[tuple[str, str, Callable[[], Any]]] = [
+    plan: list[_Column] = [
         (S.LSOA_CODE, "o", lambda: res[S.LSOA_CODE].to_numpy()),
         (S.WARD_CODE, "o", lambda: res[S.WARD_CODE].to_numpy()),
         (S.WEIGHT, "f", lambda: res[S.WEIGHT].to_numpy(float)),
@@ -686,38 +705,49 @@ def _per_resident(res: gpd.GeoDataFrame, walks: _Walks, run: _Settings, area: Ar
     ]
     for t, m in run.metres.items():
         plan += [
-            (S.n_reachable(t), "f", as_float(W[S.n_reachable(t)])),
+            (S.n_reachable(t), "c", as_float(W.pop(S.n_reachable(t)))),
             (S.covered(t), "b", within(walk_m, m)),
         ]
         for k in run.types:
             plan += [
-                (S.covered(t, k), "b", within(W[S.walk_m(k)], m)),
-                (S.n_reachable(t, k), "f", as_float(W[S.n_reachable(t, k)])),
+                (S.covered(t, k), "b", within(walk_by_type[k], m)),
+                (S.n_reachable(t, k), "c", as_float(W.pop(S.n_reachable(t, k)))),
             ]
-    plan += [(S.walk_min(k), "f", as_float(W[S.walk_m(k)], per_min)) for k in run.types]
+    plan += [(S.walk_min(k), "f", as_float(walk_by_type[k], per_min)) for k in run.types]
+    del walk_by_type
     if S.IMD_DECILE in area.lsoas.columns:
         dec = area.lsoas.set_index(S.LSOA_CODE)[S.IMD_DECILE]
         plan.append((S.IMD_DECILE, "o", lambda: dec.reindex(res[S.LSOA_CODE]).to_numpy()))
     return _columnar_frame(len(res), plan)
 
 
-def _columnar_frame(n: int, plan: Sequence[tuple[str, str, Callable[[], Any]]]) -> pd.DataFrame:
-    """A frame whose float (``"f"``) and boolean (``"b"``) columns are each written straight
-    into one block, column by column, so that no column is held twice (a frame built from a
-    dict of arrays copies them all into its blocks); the other columns (``"o"``) are typed as
-    the DataFrame constructor types them."""
+def _columnar_frame(n: int, plan: list[_Column]) -> pd.DataFrame:
+    """A frame whose float (``"f"``, ``"c"``) and boolean (``"b"``) columns are each written
+    straight into one block, column by column, so that no column is held twice (a frame
+    built from a dict of arrays copies them all into its blocks); the other columns
+    (``"o"``) are typed as the DataFrame constructor types them.
+
+    The ``"c"`` columns are written first, and each column's function is dropped from
+    ``plan`` once it is written, so that the arrays only it holds can go before the other
+    columns are made."""
     from pandas.api.internals import create_dataframe_from_blocks
 
+    def take(i: int) -> Any:
+        fn = plan[i][2]
+        assert fn is not None
+        plan[i] = (plan[i][0], plan[i][1], None)
+        return fn()
+
     blocks: list[tuple[Any, np.ndarray]] = []
-    for kind, dtype in (("f", np.float64), ("b", np.bool_)):
-        pos = [i for i, p in enumerate(plan) if p[1] == kind]
+    for kinds, dtype in (("cf", np.float64), ("b", np.bool_)):
+        pos = [i for kind in kinds for i, p in enumerate(plan) if p[1] == kind]
         block = np.empty((len(pos), n), dtype=dtype)
         for row, i in enumerate(pos):
-            block[row] = plan[i][2]()
+            block[row] = take(i)
         blocks.append((block, np.asarray(pos, dtype=np.intp)))
     for i, p in enumerate(plan):
         if p[1] == "o":
-            col = pd.Series(p[2]())
+            col = pd.Series(take(i))
             values = (
                 col.array if not isinstance(col.dtype, np.dtype) else col.to_numpy().reshape(1, -1)
             )
@@ -832,7 +862,6 @@ def _record(
 
 def _settings(
     orgs: Any,
-    area: Area,
     minutes: float | Iterable[float],
     speed_kmh: float | None,
     persona: str | None,
@@ -840,9 +869,9 @@ def _settings(
     mode: str,
     max_snap_m: float,
     type_col: str | None,
-    by_type: bool,
 ) -> tuple[_Settings, gpd.GeoDataFrame]:
-    """Checked settings and the organisations frame (with its ``_type`` column)."""
+    """Checked settings and the organisations frame (with its ``_type`` column); ``type_col``
+    is None when the by-type columns are not wanted."""
     thresholds = _as_minutes(minutes)
     speed, persona_used = _speed(speed_kmh, persona)
     if mode == "network" and network is None:
@@ -852,7 +881,7 @@ def _settings(
             "with a detour_factor"
         )
     metres = {t: float(t) * speed * 1000.0 / 60.0 for t in thresholds}
-    og = _organisations_frame(orgs, type_col if by_type else None)
+    og = _organisations_frame(orgs, type_col)
     if len(og) == 0:
         raise ValidationError("there are no organisations: coverage needs at least one point")
     run = _Settings(
@@ -861,13 +890,13 @@ def _settings(
         metres=metres,
         speed_kmh=speed,
         persona=persona_used,
-        types=_types_of(og, type_col, by_type),
+        types=_types_of(og, type_col, True),
         max_snap_m=max_snap_m,
     )
     return run, og
 
 
-def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
+def coverage(  # noqa: PLR0913 (public signature, every option keyword-only)
     orgs: Any,
     area: Area,
     *,
@@ -927,7 +956,7 @@ def coverage(  # noqa: PLR0913 - the public signature: every option is a keyword
         mode, max_snap_m, network, residents, type_col, by_type, detour_factor
     )
     run, og = _settings(
-        orgs, area, minutes, speed_kmh, persona, network, mode, max_snap_m, type_col, by_type
+        orgs, minutes, speed_kmh, persona, network, mode, max_snap_m, type_col if by_type else None
     )
     res, resident_method = _resident_points(residents, area, network)
     if mode == "network":

@@ -239,9 +239,14 @@ def test_birmingham_adding_organisations_never_lowers_coverage(birmingham):
 
 
 def test_cnmap_coverage_is_callable_after_module_import(line):
-    import cnmap
-    import cnmap.coverage as mod
+    import importlib
+    import sys
 
+    import cnmap
+
+    importlib.import_module("cnmap.coverage")  # importing the module again leaves the name
+    mod = sys.modules["cnmap.coverage"]
+    assert cnmap.coverage is mod.coverage and not isinstance(cnmap.coverage, type(sys))
     net, area, res = line
     r = cnmap.coverage(orgs_at([0]), area, network=net, residents=res, minutes=[5])
     assert isinstance(r, mod.CoverageResult) and r.totals["pop_covered"].iloc[0] == 100

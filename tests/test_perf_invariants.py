@@ -254,3 +254,18 @@ def test_snapping_cell_by_cell_finds_the_same_nearest_points(city, shared_data, 
     np.testing.assert_allclose(cells.x[~same], whole.x[~same], atol=1e-6)
     np.testing.assert_allclose(cells.y[~same], whole.y[~same], atol=1e-6)
     np.testing.assert_array_equal(places.access_m, cn.snap_points(net, orgs.geometry).access_m)
+
+
+@pytest.mark.slow
+def test_snapping_measured_in_blocks_gives_the_same_numbers(city, shared_data, monkeypatch):
+    # the large-network path measures points on their edges block by block, in threads
+    snap = importlib.import_module("cnmap.network.snap")
+    _, _, _, res = city
+    monkeypatch.setattr(snap, "SNAP_BY_CELL_MIN_EDGES", 1)
+    lazy = cn.read_walk_network(shared_data / "birmingham/osm/birmingham_walk_osm_2021-08.gpkg")
+    one = cn.snap_points(lazy, res.geometry)
+    monkeypatch.setattr(snap, "MEASURE_BLOCK", 997)  # 36 blocks, the last one short
+    blocks = cn.snap_points(lazy, res.geometry)
+    assert len(res) > 30 * 997 and not lazy.geometry_built
+    for name in ("edge", "access_m", "fraction", "along_u_m", "x", "y", "ok"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(one, name))

@@ -213,6 +213,25 @@ def _locate_by_grid(net: WalkNetwork, xy: np.ndarray, reach_m: float) -> Located
     every point through a grid of segments (compiled), looking up to ``reach_m`` away; then
     GEOS's distance, position along the edge and snap point on the edges found (their
     LineStrings only). Points with no edge within ``reach_m`` are looked for cell by cell."""
+    edge = _nearest_by_grid(net, xy, reach_m)  # the grid is let go before GEOS measures
+    found = edge >= 0
+    out = [np.full(xy.shape[0], -1, dtype=np.int64)] + [
+        np.full(xy.shape[0], np.nan) for _ in range(4)
+    ]
+    if found.any():
+        rows = np.flatnonzero(found)
+        out[0][rows] = edge[rows]
+        _measure_on_edges(net.edge_coords, edge[rows], xy[rows], rows, out)
+    if not found.all():
+        rest = _locate_by_cell(net, xy[~found], reach_m)
+        for arr, val in zip(out, rest, strict=True):
+            arr[~found] = val
+    return out[0], out[1], out[2], out[3], out[4]
+
+
+def _nearest_by_grid(net: WalkNetwork, xy: np.ndarray, reach_m: float) -> np.ndarray:
+    """The nearest edge of every point (-1: none within ``reach_m``), through a grid of the
+    network's segments (compiled, in parallel threads)."""
     from cnmap.network import _kernels
     from cnmap.network.paths import _in_threads, _threads
 
@@ -247,28 +266,45 @@ def _locate_by_grid(net: WalkNetwork, xy: np.ndarray, reach_m: float) -> Located
         )
         return out
 
-    edge = np.concatenate([p[0] for p in _in_threads(part, n_chunks)])
-    found = edge >= 0
-    out = [np.full(xy.shape[0], -1, dtype=np.int64)] + [
-        np.full(xy.shape[0], np.nan) for _ in range(4)
-    ]
-    if found.any():
-        ids, inverse = np.unique(edge[found], return_inverse=True)
-        lines = _lines(flat, ids)
-        pts = shapely.points(xy[found])
-        mine = lines[inverse]
+    return np.concatenate([p[0] for p in _in_threads(part, n_chunks)])
+
+
+#: Points measured on their edges by GEOS at a time (the LineStrings and Points of one block
+#: are let go before the next: the memory held stays that of a block).
+MEASURE_BLOCK = 200_000
+
+
+def _measure_on_edges(
+    flat: Any, edge: np.ndarray, xy: np.ndarray, rows: np.ndarray, out: list[np.ndarray]
+) -> None:
+    """GEOS's distance, fraction along the edge (0 where GEOS gives none) and snap point of
+    every point ``xy`` on its edge ``edge``, written into ``out[1:]`` at ``rows``: blocks of
+    :data:`MEASURE_BLOCK` points, in parallel threads (GEOS releases the GIL; each point's
+    answer is its own, so the numbers do not depend on the blocks)."""
+    from cnmap.network.paths import _in_threads, _threads
+
+    n_blocks = -(-rows.size // MEASURE_BLOCK)
+    n_workers = _threads(n_blocks)
+
+    def block(b: int) -> None:
+        lo, hi = b * MEASURE_BLOCK, min((b + 1) * MEASURE_BLOCK, rows.size)
+        ids, inverse = np.unique(edge[lo:hi], return_inverse=True)
+        mine = _lines(flat, ids)[inverse]
+        pts = shapely.points(xy[lo:hi])
         f = shapely.line_locate_point(mine, pts, normalized=True)
         frac = np.where(np.isfinite(f), f, 0.0)
         c = shapely.get_coordinates(shapely.line_interpolate_point(mine, frac, normalized=True))
-        for arr, val in zip(
-            out, (edge[found], shapely.distance(mine, pts), frac, c[:, 0], c[:, 1]), strict=True
-        ):
-            arr[found] = val
-    if not found.all():
-        rest = _locate_by_cell(net, xy[~found], reach_m)
-        for arr, val in zip(out, rest, strict=True):
-            arr[~found] = val
-    return out[0], out[1], out[2], out[3], out[4]
+        at = rows[lo:hi]
+        out[1][at] = shapely.distance(mine, pts)
+        out[2][at] = frac
+        out[3][at] = c[:, 0]
+        out[4][at] = c[:, 1]
+
+    def worker(w: int) -> None:
+        for b in range(w, n_blocks, n_workers):
+            block(b)
+
+    _in_threads(worker, n_workers)
 
 
 def _lines(flat: Any, ids: np.ndarray) -> np.ndarray:
@@ -384,7 +420,7 @@ def _locate_by_cell(net: WalkNetwork, xy: np.ndarray, margin: float) -> Located:
     span = float(np.hypot(*(boxes[:, 2:].max(axis=0) - origin)))
     while todo.size:
         last = margin >= span
-        _cells_round(net, xy, key, todo, boxes, origin, margin, n_cols, out)
+        _cells_round(net, xy, key, todo, (boxes, origin, n_cols), margin, out)
         found = (out[1][todo] <= margin) & inside[todo]
         todo = todo[~found] if not last else todo[:0]
         margin *= 4.0
@@ -396,13 +432,13 @@ def _cells_round(
     xy: np.ndarray,
     key: np.ndarray,
     todo: np.ndarray,
-    boxes: np.ndarray,
-    origin: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray, int],
     margin: float,
-    n_cols: int,
     out: list[np.ndarray],
 ) -> None:
-    """One pass over the cells holding the points ``todo`` (results written into ``out``)."""
+    """One pass over the cells holding the points ``todo`` (results written into ``out``);
+    ``grid`` is the edges' boxes, the grid's origin and its number of columns."""
+    boxes, origin, n_cols = grid
     cells, inverse = np.unique(key[todo], return_inverse=True)
     ptr, edges = _cell_edges(boxes, origin, margin, cells, n_cols)
     order = np.argsort(inverse, kind="stable")
