@@ -443,6 +443,27 @@ def _type_labels(value: Any, info: ValidationInfo) -> dict[str, str]:
     return out
 
 
+def _need_columns(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    """``need_columns``: names of need-layer columns (:data:`cnmap.layers.TABLE_COLUMNS`)."""
+    import difflib
+
+    from cnmap.layers.domain import TABLE_COLUMNS
+
+    name = info.field_name or "need_columns"
+    example = 'need_columns = ["disabled_share", "deri_score"]'
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"{name}={_show(value)} must be a list of column names, e.g. {example}")
+    for v in value:
+        if not isinstance(v, str) or v.strip() not in TABLE_COLUMNS:
+            close = difflib.get_close_matches(str(v), TABLE_COLUMNS, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ValueError(
+                f"{name}: {_show(v)} is not a need column; {hint}valid names: "
+                f"{', '.join(TABLE_COLUMNS)}"
+            )
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
 def _rule(rule: Callable[[Any, ValidationInfo], Any], declared: Any) -> PlainValidator:
     """A field checked by ``rule`` alone (no coercion); ``declared`` documents the type."""
     return PlainValidator(rule, json_schema_input_type=declared)
@@ -789,12 +810,17 @@ class OutputSection(_Section):
     """``[output]`` of a run: where the outputs go and how the map is written.
 
     ``type_labels``: organisation type -> the readable name the map shows (before the map's
-    own names, :data:`cnmap.maps._style.DEFAULT_TYPE_LABELS`)."""
+    own names, :data:`cnmap.maps._style.DEFAULT_TYPE_LABELS`). ``need_columns``: need-layer
+    columns (:data:`cnmap.layers.TABLE_COLUMNS`) added to the LSOA and ward tables and drawn
+    on the map."""
 
     dir: Text = "output"
     self_contained: Flag = False
     type_labels: Annotated[
         dict[str, str] | None, _rule(_optional(_type_labels), dict[str, str] | None)
+    ] = None
+    need_columns: Annotated[
+        tuple[str, ...] | None, _rule(_optional(_need_columns), list[str] | None)
     ] = None
 
 

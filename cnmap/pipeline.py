@@ -83,6 +83,7 @@ class RunConfig:
     source: Path | None = None
     type_col: str | None = C.ORG_TYPE
     type_labels: dict[str, str] = field(default_factory=dict)
+    need_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,6 +144,7 @@ def load_config(
         source=path,
         type_col=cov.type_col,
         type_labels=dict(outp.type_labels or {}),
+        need_columns=tuple(outp.need_columns or ()),
     )
 
 
@@ -475,6 +477,10 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
     out.mkdir(parents=True, exist_ok=True)
     with _step("load area", steps, report):
         area = _load_area(config)
+    need = None
+    if config.need_columns:
+        with _step("need columns", steps, report):
+            need = read_need_columns(area, config.need_columns)
     with _step("read organisations", steps, report):
         read = read_organisation_files(config.organisations, area)
         orgs, rejected, org_summary = read.organisations, read.rejected, read.summary
@@ -499,7 +505,7 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
         served = who_is_served(area, cov)
     if served.note:
         log.info("who is served: %s", served.note)
-    parts = RunParts(area, cov, thin, profiles, org_summary, rejected, served)
+    parts = RunParts(area, cov, thin, profiles, org_summary, rejected, served, need)
     paths = write_outputs(config, parts, steps, report)
     return {
         "paths": paths,
@@ -519,7 +525,7 @@ def run(config: RunConfig, *, report: Callable[[str], None] | None = None) -> di
 
 def planned_steps(config: RunConfig) -> list[str]:
     """The names of the steps :func:`run` reports, in order (the CLI's progress bar)."""
-    names = ["load area", "read organisations"]
+    names = ["load area", *(["need columns"] if config.need_columns else []), "read organisations"]
     if needs_network(config):
         names.append("load walk network")
     if config.mode == "crow_flies" and config.detour_factor is None:
@@ -567,6 +573,129 @@ def who_is_served(area: Any, cov: Any) -> WhoIsServed:
             None, note=f"not computed for {area.lad_name}: the need layers do not cover it ({why})"
         )
     return WhoIsServed(group_coverage(cov, layers), tuple(layers))
+
+
+@dataclass(frozen=True)
+class NeedColumns:
+    """The need-layer columns of a run (``[output] need_columns``), on the area's LSOAs.
+
+    Attributes
+    ----------
+    values
+        One row per LSOA of the area (index ``lsoa_code``), one column per name, in the order
+        of the configuration.
+    layers
+        The need layers they come from, on the area's LSOAs (source, vintage, licence).
+    """
+
+    values: pd.DataFrame
+    layers: tuple[Any, ...]
+
+    def layer_of(self, column: str) -> Any:
+        """The layer holding ``column``."""
+        return next(ly for ly in self.layers if column in ly.table.columns)
+
+
+def read_need_columns(area: Any, names: Sequence[str]) -> NeedColumns:
+    """The need columns ``names`` for the area (:func:`cnmap.layers.read_need_columns`).
+
+    Raises
+    ------
+    ValidationError
+        When a layer does not cover the area or its file is missing: the message names the
+        columns, the reason and the fix (remove them from ``[output] need_columns``).
+    """
+    from cnmap.errors import DataFetchError
+    from cnmap.layers import MissingLSOAError
+    from cnmap.layers.domain import read_need_columns as read
+
+    try:
+        values, layers = read(area, names)
+    except (MissingLSOAError, DataFetchError) as exc:
+        why = " ".join(str(exc).split())
+        raise ValidationError(
+            f"[output] need_columns {list(names)}: cannot read them for {area.lad_name} "
+            f"({why}); remove them from [output] need_columns or point the data mirror at "
+            "files that cover the area"
+        ) from exc
+    return NeedColumns(values, tuple(layers))
+
+
+def need_lsoa_table(lsoas: pd.DataFrame, need: NeedColumns) -> pd.DataFrame:
+    """A copy of an LSOA table with the need columns added at the end, by ``lsoa_code``."""
+    out = lsoas.copy()
+    codes = out[C.LSOA_CODE].astype(str).to_numpy()
+    for col in need.values.columns:
+        out[col] = need.values[col].reindex(codes).to_numpy(float)
+    return out
+
+
+def need_ward_table(
+    wards: pd.DataFrame, residents: pd.DataFrame, need: NeedColumns
+) -> pd.DataFrame:
+    """A copy of a ward table with each need column as the population-weighted mean of the
+    LSOA values over the ward's residents (counted where they live, as the coverage's ward
+    figures; :func:`cnmap.aggregate.group_sums`)."""
+    import numpy as np
+
+    from cnmap.aggregate import group_sums
+
+    lsoa = residents[C.LSOA_CODE].astype(str).to_numpy()
+    sums = group_sums(
+        residents[C.WARD_CODE].astype(str).to_numpy(),
+        residents[C.WEIGHT].to_numpy(float),
+        means={c: need.values[c].reindex(lsoa).to_numpy(float) for c in need.values.columns},
+    )
+    out = wards.copy()
+    wcode = out[C.WARD_CODE].astype(str).to_numpy()
+    for col in need.values.columns:
+        mean = pd.Series(sums.mean(col), index=sums.index.astype(str))
+        out[col] = np.asarray(mean.reindex(wcode).to_numpy(float))
+    return out
+
+
+def need_sources(need: NeedColumns) -> pd.DataFrame:
+    """One row of the sources table per need column: its layer's source, vintage, licence."""
+    from cnmap.layers.domain import column_label
+
+    rows = []
+    for col in need.values.columns:
+        ly = need.layer_of(col)
+        converted = [n for n in ly.notes if n.startswith(("Converted from", "Mapped from"))]
+        rows.append(
+            {
+                "id": f"need_column:{col}",
+                "title": f"{col}: {column_label(ly, col)} ({ly.title})",
+                "publisher": ly.source,
+                "vintage": ly.vintage,
+                "licence": ly.licence,
+                "attribution": ly.attribution,
+                "url": "",
+                "read_from": " ".join(
+                    [
+                        f"need layer {ly.name!r} on LSOA {ly.lsoa_vintage} (cnmap.layers; ward "
+                        "values: population-weighted means of the LSOAs).",
+                        *converted,
+                    ]
+                ),
+                "sha256": "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def tables_thin(thin: Any, cov: Any, need: NeedColumns | None) -> Any:
+    """The thin result whose LSOA and ward tables are written: with the need columns added
+    (LSOAs: each LSOA's value; wards: :func:`need_ward_table`), else as it is."""
+    import dataclasses
+
+    if need is None or thin is None:
+        return thin
+    return dataclasses.replace(
+        thin,
+        lsoas=need_lsoa_table(thin.lsoas, need),
+        wards=need_ward_table(thin.wards, cov.residents, need),
+    )
 
 
 #: Columns of the group coverage tables (:mod:`cnmap.groups`) counting people (or households).
@@ -624,6 +753,7 @@ class RunParts:
     org_summary: pd.DataFrame
     rejected: pd.DataFrame
     served: WhoIsServed = field(default_factory=lambda: WhoIsServed(None))
+    need: NeedColumns | None = None
 
 
 def file_names(frame: pd.DataFrame) -> pd.DataFrame:
@@ -696,10 +826,11 @@ def _write_tables(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> 
     paths["tables"] = export_coverage(
         parts.cov,
         tables_dir,
-        thin=parts.thin,
+        thin=tables_thin(parts.thin, parts.cov, parts.need),
         profiles=parts.profiles,
         stem=f"cnmap_{stem}",
         catchments=catch,
+        sources=need_sources(parts.need) if parts.need is not None else None,
     )
     if parts.served.table is not None:
         paths["who_is_served"] = write_csv(
