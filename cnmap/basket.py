@@ -36,6 +36,7 @@ from cnmap.errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnmap.coverage import CoverageResult
+    from cnmap.network.snap import SnapResult
 
 __all__ = ["BasketResult", "basket_coverage", "organisation_tokens", "match_types"]
 
@@ -202,28 +203,56 @@ class BasketResult:
         return "\n".join(lines)
 
 
-def _walks_for(cov: CoverageResult, mask: np.ndarray) -> np.ndarray:
+class _Snapped:
+    """The residents and the organisations of a coverage result snapped onto its network,
+    once for every requirement (snapped when first needed)."""
+
+    def __init__(self, cov: CoverageResult) -> None:
+        self.cov = cov
+        self._pair: tuple[SnapResult, SnapResult] | None = None
+
+    def get(self) -> tuple[SnapResult, SnapResult]:
+        """(residents, organisations), in the result's row order."""
+        if self._pair is None:
+            from cnmap.network.snap import snap_points_together
+
+            cov = self.cov
+            if cov.network is None:
+                raise ValidationError(
+                    "this coverage result has no network attached; recompute it "
+                    "with coverage(..., network=net)"
+                )
+            people, places = snap_points_together(
+                cov.network,
+                [
+                    cov.residents.geometry.reset_index(drop=True),
+                    cov.organisations.geometry.reset_index(drop=True),
+                ],
+                max_snap_m=float(cov.parameters.max_snap_m),
+            )
+            self._pair = (people, places)
+        return self._pair
+
+
+def _walks_for(cov: CoverageResult, mask: np.ndarray, snapped: _Snapped) -> np.ndarray:
     """Walking metres from every residential point to the nearest organisation in ``mask``."""
     res = cov.residents
-    orgs = cov.organisations.loc[mask]
+    orgs = cov.organisations
+    keep = np.asarray(mask, dtype=bool)
     if "snapped" in orgs.columns:
-        orgs = orgs.loc[orgs["snapped"].to_numpy(bool)]
-    if len(orgs) == 0:
+        keep = keep & orgs["snapped"].to_numpy(bool)
+    if not keep.any():
         return np.full(len(res), np.inf)
     if cov.mode == "network":
-        if cov.network is None:
-            raise ValidationError(
-                "this coverage result has no network attached; recompute it "
-                "with coverage(..., network=net)"
-            )
-        from cnmap.network import distance_at_points, distance_to_nearest, snap_points
+        from cnmap.network import distance_at_points, distance_to_nearest
 
-        max_snap = float(cov.parameters.max_snap_m)
-        S = snap_points(cov.network, orgs.geometry.reset_index(drop=True), max_snap_m=max_snap)
-        P = snap_points(cov.network, res.geometry.reset_index(drop=True), max_snap_m=max_snap)
+        assert cov.network is not None  # checked by _Snapped.get
+        P, places = snapped.get()
+        S = places.take(keep)
         nd = distance_to_nearest(cov.network, S)
         d = distance_at_points(cov.network, nd, P, sources=S).to_numpy(float)
         return np.where(np.isnan(d), np.inf, d)
+    orgs = orgs.loc[keep]
     from scipy.spatial import cKDTree
 
     detour = float(cov.parameters.detour_factor or 1.0)
@@ -263,6 +292,7 @@ def _requirement_walks(
     res = cov.residents
     per_m = cov.speed_kmh * 1000.0 / 60.0
     placed = R[S.PLACED].to_numpy(bool)
+    snapped = _Snapped(cov)
     source: dict[str, str] = {}
     for k, alts in req.items():
         kind = _stored_type(cov, alts, masks[k], thresholds)
@@ -273,7 +303,7 @@ def _requirement_walks(
             R[S.walk_m(k)] = wk.to_numpy(float) * per_m if wk is not None else np.nan
             source[k] = f"coverage column covered_{{T}}min_{kind}"
         else:
-            d = _walks_for(cov, masks[k])
+            d = _walks_for(cov, masks[k], snapped)
             R[S.walk_m(k)] = d
             for t in thresholds:
                 R[S.has(k, t)] = placed & (d <= float(t) * per_m + 1e-9)

@@ -67,6 +67,51 @@ def test_basket_hand_checked(line):
     assert "10 min: 300 people (50.0%)" in b.summary()
 
 
+def test_basket_snaps_once_and_matches_snapping_each_requirement(line, monkeypatch):
+    import cnmap.network.snap as snap
+    from cnmap.network import distance_at_points, distance_to_nearest, snap_points
+
+    net, _, res, orgs, cov = line
+    calls = []
+    real = snap.snap_points_together
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snap, "snap_points_together", counted)
+    # advice and computer access are both computed on the network (no coverage column)
+    b = basket_coverage(cov, ["advice", "computer access", "warm food"])
+    assert calls == [2]  # the residents and the organisations, once, for three requirements
+    monkeypatch.undo()
+    P = snap_points(net, res.geometry.reset_index(drop=True))
+    for name, rows in (("advice", [0, 1]), ("computer_access", [2]), ("warm_food", [2])):
+        S_ = snap_points(net, orgs.geometry.iloc[rows].reset_index(drop=True))
+        d = distance_at_points(net, distance_to_nearest(net, S_), P, sources=S_)
+        np.testing.assert_array_equal(b.residents[f"walk_m_{name}"].to_numpy(), d.to_numpy())
+
+
+def test_snap_result_take_is_snapping_those_points(line):
+    from cnmap.network import snap_points
+
+    net, _, _, orgs, _ = line
+    every = snap_points(net, orgs.geometry)
+    two = snap_points(net, orgs.geometry.iloc[[2, 0]])
+    cut = every.take([2, 0])
+    for name in ("edge", "u", "v", "fraction", "along_u_m", "access_m", "x", "y", "ok"):
+        np.testing.assert_array_equal(getattr(cut, name), getattr(two, name))
+    assert list(cut.index) == [2, 0] and len(cut) == 2
+    masked = every.take(np.array([True, False, True]))
+    assert list(masked.index) == [0, 2] and masked.access_m.tolist() == [
+        every.access_m[0],
+        every.access_m[2],
+    ]
+    with pytest.raises(ValidationError, match="needs 3 values"):
+        every.take(np.array([True, False]))
+    with pytest.raises(ValidationError, match="within 0..2"):
+        every.take([3])
+
+
 def test_alternatives_and_minutes(line):
     *_, cov = line
     b = basket_coverage(cov, {"food": ["food_bank", "warm food"]}, minutes=5)

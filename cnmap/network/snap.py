@@ -119,6 +119,42 @@ class SnapResult:
         f = self.to_frame()
         return f.loc[~self.ok, ["reason", "access_m", "edge"]]
 
+    def take(self, positions: Any) -> SnapResult:
+        """The points at ``positions`` (integer positions, or a boolean mask over the points)
+        as a :class:`SnapResult` of their own: the same as snapping only those points."""
+        pos = np.asarray(positions)
+        if pos.dtype == np.bool_:
+            if pos.shape != (len(self),):
+                raise ValidationError(
+                    f"a mask over the points needs {len(self)} values, got {pos.shape[0]}"
+                )
+            pos = np.flatnonzero(pos)
+        pos = pos.astype(np.int64, copy=False)
+        if pos.size and (pos.min() < -len(self) or pos.max() >= len(self)):
+            raise ValidationError(f"positions must be within 0..{len(self) - 1}")
+        from cnmap.network.build import _readonly
+
+        def cut(a: np.ndarray) -> np.ndarray:
+            return _readonly(a[pos])
+
+        return SnapResult(
+            index=self.index[pos],
+            edge=cut(self.edge),
+            u=cut(self.u),
+            v=cut(self.v),
+            fraction=cut(self.fraction),
+            along_u_m=cut(self.along_u_m),
+            along_v_m=cut(self.along_v_m),
+            access_m=cut(self.access_m),
+            x=cut(self.x),
+            y=cut(self.y),
+            ok=cut(self.ok),
+            reason=cut(self.reason),
+            max_snap_m=self.max_snap_m,
+            crs=self.crs,
+            network_key=self.network_key,
+        )
+
     def check_network(self, net: WalkNetwork) -> None:
         """Raise if these points were snapped on a different network."""
         if self.network_key != _net_key(net):
