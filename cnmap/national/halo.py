@@ -27,8 +27,16 @@ Why the piece's answers are exact (equal to one run over everything, to the last
 Hence a resident whose walk in the piece is at most ``R`` has exactly the whole-run walk, and
 every count "within ``T`` minutes" is exact when ``T``'s distance is at most ``R``. Residents
 whose nearest organisation (of any type) lies farther than ``R`` are computed again with the
-radius doubled, until every resident is resolved or the halo holds every organisation and the
-whole network (then the piece *is* the whole run). In straight-line mode the same argument
+radius widened, until every resident is resolved or the halo holds every organisation and the
+whole network (then the piece *is* the whole run). The next radius is at least double the last,
+and at least the longest walk still unresolved *as found in the halo*: that walk is a real walk
+in the whole network (same access legs, a subgraph's edges), so the exact walk is no longer and
+the next pass resolves it. With several organisation types, whose nearest may be tens of
+kilometres away, this takes two or three passes instead of one per doubling.
+
+The network may be given whole, or as a :class:`NetworkSource` that builds on demand the part
+of a larger network around some points (a partitioned run then never holds the whole network:
+each task builds its own halo). In straight-line mode the same argument
 holds with the straight line times the detour factor (at least the straight line), and the
 first radius is already the longest walk to the nearest organisation (found with a k-d tree
 on every organisation), so one pass resolves everyone.
@@ -41,7 +49,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
@@ -56,8 +64,10 @@ from cnmap.errors import ValidationError
 if TYPE_CHECKING:
     from cnmap.area import Area
     from cnmap.network import WalkNetwork
+    from cnmap.network.build import EdgeCoords
 
 __all__ = [
+    "NetworkSource",
     "WalkSpec",
     "HaloPass",
     "HaloResult",
@@ -74,8 +84,33 @@ log = logging.getLogger(__name__)
 UNTYPED = "unspecified"
 #: A walk within this relative margin of the radius is computed again with a wider halo.
 _RADIUS_MARGIN = 1e-9
-#: Most halo doublings (1.2 km doubled 12 times is about 4,900 km: all of England).
+#: Most passes (1.2 km doubled 12 times is about 4,900 km: all of England).
 MAX_PASSES = 13
+
+
+@runtime_checkable
+class NetworkSource(Protocol):
+    """A walk network too large to hold, built piece by piece around some points."""
+
+    def around(self, xy: np.ndarray, radius_m: float) -> tuple[WalkNetwork, bool]:
+        """The part of the network a halo of ``radius_m`` around ``xy`` needs.
+
+        Parameters
+        ----------
+        xy
+            Points (n x 2, the network's CRS).
+        radius_m
+            Halo radius.
+
+        Returns
+        -------
+        tuple
+            ``(network, whole)``: a network holding every edge that comes within ``radius_m``
+            of a point and every edge joining two ends of those edges, with the nodes and
+            edges in the whole network's order and its node ids; ``whole`` is True when that
+            is the whole network.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -151,7 +186,7 @@ class HaloResult:
         ``ward_code``, ``weight``, ``placed``, ``walk_m``, ``walk_min``,
         ``n_reachable_{T}min``, ``covered_{T}min`` and the by-type columns), without geometry.
     passes
-        The computations made (the first at the walk limit, then doubled radii).
+        The computations made (the first at the walk limit, then wider radii).
     types
         Organisation types (slugs) of the by-type columns.
     """
@@ -209,14 +244,53 @@ def organisations_within(
     return np.asarray(d <= radius_m)
 
 
-def _edges_near(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float) -> np.ndarray:
-    """Mask of the edges whose geometry comes within ``radius_m`` of some resident."""
-    tree = shapely.STRtree(shapely.points(residents_xy))
-    hit = tree.query_nearest(
-        net.edge_geometry, max_distance=radius_m, all_matches=False, return_distance=False
+def _edge_reach(coords: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Half the longest segment of each edge of a flat geometry array: every point of the edge
+    is at most that far from one of its vertices."""
+    seg = np.zeros(len(coords))
+    seg[:-1] = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
+    seg[offsets[1:] - 1] = 0.0  # the last vertex of an edge starts no segment of it
+    return np.asarray(np.maximum.reduceat(seg, offsets[:-1]) / 2.0)
+
+
+def _lines(coords: np.ndarray, offsets: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """LineStrings of some edges of a flat geometry array."""
+    counts = offsets[edges + 1] - offsets[edges]
+    first = np.repeat(offsets[edges] - np.cumsum(counts) + counts, counts)
+    lines: np.ndarray = shapely.linestrings(
+        coords[first + np.arange(int(counts.sum()))],
+        indices=np.repeat(np.arange(edges.size), counts),
     )
-    mask = np.zeros(net.n_edges, dtype=bool)
-    mask[np.asarray(hit)[0]] = True
+    return lines
+
+
+def _edges_near(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float) -> np.ndarray:
+    """Mask of the edges whose geometry comes within ``radius_m`` of some resident.
+
+    An edge with a vertex within ``radius_m`` of a resident is near; one whose vertices are all
+    farther than ``radius_m`` plus half its longest segment is not; only the edges in between
+    are measured exactly (a k-d tree on the vertices does the rest, in a fraction of the time
+    of a nearest-geometry search with a kilometres-wide bound).
+    """
+    if len(residents_xy) == 0 or net.n_edges == 0:
+        return np.zeros(net.n_edges, dtype=bool)
+    flat = net.edge_coords
+    coords, offsets = flat.coords, flat.offsets
+    reach = _edge_reach(coords, offsets)
+    bound = float(np.nextafter(radius_m + float(reach.max(initial=0.0)) + 1e-6, np.inf))
+    d, _ = cKDTree(residents_xy).query(coords, k=1, distance_upper_bound=bound)
+    dmin = np.minimum.reduceat(d, offsets[:-1])
+    mask = np.asarray(dmin <= radius_m)
+    maybe = np.flatnonzero(~mask & (dmin - reach <= radius_m + 1e-6))
+    if maybe.size:
+        tree = shapely.STRtree(shapely.points(residents_xy))
+        hit = tree.query_nearest(
+            _lines(coords, offsets, maybe),
+            max_distance=radius_m,
+            all_matches=False,
+            return_distance=False,
+        )
+        mask[maybe[np.asarray(hit)[0]]] = True
     return mask
 
 
@@ -237,6 +311,20 @@ def _induced_csr(
     indptr = np.zeros(n + 1, dtype=net.indptr.dtype)
     np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
     return indptr, c.astype(net.indices.dtype), w
+
+
+def _flat_subset(net: WalkNetwork, edges: np.ndarray) -> EdgeCoords:
+    """Some edges' geometries, as flat coordinates (LineStrings are made when needed)."""
+    from cnmap.network.build import EdgeCoords
+
+    flat = net.edge_coords
+    counts = flat.offsets[edges + 1] - flat.offsets[edges]
+    offsets = np.zeros(edges.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    first = np.repeat(flat.offsets[edges] - offsets[:-1], counts)
+    return EdgeCoords(
+        coords=_readonly(flat.coords[first + np.arange(int(offsets[-1]))]), offsets=offsets
+    )
 
 
 def sub_network(
@@ -280,7 +368,7 @@ def sub_network(
         edge_u=_readonly(new_pos[net.edge_u[edges]]),
         edge_v=_readonly(new_pos[net.edge_v[edges]]),
         edge_length=_readonly(length),
-        edge_geometry=_readonly(net.edge_geometry[edges]),
+        edge_geometry=_flat_subset(net, np.flatnonzero(edges)),
         crs=net.crs,
         report=report,
     )
@@ -292,7 +380,10 @@ def sub_network(
 
 
 def _check_inputs(
-    residents: gpd.GeoDataFrame, orgs: gpd.GeoDataFrame, spec: WalkSpec, network: WalkNetwork | None
+    residents: gpd.GeoDataFrame,
+    orgs: gpd.GeoDataFrame,
+    spec: WalkSpec,
+    network: WalkNetwork | NetworkSource | None,
 ) -> None:
     for name, frame in (("residents", residents), ("organisations", orgs)):
         if (
@@ -353,12 +444,28 @@ def _one_pass(
 
 
 def _halo_network(
-    network: WalkNetwork | None, xy: np.ndarray, radius_m: float, spec: WalkSpec
+    network: WalkNetwork | NetworkSource | None, xy: np.ndarray, radius_m: float, spec: WalkSpec
 ) -> tuple[WalkNetwork | None, bool]:
     if spec.mode != "network" or network is None:
         return None, True
     # a margin over R + max_snap_m: extra edges change nothing, a missing one would
-    return sub_network(network, xy, (radius_m + spec.max_snap_m) * (1.0 + 1e-9) + 1e-6)
+    reach = (radius_m + spec.max_snap_m) * (1.0 + 1e-9) + 1e-6
+    if isinstance(network, NetworkSource):
+        part, whole = network.around(xy, reach)
+        sub, all_of_part = sub_network(part, xy, reach)
+        return sub, whole and all_of_part
+    return sub_network(network, xy, reach)
+
+
+def _next_radius(
+    frame: pd.DataFrame, left: np.ndarray, types: Sequence[str], radius_m: float, spec: WalkSpec
+) -> float:
+    """Double the radius, or more: the longest unresolved walk found in this halo (a real walk
+    of the whole network, so at least as long as the exact one)."""
+    found = frame[_walk_columns(types)].to_numpy(float)[left]
+    found = found[np.isfinite(found)]
+    longest = float(found.max()) * spec.metres_per_minute if found.size else 0.0
+    return max(2.0 * radius_m, longest * (1.0 + 1e-6) + 1e-6)
 
 
 def _merge(parts: list[tuple[np.ndarray, pd.DataFrame]], n: int) -> pd.DataFrame:
@@ -394,7 +501,7 @@ def halo_walks(
     area: Area,
     *,
     spec: WalkSpec,
-    network: WalkNetwork | None = None,
+    network: WalkNetwork | NetworkSource | None = None,
 ) -> HaloResult:
     """Walks of a piece's residents computed on its halo only, exact (see the module text).
 
@@ -410,7 +517,8 @@ def halo_walks(
     spec
         Walking parameters.
     network
-        The walk network (network mode), covering the piece and its surroundings.
+        The walk network (network mode), covering the piece and its surroundings, or a
+        :class:`NetworkSource` building the part of it each pass needs.
 
     Returns
     -------
@@ -424,11 +532,13 @@ def halo_walks(
     radius = _first_radius(spec, orgs_xy, res_xy, slugs, types)
     parts: list[tuple[np.ndarray, pd.DataFrame]] = []
     passes: list[HaloPass] = []
+    last = radius
     for _ in range(MAX_PASSES):
         near = organisations_within(orgs_xy, res_xy[todo], radius)
         net, whole_net = _halo_network(network, res_xy[todo], radius, spec)
         whole = bool(near.all()) and whole_net
         sub = residents.iloc[todo]
+        next_radius = radius * 2.0
         if near.any():
             frame = _complete_types(_one_pass(sub, orgs.loc[near], area, net, spec), spec, types)
             left = (
@@ -437,6 +547,7 @@ def halo_walks(
                 else _unresolved(frame, types, radius, spec)
             )
             parts.append((todo, frame))
+            next_radius = _next_radius(frame, left, types, radius, spec)
         else:
             left = np.ones(len(todo), dtype=bool)
         passes.append(
@@ -451,10 +562,10 @@ def halo_walks(
         )
         if not left.any():
             break
-        todo, radius = todo[left], radius * 2.0
+        todo, last, radius = todo[left], radius, next_radius
     else:
         raise ValidationError(
             f"halo_walks: {len(todo)} residents still have no organisation "
-            f"within {radius / 2:,.0f} m after {MAX_PASSES} passes"
+            f"within {last:,.0f} m after {MAX_PASSES} passes"
         )
     return HaloResult(residents=_merge(parts, len(residents)), passes=tuple(passes), types=types)
