@@ -684,6 +684,24 @@ def need_sources(need: NeedColumns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def need_map_layers(need: NeedColumns) -> list[Any]:
+    """One :class:`cnmap.maps.need.MapLayer` per need column (:func:`cnmap.maps.need.map_layer`),
+    its palette the column's direction (:data:`cnmap.layers.NEED_COLUMNS`: darker = more need)."""
+    import dataclasses
+
+    from cnmap.layers import NEED_COLUMNS
+    from cnmap.maps.need import map_layer
+
+    out = []
+    for col in need.values.columns:
+        layer = map_layer(need.layer_of(col), col)
+        known = NEED_COLUMNS.get(col)
+        if known is not None and known.higher_is_need is False:
+            layer = dataclasses.replace(layer, higher_is_need=False)
+        out.append(layer)
+    return out
+
+
 def tables_thin(thin: Any, cov: Any, need: NeedColumns | None) -> Any:
     """The thin result whose LSOA and ward tables are written: with the need columns added
     (LSOAs: each LSOA's value; wards: :func:`need_ward_table`), else as it is."""
@@ -853,7 +871,8 @@ def _write_tables(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> 
 
 def _write_map(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> Path:
     """The HTML map: catchments given, organisations checked against their postcodes,
-    readable type names (``[output] type_labels``), what the organisations are."""
+    readable type names (``[output] type_labels``), what the organisations are, and the need
+    columns (``[output] need_columns``) as LSOA layers, off when the map opens."""
     from cnmap.maps import coverage_map, save_html
 
     m = coverage_map(
@@ -864,6 +883,7 @@ def _write_map(config: RunConfig, parts: RunParts, catch: Any, stem: str) -> Pat
         catchments=catch,
         type_labels=config.type_labels or None,
         what=map_what([s.label for s in config.organisations]),
+        need_layers=need_map_layers(parts.need) if parts.need is not None else (),
     )
     return save_html(
         m, config.out_dir / f"{stem}_coverage_map.html", self_contained=config.self_contained

@@ -125,3 +125,25 @@ def test_birmingham_need_columns_from_the_raw_files(shared_data):
     deri = src.set_index("id").loc["need_column:deri_score"]
     assert "Greater Manchester Combined Authority" in deri["publisher"]
     assert "Converted from LSOA 2011" in deri["read_from"]
+
+
+@pytest.mark.slow
+def test_birmingham_need_columns_on_the_map(shared_data):
+    import cnmap
+    from cnmap.maps import coverage_map
+    from cnmap.pipeline import need_map_layers
+
+    area = cnmap.load_area("E08000025")
+    need = read_need_columns(area, ["not_disabled_share", "deri_score"])
+    layers = need_map_layers(need)
+    assert [ly.fmt for ly in layers] == ["share", "score"]
+    assert [ly.higher_is_need for ly in layers] == [False, True]
+    for ly, col in zip(layers, need.values.columns, strict=True):
+        assert np.allclose(ly.aligned(need.values.index), need.values[col])
+    assert "Greater Manchester Combined Authority" in layers[1].attribution
+    orgs = cnmap.read_organisations(
+        shared_data / "birmingham/osm/warm_spaces_birmingham.geojson", area=area
+    )
+    cov = coverage(orgs, area, mode="crow_flies", detour_factor=1.3, minutes=[15])
+    html = coverage_map(cov, need_layers=layers, catchments=False).get_root().render()
+    assert layers[1].title in html and layers[0].title in html
