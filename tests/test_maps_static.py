@@ -471,3 +471,81 @@ def test_many_types_get_distinct_symbols_as_on_the_html_map():
         colour, shape = html[key]
         assert (h.get_markerfacecolor(), h.get_marker()) == (colour, _MPL_MARKER[shape])
     assert set(plan.markers) == {"o", "s"} and len(plan.markers) == len(types)
+
+
+def _squares_with_hole() -> gpd.GeoDataFrame:
+    """Three areas in BNG: a square with a hole, a two-part area and an empty geometry."""
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    holed = Polygon(
+        [(0, 0), (0, 900), (900, 900), (900, 0)], [[(300, 300), (600, 300), (600, 600)]]
+    )
+    two = MultiPolygon([box(1000, 0, 1400, 400), box(1500, 500, 1900, 900)])
+    return gpd.GeoDataFrame({"v": [1, 2, 3]}, geometry=[holed, two, Polygon()], crs="EPSG:27700")
+
+
+def _pixels(draw) -> np.ndarray:
+    fig = Figure(figsize=(3, 1.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw(ax)
+    ax.set_xlim(-50, 1950)
+    ax.set_ylim(-50, 950)
+    ax.set_axis_off()
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def test_shared_paths_draw_as_geopandas_and_are_made_once():
+    from cnmap.maps import _figure_shapes as shapes
+
+    frame = _squares_with_hole()
+    face = ["#ff0000", "#00aa00", "#0000ff"]
+    shapes.clear_cache()
+
+    def ours(ax):
+        shapes.fill_polygons(ax, frame, face)
+        shapes.draw_boundaries(ax, frame, color="#333333", linewidth=1.5)
+
+    def theirs(ax):
+        frame.plot(ax=ax, color=face, edgecolor="white", linewidth=0.25)
+        frame.boundary.plot(ax=ax, color="#333333", linewidth=1.5)
+
+    assert (_pixels(ours) == _pixels(theirs)).all()
+    # the hole is not filled: its centre keeps the white background
+    assert tuple(_pixels(ours)[82, 82][:3]) == (255, 255, 255)  # (500, 400) in the hole
+    assert tuple(_pixels(ours)[120, 40][:3]) == (255, 0, 0)  # (217, 150): filled
+    # a copy of the frame (new objects, same areas) reuses the paths made for the first
+    ax = Figure().add_subplot()
+    first = shapes.fill_polygons(ax, frame, face).get_paths()
+    again = shapes.fill_polygons(ax, frame.copy(), ["#000000"] * 3)
+    assert all(a is b for a, b in zip(first, again.get_paths(), strict=True))
+    assert len(first) == 2  # the empty area draws nothing
+    assert [to_rgb(c) for c in again.get_facecolor()] == [(0.0, 0.0, 0.0)] * 2
+    # other areas get their own paths
+    moved = frame.set_geometry(frame.geometry.translate(5, 0))
+    assert shapes.fill_polygons(ax, moved, face).get_paths()[0] is not first[0]
+    assert shapes.polygonal(frame) and not shapes.polygonal(frame.set_geometry(frame.centroid))
+
+
+def test_static_map_of_points_falls_back_to_geopandas():
+    frame = _squares_with_hole()
+    pts = frame.iloc[:2].set_geometry(frame.iloc[:2].representative_point())
+    fig = static_map(pts, "v", boundaries=frame, outline=frame.iloc[:1])
+    ax = fig.axes[0]
+    assert len(ax.collections) >= 3  # the points, the boundaries, the outline (halo + line)
+
+
+def test_saved_png_is_the_page_as_drawn(cov, tmp_path):
+    """The fast PNG writer gives the pixels matplotlib's own PNG writer gives, without the
+    (all opaque) alpha channel, at 300 dpi."""
+    from PIL import Image
+
+    fig = imd_figure(cov)
+    ours = save_figure(fig, tmp_path / "ours", formats=("png",))[0]
+    fig.savefig(tmp_path / "theirs.png", dpi=REPORT_DPI, facecolor="white")
+    a, b = Image.open(ours), Image.open(tmp_path / "theirs.png")
+    assert a.mode == "RGB" and a.size == b.size
+    assert round(a.info["dpi"][0]) == REPORT_DPI
+    assert (np.asarray(a) == np.asarray(b.convert("RGB"))).all()
+    assert (np.asarray(b)[..., 3] == 255).all()
