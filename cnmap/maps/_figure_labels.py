@@ -13,7 +13,7 @@ hold for the saved figure (the axes must have their final limits and an equal as
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -250,19 +250,54 @@ def place_labels(
         The label boxes (data units), in the order of ``labels``.
     """
     unit = _units_per_inch(ax)
+
+    def draw(lab: AreaLabel, box: Box, ring_colour: str | None, ring_pt: float) -> None:
+        _draw_label(ax, lab, box, fontsize, colour, ring_colour, ring_pt)
+
+    return _place_all(
+        ax,
+        labels,
+        lambda lab: _text_size(lab.text, fontsize, unit),
+        _RADII_IN,
+        draw,
+        _Around(obstacles, points, extents, ring),
+    )
+
+
+@dataclass(frozen=True)
+class _Around:
+    """What the labels of a map keep clear of, and the rings of the small areas."""
+
+    obstacles: Sequence[Box]
+    points: np.ndarray | None
+    extents: Sequence[float] | None
+    ring: str | None
+
+
+def _place_all(
+    ax: Axes,
+    labels: Sequence[AreaLabel],
+    size: Callable[[AreaLabel], tuple[float, float]],
+    radii: Sequence[float],
+    draw: Callable[[AreaLabel, Box, str | None, float], None],
+    around: _Around,
+) -> list[Box]:
+    """Place each label (a box of ``size``, data units) at the free spot nearest its area,
+    clear of the labels placed before it and of ``around``, and ``draw`` it there (with a
+    ring when its area is small); returns the boxes in the order of ``labels``."""
+    unit = _units_per_inch(ax)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    pts = np.empty((0, 2)) if points is None else np.asarray(points, dtype=float)
+    pts = np.empty((0, 2)) if around.points is None else np.asarray(around.points, dtype=float)
     anchors = _anchor_boxes(labels, unit)
     placed: list[Box] = []
     for i, lab in enumerate(labels):
-        w, h = _text_size(lab.text, fontsize, unit)
+        w, h = size(lab)
         others = [b for j, b in enumerate(anchors) if j != i]
-        scene = _Scene(placed, [*obstacles, *others], pts, (x0, y0, x1, y1))
-        box = _best_box(lab.x, lab.y, w, h, unit, scene)
-        placed.append(box)
-        size = _ring_pt(extents[i] if extents is not None else None, unit)
-        _draw_label(ax, lab, box, fontsize, colour, ring if size else None, size or 0.0)
+        scene = _Scene(placed, [*around.obstacles, *others], pts, (x0, y0, x1, y1))
+        placed.append(_best_box(lab.x, lab.y, w, h, unit, scene, radii))
+        ring_pt = _ring_pt(around.extents[i] if around.extents is not None else None, unit)
+        draw(lab, placed[-1], around.ring if ring_pt else None, ring_pt or 0.0)
     return placed
 
 
@@ -347,19 +382,20 @@ def number_areas(
     if not labels:
         return np.empty((0, 2))
     unit = _units_per_inch(ax)
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
     widest = max(text_width_in(str(a.number), fontsize, "bold") for a in labels)
     diameter = (max(widest, fontsize / 72.0) + 0.1) * unit
-    pts = np.empty((0, 2)) if points is None else np.asarray(points, dtype=float)
-    anchors = _anchor_boxes(labels, unit)
-    placed: list[Box] = []
-    for i, lab in enumerate(labels):
-        others = [b for j, b in enumerate(anchors) if j != i]
-        scene = _Scene(placed, [*obstacles, *others], pts, (x0, y0, x1, y1))
-        placed.append(_best_box(lab.x, lab.y, diameter, diameter, unit, scene, _DISC_RADII_IN))
-        size = _ring_pt(extents[i] if extents is not None else None, unit)
-        _draw_disc(ax, lab, placed[-1], fontsize, colour, ring if size else None, size or 0.0)
+
+    def draw(lab: AreaLabel, box: Box, ring_colour: str | None, ring_pt: float) -> None:
+        _draw_disc(ax, lab, box, fontsize, colour, ring_colour, ring_pt)
+
+    placed = _place_all(
+        ax,
+        labels,
+        lambda lab: (diameter, diameter),
+        _DISC_RADII_IN,
+        draw,
+        _Around(obstacles, points, extents, ring),
+    )
     return np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in placed])
 
 
