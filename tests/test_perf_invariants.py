@@ -136,6 +136,11 @@ def test_coverage_columns_equal_the_separate_searches(city):
         Sk = cn.snap_points(net, orgs.geometry[types == k].reset_index(drop=True))
         d = cn.distance_at_points(net, cn.distance_to_nearest(net, Sk), P, sources=Sk)
         np.testing.assert_array_equal(r.residents[S.walk_min(k)].to_numpy(), d.to_numpy() / 80.0)
+    # the nearest of all is taken as the least of the nearest of each type: the same numbers
+    # as one search from every organisation
+    d_all = cn.distance_at_points(net, cn.distance_to_nearest(net, S_), P, sources=S_)
+    np.testing.assert_array_equal(r.residents[S.WALK_M].to_numpy(), d_all.to_numpy())
+    assert np.isnan(d_all.to_numpy()).sum() == (~r.residents[S.PLACED]).sum()
 
 
 def test_grouped_sums_in_batches_equal_one_wide_grouping():

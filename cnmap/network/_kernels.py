@@ -22,16 +22,36 @@ Conventions
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
 from numba import njit
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[_F], _F]:
+    """numba's ``njit`` with these options, typed: a compiled function keeps its Python
+    signature for the type checker."""
+    compile_: Callable[[_F], _F] = njit(**options)
+    return compile_
+
 
 # ----------------------------------------------------------------------------------------
 # 4-ary min-heap (keys float64, values int32 node positions) in two preallocated arrays
 # (measured about 1.5-2x faster than a binary heap on the Birmingham network)
 
 
-@njit(cache=True, inline="always")
-def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def _push(
+    hk: np.ndarray,
+    hv: np.ndarray,
+    size: int,
+    key: float,
+    val: int,
+) -> int:  # pragma: no cover - compiled
     i = size
     while i > 0:
         parent = (i - 1) >> 2
@@ -45,8 +65,12 @@ def _push(hk, hv, size, key, val):  # pragma: no cover - compiled
     return size + 1
 
 
-@njit(cache=True, inline="always")
-def _pop(hk, hv, size):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def _pop(
+    hk: np.ndarray,
+    hv: np.ndarray,
+    size: int,
+) -> tuple[float, int, int]:  # pragma: no cover - compiled
     key = hk[0]
     val = hv[0]
     size -= 1
@@ -79,10 +103,16 @@ def _pop(hk, hv, size):  # pragma: no cover - compiled
 # one multi-source search: distance to (and label of) the nearest source
 
 
-@njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def multi_source(
-    indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff
-):  # pragma: no cover - compiled
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    seed_node: np.ndarray,
+    seed_dist: np.ndarray,
+    seed_label: np.ndarray,
+    cutoff: float,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Distance from every node to its nearest seed, and that seed's label (-1 if none)."""
     n = indptr.shape[0] - 1
     dist = np.full(n, np.inf)
@@ -113,10 +143,16 @@ def multi_source(
     return dist, label
 
 
-@njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def nearest_until(
-    indptr, indices, weights, seed_node, seed_dist, target, n_target
-):  # pragma: no cover - compiled
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    seed_node: np.ndarray,
+    seed_dist: np.ndarray,
+    target: np.ndarray,
+    n_target: int,
+) -> np.ndarray:  # pragma: no cover - compiled
     """Distance from every node to its nearest seed, stopping as soon as the ``n_target``
     nodes marked in ``target`` are settled: their distances are final (the same numbers as
     a full search); other nodes' may not be, so read the targets only."""
@@ -153,10 +189,19 @@ def nearest_until(
 # (their indices are in touched[:count]; the caller resets dist[touched[:count]] = inf)
 
 
-@njit(cache=True, inline="always")
-def _bounded(
-    indptr, indices, weights, seeds, seed_d, cutoff, dist, touched, hk, hv
-):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def _bounded(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    seeds: np.ndarray,
+    seed_d: np.ndarray,
+    cutoff: float,
+    dist: np.ndarray,
+    touched: np.ndarray,
+    hk: np.ndarray,
+    hv: np.ndarray,
+) -> int:  # pragma: no cover - compiled
     size = 0
     count = 0
     for i in range(seeds.shape[0]):
@@ -184,24 +229,24 @@ def _bounded(
     return count
 
 
-@njit(cache=True, inline="always")
-def reach_points(
-    touched,
-    count,
-    dist,
-    node_pt_ptr,
-    node_pt_idx,
-    node_pt_extra,
-    edge,
-    pos,
-    access,
-    edge_pt_ptr,
-    edge_pt_idx,
-    pt_pos,
-    pt_access,
-    best,
-    ptouched,
-):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def reach_points(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    touched: np.ndarray,
+    count: int,
+    dist: np.ndarray,
+    node_pt_ptr: np.ndarray,
+    node_pt_idx: np.ndarray,
+    node_pt_extra: np.ndarray,
+    edge: int,
+    pos: float,
+    access: float,
+    edge_pt_ptr: np.ndarray,
+    edge_pt_idx: np.ndarray,
+    pt_pos: np.ndarray,
+    pt_access: np.ndarray,
+    best: np.ndarray,
+    ptouched: np.ndarray,
+) -> int:  # pragma: no cover - compiled
     """Walking distance from one source to the points near the nodes it reached.
 
     After a bounded search (``touched[:count]`` with distances in ``dist``), every point on an
@@ -236,8 +281,11 @@ def reach_points(
     return npt
 
 
-@njit(cache=True, inline="always")
-def _bucket(value, limits):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def _bucket(
+    value: float,
+    limits: np.ndarray,
+) -> int:  # pragma: no cover - compiled
     """Index of the first (smallest) limit that ``value`` is within (limits ascending)."""
     i = 0
     while limits[i] < value:
@@ -245,32 +293,32 @@ def _bucket(value, limits):  # pragma: no cover - compiled
     return i
 
 
-@njit(cache=True, nogil=True)
-def count_chunk(
-    indptr,
-    indices,
-    weights,
-    src_ptr,
-    seed_node,
-    seed_dist,
-    src_group,
-    src_weight,
-    n_groups,
-    limits,
-    at_points,
-    node_pt_ptr,
-    node_pt_idx,
-    node_pt_extra,
-    src_edge,
-    src_pos,
-    src_access,
-    edge_pt_ptr,
-    edge_pt_idx,
-    pt_pos,
-    pt_access,
-    chunk,
-    n_chunks,
-):  # pragma: no cover - compiled
+@_jit(cache=True, nogil=True)
+def count_chunk(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    src_ptr: np.ndarray,
+    seed_node: np.ndarray,
+    seed_dist: np.ndarray,
+    src_group: np.ndarray,
+    src_weight: np.ndarray,
+    n_groups: int,
+    limits: np.ndarray,
+    at_points: bool,
+    node_pt_ptr: np.ndarray,
+    node_pt_idx: np.ndarray,
+    node_pt_extra: np.ndarray,
+    src_edge: np.ndarray,
+    src_pos: np.ndarray,
+    src_access: np.ndarray,
+    edge_pt_ptr: np.ndarray,
+    edge_pt_idx: np.ndarray,
+    pt_pos: np.ndarray,
+    pt_access: np.ndarray,
+    chunk: int,
+    n_chunks: int,
+) -> np.ndarray:  # pragma: no cover - compiled
     """Sources (weighted, by group) within each of the ascending ``limits`` of every node or
     point, from the sources ``chunk, chunk + n_chunks, ...``: one bounded search each.
 
@@ -339,29 +387,29 @@ def count_chunk(
     return counts
 
 
-@njit(cache=True, nogil=True)
-def reach_chunk(
-    indptr,
-    indices,
-    weights,
-    src_u,
-    src_du,
-    src_v,
-    src_dv,
-    src_edge,
-    src_pos,
-    src_acc,
-    node_ptr,
-    node_pt,
-    node_extra,
-    edge_ptr,
-    edge_pt,
-    pt_pos,
-    pt_acc,
-    cutoff,
-    chunk,
-    n_chunks,
-):  # pragma: no cover - compiled
+@_jit(cache=True, nogil=True)
+def reach_chunk(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    src_u: np.ndarray,
+    src_du: np.ndarray,
+    src_v: np.ndarray,
+    src_dv: np.ndarray,
+    src_edge: np.ndarray,
+    src_pos: np.ndarray,
+    src_acc: np.ndarray,
+    node_ptr: np.ndarray,
+    node_pt: np.ndarray,
+    node_extra: np.ndarray,
+    edge_ptr: np.ndarray,
+    edge_pt: np.ndarray,
+    pt_pos: np.ndarray,
+    pt_acc: np.ndarray,
+    cutoff: float,
+    chunk: int,
+    n_chunks: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Every (source, point, metres) pair within ``cutoff`` for the sources ``chunk, chunk +
     n_chunks, ...``: one bounded search each (sources with ``src_edge < 0`` are not placed
     and have no pairs). Returns ``(source, point, distance)`` arrays, sources in order."""
@@ -433,21 +481,21 @@ def reach_chunk(
 # catchments: reached parts of edges
 
 
-@njit(cache=True)
-def reached_pieces(
-    indptr,
-    indices,
-    weights,
-    src_ptr,
-    seed_node,
-    seed_dist,
-    cutoff,
-    node_edge_ptr,
-    node_edge_idx,
-    edge_u,
-    edge_v,
-    edge_len,
-):  # pragma: no cover
+@_jit(cache=True)
+def reached_pieces(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    src_ptr: np.ndarray,
+    seed_node: np.ndarray,
+    seed_dist: np.ndarray,
+    cutoff: float,
+    node_edge_ptr: np.ndarray,
+    node_edge_idx: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_len: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
     """Reached stretches of edges for each source (group of seeds).
 
     Returns ``(piece_src, piece_edge, start_m, end_m)``: metres from the edge's u end. An edge
@@ -524,8 +572,18 @@ def reached_pieces(
 # catchments drawn from a distance field
 
 
-@njit(cache=True, nogil=True)
-def distance_field(coords, ptr, x0, y0, cell, radius, out, k_lo, k_hi):  # pragma: no cover
+@_jit(cache=True, nogil=True)
+def distance_field(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    coords: np.ndarray,
+    ptr: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    radius: float,
+    out: np.ndarray,
+    k_lo: int,
+    k_hi: int,
+) -> None:  # pragma: no cover
     """Distance from grid points to the nearest line, exact up to ``radius + cell``.
 
     Lines are ``coords[ptr[i]:ptr[i + 1]]``; grid point ``(k, i)`` of ``out`` (filled by
@@ -564,8 +622,12 @@ def distance_field(coords, ptr, x0, y0, cell, radius, out, k_lo, k_hi):  # pragm
                         out[k, i] = d
 
 
-@njit(cache=True, nogil=True)
-def simplify_keep(coords, ptr, tol):  # pragma: no cover - compiled
+@_jit(cache=True, nogil=True)
+def simplify_keep(
+    coords: np.ndarray,
+    ptr: np.ndarray,
+    tol: float,
+) -> np.ndarray:  # pragma: no cover - compiled
     """Douglas-Peucker on every line ``coords[ptr[i]:ptr[i + 1]]``: the vertices to keep (a
     line's ends always kept; an inner vertex kept when it lies farther than ``tol`` from the
     segment joining the vertices kept around it)."""
@@ -619,8 +681,16 @@ def simplify_keep(coords, ptr, tol):  # pragma: no cover - compiled
 # snapping a large network: nearest segment through a uniform grid
 
 
-@njit(cache=True, nogil=True)
-def segment_grid(coords, offsets, x0, y0, cell, ncx, ncy):  # pragma: no cover - compiled
+@_jit(cache=True, nogil=True)
+def segment_grid(
+    coords: np.ndarray,
+    offsets: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    ncx: int,
+    ncy: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """CSR from grid cell (``iy * ncx + ix``) to the segments whose bounding box overlaps it.
 
     Segment ``j`` joins vertices ``j`` and ``j + 1`` of one edge (edges are
@@ -662,26 +732,45 @@ def segment_grid(coords, offsets, x0, y0, cell, ncx, ncy):  # pragma: no cover -
     return counts, out, seg_edge
 
 
-@njit(cache=True, inline="always")
-def _point_segment(px, py, ax, ay, bx, by):  # pragma: no cover - compiled
+@_jit(cache=True, inline="always")
+def _point_segment(
+    px: float,
+    py: float,
+    ax: float,
+    ay: float,
+    bx: float,
+    by: float,
+) -> float:  # pragma: no cover - compiled
     dx = bx - ax
     dy = by - ay
     l2 = dx * dx + dy * dy
     if l2 == 0.0:
-        return np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+        return math.sqrt((px - ax) ** 2 + (py - ay) ** 2)
     r = ((px - ax) * dx + (py - ay) * dy) / l2
     if r <= 0.0:
-        return np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+        return math.sqrt((px - ax) ** 2 + (py - ay) ** 2)
     if r >= 1.0:
-        return np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+        return math.sqrt((px - bx) ** 2 + (py - by) ** 2)
     s = ((ay - py) * dx - (ax - px) * dy) / l2
-    return abs(s) * np.sqrt(l2)
+    return abs(s) * math.sqrt(l2)
 
 
-@njit(cache=True, nogil=True)
-def nearest_segment(
-    xy, coords, cell_ptr, cell_seg, seg_edge, x0, y0, cell, ncx, ncy, max_rings, lo, hi
-):  # pragma: no cover - compiled
+@_jit(cache=True, nogil=True)
+def nearest_segment(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not objects)
+    xy: np.ndarray,
+    coords: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_seg: np.ndarray,
+    seg_edge: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    ncx: int,
+    ncy: int,
+    max_rings: int,
+    lo: int,
+    hi: int,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Nearest edge (and distance) of the points ``xy[lo:hi]``, looking in rings of grid
     cells around each point's cell until no farther cell can hold a nearer segment; -1 /
     inf for a point with nothing within ``max_rings`` rings. Among the segments met at the

@@ -455,7 +455,7 @@ class WalkNetwork:
                 "outside the largest connected component were dropped, see net.report). "
                 "Pass ids from net.node_ids, or give the places as points to snap them."
             )
-        return order[pos]
+        return np.asarray(order[pos])
 
     @cached_property
     def _routing(self) -> Routing:
@@ -583,7 +583,7 @@ def _project_geoms(geoms: np.ndarray, crs_in: str, crs: str) -> np.ndarray:
         px, py = tr.transform(c[:, 0], c[:, 1])
         return np.column_stack([px, py])
 
-    return shapely.transform(geoms, fn)
+    return np.asarray(shapely.transform(geoms, fn))
 
 
 def _checked_nodes(
@@ -637,7 +637,7 @@ def _locate(node_ids: np.ndarray, ids: Any, which: str, source: str) -> np.ndarr
             f"in the nodes (edge rows {rows[:5].tolist()}, ids "
             f"{ids[rows[:5]].tolist()}); the nodes and edges do not match"
         )
-    return order[pos]
+    return np.asarray(order[pos])
 
 
 def _edge_geometries(
@@ -718,7 +718,7 @@ def _duplicates(u: np.ndarray, v: np.ndarray, length: np.ndarray, geoms: np.ndar
             "my": np.round(mid[:, 1], 2),
         }
     )
-    return key.duplicated(keep="first").to_numpy()
+    return np.asarray(key.duplicated(keep="first").to_numpy())
 
 
 def _largest_component(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
@@ -749,7 +749,7 @@ def _csr(
     return indptr, cols, w, parallel, int(loops.sum())
 
 
-def _assemble(
+def _assemble(  # noqa: PLR0913 (the shared builder: raw node and edge arrays, options keyword-only)
     node_ids: np.ndarray,
     nx_: np.ndarray,
     ny_: np.ndarray,

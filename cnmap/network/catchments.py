@@ -226,7 +226,7 @@ def _along(
     out[d <= 0] = coords[lo[d <= 0]]
     beyond = d >= cum[last]
     out[beyond] = coords[last[beyond]]
-    return out
+    return np.asarray(out)
 
 
 def _merge_intervals(

@@ -10,7 +10,7 @@ it for recording, warns above 1 % and refuses above 10 % with the remedy.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -165,22 +165,6 @@ def check_snap_coverage(
     lost = float(w[unplaced].sum())
     share = lost / total if total > 0 else float(unplaced.mean())
     status = "refuse" if share > refuse_above else ("warn" if share > warn_above else "ok")
-    note = (
-        ""
-        if status == "ok"
-        else _note(
-            share,
-            lost,
-            total,
-            int(unplaced.sum()),
-            d.size,
-            limit,
-            what,
-            status,
-            warn_above,
-            refuse_above,
-        )
-    )
     result = SnapCoverage(
         n_points=int(d.size),
         n_unplaced=int(unplaced.sum()),
@@ -191,8 +175,11 @@ def check_snap_coverage(
         warn_above=float(warn_above),
         refuse_above=float(refuse_above),
         status=status,
-        note=note,
+        note="",
     )
+    if status != "ok":
+        result = replace(result, note=_note(result, what))
+    note = result.note
     if status == "refuse" and refuse:
         raise ValidationError(note)
     if status != "ok":
@@ -200,18 +187,11 @@ def check_snap_coverage(
     return result
 
 
-def _note(
-    share: float,
-    lost: float,
-    total: float,
-    n_bad: int,
-    n: int,
-    limit: float,
-    what: str,
-    status: str,
-    warn_above: float,
-    refuse_above: float,
-) -> str:
+def _note(c: SnapCoverage, what: str) -> str:
+    """The warning (or refusal) text of a check that did not pass."""
+    share, lost, total = c.share_unplaced, c.population_unplaced, c.population
+    n_bad, n, limit = c.n_unplaced, c.n_points, c.max_snap_m
+    status, warn_above, refuse_above = c.status, c.warn_above, c.refuse_above
     head = (
         f"{share:.1%} of {what} ({lost:,.0f} of {total:,.0f} people at {n_bad:,} of {n:,} "
         f"points) are farther than {limit:,.0f} m from any walkable street of the network"

@@ -454,7 +454,7 @@ def share_near_network(
 # the public function
 
 
-def walk_network_for_district(
+def walk_network_for_district(  # noqa: PLR0913 (public signature, options keyword-only)
     boundary: Any,
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
@@ -570,16 +570,11 @@ def _build(
     )
     ext = _extent(
         net,
-        district,
-        extent,
+        (district, extent),
         code,
-        buffer_m,
         src,
-        sha,
-        stamp,
-        walk_filter,
-        walk_limit_m,
-        max_snap_m,
+        (sha, stamp, walk_filter),
+        (buffer_m, walk_limit_m, max_snap_m),
     )
     more = _ring_note(ext)
     if more:
@@ -622,17 +617,18 @@ def _to_lonlat(shape: shapely.Geometry, crs: str) -> shapely.Geometry:
 
 def _extent(
     net: WalkNetwork,
-    district: shapely.Geometry,
-    extent: shapely.Geometry,
+    shapes: tuple[shapely.Geometry, shapely.Geometry],
     code: str,
-    buffer_m: float,
     src: _Source,
-    sha: str,
-    stamp: str,
-    walk_filter: str,
-    walk_limit_m: float,
-    max_snap_m: float,
+    provenance: tuple[str, str, str],
+    limits: tuple[float, float, float],
 ) -> NetworkExtent:
+    """The network's extent record: ``shapes`` are the district and the extent cut,
+    ``provenance`` the source's sha256, OSM timestamp and walk filter, ``limits`` the buffer,
+    the walk limit and the snapping limit (metres)."""
+    district, extent = shapes
+    sha, stamp, walk_filter = provenance
+    buffer_m, walk_limit_m, max_snap_m = limits
     ring = shapely.difference(extent, district)
     return NetworkExtent(
         lad_code=code,

@@ -566,7 +566,7 @@ class LimitCounts:
 
     def total(self, i: int) -> np.ndarray:
         """All groups' sources within limit ``i``, per target (int64)."""
-        return self.counts[:, i, :].sum(axis=1, dtype=np.int64)
+        return np.asarray(self.counts[:, i, :].sum(axis=1, dtype=np.int64))
 
 
 @dataclass(frozen=True)
