@@ -82,7 +82,12 @@ def test_map_layer_formats_guessed_from_the_column(disability):
     deri = L.read_deri()
     ml = map_layer(deri, "deri_score", title="Digital exclusion risk")
     assert (ml.fmt, ml.title) == ("score", "Digital exclusion risk")
-    assert ml.format(2.4851) == "2.49"
+    assert ml.format(2.4851) == "2.49" and ml.higher_is_need
+    iod = L.read_iod2025()
+    decile = map_layer(iod, "iod2025_income_decile")
+    rank = map_layer(iod, "iod2025_income_rank")
+    assert (decile.fmt, decile.higher_is_need, decile.format(3.0)) == ("decile", False, "3")
+    assert (rank.fmt, rank.higher_is_need, rank.format(1234.0)) == ("count", False, "1,234")
 
 
 def test_map_layer_names_the_missing_column(disability):

@@ -111,12 +111,17 @@ def format_value(value: float, fmt: ValueFormat) -> str:
     return f"{round(value):,}"
 
 
-def _guess_format(layer: NeedLayer, column: str) -> ValueFormat:
+def _guess_format(layer: NeedLayer, column: str) -> tuple[ValueFormat, bool]:
+    """The format of a column, and whether a higher value is more need."""
     if column.endswith(SHARE_SUFFIX):
-        return "share"
+        return "share", True
     if column in layer.scores:
-        return "score"
-    return "count"
+        if column.endswith("_decile"):  # IoD deciles and ranks: 1 = most deprived
+            return "decile", False
+        if column.endswith("_rank"):
+            return "count", False
+        return "score", True
+    return "count", True
 
 
 def _label(layer: NeedLayer, column: str) -> str:
@@ -145,7 +150,9 @@ def map_layer(layer: NeedLayer, column: str, *, title: str | None = None) -> Map
     -------
     MapLayer
         ``fmt`` is ``"share"`` for ``*_share`` columns, ``"score"`` for the layer's scores and
-        ``"count"`` otherwise; the attribution is the layer's.
+        ``"count"`` otherwise; a score column named ``*_decile`` or ``*_rank`` (IoD: 1 = most
+        deprived) is a ``"decile"`` or a ``"count"`` with ``higher_is_need=False``. The
+        attribution is the layer's.
 
     Raises
     ------
@@ -159,6 +166,7 @@ def map_layer(layer: NeedLayer, column: str, *, title: str | None = None) -> Map
             f"need layer {layer.name!r} has no column {column!r}; its columns are {value_columns}"
         )
     label = _label(layer, column)
+    fmt, higher_is_need = _guess_format(layer, column)
     values = pd.Series(
         pd.to_numeric(table[column], errors="coerce").to_numpy(float),
         index=pd.Index(table[C.LSOA_CODE].astype(str), name=C.LSOA_CODE),
@@ -168,6 +176,7 @@ def map_layer(layer: NeedLayer, column: str, *, title: str | None = None) -> Map
         title=title if title is not None else f"{label}, {layer.vintage}",
         values=values,
         label=label,
-        fmt=_guess_format(layer, column),
+        fmt=fmt,
+        higher_is_need=higher_is_need,
         attribution=layer.attribution,
     )
