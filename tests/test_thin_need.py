@@ -270,7 +270,11 @@ def test_birmingham_thin_figure_with_a_need_domain(bham):
     from cnmap.maps import thin_figure
 
     th = thin_areas(bham, domain="disabled_share", org_label="warm space")
+    from cnmap.maps.static import _thin_rule
+
     fig = thin_figure(th, result=bham)
     assert fig is not None
+    assert "20% of the area's LSOAs with the most need by disabled_share" in _thin_rule(th.params)
+    assert "most deprived in England" in _thin_rule(thin_areas(bham).params)
     th.summary()  # the summary reads the need label
     assert "Disabled under the Equality Act" in th.summary()
