@@ -357,3 +357,18 @@ def test_empty_geometry_and_holes():
     assert len(back.geometry.iloc[0].interiors) == 1
     assert back.geometry.iloc[0].area == pytest.approx(1000 * 1000 - 200 * 200, rel=1e-3)
     assert out.geometry.iloc[1] is None
+
+
+def test_functions_are_small():
+    """Every function of cnmap.maps.interactive is at most 120 lines (docstring included)."""
+    import ast
+    from pathlib import Path
+
+    source = Path(I.__file__).read_text(encoding="utf-8")
+    long = [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > 120
+    ]
+    assert long == []

@@ -36,6 +36,9 @@ default :data:`DEFAULT_SHOW`):
     National deprivation deciles (1-2, 3-5, 6-10; ``thin.lsoas["deprivation_decile"]`` if
     given, else ``imd_decile``) by walking provision, the share of residents within the walk in
     fixed bands (under 75%, 75-95%, 95% or more), with a 3x3 legend that says so.
+need layers (``need_layers=``, :class:`~cnmap.maps.need.MapLayer`)
+    LSOAs in 5 quantile classes of a need value (Census shares, DERI, IoD), purple, "no data"
+    grey; tooltip: the value and the share within the walk; off when the map opens.
 ``thin``
     LSOAs flagged ``thin`` in ``thin.lsoas``, thick black outline, with their reason.
 ``catchments``
