@@ -1247,10 +1247,10 @@ def _thin_rule(params: Mapping[str, Any]) -> str:
     d, share, t = params["max_decile"], float(params["min_share_covered"]), params["minutes"]
     index = params.get("domain_label") or "IMD"
     deciles = "decile 1" if d == 1 else f"deciles 1–{d}"
-    need = params.get("need_domain") or {}
+    domain = params.get("need_domain") or {}
     where = "most deprived in England"
-    if need.get("deciles") == "within the area":  # a need layer's column, ranked in the area
-        where = f"of the area's LSOAs with the most need by {need.get('column')}"
+    if domain.get("deciles") == "within the area":  # a need layer's column, ranked in the area
+        where = f"of the area's LSOAs with the most need by {domain.get('column')}"
     return (
         f"Thin: the LSOA is among the {10 * d}% {where} ({index} "
         f"{deciles}) and fewer than {100 * share:.0f}% of its residents live within a "
