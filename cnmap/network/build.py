@@ -434,6 +434,10 @@ class WalkNetwork:
     def _id_order(self) -> np.ndarray:
         return np.argsort(self.node_ids, kind="stable")
 
+    @cached_property
+    def _sorted_ids(self) -> np.ndarray:
+        return np.asarray(self.node_ids[self._id_order], dtype=np.int64)
+
     def node_index(self, ids: Any) -> np.ndarray:
         """Positions of node ids; raises :class:`GraphError` naming ids not in the network."""
         ids = np.asarray(ids)
@@ -444,9 +448,10 @@ class WalkNetwork:
             )
         ids = ids.astype(np.int64, copy=False).ravel()
         order = self._id_order
-        pos = np.searchsorted(self.node_ids, ids, sorter=order)
+        # the ids sorted once: a search in a contiguous array, not through ``sorter``
+        pos = np.searchsorted(self._sorted_ids, ids)
         pos = np.clip(pos, 0, self.n_nodes - 1)
-        found = self.node_ids[order[pos]] == ids
+        found = self._sorted_ids[pos] == ids
         if not found.all():
             bad = np.unique(ids[~found])
             raise GraphError(

@@ -583,8 +583,12 @@ class _Distinct:
     access: np.ndarray
 
 
-def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
-    """The distinct sources of ``S`` (``code``: group per active source), one search each."""
+def _distinct(S: _Sources, code: np.ndarray, near: np.ndarray | None = None) -> _Distinct:
+    """The distinct sources of ``S`` (``code``: group per active source), one search each;
+    with ``near`` (a position per active source, e.g. its first seed's search position, which
+    is in Morton order) the searches are ordered by it, so that one search after another
+    reads the same part of the network (fewer cache misses; the counts do not depend on the
+    order)."""
     k = S.active.size
     sizes = np.diff(S.src_ptr)
     if k:
@@ -611,6 +615,9 @@ def _distinct(S: _Sources, code: np.ndarray) -> _Distinct:
         first = key.groupby(list(key.columns), sort=False).ngroup().to_numpy()
         _, rep = np.unique(first, return_index=True)
         weight = np.bincount(first).astype(np.int32)
+        if near is not None:
+            o = np.argsort(near[rep], kind="stable")
+            rep, weight = rep[o], weight[o]
     else:
         rep = np.zeros(0, dtype=np.int64)
         weight = np.zeros(0, dtype=np.int32)
@@ -769,7 +776,22 @@ def count_within_limits(
     limits = _limits(limits_m)
     S = _as_sources(net, sources, max_snap_m)
     codes_all, labels = _groups(sources, groups, S.n)
-    D = _distinct(S, codes_all[S.active])
+    return _count_limits(net, S, (codes_all, labels), limits, points, max_snap_m)
+
+
+def _count_limits(
+    net: WalkNetwork,
+    S: _Sources,
+    grouped: tuple[np.ndarray, list[Any]],
+    limits: np.ndarray,
+    points: Any,
+    max_snap_m: float,
+) -> LimitCounts:
+    """:func:`count_within_limits` on prepared sources (``grouped``: a group code per source
+    and the group labels)."""
+    codes_all, labels = grouped
+    R = net._routing
+    D = _distinct(S, codes_all[S.active], R.nodes(S.seed_node[S.src_ptr[:-1]]))
     if points is not None:
         P = _snap(net, points, max_snap_m)
         tables, placed = _point_tables(P, net._routing), np.asarray(P.ok, dtype=bool)
@@ -831,16 +853,14 @@ def count_within(
     """
     cutoff = _cutoff(cutoff_m, required=True)
     S = _as_sources(net, sources, max_snap_m)
-    _, labels = _groups(sources, groups, S.n)
+    codes, labels = _groups(sources, groups, S.n)
     cols = [str(g) for g in labels]
     if COUNT in cols:
         raise ValidationError(
             f"a group is called {COUNT!r}, which clashes with the total column; rename that group"
         )
     P = _snap(net, points, max_snap_m) if points is not None else None
-    res = count_within_limits(
-        net, sources, limits_m=[cutoff], groups=groups, points=P, max_snap_m=max_snap_m
-    )
+    res = _count_limits(net, S, (codes, labels), _limits([cutoff]), P, max_snap_m)
     counts = res.counts[:, 0, :]
     attrs = {
         "cutoff_m": float(cutoff_m),
