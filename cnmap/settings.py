@@ -1,4 +1,4 @@
-"""Environment-only settings: cache folder, offline mirror, network timeout, progress bars.
+"""Environment-only settings: cache folder, offline mirror, network timeout.
 
 Nothing here changes a result; parameters that do are explicit function arguments.
 
@@ -14,8 +14,6 @@ Environment variables
     ``1`` forbids any network access (cache and mirror only).
 ``CNMAP_TIMEOUT``
     Network timeout in seconds (default 60).
-``CNMAP_PROGRESS``
-    ``0`` hides progress bars.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ __all__ = [
     "mirror_dir",
     "offline",
     "timeout_s",
-    "progress_enabled",
     "CacheFolderError",
     "cache_error",
     "cache_write_error",
@@ -130,8 +127,3 @@ def offline() -> bool:
 def timeout_s() -> float:
     """Network timeout in seconds."""
     return float(os.environ.get("CNMAP_TIMEOUT", "60"))
-
-
-def progress_enabled() -> bool:
-    """Whether long steps show tqdm progress bars."""
-    return os.environ.get("CNMAP_PROGRESS", "1").strip().lower() not in {"0", "false", "no"}

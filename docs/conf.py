@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 # the docs import cnmap but never fetch data
 os.environ.setdefault("CNMAP_OFFLINE", "1")
-os.environ.setdefault("CNMAP_PROGRESS", "0")
 
 log = logging.getLogger("cnmap.docs")
 

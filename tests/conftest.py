@@ -19,7 +19,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 os.environ.setdefault("CNMAP_DATA_MIRROR", str(SHARED))
-os.environ.setdefault("CNMAP_PROGRESS", "0")
 os.environ["CNMAP_OFFLINE"] = "1"
 
 _real_connect = socket.socket.connect

@@ -150,6 +150,75 @@ def test_a_piece_never_holds_the_whole_network_when_the_halo_is_small(grid):
     assert whole
 
 
+class _Source:
+    """A network source over a whole network, recording the radii it was asked for."""
+
+    def __init__(self, net):
+        self.net, self.radii = net, []
+
+    def around(self, xy, radius_m):
+        self.radii.append(radius_m)
+        return sub_network(self.net, xy, radius_m)
+
+
+def test_a_network_source_gives_the_walks_of_the_whole_network(grid):
+    from cnmap.national.halo import NetworkSource
+
+    net, area, n, step = grid
+    rng = np.random.default_rng(7)
+    res = L.lattice_residents(rng, n, step, m=300)
+    orgs = L.random_points(rng, 6, n, step)
+    orgs["type"] = rng.choice(["hub", "library", "clinic"], len(orgs))
+    spec = WalkSpec(minutes=(2, 3), speed_kmh=4.8, mode="network", max_snap_m=150.0)
+    corner = np.flatnonzero(res.geometry.x.to_numpy() < L.X0 + n * step / 3)
+    piece = res.iloc[corner]
+    source = _Source(net)
+    assert isinstance(source, NetworkSource)
+    lazy = halo_walks(piece, orgs, area, spec=spec, network=source)
+    whole = halo_walks(piece, orgs, area, spec=spec, network=net)
+    _same(whole.residents, lazy.residents)
+    assert [p.network_nodes for p in lazy.passes] == [p.network_nodes for p in whole.passes]
+    # asked for the walk limit plus the snapping limit first, then wider
+    assert source.radii[0] >= spec.walk_limit_m + spec.max_snap_m
+    assert source.radii == sorted(source.radii)
+    # and equal to one run over everything
+    one = cnmap.coverage(orgs, area, residents=res, network=net, **spec.coverage_kwargs())
+    ref = pd.DataFrame(one.residents.drop(columns="geometry")).iloc[corner]
+    _same(ref.reset_index(drop=True), lazy.residents[ref.columns].reset_index(drop=True))
+
+
+def test_the_next_radius_is_the_longest_unresolved_walk_found_or_double():
+    from cnmap.national.halo import _next_radius
+
+    spec = WalkSpec(minutes=(5,), speed_kmh=4.8, mode="network")  # 80 m a minute
+    frame = pd.DataFrame(
+        {"walk_min": [3.0, 40.0, np.inf, 90.0], "walk_min_hub": [3.0, 60.0, 7.0, np.nan]}
+    )
+    left = np.array([False, True, True, False])
+    # the longest unresolved walk found: 60 min = 4,800 m (row 3 is resolved: not counted)
+    assert _next_radius(frame, left, ["hub"], 400.0, spec) == pytest.approx(4800.0, rel=1e-5)
+    assert _next_radius(frame, left, ["hub"], 400.0, spec) >= 4800.0
+    # nothing finite unresolved, or shorter than double: double
+    assert _next_radius(frame, np.array([False, False, True, False]), [], 400.0, spec) == 800.0
+    assert _next_radius(frame, left, ["hub"], 3000.0, spec) == 6000.0
+
+
+@pytest.mark.parametrize("radius", [0.0, 35.0, 120.0, 333.3, 2000.0])
+def test_edges_near_are_exactly_those_within_the_radius(grid, radius):
+    import shapely
+
+    from cnmap.national.halo import _edges_near
+
+    net, _, n, step = grid
+    rng = np.random.default_rng(11)
+    xy = rng.uniform([L.X0, L.Y0], [L.X0 + n * step / 2, L.Y0 + n * step / 3], size=(40, 2))
+    xy[0] = [L.X0 + 3 * step, L.Y0 + 2 * step]  # on a node
+    xy[1] = [L.X0 + 3 * step + 40.0, L.Y0 + 2 * step]  # on an edge, between its vertices
+    d = shapely.distance(net.edge_geometry[:, None], shapely.points(xy)[None, :]).min(axis=1)
+    assert np.array_equal(_edges_near(net, xy, radius), d <= radius)
+    assert not _edges_near(net, xy[:0], radius).any()
+
+
 def test_organisations_within_is_the_straight_line_radius():
     res = np.array([[0.0, 0.0], [1000.0, 0.0]])
     orgs = np.array([[0.0, 300.0], [1300.0, 0.0], [2000.0, 0.0], [500.0, 500.0]])
@@ -534,3 +603,40 @@ def test_the_national_map_draws_every_district_in_a_browser(first_run):
         )
         assert "Open Government Licence" in attribution and "Libraries {{7*7}}" in attribution
         b.close()
+
+
+def _double(x: str) -> str:
+    return x * 2
+
+
+@pytest.mark.slow
+def test_the_district_bar_shows_only_on_a_terminal_or_when_asked(capsys, monkeypatch):
+    import io
+    import sys
+
+    from cnmap.national.engine import dask_client, run_tasks
+
+    def run(progress):
+        with dask_client(None, n_workers=1, processes=False, dashboard_address=":0") as client:
+            return dict(
+                run_tasks(
+                    client, _double, ["a", "b"], on_error=lambda i, e: None, progress=progress
+                )
+            )
+
+    capsys.readouterr()
+    assert run(None) == {"a": "aa", "b": "bb"}  # stderr is not a terminal here: no bar
+    assert "districts" not in capsys.readouterr().err
+    assert run(True) == {"a": "aa", "b": "bb"}
+    assert "districts" in capsys.readouterr().err
+    run(False)
+    assert "districts" not in capsys.readouterr().err
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run(None)
+    assert "districts" in terminal.getvalue()

@@ -103,7 +103,7 @@ def dask_client(
         yield client
 
 
-def run_tasks(
+def run_tasks(  # noqa: PLR0913 (keyword-only options of one cluster map)
     client: Any,
     fn: Callable[..., Any],
     items: Sequence[str],
@@ -121,10 +121,11 @@ def run_tasks(
     yields ``on_error(item, exception)``).
 
     ``broadcast`` values are sent once to every worker (``Client.scatter``); ``priorities``
-    start the larger items first; progress is a tqdm bar over finished items (the Dask
-    dashboard shows the tasks as ``{name}-...``).
+    start the larger items first; progress is a tqdm bar over finished items (None: only
+    when stderr is a terminal, tqdm's ``disable=None``; the Dask dashboard shows the tasks
+    as ``{name}-...``).
     """
-    from cnmap._progress import progress as bar
+    from tqdm.auto import tqdm
 
     dd = _distributed()
     shared = {
@@ -143,7 +144,14 @@ def run_tasks(
             pure=False,
         )
         futures[fut] = item
-    for fut in bar(dd.as_completed(futures), desc=desc, total=len(futures), enabled=progress):
+    finished = tqdm(
+        dd.as_completed(futures),
+        desc=desc,
+        total=len(futures),
+        leave=False,
+        disable=None if progress is None else not progress,
+    )
+    for fut in finished:
         item = futures[fut]
         try:
             result = fut.result()

@@ -229,7 +229,8 @@ def _types(slugs: np.ndarray) -> tuple[str, ...]:
 
 def _xy(points: gpd.GeoSeries | gpd.GeoDataFrame) -> np.ndarray:
     geoms = np.asarray(points.geometry.values if hasattr(points, "geometry") else points.values)
-    return shapely.get_coordinates(geoms)
+    xy: np.ndarray = shapely.get_coordinates(geoms)
+    return xy
 
 
 def organisations_within(
@@ -284,13 +285,10 @@ def _edges_near(net: WalkNetwork, residents_xy: np.ndarray, radius_m: float) -> 
     maybe = np.flatnonzero(~mask & (dmin - reach <= radius_m + 1e-6))
     if maybe.size:
         tree = shapely.STRtree(shapely.points(residents_xy))
-        hit = tree.query_nearest(
-            _lines(coords, offsets, maybe),
-            max_distance=radius_m,
-            all_matches=False,
-            return_distance=False,
+        hit, dist = tree.query_nearest(
+            _lines(coords, offsets, maybe), all_matches=False, return_distance=True
         )
-        mask[maybe[np.asarray(hit)[0]]] = True
+        mask[maybe[np.asarray(hit)[0][np.asarray(dist) <= radius_m]]] = True
     return mask
 
 

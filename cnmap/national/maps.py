@@ -68,7 +68,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
             self._name = "CnmapNationalStyle"
             self.css = _CSS
 
@@ -121,7 +121,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self, html: str, position: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
             self._name = "CnmapNationalBox"
             self.html, self.position = html, position
 
@@ -141,7 +141,7 @@ def _elements() -> dict[str, Any]:
         )
 
         def __init__(self, text: str) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
             self._name = "CnmapNationalAttribution"
             self.text = text
 

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import math
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -371,6 +370,8 @@ def _district_maps(
     progress: bool | None,
 ) -> dict[str, str]:
     """Maps of the districts with the lowest coverage: lad -> path (or the error)."""
+    if not worst:
+        return {}
     radius = dict(worst)
     d = out / "maps" / "districts"
     d.mkdir(parents=True, exist_ok=True)
@@ -457,7 +458,7 @@ def _question(cfg: NationalConfig) -> str:
     return f"Residents within a {cfg.params.headline_minutes:g}-minute walk of: {labels}"
 
 
-def run_national(
+def run_national(  # noqa: PLR0913 (keyword-only options of the run and of its LocalCluster)
     config: str | Path | Mapping[str, Any] | NationalConfig,
     out_dir: str | Path | None = None,
     *,
@@ -495,7 +496,7 @@ def run_national(
     self_contained
         Maps open with no network (default: ``[output] self_contained``).
     progress
-        tqdm bar per finished district (default: on a terminal, unless ``CNMAP_PROGRESS=0``).
+        tqdm bar per finished district (default None: a bar only when stderr is a terminal).
     fresh
         Forget the partial results of these parameters and compute every district again.
 
@@ -517,10 +518,6 @@ def run_national(
     table = english_districts(districts if districts is not None else cfg.districts)
     inputs = input_population(table[C.LAD_CODE].tolist())
     clock.lap("inputs")
-    if progress is None:
-        from cnmap import settings
-
-        progress = settings.progress_enabled() and sys.stderr.isatty()
     n_maps = cfg.worst_maps if worst_maps is None else worst_maps
     contained = cfg.self_contained if self_contained is None else self_contained
     with dask_client(
@@ -533,27 +530,31 @@ def run_national(
         clock.lap("cluster")
         done = _districts(client, cfg, out, table, inputs, fresh, progress, clock)
         tabs = _build_tables(done.store, done.ok, done.lads, cfg.params, _types(done.summaries))
-        pop_in, pop_out = _check_population(tabs.lads)
+        populations = _check_population(tabs.lads)
         clock.lap("tables")
-        maps = (
-            _district_maps(
-                client,
-                _worst(tabs.lads, cfg.params, n_maps),
-                cfg.params,
-                done.orgs,
-                out,
-                contained,
-                progress,
-            )
-            if n_maps
-            else {}
-        )
+        worst = _worst(tabs.lads, cfg.params, n_maps) if n_maps else []
+        maps = _district_maps(client, worst, cfg.params, done.orgs, out, contained, progress)
         clock.lap("district_maps")
+    return _finish(cfg, out, done, tabs, maps, populations, contained, clock)
+
+
+def _finish(  # noqa: PLR0913 (the run's finished parts, each built by its own step)
+    cfg: NationalConfig,
+    out: Path,
+    done: _Done,
+    tabs: _Tables,
+    maps: Mapping[str, str],
+    populations: tuple[float, float],
+    contained: bool,
+    clock: _Clock,
+) -> NationalResult:
+    """Write the tables, the national map and ``summary.json``; the run's result."""
     tabs = dataclasses.replace(
         tabs, lads=tabs.lads.assign(map=[maps.get(c, "") for c in tabs.lads[C.LAD_CODE]])
     )
     files, attribution = _write_outputs(cfg, out, tabs, done, contained)
     clock.lap("files_and_national_map")
+    ok = set(done.ok)
     result = NationalResult(
         out_dir=out,
         key=done.key,
@@ -562,11 +563,11 @@ def run_national(
         wards=tabs.wards,
         deciles=tabs.deciles,
         totals=tabs.totals,
-        population_input=pop_in,
-        population_output=pop_out,
-        computed=tuple(c for c in done.todo if c in set(done.ok)),
+        population_input=populations[0],
+        population_output=populations[1],
+        computed=tuple(c for c in done.todo if c in ok),
         resumed=tuple(done.resumed),
-        failed=tuple(c for c in done.codes if c not in set(done.ok)),
+        failed=tuple(c for c in done.codes if c not in ok),
         files=files,
         seconds=clock.total(),
         timings=dict(clock.laps),
@@ -577,7 +578,7 @@ def run_national(
         len(done.ok),
         len(done.codes),
         100 * result.share_covered() if done.ok else float("nan"),
-        f"{pop_out:,.0f}",
+        f"{populations[1]:,.0f}",
         cfg.params.headline_minutes,
         result.seconds,
     )

@@ -80,7 +80,8 @@ class PartialStore:
         if not p.is_file() or not all(self._path(lad, w).is_file() for w in _FRAMES):
             return False
         try:
-            return json.loads(p.read_text(encoding="utf-8")).get("status") == "ok"
+            summary: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+            return summary.get("status") == "ok"
         except (OSError, ValueError):
             return False
 

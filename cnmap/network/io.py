@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -338,7 +339,7 @@ def _pbf_frames(path: Path, *, bounding_box: Any = None) -> tuple[Any, Any]:
             str(path),
             bounding_box=bounding_box,
             keep_metadata=False,
-            progress=settings.progress_enabled(),
+            progress=sys.stderr.isatty(),
         )
     nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if nodes is None or edges is None or len(edges) == 0:
