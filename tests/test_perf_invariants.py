@@ -274,3 +274,28 @@ def test_snapping_measured_in_blocks_gives_the_same_numbers(city, shared_data, m
     assert len(res) > 30 * 997 and not lazy.geometry_built
     for name in ("edge", "access_m", "fraction", "along_u_m", "x", "y", "ok"):
         np.testing.assert_array_equal(getattr(blocks, name), getattr(one, name))
+
+
+@pytest.mark.slow
+def test_bucket_queue_counts_what_the_heap_search_reaches(city):
+    # count_within's searches take their nodes from a bucket queue; distance_to_nearest's
+    # from a heap: one source at a time, they must reach the same nodes and points
+    _, orgs, net, res = city
+    rng = np.random.default_rng(7)
+    ids = rng.choice(net.node_ids, 150, replace=False)
+    cutoff = 1_234.5
+    got = cn.count_within(net, ids, cutoff_m=cutoff)["count"].to_numpy()
+    want = np.zeros(net.n_nodes, dtype=np.int64)
+    for i in ids:
+        want += np.isfinite(cn.distance_to_nearest(net, [i], cutoff_m=cutoff).to_numpy())
+    np.testing.assert_array_equal(got, want)
+    P = cn.snap_points(net, res.geometry.reset_index(drop=True))
+    S_ = cn.snap_points(net, orgs.geometry.iloc[:60].reset_index(drop=True))
+    at = cn.count_within(net, S_, cutoff_m=cutoff, points=P)["count"]
+    want_p = np.zeros(len(P), dtype=np.int64)
+    for k in range(60):
+        one = S_.take([k])
+        d = cn.distance_at_points(net, cn.distance_to_nearest(net, one), P, sources=one)
+        want_p += (d.to_numpy() <= cutoff).astype(np.int64)
+    np.testing.assert_array_equal(at.to_numpy(dtype=np.int64, na_value=0), want_p)
+    assert want.sum() > 0 and want_p.sum() > 0
