@@ -116,6 +116,10 @@ def partitioned(k: int, side: int, keep_rows: bool) -> dict[str, Any]:
     """All districts of ``k`` tiles on a fresh 2-worker LocalCluster."""
     from distributed import Client, LocalCluster
 
+    # the tasks by module reference (run as __main__, they would be pickled by value, with
+    # whatever this process holds in _STATE)
+    import bench.bench_national_network as me
+
     groups = districts(k, side)
     with (
         LocalCluster(
@@ -123,14 +127,14 @@ def partitioned(k: int, side: int, keep_rows: bool) -> dict[str, Any]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        load = client.run(worker_inputs)
+        load = client.run(me.worker_inputs)
         t = time.perf_counter()
         futures = client.map(
-            partition_task, [k] * len(groups), groups, [keep_rows] * len(groups), pure=False
+            me.partition_task, [k] * len(groups), groups, [keep_rows] * len(groups), pure=False
         )
         parts = client.gather(futures)
         wall = time.perf_counter() - t
-        peaks = client.run(_peak_mb)
+        peaks = client.run(me._peak_mb)
     return {
         "tiles": k,
         "nodes": k * 108_032,
@@ -310,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         if check:
             ok, text = compare(single_frame(k), run["parts"])
             run.update(exact=text, exact_ok=ok)
+            _STATE.clear()  # this process holds nothing during the larger sizes
         results.append(_summary(run))
         print(json.dumps(results[-1], default=str), flush=True)
         if args.single:
