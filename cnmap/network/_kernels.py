@@ -143,6 +143,33 @@ def multi_source(
     return dist, label
 
 
+#: Width of a bucket of the bucket queues (metres); at most this many buckets in a bounded
+#: search.
+BUCKET_M = 2.0
+MAX_BUCKETS = 1 << 16
+
+
+@_jit(cache=True, inline="always")
+def _smallest(
+    head: np.ndarray, nxt: np.ndarray, key: np.ndarray, slot: int
+) -> tuple[int, int, float]:  # pragma: no cover - compiled
+    """The entry with the smallest key in bucket ``slot`` (a linked list from ``head``), the
+    entry before it in the list (-1: it is the first) and its key; (-1, -1, inf) if empty."""
+    best = -1
+    before = -1
+    bd = np.inf
+    prev = -1
+    e = int(head[slot])
+    while e >= 0:
+        if key[e] < bd:
+            bd = key[e]
+            best = e
+            before = prev
+        prev = e
+        e = int(nxt[e])
+    return best, before, bd
+
+
 @_jit(cache=True, nogil=True)
 def nearest_until(
     indptr: np.ndarray,
@@ -229,11 +256,6 @@ def _bounded(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays, not ob
     return count
 
 
-#: Width of a bucket of :func:`_bounded_buckets` (metres); at most this many buckets.
-BUCKET_M = 2.0
-MAX_BUCKETS = 1 << 16
-
-
 @_jit(cache=True, inline="always")
 def _bucket_scale(cutoff: float) -> tuple[float, int]:  # pragma: no cover - compiled
     """(buckets per metre, number of buckets) for searches bounded at ``cutoff``."""
@@ -287,18 +309,7 @@ def _bounded_buckets(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays
             top += 1
             b = min(b, q)
     while b < nb:
-        best = -1
-        before = -1
-        bd = np.inf
-        prev = -1
-        e = int(head[b])
-        while e >= 0:
-            if key[e] < bd:
-                bd = key[e]
-                best = e
-                before = prev
-            prev = e
-            e = int(nxt[e])
+        best, before, bd = _smallest(head, nxt, key, b)
         if best < 0:
             b += 1
             continue
