@@ -11,9 +11,12 @@ that call (reset with ``/proc/self/clear_refs`` after the tiles are built, so it
 the network and the inputs held in memory but not the tiling). Run from the repository
 root::
 
-    python -m bench.bench_coverage_scale                  # 1, 10, 28 and 93 tiles
+    python -m bench.bench_coverage_scale                  # 1, 10, 28, 93 and 186 tiles
     python -m bench.bench_coverage_scale --tiles 1 10     # a subset
     python -m bench.bench_coverage_scale --checkout DIR   # the same on another checkout
+
+The 10M-node (93 tiles) and 20M-node (186 tiles) runs take up to 6 and 13 GB: run them
+alone, e.g. ``flock /tmp/cnmap-heavy.lock python -m bench.bench_coverage_scale``.
 
 ``--checkout DIR --label TEXT`` runs the children on another checkout (e.g. an export of an
 older commit) for a side-by-side "before" figure; results then go to
@@ -181,7 +184,8 @@ def child(k: int) -> dict[str, Any]:
 
     scope: dict[str, Any] = {"ROOT": str(ROOT)}
     exec(CHILD_INPUTS, scope)  # noqa: S102 - the fixed input-loading code above
-    area, orgs, net, res = scope["area"], scope["orgs"], scope["net"], scope["res"]
+    # taken out of the scope, so that ``del net`` below lets the Birmingham network go
+    area, orgs, net, res = (scope.pop(k) for k in ("area", "orgs", "net", "res"))
     t = time.perf_counter()
     big, size = tiled_network(net, k)
     people = tiled_points(res, k, size)
@@ -190,9 +194,12 @@ def child(k: int) -> dict[str, Any]:
     del net
     rss_before = _status("VmRSS")
     reset = _reset_peak()
+    load_start = os.getloadavg()[0]
+    cpu = time.process_time()
     t = time.perf_counter()
     r = cnmap.coverage(places, area, network=big, residents=people, minutes=MINUTES, speed_kmh=4.8)
     t_cov = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     return {
         "tiles": k,
         "nodes": big.n_nodes,
@@ -202,6 +209,8 @@ def child(k: int) -> dict[str, Any]:
         "types": len(r.types),
         "tile_s": t_tile,
         "coverage_s": t_cov,
+        "cpu_s": cpu,
+        "load_start": load_start,
         "rss_before_mb": rss_before,
         "peak_mb": _status("VmHWM") if reset else float("nan"),
         "share15": r.share_covered(15),
@@ -229,24 +238,34 @@ def _rows(results: list[dict[str, Any]], baseline: dict[int, str]) -> list[dict[
     rows: list[dict[str, Any]] = []
     for r in results:
         tag = f"{r['nodes']:,} nodes ({r['tiles']} tiles, {r['people_points']:,} points)"
-        target = "<= 60 s" if r["nodes"] >= 9_000_000 else ""
+        # issue 14: 10M nodes within 60 s and 6 GB; 20M nodes completes within 24 GB
+        ten = 9_000_000 <= r["nodes"] < 15_000_000
+        twenty = r["nodes"] >= 15_000_000
         rows.append(
             {
                 "measure": f"{tag}: coverage time",
                 "value": round(r["coverage_s"], 2),
                 "unit": "s",
-                "target": target,
-                **({"ok": r["coverage_s"] <= 60} if target else {}),
+                "target": "<= 60 s" if ten else ("completes" if twenty else ""),
+                **({"ok": r["coverage_s"] <= 60} if ten else {"ok": True} if twenty else {}),
             }
         )
-        mem_target = "<= 6,144 MB" if r["nodes"] >= 9_000_000 else ""
+        if "cpu_s" in r:
+            rows.append(
+                {
+                    "measure": f"{tag}: CPU time of the coverage call (all threads)",
+                    "value": round(r["cpu_s"], 1),
+                    "unit": "s",
+                }
+            )
+        mem_limit = 6144 if ten else (24576 if twenty else None)
         rows.append(
             {
                 "measure": f"{tag}: peak resident memory during coverage",
                 "value": round(r["peak_mb"], 0),
                 "unit": "MB",
-                "target": mem_target,
-                **({"ok": r["peak_mb"] <= 6144} if mem_target else {}),
+                "target": f"<= {mem_limit:,} MB" if mem_limit else "",
+                **({"ok": r["peak_mb"] <= mem_limit} if mem_limit else {}),
             }
         )
         rows.append(
@@ -274,20 +293,26 @@ def _rows(results: list[dict[str, Any]], baseline: dict[int, str]) -> list[dict[
             )
         rows.append(
             {
-                "measure": f"{tag}: load average (1 min) at the end",
-                "value": round(r["load"], 2),
+                "measure": f"{tag}: load average (1 min) at the start / end of the call",
+                "value": f"{r.get('load_start', float('nan')):.2f} / {r['load']:.2f}",
                 "unit": "",
             }
         )
     return rows
 
 
-BASELINE = {1: "1.3 s", 10: "13 s", 28: "43 s", 93: "162 s, 18.2 GB peak"}
+BASELINE = {
+    1: "1.3 s",
+    10: "13 s",
+    28: "43 s",
+    93: "162 s, 18.2 GB peak",
+    186: "out of memory (at 13M nodes already)",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiles", type=int, nargs="+", default=[1, 10, 28, 93])
+    ap.add_argument("--tiles", type=int, nargs="+", default=[1, 10, 28, 93, 186])
     ap.add_argument("--repeat", type=int, default=3, help="runs per size below 3M nodes")
     ap.add_argument("--checkout", help="run the children on this checkout (PYTHONPATH)")
     ap.add_argument("--label", default="before", help="what the --checkout is, for the title")
@@ -318,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         "command's organisations (13 types) copied with them; minutes 5, 10, 15, 20 at "
         "4.8 km/h. The machine is shared: the 1-minute load average is given per size.",
         "Peak: the process's resident-set high-water mark during the coverage call (reset "
-        "after tiling), so it includes the network and inputs already in memory.",
+        "after tiling), so it includes the network and inputs already in memory. Memory does "
+        "not depend on the machine's load; time does (CPU time is given beside it).",
     ]
     write_results(name, title, _rows(results, BASELINE if not args.checkout else {}), notes)
 

@@ -860,6 +860,22 @@ def _record(
 # the public function
 
 
+def _give_back_memory() -> None:
+    """Return the memory freed so far to the operating system (glibc's ``malloc_trim``).
+
+    glibc keeps freed blocks of up to 32 MB in its heaps (a column of 3 million points is
+    24 MB), where they still count in the process's resident memory; on a large area that is
+    hundreds of MB between the steps of :func:`coverage`. A no-op where there is no glibc.
+    """
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _settings(
     orgs: Any,
     minutes: float | Iterable[float],
@@ -964,9 +980,12 @@ def coverage(  # noqa: PLR0913 (public signature, every option keyword-only)
         walks = _walks_on_network(network, res, og, run)
     else:
         walks = _walks_crow_flies(network, res, og, run, detour_factor)
+    _give_back_memory()  # the searches' scratch
     R = _per_resident(res, walks, run, area)
     walks.frame.clear()  # every walk is in R now: the counts and distances are let go
+    _give_back_memory()
     lsoas, wards, deciles = _tables(R, area, run)
+    _give_back_memory()
     params = _record(run, R, resident_method, og, walks, area, network, type_col)
     result = CoverageResult(
         thresholds=run.thresholds,
