@@ -13,7 +13,9 @@ Conventions
   edge's ends, for a source snapped onto an edge).
 - Dijkstra uses a 4-ary heap with lazy deletion. Every arc pushes at most once (a node's arcs
   are scanned once, when it is settled), so the heap never holds more than
-  ``n_seeds + nnz`` entries.
+  ``n_seeds + nnz`` entries. The bounded searches of :func:`count_chunk` (one small search
+  per source) use a bucket queue instead (:func:`_bounded_buckets`): the same order of
+  settling, the same distances, fewer steps per node.
 - A node is reached when its distance is ``<= cutoff``.
 - Kernels are serial and release the GIL (``nogil=True``): the callers run one chunk of the
   sources per thread. Serial kernels compile several times faster than numba's
