@@ -1686,6 +1686,11 @@ _CSS = (
     ".cnmap-legend-box{margin-bottom:6px}"
     ".leaflet-control-layers{font:13px/1.35 Arial,Helvetica,sans-serif}"
     ".leaflet-control-layers label{margin:1px 0}"
+    # long layer names (need layers: label and vintage) wrap beside their checkbox (not on a
+    # phone, where the layer list is folded and the names keep their one line)
+    "@media (min-width:641px) and (min-height:481px){"
+    ".leaflet-control-layers-overlays label>span>span{display:inline-block;max-width:310px;"
+    "white-space:normal;vertical-align:top}}"
     ".cnmap-badge{background:#111;color:#fff;border:2px solid #fff;border-radius:50%;"
     "font:bold 12px/18px Arial,Helvetica,sans-serif;text-align:center;box-sizing:border-box;"
     "box-shadow:0 0 4px rgba(0,0,0,0.7);cursor:pointer}"
