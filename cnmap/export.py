@@ -36,10 +36,11 @@ import decimal
 import json
 import logging
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -59,6 +60,7 @@ __all__ = [
     "people_table",
     "gis_field_name",
     "postcode_distances",
+    "area_postcode_lookup",
     "ward_population_note",
     "quality_table",
     "EMPTY_PREFIX",
@@ -368,7 +370,7 @@ def _cell_values(s: pd.Series) -> list[Any]:
     vals = s.astype(object).tolist()
     out: list[Any] = []
     for v in vals:
-        if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
             out.append(None)
         elif isinstance(v, np.generic):
             out.append(v.item())
@@ -442,17 +444,19 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, guard_formulas: bool = True
     return p
 
 
+#: Characters XML 1.0 cannot hold (C0 controls except tab, line feed, carriage return):
+#: dropped from text written to a workbook (as openpyxl's ``ILLEGAL_CHARACTERS_RE``).
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _xlsx_text(v: str) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    v = ILLEGAL_CHARACTERS_RE.sub("", v)
+    """Text a cell can hold: XML-illegal control characters dropped, line breaks as line
+    feeds (CR and CRLF become LF, as an XML reader reads them), at most 32,767 characters
+    (longer text cut, ending with an ellipsis)."""
+    v = _XML_ILLEGAL.sub("", v)
+    if "\r" in v:
+        v = v.replace("\r\n", "\n").replace("\r", "\n")
     return v if len(v) <= _MAX_CELL else v[: _MAX_CELL - 1] + "…"
-
-
-def _col_letter(i: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return cast(str, get_column_letter(i))
 
 
 def _width(header: str, values: list[Any], fmt: str | None) -> float:
@@ -473,81 +477,180 @@ def _width(header: str, values: list[Any], fmt: str | None) -> float:
 
 
 _XLSX_PLAIN = (int, float, decimal.Decimal, _dt.datetime, _dt.date, _dt.time)
+#: Options of every workbook: text is never read as a formula, a link or a number.
+_WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+#: The number formats Excel shows dates and times in (as openpyxl gives them).
+_DATE_FORMATS: tuple[tuple[type, str], ...] = (
+    (_dt.datetime, "yyyy-mm-dd h:mm:ss"),
+    (_dt.date, "yyyy-mm-dd"),
+    (_dt.time, "h:mm:ss"),
+)
+_README_WIDTHS = {"A": 34, "B": 40, "C": 28, "D": 28, "E": 28, "F": 28, "G": 28}
+#: Pixels per character of column width (Calibri 11, as Excel and xlsxwriter count them).
+_PIXELS_PER_CHAR = 7
 
 
-def _data_cell(ws: Any, v: Any, fmt: str | None) -> Any:
-    """A worksheet value: text always as text (never a formula), numbers formatted, other
-    objects (paths, decimals, ...) as their text."""
-    from openpyxl.cell import WriteOnlyCell
+class _Styles:
+    """The formats of one workbook, each made once: number formats on first use, the
+    header and README styles up front."""
 
+    def __init__(self, wb: Any) -> None:
+        self._wb = wb
+        self._numbers: dict[str, Any] = {}
+        self.header = wb.add_format({"bold": True, "pattern": 1, "bg_color": "#DDDDDD"})
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.heading = wb.add_format({"bold": True})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.wrap_bold = wb.add_format({"text_wrap": True, "valign": "top", "bold": True})
+
+    def number(self, fmt: str) -> Any:
+        """The format showing numbers as ``fmt`` (``"#,##0"``)."""
+        found = self._numbers.get(fmt)
+        if found is None:
+            found = self._numbers[fmt] = self._wb.add_format({"num_format": fmt})
+        return found
+
+
+def _set_width(ws: Any, col: int, width: float) -> None:
+    """Column ``col`` (from 0) ``width`` characters wide, the width stored as given (as
+    openpyxl's ``column_dimensions[...].width``: xlsxwriter's ``set_column`` would add the
+    cell padding to it)."""
+    ws.set_column_pixels(col, col, round(width * _PIXELS_PER_CHAR))
+
+
+def _looks_rich(v: str) -> bool:
+    """Text xlsxwriter would copy into the file as rich-text XML, unescaped."""
+    return v.startswith("<r>") and v.endswith("</r>")
+
+
+def _write_text(ws: Any, row: int, col: int, v: str, style: Any) -> None:
+    """Text as text, ``v`` already made fit (:func:`_xlsx_text`). Text that starts with
+    ``<r>`` and ends with ``</r>`` is written in three pieces as rich text (each piece
+    escaped), since xlsxwriter would copy it as it is into the sheet's XML."""
+    if not v:
+        if style is not None:
+            ws.write_blank(row, col, None, style)  # as openpyxl wrote "": an empty cell
+        return
+    if not _looks_rich(v):
+        ws.write_string(row, col, v, style)
+        return
+    pieces = (v[:1], v[1:2], v[2:])
+    if style is None:
+        ws.write_rich_string(row, col, *pieces)
+    else:
+        ws.write_rich_string(row, col, *[x for p in pieces for x in (style, p)], style)
+
+
+def _write_other(ws: Any, row: int, col: int, v: Any, style: Any, styles: _Styles) -> None:
+    """One cell of a value that is neither text nor a plain number: booleans, dates and times
+    (with their date format), decimals; other objects (paths, ...) as their text."""
+    if isinstance(v, bool):
+        ws.write_boolean(row, col, v, style)
+    elif isinstance(v, int | float | decimal.Decimal):
+        ws.write_number(row, col, float(v) if isinstance(v, decimal.Decimal) else v, style)
+    elif isinstance(v, _dt.datetime | _dt.date | _dt.time):
+        if isinstance(v, _dt.datetime) and v.tzinfo is not None:
+            v = v.astimezone(_dt.UTC).replace(tzinfo=None)
+        fmt = next(f for kind, f in _DATE_FORMATS if isinstance(v, kind))
+        ws.write_datetime(row, col, v, style or styles.number(fmt))
+    else:
+        _write_text(ws, row, col, _xlsx_text(str(v)), style)
+
+
+def _write_cell(ws: Any, row: int, col: int, v: Any, style: Any, styles: _Styles) -> None:
+    """One cell: text always as text (never a formula), numbers in ``style``, nothing for
+    None."""
     if v is None:
-        return None
-    if not isinstance(v, str) and not isinstance(v, _XLSX_PLAIN):
-        v = str(v)
-    if isinstance(v, str):
-        cell = WriteOnlyCell(ws, _xlsx_text(v))
-        cell.data_type = "s"  # never a formula
-        return cell
-    if fmt is not None and not isinstance(v, bool):
-        cell = WriteOnlyCell(ws, v)
-        cell.number_format = fmt
-        return cell
-    return v
+        if style is not None:
+            ws.write_blank(row, col, None, style)
+    elif isinstance(v, str):
+        _write_text(ws, row, col, _xlsx_text(v), style)
+    elif type(v) is float or type(v) is int:
+        ws.write_number(row, col, v, style)
+    else:
+        _write_other(ws, row, col, v, style, styles)
 
 
-def _readme_sheet(wb: Any, readme: list[tuple[str, list[list[Any]], bool]]) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-
-    bold = Font(bold=True)
-    ws = wb.create_sheet("README")
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 40
-    for col in "CDEFG":
-        ws.column_dimensions[col].width = 28
+def _readme_sheet(
+    wb: Any, styles: _Styles, readme: list[tuple[str, list[list[Any]], bool]]
+) -> None:
+    ws = wb.add_worksheet("README")
+    for letter, width in _README_WIDTHS.items():
+        _set_width(ws, ord(letter) - ord("A"), width)
+    row = 0
     for k, (heading, rows, has_header) in enumerate(readme):
-        c = WriteOnlyCell(ws, _xlsx_text(heading))
-        c.data_type = "s"  # a title from the caller is never a formula
-        c.font = Font(bold=True, size=14) if k == 0 else bold
         if k:
-            ws.append([])
-        ws.append([c])
+            row += 1  # a blank row before each section but the first
+        # a title from the caller is never a formula
+        _write_text(ws, row, 0, _xlsx_text(heading), styles.title if k == 0 else styles.heading)
+        row += 1
         for j, r in enumerate(rows):
-            cells = []
-            for v in r:
-                cell = WriteOnlyCell(ws, _xlsx_text(v) if isinstance(v, str) else v)
-                if isinstance(v, str):
-                    cell.data_type = "s"
-                if j == 0 and has_header:
-                    cell.font = bold
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-                cells.append(cell)
-            ws.append(cells)
+            style = styles.wrap_bold if j == 0 and has_header else styles.wrap
+            for col, v in enumerate(r):
+                _write_cell(ws, row, col, v, style, styles)
+            row += 1
 
 
-def _table_sheet(wb: Any, title: str, df: pd.DataFrame) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
+def _column_kind(values: list[Any]) -> str:
+    """``"number"`` (floats, ints and None only), ``"text"`` (str and None only) or
+    ``"other"``."""
+    kinds = {type(v) for v in values} - {type(None)}
+    if kinds <= {float, int}:
+        return "number"
+    if kinds == {str}:
+        return "text"
+    return "other"
 
-    ws = wb.create_sheet(title)
+
+def _table_sheet(wb: Any, styles: _Styles, title: str, df: pd.DataFrame) -> None:
+    ws = wb.add_worksheet(title)
     cols = list(df.columns)
-    values = {c: _cell_values(df[c]) for c in cols}
-    fmts = {c: _number_format(c, df[c]) for c in cols}
-    for j, c in enumerate(cols, start=1):
-        ws.column_dimensions[_col_letter(j)].width = _width(c, values[c], fmts[c])
-    ws.freeze_panes = "A2"
+    columns = []
+    for j, c in enumerate(cols):
+        values = _cell_values(df[c])
+        fmt = _number_format(c, df[c])
+        _set_width(ws, j, _width(c, values, fmt))
+        kind = _column_kind(values)
+        if kind == "text":
+            values = [None if v is None else _xlsx_text(v) for v in values]
+            if any(v is not None and (not v or _looks_rich(v)) for v in values):
+                kind = "other"
+        columns.append((values, kind, None if fmt is None else styles.number(fmt)))
+    ws.freeze_panes(1, 0)
     if cols:
-        ws.auto_filter.ref = f"A1:{_col_letter(len(cols))}{max(len(df), 1) + 1}"
-    header = []
-    for c in cols:
-        cell = WriteOnlyCell(ws, _xlsx_text(c))
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDDDDD")
-        cell.data_type = "s"  # a header from the input is never a formula
-        header.append(cell)
-    ws.append(header)
-    for i in range(len(df)):
-        ws.append([_data_cell(ws, values[c][i], fmts[c]) for c in cols])
+        ws.autofilter(0, 0, max(len(df), 1), len(cols) - 1)
+    for j, c in enumerate(cols):  # a header from the input is never a formula
+        _write_text(ws, 0, j, _xlsx_text(c), styles.header)
+    _table_rows(ws, styles, columns, len(df))
+
+
+def _table_rows(
+    ws: Any, styles: _Styles, columns: list[tuple[list[Any], str, Any]], n_rows: int
+) -> None:
+    """The data rows, row by row (constant memory): numbers in their column's format, text
+    as text, missing values as empty cells."""
+    number, text = ws.write_number, ws.write_string
+    for i in range(n_rows):
+        row = i + 1
+        for j, (values, kind, style) in enumerate(columns):
+            v = values[i]
+            if v is None:
+                continue
+            if kind == "number":
+                number(row, j, v, style)
+            elif kind == "text":
+                text(row, j, v)
+            elif isinstance(v, str) or not isinstance(v, _XLSX_PLAIN):
+                _write_text(ws, row, j, _xlsx_text(str(v)), None)  # objects as their text
+            elif isinstance(v, bool):
+                ws.write_boolean(row, j, v)  # no number format on a flag
+            else:
+                _write_other(ws, row, j, v, style, styles)
 
 
 def _write_xlsx(
@@ -556,15 +659,20 @@ def _write_xlsx(
     path: Path,
     readme: list[tuple[str, list[list[Any]], bool]],
 ) -> None:
-    from openpyxl import Workbook
+    """The workbook (xlsxwriter, constant memory): README first, then one sheet per frame;
+    written next to ``path`` and moved into place when complete."""
+    from xlsxwriter import Workbook
 
-    wb = Workbook(write_only=True)
-    _readme_sheet(wb, readme)
-    for name, df in frames.items():
-        _table_sheet(wb, sheets[name], df)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    wb.save(tmp)
+    wb = Workbook(str(tmp), dict(_WORKBOOK_OPTIONS))
+    try:
+        styles = _Styles(wb)
+        _readme_sheet(wb, styles, readme)
+        for name, df in frames.items():
+            _table_sheet(wb, styles, sheets[name], df)
+    finally:
+        wb.close()
     tmp.replace(path)
 
 
@@ -848,22 +956,13 @@ def _layer_descriptions(
     return out
 
 
-def _write_xlsx_file(  # noqa: PLR0913 (private: the parts of one workbook, called once)
-    plain: Mapping[str, pd.DataFrame],
-    shown: Mapping[str, pd.DataFrame],
-    safe: Mapping[str, str],
-    p: Path,
-    param_rows: list[tuple[str, str]],
-    sources: pd.DataFrame | None,
-    title: str | None,
-    desc: Mapping[str, str],
-    notes: Sequence[str],
-) -> list[Path]:
+def _write_xlsx_file(job: _Export, p: Path, title: str | None) -> list[Path]:
+    """The workbook: README sheet, then one sheet per table."""
     sheets: dict[str, str] = {}
-    for name in plain:
-        sheets[name] = sheet_name(safe[name], ["README", *sheets.values()])
-    readme = _readme(plain, sheets, param_rows, sources, title, desc, notes)
-    _write_xlsx(dict(shown), sheets, p, readme)
+    for name in job.plain:
+        sheets[name] = sheet_name(job.safe[name], ["README", *sheets.values()])
+    readme = _readme(job.plain, sheets, job.param_rows, job.sources, title, job.desc, job.notes)
+    _write_xlsx(dict(job.shown), sheets, p, readme)
     return [p]
 
 
@@ -881,6 +980,65 @@ def _out_dir(path: str | Path) -> Path:
         raise ValidationError(f"path {str(out_dir)!r} is a file; give a folder to write into")
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
+
+
+@dataclass(frozen=True)
+class _Export:
+    """One call of :func:`write_tables`: the tables as given, without geometry
+    (``plain``), as written (``shown``: empty tables explained) and the README parts."""
+
+    tables: Mapping[str, pd.DataFrame]
+    plain: dict[str, pd.DataFrame]
+    shown: dict[str, pd.DataFrame]
+    safe: dict[str, str]
+    out_dir: Path
+    param_rows: list[tuple[str, str]]
+    sources: pd.DataFrame | None
+    desc: dict[str, str]
+    reasons: dict[str, str]
+    notes: list[str]
+
+
+def _export(  # noqa: PLR0913 (private: the parts of write_tables' one call)
+    tables: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    params: Mapping[str, Any] | None,
+    sources: pd.DataFrame | None,
+    descriptions: Mapping[str, str] | None,
+    notes: Sequence[str],
+    empty_reasons: Mapping[str, str] | None,
+) -> _Export:
+    """Check the names, make the folder and the parts every format writes."""
+    safe = _safe_names(tables)
+    out_dir = _out_dir(path)
+    reasons = {**EMPTY_REASONS, **(empty_reasons or {})}
+    plain = {name: _plain(df) for name, df in tables.items()}
+    return _Export(
+        tables=tables,
+        plain=plain,
+        shown={name: _explained(df, reasons.get(name)) for name, df in plain.items()},
+        safe=safe,
+        out_dir=out_dir,
+        param_rows=_flatten(params or {}),
+        sources=sources,
+        desc={**SHEET_DESCRIPTIONS, **(descriptions or {})},
+        reasons=reasons,
+        notes=[*notes, *_empty_notes(plain, reasons)],
+    )
+
+
+def _gpkg_part(
+    job: _Export, stem: str, gis_layers: Mapping[str, gpd.GeoDataFrame] | None, plan: _GpkgPlan
+) -> list[Path]:
+    """The GeoPackage of :func:`write_tables` (``plan``: its style options)."""
+    extra = {_safe_name(k): v for k, v in (gis_layers or {}).items()}
+    plan = dataclasses.replace(
+        plan,
+        layers=extra,
+        descriptions=_layer_descriptions(job.tables, job.safe, job.desc, job.reasons, extra),
+    )
+    attr = _readme_tables(job.param_rows, job.sources)
+    return _write_gpkg_file(job.tables, job.safe, job.out_dir / f"{stem}.gpkg", attr, plan)
 
 
 def write_tables(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
@@ -901,56 +1059,34 @@ def write_tables(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     style_minutes: float | None = None,
     style_limits: Sequence[float] = (),
 ) -> dict[str, list[Path]]:
-    """Write named tables as CSV files, one Excel workbook and one GeoPackage.
+    """Write named tables as CSV files, one Excel workbook and one GeoPackage (the module
+    docstring says what each holds and how text a spreadsheet would run stays text).
 
     Parameters
     ----------
     tables
-        Table name -> DataFrame or GeoDataFrame, in the order wanted. Names become file,
-        sheet and layer names (characters other than letters, digits, ``_`` and ``-`` are
-        replaced by ``_``); ``README``, ``parameters``, ``sources``, ``readme_*`` and
-        ``layer_styles`` are reserved. A named index is written as columns.
+        Name -> DataFrame or GeoDataFrame, in order; names become file, sheet and layer names
+        (``README``, ``parameters``, ``sources``, ``readme_*``, ``layer_styles`` reserved).
     path
-        Output folder (created if needed). Existing files of the same names are replaced.
-    formats
-        Any of ``"csv"``, ``"xlsx"``, ``"gpkg"``.
-    params
-        Parameters to record (nested dicts are flattened to dotted keys): README sheet,
-        ``parameters.csv`` and the GeoPackage table ``readme_parameters``.
-    sources
-        Data provenance (columns such as title, publisher, vintage, licence, attribution,
-        url): README sheet, ``sources.csv`` and ``readme_sources``.
-    stem
-        File name (without extension) of the workbook and GeoPackage.
-    descriptions
-        Table name -> one-line description for the README sheet and the GeoPackage layer
-        (default: :data:`SHEET_DESCRIPTIONS` where the name is standard).
-    notes
-        Caveats to list on the README sheet.
-    title
-        First line of the README sheet.
+        Output folder (created if needed); files of the same names are replaced.
+    formats, stem
+        Any of ``"csv"``, ``"xlsx"``, ``"gpkg"``; the workbook's and GeoPackage's file name.
+    params, sources
+        Parameters (nested dicts as dotted keys) and data provenance: README sheet,
+        ``parameters.csv``, ``sources.csv``, GeoPackage ``readme_parameters``/``_sources``.
+    descriptions, notes, title
+        Name -> one line for the README and the layer (over :data:`SHEET_DESCRIPTIONS`);
+        caveats for the README; its first line.
     csv_guard_formulas
-        In the CSV files, write headers and text cells that start with ``=``, ``+``, ``-``,
-        ``@``, a tab, a carriage return or a line feed with a leading ``'`` (and each such
-        line after a line break inside a cell), so that a spreadsheet opening the CSV
-        shows them as text instead of running them as formulas (CSV injection; names and
-        addresses come from users' files and OpenStreetMap). Numbers are never changed. The
-        XLSX always stores such text as text (no prefix needed) and the GeoPackage keeps
-        the values unchanged. False: write the CSV values unchanged. Either way a cell
-        holding a line break is quoted, so it never splits a row.
+        CSV text (and header) starting ``=``, ``+``, ``-``, ``@``, tab, CR or LF (or such a
+        line in it) gets a leading ``'``; False: unchanged. Numbers are never changed.
     empty_reasons
-        Table name -> why it may be empty (over :data:`EMPTY_REASONS` for the standard
-        names). A table with no rows is written (CSV and sheet) as one row whose first cell
-        is ``"(no rows) <reason>"``; the README notes and the GeoPackage layer description
-        say the same.
+        Name -> why it may be empty (over :data:`EMPTY_REASONS`): an empty table is written
+        as one row ``"(no rows) <reason>"``, said in the README notes and layer description.
     gis_layers
-        Extra spatial layers written to the GeoPackage only (large or technical layers such
-        as residential points and walking catchments).
-    styles
-        Add QGIS's ``layer_styles`` table (:mod:`cnmap.gpkg_styles`): every layer opens
-        styled in QGIS.
-    style_minutes, style_limits
-        The headline time limit and all limits, for the classes of the styles.
+        Spatial layers for the GeoPackage only (residential points, catchments).
+    styles, style_minutes, style_limits
+        QGIS ``layer_styles`` (:mod:`cnmap.gpkg_styles`), their headline and all time limits.
 
     Returns
     -------
@@ -960,53 +1096,26 @@ def write_tables(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     Raises
     ------
     ValidationError
-        No tables, an unknown format, a table that is not a DataFrame, a reserved or
-        clashing name.
+        No tables, an unknown format, a non-DataFrame, a reserved or clashing name.
     CRSError
         A spatial table without CRS (GeoPackage).
     """
     if not tables:
         raise ValidationError("write_tables: no tables given; pass a dict of name -> DataFrame")
     fmts = _check_formats(formats)
-    safe = _safe_names(tables)
-    out_dir = _out_dir(path)
-    param_rows = _flatten(params or {})
-    reasons = {**EMPTY_REASONS, **(empty_reasons or {})}
-    desc = {**SHEET_DESCRIPTIONS, **(descriptions or {})}
-    plain = {name: _plain(df) for name, df in tables.items()}
-    shown = {name: _explained(df, reasons.get(name)) for name, df in plain.items()}
-    all_notes = [*notes, *_empty_notes(plain, reasons)]
+    job = _export(tables, path, params, sources, descriptions, notes, empty_reasons)
     written: dict[str, list[Path]] = {}
     if "csv" in fmts:
         written["csv"] = _write_csv_files(
-            shown, safe, out_dir, param_rows, sources, csv_guard_formulas
+            job.shown, job.safe, job.out_dir, job.param_rows, sources, csv_guard_formulas
         )
     if "xlsx" in fmts:
-        written["xlsx"] = _write_xlsx_file(
-            plain,
-            shown,
-            safe,
-            out_dir / f"{stem}.xlsx",
-            param_rows,
-            sources,
-            title,
-            desc,
-            all_notes,
-        )
+        written["xlsx"] = _write_xlsx_file(job, job.out_dir / f"{stem}.xlsx", title)
     if "gpkg" in fmts:
-        extra = {_safe_name(k): v for k, v in (gis_layers or {}).items()}
-        plan = _GpkgPlan(
-            layers=extra,
-            attr_tables={},
-            descriptions=_layer_descriptions(tables, safe, desc, reasons, extra),
-            styles=styles,
-            style_minutes=style_minutes,
-            style_limits=tuple(float(t) for t in style_limits),
-        )
-        written["gpkg"] = _write_gpkg_file(
-            tables, safe, out_dir / f"{stem}.gpkg", _readme_tables(param_rows, sources), plan
-        )
-    log.info("write_tables: %d tables to %s (%s)", len(tables), out_dir, ", ".join(fmts))
+        limits = tuple(float(t) for t in style_limits)
+        plan = _GpkgPlan({}, {}, {}, styles, style_minutes, limits)
+        written["gpkg"] = _gpkg_part(job, stem, gis_layers, plan)
+    log.info("write_tables: %d tables to %s (%s)", len(tables), job.out_dir, ", ".join(fmts))
     return written
 
 
@@ -1094,6 +1203,36 @@ def postcode_distances(
     )
 
 
+#: id(area) -> (a weak reference to the area, its postcode lookup): see
+#: :func:`area_postcode_lookup`.
+_AREA_LOOKUPS: dict[int, tuple[weakref.ref[Any], Any]] = {}
+
+
+def area_postcode_lookup(area: Any) -> Any:
+    """The :class:`cnmap.postcodes.PostcodeLookup` of an area (``PostcodeLookup(area=area)``),
+    made once per area object: every check of the same area (the tables' quality check, the
+    summary page's quality table, the map) reuses its prepared lookup and the postcode-area
+    lookups it read, instead of reading and preparing them again. Dropped with the area."""
+    from cnmap.postcodes import PostcodeLookup
+
+    key = id(area)
+    held = _AREA_LOOKUPS.get(key)
+    if held is not None and held[0]() is area:
+        return held[1]
+    lookup = PostcodeLookup(area=area)
+    held_lookups = _AREA_LOOKUPS  # still at hand when the module is torn down at exit
+
+    def forget(_ref: weakref.ref[Any]) -> None:
+        held_lookups.pop(key, None)
+
+    try:
+        ref = weakref.ref(area, forget)
+    except TypeError:  # an object without weak references: not kept
+        return lookup
+    _AREA_LOOKUPS[key] = (ref, lookup)
+    return lookup
+
+
 def _postcode_check(result: Any, max_m: float | None) -> tuple[pd.DataFrame | None, str | None]:
     """The distances of :func:`postcode_distances` for the result's organisations, or None
     with the reason the check was not made."""
@@ -1106,10 +1245,9 @@ def _postcode_check(result: Any, max_m: float | None) -> tuple[pd.DataFrame | No
     if area is None or getattr(area, "postcodes", None) is None:
         return None, "no postcode lookup for the area"
     from cnmap.errors import DataFetchError
-    from cnmap.postcodes import PostcodeLookup
 
     try:
-        return postcode_distances(orgs, PostcodeLookup(area=area), max_m=max_m), None
+        return postcode_distances(orgs, area_postcode_lookup(area), max_m=max_m), None
     except DataFetchError as exc:
         return None, f"the postcode lookup could not be read ({str(exc).splitlines()[0]})"
 

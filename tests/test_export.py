@@ -627,3 +627,86 @@ def test_csv_formula_injection_guarded(tmp_path):
     write_tables(t, tmp_path / "b", formats=["csv"], csv_guard_formulas=False)
     raw = pd.read_csv(tmp_path / "b" / "orgs.csv", keep_default_na=False)
     assert raw["name"].tolist()[:5] == src["name"].tolist()[:5]
+
+
+def test_workbook_cells_number_formats_and_layout(tmp_path):
+    """Each kind of value as the openpyxl writer stored it (values, types, number formats),
+    header bold on grey, column widths as computed, frozen header, filters over the rows."""
+    import datetime as dt
+    import decimal
+
+    df = pd.DataFrame(
+        {
+            "name": ["=1+1", "Smiles\r\n@x", None],
+            "population": [1.4, np.nan, 3.6],
+            "share_covered_15min": [0.1, 0.25, np.nan],
+            "pop_out_of_reach": pd.array([1, None, 3], dtype="Int64"),
+            "thin": [True, False, True],
+            "mixed": [True, "x", 2.5],
+            "mean_walk_min": [1.25, np.inf, 3.0],
+            "deprivation_rank": [1, 2, 3],
+            "when": pd.to_datetime(["2024-01-01 10:00", None, "2024-03-01 00:00"]),
+            "p": [0.01, 0.2, 0.3],
+            "path": [Path("a/b"), decimal.Decimal("1.5"), dt.date(2024, 5, 6)],
+        }
+    )
+    write_tables({"t": df}, tmp_path, formats=["xlsx"])
+    wb = load_workbook(tmp_path / "cnmap.xlsx")
+    assert wb.sheetnames == ["README", "t"]
+    ws = wb["t"]
+    got = [
+        [None if c.value is None else (c.value, c.number_format) for c in r] for r in ws.iter_rows()
+    ]
+    g = "General"
+    assert got[0] == [(c, g) for c in df.columns]
+    assert got[1:] == [
+        [
+            ("=1+1", g),
+            (1.4, "#,##0"),
+            (0.1, "0.0%"),
+            (1, "#,##0"),
+            (True, g),
+            (True, g),
+            (1.25, "0.0"),
+            (1, "0"),
+            (dt.datetime(2024, 1, 1, 10, 0), "yyyy-mm-dd h:mm:ss"),
+            (0.01, "0.000"),
+            ("a/b", g),
+        ],
+        [("Smiles\n@x", g), None, (0.25, "0.0%"), None, (False, g), ("x", g), None, (2, "0")]
+        + [None, (0.2, "0.000"), (1.5, g)],
+        [None, (3.6, "#,##0"), None, (3, "#,##0"), (True, g), (2.5, g), (3, "0.0"), (3, "0")]
+        + [(dt.datetime(2024, 3, 1), "yyyy-mm-dd h:mm:ss"), (0.3, "0.000")]
+        + [(dt.datetime(2024, 5, 6), "yyyy-mm-dd")],
+    ]
+    assert not [c.coordinate for r in ws.iter_rows() for c in r if c.data_type == "f"]
+    assert all(c.font.b and c.fill.fgColor.rgb[-6:] == "DDDDDD" for c in ws[1])
+    assert not any(c.font.b for c in ws[2])
+    widths = {i: d.width for d in ws.column_dimensions.values() for i in range(d.min, d.max + 1)}
+    assert widths == dict(enumerate([12, 12, 21, 18, 8, 8, 15, 18, 21, 8, 12], start=1))
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:K4"
+    readme = wb["README"]
+    assert readme["A1"].value == "cnmap export" and readme["A1"].font.sz == 14
+    assert readme.column_dimensions["A"].width == 34 and readme.column_dimensions["B"].width == 40
+
+
+def test_organisations_of_one_area_share_one_postcode_lookup(tmp_path):
+    from cnmap.export import area_postcode_lookup, quality_table
+
+    cov, area = small_coverage()
+    cov.organisations["address"] = ["Village Hall, B2 2BB"]
+    import dataclasses
+
+    area = dataclasses.replace(area, postcodes=lookup_frame({"B2 2BB": (X0 + 2500, Y0)}))
+    cov = dataclasses.replace(cov, area=area)
+    lookup = area_postcode_lookup(area)
+    assert area_postcode_lookup(area) is lookup
+    other = dataclasses.replace(area, postcodes=lookup_frame({"B2 2BB": (X0, Y0)}))
+    assert area_postcode_lookup(other) is not lookup
+    first = quality_table(cov)
+    table = lookup.table()
+    assert quality_table(cov).equals(first) and lookup.table() is table  # prepared once
+    assert "placed 2.5 km from its address postcode B2 2BB" in first["detail"].iloc[0]
+    # a different area object: its own lookup, its own answer
+    moved = dataclasses.replace(cov, area=other)
+    assert quality_table(moved)["what"].tolist() == []

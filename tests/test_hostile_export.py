@@ -162,3 +162,27 @@ def test_workbook_writes_objects_as_text(tmp_path):
     ws = load_workbook(tmp_path / "cnmap.xlsx")["t"]
     assert [(c.value, c.data_type) for c in ws["A"]][1:] == [("=1+1", "s"), ("orgs.csv", "s")]
     assert [c.value for c in ws["B"]][1:] == [1.5, -2]
+
+
+RICH = [
+    '<r><t>a</t></r></is></c><c r="C2"><f>1+1</f></c><c r="D2" t="inlineStr"><is><r><t>b</t></r>',
+    "<r>plain</r>",
+    "<r></r>",
+]
+
+
+@pytest.mark.parametrize("text", RICH, ids=[repr(t)[:24] for t in RICH])
+def test_text_that_looks_like_rich_text_xml_stays_text(tmp_path, text):
+    # xlsxwriter copies text that starts with <r> and ends with </r> into the sheet unescaped
+    # (its marker for rich strings): such text from a user's file must stay one text cell
+    df = pd.DataFrame({text: [text, "ok"], "people": [1, 2]})
+    write_tables({"orgs": df}, tmp_path, formats=["xlsx"], notes=[text], title=text)
+    wb = load_workbook(tmp_path / "cnmap.xlsx")
+    ws = wb["orgs"]
+    cells = [[c for c in r] for r in ws.iter_rows()]
+    assert [[c.value for c in r] for r in cells] == [[text, "people"], [text, 1], ["ok", 2]]
+    assert cells[0][0].data_type == "s" and cells[1][0].data_type == "s"
+    assert ws.max_column == 2 and ws.max_row == 3
+    assert not [c.coordinate for s in wb for r in s.iter_rows() for c in r if c.data_type == "f"]
+    assert wb["README"]["A1"].value == text and wb["README"]["A1"].font.b
+    assert text in [c.value for r in wb["README"].iter_rows() for c in r]

@@ -86,7 +86,9 @@ _INVISIBLE = ("\u200b", "\u2060", "\ufeff")
 
 
 def _normalise_one(value: str) -> Any:
-    """One distinct value: drop whitespace, strip ``.,;:``, upper-case, space before inward."""
+    """One value, the rule :func:`normalise_postcodes` applies (vectorised, by
+    :func:`_normalise_many`): drop whitespace, strip ``.,;:``, upper-case, space before
+    inward."""
     t = "".join(str(value).split())  # str.split() splits on every Unicode space (NBSP too)
     for ch in _INVISIBLE:
         t = t.replace(ch, "")
@@ -96,6 +98,71 @@ def _normalise_one(value: str) -> Any:
     if 5 <= len(t) <= 7 and t.isascii() and t.isalnum() and t[-3].isdigit() and t[-2:].isalpha():
         t = f"{t[:-3]} {t[-3:]}"
     return t
+
+
+#: Whatever :func:`_normalise_one` drops: every character ``str.split()`` splits on (Python's
+#: ``\s`` on text is the same set: ``str.isspace``) and the invisible ones.
+_DROP_RE = re.compile(r"[\s\u200b\u2060\ufeff]+")
+#: The same for ASCII text, in RE2 (pyarrow), whose ``\s`` lacks \v and \x1c-\x1f.
+_DROP_ASCII = r"[\t\n\x0b\x0c\r\x1c-\x1f ]+"
+#: ASCII letters and digits, 5 to 7 of them, a digit then two letters at the end: the
+#: inward code gets a space before it (the test of :func:`_normalise_one`).
+_GAP = r"^([A-Za-z0-9]{2,4})([0-9][A-Za-z]{2})$"
+_GAP_RE = re.compile(_GAP.replace("^", r"\A").replace("$", r"\Z"))
+#: Already canonical ("B1 1AA"), so :func:`_normalise_one` returns it unchanged.
+_CANONICAL = r"^[A-Z0-9]{2,4} [0-9][A-Z]{2}$"
+
+
+def _normalise_ascii(values: Any) -> np.ndarray:
+    """:func:`_normalise_one` of ASCII text (a pyarrow string array), in pyarrow: canonical
+    values as they are, the others through the same steps in the same order (for ASCII,
+    RE2's ``$`` ends the text and upper case is ASCII's)."""
+    import pyarrow.compute as pc
+
+    canonical = pc.match_substring_regex(values, _CANONICAL).to_numpy(zero_copy_only=False)
+    out = np.array(values.to_numpy(zero_copy_only=False), dtype=object)
+    if not canonical.all():
+        out[~canonical] = _normalise_ascii_rest(values.filter(pc.invert(canonical)))
+    return out
+
+
+def _normalise_ascii_rest(values: Any) -> np.ndarray:
+    """The steps of :func:`_normalise_one` on ASCII text (a pyarrow string array)."""
+    import pyarrow.compute as pc
+
+    t = pc.replace_substring_regex(values, _DROP_ASCII, "")
+    t = pc.ascii_upper(pc.ascii_trim(t, ".,;:"))
+    t = pc.replace_substring_regex(t, _GAP, r"\1 \2")
+    out = np.array(t.to_numpy(zero_copy_only=False), dtype=object)
+    out[out == ""] = np.nan
+    return out
+
+
+def _normalise_text(values: np.ndarray) -> np.ndarray:
+    """:func:`_normalise_one` of any text, with pandas' methods on an object array (Python's
+    own ``re``, ``str.strip`` and ``str.upper``: Unicode spaces, ``"ß".upper() == "SS"``)."""
+    t = pd.Series(values, dtype=object).str.replace(_DROP_RE, "", regex=True)
+    t = t.str.strip(".,;:").str.upper().str.replace(_GAP_RE, r"\1 \2", regex=True)
+    out: np.ndarray = t.to_numpy(dtype=object, copy=True)
+    out[out == ""] = np.nan
+    return out
+
+
+def _normalise_many(values: np.ndarray) -> np.ndarray:
+    """:func:`_normalise_one` of each of ``values`` (Python strings), vectorised: ASCII text
+    through pyarrow, other text through Python's string methods; an object array of
+    strings and NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, type=pa.string(), from_pandas=True)
+    ascii_ = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
+    if ascii_.all():  # the usual case: no Unicode spaces or letters
+        return _normalise_ascii(arr)
+    out = np.empty(len(values), dtype=object)
+    out[ascii_] = _normalise_ascii(arr.filter(pa.array(ascii_)))
+    out[~ascii_] = _normalise_text(np.asarray(values, dtype=object)[~ascii_])
+    return out
 
 
 def normalise_postcodes(postcodes: pd.Series | Any) -> pd.Series:
@@ -125,8 +192,8 @@ def normalise_postcodes(postcodes: pd.Series | Any) -> pd.Series:
     s = _as_text(postcodes)
     # normalise the distinct values only, then map back (lists repeat postcodes)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    cleaned = [_normalise_one(v) for v in np.asarray(uniques, dtype=object)]
-    table = np.array([*cleaned, np.nan], dtype=object)  # code -1 (missing) → last slot
+    cleaned = _normalise_many(np.asarray(uniques, dtype=object))
+    table = np.append(cleaned, np.array([np.nan], dtype=object))  # code -1 (missing): last
     out = pd.Series(table[codes], index=s.index, dtype="str", name=getattr(postcodes, "name", None))
     return out
 
