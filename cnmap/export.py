@@ -40,7 +40,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -366,7 +366,9 @@ def _cell_values(s: pd.Series) -> list[Any]:
         return [None if pd.isna(v) else v.to_pydatetime() for v in s]
     if pd.api.types.is_float_dtype(s.dtype):
         a = s.to_numpy(dtype="float64", na_value=np.nan)
-        return [float(v) if np.isfinite(v) else None for v in a]
+        out_float = a.astype(object)  # Python floats
+        out_float[~np.isfinite(a)] = None
+        return cast(list[Any], out_float.tolist())
     vals = s.astype(object).tolist()
     out: list[Any] = []
     for v in vals:
@@ -459,7 +461,24 @@ def _xlsx_text(v: str) -> str:
     return v if len(v) <= _MAX_CELL else v[: _MAX_CELL - 1] + "…"
 
 
-def _width(header: str, values: list[Any], fmt: str | None) -> float:
+def _float_width(s: pd.Series, fmt: str | None) -> int:
+    """The longest ``f"{v:,.1f}"`` (plus one for a ``%``) of the first 2,000 finite values of
+    a float column, 0 without any: the text grows with the size of the value, so it is that
+    of the largest value without a minus sign or of the smallest with one."""
+    a = s.to_numpy(dtype="float64", na_value=np.nan)[:2000]
+    a = a[np.isfinite(a)]
+    neg = np.signbit(a)
+    ends = [a[~neg].max()] if (~neg).any() else []
+    ends += [a[neg].min()] if neg.any() else []
+    extra = 1 if fmt == "0.0%" else 0
+    return max((len(f"{float(v):,.1f}") + extra for v in ends), default=0)
+
+
+def _width(header: str, values: list[Any], fmt: str | None, s: pd.Series | None = None) -> float:
+    """Column width in characters: the longest of the header and the first 2,000 values
+    (numbers as ``1,234.5``), plus 2, from 8 to 60. ``s``: the float column of ``values``."""
+    if s is not None and pd.api.types.is_float_dtype(s.dtype):
+        return float(min(max(max(len(header), _float_width(s, fmt)) + 2, 8), 60))
     sample = values[:2000]
     lens = [len(header)]
     for v in sample:
@@ -612,10 +631,11 @@ def _table_sheet(wb: Any, styles: _Styles, title: str, df: pd.DataFrame) -> None
     cols = list(df.columns)
     columns = []
     for j, c in enumerate(cols):
-        values = _cell_values(df[c])
-        fmt = _number_format(c, df[c])
-        _set_width(ws, j, _width(c, values, fmt))
-        kind = _column_kind(values)
+        col = df[c]
+        values = _cell_values(col)
+        fmt = _number_format(c, col)
+        _set_width(ws, j, _width(c, values, fmt, col))
+        kind = "number" if pd.api.types.is_float_dtype(col.dtype) else _column_kind(values)
         if kind == "text":
             values = [None if v is None else _xlsx_text(v) for v in values]
             if any(v is not None and (not v or _looks_rich(v)) for v in values):
