@@ -710,3 +710,25 @@ def test_organisations_of_one_area_share_one_postcode_lookup(tmp_path):
     # a different area object: its own lookup, its own answer
     moved = dataclasses.replace(cov, area=other)
     assert quality_table(moved)["what"].tolist() == []
+
+
+@pytest.mark.parametrize("fmt", [None, "0.0%", "#,##0"])
+def test_float_column_widths_as_the_per_value_rule(fmt):
+    from cnmap.export import _cell_values, _width
+
+    rng = np.random.default_rng(3)
+    cases = [
+        [0.0, -0.0],
+        [-0.0, 0.04],
+        [-0.04, 0.0],
+        [9.95, 9.94, -9.95],
+        [999.95, -99.96, np.nan, np.inf, -np.inf],
+        [np.nan, np.inf],
+        [],
+        list(rng.normal(0, 1e6, 3000)),  # only the first 2,000 count
+        list(rng.normal(0, 10, 50)) + [1e15],
+    ]
+    for values in cases:
+        s = pd.Series(values, dtype="float64")
+        cells = _cell_values(s)
+        assert _width("h", cells, fmt, s) == _width("h", cells, fmt), values[:5]
