@@ -330,6 +330,8 @@ def _bounded_buckets(  # noqa: PLR0913 (compiled kernel: numba takes flat arrays
                     touched[count] = v
                     count += 1
                 dist[v] = nd
+                if indptr[v + 1] - indptr[v] == 1:
+                    continue  # a dead end: its one arc leads back to u, so nd is final
                 q = min(int(nd * per_m), nb - 1)
                 node[top] = v
                 key[top] = nd
