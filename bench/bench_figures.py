@@ -56,7 +56,8 @@ FINDINGS = [
     "Left: text is about 60% of the Agg drawing and half of the PDF time (matplotlib 3.11 "
     "lays out and renders each glyph, hinted, one by one), so the 1.5 s goal for the step "
     "is not met with the same pages. The summary page is mostly headless Chromium's print "
-    "(about 1 s; no flag tried made it faster). In a run's first figures, wrapping the "
+    "(about 1 s; no flag tried made it faster); its code is not changed, so its two rows "
+    "differ by Chromium's run-to-run spread. In a run's first figures, wrapping the "
     "titles and notes (cnmap.maps._figure_page.wrap_text measures each trial line anew) "
     "adds a few tenths of a second.",
 ]
