@@ -59,7 +59,7 @@ def _child(env: dict[str, str], mirror: str) -> dict[str, float]:
         text=True,
         cwd=ROOT,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {str(k): float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 def main() -> None:
