@@ -114,7 +114,7 @@ def main() -> None:
         "Each run is a fresh Python process (best of 3 after one warm-up run that fills the "
         "caches, numba's included: it starts with an empty NUMBA_CACHE_DIR); peak memory is "
         "the largest ru_maxrss of the three.",
-        f"{best['n_orgs']} warm spaces placed, {best['n_points']:,} residential points "
+        f"{best['n_orgs']:,.0f} warm spaces placed, {best['n_points']:,.0f} residential points "
         "(postcode centroids), Birmingham walk network 108,032 nodes.",
     ]
     write_results("coverage", "Whole Birmingham coverage run (issue 3)", rows, notes)
