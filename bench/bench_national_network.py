@@ -114,7 +114,9 @@ def districts(k: int, side: int) -> list[list[int]]:
 
 def partitioned(k: int, side: int, keep_rows: bool) -> dict[str, Any]:
     """All districts of ``k`` tiles on a fresh 2-worker LocalCluster."""
-    from distributed import Client, LocalCluster
+    import importlib
+
+    dd: Any = importlib.import_module("distributed")  # untyped
 
     # the tasks by module reference (run as __main__, they would be pickled by value, with
     # whatever this process holds in _STATE)
@@ -122,10 +124,10 @@ def partitioned(k: int, side: int, keep_rows: bool) -> dict[str, Any]:
 
     groups = districts(k, side)
     with (
-        LocalCluster(
+        dd.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
-        Client(cluster) as client,
+        dd.Client(cluster) as client,
     ):
         load = client.run(me.worker_inputs)
         t = time.perf_counter()
