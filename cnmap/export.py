@@ -29,15 +29,17 @@ GeoPackage), minutes to one decimal. Only the files are written; tables are neve
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as _dt
 import decimal
 import json
 import logging
+import os
 import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -764,6 +766,27 @@ def _write_styles(tmp: Path, frames: Mapping[str, gpd.GeoDataFrame], plan: _Gpkg
     )
 
 
+@contextlib.contextmanager
+def _sqlite_unsynced() -> Iterator[None]:
+    """GDAL's SQLite writes without an fsync per layer (the GeoPackage is written to a part
+    file, flushed once and renamed when complete, so a crash never leaves a half file under
+    the final name); the previous setting is restored afterwards."""
+    import pyogrio
+
+    key = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(key)
+    pyogrio.set_gdal_config_options({key: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({key: before})
+
+
+def _flush(path: Path) -> None:
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 def _write_gpkg(plan: _GpkgPlan, path: Path) -> None:
     import pyogrio
 
@@ -771,13 +794,16 @@ def _write_gpkg(plan: _GpkgPlan, path: Path) -> None:
     if tmp.exists():
         tmp.unlink()
     frames = {layer: _gis_frame(layer, gdf) for layer, gdf in plan.layers.items()}
-    for layer, out in frames.items():
-        opts = {"DESCRIPTION": plan.descriptions[layer]} if plan.descriptions.get(layer) else {}
-        out.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", layer_options=opts)
-    for lname, df in plan.attr_tables.items():
-        pyogrio.write_dataframe(df, tmp, layer=lname, driver="GPKG")
-    if plan.styles:
-        _write_styles(tmp, frames, plan)
+    with _sqlite_unsynced():
+        for layer, out in frames.items():
+            desc = plan.descriptions.get(layer)
+            opts = {"DESCRIPTION": desc} if desc else {}
+            out.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", layer_options=opts)
+        for lname, df in plan.attr_tables.items():
+            pyogrio.write_dataframe(df, tmp, layer=lname, driver="GPKG")
+        if plan.styles:
+            _write_styles(tmp, frames, plan)
+    _flush(tmp)
     tmp.replace(path)
 
 

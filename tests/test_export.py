@@ -150,6 +150,9 @@ def test_write_tables_all_formats(tmp_path):
     exp = t["organisations"].to_crs(BNG)
     assert np.allclose(g.geometry.x, exp.geometry.x) and g.loc[0, "services_list"] == "food, advice"
     assert pyogrio.read_dataframe(d / "demo.gpkg", layer="readme_parameters").shape == (2, 2)
+    # written unsynced into a part file, flushed once and renamed; GDAL's setting restored
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") is None
+    assert not list(d.glob(".*.part.gpkg"))
 
 
 def test_formats_subset_and_rewrite(tmp_path):
