@@ -51,6 +51,10 @@ __all__ = [
     "equity_chart_html",
     "summary_html",
     "html_to_pdf",
+    "start_pdf",
+    "start_summary",
+    "PdfPrint",
+    "SummaryJob",
     "write_summary",
     "CHROMIUM",
     "MAX_THIN_ROWS",
@@ -878,34 +882,75 @@ def _chromium(chromium: str | Path | None) -> Path | None:
     return Path(found) if found else None
 
 
+@dataclass
+class PdfPrint:
+    """A headless-Chromium print started by :func:`start_pdf`; :meth:`wait` gives its result.
+
+    Chromium runs as its own process, so the caller can go on with other work (on another
+    core) while the page prints.
+    """
+
+    out: Path
+    process: subprocess.Popen[bytes] | None = None
+    profile: tempfile.TemporaryDirectory[str] | None = None
+    timeout: float = 120.0
+    note: str = ""
+
+    def wait(self) -> tuple[Path | None, str]:
+        """Wait for the print: (the PDF, "") or (None, why it was not written)."""
+        if self.process is None:
+            return None, self.note
+        try:
+            code = self.process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None, "PDF not written: Chromium failed (TimeoutExpired)"
+        finally:
+            if self.profile is not None:
+                self.profile.cleanup()
+        out = self.out
+        if code != 0 or not out.is_file() or out.stat().st_size == 0:
+            return None, f"PDF not written: Chromium exited with code {code}"
+        return out, ""
+
+
+def start_pdf(
+    html: str | Path, pdf: str | Path, *, chromium: str | Path | None = None, timeout: float = 120.0
+) -> PdfPrint:
+    """Start printing an HTML file to PDF with headless Chromium (a fresh profile, no network
+    services, no header or footer) and return at once; never raises for a missing or failing
+    browser (:meth:`PdfPrint.wait` says what happened)."""
+    out = Path(pdf).resolve()
+    exe = _chromium(chromium)
+    if exe is None:
+        note = "PDF not written: headless Chromium was not found (apt-get install chromium)"
+        return PdfPrint(out, note=note)
+    profile = tempfile.TemporaryDirectory(prefix="cnmap-chromium-")
+    cmd = [
+        str(exe),
+        *_CHROMIUM_FLAGS,
+        f"--user-data-dir={profile.name}",
+        f"--print-to-pdf={out}",
+        Path(html).resolve().as_uri(),
+    ]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        profile.cleanup()
+        return PdfPrint(out, note=f"PDF not written: Chromium failed ({type(exc).__name__})")
+    return PdfPrint(out, proc, profile, timeout)
+
+
 def html_to_pdf(
     html: str | Path, pdf: str | Path, *, chromium: str | Path | None = None, timeout: float = 120.0
 ) -> tuple[Path | None, str]:
-    """Print an HTML file to PDF with headless Chromium (a fresh profile, no network
-    services, no header or footer). Returns (the PDF, "") or (None, why it was skipped);
-    never raises for a missing or failing browser."""
-    exe = _chromium(chromium)
-    if exe is None:
-        return None, "PDF not written: headless Chromium was not found (apt-get install chromium)"
-    src, out = Path(html).resolve(), Path(pdf).resolve()
-    with tempfile.TemporaryDirectory(prefix="cnmap-chromium-") as profile:
-        cmd = [
-            str(exe),
-            *_CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--print-to-pdf={out}",
-            src.as_uri(),
-        ]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"PDF not written: Chromium failed ({type(exc).__name__})"
-    if done.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        return None, f"PDF not written: Chromium exited with code {done.returncode}"
-    return out, ""
+    """Print an HTML file to PDF with headless Chromium and wait for it. Returns (the PDF, "")
+    or (None, why it was skipped); never raises for a missing or failing browser."""
+    return start_pdf(html, pdf, chromium=chromium, timeout=timeout).wait()
 
 
-def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
+def start_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     out_dir: str | Path,
     cov: Any,
     thin: Any = None,
@@ -918,8 +963,12 @@ def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     stem: str = "summary",
     chromium: str | Path | None = None,
     draw_chart: bool = True,
-) -> SummaryFiles:
-    """Write ``<stem>.html`` (and ``<stem>.pdf`` when Chromium is available) into ``out_dir``.
+) -> SummaryJob:
+    """Write ``<stem>.html`` into ``out_dir`` and start printing ``<stem>.pdf`` (when Chromium is
+    available) in the background; :meth:`SummaryJob.finish` waits for the PDF.
+
+    :func:`write_summary` does both at once; this lets a run write other outputs while
+    Chromium prints.
 
     Parameters
     ----------
@@ -958,8 +1007,55 @@ def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
     html = out / f"{stem}.html"
     html.write_text(page, encoding="utf-8")
     if not pdf:
-        return SummaryFiles(html, None, "PDF not asked for")
-    printed, note = html_to_pdf(html, out / f"{stem}.pdf", chromium=chromium)
-    if note:
-        log.warning("summary: %s", note)
-    return SummaryFiles(html, printed, note)
+        return SummaryJob(html, None)
+    return SummaryJob(html, start_pdf(html, out / f"{stem}.pdf", chromium=chromium))
+
+
+@dataclass
+class SummaryJob:
+    """The summary page written by :func:`start_summary`, its PDF maybe still printing."""
+
+    html: Path
+    printing: PdfPrint | None
+
+    def finish(self) -> SummaryFiles:
+        """Wait for the PDF (if one was asked for) and say what was written."""
+        if self.printing is None:
+            return SummaryFiles(self.html, None, "PDF not asked for")
+        printed, note = self.printing.wait()
+        if note:
+            log.warning("summary: %s", note)
+        return SummaryFiles(self.html, printed, note)
+
+
+def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
+    out_dir: str | Path,
+    cov: Any,
+    thin: Any = None,
+    *,
+    org_summary: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+    figures_dir: str | Path | None = None,
+    pdf: bool = True,
+    stem: str = "summary",
+    chromium: str | Path | None = None,
+    draw_chart: bool = True,
+) -> SummaryFiles:
+    """Write ``<stem>.html`` (and ``<stem>.pdf`` when Chromium is available) into ``out_dir``.
+
+    The arguments are those of :func:`start_summary`; this waits for the PDF.
+    """
+    return start_summary(
+        out_dir,
+        cov,
+        thin,
+        org_summary=org_summary,
+        rejected=rejected,
+        quality=quality,
+        figures_dir=figures_dir,
+        pdf=pdf,
+        stem=stem,
+        chromium=chromium,
+        draw_chart=draw_chart,
+    ).finish()

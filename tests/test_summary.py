@@ -22,6 +22,8 @@ from cnmap.summary import (
     attributions,
     equity_chart_html,
     html_to_pdf,
+    start_pdf,
+    start_summary,
     limitations,
     methods_limitations,
     organisation_lines,
@@ -181,6 +183,44 @@ def test_no_chromium_no_pdf_but_the_page(small, tmp_path):
     assert got.html.is_file() and got.pdf is None and "Chromium was not found" in got.note
     assert not (tmp_path / "summary.pdf").exists()
     assert html_to_pdf(got.html, tmp_path / "x.pdf", chromium="/nonexistent")[0] is None
+
+
+def _fake_browser(tmp_path: Path, script: str) -> Path:
+    exe = tmp_path / "fake-chromium"
+    exe.write_text("#!/bin/sh\n" + script + "\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def test_summary_pdf_prints_in_the_background(small, tmp_path):
+    # a stand-in browser that takes a moment, then writes the --print-to-pdf file
+    exe = _fake_browser(
+        tmp_path,
+        'sleep 0.5; for a in "$@"; do case "$a" in --print-to-pdf=*) '
+        'printf "%%PDF-1.4 fake" > "${a#--print-to-pdf=}";; esac; done',
+    )
+    cov, th = small
+    job = start_summary(tmp_path / "out", cov, th, chromium=exe, draw_chart=False)
+    assert job.html.is_file() and job.printing is not None  # the page is there at once
+    assert not (tmp_path / "out" / "summary.pdf").exists()  # the PDF is still printing
+    got = job.finish()
+    assert got.note == "" and got.pdf == (tmp_path / "out" / "summary.pdf").resolve()
+    assert got.pdf.read_bytes() == b"%PDF-1.4 fake"
+    assert got.paths() == [job.html, got.pdf]
+
+
+def test_summary_pdf_failures_are_notes_not_errors(small, tmp_path):
+    cov, th = small
+    failing = _fake_browser(tmp_path, "exit 3")
+    got = write_summary(tmp_path / "a", cov, th, chromium=failing, draw_chart=False)
+    assert got.pdf is None and got.note == "PDF not written: Chromium exited with code 3"
+    slow = start_pdf(
+        got.html, tmp_path / "b.pdf", chromium=_fake_browser(tmp_path, "sleep 30"), timeout=0.3
+    )
+    assert slow.wait() == (None, "PDF not written: Chromium failed (TimeoutExpired)")
+    assert slow.process is not None and slow.process.poll() is not None  # killed, not left
+    no_pdf = write_summary(tmp_path / "c", cov, th, pdf=False, draw_chart=False)
+    assert no_pdf.pdf is None and no_pdf.note == "PDF not asked for"
 
 
 def _screenshots(html: Path, name: str) -> dict[str, int]:
