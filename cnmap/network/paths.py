@@ -286,18 +286,28 @@ def _via_ends(D: np.ndarray, P: SnapResult) -> tuple[np.ndarray, np.ndarray]:
     return d, use_v
 
 
+def _point_edges(P: SnapResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every point's edge (-1: not placed), position along it and access, for
+    :func:`_same_edge_nearest`."""
+    pe = np.where(P.ok, P.edge, -1).astype(np.int64)
+    return pe, np.nan_to_num(P.along_u_m), np.nan_to_num(P.access_m)
+
+
 def _direct(
-    P: SnapResult, S: _Sources, sel: np.ndarray | None = None
+    P: SnapResult,
+    S: _Sources,
+    sel: np.ndarray | None = None,
+    at: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same-edge walk from the point sources ``S`` (those of ``sel``, a mask over the
     active sources, when given) to every point of ``P`` (label = the source's input
-    position)."""
-    pe = np.where(P.ok, P.edge, -1).astype(np.int64)
+    position); ``at`` is :func:`_point_edges` of ``P`` when already made."""
+    pe, pos, acc = _point_edges(P) if at is None else at
     keep = slice(None) if sel is None else sel
     return _same_edge_nearest(
         pe,
-        np.nan_to_num(P.along_u_m),
-        np.nan_to_num(P.access_m),
+        pos,
+        acc,
         S.edge[keep],
         S.pos[keep],
         S.access[keep],
@@ -515,6 +525,7 @@ def _nearest_by_code(
     sizes = np.diff(S.src_ptr)
     seed_code = np.repeat(code, sizes)
     n_chunks = _threads(n_groups)
+    at = _point_edges(P) if S.kind == "points" else None  # once for every group
 
     def group(g: int) -> None:
         mine = seed_code == g
@@ -529,7 +540,7 @@ def _nearest_by_code(
         )
         d, _ = _via_ends(R.by_node(dist), P)
         if S.kind == "points":
-            direct, _ = _direct(P, S, code == g)
+            direct, _ = _direct(P, S, code == g, at)
             d = np.where(direct < d, direct, d)
         d[~P.ok] = np.nan
         out[:, g] = d
