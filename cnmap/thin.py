@@ -1210,9 +1210,19 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
         ``"health"`` -> health, ``"access"`` -> barriers). ``coverage.lsoas`` must hold the
         index's national rank (``<domain>_rank``); its decile is derived from the rank when
         absent and its score is optional.
+
+        Or a need layer's column (``docs/need_layers.md``): a name from
+        :data:`cnmap.layers.NEED_COLUMNS` (``"disabled_share"``, ``"deri_score"``,
+        ``"iod2025_barriers_geographical"``...; its layer is read for ``coverage.area``), a
+        ``(NeedLayer, column)`` pair or a :class:`cnmap.layers.NeedDomain` (column and
+        direction, ``higher_is_need``). Deciles are national when the layer carries national
+        ranks (IoD2025), otherwise within the area's LSOAs by LSOA count (1 = the tenth with the
+        most need); ``params["need_domain"]`` records the column, direction, the layer's
+        source, vintage and licence, and the deciles' scope.
     max_decile
         LSOAs in national deciles ``1..max_decile`` of the index count as deprived (default 2:
-        the most deprived 20% in England).
+        the most deprived 20% in England); for a need layer ranked within the area, the
+        deciles are the area's.
     min_share_covered
         An area is thin when it is deprived and fewer than this share of its residents are
         within ``minutes`` of an organisation (default 0.5).
@@ -1256,7 +1266,10 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
         ``minutes`` not computed, unknown domain, type or provision measure, a parameter out of
         range, or ``coverage`` is not a coverage result.
     MissingColumnError
-        The index's rank column is absent (the message lists the indices available).
+        The index's rank column is absent (the message lists the indices available), or a need
+        layer has no such column (the message lists its columns).
+    MissingLSOAError
+        A need layer has no row for some LSOAs of the coverage (the message names them).
     """
     rule, notes, ranks = _rule(
         coverage,
