@@ -12,6 +12,7 @@ postcodes), the network check and, in straight-line mode, how the detour factor 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import geopandas as gpd
 import pandas as pd
 
 from cnmap import columns as C
+from cnmap.background import Background
 from cnmap.config import (
     DEFAULT_MINUTES,
     OrganisationSource,
@@ -533,7 +535,7 @@ def planned_steps(config: RunConfig) -> list[str]:
     names += ["coverage", "ward deprivation profiles", "thin infrastructure", "who is served"]
     if config.mode == "network":
         names.append("catchments")
-    return names + ["tables", "map", "figures", "summary page", "methods note"]
+    return names + ["summary page", "tables", "map", "figures", "summary PDF", "methods note"]
 
 
 @dataclass(frozen=True)
@@ -899,34 +901,36 @@ def write_outputs(
     """The tables, the map, the figures, the summary page, the methods note and ``run.json``
     (:func:`cnmap.provenance.run_record`: versions, input checksums, every parameter; plus
     the coverage ``totals`` and ``who_is_served``). In network mode the catchments are made
-    once, for the GeoPackage and the map."""
+    once, for the GeoPackage and the map.
+
+    Both cores are used: the figures are drawn in a second process
+    (:class:`cnmap.background.Background`) and the summary PDF is printed by Chromium while the
+    tables and the map are written; the files are the same as when done one after another."""
     out = config.out_dir
     cov, thin = parts.cov, parts.thin
     stem = _slug(parts.area.lad_name)
+    figures = Background(
+        "figures", functools.partial(_write_figures, cov, thin, out / "figures", parts.served)
+    )
     catch: Any = False
     if config.mode == "network":
         with _step("catchments", steps, report):
             catch = cov.catchments()
+    with _step("summary page", steps, report):
+        page = _start_summary(out, parts)
     with _step("tables", steps, report):
         paths = _write_tables(config, parts, catch, stem)
     with _step("map", steps, report):
         paths["map"] = _write_map(config, parts, catch, stem)
     with _step("figures", steps, report):
-        paths["figures"] = _write_figures(cov, thin, out / "figures", parts.served)
-    with _step("summary page", steps, report):
-        from cnmap.summary import write_summary
-
-        page = write_summary(
-            out,
-            cov,
-            thin,
-            org_summary=parts.org_summary,
-            rejected=parts.rejected,
-            figures_dir=out / "figures",
-        )
-        paths["summary"] = page.paths()
-        if page.note:
-            log.info("summary page: %s", page.note)
+        paths["figures"] = figures.result()
+    if figures.forked and figures.seconds is not None:
+        steps[-1]["drawn_in_background_s"] = round(figures.seconds, 3)
+    with _step("summary PDF", steps, report):
+        printed = page.finish()
+        paths["summary"] = printed.paths()
+        if printed.note:
+            log.info("summary page: %s", printed.note)
     with _step("methods note", steps, report):
         paths["methods"] = write_methods(
             out / "methods.md",
@@ -940,6 +944,18 @@ def write_outputs(
         )
     paths["run"] = _write_run_json(config, parts, steps, paths)
     return paths
+
+
+def _start_summary(out: Path, parts: RunParts) -> Any:
+    """The summary page written, its PDF printing in the background (:class:`SummaryJob`).
+
+    It does not read the run's figure files: its chart is drawn for the page.
+    """
+    from cnmap.summary import start_summary
+
+    return start_summary(
+        out, parts.cov, parts.thin, org_summary=parts.org_summary, rejected=parts.rejected
+    )
 
 
 def _served_record(served: WhoIsServed) -> dict[str, Any]:

@@ -306,8 +306,8 @@ def test_catchments_are_made_once_for_the_tables_and_the_map(street_run: dict[st
     assert len(calls["catchments"]) == 1
     made = calls["catchments"][0]
     assert calls["export"][0]["catchments"] is made and calls["map"][0]["catchments"] is made
-    assert [s["step"] for s in street_run["steps"]] == planned_steps(street_run["config"])[-6:]
-    assert planned_steps(street_run["config"])[-6] == "catchments"
+    assert [s["step"] for s in street_run["steps"]] == planned_steps(street_run["config"])[-7:]
+    assert planned_steps(street_run["config"])[-7] == "catchments"
 
 
 def test_straight_line_runs_make_no_catchments(tmp_path: Path) -> None:
