@@ -818,8 +818,7 @@ def map_organisations(cov: Any, area: Any) -> gpd.GeoDataFrame:
     rings those placed far from their own address postcode; as they are when there is no
     postcode to check or no lookup."""
     from cnmap.errors import DataFetchError
-    from cnmap.export import postcode_distances
-    from cnmap.postcodes import PostcodeLookup
+    from cnmap.export import area_postcode_lookup, postcode_distances
 
     orgs = cov.organisations
     if (
@@ -829,7 +828,7 @@ def map_organisations(cov: Any, area: Any) -> gpd.GeoDataFrame:
     ):
         return orgs
     try:
-        dist = postcode_distances(orgs, PostcodeLookup(area=area))
+        dist = postcode_distances(orgs, area_postcode_lookup(area))
     except DataFetchError as exc:
         log.info("map: organisations not checked against their postcodes (%s)", exc)
         return orgs
