@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._report import write_results
+from bench._report import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 GAP_M = 1000.0
@@ -316,19 +316,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per size below 3M nodes")
     ap.add_argument("--checkout", help="run the children on this checkout (PYTHONPATH)")
     ap.add_argument("--label", default="before", help="what the --checkout is, for the title")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the last results of the sizes not run now (each with its own date and load)",
+    )
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child)))
         return
-    results = []
+    name = "coverage_scale_checkout" if args.checkout else "coverage_scale"
+    raw = RESULTS / f"{name}_runs.json"
+    kept = json.loads(raw.read_text()) if args.merge and raw.exists() else []
+    results = [r for r in kept if r["tiles"] not in args.tiles]
     for k in args.tiles:
         runs = [_run_child(k, args.checkout) for _ in range(args.repeat if k < 28 else 1)]
         best = min(runs, key=lambda r: r["coverage_s"])
         best["runs_s"] = [round(r["coverage_s"], 2) for r in runs]
+        best["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         results.append(best)
         print(json.dumps(best), flush=True)
-    name = "coverage_scale_checkout" if args.checkout else "coverage_scale"
+    results.sort(key=lambda r: r["tiles"])
+    raw.write_text(json.dumps(results, indent=2))
     title = "cnmap.coverage on tiled Birmingham networks" + (
         f", {args.label}" if args.checkout else " (issue 14)"
     )
@@ -345,6 +355,9 @@ def main(argv: list[str] | None = None) -> None:
         "Peak: the process's resident-set high-water mark during the coverage call (reset "
         "after tiling), so it includes the network and inputs already in memory. Memory does "
         "not depend on the machine's load; time does (CPU time is given beside it).",
+        "When each size ran: "
+        + "; ".join(f"{r['tiles']} tiles {r.get('when', '?')}" for r in results)
+        + f" (raw figures in bench/results/{raw.name}).",
     ]
     write_results(name, title, _rows(results, BASELINE if not args.checkout else {}), notes)
 
