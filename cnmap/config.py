@@ -370,11 +370,14 @@ def _domain(value: Any, info: ValidationInfo) -> str:
     from cnmap.iod import INDICES
     from cnmap.thin import SERVICE_DOMAINS
 
+    from cnmap.layers.domain import TABLE_COLUMNS, is_need_domain
+
     text = _text(value, info)
-    if text.strip().lower() not in {*INDICES, *SERVICE_DOMAINS}:
+    if text.strip().lower() not in {*INDICES, *SERVICE_DOMAINS} and not is_need_domain(text):
         raise ValueError(
-            f"domain={_show(value)} is neither an IoD index ({', '.join(INDICES)}) "
-            f"nor a service word ({', '.join(sorted(SERVICE_DOMAINS))})"
+            f"domain={_show(value)} is neither an IoD index ({', '.join(INDICES)}), "
+            f"a service word ({', '.join(sorted(SERVICE_DOMAINS))}) nor a need column "
+            f"({', '.join(TABLE_COLUMNS)})"
         )
     return text
 

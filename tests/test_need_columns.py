@@ -147,3 +147,13 @@ def test_birmingham_need_columns_on_the_map(shared_data):
     cov = coverage(orgs, area, mode="crow_flies", detour_factor=1.3, minutes=[15])
     html = coverage_map(cov, need_layers=layers, catchments=False).get_root().render()
     assert layers[1].title in html and layers[0].title in html
+
+
+def test_thin_domain_in_a_config_takes_need_columns():
+    doc = birmingham_doc()
+    for name in ("disabled_share", "deri_score", "iod2025_barriers_geographical", "income"):
+        doc["thin"] = {"domain": name}
+        assert load_config(doc).thin["domain"] == name
+    doc["thin"] = {"domain": "wealth"}
+    with pytest.raises(ValidationError, match=r"nor a need column \(.*disabled_share"):
+        load_config(doc)
