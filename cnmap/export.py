@@ -135,8 +135,10 @@ COLUMN_GUIDE: dict[str, str] = {
     "median_walk_min": "median walk to the nearest organisation, minutes",
     "deprivation_domain": "the deprivation index used (imd = Index of Multiple Deprivation)",
     "deprivation_rank": "national rank of the LSOA on that index (1 = most deprived in England)",
-    "deprivation_decile": "national decile (1 = most deprived 10% in England); for wards, the "
-    "decile the ward's average rank falls in",
+    "deprivation_decile": "national decile (1 = most deprived 10% in England; for a need "
+    "layer's column without national ranks, the decile within the area, 1 = the 10% of its "
+    "LSOAs with the most need: see parameters); for wards, the decile the ward's average rank "
+    "falls in",
     "deprivation_average_rank": "MHCLG population-weighted average rank of the ward's LSOAs "
     "(higher = more deprived)",
     "share_covered": "share of residents within the chosen time limit of an organisation "

@@ -173,8 +173,12 @@ def _thin_rule(thin: Any) -> str:
     if not tp:
         return ""
     top = 10 * int(tp.get("max_decile", 2))
+    where = f"in the most deprived {top}% of areas in England"
+    need = tp.get("need_domain") or {}
+    if need.get("deciles") == "within the area":  # a need layer's column, ranked in the area
+        where = f"among the {top}% of the area's LSOAs with the most need by {need.get('column')}"
     return (
-        f"in the most deprived {top}% of areas in England ({tp.get('domain_label', 'IMD')} "
+        f"{where} ({tp.get('domain_label', 'IMD')} "
         f"decile {tp.get('max_decile')} or lower) and fewer than "
         f"{100 * float(tp.get('min_share_covered', 0.5)):g}% of residents within "
         f"{float(tp.get('minutes', 15)):g} minutes' walk"
