@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(child(args.child)))
         return
     name = "coverage_scale_checkout" if args.checkout else "coverage_scale"
-    raw = RESULTS / f"{name}_runs.json"
+    raw = RESULTS / "raw" / f"{name}.json"  # not a table: outside the folder _report renders
     kept = json.loads(raw.read_text()) if args.merge and raw.exists() else []
     results = [r for r in kept if r["tiles"] not in args.tiles]
     for k in args.tiles:
@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         results.append(best)
         print(json.dumps(best), flush=True)
     results.sort(key=lambda r: r["tiles"])
+    raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(results, indent=2))
     title = "cnmap.coverage on tiled Birmingham networks" + (
         f", {args.label}" if args.checkout else " (issue 14)"
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         "not depend on the machine's load; time does (CPU time is given beside it).",
         "When each size ran: "
         + "; ".join(f"{r['tiles']} tiles {r.get('when', '?')}" for r in results)
-        + f" (raw figures in bench/results/{raw.name}).",
+        + f" (raw figures in bench/results/raw/{raw.name}).",
     ]
     write_results(name, title, _rows(results, BASELINE if not args.checkout else {}), notes)
 
