@@ -50,6 +50,7 @@ import pandas as pd
 
 from cnmap import columns as C
 from cnmap.errors import CRSError, ValidationError
+from cnmap.geo import to_bng
 
 __all__ = [
     "write_tables",
@@ -723,7 +724,7 @@ def _gis_frame(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "in EPSG:27700) before exporting"
         )
     if g.crs.to_epsg() != 27700:
-        g = g.to_crs(C.BNG)
+        g = to_bng(g, name=f"table {name!r}")
     keep = [
         c
         for c in g.columns
@@ -1232,7 +1233,7 @@ def postcode_distances(
     if not isinstance(lookup, PostcodeLookup):
         lookup = PostcodeLookup(lookup)
     pts = (
-        organisations.to_crs(C.BNG).geometry
+        to_bng(organisations, name="organisations").geometry
         if organisations.crs is not None
         else organisations.geometry
     )

@@ -34,6 +34,7 @@ import shapely
 
 from cnmap import schema as S
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.geo import to_wgs84
 
 if TYPE_CHECKING:
     from cnmap.coverage import CoverageResult
@@ -397,7 +398,7 @@ def _tip(row: Any, scale: str) -> str:
 
 def _features(units: gpd.GeoDataFrame, scale: str, simplify_m: float) -> dict[str, Any]:
     part = units[units["scale"] == scale]
-    geoms = part.geometry.simplify(simplify_m, preserve_topology=True).to_crs("EPSG:4326")
+    geoms = to_wgs84(part.geometry.simplify(simplify_m, preserve_topology=True))
     geoms = shapely.set_precision(geoms.values, 1e-6)
     feats = []
     for row, geom in zip(part.itertuples(index=False), geoms, strict=True):
@@ -576,7 +577,7 @@ def local_map(
     units = local_units(
         result, street_minutes=street_minutes, neighbourhood_minutes=neighbourhood_minutes
     )
-    bounds = units.to_crs("EPSG:4326").total_bounds
+    bounds = to_wgs84(units).total_bounds
     m = folium.Map(tiles=None, control_scale=True)
     _add_tiles(m, tiles)
     scale_layer, panel = _elements()

@@ -38,6 +38,7 @@ from cnmap.config import (
     resolve_path,
 )
 from cnmap.errors import ValidationError
+from cnmap.geo import to_bng
 
 __all__ = [
     "RunConfig",
@@ -365,11 +366,11 @@ def calibrate_detour(config: RunConfig, area: Any, orgs: gpd.GeoDataFrame, net: 
     from cnmap.residents import residential_points
 
     residents = residential_points(area, method=config.residents, edge_geometries=net.edge_geometry)
-    district = area.boundary.to_crs(C.BNG).geometry.union_all()
+    district = to_bng(area.boundary, name="area.boundary").geometry.union_all()
     return calibrate_on_network(
         net,
         residents,
-        orgs.to_crs(C.BNG),
+        to_bng(orgs, name="organisations"),
         district,
         max_snap_m=config.max_snap_m,
         network_name=network_name(config, net),

@@ -30,6 +30,7 @@ import shapely
 
 from cnmap import schema as S
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.geo import to_bng
 
 if TYPE_CHECKING:
     from cnmap.area import Area
@@ -57,7 +58,8 @@ def _postcode_points(postcodes: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
             {S.POSTCODE: postcodes[S.POSTCODE].to_numpy()},
             geometry=gpd.points_from_xy(x, y),
             crs=S.WGS84,
-        ).to_crs(S.BNG)
+        )
+        pts = to_bng(pts, name="postcodes")
     else:
         raise MissingColumnError(
             "postcode lookup has neither easting/northing nor lat/lon columns; "

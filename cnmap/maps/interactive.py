@@ -96,6 +96,7 @@ from ..columns import (
     WGS84,
 )
 from ..errors import CRSError, MissingColumnError, OptionalDependencyError, ValidationError
+from ..geo import to_bng, to_wgs84
 from . import _style as S
 from ._safe import inert_html, inert_template
 from .need import MapLayer
@@ -228,7 +229,7 @@ def _as_bng(gdf: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
             f"{label} has no CRS; set it first (cnmap works in British National Grid: "
             f"gdf.set_crs('{BNG}'))"
         )
-    return gdf if gdf.crs.to_epsg() == 27700 else gdf.to_crs(BNG)
+    return gdf if gdf.crs.to_epsg() == 27700 else to_bng(gdf, name=label)
 
 
 def _round(geoms: np.ndarray, precision: int) -> np.ndarray:
@@ -326,9 +327,8 @@ def simplify_for_web(
         work = _drop_small_holes(np.asarray(work, dtype=object), min_hole_m2)
     geoms = geoms.copy()
     geoms[present] = work
-    out = gpd.GeoDataFrame(
-        bng.drop(columns=bng.geometry.name), geometry=list(geoms), crs=BNG
-    ).to_crs(WGS84)
+    out = gpd.GeoDataFrame(bng.drop(columns=bng.geometry.name), geometry=list(geoms), crs=BNG)
+    out = to_wgs84(out)
     rounded = np.asarray(out.geometry.values, dtype=object).copy()
     rounded[present] = _round(rounded[present], precision)
     # rounding can make a ring touch itself at a vertex: repair those few (vertices kept)
@@ -340,7 +340,7 @@ def simplify_for_web(
 
 
 def _points_wgs84(gdf: gpd.GeoDataFrame, precision: int, label: str) -> gpd.GeoDataFrame:
-    out = gdf.to_crs(WGS84) if gdf.crs.to_epsg() != 4326 else gdf.copy()
+    out = to_wgs84(gdf, name=label)
     geoms = np.asarray(out.geometry.values, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     finite = np.isfinite(shapely.get_coordinates(geoms[ok])).all(axis=1)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..columns import BNG, LSOA_CODE, LSOA_NAME, ORG_TYPE, POPULATION, WARD_NAME
 from ..errors import CRSError, MissingColumnError, ValidationError
+from ..geo import to_bng
 from . import _style as S
 from ._figure_labels import AreaLabel, Box, area_labels, number_areas, place_labels
 from ._figure_page import (
@@ -117,7 +118,7 @@ def _bng(gdf: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
         raise ValidationError(f"{label} must be a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
         raise CRSError(f"{label} has no CRS; set it first, e.g. gdf.set_crs('{BNG}')")
-    return gdf if gdf.crs.to_epsg() == 27700 else gdf.to_crs(BNG)
+    return gdf if gdf.crs.to_epsg() == 27700 else to_bng(gdf, name=label)
 
 
 def add_scale_bar(

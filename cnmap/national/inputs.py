@@ -26,6 +26,7 @@ import pandas as pd
 from cnmap import columns as C
 from cnmap.config import OrganisationSource
 from cnmap.errors import ValidationError
+from cnmap.geo import to_wgs84
 
 __all__ = [
     "english_districts",
@@ -351,7 +352,7 @@ def district_outlines(codes: Sequence[str], tolerance_m: float = 100.0) -> dict[
         geoms = shapely.simplify(
             np.asarray(df.geometry.values), tolerance_m, preserve_topology=True
         )
-        wgs = gpd.GeoSeries(geoms, crs=df.crs).to_crs(C.WGS84)
+        wgs = to_wgs84(gpd.GeoSeries(geoms, crs=df.crs), name="boundaries")
         for code, geom in zip(df[C.LAD_CODE].astype(str).str.upper(), wgs, strict=True):
             out[code] = shapely.to_wkt(geom, rounding_precision=5)
     return out

@@ -29,6 +29,7 @@ import pandas as pd
 from cnmap import columns as C
 from cnmap import schema as S
 from cnmap.errors import CnmapError
+from cnmap.geo import to_wgs84
 from cnmap.national import tables as T
 from cnmap.national.config import NationalConfig, NationalParams, params_hash, read_national_config
 from cnmap.national.district import (
@@ -318,7 +319,7 @@ def _write_tables(
     d = out / "tables"
     d.mkdir(parents=True, exist_ok=True)
     lads = tabs.lads
-    wgs = orgs.to_crs(C.WGS84)
+    wgs = to_wgs84(orgs, name="organisations")
     org_table = pd.DataFrame(orgs.drop(columns="geometry")).assign(
         easting=orgs.geometry.x.round(1),
         northing=orgs.geometry.y.round(1),
