@@ -164,23 +164,15 @@ def _options(src: OrganisationSource) -> dict[str, Any]:
     return opts
 
 
-def _fill_type(g: gpd.GeoDataFrame, fill: str | None) -> None:
-    if fill is None:
-        return
-    if C.ORG_TYPE not in g.columns:
-        g[C.ORG_TYPE] = fill
-    else:
-        g[C.ORG_TYPE] = g[C.ORG_TYPE].astype(object).where(g[C.ORG_TYPE].notna(), fill)
-
-
 def _read_one(
     i: int, src: OrganisationSource, lookup: pd.DataFrame
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, object]]:
     from cnmap.io import read_organisations
 
     table = read_organisations(src.path, postcodes=lookup, **_options(src))
-    g = table.organisations.copy()
-    _fill_type(g, src.type)
+    from cnmap.organisations.sources import fill_type
+
+    g = fill_type(table.organisations.copy(), src.type)
     g[C.ORG_ID] = [f"{i}-{v}" for v in g[C.ORG_ID].astype(str)]
     g.insert(0, "dataset", src.label)
     rej = table.rejected.copy()
