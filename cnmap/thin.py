@@ -1283,6 +1283,23 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
         org_label,
         provision,
     )
+    result = _classify(coverage, rule, notes, ranks, cold_spots, cold_spot_options)
+    for note in notes:
+        log.info("thin_areas: %s", note)
+    log.info("%s", repr(result))
+    return result
+
+
+def _classify(  # noqa: PLR0913 (private: the resolved rule and thin_areas' cold-spot options)
+    coverage: CoverageLike,
+    rule: ThinRule,
+    notes: list[str],
+    ranks: NeedRanks | None,
+    cold_spots: bool,
+    cold_spot_options: dict[str, Any] | None,
+) -> ThinResult:
+    """The LSOA and ward tables of :func:`thin_areas` under a resolved rule: figures, flags,
+    optional cold spots, reasons and ranks."""
     orgs = coverage.organisations
     if rule.org_type and S.TYPE_SLUG in orgs.columns:
         orgs = orgs.loc[orgs[S.TYPE_SLUG] == rule.org_type]
@@ -1299,17 +1316,13 @@ def thin_areas(  # noqa: PLR0913 - the public signature: every option is a keywo
     L["rank"] = lsoa_rank
     W["rank"] = _ward_ranks(W)
     params = _record(rule, coverage, W, k_worst, cs_params, ranks)
-    result = ThinResult(
+    return ThinResult(
         lsoas=gpd.GeoDataFrame(L, geometry=S.GEOMETRY, crs=coverage.lsoas.crs),
         wards=gpd.GeoDataFrame(W, geometry=S.GEOMETRY, crs=coverage.wards.crs),
         params=params,
         notes=tuple(notes),
         coverage=coverage,
     )
-    for note in notes:
-        log.info("thin_areas: %s", note)
-    log.info("%s", repr(result))
-    return result
 
 
 def _ward_deprivation(
