@@ -89,6 +89,7 @@ class RunConfig:
     need_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values (paths as text), for ``run.json``."""
         d = asdict(self)
         return cast(dict[str, Any], json.loads(json.dumps(d, default=str)))
 

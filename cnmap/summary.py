@@ -873,6 +873,7 @@ class SummaryFiles:
     note: str = ""
 
     def paths(self) -> list[Path]:
+        """The files written: the HTML, then the PDF when there is one."""
         return [self.html] + ([self.pdf] if self.pdf is not None else [])
 
 

@@ -141,6 +141,7 @@ class FetchRecord:
         return None
 
     def covers(self, lad_code: str | None, postcode_area: str | None) -> bool:
+        """True when the entry holds data for the district or postcode area (None: any)."""
         if lad_code is None and postcode_area is None:
             return True
         if lad_code is not None and ("*" in self.lad_codes or lad_code in self.lad_codes):
@@ -150,6 +151,7 @@ class FetchRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as JSON-ready values (the file by name only)."""
         d = dataclasses.asdict(self)
         d["path"] = self.path.name
         d["lad_codes"] = list(self.lad_codes)

@@ -82,6 +82,7 @@ class MissingDataset:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The need as a plain dict (for tables and messages)."""
         return {
             "role": self.role,
             "dataset": self.dataset,

@@ -107,6 +107,7 @@ class NationalParams:
         return 15 if 15 in self.minutes else self.minutes[-1]
 
     def to_dict(self) -> dict[str, Any]:
+        """The parameters as JSON-ready values (recorded with the national outputs)."""
         d = asdict(self)
         d["minutes"] = list(self.minutes)
         return d

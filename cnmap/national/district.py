@@ -71,6 +71,7 @@ class DistrictOutput:
 
     @property
     def ok(self) -> bool:
+        """True when the district finished without error."""
         return self.summary.get("status") == "ok"
 
 

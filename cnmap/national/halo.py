@@ -142,6 +142,7 @@ class WalkSpec:
 
     @property
     def metres_per_minute(self) -> float:
+        """The walking speed in metres per minute."""
         return self.speed_kmh * 1000.0 / 60.0
 
     @property

@@ -59,6 +59,7 @@ class PartialStore:
 
     @classmethod
     def open(cls, out_dir: Path, key: str, tags: Mapping[str, str] | None = None) -> PartialStore:
+        """The store of the run ``key`` under ``out_dir`` (created when absent)."""
         root = Path(out_dir) / PARTIAL_DIR / key[:16]
         root.mkdir(parents=True, exist_ok=True)
         return cls(root, key, dict(tags or {}))
@@ -99,6 +100,7 @@ class PartialStore:
         _write_atomic(self._path(lad, "summary"), json.dumps(summary, default=str))
 
     def summary(self, lad: str) -> dict[str, Any]:
+        """The stored summary of a finished district."""
         return dict(json.loads(self._path(lad, "summary").read_text(encoding="utf-8")))
 
     def frames(self, lads: Iterable[str], what: str) -> pd.DataFrame:
