@@ -62,7 +62,7 @@ def weighted_median(keys: np.ndarray, values: np.ndarray, weights: np.ndarray) -
 
 #: Derived per-point columns summed at once: bounds the memory of a grouping to this many
 #: columns of the points (the sums of a column do not depend on the other columns).
-BATCH_COLUMNS = 4
+BATCH_COLUMNS = 8
 
 
 @dataclass(frozen=True)
