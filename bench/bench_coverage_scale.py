@@ -344,8 +344,8 @@ def main(argv: list[str] | None = None) -> None:
         f", {args.label}" if args.checkout else " (issue 14)"
     )
     notes = [
-        "Each size runs in a fresh process; below 3M nodes the best of "
-        f"{args.repeat} runs is shown (every run: "
+        "Each size runs in a fresh process; below 3M nodes the best of its runs is shown "
+        "(every run: "
         + "; ".join(f"{r['tiles']} tiles {r['runs_s']}" for r in results)
         + " s), 3M nodes "
         "and above once.",
