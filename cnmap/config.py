@@ -368,9 +368,8 @@ def _window(value: Any, info: ValidationInfo) -> str:
 
 def _domain(value: Any, info: ValidationInfo) -> str:
     from cnmap.iod import INDICES
-    from cnmap.thin import SERVICE_DOMAINS
-
     from cnmap.layers.domain import TABLE_COLUMNS, is_need_domain
+    from cnmap.thin import SERVICE_DOMAINS
 
     text = _text(value, info)
     if text.strip().lower() not in {*INDICES, *SERVICE_DOMAINS} and not is_need_domain(text):
