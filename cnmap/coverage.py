@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -757,16 +757,35 @@ def _columnar_frame(n: int, plan: list[_Column]) -> pd.DataFrame:
     )
 
 
+class _ColumnKeys(Mapping[str, np.ndarray]):
+    """Columns of ``R`` as grouping keys, each made into an array only when read: a column of
+    strings becomes millions of Python strings as an array, so the keys are not all held at
+    once (the grouping reads each key once)."""
+
+    def __init__(self, R: pd.DataFrame, names: Sequence[str]) -> None:
+        self._R = R
+        self._names = list(names)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._names:
+            raise KeyError(name)
+        return np.asarray(self._R[name].to_numpy())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 def _tables(
     R: pd.DataFrame, area: Area, run: _Settings
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame]:
     """Coverage by LSOA (the area's LSOA table plus the figures), by ward and by IMD decile
     (empty without deciles): the per-resident columns are read once for the three tables."""
-    keys = {S.LSOA_CODE: R[S.LSOA_CODE].to_numpy(), S.WARD_CODE: R[S.WARD_CODE].to_numpy()}
     has_deciles = S.IMD_DECILE in R.columns
-    if has_deciles:
-        keys[S.IMD_DECILE] = R[S.IMD_DECILE].to_numpy()
-    figs = coverage_figures_by(R, keys, run.thresholds, run.types)
+    names = [S.LSOA_CODE, S.WARD_CODE] + ([S.IMD_DECILE] if has_deciles else [])
+    figs = coverage_figures_by(R, _ColumnKeys(R, names), run.thresholds, run.types)
     base = area.lsoas.drop(columns=[c for c in area.lsoas.columns if c == S.POPULATION])
     lsoas = base.merge(figs[S.LSOA_CODE], left_on=S.LSOA_CODE, right_index=True, how="left")
     wbase = area.wards[
