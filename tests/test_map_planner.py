@@ -31,6 +31,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from cnmap.maps import _elements as E
 from cnmap.maps import _style as S
 from cnmap.maps import coverage_map, save_html
 from cnmap.maps import interactive as I
@@ -387,7 +388,7 @@ def test_user_type_labels_reach_legend_and_popup(data):
 
 
 def test_cluster_bubbles_are_neutral():
-    css = I._CSS
+    css = E.CSS
     assert ".marker-cluster-small div" in css and "rgba(255,255,255,0.95)" in css
     assert "rgba(90,90,90,0.28)" in css
 
@@ -561,7 +562,7 @@ def test_default_base_maps_work_from_a_local_file(data):
 
 
 def test_page_constants_are_template_inert():
-    for text in (I._CSS, I._RUNTIME_JS):
+    for text in (E.CSS, E.RUNTIME_JS):
         assert not any(mark in text for mark in ("{{", "{%", "{#"))
 
 

@@ -20,7 +20,6 @@ enters a template. Every Jinja2 delimiter starts with ``{``, so:
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
@@ -116,27 +115,12 @@ def check_template(source: str, constants: Iterable[str] = ()) -> None:
                 )
 
 
-@functools.cache
-def _template_class() -> type:
-    from folium.template import Environment, Template
-
-    class InertEnvironment(Environment):
-        """folium's template environment whose ``tojson`` filter is :func:`inert_json`."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # jinja2 via folium
-            self.filters["tojson"] = inert_json
-
-    class InertTemplate(Template):
-        environment_class = InertEnvironment
-
-    return InertTemplate
-
-
 def inert_template(source: str, constants: Iterable[str] = ()) -> Any:
     """A folium template for a cnmap map element, checked by :func:`check_template`.
 
     Its ``tojson`` filter is :func:`inert_json`. Imports folium (call it lazily).
     """
     check_template(source, constants)
-    return _template_class()(source)
+    from ._templates import InertTemplate
+
+    return InertTemplate(source)

@@ -651,7 +651,7 @@ _BOX = (
 )
 _SWATCH = "display:inline-block;width:14px;height:12px;margin-right:6px;vertical-align:middle;"
 
-_SHAPE_SVG = {
+SHAPE_SVG = {
     "circle": '<circle cx="7" cy="7" r="5.5"/>',
     "square": '<rect x="2" y="2" width="10" height="10"/>',
     "diamond": '<polygon points="7,0.8 13.2,7 7,13.2 0.8,7"/>',
@@ -664,7 +664,7 @@ def symbol_svg(colour: str, shape: str, *, approximate: bool = False, size: int 
 
     ``approximate``: hollow (white inside, dashed outline in the type's colour).
     """
-    body = _SHAPE_SVG[shape]
+    body = SHAPE_SVG[shape]
     c = _hex(colour)
     paint = (
         f'fill="#ffffff" stroke="{c}" stroke-width="2.6" stroke-dasharray="2.2 1.6"'
@@ -678,7 +678,7 @@ def symbol_svg(colour: str, shape: str, *, approximate: bool = False, size: int 
 
 
 def _swatch(colour: str, shape: str) -> str:
-    if shape in _SHAPE_SVG:
+    if shape in SHAPE_SVG:
         return symbol_svg(colour, shape)
     if shape == "outline":
         return (

@@ -11,7 +11,6 @@ a template (docs/security.md, "Text in maps").
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ import shapely
 
 from cnmap import columns as C
 from cnmap import schema as S
-from cnmap.maps._safe import inert_html, inert_template
+from cnmap.maps._safe import inert_html
 
 __all__ = ["national_map", "SHARE_COLOURS", "share_class"]
 
@@ -31,7 +30,7 @@ SHARE_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 NO_RESULT_COLOUR = "#bdbdbd"
 _LABELS = ("under 20 %", "20 % to 40 %", "40 % to 60 %", "60 % to 80 %", "80 % or more")
 
-_CSS = (
+CSS = (
     ".cnmap-national-tip th{text-align:left;font-weight:normal;color:#555;padding-right:8px}"
     ".cnmap-national-box{background:#fff;padding:6px 8px;border-radius:4px;"
     "box-shadow:0 0 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif}"
@@ -52,100 +51,12 @@ def share_class(share: object) -> int:
     return min(4, max(0, int(v * 5)))
 
 
-@functools.cache
 def _elements() -> dict[str, Any]:
-    from branca.element import MacroElement
-    from folium.map import Layer
+    """The national map's element classes (:mod:`cnmap.national._elements`, folium imported on
+    first use)."""
+    from cnmap.national import _elements as E
 
-    class Style(MacroElement):
-        _template = inert_template(
-            """
-            {% macro header(this, kwargs) %}
-            <style>{{ this.css }}</style>
-            {% endmacro %}
-            """,
-            constants=("css",),
-        )
-
-        def __init__(self) -> None:
-            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
-            self._name = "CnmapNationalStyle"
-            self.css = _CSS
-
-    class Districts(Layer):
-        _template = inert_template(
-            """
-            {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = (function() {
-                var styles = {{ this.styles|tojson }};
-                var tips = {{ this.tips|tojson }};
-                var layer = L.geoJson(null, {
-                    style: function(f) { return styles[f.properties.i]; },
-                    onEachFeature: function(f, l) {
-                        l.bindTooltip(tips[f.properties.i], {sticky: true});
-                        l.on('mouseover', function() { l.setStyle({weight: 3}); });
-                        l.on('mouseout', function() { layer.resetStyle(l); });
-                    }
-                });
-                layer.addData({{ this.fc|tojson }});
-                return layer;
-            })();
-            {% endmacro %}
-            """
-        )
-
-        def __init__(
-            self, name: str, fc: dict[str, Any], styles: list[dict[str, Any]], tips: list[str]
-        ) -> None:
-            super().__init__(name=name, overlay=True, control=True, show=True)
-            self._name = "CnmapNationalDistricts"
-            self.fc, self.styles, self.tips = fc, styles, tips
-
-    class Box(MacroElement):
-        """A fixed box of HTML (legend, title), escaped text only."""
-
-        _template = inert_template(
-            """
-            {% macro script(this, kwargs) %}
-            (function() {
-                var ctl = L.control({position: {{ this.position|tojson }}});
-                ctl.onAdd = function() {
-                    var div = L.DomUtil.create('div', 'cnmap-national-box');
-                    div.innerHTML = {{ this.html|tojson }};
-                    return div;
-                };
-                ctl.addTo({{ this._parent.get_name() }});
-            })();
-            {% endmacro %}
-            """
-        )
-
-        def __init__(self, html: str, position: str) -> None:
-            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
-            self._name = "CnmapNationalBox"
-            self.html, self.position = html, position
-
-    class Attribution(MacroElement):
-        _template = inert_template(
-            """
-            {% macro script(this, kwargs) %}
-            (function() {
-                var map = {{ this._parent.get_name() }};
-                if (!map.attributionControl) {
-                    map.attributionControl = L.control.attribution().addTo(map);
-                }
-                map.attributionControl.addAttribution({{ this.text|tojson }});
-            })();
-            {% endmacro %}
-            """
-        )
-
-        def __init__(self, text: str) -> None:
-            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
-            self._name = "CnmapNationalAttribution"
-            self.text = text
-
-    return {"Style": Style, "Districts": Districts, "Box": Box, "Attribution": Attribution}
+    return {"Style": E.Style, "Districts": E.Districts, "Box": E.Box, "Attribution": E.Attribution}
 
 
 def _fmt(value: object, kind: str) -> str:
