@@ -71,7 +71,7 @@ def test_a_killed_child_is_a_clear_error() -> None:
 @needs_fork
 def test_an_unpicklable_result_is_a_clear_error() -> None:
     with pytest.raises(BackgroundError, match=r"figures: the background process failed: .*"):
-        Background("figures", lambda: (lambda: 1)).result()
+        Background("figures", lambda: lambda: 1).result()
 
 
 def test_inline_when_not_forked(tmp_path: Path) -> None:

@@ -249,8 +249,9 @@ def test_district_of_a_spatial_file_same_read_or_filtered(national):
     other = read_dataset(rec, lad_code=HINCKLEY)  # a second district: the whole file, kept
     assert loadmod._is_cached(key)
     again = read_dataset(rec, lad_code=HARBOROUGH)
-    pd.testing.assert_frame_equal(pd.DataFrame(again.drop(columns="geometry")),
-                                  pd.DataFrame(alone.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.drop(columns="geometry")), pd.DataFrame(alone.drop(columns="geometry"))
+    )
     assert (again.geometry.to_wkb().to_numpy() == alone.geometry.to_wkb().to_numpy()).all()
     assert again.crs == alone.crs and len(other) and set(other["lad_code"]) == {HINCKLEY}
     again.loc[0, "lsoa_code"] = "changed"
@@ -267,8 +268,10 @@ def test_load_area_reads_each_national_file_once(national, monkeypatch):
     first.lsoas["imd_score"] = 0.0
     load_area(HINCKLEY, lsoa_vintage=2021, iod=2025, population="census2021")
     again = load_area(HARBOROUGH, lsoa_vintage=2021, iod=2025, population="census2021")
-    pd.testing.assert_frame_equal(pd.DataFrame(again.lsoas.drop(columns="geometry")),
-                                  pd.DataFrame(expected.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.lsoas.drop(columns="geometry")),
+        pd.DataFrame(expected.drop(columns="geometry")),
+    )
     assert len(iod_reads) == len(set(map(str, iod_reads))) == 2  # IMD + domains, sub-domains
     read_paths = [str(r.path) for r in text_reads]
     assert len(read_paths) == len(set(read_paths)) == 2  # the LSOA21 lookup, Census RM121
@@ -295,11 +298,11 @@ def test_codepoint_district_rows_as_the_parquet_filters_gave(national):
     pytest.importorskip("pyarrow")
     rec = fetch_preferred("codepoint_open", HINCKLEY)
     codes = sorted(loadmod._lookup21(HINCKLEY, [])["lsoa_code"])
-    filters = [[("Admin_district_code", "==", HINCKLEY)],
-               [("lsoa21_code_pip_bsc", "in", codes)]]
+    filters = [[("Admin_district_code", "==", HINCKLEY)], [("lsoa21_code_pip_bsc", "in", codes)]]
     before = pd.read_parquet(rec.path, filters=filters)
     now = loadmod._read_codepoint_parquet(rec, HINCKLEY, None, set(codes))
     pd.testing.assert_frame_equal(now, before[list(now.columns)])
     by_area = loadmod._read_codepoint_parquet(rec, None, " le ", None)
     pd.testing.assert_frame_equal(
-        by_area, pd.read_parquet(rec.path, filters=[("pc_area", "==", "LE")])[list(by_area.columns)])
+        by_area, pd.read_parquet(rec.path, filters=[("pc_area", "==", "LE")])[list(by_area.columns)]
+    )

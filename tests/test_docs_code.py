@@ -55,8 +55,11 @@ def _blocks(page: Path) -> list[Block]:
             i += 1
         prev = lines[start - 1] if start else ""
         reason = NO_RUN.search(prev)
-        out.append(Block(page, start + 1, lang, "\n".join(body) + "\n",
-                         reason.group(1) if reason else None))
+        out.append(
+            Block(
+                page, start + 1, lang, "\n".join(body) + "\n", reason.group(1) if reason else None
+            )
+        )
         i += 1
     return out
 
@@ -143,8 +146,9 @@ def test_no_run_blocks_give_a_reason_and_stay_few() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", _shell_blocks(),
-                         ids=[f"{b.page.relative_to(ROOT)}:{b.line}" for b in _shell_blocks()])
+@pytest.mark.parametrize(
+    "block", _shell_blocks(), ids=[f"{b.page.relative_to(ROOT)}:{b.line}" for b in _shell_blocks()]
+)
 def test_shell_blocks_run(block: Block, scratch: Path) -> None:
     if block.no_run:
         pytest.skip(block.no_run)
@@ -160,8 +164,9 @@ def test_shell_blocks_run(block: Block, scratch: Path) -> None:
             continue
         if cmd.startswith(("pip ", "python -m pip", "export ", "cd ")):
             continue
-        out = subprocess.run(cmd, shell=True, cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=600)
+        out = subprocess.run(
+            cmd, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
         assert out.returncode == 0, (
             f"{block.page.relative_to(ROOT)} line {block.line}: `{cmd}` exited "
             f"{out.returncode}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"

@@ -90,7 +90,8 @@ def test_england_table_matches_file7_exactly(file7, england, shared_data):
     assert england["imd_rank"].min() == 1 and england["imd_rank"].max() == 33_755
     sub = read_iod(shared_data / ENGLAND_SUB)
     both = file7.merge(england, on="lsoa_code", suffixes=("", "_eng")).merge(
-        sub, on="lsoa_code", suffixes=("", "_sub"))
+        sub, on="lsoa_code", suffixes=("", "_sub")
+    )
     assert len(both) == 793
     compared = 0
     for col in england.columns[1:].tolist() + sub.columns[1:].tolist():
@@ -121,8 +122,13 @@ def test_file10_check_figures_from_the_official_rows(file7):
     assert b["idaopi_average_rank"] == pytest.approx(21_797.06, abs=0.01)
     assert r.attrs["left_out"] == {} and r.attrs["n_lsoas_england"] == 33_755
     for d in DOMAINS:
-        for m in ("average_rank", "average_score", "proportion_most_deprived_10", "extent",
-                  "local_concentration"):
+        for m in (
+            "average_rank",
+            "average_score",
+            "proportion_most_deprived_10",
+            "extent",
+            "local_concentration",
+        ):
             assert np.isfinite(r[f"{d}_{m}"]).all(), (d, m)
 
 
@@ -140,7 +146,9 @@ def test_birmingham_ranks_second_of_296_districts(england, shared_data):
 
 
 def test_subdomain_summaries(file7):
-    r = summarise(file7, "lad_code", domains=["barriers_geographical", "living_environment_indoors"])
+    r = summarise(
+        file7, "lad_code", domains=["barriers_geographical", "living_environment_indoors"]
+    )
     assert list(r.attrs["domains"]) == ["barriers_geographical", "living_environment_indoors"]
     geo = r["barriers_geographical_proportion_most_deprived_10"]
     # a dense city is rarely far from services: almost no LSOA in the worst 10% of access
@@ -157,9 +165,15 @@ def test_birmingham_default_area(bham):
     assert int((ls["imd_decile"] == 1).sum()) == 282
     assert int(ls["population"].sum()) == 1_154_221  # mid-2022 denominators
     assert (ls["population"] == ls["pop_total"]).all()
-    for c in ("idaci_score", "idaopi_rank", "barriers_geographical_score",
-              "education_children_young_people_rank", "education_adult_skills_decile",
-              "living_environment_indoors_score", "living_environment_outdoors_rank"):
+    for c in (
+        "idaci_score",
+        "idaopi_rank",
+        "barriers_geographical_score",
+        "education_children_young_people_rank",
+        "education_adult_skills_decile",
+        "living_environment_indoors_score",
+        "living_environment_outdoors_rank",
+    ):
         assert ls[c].notna().all(), c
     p = bham.params
     assert p["population"] == "iod2025" and "mid-2022" in p["population_source"]
@@ -204,9 +218,9 @@ def test_rutland_from_its_own_files(rutland, shared_data):
     assert rutland.params["population"] == "census2021"  # no denominators in that table
     assert rutland.params["iod_dataset"] == "iod2025_domains"
     assert rutland.params["wards_dataset"] == "wards" and rutland.params["lsoa_dataset"] == (
-        "lsoa2021")  # 20 m boundaries
-    assert ls["imd_decile"].value_counts().sort_index().to_dict() == {
-        6: 4, 7: 5, 8: 9, 9: 6, 10: 2}
+        "lsoa2021"
+    )  # 20 m boundaries
+    assert ls["imd_decile"].value_counts().sort_index().to_dict() == {6: 4, 7: 5, 8: 9, 9: 6, 10: 2}
     assert ls["barriers_geographical_rank"].notna().all()  # sub-domains joined
     assert "idaci_score" not in ls.columns and "pop_total" not in ls.columns
     master = pd.read_csv(shared_data / "rutland" / "rutland_lsoa21_master.csv")
@@ -221,8 +235,11 @@ def test_rutland_from_its_own_files(rutland, shared_data):
 
 
 def test_rutland_refuses_iod_population(shared_data):
-    with pytest.raises(MissingColumnError, match=r"population='iod': the IoD2025 table used for "
-                       r"E06000017 has no population denominators.*population='census2021'"):
+    with pytest.raises(
+        MissingColumnError,
+        match=r"population='iod': the IoD2025 table used for "
+        r"E06000017 has no population denominators.*population='census2021'",
+    ):
         load_area(RUT, population="iod", postcodes=False)
 
 
@@ -235,8 +252,10 @@ def test_any_district_from_the_national_files(shared_data):
     assert area.lad_name == "Westminster" and len(area.wards) == 18
     assert area.params["lsoa_dataset"] == "lsoa2021_bsc"
     assert area.params["wards_dataset"] == "wards_bsc"
-    census = pd.read_csv(shared_data / "england/census2021/census2021_rm121_usual_residents_"
-                         "lsoa21_ew.csv", dtype={"Total": int}).set_index("lsoa21_code")
+    census = pd.read_csv(
+        shared_data / "england/census2021/census2021_rm121_usual_residents_lsoa21_ew.csv",
+        dtype={"Total": int},
+    ).set_index("lsoa21_code")
     assert int(area.lsoas["population"].sum()) == int(census.loc[sorted(codes), "Total"].sum())
     assert area.lsoas.geometry.is_valid.all() and area.lsoas.crs.to_epsg() == 27700
     assert set(area.lsoas["ward_code"]) <= set(area.wards["ward_code"])
@@ -250,12 +269,16 @@ def test_census_population_missing_an_lsoa_is_an_error(tmp_path, monkeypatch, sh
     src = pd.read_csv(shared_data / "rutland/rutland_census2021_RM121_population_lsoa21.csv")
     src[src["lsoa21_code"] != "E01013790"].to_csv(mirror / "census.csv", index=False)
     (mirror / "cnmap-mirror.toml").write_text(
-        '[[mirror]]\ndataset = "census2021_rm121"\npath = "census.csv"\nlad_codes = ["*"]\n')
+        '[[mirror]]\ndataset = "census2021_rm121"\npath = "census.csv"\nlad_codes = ["*"]\n'
+    )
     monkeypatch.setenv("CNMAP_DATA_MIRROR", f"{mirror}:{shared_data}")
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(ValidationError, match=r"population='census2021': 1 LSOA\(s\) of "
-                       r"E06000017 have no Census 2021 RM121 row in mirror:census.csv: "
-                       r"\['E01013790'\]"):
+    with pytest.raises(
+        ValidationError,
+        match=r"population='census2021': 1 LSOA\(s\) of "
+        r"E06000017 have no Census 2021 RM121 row in mirror:census.csv: "
+        r"\['E01013790'\]",
+    ):
         load_area(RUT, postcodes=False)
 
 
@@ -270,8 +293,7 @@ def test_iod2019_results_unchanged_when_asked_for(shared_data):
 
 def test_codepoint_rutland_matches_the_published_rows(shared_data):
     pc = load_codepoint(RUT)
-    raw = pd.read_csv(shared_data / "rutland/rutland_codepo_2025.4_rows_verbatim.csv",
-                      header=None)
+    raw = pd.read_csv(shared_data / "rutland/rutland_codepo_2025.4_rows_verbatim.csv", header=None)
     assert len(pc) == len(raw) == 1_279
     assert pc.attrs["postcode_source"] == "codepoint_open"
     row = pc.set_index("postcode").loc["LE15 0BJ"]
@@ -296,7 +318,8 @@ def test_codepoint_from_the_publishers_zip(tmp_path, monkeypatch, shared_data):
             zf.writestr(f"Data/CSV/{a}.csv", "\r\n".join(lines) + "\r\n")
     (mirror / "cnmap-mirror.toml").write_text(
         '[[mirror]]\ndataset = "codepoint_open"\npath = "codepo_gb.zip"\nlad_codes = ["*"]\n'
-        'postcode_areas = ["*"]\n')
+        'postcode_areas = ["*"]\n'
+    )
     monkeypatch.setenv("CNMAP_DATA_MIRROR", f"{mirror}:{shared_data}")
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
     area = load_area(RUT, postcodes=False)
@@ -324,8 +347,11 @@ def test_codepoint_england_parquet(shared_data):
         return
     pc = load_codepoint(BHAM)
     assert int((pc["admin_district_code"] == BHAM).sum()) == 21_652
-    assert pc.attrs["source"].removesuffix(" (cached)").endswith(
-        "codepo_2025.4_england_wgs84_lsoa21pip_bsc.parquet")
+    assert (
+        pc.attrs["source"]
+        .removesuffix(" (cached)")
+        .endswith("codepo_2025.4_england_wgs84_lsoa21pip_bsc.parquet")
+    )
     le = load_postcodes(postcode_area="LE", source="codepoint")
     assert le["postcode"].str.startswith("LE").all()
 
@@ -343,18 +369,31 @@ def test_lsoa_change_lookup(shared_data):
 
 
 def test_read_iod_accepts_the_tidy_england_names():
-    t = pd.DataFrame({"lsoa21_code": ["E01000001"], "Housing_and_Services_rank": [29220],
-                      "Environment_decile": [1], "geographical_barriers_score": [4.437]})
+    t = pd.DataFrame(
+        {
+            "lsoa21_code": ["E01000001"],
+            "Housing_and_Services_rank": [29220],
+            "Environment_decile": [1],
+            "geographical_barriers_score": [4.437],
+        }
+    )
     out = read_iod(t)
     assert out.attrs["iod_edition"] == 2025 and out.attrs["iod_edition_source"] == "headers"
-    assert list(out.columns) == ["lsoa_code", "barriers_rank", "living_environment_decile",
-                                 "barriers_geographical_score"]
+    assert list(out.columns) == [
+        "lsoa_code",
+        "barriers_rank",
+        "living_environment_decile",
+        "barriers_geographical_score",
+    ]
 
 
 def test_mirror_paths_in_docs_exist(shared_data):
     text = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()
-    for path in ("england/iod2025/imd2025_england_lsoa21.csv", FILE7,
-                 "england/boundaries/lsoa21_bsc_v4_england_wgs84.gpkg"):
+    for path in (
+        "england/iod2025/imd2025_england_lsoa21.csv",
+        FILE7,
+        "england/boundaries/lsoa21_bsc_v4_england_wgs84.gpkg",
+    ):
         folder, name = path.rsplit("/", 1)
         assert f"`{folder}/`" in text and name in text, path
         assert (shared_data / path).is_file(), path

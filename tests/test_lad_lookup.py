@@ -60,17 +60,26 @@ def test_resolve_lad_is_exported_at_the_top():
 @pytest.mark.parametrize(
     ("given", "pattern"),
     [
-        ("W06000015", r"W06000015 \(Cardiff\) is a local authority in Wales; cnmap covers "
-                      r"English districts only"),
+        (
+            "W06000015",
+            r"W06000015 \(Cardiff\) is a local authority in Wales; cnmap covers "
+            r"English districts only",
+        ),
         ("w06000015", r"W06000015 \(Cardiff\) is a local authority in Wales"),
         ("Cardiff", r"W06000015 \(Cardiff\) is a local authority in Wales"),
         ("S12000033", r"\(Aberdeen City\) is a local authority in Scotland"),
         ("E08999999", r"E08999999 is not an English local authority district of mirror:"),
-        ("Solihul", r"no English local authority district is called 'Solihul'.*did you mean "
-                    r"Solihull \(E08000029\)\?"),
+        (
+            "Solihul",
+            r"no English local authority district is called 'Solihul'.*did you mean "
+            r"Solihull \(E08000029\)\?",
+        ),
         ("Birmingam", r"did you mean Birmingham \(E08000025\)"),
-        ("Xyzzyx", r"no English local authority district is called 'Xyzzyx'.*give the name "
-                   r"as ONS spells it"),
+        (
+            "Xyzzyx",
+            r"no English local authority district is called 'Xyzzyx'.*give the name "
+            r"as ONS spells it",
+        ),
     ],
 )
 def test_resolve_lad_refuses_clearly(given, pattern):
@@ -80,8 +89,11 @@ def test_resolve_lad_refuses_clearly(given, pattern):
 
 @pytest.mark.parametrize(
     ("given", "pattern"),
-    [("", r"give a district name or code"), (8000029, r"give a district name or code"),
-     ("E05011118", r"an electoral ward code \(E05\)")],
+    [
+        ("", r"give a district name or code"),
+        (8000029, r"give a district name or code"),
+        ("E05011118", r"an electoral ward code \(E05\)"),
+    ],
 )
 def test_resolve_lad_bad_input(given, pattern):
     with pytest.raises(ValidationError, match=pattern):
@@ -118,13 +130,21 @@ def test_every_missing_dataset_is_reported_at_once(tmp_path, monkeypatch, shared
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
     missing = missing_datasets("E08000029")
     by_role = {m.role: m for m in missing}
-    assert list(by_role) == ["LSOA 2021 to ward to LAD lookup", "ward boundaries",
-                             "LSOA 2021 boundaries", "IoD2025 deprivation",
-                             "IoD2025 sub-domains", "population", "postcode lookup"]
+    assert list(by_role) == [
+        "LSOA 2021 to ward to LAD lookup",
+        "ward boundaries",
+        "LSOA 2021 boundaries",
+        "IoD2025 deprivation",
+        "IoD2025 sub-domains",
+        "population",
+        "postcode lookup",
+    ]
     lookup = by_role["LSOA 2021 to ward to LAD lookup"]
     assert "LAD24CD%3D%27E08000029%27" in lookup.url and lookup.downloadable
-    assert lookup.mirror_paths == ("solihull/solihull_lookup_lsoa21_wd24_lad24_ONS.csv",
-                                   "england/lookups/lookup_lsoa21_ward24_ltla24_ew.csv")
+    assert lookup.mirror_paths == (
+        "solihull/solihull_lookup_lsoa21_wd24_lad24_ONS.csv",
+        "england/lookups/lookup_lsoa21_ward24_ltla24_ew.csv",
+    )
     iod = by_role["IoD2025 deprivation"]
     assert iod.dataset == "iod2025_file7" and "File_7_IoD2025" in iod.url
     assert iod.mirror_paths[0] == "birmingham/iod2025/iod2025_file7_birmingham_solihull.csv"
@@ -140,8 +160,12 @@ def test_missing_datasets_follow_the_options(shared_data):
     from cnmap.data.needs import area_needs
 
     roles = [n.role for n in area_needs(lsoa_vintage=2011, iod=2019, postcodes=False)]
-    assert roles == ["LSOA 2021 to ward to LAD lookup", "ward boundaries",
-                     "LSOA 2011 boundaries", "IoD2019 deprivation (File 7)"]
+    assert roles == [
+        "LSOA 2021 to ward to LAD lookup",
+        "ward boundaries",
+        "LSOA 2011 boundaries",
+        "IoD2019 deprivation (File 7)",
+    ]
     census = [n for n in area_needs(population="census2021") if n.role == "population"]
     assert census[0].candidates == ("census2021_rm121",)
     with pytest.raises(ValidationError, match=r"population='everyone'"):

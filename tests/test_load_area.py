@@ -85,9 +85,18 @@ def test_birmingham_acceptance(bham):
 def test_birmingham_columns_and_one_ward_per_lsoa(bham):
     cols = bham.lsoas.columns.tolist()
     assert cols[:4] == ["lsoa_code", "lsoa_name", "ward_code", "ward_name"]
-    for c in ("imd_score", "imd_rank", "imd_decile", "income_score", "employment_score",
-              "education_rank", "idaopi_decile", "pop_children_0_15", "pop_working_age",
-              "population"):
+    for c in (
+        "imd_score",
+        "imd_rank",
+        "imd_decile",
+        "income_score",
+        "employment_score",
+        "education_rank",
+        "idaopi_decile",
+        "pop_children_0_15",
+        "pop_working_age",
+        "population",
+    ):
         assert c in cols, c
     assert "education_score" not in cols  # partial file: only 3 scores, never invented
     assert bham.lsoas["lsoa_code"].is_unique
@@ -97,7 +106,9 @@ def test_birmingham_columns_and_one_ward_per_lsoa(bham):
     assert lk.columns.tolist() == ["lsoa_code", "ward_code", "ward_name", "method"]
     assert lk["lsoa_code"].is_unique and len(lk) == 639
     assert lk["method"].value_counts().to_dict() == {
-        "ons_lsoa21_wd22_lookup_same_code": 616, "area_overlay_max_share": 23}
+        "ons_lsoa21_wd22_lookup_same_code": 616,
+        "area_overlay_max_share": 23,
+    }
     ward_sizes = bham.lsoas.groupby("ward_code").size()
     assert ward_sizes.min() == 5 and ward_sizes.max() == 15
 
@@ -109,16 +120,33 @@ def test_birmingham_boundary_and_sources(bham, shared_data):
     assert b.area.iloc[0] == pytest.approx(bham.wards.area.sum(), rel=1e-6)
     assert b.area.iloc[0] / 1e6 == pytest.approx(267.8, abs=0.5)  # km²
     s = bham.sources.set_index("id")
-    assert set(s.index) == {"lsoa2021_ward_lookup", "wards", "lsoa2011",
-                            "lsoa2011_ward_bestfit", "iod2019_file7", "postcodes"}
-    assert list(bham.sources.columns) == ["id", "title", "publisher", "vintage", "licence",
-                                          "attribution", "url", "read_from", "sha256"]
+    assert set(s.index) == {
+        "lsoa2021_ward_lookup",
+        "wards",
+        "lsoa2011",
+        "lsoa2011_ward_bestfit",
+        "iod2019_file7",
+        "postcodes",
+    }
+    assert list(bham.sources.columns) == [
+        "id",
+        "title",
+        "publisher",
+        "vintage",
+        "licence",
+        "attribution",
+        "url",
+        "read_from",
+        "sha256",
+    ]
     assert s.loc["iod2019_file7", "read_from"].startswith(
-        "mirror:birmingham/imd2019_lsoa_birmingham.csv")
+        "mirror:birmingham/imd2019_lsoa_birmingham.csv"
+    )
     assert "CC BY 4.0" in s.loc["iod2019_file7", "attribution"]
     assert s.loc["iod2019_file7", "url"].startswith("https://assets.publishing.service.gov.uk/")
     assert s.loc["wards", "sha256"] == (
-        "d26fde6612963ad81458b02b838d3e4c890bfd0a03b25867e08d25f8228c8047")
+        "d26fde6612963ad81458b02b838d3e4c890bfd0a03b25867e08d25f8228c8047"
+    )
     assert any("Royal Mail" in a for a in bham.attribution())
 
 
@@ -128,8 +156,16 @@ def test_birmingham_postcodes(bham, shared_data):
     lookup = pd.read_csv(shared_data / "birmingham/lsoa2021_ward2022_lad2022_lookup_birmingham.csv")
     expected = raw[raw["lsoa21cd"].isin(set(lookup["LSOA21CD"]))]
     assert len(pc) == len(expected) == 35_025
-    assert set(pc.columns) >= {"postcode", "lat", "lon", "easting", "northing", "lsoa21_code",
-                               "ward_code", "lad_code"}
+    assert set(pc.columns) >= {
+        "postcode",
+        "lat",
+        "lon",
+        "easting",
+        "northing",
+        "lsoa21_code",
+        "ward_code",
+        "lad_code",
+    }
     assert pc["postcode"].str.fullmatch(r"[A-Z0-9]{2,4} [0-9][A-Z]{2}").all()
     assert (pc["lad_code"] == BHAM).all()
     row = pc.set_index("postcode").loc["B1 1AA"]
@@ -169,7 +205,8 @@ def test_iod2019_is_recorded_in_params(bham, bham21):
     assert "mid-2015" in bham.params["population_source"]
     assert bham.params["lsoa_dataset"] == "lsoa2011" and bham.params["postcodes"] == "nspl"
     assert bham21.params["lsoa_vintage"] == 2021 and bham21.params["iod_dataset"] == (
-        "iod2019_file7")
+        "iod2019_file7"
+    )
     assert bham.to_dict()["data"]["population"] == "iod2019"
 
 
@@ -183,8 +220,12 @@ def test_the_default_is_iod2025_on_2021_lsoas(shared_data):
 
 @pytest.mark.parametrize(
     ("kwargs", "edition"),
-    [({"iod": 2019}, (2011, 2019)), ({"lsoa_vintage": 2011}, (2011, 2019)),
-     ({"lsoa_vintage": 2021}, (2021, 2025)), ({"iod": 2025}, (2021, 2025))],
+    [
+        ({"iod": 2019}, (2011, 2019)),
+        ({"lsoa_vintage": 2011}, (2011, 2019)),
+        ({"lsoa_vintage": 2021}, (2021, 2025)),
+        ({"iod": 2025}, (2021, 2025)),
+    ],
 )
 def test_one_of_vintage_and_edition_implies_the_other(kwargs, edition):
     from cnmap.data.loaders import _editions
@@ -219,12 +260,16 @@ def test_lad_code_is_normalised():
     [
         ({"lsoa_vintage": 2001}, r"lsoa_vintage=2001; use one of \(2011, 2021\)"),
         ({"iod": 2015}, r"iod=2015; use one of \(2019, 2025\)"),
-        ({"lsoa_vintage": 2011, "iod": 2025},
-         r"iod=2025 is published for 2021 LSOAs; use lsoa_vintage=2021"),
+        (
+            {"lsoa_vintage": 2011, "iod": 2025},
+            r"iod=2025 is published for 2021 LSOAs; use lsoa_vintage=2021",
+        ),
         ({"population": "mid2022"}, r"population='mid2022'; use one of \('auto'"),
         ({"population": "iod2019"}, r"population='iod2019' but the area uses IoD2025"),
-        ({"lsoa_vintage": 2011, "population": "census2021"},
-         r"'census2021' is published for 2021 LSOAs"),
+        (
+            {"lsoa_vintage": 2011, "population": "census2021"},
+            r"'census2021' is published for 2021 LSOAs",
+        ),
         ({"postcodes": "royal_mail"}, r"postcodes='royal_mail'; use True, False or one of"),
     ],
 )
@@ -235,9 +280,12 @@ def test_bad_options(kwargs, pattern):
 
 def test_district_not_in_the_national_lookup(shared_data):
     # well-formed code, no such district in the England and Wales lookup (296 + 22 LADs)
-    with pytest.raises(UnknownAreaError, match=r"local authority E08999999 is not in "
-                       r"lsoa2021_ward_lookup \(mirror:england/lookups/lookup_lsoa21_ward24_"
-                       r"ltla24_ew.csv( \(cached\))?\), which covers 318 district\(s\)"):
+    with pytest.raises(
+        UnknownAreaError,
+        match=r"local authority E08999999 is not in "
+        r"lsoa2021_ward_lookup \(mirror:england/lookups/lookup_lsoa21_ward24_"
+        r"ltla24_ew.csv( \(cached\))?\), which covers 318 district\(s\)",
+    ):
         load_area("E08999999")
 
 
@@ -249,8 +297,11 @@ def test_district_not_in_the_mirror_offline(tmp_path, monkeypatch, shared_data):
     shutil.copy(src, mirror / "birmingham" / src.name)
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(DataFetchError, match=r"lsoa2021_ward_lookup for LAD E08000029.*"
-                       r"has no file covering it.*CNMAP_OFFLINE"):
+    with pytest.raises(
+        DataFetchError,
+        match=r"lsoa2021_ward_lookup for LAD E08000029.*"
+        r"has no file covering it.*CNMAP_OFFLINE",
+    ):
         load_area("E08000029")
 
 
@@ -259,14 +310,19 @@ def test_unknown_district_in_a_national_file(tmp_path, monkeypatch):
     mirror.mkdir()
     (mirror / "lookup.csv").write_text(
         "LSOA21CD,LSOA21NM,WD24CD,WD24NM,LAD24CD,LAD24NM\n"
-        "E01000001,City of London 001A,E05009288,Aldersgate,E09000001,City of London\n")
+        "E01000001,City of London 001A,E05009288,Aldersgate,E09000001,City of London\n"
+    )
     (mirror / "cnmap-mirror.toml").write_text(
-        '[[mirror]]\ndataset = "lsoa2021_ward_lookup"\npath = "lookup.csv"\nlad_codes = ["*"]\n')
+        '[[mirror]]\ndataset = "lsoa2021_ward_lookup"\npath = "lookup.csv"\nlad_codes = ["*"]\n'
+    )
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(UnknownAreaError, match=r"local authority E08999999 is not in "
-                       r"lsoa2021_ward_lookup \(mirror:lookup.csv\), which covers 1 district"
-                       r"\(s\): E09000001"):
+    with pytest.raises(
+        UnknownAreaError,
+        match=r"local authority E08999999 is not in "
+        r"lsoa2021_ward_lookup \(mirror:lookup.csv\), which covers 1 district"
+        r"\(s\): E09000001",
+    ):
         load_area("E08999999", lsoa_vintage=2011, iod=2019)
 
 
@@ -280,12 +336,23 @@ def test_second_district_from_the_hand_made_mirror(warr, warr_file7):
     assert int(warr.lsoas["population"].sum()) == expected_pop == 206_466
     assert warr.lsoas["lsoa_code"].tolist() == sorted(warr_file7["LSOA code (2011)"])
     # the real file has all 57 columns: every score is present here
-    for c in ("education_score", "health_score", "crime_score", "barriers_score",
-              "living_environment_score", "idaci_score", "idaopi_score", "pop_16_59"):
+    for c in (
+        "education_score",
+        "health_score",
+        "crime_score",
+        "barriers_score",
+        "living_environment_score",
+        "idaci_score",
+        "idaopi_score",
+        "pop_16_59",
+    ):
         assert warr.lsoas[c].notna().all(), c
     row = warr_file7.set_index("LSOA code (2011)").loc["E01012446"]
     mine = warr.lsoas.set_index("lsoa_code").loc["E01012446"]
-    assert mine["imd_rank"] == row["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+    assert (
+        mine["imd_rank"]
+        == row["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+    )
     assert mine["imd_score"] == pytest.approx(row["Index of Multiple Deprivation (IMD) Score"])
     _valid_bng(warr.wards, warr.lsoas, warr.boundary)
     assert warr.boundary.area.iloc[0] == pytest.approx(127 * 200 * 200)
@@ -294,13 +361,18 @@ def test_second_district_from_the_hand_made_mirror(warr, warr_file7):
 def test_second_district_lookup_is_derived(warr):
     lk = warr.lookup.set_index("lsoa_code")
     assert lk["method"].value_counts().to_dict() == {
-        "ons_lsoa21_lookup_same_code": 122, "area_overlay_max_share": 5}
+        "ons_lsoa21_lookup_same_code": 122,
+        "area_overlay_max_share": 5,
+    }
     # squares in grid columns 0-4 are in West, 5-8 Centre, 9-12 East
     assert lk.loc["E01012446", "ward_code"] == "E05900001"  # column 0, changed in 2021
     assert lk.loc["E01012451", "ward_code"] == "E05900002"  # column 5
     assert lk.loc["E01012455", "ward_name"] == "Fixture East"  # column 9
     assert warr.lsoas.groupby("ward_code").size().to_dict() == {
-        "E05900001": 50, "E05900002": 40, "E05900003": 37}
+        "E05900001": 50,
+        "E05900002": 40,
+        "E05900003": 37,
+    }
     s = warr.sources.set_index("id")
     assert s.loc["lsoa2011_ward_bestfit", "read_from"].startswith("derived by cnmap")
     src = s["read_from"].str.removesuffix(" (cached)")  # the session cache may hold the copy
@@ -320,7 +392,9 @@ def test_second_district_postcodes(warr):
 
 
 def test_second_district_2021_hand_checked(warr21, warr_file7):
-    pop = warr_file7.set_index("LSOA code (2011)")["Total population: mid 2015 (excluding prisoners)"]
+    pop = warr_file7.set_index("LSOA code (2011)")[
+        "Total population: mid 2015 (excluding prisoners)"
+    ]
     l21 = warr21.lsoas.set_index("lsoa_code")
     assert len(l21) == 127
     assert l21["population"].sum() == pytest.approx(pop.sum(), abs=1e-9)
@@ -330,13 +404,15 @@ def test_second_district_2021_hand_checked(warr21, warr_file7):
         assert l21.loc[code, "iod_lsoa11_code"] == "E01012446"
     # merge: both populations; equal overlaps -> the smaller 2011 code gives deprivation
     assert l21.loc["E01035903", "population"] == pytest.approx(
-        pop["E01012447"] + pop["E01012448"], abs=1e-9)
+        pop["E01012447"] + pop["E01012448"], abs=1e-9
+    )
     assert l21.loc["E01035903", "iod_lsoa11_code"] == "E01012447"
     assert l21.loc["E01035903", "iod_overlap_share"] == pytest.approx(0.5)
     # redrawn border: 3/4 of E01012449; the rest of it joins E01012450
     assert l21.loc["E01035904", "population"] == pytest.approx(0.75 * pop["E01012449"], abs=1e-9)
     assert l21.loc["E01035905", "population"] == pytest.approx(
-        0.25 * pop["E01012449"] + pop["E01012450"], abs=1e-9)
+        0.25 * pop["E01012449"] + pop["E01012450"], abs=1e-9
+    )
     assert l21.loc["E01035905", "iod_lsoa11_code"] == "E01012450"
     assert l21.loc["E01035905", "iod_overlap_share"] == pytest.approx(0.8)
     f7 = warr_file7.set_index("LSOA code (2011)")
@@ -372,8 +448,11 @@ def _edit_geojson(path: Path, old: str, new: str) -> None:
 
 def test_lsoa_without_iod_row(edited_mirror):
     _edit_geojson(edited_mirror / "lsoa2011.geojson", "E01012500", "E01099999")
-    with pytest.raises(ValidationError, match=r"1 LSOA\(s\) of the 2011 LSOA boundaries have no "
-                       r"IoD row in mirror:iod2019_file7_sample_warrington.csv: \['E01099999'\]"):
+    with pytest.raises(
+        ValidationError,
+        match=r"1 LSOA\(s\) of the 2011 LSOA boundaries have no "
+        r"IoD row in mirror:iod2019_file7_sample_warrington.csv: \['E01099999'\]",
+    ):
         load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
 
 
@@ -382,16 +461,22 @@ def test_iod_row_without_lsoa(edited_mirror):
     doc = json.loads(path.read_text())
     doc["features"] = [f for f in doc["features"] if f["properties"]["LSOA11CD"] != "E01012500"]
     path.write_text(json.dumps(doc))
-    with pytest.raises(ValidationError, match=r"1 IoD row\(s\) of E06000007 .* have no LSOA in "
-                       r"the 2011 LSOA boundaries: \['E01012500'\]"):
+    with pytest.raises(
+        ValidationError,
+        match=r"1 IoD row\(s\) of E06000007 .* have no LSOA in "
+        r"the 2011 LSOA boundaries: \['E01012500'\]",
+    ):
         load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
 
 
 def test_lookup_ward_missing_from_boundaries(edited_mirror):
     path = edited_mirror / "lsoa21_wd24_lad24_lookup.csv"
     path.write_text(path.read_text().replace("E05900003", "E05900009"))
-    with pytest.raises(ValidationError, match=r"ward\(s\) \['E05900009'\] absent from the ward "
-                       r"boundaries; .*different ward vintages"):
+    with pytest.raises(
+        ValidationError,
+        match=r"ward\(s\) \['E05900009'\] absent from the ward "
+        r"boundaries; .*different ward vintages",
+    ):
         load_area(WARR, lsoa_vintage=2021, iod=2019, postcodes=False)
 
 
@@ -424,8 +509,10 @@ def test_geometry_repair_is_recorded(edited_mirror):
     path.write_text(json.dumps(doc))
     area = load_area(WARR, lsoa_vintage=2011, iod=2019, postcodes=False)
     assert area.lsoas.geometry.is_valid.all()
-    assert any(re.search(r"1 invalid geometries repaired with make_valid \(E01012500\)", n)
-               for n in area.notes)
+    assert any(
+        re.search(r"1 invalid geometries repaired with make_valid \(E01012500\)", n)
+        for n in area.notes
+    )
 
 
 # ---------------------------------------------------------------------------- postcode errors
@@ -437,7 +524,8 @@ def _postcode_mirror(tmp_path, monkeypatch, csv: str) -> None:
     (mirror / "pc.csv").write_text(csv)
     (mirror / "cnmap-mirror.toml").write_text(
         '[[mirror]]\ndataset = "postcodes"\npath = "pc.csv"\nlad_codes = ["*"]\n'
-        'postcode_areas = ["*"]\n')
+        'postcode_areas = ["*"]\n'
+    )
     monkeypatch.setenv("CNMAP_DATA_MIRROR", str(mirror))
     monkeypatch.setenv("CNMAP_CACHE_DIR", str(tmp_path / "cache"))
 
@@ -452,8 +540,9 @@ def test_postcodes_without_lad_or_lsoa_columns(tmp_path, monkeypatch):
 
 
 def test_postcodes_of_another_district_only(tmp_path, monkeypatch):
-    _postcode_mirror(tmp_path, monkeypatch,
-                     "pcds,lat,long,laua\nB1 1AA,52.47667,-1.90353,E08000025\n")
+    _postcode_mirror(
+        tmp_path, monkeypatch, "pcds,lat,long,laua\nB1 1AA,52.47667,-1.90353,E08000025\n"
+    )
     with pytest.raises(UnknownAreaError, match=r"no postcodes of E06000007 in mirror:pc.csv"):
         load_postcodes(WARR)
 
