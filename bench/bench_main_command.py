@@ -30,7 +30,7 @@ from typing import Any
 from bench._report import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ("coverage", "tables", "map", "figures")
+STEPS = ("coverage", "summary page", "tables", "map", "figures")
 
 
 def _run(cmd: list[str], env: dict[str, str], out: Path) -> dict[str, Any]:

@@ -193,6 +193,7 @@ class BasketResult:
         return float(row["share_basket"].iloc[0])
 
     def summary(self) -> str:
+        """The basket's coverage in a few lines of text."""
         reqs = " + ".join(self.requirements)
         lines = [f"Basket {reqs}:"]
         for _, r in self.totals.iterrows():

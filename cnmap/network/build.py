@@ -110,6 +110,7 @@ class NetworkReport:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkReport:
+        """The report from its :meth:`to_dict` form (as cached with the network)."""
         d = dict(d)
         d["notes"] = tuple(d.get("notes", ()))
         ext = d.get("extent")
@@ -180,6 +181,7 @@ class NetworkExtent:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkExtent:
+        """The extent from its dict form (unknown keys ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -418,10 +420,12 @@ class WalkNetwork:
 
     @property
     def n_nodes(self) -> int:
+        """The number of nodes."""
         return int(self.node_ids.shape[0])
 
     @property
     def n_edges(self) -> int:
+        """The number of edges in the routing arrays (``edge_u``)."""
         return int(self.edge_u.shape[0])
 
     @property

@@ -92,6 +92,7 @@ class SnapResult:
 
     @property
     def n_ok(self) -> int:
+        """The number of points snapped."""
         return int(self.ok.sum())
 
     def to_frame(self) -> pd.DataFrame:
