@@ -139,7 +139,7 @@ def resolve_lad(name_or_code: str) -> str:
 
     Examples
     --------
-    >>> resolve_lad("Solihull")  # doctest: +SKIP
+    >>> resolve_lad("Solihull")  # reads the district names of the data mirror or cache
     'E08000029'
     """
     if not isinstance(name_or_code, str) or not name_or_code.strip():
