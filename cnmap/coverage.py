@@ -16,7 +16,6 @@ results are labelled ``mode="crow_flies"`` everywhere.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SPEED_KMH = 4.8
 MODES = ("network", "crow_flies")
-UNTYPED = "unspecified"
+UNTYPED = S.UNTYPED
 
 
 def _personas() -> dict[str, float]:
@@ -272,11 +271,6 @@ class CoverageResult:
 # helpers
 
 
-def _slug(value: object) -> str:
-    s = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
-    return s or UNTYPED
-
-
 def _as_minutes(minutes: float | Iterable[float]) -> tuple[int | float, ...]:
     """``minutes`` as sorted, distinct time limits (see :func:`cnmap._check.minutes_tuple`)."""
     return _check.minutes_tuple("minutes", minutes)
@@ -365,7 +359,7 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
         )
     if type_col is not None:
         t = gdf[type_col].astype(object).where(gdf[type_col].notna(), UNTYPED)
-        gdf["_type"] = [_slug(v) for v in t]
+        gdf["_type"] = [S.type_slug(v) for v in t]
     else:
         gdf["_type"] = UNTYPED
     return gdf.reset_index(drop=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,8 @@ import numpy as np
 from cnmap.errors import ValidationError
 
 __all__ = [
+    "UNTYPED",
+    "type_slug",
     # coordinate reference systems
     "BNG",
     "WGS84",
@@ -140,6 +143,26 @@ REASON = "reason"
 SITE = "site"  # 1, 2, ... for the sites of one input row (a MultiPoint feature); see cnmap.organisations
 OPENING_HOURS = "opening_hours"
 TYPE_SLUG = "type_slug"  # the normalised type of a coverage result's organisation
+
+#: The type of an organisation without one (its slug in every per-type column).
+UNTYPED = "unspecified"
+
+
+def type_slug(value: object) -> str:
+    """The slug of an organisation type, as per-type columns name it.
+
+    Lower case, every run of other characters one underscore; a blank type is
+    :data:`UNTYPED`.
+
+    Examples
+    --------
+    >>> type_slug("Food bank / pantry"), type_slug("  "), type_slug("GP")
+    ('food_bank_pantry', 'unspecified', 'gp')
+    """
+    slug = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
+    return slug or UNTYPED
+
+
 SNAPPED = "snapped"  # placed on the street network
 SNAP_DISTANCE_M = "snap_distance_m"
 

@@ -277,12 +277,6 @@ class ThinResult:
 # helpers
 
 
-def _slug(value: object) -> str:
-    from cnmap.coverage import _slug as slug
-
-    return slug(value)
-
-
 def _worst_first_rank(keys: list[np.ndarray], method: str = "average") -> np.ndarray:
     """1-based rank with 1 = worst, ordering by ``keys`` (each: smaller = worse) in turn.
 
@@ -473,7 +467,7 @@ def _organisations(
     types = tuple(coverage.types or ())
     kind: str | None = None
     if org_type is not None:
-        kind = _slug(org_type)
+        kind = S.type_slug(org_type)
         if kind not in types:
             raise ValidationError(
                 f"org_type={org_type!r} is not a type of this coverage "

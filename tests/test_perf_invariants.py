@@ -45,7 +45,7 @@ def city(shared_data):
 
 
 def _slugs(orgs: gpd.GeoDataFrame) -> np.ndarray:
-    from cnmap.coverage import _slug
+    from cnmap.schema import type_slug as _slug
 
     return np.array([_slug(v) for v in orgs["type"].astype(object).fillna("unspecified")])
 

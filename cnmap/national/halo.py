@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -81,7 +80,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The type given to organisations without one (as :func:`cnmap.coverage.coverage` does).
-UNTYPED = "unspecified"
+UNTYPED = S.UNTYPED
 #: A walk within this relative margin of the radius is computed again with a wider halo.
 _RADIUS_MARGIN = 1e-9
 #: Most passes (1.2 km doubled 12 times is about 4,900 km: all of England).
@@ -206,17 +205,12 @@ class HaloResult:
 # organisation types (the slugs cnmap.coverage gives them)
 
 
-def _slug(value: object) -> str:
-    s = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
-    return s or UNTYPED
-
-
 def type_slugs(orgs: gpd.GeoDataFrame, type_col: str | None) -> np.ndarray:
     """Each organisation's type as :func:`cnmap.coverage.coverage` names it in its columns."""
     if type_col is None or type_col not in orgs.columns:
         return np.full(len(orgs), UNTYPED, dtype=object)
     t = orgs[type_col].astype(object).where(orgs[type_col].notna(), UNTYPED)
-    return np.array([_slug(v) for v in t], dtype=object)
+    return np.array([S.type_slug(v) for v in t], dtype=object)
 
 
 def _types(slugs: np.ndarray) -> tuple[str, ...]:
