@@ -28,6 +28,7 @@ from cnmap import _check
 from cnmap import schema as S
 from cnmap.aggregate import coverage_figures_by, weighted_median
 from cnmap.errors import MissingColumnError, ValidationError
+from cnmap.geo import to_bng
 from cnmap.params import CoverageParams
 from cnmap.residents import residential_points
 
@@ -331,7 +332,7 @@ def _organisations_frame(orgs: Any, type_col: str | None) -> gpd.GeoDataFrame:
             "the organisations GeoDataFrame has no CRS; set it (e.g. "
             "gdf.set_crs('EPSG:4326')) or read it with cnmap.read_organisations"
         )
-    gdf = gdf.to_crs(S.BNG) if gdf.crs.to_epsg() != 27700 else gdf.copy()
+    gdf = to_bng(gdf, name="organisations")
     bad = gdf.geometry.isna() | gdf.geometry.is_empty | (gdf.geom_type != "Point")
     if bad.any():
         rows = list(gdf.index[bad][:5])
@@ -449,7 +450,7 @@ def _resident_points(
             "the residents GeoDataFrame has no CRS; set it (e.g. residents.set_crs('EPSG:27700'))"
         )
     _check_residents(residents, area)
-    return residents.to_crs(S.BNG).reset_index(drop=True), "user points"
+    return to_bng(residents, name="residents").reset_index(drop=True), "user points"
 
 
 def calibrate_detour_factor(

@@ -149,9 +149,14 @@ def _to(gdf: GeoT, crs: str, label: str) -> GeoT:
             f"set the CRS its coordinates are in first, e.g. {label}.set_crs('{WGS84}') for "
             f"longitude/latitude or {label}.set_crs('{BNG}') for eastings/northings"
         )
-    if gdf.crs.equals(crs):
+    # the same CRS written another way (e.g. a .prj's British National Grid): no transform, as
+    # a transform between two spellings of one CRS can shift points by metres
+    if gdf.crs.equals(crs) or gdf.crs.to_epsg() == _EPSG[crs]:
         return gdf.copy()
     return gdf.to_crs(crs)
+
+
+_EPSG = {BNG: 27700, WGS84: 4326}
 
 
 def repair_geometries(

@@ -259,3 +259,20 @@ def test_repair_geometries_bowtie():
     assert fixed.geometry.iloc[0].geom_type == "MultiPolygon"
     assert fixed.geometry.iloc[0].area == pytest.approx(2.0)
     assert not g.is_valid.iloc[0]  # input untouched
+
+
+def test_to_bng_leaves_bng_spelled_another_way_untransformed():
+    import pyproj
+    from shapely.geometry import Point
+
+    from cnmap.geo import to_bng
+
+    # British National Grid as a PROJ string without its datum shift (as some files carry it)
+    proj = (
+        "+proj=tmerc +lat_0=49 +lon_0=-2 +k=0.9996012717 +x_0=400000 +y_0=-100000 +ellps=airy "
+        "+units=m +no_defs"
+    )
+    gs = gpd.GeoSeries([Point(407500.123, 287600.456)], crs=pyproj.CRS(proj))
+    assert not gs.crs.equals("EPSG:27700") and gs.crs.to_epsg() == 27700
+    out = to_bng(gs)
+    assert out is not gs and (out.x.iloc[0], out.y.iloc[0]) == (407500.123, 287600.456)

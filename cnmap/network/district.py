@@ -39,6 +39,7 @@ import shapely
 from cnmap import settings
 from cnmap.columns import BNG, WGS84
 from cnmap.errors import CRSError, DataFetchError, DataIntegrityError, GraphError, ValidationError
+from cnmap.geo import to_wgs84
 from cnmap.network.build import NetworkExtent, WalkNetwork, _assemble, _crs_string, _graph_arrays
 from cnmap.network.snap import DEFAULT_MAX_SNAP_M
 
@@ -612,7 +613,7 @@ def _ring_note(ext: NetworkExtent) -> str:
 def _to_lonlat(shape: shapely.Geometry, crs: str) -> shapely.Geometry:
     import geopandas as gpd
 
-    return gpd.GeoSeries([shape], crs=crs).to_crs(WGS84).iloc[0]
+    return to_wgs84(gpd.GeoSeries([shape], crs=crs)).iloc[0]
 
 
 def _extent(

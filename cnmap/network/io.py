@@ -32,6 +32,7 @@ from cnmap.errors import (
     OptionalDependencyError,
     ValidationError,
 )
+from cnmap.geo import to_wgs84
 from cnmap.network.build import (
     EdgeCoords,
     NetworkReport,
@@ -421,9 +422,9 @@ def walk_network_from_polygon(
     if isinstance(polygon, gpd.GeoDataFrame | gpd.GeoSeries):
         if polygon.crs is None:
             raise CRSError("the polygon GeoSeries/GeoDataFrame has no CRS; set it first")
-        shape = shapely.union_all(polygon.to_crs(WGS84).geometry.to_numpy())
+        shape = shapely.union_all(to_wgs84(polygon, name="polygon").geometry.to_numpy())
     else:
-        shape = gpd.GeoSeries([polygon], crs=polygon_crs).to_crs(WGS84).iloc[0]
+        shape = to_wgs84(gpd.GeoSeries([polygon], crs=polygon_crs), name="polygon").iloc[0]
     if shapely.get_type_id(shape) not in (3, 6):
         raise ValidationError("walk_network_from_polygon needs a Polygon or MultiPolygon")
     ox = _import_osmnx()

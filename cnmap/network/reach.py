@@ -39,6 +39,7 @@ from scipy import sparse
 
 from cnmap import _check
 from cnmap.errors import ValidationError
+from cnmap.geo import to_bng
 from cnmap.network import _kernels
 from cnmap.network.paths import _in_threads, _point_tables, _threads
 from cnmap.network.snap import SnapResult, snap_points
@@ -210,8 +211,6 @@ def crow_flies_reach_matrix(
     import geopandas as gpd
     from scipy.spatial import cKDTree
 
-    from cnmap.columns import BNG
-
     cutoff = _cutoff(cutoff_m)
     detour_factor = _check.number(
         "detour_factor", detour_factor, unit="walking / straight-line distance"
@@ -227,7 +226,7 @@ def crow_flies_reach_matrix(
             from cnmap.errors import CRSError
 
             raise CRSError(f"the {what} have no CRS; set it, e.g. .set_crs('EPSG:27700')")
-        gs = gs.to_crs(BNG)
+        gs = to_bng(gs, name=f"the {what}")
         ok = ~(gs.isna() | gs.is_empty).to_numpy()
         c = np.full((len(gs), 2), np.nan)
         if ok.any():
