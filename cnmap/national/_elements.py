@@ -11,6 +11,7 @@ from typing import Any
 from branca.element import MacroElement
 from folium.map import Layer
 
+from cnmap.maps._elements import Attribution
 from cnmap.maps._safe import inert_template
 from cnmap.national.maps import CSS
 
@@ -86,24 +87,3 @@ class Box(MacroElement):
         super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
         self._name = "CnmapNationalBox"
         self.html, self.position = html, position
-
-
-class Attribution(MacroElement):
-    _template = inert_template(
-        """
-        {% macro script(this, kwargs) %}
-        (function() {
-            var map = {{ this._parent.get_name() }};
-            if (!map.attributionControl) {
-                map.attributionControl = L.control.attribution().addTo(map);
-            }
-            map.attributionControl.addAttribution({{ this.text|tojson }});
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
-        self._name = "CnmapNationalAttribution"
-        self.text = text
