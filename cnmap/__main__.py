@@ -1,5 +1,5 @@
 """``python -m cnmap`` runs the command-line interface."""
 
-from cnmap.cli import main
+from cnmap.cli import console
 
-raise SystemExit(main())
+console()

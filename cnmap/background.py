@@ -123,6 +123,16 @@ class Background(Generic[T]):
             self._proc.join()
         return self._unpack(message)
 
+    def cancel(self) -> None:
+        """Stop the background process if it is still running (the caller failed and will not
+        collect the result); nothing to do when it ran inline or was collected."""
+        if not self.forked or self._conn is None or self._conn.closed:
+            return
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+
     def _unpack(self, message: tuple[Any, ...] | None) -> T:
         if message is None:
             code = self._proc.exitcode

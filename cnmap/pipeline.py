@@ -913,16 +913,23 @@ def write_outputs(
     figures = Background(
         "figures", functools.partial(_write_figures, cov, thin, out / "figures", parts.served)
     )
-    catch: Any = False
-    if config.mode == "network":
-        with _step("catchments", steps, report):
-            catch = cov.catchments()
-    with _step("summary page", steps, report):
-        page = _start_summary(out, parts)
-    with _step("tables", steps, report):
-        paths = _write_tables(config, parts, catch, stem)
-    with _step("map", steps, report):
-        paths["map"] = _write_map(config, parts, catch, stem)
+    page = None
+    try:
+        catch: Any = False
+        if config.mode == "network":
+            with _step("catchments", steps, report):
+                catch = cov.catchments()
+        with _step("summary page", steps, report):
+            page = _start_summary(out, parts)
+        with _step("tables", steps, report):
+            paths = _write_tables(config, parts, catch, stem)
+        with _step("map", steps, report):
+            paths["map"] = _write_map(config, parts, catch, stem)
+    except BaseException:  # nothing left running behind a failed run
+        figures.cancel()
+        if page is not None:
+            page.cancel()
+        raise
     with _step("figures", steps, report):
         paths["figures"] = figures.result()
     if figures.forked and figures.seconds is not None:

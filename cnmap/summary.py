@@ -901,6 +901,15 @@ class PdfPrint:
     timeout: float = 120.0
     note: str = ""
 
+    def cancel(self) -> None:
+        """Stop the print if it is still running (its profile folder is removed)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.profile is not None:
+            self.profile.cleanup()
+            self.profile = None
+
     def wait(self) -> tuple[Path | None, str]:
         """Wait for the print: (the PDF, "") or (None, why it was not written)."""
         if self.process is None:
@@ -1022,6 +1031,11 @@ class SummaryJob:
 
     html: Path
     printing: PdfPrint | None
+
+    def cancel(self) -> None:
+        """Stop the PDF print, if any (the run failed before it was needed)."""
+        if self.printing is not None:
+            self.printing.cancel()
 
     def finish(self) -> SummaryFiles:
         """Wait for the PDF (if one was asked for) and say what was written."""

@@ -89,3 +89,44 @@ def test_can_fork_needs_two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     assert can_fork() is False
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
     assert can_fork() is ("fork" in __import__("multiprocessing").get_all_start_methods())
+
+
+@needs_fork
+def test_cancel_stops_a_running_child(tmp_path: Path) -> None:
+    import time
+
+    marker = tmp_path / "done"
+
+    def slow() -> None:
+        time.sleep(30)
+        marker.write_text("finished")
+
+    job = Background("figures", slow)
+    t = time.perf_counter()
+    job.cancel()
+    assert time.perf_counter() - t < 10 and not job._proc.is_alive()
+    assert job._proc.exitcode is not None and job._proc.exitcode < 0  # stopped by a signal
+    assert not marker.exists()
+    job.cancel()  # twice is harmless
+    Background("inline", lambda: 1, fork=False).cancel()  # nothing to stop
+
+
+def test_the_console_script_flushes_everything_before_its_quick_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[area]\nlad_code = 'E08000025'\nfoo = 1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "cnmap", "run", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("cnmap: ") and "foo" in done.stderr
+    assert done.stderr.endswith("\n") and len(done.stderr.strip().splitlines()) == 1
+    listing = subprocess.run(
+        [sys.executable, "-m", "cnmap", "--help"], capture_output=True, text=True
+    )
+    assert listing.returncode == 0 and "usage: cnmap" in listing.stdout
+    assert listing.stdout.rstrip().splitlines()[-1]  # the whole help text, to its last line
