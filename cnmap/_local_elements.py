@@ -1,5 +1,5 @@
 """The "layers of local" map's folium/branca elements (imported by :func:`cnmap.local.local_map`
-on first use). Templates are built with :func:`cnmap.maps._safe.inert_template`: data reach the
+on first use). Templates are built with :func:`cnmap.maps._templates.inert_template`: data reach the
 page only through ``|tojson``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from branca.element import MacroElement
 from folium.map import Layer
 
-from cnmap.maps._safe import inert_template
+from cnmap.maps._templates import inert_template
 
 __all__ = ["ScaleLayer", "Panel"]
 

@@ -1,6 +1,6 @@
 """cnmap's own folium/branca map elements (imported by :mod:`cnmap.maps.interactive` on first use).
 
-Each element's template is built with :func:`cnmap.maps._safe.inert_template`: data reach the
+Each element's template is built with :func:`cnmap.maps._templates.inert_template`: data reach the
 page only through ``|tojson`` (:func:`cnmap.maps._safe.inert_json`), never as template code.
 """
 
@@ -15,8 +15,9 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 
 from . import _style as S
-from ._safe import inert_template
-from .interactive import REFERRER_POLICY, AreaPayload, OrgPayload, SharedGeometry
+from ._payloads import AreaPayload, OrgPayload, SharedGeometry
+from ._style import REFERRER_POLICY
+from ._templates import inert_template
 
 __all__ = ["Runtime", "SharedData", "AreaLayer", "OrgMarkers", "Panel", "Attribution", "WardSearch"]
 

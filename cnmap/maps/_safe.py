@@ -10,11 +10,11 @@ enters a template. Every Jinja2 delimiter starts with ``{``, so:
   which ``{``, ``}``, ``#``, ``%``, ``<``, ``>``, ``&`` and ``'`` inside strings are written as
   ``\\u00XX`` escapes. JavaScript reads back exactly the original text; no template delimiter
   and no ``</script>`` can appear. It is the ``tojson`` filter of every cnmap element template
-  (:func:`inert_template`), so a template cannot write data any other way;
+  (:func:`cnmap.maps._templates.inert_template`), so a template cannot write data any other way;
 - :func:`inert_html` escapes text for HTML (tooltips, popups, legends, layer names) and writes
   ``{`` and ``}`` as the character references ``&#123;`` and ``&#125;``, which the browser
   shows as the braces themselves;
-- :func:`inert_template` builds an element template and refuses, when the class is defined,
+- :func:`cnmap.maps._templates.inert_template` builds an element template and refuses, when the class is defined,
   any ``{{ ... }}`` output that is not ``|tojson``, ``get_name()`` or a declared constant.
 """
 
@@ -32,7 +32,6 @@ __all__ = [
     "check_template",
     "inert_html",
     "inert_json",
-    "inert_template",
 ]
 
 #: The openings of Jinja2 expressions, statements and comments.
@@ -113,14 +112,3 @@ def check_template(source: str, constants: Iterable[str] = ()) -> None:
                     f"map element template writes {node!r} without |tojson; data must be "
                     "written with inert_json (cnmap.maps._safe)"
                 )
-
-
-def inert_template(source: str, constants: Iterable[str] = ()) -> Any:
-    """A folium template for a cnmap map element, checked by :func:`check_template`.
-
-    Its ``tojson`` filter is :func:`inert_json`. Imports folium (call it lazily).
-    """
-    check_template(source, constants)
-    from ._templates import InertTemplate
-
-    return InertTemplate(source)

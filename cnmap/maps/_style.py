@@ -21,6 +21,7 @@ __all__ = [
     "IMD_DECILE_COLOURS",
     "SHARE_BINS",
     "SHARE_COLOURS",
+    "REFERRER_POLICY",
     "BIVARIATE_COLOURS",
     "ORG_TYPE_COLOURS",
     "OTHER_COLOUR",
@@ -820,3 +821,7 @@ def _hex(colour: str) -> str:
     ):
         raise ValueError(f"legend colour {colour!r} is not a hex colour like '#1a2b3c'")
     return c
+
+
+#: The referrer policy of every page and tile request of cnmap's maps.
+REFERRER_POLICY = "strict-origin-when-cross-origin"

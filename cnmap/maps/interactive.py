@@ -98,6 +98,7 @@ from ..columns import (
 from ..errors import CRSError, MissingColumnError, OptionalDependencyError, ValidationError
 from ..geo import to_bng, to_wgs84
 from . import _style as S
+from ._payloads import AreaPayload, OrgPayload, SharedGeometry
 from ._safe import inert_html
 from .need import MapLayer
 
@@ -145,7 +146,7 @@ DEFAULT_SHOW: tuple[str, ...] = ("share", "thin", "wards", "organisations")
 
 #: Referrer policy of the base-map tile requests (Leaflet ``referrerPolicy``) and of the page
 #: (``<meta name="referrer">``): tile servers see the site a map is served from, not the page.
-REFERRER_POLICY = "strict-origin-when-cross-origin"
+REFERRER_POLICY = S.REFERRER_POLICY
 
 
 @dataclass(frozen=True)
@@ -913,55 +914,6 @@ def _default_title(f: MapFacts, what: str) -> str:
 # --------------------------------------------------------------------------------------
 # layer payloads (pure: plain Python data, every text escaped)
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class AreaPayload:
-    """What one polygon layer writes into the page.
-
-    ``style_index[i]`` picks ``styles[k]`` for feature ``i`` (-1: not drawn); ``rows[i]``
-    are the escaped tooltip values under ``labels`` (None: row left out). ``options``:
-    ``interactive`` (hover tooltip), ``group`` (``"lsoa"``: an area fill that the ward
-    outlines let the hover through to; ``"wards"``; ``"catchments"``) and ``className`` of
-    its SVG paths.
-    """
-
-    key: str
-    name: str
-    styles: list[dict[str, Any]]
-    style_index: list[int]
-    labels: list[str]
-    rows: list[list[str | None]]
-    highlight: dict[str, Any] | None = None
-    legend: str | None = None
-    legend_position: str = "bottomright"
-    options: dict[str, Any] = field(
-        default_factory=lambda: {"interactive": True, "group": "lsoa", "className": "cnmap-area"}
-    )
-
-
-@dataclass
-class SharedGeometry:
-    """Features written once and shared by several layers (properties: ``i``, ``t``...)."""
-
-    fc: dict[str, Any]
-    n: int
-
-
-@dataclass
-class OrgPayload:
-    """Organisation markers: ``points[k] = [lat, lon, symbol, name, rows, flags, dx, dy]``
-    (symbol: index into ``colours`` / ``shapes``; flags: 1 placed approximately, 2 placed far
-    from its address postcode; dx, dy: pixel offset of a marker that shares its point with
-    others)."""
-
-    name: str
-    colours: list[str]
-    labels: list[str]
-    points: list[list[Any]]
-    shapes: list[str] = field(default_factory=list)
-    legend: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _shared(

@@ -1,6 +1,6 @@
 """The national map's folium/branca elements (imported by :mod:`cnmap.national.maps` on first use).
 
-Templates are built with :func:`cnmap.maps._safe.inert_template`: data reach the page only
+Templates are built with :func:`cnmap.maps._templates.inert_template`: data reach the page only
 through ``|tojson``, never as template code.
 """
 
@@ -12,10 +12,19 @@ from branca.element import MacroElement
 from folium.map import Layer
 
 from cnmap.maps._elements import Attribution
-from cnmap.maps._safe import inert_template
-from cnmap.national.maps import CSS
+from cnmap.maps._templates import inert_template
 
-__all__ = ["Style", "Districts", "Box", "Attribution"]
+__all__ = ["Style", "Districts", "Box", "Attribution", "CSS"]
+
+#: The national map's stylesheet (cnmap's own, no data).
+CSS = (
+    ".cnmap-national-tip th{text-align:left;font-weight:normal;color:#555;padding-right:8px}"
+    ".cnmap-national-box{background:#fff;padding:6px 8px;border-radius:4px;"
+    "box-shadow:0 0 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif}"
+    ".cnmap-national-box i{display:inline-block;width:14px;height:12px;margin-right:6px;"
+    "vertical-align:middle;border:1px solid #777}"
+    ".leaflet-control-attribution{max-width:60%;font-size:11px}"
+)
 
 
 class Style(MacroElement):

@@ -4,7 +4,7 @@ One folium page: a district choropleth (five 20 % classes; grey where a district
 a tooltip per district (name, code, residents, share covered, mean walk, mode), a legend, a
 title and the data attribution. Every text that reaches the page goes through
 :func:`cnmap.maps._safe.inert_json` (data in scripts, the ``tojson`` filter of the element
-templates, built with :func:`cnmap.maps._safe.inert_template`) or
+templates, built with :func:`cnmap.maps._templates.inert_template`) or
 :func:`cnmap.maps._safe.inert_html` (tooltip, legend and title text): no data brace reaches
 a template (docs/security.md, "Text in maps").
 """
@@ -29,15 +29,6 @@ __all__ = ["national_map", "SHARE_COLOURS", "share_class"]
 SHARE_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 NO_RESULT_COLOUR = "#bdbdbd"
 _LABELS = ("under 20 %", "20 % to 40 %", "40 % to 60 %", "60 % to 80 %", "80 % or more")
-
-CSS = (
-    ".cnmap-national-tip th{text-align:left;font-weight:normal;color:#555;padding-right:8px}"
-    ".cnmap-national-box{background:#fff;padding:6px 8px;border-radius:4px;"
-    "box-shadow:0 0 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif}"
-    ".cnmap-national-box i{display:inline-block;width:14px;height:12px;margin-right:6px;"
-    "vertical-align:middle;border:1px solid #777}"
-    ".leaflet-control-attribution{max-width:60%;font-size:11px}"
-)
 
 
 def share_class(share: object) -> int:
