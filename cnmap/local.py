@@ -468,24 +468,11 @@ def _add_tiles(m: Any, tiles: str | None) -> None:
     """One base map, without a layer-control entry, with the maps' referrer policy."""
     import folium
 
-    from cnmap.maps.interactive import BASEMAPS, REFERRER_POLICY
+    from cnmap.maps.interactive import REFERRER_POLICY, tile_layer
 
     if not tiles:
         return
-    kw: dict[str, Any] = {"control": False, "referrer_policy": REFERRER_POLICY}
-    base = BASEMAPS.get(tiles)
-    if base is None:
-        folium.TileLayer(tiles, **kw).add_to(m)
-        return
-    folium.TileLayer(
-        base.url,
-        attr=base.attribution,
-        name=base.name,
-        max_zoom=19,
-        max_native_zoom=base.max_native_zoom,
-        subdomains=base.subdomains,
-        **kw,
-    ).add_to(m)
+    tile_layer(folium, tiles, control=False, referrer_policy=REFERRER_POLICY).add_to(m)
 
 
 def local_map(

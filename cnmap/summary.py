@@ -1047,34 +1047,11 @@ class SummaryJob:
         return SummaryFiles(self.html, printed, note)
 
 
-def write_summary(  # noqa: PLR0913 (public API: keyword-only options, as osmnx)
-    out_dir: str | Path,
-    cov: Any,
-    thin: Any = None,
-    *,
-    org_summary: pd.DataFrame | None = None,
-    rejected: pd.DataFrame | None = None,
-    quality: pd.DataFrame | None = None,
-    figures_dir: str | Path | None = None,
-    pdf: bool = True,
-    stem: str = "summary",
-    chromium: str | Path | None = None,
-    draw_chart: bool = True,
-) -> SummaryFiles:
+def write_summary(out_dir: str | Path, cov: Any, thin: Any = None, **options: Any) -> SummaryFiles:
     """Write ``<stem>.html`` (and ``<stem>.pdf`` when Chromium is available) into ``out_dir``.
 
-    The arguments are those of :func:`start_summary`; this waits for the PDF.
+    The keyword options are those of :func:`start_summary` (``org_summary``, ``rejected``,
+    ``quality``, ``figures_dir``, ``pdf``, ``stem``, ``chromium``, ``draw_chart``); this waits
+    for the PDF.
     """
-    return start_summary(
-        out_dir,
-        cov,
-        thin,
-        org_summary=org_summary,
-        rejected=rejected,
-        quality=quality,
-        figures_dir=figures_dir,
-        pdf=pdf,
-        stem=stem,
-        chromium=chromium,
-        draw_chart=draw_chart,
-    ).finish()
+    return start_summary(out_dir, cov, thin, **options).finish()

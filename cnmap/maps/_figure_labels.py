@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -301,6 +301,23 @@ def _place_all(
     return placed
 
 
+def _ring(ax: Any, lab: Any, ring: str | None, size_pt: float, width: float, halo: Any) -> None:
+    """An open circle of colour ``ring`` around the labelled point (none when ``ring`` is None)."""
+    if ring is None:
+        return
+    ax.plot(
+        [lab.x],
+        [lab.y],
+        marker="o",
+        markersize=size_pt,
+        markerfacecolor="none",
+        markeredgecolor=ring,
+        markeredgewidth=width,
+        zorder=11,
+        path_effects=halo,
+    )
+
+
 def _draw_label(
     ax: Axes,
     lab: AreaLabel,
@@ -323,18 +340,7 @@ def _draw_label(
         path_effects=halo,
         solid_capstyle="round",
     )
-    if ring is not None:
-        ax.plot(
-            [lab.x],
-            [lab.y],
-            marker="o",
-            markersize=ring_pt,
-            markerfacecolor="none",
-            markeredgecolor=ring,
-            markeredgewidth=1.6,
-            zorder=11,
-            path_effects=halo,
-        )
+    _ring(ax, lab, ring, ring_pt, 1.6, halo)
     ax.plot([lab.x], [lab.y], marker="o", markersize=3, color=colour, zorder=11)
     ax.text(
         (box[0] + box[2]) / 2,
@@ -413,18 +419,7 @@ def _draw_disc(
     halo = [patheffects.withStroke(linewidth=2.0, foreground=HALO)]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     ax.plot([lab.x, cx], [lab.y, cy], color=colour, linewidth=0.7, zorder=11, path_effects=halo)
-    if ring is not None:
-        ax.plot(
-            [lab.x],
-            [lab.y],
-            marker="o",
-            markersize=ring_pt,
-            markerfacecolor="none",
-            markeredgecolor=ring,
-            markeredgewidth=1.4,
-            zorder=11,
-            path_effects=halo,
-        )
+    _ring(ax, lab, ring, ring_pt, 1.4, halo)
     ax.text(
         cx,
         cy,

@@ -1561,19 +1561,25 @@ def _add_tiles(folium: Any, m: Any, tiles: Any, opacity: float) -> None:
             "show": k == 0,
             "referrer_policy": REFERRER_POLICY,
         }
-        base = BASEMAPS.get(spec) if isinstance(spec, str) else None
-        if base is None:
-            folium.TileLayer(spec, **kw).add_to(m)
-            continue
-        folium.TileLayer(
-            base.url,
-            attr=base.attribution,
-            name=base.name,
-            max_zoom=19,
-            max_native_zoom=base.max_native_zoom,
-            subdomains=base.subdomains,
-            **kw,
-        ).add_to(m)
+        tile_layer(folium, spec, **kw).add_to(m)
+
+
+def tile_layer(folium: Any, spec: Any, **options: Any) -> Any:
+    """A folium ``TileLayer`` for a base map: a name of :data:`BASEMAPS` (its URL,
+    attribution and zoom limits) or anything ``folium.TileLayer`` takes; ``options`` are
+    passed on (``control``, ``show``, ``referrer_policy``...)."""
+    base = BASEMAPS.get(spec) if isinstance(spec, str) else None
+    if base is None:
+        return folium.TileLayer(spec, **options)
+    return folium.TileLayer(
+        base.url,
+        attr=base.attribution,
+        name=base.name,
+        max_zoom=19,
+        max_native_zoom=base.max_native_zoom,
+        subdomains=base.subdomains,
+        **options,
+    )
 
 
 def _new_map(
